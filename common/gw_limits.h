@@ -4,6 +4,9 @@
 #ifndef GW_COMMON_GW_LIMITS_H
 #define GW_COMMON_GW_LIMITS_H
 
+#define GW_STR_(x) #x
+#define GW_STR(x)  GW_STR_(x)
+
 /* HTTP server. A create request with 50 fee lines and long names is about 8 KiB. */
 #define GW_HTTP_BODY_BYTES_MAX       (64 * 1024)
 #define GW_HTTP_HEADERS_BYTES_MAX    (16 * 1024) /* all request headers together */

@@ -71,3 +71,20 @@ void gw_log(enum gw_log_level level, const char *event, const char *fields_fmt, 
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
 }
+
+const char *gw_log_esc(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && n + 7 < cap; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*p;
+        } else if (*p < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", *p);
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}

@@ -3,6 +3,8 @@
 #ifndef GW_COMMON_GW_LOG_H
 #define GW_COMMON_GW_LOG_H
 
+#include <stddef.h>
+
 #include "gw_err.h"
 
 enum gw_log_level {
@@ -20,6 +22,9 @@ void gw_log_set_component(const char *component); /* "gateway", "banksim", ... (
  * pass strings through gw_log_str() when they may contain quotes. fields_fmt may be NULL. */
 void gw_log(enum gw_log_level level, const char *event, const char *fields_fmt, ...)
     GW_PRINTF(3, 4);
+
+/* Escapes s for use inside a JSON string in a log line; returns out (truncated to cap). */
+const char *gw_log_esc(char *out, size_t cap, const char *s);
 
 #define gw_log_info(ev, ...)  gw_log(GW_LOG_INFO, ev, __VA_ARGS__)
 #define gw_log_warn(ev, ...)  gw_log(GW_LOG_WARN, ev, __VA_ARGS__)

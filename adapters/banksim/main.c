@@ -1,0 +1,267 @@
+/* feegate-banksim: plays the provider side of the payment protocols on one event loop, for
+ * the demo, the integration tests and the load benchmark. Usage in README.md. */
+#include "banksim.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "gw_assert.h"
+#include "gw_buf.h"
+#include "gw_limits.h"
+#include "gw_log.h"
+#include "gw_time.h"
+#include "banned.h"
+
+/* Every provider side compiled in, in the order GET / lists them. */
+static const struct bs_provider *const bs_providers[] = {
+    &bs_provider_sandbox,
+    NULL,
+};
+
+static void bs_usage(FILE *f)
+{
+    (void)fputs("usage: feegate-banksim --listen HOST:PORT --sandbox-merchant M "
+                "--sandbox-secret S\n"
+                "                      [--auto approve|decline] [--seed N] "
+                "[--log-level debug|info|warn|error]\n"
+                "The secret may also come from FEEGATE_BANKSIM_SANDBOX_SECRET.\n",
+                f);
+}
+
+static bool bs_parse_log_level(const char *s, enum gw_log_level *out)
+{
+    static const char *const names[] = { "debug", "info", "warn", "error" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum gw_log_level)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Applies one option; false on a bad value. */
+static bool bs_option(int c, const char *arg, struct bs_options *o)
+{
+    int64_t v = 0;
+    enum gw_log_level level = GW_LOG_INFO;
+    switch (c) {
+    case 'l':
+        o->listen = arg;
+        return true;
+    case 'm':
+        o->sandbox_merchant = arg;
+        return true;
+    case 's':
+        o->sandbox_secret = arg;
+        return true;
+    case 'a':
+        if (strcmp(arg, "approve") != 0 && strcmp(arg, "decline") != 0)
+            return false;
+        o->auto_mode = strcmp(arg, "approve") == 0 ? BS_AUTO_APPROVE : BS_AUTO_DECLINE;
+        return true;
+    case 'S':
+        if (!bs_parse_int64(arg, 0, INT64_MAX, &v))
+            return false;
+        o->seed = (uint64_t)v;
+        return true;
+    case 'L':
+        if (!bs_parse_log_level(arg, &level))
+            return false;
+        gw_log_set_level(level);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int bs_parse_args(int argc, char **argv, struct bs_options *o)
+{
+    static const struct option longopts[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "sandbox-merchant", required_argument, NULL, 'm' },
+        { "sandbox-secret", required_argument, NULL, 's' },
+        { "auto", required_argument, NULL, 'a' },
+        { "seed", required_argument, NULL, 'S' },
+        { "log-level", required_argument, NULL, 'L' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    o->seed = (uint64_t)gw_now_ms();
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            bs_usage(stdout);
+            return 1;
+        }
+        if (c == '?' || !bs_option(c, optarg, o)) {
+            bs_usage(stderr);
+            return -1;
+        }
+    }
+    if (o->sandbox_secret == NULL)
+        o->sandbox_secret = getenv("FEEGATE_BANKSIM_SANDBOX_SECRET");
+    if (optind != argc || o->listen == NULL) {
+        bs_usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static void bs_healthz_cb(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    bs_reply(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
+}
+
+/* GET /: what is simulated, and the counters. */
+static void bs_index_cb(struct evhttp_request *req, void *arg)
+{
+    const struct bs_sim *sim = arg;
+    const struct bs_stats *st = &sim->stats;
+    struct gw_buf b;
+    gw_buf_init(&b, 16 * 1024);
+    enum gw_err err = gw_buf_adds(&b, "feegate-banksim: simulated payment providers\n\n");
+    for (size_t i = 0; bs_providers[i] != NULL && err == GW_OK; i++)
+        err = gw_buf_printf(&b, "%s: %s\n", bs_providers[i]->name, bs_providers[i]->summary);
+    if (err == GW_OK)
+        err = gw_buf_printf(&b,
+                            "\nauto: %s\npages_shown: %" PRIu64 "\napproved: %" PRIu64
+                            "\ndeclined: %" PRIu64 "\ncallbacks_sent: %" PRIu64
+                            "\ncallbacks_acked: %" PRIu64 "\ncallbacks_refused: %" PRIu64
+                            "\ncallbacks_given_up: %" PRIu64 "\ncallbacks_in_progress: %zu\n",
+                            sim->opts->auto_mode == BS_AUTO_OFF       ? "off"
+                            : sim->opts->auto_mode == BS_AUTO_APPROVE ? "approve"
+                                                                      : "decline",
+                            st->pages_shown, st->approved, st->declined, st->callbacks_sent,
+                            st->callbacks_acked, st->callbacks_refused, st->callbacks_given_up,
+                            sim->deliveries_alive);
+    GW_ASSERT(err == GW_OK);
+    bs_reply(req, 200, "text/plain; charset=utf-8", b.data, b.len);
+    gw_buf_release(&b);
+}
+
+static void bs_not_found_cb(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    bs_reply(req, 404, "text/plain; charset=utf-8", "not found\n", 10);
+}
+
+static void bs_signal_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct event_base *base = arg;
+    (void)event_base_loopexit(base, NULL);
+}
+
+/* Binds HOST:PORT (port 0: any) and logs the port actually bound. */
+static enum gw_err bs_listen(struct bs_sim *sim, const char *listen, struct gw_errbuf *eb)
+{
+    const char *colon = strrchr(listen, ':');
+    int64_t port = 0;
+    if (colon == NULL || colon == listen || !bs_parse_int64(colon + 1, 0, 65535, &port))
+        return gw_fail(eb, GW_ERR_INVALID, "--listen must be HOST:PORT");
+    char host[256];
+    int n = snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+    if (n < 0 || (size_t)n >= sizeof(host))
+        return gw_fail(eb, GW_ERR_INVALID, "--listen host too long");
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(sim->http, host, (uint16_t)port);
+    if (bound == NULL)
+        return gw_fail(eb, GW_ERR_IO, "could not listen on %s", listen);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t ss_len = sizeof(ss);
+    int bound_port = (int)port;
+    if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &ss_len) == 0) {
+        if (ss.ss_family == AF_INET)
+            bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    gw_log_info("listening", "\"host\":\"%s\",\"port\":%d", host, bound_port);
+    return GW_OK;
+}
+
+/* Sets the server's limits (no library default is trusted) and the shared routes. */
+static void bs_http_setup(struct bs_sim *sim)
+{
+    evhttp_set_max_headers_size(sim->http, GW_HTTP_HEADERS_BYTES_MAX);
+    evhttp_set_max_body_size(sim->http, BS_BODY_BYTES_MAX);
+    evhttp_set_timeout(sim->http, BS_HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(sim->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    GW_ASSERT(evhttp_set_cb(sim->http, "/", bs_index_cb, sim) == 0);
+    GW_ASSERT(evhttp_set_cb(sim->http, "/healthz", bs_healthz_cb, sim) == 0);
+    evhttp_set_gencb(sim->http, bs_not_found_cb, sim);
+}
+
+/* Starts every provider side and the listener, then runs the loop until SIGINT/SIGTERM. */
+static enum gw_err bs_run(struct bs_sim *sim, size_t *started, struct gw_errbuf *eb)
+{
+    for (*started = 0; bs_providers[*started] != NULL; (*started)++) {
+        enum gw_err err = bs_providers[*started]->start(sim, eb);
+        if (err != GW_OK)
+            return err;
+    }
+    enum gw_err err = bs_listen(sim, sim->opts->listen, eb);
+    if (err != GW_OK)
+        return err;
+    struct event *sigint = evsignal_new(sim->base, SIGINT, bs_signal_cb, sim->base);
+    struct event *sigterm = evsignal_new(sim->base, SIGTERM, bs_signal_cb, sim->base);
+    GW_ASSERT(sigint != NULL && sigterm != NULL);
+    GW_ASSERT(event_add(sigint, NULL) == 0 && event_add(sigterm, NULL) == 0);
+    gw_log_info("started", "\"auto\":\"%s\",\"seed\":%" PRIu64,
+                sim->opts->auto_mode == BS_AUTO_OFF       ? "off"
+                : sim->opts->auto_mode == BS_AUTO_APPROVE ? "approve"
+                                                          : "decline",
+                sim->opts->seed);
+    if (event_base_dispatch(sim->base) != 0)
+        err = gw_fail(eb, GW_ERR_INTERNAL, "event loop failed");
+    gw_log_info("stopping", "\"callbacks_in_progress\":%zu", sim->deliveries_alive);
+    event_free(sigint);
+    event_free(sigterm);
+    return err;
+}
+
+int main(int argc, char **argv)
+{
+    gw_log_set_component("banksim");
+    struct bs_options opts;
+    memset(&opts, 0, sizeof(opts));
+    int rc = bs_parse_args(argc, argv, &opts);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    /* A peer closing mid-write must not kill the process. */
+    (void)signal(SIGPIPE, SIG_IGN);
+    struct bs_sim sim;
+    memset(&sim, 0, sizeof(sim));
+    sim.opts = &opts;
+    sim.rng_state = opts.seed;
+    sim.base = event_base_new();
+    GW_ASSERT(sim.base != NULL);
+    sim.http = evhttp_new(sim.base);
+    GW_ASSERT(sim.http != NULL);
+    bs_http_setup(&sim);
+    bs_pool_new(&sim);
+    struct gw_errbuf eb = { .msg = "" };
+    size_t started = 0;
+    enum gw_err err = bs_run(&sim, &started, &eb);
+    if (err != GW_OK)
+        gw_log_error("fatal", "\"error\":\"%s\",\"reason\":\"%s\"", gw_err_name(err), eb.msg);
+    bs_pool_free(&sim);
+    evhttp_free(sim.http);
+    for (size_t i = 0; i < started; i++)
+        bs_providers[i]->stop();
+    event_base_free(sim.base);
+    return err == GW_OK ? 0 : 1;
+}

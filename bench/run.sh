@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# bench/run.sh: the benchmark, end to end and self-contained. Starts a temporary PostgreSQL
+# cluster (feegate dev-db), migrates and seeds it, starts the bank simulator (--auto approve)
+# and the gateway on 127.0.0.1, runs feegate-loadgen (healthz, readyz, full), prints the
+# figures and a ledger check, and stops everything on any exit. Bounded in time: a watchdog
+# ends the run after BENCH_TIMEOUT seconds. Method and meaning of each figure:
+# docs/benchmarks.md.
+#
+# Knobs (environment):
+#   BENCH_CONCURRENCY (64)  BENCH_DURATION (10, seconds per mode)  BENCH_MODES
+#   (healthz,readyz,full)  BENCH_VERIFY (0; 1 adds GET /v1/payments/{id})  BENCH_PAYMENTS
+#   (unset: bounded by duration)  BENCH_AGENCY (STP-HN)  BENCH_FEE (LLTP)  BENCH_AMOUNT
+#   (200000)  BENCH_LOOPS (nproc)  BENCH_CONNS_PER_LOOP (4)  BENCH_LOG_LEVEL (warn)
+#   BENCH_CLIENT / BENCH_SECRET (default: what seed-demo prints)  BENCH_PORT_BASE (18080)
+#   BENCH_OUT (copy the JSON lines there)  BENCH_KEEP (1: keep the work dir and logs)
+#   BENCH_TIMEOUT (whole run, seconds)  BUILD_DIR (build)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD_DIR:-$ROOT/build}
+FEEGATE=$BUILD/gateway/feegate
+LOADGEN=$BUILD/bench/feegate-loadgen
+BANKSIM=${BANKSIM:-$BUILD/adapters/banksim/feegate-banksim}
+
+CONC=${BENCH_CONCURRENCY:-64}
+DUR=${BENCH_DURATION:-10}
+MODES=${BENCH_MODES:-healthz,readyz,full}
+VERIFY=${BENCH_VERIFY:-0}
+PAYMENTS=${BENCH_PAYMENTS:-}
+AGENCY=${BENCH_AGENCY:-STP-HN}
+FEE=${BENCH_FEE:-LLTP}
+AMOUNT=${BENCH_AMOUNT:-200000}
+LOOPS=${BENCH_LOOPS:-$(nproc)}
+CONNS=${BENCH_CONNS_PER_LOOP:-4}
+LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
+PORT_BASE=${BENCH_PORT_BASE:-18080}
+KEEP=${BENCH_KEEP:-0}
+N_MODES=$(($(tr -cd ',' <<<"$MODES" | wc -c) + 1))
+# Each mode: its duration, then at most timeout (15 s) + grace to drain; plus setup.
+LIMIT=${BENCH_TIMEOUT:-$((180 + N_MODES * (DUR + 20)))}
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+WORK=""
+GW_PID=""
+SIM_PID=""
+LG_PID=""
+DB_STARTED=0
+WATCHDOG=""
+
+stop_pid() { # pid name: SIGTERM (the gateway drains), SIGKILL after 10 s
+    local pid=$1 _
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        sleep 0.1
+    done
+    say "$2 (pid $pid) did not stop in 10 s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e # best effort from here: every step runs even when an earlier one fails
+    [ -n "$WATCHDOG" ] && kill -TERM "$WATCHDOG" 2>/dev/null
+    stop_pid "$LG_PID" loadgen
+    stop_pid "$GW_PID" gateway
+    stop_pid "$SIM_PID" simulator
+    if [ "$DB_STARTED" = 1 ]; then
+        timeout 60 "$FEEGATE" dev-db stop "$WORK/db" >"$WORK/db-stop.log" 2>&1 ||
+            say "dev-db stop failed: see $WORK/db-stop.log"
+    fi
+    if [ -n "$WORK" ]; then
+        if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
+            say "logs and config kept in $WORK"
+        else
+            rm -rf "$WORK"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+start_watchdog() {
+    local me=$$
+    (
+        trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+        sleep "$LIMIT" &
+        sp=$!
+        wait "$sp"
+        echo "bench: time limit of $LIMIT s reached, stopping" >&2
+        kill -TERM "$me"
+    ) >/dev/null &
+    WATCHDOG=$!
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_port() {
+    local p=$1
+    while port_busy "$p"; do
+        p=$((p + 1))
+        [ "$p" -lt $(($1 + 100)) ] || die "no free port near $1"
+    done
+    echo "$p"
+}
+
+# Keeps only KEY=VALUE lines for FEEGATE_ variables from a command's output, then evals them.
+eval_feegate_lines() {
+    local lines
+    lines=$(grep -E '^(export )?FEEGATE_[A-Z_]+=' <<<"$1" || true)
+    [ -n "$lines" ] || return 1
+    eval "$lines"
+}
+
+wait_until() { # seconds description pid-to-watch command...
+    local secs=$1 what=$2 pid=$3 _
+    shift 3
+    for _ in $(seq 1 $((secs * 10))); do
+        "$@" && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    say "$what not ready after $secs s"
+    return 1
+}
+
+http_ok() { curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null; }
+
+build_if_needed() {
+    if [ -x "$FEEGATE" ] && [ -x "$LOADGEN" ] && [ -n "$(find_banksim)" ]; then
+        return 0
+    fi
+    say "building into $BUILD"
+    timeout 900 cmake -S "$ROOT" -B "$BUILD" >/dev/null
+    timeout 900 cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+}
+
+find_banksim() {
+    if [ -x "$BANKSIM" ]; then
+        echo "$BANKSIM"
+    else
+        find "$BUILD" -type f -name feegate-banksim -perm -u+x 2>/dev/null | head -n 1
+    fi
+}
+
+start_db() {
+    local out db_port
+    db_port=$(pick_port $((PORT_BASE + 200)))
+    DB_STARTED=1
+    out=$(timeout 120 "$FEEGATE" dev-db start "$WORK/db" "$db_port" 2>"$WORK/db-start.log") ||
+        die "dev-db start failed: $(tail -n 5 "$WORK/db-start.log")"
+    eval_feegate_lines "$out" || die "dev-db start printed no FEEGATE_ lines"
+    if [ -z "${FEEGATE_DSN:-}" ] || [ -z "${FEEGATE_ADMIN_DSN:-}" ]; then
+        die "dev-db start must print FEEGATE_DSN and FEEGATE_ADMIN_DSN"
+    fi
+    export FEEGATE_DSN FEEGATE_ADMIN_DSN
+    timeout 120 "$FEEGATE" migrate >"$WORK/migrate.log" 2>&1 ||
+        die "migrate failed: $(tail -n 5 "$WORK/migrate.log")"
+    out=$(timeout 120 "$FEEGATE" seed-demo 2>"$WORK/seed.log") ||
+        die "seed-demo failed: $(tail -n 5 "$WORK/seed.log")"
+    eval_feegate_lines "$out" || true
+    CLIENT=${BENCH_CLIENT:-${FEEGATE_CLIENT_ID:-demo-portal}}
+    SECRET=${BENCH_SECRET:-${FEEGATE_CLIENT_SECRET:-}}
+    [ -n "$SECRET" ] || die "seed-demo printed no FEEGATE_CLIENT_SECRET; set BENCH_SECRET"
+}
+
+write_config() {
+    SANDBOX_SECRET=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+    cat >"$WORK/feegate.ini" <<EOF
+; written by bench/run.sh
+[server]
+listen = 127.0.0.1:$GW_PORT
+public_url = http://127.0.0.1:$GW_PORT
+loops = $LOOPS
+[database]
+dsn = $FEEGATE_DSN
+conns_per_loop = $CONNS
+[log]
+level = $LOG_LEVEL
+[channel.sandbox]
+merchant_id = FEEGATE01
+secret = $SANDBOX_SECRET
+endpoint_url = http://127.0.0.1:$SIM_PORT
+EOF
+}
+
+start_servers() {
+    local sim
+    sim=$(find_banksim)
+    [ -n "$sim" ] || die "feegate-banksim not found under $BUILD"
+    "$sim" --listen "127.0.0.1:$SIM_PORT" --sandbox-merchant FEEGATE01 \
+        --sandbox-secret "$SANDBOX_SECRET" --auto approve >"$WORK/banksim.log" 2>&1 &
+    SIM_PID=$!
+    wait_until 15 simulator "$SIM_PID" port_busy "$SIM_PORT" ||
+        die "simulator did not start: $(tail -n 5 "$WORK/banksim.log")"
+    "$FEEGATE" serve -c "$WORK/feegate.ini" >"$WORK/gateway.log" 2>&1 &
+    GW_PID=$!
+    wait_until 30 gateway "$GW_PID" http_ok "http://127.0.0.1:$GW_PORT/healthz" ||
+        die "gateway did not start: $(tail -n 5 "$WORK/gateway.log")"
+    http_ok "http://127.0.0.1:$GW_PORT/readyz" || say "warning: /readyz is not 200 yet"
+}
+
+machine_line() {
+    local cpu
+    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+    printf 'machine: %s cores (%s), %s MiB RAM, kernel %s, %s\n' "$(nproc)" "${cpu:-unknown}" \
+        "$(($(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo) / 1024))" \
+        "$(uname -r)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+
+run_loadgen() {
+    local args=(--url "http://127.0.0.1:$GW_PORT" --client "$CLIENT" --secret "$SECRET"
+        --agency "$AGENCY" --fee "$FEE" --amount "$AMOUNT" --concurrency "$CONC"
+        --duration "$DUR" --mode "$MODES" --gateway-pid "$GW_PID" --json)
+    [ "$VERIFY" = 1 ] && args+=(--verify)
+    [ -n "$PAYMENTS" ] && args+=(--payments "$PAYMENTS")
+    LG_RC=0
+    # In the background so that the watchdog's and Ctrl-C's traps run at once (bash defers
+    # traps until a foreground command ends); the table goes to stderr, JSON to the file.
+    "$LOADGEN" "${args[@]}" >"$WORK/results.jsonl" &
+    LG_PID=$!
+    wait "$LG_PID" || LG_RC=$?
+    LG_PID=""
+}
+
+report() {
+    local ledger_rc=0 errors
+    echo
+    machine_line
+    printf 'gateway: loops=%s conns_per_loop=%s log=%s; concurrency=%s duration=%ss per mode\n' \
+        "$LOOPS" "$CONNS" "$LOG_LEVEL" "$CONC" "$DUR"
+    echo "results (JSON, one line per mode):"
+    cat "$WORK/results.jsonl"
+    [ -n "${BENCH_OUT:-}" ] && cp "$WORK/results.jsonl" "$BENCH_OUT"
+    errors=$(grep -c '"level":"error"' "$WORK/gateway.log" || true)
+    echo "gateway log: ${errors:-0} error lines ($WORK/gateway.log)"
+    timeout 300 "$FEEGATE" ledger check >"$WORK/ledger-check.log" 2>&1 || ledger_rc=$?
+    echo "ledger check: exit $ledger_rc"
+    tail -n 20 "$WORK/ledger-check.log"
+    [ "$ledger_rc" -eq 0 ] || LG_RC=4
+}
+
+main() {
+    start_watchdog
+    build_if_needed
+    "$LOADGEN" --self-test >/dev/null || die "feegate-loadgen --self-test failed"
+    WORK=$(mktemp -d /tmp/feegate-bench.XXXXXX)
+    GW_PORT=$(pick_port "$PORT_BASE")
+    SIM_PORT=$(pick_port $((PORT_BASE + 100)))
+    say "work dir $WORK, gateway :$GW_PORT, simulator :$SIM_PORT, limit ${LIMIT}s"
+    start_db
+    write_config
+    start_servers
+    say "running $MODES at concurrency $CONC for ${DUR}s each"
+    run_loadgen
+    report
+    case $LG_RC in
+        0) say "done" ;;
+        1) say "done, with errors counted above (loadgen exit 1)" ;;
+        3) say "aborted: connection storm (loadgen exit 3)" ;;
+        4) say "ledger check failed after the run" ;;
+        *) say "loadgen exit $LG_RC" ;;
+    esac
+    return "$LG_RC"
+}
+
+main "$@"

@@ -1,0 +1,190 @@
+/* Portal request authentication: X-Feegate-Client, X-Feegate-Timestamp and
+ * X-Feegate-Signature = "v1=" hex HMAC-SHA256(secret, METHOD \n PATH_AND_QUERY \n TIMESTAMP \n
+ * hex SHA-256(body)), over the exact bytes received, compared in constant time. */
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "db.h"
+#include "gw_assert.h"
+#include "gw_crypto.h"
+#include "gw_log.h"
+#include "gw_time.h"
+#include "banned.h"
+
+#define CLIENTS_REFRESH_S 30
+
+static const char *method_name(int method)
+{
+    switch (method) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    default:
+        return "OTHER";
+    }
+}
+
+static const struct gw_client *client_find(const struct gw_clients *cs, const char *id)
+{
+    if (cs == NULL)
+        return NULL;
+    for (size_t i = 0; i < cs->n; i++)
+        if (strcmp(cs->items[i].id, id) == 0)
+            return &cs->items[i];
+    return NULL;
+}
+
+static bool parse_timestamp(const char *s, int64_t *out)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) > 12)
+        return false;
+    for (const char *p = s; *p != '\0'; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno != 0)
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
+
+bool gw_auth_check(struct gw_ctx *ctx)
+{
+    const char *id = gw_ctx_header(ctx, "X-Feegate-Client");
+    const char *ts = gw_ctx_header(ctx, "X-Feegate-Timestamp");
+    const char *sig = gw_ctx_header(ctx, "X-Feegate-Signature");
+    if (id == NULL || ts == NULL || sig == NULL) {
+        gw_reply_error(ctx, 401, "unauthenticated",
+                       "X-Feegate-Client, X-Feegate-Timestamp and X-Feegate-Signature are "
+                       "required");
+        return false;
+    }
+    int64_t t = 0;
+    int64_t now = gw_now_ms() / 1000;
+    if (!parse_timestamp(ts, &t) || t < now - GW_AUTH_CLOCK_SKEW_S ||
+        t > now + GW_AUTH_CLOCK_SKEW_S) {
+        gw_reply_error(ctx, 401, "stale_timestamp",
+                       "X-Feegate-Timestamp must be Unix seconds within %d s of the server "
+                       "clock",
+                       GW_AUTH_CLOCK_SKEW_S);
+        return false;
+    }
+    const struct gw_clients *cs =
+        atomic_load_explicit(&ctx->loop->srv->clients, memory_order_acquire);
+    const struct gw_client *c = client_find(cs, id);
+    char body_hash[GW_SHA256_HEX_BYTES];
+    gw_sha256_hex(ctx->body, ctx->body_len, body_hash);
+    char *msg = gw_arena_printf(&ctx->arena, "%s\n%s\n%s\n%s", method_name(ctx->method), ctx->uri,
+                                ts, body_hash);
+    GW_ASSERT(msg != NULL);
+    char want[GW_SHA256_HEX_BYTES];
+    /* An unknown client is checked against a dummy key so timing does not reveal ids. */
+    const char *key = c != NULL ? c->secret : "feegate-no-such-client";
+    gw_hmac_sha256_hex(key, strlen(key), msg, strlen(msg), want);
+    bool ok = strncmp(sig, "v1=", 3) == 0 &&
+              gw_hex_equal_ct(sig + 3, strlen(sig + 3), want, strlen(want)) && c != NULL;
+    if (!ok) {
+        gw_reply_error(ctx, 401, "bad_signature",
+                       "the request signature does not match (see docs/api.md, signing)");
+        return false;
+    }
+    ctx->client_id = c->id;
+    return true;
+}
+
+/* Builds a snapshot from "SELECT id, secret FROM feegate.clients_list()". */
+static struct gw_clients *clients_from_result(const PGresult *res)
+{
+    int n = PQntuples(res);
+    if (n > GW_CLIENTS_MAX)
+        n = GW_CLIENTS_MAX;
+    struct gw_clients *cs =
+        gw_xcalloc(1, sizeof(*cs) + (size_t)n * sizeof(struct gw_client));
+    for (int i = 0; i < n; i++) {
+        const char *id = PQgetvalue(res, i, 0);
+        const char *secret = PQgetvalue(res, i, 1);
+        if (strlen(id) > GW_CLIENT_ID_BYTES_MAX || strlen(secret) > GW_CLIENT_SECRET_BYTES_MAX)
+            continue;
+        struct gw_client *c = &cs->items[cs->n++];
+        (void)snprintf(c->id, sizeof(c->id), "%s", id);
+        (void)snprintf(c->secret, sizeof(c->secret), "%s", secret);
+    }
+    return cs;
+}
+
+static void clients_swap(struct gw_server *srv, struct gw_clients *cs)
+{
+    GW_ASSERT(pthread_mutex_lock(&srv->clients_lock) == 0);
+    /* Readers use a snapshot only within one synchronous call, so the one before the
+     * previous is surely unused by now (refreshes are CLIENTS_REFRESH_S apart). */
+    gw_xfree(srv->clients_old);
+    srv->clients_old = atomic_exchange_explicit(&srv->clients, cs, memory_order_acq_rel);
+    GW_ASSERT(pthread_mutex_unlock(&srv->clients_lock) == 0);
+}
+
+static const char clients_sql[] = "SELECT id, secret FROM feegate.clients_list()";
+
+enum gw_err gw_auth_load_blocking(struct gw_server *srv, struct gw_errbuf *eb)
+{
+    PGconn *conn = PQconnectdb(srv->cfg.dsn);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        enum gw_err err = gw_fail(eb, GW_ERR_UNAVAILABLE, "could not connect to the database: %s",
+                                  PQerrorMessage(conn));
+        PQfinish(conn);
+        return err;
+    }
+    PGresult *res = PQexec(conn, clients_sql);
+    enum gw_err err = GW_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        err = gw_fail(eb, GW_ERR_DB, "could not load portal clients: %s", PQerrorMessage(conn));
+    else
+        clients_swap(srv, clients_from_result(res));
+    PQclear(res);
+    PQfinish(conn);
+    return err;
+}
+
+static void refresh_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_loop *loop = arg;
+    if (err != GW_OK) {
+        gw_log_warn("clients_refresh_failed", "\"error\":\"%s\"", gw_err_name(err));
+        return;
+    }
+    clients_swap(loop->srv, clients_from_result(res));
+}
+
+static void refresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_loop *loop = arg;
+    if (!atomic_load(&loop->srv->draining))
+        gw_db_query(loop->db, clients_sql, 0, NULL, refresh_done, loop);
+}
+
+void gw_auth_refresh(struct gw_loop *loop)
+{
+    /* Called from the signal thread: event_active is thread-safe with evthread. */
+    if (loop->clients_timer != NULL)
+        event_active(loop->clients_timer, EV_TIMEOUT, 0);
+}
+
+void gw_jobs_start_clients(struct gw_loop *loop)
+{
+    loop->clients_timer = event_new(loop->base, -1, EV_PERSIST, refresh_cb, loop);
+    GW_ASSERT(loop->clients_timer != NULL);
+    struct timeval tv = { .tv_sec = CLIENTS_REFRESH_S, .tv_usec = 0 };
+    GW_ASSERT(event_add(loop->clients_timer, &tv) == 0);
+}

@@ -1,0 +1,185 @@
+/* Command-line tools around the daemon: signed requests for a shell user, the embedded
+ * development database, the demo seed, and `feegate demo`, which runs the whole system on
+ * 127.0.0.1 in the foreground. All blocking: none of this runs on an event loop. */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "config.h"
+#include "gw_buf.h"
+#include "gw_crypto.h"
+#include "gw_pgembed.h"
+#include "gw_time.h"
+#include "ledger.h"
+#include "server.h"
+#include "banned.h"
+
+extern char **environ;
+
+#define CLI_BODY_BYTES_MAX (1024 * 1024)
+#define DEMO_ENV           "var/demo.env"
+
+void gw_cli_load_env_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    char line[2048];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *eq = strchr(line, '=');
+        if (line[0] == '#' || eq == NULL)
+            continue;
+        *eq = '\0';
+        char *v = eq + 1;
+        v[strcspn(v, "\r\n")] = '\0';
+        size_t n = strlen(v);
+        if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
+            v[n - 1] = '\0';
+            v++;
+        }
+        const char *k = strncmp(line, "export ", 7) == 0 ? line + 7 : line;
+        (void)setenv(k, v, 0);
+    }
+    (void)fclose(f);
+}
+
+static enum gw_err read_file(const char *path, struct gw_buf *b, struct gw_errbuf *eb)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL)
+        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+    char chunk[8192];
+    size_t n;
+    enum gw_err err = GW_OK;
+    while (err == GW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        err = gw_buf_add(b, chunk, n);
+    if (f != stdin)
+        (void)fclose(f);
+    if (err != GW_OK)
+        return gw_fail(eb, err, "\"%s\" is larger than %d bytes", path, CLI_BODY_BYTES_MAX);
+    return GW_OK;
+}
+
+struct cli_answer {
+    int status;
+    struct gw_buf body;
+};
+
+static void cli_request_done(struct evhttp_request *req, void *arg)
+{
+    struct cli_answer *a = arg;
+    if (req != NULL) {
+        a->status = evhttp_request_get_response_code(req);
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t n = evbuffer_get_length(in);
+        if (gw_buf_add(&a->body, evbuffer_pullup(in, (ev_ssize_t)n), n) != GW_OK)
+            a->status = -1;
+    }
+}
+
+static void sign_headers(struct evkeyvalq *h, const char *method, const char *path,
+                         const struct gw_buf *body)
+{
+    const char *client = getenv("FEEGATE_CLIENT_ID");
+    const char *secret = getenv("FEEGATE_CLIENT_SECRET");
+    char ts[24];
+    (void)snprintf(ts, sizeof(ts), "%lld", (long long)(gw_now_ms() / 1000));
+    char body_hash[GW_SHA256_HEX_BYTES];
+    gw_sha256_hex(gw_buf_str(body), body->len, body_hash);
+    struct gw_buf msg;
+    gw_buf_init(&msg, 8192);
+    if (gw_buf_printf(&msg, "%s\n%s\n%s\n%s", method, path, ts, body_hash) != GW_OK)
+        return;
+    char sig[GW_SHA256_HEX_BYTES];
+    gw_hmac_sha256_hex(secret, strlen(secret), msg.data, msg.len, sig);
+    gw_buf_release(&msg);
+    char sig_header[80];
+    (void)snprintf(sig_header, sizeof(sig_header), "v1=%s", sig);
+    (void)evhttp_add_header(h, "X-Feegate-Client", client);
+    (void)evhttp_add_header(h, "X-Feegate-Timestamp", ts);
+    (void)evhttp_add_header(h, "X-Feegate-Signature", sig_header);
+}
+
+static int send_request(const char *method, const char *path, const struct gw_buf *body)
+{
+    const char *url = getenv("FEEGATE_URL");
+    struct evhttp_uri *uri = evhttp_uri_parse(url);
+    if (uri == NULL || evhttp_uri_get_host(uri) == NULL) {
+        (void)fprintf(stderr, "feegate: FEEGATE_URL \"%s\" is not a URL\n", url);
+        evhttp_uri_free(uri);
+        return 2;
+    }
+    struct event_base *base = event_base_new();
+    int port = evhttp_uri_get_port(uri);
+    struct evhttp_connection *conn = evhttp_connection_base_new(
+        base, NULL, evhttp_uri_get_host(uri), (uint16_t)(port > 0 ? port : 80));
+    evhttp_connection_set_timeout(conn, 30);
+    struct cli_answer a = { .status = 0 };
+    gw_buf_init(&a.body, CLI_BODY_BYTES_MAX);
+    struct evhttp_request *req = evhttp_request_new(cli_request_done, &a);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    (void)evhttp_add_header(h, "Host", evhttp_uri_get_host(uri));
+    (void)evhttp_add_header(h, "Content-Type", "application/json");
+    const char *idem = getenv("IDEMPOTENCY_KEY");
+    if (idem != NULL)
+        (void)evhttp_add_header(h, "Idempotency-Key", idem);
+    sign_headers(h, method, path, body);
+    (void)evbuffer_add(evhttp_request_get_output_buffer(req), gw_buf_str(body), body->len);
+    enum evhttp_cmd_type cmd = strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
+    if (evhttp_make_request(conn, req, cmd, path) == 0)
+        (void)event_base_dispatch(base);
+    if (a.status > 0)
+        (void)printf("HTTP %d\n%s\n", a.status, gw_buf_str(&a.body));
+    else
+        (void)fprintf(stderr, "feegate: no answer from %s\n", url);
+    gw_buf_release(&a.body);
+    evhttp_connection_free(conn);
+    event_base_free(base);
+    evhttp_uri_free(uri);
+    return a.status >= 200 && a.status < 300 ? 0 : 1;
+}
+
+int gw_cli_request(int argc, char **argv)
+{
+    if (argc < 4) {
+        (void)fputs("usage: feegate request GET|POST /v1/... [BODY_FILE|-]\n", stderr);
+        return 2;
+    }
+    gw_cli_load_env_file(DEMO_ENV);
+    if (getenv("FEEGATE_URL") == NULL || getenv("FEEGATE_CLIENT_ID") == NULL ||
+        getenv("FEEGATE_CLIENT_SECRET") == NULL) {
+        (void)fputs("feegate: set FEEGATE_URL, FEEGATE_CLIENT_ID and FEEGATE_CLIENT_SECRET (or "
+                    "run make demo, which writes var/demo.env)\n",
+                    stderr);
+        return 2;
+    }
+    const char *method = argv[2];
+    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
+        (void)fputs("feegate: METHOD must be GET or POST\n", stderr);
+        return 2;
+    }
+    struct gw_buf body;
+    gw_buf_init(&body, CLI_BODY_BYTES_MAX);
+    struct gw_errbuf eb = { .msg = "" };
+    if (argc >= 5 && read_file(argv[4], &body, &eb) != GW_OK) {
+        (void)fprintf(stderr, "feegate: %s\n", eb.msg);
+        gw_buf_release(&body);
+        return 2;
+    }
+    int rc = send_request(method, argv[3], &body);
+    gw_buf_release(&body);
+    return rc;
+}

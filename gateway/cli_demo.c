@@ -1,0 +1,307 @@
+/* `feegate demo`, `feegate dev-db` and `feegate seed-demo`: the whole system on one machine
+ * for people trying it, and the embedded database for development. Blocking. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "gw_assert.h"
+#include "gw_crypto.h"
+#include "gw_log.h"
+#include "gw_pgembed.h"
+#include "ledger.h"
+#include "server.h"
+#include "banned.h"
+
+extern char **environ;
+
+#define DEMO_DIR        "var"
+#define DEMO_CLIENT     "demo-portal"
+#define DEMO_MERCHANT   "FEEGATEDEMO"
+#define DEMO_PG_PORT    54329
+#define DEMO_GW_PORT    8080
+#define DEMO_SIM_PORT   8081
+#define STOP_WAIT_MS    5000
+
+static int env_int(const char *name, int dflt)
+{
+    const char *v = getenv(name);
+    char *end = NULL;
+    long n = v != NULL ? strtol(v, &end, 10) : 0;
+    return v != NULL && end != v && *end == '\0' && n > 0 && n < 65536 ? (int)n : dflt;
+}
+
+/* A secret from the environment (kept between demo runs through var/demo.env) or new. */
+static void secret_from(const char *env, char out[65])
+{
+    const char *v = getenv(env);
+    if (v != NULL && strlen(v) >= 16 && strlen(v) <= 64) {
+        (void)snprintf(out, 65, "%s", v);
+        return;
+    }
+    unsigned char raw[32];
+    if (gw_random_bytes(raw, sizeof(raw)) != GW_OK)
+        gw_assert_fail(__FILE__, __LINE__, "no randomness");
+    gw_hex_encode(raw, sizeof(raw), out);
+}
+
+static void print_env_line(FILE *f, const char *k, const char *v)
+{
+    (void)fprintf(f, "%s='%s'\n", k, v);
+}
+
+int gw_cli_dev_db(int argc, char **argv)
+{
+    if (argc < 4 || (strcmp(argv[2], "start") != 0 && strcmp(argv[2], "stop") != 0)) {
+        (void)fputs("usage: feegate dev-db start|stop DIR [PORT]\n", stderr);
+        return 2;
+    }
+    struct gw_pgembed pg;
+    memset(&pg, 0, sizeof(pg));
+    struct gw_errbuf eb = { .msg = "" };
+    char abs[PATH_MAX];
+    if (mkdir(argv[3], 0755) != 0 && errno != EEXIST) {
+        (void)fprintf(stderr, "feegate: could not create \"%s\": %s\n", argv[3], strerror(errno));
+        return 1;
+    }
+    if (realpath(argv[3], abs) == NULL || strlen(abs) >= sizeof(pg.dir)) {
+        (void)fprintf(stderr, "feegate: bad directory \"%s\"\n", argv[3]);
+        return 1;
+    }
+    if (strcmp(argv[2], "stop") == 0) {
+        memcpy(pg.dir, abs, strlen(abs) + 1); /* length checked above */
+        if (gw_pgembed_stop(&pg, &eb) != GW_OK) {
+            (void)fprintf(stderr, "feegate: %s\n", eb.msg);
+            return 1;
+        }
+        return 0;
+    }
+    int port = 0;
+    if (argc >= 5) {
+        char *end = NULL;
+        long n = strtol(argv[4], &end, 10);
+        port = end != argv[4] && *end == '\0' && n > 0 && n < 65536 ? (int)n : -1;
+    }
+    if (port < 0) {
+        (void)fprintf(stderr, "feegate: bad port \"%s\"\n", argv[4]);
+        return 2;
+    }
+    if (gw_pgembed_start(&pg, abs, port, &eb) != GW_OK) {
+        (void)fprintf(stderr, "feegate: %s\n", eb.msg);
+        return 1;
+    }
+    print_env_line(stdout, "FEEGATE_ADMIN_DSN", pg.admin_dsn);
+    print_env_line(stdout, "FEEGATE_DSN", pg.app_dsn);
+    return 0;
+}
+
+int gw_cli_seed_demo(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    const char *dsn = getenv("FEEGATE_ADMIN_DSN");
+    if (dsn == NULL) {
+        (void)fputs("feegate: seed-demo needs FEEGATE_ADMIN_DSN\n", stderr);
+        return 2;
+    }
+    char secret[65];
+    secret_from("FEEGATE_CLIENT_SECRET", secret);
+    const struct ldg_demo_client client = {
+        .id = DEMO_CLIENT, .secret = secret, .webhook_url = getenv("FEEGATE_WEBHOOK_URL")
+    };
+    struct gw_errbuf eb = { .msg = "" };
+    if (ldg_seed_demo_blocking(dsn, &client, 1, &eb) != GW_OK) {
+        (void)fprintf(stderr, "feegate: seed-demo: %s\n", eb.msg);
+        return 1;
+    }
+    print_env_line(stdout, "FEEGATE_CLIENT_ID", DEMO_CLIENT);
+    print_env_line(stdout, "FEEGATE_CLIENT_SECRET", secret);
+    return 0;
+}
+
+struct demo {
+    struct gw_pgembed pg;
+    char client_secret[65];
+    char sandbox_secret[65];
+    int gw_port;
+    int sim_port;
+    pid_t sim_pid;
+    char root[PATH_MAX];
+};
+
+static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
+{
+    FILE *ini = fopen(DEMO_DIR "/feegate.ini", "w");
+    FILE *env = fopen(DEMO_DIR "/demo.env", "w");
+    FILE *ex = fopen(DEMO_DIR "/example-payment.json", "w");
+    if (ini == NULL || env == NULL || ex == NULL) {
+        if (ini != NULL)
+            (void)fclose(ini);
+        if (env != NULL)
+            (void)fclose(env);
+        if (ex != NULL)
+            (void)fclose(ex);
+        return gw_fail(eb, GW_ERR_IO, "could not write under %s/: %s", DEMO_DIR, strerror(errno));
+    }
+    (void)fprintf(ini,
+                  "; written by feegate demo\n[server]\nlisten = 127.0.0.1:%d\n"
+                  "public_url = http://127.0.0.1:%d\nloops = 0\n[database]\ndsn = %s\n"
+                  "conns_per_loop = 4\n[log]\nlevel = info\n[channel.sandbox]\n"
+                  "merchant_id = %s\nsecret = %s\nendpoint_url = http://127.0.0.1:%d\n",
+                  d->gw_port, d->gw_port, d->pg.app_dsn, DEMO_MERCHANT, d->sandbox_secret,
+                  d->sim_port);
+    char url[64];
+    (void)fprintf(env, "# feegate demo: source this file (sh syntax)\n");
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", d->gw_port);
+    print_env_line(env, "FEEGATE_URL", url);
+    print_env_line(env, "FEEGATE_CLIENT_ID", DEMO_CLIENT);
+    print_env_line(env, "FEEGATE_CLIENT_SECRET", d->client_secret);
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", d->sim_port);
+    print_env_line(env, "BANKSIM_URL", url);
+    print_env_line(env, "FEEGATE_DSN", d->pg.app_dsn);
+    print_env_line(env, "FEEGATE_ADMIN_DSN", d->pg.admin_dsn);
+    print_env_line(env, "SANDBOX_MERCHANT_ID", DEMO_MERCHANT);
+    print_env_line(env, "SANDBOX_SECRET", d->sandbox_secret);
+    (void)fprintf(ex,
+                  "{\n  \"order_ref\": \"HS-2026-%06ld\",\n  \"agency_code\": \"STP-HN\",\n"
+                  "  \"payer\": {\"name\": \"Nguyễn Văn An\", \"id_number\": \"001099012345\", "
+                  "\"email\": \"an@example.vn\"},\n"
+                  "  \"items\": [{\"fee_code\": \"LLTP\", \"amount_vnd\": 200000}],\n"
+                  "  \"amount_vnd\": 200000,\n"
+                  "  \"return_url\": \"https://portal.example.vn/hs/HS-2026\",\n"
+                  "  \"expires_in_s\": 900,\n  \"locale\": \"vi\"\n}\n",
+                  (long)(getpid() % 1000000));
+    int rc = fclose(ini) | fclose(env) | fclose(ex);
+    return rc == 0 ? GW_OK : gw_fail(eb, GW_ERR_IO, "could not write the demo files");
+}
+
+static enum gw_err demo_spawn_sim(struct demo *d, struct gw_errbuf *eb)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return gw_fail(eb, GW_ERR_IO, "could not find my own path");
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    char sim[PATH_MAX + 64];
+    const char *env_sim = getenv("FEEGATE_BANKSIM");
+    (void)snprintf(sim, sizeof(sim), "%s", env_sim != NULL ? env_sim : "");
+    if (env_sim == NULL)
+        (void)snprintf(sim, sizeof(sim), "%s/../adapters/banksim/feegate-banksim", exe);
+    char listen[32];
+    (void)snprintf(listen, sizeof(listen), "127.0.0.1:%d", d->sim_port);
+    char a_listen[] = "--listen";
+    char a_merchant[] = "--sandbox-merchant";
+    char a_secret[] = "--sandbox-secret";
+    char merchant[] = DEMO_MERCHANT;
+    char *const args[] = { sim,      a_listen, listen, a_merchant, merchant,
+                           a_secret, d->sandbox_secret, NULL };
+    posix_spawnattr_t attr;
+    (void)posix_spawnattr_init(&attr);
+    (void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    (void)posix_spawnattr_setpgroup(&attr, 0);
+    int rc = posix_spawn(&d->sim_pid, sim, NULL, &attr, args, environ);
+    (void)posix_spawnattr_destroy(&attr);
+    if (rc != 0)
+        return gw_fail(eb, GW_ERR_IO, "could not start %s: %s", sim, strerror(rc));
+    return GW_OK;
+}
+
+static void demo_stop_sim(struct demo *d)
+{
+    if (d->sim_pid <= 0)
+        return;
+    (void)kill(d->sim_pid, SIGTERM);
+    for (int waited = 0; waited < STOP_WAIT_MS; waited += 50) {
+        if (waitpid(d->sim_pid, NULL, WNOHANG) == d->sim_pid)
+            return;
+        (void)usleep(50 * 1000);
+    }
+    (void)kill(d->sim_pid, SIGKILL);
+    (void)waitpid(d->sim_pid, NULL, 0);
+}
+
+static void demo_banner(const struct demo *d)
+{
+    (void)printf("\nfeegate demo is running (Ctrl-C stops everything)\n\n"
+                 "  gateway        http://127.0.0.1:%d   (/healthz /readyz /metrics)\n"
+                 "  bank simulator http://127.0.0.1:%d\n"
+                 "  database       %s\n"
+                 "  settings       %s/demo.env (portal client id and secret, DSNs)\n\n"
+                 "A first payment, from another shell in this directory:\n\n"
+                 "  ./build/gateway/feegate request POST /v1/payments "
+                 "var/example-payment.json\n\n"
+                 "then open the checkout_url it prints in a browser, choose the sandbox bank,\n"
+                 "approve, and see the receipt. Check the books with:\n\n"
+                 "  . var/demo.env && ./build/gateway/feegate ledger check\n\n",
+                 d->gw_port, d->sim_port, d->pg.app_dsn, d->root);
+    (void)fflush(stdout);
+}
+
+static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
+{
+    if (mkdir(DEMO_DIR, 0755) != 0 && errno != EEXIST)
+        return gw_fail(eb, GW_ERR_IO, "could not create %s/: %s", DEMO_DIR, strerror(errno));
+    gw_cli_load_env_file(DEMO_DIR "/demo.env");
+    if (realpath(DEMO_DIR, d->root) == NULL)
+        return gw_fail(eb, GW_ERR_IO, "could not resolve %s/", DEMO_DIR);
+    char pgdir[PATH_MAX + 8];
+    (void)snprintf(pgdir, sizeof(pgdir), "%s/pg", d->root);
+    enum gw_err err = gw_pgembed_start(&d->pg, pgdir, env_int("FEEGATE_DEMO_PG_PORT",
+                                                              DEMO_PG_PORT), eb);
+    if (err != GW_OK)
+        return err;
+    err = ldg_migrate_blocking(d->pg.admin_dsn, eb);
+    secret_from("FEEGATE_CLIENT_SECRET", d->client_secret);
+    secret_from("SANDBOX_SECRET", d->sandbox_secret);
+    const struct ldg_demo_client client = { .id = DEMO_CLIENT,
+                                            .secret = d->client_secret,
+                                            .webhook_url = getenv("FEEGATE_WEBHOOK_URL") };
+    if (err == GW_OK)
+        err = ldg_seed_demo_blocking(d->pg.admin_dsn, &client, 1, eb);
+    if (err == GW_OK)
+        err = demo_files(d, eb);
+    if (err == GW_OK)
+        err = demo_spawn_sim(d, eb);
+    return err;
+}
+
+int gw_cli_demo(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    gw_log_set_component("demo");
+    struct demo *d = gw_xcalloc(1, sizeof(*d));
+    d->gw_port = env_int("FEEGATE_PORT", DEMO_GW_PORT);
+    d->sim_port = env_int("BANKSIM_PORT", DEMO_SIM_PORT);
+    struct gw_errbuf eb = { .msg = "" };
+    enum gw_err err = demo_prepare(d, &eb);
+    struct gw_config *cfg = gw_xcalloc(1, sizeof(*cfg));
+    if (err == GW_OK)
+        err = gw_config_load(DEMO_DIR "/feegate.ini", cfg, &eb);
+    if (err == GW_OK) {
+        demo_banner(d);
+        gw_log_set_component("gateway");
+        err = gw_server_run(cfg, &eb);
+    }
+    if (err != GW_OK)
+        (void)fprintf(stderr, "feegate: demo: %s\n", eb.msg);
+    demo_stop_sim(d);
+    struct gw_errbuf seb = { .msg = "" };
+    if (d->pg.dir[0] != '\0' && gw_pgembed_stop(&d->pg, &seb) != GW_OK)
+        (void)fprintf(stderr, "feegate: demo: %s\n", seb.msg);
+    (void)puts("feegate demo stopped");
+    gw_xfree(cfg);
+    gw_xfree(d);
+    return err == GW_OK ? 0 : 1;
+}

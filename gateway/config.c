@@ -1,0 +1,232 @@
+/* INI reader for feegate.ini. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gw_limits.h"
+#include "banned.h"
+
+#define CONFIG_LINES_MAX 10000
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static enum gw_err copy_value(char *dst, size_t cap, const char *v, const char *key,
+                              struct gw_errbuf *eb)
+{
+    size_t n = strlen(v);
+    if (n >= cap)
+        return gw_fail(eb, GW_ERR_LIMIT, "value of \"%s\" is too long (%zu bytes, max %zu)", key,
+                       n, cap - 1);
+    memcpy(dst, v, n + 1);
+    return GW_OK;
+}
+
+static enum gw_err parse_int(const char *v, int lo, int hi, int *out, const char *key,
+                             struct gw_errbuf *eb)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+        return gw_fail(eb, GW_ERR_INVALID, "\"%s\" must be an integer from %d to %d, not \"%s\"",
+                       key, lo, hi, v);
+    *out = (int)n;
+    return GW_OK;
+}
+
+static enum gw_err parse_listen(struct gw_config *cfg, const char *v, struct gw_errbuf *eb)
+{
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(cfg->listen_host))
+        return gw_fail(eb, GW_ERR_INVALID, "listen must be host:port, not \"%s\"", v);
+    memcpy(cfg->listen_host, v, (size_t)(colon - v));
+    cfg->listen_host[colon - v] = '\0';
+    return parse_int(colon + 1, 0, 65535, &cfg->listen_port, "listen port", eb);
+}
+
+static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *v,
+                              struct gw_errbuf *eb)
+{
+    if (strcmp(k, "listen") == 0)
+        return parse_listen(cfg, v, eb);
+    if (strcmp(k, "public_url") == 0)
+        return copy_value(cfg->public_url, sizeof(cfg->public_url), v, k, eb);
+    if (strcmp(k, "loops") == 0)
+        return parse_int(v, 0, GW_HTTP_LOOPS_MAX, &cfg->loops, k, eb);
+    return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [server]", k);
+}
+
+static enum gw_err set_database(struct gw_config *cfg, const char *k, const char *v,
+                                struct gw_errbuf *eb)
+{
+    if (strcmp(k, "dsn") == 0)
+        return copy_value(cfg->dsn, sizeof(cfg->dsn), v, k, eb);
+    if (strcmp(k, "conns_per_loop") == 0)
+        return parse_int(v, 1, GW_DB_CONNS_PER_LOOP_MAX, &cfg->db_conns_per_loop, k, eb);
+    return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [database]", k);
+}
+
+static enum gw_err set_channel(struct gw_channel_config *ch, const char *k, const char *v,
+                               struct gw_errbuf *eb)
+{
+    if (strcmp(k, "merchant_id") == 0)
+        return copy_value(ch->merchant_id, sizeof(ch->merchant_id), v, k, eb);
+    if (strcmp(k, "secret") == 0)
+        return copy_value(ch->secret, sizeof(ch->secret), v, k, eb);
+    if (strcmp(k, "secret2") == 0)
+        return copy_value(ch->secret2, sizeof(ch->secret2), v, k, eb);
+    if (strcmp(k, "endpoint_url") == 0)
+        return copy_value(ch->endpoint_url, sizeof(ch->endpoint_url), v, k, eb);
+    return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in a channel section", k);
+}
+
+static enum gw_err open_channel(struct gw_config *cfg, const char *name,
+                                struct gw_channel_config **out, struct gw_errbuf *eb)
+{
+    const struct gw_adapter_ops *ops = gw_adapter_find(name);
+    if (ops == NULL)
+        return gw_fail(eb, GW_ERR_INVALID, "no adapter for channel \"%s\"", name);
+    if (gw_config_channel(cfg, name) != NULL)
+        return gw_fail(eb, GW_ERR_INVALID, "channel \"%s\" configured twice", name);
+    if (cfg->n_channels >= GW_CONFIG_CHANNELS_MAX)
+        return gw_fail(eb, GW_ERR_LIMIT, "too many channels (max %d)", GW_CONFIG_CHANNELS_MAX);
+    struct gw_channel_config *ch = &cfg->channels[cfg->n_channels++];
+    memset(ch, 0, sizeof(*ch));
+    ch->ops = ops;
+    *out = ch;
+    return GW_OK;
+}
+
+static enum gw_err finish_channels(struct gw_config *cfg, struct gw_errbuf *eb)
+{
+    for (int i = 0; i < cfg->n_channels; i++) {
+        struct gw_channel_config *ch = &cfg->channels[i];
+        const char *name = ch->ops->name;
+        if (ch->merchant_id[0] == '\0' || ch->secret[0] == '\0' || ch->endpoint_url[0] == '\0')
+            return gw_fail(eb, GW_ERR_INVALID,
+                           "channel \"%s\" needs merchant_id, secret and endpoint_url", name);
+        int n1 = snprintf(ch->ipn_url, sizeof(ch->ipn_url), "%s/ipn/%s", cfg->public_url, name);
+        int n2 = snprintf(ch->return_url, sizeof(ch->return_url), "%s/return/%s",
+                          cfg->public_url, name);
+        if (n1 < 0 || (size_t)n1 >= sizeof(ch->ipn_url) || n2 < 0 ||
+            (size_t)n2 >= sizeof(ch->return_url))
+            return gw_fail(eb, GW_ERR_LIMIT, "public_url is too long");
+        ch->adapter = (struct gw_adapter_config){
+            .channel = name,
+            .merchant_id = ch->merchant_id,
+            .secret = ch->secret,
+            .secret2 = ch->secret2[0] != '\0' ? ch->secret2 : NULL,
+            .endpoint_url = ch->endpoint_url,
+            .ipn_url = ch->ipn_url,
+            .return_url = ch->return_url,
+        };
+    }
+    return GW_OK;
+}
+
+static void config_defaults(struct gw_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    memcpy(cfg->listen_host, "127.0.0.1", sizeof("127.0.0.1"));
+    cfg->listen_port = 8080;
+    cfg->loops = 0;
+    cfg->db_conns_per_loop = GW_DB_CONNS_PER_LOOP_DEFAULT;
+    memcpy(cfg->log_level, "info", sizeof("info"));
+}
+
+struct ini_state {
+    char section[128];
+    struct gw_channel_config *channel;
+};
+
+static enum gw_err config_line(struct gw_config *cfg, struct ini_state *st, char *line,
+                               struct gw_errbuf *eb)
+{
+    char *s = trim(line);
+    if (*s == '\0' || *s == ';' || *s == '#')
+        return GW_OK;
+    if (*s == '[') {
+        char *end = strchr(s, ']');
+        if (end == NULL || (size_t)(end - s) >= sizeof(st->section))
+            return gw_fail(eb, GW_ERR_INVALID, "bad section header");
+        *end = '\0';
+        memcpy(st->section, s + 1, strlen(s + 1) + 1);
+        st->channel = NULL;
+        if (strncmp(st->section, "channel.", 8) == 0)
+            return open_channel(cfg, st->section + 8, &st->channel, eb);
+        return GW_OK;
+    }
+    char *eq = strchr(s, '=');
+    if (eq == NULL)
+        return gw_fail(eb, GW_ERR_INVALID, "expected key = value");
+    *eq = '\0';
+    char *k = trim(s);
+    char *v = trim(eq + 1);
+    if (strcmp(st->section, "server") == 0)
+        return set_server(cfg, k, v, eb);
+    if (strcmp(st->section, "database") == 0)
+        return set_database(cfg, k, v, eb);
+    if (strcmp(st->section, "log") == 0 && strcmp(k, "level") == 0)
+        return copy_value(cfg->log_level, sizeof(cfg->log_level), v, k, eb);
+    if (st->channel != NULL)
+        return set_channel(st->channel, k, v, eb);
+    return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [%s]", k, st->section);
+}
+
+enum gw_err gw_config_load(const char *path, struct gw_config *cfg, struct gw_errbuf *eb)
+{
+    config_defaults(cfg);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+    struct ini_state st = { .section = "", .channel = NULL };
+    char line[GW_CONFIG_VALUE_BYTES + 256];
+    enum gw_err err = GW_OK;
+    for (int n = 1; err == GW_OK && fgets(line, sizeof(line), f) != NULL; n++) {
+        struct gw_errbuf leb;
+        err = n > CONFIG_LINES_MAX ? gw_fail(&leb, GW_ERR_LIMIT, "too many lines")
+                                   : config_line(cfg, &st, line, &leb);
+        if (err != GW_OK)
+            (void)gw_fail(eb, err, "%s:%d: %s", path, n, leb.msg);
+    }
+    (void)fclose(f);
+    if (err != GW_OK)
+        return err;
+    const char *env_dsn = getenv("FEEGATE_DSN");
+    if (env_dsn != NULL && env_dsn[0] != '\0') {
+        err = copy_value(cfg->dsn, sizeof(cfg->dsn), env_dsn, "FEEGATE_DSN", eb);
+        if (err != GW_OK)
+            return err;
+    }
+    if (cfg->dsn[0] == '\0')
+        return gw_fail(eb, GW_ERR_INVALID, "no database: set [database] dsn or FEEGATE_DSN");
+    if (cfg->public_url[0] == '\0')
+        (void)snprintf(cfg->public_url, sizeof(cfg->public_url), "http://%s:%d",
+                       cfg->listen_host, cfg->listen_port);
+    if (cfg->loops == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->loops = n < 1 ? 1 : (n > GW_HTTP_LOOPS_MAX ? GW_HTTP_LOOPS_MAX : (int)n);
+    }
+    return finish_channels(cfg, eb);
+}
+
+const struct gw_channel_config *gw_config_channel(const struct gw_config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->n_channels; i++)
+        if (strcmp(cfg->channels[i].ops->name, name) == 0)
+            return &cfg->channels[i];
+    return NULL;
+}

@@ -1,0 +1,43 @@
+/* The database from an event loop: each loop owns a pool of non-blocking libpq connections
+ * in pipeline mode whose sockets are events of that loop. A query is queued, sent with
+ * PQsendQueryParams plus its own sync point (so each call is its own transaction), and its
+ * callback runs on the loop when the answer arrives. Never blocks. Not thread-safe: a pool
+ * belongs to one loop. */
+#ifndef GW_GATEWAY_DB_H
+#define GW_GATEWAY_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "gw_err.h"
+
+struct event_base;
+struct gw_db_pool;
+
+/* The outcome of one query. res is NULL when err is not GW_OK because no answer came
+ * (connection lost, pool full: GW_ERR_UNAVAILABLE). When PostgreSQL answered with an error,
+ * err is GW_ERR_DB and res holds it (PQresultErrorField works). res is owned by the pool and
+ * cleared after the callback returns. */
+typedef void gw_db_done_fn(void *arg, enum gw_err err, const PGresult *res);
+
+/* Connects n connections (blocking, at start-up, before the loop runs). */
+enum gw_err gw_db_pool_new(struct event_base *base, const char *dsn, int n,
+                           struct gw_db_pool **out, struct gw_errbuf *eb) GW_MUST_CHECK;
+/* Fails every queued and in-flight query with GW_ERR_UNAVAILABLE, closes, frees.
+ * gw_db_pool_free(NULL) is a no-op. */
+void gw_db_pool_free(struct gw_db_pool *pool);
+
+/* Queues sql with n text parameters (NULL is SQL NULL). params are borrowed until done runs.
+ * done always runs exactly once, possibly before gw_db_query returns when the pool is at
+ * its limit (then with GW_ERR_UNAVAILABLE). */
+void gw_db_query(struct gw_db_pool *pool, const char *sql, int n, const char *const *params,
+                 gw_db_done_fn *done, void *arg);
+
+/* Number of queries queued or in flight, for drain and metrics. */
+size_t gw_db_pool_pending(const struct gw_db_pool *pool);
+/* Connections currently usable. */
+int gw_db_pool_healthy(const struct gw_db_pool *pool);
+
+#endif

@@ -1,0 +1,144 @@
+/* Operator endpoints: /healthz (the process answers), /readyz (a database round trip),
+ * /metrics (Prometheus text, summed over the loops). */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "db.h"
+#include "gw_buf.h"
+#include "gw_time.h"
+#include "server.h"
+#include "banned.h"
+
+static const char *const route_names[GW_ROUTE_COUNT] = {
+    [GW_ROUTE_OTHER] = "other", [GW_ROUTE_HEALTH] = "health", [GW_ROUTE_API] = "api",
+    [GW_ROUTE_PAGE] = "page",   [GW_ROUTE_IPN] = "ipn",
+};
+
+static const char *const verdict_names[8] = {
+    "applied", "duplicate", "not_found", "amount_mismatch", "bad_signature", "invalid",
+    "retry_later", "other",
+};
+
+static uint64_t sum_loops(const struct gw_server *srv, size_t offset)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < srv->n_loops; i++) {
+        const _Atomic uint64_t *p =
+            (const _Atomic uint64_t *)(const void *)((const char *)&srv->loops[i].m + offset);
+        n += atomic_load_explicit(p, memory_order_relaxed);
+    }
+    return n;
+}
+
+#define M_OFF(field) offsetof(struct gw_loop_metrics, field)
+
+static enum gw_err metrics_requests(struct gw_buf *b, const struct gw_server *srv)
+{
+    enum gw_err err = gw_buf_adds(b, "# TYPE feegate_http_requests_total counter\n");
+    static const char *const cls[6] = { "1xx", "2xx", "3xx", "4xx", "5xx", "other" };
+    for (int r = 0; r < GW_ROUTE_COUNT && err == GW_OK; r++)
+        for (int c = 0; c < 6 && err == GW_OK; c++)
+            err = gw_buf_printf(b, "feegate_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
+                                route_names[r], cls[c],
+                                (unsigned long long)sum_loops(srv, M_OFF(requests[r][c])));
+    if (err == GW_OK)
+        err = gw_buf_adds(b, "# TYPE feegate_http_request_duration_seconds histogram\n");
+    for (int r = 0; r < GW_ROUTE_COUNT && err == GW_OK; r++) {
+        uint64_t cum = 0;
+        double bound_s = 0.00025;
+        for (int k = 0; k <= GW_LATENCY_BUCKETS && err == GW_OK; k++, bound_s *= 2) {
+            cum += sum_loops(srv, M_OFF(latency[r][k]));
+            if (k < GW_LATENCY_BUCKETS)
+                err = gw_buf_printf(b,
+                                    "feegate_http_request_duration_seconds_bucket{route=\"%s\","
+                                    "le=\"%g\"} %llu\n",
+                                    route_names[r], bound_s, (unsigned long long)cum);
+            else
+                err = gw_buf_printf(b,
+                                    "feegate_http_request_duration_seconds_bucket{route=\"%s\","
+                                    "le=\"+Inf\"} %llu\n"
+                                    "feegate_http_request_duration_seconds_count{route=\"%s\"} "
+                                    "%llu\n"
+                                    "feegate_http_request_duration_seconds_sum{route=\"%s\"} "
+                                    "%.6f\n",
+                                    route_names[r], (unsigned long long)cum, route_names[r],
+                                    (unsigned long long)cum, route_names[r],
+                                    (double)sum_loops(srv, M_OFF(latency_sum_us[r])) / 1e6);
+        }
+    }
+    return err;
+}
+
+static enum gw_err metrics_business(struct gw_buf *b, const struct gw_server *srv)
+{
+    enum gw_err err = gw_buf_adds(b, "# TYPE feegate_callbacks_total counter\n");
+    for (int v = 0; v < 8 && err == GW_OK; v++)
+        err = gw_buf_printf(b, "feegate_callbacks_total{verdict=\"%s\"} %llu\n", verdict_names[v],
+                            (unsigned long long)sum_loops(srv, M_OFF(callbacks[v])));
+    size_t pending = 0;
+    int healthy = 0;
+    for (int i = 0; i < srv->n_loops; i++) {
+        /* Read without the owner's lock: a slightly stale gauge is fine for a scrape. */
+        pending += gw_db_pool_pending(srv->loops[i].db);
+        healthy += gw_db_pool_healthy(srv->loops[i].db);
+    }
+    if (err == GW_OK)
+        err = gw_buf_printf(
+            b,
+            "# TYPE feegate_webhooks_total counter\n"
+            "feegate_webhooks_total{result=\"delivered\"} %llu\n"
+            "feegate_webhooks_total{result=\"failed\"} %llu\n"
+            "# TYPE feegate_payments_expired_total counter\nfeegate_payments_expired_total %llu\n"
+            "# TYPE feegate_db_unavailable_total counter\nfeegate_db_unavailable_total %llu\n"
+            "# TYPE feegate_db_pending gauge\nfeegate_db_pending %zu\n"
+            "# TYPE feegate_db_connections_healthy gauge\nfeegate_db_connections_healthy %d\n"
+            "# TYPE feegate_loops gauge\nfeegate_loops %d\n"
+            "# TYPE feegate_uptime_seconds gauge\nfeegate_uptime_seconds %lld\n",
+            (unsigned long long)sum_loops(srv, M_OFF(webhooks_ok)),
+            (unsigned long long)sum_loops(srv, M_OFF(webhooks_failed)),
+            (unsigned long long)sum_loops(srv, M_OFF(expired)),
+            (unsigned long long)sum_loops(srv, M_OFF(db_unavailable)), pending, healthy,
+            srv->n_loops, (long long)((gw_now_ms() - srv->started_ms) / 1000));
+    return err;
+}
+
+static void metrics(struct gw_ctx *ctx)
+{
+    const struct gw_server *srv = gw_server_current();
+    struct gw_buf b;
+    gw_buf_init(&b, GW_HTTP_RESPONSE_BYTES_MAX);
+    enum gw_err err = metrics_requests(&b, srv);
+    if (err == GW_OK)
+        err = metrics_business(&b, srv);
+    if (err != GW_OK)
+        gw_reply_error(ctx, 500, "internal_error", "metrics too large");
+    else
+        gw_reply(ctx, 200, "text/plain; version=0.0.4", gw_buf_str(&b), b.len);
+    gw_buf_release(&b);
+}
+
+static void ready_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    (void)res;
+    struct gw_ctx *ctx = arg;
+    if (err != GW_OK || atomic_load(&ctx->loop->srv->draining))
+        gw_reply_json(ctx, 503, "{\"status\":\"unavailable\"}");
+    else
+        gw_reply_json(ctx, 200, "{\"status\":\"ready\"}");
+}
+
+void gw_handle_ops(struct gw_ctx *ctx)
+{
+    const char *s = ctx->seg[0];
+    if (ctx->n_seg != 1 || ctx->method != EVHTTP_REQ_GET) {
+        gw_reply_error(ctx, 404, "not_found", "no such resource");
+    } else if (strcmp(s, "healthz") == 0) {
+        gw_reply_json(ctx, 200, "{\"status\":\"ok\"}");
+    } else if (strcmp(s, "readyz") == 0) {
+        gw_ctx_query(ctx, "SELECT 1", 0, ready_done);
+    } else {
+        metrics(ctx);
+    }
+}

@@ -1,0 +1,466 @@
+/* Event loops, listeners, request life cycle, replies and draining. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "db.h"
+#include "gw_buf.h"
+#include "gw_assert.h"
+#include "gw_log.h"
+#include "gw_time.h"
+#include "banned.h"
+
+#define DRAIN_POLL_MS   50
+#define DRAIN_WAIT_MAX  200 /* polls: 10 s */
+
+int gw_latency_bucket(int64_t us)
+{
+    int64_t bound = 250;
+    for (int i = 0; i < GW_LATENCY_BUCKETS; i++, bound *= 2)
+        if (us <= bound)
+            return i;
+    return GW_LATENCY_BUCKETS;
+}
+
+static void ctx_finish(struct gw_ctx *ctx, int status)
+{
+    struct gw_loop *loop = ctx->loop;
+    int cls = status >= 100 && status < 600 ? status / 100 - 1 : 5;
+    int64_t us = gw_monotonic_us() - ctx->start_us;
+    atomic_fetch_add_explicit(&loop->m.requests[ctx->route][cls], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&loop->m.latency[ctx->route][gw_latency_bucket(us)], 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&loop->m.latency_sum_us[ctx->route], (uint64_t)us,
+                              memory_order_relaxed);
+    GW_ASSERT(loop->inflight > 0);
+    loop->inflight--;
+    struct gw_arena a = ctx->arena;
+    gw_arena_release(&a);
+}
+
+void gw_reply(struct gw_ctx *ctx, int status, const char *content_type, const char *body,
+              size_t len)
+{
+    if (!ctx->cancelled) {
+        evhttp_connection_set_closecb(ctx->evcon, NULL, NULL);
+        struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
+        evhttp_add_header(h, "Content-Type", content_type);
+        evhttp_add_header(h, "Cache-Control", "no-store");
+        evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+        struct evbuffer *out = evbuffer_new();
+        GW_ASSERT(out != NULL);
+        GW_ASSERT(evbuffer_add(out, body, len) == 0);
+        evhttp_send_reply(ctx->req, status, NULL, out);
+        evbuffer_free(out);
+    }
+    ctx_finish(ctx, status);
+}
+
+void gw_reply_json(struct gw_ctx *ctx, int status, const char *json)
+{
+    gw_reply(ctx, status, "application/json", json, strlen(json));
+}
+
+void gw_reply_redirect(struct gw_ctx *ctx, int status, const char *location)
+{
+    if (!ctx->cancelled)
+        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Location", location);
+    gw_reply(ctx, status, "text/plain; charset=utf-8", "", 0);
+}
+
+void gw_reply_error(struct gw_ctx *ctx, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct gw_buf b;
+    gw_buf_init(&b, 4096);
+    enum gw_err err = gw_buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
+    if (err == GW_OK)
+        err = gw_buf_add_json_escaped(&b, msg);
+    if (err == GW_OK)
+        err = gw_buf_adds(&b, "\"}}");
+    GW_ASSERT(err == GW_OK);
+    if (status >= 500)
+        gw_log_warn("request_failed", "\"status\":%d,\"code\":\"%s\",\"uri\":\"%s\"", status, code,
+                    ctx->route == GW_ROUTE_IPN ? "(ipn)" : ctx->path);
+    gw_reply(ctx, status, "application/json", gw_buf_str(&b), b.len);
+    gw_buf_release(&b);
+}
+
+void gw_reply_db_error(struct gw_ctx *ctx, enum gw_err err, const PGresult *res)
+{
+    if (res == NULL || err == GW_ERR_UNAVAILABLE) {
+        atomic_fetch_add_explicit(&ctx->loop->m.db_unavailable, 1, memory_order_relaxed);
+        gw_reply_error(ctx, 503, "unavailable", "the database is not reachable; retry later");
+        return;
+    }
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    if (state != NULL && state[0] == 'F' && state[1] == 'G' && primary != NULL) {
+        int status = (state[2] - '0') * 100 + (state[3] - '0') * 10 + (state[4] - '0');
+        if (status >= 400 && status < 600) {
+            gw_reply_error(ctx, status, primary, "%s", detail != NULL ? detail : primary);
+            return;
+        }
+    }
+    /* Serialization failures, deadlocks, timeouts, shutdown: the client may retry. */
+    bool retry = state != NULL && (strncmp(state, "40", 2) == 0 || strncmp(state, "57", 2) == 0 ||
+                                   strncmp(state, "08", 2) == 0);
+    gw_log_error("db_error", "\"sqlstate\":\"%s\",\"path\":\"%s\"", state ? state : "",
+                 ctx->path);
+    if (retry)
+        gw_reply_error(ctx, 503, "unavailable", "the database is busy; retry later");
+    else
+        gw_reply_error(ctx, 500, "internal_error", "internal error");
+}
+
+const char *gw_ctx_header(const struct gw_ctx *ctx, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(ctx->req), name);
+}
+
+void gw_ctx_query(struct gw_ctx *ctx, const char *sql, int n,
+                  void (*done)(void *, enum gw_err, const PGresult *))
+{
+    gw_db_query(ctx->loop->db, sql, n, ctx->params, done, ctx);
+}
+
+static void ctx_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    struct gw_ctx *ctx = arg;
+    ctx->cancelled = true;
+}
+
+static bool split_path(struct gw_ctx *ctx)
+{
+    char *p = ctx->path;
+    ctx->n_seg = 0;
+    while (*p == '/')
+        p++;
+    while (*p != '\0') {
+        if (ctx->n_seg == (int)(sizeof(ctx->seg) / sizeof(ctx->seg[0])))
+            return false;
+        ctx->seg[ctx->n_seg++] = p;
+        char *slash = strchr(p, '/');
+        if (slash == NULL)
+            break;
+        *slash = '\0';
+        p = slash + 1;
+    }
+    return true;
+}
+
+static bool ctx_read_request(struct gw_ctx *ctx)
+{
+    const char *q = strchr(ctx->uri, '?');
+    size_t path_len = q != NULL ? (size_t)(q - ctx->uri) : strlen(ctx->uri);
+    ctx->path = gw_arena_strndup(&ctx->arena, ctx->uri, path_len);
+    ctx->query = q != NULL ? gw_arena_strdup(&ctx->arena, q + 1) : NULL;
+    struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
+    ctx->body_len = evbuffer_get_length(in);
+    ctx->body = gw_arena_alloc(&ctx->arena, ctx->body_len + 1);
+    if (ctx->path == NULL || ctx->body == NULL)
+        return false;
+    if (ctx->body_len > 0)
+        GW_ASSERT(evbuffer_remove(in, ctx->body, ctx->body_len) == (int)ctx->body_len);
+    ctx->body[ctx->body_len] = '\0';
+    return split_path(ctx);
+}
+
+static enum gw_route route_of(const struct gw_ctx *ctx)
+{
+    if (ctx->n_seg == 0)
+        return GW_ROUTE_PAGE;
+    const char *s = ctx->seg[0];
+    if (strcmp(s, "v1") == 0)
+        return GW_ROUTE_API;
+    if (strcmp(s, "ipn") == 0)
+        return GW_ROUTE_IPN;
+    if (strcmp(s, "healthz") == 0 || strcmp(s, "readyz") == 0 || strcmp(s, "metrics") == 0)
+        return GW_ROUTE_HEALTH;
+    if (strcmp(s, "pay") == 0 || strcmp(s, "return") == 0 || strcmp(s, "receipts") == 0)
+        return GW_ROUTE_PAGE;
+    return GW_ROUTE_OTHER;
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+    struct gw_loop *loop = arg;
+    struct gw_arena a;
+    gw_arena_init(&a, GW_ARENA_BYTES_DEFAULT, GW_ARENA_BYTES_MAX);
+    struct gw_ctx *ctx = gw_arena_alloc(&a, sizeof(*ctx));
+    GW_ASSERT(ctx != NULL);
+    ctx->arena = a;
+    ctx->loop = loop;
+    ctx->req = req;
+    ctx->evcon = evhttp_request_get_connection(req);
+    ctx->start_us = gw_monotonic_us();
+    ctx->method = (int)evhttp_request_get_command(req);
+    ctx->uri = evhttp_request_get_uri(req);
+    ctx->route = GW_ROUTE_OTHER;
+    loop->inflight++;
+    evhttp_connection_set_closecb(ctx->evcon, ctx_closed, ctx);
+    if (!ctx_read_request(ctx)) {
+        gw_reply_error(ctx, 414, "uri_too_long", "the request path has too many segments");
+        return;
+    }
+    ctx->route = route_of(ctx);
+    switch (ctx->route) {
+    case GW_ROUTE_API:
+        gw_handle_api(ctx);
+        return;
+    case GW_ROUTE_PAGE:
+        gw_handle_page(ctx);
+        return;
+    case GW_ROUTE_IPN:
+        gw_handle_ipn(ctx);
+        return;
+    case GW_ROUTE_HEALTH:
+        gw_handle_ops(ctx);
+        return;
+    case GW_ROUTE_OTHER:
+    case GW_ROUTE_COUNT:
+        break;
+    }
+    gw_reply_error(ctx, 404, "not_found", "no such resource");
+}
+
+static struct evconnlistener *listen_reuseport(struct gw_loop *loop, struct gw_errbuf *eb)
+{
+    const struct gw_config *cfg = &loop->srv->cfg;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)cfg->listen_port);
+    if (inet_pton(AF_INET, cfg->listen_host, &sa.sin_addr) != 1) {
+        (void)gw_fail(eb, GW_ERR_INVALID, "listen host must be an IPv4 address, not \"%s\"",
+                      cfg->listen_host);
+        return NULL;
+    }
+    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
+                     LEV_OPT_CLOSE_ON_EXEC;
+    struct evconnlistener *l = evconnlistener_new_bind(
+        loop->base, NULL, NULL, flags, GW_HTTP_BACKLOG, (struct sockaddr *)&sa, sizeof(sa));
+    if (l == NULL)
+        (void)gw_fail(eb, GW_ERR_IO, "could not listen on %s:%d: %s", cfg->listen_host,
+                      cfg->listen_port, strerror(errno));
+    return l;
+}
+
+static void drain_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_loop *loop = arg;
+    static _Thread_local int polls;
+    bool idle = loop->inflight == 0 && gw_db_pool_pending(loop->db) == 0 &&
+                gw_outbox_inflight(loop) == 0;
+    if (idle || ++polls > DRAIN_WAIT_MAX) {
+        if (loop->inflight > 0)
+            gw_log_warn("drain_timeout", "\"loop\":%d,\"inflight\":%zu", loop->index,
+                        loop->inflight);
+        event_base_loopexit(loop->base, NULL);
+        return;
+    }
+    struct timeval tv = { .tv_sec = 0, .tv_usec = DRAIN_POLL_MS * 1000 };
+    GW_ASSERT(evtimer_add(loop->drain_timer, &tv) == 0);
+}
+
+/* Runs on the loop: stop accepting, finish what is in flight, then exit. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_loop *loop = arg;
+    if (loop->listener != NULL)
+        evconnlistener_disable(loop->listener);
+    if (loop->index == 0) {
+        gw_jobs_stop(loop);
+        gw_outbox_stop(loop);
+    }
+    drain_timer_cb(-1, 0, loop);
+}
+
+static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
+{
+    const struct gw_config *cfg = &loop->srv->cfg;
+    loop->base = event_base_new();
+    if (loop->base == NULL)
+        return gw_fail(eb, GW_ERR_NOMEM, "could not create an event loop");
+    enum gw_err err = gw_db_pool_new(loop->base, cfg->dsn, cfg->db_conns_per_loop, &loop->db, eb);
+    if (err != GW_OK)
+        return err;
+    loop->http = evhttp_new(loop->base);
+    GW_ASSERT(loop->http != NULL);
+    /* Rule 9: no libevent default is trusted (its header and body sizes are unlimited). */
+    evhttp_set_max_headers_size(loop->http, GW_HTTP_HEADERS_BYTES_MAX);
+    evhttp_set_max_body_size(loop->http, GW_HTTP_BODY_BYTES_MAX);
+    evhttp_set_timeout(loop->http, GW_HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+    evhttp_set_default_content_type(loop->http, "application/json");
+    evhttp_set_gencb(loop->http, dispatch, loop);
+    loop->listener = listen_reuseport(loop, eb);
+    if (loop->listener == NULL)
+        return GW_ERR_IO;
+    if (evhttp_bind_listener(loop->http, loop->listener) == NULL)
+        return gw_fail(eb, GW_ERR_IO, "could not attach the listener");
+    loop->drain_ev = event_new(loop->base, -1, 0, drain_cb, loop);
+    loop->drain_timer = evtimer_new(loop->base, drain_timer_cb, loop);
+    GW_ASSERT(loop->drain_ev != NULL && loop->drain_timer != NULL);
+    return GW_OK;
+}
+
+static void loop_release(struct gw_loop *loop)
+{
+    if (loop->http != NULL)
+        evhttp_free(loop->http); /* also frees the bound listener */
+    gw_outbox_free(loop);
+    gw_db_pool_free(loop->db);
+    if (loop->drain_ev != NULL)
+        event_free(loop->drain_ev);
+    if (loop->drain_timer != NULL)
+        event_free(loop->drain_timer);
+    if (loop->clients_timer != NULL)
+        event_free(loop->clients_timer);
+    if (loop->expiry_timer != NULL)
+        event_free(loop->expiry_timer);
+    if (loop->base != NULL)
+        event_base_free(loop->base);
+    memset(loop, 0, sizeof(*loop));
+}
+
+static void *loop_main(void *arg)
+{
+    struct gw_loop *loop = arg;
+    if (loop->index == 0) {
+        gw_jobs_start(loop);
+        gw_outbox_start(loop);
+    }
+    int r = event_base_dispatch(loop->base);
+    GW_ASSERT(r >= 0);
+    return NULL;
+}
+
+static void raise_fd_limit(void)
+{
+    /* The connection limit is the descriptor limit: evconnlistener backs off on EMFILE. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = GW_HTTP_CONNECTIONS_MAX + 256;
+        rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void wait_for_signal(struct gw_server *srv)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            gw_log_info("reload_requested", NULL);
+            gw_auth_refresh(&srv->loops[0]);
+            continue;
+        }
+        gw_log_info("draining", "\"signal\":%d", sig);
+        atomic_store(&srv->draining, true);
+        for (int i = 0; i < srv->n_loops; i++)
+            event_active(srv->loops[i].drain_ev, EV_TIMEOUT, 0);
+        return;
+    }
+}
+
+static enum gw_err server_start(struct gw_server *srv, struct gw_errbuf *eb)
+{
+    for (int i = 0; i < srv->n_loops; i++) {
+        srv->loops[i].index = i;
+        srv->loops[i].srv = srv;
+        enum gw_err err = loop_init(&srv->loops[i], eb);
+        if (err != GW_OK)
+            return err;
+    }
+    enum gw_err err = gw_auth_load_blocking(srv, eb);
+    if (err != GW_OK)
+        return err;
+    for (int i = 0; i < srv->n_loops; i++)
+        if (pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]) != 0)
+            return gw_fail(eb, GW_ERR_INTERNAL, "could not start loop thread %d", i);
+    return GW_OK;
+}
+
+static struct gw_server *the_server; /* for /metrics only */
+
+const struct gw_server *gw_server_current(void)
+{
+    return the_server;
+}
+
+enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
+{
+    GW_ASSERT(cfg->loops >= 1 && cfg->loops <= GW_HTTP_LOOPS_MAX);
+    GW_ASSERT(evthread_use_pthreads() == 0);
+    struct gw_server *srv = gw_xcalloc(1, sizeof(*srv));
+    srv->cfg = *cfg;
+    srv->n_loops = cfg->loops;
+    srv->started_ms = gw_now_ms();
+    GW_ASSERT(pthread_mutex_init(&srv->clients_lock, NULL) == 0);
+    the_server = srv;
+    raise_fd_limit();
+    /* Signals are taken by sigwait in this thread only; loop threads inherit the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    GW_ASSERT(pthread_sigmask(SIG_BLOCK, &set, NULL) == 0);
+    GW_ASSERT(signal(SIGPIPE, SIG_IGN) != SIG_ERR);
+    enum gw_err err = server_start(srv, eb);
+    int started = 0;
+    for (int i = 0; i < srv->n_loops; i++)
+        started += srv->loops[i].thread != 0;
+    if (err != GW_OK) {
+        for (int i = 0; i < started; i++)
+            event_active(srv->loops[i].drain_ev, EV_TIMEOUT, 0);
+    } else {
+        gw_log_info("listening", "\"listen\":\"%s:%d\",\"loops\":%d,\"public_url\":\"%s\"",
+                    cfg->listen_host, cfg->listen_port, srv->n_loops, cfg->public_url);
+        wait_for_signal(srv);
+    }
+    for (int i = 0; i < started; i++)
+        GW_ASSERT(pthread_join(srv->loops[i].thread, NULL) == 0);
+    for (int i = 0; i < srv->n_loops; i++)
+        loop_release(&srv->loops[i]);
+    gw_xfree(atomic_load(&srv->clients));
+    gw_xfree(srv->clients_old);
+    the_server = NULL;
+    gw_xfree(srv);
+    if (err == GW_OK)
+        gw_log_info("stopped", NULL);
+    return err;
+}

@@ -1,0 +1,41 @@
+/* The database side of feegate, for the command line and the tests: apply the embedded SQL
+ * migrations, recompute the ledger invariants, seed the demo catalogue. Every function here
+ * opens its own blocking libpq connection and is never called from an event loop (the
+ * gateway reaches the same SQL functions through its asynchronous pool). */
+#ifndef GW_LEDGER_LEDGER_H
+#define GW_LEDGER_LEDGER_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "gw_err.h"
+
+/* Applies ledger/sql/NNN_*.sql in order, each in its own transaction, recording it in
+ * feegate.schema_migrations (version, name, sha256, applied_at). Applied migrations are
+ * skipped; a changed one (other sha256), or a database with a version this binary does not
+ * know, is GW_ERR_CONFLICT and nothing is applied. A session advisory lock serialises
+ * concurrent migrators (the second waits, then finds everything applied). admin_dsn must
+ * name a role that may create roles and schemas. Blocking. */
+enum gw_err ldg_migrate_blocking(const char *admin_dsn, struct gw_errbuf *eb) GW_MUST_CHECK;
+
+/* Runs feegate.ledger_check() and prints one line per check to out: "ok   name" or
+ * "FAIL name: N violations: detail". *violations is the total over all checks (0: the
+ * ledger is sound). GW_OK means the checks ran, whatever they found. Blocking. */
+enum gw_err ldg_check_blocking(const char *dsn, FILE *out, long *violations,
+                               struct gw_errbuf *eb) GW_MUST_CHECK;
+
+/* A portal client for the demo. All strings are borrowed. */
+struct ldg_demo_client {
+    const char *id;          /* [A-Za-z0-9_.-]{1,64} */
+    const char *secret;      /* 16 to 128 bytes */
+    const char *webhook_url; /* may be NULL: the client gets no webhooks */
+};
+
+/* Seeds the demo catalogue (agencies STP-HN and CA-HCM, their treasury accounts, receipt
+ * series, fees and the sandbox channel) and the n clients, each allowed both agencies, in
+ * one transaction. Idempotent: re-running with the same clients changes nothing; a client
+ * whose secret or webhook_url differs is updated. Needs the migrations. Blocking. */
+enum gw_err ldg_seed_demo_blocking(const char *admin_dsn, const struct ldg_demo_client *clients,
+                                   size_t n, struct gw_errbuf *eb) GW_MUST_CHECK;
+
+#endif

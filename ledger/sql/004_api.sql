@@ -1,0 +1,457 @@
+-- 004_api: the functions the gateway calls (docs/architecture.md, "The function contract").
+-- Each is one transaction; errors are raised with SQLSTATE FGnnn (nnn = HTTP status),
+-- MESSAGE the snake_case code and DETAIL the human sentence, and leave nothing behind.
+
+SET LOCAL search_path = feegate, pg_temp;
+
+CREATE FUNCTION fail(p_sqlstate text, p_code text, p_detail text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = p_sqlstate, MESSAGE = p_code, DETAIL = p_detail;
+END
+$$;
+
+-- Idempotency, first half: claims (client, key) before the operation. Returns NULL when the
+-- caller owns the key now (or there is no key); otherwise the stored response. A concurrent
+-- holder of the key makes the INSERT wait until it commits (then its response is returned)
+-- or rolls back (then the key is ours).
+CREATE FUNCTION idem_claim(p_client text, p_key text, p_sha text,
+                           OUT o_status int, OUT o_body text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_sha text;
+BEGIN
+    IF p_key IS NULL THEN
+        RETURN;
+    END IF;
+    IF p_key !~ '^[A-Za-z0-9_-]{1,255}$' THEN
+        PERFORM fail('FG400', 'invalid_idempotency_key',
+                     'Idempotency-Key must be 1-255 of [A-Za-z0-9_-]');
+    END IF;
+    INSERT INTO idempotency (client_id, idem_key, request_sha256, http_status)
+        VALUES (p_client, p_key, coalesce(p_sha, ''), 0) ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    SELECT request_sha256, http_status, body INTO v_sha, o_status, o_body
+        FROM idempotency WHERE client_id = p_client AND idem_key = p_key;
+    IF NOT FOUND OR o_status = 0 THEN
+        PERFORM fail('FG409', 'idempotency_key_in_progress',
+                     format('a request with key "%s" is still in progress', p_key));
+    END IF;
+    IF v_sha <> coalesce(p_sha, '') THEN
+        PERFORM fail('FG409', 'idempotency_key_reused',
+                     format('key "%s" was used with another request', p_key));
+    END IF;
+END
+$$;
+
+-- Idempotency, second half: stores the response in the operation's transaction.
+CREATE FUNCTION idem_store(p_client text, p_key text, p_status int, p_body text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_key IS NOT NULL THEN
+        UPDATE idempotency SET http_status = p_status, body = p_body
+        WHERE client_id = p_client AND idem_key = p_key;
+    END IF;
+END
+$$;
+
+-- Checks each line against the catalogue; returns the normalised items array.
+CREATE FUNCTION check_items(p_agency text, p_items jsonb, p_total bigint) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r record;
+    v_sum numeric := 0;
+    v_items jsonb := '[]';
+BEGIN
+    IF jsonb_typeof(p_items) IS DISTINCT FROM 'array' OR jsonb_array_length(p_items) = 0
+       OR jsonb_array_length(p_items) > 50 THEN
+        PERFORM fail('FG422', 'invalid_items', 'items must be an array of 1 to 50 fee lines');
+    END IF;
+    FOR r IN SELECT e ->> 'fee_code' AS fee_code, (e ->> 'amount_vnd')::bigint AS amt, f
+             FROM jsonb_array_elements(p_items) WITH ORDINALITY AS t(e, ord)
+             LEFT JOIN fees f ON f.agency_code = p_agency AND f.fee_code = e ->> 'fee_code'
+             ORDER BY ord LOOP
+        IF (r.f).fee_code IS NULL THEN
+            PERFORM fail('FG422', 'unknown_fee', format('fee "%s" does not exist for agency "%s"',
+                                                        r.fee_code, p_agency));
+        END IF;
+        IF r.amt IS NULL OR r.amt < (r.f).amount_vnd_min OR r.amt > (r.f).amount_vnd_max
+           OR ((r.f).amounts_vnd IS NOT NULL AND r.amt <> ALL ((r.f).amounts_vnd))
+           OR ((r.f).amount_step_vnd IS NOT NULL AND r.amt % (r.f).amount_step_vnd <> 0) THEN
+            PERFORM fail('FG422', 'amount_not_allowed',
+                         format('%s VND is not an allowed amount for fee "%s"', r.amt,
+                                r.fee_code));
+        END IF;
+        v_sum := v_sum + r.amt;
+        v_items := v_items || jsonb_build_object('fee_code', r.fee_code, 'amount_vnd', r.amt);
+    END LOOP;
+    IF p_total IS NULL OR v_sum <> p_total THEN
+        PERFORM fail('FG422', 'amount_mismatch',
+                     format('amount_vnd %s is not the sum of the items (%s)', p_total, v_sum));
+    END IF;
+    RETURN v_items;
+END
+$$;
+
+CREATE FUNCTION api_create_payment(client text, idem_key text, req_sha256 text, req jsonb,
+                                   base_url text)
+RETURNS TABLE (http_status int, body text, replayed bool)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_prev record;
+    v_id text := hex_id('pay_');
+    v_agency text := req ->> 'agency_code';
+    v_expires_s int := coalesce((req ->> 'expires_in_s')::int, 900);
+    v_items jsonb;
+    v_body text;
+BEGIN
+    v_prev := idem_claim(client, idem_key, req_sha256);
+    IF v_prev.o_status IS NOT NULL THEN
+        RETURN QUERY SELECT v_prev.o_status, v_prev.o_body, true;
+        RETURN;
+    END IF;
+    PERFORM 1 FROM client_agencies ca
+        WHERE ca.client_id = client AND ca.agency_code = v_agency;
+    IF NOT FOUND THEN
+        PERFORM fail('FG422', 'unknown_agency',
+                     format('agency "%s" does not exist or is not open to this client',
+                            v_agency));
+    END IF;
+    IF v_expires_s NOT BETWEEN 60 AND 604800 THEN
+        PERFORM fail('FG422', 'invalid_expires_in', 'expires_in_s must be 60 to 604800');
+    END IF;
+    v_items := check_items(v_agency, req -> 'items', (req ->> 'amount_vnd')::bigint);
+    INSERT INTO payments AS p (id, client_id, order_ref, agency_code, amount_vnd, payer, items,
+                               return_url, locale, base_url, expires_at)
+        VALUES (v_id, client, req ->> 'order_ref', v_agency, (req ->> 'amount_vnd')::bigint,
+                coalesce(req -> 'payer', '{}'), v_items, req ->> 'return_url',
+                coalesce(req ->> 'locale', 'vi'), base_url,
+                now() + v_expires_s * interval '1 second')
+        ON CONFLICT (client_id, order_ref)
+            WHERE status IN ('created', 'pending', 'succeeded', 'partially_refunded')
+              AND NOT late
+        DO NOTHING;
+    IF NOT FOUND THEN
+        PERFORM fail('FG409', 'order_ref_in_use',
+                     format('order_ref "%s" already has a live payment', req ->> 'order_ref'));
+    END IF;
+    INSERT INTO payment_events (payment_id, seq, event, from_status, to_status)
+        VALUES (v_id, 1, 'create', NULL, 'created');
+    v_body := payment_json(v_id)::text;
+    PERFORM idem_store(client, idem_key, 201, v_body);
+    RETURN QUERY SELECT 201, v_body, false;
+END
+$$;
+
+CREATE FUNCTION api_get_payment(client text, payment_id text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN (
+        SELECT payment_json(p.id)::text FROM payments p
+        WHERE p.id = api_get_payment.payment_id AND p.client_id = client);
+END
+$$;
+
+CREATE FUNCTION api_find_payments(client text, order_ref text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN (
+        SELECT json_build_object('payments', coalesce(json_agg(payment_json(p.id)
+                                                      ORDER BY p.created_at DESC, p.id), '[]'))::text
+        FROM payments p
+        WHERE p.client_id = client AND p.order_ref = api_find_payments.order_ref);
+END
+$$;
+
+CREATE FUNCTION api_cancel_payment(client text, payment_id text, idem_key text,
+                                   req_sha256 text)
+RETURNS TABLE (http_status int, body text, replayed bool)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_prev record;
+    v_body text;
+BEGIN
+    v_prev := idem_claim(client, idem_key, req_sha256);
+    IF v_prev.o_status IS NOT NULL THEN
+        RETURN QUERY SELECT v_prev.o_status, v_prev.o_body, true;
+        RETURN;
+    END IF;
+    PERFORM 1 FROM payments p WHERE p.id = api_cancel_payment.payment_id
+                                AND p.client_id = client;
+    IF NOT FOUND THEN
+        PERFORM fail('FG404', 'payment_not_found',
+                     format('payment "%s" does not exist', api_cancel_payment.payment_id));
+    END IF;
+    PERFORM apply_event(api_cancel_payment.payment_id, 'cancel', '{}');
+    v_body := payment_json(api_cancel_payment.payment_id)::text;
+    PERFORM idem_store(client, idem_key, 200, v_body);
+    RETURN QUERY SELECT 200, v_body, false;
+END
+$$;
+
+CREATE FUNCTION api_payment_events(client text, payment_id text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN (
+        SELECT json_build_object(
+            'payment_id', p.id,
+            'events', (SELECT coalesce(json_agg(json_build_object(
+                            'seq', e.seq, 'event', e.event, 'from_status', e.from_status,
+                            'to_status', e.to_status, 'data', e.data,
+                            'created_at', ts_text(e.created_at)) ORDER BY e.seq), '[]')
+                       FROM payment_events e WHERE e.payment_id = p.id))::text
+        FROM payments p
+        WHERE p.id = api_payment_events.payment_id AND p.client_id = client);
+END
+$$;
+
+CREATE FUNCTION api_catalog(client text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN (
+        SELECT json_build_object('agencies', coalesce(json_agg(json_build_object(
+            'code', a.code, 'name', a.name, 'tax_code', a.tax_code,
+            'fees', (SELECT coalesce(json_agg(json_build_object(
+                         'fee_code', f.fee_code, 'name', f.name,
+                         'amount_vnd_min', f.amount_vnd_min, 'amount_vnd_max', f.amount_vnd_max,
+                         'amounts_vnd', f.amounts_vnd, 'amount_step_vnd', f.amount_step_vnd)
+                         ORDER BY f.fee_code), '[]')
+                     FROM fees f WHERE f.agency_code = a.code),
+            'channels', (SELECT coalesce(json_agg(json_build_object('code', c.code, 'name', c.name)
+                                                  ORDER BY c.code), '[]')
+                         FROM agency_channels ac JOIN channels c ON c.code = ac.channel
+                         WHERE ac.agency_code = a.code AND c.enabled))
+            ORDER BY a.code), '[]'))::text
+        FROM client_agencies ca JOIN agencies a ON a.code = ca.agency_code
+        WHERE ca.client_id = client);
+END
+$$;
+
+CREATE FUNCTION checkout_view(payment_id text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN (
+        SELECT json_build_object(
+            'payment', payment_json(p.id),
+            'agency', json_build_object('code', a.code, 'name', a.name, 'tax_code', a.tax_code,
+                                        'address', a.address),
+            'items', (SELECT json_agg(json_build_object(
+                          'fee_code', f.fee_code, 'name', f.name,
+                          'amount_vnd', (it.e ->> 'amount_vnd')::bigint) ORDER BY it.ord)
+                      FROM jsonb_array_elements(p.items) WITH ORDINALITY AS it(e, ord)
+                      JOIN fees f ON f.agency_code = p.agency_code
+                                 AND f.fee_code = it.e ->> 'fee_code'),
+            'channels', (SELECT coalesce(json_agg(json_build_object('code', c.code, 'name', c.name)
+                                                  ORDER BY c.code), '[]')
+                         FROM agency_channels ac JOIN channels c ON c.code = ac.channel
+                         WHERE ac.agency_code = p.agency_code AND c.enabled))::text
+        FROM payments p JOIN agencies a ON a.code = p.agency_code
+        WHERE p.id = checkout_view.payment_id);
+END
+$$;
+
+-- A new attempt: merchant_ref "FG" + 20 upper-case hex digits (80 random bits), unique by
+-- primary key. base_url is accepted for the contract and not used (the payment keeps the
+-- one it was created with).
+CREATE FUNCTION checkout_begin(payment_id text, channel text, base_url text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    p payments;
+    v_ref text := 'FG' || upper(substr(replace(gen_random_uuid()::text, '-', ''), 1, 20));
+BEGIN
+    SELECT * INTO p FROM payments WHERE id = checkout_begin.payment_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM fail('FG404', 'payment_not_found',
+                     format('payment "%s" does not exist', checkout_begin.payment_id));
+    END IF;
+    IF p.status IN ('created', 'pending') AND p.expires_at <= now() THEN
+        PERFORM fail('FG409', 'payment_not_payable',
+                     format('payment "%s" expired at %s', p.id, ts_text(p.expires_at)));
+    END IF;
+    PERFORM 1 FROM agency_channels ac JOIN channels c ON c.code = ac.channel
+        WHERE ac.agency_code = p.agency_code AND ac.channel = checkout_begin.channel
+          AND c.enabled;
+    IF NOT FOUND THEN
+        PERFORM fail('FG422', 'channel_not_allowed',
+                     format('channel "%s" is not open for agency "%s"',
+                            checkout_begin.channel, p.agency_code));
+    END IF;
+    PERFORM apply_event(p.id, 'checkout', jsonb_build_object('channel', checkout_begin.channel,
+                                                             'merchant_ref', v_ref));
+    INSERT INTO payment_attempts (merchant_ref, payment_id, channel)
+        VALUES (v_ref, p.id, checkout_begin.channel);
+    RETURN jsonb_build_object(
+        'merchant_ref', v_ref,
+        'amount_vnd', p.amount_vnd,
+        'order_info', 'Thanh toan le phi ' || p.agency_code || ' ' ||
+                      regexp_replace(p.order_ref, '[^A-Za-z0-9_.-]', '', 'g'),
+        'locale', p.locale,
+        'created_at_unix', floor(extract(epoch FROM now()))::bigint,
+        'expires_at_unix', floor(extract(epoch FROM p.expires_at))::bigint);
+END
+$$;
+
+-- Applies a verified provider result. Verdicts: applied (state changed), duplicate
+-- (nothing to do: an earlier message already settled it, or a failure for a payment that is
+-- final or whose attempt was superseded), not_found, amount_mismatch. The raw message is
+-- always stored, with its verdict.
+CREATE FUNCTION apply_provider_result(channel text, merchant_ref text, outcome text,
+                                      amount_vnd bigint, provider_txn_id text,
+                                      paid_at timestamptz, source text, raw text)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    p payments;
+    v_verdict text;
+    v_res record;
+BEGIN
+    IF outcome NOT IN ('succeeded', 'failed') THEN
+        PERFORM fail('FG422', 'invalid_outcome', format('outcome "%s" is not succeeded or failed',
+                                                       outcome));
+    END IF;
+    SELECT pay.* INTO p FROM payment_attempts a JOIN payments pay ON pay.id = a.payment_id
+        WHERE a.merchant_ref = apply_provider_result.merchant_ref
+          AND a.channel = apply_provider_result.channel
+        FOR UPDATE OF pay;
+    IF NOT FOUND THEN
+        v_verdict := 'not_found';
+    ELSE
+        IF p.amount_vnd IS DISTINCT FROM apply_provider_result.amount_vnd THEN
+            v_verdict := 'amount_mismatch';
+        ELSIF outcome = 'failed' AND p.merchant_ref IS DISTINCT FROM
+                                     apply_provider_result.merchant_ref THEN
+            v_verdict := 'duplicate';
+        ELSE
+            v_res := apply_event(p.id, 'provider_' || outcome, jsonb_build_object(
+                'channel', apply_provider_result.channel,
+                'merchant_ref', apply_provider_result.merchant_ref,
+                'provider_txn_id', apply_provider_result.provider_txn_id,
+                'paid_at', coalesce(apply_provider_result.paid_at, now()),
+                'source', apply_provider_result.source));
+            v_verdict := CASE WHEN v_res.o_outcome = 'ignore' THEN 'duplicate' ELSE 'applied' END;
+        END IF;
+    END IF;
+    INSERT INTO provider_messages (channel, merchant_ref, source, raw, verdict)
+        VALUES (apply_provider_result.channel, apply_provider_result.merchant_ref,
+                coalesce(apply_provider_result.source, ''), coalesce(raw, ''), v_verdict);
+    RETURN v_verdict;
+END
+$$;
+
+-- Expires up to max_n due payments, oldest deadline first; rows another sweeper holds are
+-- skipped. Returns how many expired.
+CREATE FUNCTION expire_due(max int) RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    r record;
+    n int := 0;
+BEGIN
+    FOR r IN SELECT id FROM payments
+             WHERE status IN ('created', 'pending') AND expires_at <= now()
+             ORDER BY expires_at LIMIT greatest(expire_due.max, 0)
+             FOR UPDATE SKIP LOCKED LOOP
+        PERFORM apply_event(r.id, 'expire', '{}');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+CREATE FUNCTION outbox_claim(max int, lease_s int)
+RETURNS TABLE (id bigint, event_id text, client_id text, url text, secret text, body text,
+               attempts int)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        WITH due AS (
+            SELECT o.id FROM outbox o
+            WHERE o.next_attempt_at <= now() AND o.delivered_at IS NULL AND o.dead_at IS NULL
+              AND (o.lease_until IS NULL OR o.lease_until <= now())
+            ORDER BY o.next_attempt_at
+            LIMIT greatest(outbox_claim.max, 0)
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE outbox o SET lease_until = now() + greatest(lease_s, 1) * interval '1 second'
+        FROM due, clients c
+        WHERE o.id = due.id AND c.id = o.client_id AND c.webhook_url IS NOT NULL
+        RETURNING o.id, o.event_id, o.client_id, c.webhook_url, c.secret, o.body, o.attempts;
+END
+$$;
+
+-- Records one delivery attempt. Failure: retry after min(5 s * 2^(attempts-1), 1 h); after
+-- the 40th attempt the row is dead (dead_at set, no next attempt).
+CREATE FUNCTION outbox_result(id bigint, ok bool, http_status int, error text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_attempt int;
+BEGIN
+    UPDATE outbox o SET
+        attempts = o.attempts + 1,
+        lease_until = NULL,
+        delivered_at = CASE WHEN ok THEN now() END,
+        dead_at = CASE WHEN NOT ok AND o.attempts + 1 >= 40 THEN now() END,
+        next_attempt_at = CASE WHEN ok OR o.attempts + 1 >= 40 THEN NULL
+                               ELSE now() + least(3600, 5 * power(2, least(o.attempts, 20)))
+                                            * interval '1 second' END,
+        last_error = CASE WHEN ok THEN NULL ELSE left(error, 1000) END
+    WHERE o.id = outbox_result.id AND o.delivered_at IS NULL AND o.dead_at IS NULL
+    RETURNING o.attempts INTO v_attempt;
+    IF NOT FOUND THEN
+        SELECT o.attempts INTO v_attempt FROM outbox o WHERE o.id = outbox_result.id;
+        IF NOT FOUND THEN
+            PERFORM fail('FG404', 'outbox_not_found',
+                         format('outbox row %s does not exist', outbox_result.id));
+        END IF;
+    END IF;
+    INSERT INTO webhook_deliveries (outbox_id, attempt, http_status, error)
+        VALUES (outbox_result.id, v_attempt, http_status, left(error, 1000));
+END
+$$;
+
+CREATE FUNCTION clients_list() RETURNS TABLE (id text, secret text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT c.id, c.secret FROM clients c ORDER BY c.id;
+END
+$$;
+
+CREATE FUNCTION receipt_view(receipt_id text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN (
+        SELECT json_build_object(
+            'id', r.id,
+            'payment_id', r.payment_id,
+            'template', r.template,
+            'series', r.series,
+            'number', lpad(r.number::text, 7, '0'),
+            'issued_at', ts_text(r.issued_at),
+            'amount_vnd', r.amount_vnd,
+            'payer', r.payer,
+            'items', r.items,
+            'agency', json_build_object('code', a.code, 'name', a.name, 'tax_code', a.tax_code,
+                                        'address', a.address),
+            'channel', p.channel,
+            'provider_txn_id', p.provider_txn_id,
+            'paid_at', ts_text(p.paid_at),
+            'late', p.late,
+            'url', p.base_url || '/receipts/' || r.id)::text
+        FROM receipts r JOIN agencies a ON a.code = r.agency_code
+                        JOIN payments p ON p.id = r.payment_id
+        WHERE r.id = receipt_view.receipt_id);
+END
+$$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA feegate FROM PUBLIC;

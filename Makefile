@@ -59,10 +59,14 @@ build-asan:
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DFEEGATE_SANITIZE=ON
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 
-# Sequential on purpose (also under make -j): the plain run first, then the sanitized one.
+# Sequential on purpose (also under make -j): the plain run, then the sanitized one even if
+# the first failed (both summaries are worth reading); fails if either failed.
 test: deps
-	$(MAKE) --no-print-directory test-build
-	$(MAKE) --no-print-directory test-asan
+	@status=0; \
+	$(MAKE) --no-print-directory test-build || status=1; \
+	$(MAKE) --no-print-directory test-asan || status=1; \
+	if [ $$status != 0 ]; then echo "test: FAILED (see the ctest summaries above)"; fi; \
+	exit $$status
 
 test-build: build
 	cd $(BUILD_DIR) && $(SANITIZER_ENV) $(CTEST)

@@ -252,6 +252,8 @@ main() {
     build_if_needed
     "$LOADGEN" --self-test >/dev/null || die "feegate-loadgen --self-test failed"
     WORK=$(mktemp -d /tmp/feegate-bench.XXXXXX)
+    # The database runs as an unprivileged user when we are root: it must reach its dir.
+    chmod 755 "$WORK"
     GW_PORT=$(pick_port "$PORT_BASE")
     SIM_PORT=$(pick_port $((PORT_BASE + 100)))
     say "work dir $WORK, gateway :$GW_PORT, simulator :$SIM_PORT, limit ${LIMIT}s"

@@ -29,8 +29,8 @@
 /* What a request remembers between its handler and its database callback. */
 struct page_state {
     enum gw_lang lang;
-    bool lang_forced;  /* ?lang= was given: it wins over the payment's locale */
-    const char *id;    /* payment or receipt id, validated */
+    bool lang_forced; /* ?lang= was given: it wins over the payment's locale */
+    const char *id;   /* payment or receipt id, validated */
     const struct gw_channel_config *ch;
     const char *ret_query; /* return page: the provider's query, without our lang= prefix */
     struct gw_adapter_result ret;
@@ -59,6 +59,7 @@ static void pg_e(struct page *p, const char *s)
 
 /* Markup and numbers only: never a string that came from outside. */
 static void pg_f(struct page *p, const char *fmt, ...) GW_PRINTF(2, 3);
+
 static void pg_f(struct page *p, const char *fmt, ...)
 {
     if (p->err != GW_OK)
@@ -307,8 +308,7 @@ static void page_send(struct gw_ctx *ctx, struct page *p, int status)
         static const char oops[] = "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\">"
                                    "<title>500</title></head><body><p>Đã có lỗi xảy ra. "
                                    "Something went wrong.</p></body></html>\n";
-        gw_log_error("page_failed", "\"status\":%d,\"err\":\"%s\"", status,
-                     gw_err_name(p->err));
+        gw_log_error("page_failed", "\"status\":%d,\"err\":\"%s\"", status, gw_err_name(p->err));
         gw_reply(ctx, 500, "text/html; charset=utf-8", oops, sizeof(oops) - 1);
     } else {
         gw_reply(ctx, status, "text/html; charset=utf-8", gw_buf_str(&p->b), p->b.len);
@@ -328,8 +328,9 @@ static const char *lang_href(struct gw_ctx *ctx, const char *prefix, const char 
     return gw_arena_printf(&ctx->arena, "%s%s?lang=%s", prefix, id, gw_i18n_code(lang));
 }
 
-/* An error page: status, a sentence, and optionally a link back. */
-static void page_error(struct gw_ctx *ctx, int status, enum gw_msg msg, const char *back_href)
+/* An error page: status, a sentence, and optionally a link (href NULL: none). */
+static void page_error_link(struct gw_ctx *ctx, int status, enum gw_msg msg, const char *href,
+                            enum gw_msg label)
 {
     struct page p;
     page_init(&p, state_of(ctx)->lang);
@@ -339,16 +340,22 @@ static void page_error(struct gw_ctx *ctx, int status, enum gw_msg msg, const ch
     pg_s(&p, "</h1><div class=\"card bad\"><p>");
     pg_m(&p, msg);
     pg_f(&p, "</p><p class=\"muted\">HTTP %d</p>", status);
-    if (back_href != NULL) {
+    if (href != NULL) {
         pg_s(&p, "<p><a href=\"");
-        pg_e(&p, back_href);
+        pg_e(&p, href);
         pg_s(&p, "\">");
-        pg_m(&p, GW_MSG_BACK_TO_PAYMENT);
+        pg_m(&p, label);
         pg_s(&p, "</a></p>");
     }
     pg_s(&p, "</div>");
     page_end(&p);
     page_send(ctx, &p, status);
+}
+
+/* An error page, with a link back to the payment page when back_href is not NULL. */
+static void page_error(struct gw_ctx *ctx, int status, enum gw_msg msg, const char *back_href)
+{
+    page_error_link(ctx, status, msg, back_href, GW_MSG_BACK_TO_PAYMENT);
 }
 
 /* Which sentence a refusal of a database function deserves. */
@@ -465,24 +472,6 @@ static void pg_items(struct page *p, const json_t *items, const json_t *fees, in
     pg_s(p, "</td></tr></tfoot></table>");
 }
 
-/* The summary card of a payment: agency, reference, payer, deadline, status, fee lines. */
-static void pg_payment_card(struct page *p, const struct view *vw)
-{
-    const char *status = vstr(vw, "status");
-    pg_s(p, "<section class=\"card\"><dl>");
-    pg_dl_row(p, GW_MSG_AGENCY, view_agency_name(vw));
-    pg_dl_row(p, GW_MSG_ORDER_REF, vstr(vw, "order_ref"));
-    pg_dl_row(p, GW_MSG_PAYMENT_ID, vstr(vw, "payment_id"));
-    pg_dl_row(p, GW_MSG_PAYER, js(vget(vw, "payer"), "name"));
-    pg_dl_deadline(p, vstr(vw, "expires_at"));
-    pg_dl_row(p, GW_MSG_STATUS, gw_i18n_status(p->lang, status));
-    pg_s(p, "</dl>");
-    const json_t *fees = json_object_get(vw->root, "fees");
-    pg_items(p, view_items(vw), fees != NULL ? fees : json_object_get(vw->root, "items"),
-             jint(vw->pay, "amount_vnd"));
-    pg_s(p, "</section>");
-}
-
 static bool status_is(const char *status, const char *a, const char *b, const char *c)
 {
     return strcmp(status, a) == 0 || (b != NULL && strcmp(status, b) == 0) ||
@@ -510,6 +499,16 @@ static bool view_expired(const struct view *vw, time_t now)
     return gw_parse_rfc3339(vstr(vw, "expires_at"), &t) && t <= (int64_t)now;
 }
 
+/* The status to show: a payment still open in the database but past its deadline is shown
+ * as expired (the sweep that records it may not have run yet). */
+static const char *view_status(const struct view *vw)
+{
+    const char *status = vstr(vw, "status");
+    if (status_open(status) && view_expired(vw, time(NULL)))
+        return "expired";
+    return status;
+}
+
 static bool view_payable(const struct view *vw)
 {
     if (!status_open(vstr(vw, "status")))
@@ -518,6 +517,24 @@ static bool view_payable(const struct view *vw)
     if (json_is_boolean(flag) && !json_is_true(flag))
         return false;
     return !view_expired(vw, time(NULL));
+}
+
+/* The summary card of a payment: agency, reference, payer, deadline, status, fee lines. */
+static void pg_payment_card(struct page *p, const struct view *vw)
+{
+    const char *status = view_status(vw);
+    pg_s(p, "<section class=\"card\"><dl>");
+    pg_dl_row(p, GW_MSG_AGENCY, view_agency_name(vw));
+    pg_dl_row(p, GW_MSG_ORDER_REF, vstr(vw, "order_ref"));
+    pg_dl_row(p, GW_MSG_PAYMENT_ID, vstr(vw, "payment_id"));
+    pg_dl_row(p, GW_MSG_PAYER, js(vget(vw, "payer"), "name"));
+    pg_dl_deadline(p, vstr(vw, "expires_at"));
+    pg_dl_row(p, GW_MSG_STATUS, gw_i18n_status(p->lang, status));
+    pg_s(p, "</dl>");
+    const json_t *fees = json_object_get(vw->root, "fees");
+    pg_items(p, view_items(vw), fees != NULL ? fees : json_object_get(vw->root, "items"),
+             jint(vw->pay, "amount_vnd"));
+    pg_s(p, "</section>");
 }
 
 /* "Paid", with the receipt link once the receipt exists. */
@@ -612,7 +629,7 @@ static void pg_pay_form(struct page *p, const struct view *vw, const struct gw_c
 static void pg_checkout_action(struct page *p, const struct view *vw, const struct gw_config *cfg,
                                const char *id)
 {
-    const char *status = vstr(vw, "status");
+    const char *status = view_status(vw);
     if (view_payable(vw)) {
         pg_pay_form(p, vw, cfg, id);
         return;
@@ -626,7 +643,7 @@ static void pg_checkout_action(struct page *p, const struct view *vw, const stru
     pg_s(p, "</strong> ");
     pg_e(p, gw_i18n_status(p->lang, status));
     pg_s(p, ".</p>");
-    if (status_open(status) || strcmp(status, "expired") == 0) {
+    if (strcmp(status, "expired") == 0) {
         pg_s(p, "<p>");
         pg_m(p, GW_MSG_EXPIRED_NOTE);
         pg_s(p, "</p>");
@@ -709,7 +726,8 @@ static void checkout_begin_done(void *arg, enum gw_err err, const PGresult *res)
         .merchant_ref = js(v, "merchant_ref"),
         .amount_vnd = jint(v, "amount_vnd"),
         .order_info = js(v, "order_info"),
-        .locale = jhas(v, "locale") ? js(v, "locale") : gw_i18n_code(st->lang),
+        /* the provider's page in the language the citizen chose, else the payment's */
+        .locale = st->lang_forced || !jhas(v, "locale") ? gw_i18n_code(st->lang) : js(v, "locale"),
         .client_ip = client_ip(ctx),
         .created_at = (time_t)jint(v, "created_at_unix"),
         .expires_at = (time_t)jint(v, "expires_at_unix"),
@@ -805,7 +823,7 @@ static void pg_return_open(struct gw_ctx *ctx, struct page *p, const struct view
 
 static void pg_return_state(struct gw_ctx *ctx, struct page *p, const struct view *vw)
 {
-    const char *status = vstr(vw, "status");
+    const char *status = view_status(vw);
     if (status_paid(status)) {
         pg_paid(p, vw);
     } else if (status_open(status)) {
@@ -1051,9 +1069,12 @@ static void receipt_view(struct gw_ctx *ctx, const char *seg)
     size_t len = strlen(seg);
     if (len > 4 && (strcmp(seg + len - 4, ".pdf") == 0 || strcmp(seg + len - 4, ".xml") == 0)) {
         char *stem = gw_arena_strndup(&ctx->arena, seg, len - 4);
-        bool known = stem != NULL && gw_valid_receipt_id(stem);
-        page_error(ctx, 404, known ? GW_MSG_RECEIPT_FORMAT_LATER : GW_MSG_NOT_FOUND,
-                   NULL);
+        if (stem == NULL || !gw_valid_receipt_id(stem)) {
+            page_error(ctx, 404, GW_MSG_NOT_FOUND, NULL);
+            return;
+        }
+        page_error_link(ctx, 404, GW_MSG_RECEIPT_FORMAT_LATER,
+                        lang_href(ctx, "/receipts/", stem, st->lang), GW_MSG_VIEW_RECEIPT);
         return;
     }
     if (!gw_valid_receipt_id(seg)) {

@@ -163,8 +163,7 @@ static enum gw_err pb_pack(struct gw_arena *a, const ProtobufCMessage *msg, void
     return GW_OK;
 }
 
-static enum gw_err pb_pack_list(struct gw_arena *a, const json_t *root, void **bytes,
-                                size_t *len)
+static enum gw_err pb_pack_list(struct gw_arena *a, const json_t *root, void **bytes, size_t *len)
 {
     Feegate__V1__PaymentList m;
     feegate__v1__payment_list__init(&m);

@@ -39,59 +39,59 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
             (SELECT array_agg(DISTINCT p.account_code) FROM postings p
              WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.code = p.account_code))
         UNION ALL
-        SELECT 3, 'postings_have_journal',
+        SELECT 4, 'postings_have_journal',
             (SELECT array_agg(p.id::text ORDER BY p.id) FROM postings p
              WHERE NOT EXISTS (SELECT 1 FROM journals j WHERE j.id = p.journal_id))
         UNION ALL
-        SELECT 4, 'payment_settled_at_most_once',
+        SELECT 5, 'payment_settled_at_most_once',
             (SELECT array_agg(payment_id ORDER BY payment_id) FROM succ WHERE n > 1)
         UNION ALL
-        SELECT 5, 'settled_payments_booked',
+        SELECT 6, 'settled_payments_booked',
             (SELECT array_agg(s.id ORDER BY s.id) FROM settled s
              LEFT JOIN succ ON succ.payment_id = s.id
              WHERE succ.n IS DISTINCT FROM 1 OR succ.debit IS DISTINCT FROM s.amount_vnd)
         UNION ALL
-        SELECT 6, 'settled_payments_receipted',
+        SELECT 7, 'settled_payments_receipted',
             (SELECT array_agg(s.id ORDER BY s.id) FROM settled s
              WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.payment_id = s.id
                                                          AND r.amount_vnd = s.amount_vnd))
         UNION ALL
-        SELECT 7, 'success_journals_settled',
+        SELECT 8, 'success_journals_settled',
             (SELECT array_agg(succ.payment_id ORDER BY succ.payment_id) FROM succ
              WHERE NOT EXISTS (SELECT 1 FROM settled s WHERE s.id = succ.payment_id))
         UNION ALL
-        SELECT 8, 'receipts_of_settled_payments',
+        SELECT 9, 'receipts_of_settled_payments',
             (SELECT array_agg(r.id ORDER BY r.id) FROM receipts r
              WHERE NOT EXISTS (SELECT 1 FROM settled s WHERE s.id = r.payment_id))
         UNION ALL
-        SELECT 9, 'receipt_numbers_gapless',
+        SELECT 10, 'receipt_numbers_gapless',
             (SELECT array_agg(template || '/' || series ORDER BY template, series) FROM rs
              WHERE n <> nd OR mn <> 1 OR mx <> n OR mx <> next_number - 1)
         UNION ALL
-        SELECT 10, 'transitions_complete',
+        SELECT 11, 'transitions_complete',
             (SELECT array_agg(s.status || '/' || e.event ORDER BY s.status, e.event)
              FROM payment_statuses s CROSS JOIN payment_event_kinds e
              WHERE NOT EXISTS (SELECT 1 FROM payment_transitions t
                                WHERE t.from_status = s.status AND t.event = e.event))
         UNION ALL
-        SELECT 11, 'fee_splits_complete',
+        SELECT 12, 'fee_splits_complete',
             (SELECT array_agg(f.agency_code || '/' || f.fee_code ORDER BY 1) FROM fees f
              WHERE (SELECT coalesce(sum(share_bp), 0) FROM fee_splits s
                     WHERE s.agency_code = f.agency_code AND s.fee_code = f.fee_code) <> 10000)
         UNION ALL
-        SELECT 12, 'receipts_match_catalogue',
+        SELECT 13, 'receipts_match_catalogue',
             (SELECT array_agg(r.id ORDER BY r.id) FROM receipts r
              JOIN payments p ON p.id = r.payment_id
              WHERE r.agency_code <> p.agency_code OR NOT EXISTS (
                  SELECT 1 FROM receipt_series s
                  WHERE s.template = r.template AND s.series = r.series))
         UNION ALL
-        SELECT 12, 'outbox_rows_match_payments',
+        SELECT 14, 'outbox_rows_match_payments',
             (SELECT array_agg(o.id::text ORDER BY o.id) FROM outbox o
              LEFT JOIN payments p ON p.id = o.payment_id
              WHERE p.id IS NULL OR p.client_id <> o.client_id)
         UNION ALL
-        SELECT 12, 'payment_amounts_sum_items',
+        SELECT 15, 'payment_amounts_sum_items',
             (SELECT array_agg(p.id ORDER BY p.id) FROM payments p
              WHERE p.amount_vnd IS DISTINCT FROM
                    (SELECT sum((e ->> 'amount_vnd')::bigint) FROM jsonb_array_elements(p.items) e))

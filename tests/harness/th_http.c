@@ -79,12 +79,17 @@ static int th_connect(const struct th_url *u, int64_t deadline_ms)
         return -1;
     if (connect(fd, (const struct sockaddr *)&u->sa, sizeof(u->sa)) == 0)
         return fd;
-    int err = 0;
+    int err = errno;
     socklen_t len = sizeof(err);
-    if (errno != EINPROGRESS || th_poll(fd, POLLOUT, deadline_ms) != 1 ||
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    if (err == EINPROGRESS) {
+        err = ETIMEDOUT;
+        if (th_poll(fd, POLLOUT, deadline_ms) == 1 &&
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+    }
+    if (err != 0) {
         (void)close(fd);
-        errno = err != 0 ? err : ETIMEDOUT;
+        errno = err;
         return -1;
     }
     return fd;

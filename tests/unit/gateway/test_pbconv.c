@@ -187,7 +187,8 @@ static void test_create_refusals_agree(void **state)
     pt_from_proto(&m, &pb);
     (void)snprintf(text, sizeof(text),
                    "{%s\"items\":[{\"fee_code\":\"LP_HT\",\"amount_vnd\":150000},"
-                   "{\"fee_code\":\"PHI_BS\",\"amount_vnd\":50000}],\"amount_vnd\":0}", base);
+                   "{\"fee_code\":\"PHI_BS\",\"amount_vnd\":50000}],\"amount_vnd\":0}",
+                   base);
     pt_from_json(text, &js);
     assert_false(pb.ok);
     assert_int_equal(pb.v.status, 422);
@@ -215,17 +216,23 @@ static void test_create_refusals_agree(void **state)
 static void test_create_garbage(void **state)
 {
     (void)state;
+
     static const struct {
         const char *bytes;
         size_t len;
     } bad[] = {
         { "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11 }, /* endless varint */
-        { "\x0a\x10" "abc", 5 },                                /* string longer than body */
-        { "\x22\x05\x0a\x03" "ab", 6 },                         /* item cut short */
-        { "\x0f", 1 },                                          /* field 1, wire type 7 */
-        { "\x0a\x02\xc3\x28", 4 },                              /* order_ref not UTF-8 */
-        { "\x1a\x04\x0a\x02\xff\xfe", 6 },                      /* payer.name not UTF-8 */
+        { "\x0a\x10"
+          "abc",
+          5 }, /* string longer than body */
+        { "\x22\x05\x0a\x03"
+          "ab",
+          6 },                             /* item cut short */
+        { "\x0f", 1 },                     /* field 1, wire type 7 */
+        { "\x0a\x02\xc3\x28", 4 },         /* order_ref not UTF-8 */
+        { "\x1a\x04\x0a\x02\xff\xfe", 6 }, /* payer.name not UTF-8 */
     };
+
     for (size_t i = 0; i < PT_COUNT(bad); i++) {
         json_t *out = (json_t *)(uintptr_t)1; /* must be reset */
         assert_int_equal(gw_pb_create_to_json(bad[i].bytes, bad[i].len, &out), GW_ERR_INVALID);
@@ -425,8 +432,7 @@ static void test_from_json_refuses(void **state)
     for (size_t i = 0; i < PT_COUNT(bad); i++) {
         void *bytes = (void *)(uintptr_t)1;
         size_t len = 9;
-        assert_int_equal(gw_pb_from_json(&a, GW_PB_PAYMENT, bad[i], &bytes, &len),
-                         GW_ERR_INVALID);
+        assert_int_equal(gw_pb_from_json(&a, GW_PB_PAYMENT, bad[i], &bytes, &len), GW_ERR_INVALID);
         assert_null(bytes);
         assert_int_equal(len, 0);
     }

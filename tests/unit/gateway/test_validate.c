@@ -20,20 +20,22 @@
 #define VT_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The parts of a request; each case swaps one part for its own. */
-#define VT_REF     "\"order_ref\":\"HS-2026-000123\""
-#define VT_AGENCY  "\"agency_code\":\"HCM_TP\""
-#define VT_PAYER   "\"payer\":{\"name\":\"Nguy\xe1\xbb\x85n V\xc4\x83n An\"," \
-                   "\"id_number\":\"001099012345\",\"email\":\"an@example.vn\"}"
-#define VT_ITEMS   "\"items\":[{\"fee_code\":\"LP_HT\",\"amount_vnd\":150000}," \
-                   "{\"fee_code\":\"PHI_BS\",\"amount_vnd\":50000}]"
-#define VT_TOTAL   "\"amount_vnd\":200000"
-#define VT_URL     "\"return_url\":\"https://portal.example.vn/hs/HS-2026-000123\""
-#define VT_BASE    VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS "," VT_TOTAL
+#define VT_REF    "\"order_ref\":\"HS-2026-000123\""
+#define VT_AGENCY "\"agency_code\":\"HCM_TP\""
+#define VT_PAYER                                               \
+    "\"payer\":{\"name\":\"Nguy\xe1\xbb\x85n V\xc4\x83n An\"," \
+    "\"id_number\":\"001099012345\",\"email\":\"an@example.vn\"}"
+#define VT_ITEMS                                                 \
+    "\"items\":[{\"fee_code\":\"LP_HT\",\"amount_vnd\":150000}," \
+    "{\"fee_code\":\"PHI_BS\",\"amount_vnd\":50000}]"
+#define VT_TOTAL "\"amount_vnd\":200000"
+#define VT_URL   "\"return_url\":\"https://portal.example.vn/hs/HS-2026-000123\""
+#define VT_BASE  VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS "," VT_TOTAL
 
 struct vt_case {
     const char *name;
     const char *json;
-    int status; /* 0: valid */
+    int status;       /* 0: valid */
     const char *code; /* NULL: any code */
 };
 
@@ -45,18 +47,23 @@ static const struct vt_case vt_cases[] = {
     { "expires min", "{" VT_BASE ",\"expires_in_s\":60}", 0, NULL },
     { "expires max", "{" VT_BASE ",\"expires_in_s\":604800}", 0, NULL },
     { "http url", "{" VT_BASE ",\"return_url\":\"http://127.0.0.1/x\"}", 0, NULL },
-    { "payer name only", "{" VT_REF "," VT_AGENCY ",\"payer\":{\"name\":\"An\"}," VT_ITEMS
-      "," VT_TOTAL "}", 0, NULL },
-    { "amount at maximum", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
-      "\"A\",\"amount_vnd\":1000000000000}],\"amount_vnd\":1000000000000}", 0, NULL },
+    { "payer name only",
+      "{" VT_REF "," VT_AGENCY ",\"payer\":{\"name\":\"An\"}," VT_ITEMS "," VT_TOTAL "}", 0, NULL },
+    { "amount at maximum",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
+      "\"A\",\"amount_vnd\":1000000000000}],\"amount_vnd\":1000000000000}",
+      0, NULL },
     /* shape: 400 */
     { "not an object", "[]", 400, NULL },
     { "a string", "\"x\"", 400, NULL },
     { "unknown top-level field", "{" VT_BASE ",\"amount\":1}", 400, "unknown_field" },
-    { "unknown payer field", "{" VT_REF "," VT_AGENCY ",\"payer\":{\"name\":\"An\",\"age\":3},"
-      VT_ITEMS "," VT_TOTAL "}", 400, "unknown_field" },
-    { "unknown item field", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
-      "\"A\",\"amount_vnd\":5,\"qty\":1}],\"amount_vnd\":5}", 400, "unknown_field" },
+    { "unknown payer field",
+      "{" VT_REF "," VT_AGENCY ",\"payer\":{\"name\":\"An\",\"age\":3}," VT_ITEMS "," VT_TOTAL "}",
+      400, "unknown_field" },
+    { "unknown item field",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
+      "\"A\",\"amount_vnd\":5,\"qty\":1}],\"amount_vnd\":5}",
+      400, "unknown_field" },
     { "missing order_ref", "{" VT_AGENCY "," VT_PAYER "," VT_ITEMS "," VT_TOTAL "}", 400,
       "missing_field" },
     { "missing payer", "{" VT_REF "," VT_AGENCY "," VT_ITEMS "," VT_TOTAL "}", 400,
@@ -65,61 +72,80 @@ static const struct vt_case vt_cases[] = {
       "missing_field" },
     { "missing amount", "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS "}", 400,
       "missing_field" },
-    { "order_ref a number", "{\"order_ref\":5," VT_AGENCY "," VT_PAYER "," VT_ITEMS ","
-      VT_TOTAL "}", 400, "invalid_type" },
-    { "payer a string", "{" VT_REF "," VT_AGENCY ",\"payer\":\"An\"," VT_ITEMS "," VT_TOTAL
-      "}", 400, "invalid_type" },
-    { "payer name a number", "{" VT_REF "," VT_AGENCY ",\"payer\":{\"name\":1}," VT_ITEMS ","
-      VT_TOTAL "}", 400, "invalid_type" },
-    { "items an object", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":{}," VT_TOTAL "}",
+    { "order_ref a number",
+      "{\"order_ref\":5," VT_AGENCY "," VT_PAYER "," VT_ITEMS "," VT_TOTAL "}", 400,
+      "invalid_type" },
+    { "payer a string", "{" VT_REF "," VT_AGENCY ",\"payer\":\"An\"," VT_ITEMS "," VT_TOTAL "}",
       400, "invalid_type" },
-    { "item a string", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[\"A\"]," VT_TOTAL
-      "}", 400, "invalid_type" },
-    { "amount a string", "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS
-      ",\"amount_vnd\":\"200000\"}", 400, "invalid_type" },
-    { "amount a real", "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS
-      ",\"amount_vnd\":200000.0}", 400, "invalid_type" },
-    { "amount a boolean", "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS
-      ",\"amount_vnd\":true}", 400, "invalid_type" },
-    { "item amount a string", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
-      "\"A\",\"amount_vnd\":\"5\"}],\"amount_vnd\":5}", 400, "invalid_type" },
+    { "payer name a number",
+      "{" VT_REF "," VT_AGENCY ",\"payer\":{\"name\":1}," VT_ITEMS "," VT_TOTAL "}", 400,
+      "invalid_type" },
+    { "items an object", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":{}," VT_TOTAL "}", 400,
+      "invalid_type" },
+    { "item a string", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[\"A\"]," VT_TOTAL "}",
+      400, "invalid_type" },
+    { "amount a string",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS ",\"amount_vnd\":\"200000\"}", 400,
+      "invalid_type" },
+    { "amount a real",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS ",\"amount_vnd\":200000.0}", 400,
+      "invalid_type" },
+    { "amount a boolean",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS ",\"amount_vnd\":true}", 400,
+      "invalid_type" },
+    { "item amount a string",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
+      "\"A\",\"amount_vnd\":\"5\"}],\"amount_vnd\":5}",
+      400, "invalid_type" },
     { "expires a string", "{" VT_BASE ",\"expires_in_s\":\"900\"}", 400, "invalid_type" },
     { "return_url a number", "{" VT_BASE ",\"return_url\":7}", 400, "invalid_type" },
     /* values: 422 */
-    { "amount zero", "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS ",\"amount_vnd\":0}",
+    { "amount zero", "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS ",\"amount_vnd\":0}", 422,
+      "invalid_amount" },
+    { "amount negative",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS ",\"amount_vnd\":-200000}", 422,
+      "invalid_amount" },
+    { "amount over 10^12",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
+      "\"A\",\"amount_vnd\":1000000000000}],\"amount_vnd\":1000000000001}",
       422, "invalid_amount" },
-    { "amount negative", "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS
-      ",\"amount_vnd\":-200000}", 422, "invalid_amount" },
-    { "amount over 10^12", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
-      "\"A\",\"amount_vnd\":1000000000000}],\"amount_vnd\":1000000000001}", 422,
-      "invalid_amount" },
-    { "item amount zero", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
-      "\"A\",\"amount_vnd\":0}],\"amount_vnd\":0}", 422, "invalid_amount" },
-    { "item amount negative", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
-      "\"A\",\"amount_vnd\":-5},{\"fee_code\":\"B\",\"amount_vnd\":10}],\"amount_vnd\":5}", 422,
-      "invalid_amount" },
-    { "item amount over 10^12", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
-      "\"A\",\"amount_vnd\":1000000000001}],\"amount_vnd\":1000000000001}", 422,
-      "invalid_amount" },
+    { "item amount zero",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
+      "\"A\",\"amount_vnd\":0}],\"amount_vnd\":0}",
+      422, "invalid_amount" },
+    { "item amount negative",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
+      "\"A\",\"amount_vnd\":-5},{\"fee_code\":\"B\",\"amount_vnd\":10}],\"amount_vnd\":5}",
+      422, "invalid_amount" },
+    { "item amount over 10^12",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
+      "\"A\",\"amount_vnd\":1000000000001}],\"amount_vnd\":1000000000001}",
+      422, "invalid_amount" },
     /* Two lines whose sum overflows int64: each line is already over the per-payment cap,
      * so the overflow check behind it is a second line of defence. */
-    { "sum overflows int64", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
+    { "sum overflows int64",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[{\"fee_code\":"
       "\"A\",\"amount_vnd\":9223372036854775807},{\"fee_code\":\"B\",\"amount_vnd\":"
-      "9223372036854775807}],\"amount_vnd\":2}", 422, NULL },
-    { "total not the sum", "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS
-      ",\"amount_vnd\":200001}", 422, "amount_mismatch" },
+      "9223372036854775807}],\"amount_vnd\":2}",
+      422, NULL },
+    { "total not the sum",
+      "{" VT_REF "," VT_AGENCY "," VT_PAYER "," VT_ITEMS ",\"amount_vnd\":200001}", 422,
+      "amount_mismatch" },
     { "no items", "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[]," VT_TOTAL "}", 422,
       "invalid_items" },
-    { "order_ref with a space", "{\"order_ref\":\"HS 1\"," VT_AGENCY "," VT_PAYER "," VT_ITEMS
-      "," VT_TOTAL "}", 422, "invalid_value" },
-    { "order_ref empty", "{\"order_ref\":\"\"," VT_AGENCY "," VT_PAYER "," VT_ITEMS ","
-      VT_TOTAL "}", 422, NULL },
-    { "order_ref non-ASCII", "{\"order_ref\":\"H\xc3\xa9\"," VT_AGENCY "," VT_PAYER ","
-      VT_ITEMS "," VT_TOTAL "}", 422, "invalid_value" },
-    { "payer name empty", "{" VT_REF "," VT_AGENCY ",\"payer\":{\"name\":\"\"}," VT_ITEMS ","
-      VT_TOTAL "}", 422, NULL },
-    { "payer name control byte", "{" VT_REF "," VT_AGENCY ",\"payer\":{\"name\":\"A\\u0007\"},"
-      VT_ITEMS "," VT_TOTAL "}", 422, "invalid_value" },
+    { "order_ref with a space",
+      "{\"order_ref\":\"HS 1\"," VT_AGENCY "," VT_PAYER "," VT_ITEMS "," VT_TOTAL "}", 422,
+      "invalid_value" },
+    { "order_ref empty",
+      "{\"order_ref\":\"\"," VT_AGENCY "," VT_PAYER "," VT_ITEMS "," VT_TOTAL "}", 422, NULL },
+    { "order_ref non-ASCII",
+      "{\"order_ref\":\"H\xc3\xa9\"," VT_AGENCY "," VT_PAYER "," VT_ITEMS "," VT_TOTAL "}", 422,
+      "invalid_value" },
+    { "payer name empty",
+      "{" VT_REF "," VT_AGENCY ",\"payer\":{\"name\":\"\"}," VT_ITEMS "," VT_TOTAL "}", 422, NULL },
+    { "payer name control byte",
+      "{" VT_REF "," VT_AGENCY ",\"payer\":{\"name\":\"A\\u0007\"}," VT_ITEMS "," VT_TOTAL "}", 422,
+      "invalid_value" },
     { "locale fr", "{" VT_BASE ",\"locale\":\"fr\"}", 422, "invalid_value" },
     { "locale upper case", "{" VT_BASE ",\"locale\":\"VI\"}", 422, "invalid_value" },
     { "return_url javascript", "{" VT_BASE ",\"return_url\":\"javascript:alert(1)\"}", 422,
@@ -185,8 +211,9 @@ static void test_normalized_defaults(void **state)
 static void test_normalized_keeps_given(void **state)
 {
     (void)state;
-    const struct vt_case c = { "given", "{" VT_BASE "," VT_URL
-                               ",\"locale\":\"en\",\"expires_in_s\":3600}", 0, NULL };
+    const struct vt_case c = { "given",
+                               "{" VT_BASE "," VT_URL ",\"locale\":\"en\",\"expires_in_s\":3600}",
+                               0, NULL };
     json_t *n = vt_run(&c);
     assert_non_null(n);
     assert_string_equal(json_string_value(json_object_get(n, "locale")), "en");
@@ -232,10 +259,12 @@ static json_t *vt_items_request(size_t n)
 static void test_items_count(void **state)
 {
     (void)state;
+
     static const struct {
         size_t n;
         int status;
     } counts[] = { { 1, 0 }, { GW_ITEMS_MAX, 0 }, { GW_ITEMS_MAX + 1, 422 } };
+
     for (size_t i = 0; i < VT_COUNT(counts); i++) {
         json_t *req = vt_items_request(counts[i].n);
         json_t *n = NULL;
@@ -269,8 +298,8 @@ static void test_order_ref_length(void **state)
                        "{\"order_ref\":\"%s\"," VT_AGENCY "," VT_PAYER "," VT_ITEMS "," VT_TOTAL
                        "}",
                        vt_repeat(ref, sizeof(ref), 'R', n));
-        const struct vt_case c = { "order_ref length", json,
-                                   n <= GW_ORDER_REF_BYTES_MAX ? 0 : 422, NULL };
+        const struct vt_case c = { "order_ref length", json, n <= GW_ORDER_REF_BYTES_MAX ? 0 : 422,
+                                   NULL };
         json_decref(vt_run(&c));
     }
 }

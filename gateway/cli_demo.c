@@ -58,6 +58,12 @@ static void print_env_line(FILE *f, const char *k, const char *v)
     (void)fprintf(f, "%s='%s'\n", k, v);
 }
 
+/* demo.env is sourced by people (`. var/demo.env`): export, so that commands see it. */
+static void print_export_line(FILE *f, const char *k, const char *v)
+{
+    (void)fprintf(f, "export %s='%s'\n", k, v);
+}
+
 int gw_cli_dev_db(int argc, char **argv)
 {
     if (argc < 4 || (strcmp(argv[2], "start") != 0 && strcmp(argv[2], "stop") != 0)) {
@@ -161,15 +167,15 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
     char url[64];
     (void)fprintf(env, "# feegate demo: source this file (sh syntax)\n");
     (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", d->gw_port);
-    print_env_line(env, "FEEGATE_URL", url);
-    print_env_line(env, "FEEGATE_CLIENT_ID", DEMO_CLIENT);
-    print_env_line(env, "FEEGATE_CLIENT_SECRET", d->client_secret);
+    print_export_line(env, "FEEGATE_URL", url);
+    print_export_line(env, "FEEGATE_CLIENT_ID", DEMO_CLIENT);
+    print_export_line(env, "FEEGATE_CLIENT_SECRET", d->client_secret);
     (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", d->sim_port);
-    print_env_line(env, "BANKSIM_URL", url);
-    print_env_line(env, "FEEGATE_DSN", d->pg.app_dsn);
-    print_env_line(env, "FEEGATE_ADMIN_DSN", d->pg.admin_dsn);
-    print_env_line(env, "SANDBOX_MERCHANT_ID", DEMO_MERCHANT);
-    print_env_line(env, "SANDBOX_SECRET", d->sandbox_secret);
+    print_export_line(env, "BANKSIM_URL", url);
+    print_export_line(env, "FEEGATE_DSN", d->pg.app_dsn);
+    print_export_line(env, "FEEGATE_ADMIN_DSN", d->pg.admin_dsn);
+    print_export_line(env, "SANDBOX_MERCHANT_ID", DEMO_MERCHANT);
+    print_export_line(env, "SANDBOX_SECRET", d->sandbox_secret);
     (void)fprintf(ex,
                   "{\n  \"order_ref\": \"HS-2026-%06ld\",\n  \"agency_code\": \"STP-HN\",\n"
                   "  \"payer\": {\"name\": \"Nguyễn Văn An\", \"id_number\": \"001099012345\", "

@@ -237,7 +237,12 @@ static bool i18n_offset(const char *p, int64_t *offset_s)
 
 bool gw_parse_rfc3339(const char *s, int64_t *unix_s)
 {
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+    int y = 0;
+    int mo = 0;
+    int d = 0;
+    int h = 0;
+    int mi = 0;
+    int se = 0;
     if (s == NULL || strlen(s) < 20)
         return false;
     if (!i18n_digits(s, 4, &y) || s[4] != '-' || !i18n_digits(s + 5, 2, &mo) || s[7] != '-' ||
@@ -251,7 +256,7 @@ bool gw_parse_rfc3339(const char *s, int64_t *unix_s)
     if (!i18n_offset(s + 19, &offset_s))
         return false;
     int64_t days = i18n_days_from_civil(y, mo, d);
-    *unix_s = days * 86400 + h * 3600 + mi * 60 + se - offset_s;
+    *unix_s = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + se - offset_s;
     return true;
 }
 
@@ -264,7 +269,9 @@ static bool i18n_fmt_vn(const char *s, char out[GW_FMT_TIME_BYTES], bool with_ti
     int64_t local = t + GW_VN_UTC_OFFSET_S;
     int64_t days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
     int64_t secs = local - days * 86400;
-    int y = 0, m = 0, d = 0;
+    int y = 0;
+    int m = 0;
+    int d = 0;
     i18n_civil_from_days(days, &y, &m, &d);
     if (with_time)
         (void)snprintf(out, GW_FMT_TIME_BYTES, "%02d/%02d/%04d %02d:%02d", d, m, y,

@@ -95,7 +95,9 @@ static struct bufferevent *tls_bev(struct gw_outbox *ob, const char *host)
     SSL *ssl = SSL_new(ob->tls);
     if (ssl == NULL)
         return NULL;
-    (void)SSL_set_tlsext_host_name(ssl, host);
+    char sni[256]; /* the macro casts away const: give it a copy */
+    (void)snprintf(sni, sizeof(sni), "%s", host);
+    (void)SSL_set_tlsext_host_name(ssl, sni);
     X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
     (void)X509_VERIFY_PARAM_set1_host(vp, host, 0);
     return bufferevent_openssl_socket_new(ob->loop->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,

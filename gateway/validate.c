@@ -195,8 +195,10 @@ static bool check_options(json_t *req, struct gw_verdict *v)
     }
     json_t *l = json_object_get(req, "locale");
     if (l != NULL && !json_is_null(l)) {
-        const char *s = json_is_string(l) ? json_string_value(l) : NULL;
-        if (s == NULL || (strcmp(s, "vi") != 0 && strcmp(s, "en") != 0))
+        if (!json_is_string(l))
+            return fail(v, 400, "invalid_type", "field \"%s\" must be a string", "locale");
+        const char *s = json_string_value(l);
+        if (strcmp(s, "vi") != 0 && strcmp(s, "en") != 0)
             return fail(v, 422, "invalid_value", "field \"%s\" must be \"vi\" or \"en\"",
                         "locale");
     }
@@ -232,9 +234,13 @@ bool gw_validate_create(json_t *req, json_t **normalized, struct gw_verdict *v)
         return fail(v, 422, "amount_mismatch", "\"%s\" must equal the sum of the items",
                     "amount_vnd");
     json_t *n = json_deep_copy(req);
+    if (n == NULL)
+        return fail(v, 503, "unavailable", "out of memory while reading \"%s\"", "the request");
+    /* An absent or null option takes its default. */
     if (json_object_get(n, "locale") == NULL || json_is_null(json_object_get(n, "locale")))
         (void)json_object_set_new(n, "locale", json_string("vi"));
-    if (json_object_get(n, "expires_in_s") == NULL)
+    if (json_object_get(n, "expires_in_s") == NULL ||
+        json_is_null(json_object_get(n, "expires_in_s")))
         (void)json_object_set_new(n, "expires_in_s", json_integer(GW_EXPIRES_IN_S_DEFAULT));
     *normalized = n;
     return true;

@@ -47,6 +47,7 @@
 #define LG_DURATION_S_MAX       3600
 #define LG_TIMEOUT_S_DEFAULT    15 /* the bank step includes the callback round trip */
 #define LG_DRAIN_GRACE_S        2  /* after the deadline, in-flight work gets timeout + this */
+#define LG_MIX_MAX              8  /* catalogue lines in --mix */
 #define LG_BACKOFF_MS           20 /* a user waits this long after a connection-level failure */
 #define LG_STORM_IN_ROW_MIN     64 /* connection failures in a row, without any answer: abort */
 #define LG_MODES_MAX            3
@@ -126,6 +127,14 @@ struct lg_opts {
     const char *agency;
     const char *fee;
     int64_t amount_vnd;
+    /* --mix: catalogue lines that virtual user i takes as i modulo n_mix (several agencies
+     * spread the receipt series); empty: the single --agency/--fee/--amount. */
+    struct lg_mix {
+        char agency[32];
+        char fee[32];
+        int64_t amount_vnd;
+    } mix[LG_MIX_MAX];
+    size_t n_mix;
     unsigned concurrency;
     unsigned duration_s;
     unsigned timeout_s;
@@ -413,8 +422,18 @@ static void vu_send_probe(struct lg_vu *vu)
     vu_send(vu, vu->gw_conn, EVHTTP_REQ_GET, vu_request_new(vu, run->opts->host_header));
 }
 
-static enum gw_err lg_create_body(const struct lg_opts *o, const char *order_ref, struct gw_buf *b)
+static enum gw_err lg_create_body(const struct lg_opts *o, unsigned vu_index, const char *order_ref,
+                                  struct gw_buf *b)
 {
+    const char *agency = o->agency;
+    const char *fee = o->fee;
+    int64_t amount_vnd = o->amount_vnd;
+    if (o->n_mix > 0) {
+        const struct lg_mix *m = &o->mix[vu_index % o->n_mix];
+        agency = m->agency;
+        fee = m->fee;
+        amount_vnd = m->amount_vnd;
+    }
     gw_buf_reset(b);
     return gw_buf_printf(
         b,
@@ -424,7 +443,7 @@ static enum gw_err lg_create_body(const struct lg_opts *o, const char *order_ref
         "\"items\":[{\"fee_code\":\"%s\",\"amount_vnd\":%" PRId64 "}],"
         "\"amount_vnd\":%" PRId64 ",\"return_url\":\"https://portal.example.vn/hs/%s\","
         "\"expires_in_s\":900,\"locale\":\"vi\"}",
-        order_ref, o->agency, o->fee, o->amount_vnd, o->amount_vnd, order_ref);
+        order_ref, agency, fee, amount_vnd, amount_vnd, order_ref);
 }
 
 static void vu_send_create(struct lg_vu *vu)
@@ -435,7 +454,7 @@ static void vu_send_create(struct lg_vu *vu)
     int n = snprintf(vu->order_ref, sizeof(vu->order_ref), "LG-%s-%u-%" PRIu64, run->tag, vu->index,
                      vu->seq);
     GW_ASSERT(n > 0 && (size_t)n < sizeof(vu->order_ref));
-    enum gw_err err = lg_create_body(run->opts, vu->order_ref, &vu->body);
+    enum gw_err err = lg_create_body(run->opts, vu->index, vu->order_ref, &vu->body);
     GW_ASSERT(err == GW_OK); /* codes are validated at startup: the body is small */
     (void)snprintf(vu->path, sizeof(vu->path), "/v1/payments");
     struct evhttp_request *req = vu_request_new(vu, run->opts->host_header);
@@ -1141,6 +1160,7 @@ static void lg_usage(FILE *out)
             "  --secret S               its secret (default $FEEGATE_CLIENT_SECRET)\n"
             "  --agency A --fee F       catalogue codes for the create request\n"
             "  --amount N               amount_vnd of the single fee line (default 200000)\n"
+            "  --mix A:F:N[,A:F:N...]   several catalogue lines, virtual user i takes line i mod n\n"
             "  --concurrency C          virtual users (default 64, max %d)\n"
             "  --duration S             seconds per mode (default 10)\n"
             "  --payments N             stop each mode after N iterations started\n"
@@ -1245,6 +1265,46 @@ static bool lg_code_is_valid(const char *s)
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
+/* "A:F:N,A:F:N": agency, fee, amount per line. */
+static bool lg_parse_mix(struct lg_opts *o, const char *arg)
+{
+    o->n_mix = 0;
+    const char *p = arg;
+    while (*p != '\0') {
+        if (o->n_mix == LG_MIX_MAX)
+            return false;
+        struct lg_mix *m = &o->mix[o->n_mix];
+        size_t a = strcspn(p, ":");
+        if (p[a] != ':' || a == 0 || a >= sizeof(m->agency))
+            return false;
+        memcpy(m->agency, p, a);
+        m->agency[a] = '\0';
+        p += a + 1;
+        size_t f = strcspn(p, ":");
+        if (p[f] != ':' || f == 0 || f >= sizeof(m->fee))
+            return false;
+        memcpy(m->fee, p, f);
+        m->fee[f] = '\0';
+        p += f + 1;
+        char num[24];
+        size_t n = strcspn(p, ",");
+        uint64_t v = 0;
+        if (n == 0 || n >= sizeof(num))
+            return false;
+        memcpy(num, p, n);
+        num[n] = '\0';
+        if (!lg_code_is_valid(m->agency) || !lg_code_is_valid(m->fee) ||
+            !lg_parse_u64(num, 1, (uint64_t)GW_AMOUNT_VND_MAX, &v))
+            return false;
+        m->amount_vnd = (int64_t)v;
+        o->n_mix++;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return o->n_mix > 0;
+}
+
 enum {
     OPT_URL = 256,
     OPT_CLIENT,
@@ -1252,6 +1312,7 @@ enum {
     OPT_AGENCY,
     OPT_FEE,
     OPT_AMOUNT,
+    OPT_MIX,
     OPT_CONC,
     OPT_DUR,
     OPT_PAYMENTS,
@@ -1284,6 +1345,8 @@ static bool lg_opt_apply(struct lg_opts *o, int c, const char *arg)
     case OPT_FEE:
         o->fee = arg;
         return lg_code_is_valid(arg);
+    case OPT_MIX:
+        return lg_parse_mix(o, arg);
     case OPT_AMOUNT:
         if (!lg_parse_u64(arg, 1, (uint64_t)GW_AMOUNT_VND_MAX, &v)) {
             return false;
@@ -1343,6 +1406,7 @@ static const struct option lg_long_opts[] = {
     { "agency", required_argument, NULL, OPT_AGENCY },
     { "fee", required_argument, NULL, OPT_FEE },
     { "amount", required_argument, NULL, OPT_AMOUNT },
+    { "mix", required_argument, NULL, OPT_MIX },
     { "concurrency", required_argument, NULL, OPT_CONC },
     { "duration", required_argument, NULL, OPT_DUR },
     { "payments", required_argument, NULL, OPT_PAYMENTS },

@@ -221,6 +221,7 @@ run_loadgen() {
         --duration "$DUR" --mode "$MODES" --gateway-pid "$GW_PID" --json)
     [ "$VERIFY" = 1 ] && args+=(--verify)
     [ -n "$PAYMENTS" ] && args+=(--payments "$PAYMENTS")
+    [ -n "${BENCH_MIX:-}" ] && args+=(--mix "$BENCH_MIX")
     LG_RC=0
     # In the background so that the watchdog's and Ctrl-C's traps run at once (bash defers
     # traps until a foreground command ends); the table goes to stderr, JSON to the file.

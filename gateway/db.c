@@ -1,6 +1,7 @@
 /* Asynchronous libpq pool in pipeline mode, driven by a libevent loop. */
 #include "db.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,8 +16,14 @@
 struct db_call {
     gw_db_done_fn *done;
     void *arg;
-    PGresult *res; /* the query's result, kept until its sync point arrives */
+    PGresult *res;    /* the query's result, kept until its sync point arrives */
+    int prepare_stmt; /* statement prepared ahead of this call in the pipeline, or -1 */
 };
+
+/* Every SQL text the gateway sends is a string literal at its call site: the first
+ * DB_STMTS_MAX distinct texts are prepared once per connection (parse and plan once), the
+ * rest are sent as they are. */
+#define DB_STMTS_MAX 64
 
 struct db_conn {
     struct gw_db_pool *pool;
@@ -24,6 +31,7 @@ struct db_conn {
     struct event *ev;
     bool connecting; /* PQconnectPoll in progress */
     bool write_wanted;
+    uint64_t prepared; /* bit i: statement i of the pool is prepared on this connection */
     /* Ring of calls sent on this connection, oldest first. */
     struct db_call fifo[GW_DB_PIPELINE_DEPTH_MAX];
     int head;
@@ -37,6 +45,8 @@ struct gw_db_pool {
     int n_conns;
     struct db_conn *conns;
     struct event *retry_ev;
+    const char *stmts[DB_STMTS_MAX];
+    int n_stmts;
     /* Calls waiting for room on a connection. */
     struct db_wait {
         const char *sql;
@@ -85,6 +95,7 @@ static void conn_broken(struct db_conn *c, const char *why)
     PQfinish(c->conn);
     c->conn = NULL;
     c->connecting = false;
+    c->prepared = 0;
     conn_fail_all(c);
     struct timeval tv = { .tv_sec = 0, .tv_usec = GW_DB_RECONNECT_MS * 1000 };
     GW_ASSERT(event_add(c->pool->retry_ev, &tv) == 0);
@@ -121,6 +132,17 @@ static void conn_read(struct db_conn *c)
             continue;
         }
         nulls = 0;
+        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC && head->prepare_stmt >= 0) {
+            /* The answer to our own PQsendPrepare: consumed here, unless it failed. */
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                c->prepared &= ~(UINT64_C(1) << head->prepare_stmt);
+                head->res = r;
+            } else {
+                PQclear(r);
+            }
+            head->prepare_stmt = -1;
+            continue;
+        }
         if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
             if (head->res == NULL)
                 head->res = r;
@@ -206,12 +228,38 @@ static void pool_retry_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static bool conn_send(struct db_conn *c, const char *sql, int n, const char *const *params)
+static int pool_stmt_index(struct gw_db_pool *pool, const char *sql)
 {
-    if (PQsendQueryParams(c->conn, sql, n, NULL, params, NULL, NULL, 0) != 1 ||
-        PQpipelineSync(c->conn) != 1)
-        return false;
-    return true;
+    for (int i = 0; i < pool->n_stmts; i++)
+        if (pool->stmts[i] == sql)
+            return i;
+    if (pool->n_stmts == DB_STMTS_MAX)
+        return -1;
+    pool->stmts[pool->n_stmts] = sql;
+    return pool->n_stmts++;
+}
+
+/* Sends one call and its sync point; *prepared_now is the statement it had to prepare
+ * first on this connection, or -1. */
+static bool conn_send(struct db_conn *c, const char *sql, int n, const char *const *params,
+                      int *prepared_now)
+{
+    *prepared_now = -1;
+    int idx = pool_stmt_index(c->pool, sql);
+    if (idx < 0)
+        return PQsendQueryParams(c->conn, sql, n, NULL, params, NULL, NULL, 0) == 1 &&
+               PQpipelineSync(c->conn) == 1;
+    char name[16];
+    (void)snprintf(name, sizeof(name), "fg%d", idx);
+    uint64_t bit = UINT64_C(1) << idx;
+    if ((c->prepared & bit) == 0) {
+        if (PQsendPrepare(c->conn, name, sql, n, NULL) != 1)
+            return false;
+        c->prepared |= bit;
+        *prepared_now = idx;
+    }
+    return PQsendQueryPrepared(c->conn, name, n, params, NULL, NULL, 0) == 1 &&
+           PQpipelineSync(c->conn) == 1;
 }
 
 static struct db_conn *pool_pick(struct gw_db_pool *pool)
@@ -230,14 +278,16 @@ static struct db_conn *pool_pick(struct gw_db_pool *pool)
 static void pool_send(struct db_conn *c, const char *sql, int n, const char *const *params,
                       gw_db_done_fn *done, void *arg)
 {
-    if (!conn_send(c, sql, n, params)) {
+    int prepared_now = -1;
+    if (!conn_send(c, sql, n, params, &prepared_now)) {
         gw_log_error("db_send_failed", "\"error\":\"%s\"", "PQsendQueryParams");
         done(arg, GW_ERR_UNAVAILABLE, NULL);
         conn_broken(c, "send failed");
         return;
     }
     int tail = (c->head + c->count) % GW_DB_PIPELINE_DEPTH_MAX;
-    c->fifo[tail] = (struct db_call){ .done = done, .arg = arg, .res = NULL };
+    c->fifo[tail] =
+        (struct db_call){ .done = done, .arg = arg, .res = NULL, .prepare_stmt = prepared_now };
     c->count++;
     conn_flush(c);
 }

@@ -22,6 +22,7 @@
 #include "gw_buf.h"
 #include "gw_assert.h"
 #include "gw_log.h"
+#include "httpc.h"
 #include "gw_time.h"
 #include "banned.h"
 
@@ -274,7 +275,7 @@ static void drain_timer_cb(evutil_socket_t fd, short what, void *arg)
     struct gw_loop *loop = arg;
     static _Thread_local int polls;
     bool idle = loop->inflight == 0 && gw_db_pool_pending(loop->db) == 0 &&
-                gw_outbox_inflight(loop) == 0;
+                gw_httpc_inflight(loop->httpc) == 0;
     if (idle || ++polls > DRAIN_WAIT_MAX) {
         if (loop->inflight > 0)
             gw_log_warn("drain_timeout", "\"loop\":%d,\"inflight\":%zu", loop->index,
@@ -310,6 +311,7 @@ static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
     enum gw_err err = gw_db_pool_new(loop->base, cfg->dsn, cfg->db_conns_per_loop, &loop->db, eb);
     if (err != GW_OK)
         return err;
+    loop->httpc = gw_httpc_new(loop->base);
     loop->http = evhttp_new(loop->base);
     GW_ASSERT(loop->http != NULL);
     /* Rule 9: no libevent default is trusted (its header and body sizes are unlimited). */
@@ -334,8 +336,11 @@ static void loop_release(struct gw_loop *loop)
 {
     if (loop->http != NULL)
         evhttp_free(loop->http); /* also frees the bound listener */
-    gw_outbox_free(loop);
+    /* In this order: outgoing calls still pending fail and record it through the pool,
+     * whose callbacks still find the outbox and recovery state alive. */
+    gw_httpc_free(loop->httpc);
     gw_db_pool_free(loop->db);
+    gw_outbox_free(loop);
     if (loop->drain_ev != NULL)
         event_free(loop->drain_ev);
     if (loop->drain_timer != NULL)

@@ -25,6 +25,8 @@ struct evhttp_connection;
 struct evconnlistener;
 struct gw_db_pool;
 struct gw_outbox;
+struct gw_httpc;
+struct gw_recovery;
 
 enum gw_route {
     GW_ROUTE_OTHER,
@@ -75,6 +77,8 @@ struct gw_loop {
     struct event *clients_timer;
     struct event *expiry_timer;
     struct gw_outbox *outbox; /* loop 0 only */
+    struct gw_httpc *httpc;   /* outgoing HTTP of this loop */
+    struct gw_recovery *recovery; /* loop 0 only */
     size_t inflight;          /* requests accepted and not yet answered */
     struct gw_loop_metrics m;
 };

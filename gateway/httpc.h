@@ -1,0 +1,49 @@
+/* The gateway's outgoing HTTP(S) client, one per event loop: portal webhooks, provider
+ * queries, refunds and server-side creates. Asynchronous (the callback runs on the loop),
+ * keeps a few persistent connections per host, verifies TLS peers, bounds every answer and
+ * every wait. Not thread-safe: a client belongs to one loop. */
+#ifndef GW_GATEWAY_HTTPC_H
+#define GW_GATEWAY_HTTPC_H
+
+#include <stddef.h>
+
+#include "gw_err.h"
+
+struct event_base;
+struct gw_httpc;
+
+#define GW_HTTPC_HEADERS_MAX      8
+#define GW_HTTPC_RESPONSE_BYTES_MAX (256 * 1024)
+
+struct gw_http_header {
+    const char *name;
+    const char *value;
+};
+
+struct gw_httpc_req {
+    const char *method; /* "GET" or "POST" */
+    const char *url;    /* absolute http:// or https:// URL */
+    const char *content_type; /* NULL: none */
+    const char *body;
+    size_t body_len;
+    struct gw_http_header headers[GW_HTTPC_HEADERS_MAX];
+    size_t n_headers;
+    int timeout_s;
+};
+
+/* status 0 means no answer (connection failed, timed out, answer too large): the outcome
+ * is unknown. body is valid only during the call. */
+typedef void gw_httpc_done_fn(void *arg, int status, const char *body, size_t body_len);
+
+struct gw_httpc *gw_httpc_new(struct event_base *base);
+/* Fails pending requests (their callbacks run with status 0) and frees. NULL is a no-op. */
+void gw_httpc_free(struct gw_httpc *h);
+
+/* Sends r (everything is copied before return). done runs exactly once, on the loop, never
+ * before gw_httpc_send returns; on GW_ERR_* nothing was sent and done never runs. */
+enum gw_err gw_httpc_send(struct gw_httpc *h, const struct gw_httpc_req *r, gw_httpc_done_fn *done,
+                          void *arg, struct gw_errbuf *eb) GW_MUST_CHECK;
+
+size_t gw_httpc_inflight(const struct gw_httpc *h);
+
+#endif

@@ -14,12 +14,15 @@
 #include "gw_arena.h"
 #include "gw_err.h"
 
-#define GW_ADAPTER_ABI 1
+/* 2: server-side create, refunds, refund query, request headers, request ids and times. */
+#define GW_ADAPTER_ABI 2
 
 enum gw_adapter_cap {
     GW_ADAPTER_CAP_REDIRECT = 1u << 0, /* checkout is a signed browser redirect */
     GW_ADAPTER_CAP_QUERY = 1u << 1,    /* status query API */
     GW_ADAPTER_CAP_REFUND = 1u << 2,   /* refund API */
+    GW_ADAPTER_CAP_CREATE = 1u << 3,   /* server-side create returns the pay URL (MoMo, ZaloPay) */
+    GW_ADAPTER_CAP_REFUND_QUERY = 1u << 4, /* refund status API (ZaloPay query_refund) */
 };
 
 /* A provider's credentials and endpoints, from the [channel.NAME] section of feegate.ini.
@@ -32,6 +35,16 @@ struct gw_adapter_config {
     const char *endpoint_url; /* provider base URL (payment page / API host) */
     const char *ipn_url;      /* where the provider must call us back */
     const char *return_url;   /* where the provider must send the browser back */
+    /* Optional (NULL or "" = the adapter's default), keys api_url, method, app_user,
+     * server_ip of the channel section: */
+    const char *api_url;   /* VNPAY querydr/refund URL; default {scheme://host of endpoint_url}
+                            * /merchant_webapi/api/transaction */
+    const char *method;    /* preselected method: vnp_BankCode (default none: payer chooses),
+                            * MoMo requestType (default captureWallet), ZaloPay bank_code
+                            * (default "": all methods) */
+    const char *app_user;  /* ZaloPay app_user (default "feegate") */
+    const char *server_ip; /* our address as VNPAY's API sees it, vnp_IpAddr of querydr and
+                            * refund (default 127.0.0.1) */
 };
 
 /* One attempt to collect a payment through a provider. */
@@ -42,17 +55,51 @@ struct gw_charge {
     const char *order_info;   /* ASCII description */
     const char *locale;       /* "vi" or "en" */
     const char *client_ip;
-    time_t created_at;
+    time_t created_at;        /* also vnp_CreateDate, ZaloPay app_time and app_trans_id date */
     time_t expires_at;
+    /* For server-side create and queries (ABI 2): */
+    const char *request_id;      /* unique id of this provider request, [0-9A-Za-z_-], <= 32
+                                  * bytes: MoMo requestId, vnp_RequestId; the gateway makes it */
+    time_t requested_at;         /* when this request is built: vnp_CreateDate of querydr */
+    const char *provider_txn_id; /* the provider's id when known (vnp_TransactionNo), or NULL */
 };
 
-/* An HTTP exchange an adapter asks the gateway to perform (query, refund, server create). */
+/* One refund of (part of) a paid charge. Amounts are whole VND. */
+struct gw_refund {
+    const char *payment_id;
+    const char *merchant_ref;     /* of the paid charge: vnp_TxnRef */
+    const char *provider_txn_id;  /* of the paid charge: vnp_TransactionNo, MoMo transId,
+                                   * ZaloPay zp_trans_id */
+    const char *refund_id;        /* ours, unique, [0-9A-Za-z_-]: MoMo refund orderId, the
+                                   * tail of ZaloPay m_refund_id (digits only there) */
+    int64_t amount_vnd;           /* this refund, 1..what is left */
+    bool full;                    /* refunds the whole payment (vnp_TransactionType 02) */
+    const char *reason;           /* ASCII: vnp_OrderInfo, MoMo/ZaloPay description */
+    const char *requested_by;     /* user who asked for it: vnp_CreateBy */
+    time_t original_created_at;   /* created_at of the paid charge: vnp_TransactionDate */
+    time_t created_at;            /* when the refund was first sent: ZaloPay m_refund_id date */
+    const char *request_id;       /* unique id of this HTTP request (vnp_RequestId, requestId) */
+    time_t requested_at;          /* when this request is built (vnp_CreateDate, timestamps) */
+};
+
+#define GW_ADAPTER_HEADERS_MAX 4
+
+struct gw_adapter_header {
+    const char *name;
+    const char *value;
+};
+
+/* An HTTP exchange an adapter asks the gateway to perform (query, refund, server create).
+ * The gateway sends content_type as Content-Type and then headers[0..n_headers) as they
+ * are, and hands the answer back as a struct gw_adapter_input (body, http_status). */
 struct gw_adapter_http {
     const char *method;       /* "GET" or "POST" */
     const char *url;
     const char *content_type; /* NULL for GET */
     const char *body;
     size_t body_len;
+    struct gw_adapter_header headers[GW_ADAPTER_HEADERS_MAX]; /* static or arena strings */
+    size_t n_headers;
 };
 
 /* What arrived from a provider: callback (IPN), browser return, or query answer. */
@@ -96,6 +143,28 @@ enum gw_callback_verdict {
     GW_CB_RETRY_LATER, /* our side failed (database down): the provider must retry */
 };
 
+/* A verified answer to a server-side create. */
+struct gw_adapter_created {
+    bool created;              /* false: the provider refused; offer the citizen another channel */
+    const char *pay_url;       /* arena: MoMo payUrl, ZaloPay order_url; NULL unless created */
+    char provider_ref[128];    /* MoMo requestId echo, ZaloPay zp_trans_token; may be empty */
+    char provider_code[16];    /* MoMo resultCode, ZaloPay return_code/sub_return_code */
+};
+
+enum gw_refund_outcome {
+    GW_REFUND_PENDING = 0, /* accepted for processing or unknown: query again, never final */
+    GW_REFUND_ACCEPTED,    /* the provider has refunded (or committed to refund) the amount */
+    GW_REFUND_REJECTED,    /* final no: nothing was refunded */
+};
+
+/* A verified answer to a refund or refund query. */
+struct gw_refund_result {
+    enum gw_refund_outcome outcome;
+    char provider_refund_id[64]; /* MoMo transId, ZaloPay refund_id, VNPAY vnp_TransactionNo */
+    char provider_code[16];
+    int64_t amount_vnd;          /* as echoed by the provider, 0 when it does not echo it */
+};
+
 struct gw_adapter_reply {
     int http_status;
     const char *content_type;
@@ -113,6 +182,20 @@ typedef enum gw_err gw_adapter_query_fn(const struct gw_adapter_config *cfg,
                                         const struct gw_charge *charge, struct gw_arena *arena,
                                         struct gw_adapter_http *req, struct gw_errbuf *eb);
 
+typedef enum gw_err gw_adapter_create_parse_fn(const struct gw_adapter_config *cfg,
+                                               const struct gw_adapter_input *in,
+                                               struct gw_arena *arena,
+                                               struct gw_adapter_created *out,
+                                               struct gw_errbuf *eb);
+typedef enum gw_err gw_adapter_refund_fn(const struct gw_adapter_config *cfg,
+                                         const struct gw_refund *refund, struct gw_arena *arena,
+                                         struct gw_adapter_http *req, struct gw_errbuf *eb);
+typedef enum gw_err gw_adapter_refund_parse_fn(const struct gw_adapter_config *cfg,
+                                               const struct gw_adapter_input *in,
+                                               struct gw_arena *arena,
+                                               struct gw_refund_result *out,
+                                               struct gw_errbuf *eb);
+
 struct gw_adapter_ops {
     const char *name;     /* "sandbox": also the channel and config section name */
     uint32_t abi_version; /* GW_ADAPTER_ABI; the registry refuses others */
@@ -129,6 +212,17 @@ struct gw_adapter_ops {
     /* Builds a status query for charge, and verifies and parses its answer. */
     gw_adapter_query_fn *query_build;
     gw_adapter_parse_fn *query_parse;
+    /* ABI 2. Server-side create (GW_ADAPTER_CAP_CREATE): the request that asks the provider
+     * for a pay URL, and its verified answer. Providers without it (VNPAY, sandbox) use
+     * checkout and point these at gw_adapter_unsupported_*. */
+    gw_adapter_query_fn *create_build;
+    gw_adapter_create_parse_fn *create_parse;
+    /* Refund (GW_ADAPTER_CAP_REFUND) and its status query (GW_ADAPTER_CAP_REFUND_QUERY); an
+     * answer that cannot be read leaves the refund pending, never rejected. */
+    gw_adapter_refund_fn *refund_build;
+    gw_adapter_refund_parse_fn *refund_parse;
+    gw_adapter_refund_fn *refund_query_build;
+    gw_adapter_refund_parse_fn *refund_query_parse;
 };
 
 /* The registry: NULL-terminated, checked at startup (adapters/registry.c). */
@@ -140,9 +234,16 @@ const struct gw_adapter_ops *gw_adapter_find(const char *name);
 enum gw_err gw_adapter_registry_check(struct gw_errbuf *eb) GW_MUST_CHECK;
 
 /* For ops a provider does not have: fails with GW_ERR_INVALID "not supported". */
+gw_adapter_checkout_fn gw_adapter_unsupported_checkout;
 gw_adapter_query_fn gw_adapter_unsupported_query;
 gw_adapter_parse_fn gw_adapter_unsupported_parse;
+gw_adapter_create_parse_fn gw_adapter_unsupported_create_parse;
+gw_adapter_refund_fn gw_adapter_unsupported_refund;
+gw_adapter_refund_parse_fn gw_adapter_unsupported_refund_parse;
 
 extern const struct gw_adapter_ops gw_adapter_sandbox;
+extern const struct gw_adapter_ops gw_adapter_vnpay;   /* providers.md §1, adapters/vnpay.c */
+extern const struct gw_adapter_ops gw_adapter_momo;    /* providers.md §2, adapters/momo.c */
+extern const struct gw_adapter_ops gw_adapter_zalopay; /* providers.md §3, adapters/zalopay.c */
 
 #endif

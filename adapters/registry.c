@@ -11,6 +11,9 @@
 
 const struct gw_adapter_ops *const gw_adapters[] = {
     &gw_adapter_sandbox,
+    &gw_adapter_vnpay,
+    &gw_adapter_momo,
+    &gw_adapter_zalopay,
     NULL,
 };
 
@@ -35,7 +38,10 @@ static enum gw_err registry_check_one(const struct gw_adapter_ops *ops, size_t i
         return gw_fail(eb, GW_ERR_INTERNAL, "adapter %s has abi %u, expected %u", ops->name,
                        (unsigned)ops->abi_version, (unsigned)GW_ADAPTER_ABI);
     if (ops->checkout == NULL || ops->callback_parse == NULL || ops->callback_reply == NULL ||
-        ops->return_parse == NULL || ops->query_build == NULL || ops->query_parse == NULL)
+        ops->return_parse == NULL || ops->query_build == NULL || ops->query_parse == NULL ||
+        ops->create_build == NULL || ops->create_parse == NULL || ops->refund_build == NULL ||
+        ops->refund_parse == NULL || ops->refund_query_build == NULL ||
+        ops->refund_query_parse == NULL)
         return gw_fail(eb, GW_ERR_INTERNAL, "adapter %s has a null op", ops->name);
     return GW_OK;
 }
@@ -73,6 +79,56 @@ enum gw_err gw_adapter_unsupported_parse(const struct gw_adapter_config *cfg,
     (void)in;
     (void)arena;
     (void)out;
+    return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
+                   cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
+}
+
+enum gw_err gw_adapter_unsupported_create_parse(const struct gw_adapter_config *cfg,
+                                               const struct gw_adapter_input *in,
+                                               struct gw_arena *arena,
+                                               struct gw_adapter_created *out,
+                                               struct gw_errbuf *eb)
+{
+    (void)in;
+    (void)arena;
+    (void)out;
+    return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
+                   cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
+}
+
+enum gw_err gw_adapter_unsupported_refund(const struct gw_adapter_config *cfg,
+                                          const struct gw_refund *refund, struct gw_arena *arena,
+                                          struct gw_adapter_http *req, struct gw_errbuf *eb)
+{
+    (void)refund;
+    (void)arena;
+    (void)req;
+    return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
+                   cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
+}
+
+enum gw_err gw_adapter_unsupported_refund_parse(const struct gw_adapter_config *cfg,
+                                                const struct gw_adapter_input *in,
+                                                struct gw_arena *arena,
+                                                struct gw_refund_result *out,
+                                                struct gw_errbuf *eb)
+{
+    (void)in;
+    (void)arena;
+    (void)out;
+    return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
+                   cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
+}
+
+enum gw_err gw_adapter_unsupported_checkout(const struct gw_adapter_config *cfg,
+                                            const struct gw_charge *charge,
+                                            struct gw_arena *arena, char **redirect_url,
+                                            struct gw_errbuf *eb)
+{
+    (void)charge;
+    (void)arena;
+    if (redirect_url != NULL)
+        *redirect_url = NULL;
     return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
                    cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
 }

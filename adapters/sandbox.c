@@ -68,6 +68,12 @@ const struct gw_adapter_ops gw_adapter_sandbox = {
     .return_parse = sandbox_return_parse,
     .query_build = sandbox_query_build,
     .query_parse = sandbox_query_parse,
+    .create_build = gw_adapter_unsupported_query,
+    .create_parse = gw_adapter_unsupported_create_parse,
+    .refund_build = gw_adapter_unsupported_refund,
+    .refund_parse = gw_adapter_unsupported_refund_parse,
+    .refund_query_build = gw_adapter_unsupported_refund,
+    .refund_query_parse = gw_adapter_unsupported_refund_parse,
 };
 
 /* merchant_ref grammar: 1..GW_MERCHANT_REF_BYTES_MAX bytes of [0-9A-Za-z_-]. */

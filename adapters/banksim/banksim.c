@@ -3,12 +3,14 @@
  * bs_deliver and returns; the delivery lives on its own (heap object with its own arena)
  * until the gateway acknowledges the callback or the attempts run out. */
 
+
 #include "banksim.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -18,6 +20,7 @@
 #include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_log.h"
+#include "gw_url.h"
 #include "banned.h"
 
 /* ---- store ---------------------------------------------------------------------------- */
@@ -31,6 +34,8 @@ void bs_store_init(struct bs_store *s, size_t txns_max)
 
 void bs_store_release(struct bs_store *s)
 {
+    for (size_t i = 0; i < s->txns_len; i++)
+        gw_xfree(s->txns[i].ext);
     gw_xfree(s->slots);
     gw_xfree(s->txns);
     memset(s, 0, sizeof(*s));
@@ -257,11 +262,17 @@ struct bs_delivery {
     const char *host_header;
     const char *body;
     size_t body_len;
-    const char *sig_header;
+    const char *sig_header; /* or NULL */
     const char *sig;
     const char *ref;
     unsigned attempts;
     bool in_flight;
+    bool held; /* waiting for bs_delivery_release */
+    enum bs_prov prov;
+    bool get;
+    bs_judge_fn *judge;
+    unsigned attempts_max;
+    int64_t interval_ms;
     struct gw_arena arena;
 };
 
@@ -369,10 +380,45 @@ static void bs_delivery_release_browser(struct bs_delivery *d)
     d->browser = NULL;
 }
 
+/* The provider protocols: the judge reads the answer; retry at a fixed interval. */
+static void bs_delivery_after_judged(struct bs_delivery *d, int code, const char *body, size_t len)
+{
+    struct bs_pstats *ps = &d->sim->pstats[d->prov];
+    bs_delivery_release_browser(d);
+    char answer[16] = "none";
+    enum bs_answer verdict = d->judge(code, body, len, answer);
+    if (code == 0)
+        ps->no_answer++;
+    else
+        bs_stats_code(d->sim, d->prov, answer);
+    if (verdict == BS_ANSWER_DONE || d->attempts >= d->attempts_max) {
+        if (verdict != BS_ANSWER_DONE)
+            ps->given_up++;
+        gw_log(verdict == BS_ANSWER_DONE ? GW_LOG_DEBUG : GW_LOG_WARN, "callback_done",
+               "\"merchant_ref\":\"%s\",\"http_status\":%d,\"answer\":\"%s\","
+               "\"attempts\":%u,\"given_up\":%s",
+               d->ref, code, answer, d->attempts, verdict == BS_ANSWER_DONE ? "false" : "true");
+        bs_delivery_free(d);
+        return;
+    }
+    int64_t delay_ms = d->interval_ms;
+    struct timeval tv = { .tv_sec = (time_t)(delay_ms / 1000),
+                          .tv_usec = (suseconds_t)((delay_ms % 1000) * 1000) };
+    gw_log_info("callback_retry",
+                "\"merchant_ref\":\"%s\",\"http_status\":%d,\"answer\":\"%s\","
+                "\"attempts\":%u,\"delay_ms\":%lld",
+                d->ref, code, answer, d->attempts, (long long)delay_ms);
+    GW_ASSERT(evtimer_add(d->timer, &tv) == 0);
+}
+
 /* After an attempt: stop on 2xx and 4xx (the gateway's final word), else retry later. */
 static void bs_delivery_after(struct bs_delivery *d, int code)
 {
     struct bs_stats *st = &d->sim->stats;
+    if (d->judge != NULL) {
+        bs_delivery_after_judged(d, code, "", 0);
+        return;
+    }
     bs_delivery_release_browser(d);
     if (code >= 200 && code < 500) {
         if (code < 300)
@@ -414,6 +460,19 @@ static void bs_delivery_done(struct evhttp_request *req, void *arg)
     d->conn->inflight--;
     d->conn = NULL;
     int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+    if (d->judge != NULL) {
+        /* The answer's body, bounded by the connection's max body size. */
+        char body[1024];
+        size_t len = 0;
+        if (req != NULL) {
+            struct evbuffer *in = evhttp_request_get_input_buffer(req);
+            ev_ssize_t n = evbuffer_copyout(in, body, sizeof(body) - 1);
+            len = n > 0 ? (size_t)n : 0;
+        }
+        body[len] = '\0';
+        bs_delivery_after_judged(d, code, body, len);
+        return;
+    }
     bs_delivery_after(d, code);
 }
 
@@ -424,16 +483,24 @@ static void bs_delivery_attempt(struct bs_delivery *d)
     GW_ASSERT(req != NULL);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     (void)evhttp_add_header(h, "Host", d->host_header);
-    (void)evhttp_add_header(h, "Content-Type", "application/json");
-    (void)evhttp_add_header(h, d->sig_header, d->sig);
+    if (!d->get) {
+        (void)evhttp_add_header(h, "Content-Type", "application/json");
+        GW_ASSERT(evbuffer_add(evhttp_request_get_output_buffer(req), d->body, d->body_len) == 0);
+    }
+    if (d->sig_header != NULL)
+        (void)evhttp_add_header(h, d->sig_header, d->sig);
     (void)evhttp_add_header(h, "User-Agent", "feegate-banksim");
-    GW_ASSERT(evbuffer_add(evhttp_request_get_output_buffer(req), d->body, d->body_len) == 0);
     d->attempts++;
     d->conn = c;
     d->in_flight = true;
     c->inflight++;
     d->sim->stats.callbacks_sent++;
-    if (evhttp_make_request(c->evcon, req, EVHTTP_REQ_POST, d->path) != 0 && d->in_flight) {
+    d->sim->pstats[d->prov].sent++;
+    if (d->attempts > 1)
+        d->sim->pstats[d->prov].retried++;
+    if (evhttp_make_request(c->evcon, req, d->get ? EVHTTP_REQ_GET : EVHTTP_REQ_POST, d->path) !=
+            0 &&
+        d->in_flight) {
         /* Failed before it was queued (and our callback did not run): count it as a failed
          * attempt. The request object is left to libevent, which may already own it. */
         d->in_flight = false;
@@ -476,8 +543,29 @@ out_uri:
     return err;
 }
 
-enum gw_err bs_deliver(struct bs_sim *sim, const struct bs_callback *cb,
-                       struct evhttp_request *browser, const char *location, struct gw_errbuf *eb)
+/* Copies cb into d; false when it does not fit the delivery's arena. */
+static bool bs_delivery_copy(struct bs_delivery *d, const struct bs_callback *cb,
+                             const char *location)
+{
+    d->body = cb->body != NULL ? gw_arena_strndup(&d->arena, cb->body, cb->body_len) : "";
+    d->body_len = cb->body != NULL ? cb->body_len : 0;
+    d->sig_header = cb->sig_header != NULL ? gw_arena_strdup(&d->arena, cb->sig_header) : NULL;
+    d->sig = gw_arena_strdup(&d->arena, cb->sig != NULL ? cb->sig : "");
+    d->ref = gw_arena_strdup(&d->arena, cb->merchant_ref);
+    d->location = location != NULL ? gw_arena_strdup(&d->arena, location) : "";
+    d->prov = cb->prov;
+    d->get = cb->get;
+    d->judge = cb->judge;
+    d->attempts_max = cb->attempts_max != 0 ? cb->attempts_max : BS_CALLBACK_ATTEMPTS_MAX;
+    d->interval_ms = cb->interval_ms;
+    if (d->judge != NULL && d->interval_ms <= 0)
+        d->interval_ms = BS_CALLBACK_BACKOFF_MS;
+    return d->body != NULL && (cb->sig_header == NULL || d->sig_header != NULL) && d->sig != NULL &&
+           d->ref != NULL && d->location != NULL;
+}
+
+enum gw_err bs_deliver_ex(struct bs_sim *sim, const struct bs_deliver_how *how,
+                          struct bs_delivery **out, struct gw_errbuf *eb)
 {
     if (sim->deliveries_alive >= BS_CALLBACK_INFLIGHT_MAX)
         return gw_fail(eb, GW_ERR_LIMIT, "too many callbacks in progress");
@@ -489,25 +577,151 @@ enum gw_err bs_deliver(struct bs_sim *sim, const struct bs_callback *cb,
     if (d->next != NULL)
         d->next->prev = d;
     sim->pool->alive = d;
-    enum gw_err err = bs_delivery_route(d, cb->url, eb);
+    enum gw_err err = bs_delivery_route(d, how->cb->url, eb);
     if (err != GW_OK) {
         bs_delivery_free(d);
         return err;
     }
-    d->body = gw_arena_strndup(&d->arena, cb->body, cb->body_len);
-    d->body_len = cb->body_len;
-    d->sig_header = gw_arena_strdup(&d->arena, cb->sig_header);
-    d->sig = gw_arena_strdup(&d->arena, cb->sig);
-    d->ref = gw_arena_strdup(&d->arena, cb->merchant_ref);
-    d->location = location != NULL ? gw_arena_strdup(&d->arena, location) : "";
-    if (d->body == NULL || d->sig_header == NULL || d->sig == NULL || d->ref == NULL ||
-        d->location == NULL) {
+    if (!bs_delivery_copy(d, how->cb, how->location)) {
         bs_delivery_free(d);
         return gw_fail(eb, GW_ERR_NOMEM, "callback too large");
     }
     d->timer = evtimer_new(sim->base, bs_delivery_timer_cb, d);
     GW_ASSERT(d->timer != NULL);
-    d->browser = browser;
-    bs_delivery_attempt(d);
+    d->browser = how->browser;
+    if (out != NULL)
+        *out = d;
+    if (how->held) {
+        d->held = true;
+    } else if (how->delay_ms > 0) {
+        struct timeval tv = { .tv_sec = (time_t)(how->delay_ms / 1000),
+                              .tv_usec = (suseconds_t)((how->delay_ms % 1000) * 1000) };
+        GW_ASSERT(evtimer_add(d->timer, &tv) == 0);
+    } else {
+        bs_delivery_attempt(d);
+    }
     return GW_OK;
+}
+
+void bs_delivery_release(struct bs_delivery *d)
+{
+    GW_ASSERT(d->held);
+    d->held = false;
+    bs_delivery_attempt(d);
+}
+
+enum gw_err bs_deliver(struct bs_sim *sim, const struct bs_callback *cb,
+                       struct evhttp_request *browser, const char *location, struct gw_errbuf *eb)
+{
+    const struct bs_deliver_how how = { .cb = cb, .browser = browser, .location = location };
+    return bs_deliver_ex(sim, &how, NULL, eb);
+}
+
+/* ---- helpers shared by the provider sides ---- */
+
+uint64_t bs_rand(struct bs_sim *sim)
+{
+    uint64_t z = (sim->rng_state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+void bs_format_vnd(int64_t v, char out[32])
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%lld", (long long)v);
+    GW_ASSERT(n > 0 && n < 20);
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && digits[i - 1] != '-' && (n - i) % 3 == 0)
+            out[o++] = '.';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+}
+
+bool bs_hex_lower(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++) {
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+bool bs_ref_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              c == '_' || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+void bs_show_page(struct evhttp_request *req, const char *provider, const char *const rows[][2],
+                  size_t n_rows, int64_t amount_vnd, const char *action_url)
+{
+    char amount[32];
+    bs_format_vnd(amount_vnd, amount);
+    struct gw_buf b;
+    gw_buf_init(&b, 48 * 1024);
+    enum gw_err err = gw_buf_printf(&b,
+                                    "<p>Cổng %s giả lập, không có tiền thật. <span class=\"en\">"
+                                    "Simulated %s, no real money.</span></p>\n<table>\n",
+                                    provider, provider);
+    for (size_t i = 0; i < n_rows && err == GW_OK; i++) {
+        err = gw_buf_printf(&b, "<tr><th>%s</th><td>", rows[i][0]);
+        if (err == GW_OK)
+            err = gw_buf_add_html_escaped(&b, rows[i][1]);
+        if (err == GW_OK)
+            err = gw_buf_adds(&b, "</td></tr>\n");
+    }
+    if (err == GW_OK)
+        err = gw_buf_printf(&b,
+                            "<tr><th>Số tiền <span class=\"en\">Amount</span></th>"
+                            "<td><b>%s ₫</b> (VND)</td></tr>\n</table>\n"
+                            "<form method=\"post\" action=\"",
+                            amount);
+    if (err == GW_OK)
+        err = gw_buf_add_html_escaped(&b, action_url);
+    if (err == GW_OK)
+        err = gw_buf_adds(&b, "\">\n<button type=\"submit\" name=\"action\" value=\"approve\">"
+                              "Thanh toán · Pay</button>\n<button type=\"submit\" "
+                              "name=\"action\" value=\"decline\">Từ chối · Decline</button>\n"
+                              "</form>\n");
+    if (err != GW_OK)
+        bs_reply_page(req, 500, "Lỗi · Error", "<p>page too large</p>");
+    else
+        bs_reply_page(req, 200, "Xác nhận thanh toán · Confirm payment", b.data);
+    gw_buf_release(&b);
+}
+
+int bs_page_action(struct bs_sim *sim, struct evhttp_request *req, struct gw_arena *a)
+{
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        if (sim->opts->auto_mode == BS_AUTO_OFF)
+            return -1;
+        return sim->opts->auto_mode == BS_AUTO_APPROVE;
+    }
+    char *body = NULL;
+    size_t len = 0;
+    struct gw_kv *kv = NULL;
+    size_t n = 0;
+    if (bs_request_body(req, a, &body, &len) != GW_OK ||
+        gw_form_parse(a, body, len, 8, &kv, &n) != GW_OK)
+        return -2;
+    const char *action = gw_kv_get(kv, n, "action");
+    if (action != NULL && strcmp(action, "approve") == 0)
+        return 1;
+    if (action != NULL && strcmp(action, "decline") == 0)
+        return 0;
+    return -2;
 }

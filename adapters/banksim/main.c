@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,12 @@
 
 /* Every provider side compiled in, in the order GET / lists them. */
 static const struct bs_provider *const bs_providers[] = {
-    &bs_provider_sandbox,
-    NULL,
+    &bs_provider_sandbox, &bs_provider_vnpay, &bs_provider_momo, &bs_provider_zalopay, NULL,
 };
+#define BS_PROVIDERS_N (sizeof(bs_providers) / sizeof(bs_providers[0]) - 1)
+
+/* Which provider sides have their credentials (the others are off). */
+static bool bs_on[BS_PROVIDERS_N];
 
 static void bs_usage(FILE *f)
 {
@@ -33,7 +37,14 @@ static void bs_usage(FILE *f)
                 "--sandbox-secret S\n"
                 "                      [--auto approve|decline] [--seed N] "
                 "[--log-level debug|info|warn|error]\n"
-                "The secret may also come from FEEGATE_BANKSIM_SANDBOX_SECRET.\n",
+                "    [--vnpay-tmn CODE --vnpay-secret S --vnpay-ipn-url URL]\n"
+                "    [--momo-partner P --momo-access-key A --momo-secret-key S]\n"
+                "    [--zalopay-app-id N --zalopay-key1 K1 --zalopay-key2 K2]\n"
+                "    [--vnpay-fee-bp N] [--momo-fee-bp N] [--zalopay-fee-bp N]\n"
+                "    [--callback-interval-ms N] [--statement-dir DIR] [--faults JSON]\n"
+                "Secrets may also come from FEEGATE_BANKSIM_SANDBOX_SECRET, VNPAY_TMN_CODE,\n"
+                "VNPAY_HASH_SECRET, MOMO_PARTNER_CODE, MOMO_ACCESS_KEY, MOMO_SECRET_KEY,\n"
+                "ZALOPAY_APP_ID, ZALOPAY_KEY1, ZALOPAY_KEY2. See README.md.\n",
                 f);
 }
 
@@ -47,6 +58,84 @@ static bool bs_parse_log_level(const char *s, enum gw_log_level *out)
         }
     }
     return false;
+}
+
+/* The provider sides' options; false on a bad value. */
+static bool bs_provider_option(int c, const char *arg, struct bs_options *o)
+{
+    const char **slot = NULL;
+    switch (c) {
+    case 1:
+        slot = &o->vnpay_tmn;
+        break;
+    case 2:
+        slot = &o->vnpay_secret;
+        break;
+    case 3:
+        slot = &o->vnpay_ipn_url;
+        break;
+    case 4:
+        slot = &o->momo_partner;
+        break;
+    case 5:
+        slot = &o->momo_access_key;
+        break;
+    case 6:
+        slot = &o->momo_secret_key;
+        break;
+    case 7:
+        slot = &o->zalopay_app_id;
+        break;
+    case 8:
+        slot = &o->zalopay_key1;
+        break;
+    case 9:
+        slot = &o->zalopay_key2;
+        break;
+    case 10:
+        slot = &o->statement_dir;
+        break;
+    case 11:
+        slot = &o->faults_json;
+        break;
+    case 12:
+        return bs_parse_int64(arg, 1, 3600000, &o->callback_interval_ms);
+    case 13:
+        return bs_parse_int64(arg, 0, 10000, &o->fee_bp[BS_PROV_VNPAY]);
+    case 14:
+        return bs_parse_int64(arg, 0, 10000, &o->fee_bp[BS_PROV_MOMO]);
+    case 15:
+        return bs_parse_int64(arg, 0, 10000, &o->fee_bp[BS_PROV_ZALOPAY]);
+    default:
+        return false;
+    }
+    *slot = arg;
+    return true;
+}
+
+/* Credentials not on the command line come from the environment (var/demo.env names). */
+static void bs_options_env(struct bs_options *o)
+{
+    static const struct {
+        size_t offset;
+        const char *name;
+    } env[] = {
+        { offsetof(struct bs_options, sandbox_secret), "FEEGATE_BANKSIM_SANDBOX_SECRET" },
+        { offsetof(struct bs_options, vnpay_tmn), "VNPAY_TMN_CODE" },
+        { offsetof(struct bs_options, vnpay_secret), "VNPAY_HASH_SECRET" },
+        { offsetof(struct bs_options, momo_partner), "MOMO_PARTNER_CODE" },
+        { offsetof(struct bs_options, momo_access_key), "MOMO_ACCESS_KEY" },
+        { offsetof(struct bs_options, momo_secret_key), "MOMO_SECRET_KEY" },
+        { offsetof(struct bs_options, zalopay_app_id), "ZALOPAY_APP_ID" },
+        { offsetof(struct bs_options, zalopay_key1), "ZALOPAY_KEY1" },
+        { offsetof(struct bs_options, zalopay_key2), "ZALOPAY_KEY2" },
+    };
+
+    for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+        const char **slot = (const char **)(void *)((char *)o + env[i].offset);
+        if (*slot == NULL)
+            *slot = getenv(env[i].name); /* NOLINT(concurrency-mt-unsafe): before the loop */
+    }
 }
 
 /* Applies one option; false on a bad value. */
@@ -80,7 +169,7 @@ static bool bs_option(int c, const char *arg, struct bs_options *o)
         gw_log_set_level(level);
         return true;
     default:
-        return false;
+        return bs_provider_option(c, arg, o);
     }
 }
 
@@ -93,10 +182,26 @@ static int bs_parse_args(int argc, char **argv, struct bs_options *o)
         { "auto", required_argument, NULL, 'a' },
         { "seed", required_argument, NULL, 'S' },
         { "log-level", required_argument, NULL, 'L' },
+        { "vnpay-tmn", required_argument, NULL, 1 },
+        { "vnpay-secret", required_argument, NULL, 2 },
+        { "vnpay-ipn-url", required_argument, NULL, 3 },
+        { "momo-partner", required_argument, NULL, 4 },
+        { "momo-access-key", required_argument, NULL, 5 },
+        { "momo-secret-key", required_argument, NULL, 6 },
+        { "zalopay-app-id", required_argument, NULL, 7 },
+        { "zalopay-key1", required_argument, NULL, 8 },
+        { "zalopay-key2", required_argument, NULL, 9 },
+        { "statement-dir", required_argument, NULL, 10 },
+        { "faults", required_argument, NULL, 11 },
+        { "callback-interval-ms", required_argument, NULL, 12 },
+        { "vnpay-fee-bp", required_argument, NULL, 13 },
+        { "momo-fee-bp", required_argument, NULL, 14 },
+        { "zalopay-fee-bp", required_argument, NULL, 15 },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     o->seed = (uint64_t)gw_now_ms();
+    o->callback_interval_ms = BS_CALLBACK_INTERVAL_MS_DEFAULT;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'h') {
@@ -108,8 +213,7 @@ static int bs_parse_args(int argc, char **argv, struct bs_options *o)
             return -1;
         }
     }
-    if (o->sandbox_secret == NULL)
-        o->sandbox_secret = getenv("FEEGATE_BANKSIM_SANDBOX_SECRET");
+    bs_options_env(o);
     if (optind != argc || o->listen == NULL) {
         bs_usage(stderr);
         return -1;
@@ -132,7 +236,8 @@ static void bs_index_cb(struct evhttp_request *req, void *arg)
     gw_buf_init(&b, 16 * 1024);
     enum gw_err err = gw_buf_adds(&b, "feegate-banksim: simulated payment providers\n\n");
     for (size_t i = 0; bs_providers[i] != NULL && err == GW_OK; i++)
-        err = gw_buf_printf(&b, "%s: %s\n", bs_providers[i]->name, bs_providers[i]->summary);
+        err = gw_buf_printf(&b, "%s (%s): %s\n", bs_providers[i]->name, bs_on[i] ? "on" : "off",
+                            bs_providers[i]->summary);
     if (err == GW_OK)
         err = gw_buf_printf(&b,
                             "\nauto: %s\npages_shown: %" PRIu64 "\napproved: %" PRIu64
@@ -209,22 +314,30 @@ static void bs_http_setup(struct bs_sim *sim)
 static enum gw_err bs_run(struct bs_sim *sim, size_t *started, struct gw_errbuf *eb)
 {
     for (*started = 0; bs_providers[*started] != NULL; (*started)++) {
-        enum gw_err err = bs_providers[*started]->start(sim, eb);
+        enum gw_err err = bs_providers[*started]->start(sim, &bs_on[*started], eb);
         if (err != GW_OK)
             return err;
     }
-    enum gw_err err = bs_listen(sim, sim->opts->listen, eb);
+    bs_statement_routes(sim, bs_providers, bs_on);
+    bs_faults_routes(sim);
+    enum gw_err err = GW_OK;
+    if (sim->opts->faults_json != NULL)
+        err = bs_faults_set(sim, sim->opts->faults_json, strlen(sim->opts->faults_json), eb);
+    if (err == GW_OK)
+        err = bs_listen(sim, sim->opts->listen, eb);
     if (err != GW_OK)
         return err;
     struct event *sigint = evsignal_new(sim->base, SIGINT, bs_signal_cb, sim->base);
     struct event *sigterm = evsignal_new(sim->base, SIGTERM, bs_signal_cb, sim->base);
     GW_ASSERT(sigint != NULL && sigterm != NULL);
     GW_ASSERT(event_add(sigint, NULL) == 0 && event_add(sigterm, NULL) == 0);
-    gw_log_info("started", "\"auto\":\"%s\",\"seed\":%" PRIu64,
+    gw_log_info("started",
+                "\"auto\":\"%s\",\"seed\":%" PRIu64 ",\"vnpay\":%s,\"momo\":%s,\"zalopay\":%s",
                 sim->opts->auto_mode == BS_AUTO_OFF       ? "off"
                 : sim->opts->auto_mode == BS_AUTO_APPROVE ? "approve"
                                                           : "decline",
-                sim->opts->seed);
+                sim->opts->seed, bs_on[1] ? "true" : "false", bs_on[2] ? "true" : "false",
+                bs_on[3] ? "true" : "false");
     if (event_base_dispatch(sim->base) != 0)
         err = gw_fail(eb, GW_ERR_INTERNAL, "event loop failed");
     gw_log_info("stopping", "\"callbacks_in_progress\":%zu", sim->deliveries_alive);
@@ -253,11 +366,13 @@ int main(int argc, char **argv)
     GW_ASSERT(sim.http != NULL);
     bs_http_setup(&sim);
     bs_pool_new(&sim);
+    bs_faults_new(&sim);
     struct gw_errbuf eb = { .msg = "" };
     size_t started = 0;
     enum gw_err err = bs_run(&sim, &started, &eb);
     if (err != GW_OK)
         gw_log_error("fatal", "\"error\":\"%s\",\"reason\":\"%s\"", gw_err_name(err), eb.msg);
+    bs_faults_free(&sim);
     bs_pool_free(&sim);
     evhttp_free(sim.http);
     for (size_t i = 0; i < started; i++)

@@ -64,7 +64,7 @@ static struct {
     const char *secret;
 } sandbox;
 
-static enum gw_err sandbox_start(struct bs_sim *sim, struct gw_errbuf *eb);
+static enum gw_err sandbox_start(struct bs_sim *sim, bool *on, struct gw_errbuf *eb);
 static void sandbox_stop(void);
 
 const struct bs_provider bs_provider_sandbox = {
@@ -439,8 +439,9 @@ static void sandbox_query_cb(struct evhttp_request *req, void *arg)
     gw_arena_release(&a);
 }
 
-static enum gw_err sandbox_start(struct bs_sim *sim, struct gw_errbuf *eb)
+static enum gw_err sandbox_start(struct bs_sim *sim, bool *on, struct gw_errbuf *eb)
 {
+    *on = true; /* always: the gateway's own protocol */
     const struct bs_options *o = sim->opts;
     if (o->sandbox_merchant == NULL || o->sandbox_merchant[0] == '\0' ||
         o->sandbox_secret == NULL || o->sandbox_secret[0] == '\0')

@@ -11,6 +11,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -124,25 +125,35 @@ static struct evhttp_connection *host_conn(struct gw_httpc *h, const struct evht
     return hh->conns[slot];
 }
 
+const char *gw_httpc_header(const struct gw_httpc_answer *a, const char *name)
+{
+    if (a->headers_ == NULL)
+        return NULL;
+    return evhttp_find_header(a->headers_, name);
+}
+
 static void call_done(struct evhttp_request *req, void *arg)
 {
     struct httpc_call *call = arg;
     struct gw_httpc *h = call->h;
-    int status = 0;
-    const char *body = "";
-    size_t len = 0;
+    struct gw_httpc_answer a = { .status = 0, .body = "", .body_len = 0, .headers_ = NULL };
     if (req != NULL && evhttp_request_get_response_code(req) > 0) {
-        status = evhttp_request_get_response_code(req);
+        a.status = evhttp_request_get_response_code(req);
+        a.headers_ = evhttp_request_get_input_headers(req);
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        len = evbuffer_get_length(in);
-        body = len > 0 ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+        a.body_len = evbuffer_get_length(in);
+        /* NUL-terminated for the parsers: the buffer gets one more byte, not counted. */
+        if (evbuffer_add(in, "", 1) == 0)
+            a.body = (const char *)evbuffer_pullup(in, -1);
+        else
+            a.status = 0;
     }
     GW_ASSERT(h->inflight > 0);
     h->inflight--;
     gw_httpc_done_fn *done = call->done;
     void *done_arg = call->arg;
     gw_xfree(call);
-    done(done_arg, status, body, len);
+    done(done_arg, &a);
 }
 
 static bool add_headers(struct evhttp_request *req, const struct gw_httpc_req *r,
@@ -180,7 +191,13 @@ enum gw_err gw_httpc_send(struct gw_httpc *h, const struct gw_httpc_req *r, gw_h
     struct httpc_call *call = gw_xcalloc(1, sizeof(*call));
     *call = (struct httpc_call){ .h = h, .done = done, .arg = arg };
     struct evhttp_request *req = conn != NULL ? evhttp_request_new(call_done, call) : NULL;
-    if (req == NULL || !add_headers(req, r, evhttp_uri_get_host(uri))) {
+    /* Host carries the port unless it is the scheme's default (RFC 9110 7.2). */
+    char host[300];
+    int port = evhttp_uri_get_port(uri);
+    int hn = port > 0 && port != (strcmp(scheme, "https") == 0 ? 443 : 80)
+                 ? snprintf(host, sizeof(host), "%s:%d", evhttp_uri_get_host(uri), port)
+                 : snprintf(host, sizeof(host), "%s", evhttp_uri_get_host(uri));
+    if (req == NULL || hn <= 0 || (size_t)hn >= sizeof(host) || !add_headers(req, r, host)) {
         if (req != NULL)
             evhttp_request_free(req);
         evhttp_uri_free(uri);

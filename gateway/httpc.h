@@ -31,9 +31,19 @@ struct gw_httpc_req {
     int timeout_s;
 };
 
-/* status 0 means no answer (connection failed, timed out, answer too large): the outcome
- * is unknown. body is valid only during the call. */
-typedef void gw_httpc_done_fn(void *arg, int status, const char *body, size_t body_len);
+/* An answer, valid only during the done callback. status 0 means no answer (connection
+ * failed, timed out, answer too large): the outcome is unknown. */
+struct gw_httpc_answer {
+    int status;
+    const char *body; /* "" when none */
+    size_t body_len;
+    const void *headers_; /* use gw_httpc_header */
+};
+
+/* A response header, or NULL. */
+const char *gw_httpc_header(const struct gw_httpc_answer *a, const char *name);
+
+typedef void gw_httpc_done_fn(void *arg, const struct gw_httpc_answer *a);
 
 struct gw_httpc *gw_httpc_new(struct event_base *base);
 /* Fails pending requests (their callbacks run with status 0) and frees. NULL is a no-op. */

@@ -218,6 +218,68 @@ static void test_failed_delivery_is_retried(void **state)
     it_assert_ledger_ok();
 }
 
+static int count_event(const char *event_id)
+{
+    int n = 0;
+    pthread_mutex_lock(&hook.lock);
+    for (int i = 0; i < hook.n; i++)
+        n += strcmp(hook.event_ids[i], event_id) == 0;
+    pthread_mutex_unlock(&hook.lock);
+    return n;
+}
+
+static void test_list_get_and_replay(void **state)
+{
+    (void)state;
+    struct th_resp r;
+    assert_int_equal(th_portal("GET", "/v1/webhooks?limit=10", NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_loads(r.body, 0, NULL);
+    th_resp_release(&r);
+    json_t *events = json_object_get(j, "events");
+    assert_true(json_array_size(events) >= 2);
+    char event_id[48];
+    (void)snprintf(event_id, sizeof(event_id), "%s",
+                   json_string_value(json_object_get(json_array_get(events, 0), "event_id")));
+    json_decref(j);
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/v1/webhooks/%s", event_id);
+    assert_int_equal(th_portal("GET", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"deliveries\""));
+    th_resp_release(&r);
+    for (int i = 0; i < 50 && count_event(event_id) == 0; i++)
+        usleep(100 * 1000);
+    int before = count_event(event_id);
+    assert_true(before >= 1);
+    (void)snprintf(path, sizeof(path), "/v1/webhooks/%s/replay", event_id);
+    assert_int_equal(th_portal("POST", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"replayed\":1"));
+    th_resp_release(&r);
+    for (int i = 0; i < 50 && count_event(event_id) == before; i++)
+        usleep(100 * 1000);
+    assert_int_equal(count_event(event_id), before + 1); /* the same event_id again */
+    /* A range replay, bad input, and another client's event. */
+    assert_int_equal(th_portal("POST", "/v1/webhooks/replay",
+                               "{\"from\":\"2000-01-01T00:00:00+07:00\","
+                               "\"to\":\"2100-01-01T00:00:00+07:00\"}",
+                               NULL, &r),
+                     GW_OK);
+    assert_int_equal(r.status, 200);
+    th_resp_release(&r);
+    assert_int_equal(th_portal("POST", "/v1/webhooks/replay", "{\"from\":\"yesterday\"}", NULL,
+                               &r),
+                     GW_OK);
+    assert_int_equal(r.status, 400);
+    th_resp_release(&r);
+    th_portal_use(it.gw.url, TH_CLIENT_B_ID, TH_CLIENT_B_SECRET);
+    assert_int_equal(th_portal("POST", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 404);
+    th_resp_release(&r);
+    th_portal_use(it.gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -243,6 +305,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signed_webhook_per_status_change),
         cmocka_unit_test(test_failed_delivery_is_retried),
+        cmocka_unit_test(test_list_get_and_replay),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

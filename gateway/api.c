@@ -9,6 +9,7 @@
 #include "gw_crypto.h"
 #include "gw_log.h"
 #include "pbconv.h"
+#include "refund.h"
 #include "server.h"
 #include "validate.h"
 #include "banned.h"
@@ -227,6 +228,9 @@ static void route_payments(struct gw_ctx *ctx)
     } else if (ctx->n_seg == 4 && post && strcmp(ctx->seg[3], "cancel") == 0) {
         if (payment_id_ok(ctx, ctx->seg[2]))
             cancel_payment(ctx, ctx->seg[2]);
+    } else if (ctx->n_seg == 4 && (get || post) && strcmp(ctx->seg[3], "refunds") == 0) {
+        if (payment_id_ok(ctx, ctx->seg[2]))
+            gw_handle_refunds(ctx, ctx->seg[2], post);
     } else if (ctx->n_seg == 4 && get && strcmp(ctx->seg[3], "events") == 0) {
         if (payment_id_ok(ctx, ctx->seg[2]))
             simple_call(ctx, "SELECT feegate.api_payment_events($1, $2)", ctx->seg[2]);
@@ -236,12 +240,115 @@ static void route_payments(struct gw_ctx *ctx)
     }
 }
 
+static void count_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    ctx->proto_out = false;
+    if (err != GW_OK) {
+        gw_reply_db_error(ctx, err, res);
+        return;
+    }
+    char *body = gw_arena_printf(&ctx->arena, "{\"replayed\":%s}", PQgetvalue(res, 0, 0));
+    gw_reply_json(ctx, 200, body != NULL ? body : "{}");
+}
+
+/* The query parameter of ctx's query string, copied into the arena, or NULL. */
+static const char *query_param(struct gw_ctx *ctx, const char *name)
+{
+    struct evkeyvalq q;
+    if (ctx->query == NULL || evhttp_parse_query_str(ctx->query, &q) != 0)
+        return NULL;
+    const char *v = evhttp_find_header(&q, name);
+    const char *copy = v != NULL ? gw_arena_strdup(&ctx->arena, v) : NULL;
+    evhttp_clear_headers(&q);
+    return copy;
+}
+
+static void list_webhooks(struct gw_ctx *ctx)
+{
+    const char *since = query_param(ctx, "since");
+    const char *limit = query_param(ctx, "limit");
+    if ((since != NULL && !gw_valid_rfc3339(since)) ||
+        (limit != NULL && (strlen(limit) == 0 || strlen(limit) > 4 ||
+                           strspn(limit, "0123456789") != strlen(limit)))) {
+        gw_reply_error(ctx, 400, "invalid_request",
+                       "since must be an RFC 3339 time and limit a number up to 1000");
+        return;
+    }
+    ctx->params[0] = ctx->client_id;
+    ctx->params[1] = since;
+    ctx->params[2] = limit;
+    gw_ctx_query(ctx, "SELECT feegate.webhook_list($1, $2::timestamptz, $3::int)", 3,
+                 json_only_done);
+}
+
+/* POST /v1/webhooks/replay {"from": RFC 3339, "to": RFC 3339}. */
+static void replay_range(struct gw_ctx *ctx)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(ctx->body, ctx->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *from = json_string_value(json_object_get(j, "from"));
+    const char *to = json_string_value(json_object_get(j, "to"));
+    bool ok = json_is_object(j) && json_object_size(j) == 2 && from != NULL && to != NULL &&
+              gw_valid_rfc3339(from) && gw_valid_rfc3339(to);
+    if (ok) {
+        ctx->params[2] = gw_arena_strdup(&ctx->arena, from);
+        ctx->params[3] = gw_arena_strdup(&ctx->arena, to);
+    }
+    json_decref(j);
+    if (!ok) {
+        gw_reply_error(ctx, 400, "invalid_request",
+                       "send {\"from\": RFC 3339 time, \"to\": RFC 3339 time}");
+        return;
+    }
+    ctx->params[0] = ctx->client_id;
+    ctx->params[1] = NULL;
+    gw_ctx_query(ctx,
+                 "SELECT feegate.webhook_replay($1, $2, $3::timestamptz, $4::timestamptz)", 4,
+                 count_done);
+}
+
+static void route_webhooks(struct gw_ctx *ctx)
+{
+    bool get = ctx->method == EVHTTP_REQ_GET;
+    bool post = ctx->method == EVHTTP_REQ_POST;
+    if (ctx->n_seg == 2 && get) {
+        list_webhooks(ctx);
+    } else if (ctx->n_seg == 3 && post && strcmp(ctx->seg[2], "replay") == 0) {
+        replay_range(ctx);
+    } else if (ctx->n_seg >= 3 && !gw_valid_event_id(ctx->seg[2])) {
+        gw_reply_error(ctx, 404, "not_found", "no such webhook event");
+    } else if (ctx->n_seg == 3 && get) {
+        simple_call(ctx, "SELECT feegate.webhook_get($1, $2)", ctx->seg[2]);
+    } else if (ctx->n_seg == 4 && post && strcmp(ctx->seg[3], "replay") == 0) {
+        ctx->params[0] = ctx->client_id;
+        ctx->params[1] = ctx->seg[2];
+        ctx->params[2] = NULL;
+        ctx->params[3] = NULL;
+        gw_ctx_query(ctx,
+                     "SELECT feegate.webhook_replay($1, $2, $3::timestamptz, $4::timestamptz)",
+                     4, count_done);
+    } else {
+        gw_reply_error(ctx, 404, "not_found", "no such method and path in API v1");
+    }
+}
+
 void gw_handle_api(struct gw_ctx *ctx)
 {
-    if (!negotiate(ctx) || !gw_auth_check(ctx))
+    if (!negotiate(ctx))
+        return;
+    if (ctx->n_seg >= 2 && strcmp(ctx->seg[1], "finance") == 0) {
+        gw_handle_finance(ctx); /* staff, not portal clients */
+        return;
+    }
+    if (!gw_auth_check(ctx))
         return;
     if (ctx->n_seg >= 2 && strcmp(ctx->seg[1], "payments") == 0) {
         route_payments(ctx);
+        return;
+    }
+    if (ctx->n_seg >= 2 && strcmp(ctx->seg[1], "webhooks") == 0) {
+        route_webhooks(ctx);
         return;
     }
     if (ctx->n_seg == 2 && strcmp(ctx->seg[1], "catalog") == 0 && ctx->method == EVHTTP_REQ_GET) {

@@ -59,12 +59,12 @@ static bool parse_timestamp(const char *s, int64_t *out)
     return true;
 }
 
-bool gw_auth_check(struct gw_ctx *ctx)
+bool gw_auth_headers(struct gw_ctx *ctx, struct gw_auth_req *ar)
 {
-    const char *id = gw_ctx_header(ctx, "X-Feegate-Client");
-    const char *ts = gw_ctx_header(ctx, "X-Feegate-Timestamp");
-    const char *sig = gw_ctx_header(ctx, "X-Feegate-Signature");
-    if (id == NULL || ts == NULL || sig == NULL) {
+    ar->id = gw_ctx_header(ctx, "X-Feegate-Client");
+    ar->ts = gw_ctx_header(ctx, "X-Feegate-Timestamp");
+    ar->sig = gw_ctx_header(ctx, "X-Feegate-Signature");
+    if (ar->id == NULL || ar->ts == NULL || ar->sig == NULL) {
         gw_reply_error(ctx, 401, "unauthenticated",
                        "X-Feegate-Client, X-Feegate-Timestamp and X-Feegate-Signature are "
                        "required");
@@ -72,7 +72,7 @@ bool gw_auth_check(struct gw_ctx *ctx)
     }
     int64_t t = 0;
     int64_t now = gw_now_ms() / 1000;
-    if (!parse_timestamp(ts, &t) || t < now - GW_AUTH_CLOCK_SKEW_S ||
+    if (!parse_timestamp(ar->ts, &t) || t < now - GW_AUTH_CLOCK_SKEW_S ||
         t > now + GW_AUTH_CLOCK_SKEW_S) {
         gw_reply_error(ctx, 401, "stale_timestamp",
                        "X-Feegate-Timestamp must be Unix seconds within %d s of the server "
@@ -80,25 +80,39 @@ bool gw_auth_check(struct gw_ctx *ctx)
                        GW_AUTH_CLOCK_SKEW_S);
         return false;
     }
-    const struct gw_clients *cs =
-        atomic_load_explicit(&ctx->loop->srv->clients, memory_order_acquire);
-    const struct gw_client *c = client_find(cs, id);
+    return true;
+}
+
+bool gw_auth_signature(struct gw_ctx *ctx, const struct gw_auth_req *ar, const char *secret)
+{
     char body_hash[GW_SHA256_HEX_BYTES];
     gw_sha256_hex(ctx->body, ctx->body_len, body_hash);
     char *msg = gw_arena_printf(&ctx->arena, "%s\n%s\n%s\n%s", method_name(ctx->method), ctx->uri,
-                                ts, body_hash);
+                                ar->ts, body_hash);
     GW_ASSERT(msg != NULL);
     char want[GW_SHA256_HEX_BYTES];
-    /* An unknown client is checked against a dummy key so timing does not reveal ids. */
-    const char *key = c != NULL ? c->secret : "feegate-no-such-client";
+    /* An unknown id is checked against a dummy key so timing does not reveal ids. */
+    const char *key = secret != NULL ? secret : "feegate-no-such-client";
     gw_hmac_sha256_hex(key, strlen(key), msg, strlen(msg), want);
-    bool ok = strncmp(sig, "v1=", 3) == 0 &&
-              gw_hex_equal_ct(sig + 3, strlen(sig + 3), want, strlen(want)) && c != NULL;
-    if (!ok) {
+    bool ok = strncmp(ar->sig, "v1=", 3) == 0 &&
+              gw_hex_equal_ct(ar->sig + 3, strlen(ar->sig + 3), want, strlen(want)) &&
+              secret != NULL;
+    if (!ok)
         gw_reply_error(ctx, 401, "bad_signature",
                        "the request signature does not match (see docs/api.md, signing)");
+    return ok;
+}
+
+bool gw_auth_check(struct gw_ctx *ctx)
+{
+    struct gw_auth_req ar;
+    if (!gw_auth_headers(ctx, &ar))
         return false;
-    }
+    const struct gw_clients *cs =
+        atomic_load_explicit(&ctx->loop->srv->clients, memory_order_acquire);
+    const struct gw_client *c = client_find(cs, ar.id);
+    if (!gw_auth_signature(ctx, &ar, c != NULL ? c->secret : NULL))
+        return false;
     ctx->client_id = c->id;
     return true;
 }

@@ -183,3 +183,51 @@ int gw_cli_request(int argc, char **argv)
     gw_buf_release(&body);
     return rc;
 }
+
+/* feegate webhooks replay --client C (--event EVT | --from T --to T): for operators, over
+ * FEEGATE_DSN (the same database function as POST /v1/webhooks/.../replay). */
+int gw_cli_webhooks(int argc, char **argv)
+{
+    const char *client = NULL;
+    const char *event = NULL;
+    const char *from = NULL;
+    const char *to = NULL;
+    for (int i = 3; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--client") == 0)
+            client = argv[i + 1];
+        else if (strcmp(argv[i], "--event") == 0)
+            event = argv[i + 1];
+        else if (strcmp(argv[i], "--from") == 0)
+            from = argv[i + 1];
+        else if (strcmp(argv[i], "--to") == 0)
+            to = argv[i + 1];
+    }
+    const char *dsn = getenv("FEEGATE_DSN");
+    if (argc < 3 || strcmp(argv[2], "replay") != 0 || client == NULL || dsn == NULL ||
+        (event == NULL) == (from == NULL || to == NULL)) {
+        (void)fputs("usage: feegate webhooks replay --client ID (--event EVT | --from TIME --to "
+                    "TIME)   (FEEGATE_DSN)\n",
+                    stderr);
+        return 2;
+    }
+    PGconn *conn = PQconnectdb(dsn);
+    const char *params[4] = { client, event, from, to };
+    PGresult *res = PQstatus(conn) == CONNECTION_OK
+                        ? PQexecParams(conn,
+                                       "SELECT feegate.webhook_replay($1, $2, $3::timestamptz, "
+                                       "$4::timestamptz)",
+                                       4, NULL, params, NULL, NULL, 0)
+                        : NULL;
+    int rc = 0;
+    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        (void)printf("%s events scheduled for delivery\n", PQgetvalue(res, 0, 0));
+    } else {
+        const char *detail = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+        (void)fprintf(stderr, "feegate: webhooks replay: %s\n",
+                      detail != NULL ? detail : PQerrorMessage(conn));
+        rc = 1;
+    }
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
+}

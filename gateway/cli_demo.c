@@ -18,6 +18,7 @@
 #include "gw_log.h"
 #include "gw_pgembed.h"
 #include "ledger.h"
+#include "rcp.h"
 #include "server.h"
 #include "banned.h"
 
@@ -30,6 +31,9 @@ extern char **environ;
 #define DEMO_GW_PORT    8080
 #define DEMO_SIM_PORT   8081
 #define STOP_WAIT_MS    5000
+#define DEMO_VNPAY_TMN  "FGDEMO01"
+#define DEMO_MOMO_PARTNER "MOMOFGDEMO"
+#define DEMO_ZALOPAY_APP "2553"
 
 static int env_int(const char *name, int dflt)
 {
@@ -137,6 +141,13 @@ struct demo {
     struct gw_pgembed pg;
     char client_secret[65];
     char sandbox_secret[65];
+    /* The simulated providers' credentials (docs/adapters.md): the codes are fixed, the
+     * secrets kept between runs through var/demo.env like the others. */
+    char vnp_secret[65];
+    char momo_access[65];
+    char momo_secret[65];
+    char zp_key1[65];
+    char zp_key2[65];
     int gw_port;
     int sim_port;
     pid_t sim_pid;
@@ -164,6 +175,17 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
                   "merchant_id = %s\nsecret = %s\nendpoint_url = http://127.0.0.1:%d\n",
                   d->gw_port, d->gw_port, d->pg.app_dsn, DEMO_MERCHANT, d->sandbox_secret,
                   d->sim_port);
+    (void)fprintf(ini,
+                  "[channel.vnpay]\nmerchant_id = %s\nsecret = %s\n"
+                  "endpoint_url = http://127.0.0.1:%d/vnpay/paymentv2/vpcpay.html\n"
+                  "api_url = http://127.0.0.1:%d/vnpay/merchant_webapi/api/transaction\n"
+                  "[channel.momo]\nmerchant_id = %s\nsecret = %s\nsecret2 = %s\n"
+                  "endpoint_url = http://127.0.0.1:%d/momo/v2/gateway/api\n"
+                  "[channel.zalopay]\nmerchant_id = %s\nsecret = %s\nsecret2 = %s\n"
+                  "endpoint_url = http://127.0.0.1:%d/zalopay\n",
+                  DEMO_VNPAY_TMN, d->vnp_secret, d->sim_port, d->sim_port, DEMO_MOMO_PARTNER,
+                  d->momo_secret, d->momo_access, d->sim_port, DEMO_ZALOPAY_APP, d->zp_key1,
+                  d->zp_key2, d->sim_port);
     char url[64];
     (void)fprintf(env, "# feegate demo: source this file (sh syntax)\n");
     (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", d->gw_port);
@@ -176,6 +198,19 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
     print_export_line(env, "FEEGATE_ADMIN_DSN", d->pg.admin_dsn);
     print_export_line(env, "SANDBOX_MERCHANT_ID", DEMO_MERCHANT);
     print_export_line(env, "SANDBOX_SECRET", d->sandbox_secret);
+    print_export_line(env, "VNPAY_TMN_CODE", DEMO_VNPAY_TMN);
+    print_export_line(env, "VNPAY_HASH_SECRET", d->vnp_secret);
+    print_export_line(env, "MOMO_PARTNER_CODE", DEMO_MOMO_PARTNER);
+    print_export_line(env, "MOMO_ACCESS_KEY", d->momo_access);
+    print_export_line(env, "MOMO_SECRET_KEY", d->momo_secret);
+    print_export_line(env, "ZALOPAY_APP_ID", DEMO_ZALOPAY_APP);
+    print_export_line(env, "ZALOPAY_KEY1", d->zp_key1);
+    print_export_line(env, "ZALOPAY_KEY2", d->zp_key2);
+    char ca[PATH_MAX + 32];
+    (void)snprintf(ca, sizeof(ca), "%s/receipts/ca.pem", d->root);
+    print_export_line(env, "RECEIPT_CA_CERT", ca);
+    (void)fprintf(ini, "[receipts]\ncert = %s/receipts/signer.pem\nkey = %s/receipts/signer.key\n"
+                       "ca = %s\n", d->root, d->root, ca);
     (void)fprintf(ex,
                   "{\n  \"order_ref\": \"HS-2026-%06ld\",\n  \"agency_code\": \"STP-HN\",\n"
                   "  \"payer\": {\"name\": \"Nguyễn Văn An\", \"id_number\": \"001099012345\", "
@@ -210,13 +245,25 @@ static enum gw_err demo_spawn_sim(struct demo *d, struct gw_errbuf *eb)
     char a_merchant[] = "--sandbox-merchant";
     char a_secret[] = "--sandbox-secret";
     char merchant[] = DEMO_MERCHANT;
+    /* The providers' credentials reach the simulator through its environment. */
+    int rc = setenv("VNPAY_TMN_CODE", DEMO_VNPAY_TMN, 1) | setenv("VNPAY_HASH_SECRET", d->vnp_secret, 1) |
+             setenv("MOMO_PARTNER_CODE", DEMO_MOMO_PARTNER, 1) |
+             setenv("MOMO_ACCESS_KEY", d->momo_access, 1) |
+             setenv("MOMO_SECRET_KEY", d->momo_secret, 1) |
+             setenv("ZALOPAY_APP_ID", DEMO_ZALOPAY_APP, 1) | setenv("ZALOPAY_KEY1", d->zp_key1, 1) |
+             setenv("ZALOPAY_KEY2", d->zp_key2, 1);
+    if (rc != 0)
+        return gw_fail(eb, GW_ERR_IO, "could not set the simulator's environment");
+    char a_ipn[] = "--vnpay-ipn-url";
+    char ipn[64];
+    (void)snprintf(ipn, sizeof(ipn), "http://127.0.0.1:%d/ipn/vnpay", d->gw_port);
     char *const args[] = { sim,      a_listen, listen, a_merchant, merchant,
-                           a_secret, d->sandbox_secret, NULL };
+                           a_secret, d->sandbox_secret, a_ipn, ipn, NULL };
     posix_spawnattr_t attr;
     (void)posix_spawnattr_init(&attr);
     (void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
     (void)posix_spawnattr_setpgroup(&attr, 0);
-    int rc = posix_spawn(&d->sim_pid, sim, NULL, &attr, args, environ);
+    rc = posix_spawn(&d->sim_pid, sim, NULL, &attr, args, environ);
     (void)posix_spawnattr_destroy(&attr);
     if (rc != 0)
         return gw_fail(eb, GW_ERR_IO, "could not start %s: %s", sim, strerror(rc));
@@ -248,6 +295,7 @@ static void demo_banner(const struct demo *d)
                  "  ./build/gateway/feegate request POST /v1/payments "
                  "var/example-payment.json\n\n"
                  "then open the checkout_url it prints in a browser, choose the sandbox bank,\n"
+                 "VNPAY, MoMo or ZaloPay (all simulated),\n"
                  "approve, and see the receipt. Check the books with:\n\n"
                  "  . var/demo.env && ./build/gateway/feegate ledger check\n\n",
                  d->gw_port, d->sim_port, d->pg.app_dsn, d->root);
@@ -267,9 +315,19 @@ static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
                                                               DEMO_PG_PORT), eb);
     if (err != GW_OK)
         return err;
-    err = ldg_migrate_blocking(d->pg.admin_dsn, eb);
+    /* The demo CA and receipt signing certificate, made once and kept under var/receipts/. */
+    struct stat st;
+    if (err == GW_OK && stat(DEMO_DIR "/receipts/ca.pem", &st) != 0)
+        err = rcp_ca_init(DEMO_DIR "/receipts", eb);
+    if (err == GW_OK)
+        err = ldg_migrate_blocking(d->pg.admin_dsn, eb);
     secret_from("FEEGATE_CLIENT_SECRET", d->client_secret);
     secret_from("SANDBOX_SECRET", d->sandbox_secret);
+    secret_from("VNPAY_HASH_SECRET", d->vnp_secret);
+    secret_from("MOMO_ACCESS_KEY", d->momo_access);
+    secret_from("MOMO_SECRET_KEY", d->momo_secret);
+    secret_from("ZALOPAY_KEY1", d->zp_key1);
+    secret_from("ZALOPAY_KEY2", d->zp_key2);
     const struct ldg_demo_client client = { .id = DEMO_CLIENT,
                                             .secret = d->client_secret,
                                             .webhook_url = getenv("FEEGATE_WEBHOOK_URL") };

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,18 @@ static enum gw_err set_database(struct gw_config *cfg, const char *k, const char
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [database]", k);
 }
 
+static enum gw_err set_receipts(struct gw_config *cfg, const char *k, const char *v,
+                                struct gw_errbuf *eb)
+{
+    if (strcmp(k, "cert") == 0)
+        return copy_value(cfg->receipt_cert, sizeof(cfg->receipt_cert), v, k, eb);
+    if (strcmp(k, "key") == 0)
+        return copy_value(cfg->receipt_key, sizeof(cfg->receipt_key), v, k, eb);
+    if (strcmp(k, "ca") == 0)
+        return copy_value(cfg->receipt_ca, sizeof(cfg->receipt_ca), v, k, eb);
+    return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [receipts]", k);
+}
+
 static enum gw_err set_channel(struct gw_channel_config *ch, const char *k, const char *v,
                                struct gw_errbuf *eb)
 {
@@ -90,6 +103,24 @@ static enum gw_err set_channel(struct gw_channel_config *ch, const char *k, cons
         return copy_value(ch->secret2, sizeof(ch->secret2), v, k, eb);
     if (strcmp(k, "endpoint_url") == 0)
         return copy_value(ch->endpoint_url, sizeof(ch->endpoint_url), v, k, eb);
+    if (strcmp(k, "api_url") == 0)
+        return copy_value(ch->api_url, sizeof(ch->api_url), v, k, eb);
+    if (strcmp(k, "method") == 0)
+        return copy_value(ch->method, sizeof(ch->method), v, k, eb);
+    if (strcmp(k, "app_user") == 0)
+        return copy_value(ch->app_user, sizeof(ch->app_user), v, k, eb);
+    if (strcmp(k, "server_ip") == 0)
+        return copy_value(ch->server_ip, sizeof(ch->server_ip), v, k, eb);
+    if (strcmp(k, "maintenance") == 0) {
+        enum gw_err err = copy_value(ch->maintenance, sizeof(ch->maintenance), v, k, eb);
+        return err != GW_OK ? err : gw_config_parse_maintenance(v, ch, eb);
+    }
+    if (strcmp(k, "breaker_failures") == 0)
+        return parse_int(v, 1, 1000, &ch->breaker_failures, k, eb);
+    if (strcmp(k, "breaker_p90_ms") == 0)
+        return parse_int(v, 1, 600000, &ch->breaker_p90_ms, k, eb);
+    if (strcmp(k, "breaker_cooldown_s") == 0)
+        return parse_int(v, 1, 86400, &ch->breaker_cooldown_s, k, eb);
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in a channel section", k);
 }
 
@@ -106,8 +137,126 @@ static enum gw_err open_channel(struct gw_config *cfg, const char *name,
     struct gw_channel_config *ch = &cfg->channels[cfg->n_channels++];
     memset(ch, 0, sizeof(*ch));
     ch->ops = ops;
+    ch->breaker_failures = GW_BREAKER_FAILURES_DEFAULT;
+    ch->breaker_p90_ms = GW_BREAKER_P90_MS_DEFAULT;
+    ch->breaker_cooldown_s = GW_BREAKER_COOLDOWN_S_DEFAULT;
     *out = ch;
     return GW_OK;
+}
+
+void gw_channel_fixup(struct gw_channel_config *ch)
+{
+    ch->adapter = (struct gw_adapter_config){
+        .channel = ch->ops->name,
+        .merchant_id = ch->merchant_id,
+        .secret = ch->secret,
+        .secret2 = ch->secret2[0] != '\0' ? ch->secret2 : NULL,
+        .endpoint_url = ch->endpoint_url,
+        .ipn_url = ch->ipn_url,
+        .return_url = ch->return_url,
+        .api_url = ch->api_url[0] != '\0' ? ch->api_url : NULL,
+        .method = ch->method[0] != '\0' ? ch->method : NULL,
+        .app_user = ch->app_user[0] != '\0' ? ch->app_user : NULL,
+        .server_ip = ch->server_ip[0] != '\0' ? ch->server_ip : NULL,
+    };
+}
+
+bool gw_channel_changed(const struct gw_channel_config *a, const struct gw_channel_config *b)
+{
+    /* Everything after the adapter view is plain data, zeroed before it was filled. */
+    size_t from = offsetof(struct gw_channel_config, merchant_id);
+    return a->ops != b->ops ||
+           memcmp((const char *)a + from, (const char *)b + from, sizeof(*a) - from) != 0;
+}
+
+/* One "HH:MM" into minutes of the day. */
+static bool parse_hhmm(const char *s, int *out)
+{
+    if (strlen(s) != 5 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
+        s[2] != ':' || !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
+        return false;
+    int h = (s[0] - '0') * 10 + (s[1] - '0');
+    int m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23 || m > 59)
+        return false;
+    *out = h * 60 + m;
+    return true;
+}
+
+/* One "Sun 01:00-03:00" or "daily 23:55-00:05". */
+static enum gw_err parse_window(char *w, struct gw_maint_window *out, struct gw_errbuf *eb)
+{
+    static const char *const days[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+    char *sp = strchr(w, ' ');
+    char *dash = sp != NULL ? strchr(sp + 1, '-') : NULL;
+    if (sp == NULL || dash == NULL)
+        return gw_fail(eb, GW_ERR_INVALID, "maintenance window \"%s\" is not DAY HH:MM-HH:MM", w);
+    *sp = '\0';
+    *dash = '\0';
+    out->wday = -2;
+    if (strcmp(w, "daily") == 0)
+        out->wday = -1;
+    for (int d = 0; d < 7; d++)
+        if (strcmp(w, days[d]) == 0)
+            out->wday = d;
+    int start = 0;
+    int end = 0;
+    if (out->wday == -2 || !parse_hhmm(sp + 1, &start) || !parse_hhmm(dash + 1, &end) ||
+        start == end)
+        return gw_fail(eb, GW_ERR_INVALID,
+                       "maintenance window \"%s %s-%s\": day must be daily or Mon..Sun, times "
+                       "HH:MM, start and end different", w, sp + 1, dash + 1);
+    out->start_min = start;
+    out->len_min = end > start ? end - start : 1440 - start + end;
+    return GW_OK;
+}
+
+enum gw_err gw_config_parse_maintenance(const char *text, struct gw_channel_config *ch,
+                                        struct gw_errbuf *eb)
+{
+    char buf[GW_CONFIG_VALUE_BYTES];
+    ch->n_maint = 0;
+    if (strlen(text) >= sizeof(buf))
+        return gw_fail(eb, GW_ERR_LIMIT, "maintenance is too long");
+    memcpy(buf, text, strlen(text) + 1);
+    char *t = trim(buf);
+    if (*t == '\0' || strcmp(t, "none") == 0)
+        return GW_OK;
+    for (char *w = t, *next = NULL; w != NULL; w = next) {
+        char *comma = strchr(w, ',');
+        next = comma != NULL ? comma + 1 : NULL;
+        if (comma != NULL)
+            *comma = '\0';
+        if (ch->n_maint >= GW_MAINT_WINDOWS_MAX)
+            return gw_fail(eb, GW_ERR_LIMIT, "too many maintenance windows (max %d)",
+                           GW_MAINT_WINDOWS_MAX);
+        w = trim(w);
+        enum gw_err err = parse_window(w, &ch->maint[ch->n_maint], eb);
+        if (err != GW_OK)
+            return err;
+        ch->n_maint++;
+    }
+    return GW_OK;
+}
+
+bool gw_channel_in_maintenance(const struct gw_channel_config *ch, time_t now)
+{
+    /* Vietnam has no daylight saving: local time is UTC+7 all year. */
+    int64_t local = (int64_t)now + 7 * 3600;
+    int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+    int minute = (int)((local - days * 86400) / 60);
+    int wday = (int)(((days % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
+    for (int i = 0; i < ch->n_maint; i++) {
+        const struct gw_maint_window *w = &ch->maint[i];
+        int since;
+        if (w->wday < 0)
+            since = (minute - w->start_min + 1440) % 1440;
+        else
+            since = ((wday - w->wday + 7) % 7 * 1440 + minute - w->start_min + 10080) % 10080;
+        if (since < w->len_min)
+            return true;
+    }
+    return false;
 }
 
 static enum gw_err finish_channels(struct gw_config *cfg, struct gw_errbuf *eb)
@@ -124,15 +273,7 @@ static enum gw_err finish_channels(struct gw_config *cfg, struct gw_errbuf *eb)
         if (n1 < 0 || (size_t)n1 >= sizeof(ch->ipn_url) || n2 < 0 ||
             (size_t)n2 >= sizeof(ch->return_url))
             return gw_fail(eb, GW_ERR_LIMIT, "public_url is too long");
-        ch->adapter = (struct gw_adapter_config){
-            .channel = name,
-            .merchant_id = ch->merchant_id,
-            .secret = ch->secret,
-            .secret2 = ch->secret2[0] != '\0' ? ch->secret2 : NULL,
-            .endpoint_url = ch->endpoint_url,
-            .ipn_url = ch->ipn_url,
-            .return_url = ch->return_url,
-        };
+        gw_channel_fixup(ch);
     }
     return GW_OK;
 }
@@ -179,6 +320,8 @@ static enum gw_err config_line(struct gw_config *cfg, struct ini_state *st, char
         return set_server(cfg, k, v, eb);
     if (strcmp(st->section, "database") == 0)
         return set_database(cfg, k, v, eb);
+    if (strcmp(st->section, "receipts") == 0)
+        return set_receipts(cfg, k, v, eb);
     if (strcmp(st->section, "log") == 0 && strcmp(k, "level") == 0)
         return copy_value(cfg->log_level, sizeof(cfg->log_level), v, k, eb);
     if (st->channel != NULL)
@@ -189,6 +332,9 @@ static enum gw_err config_line(struct gw_config *cfg, struct ini_state *st, char
 enum gw_err gw_config_load(const char *path, struct gw_config *cfg, struct gw_errbuf *eb)
 {
     config_defaults(cfg);
+    enum gw_err perr = copy_value(cfg->path, sizeof(cfg->path), path, "path", eb);
+    if (perr != GW_OK)
+        return perr;
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
@@ -213,6 +359,8 @@ enum gw_err gw_config_load(const char *path, struct gw_config *cfg, struct gw_er
     }
     if (cfg->dsn[0] == '\0')
         return gw_fail(eb, GW_ERR_INVALID, "no database: set [database] dsn or FEEGATE_DSN");
+    if ((cfg->receipt_cert[0] == '\0') != (cfg->receipt_key[0] == '\0'))
+        return gw_fail(eb, GW_ERR_INVALID, "[receipts] needs both cert and key, or neither");
     if (cfg->public_url[0] == '\0')
         (void)snprintf(cfg->public_url, sizeof(cfg->public_url), "http://%s:%d",
                        cfg->listen_host, cfg->listen_port);

@@ -4,12 +4,28 @@
 #define GW_GATEWAY_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "adapter.h"
 #include "gw_err.h"
 
 #define GW_CONFIG_CHANNELS_MAX 16
 #define GW_CONFIG_VALUE_BYTES  1024
+#define GW_MAINT_WINDOWS_MAX   8
+
+/* A maintenance window in Vietnam time (UTC+7): every day, or one day of the week, from
+ * start to end minute; a window whose end is not after its start runs past midnight. */
+struct gw_maint_window {
+    int wday;      /* -1: daily; 0 Sunday .. 6 Saturday */
+    int start_min; /* minute of the day, 0..1439 */
+    int len_min;   /* 1..1440 */
+};
+
+/* The circuit breaker of a channel (docs/adapters.md, "Routing and health"). */
+#define GW_BREAKER_FAILURES_DEFAULT 5
+#define GW_BREAKER_P90_MS_DEFAULT   5000
+#define GW_BREAKER_COOLDOWN_S_DEFAULT 30
 
 struct gw_channel_config {
     const struct gw_adapter_ops *ops;
@@ -20,9 +36,22 @@ struct gw_channel_config {
     char endpoint_url[GW_CONFIG_VALUE_BYTES];
     char ipn_url[GW_CONFIG_VALUE_BYTES];
     char return_url[GW_CONFIG_VALUE_BYTES];
+    /* Optional adapter keys (docs/adapters.md, "Configuration"). */
+    char api_url[GW_CONFIG_VALUE_BYTES];
+    char method[64];
+    char app_user[64];
+    char server_ip[64];
+    /* Routing: maintenance windows and the breaker's bounds. */
+    char maintenance[GW_CONFIG_VALUE_BYTES]; /* as written, for logs */
+    int n_maint;
+    struct gw_maint_window maint[GW_MAINT_WINDOWS_MAX];
+    int breaker_failures;   /* consecutive failed calls that open it */
+    int breaker_p90_ms;     /* p90 of the recent calls above this opens it */
+    int breaker_cooldown_s; /* open this long, then one probe (half-open) */
 };
 
 struct gw_config {
+    char path[GW_CONFIG_VALUE_BYTES]; /* the file it was read from, for reloads */
     char listen_host[256];
     int listen_port;
     char public_url[GW_CONFIG_VALUE_BYTES];
@@ -32,12 +61,28 @@ struct gw_config {
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];
+    /* [receipts]: the agency's signing certificate and key and the CA that verifies them
+     * (PEM paths). Empty cert: receipts are issued unsigned and the pages say so. */
+    char receipt_cert[GW_CONFIG_VALUE_BYTES];
+    char receipt_key[GW_CONFIG_VALUE_BYTES];
+    char receipt_ca[GW_CONFIG_VALUE_BYTES];
 };
 
 /* Reads path into cfg (defaults first, then the file, then FEEGATE_DSN from the
  * environment). Blocking; for start-up and reload only. */
 enum gw_err gw_config_load(const char *path, struct gw_config *cfg, struct gw_errbuf *eb)
     GW_MUST_CHECK;
+
+/* Parses "Sun 01:00-03:00, daily 23:55-00:05" (days Mon..Sun, 24-hour HH:MM, Vietnam
+ * time) into ch->maint; "" or "none" is no window. Strict: anything else is an error. */
+enum gw_err gw_config_parse_maintenance(const char *text, struct gw_channel_config *ch,
+                                        struct gw_errbuf *eb) GW_MUST_CHECK;
+/* True when now falls in one of ch's maintenance windows. */
+bool gw_channel_in_maintenance(const struct gw_channel_config *ch, time_t now);
+/* Points ch->adapter's strings at ch's own storage (after copying a channel). */
+void gw_channel_fixup(struct gw_channel_config *ch);
+/* True when a and b differ in anything but their addresses. */
+bool gw_channel_changed(const struct gw_channel_config *a, const struct gw_channel_config *b);
 
 /* The configured channel of that name, or NULL. */
 const struct gw_channel_config *gw_config_channel(const struct gw_config *cfg, const char *name);

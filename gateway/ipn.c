@@ -51,14 +51,87 @@ static void apply_done(void *arg, enum gw_err err, const PGresult *res)
         gw_log_error("callback_not_applied", "\"channel\":\"%s\",\"merchant_ref\":\"%s\",\"db\":\"%s\"",
                      st->ch->ops->name, st->result.merchant_ref,
                      err == GW_OK ? "bad answer" : gw_err_name(err));
-    gw_log_info("callback", "\"channel\":\"%s\",\"merchant_ref\":\"%s\",\"verdict\":%d",
-                st->ch->ops->name, st->result.merchant_ref, (int)v);
+    if (v == GW_CB_NOT_FOUND || v == GW_CB_AMOUNT_MISMATCH)
+        gw_log_warn("callback_rejected",
+                    "\"channel\":\"%s\",\"merchant_ref\":\"%s\",\"reason\":\"%s\"",
+                    st->ch->ops->name, st->result.merchant_ref,
+                    v == GW_CB_NOT_FOUND ? "no such reference" : "amount differs from the payment");
+    else
+        gw_log_info("callback", "\"channel\":\"%s\",\"merchant_ref\":\"%s\",\"verdict\":%d",
+                    st->ch->ops->name, st->result.merchant_ref, (int)v);
     ipn_reply(ctx, st->ch, v);
 }
 
 static const char *outcome_name(enum gw_pay_outcome o)
 {
     return o == GW_PAY_SUCCEEDED ? "succeeded" : "failed";
+}
+
+static const char *raw_of(const struct gw_ctx *ctx)
+{
+    return ctx->body_len > 0 ? ctx->body : (ctx->query != NULL ? ctx->query : "");
+}
+
+/* A verified callback that says "not decided yet" (VNPAY 07, fraud review): kept as evidence
+ * and acknowledged as recorded, so that the provider stops; recovery queries it until final. */
+static void pending_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    struct ipn_state *st = ctx->state;
+    enum gw_callback_verdict v = GW_CB_RETRY_LATER;
+    if (err == GW_OK && PQntuples(res) == 1)
+        v = verdict_of(PQgetvalue(res, 0, 0));
+    gw_log_info("callback_pending", "\"channel\":\"%s\",\"merchant_ref\":\"%s\",\"code\":\"%s\"",
+                st->ch->ops->name, st->result.merchant_ref, st->result.provider_code);
+    ipn_reply(ctx, st->ch, v == GW_CB_NOT_FOUND ? GW_CB_NOT_FOUND
+                           : v == GW_CB_RETRY_LATER ? GW_CB_RETRY_LATER : GW_CB_APPLIED);
+}
+
+static void ipn_pending(struct gw_ctx *ctx, struct ipn_state *st)
+{
+    ctx->params[0] = st->ch->ops->name;
+    ctx->params[1] = st->result.merchant_ref;
+    ctx->params[2] = raw_of(ctx);
+    gw_ctx_query(ctx, "SELECT feegate.provider_message_pending($1, $2, $3)", 3, pending_done);
+}
+
+/* The header a provider signs its callbacks in, where it uses one (VNPAY, MoMo and ZaloPay
+ * sign inside the message). */
+static const char *signature_header_name(const struct gw_adapter_ops *ops)
+{
+    static const struct {
+        const char *channel;
+        const char *header;
+    } names[] = { { "sandbox", "X-Sandbox-Signature" } };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(ops->name, names[i].channel) == 0)
+            return names[i].header;
+    return NULL;
+}
+
+static void log_rejected(const struct gw_channel_config *ch, const char *code, const char *why)
+{
+    char esc[300];
+    gw_log_warn("callback_rejected", "\"channel\":\"%s\",\"error\":\"%s\",\"reason\":\"%s\"",
+                ch->ops->name, code, gw_log_esc(esc, sizeof(esc), why));
+}
+
+/* After verification: is this statement about one of our payments, for our merchant? */
+static bool ipn_checks(struct gw_ctx *ctx, const struct ipn_state *st)
+{
+    const struct gw_adapter_result *r = &st->result;
+    const char *why = NULL;
+    if (r->merchant_id[0] != '\0' && strcmp(r->merchant_id, st->ch->merchant_id) != 0)
+        why = "another merchant id";
+    else if (r->merchant_ref[0] == '\0')
+        why = "no reference";
+    else if (r->amount_vnd <= 0)
+        why = "no amount";
+    if (why == NULL)
+        return true;
+    log_rejected(st->ch, "invalid", why);
+    ipn_reply(ctx, st->ch, GW_CB_INVALID);
+    return false;
 }
 
 static void ipn_apply(struct gw_ctx *ctx, struct ipn_state *st)
@@ -74,7 +147,7 @@ static void ipn_apply(struct gw_ctx *ctx, struct ipn_state *st)
     ctx->params[4] = r->provider_txn_id[0] != '\0' ? r->provider_txn_id : NULL;
     ctx->params[5] = paid_at[0] != '\0' ? gw_arena_strdup(&ctx->arena, paid_at) : NULL;
     ctx->params[6] = "callback";
-    ctx->params[7] = ctx->body_len > 0 ? ctx->body : (ctx->query != NULL ? ctx->query : "");
+    ctx->params[7] = raw_of(ctx);
     gw_ctx_query(ctx,
                  "SELECT feegate.apply_provider_result($1, $2, $3, $4::bigint, $5, "
                  "$6::timestamptz, $7, $8)",
@@ -84,12 +157,13 @@ static void ipn_apply(struct gw_ctx *ctx, struct ipn_state *st)
 void gw_handle_ipn(struct gw_ctx *ctx)
 {
     const struct gw_channel_config *ch =
-        ctx->n_seg == 2 ? gw_config_channel(&ctx->loop->srv->cfg, ctx->seg[1]) : NULL;
+        ctx->n_seg == 2 ? gw_channel_pin(ctx->loop->srv, &ctx->arena, ctx->seg[1]) : NULL;
     if (ch == NULL) {
         gw_reply_error(ctx, 404, "not_found", "no such channel");
         return;
     }
     if (ctx->body_len > GW_CALLBACK_BYTES_MAX) {
+        log_rejected(ch, "too_large", "callback too large");
         ipn_reply(ctx, ch, GW_CB_INVALID);
         return;
     }
@@ -107,19 +181,25 @@ void gw_handle_ipn(struct gw_ctx *ctx)
         .query_len = strlen(q),
         .body = ctx->body,
         .body_len = ctx->body_len,
-        .signature_header = gw_ctx_header(ctx, "X-Sandbox-Signature"),
+        .signature_header = signature_header_name(ch->ops) != NULL
+                                ? gw_ctx_header(ctx, signature_header_name(ch->ops)) : NULL,
         .http_status = 0,
     };
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err err = ch->ops->callback_parse(&ch->adapter, &in, &ctx->arena, &st->result, &eb);
     if (err != GW_OK) {
-        char why[300];
-        gw_log_warn("callback_rejected", "\"channel\":\"%s\",\"error\":\"%s\",\"reason\":\"%s\"",
-                    ch->ops->name, gw_err_name(err), gw_log_esc(why, sizeof(why), eb.msg));
+        log_rejected(ch, gw_err_name(err), eb.msg);
         ipn_reply(ctx, ch, err == GW_ERR_AUTH ? GW_CB_BAD_SIGNATURE : GW_CB_INVALID);
         return;
     }
+    if (!ipn_checks(ctx, st))
+        return;
+    if (st->result.outcome == GW_PAY_PENDING) {
+        ipn_pending(ctx, st);
+        return;
+    }
     if (st->result.outcome != GW_PAY_SUCCEEDED && st->result.outcome != GW_PAY_FAILED) {
+        log_rejected(ch, "invalid", "outcome neither succeeded, failed nor pending");
         ipn_reply(ctx, ch, GW_CB_INVALID);
         return;
     }

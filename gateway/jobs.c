@@ -1,6 +1,7 @@
 /* Background work on loop 0: the expiry sweep (created or pending payments past their
  * deadline become expired; a success that comes later is still booked, as late) and the
- * refresh of the portal client list. Several gateways may run these side by side: the
+ * refresh of the portal client list, and the sealing of new ledger journals into the hash
+ * chain (feegate.ledger_seal, docs/ledger.md). Several gateways may run these side by side: the
  * database functions lock what they change and skip what another holds. */
 #include <stdio.h>
 
@@ -28,12 +29,26 @@ static void expiry_done(void *arg, enum gw_err err, const PGresult *res)
 
 static const char *const expiry_params[1] = { GW_STR(GW_EXPIRY_BATCH_MAX) };
 
+static void seal_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    (void)arg;
+    (void)res;
+    if (err != GW_OK)
+        gw_log_warn("ledger_seal_failed", "\"error\":\"%s\"", gw_err_name(err));
+}
+
+/* Journals sealed per call of ledger_seal (hash chain, outside the payment transactions). */
+static const char *const seal_params[1] = { "20000" };
+
+/* Every second: the expiry sweep, then the sealing of new journals. */
 static void expiry_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct gw_loop *loop = arg;
     gw_db_query(loop->db, "SELECT feegate.expire_due($1::int)", 1, expiry_params, expiry_done,
+                loop);
+    gw_db_query(loop->db, "SELECT feegate.ledger_seal($1::int)", 1, seal_params, seal_done,
                 loop);
 }
 

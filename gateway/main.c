@@ -16,10 +16,17 @@ static int usage(void)
                 "  serve -c feegate.ini          run the gateway (SIGTERM drains, SIGHUP reloads)\n"
                 "  migrate [--dsn DSN]           apply SQL migrations (default FEEGATE_ADMIN_DSN)\n"
                 "  ledger check [--dsn DSN]      recompute every ledger invariant (FEEGATE_DSN)\n"
+                "  ledger verify [--dsn DSN] [--max-unsealed-age S]  recompute the hash chain\n"
                 "  seed-demo                     the demo catalogue and portal clients\n"
                 "  request METHOD PATH [FILE]    a signed portal request (reads var/demo.env)\n"
                 "  dev-db start|stop DIR [PORT]  an embedded PostgreSQL cluster for development\n"
-                "  demo                          database, simulator and gateway on 127.0.0.1\n",
+                "  demo                          database, simulator and gateway on 127.0.0.1\n"
+                "  words N                       an amount in Vietnamese words\n"
+                "  receipt verify FILE [--ca CA] check a receipt XML offline (exit 1: not valid)\n"
+                "  receipt-ca init DIR           a demo CA and receipt signing certificate\n"
+                "  webhooks replay --client C (--event E | --from T --to T)\n"
+                "  statement import | recon run|exceptions|resolve|approve|answer |\n"
+                "  day close|report | staff add   reconciliation (docs/reconciliation.md)\n",
                 stderr);
     return 2;
 }
@@ -78,8 +85,39 @@ static int cmd_migrate(int argc, char **argv)
     return 0;
 }
 
+static int cmd_ledger_verify(int argc, char **argv)
+{
+    const char *dsn = dsn_arg(argc, argv, 3, "FEEGATE_DSN");
+    struct ldg_verify_result res = { .max_unsealed_age_s = 60 };
+    for (int i = 3; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--max-unsealed-age") == 0) {
+            char *end;
+            long v = strtol(argv[i + 1], &end, 10);
+            if (end == argv[i + 1] || *end != '\0' || v < 0 || v > 86400 * 366)
+                return usage();
+            res.max_unsealed_age_s = (int)v;
+        }
+    if (dsn == NULL) {
+        (void)fputs("feegate: ledger verify needs --dsn or FEEGATE_DSN\n", stderr);
+        return 2;
+    }
+    struct gw_errbuf eb = { .msg = "" };
+    if (ldg_verify_blocking(dsn, stdout, &res, &eb) != GW_OK) {
+        (void)fprintf(stderr, "feegate: ledger verify: %s\n", eb.msg);
+        return 1;
+    }
+    if (res.bad) {
+        (void)fprintf(stderr, "feegate: ledger verify: journal %lld: %s\n",
+                      res.first_bad_journal, res.reason);
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_ledger(int argc, char **argv)
 {
+    if (argc >= 3 && strcmp(argv[2], "verify") == 0)
+        return cmd_ledger_verify(argc, argv);
     if (argc < 3 || strcmp(argv[2], "check") != 0)
         return usage();
     const char *dsn = dsn_arg(argc, argv, 3, "FEEGATE_DSN");
@@ -119,5 +157,16 @@ int main(int argc, char **argv)
         return gw_cli_dev_db(argc, argv);
     if (strcmp(cmd, "demo") == 0)
         return gw_cli_demo(argc, argv);
+    if (strcmp(cmd, "words") == 0)
+        return gw_cli_words(argc, argv);
+    if (strcmp(cmd, "receipt") == 0)
+        return gw_cli_receipt(argc, argv);
+    if (strcmp(cmd, "receipt-ca") == 0)
+        return gw_cli_receipt_ca(argc, argv);
+    if (strcmp(cmd, "webhooks") == 0)
+        return gw_cli_webhooks(argc, argv);
+    if (strcmp(cmd, "statement") == 0 || strcmp(cmd, "recon") == 0 || strcmp(cmd, "day") == 0 ||
+        strcmp(cmd, "staff") == 0)
+        return gw_cli_finance(argc, argv);
     return usage();
 }

@@ -2,6 +2,7 @@
  * /metrics (Prometheus text, summed over the loops). */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/http.h>
 
@@ -104,6 +105,56 @@ static enum gw_err metrics_business(struct gw_buf *b, const struct gw_server *sr
     return err;
 }
 
+/* Each configured channel: up on each loop (maintenance and breaker), the breaker's state,
+ * and its provider calls (create, query, refund) with their latency, summed over loops. */
+static enum gw_err metrics_channels(struct gw_buf *b, const struct gw_server *srv)
+{
+    const struct gw_config *cfg = gw_live_config(srv);
+    enum gw_err err = gw_buf_adds(b, "# TYPE feegate_channel_up gauge\n"
+                                     "# TYPE feegate_channel_breaker_state gauge\n"
+                                     "# TYPE feegate_channel_in_maintenance gauge\n"
+                                     "# TYPE feegate_provider_calls_total counter\n"
+                                     "# TYPE feegate_provider_call_seconds_sum counter\n"
+                                     "# TYPE feegate_provider_call_p90_seconds gauge\n"
+                                     "# TYPE feegate_channel_breaker_opened_total counter\n");
+    time_t now = time(NULL);
+    for (int c = 0; c < cfg->n_channels && err == GW_OK; c++) {
+        const struct gw_channel_config *ch = &cfg->channels[c];
+        int slot = gw_health_slot(ch->ops);
+        const char *name = ch->ops->name;
+        bool maint = gw_channel_in_maintenance(ch, now);
+        uint64_t ok = 0, failed = 0, sum_ms = 0, opened = 0;
+        uint32_t p90 = 0;
+        for (int i = 0; i < srv->n_loops && slot >= 0 && err == GW_OK; i++) {
+            const struct gw_chan_health *h = &srv->loops[i].health[slot];
+            int st = atomic_load_explicit(&h->state, memory_order_relaxed);
+            ok += atomic_load_explicit(&h->calls_ok, memory_order_relaxed);
+            failed += atomic_load_explicit(&h->calls_failed, memory_order_relaxed);
+            sum_ms += atomic_load_explicit(&h->latency_sum_ms, memory_order_relaxed);
+            opened += atomic_load_explicit(&h->opened_total, memory_order_relaxed);
+            uint32_t lp = atomic_load_explicit(&h->p90_ms, memory_order_relaxed);
+            p90 = lp > p90 ? lp : p90;
+            err = gw_buf_printf(b,
+                                "feegate_channel_up{channel=\"%s\",loop=\"%d\"} %d\n"
+                                "feegate_channel_breaker_state{channel=\"%s\",loop=\"%d\"} %d\n",
+                                name, i, !maint && st != GW_BREAKER_OPEN, name, i, st);
+        }
+        if (err == GW_OK)
+            err = gw_buf_printf(
+                b,
+                "feegate_channel_in_maintenance{channel=\"%s\"} %d\n"
+                "feegate_provider_calls_total{channel=\"%s\",result=\"ok\"} %llu\n"
+                "feegate_provider_calls_total{channel=\"%s\",result=\"failed\"} %llu\n"
+                "feegate_provider_call_seconds_sum{channel=\"%s\"} %.3f\n"
+                "feegate_provider_call_p90_seconds{channel=\"%s\"} %.3f\n"
+                "feegate_channel_breaker_opened_total{channel=\"%s\"} %llu\n",
+                name, maint, name, (unsigned long long)ok, name, (unsigned long long)failed, name,
+                (double)sum_ms / 1000.0, name, (double)p90 / 1000.0, name,
+                (unsigned long long)opened);
+    }
+    return err;
+}
+
 static void metrics(struct gw_ctx *ctx)
 {
     const struct gw_server *srv = gw_server_current();
@@ -112,6 +163,8 @@ static void metrics(struct gw_ctx *ctx)
     enum gw_err err = metrics_requests(&b, srv);
     if (err == GW_OK)
         err = metrics_business(&b, srv);
+    if (err == GW_OK)
+        err = metrics_channels(&b, srv);
     if (err != GW_OK)
         gw_reply_error(ctx, 500, "internal_error", "metrics too large");
     else

@@ -65,11 +65,10 @@ static void delivery_finish(struct delivery *d, int status, const char *error)
                 d->params, result_done, d);
 }
 
-static void delivery_done(void *arg, int status, const char *body, size_t body_len)
+static void delivery_done(void *arg, const struct gw_httpc_answer *a)
 {
-    (void)body;
-    (void)body_len;
-    delivery_finish(arg, status, status == 0 ? "no answer (connection failed or timed out)" : "");
+    delivery_finish(arg, a->status,
+                    a->status == 0 ? "no answer (connection failed or timed out)" : "");
 }
 
 /* The webhook is signed like a portal request: over the URL's path and query, a fresh

@@ -11,15 +11,21 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <event2/http.h>
 #include <jansson.h>
 
 #include "gw_buf.h"
+#include "gw_crypto.h"
 #include "gw_limits.h"
 #include "gw_log.h"
 #include "gw_money.h"
+#include "gw_time.h"
+#include "httpc.h"
 #include "gw_url.h"
 #include "i18n.h"
+#include "rcp.h"
+#include "receipt_worker.h"
 #include "server.h"
 #include "validate.h"
 #include "banned.h"
@@ -34,6 +40,10 @@ struct page_state {
     const struct gw_channel_config *ch;
     const char *ret_query; /* return page: the provider's query, without our lang= prefix */
     struct gw_adapter_result ret;
+    struct gw_receipt_task *task; /* receipt PDF or verification handed to the worker */
+    const char *skip_channel; /* checkout: the channel that just failed, not offered again */
+    int64_t sent_ms;          /* checkout: when the server-side create was sent */
+    bool want_pdf;
 };
 
 /* A page being written. The error is sticky, so builders append freely and the page is
@@ -584,16 +594,27 @@ static bool channel_entry(const json_t *e, const char **code, const char **name)
     return (*code)[0] != '\0';
 }
 
-/* One radio button per channel the agency offers and this gateway has configured. */
-static int pg_channel_options(struct page *p, const struct view *vw, const struct gw_config *cfg)
+/* Which channels the pay form may offer: those up on this loop, but the one that failed. */
+struct pg_offer {
+    struct gw_loop *loop;
+    const char *skip;
+};
+
+/* One radio button per channel the agency offers and this gateway has configured and up
+ * (not in maintenance, breaker not open: routing.c). */
+static int pg_channel_options(struct page *p, const struct view *vw, const struct pg_offer *cfg)
 {
     const json_t *channels = vget(vw, "channels");
     int shown = 0;
+    time_t now = time(NULL);
     for (size_t i = 0; i < json_array_size(channels); i++) {
         const char *code = NULL;
         const char *name = NULL;
+        const struct gw_channel_config *ch = NULL;
         if (!channel_entry(json_array_get(channels, i), &code, &name) ||
-            gw_config_channel(cfg, code) == NULL)
+            (cfg->skip != NULL && strcmp(code, cfg->skip) == 0) ||
+            (ch = gw_live_channel(cfg->loop->srv, code)) == NULL ||
+            !gw_channel_up(cfg->loop, ch, now))
             continue;
         pg_s(p, "<label class=\"opt\"><input type=\"radio\" name=\"channel\" required value=\"");
         pg_e(p, code);
@@ -605,7 +626,7 @@ static int pg_channel_options(struct page *p, const struct view *vw, const struc
     return shown;
 }
 
-static void pg_pay_form(struct page *p, const struct view *vw, const struct gw_config *cfg,
+static void pg_pay_form(struct page *p, const struct view *vw, const struct pg_offer *cfg,
                         const char *id)
 {
     pg_f(p, "<form class=\"card\" method=\"post\" action=\"/pay/%s?lang=%s\"><fieldset><legend>",
@@ -626,7 +647,7 @@ static void pg_pay_form(struct page *p, const struct view *vw, const struct gw_c
 }
 
 /* What can be done now: pay, see the receipt, or read why not. */
-static void pg_checkout_action(struct page *p, const struct view *vw, const struct gw_config *cfg,
+static void pg_checkout_action(struct page *p, const struct view *vw, const struct pg_offer *cfg,
                                const char *id)
 {
     const char *status = view_status(vw);
@@ -665,7 +686,13 @@ static void checkout_render(struct gw_ctx *ctx, const json_t *root)
     pg_m(&p, GW_MSG_CHECKOUT_TITLE);
     pg_s(&p, "</h1>");
     pg_payment_card(&p, &vw);
-    pg_checkout_action(&p, &vw, &ctx->loop->srv->cfg, st->id);
+    if (st->skip_channel != NULL) {
+        pg_s(&p, "<section class=\"card bad\"><p>");
+        pg_m(&p, GW_MSG_PROVIDER_ERROR);
+        pg_s(&p, "</p></section>");
+    }
+    const struct pg_offer offer = { .loop = ctx->loop, .skip = st->skip_channel };
+    pg_checkout_action(&p, &vw, &offer, st->id);
     pg_back_to_portal(&p, &vw);
     page_end(&p);
     page_send(ctx, &p, 200);
@@ -713,6 +740,82 @@ static void log_checkout_failure(const char *channel, const char *payment_id, en
     gw_buf_release(&b);
 }
 
+/* A create that failed: the checkout page again, with the message and the other channels. */
+static void checkout_create_failed(struct gw_ctx *ctx, enum gw_err err, const char *why)
+{
+    struct page_state *st = state_of(ctx);
+    log_checkout_failure(st->ch->ops->name, st->id, err, why);
+    st->skip_channel = st->ch->ops->name;
+    checkout_view(ctx, st->id);
+}
+
+/* The provider's answer to a server-side create (MoMo, ZaloPay): 303 to its pay URL. */
+static void checkout_create_done(void *arg, const struct gw_httpc_answer *a)
+{
+    struct gw_ctx *ctx = arg;
+    struct page_state *st = state_of(ctx);
+    int64_t elapsed = gw_now_ms() - st->sent_ms;
+    if (a->status == 0 || a->status >= 500) {
+        gw_health_record(ctx->loop, st->ch, false, elapsed);
+        checkout_create_failed(ctx, GW_ERR_IO, a->status == 0 ? "no answer" : "provider 5xx");
+        return;
+    }
+    struct gw_adapter_input in = { .method = "POST", .query = "", .query_len = 0,
+                                   .body = a->body, .body_len = a->body_len,
+                                   .signature_header = NULL, .http_status = a->status };
+    struct gw_adapter_created created;
+    memset(&created, 0, sizeof(created));
+    struct gw_errbuf eb = { .msg = "" };
+    enum gw_err err = st->ch->ops->create_parse(&st->ch->adapter, &in, &ctx->arena, &created, &eb);
+    gw_health_record(ctx->loop, st->ch, err == GW_OK, elapsed);
+    if (err != GW_OK || !created.created || created.pay_url == NULL) {
+        checkout_create_failed(ctx, err != GW_OK ? err : GW_ERR_INVALID,
+                               err != GW_OK ? eb.msg
+                                            : gw_arena_printf(&ctx->arena, "refused, code %s",
+                                                              created.provider_code));
+        return;
+    }
+    if (ctx->cancelled) {
+        gw_reply(ctx, 499, "text/plain", "", 0);
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Referrer-Policy",
+                      "strict-origin");
+    gw_reply_redirect(ctx, 303, created.pay_url);
+}
+
+/* Server-side create: build, send through this loop's HTTP client, answer when it answers. */
+static void checkout_create(struct gw_ctx *ctx, const struct gw_charge *charge)
+{
+    struct page_state *st = state_of(ctx);
+    struct gw_adapter_http req;
+    memset(&req, 0, sizeof(req));
+    struct gw_errbuf eb = { .msg = "" };
+    if (st->ch->ops->create_build(&st->ch->adapter, charge, &ctx->arena, &req, &eb) != GW_OK) {
+        checkout_create_failed(ctx, GW_ERR_INVALID, eb.msg);
+        return;
+    }
+    struct gw_httpc_req hr = { .method = req.method, .url = req.url,
+                               .content_type = req.content_type, .body = req.body,
+                               .body_len = req.body_len,
+                               .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
+    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++)
+        hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
+    st->sent_ms = gw_now_ms();
+    if (gw_httpc_send(ctx->loop->httpc, &hr, checkout_create_done, ctx, &eb) != GW_OK)
+        checkout_create_failed(ctx, GW_ERR_IO, eb.msg);
+}
+
+static const char *new_request_id(struct gw_ctx *ctx)
+{
+    unsigned char rnd[16];
+    char hex[33];
+    if (gw_random_bytes(rnd, sizeof(rnd)) != GW_OK)
+        return NULL;
+    gw_hex_encode(rnd, sizeof(rnd), hex);
+    return gw_arena_strdup(&ctx->arena, hex);
+}
+
 static void checkout_begin_done(void *arg, enum gw_err err, const PGresult *res)
 {
     struct gw_ctx *ctx = arg;
@@ -731,7 +834,20 @@ static void checkout_begin_done(void *arg, enum gw_err err, const PGresult *res)
         .client_ip = client_ip(ctx),
         .created_at = (time_t)jint(v, "created_at_unix"),
         .expires_at = (time_t)jint(v, "expires_at_unix"),
+        .request_id = new_request_id(ctx),
+        .requested_at = time(NULL),
+        .provider_txn_id = NULL,
     };
+    if (charge.request_id == NULL) {
+        json_decref(v);
+        page_error(ctx, 503, GW_MSG_INTERNAL, back);
+        return;
+    }
+    if (st->ch->ops->caps & GW_ADAPTER_CAP_CREATE) {
+        checkout_create(ctx, &charge); /* copies what it needs before returning */
+        json_decref(v);
+        return;
+    }
     char *url = NULL;
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err cerr = st->ch->ops->checkout(&st->ch->adapter, &charge, &ctx->arena, &url, &eb);
@@ -760,9 +876,17 @@ static void checkout_begin(struct gw_ctx *ctx, const char *id)
         return;
     }
     const char *channel = gw_kv_get(kv, n, "channel");
-    st->ch = channel != NULL ? gw_config_channel(&ctx->loop->srv->cfg, channel) : NULL;
+    /* A copy: the configuration may be reloaded while the provider is called. */
+    st->ch = channel != NULL ? gw_channel_pin(ctx->loop->srv, &ctx->arena, channel) : NULL;
     if (st->ch == NULL) {
         page_error(ctx, 422, GW_MSG_CHANNEL_NOT_ALLOWED, back);
+        return;
+    }
+    if (!gw_channel_up(ctx->loop, st->ch, time(NULL))) {
+        gw_log_info("checkout_channel_down", "\"channel\":\"%s\",\"payment_id\":\"%s\"",
+                    st->ch->ops->name, id);
+        st->skip_channel = st->ch->ops->name;
+        checkout_view(ctx, id);
         return;
     }
     ctx->params[0] = id;
@@ -869,7 +993,7 @@ static void return_done(void *arg, enum gw_err err, const PGresult *res)
 static void return_view(struct gw_ctx *ctx, const char *channel)
 {
     struct page_state *st = state_of(ctx);
-    st->ch = gw_config_channel(&ctx->loop->srv->cfg, channel);
+    st->ch = gw_channel_pin(ctx->loop->srv, &ctx->arena, channel);
     if (st->ch == NULL) {
         page_error(ctx, 404, GW_MSG_NOT_FOUND, NULL);
         return;
@@ -1024,14 +1148,76 @@ static void pg_rc_items(struct page *p, const json_t *v)
     pg_s(p, "</td></tr></tfoot></table>");
 }
 
-/* The foot of the receipt. The amount in words (e-receipts.md §5.4), the collector's
- * digital signature and the PDF/XML links belong here, in that order, when they exist. */
+/* The foot of the receipt: the amount in words (e-receipts.md §5.4), the digital signature's
+ * state, the marks (cancelled, adjusted, replaced), the correction's original, and the links
+ * to the PDF, the signed XML and the public verification page. */
 static void pg_rc_foot(struct page *p, const json_t *v)
 {
-    (void)v;
+    char words[RCP_WORDS_BYTES];
+    struct gw_errbuf eb;
+    int64_t total = receipt_total(v, json_object_get(v, "items"));
+    if (rcp_words_vnd(total, 0, words, sizeof(words), &eb) == GW_OK) {
+        pg_s(p, "<p><strong>");
+        pg_rc_label(p, "Số tiền bằng chữ", "Amount in words");
+        pg_s(p, ":</strong> <em>");
+        pg_e(p, words);
+        pg_s(p, ".</em></p>");
+    }
+    const json_t *orig = json_object_get(v, "original");
+    if (json_is_object(orig)) {
+        pg_s(p, "<p>");
+        pg_rc_label(p, strcmp(js(v, "kind"), "adjustment") == 0 ? "Điều chỉnh cho biên lai"
+                                                                 : "Thay thế biên lai",
+                    "Corrects receipt");
+        pg_s(p, ": ");
+        pg_e(p, js(orig, "template"));
+        pg_s(p, " · ");
+        pg_e(p, js(orig, "series"));
+        pg_s(p, " · ");
+        pg_e(p, js(orig, "number"));
+        pg_s(p, " — ");
+        pg_e(p, js(orig, "reason"));
+        pg_s(p, "</p>");
+    }
+    const json_t *marks = json_object_get(v, "marks");
+    for (size_t i = 0; i < json_array_size(marks); i++) {
+        const json_t *m = json_array_get(marks, i);
+        const char *mark = js(m, "mark");
+        pg_s(p, "<div class=\"card bad\"><p><strong>");
+        pg_rc_label(p, strcmp(mark, "cancelled") == 0  ? "Biên lai đã bị hủy"
+                       : strcmp(mark, "replaced") == 0 ? "Biên lai đã được thay thế"
+                                                       : "Biên lai đã được điều chỉnh",
+                    mark);
+        pg_s(p, "</strong> — ");
+        pg_e(p, js(m, "reason"));
+        if (gw_valid_receipt_id(js(m, "by_receipt_id"))) {
+            pg_f(p, " <a href=\"/receipts/%s\">", js(m, "by_receipt_id"));
+            pg_rc_label(p, "Xem biên lai mới", "See the new receipt");
+            pg_s(p, "</a>");
+        }
+        pg_s(p, "</p></div>");
+    }
+    const json_t *doc = json_object_get(v, "document");
     pg_s(p, "<p class=\"center\"><em>");
-    pg_rc_label(p, "Biên lai điện tử", "Electronic receipt");
+    if (!json_is_object(doc))
+        pg_rc_label(p, "Biên lai điện tử đang được phát hành (ký số)", "Being issued and signed");
+    else if (json_is_true(json_object_get(doc, "signed")))
+        pg_rc_label(p, "Biên lai điện tử đã được ký số", "Digitally signed electronic receipt");
+    else
+        pg_rc_label(p, "Biên lai điện tử chưa được ký số (chưa cấu hình chứng thư số)",
+                    "Electronic receipt, not signed: no signing certificate is configured");
     pg_s(p, "</em></p>");
+    const char *id = js(v, "id");
+    if (gw_valid_receipt_id(id)) {
+        pg_s(p, "<p class=\"center\">");
+        if (json_is_object(doc)) {
+            pg_f(p, "<a class=\"btn\" href=\"/receipts/%s.pdf\">PDF</a> "
+                    "<a class=\"btn\" href=\"/receipts/%s.xml\">XML</a> ", id, id);
+        }
+        pg_f(p, "<a href=\"/verify?code=%s\">", id);
+        pg_rc_label(p, "Xác minh biên lai", "Verify this receipt");
+        pg_s(p, "</a></p>");
+    }
 }
 
 static void receipt_render(struct gw_ctx *ctx, const json_t *v)
@@ -1062,28 +1248,331 @@ static void receipt_done(void *arg, enum gw_err err, const PGresult *res)
     json_decref(v);
 }
 
-/* "/receipts/{id}", and "{id}.pdf" / "{id}.xml", which are not made yet: a clear 404. */
+/* ---- GET /receipts/{id}.xml and .pdf ---- */
+
+/* 404 while the signed document is being made (it follows the payment within seconds). */
+static void receipt_being_issued(struct gw_ctx *ctx)
+{
+    struct page_state *st = state_of(ctx);
+    struct page p;
+    page_init(&p, st->lang);
+    page_begin(&p, "Biên lai đang được phát hành", NULL);
+    pg_s(&p, "<h1>");
+    pg_rc_label(&p, "Biên lai đang được phát hành", "The receipt is being issued");
+    pg_s(&p, "</h1><div class=\"card\"><p>");
+    pg_rc_label(&p, "Biên lai đã có số và đang được ký số. Vui lòng thử lại sau ít giây.",
+                "The receipt is numbered and is being signed. Please retry in a few seconds.");
+    pg_f(&p, "</p><p><a href=\"/receipts/%s\">", st->id);
+    pg_m(&p, GW_MSG_VIEW_RECEIPT);
+    pg_s(&p, "</a></p></div>");
+    page_end(&p);
+    if (!ctx->cancelled)
+        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "2");
+    page_send(ctx, &p, 404);
+}
+
+static void reply_document(struct gw_ctx *ctx, const char *type, const char *ext,
+                           const void *body, size_t len)
+{
+    if (!ctx->cancelled) {
+        char disp[96];
+        (void)snprintf(disp, sizeof(disp), "inline; filename=\"%s.%s\"", state_of(ctx)->id, ext);
+        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Content-Disposition",
+                          disp);
+    }
+    gw_reply(ctx, 200, type, body, len);
+}
+
+static void receipt_pdf_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_ctx *ctx = arg;
+    struct gw_receipt_task *t = state_of(ctx)->task;
+    event_free(t->done_ev);
+    struct gw_buf pdf = t->out; /* t is in the request's arena, which the reply frees */
+    if (t->err != GW_OK) {
+        gw_log_error("receipt_pdf_failed", "\"err\":\"%s\"", gw_err_name(t->err));
+        page_error(ctx, 500, GW_MSG_INTERNAL, NULL);
+    } else {
+        reply_document(ctx, "application/pdf", "pdf", pdf.data, pdf.len);
+    }
+    gw_buf_release(&pdf);
+}
+
+/* Hands a task to the receipt worker; the reply comes from done on this loop. */
+static void submit_task(struct gw_ctx *ctx, enum gw_receipt_task_kind kind, const char *input,
+                        size_t len, event_callback_fn done)
+{
+    struct page_state *st = state_of(ctx);
+    struct gw_receipt_worker *w = ctx->loop->srv->receipts;
+    struct gw_receipt_task *t = gw_arena_alloc(&ctx->arena, sizeof(*t));
+    char *copy = gw_arena_strndup(&ctx->arena, input, len);
+    if (t == NULL || copy == NULL || w == NULL) {
+        page_error(ctx, 503, GW_MSG_UNAVAILABLE, NULL);
+        return;
+    }
+    memset(t, 0, sizeof(*t));
+    t->kind = kind;
+    t->input = copy;
+    t->input_len = len;
+    t->done_ev = event_new(ctx->loop->base, -1, 0, done, ctx);
+    st->task = t;
+    if (t->done_ev == NULL || !gw_receipt_task_submit(w, t)) {
+        if (t->done_ev != NULL)
+            event_free(t->done_ev);
+        page_error(ctx, 503, GW_MSG_UNAVAILABLE, NULL);
+    }
+}
+
+static void receipt_doc_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    struct page_state *st = state_of(ctx);
+    if (err != GW_OK) {
+        page_db_error(ctx, err, res, NULL);
+    } else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
+        page_error(ctx, 404, GW_MSG_NOT_FOUND, NULL);
+    } else if (PQgetisnull(res, 0, 0)) {
+        receipt_being_issued(ctx);
+    } else if (!st->want_pdf) {
+        reply_document(ctx, "application/xml; charset=utf-8", "xml", PQgetvalue(res, 0, 0),
+                       (size_t)PQgetlength(res, 0, 0));
+    } else {
+        submit_task(ctx, GW_RECEIPT_TASK_PDF, PQgetvalue(res, 0, 0),
+                    (size_t)PQgetlength(res, 0, 0), receipt_pdf_done);
+    }
+}
+
+/* "/receipts/{id}", "/receipts/{id}.xml" (the stored signed XML) and "/receipts/{id}.pdf"
+ * (rendered from that XML on the receipt worker). */
 static void receipt_view(struct gw_ctx *ctx, const char *seg)
 {
     struct page_state *st = state_of(ctx);
     size_t len = strlen(seg);
-    if (len > 4 && (strcmp(seg + len - 4, ".pdf") == 0 || strcmp(seg + len - 4, ".xml") == 0)) {
-        char *stem = gw_arena_strndup(&ctx->arena, seg, len - 4);
-        if (stem == NULL || !gw_valid_receipt_id(stem)) {
-            page_error(ctx, 404, GW_MSG_NOT_FOUND, NULL);
-            return;
-        }
-        page_error_link(ctx, 404, GW_MSG_RECEIPT_FORMAT_LATER,
-                        lang_href(ctx, "/receipts/", stem, st->lang), GW_MSG_VIEW_RECEIPT);
-        return;
-    }
-    if (!gw_valid_receipt_id(seg)) {
+    bool pdf = len > 4 && strcmp(seg + len - 4, ".pdf") == 0;
+    bool xml = len > 4 && strcmp(seg + len - 4, ".xml") == 0;
+    const char *id = pdf || xml ? gw_arena_strndup(&ctx->arena, seg, len - 4) : seg;
+    if (id == NULL || !gw_valid_receipt_id(id)) {
         page_error(ctx, 404, GW_MSG_NOT_FOUND, NULL);
         return;
     }
-    st->id = seg;
-    ctx->params[0] = seg;
-    gw_ctx_query(ctx, "SELECT feegate.receipt_view($1)", 1, receipt_done);
+    st->id = id;
+    st->want_pdf = pdf;
+    ctx->params[0] = id;
+    if (pdf || xml)
+        gw_ctx_query(ctx,
+                     "SELECT feegate.receipt_xml($1), "
+                     "(SELECT 1 FROM feegate.receipts WHERE id = $1)",
+                     1, receipt_doc_done);
+    else
+        gw_ctx_query(ctx, "SELECT feegate.receipt_view($1)", 1, receipt_done);
+}
+
+/* ---- /verify: by code (GET ?code=) or by uploading the XML (POST) ---- */
+
+static void pg_verify_forms(struct page *p)
+{
+    pg_s(p, "<section class=\"card\"><form method=\"get\" action=\"/verify\"><p><label>");
+    pg_rc_label(p, "Mã biên lai (mã rcp_… hoặc Ký hiệu/Số, ví dụ AA-26E/0000001)",
+                "Receipt code (rcp_… id, or series/number such as AA-26E/0000001)");
+    pg_s(p, "<br><input name=\"code\" size=\"44\" maxlength=\"64\"></label></p><p>"
+            "<button class=\"btn\" type=\"submit\">");
+    pg_rc_label(p, "Tra cứu", "Look up");
+    pg_s(p, "</button></p></form><form method=\"post\" action=\"/verify\" "
+            "enctype=\"multipart/form-data\"><p><label>");
+    pg_rc_label(p, "Hoặc tải lên tệp XML của biên lai", "Or upload the receipt's XML file");
+    pg_s(p, "<br><input type=\"file\" name=\"xml\" accept=\".xml,application/xml\"></label></p>"
+            "<p><button class=\"btn\" type=\"submit\">");
+    pg_rc_label(p, "Kiểm tra chữ ký số", "Check the signature");
+    pg_s(p, "</button></p></form></section>");
+}
+
+/* What the database knows of the receipt: its symbols, amount, signature and marks. */
+static void pg_verify_known(struct page *p, const json_t *v)
+{
+    const json_t *doc = json_object_get(v, "document");
+    pg_s(p, "<dl>");
+    pg_rc_row(p, "Đơn vị thu", "Collected by", receipt_agency(v, "name"));
+    pg_rc_row(p, "Mẫu số", "Template", js(v, "template"));
+    pg_rc_row(p, "Ký hiệu", "Series", js(v, "series"));
+    pg_rc_row(p, "Số", "No.", js(v, "number"));
+    pg_rc_row(p, "Ngày lập", "Issued", js(v, "issued_at"));
+    pg_s(p, "<dt>");
+    pg_rc_label(p, "Tổng cộng", "Total");
+    pg_s(p, "</dt><dd>");
+    pg_vnd(p, jint(v, "amount_vnd"));
+    pg_s(p, "</dd>");
+    pg_rc_row(p, "SHA-256 của tệp XML đã phát hành", "SHA-256 of the issued XML",
+              js(doc, "sha256"));
+    pg_s(p, "</dl>");
+    const json_t *marks = json_object_get(v, "marks");
+    for (size_t i = 0; i < json_array_size(marks); i++) {
+        pg_s(p, "<p class=\"bad\"><strong>");
+        pg_e(p, js(json_array_get(marks, i), "mark"));
+        pg_s(p, "</strong>: ");
+        pg_e(p, js(json_array_get(marks, i), "reason"));
+        pg_s(p, "</p>");
+    }
+    if (gw_valid_receipt_id(js(v, "id"))) {
+        pg_f(p, "<p><a href=\"/receipts/%s\">", js(v, "id"));
+        pg_m(p, GW_MSG_VIEW_RECEIPT);
+        pg_s(p, "</a></p>");
+    }
+}
+
+/* The verdict page. r: an uploaded document's check (or NULL for a code lookup); v: the
+ * database's receipt (or NULL: none). */
+static void verify_render(struct gw_ctx *ctx, const struct rcp_verify_result *r, const json_t *v,
+                          const char *problem)
+{
+    struct page p;
+    page_init(&p, state_of(ctx)->lang);
+    page_begin(&p, "Xác minh biên lai", NULL);
+    pg_s(&p, "<h1>");
+    pg_rc_label(&p, "Xác minh biên lai", "Verify a receipt");
+    pg_s(&p, "</h1>");
+    bool ok = problem == NULL && (r != NULL ? r->valid : v != NULL);
+    if (problem != NULL || r != NULL || state_of(ctx)->id != NULL) {
+        pg_f(&p, "<section class=\"card %s\"><h2>", ok ? "good" : "bad");
+        if (r != NULL)
+            pg_rc_label(&p, ok ? "HỢP LỆ: chữ ký số và nội dung khớp" : "KHÔNG HỢP LỆ",
+                        ok ? "VALID: signature and content match" : "NOT VALID");
+        else
+            pg_rc_label(&p, ok ? "Biên lai có trong hệ thống" : "Không tìm thấy biên lai",
+                        ok ? "The receipt exists" : "No receipt has this code");
+        pg_s(&p, "</h2>");
+        if (problem != NULL || (r != NULL && !r->valid)) {
+            pg_s(&p, "<p>");
+            pg_e(&p, problem != NULL ? problem : r->reason);
+            pg_s(&p, "</p>");
+        }
+        if (r != NULL && r->signer[0] != '\0') {
+            pg_s(&p, "<p>");
+            pg_rc_label(&p, "Người ký", "Signed by");
+            pg_s(&p, ": ");
+            pg_e(&p, r->signer);
+            pg_s(&p, " (SHA-256 ");
+            pg_e(&p, r->fingerprint);
+            pg_s(&p, ")</p>");
+        }
+        if (v != NULL)
+            pg_verify_known(&p, v);
+        else if (r != NULL && r->valid)
+            pg_s(&p, "<p class=\"bad\">Biên lai này không có trong hệ thống. "
+                     "This receipt is not in our records.</p>");
+        pg_s(&p, "</section>");
+    }
+    pg_verify_forms(&p);
+    page_end(&p);
+    page_send(ctx, &p, 200);
+}
+
+static void verify_code_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    if (err != GW_OK) {
+        page_db_error(ctx, err, res, NULL);
+        return;
+    }
+    json_t *v = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)
+                    ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    struct gw_receipt_task *t = state_of(ctx)->task;
+    verify_render(ctx, t != NULL ? &t->verify : NULL, json_is_object(v) ? v : NULL, NULL);
+    json_decref(v);
+}
+
+static void verify_upload_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_ctx *ctx = arg;
+    struct page_state *st = state_of(ctx);
+    struct gw_receipt_task *t = st->task;
+    event_free(t->done_ev);
+    gw_buf_release(&t->out);
+    if (t->err != GW_OK) {
+        verify_render(ctx, NULL, NULL, t->eb.msg);
+        return;
+    }
+    if (!t->verify.valid || !gw_valid_receipt_id(t->verify.id)) {
+        verify_render(ctx, &t->verify, NULL, NULL);
+        return;
+    }
+    ctx->params[0] = t->verify.id;
+    gw_ctx_query(ctx, "SELECT feegate.receipt_view($1)", 1, verify_code_done);
+}
+
+/* The file part of a multipart/form-data body (the first part with a filename or named
+ * "xml"), bounded by the body; false if there is none. */
+static bool multipart_file(const char *ctype, const char *body, size_t len, const char **out,
+                           size_t *out_len)
+{
+    const char *b = strstr(ctype, "boundary=");
+    if (b == NULL)
+        return false;
+    b += strlen("boundary=");
+    size_t blen = strcspn(b, "\"; ");
+    if (*b == '"')
+        blen = strcspn(++b, "\"");
+    if (blen == 0 || blen > 70)
+        return false;
+    char delim[80];
+    int dlen = snprintf(delim, sizeof(delim), "\r\n--%.*s", (int)blen, b);
+    const char *end = body + len;
+    const char *part = memmem(body, len, delim + 2, (size_t)dlen - 2);
+    for (int guard = 0; part != NULL && guard < PAGE_FORM_PAIRS_MAX; guard++) {
+        const char *hdr = part + dlen - 2;
+        const char *hend = memmem(hdr, (size_t)(end - hdr), "\r\n\r\n", 4);
+        if (hend == NULL)
+            return false;
+        const char *content = hend + 4;
+        const char *next = memmem(content, (size_t)(end - content), delim, (size_t)dlen);
+        if (next == NULL)
+            return false;
+        size_t hlen = (size_t)(hend - hdr);
+        if (memmem(hdr, hlen, "filename=", 9) != NULL || memmem(hdr, hlen, "name=\"xml\"", 10)) {
+            *out = content;
+            *out_len = (size_t)(next - content);
+            return true;
+        }
+        part = next + 2;
+    }
+    return false;
+}
+
+static void verify_page(struct gw_ctx *ctx, bool get)
+{
+    struct page_state *st = state_of(ctx);
+    if (get) {
+        const char *code = NULL;
+        struct gw_kv *kv = NULL;
+        size_t n = 0;
+        if (ctx->query != NULL && gw_form_parse(&ctx->arena, ctx->query, strlen(ctx->query),
+                                                PAGE_FORM_PAIRS_MAX, &kv, &n) == GW_OK)
+            code = gw_kv_get(kv, n, "code");
+        if (code == NULL || code[0] == '\0' || strlen(code) > 64) {
+            verify_render(ctx, NULL, NULL, NULL);
+            return;
+        }
+        st->id = code;
+        ctx->params[0] = code;
+        gw_ctx_query(ctx, "SELECT feegate.receipt_verify($1)", 1, verify_code_done);
+        return;
+    }
+    const char *ctype = gw_ctx_header(ctx, "Content-Type");
+    const char *xml = ctx->body;
+    size_t len = ctx->body_len;
+    if (ctype != NULL && strncmp(ctype, "multipart/form-data", 19) == 0 &&
+        !multipart_file(ctype, ctx->body, ctx->body_len, &xml, &len)) {
+        verify_render(ctx, NULL, NULL, "no XML file in the upload / không có tệp XML");
+        return;
+    }
+    if (len == 0) {
+        verify_render(ctx, NULL, NULL, "empty upload / tệp rỗng");
+        return;
+    }
+    submit_task(ctx, GW_RECEIPT_TASK_VERIFY, xml, len, verify_upload_done);
 }
 
 /* ---- GET / ---- */
@@ -1145,6 +1634,11 @@ void gw_handle_page(struct gw_ctx *ctx)
     } else if (ctx->n_seg == 2 && strcmp(first, "return") == 0) {
         if (get)
             return_view(ctx, ctx->seg[1]);
+        else
+            page_error(ctx, 405, GW_MSG_METHOD, NULL);
+    } else if (ctx->n_seg == 1 && strcmp(first, "verify") == 0) {
+        if (get || post)
+            verify_page(ctx, get);
         else
             page_error(ctx, 405, GW_MSG_METHOD, NULL);
     } else if (ctx->n_seg == 2 && strcmp(first, "receipts") == 0) {

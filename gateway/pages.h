@@ -4,7 +4,8 @@
 
 struct gw_ctx;
 
-/* GET /, GET|POST /pay/{id}, GET /return/{channel}, GET /receipts/{id}. */
+/* GET /, GET|POST /pay/{id}, GET /return/{channel}, GET /receipts/{id}[.pdf|.xml],
+ * GET|POST /verify. */
 void gw_handle_page(struct gw_ctx *ctx);
 
 #endif

@@ -1,5 +1,6 @@
 /* Event loops, listeners, request life cycle, replies and draining. */
 #include "server.h"
+#include "refund.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <event2/thread.h>
 
 #include "db.h"
+#include "receipt_worker.h"
 #include "gw_buf.h"
 #include "gw_assert.h"
 #include "gw_log.h"
@@ -199,7 +201,8 @@ static enum gw_route route_of(const struct gw_ctx *ctx)
         return GW_ROUTE_IPN;
     if (strcmp(s, "healthz") == 0 || strcmp(s, "readyz") == 0 || strcmp(s, "metrics") == 0)
         return GW_ROUTE_HEALTH;
-    if (strcmp(s, "pay") == 0 || strcmp(s, "return") == 0 || strcmp(s, "receipts") == 0)
+    if (strcmp(s, "pay") == 0 || strcmp(s, "return") == 0 || strcmp(s, "receipts") == 0 ||
+        strcmp(s, "verify") == 0)
         return GW_ROUTE_PAGE;
     return GW_ROUTE_OTHER;
 }
@@ -298,6 +301,8 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     if (loop->index == 0) {
         gw_jobs_stop(loop);
         gw_outbox_stop(loop);
+        gw_recovery_stop(loop);
+        gw_refunds_stop(loop);
     }
     drain_timer_cb(-1, 0, loop);
 }
@@ -341,6 +346,8 @@ static void loop_release(struct gw_loop *loop)
     gw_httpc_free(loop->httpc);
     gw_db_pool_free(loop->db);
     gw_outbox_free(loop);
+    gw_recovery_free(loop);
+    gw_refunds_free(loop);
     if (loop->drain_ev != NULL)
         event_free(loop->drain_ev);
     if (loop->drain_timer != NULL)
@@ -360,6 +367,8 @@ static void *loop_main(void *arg)
     if (loop->index == 0) {
         gw_jobs_start(loop);
         gw_outbox_start(loop);
+        gw_recovery_start(loop);
+        gw_refunds_start(loop);
     }
     int r = event_base_dispatch(loop->base);
     GW_ASSERT(r >= 0);
@@ -390,6 +399,7 @@ static void wait_for_signal(struct gw_server *srv)
             continue;
         if (sig == SIGHUP) {
             gw_log_info("reload_requested", NULL);
+            gw_routing_reload(srv);
             gw_auth_refresh(&srv->loops[0]);
             continue;
         }
@@ -432,6 +442,7 @@ enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
     GW_ASSERT(evthread_use_pthreads() == 0);
     struct gw_server *srv = gw_xcalloc(1, sizeof(*srv));
     srv->cfg = *cfg;
+    gw_routing_init(srv, cfg);
     srv->n_loops = cfg->loops;
     srv->started_ms = gw_now_ms();
     GW_ASSERT(pthread_mutex_init(&srv->clients_lock, NULL) == 0);
@@ -453,16 +464,27 @@ enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
         for (int i = 0; i < started; i++)
             event_active(srv->loops[i].drain_ev, EV_TIMEOUT, 0);
     } else {
+        /* Receipt documents: threads beside the loops, started once the loops run. */
+        err = gw_receipt_worker_start(cfg, &srv->receipts, eb);
+        if (err != GW_OK)
+            for (int i = 0; i < started; i++)
+                event_active(srv->loops[i].drain_ev, EV_TIMEOUT, 0);
+    }
+    if (err == GW_OK) {
         gw_log_info("listening", "\"listen\":\"%s:%d\",\"loops\":%d,\"public_url\":\"%s\"",
                     cfg->listen_host, cfg->listen_port, srv->n_loops, cfg->public_url);
         wait_for_signal(srv);
     }
     for (int i = 0; i < started; i++)
         GW_ASSERT(pthread_join(srv->loops[i].thread, NULL) == 0);
+    /* After the drain: the renderer may still be finishing a loop's task until then. */
+    gw_receipt_worker_stop(srv->receipts);
+    srv->receipts = NULL;
     for (int i = 0; i < srv->n_loops; i++)
         loop_release(&srv->loops[i]);
     gw_xfree(atomic_load(&srv->clients));
     gw_xfree(srv->clients_old);
+    gw_routing_free(srv);
     the_server = NULL;
     gw_xfree(srv);
     if (err == GW_OK)

@@ -16,6 +16,7 @@
 #include "gw_arena.h"
 #include "gw_err.h"
 #include "gw_limits.h"
+#include "routing.h"
 
 struct event;
 struct event_base;
@@ -25,8 +26,10 @@ struct evhttp_connection;
 struct evconnlistener;
 struct gw_db_pool;
 struct gw_outbox;
+struct gw_receipt_worker;
 struct gw_httpc;
 struct gw_recovery;
+struct gw_refunds;
 
 enum gw_route {
     GW_ROUTE_OTHER,
@@ -81,6 +84,8 @@ struct gw_loop {
     struct gw_recovery *recovery; /* loop 0 only */
     size_t inflight;          /* requests accepted and not yet answered */
     struct gw_loop_metrics m;
+    struct gw_chan_health health[GW_HEALTH_SLOTS]; /* routing.c: this loop's breakers */
+    struct gw_refunds *refunds; /* refund.c: loop 0 only, refund recovery */
 };
 
 struct gw_server {
@@ -92,6 +97,10 @@ struct gw_server {
     pthread_mutex_t clients_lock;   /* serialises swaps (never taken on the request path) */
     atomic_bool draining;
     int64_t started_ms;
+    struct gw_receipt_worker *receipts; /* receipt_worker.c: issuer and renderer threads */
+    /* routing.c: channels and keys as last (re)loaded; the two before, freed later. */
+    _Atomic(struct gw_config *) live;
+    struct gw_config *live_old[2];
 };
 
 /* One request. Lives in its own arena; freed by gw_reply*. */
@@ -151,6 +160,20 @@ void gw_handle_ops(struct gw_ctx *ctx);
 /* Portal authentication (auth.c): checks the three X-Feegate-* headers over the exact
  * request; on failure it has replied 401 and returns false. */
 bool gw_auth_check(struct gw_ctx *ctx);
+/* The same scheme in two steps, for identities looked up asynchronously (finance staff):
+ * gw_auth_headers checks the three headers are present and the timestamp is fresh;
+ * gw_auth_signature checks the signature with secret (NULL: unknown id, always refused
+ * after the same work). Each replies 401 and returns false on failure. ar points into the
+ * request. */
+struct gw_auth_req {
+    const char *id;
+    const char *ts;
+    const char *sig;
+};
+bool gw_auth_headers(struct gw_ctx *ctx, struct gw_auth_req *ar);
+bool gw_auth_signature(struct gw_ctx *ctx, const struct gw_auth_req *ar, const char *secret);
+/* /v1/finance/... for finance staff (finance.c); called by gw_handle_api. */
+void gw_handle_finance(struct gw_ctx *ctx);
 /* Loads the client list (blocking, start-up) and schedules its refresh on loop 0. */
 enum gw_err gw_auth_load_blocking(struct gw_server *srv, struct gw_errbuf *eb) GW_MUST_CHECK;
 void gw_auth_refresh(struct gw_loop *loop);
@@ -163,6 +186,9 @@ void gw_jobs_stop(struct gw_loop *loop);
 void gw_outbox_start(struct gw_loop *loop);
 void gw_outbox_stop(struct gw_loop *loop);
 void gw_outbox_free(struct gw_loop *loop);
+void gw_recovery_start(struct gw_loop *loop);
+void gw_recovery_stop(struct gw_loop *loop);
+void gw_recovery_free(struct gw_loop *loop);
 size_t gw_outbox_inflight(const struct gw_loop *loop);
 
 /* Latency bucket index for a duration. */

@@ -63,6 +63,38 @@ bool gw_valid_receipt_id(const char *id)
     return valid_prefixed_hex(id, "rcp_");
 }
 
+bool gw_valid_event_id(const char *id)
+{
+    return valid_prefixed_hex(id, "evt_");
+}
+
+/* Checks s against a pattern where 'd' is a digit and every other byte must match. */
+static bool shape(const char *s, const char *pattern)
+{
+    for (; *pattern != '\0'; s++, pattern++) {
+        if (*pattern == 'd' ? !(*s >= '0' && *s <= '9') : *s != *pattern)
+            return false;
+    }
+    return true;
+}
+
+bool gw_valid_rfc3339(const char *s)
+{
+    if (strlen(s) < 20 || strlen(s) > 35 || !shape(s, "dddd-dd-ddTdd:dd:dd"))
+        return false;
+    const char *z = s + 19;
+    if (*z == '.') {
+        z++;
+        size_t n = strspn(z, "0123456789");
+        if (n == 0 || n > 9)
+            return false;
+        z += n;
+    }
+    if (z[0] == 'Z' && z[1] == '\0')
+        return true;
+    return (z[0] == '+' || z[0] == '-') && shape(z + 1, "dd:dd") && z[6] == '\0';
+}
+
 bool gw_valid_order_ref(const char *s)
 {
     return all_of(s, 1, GW_ORDER_REF_BYTES_MAX, "._:/-");

@@ -29,6 +29,11 @@ bool gw_valid_idem_key(const char *key);
 bool gw_valid_payment_id(const char *id);
 /* Receipt ids: "rcp_" and 32 lowercase hex. */
 bool gw_valid_receipt_id(const char *id);
+/* Webhook event ids: "evt_" and 32 lowercase hex. */
+bool gw_valid_event_id(const char *id);
+/* RFC 3339 date-time with seconds and a zone: 2026-11-25T16:33:00+07:00 or ...Z (fraction
+ * of seconds allowed). */
+bool gw_valid_rfc3339(const char *s);
 /* Portal order references: 1-64 of [A-Za-z0-9._:/-]. */
 bool gw_valid_order_ref(const char *s);
 

@@ -5,6 +5,7 @@
 #ifndef GW_LEDGER_LEDGER_H
 #define GW_LEDGER_LEDGER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -23,6 +24,29 @@ enum gw_err ldg_migrate_blocking(const char *admin_dsn, struct gw_errbuf *eb) GW
  * ledger is sound). GW_OK means the checks ran, whatever they found. Blocking. */
 enum gw_err ldg_check_blocking(const char *dsn, FILE *out, long *violations,
                                struct gw_errbuf *eb) GW_MUST_CHECK;
+
+/* The outcome of ldg_verify_blocking. max_unsealed_age_s is input: a journal older than
+ * that without a seal is reported (the gateway seals every second). */
+struct ldg_verify_result {
+    int max_unsealed_age_s;
+    bool bad;                    /* something was found; the first is below */
+    long long first_bad_journal; /* the journal id it concerns */
+    char reason[256];
+    long long sealed;            /* seals walked (up to the first bad one) */
+    long long journals;          /* journals in the snapshot */
+    long long unsealed;          /* journals without a seal yet */
+    long long head_seq;          /* the last good seal: publish it to anchor the chain */
+    char head_hash[65];
+};
+
+/* Recomputes the hash chain of journal_seals from the journals and postings over a streaming
+ * cursor in one snapshot, and looks for journals not sealed after max_unsealed_age_s and
+ * postings of missing journals. Finds any journal or posting changed, removed or inserted
+ * and any seal removed, inserted or reordered; reports the first in res and prints "ok ..."
+ * or "FAIL journal N: reason" and the head seal to out. GW_OK means the walk ran, whatever
+ * it found. Blocking. */
+enum gw_err ldg_verify_blocking(const char *dsn, FILE *out, struct ldg_verify_result *res,
+                                struct gw_errbuf *eb) GW_MUST_CHECK;
 
 /* A portal client for the demo. All strings are borrowed. */
 struct ldg_demo_client {

@@ -8,7 +8,7 @@
 
 #include "th.h"
 
-#define TH_ARGV_MAX    32
+#define TH_ARGV_MAX    64
 #define TH_ENV_MAX     512
 /* strerror_r (GNU: returns the message) into a buffer living until the end of the block. */
 #define TH_STRERROR(e) strerror_r((e), (char[128]){ 0 }, 128)

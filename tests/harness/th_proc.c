@@ -381,6 +381,12 @@ static enum gw_err th_proc_start(struct th_proc *p, const char *name, const stru
 
 enum gw_err th_banksim_start(struct th_banksim *bs, const char *auto_mode)
 {
+    const char *const args[] = { "--auto", auto_mode, NULL };
+    return th_banksim_start_args(bs, auto_mode != NULL ? args : NULL);
+}
+
+enum gw_err th_banksim_start_args(struct th_banksim *bs, const char *const *extra_args)
+{
     memset(bs, 0, sizeof(*bs));
     enum gw_err err = th_mkdtemp(bs->proc.dir, sizeof(bs->proc.dir), "fg-banksim");
     if (err != GW_OK)
@@ -396,10 +402,8 @@ enum gw_err th_banksim_start(struct th_banksim *bs, const char *auto_mode)
     th_argv_add(&a, TH_SANDBOX_MERCHANT);
     th_argv_add(&a, "--sandbox-secret");
     th_argv_add(&a, TH_SANDBOX_SECRET);
-    if (auto_mode != NULL) {
-        th_argv_add(&a, "--auto");
-        th_argv_add(&a, auto_mode);
-    }
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
+        th_argv_add(&a, extra_args[i]);
     return th_proc_start(&bs->proc, "banksim", &a, bs->url);
 }
 
@@ -433,12 +437,13 @@ enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
                              const struct th_banksim *bs)
 {
     const char *ini_extra = gw->ini_extra;
+    int port = gw->port; /* a test may choose it before (the simulator must know it) */
     memset(gw, 0, sizeof(*gw));
     gw->ini_extra = ini_extra;
     enum gw_err err = th_mkdtemp(gw->proc.dir, sizeof(gw->proc.dir), "fg-gateway");
     if (err != GW_OK)
         return err;
-    gw->port = th_free_port();
+    gw->port = port > 0 ? port : th_free_port();
     (void)snprintf(gw->url, sizeof(gw->url), "http://127.0.0.1:%d", gw->port);
     (void)snprintf(gw->ini_path, sizeof(gw->ini_path), "%s/feegate.ini", gw->proc.dir);
     err = th_write_ini(gw, db, bs);

@@ -7,7 +7,10 @@
 SET LOCAL search_path = feegate, pg_temp;
 
 INSERT INTO channels (code, name, enabled) VALUES
-    ('sandbox', 'Sandbox (ngân hàng thử nghiệm)', true)
+    ('sandbox', 'Sandbox (ngân hàng thử nghiệm)', true),
+    ('vnpay', 'VNPAY (thẻ ATM / QR ngân hàng)', true),
+    ('momo', 'Ví MoMo', true),
+    ('zalopay', 'ZaloPay', true)
 ON CONFLICT DO NOTHING;
 
 INSERT INTO receipt_series (template, series, next_number) VALUES
@@ -66,6 +69,6 @@ INSERT INTO fee_splits (agency_code, fee_code, ordinal, treasury_account, share_
 ON CONFLICT DO NOTHING;
 
 INSERT INTO agency_channels (agency_code, channel) VALUES
-    ('STP-HN', 'sandbox'),
-    ('CA-HCM', 'sandbox')
+    ('STP-HN', 'sandbox'), ('STP-HN', 'vnpay'), ('STP-HN', 'momo'), ('STP-HN', 'zalopay'),
+    ('CA-HCM', 'sandbox'), ('CA-HCM', 'vnpay'), ('CA-HCM', 'momo'), ('CA-HCM', 'zalopay')
 ON CONFLICT DO NOTHING;

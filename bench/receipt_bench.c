@@ -1,0 +1,96 @@
+/* feegate-receipt-bench: receipts issued per second (the XML built from the database's JSON
+ * and signed, RSA-2048/SHA-256, what the issuer thread does per receipt) and PDF renders per
+ * second (what /receipts/{id}.pdf costs the renderer thread), single-threaded, for
+ * docs/benchmarks.md. Usage: feegate-receipt-bench [SECONDS_EACH] (default 5). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "banned.h"
+#include "gw_arena.h"
+#include "gw_buf.h"
+#include "gw_limits.h"
+#include "gw_time.h"
+#include "rcp.h"
+
+static const char view[] =
+    "{\"id\":\"rcp_0123456789abcdef0123456789abcdef\",\"payment_id\":\"pay_0123456789abcdef01"
+    "23456789abcdef\",\"template\":\"01BLP0-001\",\"series\":\"AA-26E\",\"number\":\"0001234\","
+    "\"issued_at\":\"2026-03-01T09:30:00+07:00\",\"amount_vnd\":1250000,\"payer\":{\"name\":"
+    "\"Nguyễn Văn An\",\"id_number\":\"001099012345\"},\"items\":[{\"fee_code\":\"LLTP\","
+    "\"name\":\"Lệ phí cấp Phiếu lý lịch tư pháp\",\"amount_vnd\":200000},{\"fee_code\":\"HT\","
+    "\"name\":\"Phí khai thác, sử dụng thông tin hộ tịch\",\"amount_vnd\":1050000}],\"agency\":"
+    "{\"code\":\"STP-HN\",\"name\":\"Sở Tư pháp Thành phố Hà Nội\",\"tax_code\":\"0101348576\","
+    "\"address\":\"1B Trần Phú, phường Hà Đông, Thành phố Hà Nội\"},\"channel\":\"sandbox\","
+    "\"order_ref\":\"HS-2026-000123\",\"kind\":\"original\"}";
+
+static void die(const char *what, const struct gw_errbuf *eb)
+{
+    (void)fprintf(stderr, "feegate-receipt-bench: %s: %s\n", what, eb->msg);
+    exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    double secs = argc > 1 ? strtod(argv[1], NULL) : 5.0;
+    if (secs <= 0 || secs > 600)
+        secs = 5.0;
+    struct gw_errbuf eb = { .msg = "" };
+    char dir[64];
+    (void)snprintf(dir, sizeof(dir), "/tmp/fg-rcp-bench-%d", getpid());
+    char cert[128], key[128];
+    (void)snprintf(cert, sizeof(cert), "%s/signer.pem", dir);
+    (void)snprintf(key, sizeof(key), "%s/signer.key", dir);
+    struct rcp_signer *signer = NULL;
+    if (rcp_init(&eb) != GW_OK || rcp_ca_init(dir, &eb) != GW_OK ||
+        rcp_signer_load(cert, key, &signer, &eb) != GW_OK)
+        die("setup", &eb);
+    struct gw_buf out;
+    gw_buf_init(&out, 1024 * 1024);
+    int64_t t0 = gw_monotonic_us(), until = t0 + (int64_t)(secs * 1e6);
+    long n_xml = 0;
+    size_t xml_bytes = 0;
+    while (gw_monotonic_us() < until) {
+        struct gw_arena a;
+        gw_arena_init(&a, 16384, GW_ARENA_BYTES_MAX);
+        struct rcp_receipt r;
+        gw_buf_reset(&out);
+        if (rcp_receipt_from_json(view, "https://fee.example.vn/verify?code=", &a, &r, &eb) !=
+                GW_OK ||
+            rcp_xml_build(&r, signer, &out, &eb) != GW_OK)
+            die("xml", &eb);
+        xml_bytes = out.len;
+        gw_arena_release(&a);
+        n_xml++;
+    }
+    double xml_s = (double)(gw_monotonic_us() - t0) / 1e6;
+    struct gw_arena a;
+    gw_arena_init(&a, 16384, GW_ARENA_BYTES_MAX);
+    struct rcp_receipt r;
+    if (rcp_receipt_from_json(view, "https://fee.example.vn/verify?code=", &a, &r, &eb) != GW_OK)
+        die("json", &eb);
+    t0 = gw_monotonic_us();
+    until = t0 + (int64_t)(secs * 1e6);
+    long n_pdf = 0;
+    size_t pdf_bytes = 0;
+    while (gw_monotonic_us() < until) {
+        gw_buf_reset(&out);
+        if (rcp_pdf_render(&r, "CN=feegate demo agency receipt signer", &out, &eb) != GW_OK)
+            die("pdf", &eb);
+        pdf_bytes = out.len;
+        n_pdf++;
+    }
+    double pdf_s = (double)(gw_monotonic_us() - t0) / 1e6;
+    (void)printf("xml+sign: %ld receipts in %.2f s = %.0f/s (%zu bytes each)\n", n_xml, xml_s,
+                 (double)n_xml / xml_s, xml_bytes);
+    (void)printf("pdf:      %ld renders in %.2f s = %.0f/s (%zu bytes each)\n", n_pdf, pdf_s,
+                 (double)n_pdf / pdf_s, pdf_bytes);
+    gw_arena_release(&a);
+    gw_buf_release(&out);
+    rcp_signer_free(signer);
+    rcp_shutdown();
+    char rm[128];
+    (void)snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+    return system(rm) == 0 ? 0 : 1;
+}

@@ -1,0 +1,227 @@
+/* /v1/finance/: the finance staff's endpoints (docs/reconciliation.md, "Finance API").
+ * Staff sign requests like portal clients (X-Feegate-Client is the staff id), but their
+ * secret and role come from the staff table, looked up with one asynchronous query before
+ * the signature is checked. Each route is then one more call of a recon SQL function, which
+ * checks the role; nothing here blocks the loop (the report is rendered in memory). */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "gw_buf.h"
+#include "ldg_recon.h"
+#include "server.h"
+#include "banned.h"
+
+#define FIN_REPORT_BYTES_MAX (8 * 1024 * 1024)
+
+struct fin_state {
+    struct gw_auth_req ar;
+    enum ldg_report_format report_format;
+};
+
+static void text_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    if (err != GW_OK) {
+        gw_reply_db_error(ctx, err, res);
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        gw_reply_error(ctx, 404, "not_found", "nothing found");
+        return;
+    }
+    gw_reply_json(ctx, 200, PQgetvalue(res, 0, 0));
+}
+
+static void report_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    struct fin_state *st = ctx->state;
+    if (err != GW_OK || PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        text_done(arg, err, res);
+        return;
+    }
+    struct gw_buf b;
+    gw_buf_init(&b, FIN_REPORT_BYTES_MAX);
+    struct gw_errbuf eb = { .msg = "" };
+    if (ldg_report_render(PQgetvalue(res, 0, 0), st->report_format, &b, &eb) != GW_OK) {
+        gw_buf_release(&b);
+        gw_reply_error(ctx, 500, "internal_error", "%s", eb.msg);
+        return;
+    }
+    static const char *const types[] = { "application/json", "text/csv; charset=utf-8",
+                                         "text/html; charset=utf-8" };
+    gw_reply(ctx, 200, types[st->report_format], b.data, b.len);
+    gw_buf_release(&b);
+}
+
+/* A string member of the JSON body, copied into the arena; NULL if absent or not a string.
+ * *bad is set when the body is not a JSON object. */
+static const char *body_str(struct gw_ctx *ctx, const char *key, bool *bad)
+{
+    if (ctx->body_len == 0)
+        return NULL;
+    json_t *j = json_loadb(ctx->body, ctx->body_len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(j)) {
+        *bad = true;
+        json_decref(j);
+        return NULL;
+    }
+    const json_t *v = json_object_get(j, key);
+    const char *out = NULL;
+    if (json_is_string(v))
+        out = gw_arena_strdup(&ctx->arena, json_string_value(v));
+    else if (json_is_boolean(v))
+        out = json_is_true(v) ? "true" : "false";
+    json_decref(j);
+    return out;
+}
+
+static bool day_ok(struct gw_ctx *ctx, const char *d)
+{
+    if (ldg_day_valid(d))
+        return true;
+    gw_reply_error(ctx, 400, "invalid_day", "the business day must be YYYY-MM-DD");
+    return false;
+}
+
+static void day_report(struct gw_ctx *ctx, const char *day)
+{
+    struct fin_state *st = ctx->state;
+    struct evkeyvalq q;
+    const char *fmt = NULL;
+    st->report_format = LDG_REPORT_JSON;
+    if (ctx->query != NULL && evhttp_parse_query_str(ctx->query, &q) == 0) {
+        fmt = evhttp_find_header(&q, "format");
+        bool ok = fmt == NULL || ldg_report_format_parse(fmt, &st->report_format);
+        evhttp_clear_headers(&q);
+        if (!ok) {
+            gw_reply_error(ctx, 400, "invalid_format", "format must be json, csv or html");
+            return;
+        }
+    }
+    ctx->params[0] = ctx->client_id;
+    ctx->params[1] = day;
+    gw_ctx_query(ctx, "SELECT feegate.fin_report($1, $2::date)", 2, report_done);
+}
+
+static void route_day(struct gw_ctx *ctx)
+{
+    const char *day = ctx->seg[3], *what = ctx->n_seg == 5 ? ctx->seg[4] : "";
+    bool get = ctx->method == EVHTTP_REQ_GET, post = ctx->method == EVHTTP_REQ_POST;
+    bool bad = false;
+    if (!day_ok(ctx, day))
+        return;
+    ctx->params[0] = ctx->client_id;
+    ctx->params[1] = day;
+    if (get && strcmp(what, "imports") == 0) {
+        gw_ctx_query(ctx, "SELECT feegate.fin_imports($1, $2::date)", 2, text_done);
+    } else if (get && strcmp(what, "exceptions") == 0) {
+        gw_ctx_query(ctx, "SELECT feegate.fin_exceptions($1, $2::date)", 2, text_done);
+    } else if (get && strcmp(what, "report") == 0) {
+        day_report(ctx, day);
+    } else if (post && strcmp(what, "reconcile") == 0) {
+        gw_ctx_query(ctx, "SELECT feegate.recon_run($2::date, $1)", 2, text_done);
+    } else if (post && strcmp(what, "close") == 0) {
+        const char *cf = body_str(ctx, "carry_forward", &bad);
+        ctx->params[2] = cf != NULL ? cf : "false";
+        if (bad || (strcmp(ctx->params[2], "true") != 0 && strcmp(ctx->params[2], "false") != 0))
+            gw_reply_error(ctx, 400, "invalid_request",
+                           "the body is {\"carry_forward\": true|false} or empty");
+        else
+            gw_ctx_query(ctx, "SELECT feegate.day_close($2::date, $1, $3::bool)::text", 3,
+                         text_done);
+    } else {
+        gw_reply_error(ctx, 404, "not_found", "no such method and path in the finance API");
+    }
+}
+
+static void route_exception(struct gw_ctx *ctx)
+{
+    const char *id = ctx->seg[3], *what = ctx->seg[4];
+    bool bad = false;
+    size_t n = strlen(id);
+    if (n == 0 || n > 18 || strspn(id, "0123456789") != n || ctx->method != EVHTTP_REQ_POST) {
+        gw_reply_error(ctx, 404, "not_found", "no such exception");
+        return;
+    }
+    ctx->params[0] = id;
+    ctx->params[1] = ctx->client_id;
+    if (strcmp(what, "resolve") == 0) {
+        ctx->params[2] = body_str(ctx, "action", &bad);
+        ctx->params[3] = body_str(ctx, "note", &bad);
+        ctx->params[4] = body_str(ctx, "account", &bad);
+        if (bad || ctx->params[2] == NULL)
+            gw_reply_error(ctx, 400, "invalid_request",
+                           "the body is {\"action\": ..., \"note\": ..., \"account\": ...}");
+        else
+            gw_ctx_query(ctx, "SELECT feegate.recon_resolve($1::bigint, $3, $2, $4, $5)::text",
+                         5, text_done);
+    } else if (strcmp(what, "approve") == 0) {
+        gw_ctx_query(ctx, "SELECT feegate.recon_approve($1::bigint, $2)::text", 2, text_done);
+    } else if (strcmp(what, "answer") == 0) {
+        json_t *j = json_loadb(ctx->body, ctx->body_len, JSON_REJECT_DUPLICATES, NULL);
+        bool obj = json_is_object(j);
+        json_decref(j);
+        if (!obj) {
+            gw_reply_error(ctx, 400, "invalid_request", "the body is the provider's answer");
+            return;
+        }
+        ctx->params[2] = ctx->body;
+        gw_ctx_query(ctx, "SELECT feegate.recon_apply_answer($1::bigint, $2, $3::jsonb)::text",
+                     3, text_done);
+    } else {
+        gw_reply_error(ctx, 404, "not_found", "no such method and path in the finance API");
+    }
+}
+
+static void route(struct gw_ctx *ctx)
+{
+    if (ctx->n_seg == 3 && strcmp(ctx->seg[2], "days") == 0 && ctx->method == EVHTTP_REQ_GET) {
+        ctx->params[0] = ctx->client_id;
+        gw_ctx_query(ctx, "SELECT feegate.fin_days($1)", 1, text_done);
+    } else if (ctx->n_seg == 5 && strcmp(ctx->seg[2], "days") == 0) {
+        route_day(ctx);
+    } else if (ctx->n_seg == 5 && strcmp(ctx->seg[2], "exceptions") == 0) {
+        route_exception(ctx);
+    } else {
+        gw_reply_error(ctx, 404, "not_found", "no such resource in the finance API");
+    }
+}
+
+static void staff_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    struct fin_state *st = ctx->state;
+    if (err != GW_OK) {
+        gw_reply_db_error(ctx, err, res);
+        return;
+    }
+    bool found = PQntuples(res) == 1;
+    if (!gw_auth_signature(ctx, &st->ar, found ? PQgetvalue(res, 0, 0) : NULL))
+        return;
+    ctx->client_id = st->ar.id;
+    route(ctx);
+}
+
+void gw_handle_finance(struct gw_ctx *ctx)
+{
+    struct fin_state *st = gw_arena_alloc(&ctx->arena, sizeof(*st));
+    if (st == NULL) {
+        gw_reply_error(ctx, 503, "overloaded", "no memory for the request");
+        return;
+    }
+    memset(st, 0, sizeof(*st));
+    ctx->state = st;
+    if (!gw_auth_headers(ctx, &st->ar))
+        return;
+    if (strlen(st->ar.id) > 64) {
+        (void)gw_auth_signature(ctx, &st->ar, NULL);
+        return;
+    }
+    ctx->params[0] = st->ar.id;
+    gw_ctx_query(ctx, "SELECT secret, role FROM feegate.staff_auth($1)", 1, staff_done);
+}

@@ -1,0 +1,507 @@
+/* Refunds: POST/GET /v1/payments/{id}/refunds, and loop 0's refund recovery.
+ *
+ * POST reserves the amount in the database (api_refund_begin locks the payment row, so two
+ * refunds can never together exceed what was paid), sends the provider's refund request
+ * through this loop's HTTP client, and records the verified answer (refund_result), which
+ * books the journals, moves the payment to partially_refunded or refunded and queues the
+ * webhooks. While the provider call is in flight the Idempotency-Key answers 409
+ * idempotency_key_in_progress. An answer that is pending, unreadable or missing leaves the
+ * refund pending (a timeout is never a failure): recovery asks the provider's refund status
+ * API on a schedule; a channel without one lists the refund in refund_exceptions. */
+#include "refund.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "db.h"
+#include "gw_assert.h"
+#include "gw_crypto.h"
+#include "gw_log.h"
+#include "gw_time.h"
+#include "httpc.h"
+#include "server.h"
+#include "banned.h"
+
+#define REFUND_REASON_BYTES_MAX 200
+#define REFUND_POLL_MS          1000
+#define REFUND_BATCH_MAX        16
+#define REFUND_LEASE_S          60
+#define REFUND_WINDOW_S         (48 * 3600)
+
+/* One provider exchange about one refund: the refund itself or a status query. */
+struct rf_call {
+    struct gw_loop *loop;
+    struct gw_arena *arena;
+    const struct gw_channel_config *ch;
+    bool query;
+    int queries;       /* answers so far (recovery), for the next delay */
+    int64_t created_unix;
+    char refund_id[48];
+    int64_t sent_ms;
+    const char *params[7];
+    void (*finish)(struct rf_call *c, const char *sql, int n); /* runs refund_result */
+    void *owner;
+};
+
+static const char *rf_random_id(struct gw_arena *a)
+{
+    unsigned char rnd[16];
+    char hex[33];
+    if (gw_random_bytes(rnd, sizeof(rnd)) != GW_OK)
+        return NULL;
+    gw_hex_encode(rnd, sizeof(rnd), hex);
+    return gw_arena_strdup(a, hex);
+}
+
+static const char *js_str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "";
+}
+
+static int64_t js_int(const json_t *o, const char *k)
+{
+    return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+/* Seconds to the next status query after `queries` answers; -1 when the window is over or
+ * the channel has no refund status API. */
+static int rf_next_delay(const struct rf_call *c, int queries)
+{
+    static const int schedule_s[] = { 60, 300, 900, 3600, 21600 };
+    if (!(c->ch->ops->caps & GW_ADAPTER_CAP_REFUND_QUERY))
+        return -1;
+    int n = (int)(sizeof(schedule_s) / sizeof(schedule_s[0]));
+    int delay = schedule_s[queries < n ? queries : n - 1];
+    int64_t now = gw_now_ms() / 1000;
+    if (now + delay > c->created_unix + REFUND_WINDOW_S)
+        return now < c->created_unix + REFUND_WINDOW_S
+                   ? (int)(c->created_unix + REFUND_WINDOW_S - now) : -1;
+    return delay;
+}
+
+static const char *outcome_name(enum gw_refund_outcome o)
+{
+    return o == GW_REFUND_ACCEPTED ? "accepted" : o == GW_REFUND_REJECTED ? "rejected" : "pending";
+}
+
+/* Records what the provider said (or that it said nothing). */
+static void rf_record(struct rf_call *c, const char *outcome, const struct gw_refund_result *r,
+                      const char *raw)
+{
+    int delay = rf_next_delay(c, c->queries + (c->query ? 1 : 0));
+    c->params[0] = c->refund_id;
+    c->params[1] = outcome;
+    c->params[2] = r != NULL && r->provider_refund_id[0] != '\0'
+                       ? gw_arena_strdup(c->arena, r->provider_refund_id) : NULL;
+    c->params[3] = r != NULL && r->provider_code[0] != '\0'
+                       ? gw_arena_strdup(c->arena, r->provider_code) : NULL;
+    c->params[4] = c->query ? "refund_query" : "refund";
+    c->params[5] = raw;
+    c->params[6] = delay >= 0 ? gw_arena_printf(c->arena, "%d", delay) : NULL;
+    if (strcmp(outcome, "accepted") != 0 && strcmp(outcome, "rejected") != 0)
+        gw_log_warn("refund_unknown", "\"refund_id\":\"%s\",\"channel\":\"%s\",\"outcome\":\"%s\","
+                    "\"next_query_s\":%d", c->refund_id, c->ch->ops->name, outcome, delay);
+    else
+        gw_log_info("refund_answer", "\"refund_id\":\"%s\",\"channel\":\"%s\",\"outcome\":\"%s\"",
+                    c->refund_id, c->ch->ops->name, outcome);
+    c->finish(c,
+              "SELECT status, http_status, body FROM feegate.refund_result($1, $2, $3, $4, $5, $6, "
+              "$7::int)",
+              7);
+}
+
+static void rf_answer(void *arg, const struct gw_httpc_answer *a)
+{
+    struct rf_call *c = arg;
+    int64_t elapsed = gw_now_ms() - c->sent_ms;
+    if (a->status == 0) {
+        gw_health_record(c->loop, c->ch, false, elapsed);
+        rf_record(c, "error", NULL, "no answer");
+        return;
+    }
+    struct gw_adapter_input in = { .method = "POST", .query = "", .query_len = 0,
+                                   .body = a->body, .body_len = a->body_len,
+                                   .signature_header = gw_httpc_header(a, "X-Sandbox-Signature"),
+                                   .http_status = a->status };
+    struct gw_refund_result r;
+    memset(&r, 0, sizeof(r));
+    struct gw_errbuf eb = { .msg = "" };
+    gw_adapter_refund_parse_fn *parse =
+        c->query ? c->ch->ops->refund_query_parse : c->ch->ops->refund_parse;
+    enum gw_err err = parse(&c->ch->adapter, &in, c->arena, &r, &eb);
+    gw_health_record(c->loop, c->ch, err == GW_OK && a->status < 500, elapsed);
+    const char *raw = gw_arena_strndup(c->arena, a->body, a->body_len);
+    if (err != GW_OK) {
+        char why[300];
+        gw_log_warn("refund_answer_rejected", "\"refund_id\":\"%s\",\"reason\":\"%s\"",
+                    c->refund_id, gw_log_esc(why, sizeof(why), eb.msg));
+        rf_record(c, "error", NULL, raw);
+        return;
+    }
+    rf_record(c, outcome_name(r.outcome), &r, raw);
+}
+
+/* Builds the refund (or its status query) from the send document and sends it. */
+static void rf_send(struct rf_call *c, const json_t *send)
+{
+    const char *request_id = c->query ? rf_random_id(c->arena) : js_str(send, "request_id");
+    struct gw_refund refund = {
+        .payment_id = js_str(send, "payment_id"),
+        .merchant_ref = js_str(send, "merchant_ref"),
+        .provider_txn_id = js_str(send, "provider_txn_id"),
+        .refund_id = js_str(send, "ref"),
+        .amount_vnd = js_int(send, "amount_vnd"),
+        .full = json_is_true(json_object_get(send, "full")),
+        .reason = js_str(send, "reason")[0] != '\0' ? js_str(send, "reason") : "refund",
+        .requested_by = "feegate",
+        .original_created_at = (time_t)js_int(send, "original_created_at_unix"),
+        .created_at = (time_t)js_int(send, "created_at_unix"),
+        .request_id = request_id != NULL ? request_id : "",
+        .requested_at = time(NULL),
+    };
+    (void)snprintf(c->refund_id, sizeof(c->refund_id), "%s", js_str(send, "refund_id"));
+    c->created_unix = js_int(send, "created_at_unix");
+    struct gw_adapter_http req;
+    memset(&req, 0, sizeof(req));
+    struct gw_errbuf eb = { .msg = "" };
+    gw_adapter_refund_fn *build = c->query ? c->ch->ops->refund_query_build : c->ch->ops->refund_build;
+    if (build(&c->ch->adapter, &refund, c->arena, &req, &eb) != GW_OK) {
+        char why[300];
+        gw_log_error("refund_not_built", "\"refund_id\":\"%s\",\"reason\":\"%s\"", c->refund_id,
+                     gw_log_esc(why, sizeof(why), eb.msg));
+        /* Nothing was sent: a refund that cannot be built is refused, a query stays unknown. */
+        rf_record(c, c->query ? "error" : "rejected", NULL, "could not build the request");
+        return;
+    }
+    struct gw_httpc_req hr = { .method = req.method, .url = req.url,
+                               .content_type = req.content_type, .body = req.body,
+                               .body_len = req.body_len,
+                               .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
+    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++)
+        hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
+    c->sent_ms = gw_now_ms();
+    if (gw_httpc_send(c->loop->httpc, &hr, rf_answer, c, &eb) != GW_OK)
+        rf_record(c, "error", NULL, "could not send the request");
+}
+
+/* ---- the API ---- */
+
+static void api_result_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    if (err != GW_OK) {
+        gw_reply_db_error(ctx, err, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        gw_reply_error(ctx, 500, "internal_error", "unexpected answer from the database");
+        return;
+    }
+    int status = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    gw_reply_json(ctx, status >= 200 && status < 600 ? status : 500, PQgetvalue(res, 0, 2));
+}
+
+static void api_finish(struct rf_call *c, const char *sql, int n)
+{
+    struct gw_ctx *ctx = c->owner;
+    for (int i = 0; i < n; i++)
+        ctx->params[i] = c->params[i];
+    gw_ctx_query(ctx, sql, n, api_result_done);
+}
+
+static void begin_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    if (err != GW_OK) {
+        gw_reply_db_error(ctx, err, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        gw_reply_error(ctx, 500, "internal_error", "unexpected answer from the database");
+        return;
+    }
+    int status = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    if (PQgetisnull(res, 0, 3)) { /* a finished request with this key: its stored answer */
+        if (!ctx->cancelled)
+            evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Idempotent-Replayed",
+                              "true");
+        gw_reply_json(ctx, status >= 200 && status < 600 ? status : 500, PQgetvalue(res, 0, 1));
+        return;
+    }
+    json_t *send = json_loads(PQgetvalue(res, 0, 3), 0, NULL);
+    struct rf_call *c = gw_arena_alloc(&ctx->arena, sizeof(*c));
+    if (send == NULL || c == NULL) {
+        json_decref(send);
+        gw_reply_error(ctx, 500, "internal_error", "unexpected answer from the database");
+        return;
+    }
+    memset(c, 0, sizeof(*c));
+    c->loop = ctx->loop;
+    c->arena = &ctx->arena;
+    c->owner = ctx;
+    c->finish = api_finish;
+    (void)snprintf(c->refund_id, sizeof(c->refund_id), "%s", js_str(send, "refund_id"));
+    c->ch = gw_channel_pin(ctx->loop->srv, &ctx->arena, js_str(send, "channel"));
+    if (c->ch == NULL) { /* reloaded away meanwhile: nothing was sent */
+        ctx->params[0] = c->refund_id;
+        ctx->params[1] = "rejected";
+        ctx->params[2] = NULL;
+        ctx->params[3] = NULL;
+        ctx->params[4] = "refund";
+        ctx->params[5] = "channel no longer configured";
+        ctx->params[6] = NULL;
+        json_decref(send);
+        gw_ctx_query(ctx,
+                     "SELECT status, http_status, body FROM feegate.refund_result($1, $2, $3, $4, "
+                     "$5, $6, $7::int)",
+                     7, api_result_done);
+        return;
+    }
+    rf_send(c, send);
+    json_decref(send);
+}
+
+/* "{a,b}": the configured channels with a refund API, as a PostgreSQL array literal. */
+static const char *refundable_channels(struct gw_ctx *ctx)
+{
+    const struct gw_config *cfg = gw_live_config(ctx->loop->srv);
+    const char *out = "{";
+    for (int i = 0; i < cfg->n_channels; i++)
+        if (cfg->channels[i].ops->caps & GW_ADAPTER_CAP_REFUND)
+            out = gw_arena_printf(&ctx->arena, "%s%s%s", out, out[1] != '\0' ? "," : "",
+                                  cfg->channels[i].ops->name);
+    return gw_arena_printf(&ctx->arena, "%s}", out);
+}
+
+static bool reason_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n > REFUND_REASON_BYTES_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static void refund_post(struct gw_ctx *ctx, const char *payment_id)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(ctx->body, ctx->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        gw_reply_error(ctx, 400, "invalid_json", "the body must be a JSON object");
+        return;
+    }
+    const json_t *amount = json_object_get(j, "amount_vnd");
+    const json_t *reason = json_object_get(j, "reason");
+    const char *why = NULL;
+    if (!json_is_integer(amount) || json_integer_value(amount) <= 0 ||
+        json_integer_value(amount) > 1000000000000LL)
+        why = "amount_vnd must be a positive integer";
+    else if (reason != NULL && (!json_is_string(reason) || !reason_ok(json_string_value(reason))))
+        why = "reason must be printable ASCII of at most 200 bytes";
+    else if (json_object_size(j) > (reason != NULL ? 2u : 1u))
+        why = "only amount_vnd and reason are allowed";
+    if (why != NULL) {
+        json_decref(j);
+        gw_reply_error(ctx, 422, "invalid_refund", "%s", why);
+        return;
+    }
+    char *sha = gw_arena_alloc(&ctx->arena, GW_SHA256_HEX_BYTES);
+    const char *request_id = rf_random_id(&ctx->arena);
+    if (sha == NULL || request_id == NULL) {
+        json_decref(j);
+        gw_reply_error(ctx, 503, "busy", "try again");
+        return;
+    }
+    gw_sha256_hex(ctx->body, ctx->body_len, sha);
+    ctx->params[0] = ctx->client_id;
+    ctx->params[1] = payment_id;
+    ctx->params[2] = ctx->idem_key;
+    ctx->params[3] = sha;
+    ctx->params[4] = gw_arena_printf(&ctx->arena, "%lld", (long long)json_integer_value(amount));
+    ctx->params[5] = reason != NULL ? gw_arena_strdup(&ctx->arena, json_string_value(reason)) : "";
+    ctx->params[6] = refundable_channels(ctx);
+    ctx->params[7] = request_id;
+    json_decref(j);
+    gw_ctx_query(ctx,
+                 "SELECT http_status, body, replayed, send FROM feegate.api_refund_begin($1, $2, "
+                 "$3, $4, $5::bigint, $6, $7::text[], $8)",
+                 8, begin_done);
+}
+
+static void list_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    if (err != GW_OK) {
+        gw_reply_db_error(ctx, err, res);
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        gw_reply_error(ctx, 404, "not_found", "no such payment");
+        return;
+    }
+    gw_reply_json(ctx, 200, PQgetvalue(res, 0, 0));
+}
+
+void gw_handle_refunds(struct gw_ctx *ctx, const char *payment_id, bool post)
+{
+    if (!post) {
+        ctx->params[0] = ctx->client_id;
+        ctx->params[1] = payment_id;
+        gw_ctx_query(ctx, "SELECT feegate.api_refunds($1, $2)", 2, list_done);
+        return;
+    }
+    refund_post(ctx, payment_id);
+}
+
+/* ---- recovery (loop 0) ---- */
+
+struct gw_refunds {
+    struct gw_loop *loop;
+    struct event *timer;
+    bool claiming;
+    bool stopped;
+    size_t inflight;
+};
+
+struct rf_job {
+    struct rf_call call;
+    struct gw_arena arena;
+    struct gw_refunds *rr;
+};
+
+static void job_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct rf_job *j = arg;
+    if (err != GW_OK)
+        gw_log_warn("refund_result_not_saved", "\"refund_id\":\"%s\"", j->call.refund_id);
+    else if (PQntuples(res) == 1)
+        gw_log_info("refund_recovery", "\"refund_id\":\"%s\",\"status\":\"%s\"", j->call.refund_id,
+                    PQgetvalue(res, 0, 0));
+    struct gw_refunds *rr = j->rr;
+    struct gw_arena a = j->arena;
+    gw_arena_release(&a);
+    GW_ASSERT(rr->inflight > 0);
+    rr->inflight--;
+}
+
+static void job_finish(struct rf_call *c, const char *sql, int n)
+{
+    struct rf_job *j = c->owner;
+    gw_db_query(j->rr->loop->db, sql, n, c->params, job_done, j);
+}
+
+static void job_row(struct gw_refunds *rr, const PGresult *res, int row)
+{
+    struct gw_arena a;
+    gw_arena_init(&a, 8192, 256 * 1024);
+    struct rf_job *j = gw_arena_alloc(&a, sizeof(*j));
+    GW_ASSERT(j != NULL);
+    memset(j, 0, sizeof(*j));
+    j->arena = a;
+    j->rr = rr;
+    rr->inflight++;
+    struct rf_call *c = &j->call;
+    c->loop = rr->loop;
+    c->arena = &j->arena;
+    c->owner = j;
+    c->finish = job_finish;
+    c->query = true;
+    c->queries = (int)strtol(PQgetvalue(res, row, 2), NULL, 10);
+    (void)snprintf(c->refund_id, sizeof(c->refund_id), "%s", PQgetvalue(res, row, 0));
+    c->created_unix = strtoll(PQgetvalue(res, row, 3), NULL, 10);
+    json_t *send = json_loads(PQgetvalue(res, row, 1), 0, NULL);
+    c->ch = gw_channel_pin(rr->loop->srv, c->arena, js_str(send, "channel"));
+    if (c->ch == NULL || !(c->ch->ops->caps & GW_ADAPTER_CAP_REFUND_QUERY)) {
+        /* No way to ask: the refund goes to refund_exceptions (rf_next_delay is -1). */
+        static const struct gw_channel_config none = { .ops = &gw_adapter_sandbox };
+        if (c->ch == NULL)
+            c->ch = &none;
+        json_decref(send);
+        c->query = false;
+        rf_record(c, "error", NULL, "channel without a refund status API");
+        return;
+    }
+    rf_send(c, send);
+    json_decref(send);
+}
+
+static void rr_poll_soon(struct gw_refunds *rr, int ms);
+
+static void claim_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_refunds *rr = arg;
+    rr->claiming = false;
+    int n = err == GW_OK ? PQntuples(res) : 0;
+    if (err != GW_OK)
+        gw_log_warn("refund_claim_failed", "\"error\":\"%s\"", gw_err_name(err));
+    for (int i = 0; i < n; i++)
+        job_row(rr, res, i);
+    rr_poll_soon(rr, n == REFUND_BATCH_MAX ? 0 : REFUND_POLL_MS);
+}
+
+static const char *const claim_params[2] = { GW_STR(REFUND_BATCH_MAX), GW_STR(REFUND_LEASE_S) };
+
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_refunds *rr = arg;
+    if (rr->stopped || rr->claiming)
+        return;
+    if (rr->inflight > 4 * REFUND_BATCH_MAX) {
+        rr_poll_soon(rr, REFUND_POLL_MS);
+        return;
+    }
+    rr->claiming = true;
+    gw_db_query(rr->loop->db,
+                "SELECT refund_id, send, queries, created_at_unix "
+                "FROM feegate.refund_due($1::int, $2::int)",
+                2, claim_params, claim_done, rr);
+}
+
+static void rr_poll_soon(struct gw_refunds *rr, int ms)
+{
+    if (rr->stopped)
+        return;
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    GW_ASSERT(evtimer_add(rr->timer, &tv) == 0);
+}
+
+void gw_refunds_start(struct gw_loop *loop)
+{
+    struct gw_refunds *rr = gw_xcalloc(1, sizeof(*rr));
+    rr->loop = loop;
+    rr->timer = evtimer_new(loop->base, poll_cb, rr);
+    GW_ASSERT(rr->timer != NULL);
+    loop->refunds = rr;
+    rr_poll_soon(rr, REFUND_POLL_MS);
+}
+
+void gw_refunds_stop(struct gw_loop *loop)
+{
+    struct gw_refunds *rr = loop->refunds;
+    if (rr == NULL || rr->stopped)
+        return;
+    rr->stopped = true;
+    GW_ASSERT(event_del(rr->timer) == 0);
+}
+
+void gw_refunds_free(struct gw_loop *loop)
+{
+    struct gw_refunds *rr = loop->refunds;
+    if (rr == NULL)
+        return;
+    event_free(rr->timer);
+    gw_xfree(rr);
+    loop->refunds = NULL;
+}

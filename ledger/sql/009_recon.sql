@@ -1,0 +1,893 @@
+-- 009_recon: statements, three-way matching, exceptions and their resolution, finance staff,
+-- closing the business day and its report (docs/reconciliation.md).
+--   staff                 finance staff: clerk, approver, auditor, with the HMAC secret of
+--                         the /v1/finance/ endpoints
+--   statement_files       one row per imported file (provider, day, sha256)
+--   statement_lines       the lines, unique by (provider, content sha256, occurrence)
+--   recon_runs            each matching run with its counts
+--   recon_exceptions      every difference found, with its category and state
+--   recon_actions         the trail: queries, answers, corrections, suspense, write-offs,
+--                         approvals, carry-forwards, rematches
+--   day_reports           the report frozen when the day was closed
+-- The business day is the calendar day in Asia/Ho_Chi_Minh (UTC+7, no DST).
+
+SET LOCAL search_path = feegate, pg_temp;
+
+CREATE TABLE staff (
+    id         text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]{1,64}$'),
+    name       text NOT NULL DEFAULT '',
+    secret     text NOT NULL CHECK (length(secret) BETWEEN 16 AND 128),
+    role       text NOT NULL CHECK (role IN ('clerk', 'approver', 'auditor')),
+    active     bool NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE statement_files (
+    id           bigserial PRIMARY KEY,
+    provider     text NOT NULL REFERENCES channels (code),
+    business_day date NOT NULL,
+    format       text NOT NULL CHECK (format IN ('canonical', 'vnpay', 'momo', 'zalopay',
+                                                 'camt053')),
+    file_sha256  text NOT NULL CHECK (file_sha256 ~ '^[0-9a-f]{64}$'),
+    file_name    text NOT NULL DEFAULT '',
+    lines_read   int NOT NULL CHECK (lines_read >= 0),
+    lines_added  int NOT NULL CHECK (lines_added >= 0),
+    staff_id     text REFERENCES staff (id),
+    imported_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (provider, file_sha256)
+);
+CREATE INDEX statement_files_day ON statement_files (business_day, provider);
+
+-- A line's identity is its content (provider, kind, references, amounts, status, booking
+-- time) and its occurrence among identical lines of its file: the same file twice, or the
+-- same lines in another order, add nothing, while a line the provider repeated is kept
+-- (occurrence 2) and reported as a duplicate.
+CREATE TABLE statement_lines (
+    id              bigserial PRIMARY KEY,
+    file_id         bigint NOT NULL REFERENCES statement_files (id),
+    line_no         int NOT NULL,
+    provider        text NOT NULL,
+    business_day    date NOT NULL,
+    kind            text NOT NULL CHECK (kind IN ('payment', 'refund')),
+    merchant_ref    text NOT NULL CHECK (merchant_ref ~ '^[A-Za-z0-9_.:/-]{1,64}$'),
+    provider_txn_id text NOT NULL CHECK (length(provider_txn_id) <= 64),
+    amount_vnd      bigint NOT NULL CHECK (amount_vnd > 0 AND amount_vnd <= 1000000000000),
+    fee_vnd         bigint NOT NULL CHECK (fee_vnd >= 0 AND fee_vnd <= amount_vnd),
+    status          text NOT NULL CHECK (status IN ('succeeded', 'failed')),
+    booked_on       date NOT NULL,      -- the booking date in Vietnam
+    booked_at       timestamptz,        -- NULL when the statement gives a date only
+    content_sha256  text NOT NULL,
+    occurrence      int NOT NULL CHECK (occurrence > 0),
+    UNIQUE (provider, content_sha256, occurrence)
+);
+CREATE INDEX statement_lines_day ON statement_lines (business_day, provider, kind, merchant_ref);
+CREATE INDEX statement_lines_ref ON statement_lines (merchant_ref);
+
+-- Successes are looked up by their paid day.
+CREATE INDEX payments_paid_at ON payments (paid_at) WHERE paid_at IS NOT NULL;
+
+CREATE TABLE recon_runs (
+    id           bigserial PRIMARY KEY,
+    business_day date NOT NULL,
+    staff_id     text REFERENCES staff (id),
+    started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at  timestamptz,
+    summary      jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX recon_runs_day ON recon_runs (business_day);
+
+CREATE TABLE recon_exceptions (
+    id                   bigserial PRIMARY KEY,
+    business_day         date NOT NULL,
+    provider             text NOT NULL,
+    category             text NOT NULL CHECK (category IN ('missing_at_provider',
+                             'missing_at_switch', 'amount_mismatch', 'status_mismatch',
+                             'duplicate_line', 'out_of_day')),
+    merchant_ref         text NOT NULL,
+    kind                 text NOT NULL DEFAULT 'payment',
+    payment_id           text REFERENCES payments (id),
+    statement_amount_vnd bigint,
+    switch_amount_vnd    bigint,
+    diff_vnd             bigint NOT NULL DEFAULT 0, -- statement money minus ledger money
+    line_count           int NOT NULL DEFAULT 0,
+    detail               text NOT NULL DEFAULT '',
+    state                text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved',
+                             'carried_forward')),
+    run_id               bigint REFERENCES recon_runs (id),
+    created_at           timestamptz NOT NULL DEFAULT now(),
+    updated_at           timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (business_day, provider, category, kind, merchant_ref)
+);
+CREATE INDEX recon_exceptions_state ON recon_exceptions (business_day, state);
+
+-- The trail. A row is never deleted; an action waiting for its checker is updated once, by
+-- recon_approve, with the checker and the journal.
+CREATE TABLE recon_actions (
+    id           bigserial PRIMARY KEY,
+    exception_id bigint NOT NULL REFERENCES recon_exceptions (id),
+    action       text NOT NULL CHECK (action IN ('query', 'apply_answer', 'correct',
+                     'suspense', 'write_off', 'carry_forward', 'rematched')),
+    status       text NOT NULL CHECK (status IN ('requested', 'pending_approval', 'done',
+                     'answered')),
+    staff_id     text REFERENCES staff (id),
+    approved_by  text REFERENCES staff (id),
+    journal_id   bigint,
+    account_code text,
+    note         text NOT NULL DEFAULT '',
+    data         jsonb NOT NULL DEFAULT '{}',
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    decided_at   timestamptz,
+    CHECK (approved_by IS NULL OR approved_by <> staff_id)
+);
+CREATE INDEX recon_actions_exception ON recon_actions (exception_id);
+CREATE UNIQUE INDEX recon_actions_one_pending ON recon_actions (exception_id)
+    WHERE status = 'pending_approval';
+
+CREATE TABLE day_reports (
+    business_day date PRIMARY KEY,
+    closed_by    text NOT NULL REFERENCES staff (id),
+    closed_at    timestamptz NOT NULL DEFAULT now(),
+    report       jsonb NOT NULL
+);
+
+CREATE FUNCTION recon_forbid_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'FG500', MESSAGE = 'append_only',
+        DETAIL = format('%s on %s is forbidden: the trail is kept', TG_OP, TG_TABLE_NAME);
+END
+$$;
+CREATE TRIGGER recon_actions_no_delete BEFORE DELETE ON recon_actions
+    FOR EACH ROW EXECUTE FUNCTION recon_forbid_delete();
+CREATE TRIGGER recon_actions_no_truncate BEFORE TRUNCATE ON recon_actions
+    FOR EACH STATEMENT EXECUTE FUNCTION recon_forbid_delete();
+CREATE TRIGGER day_reports_no_change BEFORE UPDATE OR DELETE ON day_reports
+    FOR EACH ROW EXECUTE FUNCTION recon_forbid_delete();
+
+-- Helpers ---------------------------------------------------------------------------------
+
+-- [start, end) of a business day as timestamptz.
+CREATE FUNCTION recon_day_start(p_day date) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT p_day::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh'
+$$;
+
+CREATE FUNCTION recon_today() RETURNS date
+LANGUAGE sql STABLE AS $$
+    SELECT (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date
+$$;
+
+-- The staff member, active, with one of the roles; FG403 otherwise.
+CREATE FUNCTION staff_require(p_staff text, p_roles text[]) RETURNS staff
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s staff;
+BEGIN
+    SELECT * INTO s FROM staff WHERE id = p_staff AND active;
+    IF NOT FOUND THEN
+        PERFORM fail('FG403', 'unknown_staff',
+                     format('"%s" is not an active member of the finance staff', p_staff));
+    END IF;
+    IF NOT s.role = ANY (p_roles) THEN
+        PERFORM fail('FG403', 'forbidden',
+                     format('staff "%s" is %s; this needs %s', p_staff, s.role,
+                            array_to_string(p_roles, ' or ')));
+    END IF;
+    RETURN s;
+END
+$$;
+
+-- The ledger's view of a day: closed or not (business_days, migration 008).
+CREATE FUNCTION recon_day_closed(p_day date) RETURNS bool
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM business_days d WHERE d.day = p_day AND d.status = 'closed')
+$$;
+
+CREATE FUNCTION recon_require_open_day(p_day date) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_day IS NULL OR p_day < date '2000-01-01' OR p_day > recon_today() THEN
+        PERFORM fail('FG422', 'invalid_day',
+                     format('business day %s is not a day up to today (Asia/Ho_Chi_Minh)',
+                            coalesce(p_day::text, 'NULL')));
+    END IF;
+    IF recon_day_closed(p_day) THEN
+        PERFORM fail('FG409', 'day_closed', format('business day %s is closed', p_day));
+    END IF;
+END
+$$;
+
+-- Statements ------------------------------------------------------------------------------
+
+-- Whether a file was imported already (then the importer stops: it adds nothing).
+CREATE FUNCTION stmt_import_check(p_provider text, p_day date, p_sha256 text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    f statement_files;
+BEGIN
+    PERFORM 1 FROM channels WHERE code = p_provider;
+    IF NOT FOUND THEN
+        PERFORM fail('FG422', 'unknown_provider',
+                     format('provider "%s" is not a channel of this switch', p_provider));
+    END IF;
+    PERFORM recon_require_open_day(p_day);
+    SELECT * INTO f FROM statement_files WHERE provider = p_provider AND file_sha256 = p_sha256;
+    IF FOUND THEN
+        RETURN format('already imported as file %s for %s on %s (%s lines)', f.id,
+                      f.business_day, ts_text(f.imported_at), f.lines_read);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Moves the lines the importer COPYed into its temporary table pg_temp.stmt_stage into
+-- statement_lines, in the importer's transaction. Returns (file_id, lines_read,
+-- lines_added, replayed).
+CREATE FUNCTION stmt_import(p_provider text, p_day date, p_format text, p_sha256 text,
+                            p_file_name text, p_staff text)
+RETURNS TABLE (file_id bigint, lines_read int, lines_added int, replayed bool)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_id bigint;
+    v_read int;
+    v_added int;
+    v_msg text;
+BEGIN
+    IF p_staff IS NOT NULL THEN
+        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    END IF;
+    v_msg := stmt_import_check(p_provider, p_day, p_sha256);
+    IF v_msg IS NOT NULL THEN
+        RETURN QUERY SELECT f.id, f.lines_read, 0, true FROM statement_files f
+            WHERE f.provider = p_provider AND f.file_sha256 = p_sha256;
+        RETURN;
+    END IF;
+    SELECT count(*) INTO v_read FROM pg_temp.stmt_stage;
+    INSERT INTO statement_files (provider, business_day, format, file_sha256, file_name,
+                                 lines_read, lines_added, staff_id)
+        VALUES (p_provider, p_day, p_format, p_sha256, left(coalesce(p_file_name, ''), 200),
+                v_read, 0, p_staff)
+        RETURNING id INTO v_id;
+    INSERT INTO statement_lines (file_id, line_no, provider, business_day, kind, merchant_ref,
+                                 provider_txn_id, amount_vnd, fee_vnd, status, booked_on,
+                                 booked_at, content_sha256, occurrence)
+        SELECT v_id, s.line_no, p_provider, p_day, s.kind, s.merchant_ref, s.provider_txn_id,
+               s.amount_vnd, s.fee_vnd, s.status, s.booked_on, s.booked_at, s.content_sha256,
+               row_number() OVER (PARTITION BY s.content_sha256 ORDER BY s.line_no)
+        FROM pg_temp.stmt_stage s
+        ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS v_added = ROW_COUNT;
+    UPDATE statement_files SET lines_added = v_added WHERE id = v_id;
+    RETURN QUERY SELECT v_id, v_read, v_added, false;
+END
+$$;
+
+-- Matching --------------------------------------------------------------------------------
+
+-- Every difference of one business day, computed from sets (the order of the lines cannot
+-- matter): statement lines of the day grouped by (provider, kind, merchant_ref); the
+-- switch's successes paid in the day; their success journals.
+CREATE FUNCTION recon_differences(p_day date)
+RETURNS TABLE (provider text, category text, kind text, merchant_ref text, payment_id text,
+               statement_amount_vnd bigint, switch_amount_vnd bigint, diff_vnd bigint,
+               line_count int, detail text)
+LANGUAGE sql STABLE AS $$
+    WITH l AS (
+        SELECT s.provider, s.kind, s.merchant_ref, count(*)::int AS n,
+               min(s.amount_vnd) AS amt_min, max(s.amount_vnd) AS amt_max,
+               bool_or(s.status = 'succeeded') AS any_ok,
+               min(s.booked_on) AS b_min, max(s.booked_on) AS b_max
+        FROM statement_lines s WHERE s.business_day = p_day
+        GROUP BY s.provider, s.kind, s.merchant_ref
+    ), lp AS (
+        SELECT l.*, p.id AS pid, p.status AS pstatus, p.amount_vnd AS pamt,
+               p.refunded_vnd AS prefunded, p.merchant_ref AS pref,
+               (p.paid_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS pday,
+               p.status IN ('succeeded', 'partially_refunded', 'refunded') AS pok
+        FROM l
+        LEFT JOIN payment_attempts a ON a.merchant_ref = l.merchant_ref AND a.channel = l.provider
+        LEFT JOIN payments p ON p.id = a.payment_id
+    ), sw AS (
+        SELECT p.id, p.channel, p.merchant_ref, p.amount_vnd, p.status,
+               (SELECT sum(po.amount_vnd) FROM journals j JOIN postings po ON po.journal_id = j.id
+                WHERE j.payment_id = p.id AND j.kind = 'payment_success'
+                  AND po.account_code = 'clearing:' || p.channel) AS booked
+        FROM payments p
+        WHERE p.paid_at >= recon_day_start(p_day) AND p.paid_at < recon_day_start(p_day + 1)
+          AND p.status IN ('succeeded', 'partially_refunded', 'refunded')
+    )
+    -- duplicate lines
+    SELECT provider, 'duplicate_line', kind, merchant_ref, pid, amt_max, pamt, 0::bigint, n,
+           format('%s lines for one transaction', n)
+    FROM lp WHERE n > 1
+    UNION ALL
+    -- the provider collected, the switch has no such attempt
+    SELECT provider, 'missing_at_switch', kind, merchant_ref, NULL, amt_min, NULL,
+           CASE WHEN kind = 'payment' THEN amt_min ELSE -amt_min END, n,
+           format('no %s with this reference at the switch', kind)
+    FROM lp WHERE pid IS NULL AND any_ok
+    UNION ALL
+    -- the provider says succeeded, the switch does not (or the other way round)
+    SELECT provider, 'status_mismatch', kind, merchant_ref, pid, amt_min, pamt,
+           CASE WHEN any_ok THEN amt_min ELSE -pamt END, n,
+           CASE WHEN any_ok THEN format('provider succeeded, switch %s', pstatus)
+                ELSE format('provider failed, switch %s', pstatus) END
+    FROM lp WHERE kind = 'payment' AND pid IS NOT NULL
+              AND ((any_ok AND NOT pok) OR (NOT any_ok AND pok AND pref = merchant_ref))
+    UNION ALL
+    SELECT provider, 'amount_mismatch', kind, merchant_ref, pid, amt_min, pamt,
+           amt_min - pamt, n, format('statement %s VND, switch %s VND', amt_min, pamt)
+    FROM lp WHERE kind = 'payment' AND any_ok AND pok AND (amt_min <> pamt OR amt_max <> pamt)
+    UNION ALL
+    -- refunds: against what the switch refunded
+    SELECT provider, 'amount_mismatch', kind, merchant_ref, pid, amt_min, prefunded,
+           prefunded - amt_min, n,
+           format('statement refund %s VND, switch refunded %s VND', amt_min, prefunded)
+    FROM lp WHERE kind = 'refund' AND any_ok AND pid IS NOT NULL AND amt_min <> prefunded
+    UNION ALL
+    SELECT provider, 'out_of_day', kind, merchant_ref, pid, amt_min, pamt, 0::bigint, n,
+           CASE WHEN b_min <> p_day OR b_max <> p_day
+                THEN format('booked on %s, statement of %s', CASE WHEN b_min <> p_day
+                            THEN b_min ELSE b_max END, p_day)
+                ELSE format('paid at the switch on %s, statement of %s', pday, p_day) END
+    FROM lp WHERE any_ok AND (b_min <> p_day OR b_max <> p_day
+                              OR (kind = 'payment' AND pok AND pday <> p_day))
+    UNION ALL
+    -- the switch booked a success the provider's statements of the day do not show
+    SELECT sw.channel, 'missing_at_provider', 'payment', sw.merchant_ref, sw.id, NULL,
+           sw.amount_vnd, -sw.amount_vnd, 0,
+           'succeeded at the switch, not in the statements of the day'
+    FROM sw WHERE NOT EXISTS (SELECT 1 FROM l WHERE l.provider = sw.channel
+                                AND l.kind = 'payment' AND l.merchant_ref = sw.merchant_ref)
+    UNION ALL
+    -- three-way: the switch's success and its journal must agree
+    SELECT sw.channel, CASE WHEN sw.booked IS NULL THEN 'status_mismatch'
+                            ELSE 'amount_mismatch' END, 'payment', sw.merchant_ref, sw.id,
+           NULL, sw.amount_vnd, 0::bigint, 0,
+           CASE WHEN sw.booked IS NULL THEN 'succeeded at the switch, no journal in the ledger'
+                ELSE format('switch %s VND, ledger %s VND', sw.amount_vnd, sw.booked) END
+    FROM sw WHERE sw.booked IS DISTINCT FROM sw.amount_vnd
+$$;
+
+-- Runs the matching for a day: records the run, inserts new exceptions, keeps the state of
+-- known ones, and resolves (action 'rematched') open ones that no longer differ. Refused
+-- for a closed day. Returns the run's summary.
+CREATE FUNCTION recon_run(p_day date, p_staff text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_run bigint;
+    v_summary jsonb;
+BEGIN
+    IF p_staff IS NOT NULL THEN
+        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    END IF;
+    PERFORM recon_require_open_day(p_day);
+    -- One run per day at a time.
+    PERFORM pg_advisory_xact_lock(7378415059000000000 + (p_day - date '2000-01-01'));
+    INSERT INTO recon_runs (business_day, staff_id) VALUES (p_day, p_staff) RETURNING id INTO v_run;
+    CREATE TEMP TABLE recon_found ON COMMIT DROP AS SELECT * FROM recon_differences(p_day);
+    INSERT INTO recon_exceptions AS e (business_day, provider, category, kind, merchant_ref,
+                                       payment_id, statement_amount_vnd, switch_amount_vnd,
+                                       diff_vnd, line_count, detail, run_id)
+        SELECT p_day, f.provider, f.category, f.kind, f.merchant_ref, f.payment_id,
+               f.statement_amount_vnd, f.switch_amount_vnd, f.diff_vnd, f.line_count,
+               f.detail, v_run
+        FROM recon_found f
+        ON CONFLICT (business_day, provider, category, kind, merchant_ref) DO UPDATE
+            SET statement_amount_vnd = EXCLUDED.statement_amount_vnd,
+                switch_amount_vnd = EXCLUDED.switch_amount_vnd, diff_vnd = EXCLUDED.diff_vnd,
+                line_count = EXCLUDED.line_count, detail = EXCLUDED.detail,
+                run_id = EXCLUDED.run_id, updated_at = now()
+            WHERE e.state = 'open' AND NOT EXISTS (SELECT 1 FROM recon_actions a
+                    WHERE a.exception_id = e.id AND a.status = 'pending_approval');
+    WITH gone AS (
+        UPDATE recon_exceptions e SET state = 'resolved', updated_at = now()
+        WHERE e.business_day = p_day AND e.state = 'open'
+          AND NOT EXISTS (SELECT 1 FROM recon_found f WHERE f.provider = e.provider
+                            AND f.category = e.category AND f.kind = e.kind
+                            AND f.merchant_ref = e.merchant_ref)
+          AND NOT EXISTS (SELECT 1 FROM recon_actions a WHERE a.exception_id = e.id
+                            AND a.status = 'pending_approval')
+        RETURNING e.id
+    )
+    INSERT INTO recon_actions (exception_id, action, status, staff_id, note, decided_at)
+        SELECT id, 'rematched', 'done', p_staff, format('no longer differs in run %s', v_run),
+               now() FROM gone;
+    SELECT jsonb_build_object(
+        'run_id', v_run,
+        'business_day', p_day,
+        'timezone', 'Asia/Ho_Chi_Minh',
+        'statement_lines', (SELECT count(*) FROM statement_lines WHERE business_day = p_day),
+        'switch_payments', (SELECT count(*) FROM payments p
+                            WHERE p.paid_at >= recon_day_start(p_day)
+                              AND p.paid_at < recon_day_start(p_day + 1)
+                              AND p.status IN ('succeeded', 'partially_refunded', 'refunded')),
+        'differences', (SELECT count(*) FROM recon_found),
+        'by_category', coalesce((SELECT jsonb_object_agg(category, n) FROM
+                            (SELECT category, count(*) AS n FROM recon_found GROUP BY 1) c),
+                            '{}'),
+        'open_exceptions', (SELECT count(*) FROM recon_exceptions
+                            WHERE business_day = p_day AND state = 'open'))
+        INTO v_summary;
+    UPDATE recon_runs SET finished_at = clock_timestamp(), summary = v_summary WHERE id = v_run;
+    DROP TABLE recon_found;
+    RETURN v_summary;
+END
+$$;
+
+-- Resolution ------------------------------------------------------------------------------
+
+-- The correcting journal that brings the provider's clearing account in line with the
+-- statement, against p_account: diff > 0 (the provider holds more than the ledger says)
+-- debits clearing and credits the account; diff < 0 the other way round. It refers to the
+-- payment's success journal when there is one. Through the one write path.
+CREATE FUNCTION recon_post(e recon_exceptions, p_account text, p_memo text, p_maker text)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF e.diff_vnd = 0 THEN
+        RETURN NULL;
+    END IF;
+    RETURN post_journal('recon_correction', e.payment_id, p_memo, jsonb_build_array(
+        jsonb_build_object('account', 'clearing:' || e.provider, 'amount_vnd', e.diff_vnd),
+        jsonb_build_object('account', p_account, 'amount_vnd', -e.diff_vnd)),
+        NULL, jsonb_build_object('maker', p_maker));
+END
+$$;
+
+CREATE FUNCTION recon_exception_lock(p_id bigint) RETURNS recon_exceptions
+LANGUAGE plpgsql AS $$
+DECLARE
+    e recon_exceptions;
+BEGIN
+    SELECT * INTO e FROM recon_exceptions WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM fail('FG404', 'exception_not_found', format('no exception %s', p_id));
+    END IF;
+    IF e.state = 'resolved' THEN
+        PERFORM fail('FG409', 'exception_resolved', format('exception %s is resolved already',
+                                                           p_id));
+    END IF;
+    RETURN e;
+END
+$$;
+
+CREATE FUNCTION recon_exception_json(p_id bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', e.id, 'business_day', e.business_day, 'provider', e.provider,
+        'category', e.category, 'kind', e.kind, 'merchant_ref', e.merchant_ref,
+        'payment_id', e.payment_id, 'statement_amount_vnd', e.statement_amount_vnd,
+        'switch_amount_vnd', e.switch_amount_vnd, 'diff_vnd', e.diff_vnd,
+        'line_count', e.line_count, 'detail', e.detail, 'state', e.state,
+        'actions', coalesce((SELECT jsonb_agg(jsonb_build_object(
+            'id', a.id, 'action', a.action, 'status', a.status, 'staff', a.staff_id,
+            'approved_by', a.approved_by, 'journal_id', a.journal_id,
+            'account', a.account_code, 'note', a.note, 'data', a.data,
+            'created_at', ts_text(a.created_at), 'decided_at', ts_text(a.decided_at))
+            ORDER BY a.id) FROM recon_actions a WHERE a.exception_id = e.id), '[]'))
+    FROM recon_exceptions e WHERE e.id = p_id
+$$;
+
+-- One resolving action on an exception, by a clerk or an approver:
+--   query      records a status query to the provider (recon_apply_answer applies the answer)
+--   correct    posts the correcting journal against p_account (an existing account), or
+--              for a difference without money (out of day, duplicate) records the fix
+--   suspense   posts the difference to suspense:<provider> (ledger_to_suspense)
+--   write_off  asks for a write-off to writeoff:<provider>; an approver other than the maker
+--              posts it with recon_approve (ledger_to_suspense, then ledger_write_off)
+-- Returns the exception with its trail.
+CREATE FUNCTION recon_resolve(p_id bigint, p_action text, p_staff text, p_note text,
+                              p_account text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    e recon_exceptions;
+    v_journal bigint;
+    v_memo text;
+BEGIN
+    PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    IF p_action IS NULL OR p_action NOT IN ('query', 'correct', 'suspense', 'write_off') THEN
+        PERFORM fail('FG422', 'invalid_action',
+                     format('action "%s" is not query, correct, suspense or write_off',
+                            p_action));
+    END IF;
+    e := recon_exception_lock(p_id);
+    PERFORM 1 FROM recon_actions WHERE exception_id = p_id AND status = 'pending_approval';
+    IF FOUND THEN
+        PERFORM fail('FG409', 'action_pending',
+                     format('exception %s has an action waiting for approval', p_id));
+    END IF;
+    v_memo := format('recon %s %s %s %s: %s', e.business_day, e.category, e.provider,
+                     e.merchant_ref, coalesce(p_note, ''));
+    IF p_action = 'query' THEN
+        INSERT INTO recon_actions (exception_id, action, status, staff_id, note, data)
+            VALUES (p_id, 'query', 'requested', p_staff, coalesce(p_note, ''),
+                    jsonb_build_object('channel', e.provider, 'merchant_ref', e.merchant_ref));
+        RETURN recon_exception_json(p_id);
+    END IF;
+    IF p_action = 'write_off' THEN
+        INSERT INTO recon_actions (exception_id, action, status, staff_id, account_code, note)
+            VALUES (p_id, 'write_off', 'pending_approval', p_staff, 'writeoff:' || e.provider,
+                    coalesce(p_note, ''));
+        RETURN recon_exception_json(p_id);
+    END IF;
+    IF p_action = 'suspense' THEN
+        p_account := 'suspense:' || e.provider;
+        IF e.diff_vnd <> 0 THEN
+            v_journal := ledger_to_suspense(e.provider, e.diff_vnd, v_memo, p_staff,
+                                            e.payment_id);
+        END IF;
+    ELSIF e.diff_vnd <> 0 THEN
+        PERFORM 1 FROM accounts WHERE code = p_account;
+        IF NOT FOUND OR p_account = 'clearing:' || e.provider THEN
+            PERFORM fail('FG422', 'unknown_account',
+                         format('account "%s" does not exist or is the provider''s clearing',
+                                coalesce(p_account, '')));
+        END IF;
+    END IF;
+    IF p_action = 'correct' THEN
+        v_journal := recon_post(e, p_account, v_memo, p_staff);
+    END IF;
+    INSERT INTO recon_actions (exception_id, action, status, staff_id, journal_id,
+                               account_code, note, decided_at)
+        VALUES (p_id, p_action, 'done', p_staff, v_journal,
+                CASE WHEN e.diff_vnd <> 0 THEN p_account END, coalesce(p_note, ''), now());
+    UPDATE recon_exceptions SET state = 'resolved', updated_at = now() WHERE id = p_id;
+    RETURN recon_exception_json(p_id);
+END
+$$;
+
+-- The checker: an approver other than the maker posts the pending write-off.
+CREATE FUNCTION recon_approve(p_id bigint, p_staff text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    e recon_exceptions;
+    a recon_actions;
+    v_journal bigint;
+    v_memo text;
+BEGIN
+    PERFORM staff_require(p_staff, ARRAY['approver']);
+    e := recon_exception_lock(p_id);
+    SELECT * INTO a FROM recon_actions
+        WHERE exception_id = p_id AND status = 'pending_approval' FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM fail('FG409', 'nothing_to_approve',
+                     format('exception %s has no action waiting for approval', p_id));
+    END IF;
+    IF a.staff_id = p_staff THEN
+        PERFORM fail('FG409', 'same_person',
+                     format('staff "%s" made this %s and cannot also approve it', p_staff,
+                            a.action));
+    END IF;
+    -- The difference goes to suspense (by the maker), and out of it to writeoff (maker and
+    -- checker): a loss when the switch booked more than the provider holds.
+    IF e.diff_vnd <> 0 THEN
+        v_memo := format('recon %s %s %s %s: %s', e.business_day, e.category, e.provider,
+                         e.merchant_ref, a.note);
+        PERFORM ledger_to_suspense(e.provider, e.diff_vnd, v_memo, a.staff_id, e.payment_id);
+        v_journal := ledger_write_off(e.provider, -e.diff_vnd, v_memo, a.staff_id, p_staff,
+                                      e.payment_id);
+    END IF;
+    UPDATE recon_actions SET status = 'done', approved_by = p_staff, journal_id = v_journal,
+                             decided_at = now()
+        WHERE id = a.id;
+    UPDATE recon_exceptions SET state = 'resolved', updated_at = now() WHERE id = p_id;
+    RETURN recon_exception_json(p_id);
+END
+$$;
+
+-- Applies the provider's answer to a status query (the gateway sends the query and calls
+-- this with what came back): {"status": "succeeded"|"failed"|"not_found"|"pending",
+-- "amount_vnd", "provider_txn_id", "paid_at" (RFC 3339)}. A success for a known attempt goes
+-- through apply_provider_result, like a callback; when the switch then agrees with the
+-- statement the exception is resolved. The answer is kept in the trail either way.
+CREATE FUNCTION recon_apply_answer(p_id bigint, p_staff text, p_answer jsonb) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    e recon_exceptions;
+    v_status text := p_answer ->> 'status';
+    v_verdict text := 'recorded';
+    v_resolved bool := false;
+BEGIN
+    PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    e := recon_exception_lock(p_id);
+    IF v_status IS NULL OR v_status NOT IN ('succeeded', 'failed', 'not_found', 'pending') THEN
+        PERFORM fail('FG422', 'invalid_answer',
+                     'status must be succeeded, failed, not_found or pending');
+    END IF;
+    IF v_status = 'succeeded' AND e.kind = 'payment' THEN
+        v_verdict := apply_provider_result(e.provider, e.merchant_ref, 'succeeded',
+                                           (p_answer ->> 'amount_vnd')::bigint,
+                                           p_answer ->> 'provider_txn_id',
+                                           (p_answer ->> 'paid_at')::timestamptz,
+                                           'recon_query', p_answer::text);
+        v_resolved := v_verdict IN ('applied', 'duplicate')
+                      AND e.category IN ('status_mismatch', 'missing_at_switch')
+                      AND EXISTS (SELECT 1 FROM payment_attempts a JOIN payments p
+                                    ON p.id = a.payment_id
+                                  WHERE a.merchant_ref = e.merchant_ref
+                                    AND p.status IN ('succeeded', 'partially_refunded',
+                                                     'refunded'));
+    END IF;
+    UPDATE recon_actions SET status = 'answered', decided_at = now()
+        WHERE exception_id = p_id AND action = 'query' AND status = 'requested';
+    INSERT INTO recon_actions (exception_id, action, status, staff_id, note, data, decided_at)
+        VALUES (p_id, 'apply_answer', 'done', p_staff, v_verdict, p_answer, now());
+    IF v_resolved THEN
+        UPDATE recon_exceptions SET state = 'resolved', updated_at = now() WHERE id = p_id;
+    END IF;
+    RETURN recon_exception_json(p_id);
+END
+$$;
+
+-- Reports and closing the day -------------------------------------------------------------
+
+-- The day's figures per agency, treasury account and provider: counts, gross, provider
+-- fees (from the statement lines; a treasury account bears them in proportion to its part
+-- of each payment), refunds (refund lines of the day), net = gross - fees - refunds, and
+-- open exceptions.
+CREATE FUNCTION day_report(p_day date) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v jsonb;
+BEGIN
+    SELECT report INTO v FROM day_reports WHERE business_day = p_day;
+    IF FOUND THEN
+        RETURN v;
+    END IF;
+    RETURN day_report_compute(p_day);
+END
+$$;
+
+CREATE FUNCTION day_report_compute(p_day date) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH fees AS (
+        SELECT s.provider, s.merchant_ref, min(s.fee_vnd) AS fee FROM statement_lines s
+        WHERE s.business_day = p_day AND s.kind = 'payment' AND s.status = 'succeeded'
+        GROUP BY s.provider, s.merchant_ref
+    ), refunds AS (
+        SELECT a.payment_id, sum(s.amount_vnd)::bigint AS refund FROM statement_lines s
+        JOIN payment_attempts a ON a.merchant_ref = s.merchant_ref AND a.channel = s.provider
+        WHERE s.business_day = p_day AND s.kind = 'refund' AND s.status = 'succeeded'
+        GROUP BY a.payment_id
+    ), pay AS (
+        SELECT p.id, p.agency_code, p.channel, p.amount_vnd, p.items,
+               coalesce(f.fee, 0) AS fee, coalesce(r.refund, 0) AS refund
+        FROM payments p
+        LEFT JOIN fees f ON f.provider = p.channel AND f.merchant_ref = p.merchant_ref
+        LEFT JOIN refunds r ON r.payment_id = p.id
+        WHERE p.paid_at >= recon_day_start(p_day) AND p.paid_at < recon_day_start(p_day + 1)
+          AND p.status IN ('succeeded', 'partially_refunded', 'refunded')
+    ), exc AS (
+        SELECT e.*, p.agency_code FROM recon_exceptions e
+        LEFT JOIN payments p ON p.id = e.payment_id
+        WHERE e.business_day = p_day AND e.state <> 'resolved'
+    ), tparts AS (
+        SELECT pay.id, s.treasury_account, s.amount_vnd AS part,
+               pay.fee * s.amount_vnd / pay.amount_vnd AS fee,
+               pay.refund * s.amount_vnd / pay.amount_vnd AS refund
+        FROM pay, LATERAL split_items(pay.agency_code, pay.items) s
+    ), ag AS (
+        SELECT a.code, a.name, count(pay.id) AS n,
+               coalesce(sum(pay.amount_vnd), 0)::bigint AS gross,
+               coalesce(sum(pay.fee), 0)::bigint AS fees,
+               coalesce(sum(pay.refund), 0)::bigint AS refunds,
+               (SELECT count(*) FROM exc WHERE exc.agency_code = a.code) AS open_exc
+        FROM agencies a LEFT JOIN pay ON pay.agency_code = a.code
+        GROUP BY a.code, a.name
+    ), tr AS (
+        SELECT t.code, t.agency_code, t.name, t.bank_name, t.account_no,
+               count(tp.id) AS n, coalesce(sum(tp.part), 0)::bigint AS gross,
+               coalesce(sum(tp.fee), 0)::bigint AS fees,
+               coalesce(sum(tp.refund), 0)::bigint AS refunds,
+               (SELECT count(DISTINCT exc.id) FROM exc
+                JOIN payments p ON p.id = exc.payment_id,
+                LATERAL split_items(p.agency_code, p.items) s
+                WHERE s.treasury_account = t.code) AS open_exc
+        FROM treasury_accounts t LEFT JOIN tparts tp ON tp.treasury_account = t.code
+        GROUP BY t.code, t.agency_code, t.name, t.bank_name, t.account_no
+    ), pr AS (
+        SELECT c.code, c.name, count(pay.id) AS n,
+               coalesce(sum(pay.amount_vnd), 0)::bigint AS gross,
+               coalesce(sum(pay.fee), 0)::bigint AS fees,
+               coalesce(sum(pay.refund), 0)::bigint AS refunds,
+               (SELECT count(*) FROM statement_lines s
+                WHERE s.business_day = p_day AND s.provider = c.code) AS lines,
+               (SELECT count(*) FROM exc WHERE exc.provider = c.code) AS open_exc
+        FROM channels c LEFT JOIN pay ON pay.channel = c.code
+        GROUP BY c.code, c.name
+    )
+    SELECT jsonb_build_object(
+        'business_day', p_day,
+        'timezone', 'Asia/Ho_Chi_Minh',
+        'day_start', ts_text(recon_day_start(p_day)),
+        'day_end', ts_text(recon_day_start(p_day + 1)),
+        'closed', recon_day_closed(p_day),
+        'generated_at', ts_text(now()),
+        'totals', (SELECT jsonb_build_object('count', count(*),
+                       'gross_vnd', coalesce(sum(amount_vnd), 0)::bigint,
+                       'fees_vnd', coalesce(sum(fee), 0)::bigint,
+                       'refunds_vnd', coalesce(sum(refund), 0)::bigint,
+                       'net_vnd', coalesce(sum(amount_vnd - fee - refund), 0)::bigint,
+                       'open_exceptions', (SELECT count(*) FROM exc)) FROM pay),
+        'agencies', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', code, 'name', name,
+                         'count', n, 'gross_vnd', gross, 'fees_vnd', fees,
+                         'refunds_vnd', refunds, 'net_vnd', gross - fees - refunds,
+                         'open_exceptions', open_exc) ORDER BY code), '[]') FROM ag),
+        'treasury_accounts', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', code,
+                         'agency_code', agency_code, 'name', name, 'bank_name', bank_name,
+                         'account_no', account_no, 'count', n, 'gross_vnd', gross,
+                         'fees_vnd', fees, 'refunds_vnd', refunds,
+                         'net_vnd', gross - fees - refunds, 'open_exceptions', open_exc)
+                         ORDER BY code), '[]') FROM tr),
+        'providers', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', code, 'name', name,
+                         'count', n, 'gross_vnd', gross, 'fees_vnd', fees,
+                         'refunds_vnd', refunds, 'net_vnd', gross - fees - refunds,
+                         'statement_lines', lines, 'open_exceptions', open_exc)
+                         ORDER BY code), '[]') FROM pr),
+        'exceptions', jsonb_build_object(
+            'by_category', (SELECT coalesce(jsonb_object_agg(category, n), '{}') FROM
+                (SELECT category, count(*) AS n FROM recon_exceptions
+                 WHERE business_day = p_day GROUP BY 1) x),
+            'by_state', (SELECT coalesce(jsonb_object_agg(state, n), '{}') FROM
+                (SELECT state, count(*) AS n FROM recon_exceptions
+                 WHERE business_day = p_day GROUP BY 1) x)))
+$$;
+
+-- Closes a day: refused while exceptions are open unless p_carry_forward (each open one is
+-- then carried forward, with a trail row), refused before the day has been reconciled, for
+-- today or later, and for a closed day. Freezes the day in the ledger (no journal may be
+-- dated into it) and stores the report. Returns the report.
+CREATE FUNCTION day_close(p_day date, p_staff text, p_carry_forward bool) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_open bigint;
+    v_report jsonb;
+BEGIN
+    PERFORM staff_require(p_staff, ARRAY['approver']);
+    PERFORM recon_require_open_day(p_day);
+    IF p_day >= recon_today() THEN
+        PERFORM fail('FG422', 'day_not_over',
+                     format('business day %s is not over yet (Asia/Ho_Chi_Minh)', p_day));
+    END IF;
+    PERFORM pg_advisory_xact_lock(7378415059000000000 + (p_day - date '2000-01-01'));
+    PERFORM 1 FROM recon_runs WHERE business_day = p_day AND finished_at IS NOT NULL;
+    IF NOT FOUND THEN
+        PERFORM fail('FG409', 'not_reconciled',
+                     format('business day %s has not been reconciled (feegate recon run)',
+                            p_day));
+    END IF;
+    SELECT count(*) INTO v_open FROM recon_exceptions WHERE business_day = p_day
+        AND state = 'open';
+    IF v_open > 0 AND NOT coalesce(p_carry_forward, false) THEN
+        PERFORM fail('FG409', 'open_exceptions',
+                     format('business day %s has %s open exceptions: resolve them or carry '
+                            'them forward', p_day, v_open));
+    END IF;
+    WITH cf AS (
+        UPDATE recon_exceptions SET state = 'carried_forward', updated_at = now()
+        WHERE business_day = p_day AND state = 'open' RETURNING id
+    )
+    INSERT INTO recon_actions (exception_id, action, status, staff_id, note, decided_at)
+        SELECT id, 'carry_forward', 'done', p_staff,
+               format('carried forward when %s was closed', p_day), now() FROM cf;
+    v_report := day_report_compute(p_day) || jsonb_build_object('closed', true,
+                    'closed_by', p_staff, 'closed_at', ts_text(now()));
+    PERFORM recon_day_freeze(p_day, p_staff);
+    INSERT INTO day_reports (business_day, closed_by, report) VALUES (p_day, p_staff, v_report);
+    RETURN v_report;
+END
+$$;
+
+-- Freezes the day in the ledger's business_days (migration 008). The SHARE lock on journals
+-- waits for journals being written and holds new ones until commit, so no journal can slip
+-- into the day after it is seen closed (post_journal checks business_days).
+CREATE FUNCTION recon_day_freeze(p_day date, p_staff text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE journals IN SHARE MODE;
+    INSERT INTO business_days AS d (day, status, closed_at, closed_by)
+        VALUES (p_day, 'closed', now(), p_staff)
+        ON CONFLICT (day) DO UPDATE SET status = 'closed', closed_at = now(),
+                                        closed_by = p_staff;
+END
+$$;
+
+-- Finance console reads -------------------------------------------------------------------
+
+CREATE FUNCTION staff_auth(p_id text) RETURNS TABLE (secret text, role text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+    SELECT s.secret, s.role FROM staff s WHERE s.id = p_id AND s.active
+$$;
+
+CREATE FUNCTION fin_days(p_staff text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+BEGIN
+    IF p_staff IS NOT NULL THEN -- NULL: the command line, whose database login decides
+        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver', 'auditor']);
+    END IF;
+    RETURN (SELECT jsonb_build_object('timezone', 'Asia/Ho_Chi_Minh', 'days',
+        coalesce(jsonb_agg(jsonb_build_object(
+            'business_day', d,
+            'closed', recon_day_closed(d),
+            'statement_files', (SELECT count(*) FROM statement_files f WHERE f.business_day = d),
+            'statement_lines', (SELECT count(*) FROM statement_lines l WHERE l.business_day = d),
+            'runs', (SELECT count(*) FROM recon_runs r WHERE r.business_day = d),
+            'open_exceptions', (SELECT count(*) FROM recon_exceptions e
+                                WHERE e.business_day = d AND e.state = 'open'))
+            ORDER BY d DESC), '[]'))::text
+        FROM (SELECT business_day AS d FROM statement_files
+              UNION SELECT business_day FROM recon_runs
+              UNION SELECT business_day FROM recon_exceptions
+              ORDER BY 1 DESC LIMIT 366) days);
+END
+$$;
+
+CREATE FUNCTION fin_imports(p_staff text, p_day date) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+BEGIN
+    IF p_staff IS NOT NULL THEN -- NULL: the command line, whose database login decides
+        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver', 'auditor']);
+    END IF;
+    RETURN jsonb_build_object('business_day', p_day, 'timezone', 'Asia/Ho_Chi_Minh',
+        'files', coalesce((SELECT jsonb_agg(jsonb_build_object('id', f.id,
+            'provider', f.provider, 'format', f.format, 'sha256', f.file_sha256,
+            'file_name', f.file_name, 'lines_read', f.lines_read, 'lines_added', f.lines_added,
+            'staff', f.staff_id, 'imported_at', ts_text(f.imported_at)) ORDER BY f.id)
+            FROM statement_files f WHERE f.business_day = p_day), '[]'),
+        'runs', coalesce((SELECT jsonb_agg(r.summary || jsonb_build_object(
+            'started_at', ts_text(r.started_at), 'finished_at', ts_text(r.finished_at),
+            'staff', r.staff_id) ORDER BY r.id)
+            FROM recon_runs r WHERE r.business_day = p_day), '[]'))::text;
+END
+$$;
+
+CREATE FUNCTION fin_exceptions(p_staff text, p_day date) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+BEGIN
+    IF p_staff IS NOT NULL THEN -- NULL: the command line, whose database login decides
+        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver', 'auditor']);
+    END IF;
+    RETURN jsonb_build_object('business_day', p_day, 'timezone', 'Asia/Ho_Chi_Minh',
+        'exceptions', coalesce((SELECT jsonb_agg(recon_exception_json(e.id)
+                                ORDER BY e.category, e.provider, e.merchant_ref, e.kind)
+                                FROM recon_exceptions e WHERE e.business_day = p_day), '[]'))::text;
+END
+$$;
+
+CREATE FUNCTION fin_report(p_staff text, p_day date) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+BEGIN
+    IF p_staff IS NOT NULL THEN -- NULL: the command line, whose database login decides
+        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver', 'auditor']);
+    END IF;
+    RETURN day_report(p_day)::text;
+END
+$$;
+
+-- Adds or updates a member of the finance staff (owner only: `feegate staff add`).
+CREATE FUNCTION staff_upsert(p_id text, p_role text, p_name text, p_secret text) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO staff (id, role, name, secret) VALUES (p_id, p_role, coalesce(p_name, ''), p_secret)
+    ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, name = EXCLUDED.name,
+                                   secret = EXCLUDED.secret, active = true
+$$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA feegate FROM PUBLIC;
+GRANT SELECT ON ALL TABLES IN SCHEMA feegate TO feegate_app;
+REVOKE SELECT ON staff FROM feegate_app;
+GRANT EXECUTE ON FUNCTION
+    stmt_import_check(text, date, text),
+    stmt_import(text, date, text, text, text, text),
+    recon_run(date, text),
+    recon_resolve(bigint, text, text, text, text),
+    recon_approve(bigint, text),
+    recon_apply_answer(bigint, text, jsonb),
+    day_report(date),
+    day_close(date, text, bool),
+    staff_auth(text),
+    fin_days(text),
+    fin_imports(text, date),
+    fin_exceptions(text, date),
+    fin_report(text, date)
+TO feegate_app;

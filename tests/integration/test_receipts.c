@@ -1,0 +1,515 @@
+/* E-receipts end to end (docs/receipts.md): 1,000 payments succeeding concurrently through
+ * the real gateway and signed sandbox callbacks get numbers 1..1,000 of their series; every
+ * receipt gets its signed XML, which matches docs/receipt.xsd, passes the stock
+ * `xmlsec1 --verify` and `feegate receipt verify`, and fails both when a byte of the signed
+ * content changes; the PDF's text has the number, series, total and words; the verification
+ * page; cancel and adjust; and old receipts still verify after the signing key is rotated. */
+/* clang-format off: cmocka.h needs these first */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw_buf.h"
+#include "gw_crypto.h"
+#include "gw_time.h"
+#include "it.h"
+#include "rcp.h"
+
+#define PAYMENTS     1000
+#define THREADS      8
+#define DOCS_WAIT_MS 120000
+#define SAMPLES_CLI  24 /* tampered copies checked by the stock xmlsec1 and feegate */
+
+static char dir[256];     /* the test's CA and files */
+static char ini[1024];    /* [receipts] lines for the gateway */
+static char first_id[40]; /* a receipt signed with the first key */
+
+static int run(const char *cmd)
+{
+    char line[2048];
+    (void)snprintf(line, sizeof(line), "timeout 60 %s >%s/cmd.out 2>&1", cmd, dir);
+    return system(line);
+}
+
+/* ---- the concurrent payments ---- */
+
+struct payer {
+    int index;
+    int n;
+    int failures;
+};
+
+static bool pay_one(int k)
+{
+    char ref[64], body[1024], url[160], id[40];
+    (void)snprintf(ref, sizeof(ref), "RC-%d-%d", getpid(), k);
+    struct th_resp r;
+    if (th_portal("POST", "/v1/payments", it_create_body(body, sizeof(body), ref), NULL, &r) !=
+            GW_OK ||
+        r.status != 201) {
+        fprintf(stderr, "create answered %d: %.300s\n", r.status, r.body);
+        th_resp_release(&r);
+        return false;
+    }
+    json_t *j = json_loads(r.body, 0, NULL);
+    const char *pid = json_string_value(json_object_get(j, "payment_id"));
+    bool ok = pid != NULL && strlen(pid) < sizeof(id);
+    if (ok)
+        (void)snprintf(id, sizeof(id), "%s", pid);
+    json_decref(j);
+    th_resp_release(&r);
+    (void)snprintf(url, sizeof(url), "%s/pay/%s", it.gw.url, id);
+    static const char *const form[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
+    if (!ok || th_http("POST", url, form, "channel=sandbox", 15, &r) != GW_OK || r.status != 303 ||
+        r.location == NULL || strstr(r.location, "merchant_ref=") == NULL) {
+        fprintf(stderr, "checkout answered %d: %.300s\n", r.status, r.body);
+        th_resp_release(&r);
+        return false;
+    }
+    char mref[48];
+    const char *m = strstr(r.location, "merchant_ref=") + strlen("merchant_ref=");
+    (void)snprintf(mref, sizeof(mref), "%.*s", (int)strcspn(m, "&"), m);
+    th_resp_release(&r);
+    char txn[32];
+    (void)snprintf(txn, sizeof(txn), "T%d", k);
+    char answer[256];
+    int status =
+        it_callback(mref, 200000, "succeeded", txn, TH_SANDBOX_SECRET, answer, sizeof(answer));
+    if (status != 200)
+        fprintf(stderr, "callback answered %d: %s\n", status, answer);
+    return status == 200;
+}
+
+static void *payer_main(void *arg)
+{
+    struct payer *p = arg;
+    for (int i = 0; i < p->n; i++)
+        if (!pay_one(p->index * 100000 + i))
+            p->failures++;
+    return NULL;
+}
+
+static void wait_documents(long long want)
+{
+    int64_t until = gw_monotonic_us() / 1000 + DOCS_WAIT_MS;
+    long long n = 0;
+    while ((n = th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_documents")) < want &&
+           gw_monotonic_us() / 1000 < until)
+        (void)usleep(100 * 1000);
+    assert_int_equal(n, want);
+}
+
+static void test_concurrent_numbering(void **state)
+{
+    (void)state;
+    pthread_t t[THREADS];
+    struct payer p[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        p[i] = (struct payer){ .index = i, .n = PAYMENTS / THREADS, .failures = 0 };
+        assert_int_equal(pthread_create(&t[i], NULL, payer_main, &p[i]), 0);
+    }
+    int failures = 0;
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        failures += p[i].failures;
+    }
+    assert_int_equal(failures, 0);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipts WHERE template = "
+                                        "'01BLP0-001' AND series = 'AA-26E'"),
+                     PAYMENTS);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(DISTINCT number) FROM feegate.receipts "
+                                        "WHERE series = 'AA-26E'"),
+                     PAYMENTS);
+    assert_int_equal(th_sql_int(&it.db, "SELECT min(number) FROM feegate.receipts "
+                                        "WHERE series = 'AA-26E'"),
+                     1);
+    assert_int_equal(th_sql_int(&it.db, "SELECT max(number) FROM feegate.receipts "
+                                        "WHERE series = 'AA-26E'"),
+                     PAYMENTS);
+    wait_documents(PAYMENTS);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_documents "
+                                        "WHERE signed_at IS NOT NULL"),
+                     PAYMENTS);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_jobs"), 0);
+    assert_int_equal(th_sql_text(&it.db,
+                                 "SELECT id FROM feegate.receipts WHERE number = 1 AND "
+                                 "series = 'AA-26E'",
+                                 first_id, sizeof(first_id)),
+                     GW_OK);
+    it_assert_ledger_ok();
+}
+
+/* ---- the signed XML ---- */
+
+/* GET /receipts/{id}.xml into b (asserts 200). */
+static void fetch_xml(const char *id, struct gw_buf *b)
+{
+    char url[160];
+    (void)snprintf(url, sizeof(url), "%s/receipts/%s.xml", it.gw.url, id);
+    struct th_resp r;
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "application/xml"));
+    assert_int_equal(gw_buf_add(b, r.body, r.body_len), GW_OK);
+    th_resp_release(&r);
+}
+
+static void write_file(const char *path, const char *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Both stock and feegate verifiers on one file: 0 when both accept, 1 when both refuse. */
+static int cli_verdict(const char *path)
+{
+    char cmd[1024];
+    (void)snprintf(cmd, sizeof(cmd), "xmlsec1 --verify --trusted-pem %s/ca.pem %s", dir, path);
+    int stock = run(cmd);
+    (void)snprintf(cmd, sizeof(cmd), "%s receipt verify %s --ca %s/ca.pem", FEEGATE_BIN, path, dir);
+    int ours = run(cmd);
+    if ((stock == 0) != (ours == 0))
+        fprintf(stderr, "xmlsec1 says %d, feegate says %d on %s\n", stock, ours, path);
+    return stock == 0 && ours == 0 ? 0 : (stock != 0 && ours != 0 ? 1 : -1);
+}
+
+static void test_xml_signed_and_tamper_evident(void **state)
+{
+    (void)state;
+    struct gw_buf b;
+    gw_buf_init(&b, RCP_XML_BYTES_MAX);
+    fetch_xml(first_id, &b);
+    struct gw_errbuf eb = { .msg = "" };
+    assert_int_equal(
+        rcp_xml_validate_xsd(b.data, b.len, FEEGATE_SOURCE_DIR "/docs/receipt.xsd", &eb), GW_OK);
+    char path[320];
+    (void)snprintf(path, sizeof(path), "%s/receipt.xml", dir);
+    write_file(path, b.data, b.len);
+    assert_int_equal(cli_verdict(path), 0);
+    char ca[300];
+    (void)snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+    struct rcp_verify_result v;
+    assert_int_equal(rcp_xml_verify(b.data, b.len, ca, &v, &eb), GW_OK);
+    assert_true(v.valid);
+    assert_string_equal(v.number, "0000001");
+    /* The signed content: from the root element to the signature (enveloped). */
+    const char *start = strstr(b.data, "<Receipt");
+    const char *sig = strstr(b.data, "<Signature");
+    assert_non_null(start);
+    assert_non_null(sig);
+    size_t from = (size_t)(start - b.data), to = (size_t)(sig - b.data);
+    int digest_reported = 0;
+    for (size_t i = from; i < to; i++) {
+        b.data[i] ^= 0x01;
+        assert_int_equal(rcp_xml_verify(b.data, b.len, ca, &v, &eb), GW_OK);
+        if (v.valid)
+            fprintf(stderr, "byte %zu changed and still valid\n", i);
+        assert_false(v.valid);
+        digest_reported += strstr(v.reason, "digest of the signed content") != NULL;
+        if ((i - from) % ((to - from) / SAMPLES_CLI) == 0) {
+            write_file(path, b.data, b.len);
+            assert_int_equal(cli_verdict(path), 1);
+        }
+        b.data[i] ^= 0x01;
+    }
+    assert_true(digest_reported > 0);
+    /* The exact reason for a changed amount, and for another CA. */
+    char *total = strstr(b.data, "<TotalVnd>2");
+    assert_non_null(total);
+    total[10] = '3';
+    assert_int_equal(rcp_xml_verify(b.data, b.len, ca, &v, &eb), GW_OK);
+    assert_false(v.valid);
+    assert_non_null(strstr(v.reason, "digest of the signed content does not match"));
+    total[10] = '2';
+    char other[320];
+    (void)snprintf(other, sizeof(other), "%s/other", dir);
+    assert_int_equal(rcp_ca_init(other, &eb), GW_OK);
+    (void)snprintf(other, sizeof(other), "%s/other/ca.pem", dir);
+    assert_int_equal(rcp_xml_verify(b.data, b.len, other, &v, &eb), GW_OK);
+    assert_false(v.valid);
+    assert_non_null(strstr(v.reason, "does not chain to the CA"));
+    gw_buf_release(&b);
+}
+
+/* ---- the PDF ---- */
+
+static void test_pdf_text(void **state)
+{
+    (void)state;
+    char url[160];
+    (void)snprintf(url, sizeof(url), "%s/receipts/%s.pdf", it.gw.url, first_id);
+    struct th_resp r;
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_true(r.body_len > 1000 && memcmp(r.body, "%PDF-", 5) == 0);
+    char pdf[320], cmd[1024];
+    (void)snprintf(pdf, sizeof(pdf), "%s/receipt.pdf", dir);
+    write_file(pdf, r.body, r.body_len);
+    th_resp_release(&r);
+    (void)snprintf(cmd, sizeof(cmd), "pdftotext -layout %s %s/receipt.txt", pdf, dir);
+    assert_int_equal(run(cmd), 0);
+    (void)snprintf(cmd, sizeof(cmd), "pdftoppm -png -r 70 -singlefile %s %s/receipt", pdf, dir);
+    assert_int_equal(run(cmd), 0);
+    char txt_path[320];
+    (void)snprintf(txt_path, sizeof(txt_path), "%s/receipt.txt", dir);
+    FILE *f = fopen(txt_path, "r");
+    assert_non_null(f);
+    char txt[16384];
+    size_t n = fread(txt, 1, sizeof(txt) - 1, f);
+    txt[n] = '\0';
+    (void)fclose(f);
+    assert_non_null(strstr(txt, "BIÊN LAI THU PHÍ, LỆ PHÍ"));
+    assert_non_null(strstr(txt, "0000001"));
+    assert_non_null(strstr(txt, "AA-26E"));
+    assert_non_null(strstr(txt, "01BLP0-001"));
+    assert_non_null(strstr(txt, "200.000"));
+    assert_non_null(strstr(txt, "Hai trăm nghìn đồng"));
+    assert_non_null(strstr(txt, "Nguyễn Văn An"));
+    fprintf(stderr, "PDF page rendered to %s/receipt.png\n", dir);
+}
+
+/* ---- the verification page ---- */
+
+static void test_verify_page(void **state)
+{
+    (void)state;
+    char url[200];
+    struct th_resp r;
+    (void)snprintf(url, sizeof(url), "%s/verify?code=AA-26E/0000001", it.gw.url);
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "Biên lai có trong hệ thống"));
+    assert_non_null(strstr(r.body, first_id));
+    th_resp_release(&r);
+    (void)snprintf(url, sizeof(url), "%s/verify?code=AA-26E/9999999", it.gw.url);
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
+    assert_non_null(strstr(r.body, "Không tìm thấy biên lai"));
+    th_resp_release(&r);
+
+    struct gw_buf xml, body;
+    gw_buf_init(&xml, RCP_XML_BYTES_MAX);
+    gw_buf_init(&body, RCP_XML_BYTES_MAX + 1024);
+    fetch_xml(first_id, &xml);
+    (void)snprintf(url, sizeof(url), "%s/verify", it.gw.url);
+    static const char *const raw[] = { "Content-Type: application/xml", NULL };
+    assert_int_equal(th_http("POST", url, raw, xml.data, xml.len, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "HỢP LỆ: chữ ký số và nội dung khớp"));
+    th_resp_release(&r);
+    /* The same document changed by one digit, uploaded as a browser form does. */
+    char *total = strstr(xml.data, "<TotalVnd>2");
+    assert_non_null(total);
+    total[10] = '9';
+    assert_int_equal(gw_buf_printf(&body, "--XyZ\r\nContent-Disposition: form-data; name=\"xml\"; "
+                                          "filename=\"r.xml\"\r\nContent-Type: text/xml\r\n\r\n"),
+                     GW_OK);
+    assert_int_equal(gw_buf_add(&body, xml.data, xml.len), GW_OK);
+    assert_int_equal(gw_buf_adds(&body, "\r\n--XyZ--\r\n"), GW_OK);
+    static const char *const mp[] = { "Content-Type: multipart/form-data; boundary=XyZ", NULL };
+    assert_int_equal(th_http("POST", url, mp, body.data, body.len, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "KHÔNG HỢP LỆ"));
+    assert_non_null(strstr(r.body, "digest of the signed content does not match"));
+    th_resp_release(&r);
+    gw_buf_release(&xml);
+    gw_buf_release(&body);
+}
+
+/* ---- cancel, adjust, and the page while a document is being issued ---- */
+
+static void test_cancel_and_adjust(void **state)
+{
+    (void)state;
+    char id2[40], id3[40], sql[512], url[160];
+    assert_int_equal(th_sql_text(&it.db,
+                                 "SELECT id FROM feegate.receipts WHERE number = 2 AND "
+                                 "series = 'AA-26E'",
+                                 id2, sizeof(id2)),
+                     GW_OK);
+    assert_int_equal(th_sql_text(&it.db,
+                                 "SELECT id FROM feegate.receipts WHERE number = 3 AND "
+                                 "series = 'AA-26E'",
+                                 id3, sizeof(id3)),
+                     GW_OK);
+    (void)snprintf(sql, sizeof(sql), "SELECT feegate.receipt_cancel('%s', 'full refund')", id2);
+    assert_int_equal(th_sql_exec(&it.db, sql), GW_OK);
+    assert_int_not_equal(th_sql_exec(&it.db, sql), GW_OK); /* FG409 receipt_final */
+    /* An adjustment whose document job is held back: the .xml page says "being issued". */
+    (void)snprintf(sql, sizeof(sql),
+                   "BEGIN; SELECT feegate.receipt_adjust('%s', 'adjustment', 150000, "
+                   "'[{\"fee_code\":\"LLTP\",\"name\":\"Lệ phí cấp Phiếu lý lịch tư pháp\","
+                   "\"amount_vnd\":150000}]', 'partial refund 50000'); "
+                   "UPDATE feegate.receipt_jobs SET lease_until = now() + interval '1 hour'; "
+                   "COMMIT",
+                   id3);
+    assert_int_equal(th_sql_exec(&it.db, sql), GW_OK);
+    char adj[40];
+    assert_int_equal(
+        th_sql_text(&it.db, "SELECT receipt_id FROM feegate.receipt_links", adj, sizeof(adj)),
+        GW_OK);
+    assert_int_equal(th_sql_int(&it.db, "SELECT r.number FROM feegate.receipts r JOIN "
+                                        "feegate.receipt_links l ON l.receipt_id = r.id"),
+                     PAYMENTS + 1);
+    (void)snprintf(url, sizeof(url), "%s/receipts/%s.xml", it.gw.url, adj);
+    struct th_resp r;
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.body, "đang được phát hành"));
+    th_resp_release(&r);
+    assert_int_equal(th_sql_exec(&it.db, "UPDATE feegate.receipt_jobs SET lease_until = NULL"),
+                     GW_OK);
+    wait_documents(PAYMENTS + 1);
+    struct gw_buf b;
+    gw_buf_init(&b, RCP_XML_BYTES_MAX);
+    fetch_xml(adj, &b);
+    assert_non_null(strstr(b.data, "<Kind>adjustment</Kind>"));
+    assert_non_null(strstr(b.data, "<Original><Template>01BLP0-001</Template><Series>AA-26E"
+                                   "</Series><Number>0000003</Number>"));
+    assert_non_null(strstr(b.data, "Một trăm năm mươi nghìn đồng"));
+    char path[320];
+    (void)snprintf(path, sizeof(path), "%s/adjustment.xml", dir);
+    write_file(path, b.data, b.len);
+    assert_int_equal(cli_verdict(path), 0);
+    gw_buf_release(&b);
+    /* The receipt page shows the marks. */
+    (void)snprintf(url, sizeof(url), "%s/receipts/%s", it.gw.url, id2);
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
+    assert_non_null(strstr(r.body, "Biên lai đã bị hủy"));
+    assert_non_null(strstr(r.body, "Hai trăm nghìn đồng"));
+    th_resp_release(&r);
+    /* A cancelled receipt cannot be corrected. */
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT feegate.receipt_adjust('%s', 'replacement', 200000, "
+                   "NULL, 'typo')",
+                   id2);
+    assert_int_not_equal(th_sql_exec(&it.db, sql), GW_OK);
+    /* Lines left out: the original's, less the difference (a partial refund), still adding up
+     * to the amount, so the correction verifies; lines that do not add up are refused. */
+    char id4[40];
+    assert_int_equal(th_sql_text(&it.db,
+                                 "SELECT id FROM feegate.receipts WHERE number = 4 AND "
+                                 "series = 'AA-26E'",
+                                 id4, sizeof(id4)),
+                     GW_OK);
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT feegate.receipt_adjust('%s', 'adjustment', 120000, "
+                   "'[{\"fee_code\":\"LLTP\",\"name\":\"x\",\"amount_vnd\":1}]', "
+                   "'bad lines')",
+                   id4);
+    assert_int_not_equal(th_sql_exec(&it.db, sql), GW_OK);
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT feegate.receipt_adjust('%s', 'adjustment', 120000, "
+                   "NULL, 'partial refund 80000')",
+                   id4);
+    assert_int_equal(th_sql_exec(&it.db, sql), GW_OK);
+    wait_documents(PAYMENTS + 2);
+    char adj2[40];
+    assert_int_equal(th_sql_text(&it.db,
+                                 "SELECT receipt_id FROM feegate.receipt_links "
+                                 "WHERE reason = 'partial refund 80000'",
+                                 adj2, sizeof(adj2)),
+                     GW_OK);
+    gw_buf_init(&b, RCP_XML_BYTES_MAX);
+    fetch_xml(adj2, &b);
+    assert_non_null(strstr(b.data, "<AmountVnd>120000</AmountVnd>"));
+    assert_non_null(strstr(b.data, "Một trăm hai mươi nghìn đồng"));
+    write_file(path, b.data, b.len);
+    assert_int_equal(cli_verdict(path), 0);
+    gw_buf_release(&b);
+    it_assert_ledger_ok();
+}
+
+/* ---- key rotation ---- */
+
+static int start_gateway(const char *cert, const char *key)
+{
+    (void)snprintf(ini, sizeof(ini), "[receipts]\ncert = %s/%s\nkey = %s/%s\nca = %s/ca.pem\n", dir,
+                   cert, dir, key, dir);
+    it.gw.ini_extra = ini;
+    return th_gateway_start(&it.gw, &it.db, &it.bs) == GW_OK ? 0 : -1;
+}
+
+static void test_key_rotation(void **state)
+{
+    (void)state;
+    struct gw_errbuf eb = { .msg = "" };
+    char cert2[300], key2[300];
+    (void)snprintf(cert2, sizeof(cert2), "%s/signer2.pem", dir);
+    (void)snprintf(key2, sizeof(key2), "%s/signer2.key", dir);
+    assert_int_equal(rcp_ca_issue(dir, "feegate test signer 2", cert2, key2, &eb), GW_OK);
+    assert_int_equal(th_gateway_stop(&it.gw), GW_OK);
+    assert_int_equal(start_gateway("signer2.pem", "signer2.key"), 0);
+    assert_true(pay_one(999999));
+    wait_documents(PAYMENTS + 3);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(DISTINCT cert_fingerprint) FROM "
+                                        "feegate.receipt_documents"),
+                     2);
+    char newest[40];
+    assert_int_equal(th_sql_text(&it.db,
+                                 "SELECT receipt_id FROM feegate.receipt_documents "
+                                 "ORDER BY id DESC LIMIT 1",
+                                 newest, sizeof(newest)),
+                     GW_OK);
+    const char *ids[2] = { first_id, newest };
+    for (int i = 0; i < 2; i++) {
+        struct gw_buf b;
+        gw_buf_init(&b, RCP_XML_BYTES_MAX);
+        fetch_xml(ids[i], &b);
+        char path[320];
+        (void)snprintf(path, sizeof(path), "%s/rotated-%d.xml", dir, i);
+        write_file(path, b.data, b.len);
+        assert_int_equal(cli_verdict(path), 0);
+        gw_buf_release(&b);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    (void)snprintf(dir, sizeof(dir), "/tmp/fg-receipts-%d", getpid());
+    struct gw_errbuf eb = { .msg = "" };
+    if (rcp_ca_init(dir, &eb) != GW_OK) {
+        fprintf(stderr, "%s\n", eb.msg);
+        return -1;
+    }
+    memset(&it, 0, sizeof(it));
+    if (th_db_start(&it.db) != GW_OK || th_banksim_start(&it.bs, "approve") != GW_OK)
+        return -1;
+    return start_gateway("signer.pem", "signer.key");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = it_stop();
+    rcp_shutdown();
+    char cmd[300];
+    (void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (rc == 0 && getenv("FEEGATE_KEEP_RECEIPTS") == NULL && system(cmd) != 0)
+        rc = -1;
+    return rc;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_concurrent_numbering),
+        cmocka_unit_test(test_xml_signed_and_tamper_evident),
+        cmocka_unit_test(test_pdf_text),
+        cmocka_unit_test(test_verify_page),
+        cmocka_unit_test(test_cancel_and_adjust),
+        cmocka_unit_test(test_key_rotation),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,598 @@
+/* A business day reconciled end to end against a real PostgreSQL: N payments (RECON_PAYMENTS,
+ * default 50,000; FEEGATE_RECON_PAYMENTS overrides) made through the real SQL functions
+ * (api_create_payment, checkout_begin, apply_provider_result) as superuser, paid during
+ * yesterday in Asia/Ho_Chi_Minh; a provider statement with injected faults (1% missing at
+ * the provider, 1% missing at the switch, 0.5% amount mismatch, 0.5% duplicated lines, 0.5%
+ * booked after midnight); every fault reported in its category and nothing else, the same
+ * for 10 shuffled orderings of the file; re-imports add nothing. Then resolution (query,
+ * correction, suspense, write-off with maker and checker), bad input refused with nothing
+ * changed, the day closed from the command line with its reports, and the /v1/finance/ API
+ * with staff signatures. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "gw_time.h"
+#include "ldg_recon.h"
+#include "th.h"
+
+#ifndef RECON_PAYMENTS
+#define RECON_PAYMENTS 50000
+#endif
+#define ORDERINGS 10
+#define OUT_BYTES (1024 * 1024)
+#define CLERK_SECRET "clerk1-secret-4b8e2f0a9c"
+#define AUD_SECRET "aud1-secret-7d1c3e5b2a"
+
+static struct th_db db;
+static char day[16], next_day[16], dir[64];
+static int n_pay;
+static char *out; /* the last command's stdout and stderr */
+static char **lines;
+static int n_lines;
+static char **expected;
+static int n_expected;
+static long long want[6]; /* per category, in the order of cats[] */
+
+static const char *const cats[] = { "amount_mismatch", "duplicate_line", "missing_at_provider",
+                                    "missing_at_switch", "out_of_day", "status_mismatch" };
+
+static const char gen_fn[] =
+    "CREATE FUNCTION pg_temp.gen(p_day date, p_n int, p_from int, p_step int) RETURNS int\n"
+    "LANGUAGE plpgsql AS $$\n"
+    "DECLARE i int; v_pay text; v_ref text; v_amt bigint; v_ag text; v_fee text; v_n int := 0;\n"
+    "BEGIN\n"
+    "  SET LOCAL search_path = feegate, pg_temp;\n"
+    "  i := p_from;\n"
+    "  WHILE i < p_n LOOP\n"
+    "    IF i % 3 = 0 THEN v_ag := 'STP-HN'; v_fee := 'LLTP'; v_amt := 200000;\n"
+    "    ELSIF i % 3 = 1 THEN v_ag := 'STP-HN'; v_fee := 'TLHT'; v_amt := 8000 * (1 + i % 50);\n"
+    "    ELSE v_ag := 'CA-HCM'; v_fee := 'GXN-XNC';\n"
+    "      v_amt := CASE WHEN i % 2 = 0 THEN 50000 ELSE 200000 END; END IF;\n"
+    "    SELECT (body::jsonb) ->> 'payment_id' INTO v_pay FROM api_create_payment('" TH_CLIENT_A_ID
+    "', NULL, NULL, jsonb_build_object('order_ref', 'RECON-' || i, 'agency_code', v_ag,\n"
+    "        'amount_vnd', v_amt, 'items', jsonb_build_array(jsonb_build_object(\n"
+    "        'fee_code', v_fee, 'amount_vnd', v_amt))), 'http://127.0.0.1:9');\n"
+    "    v_ref := checkout_begin(v_pay, 'sandbox', 'http://127.0.0.1:9') ->> 'merchant_ref';\n"
+    "    PERFORM apply_provider_result('sandbox', v_ref, 'succeeded', v_amt, 'T' || v_ref,\n"
+    "        recon_day_start(p_day) + (i * 86000.0 / p_n) * interval '1 second', 'gen', '');\n"
+    "    i := i + p_step; v_n := v_n + 1;\n"
+    "  END LOOP;\n"
+    "  RETURN v_n;\n"
+    "END $$";
+
+/* ---- helpers ---- */
+
+static int run_cli(const char *args)
+{
+    char *cmd = malloc(4096);
+    assert_non_null(cmd);
+    (void)snprintf(cmd, 4096, "cd %s && FEEGATE_DSN='%s' FEEGATE_ADMIN_DSN= %s %s >%s/out 2>&1",
+                   dir, db.pg.app_dsn, FEEGATE_BIN, args, dir);
+    int rc = system(cmd);
+    free(cmd);
+    char path[128];
+    (void)snprintf(path, sizeof(path), "%s/out", dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(out, 1, OUT_BYTES - 1, f);
+    out[n] = '\0';
+    (void)fclose(f);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static long long sql_int(const char *fmt, ...) GW_PRINTF(1, 2);
+static long long sql_int(const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    return th_sql_int(&db, sql);
+}
+
+static uint64_t rng = 88172645463325252ULL;
+static uint64_t xorshift(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void shuffle(void)
+{
+    for (int i = n_lines - 1; i > 0; i--) {
+        int j = (int)(xorshift() % (uint64_t)(i + 1));
+        char *t = lines[i];
+        lines[i] = lines[j];
+        lines[j] = t;
+    }
+}
+
+static void write_statement(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    (void)fputs("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n",
+                f);
+    for (int i = 0; i < n_lines; i++)
+        (void)fputs(lines[i], f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void add_line(const char *fmt, ...) GW_PRINTF(1, 2);
+static void add_line(const char *fmt, ...)
+{
+    lines[n_lines] = malloc(192);
+    assert_non_null(lines[n_lines]);
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(lines[n_lines++], 192, fmt, ap);
+    va_end(ap);
+}
+
+static void expect(int cat, const char *ref)
+{
+    expected[n_expected] = malloc(96);
+    assert_non_null(expected[n_expected]);
+    (void)snprintf(expected[n_expected++], 96, "%s %s", cats[cat], ref);
+    want[cat]++;
+}
+
+/* The switch's successes of the day -> the provider's statement, with the faults. */
+static void build_statement(void)
+{
+    char sql[512];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT merchant_ref, amount_vnd, provider_txn_id, feegate.ts_text(paid_at) "
+                   "FROM feegate.payments WHERE status = 'succeeded' ORDER BY paid_at, id");
+    if (db.admin == NULL)
+        assert_int_equal(th_sql_exec(&db, "SELECT 1"), GW_OK);
+    PGresult *r = PQexec(db.admin, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), n_pay);
+    lines = calloc((size_t)n_pay * 2, sizeof(char *));
+    expected = calloc((size_t)n_pay, sizeof(char *));
+    assert_non_null(lines);
+    assert_non_null(expected);
+    for (int i = 0; i < n_pay; i++) {
+        const char *ref = PQgetvalue(r, i, 0), *txn = PQgetvalue(r, i, 2);
+        const char *paid = PQgetvalue(r, i, 3);
+        long long amt = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        if (i % 100 == 0) {
+            expect(2, ref); /* missing at provider */
+            continue;
+        }
+        char booked[40];
+        (void)snprintf(booked, sizeof(booked), "%s", paid);
+        if (i % 200 == 1) {
+            amt += 1000;
+            expect(0, ref);
+        } else if (i % 200 == 3) {
+            (void)snprintf(booked, sizeof(booked), "%sT00:00:%02d+07:00", next_day, i % 50);
+            expect(4, ref);
+        }
+        add_line("%s,%s,payment,%lld,%lld,succeeded,%s,VND\n", txn, ref, amt, amt / 100, booked);
+        if (i % 200 == 2) {
+            add_line("%s", lines[n_lines - 1]);
+            expect(1, ref);
+        }
+    }
+    PQclear(r);
+    for (int k = 0; k < n_pay / 100; k++) {
+        char ref[40];
+        (void)snprintf(ref, sizeof(ref), "FGX%020d", k);
+        add_line("X%d,%s,payment,100000,1000,succeeded,%sT12:00:00+07:00,VND\n", k, ref, day);
+        expect(3, ref);
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void import_file(const char *path, struct ldg_import_result *res)
+{
+    struct ldg_import_req req = { .path = path, .provider = "sandbox", .day = day,
+                                  .staff = "clerk1" };
+    req.opts.currency = "VND";
+    struct gw_errbuf eb = { .msg = "" };
+    enum gw_err err = ldg_stmt_import_blocking(db.pg.app_dsn, &req, res, &eb);
+    if (err != GW_OK)
+        fail_msg("import: %s", eb.msg);
+}
+
+static void generate(void)
+{
+    PGconn *c[2];
+    char sql[128];
+    for (int k = 0; k < 2; k++) {
+        c[k] = PQconnectdb(db.pg.admin_dsn);
+        assert_int_equal(PQstatus(c[k]), CONNECTION_OK);
+        PGresult *r = PQexec(c[k], gen_fn);
+        assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+        PQclear(r);
+        (void)snprintf(sql, sizeof(sql), "SELECT pg_temp.gen('%s', %d, %d, 2)", day, n_pay, k);
+        assert_int_equal(PQsendQuery(c[k], sql), 1);
+    }
+    for (int k = 0; k < 2; k++) {
+        PGresult *r;
+        while ((r = PQgetResult(c[k])) != NULL) {
+            if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                fail_msg("generate: %s", PQresultErrorMessage(r));
+            PQclear(r);
+        }
+        PQfinish(c[k]);
+    }
+}
+
+/* ---- the tests ---- */
+
+static void check_stored_run(void);
+
+static void test_generated_day(void **state)
+{
+    (void)state;
+    int64_t t0 = gw_monotonic_us();
+    generate();
+    print_message("generated %d payments in %.1f s\n", n_pay,
+                  (double)(gw_monotonic_us() - t0) / 1e6);
+    build_statement();
+    qsort(expected, (size_t)n_expected, sizeof(char *), cmp_str);
+    size_t cap = (size_t)n_expected * 64 + 1;
+    char *want_list = calloc(cap, 1), *got_list = calloc(cap, 1);
+    assert_non_null(want_list);
+    assert_non_null(got_list);
+    for (int i = 0; i < n_expected; i++) {
+        if (i > 0)
+            (void)strcat(want_list, ",");
+        (void)strcat(want_list, expected[i]);
+    }
+    char first[64] = "", digest[64], path[128];
+    struct ldg_import_result res;
+    for (int k = 0; k < ORDERINGS; k++) {
+        t0 = gw_monotonic_us();
+        if (k > 0)
+            shuffle();
+        (void)snprintf(path, sizeof(path), "%s/statement-%d.csv", dir, k);
+        write_statement(path);
+        assert_int_equal(th_sql_exec(&db, "DELETE FROM feegate.statement_lines; "
+                                          "DELETE FROM feegate.statement_files"), GW_OK);
+        import_file(path, &res);
+        assert_false(res.replayed);
+        assert_int_equal(res.lines_added, n_lines);
+        char sql[600];
+        (void)snprintf(sql, sizeof(sql),
+            "SELECT md5(string_agg(concat_ws(' ', category, provider, kind, merchant_ref, "
+            "payment_id, statement_amount_vnd, switch_amount_vnd, diff_vnd, line_count, detail), "
+            "E'\\n' ORDER BY category, merchant_ref COLLATE \"C\", kind)) "
+            "FROM feegate.recon_differences('%s')", day);
+        assert_int_equal(th_sql_text(&db, sql, digest, sizeof(digest)), GW_OK);
+        if (k == 0) {
+            (void)snprintf(first, sizeof(first), "%s", digest);
+            (void)snprintf(sql, sizeof(sql),
+                           "SELECT string_agg(category || ' ' || merchant_ref, ',' ORDER BY "
+                           "category || ' ' || merchant_ref COLLATE \"C\") "
+                           "FROM feegate.recon_differences('%s')", day);
+            assert_int_equal(th_sql_text(&db, sql, got_list, cap), GW_OK);
+            assert_string_equal(got_list, want_list);
+        }
+        assert_string_equal(digest, first);
+        print_message("ordering %d: %d lines, same result (%s) in %.1f s\n", k, n_lines, digest,
+                      (double)(gw_monotonic_us() - t0) / 1e6);
+    }
+    /* The same file again, and the first ordering again: nothing added. */
+    long long before = sql_int("SELECT count(*) FROM feegate.statement_lines");
+    import_file(path, &res);
+    assert_true(res.replayed);
+    assert_int_equal(res.lines_added, 0);
+    (void)snprintf(path, sizeof(path), "%s/statement-0.csv", dir);
+    import_file(path, &res);
+    assert_false(res.replayed);
+    assert_int_equal(res.lines_added, 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.statement_lines"), before);
+    free(want_list);
+    free(got_list);
+    check_stored_run();
+}
+
+/* The stored run, from the command line: the same counts, open. */
+static void check_stored_run(void)
+{
+    char args[256];
+    (void)snprintf(args, sizeof(args), "recon run %s --staff clerk1", day);
+    assert_int_equal(run_cli(args), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "timezone")), "Asia/Ho_Chi_Minh");
+    const json_t *by = json_object_get(j, "by_category");
+    for (int c = 0; c < 6; c++)
+        assert_int_equal(json_integer_value(json_object_get(by, cats[c])), want[c]);
+    assert_int_equal(json_integer_value(json_object_get(j, "open_exceptions")), n_expected);
+    json_decref(j);
+}
+
+static long long exception_of(const char *cat, int nth)
+{
+    return sql_int("SELECT id FROM feegate.recon_exceptions WHERE category = '%s' "
+                   "AND state = 'open' ORDER BY merchant_ref OFFSET %d LIMIT 1", cat, nth);
+}
+
+/* Everything a finance command may change, as one string: the ledger's journals and
+ * postings, payments' histories, and every reconciliation table. */
+static void fingerprint(char *fp, size_t cap)
+{
+    static const char sql[] =
+        "SELECT concat_ws(',', (SELECT count(*) FROM feegate.journals), "
+        "(SELECT max(id) FROM feegate.postings), (SELECT count(*) FROM feegate.payment_events), "
+        "(SELECT md5(string_agg(x::text, '' ORDER BY x.id)) FROM feegate.recon_exceptions x), "
+        "(SELECT md5(string_agg(x::text, '' ORDER BY x.id)) FROM feegate.recon_actions x), "
+        "(SELECT md5(string_agg(x::text, '' ORDER BY x.id)) FROM feegate.statement_files x), "
+        "(SELECT count(*) FROM feegate.statement_lines), "
+        "(SELECT md5(string_agg(x::text, '' ORDER BY x.id)) FROM feegate.recon_runs x), "
+        "(SELECT md5(string_agg(x::text, '' ORDER BY x.day)) FROM feegate.business_days x), "
+        "(SELECT count(*) FROM feegate.day_reports), "
+        "(SELECT md5(string_agg(x::text, '' ORDER BY x.id)) FROM feegate.staff x))";
+    assert_int_equal(th_sql_text(&db, sql, fp, cap), GW_OK);
+}
+
+/* A refused command: exit 1, its reason printed, nothing changed. */
+static void refused(const char *args, const char *reason)
+{
+    char a[512], b[512];
+    fingerprint(a, sizeof(a));
+    int rc = run_cli(args);
+    if (rc == 0 || strstr(out, reason) == NULL)
+        fail_msg("`feegate %s` exit %d, wanted \"%s\" in: %s", args, rc, reason, out);
+    fingerprint(b, sizeof(b));
+    assert_string_equal(a, b);
+}
+
+static void test_resolution(void **state)
+{
+    (void)state;
+    char args[512];
+    long long wo = exception_of("missing_at_provider", 0);
+    (void)snprintf(args, sizeof(args), "recon resolve %lld write_off --staff appr1 --note lost",
+                   wo);
+    assert_int_equal(run_cli(args), 0);
+    assert_non_null(strstr(out, "pending_approval"));
+    (void)snprintf(args, sizeof(args), "recon approve %lld --staff appr1", wo);
+    refused(args, "same_person");
+    (void)snprintf(args, sizeof(args), "recon approve %lld --staff clerk1", wo);
+    refused(args, "needs approver");
+    (void)snprintf(args, sizeof(args), "recon approve %lld --staff appr2", wo);
+    assert_int_equal(run_cli(args), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.journals WHERE kind = 'write_off' "
+                             "AND maker = 'appr1' AND checker = 'appr2'"), 1);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_exceptions WHERE id = %lld "
+                             "AND state = 'resolved'", wo), 1);
+    refused(args, "exception_resolved");
+
+    long long am = exception_of("amount_mismatch", 0);
+    (void)snprintf(args, sizeof(args), "recon resolve %lld suspense --staff clerk1", am);
+    assert_int_equal(run_cli(args), 0);
+    assert_int_equal(sql_int("SELECT -sum(p.amount_vnd) FROM feegate.postings p JOIN "
+                             "feegate.recon_actions a ON a.journal_id = p.journal_id "
+                             "WHERE a.exception_id = %lld AND p.account_code = "
+                             "'suspense:sandbox'", am), 1000);
+    am = exception_of("amount_mismatch", 0);
+    (void)snprintf(args, sizeof(args),
+                   "recon resolve %lld correct --staff clerk1 --account nosuch:account", am);
+    refused(args, "unknown_account");
+    (void)snprintf(args, sizeof(args),
+                   "recon resolve %lld correct --staff clerk1 --account fees:sandbox", am);
+    assert_int_equal(run_cli(args), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.journals WHERE kind = "
+                             "'recon_correction' AND maker = 'clerk1'"), 1);
+
+    long long ms = exception_of("missing_at_switch", 0);
+    (void)snprintf(args, sizeof(args), "recon resolve %lld query --staff aud1", ms);
+    refused(args, "needs clerk or approver");
+    (void)snprintf(args, sizeof(args), "recon resolve %lld query --staff clerk1", ms);
+    assert_int_equal(run_cli(args), 0);
+    (void)snprintf(args, sizeof(args),
+                   "recon answer %lld '{\"status\":\"not_found\"}' --staff clerk1", ms);
+    assert_int_equal(run_cli(args), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_actions WHERE exception_id = "
+                             "%lld AND action IN ('query', 'apply_answer')", ms), 2);
+    long long od = exception_of("out_of_day", 0);
+    (void)snprintf(args, sizeof(args), "recon resolve %lld correct --staff clerk1 --note ok", od);
+    assert_int_equal(run_cli(args), 0);
+    assert_non_null(strstr(out, "\"state\": \"resolved\""));
+    (void)snprintf(args, sizeof(args), "recon resolve %lld bribe --staff clerk1", od + 1);
+    refused(args, "invalid_action");
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    char args[512], path[128];
+    (void)snprintf(path, sizeof(path), "%s/bad.csv", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    (void)fprintf(f, "provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,"
+                     "currency\nT1,FGNEW1,payment,1000,0,succeeded,%s,VND\n"
+                     "T2,FGNEW2,payment,-5,0,succeeded,%s,VND\n", day, day);
+    assert_int_equal(fclose(f), 0);
+    (void)snprintf(args, sizeof(args), "statement import %s --provider sandbox --date %s", path,
+                   day);
+    refused(args, "line 3: amount \"-5\"");
+    (void)snprintf(args, sizeof(args), "statement import %s --provider sandbox --date 2026-02-30",
+                   path);
+    refused(args, "not a date");
+    (void)snprintf(args, sizeof(args),
+                   "statement import %s/statement-0.csv --provider nosuch --date %s", dir, day);
+    refused(args, "unknown_provider");
+    (void)snprintf(args, sizeof(args),
+                   "statement import %s/tests/fixtures/camt053/synthetic-eur.v06.xml "
+                   "--provider sandbox --date %s --format camt053", FEEGATE_SOURCE_DIR, day);
+    refused(args, "currency EUR refused");
+    refused("recon run 2099-01-01", "invalid_day");
+    refused("recon run yesterday", "not a date");
+    refused("recon exceptions 2026-13-01", "not a date");
+}
+
+static void test_close_day(void **state)
+{
+    (void)state;
+    char args[512], path[160];
+    (void)snprintf(args, sizeof(args), "day close %s --staff appr1 --out-dir %s", day, dir);
+    refused(args, "open_exceptions");
+    (void)snprintf(args, sizeof(args), "day close %s --staff clerk1 --carry-forward", day);
+    refused(args, "needs approver");
+    (void)snprintf(args, sizeof(args), "day close %s --staff appr1 --carry-forward --out-dir %s",
+                   day, dir);
+    assert_int_equal(run_cli(args), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.business_days WHERE day = '%s' "
+                             "AND status = 'closed'", day), 1);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_exceptions WHERE "
+                             "business_day = '%s' AND state = 'open'", day), 0);
+    static const char *const ext[] = { "json", "csv", "html" };
+    for (int i = 0; i < 3; i++) {
+        struct stat sb;
+        (void)snprintf(path, sizeof(path), "%s/report-%s.%s", dir, day, ext[i]);
+        assert_int_equal(stat(path, &sb), 0);
+        assert_true(sb.st_size > 200);
+    }
+    char cmd[320];
+    (void)snprintf(cmd, sizeof(cmd), "grep -c '<svg' %s/report-%s.html >%s/out", dir, day, dir);
+    assert_int_equal(system(cmd), 0);
+    (void)snprintf(cmd, sizeof(cmd), "grep -q 'Asia/Ho_Chi_Minh' %s/report-%s.html", dir, day);
+    assert_int_equal(system(cmd), 0);
+    (void)snprintf(cmd, sizeof(cmd), "grep -q '^%s,Asia/Ho_Chi_Minh,totals,\"\",\"\",%d,' "
+                   "%s/report-%s.csv", day, n_pay, dir, day);
+    assert_int_equal(system(cmd), 0);
+
+    (void)snprintf(args, sizeof(args), "day close %s --staff appr2 --carry-forward", day);
+    refused(args, "day_closed");
+    (void)snprintf(args, sizeof(args), "recon run %s", day);
+    refused(args, "day_closed");
+    (void)snprintf(args, sizeof(args), "statement import %s/statement-3.csv --provider sandbox "
+                   "--date %s", dir, day);
+    refused(args, "day_closed");
+    char sql[400];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT feegate.post_journal('test', NULL, 'back-dated', '[{\"account\":"
+                   "\"bank:operating\",\"amount_vnd\":5},{\"account\":\"equity:opening\","
+                   "\"amount_vnd\":-5}]', '%s')", day);
+    assert_int_not_equal(th_sql_exec(&db, sql), GW_OK);
+    (void)snprintf(args, sizeof(args), "day report %s --format html --out %s/again.html", day,
+                   dir);
+    assert_int_equal(run_cli(args), 0);
+    assert_int_equal(th_ledger_check(&db), 0);
+}
+
+static void test_finance_api(void **state)
+{
+    (void)state;
+    struct th_gateway gw = { 0 };
+    assert_int_equal(th_gateway_start(&gw, &db, NULL), GW_OK);
+    struct th_resp r;
+    char path[160];
+    th_portal_use(gw.url, "aud1", AUD_SECRET);
+    assert_int_equal(th_portal("GET", "/v1/finance/days", NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, day));
+    th_resp_release(&r);
+    (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/exceptions", day);
+    assert_int_equal(th_portal("GET", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "carried_forward"));
+    th_resp_release(&r);
+    (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/report?format=html", day);
+    assert_int_equal(th_portal("GET", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/html"));
+    assert_non_null(strstr(r.body, "<svg"));
+    th_resp_release(&r);
+    long long id = sql_int("SELECT min(id) FROM feegate.recon_exceptions WHERE state = "
+                           "'carried_forward'");
+    (void)snprintf(path, sizeof(path), "/v1/finance/exceptions/%lld/resolve", id);
+    assert_int_equal(th_portal("POST", path, "{\"action\":\"query\"}", NULL, &r), GW_OK);
+    assert_int_equal(r.status, 403);
+    th_resp_release(&r);
+    th_portal_use(gw.url, "clerk1", CLERK_SECRET);
+    assert_int_equal(th_portal("POST", path, "{\"action\":\"query\"}", NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "requested"));
+    th_resp_release(&r);
+    (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/close", day);
+    assert_int_equal(th_portal("POST", path, "{}", NULL, &r), GW_OK);
+    assert_int_equal(r.status, 403); /* a clerk does not close days */
+    th_resp_release(&r);
+    /* A wrong secret, and a portal client: not finance staff. */
+    th_portal_use(gw.url, "clerk1", "not-the-secret-of-clerk1");
+    assert_int_equal(th_portal("GET", "/v1/finance/days", NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 401);
+    th_resp_release(&r);
+    th_portal_use(gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
+    assert_int_equal(th_portal("GET", "/v1/finance/days", NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 401);
+    th_resp_release(&r);
+    assert_int_equal(th_gateway_stop(&gw), GW_OK);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *env = getenv("FEEGATE_RECON_PAYMENTS");
+    n_pay = env != NULL ? atoi(env) : RECON_PAYMENTS;
+    n_pay = n_pay < 1000 ? 1000 : n_pay - n_pay % 200;
+    out = calloc(OUT_BYTES, 1);
+    (void)snprintf(dir, sizeof(dir), "/tmp/fg-recon-XXXXXX");
+    if (out == NULL || mkdtemp(dir) == NULL || th_db_start(&db) != GW_OK)
+        return -1;
+    /* recon_differences is internal: it runs with its caller's search_path. */
+    if (th_sql_exec(&db, "SET search_path = feegate, public") != GW_OK)
+        return -1;
+    if (th_sql_exec(&db, "INSERT INTO feegate.staff (id, role, secret) VALUES "
+                         "('clerk1', 'clerk', '" CLERK_SECRET "'), "
+                         "('appr1', 'approver', 'appr1-secret-0e9d8c7b6a'), "
+                         "('appr2', 'approver', 'appr2-secret-5f4e3d2c1b'), "
+                         "('aud1', 'auditor', '" AUD_SECRET "')") != GW_OK)
+        return -1;
+    if (th_sql_text(&db, "SELECT ((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 1)::text", day,
+                    sizeof(day)) != GW_OK ||
+        th_sql_text(&db, "SELECT ((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date)::text",
+                    next_day, sizeof(next_day)) != GW_OK)
+        return -1;
+    print_message("business day %s (Asia/Ho_Chi_Minh), %d payments, files in %s\n", day, n_pay,
+                  dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    (void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return -1;
+    return th_db_stop(&db) == GW_OK ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generated_day),
+        cmocka_unit_test(test_resolution),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_close_day),
+        cmocka_unit_test(test_finance_api),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -135,6 +135,7 @@ struct lg_opts {
         int64_t amount_vnd;
     } mix[LG_MIX_MAX];
     size_t n_mix;
+    char channel[24]; /* --channel: what the checkout form posts (default sandbox) */
     unsigned concurrency;
     unsigned duration_s;
     unsigned timeout_s;
@@ -468,12 +469,14 @@ static void vu_send_create(struct lg_vu *vu)
 
 static void vu_send_checkout(struct lg_vu *vu)
 {
-    static const char form[] = "channel=sandbox";
+    char form[48];
+    int n = snprintf(form, sizeof(form), "channel=%s", vu->run->opts->channel);
+    GW_ASSERT(n > 0 && (size_t)n < sizeof(form));
     vu->step = LG_STEP_CHECKOUT;
     struct evhttp_request *req = vu_request_new(vu, vu->run->opts->host_header);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "application/x-www-form-urlencoded");
-    (void)evbuffer_add(evhttp_request_get_output_buffer(req), form, sizeof(form) - 1);
+    (void)evbuffer_add(evhttp_request_get_output_buffer(req), form, (size_t)n);
     vu_send(vu, vu->gw_conn, EVHTTP_REQ_POST, req);
 }
 
@@ -1073,10 +1076,10 @@ static void lg_json_errors(FILE *out, const struct lg_stats *st)
 static void lg_print_json(FILE *out, const struct lg_opts *o, const struct lg_stats *st)
 {
     fprintf(out,
-            "{\"mode\":\"%s\",\"concurrency\":%u,\"duration_s\":%u,\"verify\":%s,"
+            "{\"mode\":\"%s\",\"channel\":\"%s\",\"concurrency\":%u,\"duration_s\":%u,\"verify\":%s,"
             "\"elapsed_s\":%.3f,\"completed\":%" PRIu64 ",\"per_s\":%.1f,\"errors\":%" PRIu64
             ",\"abandoned\":%" PRIu64 ",\"aborted\":%s,\"steps\":{",
-            lg_mode_names[st->mode], o->concurrency, o->duration_s, o->verify ? "true" : "false",
+            lg_mode_names[st->mode], o->channel, o->concurrency, o->duration_s, o->verify ? "true" : "false",
             lg_elapsed_s(st), st->completed, (double)st->completed / lg_elapsed_s(st),
             st->errors_total, st->abandoned, st->storm ? "true" : "false");
     bool first = true;
@@ -1161,6 +1164,8 @@ static void lg_usage(FILE *out)
             "  --agency A --fee F       catalogue codes for the create request\n"
             "  --amount N               amount_vnd of the single fee line (default 200000)\n"
             "  --mix A:F:N[,A:F:N...]   several catalogue lines, virtual user i takes line i mod n\n"
+            "  --channel NAME           the channel the checkout form posts (default sandbox); the\n"
+            "                           bank step follows the provider's page the same way\n"
             "  --concurrency C          virtual users (default 64, max %d)\n"
             "  --duration S             seconds per mode (default 10)\n"
             "  --payments N             stop each mode after N iterations started\n"
@@ -1313,6 +1318,7 @@ enum {
     OPT_FEE,
     OPT_AMOUNT,
     OPT_MIX,
+    OPT_CHANNEL,
     OPT_CONC,
     OPT_DUR,
     OPT_PAYMENTS,
@@ -1347,6 +1353,13 @@ static bool lg_opt_apply(struct lg_opts *o, int c, const char *arg)
         return lg_code_is_valid(arg);
     case OPT_MIX:
         return lg_parse_mix(o, arg);
+    case OPT_CHANNEL:
+        if (strlen(arg) == 0 || strlen(arg) >= sizeof(o->channel) ||
+            strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(arg)) {
+            return false;
+        }
+        (void)snprintf(o->channel, sizeof(o->channel), "%s", arg);
+        return true;
     case OPT_AMOUNT:
         if (!lg_parse_u64(arg, 1, (uint64_t)GW_AMOUNT_VND_MAX, &v)) {
             return false;
@@ -1391,6 +1404,7 @@ static void lg_opts_defaults(struct lg_opts *o)
     o->agency = "STP-HN";
     o->fee = "LLTP";
     o->amount_vnd = 200000;
+    (void)snprintf(o->channel, sizeof(o->channel), "sandbox");
     o->concurrency = 64;
     o->duration_s = 10;
     o->timeout_s = LG_TIMEOUT_S_DEFAULT;
@@ -1407,6 +1421,7 @@ static const struct option lg_long_opts[] = {
     { "fee", required_argument, NULL, OPT_FEE },
     { "amount", required_argument, NULL, OPT_AMOUNT },
     { "mix", required_argument, NULL, OPT_MIX },
+    { "channel", required_argument, NULL, OPT_CHANNEL },
     { "concurrency", required_argument, NULL, OPT_CONC },
     { "duration", required_argument, NULL, OPT_DUR },
     { "payments", required_argument, NULL, OPT_PAYMENTS },

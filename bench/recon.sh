@@ -18,6 +18,7 @@ FEEGATE=$BUILD/gateway/feegate
 N=${RECON_BENCH_LINES:-1000000}
 PORT=${RECON_BENCH_PORT:-55490}
 WORK=$(mktemp -d /tmp/fg-recon-bench-XXXXXX)
+chmod 755 "$WORK" # the cluster runs as another user when started by root
 
 cleanup() {
     "$FEEGATE" dev-db stop "$WORK/db" >/dev/null 2>&1 || true
@@ -71,7 +72,7 @@ STMT=$WORK/statement.csv
 "${PSQL[@]}" -c "COPY (
   SELECT 'T' || i, 'FGB' || lpad(i::text, 19, '0'), 'payment',
          CASE WHEN i % 200 = 1 THEN 201000 ELSE 200000 END, 2000, 'succeeded',
-         to_char(recon_day_start('$DAY') + (i * 86000.0 / $N) * interval '1 second'
+         to_char((feegate.recon_day_start('$DAY') + (i * 86000.0 / $N) * interval '1 second')
                  AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+07:00\"'), 'VND'
   FROM generate_series(1, $N) i WHERE i % 100 <> 0
   UNION ALL

@@ -14,6 +14,9 @@
 #   BENCH_CLIENT / BENCH_SECRET (default: what seed-demo prints)  BENCH_PORT_BASE (18080)
 #   BENCH_OUT (copy the JSON lines there)  BENCH_KEEP (1: keep the work dir and logs)
 #   BENCH_TIMEOUT (whole run, seconds)  BUILD_DIR (build)
+#   BENCH_CHANNELS (sandbox): comma-separated channels the full mode pays through, one
+#   loadgen run each (sandbox, vnpay, momo, zalopay: all simulated), e.g.
+#   BENCH_CHANNELS=sandbox,vnpay,momo,zalopay; a summary prints payments/s and p99 per channel
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +28,8 @@ BANKSIM=${BANKSIM:-$BUILD/adapters/banksim/feegate-banksim}
 CONC=${BENCH_CONCURRENCY:-64}
 DUR=${BENCH_DURATION:-10}
 MODES=${BENCH_MODES:-healthz,readyz,full}
+CHANNELS=${BENCH_CHANNELS:-sandbox}
+N_CHANNELS=$(($(tr -cd ',' <<<"$CHANNELS" | wc -c) + 1))
 VERIFY=${BENCH_VERIFY:-0}
 PAYMENTS=${BENCH_PAYMENTS:-}
 AGENCY=${BENCH_AGENCY:-STP-HN}
@@ -37,7 +42,7 @@ PORT_BASE=${BENCH_PORT_BASE:-18080}
 KEEP=${BENCH_KEEP:-0}
 N_MODES=$(($(tr -cd ',' <<<"$MODES" | wc -c) + 1))
 # Each mode: its duration, then at most timeout (15 s) + grace to drain; plus setup.
-LIMIT=${BENCH_TIMEOUT:-$((180 + N_MODES * (DUR + 20)))}
+LIMIT=${BENCH_TIMEOUT:-$((180 + (N_MODES + N_CHANNELS) * (DUR + 20)))}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -173,6 +178,11 @@ start_db() {
 
 write_config() {
     SANDBOX_SECRET=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+    VNP_SECRET=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+    MOMO_ACCESS=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
+    MOMO_SECRET=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+    ZP_KEY1=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+    ZP_KEY2=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
     cat >"$WORK/feegate.ini" <<EOF
 ; written by bench/run.sh
 [server]
@@ -188,6 +198,21 @@ level = $LOG_LEVEL
 merchant_id = FEEGATE01
 secret = $SANDBOX_SECRET
 endpoint_url = http://127.0.0.1:$SIM_PORT
+[channel.vnpay]
+merchant_id = FGBENCH1
+secret = $VNP_SECRET
+endpoint_url = http://127.0.0.1:$SIM_PORT/vnpay/paymentv2/vpcpay.html
+api_url = http://127.0.0.1:$SIM_PORT/vnpay/merchant_webapi/api/transaction
+[channel.momo]
+merchant_id = MOMOBENCH
+secret = $MOMO_SECRET
+secret2 = $MOMO_ACCESS
+endpoint_url = http://127.0.0.1:$SIM_PORT/momo/v2/gateway/api
+[channel.zalopay]
+merchant_id = 2553
+secret = $ZP_KEY1
+secret2 = $ZP_KEY2
+endpoint_url = http://127.0.0.1:$SIM_PORT/zalopay
 EOF
 }
 
@@ -196,7 +221,12 @@ start_servers() {
     sim=$(find_banksim)
     [ -n "$sim" ] || die "feegate-banksim not found under $BUILD"
     "$sim" --listen "127.0.0.1:$SIM_PORT" --sandbox-merchant FEEGATE01 \
-        --sandbox-secret "$SANDBOX_SECRET" --auto approve >"$WORK/banksim.log" 2>&1 &
+        --sandbox-secret "$SANDBOX_SECRET" --auto approve \
+        --vnpay-tmn FGBENCH1 --vnpay-secret "$VNP_SECRET" \
+        --vnpay-ipn-url "http://127.0.0.1:$GW_PORT/ipn/vnpay" \
+        --momo-partner MOMOBENCH --momo-access-key "$MOMO_ACCESS" --momo-secret-key "$MOMO_SECRET" \
+        --zalopay-app-id 2553 --zalopay-key1 "$ZP_KEY1" --zalopay-key2 "$ZP_KEY2" \
+        --callback-interval-ms 1000 >"$WORK/banksim.log" 2>&1 &
     SIM_PID=$!
     wait_until 15 simulator "$SIM_PID" port_busy "$SIM_PORT" ||
         die "simulator did not start: $(tail -n 5 "$WORK/banksim.log")"
@@ -215,20 +245,51 @@ machine_line() {
         "$(uname -r)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
-run_loadgen() {
+run_loadgen() { # modes channel
     local args=(--url "http://127.0.0.1:$GW_PORT" --client "$CLIENT" --secret "$SECRET"
         --agency "$AGENCY" --fee "$FEE" --amount "$AMOUNT" --concurrency "$CONC"
-        --duration "$DUR" --mode "$MODES" --gateway-pid "$GW_PID" --json)
+        --duration "$DUR" --mode "$1" --channel "$2" --gateway-pid "$GW_PID" --json)
     [ "$VERIFY" = 1 ] && args+=(--verify)
     [ -n "$PAYMENTS" ] && args+=(--payments "$PAYMENTS")
     [ -n "${BENCH_MIX:-}" ] && args+=(--mix "$BENCH_MIX")
-    LG_RC=0
     # In the background so that the watchdog's and Ctrl-C's traps run at once (bash defers
     # traps until a foreground command ends); the table goes to stderr, JSON to the file.
-    "$LOADGEN" "${args[@]}" >"$WORK/results.jsonl" &
+    local rc=0
+    "$LOADGEN" "${args[@]}" >>"$WORK/results.jsonl" &
     LG_PID=$!
-    wait "$LG_PID" || LG_RC=$?
+    wait "$LG_PID" || rc=$?
     LG_PID=""
+    [ "$rc" -eq 0 ] || LG_RC=$rc
+}
+
+run_all() {
+    LG_RC=0
+    : >"$WORK/results.jsonl"
+    local probes full=0 ch
+    probes=$(tr ',' '\n' <<<"$MODES" | grep -v '^full$' | paste -sd, - || true)
+    tr ',' '\n' <<<"$MODES" | grep -qx full && full=1
+    [ -n "$probes" ] && run_loadgen "$probes" sandbox
+    if [ "$full" = 1 ]; then
+        for ch in ${CHANNELS//,/ }; do
+            say "full payment path through $ch"
+            run_loadgen full "$ch"
+        done
+    fi
+    return 0
+}
+
+# payments/s and p99 of the whole payment path, per channel, side by side.
+summary() {
+    echo "per channel (full payment path: create, checkout, provider page, callback):"
+    printf '  %-8s %10s %10s %8s\n' channel payments_s p99_ms errors
+    grep '"mode":"full"' "$WORK/results.jsonl" | while IFS= read -r line; do
+        local ch per p99 err
+        ch=$(sed -n 's/.*"channel":"\([a-z0-9_]*\)".*/\1/p' <<<"$line")
+        per=$(sed -n 's/.*"per_s":\([0-9.]*\).*/\1/p' <<<"$line")
+        p99=$(sed -n 's/.*"payment":{[^}]*"p99_us":\([0-9]*\).*/\1/p' <<<"$line")
+        err=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$line")
+        printf '  %-8s %10s %10s %8s\n' "$ch" "$per" "$(awk -v u="${p99:-0}" 'BEGIN{printf "%.1f", u/1000}')" "$err"
+    done
 }
 
 report() {
@@ -239,6 +300,7 @@ report() {
         "$LOOPS" "$CONNS" "$LOG_LEVEL" "$CONC" "$DUR"
     echo "results (JSON, one line per mode):"
     cat "$WORK/results.jsonl"
+    summary
     [ -n "${BENCH_OUT:-}" ] && cp "$WORK/results.jsonl" "$BENCH_OUT"
     errors=$(grep -c '"level":"error"' "$WORK/gateway.log" || true)
     echo "gateway log: ${errors:-0} error lines ($WORK/gateway.log)"
@@ -262,7 +324,7 @@ main() {
     write_config
     start_servers
     say "running $MODES at concurrency $CONC for ${DUR}s each"
-    run_loadgen
+    run_all
     report
     case $LG_RC in
         0) say "done" ;;

@@ -44,7 +44,8 @@ CREATE INDEX statement_files_day ON statement_files (business_day, provider);
 -- (occurrence 2) and reported as a duplicate.
 CREATE TABLE statement_lines (
     id              bigserial PRIMARY KEY,
-    file_id         bigint NOT NULL REFERENCES statement_files (id),
+    file_id         bigint NOT NULL, -- statement_files(id), written in the same function:
+                                     -- no per-row foreign key check on a million lines
     line_no         int NOT NULL,
     provider        text NOT NULL,
     business_day    date NOT NULL,
@@ -286,14 +287,19 @@ LANGUAGE sql STABLE AS $$
         FROM l
         LEFT JOIN payment_attempts a ON a.merchant_ref = l.merchant_ref AND a.channel = l.provider
         LEFT JOIN payments p ON p.id = a.payment_id
-    ), sw AS (
-        SELECT p.id, p.channel, p.merchant_ref, p.amount_vnd, p.status,
-               (SELECT sum(po.amount_vnd) FROM journals j JOIN postings po ON po.journal_id = j.id
-                WHERE j.payment_id = p.id AND j.kind = 'payment_success'
-                  AND po.account_code = 'clearing:' || p.channel) AS booked
+    ), dp AS MATERIALIZED (
+        SELECT p.id, p.channel, p.merchant_ref, p.amount_vnd, p.status
         FROM payments p
         WHERE p.paid_at >= recon_day_start(p_day) AND p.paid_at < recon_day_start(p_day + 1)
           AND p.status IN ('succeeded', 'partially_refunded', 'refunded')
+    ), bk AS (
+        -- each success journal's debit to the provider's clearing account, joined as sets
+        SELECT dp.id, sum(po.amount_vnd) AS booked
+        FROM dp JOIN journals j ON j.payment_id = dp.id AND j.kind = 'payment_success'
+        JOIN postings po ON po.journal_id = j.id AND po.account_code = 'clearing:' || dp.channel
+        GROUP BY dp.id
+    ), sw AS (
+        SELECT dp.*, bk.booked FROM dp LEFT JOIN bk ON bk.id = dp.id
     )
     -- duplicate lines
     SELECT provider, 'duplicate_line', kind, merchant_ref, pid, amt_max, pamt, 0::bigint, n,

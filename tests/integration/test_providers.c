@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -239,6 +241,73 @@ static void test_create_failure_offers_others(void **state)
     assert_true(bank_decide(location, "approve", back, sizeof(back)));
     wait_status(id, "succeeded", 5000);
     it_assert_ledger_ok();
+}
+
+static void append_ini(const char *text)
+{
+    FILE *f = fopen(it.gw.ini_path, "a");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void reload(void)
+{
+    assert_int_equal(kill(it.gw.proc.pid, SIGHUP), 0);
+    usleep(500 * 1000);
+}
+
+static void page(const char *path, struct th_resp *r)
+{
+    char url[200];
+    (void)snprintf(url, sizeof(url), "%s%s", it.gw.url, path);
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, r), GW_OK);
+    assert_int_equal(r->status, 200);
+}
+
+/* SIGHUP re-reads feegate.ini: a maintenance window hides a channel at once, and its removal
+ * brings it back; /metrics shows it. */
+static void test_sighup_maintenance(void **state)
+{
+    (void)state;
+    struct stat st;
+    assert_int_equal(stat(it.gw.ini_path, &st), 0);
+    off_t size = st.st_size;
+    /* the last section of the file is [channel.zalopay] */
+    append_ini("maintenance = daily 00:00-12:00, daily 12:00-00:00\n");
+    reload();
+    char id[40];
+    it_create(id);
+    char path[96];
+    (void)snprintf(path, sizeof(path), "/pay/%s", id);
+    struct th_resp r;
+    page(path, &r);
+    assert_null(strstr(r.body, "value=\"zalopay\""));
+    assert_non_null(strstr(r.body, "value=\"momo\""));
+    th_resp_release(&r);
+    page("/metrics", &r);
+    assert_non_null(strstr(r.body, "feegate_channel_in_maintenance{channel=\"zalopay\"} 1"));
+    assert_non_null(strstr(r.body, "feegate_channel_up{channel=\"zalopay\",loop=\"0\"} 0"));
+    th_resp_release(&r);
+    char url[160];
+    (void)snprintf(url, sizeof(url), "%s/pay/%s?lang=en", it.gw.url, id);
+    static const char *const hdrs[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
+    assert_int_equal(th_http("POST", url, hdrs, "channel=zalopay", 15, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "Could not start the payment"));
+    th_resp_release(&r);
+    assert_int_equal(truncate(it.gw.ini_path, size), 0);
+    reload();
+    page(path, &r);
+    assert_non_null(strstr(r.body, "value=\"zalopay\""));
+    th_resp_release(&r);
+    /* a file that does not parse changes nothing */
+    append_ini("maintenance = Sunday 01:00-02:00\n");
+    reload();
+    page(path, &r);
+    assert_non_null(strstr(r.body, "value=\"zalopay\""));
+    th_resp_release(&r);
+    assert_int_equal(truncate(it.gw.ini_path, size), 0);
 }
 
 /* ---- refunds ---- */
@@ -543,6 +612,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_payment_each_provider),
         cmocka_unit_test(test_create_failure_offers_others),
+        cmocka_unit_test(test_sighup_maintenance),
         cmocka_unit_test(test_concurrent_partial_refunds),
         cmocka_unit_test(test_full_refund_idempotent),
         cmocka_unit_test(test_duplicated_shuffled_callbacks),

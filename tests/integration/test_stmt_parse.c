@@ -155,20 +155,20 @@ static void test_csv_family(void **state)
     assert_string_equal(g.l[2].booked_at, "2026-03-01T23:59:59+07:00");
     (void)unlink(p);
     static const char *const bad[] = {
-        "provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
+        ("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
         "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,12.5,0,succeeded,"
-        "2026-03-01,VND\n",
-        "provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
+        "2026-03-01,VND\n"),
+        ("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
         "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,1,0,succeeded,"
-        "2026-02-30,VND\n",
-        "provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
+        "2026-02-30,VND\n"),
+        ("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
         "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,1,0,maybe,"
-        "2026-03-01,VND\n",
-        "provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
+        "2026-03-01,VND\n"),
+        ("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
         "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,1,0,succeeded,"
-        "2026-03-01,USD\n",
-        "provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
-        "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment\n",
+        "2026-03-01,USD\n"),
+        ("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
+        "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment\n"),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         write_tmp(p, bad[i]);

@@ -13,6 +13,7 @@
 #include "gw_limits.h"
 #include "gw_time.h"
 #include "rcp.h"
+#include "banned.h"
 
 static const char view[] =
     "{\"id\":\"rcp_0123456789abcdef0123456789abcdef\",\"payment_id\":\"pay_0123456789abcdef01"

@@ -1,5 +1,5 @@
 /* Functions that are compile errors in feegate code (git's banned.h, curl's list). Every .c
- * file includes it last, after the system headers (tests/tidy.sh checks that). Allocation
+ * file includes it last, after the system headers (tests/tidy/layout.sh checks that). Allocation
  * outside common/ goes through gw_arena or gw_xmalloc/gw_xfree; memory that a library hands
  * back for free() goes to gw_libc_free(); checks go through GW_ASSERT. */
 #ifndef GW_COMMON_BANNED_H

@@ -10,6 +10,7 @@
 #include "gw_arena.h"
 #include "gw_buf.h"
 #include "rcp.h"
+#include "banned.h"
 
 int gw_cli_words(int argc, char **argv)
 {

@@ -19,6 +19,7 @@
 #include "gw_assert.h"
 #include "gw_limits.h"
 #include "gw_log.h"
+#include "banned.h"
 
 #define ISSUE_BATCH_MAX  50   /* jobs claimed per round trip */
 #define ISSUE_LEASE_S    60   /* a claimed job is another gateway's again after this */

@@ -18,6 +18,7 @@
 
 #include "banned.h"
 #include "rcp.h"
+#include "banned.h"
 
 #define CA_DAYS     3650
 #define SIGNER_DAYS 1095

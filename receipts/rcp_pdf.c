@@ -17,6 +17,7 @@
 #include "gw_buf.h"
 #include "rcp.h"
 #include "rcp_int.h"
+#include "banned.h"
 
 #define PAGE_W  595.0 /* A4 in points */
 #define PAGE_H  842.0

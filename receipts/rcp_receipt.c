@@ -11,6 +11,7 @@
 #include "gw_money.h"
 #include "rcp.h"
 #include "rcp_int.h"
+#include "banned.h"
 
 static const char *jdup(struct gw_arena *a, const json_t *o, const char *key)
 {

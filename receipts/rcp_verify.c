@@ -24,6 +24,7 @@
 #include "gw_money.h"
 #include "rcp.h"
 #include "rcp_int.h"
+#include "banned.h"
 
 #define CERT_B64_BYTES_MAX 16384
 

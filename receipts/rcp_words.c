@@ -7,6 +7,7 @@
 
 #include "banned.h"
 #include "rcp.h"
+#include "banned.h"
 
 static const char *const digit_word[10] = { "không", "một", "hai", "ba",  "bốn",
                                             "năm",   "sáu", "bảy", "tám", "chín" };

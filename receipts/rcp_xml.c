@@ -24,6 +24,7 @@
 #include "gw_crypto.h"
 #include "rcp.h"
 #include "rcp_int.h"
+#include "banned.h"
 
 static pthread_once_t rcp_once = PTHREAD_ONCE_INIT;
 static int rcp_init_rc = -1;

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The tree is the architecture: checks the include arrows between folders and that every C
+# file includes banned.h last (STYLE.md rules 5 and 20). Exit 1 with one line per violation.
+set -u
+root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
+cd "$root" || exit 2
+bad=0
+say() { echo "layout: $*"; bad=1; }
+
+# Headers owned by each folder, by base name.
+headers_of() { find "$1" -name '*.h' -printf '%f\n' 2>/dev/null | sort -u; }
+gateway_h=$(headers_of gateway)
+ledger_h=$(headers_of ledger)
+adapters_h=$(headers_of adapters)
+receipts_h=$(headers_of receipts)
+
+# May folder $1 include header $2 (base name)? The arrows: gateway -> adapters, ledger,
+# receipts, proto, common; adapters, ledger, receipts -> common only; common -> nothing.
+check_folder() {
+    local folder=$1; shift
+    local forbidden="$*"
+    while IFS= read -r f; do
+        while IFS= read -r inc; do
+            for h in $forbidden; do
+                [ "$inc" = "$h" ] && say "$f includes \"$inc\" from a folder it may not use"
+            done
+        done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f" | xargs -r -n1 basename)
+    done < <(find "$folder" -name '*.[ch]' -not -path '*/build*')
+}
+check_folder common "$gateway_h $ledger_h $adapters_h $receipts_h"
+check_folder adapters "$gateway_h $ledger_h $receipts_h"
+check_folder ledger "$gateway_h $adapters_h $receipts_h"
+check_folder receipts "$gateway_h $ledger_h $adapters_h"
+
+# banned.h is the last include of every .c file of ours (but the allocator itself, the one
+# file that calls malloc and free by design).
+while IFS= read -r f; do
+    [ "$f" = common/gw_arena.c ] && continue
+    last=$(grep -E '^#include ' "$f" | tail -n 1)
+    case "$last" in
+    '#include "banned.h"'*) ;;
+    *) say "$f: the last #include is not \"banned.h\" ($last)" ;;
+    esac
+done < <(find common gateway adapters ledger receipts bench -name '*.c' -not -path '*/build*' \
+         | sort)
+[ $bad = 0 ] && echo "layout: ok"
+exit $bad

@@ -4,14 +4,21 @@
  * the signature is checked. Each route is then one more call of a recon SQL function, which
  * checks the role; nothing here blocks the loop (the report is rendered in memory). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
 #include "gw_buf.h"
+#include "gw_crypto.h"
+#include "gw_log.h"
+#include "gw_time.h"
+#include "httpc.h"
 #include "ldg_recon.h"
+#include "routing.h"
 #include "server.h"
 #include "banned.h"
 
@@ -20,6 +27,9 @@
 struct fin_state {
     struct gw_auth_req ar;
     enum ldg_report_format report_format;
+    const struct gw_channel_config *ch; /* the provider queried (pinned in the arena) */
+    const char *merchant_ref;
+    int64_t sent_ms;
 };
 
 static void text_done(void *arg, enum gw_err err, const PGresult *res)
@@ -139,6 +149,149 @@ static void route_day(struct gw_ctx *ctx)
     }
 }
 
+/* ---- POST /v1/finance/exceptions/{id}/query: ask the provider, apply its answer ----
+ * recon_query_target (the attempt to ask about), the channel's status query built, sent
+ * through this loop's HTTP client and verified by the adapter, then recon_query_result
+ * (014_recon_query.sql), which applies it like the recovery poller and writes the trail.
+ * params[0] and params[1] stay the exception id and the staff id throughout. */
+
+static void query_record(struct gw_ctx *ctx, const char *outcome,
+                         const struct gw_adapter_result *r, const char *raw, const char *reason)
+{
+    char paid_at[26] = "";
+    if (r != NULL && r->paid_at > 0)
+        gw_time_rfc3339_vn(r->paid_at, paid_at);
+    struct gw_arena *a = &ctx->arena;
+    ctx->params[2] = outcome;
+    ctx->params[3] = r != NULL ? gw_arena_printf(a, "%lld", (long long)r->amount_vnd) : NULL;
+    ctx->params[4] = r != NULL && r->provider_txn_id[0] != '\0'
+                         ? gw_arena_strdup(a, r->provider_txn_id) : NULL;
+    ctx->params[5] = paid_at[0] != '\0' ? gw_arena_strdup(a, paid_at) : NULL;
+    ctx->params[6] = raw;
+    ctx->params[7] = reason;
+    gw_ctx_query(ctx,
+                 "SELECT feegate.recon_query_result($1::bigint, $2, $3, $4::bigint, $5, "
+                 "$6::timestamptz, $7, $8)::text",
+                 8, text_done);
+}
+
+static const char *query_outcome(enum gw_pay_outcome o)
+{
+    switch (o) {
+    case GW_PAY_SUCCEEDED:
+        return "succeeded";
+    case GW_PAY_FAILED:
+        return "failed";
+    case GW_PAY_NOT_FOUND:
+        return "not_found";
+    case GW_PAY_PENDING:
+        break;
+    }
+    return "pending";
+}
+
+/* The provider's answer (status 0: none). Recorded even if the client went away. */
+static void query_answer(void *arg, const struct gw_httpc_answer *ans)
+{
+    struct gw_ctx *ctx = arg;
+    struct fin_state *st = ctx->state;
+    int64_t elapsed = gw_now_ms() - st->sent_ms;
+    if (ans->status == 0) {
+        gw_health_record(ctx->loop, st->ch, false, elapsed);
+        query_record(ctx, "error", NULL, NULL, "no answer (connection failed or timed out)");
+        return;
+    }
+    struct gw_adapter_input in = {
+        .method = "GET", .query = "", .query_len = 0, .body = ans->body,
+        .body_len = ans->body_len,
+        .signature_header = gw_httpc_header(ans, "X-Sandbox-Signature"),
+        .http_status = ans->status,
+    };
+    struct gw_adapter_result r;
+    memset(&r, 0, sizeof(r));
+    struct gw_errbuf eb = { .msg = "" };
+    enum gw_err err = st->ch->ops->query_parse(&st->ch->adapter, &in, &ctx->arena, &r, &eb);
+    const char *raw = gw_arena_strndup(&ctx->arena, ans->body, ans->body_len);
+    gw_health_record(ctx->loop, st->ch, err == GW_OK && ans->status < 500, elapsed);
+    if (err != GW_OK) {
+        query_record(ctx, "error", NULL, raw,
+                     gw_arena_printf(&ctx->arena, "answer refused: %s", eb.msg));
+        return;
+    }
+    /* ZaloPay's query answer does not echo the reference: empty means "the one asked". */
+    if (r.merchant_ref[0] != '\0' && strcmp(r.merchant_ref, st->merchant_ref) != 0) {
+        query_record(ctx, "error", NULL, raw,
+                     gw_arena_printf(&ctx->arena, "answer about another reference \"%s\"",
+                                     r.merchant_ref));
+        return;
+    }
+    query_record(ctx, query_outcome(r.outcome), &r, raw, NULL);
+}
+
+static bool query_charge(struct gw_ctx *ctx, const PGresult *res, struct gw_charge *c)
+{
+    unsigned char rnd[16];
+    char request_id[33];
+    if (gw_random_bytes(rnd, sizeof(rnd)) != GW_OK)
+        return false;
+    gw_hex_encode(rnd, sizeof(rnd), request_id);
+    *c = (struct gw_charge){
+        .payment_id = gw_arena_strdup(&ctx->arena, PQgetvalue(res, 0, 2)),
+        .merchant_ref = ((struct fin_state *)ctx->state)->merchant_ref,
+        .amount_vnd = strtoll(PQgetvalue(res, 0, 3), NULL, 10),
+        .order_info = "",
+        .locale = "vi",
+        .client_ip = "127.0.0.1",
+        .created_at = (time_t)strtoll(PQgetvalue(res, 0, 4), NULL, 10),
+        .expires_at = (time_t)strtoll(PQgetvalue(res, 0, 5), NULL, 10),
+        .request_id = gw_arena_strdup(&ctx->arena, request_id),
+        .requested_at = (time_t)(gw_now_ms() / 1000),
+        .provider_txn_id = PQgetisnull(res, 0, 6)
+                               ? NULL : gw_arena_strdup(&ctx->arena, PQgetvalue(res, 0, 6)),
+    };
+    return c->payment_id != NULL && c->request_id != NULL;
+}
+
+static void query_target_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    struct fin_state *st = ctx->state;
+    if (err != GW_OK || PQntuples(res) != 1) {
+        text_done(arg, err, res);
+        return;
+    }
+    st->merchant_ref = gw_arena_strdup(&ctx->arena, PQgetvalue(res, 0, 0));
+    st->ch = gw_channel_pin(ctx->loop->srv, &ctx->arena, PQgetvalue(res, 0, 1));
+    if (st->ch == NULL || !(st->ch->ops->caps & GW_ADAPTER_CAP_QUERY)) {
+        query_record(ctx, "error", NULL, NULL,
+                     "channel not configured on this gateway or without a query API");
+        return;
+    }
+    struct gw_charge charge;
+    struct gw_adapter_http req;
+    memset(&req, 0, sizeof(req));
+    struct gw_errbuf eb = { .msg = "" };
+    if (st->merchant_ref == NULL || !query_charge(ctx, res, &charge)) {
+        gw_reply_error(ctx, 503, "overloaded", "no memory or randomness for the query");
+        return;
+    }
+    if (st->ch->ops->query_build(&st->ch->adapter, &charge, &ctx->arena, &req, &eb) != GW_OK) {
+        query_record(ctx, "error", NULL, NULL,
+                     gw_arena_printf(&ctx->arena, "could not build the query: %s", eb.msg));
+        return;
+    }
+    struct gw_httpc_req hr = { .method = req.method, .url = req.url,
+                               .content_type = req.content_type, .body = req.body,
+                               .body_len = req.body_len,
+                               .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
+    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++)
+        hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
+    st->sent_ms = gw_now_ms();
+    if (gw_httpc_send(ctx->loop->httpc, &hr, query_answer, ctx, &eb) != GW_OK)
+        query_record(ctx, "error", NULL, NULL,
+                     gw_arena_printf(&ctx->arena, "could not send the query: %s", eb.msg));
+}
+
 static void route_exception(struct gw_ctx *ctx)
 {
     const char *id = ctx->seg[3], *what = ctx->seg[4];
@@ -160,6 +313,12 @@ static void route_exception(struct gw_ctx *ctx)
         else
             gw_ctx_query(ctx, "SELECT feegate.recon_resolve($1::bigint, $3, $2, $4, $5)::text",
                          5, text_done);
+    } else if (strcmp(what, "query") == 0) {
+        gw_ctx_query(ctx,
+                     "SELECT merchant_ref, channel, payment_id, amount_vnd, created_at_unix, "
+                     "expires_at_unix, provider_txn_id "
+                     "FROM feegate.recon_query_target($1::bigint, $2)",
+                     2, query_target_done);
     } else if (strcmp(what, "approve") == 0) {
         gw_ctx_query(ctx, "SELECT feegate.recon_approve($1::bigint, $2)::text", 2, text_done);
     } else if (strcmp(what, "answer") == 0) {

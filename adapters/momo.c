@@ -95,11 +95,14 @@ static gw_adapter_query_fn momo_create_build;
 static gw_adapter_create_parse_fn momo_create_parse;
 static gw_adapter_refund_fn momo_refund_build;
 static gw_adapter_refund_parse_fn momo_refund_parse;
+static gw_adapter_refund_fn momo_refund_query_build;
+static gw_adapter_refund_parse_fn momo_refund_query_parse;
 
 const struct gw_adapter_ops gw_adapter_momo = {
     .name = "momo",
     .abi_version = GW_ADAPTER_ABI,
-    .caps = GW_ADAPTER_CAP_CREATE | GW_ADAPTER_CAP_QUERY | GW_ADAPTER_CAP_REFUND,
+    .caps = GW_ADAPTER_CAP_CREATE | GW_ADAPTER_CAP_QUERY | GW_ADAPTER_CAP_REFUND |
+            GW_ADAPTER_CAP_REFUND_QUERY,
     .checkout = gw_adapter_unsupported_checkout,
     .callback_parse = momo_callback_parse,
     .callback_reply = momo_callback_reply,
@@ -110,8 +113,8 @@ const struct gw_adapter_ops gw_adapter_momo = {
     .create_parse = momo_create_parse,
     .refund_build = momo_refund_build,
     .refund_parse = momo_refund_parse,
-    .refund_query_build = gw_adapter_unsupported_refund,
-    .refund_query_parse = gw_adapter_unsupported_refund_parse,
+    .refund_query_build = momo_refund_query_build,
+    .refund_query_parse = momo_refund_query_parse,
 };
 
 static enum gw_err momo_config_check(const struct gw_adapter_config *cfg, struct gw_errbuf *eb)
@@ -562,5 +565,52 @@ static enum gw_err momo_refund_parse(const struct gw_adapter_config *cfg,
         (void)gw_adp_copy(out->provider_refund_id, sizeof(out->provider_refund_id), trans);
     if (!gw_adp_parse_i64(amount, 1, GW_AMOUNT_VND_MAX, &out->amount_vnd))
         out->amount_vnd = 0;
+    return GW_OK;
+}
+
+/* §2.4: the refund's status is a query of its own orderId (our refund_id), with a fresh
+ * requestId: MoMo answers it like a payment, resultCode, amount and transId of the refund. */
+static enum gw_err momo_refund_query_build(const struct gw_adapter_config *cfg,
+                                           const struct gw_refund *r, struct gw_arena *arena,
+                                           struct gw_adapter_http *req, struct gw_errbuf *eb)
+{
+    if (!momo_order_id_ok(r->refund_id)) {
+        memset(req, 0, sizeof(*req));
+        return gw_fail(eb, GW_ERR_INVALID, "momo: refund_id is not a valid orderId");
+    }
+    const struct gw_charge q = { .merchant_ref = r->refund_id,
+                                 .amount_vnd = r->amount_vnd,
+                                 .locale = "vi",
+                                 .request_id = r->request_id,
+                                 .requested_at = r->requested_at };
+    return momo_query_build(cfg, &q, arena, req, eb);
+}
+
+/* §2.4, §2.5: 0 refunded, pending codes pending, failure codes refused. Codes about our
+ * request or MoMo's availability are errors, and 42 (MoMo does not know the orderId, the
+ * refund may not have reached it) leaves the refund pending: only MoMo's own word refuses. */
+static enum gw_err momo_refund_query_parse(const struct gw_adapter_config *cfg,
+                                           const struct gw_adapter_input *in,
+                                           struct gw_arena *arena, struct gw_refund_result *out,
+                                           struct gw_errbuf *eb)
+{
+    enum gw_err err = momo_refund_parse(cfg, in, arena, out, eb);
+    if (err != GW_OK)
+        return err;
+    int64_t code = 0;
+    (void)gw_adp_parse_i64(out->provider_code, INT64_MIN, INT64_MAX, &code);
+    enum momo_class cls = momo_class_of(code);
+    if (cls == MOMO_RETRY) {
+        out->outcome = GW_REFUND_PENDING;
+        return gw_fail(eb, GW_ERR_UNAVAILABLE, "momo: refund query answered %lld",
+                       (long long)code);
+    }
+    if (cls == MOMO_REQUEST) {
+        out->outcome = GW_REFUND_PENDING;
+        return gw_fail(eb, GW_ERR_PROTOCOL, "momo: refund query refused with %lld",
+                       (long long)code);
+    }
+    if (cls == MOMO_NOT_FOUND)
+        out->outcome = GW_REFUND_PENDING;
     return GW_OK;
 }

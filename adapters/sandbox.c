@@ -27,6 +27,7 @@ static const char *const sandbox_pay_fields[] = {
 };
 static const char *const sandbox_query_fields[] = { "merchant_id", "merchant_ref" };
 static const char *const sandbox_return_fields[] = { "merchant_ref", "status" };
+static const char *const sandbox_refund_query_fields[] = { "merchant_id", "refund_id" };
 
 #define SANDBOX_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -57,11 +58,16 @@ static gw_adapter_reply_fn sandbox_callback_reply;
 static gw_adapter_parse_fn sandbox_return_parse;
 static gw_adapter_query_fn sandbox_query_build;
 static gw_adapter_parse_fn sandbox_query_parse;
+static gw_adapter_refund_fn sandbox_refund_build;
+static gw_adapter_refund_parse_fn sandbox_refund_parse;
+static gw_adapter_refund_fn sandbox_refund_query_build;
+static gw_adapter_refund_parse_fn sandbox_refund_query_parse;
 
 const struct gw_adapter_ops gw_adapter_sandbox = {
     .name = "sandbox",
     .abi_version = GW_ADAPTER_ABI,
-    .caps = GW_ADAPTER_CAP_REDIRECT | GW_ADAPTER_CAP_QUERY,
+    .caps = GW_ADAPTER_CAP_REDIRECT | GW_ADAPTER_CAP_QUERY | GW_ADAPTER_CAP_REFUND |
+            GW_ADAPTER_CAP_REFUND_QUERY,
     .checkout = sandbox_checkout,
     .callback_parse = sandbox_callback_parse,
     .callback_reply = sandbox_callback_reply,
@@ -70,10 +76,10 @@ const struct gw_adapter_ops gw_adapter_sandbox = {
     .query_parse = sandbox_query_parse,
     .create_build = gw_adapter_unsupported_query,
     .create_parse = gw_adapter_unsupported_create_parse,
-    .refund_build = gw_adapter_unsupported_refund,
-    .refund_parse = gw_adapter_unsupported_refund_parse,
-    .refund_query_build = gw_adapter_unsupported_refund,
-    .refund_query_parse = gw_adapter_unsupported_refund_parse,
+    .refund_build = sandbox_refund_build,
+    .refund_parse = sandbox_refund_parse,
+    .refund_query_build = sandbox_refund_query_build,
+    .refund_query_parse = sandbox_refund_query_parse,
 };
 
 /* merchant_ref grammar: 1..GW_MERCHANT_REF_BYTES_MAX bytes of [0-9A-Za-z_-]. */
@@ -501,4 +507,185 @@ static enum gw_err sandbox_query_parse(const struct gw_adapter_config *cfg,
     }
     json_decref(root);
     return err;
+}
+
+/* ---- refunds (§5, §6) ---- */
+
+/* The words of a refund's status field. */
+static const struct {
+    const char *name;
+    enum gw_refund_outcome outcome;
+} sandbox_refund_statuses[] = {
+    { "succeeded", GW_REFUND_ACCEPTED },
+    { "failed", GW_REFUND_REJECTED },
+    { "pending", GW_REFUND_PENDING },
+};
+
+/* What every refund request needs: configuration, references and amount. */
+static enum gw_err sandbox_refund_check(const struct gw_adapter_config *cfg,
+                                        const struct gw_refund *r, struct gw_errbuf *eb)
+{
+    enum gw_err err = sandbox_config_check(cfg, eb);
+    if (err != GW_OK)
+        return err;
+    if (r->merchant_ref == NULL || !sandbox_ref_ok(r->merchant_ref))
+        return gw_fail(eb, GW_ERR_INVALID, "sandbox: merchant_ref is malformed");
+    if (r->refund_id == NULL || !sandbox_ref_ok(r->refund_id))
+        return gw_fail(eb, GW_ERR_INVALID, "sandbox: refund_id is malformed");
+    return GW_OK;
+}
+
+/* §5: POST {endpoint_url}/sandbox/refund, JSON {merchant_id, merchant_ref, refund_id,
+ * amount_vnd, reason} in that order, X-Sandbox-Signature: hmac(body bytes). */
+static enum gw_err sandbox_refund_build(const struct gw_adapter_config *cfg,
+                                        const struct gw_refund *r, struct gw_arena *arena,
+                                        struct gw_adapter_http *req, struct gw_errbuf *eb)
+{
+    memset(req, 0, sizeof(*req));
+    enum gw_err err = sandbox_refund_check(cfg, r, eb);
+    if (err != GW_OK)
+        return err;
+    if (r->amount_vnd <= 0 || r->amount_vnd > GW_AMOUNT_VND_MAX)
+        return gw_fail(eb, GW_ERR_INVALID, "sandbox: amount_vnd out of range");
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s}", "merchant_id", cfg->merchant_id,
+                          "merchant_ref", r->merchant_ref, "refund_id", r->refund_id,
+                          "amount_vnd", (json_int_t)r->amount_vnd, "reason",
+                          r->reason != NULL ? r->reason : "");
+    char *body = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (body == NULL)
+        return gw_fail(eb, GW_ERR_INVALID, "sandbox: reason is not valid utf-8");
+    size_t len = strlen(body);
+    char *copy = gw_arena_strndup(arena, body, len);
+    char mac[GW_SHA256_HEX_BYTES];
+    gw_hmac_sha256_hex(cfg->secret, strlen(cfg->secret), body, len, mac);
+    gw_libc_free(body);
+    size_t base_len = strlen(cfg->endpoint_url);
+    while (base_len > 0 && cfg->endpoint_url[base_len - 1] == '/')
+        base_len--;
+    req->url = gw_arena_printf(arena, "%.*s/sandbox/refund", (int)base_len, cfg->endpoint_url);
+    req->headers[0].value = gw_arena_strdup(arena, mac);
+    if (copy == NULL || req->url == NULL || req->headers[0].value == NULL)
+        return gw_fail(eb, GW_ERR_NOMEM, "sandbox: out of request memory");
+    req->method = "POST";
+    req->content_type = "application/json";
+    req->body = copy;
+    req->body_len = len;
+    req->headers[0].name = "X-Sandbox-Signature";
+    req->n_headers = 1;
+    return GW_OK;
+}
+
+/* The members of a verified refund object (§5) into out. */
+static enum gw_err sandbox_refund_fields(const struct gw_adapter_config *cfg, const json_t *obj,
+                                         struct gw_refund_result *out, struct gw_errbuf *eb)
+{
+    const char *s = NULL;
+    size_t len = 0;
+    enum gw_err err = sandbox_json_str(obj, "merchant_id", &s, &len, eb);
+    if (err != GW_OK)
+        return err;
+    if (strcmp(s, cfg->merchant_id) != 0)
+        return gw_fail(eb, GW_ERR_INVALID, "sandbox: merchant_id is not ours");
+    err = sandbox_json_str(obj, "status", &s, &len, eb);
+    if (err != GW_OK)
+        return err;
+    size_t i = 0;
+    while (i < SANDBOX_COUNT(sandbox_refund_statuses) &&
+           strcmp(sandbox_refund_statuses[i].name, s) != 0)
+        i++;
+    if (i == SANDBOX_COUNT(sandbox_refund_statuses))
+        return gw_fail(eb, GW_ERR_INVALID, "sandbox: unknown refund status");
+    enum gw_refund_outcome outcome = sandbox_refund_statuses[i].outcome;
+    GW_ASSERT(sandbox_copy(out->provider_code, sizeof(out->provider_code), s, len));
+    err = sandbox_json_str(obj, "refund_txn_id", &s, &len, eb);
+    if (err != GW_OK)
+        return err;
+    if (outcome == GW_REFUND_ACCEPTED && !sandbox_txn_id_ok(s, len))
+        return gw_fail(eb, GW_ERR_INVALID, "sandbox: refund_txn_id is malformed");
+    if (len > 0 && !sandbox_copy(out->provider_refund_id, sizeof(out->provider_refund_id), s, len))
+        return gw_fail(eb, GW_ERR_INVALID, "sandbox: refund_txn_id is malformed");
+    err = sandbox_json_int(obj, "amount_vnd", 1, GW_AMOUNT_VND_MAX, &out->amount_vnd, eb);
+    if (err != GW_OK)
+        return err;
+    /* A refusal names its reason (payment_not_found, not_paid, exceeds_paid, ...). */
+    const json_t *reason = json_object_get(obj, "reason");
+    if (outcome == GW_REFUND_REJECTED && json_is_string(reason) &&
+        json_string_length(reason) > 0)
+        (void)sandbox_copy(out->provider_code, sizeof(out->provider_code),
+                           json_string_value(reason), json_string_length(reason));
+    out->outcome = outcome;
+    return GW_OK;
+}
+
+/* §5, §6: a signed answer. 200 carries the refund object; 404 {"status":"not_found"} (the
+ * bank has no such refund) leaves it pending, like anything unreadable: an unknown refund is
+ * never taken for a refused one. */
+static enum gw_err sandbox_refund_answer(const struct gw_adapter_config *cfg,
+                                         const struct gw_adapter_input *in,
+                                         struct gw_refund_result *out, struct gw_errbuf *eb)
+{
+    memset(out, 0, sizeof(*out));
+    out->outcome = GW_REFUND_PENDING;
+    if (in->http_status >= 500)
+        return gw_fail(eb, GW_ERR_UNAVAILABLE, "sandbox: refund answered %d", in->http_status);
+    if (in->http_status != 200 && in->http_status != 404)
+        return gw_fail(eb, GW_ERR_PROTOCOL, "sandbox: refund answered %d", in->http_status);
+    json_t *root = NULL;
+    enum gw_err err = sandbox_signed_body(cfg, in, &root, eb);
+    if (err != GW_OK)
+        return err;
+    if (in->http_status == 200) {
+        err = sandbox_refund_fields(cfg, root, out, eb);
+    } else {
+        const json_t *status = json_object_get(root, "status");
+        if (json_is_string(status) && strcmp(json_string_value(status), "not_found") == 0)
+            GW_ASSERT(sandbox_copy(out->provider_code, sizeof(out->provider_code), "not_found",
+                                   strlen("not_found")));
+        else
+            err = gw_fail(eb, GW_ERR_PROTOCOL, "sandbox: 404 without not_found");
+    }
+    json_decref(root);
+    if (err != GW_OK)
+        out->outcome = GW_REFUND_PENDING;
+    return err;
+}
+
+static enum gw_err sandbox_refund_parse(const struct gw_adapter_config *cfg,
+                                        const struct gw_adapter_input *in, struct gw_arena *arena,
+                                        struct gw_refund_result *out, struct gw_errbuf *eb)
+{
+    (void)arena;
+    return sandbox_refund_answer(cfg, in, out, eb);
+}
+
+/* §6: GET {endpoint_url}/sandbox/refund_query?merchant_id=M&refund_id=X&sig=hmac(q). */
+static enum gw_err sandbox_refund_query_build(const struct gw_adapter_config *cfg,
+                                              const struct gw_refund *r, struct gw_arena *arena,
+                                              struct gw_adapter_http *req, struct gw_errbuf *eb)
+{
+    memset(req, 0, sizeof(*req));
+    enum gw_err err = sandbox_refund_check(cfg, r, eb);
+    if (err != GW_OK)
+        return err;
+    const char *values[] = { cfg->merchant_id, r->refund_id };
+    _Static_assert(SANDBOX_COUNT(values) == SANDBOX_COUNT(sandbox_refund_query_fields), "fields");
+    char *url = NULL;
+    err = sandbox_signed_url(cfg, "/sandbox/refund_query", sandbox_refund_query_fields, values,
+                             SANDBOX_COUNT(values), arena, &url, eb);
+    if (err != GW_OK)
+        return err;
+    req->method = "GET";
+    req->url = url;
+    req->body = "";
+    return GW_OK;
+}
+
+static enum gw_err sandbox_refund_query_parse(const struct gw_adapter_config *cfg,
+                                              const struct gw_adapter_input *in,
+                                              struct gw_arena *arena, struct gw_refund_result *out,
+                                              struct gw_errbuf *eb)
+{
+    (void)arena;
+    return sandbox_refund_answer(cfg, in, out, eb);
 }

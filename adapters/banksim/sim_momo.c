@@ -474,6 +474,20 @@ static json_t *momo_query(json_t *in)
 {
     const char *order_id = json_string_value(json_object_get(in, "orderId"));
     const struct bs_txn *t = order_id != NULL ? bs_store_find(&momo.store, order_id) : NULL;
+    const struct bs_txn *r = order_id != NULL && t == NULL ? bs_store_find(&momo.refunds, order_id)
+                                                          : NULL;
+    if (r != NULL) { /* a refund's own orderId: its outcome, amount and transId */
+        json_t *o = momo_answer(in, 0, "Successful.");
+        int64_t trans_id = 0;
+        (void)bs_parse_int64(r->txn_id, 0, INT64_MAX, &trans_id);
+        json_object_set_new(o, "extraData", json_string(""));
+        json_object_set_new(o, "amount", json_integer(r->amount_vnd));
+        json_object_set_new(o, "transId", json_integer(trans_id));
+        json_object_set_new(o, "payType", json_string(""));
+        json_object_set_new(o, "refundTrans", json_array());
+        json_object_set_new(o, "lastUpdated", json_integer(r->decided_ms));
+        return o;
+    }
     if (t == NULL)
         return momo_answer(in, 42, "Invalid orderId or orderId is not found.");
     static const int codes[] = { [BS_PENDING] = 1000, [BS_SUCCEEDED] = 0, [BS_FAILED] = 1006 };

@@ -10,6 +10,7 @@
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <jansson.h>
 
 #include "gw_assert.h"
 #include "gw_buf.h"
@@ -29,6 +30,11 @@ static const char *const sandbox_pay_fields[] = {
     "return_url",  "ipn_url",      "expires_at",
 };
 static const char *const sandbox_query_fields[] = { "merchant_id", "merchant_ref" };
+static const char *const sandbox_refund_query_fields[] = { "merchant_id", "refund_id" };
+
+/* A refund's provider fields (bs_ext): the payment it refunds and why it was refused. */
+enum { SR_MERCHANT_REF, SR_REASON, SR_N };
+#define SANDBOX_REFUND_REASON_MAX 200
 
 enum sandbox_pay_field {
     PAY_MERCHANT_ID,
@@ -60,6 +66,7 @@ struct sandbox_pay {
 static struct {
     struct bs_sim *sim;
     struct bs_store store;
+    struct bs_store refunds; /* by refund_id */
     const char *merchant_id;
     const char *secret;
 } sandbox;
@@ -70,7 +77,8 @@ static void sandbox_stop(void);
 const struct bs_provider bs_provider_sandbox = {
     .name = "sandbox",
     .summary = "feegate's own signed protocol: GET /sandbox/pay (payment page), POST "
-               "/sandbox/pay (approve or decline), callback to ipn_url, GET /sandbox/query",
+               "/sandbox/pay (approve or decline), callback to ipn_url, GET /sandbox/query, POST "
+               "/sandbox/refund, GET /sandbox/refund_query",
     .start = sandbox_start,
     .stop = sandbox_stop,
 };
@@ -439,6 +447,183 @@ static void sandbox_query_cb(struct evhttp_request *req, void *arg)
     gw_arena_release(&a);
 }
 
+/* ---- refunds (§5, §6) ---- */
+
+/* §5: the signed refund object of r, keys in protocol order. */
+static void sandbox_refund_reply(struct evhttp_request *req, const struct bs_txn *r,
+                                 bool api)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "merchant_id", sandbox.merchant_id,
+                          "merchant_ref", bs_ext_get(r->ext, SR_N, SR_MERCHANT_REF), "refund_id",
+                          r->merchant_ref, "refund_txn_id", r->txn_id, "amount_vnd",
+                          (json_int_t)r->amount_vnd, "status", sandbox_status_names[r->status],
+                          "reason", bs_ext_get(r->ext, SR_N, SR_REASON));
+    GW_ASSERT(o != NULL);
+    char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    GW_ASSERT(body != NULL);
+    json_decref(o);
+    size_t len = strlen(body);
+    char mac[GW_SHA256_HEX_BYTES];
+    gw_hmac_sha256_hex(sandbox.secret, strlen(sandbox.secret), body, len, mac);
+    (void)evhttp_add_header(evhttp_request_get_output_headers(req), SANDBOX_SIG_HEADER, mac);
+    if (api)
+        bs_api_reply(sandbox.sim, BS_PROV_SANDBOX, req, body, len);
+    else
+        bs_reply(req, 200, "application/json", body, len);
+    gw_libc_free(body);
+}
+
+/* A verified refund request, its members checked. */
+struct sandbox_refund_req {
+    const char *merchant_ref;
+    const char *refund_id;
+    int64_t amount_vnd;
+};
+
+/* Verifies X-Sandbox-Signature over the body bytes, then reads the request's members. */
+static enum gw_err sandbox_refund_verify(struct evhttp_request *req, struct gw_arena *a,
+                                         json_t **root, struct sandbox_refund_req *rr,
+                                         struct gw_errbuf *eb)
+{
+    char *body = NULL;
+    size_t len = 0;
+    if (bs_request_body(req, a, &body, &len) != GW_OK)
+        return gw_fail(eb, GW_ERR_INVALID, "body unreadable or too large");
+    const char *sig = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                         SANDBOX_SIG_HEADER);
+    char mac[GW_SHA256_HEX_BYTES];
+    gw_hmac_sha256_hex(sandbox.secret, strlen(sandbox.secret), body, len, mac);
+    if (sig == NULL || !gw_hex_equal_ct(sig, strlen(sig), mac, GW_SHA256_HEX_BYTES - 1))
+        return gw_fail(eb, GW_ERR_AUTH, "bad signature");
+    json_error_t jerr;
+    *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *merchant = json_string_value(json_object_get(*root, "merchant_id"));
+    const json_t *amount = json_object_get(*root, "amount_vnd");
+    const json_t *reason = json_object_get(*root, "reason");
+    rr->merchant_ref = json_string_value(json_object_get(*root, "merchant_ref"));
+    rr->refund_id = json_string_value(json_object_get(*root, "refund_id"));
+    if (merchant == NULL || strcmp(merchant, sandbox.merchant_id) != 0)
+        return gw_fail(eb, GW_ERR_AUTH, "unknown merchant");
+    if (rr->merchant_ref == NULL || !sandbox_ref_ok(rr->merchant_ref) || rr->refund_id == NULL ||
+        !sandbox_ref_ok(rr->refund_id))
+        return gw_fail(eb, GW_ERR_INVALID, "merchant_ref or refund_id is malformed");
+    if (!json_is_integer(amount) || json_integer_value(amount) < 1 ||
+        json_integer_value(amount) > GW_AMOUNT_VND_MAX)
+        return gw_fail(eb, GW_ERR_INVALID, "amount_vnd is not a positive integer");
+    if (!json_is_string(reason) || json_string_length(reason) > SANDBOX_REFUND_REASON_MAX)
+        return gw_fail(eb, GW_ERR_INVALID, "reason must be a string of at most 200 bytes");
+    rr->amount_vnd = (int64_t)json_integer_value(amount);
+    return GW_OK;
+}
+
+/* Decides a new refund: never more than what is left of a paid payment. */
+static enum gw_err sandbox_refund_make(const struct sandbox_refund_req *rr, struct bs_txn **out)
+{
+    struct bs_txn *t = bs_store_find(&sandbox.store, rr->merchant_ref);
+    const char *reason = t == NULL                                       ? "payment_not_found"
+                         : t->status != BS_SUCCEEDED                     ? "not_paid"
+                         : rr->amount_vnd > t->amount_vnd - t->refunded_vnd ? "exceeds_paid"
+                                                                         : "";
+    struct bs_txn *r = NULL;
+    enum gw_err err = bs_store_add(&sandbox.refunds, rr->refund_id, &r);
+    if (err != GW_OK)
+        return err;
+    r->amount_vnd = rr->amount_vnd;
+    r->status = reason[0] == '\0' ? BS_SUCCEEDED : BS_FAILED;
+    r->decided_ms = gw_now_ms();
+    r->paid_at = r->decided_ms / 1000;
+    if (r->status == BS_SUCCEEDED) {
+        bs_txn_id_new(sandbox.sim, "SR", r->txn_id);
+        t->refunded_vnd += rr->amount_vnd;
+    }
+    const char *f[SR_N] = { rr->merchant_ref, reason };
+    r->ext = bs_ext_new(f, SR_N);
+    *out = r;
+    return GW_OK;
+}
+
+/* §5: POST /sandbox/refund. Idempotent by refund_id: a refund_id seen before gets its first
+ * answer again (or failed refund_id_reused when the request differs). */
+static void sandbox_refund_cb(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        static const char body[] = "{\"status\":\"method_not_allowed\"}";
+        bs_reply(req, 405, "application/json", body, sizeof(body) - 1);
+        return;
+    }
+    if (!bs_fault_api_begin(sandbox.sim, BS_PROV_SANDBOX, req))
+        return;
+    struct gw_arena a;
+    gw_arena_init(&a, 4 * 1024, 256 * 1024);
+    json_t *root = NULL;
+    struct sandbox_refund_req rr = { NULL, NULL, 0 };
+    struct gw_errbuf eb = { .msg = "" };
+    enum gw_err err = sandbox_refund_verify(req, &a, &root, &rr, &eb);
+    struct bs_txn *r = err == GW_OK ? bs_store_find(&sandbox.refunds, rr.refund_id) : NULL;
+    if (err != GW_OK) {
+        gw_log_warn("refund_refused", "\"error\":\"%s\",\"reason\":\"%s\"", gw_err_name(err),
+                    eb.msg);
+        static const char forbidden[] = "{\"status\":\"bad_signature\"}";
+        static const char invalid[] = "{\"status\":\"invalid\"}";
+        if (err == GW_ERR_AUTH)
+            bs_reply(req, 403, "application/json", forbidden, sizeof(forbidden) - 1);
+        else
+            bs_reply(req, 400, "application/json", invalid, sizeof(invalid) - 1);
+    } else if (r != NULL && (r->amount_vnd != rr.amount_vnd ||
+                             strcmp(bs_ext_get(r->ext, SR_N, SR_MERCHANT_REF),
+                                    rr.merchant_ref) != 0)) {
+        struct bs_txn reused = { .status = BS_FAILED, .amount_vnd = rr.amount_vnd };
+        const char *f[SR_N] = { rr.merchant_ref, "refund_id_reused" };
+        (void)snprintf(reused.merchant_ref, sizeof(reused.merchant_ref), "%s", rr.refund_id);
+        reused.ext = bs_ext_new(f, SR_N);
+        sandbox_refund_reply(req, &reused, true);
+        gw_xfree(reused.ext);
+    } else if (r == NULL && sandbox_refund_make(&rr, &r) != GW_OK) {
+        static const char full[] = "{\"status\":\"busy\"}";
+        bs_reply(req, 503, "application/json", full, sizeof(full) - 1);
+    } else {
+        gw_log_info("refund_decided", "\"refund_id\":\"%s\",\"status\":\"%s\",\"amount_vnd\":%"
+                    PRId64, r->merchant_ref, sandbox_status_names[r->status], r->amount_vnd);
+        sandbox_refund_reply(req, r, true);
+    }
+    json_decref(root);
+    gw_arena_release(&a);
+}
+
+/* §6: GET /sandbox/refund_query: the signed refund object, or a signed 404 not_found. */
+static void sandbox_refund_query_cb(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+        static const char body[] = "{\"status\":\"method_not_allowed\"}";
+        bs_reply(req, 405, "application/json", body, sizeof(body) - 1);
+        return;
+    }
+    struct gw_arena a;
+    gw_arena_init(&a, 2 * 1024, 64 * 1024);
+    size_t len = 0;
+    const char *q = bs_request_query(req, &len);
+    struct gw_kv *kv = NULL;
+    struct gw_errbuf eb = { .msg = "" };
+    enum gw_err err = sandbox_verify_query(&a, q, len, sandbox_refund_query_fields, 2, &kv, &eb);
+    const struct bs_txn *r = err == GW_OK ? bs_store_find(&sandbox.refunds, kv[1].value) : NULL;
+    if (err != GW_OK) {
+        static const char forbidden[] = "{\"status\":\"bad_signature\"}";
+        static const char invalid[] = "{\"status\":\"invalid\"}";
+        if (err == GW_ERR_AUTH)
+            bs_reply(req, 403, "application/json", forbidden, sizeof(forbidden) - 1);
+        else
+            bs_reply(req, 400, "application/json", invalid, sizeof(invalid) - 1);
+    } else if (r == NULL) {
+        static const char not_found[] = "{\"status\":\"not_found\"}";
+        sandbox_reply_signed(req, 404, not_found, sizeof(not_found) - 1);
+    } else {
+        sandbox_refund_reply(req, r, false);
+    }
+    gw_arena_release(&a);
+}
+
 static enum gw_err sandbox_start(struct bs_sim *sim, bool *on, struct gw_errbuf *eb)
 {
     *on = true; /* always: the gateway's own protocol */
@@ -450,8 +635,11 @@ static enum gw_err sandbox_start(struct bs_sim *sim, bool *on, struct gw_errbuf 
     sandbox.merchant_id = o->sandbox_merchant;
     sandbox.secret = o->sandbox_secret;
     bs_store_init(&sandbox.store, BS_TXNS_MAX);
+    bs_store_init(&sandbox.refunds, BS_TXNS_MAX);
     if (evhttp_set_cb(sim->http, "/sandbox/pay", sandbox_pay_cb, NULL) != 0 ||
-        evhttp_set_cb(sim->http, "/sandbox/query", sandbox_query_cb, NULL) != 0)
+        evhttp_set_cb(sim->http, "/sandbox/query", sandbox_query_cb, NULL) != 0 ||
+        evhttp_set_cb(sim->http, "/sandbox/refund", sandbox_refund_cb, NULL) != 0 ||
+        evhttp_set_cb(sim->http, "/sandbox/refund_query", sandbox_refund_query_cb, NULL) != 0)
         return gw_fail(eb, GW_ERR_INTERNAL, "could not register the sandbox routes");
     return GW_OK;
 }
@@ -459,4 +647,5 @@ static enum gw_err sandbox_start(struct bs_sim *sim, bool *on, struct gw_errbuf 
 static void sandbox_stop(void)
 {
     bs_store_release(&sandbox.store);
+    bs_store_release(&sandbox.refunds);
 }

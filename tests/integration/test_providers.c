@@ -415,6 +415,79 @@ static void test_full_refund_idempotent(void **state)
     it_assert_ledger_ok();
 }
 
+/* POST a refund of amount with key; returns the HTTP status, the refund's status in out. */
+static int refund_post(const char *id, long long amount, const char *key, char out[32])
+{
+    char path[96];
+    char body[96];
+    (void)snprintf(path, sizeof(path), "/v1/payments/%s/refunds", id);
+    (void)snprintf(body, sizeof(body), "{\"amount_vnd\":%lld,\"reason\":\"test\"}", amount);
+    struct th_resp r;
+    assert_int_equal(th_portal("POST", path, body, key, &r), GW_OK);
+    int status = r.status;
+    (void)snprintf(out, 32, "%s", json_field(r.body, "status"));
+    th_resp_release(&r);
+    return status;
+}
+
+/* The sandbox protocol's refund (§5): a partial then a full refund, booked and reported. */
+static void test_sandbox_partial_then_full_refund(void **state)
+{
+    (void)state;
+    char id[40];
+    char st[32];
+    pay_through("sandbox", id);
+    assert_int_equal(refund_post(id, 50000, "sb-part", st), 201);
+    assert_string_equal(st, "succeeded");
+    it_status(id, st);
+    assert_string_equal(st, "partially_refunded");
+    assert_int_equal(refund_post(id, 150001, "sb-over", st), 409); /* more than is left */
+    assert_int_equal(refund_post(id, 150000, "sb-rest", st), 201);
+    assert_string_equal(st, "succeeded");
+    it_status(id, st);
+    assert_string_equal(st, "refunded");
+    assert_int_equal(sql_count("SELECT refunded_vnd FROM feegate.payments WHERE id = '%s'", id),
+                     200000);
+    assert_int_equal(sql_count("SELECT count(*) FROM feegate.refunds WHERE payment_id = '%s' AND "
+                               "status = 'succeeded' AND provider_refund_id LIKE 'SR%%'", id), 2);
+    assert_int_equal(sql_count("SELECT count(*) FROM feegate.journals WHERE payment_id = '%s' AND "
+                               "kind LIKE 'refund_%%settlement'", id), 2);
+    assert_int_equal(sql_count("SELECT coalesce(sum(-p.amount_vnd), 0) FROM feegate.journals j "
+                               "JOIN feegate.postings p ON p.journal_id = j.id WHERE j.payment_id "
+                               "= '%s' AND p.amount_vnd < 0 AND j.kind LIKE 'refund_%%settlement'",
+                               id), 200000);
+    assert_int_equal(sql_count("SELECT count(*) FROM feegate.outbox WHERE payment_id = '%s' AND "
+                               "type = 'refund.succeeded'", id), 2);
+    it_assert_ledger_ok();
+}
+
+/* MoMo refunds, but its answer is lost (the call times out): the refund stays pending, never
+ * failed, and the refund status query (a query of the refund's orderId) settles it. */
+static void test_momo_lost_refund_answer_queried(void **state)
+{
+    (void)state;
+    char id[40];
+    char st[32];
+    pay_through("momo", id);
+    faults("{\"reset\":true,\"momo\":{\"query\":{\"timeout\":1,\"timeout_ms\":300}}}");
+    assert_int_equal(refund_post(id, 80000, "mm-lost", st), 202);
+    assert_string_equal(st, "pending");
+    faults("{\"reset\":true}");
+    it_status(id, st);
+    assert_string_equal(st, "succeeded"); /* nothing booked while the outcome is unknown */
+    assert_int_equal(sql_count("UPDATE feegate.refunds SET next_query_at = now() WHERE "
+                               "payment_id = '%s' AND status = 'pending' RETURNING 1", id), 1);
+    wait_status(id, "partially_refunded", 10000);
+    assert_int_equal(sql_count("SELECT count(*) FROM feegate.refunds WHERE payment_id = '%s' AND "
+                               "status = 'succeeded' AND queries = 1", id), 1);
+    assert_int_equal(sql_count("SELECT count(*) FROM feegate.refund_messages m JOIN "
+                               "feegate.refunds f ON f.id = m.refund_id WHERE f.payment_id = '%s' "
+                               "AND m.source = 'refund_query' AND m.outcome = 'accepted'", id), 1);
+    assert_int_equal(sql_count("SELECT count(*) FROM feegate.refund_exceptions WHERE "
+                               "payment_id = '%s'", id), 0);
+    it_assert_ledger_ok();
+}
+
 /* ---- faults ---- */
 
 struct driver {
@@ -615,6 +688,8 @@ int main(void)
         cmocka_unit_test(test_sighup_maintenance),
         cmocka_unit_test(test_concurrent_partial_refunds),
         cmocka_unit_test(test_full_refund_idempotent),
+        cmocka_unit_test(test_sandbox_partial_then_full_refund),
+        cmocka_unit_test(test_momo_lost_refund_answer_queried),
         cmocka_unit_test(test_duplicated_shuffled_callbacks),
         cmocka_unit_test(test_dropped_callbacks_resolved_by_query),
         cmocka_unit_test(test_forged_callbacks_rejected),

@@ -435,8 +435,59 @@ static void test_refund_m4(void **state)
     r.provider_txn_id = "40888x";
     assert_int_equal(gw_adapter_momo.refund_build(&cfg, &r, &t->arena, &req, &t->eb),
                      GW_ERR_INVALID);
-    assert_int_equal(gw_adapter_momo.refund_query_build(&cfg, &m_refund, &t->arena, &req, &t->eb),
+}
+
+/* The refund's status: a query of its own orderId (signature computed with Python hmac). */
+static void test_refund_query(void **state)
+{
+    struct mt *t = *state;
+    struct gw_adapter_http req;
+    struct gw_refund q = m_refund;
+    q.request_id = "REQ1705376460000";
+    assert_true(gw_adapter_momo.caps & GW_ADAPTER_CAP_REFUND_QUERY);
+    assert_int_equal(gw_adapter_momo.refund_query_build(&cfg, &q, &t->arena, &req, &t->eb), GW_OK);
+    assert_string_equal(req.url, "https://test-payment.momo.vn/v2/gateway/api/query");
+    assert_string_equal(req.body,
+                        "{\"partnerCode\":\"MOMO\",\"requestId\":\"REQ1705376460000\","
+                        "\"orderId\":\"RF2024000123\",\"lang\":\"vi\",\"signature\":"
+                        "\"41a8335dacffe7745efbf22cac9887cb67e3634c1d08e0b788adec8978eb989d\"}");
+    q.refund_id = "RF 1";
+    assert_int_equal(gw_adapter_momo.refund_query_build(&cfg, &q, &t->arena, &req, &t->eb),
                      GW_ERR_INVALID);
+    static const char fmt[] =
+        "{\"partnerCode\":\"MOMO\",\"requestId\":\"R\",\"orderId\":\"RF2024000123\","
+        "\"extraData\":\"\",\"amount\":1250000,\"transId\":4088878999,\"payType\":\"\","
+        "\"resultCode\":%d,\"refundTrans\":[],\"message\":\"m\",\"responseTime\":1}";
+    static const struct {
+        int code;
+        enum gw_err err;
+        enum gw_refund_outcome outcome;
+    } cases[] = {
+        { 0, GW_OK, GW_REFUND_ACCEPTED },
+        { 1000, GW_OK, GW_REFUND_PENDING },
+        { 42, GW_OK, GW_REFUND_PENDING }, /* unknown to MoMo: never a refusal */
+        { 1080, GW_OK, GW_REFUND_REJECTED },
+        { 99, GW_ERR_UNAVAILABLE, GW_REFUND_PENDING },
+        { 13, GW_ERR_PROTOCOL, GW_REFUND_PENDING },
+    };
+    struct gw_refund_result r;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char body[512];
+        (void)snprintf(body, sizeof(body), fmt, cases[i].code);
+        const struct gw_adapter_input in = { .body = body,
+                                             .body_len = strlen(body),
+                                             .http_status = 200 };
+        assert_int_equal(gw_adapter_momo.refund_query_parse(&cfg, &in, &t->arena, &r, &t->eb),
+                         cases[i].err);
+        assert_int_equal(r.outcome, cases[i].outcome);
+        if (cases[i].code == 0) {
+            assert_string_equal(r.provider_refund_id, "4088878999");
+            assert_int_equal(r.amount_vnd, 1250000);
+        }
+    }
+    const struct gw_adapter_input lost = { .body = "", .body_len = 0, .http_status = 504 };
+    assert_int_equal(gw_adapter_momo.refund_query_parse(&cfg, &lost, &t->arena, &r, &t->eb),
+                     GW_ERR_UNAVAILABLE);
 }
 
 static void test_refund_answer(void **state)
@@ -483,6 +534,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_answer, mt_setup, mt_teardown),
         cmocka_unit_test_setup_teardown(test_refund_m4, mt_setup, mt_teardown),
         cmocka_unit_test_setup_teardown(test_refund_answer, mt_setup, mt_teardown),
+        cmocka_unit_test_setup_teardown(test_refund_query, mt_setup, mt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -383,6 +383,125 @@ static void test_query_parse(void **state)
     assert_int_equal(sb_query(t, 200, "{}", true), GW_ERR_INVALID);
 }
 
+static const struct gw_refund golden_refund = {
+    .payment_id = "pay_1",
+    .merchant_ref = "R1",
+    .provider_txn_id = "SB0001",
+    .refund_id = "000000000001",
+    .amount_vnd = 50000,
+    .reason = "duplicate payment",
+};
+
+/* §5: the body's bytes and signature, golden from Python hmac. */
+static void test_refund_build_golden(void **state)
+{
+    struct sb_test *t = *state;
+    struct gw_adapter_http req;
+    assert_true(gw_adapter_sandbox.caps & GW_ADAPTER_CAP_REFUND);
+    assert_true(gw_adapter_sandbox.caps & GW_ADAPTER_CAP_REFUND_QUERY);
+    assert_int_equal(
+        gw_adapter_sandbox.refund_build(&cfg, &golden_refund, &t->arena, &req, &t->eb), GW_OK);
+    assert_string_equal(req.method, "POST");
+    assert_string_equal(req.url, "http://127.0.0.1:8081/sandbox/refund");
+    assert_string_equal(req.content_type, "application/json");
+    assert_string_equal(req.body, "{\"merchant_id\":\"FEEGATE01\",\"merchant_ref\":\"R1\","
+                                  "\"refund_id\":\"000000000001\",\"amount_vnd\":50000,"
+                                  "\"reason\":\"duplicate payment\"}");
+    assert_int_equal(req.body_len, strlen(req.body));
+    assert_int_equal(req.n_headers, 1);
+    assert_string_equal(req.headers[0].name, "X-Sandbox-Signature");
+    assert_string_equal(req.headers[0].value,
+                        "b330bc91977c43d1ef32e3e8ea73550c0fc10961e0bcf56955ad7402ee4781d0");
+    struct gw_refund bad = golden_refund;
+    bad.amount_vnd = 0;
+    assert_int_equal(gw_adapter_sandbox.refund_build(&cfg, &bad, &t->arena, &req, &t->eb),
+                     GW_ERR_INVALID);
+    bad = golden_refund;
+    bad.refund_id = "a b";
+    assert_int_equal(gw_adapter_sandbox.refund_build(&cfg, &bad, &t->arena, &req, &t->eb),
+                     GW_ERR_INVALID);
+}
+
+/* §6: the signed status query URL. */
+static void test_refund_query_build_golden(void **state)
+{
+    struct sb_test *t = *state;
+    struct gw_adapter_http req;
+    assert_int_equal(
+        gw_adapter_sandbox.refund_query_build(&cfg, &golden_refund, &t->arena, &req, &t->eb),
+        GW_OK);
+    assert_string_equal(req.method, "GET");
+    assert_string_equal(req.url,
+                        "http://127.0.0.1:8081/sandbox/refund_query?merchant_id=FEEGATE01"
+                        "&refund_id=000000000001&sig="
+                        "6d68274cb9e41b906cca866bf852a7e3af09765137f5f2b98b8196bf312fb25e");
+    assert_int_equal(req.body_len, 0);
+}
+
+static enum gw_err sb_refund(struct sb_test *t, bool query, int status, const char *body,
+                             bool sign, struct gw_refund_result *out)
+{
+    gw_hmac_sha256_hex(cfg.secret, strlen(cfg.secret), body, strlen(body), t->sig);
+    const struct gw_adapter_input in = { .method = query ? "GET" : "POST",
+                                         .query = "",
+                                         .body = body,
+                                         .body_len = strlen(body),
+                                         .signature_header = sign ? t->sig : NULL,
+                                         .http_status = status };
+    gw_adapter_refund_parse_fn *parse =
+        query ? gw_adapter_sandbox.refund_query_parse : gw_adapter_sandbox.refund_parse;
+    return parse(&cfg, &in, &t->arena, out, &t->eb);
+}
+
+static void test_refund_parse(void **state)
+{
+    struct sb_test *t = *state;
+    struct gw_refund_result r;
+    const char *ok = "{\"merchant_id\":\"FEEGATE01\",\"merchant_ref\":\"R1\",\"refund_id\":"
+                     "\"000000000001\",\"refund_txn_id\":\"SR0001\",\"amount_vnd\":50000,"
+                     "\"status\":\"succeeded\",\"reason\":\"\"}";
+    for (int q = 0; q < 2; q++) {
+        assert_int_equal(sb_refund(t, q, 200, ok, true, &r), GW_OK);
+        assert_int_equal(r.outcome, GW_REFUND_ACCEPTED);
+        assert_string_equal(r.provider_refund_id, "SR0001");
+        assert_string_equal(r.provider_code, "succeeded");
+        assert_int_equal(r.amount_vnd, 50000);
+    }
+    const char *refused = "{\"merchant_id\":\"FEEGATE01\",\"merchant_ref\":\"R1\",\"refund_id\":"
+                          "\"000000000001\",\"refund_txn_id\":\"\",\"amount_vnd\":50000,"
+                          "\"status\":\"failed\",\"reason\":\"exceeds_paid\"}";
+    assert_int_equal(sb_refund(t, false, 200, refused, true, &r), GW_OK);
+    assert_int_equal(r.outcome, GW_REFUND_REJECTED);
+    assert_string_equal(r.provider_code, "exceeds_paid");
+    const char *pending = "{\"merchant_id\":\"FEEGATE01\",\"merchant_ref\":\"R1\",\"refund_id\":"
+                          "\"000000000001\",\"refund_txn_id\":\"\",\"amount_vnd\":50000,"
+                          "\"status\":\"pending\",\"reason\":\"\"}";
+    assert_int_equal(sb_refund(t, true, 200, pending, true, &r), GW_OK);
+    assert_int_equal(r.outcome, GW_REFUND_PENDING);
+    /* Unsigned, forged, foreign or unreadable answers never decide anything. */
+    assert_int_equal(sb_refund(t, false, 200, ok, false, &r), GW_ERR_AUTH);
+    assert_int_equal(r.outcome, GW_REFUND_PENDING);
+    const char *foreign = "{\"merchant_id\":\"OTHER\",\"merchant_ref\":\"R1\",\"refund_id\":"
+                          "\"000000000001\",\"refund_txn_id\":\"SR0001\",\"amount_vnd\":50000,"
+                          "\"status\":\"succeeded\",\"reason\":\"\"}";
+    assert_int_equal(sb_refund(t, false, 200, foreign, true, &r), GW_ERR_INVALID);
+    assert_int_equal(r.outcome, GW_REFUND_PENDING);
+    const char *no_txn = "{\"merchant_id\":\"FEEGATE01\",\"merchant_ref\":\"R1\",\"refund_id\":"
+                         "\"000000000001\",\"refund_txn_id\":\"\",\"amount_vnd\":50000,"
+                         "\"status\":\"succeeded\",\"reason\":\"\"}";
+    assert_int_equal(sb_refund(t, false, 200, no_txn, true, &r), GW_ERR_INVALID);
+    assert_int_equal(sb_refund(t, false, 200, "{\"status\":\"done\"}", true, &r),
+                     GW_ERR_INVALID);
+    assert_int_equal(sb_refund(t, true, 404, "{\"status\":\"not_found\"}", true, &r), GW_OK);
+    assert_int_equal(r.outcome, GW_REFUND_PENDING);
+    assert_string_equal(r.provider_code, "not_found");
+    assert_int_equal(sb_refund(t, true, 404, "{\"status\":\"not_found\"}", false, &r),
+                     GW_ERR_AUTH);
+    assert_int_equal(sb_refund(t, false, 504, "", false, &r), GW_ERR_UNAVAILABLE);
+    assert_int_equal(r.outcome, GW_REFUND_PENDING);
+    assert_int_equal(sb_refund(t, false, 403, "{}", false, &r), GW_ERR_PROTOCOL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +517,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_return, sb_setup, sb_teardown),
         cmocka_unit_test_setup_teardown(test_query_build, sb_setup, sb_teardown),
         cmocka_unit_test_setup_teardown(test_query_parse, sb_setup, sb_teardown),
+        cmocka_unit_test_setup_teardown(test_refund_build_golden, sb_setup, sb_teardown),
+        cmocka_unit_test_setup_teardown(test_refund_query_build_golden, sb_setup, sb_teardown),
+        cmocka_unit_test_setup_teardown(test_refund_parse, sb_setup, sb_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -360,7 +360,13 @@ int main(int argc, char **argv)
     memset(&sim, 0, sizeof(sim));
     sim.opts = &opts;
     sim.rng_state = opts.seed;
-    sim.base = event_base_new();
+    /* A seeded delay is a promise ("not before 400 ms"): the precise clock keeps timers
+     * from firing a coarse-clock tick early. */
+    struct event_config *cfg = event_config_new();
+    GW_ASSERT(cfg != NULL);
+    GW_ASSERT(event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == 0);
+    sim.base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
     GW_ASSERT(sim.base != NULL);
     sim.http = evhttp_new(sim.base);
     GW_ASSERT(sim.http != NULL);

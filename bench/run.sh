@@ -2,7 +2,8 @@
 # bench/run.sh: the benchmark, end to end and self-contained. Starts a temporary PostgreSQL
 # cluster (feegate dev-db), migrates and seeds it, starts the bank simulator (--auto approve)
 # and the gateway on 127.0.0.1, runs feegate-loadgen (healthz, readyz, full), prints the
-# figures and a ledger check, and stops everything on any exit. Bounded in time: a watchdog
+# figures (with the CPU each process spent per payment of the full path) and a ledger check,
+# and stops everything on any exit. Bounded in time: a watchdog
 # ends the run after BENCH_TIMEOUT seconds. Method and meaning of each figure:
 # docs/benchmarks.md.
 #
@@ -245,6 +246,51 @@ machine_line() {
         "$(uname -r)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
+# CPU time in clock ticks: a process (all its threads), and the database (the postmaster,
+# the backends it has reaped, and the ones alive now).
+ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+db_ticks() {
+    local pm t=0 c
+    pm=$(head -n 1 "$WORK/db/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+    t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat" 2>/dev/null || echo 0)
+    for c in $(pgrep -P "$pm" 2>/dev/null); do
+        t=$((t + $(ticks_of "$c")))
+    done
+    echo "$t"
+}
+# Children's CPU of this shell (loadgen, once waited for), from the `times` builtin; it must
+# run in this shell, not a subshell (a fork starts from zero), hence the file.
+children_ticks() {
+    times >"$WORK/times.txt"
+    awk -v hz="$(getconf CLK_TCK)" 'END {
+        split($1, u, /[ms]/); split($2, s, /[ms]/);
+        printf "%d\n", ((u[1] * 60 + u[2]) + (s[1] * 60 + s[2])) * hz }' "$WORK/times.txt"
+}
+busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+all_ticks() { # into a file: children_ticks must not run in a subshell
+    children_ticks >"$WORK/children.txt"
+    echo "$(db_ticks) $(ticks_of "$GW_PID") $(ticks_of "$SIM_PID") $(cat "$WORK/children.txt") $(busy_ticks) $(date +%s%N)" >"$1"
+}
+
+# One JSON line per full run: CPU milliseconds per completed payment, per process, and how
+# busy the machine was; the summary prints it beside payments/s.
+cpu_line() { # channel before-ticks after-ticks
+    local done_n
+    done_n=$(grep '"mode":"full"' "$WORK/results.jsonl" | grep "\"channel\":\"$1\"" | tail -n 1 |
+        sed -n 's/.*"completed":\([0-9]*\).*/\1/p')
+    awk -v ch="$1" -v n="${done_n:-0}" -v hz="$(getconf CLK_TCK)" -v cores="$(nproc)" \
+        -v a="$2" -v b="$3" 'BEGIN {
+        split(a, x, " "); split(b, y, " ");
+        if (n == 0) n = 1;
+        ms = 1000 / hz / n;
+        wall_s = (y[6] - x[6]) / 1e9;
+        busy = wall_s > 0 ? (y[5] - x[5]) / hz / wall_s : 0;
+        printf "{\"mode\":\"cpu\",\"channel\":\"%s\",\"payments\":%d,", ch, n;
+        printf "\"cpu_ms_per_payment\":{\"postgres\":%.3f,\"gateway\":%.3f,", (y[1] - x[1]) * ms, (y[2] - x[2]) * ms;
+        printf "\"simulator\":%.3f,\"loadgen\":%.3f,\"machine\":%.3f},", (y[3] - x[3]) * ms, (y[4] - x[4]) * ms, (y[5] - x[5]) * ms;
+        printf "\"machine_busy_cores\":%.2f,\"cores\":%d}\n", busy, cores }'
+}
+
 run_loadgen() { # modes channel
     local args=(--url "http://127.0.0.1:$GW_PORT" --client "$CLIENT" --secret "$SECRET"
         --agency "$AGENCY" --fee "$FEE" --amount "$AMOUNT" --concurrency "$CONC"
@@ -265,6 +311,7 @@ run_loadgen() { # modes channel
 run_all() {
     LG_RC=0
     : >"$WORK/results.jsonl"
+    : >"$WORK/cpu.jsonl"
     local probes full=0 ch
     probes=$(tr ',' '\n' <<<"$MODES" | grep -v '^full$' | paste -sd, - || true)
     tr ',' '\n' <<<"$MODES" | grep -qx full && full=1
@@ -272,7 +319,10 @@ run_all() {
     if [ "$full" = 1 ]; then
         for ch in ${CHANNELS//,/ }; do
             say "full payment path through $ch"
+            all_ticks "$WORK/ticks.before"
             run_loadgen full "$ch"
+            all_ticks "$WORK/ticks.after"
+            cpu_line "$ch" "$(cat "$WORK/ticks.before")" "$(cat "$WORK/ticks.after")" >>"$WORK/cpu.jsonl"
         done
     fi
     return 0
@@ -290,6 +340,14 @@ summary() {
         err=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$line")
         printf '  %-8s %10s %10s %8s\n' "$ch" "$per" "$(awk -v u="${p99:-0}" 'BEGIN{printf "%.1f", u/1000}')" "$err"
     done
+    echo "CPU ms per payment (user+system; the machine line is every process, the kernel's too):"
+    printf '  %-8s %9s %9s %9s %9s %9s %11s\n' channel postgres gateway simulator loadgen machine busy_cores
+    while IFS= read -r line; do
+        sed -n 's/.*"channel":"\([a-z0-9_]*\)".*"postgres":\([0-9.]*\),"gateway":\([0-9.]*\),"simulator":\([0-9.]*\),"loadgen":\([0-9.]*\),"machine":\([0-9.]*\)},"machine_busy_cores":\([0-9.]*\).*/\1 \2 \3 \4 \5 \6 \7/p' <<<"$line" |
+            while read -r ch pg gw sim lg all busy; do
+                printf '  %-8s %9s %9s %9s %9s %9s %11s\n' "$ch" "$pg" "$gw" "$sim" "$lg" "$all" "$busy"
+            done
+    done <"$WORK/cpu.jsonl"
 }
 
 report() {
@@ -299,9 +357,9 @@ report() {
     printf 'gateway: loops=%s conns_per_loop=%s log=%s; concurrency=%s duration=%ss per mode\n' \
         "$LOOPS" "$CONNS" "$LOG_LEVEL" "$CONC" "$DUR"
     echo "results (JSON, one line per mode):"
-    cat "$WORK/results.jsonl"
+    cat "$WORK/results.jsonl" "$WORK/cpu.jsonl"
     summary
-    [ -n "${BENCH_OUT:-}" ] && cp "$WORK/results.jsonl" "$BENCH_OUT"
+    [ -n "${BENCH_OUT:-}" ] && cat "$WORK/results.jsonl" "$WORK/cpu.jsonl" >"$BENCH_OUT"
     errors=$(grep -c '"level":"error"' "$WORK/gateway.log" || true)
     echo "gateway log: ${errors:-0} error lines ($WORK/gateway.log)"
     timeout 300 "$FEEGATE" ledger check >"$WORK/ledger-check.log" 2>&1 || ledger_rc=$?

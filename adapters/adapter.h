@@ -52,10 +52,10 @@ struct gw_charge {
     const char *payment_id;
     const char *merchant_ref; /* ours, unique, <= GW_MERCHANT_REF_BYTES_MAX of [0-9A-Za-z_-] */
     int64_t amount_vnd;
-    const char *order_info;   /* ASCII description */
-    const char *locale;       /* "vi" or "en" */
+    const char *order_info; /* ASCII description */
+    const char *locale;     /* "vi" or "en" */
     const char *client_ip;
-    time_t created_at;        /* also vnp_CreateDate, ZaloPay app_time and app_trans_id date */
+    time_t created_at; /* also vnp_CreateDate, ZaloPay app_time and app_trans_id date */
     time_t expires_at;
     /* For server-side create and queries (ABI 2): */
     const char *request_id;      /* unique id of this provider request, [0-9A-Za-z_-], <= 32
@@ -67,19 +67,19 @@ struct gw_charge {
 /* One refund of (part of) a paid charge. Amounts are whole VND. */
 struct gw_refund {
     const char *payment_id;
-    const char *merchant_ref;     /* of the paid charge: vnp_TxnRef */
-    const char *provider_txn_id;  /* of the paid charge: vnp_TransactionNo, MoMo transId,
-                                   * ZaloPay zp_trans_id */
-    const char *refund_id;        /* ours, unique, [0-9A-Za-z_-]: MoMo refund orderId, the
-                                   * tail of ZaloPay m_refund_id (digits only there) */
-    int64_t amount_vnd;           /* this refund, 1..what is left */
-    bool full;                    /* refunds the whole payment (vnp_TransactionType 02) */
-    const char *reason;           /* ASCII: vnp_OrderInfo, MoMo/ZaloPay description */
-    const char *requested_by;     /* user who asked for it: vnp_CreateBy */
-    time_t original_created_at;   /* created_at of the paid charge: vnp_TransactionDate */
-    time_t created_at;            /* when the refund was first sent: ZaloPay m_refund_id date */
-    const char *request_id;       /* unique id of this HTTP request (vnp_RequestId, requestId) */
-    time_t requested_at;          /* when this request is built (vnp_CreateDate, timestamps) */
+    const char *merchant_ref;    /* of the paid charge: vnp_TxnRef */
+    const char *provider_txn_id; /* of the paid charge: vnp_TransactionNo, MoMo transId,
+                                  * ZaloPay zp_trans_id */
+    const char *refund_id;       /* ours, unique, [0-9A-Za-z_-]: MoMo refund orderId, the
+                                  * tail of ZaloPay m_refund_id (digits only there) */
+    int64_t amount_vnd;          /* this refund, 1..what is left */
+    bool full;                   /* refunds the whole payment (vnp_TransactionType 02) */
+    const char *reason;          /* ASCII: vnp_OrderInfo, MoMo/ZaloPay description */
+    const char *requested_by;    /* user who asked for it: vnp_CreateBy */
+    time_t original_created_at;  /* created_at of the paid charge: vnp_TransactionDate */
+    time_t created_at;           /* when the refund was first sent: ZaloPay m_refund_id date */
+    const char *request_id;      /* unique id of this HTTP request (vnp_RequestId, requestId) */
+    time_t requested_at;         /* when this request is built (vnp_CreateDate, timestamps) */
 };
 
 #define GW_ADAPTER_HEADERS_MAX 4
@@ -93,7 +93,7 @@ struct gw_adapter_header {
  * The gateway sends content_type as Content-Type and then headers[0..n_headers) as they
  * are, and hands the answer back as a struct gw_adapter_input (body, http_status). */
 struct gw_adapter_http {
-    const char *method;       /* "GET" or "POST" */
+    const char *method; /* "GET" or "POST" */
     const char *url;
     const char *content_type; /* NULL for GET */
     const char *body;
@@ -107,7 +107,7 @@ struct gw_adapter_input {
     const char *method;
     const char *query; /* raw query string after '?', not decoded; "" if none */
     size_t query_len;
-    const char *body;  /* raw body bytes; "" if none */
+    const char *body; /* raw body bytes; "" if none */
     size_t body_len;
     const char *signature_header; /* provider signature header where it uses one, or NULL */
     int http_status;              /* for query answers */
@@ -117,7 +117,7 @@ enum gw_pay_outcome {
     GW_PAY_PENDING = 0, /* provider does not know a final outcome yet */
     GW_PAY_SUCCEEDED,
     GW_PAY_FAILED,
-    GW_PAY_NOT_FOUND,   /* provider has no such transaction (query answers) */
+    GW_PAY_NOT_FOUND, /* provider has no such transaction (query answers) */
 };
 
 /* A verified statement from a provider about one merchant_ref. */
@@ -127,7 +127,7 @@ struct gw_adapter_result {
     char provider_txn_id[64];
     char provider_code[16]; /* provider's own result code, for the history */
     int64_t amount_vnd;
-    time_t paid_at;         /* 0 if unknown */
+    time_t paid_at; /* 0 if unknown */
     enum gw_pay_outcome outcome;
 };
 
@@ -145,10 +145,10 @@ enum gw_callback_verdict {
 
 /* A verified answer to a server-side create. */
 struct gw_adapter_created {
-    bool created;              /* false: the provider refused; offer the citizen another channel */
-    const char *pay_url;       /* arena: MoMo payUrl, ZaloPay order_url; NULL unless created */
-    char provider_ref[128];    /* MoMo requestId echo, ZaloPay zp_trans_token; may be empty */
-    char provider_code[16];    /* MoMo resultCode, ZaloPay return_code/sub_return_code */
+    bool created;           /* false: the provider refused; offer the citizen another channel */
+    const char *pay_url;    /* arena: MoMo payUrl, ZaloPay order_url; NULL unless created */
+    char provider_ref[128]; /* MoMo requestId echo, ZaloPay zp_trans_token; may be empty */
+    char provider_code[16]; /* MoMo resultCode, ZaloPay return_code/sub_return_code */
 };
 
 enum gw_refund_outcome {
@@ -162,7 +162,7 @@ struct gw_refund_result {
     enum gw_refund_outcome outcome;
     char provider_refund_id[64]; /* MoMo transId, ZaloPay refund_id, VNPAY vnp_TransactionNo */
     char provider_code[16];
-    int64_t amount_vnd;          /* as echoed by the provider, 0 when it does not echo it */
+    int64_t amount_vnd; /* as echoed by the provider, 0 when it does not echo it */
 };
 
 struct gw_adapter_reply {
@@ -192,8 +192,7 @@ typedef enum gw_err gw_adapter_refund_fn(const struct gw_adapter_config *cfg,
                                          struct gw_adapter_http *req, struct gw_errbuf *eb);
 typedef enum gw_err gw_adapter_refund_parse_fn(const struct gw_adapter_config *cfg,
                                                const struct gw_adapter_input *in,
-                                               struct gw_arena *arena,
-                                               struct gw_refund_result *out,
+                                               struct gw_arena *arena, struct gw_refund_result *out,
                                                struct gw_errbuf *eb);
 
 struct gw_adapter_ops {

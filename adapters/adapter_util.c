@@ -1,14 +1,14 @@
 /* Helpers shared by the provider adapters: an arena string builder with the encodings the
  * providers sign (providers.md §0, §1.3, §2.2, §3), strict decimal parsing for the int64
  * fields of §0, and small JSON readers. */
-#include "adapter_int.h"
-
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "adapter_int.h"
 #include "gw_assert.h"
 #include "gw_time.h"
+
 #include "banned.h"
 
 void gw_adp_str_init(struct gw_adp_str *s, struct gw_arena *arena, size_t len_max)
@@ -22,24 +22,28 @@ void gw_adp_str_init(struct gw_adp_str *s, struct gw_arena *arena, size_t len_ma
  * doubling wastes at most the final size). */
 static bool adp_str_reserve(struct gw_adp_str *s, size_t n)
 {
-    if (s->err != GW_OK)
+    if (s->err != GW_OK) {
         return false;
+    }
     if (n > s->len_max - s->len) {
         s->err = GW_ERR_LIMIT;
         return false;
     }
-    if (s->len + n + 1 <= s->cap)
+    if (s->len + n + 1 <= s->cap) {
         return true;
+    }
     size_t cap = s->cap == 0 ? 256 : s->cap;
-    while (cap < s->len + n + 1)
+    while (cap < s->len + n + 1) {
         cap *= 2;
+    }
     char *p = gw_arena_alloc(s->arena, cap);
     if (p == NULL) {
         s->err = GW_ERR_NOMEM;
         return false;
     }
-    if (s->len > 0)
+    if (s->len > 0) {
         memcpy(p, s->data, s->len);
+    }
     s->data = p;
     s->cap = cap;
     return true;
@@ -47,8 +51,9 @@ static bool adp_str_reserve(struct gw_adp_str *s, size_t n)
 
 void gw_adp_str_add(struct gw_adp_str *s, const char *p, size_t n)
 {
-    if (!adp_str_reserve(s, n))
+    if (!adp_str_reserve(s, n)) {
         return;
+    }
     memcpy(s->data + s->len, p, n);
     s->len += n;
     s->data[s->len] = '\0';
@@ -106,23 +111,28 @@ void gw_adp_str_add_json(struct gw_adp_str *s, const char *p)
 enum gw_err gw_adp_str_finish(struct gw_adp_str *s, char **out, size_t *len)
 {
     *out = NULL;
-    if (len != NULL)
+    if (len != NULL) {
         *len = 0;
-    if (s->err == GW_OK && s->data == NULL)
+    }
+    if (s->err == GW_OK && s->data == NULL) {
         adp_str_reserve(s, 0);
-    if (s->err != GW_OK)
+    }
+    if (s->err != GW_OK) {
         return s->err;
+    }
     *out = s->data;
-    if (len != NULL)
+    if (len != NULL) {
         *len = s->len;
+    }
     return GW_OK;
 }
 
 void gw_adp_str_join(struct gw_adp_str *s, const char *const *values, size_t n, char sep)
 {
     for (size_t i = 0; i < n; i++) {
-        if (i > 0)
+        if (i > 0) {
             gw_adp_str_addc(s, sep);
+        }
         gw_adp_str_adds(s, values[i]);
     }
 }
@@ -131,8 +141,9 @@ void gw_adp_str_kv_raw(struct gw_adp_str *s, const char *const *names, const cha
                        size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (i > 0)
+        if (i > 0) {
             gw_adp_str_addc(s, '&');
+        }
         gw_adp_str_adds(s, names[i]);
         gw_adp_str_addc(s, '=');
         gw_adp_str_adds(s, values[i]);
@@ -143,8 +154,9 @@ void gw_adp_str_kv_form(struct gw_adp_str *s, const char *const *names, const ch
                         size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (i > 0)
+        if (i > 0) {
             gw_adp_str_addc(s, '&');
+        }
         gw_adp_str_add_form(s, names[i]);
         gw_adp_str_addc(s, '=');
         gw_adp_str_add_form(s, values[i] != NULL ? values[i] : "");
@@ -154,8 +166,9 @@ void gw_adp_str_kv_form(struct gw_adp_str *s, const char *const *names, const ch
 static bool adp_listed(const char *name, const char *const *list)
 {
     for (size_t i = 0; list != NULL && list[i] != NULL; i++) {
-        if (strcmp(list[i], name) == 0)
+        if (strcmp(list[i], name) == 0) {
             return true;
+        }
     }
     return false;
 }
@@ -165,14 +178,16 @@ void gw_adp_str_json_object(struct gw_adp_str *s, const char *const *names,
 {
     gw_adp_str_addc(s, '{');
     for (size_t i = 0; i < n; i++) {
-        if (i > 0)
+        if (i > 0) {
             gw_adp_str_addc(s, ',');
+        }
         gw_adp_str_add_json(s, names[i]);
         gw_adp_str_addc(s, ':');
-        if (adp_listed(names[i], numeric))
+        if (adp_listed(names[i], numeric)) {
             gw_adp_str_adds(s, values[i]);
-        else
+        } else {
             gw_adp_str_add_json(s, values[i] != NULL ? values[i] : "");
+        }
     }
     gw_adp_str_addc(s, '}');
 }
@@ -184,16 +199,19 @@ bool gw_adp_nonempty(const char *s)
 
 bool gw_adp_id_ok(const char *s, size_t max)
 {
-    if (s == NULL)
+    if (s == NULL) {
         return false;
+    }
     size_t n = strlen(s);
-    if (n == 0 || n > max)
+    if (n == 0 || n > max) {
         return false;
+    }
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              c == '_' || c == '-'))
+              c == '_' || c == '-')) {
             return false;
+        }
     }
     return true;
 }
@@ -201,30 +219,35 @@ bool gw_adp_id_ok(const char *s, size_t max)
 bool gw_adp_copy(char *dst, size_t dst_size, const char *src)
 {
     size_t n = strlen(src);
-    if (n >= dst_size)
+    if (n >= dst_size) {
         return false;
+    }
     memcpy(dst, src, n + 1);
     return true;
 }
 
 bool gw_adp_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-    if (s == NULL)
+    if (s == NULL) {
         return false;
+    }
     bool neg = s[0] == '-';
     const char *d = s + (neg ? 1 : 0);
     size_t n = strlen(d);
-    if (n == 0 || n > 18 || (n > 1 && d[0] == '0') || (neg && strcmp(d, "0") == 0))
+    if (n == 0 || n > 18 || (n > 1 && d[0] == '0') || (neg && strcmp(d, "0") == 0)) {
         return false;
+    }
     int64_t v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (d[i] < '0' || d[i] > '9')
+        if (d[i] < '0' || d[i] > '9') {
             return false;
+        }
         v = v * 10 + (d[i] - '0'); /* 18 digits cannot overflow int64 */
     }
     v = neg ? -v : v;
-    if (v < min || v > max)
+    if (v < min || v > max) {
         return false;
+    }
     *out = v;
     return true;
 }
@@ -245,8 +268,9 @@ void gw_adp_yymmdd_vn(time_t t, char out[7])
 char *gw_adp_url(struct gw_arena *arena, const char *base, const char *path)
 {
     size_t n = strlen(base);
-    while (n > 0 && base[n - 1] == '/')
+    while (n > 0 && base[n - 1] == '/') {
         n--;
+    }
     return gw_arena_printf(arena, "%.*s%s", (int)n, base, path);
 }
 
@@ -267,14 +291,17 @@ enum gw_err gw_adp_json_load(const char *who, const char *p, size_t n, json_t **
                              struct gw_errbuf *eb)
 {
     *root = NULL;
-    if (p == NULL || n == 0)
+    if (p == NULL || n == 0) {
         return gw_fail(eb, GW_ERR_INVALID, "%s: empty body", who);
-    if (n > GW_ADP_TEXT_BYTES_MAX)
+    }
+    if (n > GW_ADP_TEXT_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "%s: body too large", who);
+    }
     json_error_t jerr;
     *root = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
-    if (*root == NULL)
+    if (*root == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "%s: malformed json: %s", who, jerr.text);
+    }
     if (!json_is_object(*root)) {
         json_decref(*root);
         *root = NULL;
@@ -287,8 +314,9 @@ bool gw_adp_json_text(struct gw_arena *arena, const json_t *obj, const char *key
 {
     *out = NULL;
     const json_t *v = json_object_get(obj, key);
-    if (v == NULL)
+    if (v == NULL) {
         return true;
+    }
     if (json_is_string(v)) {
         *out = gw_arena_strndup(arena, json_string_value(v), json_string_length(v));
         return *out != NULL && strlen(*out) == json_string_length(v);
@@ -304,9 +332,11 @@ enum gw_err gw_adp_http_status(const char *who, const struct gw_adapter_input *i
                                struct gw_errbuf *eb)
 {
     int st = in->http_status;
-    if (st >= 500)
+    if (st >= 500) {
         return gw_fail(eb, GW_ERR_UNAVAILABLE, "%s: provider answered %d", who, st);
-    if ((st >= 200 && st < 300) || (st >= 400 && st < 500))
+    }
+    if ((st >= 200 && st < 300) || (st >= 400 && st < 500)) {
         return GW_OK;
+    }
     return gw_fail(eb, GW_ERR_PROTOCOL, "%s: provider answered %d", who, st);
 }

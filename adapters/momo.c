@@ -4,15 +4,15 @@
  * alphabetical list of key=value pairs joined with '&', values not encoded, accessKey (from
  * the configuration, secret2) first. The lists below are the protocol; the code only walks
  * them. */
-#include "adapter.h"
-
 #include <string.h>
 
+#include "adapter.h"
 #include "adapter_int.h"
 #include "gw_assert.h"
 #include "gw_crypto.h"
 #include "gw_limits.h"
 #include "gw_url.h"
+
 #include "banned.h"
 
 #define MOMO_REQUEST_TYPE "captureWallet" /* §2.2: MoMo wallet / QR */
@@ -120,11 +120,13 @@ const struct gw_adapter_ops gw_adapter_momo = {
 static enum gw_err momo_config_check(const struct gw_adapter_config *cfg, struct gw_errbuf *eb)
 {
     if (!gw_adp_nonempty(cfg->merchant_id) || !gw_adp_nonempty(cfg->secret) ||
-        !gw_adp_nonempty(cfg->secret2))
+        !gw_adp_nonempty(cfg->secret2)) {
         return gw_fail(eb, GW_ERR_INVALID,
                        "momo: partnerCode, secretKey and accessKey are required");
-    if (!gw_adp_nonempty(cfg->endpoint_url))
+    }
+    if (!gw_adp_nonempty(cfg->endpoint_url)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: endpoint_url is required");
+    }
     return GW_OK;
 }
 
@@ -132,8 +134,9 @@ static enum gw_err momo_config_check(const struct gw_adapter_config *cfg, struct
  * and ends with a letter or digit. */
 static bool momo_order_id_ok(const char *s)
 {
-    if (!gw_adp_id_ok(s, MOMO_ORDER_ID_MAX))
+    if (!gw_adp_id_ok(s, MOMO_ORDER_ID_MAX)) {
         return false;
+    }
     size_t n = strlen(s);
     return s[0] != '-' && s[0] != '_' && s[n - 1] != '-' && s[n - 1] != '_';
 }
@@ -143,8 +146,9 @@ static const char *momo_lookup(const char *const *names, const char *const *valu
                                const char *name)
 {
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(names[i], name) == 0)
+        if (strcmp(names[i], name) == 0) {
             return values[i];
+        }
     }
     return NULL;
 }
@@ -168,8 +172,9 @@ static enum gw_err momo_sign(const struct gw_adapter_config *cfg, const char *co
     char *data = NULL;
     size_t len = 0;
     enum gw_err err = gw_adp_str_finish(&s, &data, &len);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         gw_hmac_sha256_hex(cfg->secret, strlen(cfg->secret), data, len, mac);
+    }
     return err;
 }
 
@@ -183,8 +188,9 @@ static enum gw_err momo_request(const struct gw_adapter_config *cfg, const char 
     GW_ASSERT(n > 0 && strcmp(body[n - 1], "signature") == 0);
     char mac[GW_SHA256_HEX_BYTES];
     enum gw_err err = momo_sign(cfg, sig, n_sig, body, values, n - 1, arena, mac);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return gw_fail(eb, err, "momo: request too long");
+    }
     values[n - 1] = mac;
     struct gw_adp_str s;
     gw_adp_str_init(&s, arena, GW_ADP_TEXT_BYTES_MAX);
@@ -193,8 +199,9 @@ static enum gw_err momo_request(const struct gw_adapter_config *cfg, const char 
     size_t len = 0;
     err = gw_adp_str_finish(&s, &json, &len);
     const char *url = gw_adp_url(arena, cfg->endpoint_url, path);
-    if (err != GW_OK || url == NULL)
+    if (err != GW_OK || url == NULL) {
         return gw_fail(eb, err != GW_OK ? err : GW_ERR_NOMEM, "momo: request too long");
+    }
     gw_adp_http_post(req, url, MOMO_CONTENT_TYPE, json, len);
     return GW_OK;
 }
@@ -212,20 +219,26 @@ static enum gw_err momo_create_build(const struct gw_adapter_config *cfg,
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = momo_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (!gw_adp_nonempty(cfg->return_url) || !gw_adp_nonempty(cfg->ipn_url))
+    }
+    if (!gw_adp_nonempty(cfg->return_url) || !gw_adp_nonempty(cfg->ipn_url)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: return_url and ipn_url are required");
-    if (!momo_order_id_ok(charge->merchant_ref))
+    }
+    if (!momo_order_id_ok(charge->merchant_ref)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: merchant_ref is not a valid orderId");
+    }
     const char *request_id = charge->request_id != NULL ? charge->request_id : charge->merchant_ref;
-    if (!gw_adp_id_ok(request_id, MOMO_ORDER_ID_MAX))
+    if (!gw_adp_id_ok(request_id, MOMO_ORDER_ID_MAX)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: request_id is malformed");
-    if (charge->amount_vnd <= 0 || charge->amount_vnd > GW_AMOUNT_VND_MAX)
+    }
+    if (charge->amount_vnd <= 0 || charge->amount_vnd > GW_AMOUNT_VND_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: amount_vnd out of range");
+    }
     const char *amount = gw_adp_i64(arena, charge->amount_vnd); /* §2.2: not x100 */
-    if (amount == NULL)
+    if (amount == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "momo: out of request memory");
+    }
     const char *values[] = {
         cfg->merchant_id,
         request_id,
@@ -247,8 +260,9 @@ static enum gw_err momo_create_build(const struct gw_adapter_config *cfg,
 static enum momo_class momo_class_of(int64_t code)
 {
     for (size_t i = 0; i < GW_ADP_COUNT(momo_codes); i++) {
-        if (momo_codes[i].code == code)
+        if (momo_codes[i].code == code) {
             return momo_codes[i].cls;
+        }
     }
     return code >= 1000 ? MOMO_FAILED : MOMO_REQUEST;
 }
@@ -269,18 +283,22 @@ static enum gw_err momo_answer(const struct gw_adapter_config *cfg,
 {
     *root = NULL;
     enum gw_err err = momo_config_check(cfg, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_adp_http_status("momo", in, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_adp_json_load("momo", in->body, in->body_len, root, eb);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err == GW_ERR_INVALID ? GW_ERR_PROTOCOL : err;
+    }
     const char *partner = momo_get(arena, *root, "partnerCode");
     const json_t *rc = json_object_get(*root, "resultCode");
-    if (partner != NULL && strcmp(partner, cfg->merchant_id) != 0)
+    if (partner != NULL && strcmp(partner, cfg->merchant_id) != 0) {
         err = gw_fail(eb, GW_ERR_PROTOCOL, "momo: partnerCode is not ours");
-    else if (!json_is_integer(rc))
+    } else if (!json_is_integer(rc)) {
         err = gw_fail(eb, GW_ERR_PROTOCOL, "momo: resultCode missing");
+    }
     if (err != GW_OK) {
         json_decref(*root);
         *root = NULL;
@@ -299,19 +317,23 @@ static enum gw_err momo_create_parse(const struct gw_adapter_config *cfg,
     json_t *root = NULL;
     int64_t code = 0;
     enum gw_err err = momo_answer(cfg, in, arena, &root, &code, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *code_s = gw_adp_i64(arena, code);
     const char *pay_url = momo_get(arena, root, "payUrl");
     const char *request_id = momo_get(arena, root, "requestId");
-    if (code_s != NULL)
+    if (code_s != NULL) {
         (void)gw_adp_copy(out->provider_code, sizeof(out->provider_code), code_s);
-    if (request_id != NULL)
+    }
+    if (request_id != NULL) {
         (void)gw_adp_copy(out->provider_ref, sizeof(out->provider_ref), request_id);
+    }
     if (code == 0) {
         if (pay_url == NULL ||
-            (strncmp(pay_url, "https://", 8) != 0 && strncmp(pay_url, "http://", 7) != 0))
+            (strncmp(pay_url, "https://", 8) != 0 && strncmp(pay_url, "http://", 7) != 0)) {
             err = gw_fail(eb, GW_ERR_PROTOCOL, "momo: created without a payUrl");
+        }
         out->created = err == GW_OK;
         out->pay_url = out->created ? pay_url : NULL;
     }
@@ -333,22 +355,29 @@ static enum gw_err momo_result_fields(const struct gw_adapter_config *cfg, const
     int64_t code = 0;
     int64_t trans_id = 0;
     int64_t ms = 0;
-    if (partner == NULL || strcmp(partner, cfg->merchant_id) != 0)
+    if (partner == NULL || strcmp(partner, cfg->merchant_id) != 0) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: partnerCode is not ours");
-    if (!gw_adp_id_ok(order, GW_MERCHANT_REF_BYTES_MAX))
+    }
+    if (!gw_adp_id_ok(order, GW_MERCHANT_REF_BYTES_MAX)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: orderId is malformed");
-    if (!gw_adp_parse_i64(amount, 1, GW_AMOUNT_VND_MAX, &out->amount_vnd))
+    }
+    if (!gw_adp_parse_i64(amount, 1, GW_AMOUNT_VND_MAX, &out->amount_vnd)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: amount is malformed");
-    if (!gw_adp_parse_i64(rc, -999999, 999999, &code))
+    }
+    if (!gw_adp_parse_i64(rc, -999999, 999999, &code)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: resultCode is malformed");
-    if (gw_adp_nonempty(trans) && !gw_adp_parse_i64(trans, 0, INT64_MAX, &trans_id))
+    }
+    if (gw_adp_nonempty(trans) && !gw_adp_parse_i64(trans, 0, INT64_MAX, &trans_id)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: transId is malformed");
-    if (gw_adp_nonempty(rt) && !gw_adp_parse_i64(rt, 0, INT64_MAX, &ms))
+    }
+    if (gw_adp_nonempty(rt) && !gw_adp_parse_i64(rt, 0, INT64_MAX, &ms)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: responseTime is malformed");
+    }
     GW_ASSERT(gw_adp_copy(out->merchant_id, sizeof(out->merchant_id), partner));
     GW_ASSERT(gw_adp_copy(out->merchant_ref, sizeof(out->merchant_ref), order));
-    if (trans_id > 0)
+    if (trans_id > 0) {
         GW_ASSERT(gw_adp_copy(out->provider_txn_id, sizeof(out->provider_txn_id), trans));
+    }
     (void)gw_adp_copy(out->provider_code, sizeof(out->provider_code), rc);
     switch (momo_class_of(code)) {
     case MOMO_PAID:
@@ -369,21 +398,25 @@ static enum gw_err momo_result_fields(const struct gw_adapter_config *cfg, const
 static enum gw_err momo_verify(const struct gw_adapter_config *cfg, const char *const *v,
                                const char *sig, struct gw_arena *arena, struct gw_errbuf *eb)
 {
-    if (!gw_adp_nonempty(sig))
+    if (!gw_adp_nonempty(sig)) {
         return gw_fail(eb, GW_ERR_AUTH, "momo: signature missing");
+    }
     /* Every signed field must be there: MoMo sends them all, even empty ones, and a message
      * that drops one cannot be the one MoMo signed. */
     for (size_t i = 1; i < GW_ADP_COUNT(momo_ipn_sig); i++) {
-        if (v[i] == NULL)
+        if (v[i] == NULL) {
             return gw_fail(eb, GW_ERR_AUTH, "momo: signed field %s missing", momo_ipn_sig[i]);
+        }
     }
     char mac[GW_SHA256_HEX_BYTES];
     enum gw_err err = momo_sign(cfg, momo_ipn_sig, GW_ADP_COUNT(momo_ipn_sig), momo_ipn_sig, v,
                                 GW_ADP_COUNT(momo_ipn_sig), arena, mac);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: message too long");
-    if (!gw_hex_equal_ct(sig, strlen(sig), mac, GW_SHA256_HEX_BYTES - 1))
+    }
+    if (!gw_hex_equal_ct(sig, strlen(sig), mac, GW_SHA256_HEX_BYTES - 1)) {
         return gw_fail(eb, GW_ERR_AUTH, "momo: bad signature");
+    }
     return GW_OK;
 }
 
@@ -396,27 +429,34 @@ static enum gw_err momo_callback_parse(const struct gw_adapter_config *cfg,
 {
     memset(out, 0, sizeof(*out));
     enum gw_err err = momo_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (in->method != NULL && strcmp(in->method, "POST") != 0)
+    }
+    if (in->method != NULL && strcmp(in->method, "POST") != 0) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: ipn must be a post");
-    if (in->body_len > GW_CALLBACK_BYTES_MAX)
+    }
+    if (in->body_len > GW_CALLBACK_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: body too large");
+    }
     json_t *root = NULL;
     err = gw_adp_json_load("momo", in->body, in->body_len, &root, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *v[GW_ADP_COUNT(momo_ipn_sig)] = { NULL };
     const char *sig = NULL;
     bool ok = gw_adp_json_text(arena, root, "signature", &sig);
-    for (size_t i = 1; i < GW_ADP_COUNT(momo_ipn_sig) && ok; i++) /* 0 is accessKey */
+    for (size_t i = 1; i < GW_ADP_COUNT(momo_ipn_sig) && ok; i++) { /* 0 is accessKey */
         ok = gw_adp_json_text(arena, root, momo_ipn_sig[i], &v[i]);
+    }
     json_decref(root);
-    if (!ok)
+    if (!ok) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: ipn member of the wrong type");
+    }
     err = momo_verify(cfg, v, sig, arena, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     return momo_result_fields(cfg, v, out, eb);
 }
 
@@ -424,8 +464,9 @@ static enum gw_err momo_callback_parse(const struct gw_adapter_config *cfg,
 static void momo_callback_reply(enum gw_callback_verdict verdict, struct gw_adapter_reply *out)
 {
     size_t i = (size_t)verdict;
-    if (i >= GW_ADP_COUNT(momo_replies) || momo_replies[i].content_type == NULL)
+    if (i >= GW_ADP_COUNT(momo_replies) || momo_replies[i].content_type == NULL) {
         i = GW_CB_RETRY_LATER;
+    }
     *out = momo_replies[i];
 }
 
@@ -436,23 +477,28 @@ static enum gw_err momo_return_parse(const struct gw_adapter_config *cfg,
 {
     memset(out, 0, sizeof(*out));
     enum gw_err err = momo_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (in->query_len > GW_CALLBACK_BYTES_MAX)
+    }
+    if (in->query_len > GW_CALLBACK_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: query string too long");
+    }
     struct gw_kv *kv = NULL;
     size_t n = 0;
     err = gw_form_parse(arena, in->query != NULL ? in->query : "", in->query_len, GW_ADP_PAIRS_MAX,
                         &kv, &n);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return gw_fail(eb, err == GW_ERR_NOMEM ? err : GW_ERR_INVALID,
                        "momo: malformed query string");
+    }
     const char *v[GW_ADP_COUNT(momo_ipn_sig)] = { NULL };
-    for (size_t i = 1; i < GW_ADP_COUNT(momo_ipn_sig); i++)
+    for (size_t i = 1; i < GW_ADP_COUNT(momo_ipn_sig); i++) {
         v[i] = gw_kv_get(kv, n, momo_ipn_sig[i]);
+    }
     err = momo_verify(cfg, v, gw_kv_get(kv, n, "signature"), arena, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     return momo_result_fields(cfg, v, out, eb);
 }
 
@@ -463,12 +509,15 @@ static enum gw_err momo_query_build(const struct gw_adapter_config *cfg,
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = momo_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (!momo_order_id_ok(charge->merchant_ref))
+    }
+    if (!momo_order_id_ok(charge->merchant_ref)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: merchant_ref is not a valid orderId");
-    if (!gw_adp_id_ok(charge->request_id, MOMO_ORDER_ID_MAX))
+    }
+    if (!gw_adp_id_ok(charge->request_id, MOMO_ORDER_ID_MAX)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: request_id is malformed");
+    }
     const char *values[] = { cfg->merchant_id, charge->request_id, charge->merchant_ref,
                              momo_lang(charge->locale), NULL };
     _Static_assert(GW_ADP_COUNT(values) == GW_ADP_COUNT(momo_query_body), "query body");
@@ -486,25 +535,30 @@ static enum gw_err momo_query_parse(const struct gw_adapter_config *cfg,
     json_t *root = NULL;
     int64_t code = 0;
     enum gw_err err = momo_answer(cfg, in, arena, &root, &code, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     enum momo_class cls = momo_class_of(code);
     const char *v[GW_ADP_COUNT(momo_ipn_sig)] = { NULL };
     bool ok = true;
-    for (size_t i = 1; i < GW_ADP_COUNT(momo_ipn_sig) && ok; i++)
+    for (size_t i = 1; i < GW_ADP_COUNT(momo_ipn_sig) && ok; i++) {
         ok = gw_adp_json_text(arena, root, momo_ipn_sig[i], &v[i]);
+    }
     json_decref(root);
-    if (cls == MOMO_RETRY)
+    if (cls == MOMO_RETRY) {
         return gw_fail(eb, GW_ERR_UNAVAILABLE, "momo: query answered %lld", (long long)code);
-    if (cls == MOMO_REQUEST)
+    }
+    if (cls == MOMO_REQUEST) {
         return gw_fail(eb, GW_ERR_PROTOCOL, "momo: query refused with %lld", (long long)code);
+    }
     if (cls == MOMO_NOT_FOUND) {
         out->outcome = GW_PAY_NOT_FOUND;
         (void)gw_adp_copy(out->provider_code, sizeof(out->provider_code), "42");
         return GW_OK;
     }
-    if (!ok)
+    if (!ok) {
         return gw_fail(eb, GW_ERR_PROTOCOL, "momo: query member of the wrong type");
+    }
     err = momo_result_fields(cfg, v, out, eb);
     return err == GW_OK ? GW_OK : GW_ERR_PROTOCOL; /* the message names the field */
 }
@@ -516,23 +570,29 @@ static enum gw_err momo_refund_build(const struct gw_adapter_config *cfg, const 
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = momo_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     int64_t trans = 0;
-    if (!momo_order_id_ok(r->refund_id))
+    if (!momo_order_id_ok(r->refund_id)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: refund_id is not a valid orderId");
-    if (!gw_adp_id_ok(r->request_id, MOMO_ORDER_ID_MAX))
+    }
+    if (!gw_adp_id_ok(r->request_id, MOMO_ORDER_ID_MAX)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: request_id is malformed");
-    if (!gw_adp_parse_i64(r->provider_txn_id, 1, INT64_MAX, &trans))
+    }
+    if (!gw_adp_parse_i64(r->provider_txn_id, 1, INT64_MAX, &trans)) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: provider_txn_id is not a transId");
-    if (r->amount_vnd <= 0 || r->amount_vnd > GW_AMOUNT_VND_MAX)
+    }
+    if (r->amount_vnd <= 0 || r->amount_vnd > GW_AMOUNT_VND_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: amount_vnd out of range");
+    }
     const char *amount = gw_adp_i64(arena, r->amount_vnd);
     const char *desc = gw_adp_nonempty(r->reason)
                            ? r->reason
                            : gw_arena_printf(arena, "Hoan phi %s", r->merchant_ref);
-    if (amount == NULL || desc == NULL)
+    if (amount == NULL || desc == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "momo: out of request memory");
+    }
     const char *values[] = { cfg->merchant_id,   r->refund_id, r->request_id, amount,
                              r->provider_txn_id, "vi",         desc,          NULL };
     _Static_assert(GW_ADP_COUNT(values) == GW_ADP_COUNT(momo_refund_body), "refund body");
@@ -549,8 +609,9 @@ static enum gw_err momo_refund_parse(const struct gw_adapter_config *cfg,
     json_t *root = NULL;
     int64_t code = 0;
     enum gw_err err = momo_answer(cfg, in, arena, &root, &code, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *trans = momo_get(arena, root, "transId");
     const char *amount = momo_get(arena, root, "amount");
     json_decref(root);
@@ -559,12 +620,15 @@ static enum gw_err momo_refund_parse(const struct gw_adapter_config *cfg,
                    : cls == MOMO_PENDING || cls == MOMO_RETRY ? GW_REFUND_PENDING
                                                               : GW_REFUND_REJECTED;
     const char *code_s = gw_adp_i64(arena, code);
-    if (code_s != NULL)
+    if (code_s != NULL) {
         (void)gw_adp_copy(out->provider_code, sizeof(out->provider_code), code_s);
-    if (gw_adp_nonempty(trans) && strcmp(trans, "0") != 0)
+    }
+    if (gw_adp_nonempty(trans) && strcmp(trans, "0") != 0) {
         (void)gw_adp_copy(out->provider_refund_id, sizeof(out->provider_refund_id), trans);
-    if (!gw_adp_parse_i64(amount, 1, GW_AMOUNT_VND_MAX, &out->amount_vnd))
+    }
+    if (!gw_adp_parse_i64(amount, 1, GW_AMOUNT_VND_MAX, &out->amount_vnd)) {
         out->amount_vnd = 0;
+    }
     return GW_OK;
 }
 
@@ -595,22 +659,23 @@ static enum gw_err momo_refund_query_parse(const struct gw_adapter_config *cfg,
                                            struct gw_errbuf *eb)
 {
     enum gw_err err = momo_refund_parse(cfg, in, arena, out, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     int64_t code = 0;
     (void)gw_adp_parse_i64(out->provider_code, INT64_MIN, INT64_MAX, &code);
     enum momo_class cls = momo_class_of(code);
     if (cls == MOMO_RETRY) {
         out->outcome = GW_REFUND_PENDING;
-        return gw_fail(eb, GW_ERR_UNAVAILABLE, "momo: refund query answered %lld",
-                       (long long)code);
+        return gw_fail(eb, GW_ERR_UNAVAILABLE, "momo: refund query answered %lld", (long long)code);
     }
     if (cls == MOMO_REQUEST) {
         out->outcome = GW_REFUND_PENDING;
         return gw_fail(eb, GW_ERR_PROTOCOL, "momo: refund query refused with %lld",
                        (long long)code);
     }
-    if (cls == MOMO_NOT_FOUND)
+    if (cls == MOMO_NOT_FOUND) {
         out->outcome = GW_REFUND_PENDING;
+    }
     return GW_OK;
 }

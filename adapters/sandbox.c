@@ -2,18 +2,18 @@
  * redirect, callback, return and query, played on the bank side by feegate-banksim. Every
  * message is authenticated with lowercase hex HMAC-SHA256 under the channel secret, over the
  * exact bytes that travel; nothing is parsed before its signature checks out. */
-#include "adapter.h"
-
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "adapter.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_crypto.h"
 #include "gw_limits.h"
 #include "gw_url.h"
+
 #include "banned.h"
 
 /* A signed URL carries two URLs of at most GW_URL_BYTES_MAX, each up to 3x when encoded. */
@@ -86,13 +86,15 @@ const struct gw_adapter_ops gw_adapter_sandbox = {
 static bool sandbox_ref_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > GW_MERCHANT_REF_BYTES_MAX)
+    if (n == 0 || n > GW_MERCHANT_REF_BYTES_MAX) {
         return false;
+    }
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              c == '_' || c == '-'))
+              c == '_' || c == '-')) {
             return false;
+        }
     }
     return true;
 }
@@ -100,11 +102,13 @@ static bool sandbox_ref_ok(const char *s)
 /* txn_id: 1..63 printable ASCII bytes, no space. */
 static bool sandbox_txn_id_ok(const char *s, size_t n)
 {
-    if (n == 0 || n >= sizeof(((struct gw_adapter_result *)NULL)->provider_txn_id))
+    if (n == 0 || n >= sizeof(((struct gw_adapter_result *)NULL)->provider_txn_id)) {
         return false;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (s[i] <= ' ' || s[i] > '~')
+        if (s[i] <= ' ' || s[i] > '~') {
             return false;
+        }
     }
     return true;
 }
@@ -116,10 +120,12 @@ static bool sandbox_nonempty(const char *s)
 
 static enum gw_err sandbox_config_check(const struct gw_adapter_config *cfg, struct gw_errbuf *eb)
 {
-    if (!sandbox_nonempty(cfg->merchant_id) || !sandbox_nonempty(cfg->secret))
+    if (!sandbox_nonempty(cfg->merchant_id) || !sandbox_nonempty(cfg->secret)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: merchant_id and secret are required");
-    if (!sandbox_nonempty(cfg->endpoint_url))
+    }
+    if (!sandbox_nonempty(cfg->endpoint_url)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: endpoint_url is required");
+    }
     return GW_OK;
 }
 
@@ -127,12 +133,14 @@ static enum gw_err sandbox_config_check(const struct gw_adapter_config *cfg, str
 static enum gw_err sandbox_verify(const struct gw_adapter_config *cfg, const char *data, size_t len,
                                   const char *sig, size_t sig_len, struct gw_errbuf *eb)
 {
-    if (sig == NULL || sig_len == 0)
+    if (sig == NULL || sig_len == 0) {
         return gw_fail(eb, GW_ERR_AUTH, "sandbox: signature missing");
+    }
     char mac[GW_SHA256_HEX_BYTES];
     gw_hmac_sha256_hex(cfg->secret, strlen(cfg->secret), data, len, mac);
-    if (!gw_hex_equal_ct(sig, sig_len, mac, GW_SHA256_HEX_BYTES - 1))
+    if (!gw_hex_equal_ct(sig, sig_len, mac, GW_SHA256_HEX_BYTES - 1)) {
         return gw_fail(eb, GW_ERR_AUTH, "sandbox: bad signature");
+    }
     return GW_OK;
 }
 
@@ -142,14 +150,18 @@ static enum gw_err sandbox_encode_pairs(struct gw_buf *b, const char *const *nam
 {
     enum gw_err err = GW_OK;
     for (size_t i = 0; i < n && err == GW_OK; i++) {
-        if (i > 0)
+        if (i > 0) {
             err = gw_buf_addc(b, '&');
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = gw_form_encode(b, names[i], strlen(names[i]));
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = gw_buf_addc(b, '=');
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = gw_form_encode(b, values[i], strlen(values[i]));
+        }
     }
     return err;
 }
@@ -169,13 +181,15 @@ static enum gw_err sandbox_signed_url(const struct gw_adapter_config *cfg, const
     char mac[GW_SHA256_HEX_BYTES];
     gw_hmac_sha256_hex(cfg->secret, strlen(cfg->secret), q.data, q.len, mac);
     size_t base_len = strlen(cfg->endpoint_url);
-    while (base_len > 0 && cfg->endpoint_url[base_len - 1] == '/')
+    while (base_len > 0 && cfg->endpoint_url[base_len - 1] == '/') {
         base_len--;
+    }
     *url = gw_arena_printf(arena, "%.*s%s?%s" SANDBOX_SIG_PARAM "%s", (int)base_len,
                            cfg->endpoint_url, path, gw_buf_str(&q), mac);
     gw_buf_release(&q);
-    if (*url == NULL)
+    if (*url == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "sandbox: out of request memory");
+    }
     return GW_OK;
 }
 
@@ -187,16 +201,21 @@ static enum gw_err sandbox_checkout(const struct gw_adapter_config *cfg,
     GW_ASSERT(redirect_url != NULL);
     *redirect_url = NULL;
     enum gw_err err = sandbox_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (!sandbox_nonempty(cfg->return_url) || !sandbox_nonempty(cfg->ipn_url))
+    }
+    if (!sandbox_nonempty(cfg->return_url) || !sandbox_nonempty(cfg->ipn_url)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: return_url and ipn_url are required");
-    if (charge->merchant_ref == NULL || !sandbox_ref_ok(charge->merchant_ref))
+    }
+    if (charge->merchant_ref == NULL || !sandbox_ref_ok(charge->merchant_ref)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: merchant_ref is malformed");
-    if (charge->amount_vnd <= 0 || charge->amount_vnd > GW_AMOUNT_VND_MAX)
+    }
+    if (charge->amount_vnd <= 0 || charge->amount_vnd > GW_AMOUNT_VND_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: amount_vnd out of range");
-    if (charge->expires_at <= 0)
+    }
+    if (charge->expires_at <= 0) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: expires_at is required");
+    }
     char amount[24];
     char expires[24];
     (void)snprintf(amount, sizeof(amount), "%" PRId64, charge->amount_vnd);
@@ -235,15 +254,19 @@ static enum gw_err sandbox_parse_exact(struct gw_arena *arena, const char *s, si
 {
     size_t got = 0;
     enum gw_err err = gw_form_parse(arena, s, len, n, kv, &got);
-    if (err == GW_ERR_NOMEM)
+    if (err == GW_ERR_NOMEM) {
         return gw_fail(eb, err, "sandbox: out of request memory");
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: malformed query string");
-    if (got != n)
+    }
+    if (got != n) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: expected %zu fields, got %zu", n, got);
+    }
     for (size_t i = 0; i < n; i++) {
-        if (strcmp((*kv)[i].key, names[i]) != 0)
+        if (strcmp((*kv)[i].key, names[i]) != 0) {
             return gw_fail(eb, GW_ERR_INVALID, "sandbox: expected field %s", names[i]);
+        }
     }
     return GW_OK;
 }
@@ -251,10 +274,12 @@ static enum gw_err sandbox_parse_exact(struct gw_arena *arena, const char *s, si
 static bool sandbox_status_find(const char *name, bool allow_pending, enum gw_pay_outcome *out)
 {
     for (size_t i = 0; i < SANDBOX_COUNT(sandbox_statuses); i++) {
-        if (strcmp(sandbox_statuses[i].name, name) != 0)
+        if (strcmp(sandbox_statuses[i].name, name) != 0) {
             continue;
-        if (sandbox_statuses[i].outcome == GW_PAY_PENDING && !allow_pending)
+        }
+        if (sandbox_statuses[i].outcome == GW_PAY_PENDING && !allow_pending) {
             return false;
+        }
         *out = sandbox_statuses[i].outcome;
         return true;
     }
@@ -264,8 +289,9 @@ static bool sandbox_status_find(const char *name, bool allow_pending, enum gw_pa
 /* Copies src into dst[dst_size]; false if it does not fit. */
 static bool sandbox_copy(char *dst, size_t dst_size, const char *src, size_t len)
 {
-    if (len >= dst_size)
+    if (len >= dst_size) {
         return false;
+    }
     memcpy(dst, src, len);
     dst[len] = '\0';
     return true;
@@ -276,8 +302,9 @@ static enum gw_err sandbox_json_str(const json_t *obj, const char *key, const ch
                                     struct gw_errbuf *eb)
 {
     const json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v))
+    if (!json_is_string(v)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: %s must be a string", key);
+    }
     *s = json_string_value(v);
     *len = json_string_length(v);
     return GW_OK;
@@ -289,11 +316,13 @@ static enum gw_err sandbox_json_int(const json_t *obj, const char *key, int64_t 
                                     int64_t *out, struct gw_errbuf *eb)
 {
     const json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v))
+    if (!json_is_integer(v)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: %s must be an integer", key);
+    }
     json_int_t i = json_integer_value(v);
-    if (i < min || i > max)
+    if (i < min || i > max) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: %s out of range", key);
+    }
     *out = (int64_t)i;
     return GW_OK;
 }
@@ -305,23 +334,29 @@ static enum gw_err sandbox_json_ids(const struct gw_adapter_config *cfg, const j
     const char *s = NULL;
     size_t len = 0;
     enum gw_err err = sandbox_json_str(obj, "merchant_id", &s, &len, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     if (strcmp(s, cfg->merchant_id) != 0 ||
-        !sandbox_copy(out->merchant_id, sizeof(out->merchant_id), s, len))
+        !sandbox_copy(out->merchant_id, sizeof(out->merchant_id), s, len)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: merchant_id is not ours");
+    }
     err = sandbox_json_str(obj, "merchant_ref", &s, &len, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (!sandbox_ref_ok(s) || !sandbox_copy(out->merchant_ref, sizeof(out->merchant_ref), s, len))
+    }
+    if (!sandbox_ref_ok(s) || !sandbox_copy(out->merchant_ref, sizeof(out->merchant_ref), s, len)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: merchant_ref is malformed");
+    }
     err = sandbox_json_str(obj, "txn_id", &s, &len, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     /* A transaction still pending at the bank may not have an id yet. */
     bool empty_ok = out->outcome == GW_PAY_PENDING && len == 0;
-    if (!empty_ok && !sandbox_txn_id_ok(s, len))
+    if (!empty_ok && !sandbox_txn_id_ok(s, len)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: txn_id is malformed");
+    }
     GW_ASSERT(sandbox_copy(out->provider_txn_id, sizeof(out->provider_txn_id), s, len));
     return GW_OK;
 }
@@ -334,21 +369,26 @@ static enum gw_err sandbox_json_fields(const struct gw_adapter_config *cfg, cons
     const char *status = NULL;
     size_t status_len = 0;
     enum gw_err err = sandbox_json_str(obj, "status", &status, &status_len, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (!sandbox_status_find(status, allow_pending, &out->outcome))
+    }
+    if (!sandbox_status_find(status, allow_pending, &out->outcome)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: unknown status");
+    }
     GW_ASSERT(sandbox_copy(out->provider_code, sizeof(out->provider_code), status, status_len));
     err = sandbox_json_ids(cfg, obj, out, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     err = sandbox_json_int(obj, "amount_vnd", 1, GW_AMOUNT_VND_MAX, &out->amount_vnd, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     int64_t paid_at = 0;
     err = sandbox_json_int(obj, "paid_at", 0, 253402300799 /* 9999-12-31 */, &paid_at, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     out->paid_at = (time_t)paid_at;
     return GW_OK;
 }
@@ -359,8 +399,9 @@ static enum gw_err sandbox_json_load(const char *body, size_t len, json_t **root
 {
     json_error_t jerr;
     *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (*root == NULL)
+    if (*root == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: malformed json: %s", jerr.text);
+    }
     if (!json_is_object(*root)) {
         json_decref(*root);
         *root = NULL;
@@ -376,15 +417,18 @@ static enum gw_err sandbox_signed_body(const struct gw_adapter_config *cfg,
 {
     *root = NULL;
     enum gw_err err = sandbox_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *body = in->body != NULL ? in->body : "";
-    if (in->body_len > GW_CALLBACK_BYTES_MAX)
+    if (in->body_len > GW_CALLBACK_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: body too large");
+    }
     const char *sig = in->signature_header;
     err = sandbox_verify(cfg, body, in->body_len, sig, sig != NULL ? strlen(sig) : 0, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     return sandbox_json_load(body, in->body_len, root, eb);
 }
 
@@ -396,12 +440,14 @@ static enum gw_err sandbox_callback_parse(const struct gw_adapter_config *cfg,
 {
     (void)arena;
     memset(out, 0, sizeof(*out));
-    if (in->method != NULL && strcmp(in->method, "POST") != 0)
+    if (in->method != NULL && strcmp(in->method, "POST") != 0) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: callback must be a post");
+    }
     json_t *root = NULL;
     enum gw_err err = sandbox_signed_body(cfg, in, &root, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     err = sandbox_json_fields(cfg, root, false, out, eb);
     json_decref(root);
     return err;
@@ -411,8 +457,9 @@ static enum gw_err sandbox_callback_parse(const struct gw_adapter_config *cfg,
 static void sandbox_callback_reply(enum gw_callback_verdict verdict, struct gw_adapter_reply *out)
 {
     size_t i = (size_t)verdict;
-    if (i >= SANDBOX_COUNT(sandbox_replies) || sandbox_replies[i].body == NULL)
+    if (i >= SANDBOX_COUNT(sandbox_replies) || sandbox_replies[i].body == NULL) {
         i = GW_CB_RETRY_LATER; /* unknown to this adapter: let the bank try again */
+    }
     *out = sandbox_replies[i];
 }
 
@@ -424,30 +471,37 @@ static enum gw_err sandbox_return_parse(const struct gw_adapter_config *cfg,
 {
     memset(out, 0, sizeof(*out));
     enum gw_err err = sandbox_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *q = in->query != NULL ? in->query : "";
-    if (in->query_len > GW_URL_BYTES_MAX)
+    if (in->query_len > GW_URL_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: return query too long");
+    }
     size_t signed_len = 0;
     const char *sig = NULL;
     size_t sig_len = 0;
     err = sandbox_split_sig(q, in->query_len, &signed_len, &sig, &sig_len, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = sandbox_verify(cfg, q, signed_len, sig, sig_len, eb);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err;
+    }
     struct gw_kv *kv = NULL;
     err = sandbox_parse_exact(arena, q, signed_len, sandbox_return_fields,
                               SANDBOX_COUNT(sandbox_return_fields), &kv, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *ref = kv[0].value;
     const char *status = kv[1].value;
-    if (!sandbox_ref_ok(ref))
+    if (!sandbox_ref_ok(ref)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: merchant_ref is malformed");
-    if (!sandbox_status_find(status, false, &out->outcome))
+    }
+    if (!sandbox_status_find(status, false, &out->outcome)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: unknown status");
+    }
     GW_ASSERT(sandbox_copy(out->merchant_ref, sizeof(out->merchant_ref), ref, strlen(ref)));
     GW_ASSERT(sandbox_copy(out->provider_code, sizeof(out->provider_code), status, strlen(status)));
     return GW_OK;
@@ -460,17 +514,20 @@ static enum gw_err sandbox_query_build(const struct gw_adapter_config *cfg,
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = sandbox_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (charge->merchant_ref == NULL || !sandbox_ref_ok(charge->merchant_ref))
+    }
+    if (charge->merchant_ref == NULL || !sandbox_ref_ok(charge->merchant_ref)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: merchant_ref is malformed");
+    }
     const char *values[] = { cfg->merchant_id, charge->merchant_ref };
     _Static_assert(SANDBOX_COUNT(values) == SANDBOX_COUNT(sandbox_query_fields), "fields");
     char *url = NULL;
     err = sandbox_signed_url(cfg, "/sandbox/query", sandbox_query_fields, values,
                              SANDBOX_COUNT(values), arena, &url, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     req->method = "GET";
     req->url = url;
     req->content_type = NULL;
@@ -488,22 +545,26 @@ static enum gw_err sandbox_query_parse(const struct gw_adapter_config *cfg,
 {
     (void)arena;
     memset(out, 0, sizeof(*out));
-    if (in->http_status >= 500)
+    if (in->http_status >= 500) {
         return gw_fail(eb, GW_ERR_UNAVAILABLE, "sandbox: query answered %d", in->http_status);
-    if (in->http_status != 200 && in->http_status != 404)
+    }
+    if (in->http_status != 200 && in->http_status != 404) {
         return gw_fail(eb, GW_ERR_PROTOCOL, "sandbox: query answered %d", in->http_status);
+    }
     json_t *root = NULL;
     enum gw_err err = sandbox_signed_body(cfg, in, &root, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     if (in->http_status == 200) {
         err = sandbox_json_fields(cfg, root, true, out, eb);
     } else {
         const json_t *status = json_object_get(root, "status");
-        if (json_is_string(status) && strcmp(json_string_value(status), "not_found") == 0)
+        if (json_is_string(status) && strcmp(json_string_value(status), "not_found") == 0) {
             out->outcome = GW_PAY_NOT_FOUND;
-        else
+        } else {
             err = gw_fail(eb, GW_ERR_PROTOCOL, "sandbox: 404 without not_found");
+        }
     }
     json_decref(root);
     return err;
@@ -526,12 +587,15 @@ static enum gw_err sandbox_refund_check(const struct gw_adapter_config *cfg,
                                         const struct gw_refund *r, struct gw_errbuf *eb)
 {
     enum gw_err err = sandbox_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (r->merchant_ref == NULL || !sandbox_ref_ok(r->merchant_ref))
+    }
+    if (r->merchant_ref == NULL || !sandbox_ref_ok(r->merchant_ref)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: merchant_ref is malformed");
-    if (r->refund_id == NULL || !sandbox_ref_ok(r->refund_id))
+    }
+    if (r->refund_id == NULL || !sandbox_ref_ok(r->refund_id)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: refund_id is malformed");
+    }
     return GW_OK;
 }
 
@@ -543,30 +607,34 @@ static enum gw_err sandbox_refund_build(const struct gw_adapter_config *cfg,
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = sandbox_refund_check(cfg, r, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (r->amount_vnd <= 0 || r->amount_vnd > GW_AMOUNT_VND_MAX)
+    }
+    if (r->amount_vnd <= 0 || r->amount_vnd > GW_AMOUNT_VND_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: amount_vnd out of range");
-    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s}", "merchant_id", cfg->merchant_id,
-                          "merchant_ref", r->merchant_ref, "refund_id", r->refund_id,
-                          "amount_vnd", (json_int_t)r->amount_vnd, "reason",
-                          r->reason != NULL ? r->reason : "");
+    }
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s}", "merchant_id", cfg->merchant_id, "merchant_ref",
+                          r->merchant_ref, "refund_id", r->refund_id, "amount_vnd",
+                          (json_int_t)r->amount_vnd, "reason", r->reason != NULL ? r->reason : "");
     char *body = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
-    if (body == NULL)
+    if (body == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: reason is not valid utf-8");
+    }
     size_t len = strlen(body);
     char *copy = gw_arena_strndup(arena, body, len);
     char mac[GW_SHA256_HEX_BYTES];
     gw_hmac_sha256_hex(cfg->secret, strlen(cfg->secret), body, len, mac);
     gw_libc_free(body);
     size_t base_len = strlen(cfg->endpoint_url);
-    while (base_len > 0 && cfg->endpoint_url[base_len - 1] == '/')
+    while (base_len > 0 && cfg->endpoint_url[base_len - 1] == '/') {
         base_len--;
+    }
     req->url = gw_arena_printf(arena, "%.*s/sandbox/refund", (int)base_len, cfg->endpoint_url);
     req->headers[0].value = gw_arena_strdup(arena, mac);
-    if (copy == NULL || req->url == NULL || req->headers[0].value == NULL)
+    if (copy == NULL || req->url == NULL || req->headers[0].value == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "sandbox: out of request memory");
+    }
     req->method = "POST";
     req->content_type = "application/json";
     req->body = copy;
@@ -583,37 +651,47 @@ static enum gw_err sandbox_refund_fields(const struct gw_adapter_config *cfg, co
     const char *s = NULL;
     size_t len = 0;
     enum gw_err err = sandbox_json_str(obj, "merchant_id", &s, &len, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (strcmp(s, cfg->merchant_id) != 0)
+    }
+    if (strcmp(s, cfg->merchant_id) != 0) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: merchant_id is not ours");
+    }
     err = sandbox_json_str(obj, "status", &s, &len, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     size_t i = 0;
     while (i < SANDBOX_COUNT(sandbox_refund_statuses) &&
-           strcmp(sandbox_refund_statuses[i].name, s) != 0)
+           strcmp(sandbox_refund_statuses[i].name, s) != 0) {
         i++;
-    if (i == SANDBOX_COUNT(sandbox_refund_statuses))
+    }
+    if (i == SANDBOX_COUNT(sandbox_refund_statuses)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: unknown refund status");
+    }
     enum gw_refund_outcome outcome = sandbox_refund_statuses[i].outcome;
     GW_ASSERT(sandbox_copy(out->provider_code, sizeof(out->provider_code), s, len));
     err = sandbox_json_str(obj, "refund_txn_id", &s, &len, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (outcome == GW_REFUND_ACCEPTED && !sandbox_txn_id_ok(s, len))
+    }
+    if (outcome == GW_REFUND_ACCEPTED && !sandbox_txn_id_ok(s, len)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: refund_txn_id is malformed");
-    if (len > 0 && !sandbox_copy(out->provider_refund_id, sizeof(out->provider_refund_id), s, len))
+    }
+    if (len > 0 &&
+        !sandbox_copy(out->provider_refund_id, sizeof(out->provider_refund_id), s, len)) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: refund_txn_id is malformed");
+    }
     err = sandbox_json_int(obj, "amount_vnd", 1, GW_AMOUNT_VND_MAX, &out->amount_vnd, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     /* A refusal names its reason (payment_not_found, not_paid, exceeds_paid, ...). */
     const json_t *reason = json_object_get(obj, "reason");
-    if (outcome == GW_REFUND_REJECTED && json_is_string(reason) &&
-        json_string_length(reason) > 0)
+    if (outcome == GW_REFUND_REJECTED && json_is_string(reason) && json_string_length(reason) > 0) {
         (void)sandbox_copy(out->provider_code, sizeof(out->provider_code),
                            json_string_value(reason), json_string_length(reason));
+    }
     out->outcome = outcome;
     return GW_OK;
 }
@@ -627,27 +705,32 @@ static enum gw_err sandbox_refund_answer(const struct gw_adapter_config *cfg,
 {
     memset(out, 0, sizeof(*out));
     out->outcome = GW_REFUND_PENDING;
-    if (in->http_status >= 500)
+    if (in->http_status >= 500) {
         return gw_fail(eb, GW_ERR_UNAVAILABLE, "sandbox: refund answered %d", in->http_status);
-    if (in->http_status != 200 && in->http_status != 404)
+    }
+    if (in->http_status != 200 && in->http_status != 404) {
         return gw_fail(eb, GW_ERR_PROTOCOL, "sandbox: refund answered %d", in->http_status);
+    }
     json_t *root = NULL;
     enum gw_err err = sandbox_signed_body(cfg, in, &root, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     if (in->http_status == 200) {
         err = sandbox_refund_fields(cfg, root, out, eb);
     } else {
         const json_t *status = json_object_get(root, "status");
-        if (json_is_string(status) && strcmp(json_string_value(status), "not_found") == 0)
+        if (json_is_string(status) && strcmp(json_string_value(status), "not_found") == 0) {
             GW_ASSERT(sandbox_copy(out->provider_code, sizeof(out->provider_code), "not_found",
                                    strlen("not_found")));
-        else
+        } else {
             err = gw_fail(eb, GW_ERR_PROTOCOL, "sandbox: 404 without not_found");
+        }
     }
     json_decref(root);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         out->outcome = GW_REFUND_PENDING;
+    }
     return err;
 }
 
@@ -666,15 +749,17 @@ static enum gw_err sandbox_refund_query_build(const struct gw_adapter_config *cf
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = sandbox_refund_check(cfg, r, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *values[] = { cfg->merchant_id, r->refund_id };
     _Static_assert(SANDBOX_COUNT(values) == SANDBOX_COUNT(sandbox_refund_query_fields), "fields");
     char *url = NULL;
     err = sandbox_signed_url(cfg, "/sandbox/refund_query", sandbox_refund_query_fields, values,
                              SANDBOX_COUNT(values), arena, &url, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     req->method = "GET";
     req->url = url;
     req->body = "";

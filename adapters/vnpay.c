@@ -3,17 +3,17 @@
  * received vnp_* parameter, querydr and refund with their pipe-joined checksums. All MACs
  * are lowercase hex HMAC-SHA512 under vnp_HashSecret (§0), compared in constant time,
  * case-insensitively; nothing is read from a message before its hash checks out. */
-#include "adapter.h"
-
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter.h"
 #include "adapter_int.h"
 #include "gw_assert.h"
 #include "gw_crypto.h"
 #include "gw_limits.h"
 #include "gw_time.h"
 #include "gw_url.h"
+
 #include "banned.h"
 
 #define VNPAY_VERSION    "2.1.0"
@@ -155,10 +155,12 @@ const struct gw_adapter_ops gw_adapter_vnpay = {
 
 static enum gw_err vnpay_config_check(const struct gw_adapter_config *cfg, struct gw_errbuf *eb)
 {
-    if (!gw_adp_nonempty(cfg->merchant_id) || !gw_adp_nonempty(cfg->secret))
+    if (!gw_adp_nonempty(cfg->merchant_id) || !gw_adp_nonempty(cfg->secret)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: merchant_id and secret are required");
-    if (!gw_adp_nonempty(cfg->endpoint_url))
+    }
+    if (!gw_adp_nonempty(cfg->endpoint_url)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: endpoint_url is required");
+    }
     return GW_OK;
 }
 
@@ -186,10 +188,12 @@ static enum gw_err vnpay_sign_pairs(const struct gw_adapter_config *cfg, struct 
     gw_adp_str_init(&s, arena, GW_ADP_TEXT_BYTES_MAX);
     bool first = true;
     for (size_t i = 0; i < n; i++) {
-        if (!gw_adp_nonempty(pairs[i].value))
+        if (!gw_adp_nonempty(pairs[i].value)) {
             continue;
-        if (!first)
+        }
+        if (!first) {
             gw_adp_str_addc(&s, '&');
+        }
         first = false;
         gw_adp_str_add_form(&s, pairs[i].name);
         gw_adp_str_addc(&s, '=');
@@ -197,8 +201,9 @@ static enum gw_err vnpay_sign_pairs(const struct gw_adapter_config *cfg, struct 
     }
     size_t len = 0;
     enum gw_err err = gw_adp_str_finish(&s, data, &len);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         vnpay_hmac(cfg, *data, len, mac);
+    }
     return err;
 }
 
@@ -222,17 +227,21 @@ static uint32_t vnpay_utf8_next(const unsigned char **p)
  * when there is none. */
 static char vnpay_fold(uint32_t cp)
 {
-    if (cp >= 0x300 && cp <= 0x36F)
+    if (cp >= 0x300 && cp <= 0x36F) {
         return '\0';
-    if (cp >= 0xC0 && cp <= 0xFF)
+    }
+    if (cp >= 0xC0 && cp <= 0xFF) {
         return vnpay_fold_latin1[cp - 0xC0];
+    }
     for (size_t i = 0; i < GW_ADP_COUNT(vnpay_fold_single); i++) {
-        if (vnpay_fold_single[i].cp == cp)
+        if (vnpay_fold_single[i].cp == cp) {
             return vnpay_fold_single[i].ascii;
+        }
     }
     for (size_t i = 0; i < GW_ADP_COUNT(vnpay_fold_ranges); i++) {
-        if (cp >= vnpay_fold_ranges[i].lo && cp <= vnpay_fold_ranges[i].hi)
+        if (cp >= vnpay_fold_ranges[i].lo && cp <= vnpay_fold_ranges[i].hi) {
             return (char)(vnpay_fold_ranges[i].upper + ((cp & 1u) ? 'a' - 'A' : 0));
+        }
     }
     return ' ';
 }
@@ -243,8 +252,9 @@ static char *vnpay_ascii_text(struct gw_arena *arena, const char *in)
 {
     size_t n = strlen(in);
     char *out = gw_arena_alloc(arena, n + 1);
-    if (out == NULL)
+    if (out == NULL) {
         return NULL;
+    }
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)in;
     while (*p != '\0' && o < VNPAY_INFO_MAX) {
@@ -253,11 +263,13 @@ static char *vnpay_ascii_text(struct gw_arena *arena, const char *in)
             c = vnpay_fold(vnpay_utf8_next(&p));
         } else {
             c = (char)*p++;
-            if (c < ' ' || c == 0x7F || strchr("*~!'()", c) != NULL)
+            if (c < ' ' || c == 0x7F || strchr("*~!'()", c) != NULL) {
                 c = ' ';
+            }
         }
-        if (c != '\0')
+        if (c != '\0') {
             out[o++] = c;
+        }
     }
     out[o] = '\0';
     return out;
@@ -276,16 +288,21 @@ static enum gw_err vnpay_checkout(const struct gw_adapter_config *cfg,
     GW_ASSERT(redirect_url != NULL);
     *redirect_url = NULL;
     enum gw_err err = vnpay_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (!gw_adp_nonempty(cfg->return_url))
+    }
+    if (!gw_adp_nonempty(cfg->return_url)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: return_url is required");
-    if (!gw_adp_id_ok(charge->merchant_ref, GW_MERCHANT_REF_BYTES_MAX))
+    }
+    if (!gw_adp_id_ok(charge->merchant_ref, GW_MERCHANT_REF_BYTES_MAX)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: merchant_ref is malformed");
-    if (charge->amount_vnd <= 0 || charge->amount_vnd > GW_AMOUNT_VND_MAX)
+    }
+    if (charge->amount_vnd <= 0 || charge->amount_vnd > GW_AMOUNT_VND_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: amount_vnd out of range");
-    if (charge->created_at <= 0 || charge->expires_at <= charge->created_at)
+    }
+    if (charge->created_at <= 0 || charge->expires_at <= charge->created_at) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: created_at and expires_at are required");
+    }
     char created[15];
     char expires[15];
     gw_time_compact_vn(charge->created_at, created);
@@ -293,8 +310,9 @@ static enum gw_err vnpay_checkout(const struct gw_adapter_config *cfg,
     const char *info =
         vnpay_ascii_text(arena, charge->order_info != NULL ? charge->order_info : "");
     const char *amount = gw_adp_i64(arena, charge->amount_vnd * 100); /* §1.2: x100 */
-    if (info == NULL || amount == NULL)
+    if (info == NULL || amount == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "vnpay: out of request memory");
+    }
     struct vnpay_pair pairs[] = {
         { "vnp_Version", VNPAY_VERSION },
         { "vnp_Command", "pay" },
@@ -314,13 +332,15 @@ static enum gw_err vnpay_checkout(const struct gw_adapter_config *cfg,
     char *data = NULL;
     char mac[GW_SHA512_HEX_BYTES];
     err = vnpay_sign_pairs(cfg, pairs, GW_ADP_COUNT(pairs), arena, &data, mac);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return gw_fail(eb, err, "vnpay: payment url too long");
+    }
     char sep = strchr(cfg->endpoint_url, '?') != NULL ? '&' : '?';
     *redirect_url =
         gw_arena_printf(arena, "%s%c%s&" VNPAY_HASH "=%s", cfg->endpoint_url, sep, data, mac);
-    if (*redirect_url == NULL)
+    if (*redirect_url == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "vnpay: out of request memory");
+    }
     return GW_OK;
 }
 
@@ -333,40 +353,50 @@ static enum gw_err vnpay_verify_query(const struct gw_adapter_config *cfg,
                                       struct gw_kv **kv, size_t *n, struct gw_errbuf *eb)
 {
     const char *q = in->query != NULL ? in->query : "";
-    if (in->query_len > GW_CALLBACK_BYTES_MAX)
+    if (in->query_len > GW_CALLBACK_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: query string too long");
+    }
     enum gw_err err = gw_form_parse(arena, q, in->query_len, GW_ADP_PAIRS_MAX, kv, n);
-    if (err == GW_ERR_NOMEM)
+    if (err == GW_ERR_NOMEM) {
         return gw_fail(eb, err, "vnpay: out of request memory");
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: malformed query string");
+    }
     struct vnpay_pair *pairs = gw_arena_alloc(arena, (*n + 1) * sizeof(*pairs));
-    if (pairs == NULL)
+    if (pairs == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "vnpay: out of request memory");
+    }
     size_t np = 0;
     const char *hash = NULL;
     for (size_t i = 0; i < *n; i++) {
         const char *k = (*kv)[i].key;
-        if (strncmp(k, VNPAY_PREFIX, strlen(VNPAY_PREFIX)) != 0)
+        if (strncmp(k, VNPAY_PREFIX, strlen(VNPAY_PREFIX)) != 0) {
             continue;
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp((*kv)[j].key, k) == 0)
-                return gw_fail(eb, GW_ERR_INVALID, "vnpay: parameter %s repeated", k);
         }
-        if (strcmp(k, VNPAY_HASH) == 0)
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp((*kv)[j].key, k) == 0) {
+                return gw_fail(eb, GW_ERR_INVALID, "vnpay: parameter %s repeated", k);
+            }
+        }
+        if (strcmp(k, VNPAY_HASH) == 0) {
             hash = (*kv)[i].value;
-        else if (strcmp(k, VNPAY_HASH_TYPE) != 0)
+        } else if (strcmp(k, VNPAY_HASH_TYPE) != 0) {
             pairs[np++] = (struct vnpay_pair){ k, (*kv)[i].value };
+        }
     }
-    if (!gw_adp_nonempty(hash))
+    if (!gw_adp_nonempty(hash)) {
         return gw_fail(eb, GW_ERR_AUTH, "vnpay: vnp_SecureHash missing");
+    }
     char *data = NULL;
     char mac[GW_SHA512_HEX_BYTES];
     err = vnpay_sign_pairs(cfg, pairs, np, arena, &data, mac);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return gw_fail(eb, err, "vnpay: signed data too long");
-    if (!gw_hex_equal_ct(hash, strlen(hash), mac, GW_SHA512_HEX_BYTES - 1))
+    }
+    if (!gw_hex_equal_ct(hash, strlen(hash), mac, GW_SHA512_HEX_BYTES - 1)) {
         return gw_fail(eb, GW_ERR_AUTH, "vnpay: bad vnp_SecureHash");
+    }
     return GW_OK;
 }
 
@@ -383,13 +413,16 @@ static enum gw_pay_outcome vnpay_outcome(const char *rc, const char *ts)
 {
     enum gw_pay_outcome o = GW_PAY_FAILED;
     for (size_t i = 0; ts != NULL && i < GW_ADP_COUNT(vnpay_txn_statuses); i++) {
-        if (strcmp(vnpay_txn_statuses[i].code, ts) == 0)
+        if (strcmp(vnpay_txn_statuses[i].code, ts) == 0) {
             o = vnpay_txn_statuses[i].outcome;
+        }
     }
-    if (strcmp(rc, "07") == 0)
+    if (strcmp(rc, "07") == 0) {
         return GW_PAY_PENDING;
-    if (o == GW_PAY_SUCCEEDED && strcmp(rc, "00") != 0)
+    }
+    if (o == GW_PAY_SUCCEEDED && strcmp(rc, "00") != 0) {
         return GW_PAY_FAILED;
+    }
     return o;
 }
 
@@ -397,8 +430,9 @@ static enum gw_pay_outcome vnpay_outcome(const char *rc, const char *ts)
 static bool vnpay_amount(const char *s, int64_t *vnd)
 {
     int64_t v = 0;
-    if (!gw_adp_parse_i64(s, 100, GW_AMOUNT_VND_MAX * 100, &v) || v % 100 != 0)
+    if (!gw_adp_parse_i64(s, 100, GW_AMOUNT_VND_MAX * 100, &v) || v % 100 != 0) {
         return false;
+    }
     *vnd = v / 100;
     return true;
 }
@@ -408,18 +442,22 @@ static enum gw_err vnpay_ids(const struct gw_adapter_config *cfg, const char *tm
                              const char *txn_no, struct gw_adapter_result *out,
                              struct gw_errbuf *eb)
 {
-    if (tmn == NULL || strcmp(tmn, cfg->merchant_id) != 0)
+    if (tmn == NULL || strcmp(tmn, cfg->merchant_id) != 0) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: vnp_TmnCode is not ours");
+    }
     GW_ASSERT(gw_adp_copy(out->merchant_id, sizeof(out->merchant_id), cfg->merchant_id));
-    if (!gw_adp_id_ok(ref, GW_MERCHANT_REF_BYTES_MAX))
+    if (!gw_adp_id_ok(ref, GW_MERCHANT_REF_BYTES_MAX)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: vnp_TxnRef is malformed");
+    }
     GW_ASSERT(gw_adp_copy(out->merchant_ref, sizeof(out->merchant_ref), ref));
     int64_t no = 0;
     if (gw_adp_nonempty(txn_no) &&
-        (strlen(txn_no) > VNPAY_TXN_NO_MAX || !gw_adp_parse_i64(txn_no, 0, INT64_MAX, &no)))
+        (strlen(txn_no) > VNPAY_TXN_NO_MAX || !gw_adp_parse_i64(txn_no, 0, INT64_MAX, &no))) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: vnp_TransactionNo is malformed");
-    if (no > 0) /* VNPAY sends 0 for payments it never completed */
+    }
+    if (no > 0) { /* VNPAY sends 0 for payments it never completed */
         GW_ASSERT(gw_adp_copy(out->provider_txn_id, sizeof(out->provider_txn_id), txn_no));
+    }
     return GW_OK;
 }
 
@@ -432,22 +470,28 @@ static enum gw_err vnpay_redirect_fields(const struct gw_adapter_config *cfg,
     const char *ts = gw_kv_get(kv, n, "vnp_TransactionStatus");
     const char *cur = gw_kv_get(kv, n, "vnp_CurrCode");
     const char *pay_date = gw_kv_get(kv, n, "vnp_PayDate");
-    if (!vnpay_code_ok(rc) || (ts != NULL && !vnpay_code_ok(ts)))
+    if (!vnpay_code_ok(rc) || (ts != NULL && !vnpay_code_ok(ts))) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: malformed response or status code");
-    if (gw_adp_nonempty(cur) && strcmp(cur, "VND") != 0)
+    }
+    if (gw_adp_nonempty(cur) && strcmp(cur, "VND") != 0) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: currency %s is not VND", cur);
+    }
     enum gw_err err =
         vnpay_ids(cfg, gw_kv_get(kv, n, "vnp_TmnCode"), gw_kv_get(kv, n, "vnp_TxnRef"),
                   gw_kv_get(kv, n, "vnp_TransactionNo"), out, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (!vnpay_amount(gw_kv_get(kv, n, "vnp_Amount"), &out->amount_vnd))
+    }
+    if (!vnpay_amount(gw_kv_get(kv, n, "vnp_Amount"), &out->amount_vnd)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: vnp_Amount is malformed");
-    if (gw_adp_nonempty(pay_date) && gw_time_parse_compact_vn(pay_date, &out->paid_at) != GW_OK)
+    }
+    if (gw_adp_nonempty(pay_date) && gw_time_parse_compact_vn(pay_date, &out->paid_at) != GW_OK) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: vnp_PayDate is malformed");
+    }
     out->outcome = vnpay_outcome(rc, ts);
-    if (out->outcome != GW_PAY_SUCCEEDED)
+    if (out->outcome != GW_PAY_SUCCEEDED) {
         out->paid_at = 0;
+    }
     (void)gw_adp_copy(out->provider_code, sizeof(out->provider_code), rc);
     return GW_OK;
 }
@@ -459,17 +503,21 @@ static enum gw_err vnpay_callback_parse(const struct gw_adapter_config *cfg,
 {
     memset(out, 0, sizeof(*out));
     enum gw_err err = vnpay_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (in->method != NULL && strcmp(in->method, "GET") != 0)
+    }
+    if (in->method != NULL && strcmp(in->method, "GET") != 0) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: ipn must be a get");
+    }
     struct gw_kv *kv = NULL;
     size_t n = 0;
     err = vnpay_verify_query(cfg, in, arena, &kv, &n, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (gw_kv_get(kv, n, "vnp_TransactionStatus") == NULL)
+    }
+    if (gw_kv_get(kv, n, "vnp_TransactionStatus") == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: vnp_TransactionStatus missing");
+    }
     return vnpay_redirect_fields(cfg, kv, n, out, eb);
 }
 
@@ -477,8 +525,9 @@ static enum gw_err vnpay_callback_parse(const struct gw_adapter_config *cfg,
 static void vnpay_callback_reply(enum gw_callback_verdict verdict, struct gw_adapter_reply *out)
 {
     size_t i = (size_t)verdict;
-    if (i >= GW_ADP_COUNT(vnpay_replies) || vnpay_replies[i].body == NULL)
+    if (i >= GW_ADP_COUNT(vnpay_replies) || vnpay_replies[i].body == NULL) {
         i = GW_CB_RETRY_LATER;
+    }
     *out = vnpay_replies[i];
 }
 
@@ -489,13 +538,15 @@ static enum gw_err vnpay_return_parse(const struct gw_adapter_config *cfg,
 {
     memset(out, 0, sizeof(*out));
     enum gw_err err = vnpay_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     struct gw_kv *kv = NULL;
     size_t n = 0;
     err = vnpay_verify_query(cfg, in, arena, &kv, &n, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     return vnpay_redirect_fields(cfg, kv, n, out, eb);
 }
 
@@ -503,8 +554,9 @@ static enum gw_err vnpay_return_parse(const struct gw_adapter_config *cfg,
  * sandbox path. */
 static const char *vnpay_api_url(const struct gw_adapter_config *cfg, struct gw_arena *arena)
 {
-    if (gw_adp_nonempty(cfg->api_url))
+    if (gw_adp_nonempty(cfg->api_url)) {
         return cfg->api_url;
+    }
     const char *u = cfg->endpoint_url;
     const char *host = strstr(u, "://");
     host = host != NULL ? host + 3 : u;
@@ -515,8 +567,9 @@ static const char *vnpay_api_url(const struct gw_adapter_config *cfg, struct gw_
 static const char *vnpay_pair_get(const struct vnpay_pair *pairs, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(pairs[i].name, name) == 0)
+        if (strcmp(pairs[i].name, name) == 0) {
             return pairs[i].value;
+        }
     }
     return NULL;
 }
@@ -530,23 +583,26 @@ static enum gw_err vnpay_api_request(const struct gw_adapter_config *cfg,
 {
     const char *values[GW_ADP_COUNT(vnpay_querydr_answer_hash)];
     GW_ASSERT(n_hash <= GW_ADP_COUNT(values));
-    for (size_t i = 0; i < n_hash; i++)
+    for (size_t i = 0; i < n_hash; i++) {
         values[i] = vnpay_pair_get(fields, n, hash[i]);
+    }
     struct gw_adp_str s;
     gw_adp_str_init(&s, arena, GW_ADP_TEXT_BYTES_MAX);
     gw_adp_str_join(&s, values, n_hash, '|');
     char *data = NULL;
     size_t len = 0;
     enum gw_err err = gw_adp_str_finish(&s, &data, &len);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return gw_fail(eb, err, "vnpay: request too long");
+    }
     char mac[GW_SHA512_HEX_BYTES];
     vnpay_hmac(cfg, data, len, mac);
     gw_adp_str_init(&s, arena, GW_ADP_TEXT_BYTES_MAX);
     gw_adp_str_addc(&s, '{');
     for (size_t i = 0; i < n; i++) {
-        if (fields[i].value == NULL)
+        if (fields[i].value == NULL) {
             continue;
+        }
         gw_adp_str_add_json(&s, fields[i].name);
         gw_adp_str_addc(&s, ':');
         gw_adp_str_add_json(&s, fields[i].value);
@@ -558,8 +614,9 @@ static enum gw_err vnpay_api_request(const struct gw_adapter_config *cfg,
     char *body = NULL;
     err = gw_adp_str_finish(&s, &body, &len);
     const char *url = vnpay_api_url(cfg, arena);
-    if (err != GW_OK || url == NULL)
+    if (err != GW_OK || url == NULL) {
         return gw_fail(eb, err != GW_OK ? err : GW_ERR_NOMEM, "vnpay: request too long");
+    }
     gw_adp_http_post(req, url, "application/json", body, len);
     return GW_OK;
 }
@@ -571,21 +628,26 @@ static enum gw_err vnpay_query_build(const struct gw_adapter_config *cfg,
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = vnpay_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (!gw_adp_id_ok(charge->merchant_ref, GW_MERCHANT_REF_BYTES_MAX))
+    }
+    if (!gw_adp_id_ok(charge->merchant_ref, GW_MERCHANT_REF_BYTES_MAX)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: merchant_ref is malformed");
-    if (!gw_adp_id_ok(charge->request_id, GW_ADP_REQUEST_ID_BYTES_MAX))
+    }
+    if (!gw_adp_id_ok(charge->request_id, GW_ADP_REQUEST_ID_BYTES_MAX)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: request_id is malformed");
-    if (charge->created_at <= 0 || charge->requested_at <= 0)
+    }
+    if (charge->created_at <= 0 || charge->requested_at <= 0) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: created_at and requested_at are required");
+    }
     char created[15];
     char now[15];
     gw_time_compact_vn(charge->created_at, created);
     gw_time_compact_vn(charge->requested_at, now);
     const char *info = gw_arena_printf(arena, "Truy van GD %s", charge->merchant_ref);
-    if (info == NULL)
+    if (info == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "vnpay: out of request memory");
+    }
     const struct vnpay_pair fields[] = {
         { "vnp_RequestId", charge->request_id },
         { "vnp_Version", VNPAY_VERSION },
@@ -612,18 +674,22 @@ static enum gw_err vnpay_api_answer(const struct gw_adapter_config *cfg,
 {
     *root = NULL;
     enum gw_err err = vnpay_config_check(cfg, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_adp_http_status("vnpay", in, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_adp_json_load("vnpay", in->body, in->body_len, root, eb);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err;
+    }
     const char *values[GW_ADP_COUNT(vnpay_querydr_answer_hash)];
     GW_ASSERT(n_hash <= GW_ADP_COUNT(values));
     const char *sig = NULL;
     bool ok = gw_adp_json_text(arena, *root, VNPAY_HASH, &sig);
-    for (size_t i = 0; i < n_hash && ok; i++)
+    for (size_t i = 0; i < n_hash && ok; i++) {
         ok = gw_adp_json_text(arena, *root, hash[i], &values[i]);
+    }
     if (!ok) {
         json_decref(*root);
         *root = NULL;
@@ -636,14 +702,16 @@ static enum gw_err vnpay_api_answer(const struct gw_adapter_config *cfg,
     size_t len = 0;
     err = gw_adp_str_finish(&s, &data, &len);
     char mac[GW_SHA512_HEX_BYTES];
-    if (err == GW_OK)
+    if (err == GW_OK) {
         vnpay_hmac(cfg, data, len, mac);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         err = gw_fail(eb, err, "vnpay: answer too long");
-    else if (!gw_adp_nonempty(sig))
+    } else if (!gw_adp_nonempty(sig)) {
         err = gw_fail(eb, GW_ERR_AUTH, "vnpay: vnp_SecureHash missing");
-    else if (!gw_hex_equal_ct(sig, strlen(sig), mac, GW_SHA512_HEX_BYTES - 1))
+    } else if (!gw_hex_equal_ct(sig, strlen(sig), mac, GW_SHA512_HEX_BYTES - 1)) {
         err = gw_fail(eb, GW_ERR_AUTH, "vnpay: bad vnp_SecureHash");
+    }
     if (err != GW_OK) {
         json_decref(*root);
         *root = NULL;
@@ -661,8 +729,9 @@ static const char *vnpay_get(struct gw_arena *arena, const json_t *root, const c
 static enum vnpay_api_class vnpay_api_class(const char *rc)
 {
     for (size_t i = 0; rc != NULL && i < GW_ADP_COUNT(vnpay_api_codes); i++) {
-        if (strcmp(vnpay_api_codes[i].code, rc) == 0)
+        if (strcmp(vnpay_api_codes[i].code, rc) == 0) {
             return vnpay_api_codes[i].cls;
+        }
     }
     return VNPAY_API_RETRY; /* unknown code: the outcome stays unknown */
 }
@@ -674,23 +743,28 @@ static enum gw_err vnpay_query_fields(const struct gw_adapter_config *cfg, struc
 {
     const char *ts = vnpay_get(arena, root, "vnp_TransactionStatus");
     const char *pay_date = vnpay_get(arena, root, "vnp_PayDate");
-    if (!vnpay_code_ok(ts))
+    if (!vnpay_code_ok(ts)) {
         return gw_fail(eb, GW_ERR_PROTOCOL, "vnpay: vnp_TransactionStatus is malformed");
+    }
     enum gw_err err =
         vnpay_ids(cfg, vnpay_get(arena, root, "vnp_TmnCode"), vnpay_get(arena, root, "vnp_TxnRef"),
                   vnpay_get(arena, root, "vnp_TransactionNo"), out, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (!vnpay_amount(vnpay_get(arena, root, "vnp_Amount"), &out->amount_vnd))
+    }
+    if (!vnpay_amount(vnpay_get(arena, root, "vnp_Amount"), &out->amount_vnd)) {
         return gw_fail(eb, GW_ERR_PROTOCOL, "vnpay: vnp_Amount is malformed");
+    }
     out->outcome = GW_PAY_PENDING;
     for (size_t i = 0; i < GW_ADP_COUNT(vnpay_txn_statuses); i++) {
-        if (strcmp(vnpay_txn_statuses[i].code, ts) == 0)
+        if (strcmp(vnpay_txn_statuses[i].code, ts) == 0) {
             out->outcome = vnpay_txn_statuses[i].outcome;
+        }
     }
     if (out->outcome == GW_PAY_SUCCEEDED && gw_adp_nonempty(pay_date) &&
-        gw_time_parse_compact_vn(pay_date, &out->paid_at) != GW_OK)
+        gw_time_parse_compact_vn(pay_date, &out->paid_at) != GW_OK) {
         return gw_fail(eb, GW_ERR_PROTOCOL, "vnpay: vnp_PayDate is malformed");
+    }
     (void)gw_adp_copy(out->provider_code, sizeof(out->provider_code), ts);
     return GW_OK;
 }
@@ -705,8 +779,9 @@ static enum gw_err vnpay_query_parse(const struct gw_adapter_config *cfg,
     json_t *root = NULL;
     enum gw_err err = vnpay_api_answer(cfg, in, arena, vnpay_querydr_answer_hash,
                                        GW_ADP_COUNT(vnpay_querydr_answer_hash), &root, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *rc = vnpay_get(arena, root, "vnp_ResponseCode");
     switch (vnpay_api_class(rc)) {
     case VNPAY_API_OK:
@@ -730,17 +805,22 @@ static enum gw_err vnpay_query_parse(const struct gw_adapter_config *cfg,
 static enum gw_err vnpay_refund_check(const struct gw_refund *r, struct gw_errbuf *eb)
 {
     int64_t no = 0;
-    if (!gw_adp_id_ok(r->merchant_ref, GW_MERCHANT_REF_BYTES_MAX))
+    if (!gw_adp_id_ok(r->merchant_ref, GW_MERCHANT_REF_BYTES_MAX)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: merchant_ref is malformed");
-    if (!gw_adp_id_ok(r->request_id, GW_ADP_REQUEST_ID_BYTES_MAX))
+    }
+    if (!gw_adp_id_ok(r->request_id, GW_ADP_REQUEST_ID_BYTES_MAX)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: request_id is malformed");
+    }
     if (r->provider_txn_id == NULL || strlen(r->provider_txn_id) > VNPAY_TXN_NO_MAX ||
-        !gw_adp_parse_i64(r->provider_txn_id, 1, INT64_MAX, &no))
+        !gw_adp_parse_i64(r->provider_txn_id, 1, INT64_MAX, &no)) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: provider_txn_id is malformed");
-    if (r->amount_vnd <= 0 || r->amount_vnd > GW_AMOUNT_VND_MAX)
+    }
+    if (r->amount_vnd <= 0 || r->amount_vnd > GW_AMOUNT_VND_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: amount_vnd out of range");
-    if (!gw_adp_nonempty(r->requested_by) || r->original_created_at <= 0 || r->requested_at <= 0)
+    }
+    if (!gw_adp_nonempty(r->requested_by) || r->original_created_at <= 0 || r->requested_at <= 0) {
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: requested_by and times are required");
+    }
     return GW_OK;
 }
 
@@ -751,10 +831,12 @@ static enum gw_err vnpay_refund_build(const struct gw_adapter_config *cfg,
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = vnpay_config_check(cfg, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = vnpay_refund_check(r, eb);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err;
+    }
     char original[15];
     char now[15];
     gw_time_compact_vn(r->original_created_at, original);
@@ -763,8 +845,9 @@ static enum gw_err vnpay_refund_build(const struct gw_adapter_config *cfg,
                            ? vnpay_ascii_text(arena, r->reason)
                            : gw_arena_printf(arena, "Hoan tien %s", r->merchant_ref);
     const char *amount = gw_adp_i64(arena, r->amount_vnd * 100);
-    if (info == NULL || amount == NULL)
+    if (info == NULL || amount == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "vnpay: out of request memory");
+    }
     const struct vnpay_pair fields[] = {
         { "vnp_RequestId", r->request_id },
         { "vnp_Version", VNPAY_VERSION },
@@ -794,31 +877,38 @@ static enum gw_err vnpay_refund_parse(const struct gw_adapter_config *cfg,
     json_t *root = NULL;
     enum gw_err err = vnpay_api_answer(cfg, in, arena, vnpay_refund_answer_hash,
                                        GW_ADP_COUNT(vnpay_refund_answer_hash), &root, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *rc = vnpay_get(arena, root, "vnp_ResponseCode");
     const char *ts = vnpay_get(arena, root, "vnp_TransactionStatus");
     const char *tmn = vnpay_get(arena, root, "vnp_TmnCode");
     const char *no = vnpay_get(arena, root, "vnp_TransactionNo");
     out->outcome = GW_REFUND_PENDING;
     enum vnpay_api_class cls = vnpay_api_class(rc);
-    if (cls == VNPAY_API_REFUSED || cls == VNPAY_API_NOT_FOUND)
+    if (cls == VNPAY_API_REFUSED || cls == VNPAY_API_NOT_FOUND) {
         out->outcome = GW_REFUND_REJECTED;
-    else if (cls == VNPAY_API_OK && ts != NULL && strcmp(ts, "00") == 0)
+    } else if (cls == VNPAY_API_OK && ts != NULL && strcmp(ts, "00") == 0) {
         out->outcome = GW_REFUND_ACCEPTED;
-    else if (cls == VNPAY_API_OK && ts != NULL && strcmp(ts, "09") == 0)
+    } else if (cls == VNPAY_API_OK && ts != NULL && strcmp(ts, "09") == 0) {
         out->outcome = GW_REFUND_REJECTED;
-    if (cls == VNPAY_API_OK && (tmn == NULL || strcmp(tmn, cfg->merchant_id) != 0))
+    }
+    if (cls == VNPAY_API_OK && (tmn == NULL || strcmp(tmn, cfg->merchant_id) != 0)) {
         err = gw_fail(eb, GW_ERR_PROTOCOL, "vnpay: vnp_TmnCode is not ours");
+    }
     if (err == GW_OK && gw_adp_nonempty(no) &&
-        !gw_adp_copy(out->provider_refund_id, sizeof(out->provider_refund_id), no))
+        !gw_adp_copy(out->provider_refund_id, sizeof(out->provider_refund_id), no)) {
         err = gw_fail(eb, GW_ERR_PROTOCOL, "vnpay: vnp_TransactionNo too long");
-    if (err == GW_OK && !vnpay_amount(vnpay_get(arena, root, "vnp_Amount"), &out->amount_vnd))
+    }
+    if (err == GW_OK && !vnpay_amount(vnpay_get(arena, root, "vnp_Amount"), &out->amount_vnd)) {
         out->amount_vnd = 0;
-    if (rc != NULL)
+    }
+    if (rc != NULL) {
         (void)gw_adp_copy(out->provider_code, sizeof(out->provider_code), rc);
+    }
     json_decref(root);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         memset(out, 0, sizeof(*out)); /* pending */
+    }
     return err;
 }

@@ -3,15 +3,15 @@
  * received), the redirect checksum (key2), query, refund and query_refund (key1). MACs are
  * lowercase hex HMAC-SHA256 over '|'-joined raw values; the field lists below are the
  * protocol. app_id is merchant_id, key1 secret, key2 secret2. */
-#include "adapter.h"
-
 #include <string.h>
 
+#include "adapter.h"
 #include "adapter_int.h"
 #include "gw_assert.h"
 #include "gw_crypto.h"
 #include "gw_limits.h"
 #include "gw_url.h"
+
 #include "banned.h"
 
 #define ZALOPAY_FORM         "application/x-www-form-urlencoded"
@@ -114,13 +114,16 @@ static bool zalopay_digits(const char *s, size_t n_max)
 
 static enum gw_err zalopay_config_check(const struct gw_adapter_config *cfg, struct gw_errbuf *eb)
 {
-    if (!zalopay_digits(cfg->merchant_id, 18))
+    if (!zalopay_digits(cfg->merchant_id, 18)) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: merchant_id must be the numeric app_id");
-    if (!gw_adp_nonempty(cfg->secret) || !gw_adp_nonempty(cfg->secret2))
+    }
+    if (!gw_adp_nonempty(cfg->secret) || !gw_adp_nonempty(cfg->secret2)) {
         return gw_fail(eb, GW_ERR_INVALID,
                        "zalopay: key1 (secret) and key2 (secret2) are required");
-    if (!gw_adp_nonempty(cfg->endpoint_url))
+    }
+    if (!gw_adp_nonempty(cfg->endpoint_url)) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: endpoint_url is required");
+    }
     return GW_OK;
 }
 
@@ -134,8 +137,9 @@ static enum gw_err zalopay_mac(const char *key, const char *const *values, size_
     char *data = NULL;
     size_t len = 0;
     enum gw_err err = gw_adp_str_finish(&s, &data, &len);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         gw_hmac_sha256_hex(key, strlen(key), data, len, mac);
+    }
     return err;
 }
 
@@ -153,8 +157,9 @@ static enum gw_err zalopay_request(const struct gw_adapter_config *cfg, const ch
     for (size_t i = 0; i < n_mac; i++) {
         mv[i] = strcmp(mac_names[i], ZALOPAY_KEY1) == 0 ? cfg->secret : NULL;
         for (size_t j = 0; j + 1 < n && mv[i] == NULL; j++) {
-            if (strcmp(names[j], mac_names[i]) == 0)
+            if (strcmp(names[j], mac_names[i]) == 0) {
                 mv[i] = values[j];
+            }
         }
     }
     char mac[GW_SHA256_HEX_BYTES];
@@ -164,20 +169,24 @@ static enum gw_err zalopay_request(const struct gw_adapter_config *cfg, const ch
     gw_adp_str_init(&s, arena, GW_ADP_TEXT_BYTES_MAX);
     bool first = true;
     for (size_t i = 0; i < n && err == GW_OK; i++) {
-        if (values[i] == NULL)
+        if (values[i] == NULL) {
             continue;
-        if (!first)
+        }
+        if (!first) {
             gw_adp_str_addc(&s, '&');
+        }
         first = false;
         gw_adp_str_kv_form(&s, &names[i], &values[i], 1);
     }
     char *body = NULL;
     size_t len = 0;
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_adp_str_finish(&s, &body, &len);
+    }
     const char *url = gw_adp_url(arena, cfg->endpoint_url, path);
-    if (err != GW_OK || url == NULL)
+    if (err != GW_OK || url == NULL) {
         return gw_fail(eb, err != GW_OK ? err : GW_ERR_NOMEM, "zalopay: request too long");
+    }
     gw_adp_http_post(req, url, ZALOPAY_FORM, body, len);
     return GW_OK;
 }
@@ -185,8 +194,9 @@ static enum gw_err zalopay_request(const struct gw_adapter_config *cfg, const ch
 /* §3.2: app_trans_id = yymmdd (Vietnam date of t) + "_" + ref, at most 40 bytes. */
 static char *zalopay_trans_id(struct gw_arena *arena, time_t t, const char *ref)
 {
-    if (t <= 0 || !gw_adp_id_ok(ref, ZALOPAY_TRANS_ID_MAX - ZALOPAY_PREFIX_BYTES))
+    if (t <= 0 || !gw_adp_id_ok(ref, ZALOPAY_TRANS_ID_MAX - ZALOPAY_PREFIX_BYTES)) {
         return NULL;
+    }
     char d[7];
     gw_adp_yymmdd_vn(t, d);
     return gw_arena_printf(arena, "%s_%s", d, ref);
@@ -196,11 +206,13 @@ static char *zalopay_trans_id(struct gw_arena *arena, time_t t, const char *ref)
 static const char *zalopay_ref_of(const char *trans_id)
 {
     if (trans_id == NULL || strlen(trans_id) <= ZALOPAY_PREFIX_BYTES ||
-        strlen(trans_id) > ZALOPAY_TRANS_ID_MAX)
+        strlen(trans_id) > ZALOPAY_TRANS_ID_MAX) {
         return NULL;
+    }
     for (size_t i = 0; i < 6; i++) {
-        if (trans_id[i] < '0' || trans_id[i] > '9')
+        if (trans_id[i] < '0' || trans_id[i] > '9') {
             return NULL;
+        }
     }
     const char *ref = trans_id + ZALOPAY_PREFIX_BYTES;
     return trans_id[6] == '_' && gw_adp_id_ok(ref, GW_MERCHANT_REF_BYTES_MAX) ? ref : NULL;
@@ -226,20 +238,25 @@ static enum gw_err zalopay_create_build(const struct gw_adapter_config *cfg,
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = zalopay_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (!gw_adp_nonempty(cfg->return_url) || !gw_adp_nonempty(cfg->ipn_url))
+    }
+    if (!gw_adp_nonempty(cfg->return_url) || !gw_adp_nonempty(cfg->ipn_url)) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: return_url and ipn_url are required");
-    if (charge->amount_vnd <= 0 || charge->amount_vnd > GW_AMOUNT_VND_MAX)
+    }
+    if (charge->amount_vnd <= 0 || charge->amount_vnd > GW_AMOUNT_VND_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: amount_vnd out of range");
+    }
     const char *trans_id = zalopay_trans_id(arena, charge->created_at, charge->merchant_ref);
-    if (trans_id == NULL)
+    if (trans_id == NULL) {
         return gw_fail(eb, GW_ERR_INVALID,
                        "zalopay: merchant_ref (<= 33 bytes) or created_at invalid");
+    }
     const char *desc =
         gw_adp_nonempty(charge->order_info) ? charge->order_info : charge->merchant_ref;
-    if (strlen(desc) > ZALOPAY_DESC_MAX)
+    if (strlen(desc) > ZALOPAY_DESC_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: order_info longer than 256 bytes");
+    }
     int64_t life_s = (int64_t)(charge->expires_at - charge->created_at);
     const char *app_time = gw_adp_i64(arena, (int64_t)charge->created_at * 1000);
     const char *amount = gw_adp_i64(arena, charge->amount_vnd);
@@ -247,8 +264,9 @@ static enum gw_err zalopay_create_build(const struct gw_adapter_config *cfg,
     const char *expire = life_s >= ZALOPAY_EXPIRE_S_MIN && life_s <= ZALOPAY_EXPIRE_S_MAX
                              ? gw_adp_i64(arena, life_s)
                              : NULL;
-    if (app_time == NULL || amount == NULL || embed == NULL)
+    if (app_time == NULL || amount == NULL || embed == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "zalopay: out of request memory");
+    }
     const char *values[] = {
         cfg->merchant_id,
         gw_adp_nonempty(cfg->app_user) ? cfg->app_user : ZALOPAY_APP_USER,
@@ -283,12 +301,15 @@ static enum gw_err zalopay_answer(const struct gw_adapter_config *cfg,
 {
     *root = NULL;
     enum gw_err err = zalopay_config_check(cfg, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_adp_http_status("zalopay", in, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_adp_json_load("zalopay", in->body, in->body_len, root, eb);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err == GW_ERR_INVALID ? GW_ERR_PROTOCOL : err;
+    }
     const json_t *rc = json_object_get(*root, "return_code");
     if (!json_is_integer(rc)) {
         json_decref(*root);
@@ -306,8 +327,9 @@ static void zalopay_code(struct gw_arena *arena, const json_t *root, int64_t cod
     const char *sub = zalopay_get(arena, root, "sub_return_code");
     const char *s = sub != NULL ? gw_arena_printf(arena, "%lld/%s", (long long)code, sub)
                                 : gw_adp_i64(arena, code);
-    if (s != NULL)
+    if (s != NULL) {
         (void)gw_adp_copy(out, out_size, s);
+    }
 }
 
 /* §3.2: return_code 1 with an order_url is created; 2 is ZaloPay's refusal. */
@@ -319,16 +341,19 @@ static enum gw_err zalopay_create_parse(const struct gw_adapter_config *cfg,
     json_t *root = NULL;
     int64_t code = 0;
     enum gw_err err = zalopay_answer(cfg, in, &root, &code, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     zalopay_code(arena, root, code, out->provider_code, sizeof(out->provider_code));
     const char *url = zalopay_get(arena, root, "order_url");
     const char *token = zalopay_get(arena, root, "zp_trans_token");
-    if (token != NULL)
+    if (token != NULL) {
         (void)gw_adp_copy(out->provider_ref, sizeof(out->provider_ref), token);
+    }
     if (code == 1) {
-        if (url == NULL || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
+        if (url == NULL || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)) {
             err = gw_fail(eb, GW_ERR_PROTOCOL, "zalopay: created without an order_url");
+        }
         out->created = err == GW_OK;
         out->pay_url = out->created ? url : NULL;
     }
@@ -348,18 +373,23 @@ static enum gw_err zalopay_data_fields(const struct gw_adapter_config *cfg, stru
     const char *server_time = zalopay_get(arena, data, "server_time");
     int64_t zp_id = 0;
     int64_t ms = 0;
-    if (app_id == NULL || strcmp(app_id, cfg->merchant_id) != 0)
+    if (app_id == NULL || strcmp(app_id, cfg->merchant_id) != 0) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: app_id is not ours");
-    if (ref == NULL)
+    }
+    if (ref == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: app_trans_id is malformed");
+    }
     if (!json_is_integer(json_object_get(data, "amount")) ||
         !gw_adp_parse_i64(zalopay_get(arena, data, "amount"), 1, GW_AMOUNT_VND_MAX,
-                          &out->amount_vnd))
+                          &out->amount_vnd)) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: amount is malformed");
-    if (!gw_adp_parse_i64(zp, 1, INT64_MAX, &zp_id))
+    }
+    if (!gw_adp_parse_i64(zp, 1, INT64_MAX, &zp_id)) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: zp_trans_id is malformed");
-    if (server_time != NULL && !gw_adp_parse_i64(server_time, 0, INT64_MAX, &ms))
+    }
+    if (server_time != NULL && !gw_adp_parse_i64(server_time, 0, INT64_MAX, &ms)) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: server_time is malformed");
+    }
     GW_ASSERT(gw_adp_copy(out->merchant_id, sizeof(out->merchant_id), app_id));
     GW_ASSERT(gw_adp_copy(out->merchant_ref, sizeof(out->merchant_ref), ref));
     GW_ASSERT(gw_adp_copy(out->provider_txn_id, sizeof(out->provider_txn_id), zp));
@@ -379,37 +409,46 @@ static enum gw_err zalopay_callback_parse(const struct gw_adapter_config *cfg,
 {
     memset(out, 0, sizeof(*out));
     enum gw_err err = zalopay_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (in->method != NULL && strcmp(in->method, "POST") != 0)
+    }
+    if (in->method != NULL && strcmp(in->method, "POST") != 0) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: callback must be a post");
-    if (in->body_len > GW_CALLBACK_BYTES_MAX)
+    }
+    if (in->body_len > GW_CALLBACK_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: body too large");
+    }
     json_t *env = NULL;
     err = gw_adp_json_load("zalopay", in->body, in->body_len, &env, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const json_t *data = json_object_get(env, "data");
     const json_t *mac = json_object_get(env, "mac");
     const json_t *type = json_object_get(env, "type");
     char want[GW_SHA256_HEX_BYTES];
-    if (!json_is_string(data) || !json_is_string(mac)) /* nothing signed to check */
+    if (!json_is_string(data) || !json_is_string(mac)) { /* nothing signed to check */
         err = gw_fail(eb, GW_ERR_AUTH, "zalopay: data or mac missing");
+    }
     if (err == GW_OK) {
         gw_hmac_sha256_hex(cfg->secret2, strlen(cfg->secret2), json_string_value(data),
                            json_string_length(data), want);
         if (!gw_hex_equal_ct(json_string_value(mac), json_string_length(mac), want,
-                             GW_SHA256_HEX_BYTES - 1))
+                             GW_SHA256_HEX_BYTES - 1)) {
             err = gw_fail(eb, GW_ERR_AUTH, "zalopay: bad mac");
+        }
     }
-    if (err == GW_OK && type != NULL && !(json_is_integer(type) && json_integer_value(type) == 1))
+    if (err == GW_OK && type != NULL && !(json_is_integer(type) && json_integer_value(type) == 1)) {
         err = gw_fail(eb, GW_ERR_INVALID, "zalopay: callback type is not 1 (order)");
+    }
     json_t *d = NULL;
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err =
             gw_adp_json_load("zalopay", json_string_value(data), json_string_length(data), &d, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = zalopay_data_fields(cfg, arena, d, out, eb);
+    }
     json_decref(d);
     json_decref(env);
     return err;
@@ -419,8 +458,9 @@ static enum gw_err zalopay_callback_parse(const struct gw_adapter_config *cfg,
 static void zalopay_callback_reply(enum gw_callback_verdict verdict, struct gw_adapter_reply *out)
 {
     size_t i = (size_t)verdict;
-    if (i >= GW_ADP_COUNT(zalopay_replies) || zalopay_replies[i].body == NULL)
+    if (i >= GW_ADP_COUNT(zalopay_replies) || zalopay_replies[i].body == NULL) {
         i = GW_CB_RETRY_LATER;
+    }
     *out = zalopay_replies[i];
 }
 
@@ -432,33 +472,42 @@ static enum gw_err zalopay_return_parse(const struct gw_adapter_config *cfg,
 {
     memset(out, 0, sizeof(*out));
     enum gw_err err = zalopay_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (in->query_len > GW_CALLBACK_BYTES_MAX)
+    }
+    if (in->query_len > GW_CALLBACK_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: query string too long");
+    }
     struct gw_kv *kv = NULL;
     size_t n = 0;
     err = gw_form_parse(arena, in->query != NULL ? in->query : "", in->query_len, GW_ADP_PAIRS_MAX,
                         &kv, &n);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return gw_fail(eb, err == GW_ERR_NOMEM ? err : GW_ERR_INVALID,
                        "zalopay: malformed query string");
+    }
     const char *v[GW_ADP_COUNT(zalopay_redirect_mac)];
-    for (size_t i = 0; i < GW_ADP_COUNT(v); i++)
+    for (size_t i = 0; i < GW_ADP_COUNT(v); i++) {
         v[i] = gw_kv_get(kv, n, zalopay_redirect_mac[i]);
+    }
     const char *sum = gw_kv_get(kv, n, "checksum");
-    if (!gw_adp_nonempty(sum))
+    if (!gw_adp_nonempty(sum)) {
         return gw_fail(eb, GW_ERR_AUTH, "zalopay: checksum missing");
+    }
     char want[GW_SHA256_HEX_BYTES];
-    if (zalopay_mac(cfg->secret2, v, GW_ADP_COUNT(v), arena, want) != GW_OK)
+    if (zalopay_mac(cfg->secret2, v, GW_ADP_COUNT(v), arena, want) != GW_OK) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: query string too long");
-    if (!gw_hex_equal_ct(sum, strlen(sum), want, GW_SHA256_HEX_BYTES - 1))
+    }
+    if (!gw_hex_equal_ct(sum, strlen(sum), want, GW_SHA256_HEX_BYTES - 1)) {
         return gw_fail(eb, GW_ERR_AUTH, "zalopay: bad checksum");
+    }
     const char *ref = zalopay_ref_of(v[1]);
-    if (v[0] == NULL || strcmp(v[0], cfg->merchant_id) != 0 || ref == NULL)
+    if (v[0] == NULL || strcmp(v[0], cfg->merchant_id) != 0 || ref == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: appid or apptransid is not ours");
-    if (!gw_adp_parse_i64(v[4], 1, GW_AMOUNT_VND_MAX, &out->amount_vnd))
+    }
+    if (!gw_adp_parse_i64(v[4], 1, GW_AMOUNT_VND_MAX, &out->amount_vnd)) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: amount is malformed");
+    }
     GW_ASSERT(gw_adp_copy(out->merchant_id, sizeof(out->merchant_id), v[0]));
     GW_ASSERT(gw_adp_copy(out->merchant_ref, sizeof(out->merchant_ref), ref));
     (void)gw_adp_copy(out->provider_code, sizeof(out->provider_code), v[6] != NULL ? v[6] : "");
@@ -474,11 +523,13 @@ static enum gw_err zalopay_query_build(const struct gw_adapter_config *cfg,
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = zalopay_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *trans_id = zalopay_trans_id(arena, charge->created_at, charge->merchant_ref);
-    if (trans_id == NULL)
+    if (trans_id == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: merchant_ref or created_at invalid");
+    }
     const char *values[] = { cfg->merchant_id, trans_id, NULL };
     _Static_assert(GW_ADP_COUNT(values) == GW_ADP_COUNT(zalopay_query_body), "query body");
     return zalopay_request(cfg, "/v2/query", zalopay_query_mac, GW_ADP_COUNT(zalopay_query_mac),
@@ -496,27 +547,31 @@ static enum gw_err zalopay_query_parse(const struct gw_adapter_config *cfg,
     json_t *root = NULL;
     int64_t code = 0;
     enum gw_err err = zalopay_answer(cfg, in, &root, &code, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     zalopay_code(arena, root, code, out->provider_code, sizeof(out->provider_code));
     const char *zp = zalopay_get(arena, root, "zp_trans_id");
     const char *amount = zalopay_get(arena, root, "amount");
     bool processing = json_is_true(json_object_get(root, "is_processing"));
     int64_t zp_id = 0;
-    if (code == -500 || code == -429)
+    if (code == -500 || code == -429) {
         err = gw_fail(eb, GW_ERR_UNAVAILABLE, "zalopay: query answered %lld", (long long)code);
-    else if (code < 1 || code > 3)
+    } else if (code < 1 || code > 3) {
         err = gw_fail(eb, GW_ERR_PROTOCOL, "zalopay: query refused with %lld", (long long)code);
-    else if (code == 1 && !gw_adp_parse_i64(amount, 1, GW_AMOUNT_VND_MAX, &out->amount_vnd))
+    } else if (code == 1 && !gw_adp_parse_i64(amount, 1, GW_AMOUNT_VND_MAX, &out->amount_vnd)) {
         err = gw_fail(eb, GW_ERR_PROTOCOL, "zalopay: amount is malformed");
-    else if (zp != NULL && strcmp(zp, "0") != 0 && !gw_adp_parse_i64(zp, 1, INT64_MAX, &zp_id))
+    } else if (zp != NULL && strcmp(zp, "0") != 0 && !gw_adp_parse_i64(zp, 1, INT64_MAX, &zp_id)) {
         err = gw_fail(eb, GW_ERR_PROTOCOL, "zalopay: zp_trans_id is malformed");
+    }
     json_decref(root);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     GW_ASSERT(gw_adp_copy(out->merchant_id, sizeof(out->merchant_id), cfg->merchant_id));
-    if (zp_id > 0)
+    if (zp_id > 0) {
         GW_ASSERT(gw_adp_copy(out->provider_txn_id, sizeof(out->provider_txn_id), zp));
+    }
     out->outcome = processing || code == 3 ? GW_PAY_PENDING
                    : code == 1             ? GW_PAY_SUCCEEDED
                                            : GW_PAY_FAILED;
@@ -527,8 +582,9 @@ static enum gw_err zalopay_query_parse(const struct gw_adapter_config *cfg,
 static char *zalopay_refund_id(const struct gw_adapter_config *cfg, const struct gw_refund *r,
                                struct gw_arena *arena)
 {
-    if (r->created_at <= 0 || !gw_adp_id_ok(r->refund_id, 32))
+    if (r->created_at <= 0 || !gw_adp_id_ok(r->refund_id, 32)) {
         return NULL;
+    }
     char d[7];
     gw_adp_yymmdd_vn(r->created_at, d);
     return gw_arena_printf(arena, "%s_%s_%s", d, cfg->merchant_id, r->refund_id);
@@ -541,22 +597,27 @@ static enum gw_err zalopay_refund_build(const struct gw_adapter_config *cfg,
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = zalopay_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *m_refund_id = zalopay_refund_id(cfg, r, arena);
-    if (m_refund_id == NULL)
+    if (m_refund_id == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: refund_id or created_at invalid");
-    if (!zalopay_digits(r->provider_txn_id, 18))
+    }
+    if (!zalopay_digits(r->provider_txn_id, 18)) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: provider_txn_id is not a zp_trans_id");
-    if (r->amount_vnd <= 0 || r->amount_vnd > GW_AMOUNT_VND_MAX || r->requested_at <= 0)
+    }
+    if (r->amount_vnd <= 0 || r->amount_vnd > GW_AMOUNT_VND_MAX || r->requested_at <= 0) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: amount_vnd or requested_at invalid");
+    }
     const char *desc = gw_adp_nonempty(r->reason)
                            ? r->reason
                            : gw_arena_printf(arena, "Hoan phi %s", r->merchant_ref);
     const char *amount = gw_adp_i64(arena, r->amount_vnd);
     const char *ts = gw_adp_i64(arena, (int64_t)r->requested_at * 1000);
-    if (desc == NULL || amount == NULL || ts == NULL)
+    if (desc == NULL || amount == NULL || ts == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "zalopay: out of request memory");
+    }
     const char *values[] = {
         cfg->merchant_id, m_refund_id, r->provider_txn_id, amount, ts, desc, NULL
     };
@@ -572,14 +633,17 @@ static enum gw_err zalopay_refund_query_build(const struct gw_adapter_config *cf
 {
     memset(req, 0, sizeof(*req));
     enum gw_err err = zalopay_config_check(cfg, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *m_refund_id = zalopay_refund_id(cfg, r, arena);
-    if (m_refund_id == NULL || r->requested_at <= 0)
+    if (m_refund_id == NULL || r->requested_at <= 0) {
         return gw_fail(eb, GW_ERR_INVALID, "zalopay: refund_id or times invalid");
+    }
     const char *ts = gw_adp_i64(arena, (int64_t)r->requested_at * 1000);
-    if (ts == NULL)
+    if (ts == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "zalopay: out of request memory");
+    }
     const char *values[] = { cfg->merchant_id, m_refund_id, ts, NULL };
     _Static_assert(GW_ADP_COUNT(values) == GW_ADP_COUNT(zalopay_qrefund_body), "body");
     return zalopay_request(cfg, "/v2/query_refund", zalopay_qrefund_mac,
@@ -597,8 +661,9 @@ static enum gw_err zalopay_refund_parse(const struct gw_adapter_config *cfg,
     json_t *root = NULL;
     int64_t code = 0;
     enum gw_err err = zalopay_answer(cfg, in, &root, &code, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     zalopay_code(arena, root, code, out->provider_code, sizeof(out->provider_code));
     const char *id = zalopay_get(arena, root, "refund_id");
     const char *amount = zalopay_get(arena, root, "amount");
@@ -607,9 +672,11 @@ static enum gw_err zalopay_refund_parse(const struct gw_adapter_config *cfg,
                    : code == 3 || code == -500 || code == -429 ? GW_REFUND_PENDING
                    : code == 2 || code < 0                     ? GW_REFUND_REJECTED
                                                                : GW_REFUND_PENDING;
-    if (gw_adp_nonempty(id) && strcmp(id, "0") != 0)
+    if (gw_adp_nonempty(id) && strcmp(id, "0") != 0) {
         (void)gw_adp_copy(out->provider_refund_id, sizeof(out->provider_refund_id), id);
-    if (!gw_adp_parse_i64(amount, 1, GW_AMOUNT_VND_MAX, &out->amount_vnd))
+    }
+    if (!gw_adp_parse_i64(amount, 1, GW_AMOUNT_VND_MAX, &out->amount_vnd)) {
         out->amount_vnd = 0;
+    }
     return GW_OK;
 }

@@ -127,6 +127,7 @@ struct lg_opts {
     const char *agency;
     const char *fee;
     int64_t amount_vnd;
+
     /* --mix: catalogue lines that virtual user i takes as i modulo n_mix (several agencies
      * spread the receipt series); empty: the single --agency/--fee/--amount. */
     struct lg_mix {
@@ -134,6 +135,7 @@ struct lg_opts {
         char fee[32];
         int64_t amount_vnd;
     } mix[LG_MIX_MAX];
+
     size_t n_mix;
     char channel[24]; /* --channel: what the checkout form posts (default sandbox) */
     unsigned concurrency;
@@ -1075,13 +1077,15 @@ static void lg_json_errors(FILE *out, const struct lg_stats *st)
 /* One JSON object per line, per mode, for docs/benchmarks.md and scripts. */
 static void lg_print_json(FILE *out, const struct lg_opts *o, const struct lg_stats *st)
 {
-    fprintf(out,
-            "{\"mode\":\"%s\",\"channel\":\"%s\",\"concurrency\":%u,\"duration_s\":%u,\"verify\":%s,"
-            "\"elapsed_s\":%.3f,\"completed\":%" PRIu64 ",\"per_s\":%.1f,\"errors\":%" PRIu64
-            ",\"abandoned\":%" PRIu64 ",\"aborted\":%s,\"steps\":{",
-            lg_mode_names[st->mode], o->channel, o->concurrency, o->duration_s, o->verify ? "true" : "false",
-            lg_elapsed_s(st), st->completed, (double)st->completed / lg_elapsed_s(st),
-            st->errors_total, st->abandoned, st->storm ? "true" : "false");
+    fprintf(
+        out,
+        "{\"mode\":\"%s\",\"channel\":\"%s\",\"concurrency\":%u,\"duration_s\":%u,\"verify\":%s,"
+        "\"elapsed_s\":%.3f,\"completed\":%" PRIu64 ",\"per_s\":%.1f,\"errors\":%" PRIu64
+        ",\"abandoned\":%" PRIu64 ",\"aborted\":%s,\"steps\":{",
+        lg_mode_names[st->mode], o->channel, o->concurrency, o->duration_s,
+        o->verify ? "true" : "false", lg_elapsed_s(st), st->completed,
+        (double)st->completed / lg_elapsed_s(st), st->errors_total, st->abandoned,
+        st->storm ? "true" : "false");
     bool first = true;
     for (int s = 0; s < LG_STEPS; s++) {
         if (st->hist[s].count == 0 && s != (int)lg_main_step(st)) {
@@ -1155,28 +1159,29 @@ static int lg_sign_stdin(const char *secret, char **args)
 
 static void lg_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: feegate-loadgen [options]\n"
-            "  --url http://HOST:PORT   gateway (default http://127.0.0.1:8080)\n"
-            "  --client ID              portal client (default $FEEGATE_CLIENT_ID or "
-            "demo-portal)\n"
-            "  --secret S               its secret (default $FEEGATE_CLIENT_SECRET)\n"
-            "  --agency A --fee F       catalogue codes for the create request\n"
-            "  --amount N               amount_vnd of the single fee line (default 200000)\n"
-            "  --mix A:F:N[,A:F:N...]   several catalogue lines, virtual user i takes line i mod n\n"
-            "  --channel NAME           the channel the checkout form posts (default sandbox); the\n"
-            "                           bank step follows the provider's page the same way\n"
-            "  --concurrency C          virtual users (default 64, max %d)\n"
-            "  --duration S             seconds per mode (default 10)\n"
-            "  --payments N             stop each mode after N iterations started\n"
-            "  --mode M[,M...]          full, healthz, readyz or all (default full)\n"
-            "  --verify                 full: also GET /v1/payments/{id}, expect succeeded\n"
-            "  --gateway-pid P          poll /proc/P/status once a second (VmRSS, VmHWM)\n"
-            "  --timeout S              per request (default %d)\n"
-            "  --json                   one JSON line per mode on stdout; table on stderr\n"
-            "  --self-test              check histogram and signing, print N passed, N failed\n"
-            "  --sign METHOD PATH TS    print the signature of stdin with --secret\n",
-            LG_CONCURRENCY_MAX, LG_TIMEOUT_S_DEFAULT);
+    fprintf(
+        out,
+        "usage: feegate-loadgen [options]\n"
+        "  --url http://HOST:PORT   gateway (default http://127.0.0.1:8080)\n"
+        "  --client ID              portal client (default $FEEGATE_CLIENT_ID or "
+        "demo-portal)\n"
+        "  --secret S               its secret (default $FEEGATE_CLIENT_SECRET)\n"
+        "  --agency A --fee F       catalogue codes for the create request\n"
+        "  --amount N               amount_vnd of the single fee line (default 200000)\n"
+        "  --mix A:F:N[,A:F:N...]   several catalogue lines, virtual user i takes line i mod n\n"
+        "  --channel NAME           the channel the checkout form posts (default sandbox); the\n"
+        "                           bank step follows the provider's page the same way\n"
+        "  --concurrency C          virtual users (default 64, max %d)\n"
+        "  --duration S             seconds per mode (default 10)\n"
+        "  --payments N             stop each mode after N iterations started\n"
+        "  --mode M[,M...]          full, healthz, readyz or all (default full)\n"
+        "  --verify                 full: also GET /v1/payments/{id}, expect succeeded\n"
+        "  --gateway-pid P          poll /proc/P/status once a second (VmRSS, VmHWM)\n"
+        "  --timeout S              per request (default %d)\n"
+        "  --json                   one JSON line per mode on stdout; table on stderr\n"
+        "  --self-test              check histogram and signing, print N passed, N failed\n"
+        "  --sign METHOD PATH TS    print the signature of stdin with --secret\n",
+        LG_CONCURRENCY_MAX, LG_TIMEOUT_S_DEFAULT);
 }
 
 static bool lg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -1276,36 +1281,42 @@ static bool lg_parse_mix(struct lg_opts *o, const char *arg)
     o->n_mix = 0;
     const char *p = arg;
     while (*p != '\0') {
-        if (o->n_mix == LG_MIX_MAX)
+        if (o->n_mix == LG_MIX_MAX) {
             return false;
+        }
         struct lg_mix *m = &o->mix[o->n_mix];
         size_t a = strcspn(p, ":");
-        if (p[a] != ':' || a == 0 || a >= sizeof(m->agency))
+        if (p[a] != ':' || a == 0 || a >= sizeof(m->agency)) {
             return false;
+        }
         memcpy(m->agency, p, a);
         m->agency[a] = '\0';
         p += a + 1;
         size_t f = strcspn(p, ":");
-        if (p[f] != ':' || f == 0 || f >= sizeof(m->fee))
+        if (p[f] != ':' || f == 0 || f >= sizeof(m->fee)) {
             return false;
+        }
         memcpy(m->fee, p, f);
         m->fee[f] = '\0';
         p += f + 1;
         char num[24];
         size_t n = strcspn(p, ",");
         uint64_t v = 0;
-        if (n == 0 || n >= sizeof(num))
+        if (n == 0 || n >= sizeof(num)) {
             return false;
+        }
         memcpy(num, p, n);
         num[n] = '\0';
         if (!lg_code_is_valid(m->agency) || !lg_code_is_valid(m->fee) ||
-            !lg_parse_u64(num, 1, (uint64_t)GW_AMOUNT_VND_MAX, &v))
+            !lg_parse_u64(num, 1, (uint64_t)GW_AMOUNT_VND_MAX, &v)) {
             return false;
+        }
         m->amount_vnd = (int64_t)v;
         o->n_mix++;
         p += n;
-        if (*p == ',')
+        if (*p == ',') {
             p++;
+        }
     }
     return o->n_mix > 0;
 }

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "banned.h"
 #include "gw_arena.h"
 #include "gw_buf.h"
 #include "gw_limits.h"
 #include "gw_time.h"
 #include "rcp.h"
+
 #include "banned.h"
 
 static const char view[] =
@@ -35,21 +35,25 @@ static void die(const char *what, const struct gw_errbuf *eb)
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? strtod(argv[1], NULL) : 5.0;
-    if (secs <= 0 || secs > 600)
+    if (secs <= 0 || secs > 600) {
         secs = 5.0;
+    }
     struct gw_errbuf eb = { .msg = "" };
     char dir[64];
     (void)snprintf(dir, sizeof(dir), "/tmp/fg-rcp-bench-%d", getpid());
-    char cert[128], key[128];
+    char cert[128];
+    char key[128];
     (void)snprintf(cert, sizeof(cert), "%s/signer.pem", dir);
     (void)snprintf(key, sizeof(key), "%s/signer.key", dir);
     struct rcp_signer *signer = NULL;
     if (rcp_init(&eb) != GW_OK || rcp_ca_init(dir, &eb) != GW_OK ||
-        rcp_signer_load(cert, key, &signer, &eb) != GW_OK)
+        rcp_signer_load(cert, key, &signer, &eb) != GW_OK) {
         die("setup", &eb);
+    }
     struct gw_buf out;
     gw_buf_init(&out, 1024 * 1024);
-    int64_t t0 = gw_monotonic_us(), until = t0 + (int64_t)(secs * 1e6);
+    int64_t t0 = gw_monotonic_us();
+    int64_t until = t0 + (int64_t)(secs * 1e6);
     long n_xml = 0;
     size_t xml_bytes = 0;
     while (gw_monotonic_us() < until) {
@@ -59,8 +63,9 @@ int main(int argc, char **argv)
         gw_buf_reset(&out);
         if (rcp_receipt_from_json(view, "https://fee.example.vn/verify?code=", &a, &r, &eb) !=
                 GW_OK ||
-            rcp_xml_build(&r, signer, &out, &eb) != GW_OK)
+            rcp_xml_build(&r, signer, &out, &eb) != GW_OK) {
             die("xml", &eb);
+        }
         xml_bytes = out.len;
         gw_arena_release(&a);
         n_xml++;
@@ -69,16 +74,18 @@ int main(int argc, char **argv)
     struct gw_arena a;
     gw_arena_init(&a, 16384, GW_ARENA_BYTES_MAX);
     struct rcp_receipt r;
-    if (rcp_receipt_from_json(view, "https://fee.example.vn/verify?code=", &a, &r, &eb) != GW_OK)
+    if (rcp_receipt_from_json(view, "https://fee.example.vn/verify?code=", &a, &r, &eb) != GW_OK) {
         die("json", &eb);
+    }
     t0 = gw_monotonic_us();
     until = t0 + (int64_t)(secs * 1e6);
     long n_pdf = 0;
     size_t pdf_bytes = 0;
     while (gw_monotonic_us() < until) {
         gw_buf_reset(&out);
-        if (rcp_pdf_render(&r, "CN=feegate demo agency receipt signer", &out, &eb) != GW_OK)
+        if (rcp_pdf_render(&r, "CN=feegate demo agency receipt signer", &out, &eb) != GW_OK) {
             die("pdf", &eb);
+        }
         pdf_bytes = out.len;
         n_pdf++;
     }

@@ -41,18 +41,22 @@ void *gw_arena_alloc(struct gw_arena *a, size_t bytes)
 {
     GW_ASSERT(a != NULL);
     size_t need = (bytes + 15u) & ~(size_t)15u;
-    if (need < bytes)
+    if (need < bytes) {
         return NULL;
+    }
     struct gw_arena_block *b = a->head;
     if (b == NULL || b->cap_bytes - b->off_bytes < need) {
         size_t cap = a->block_bytes;
-        while (cap < need && cap < a->bytes_max)
+        while (cap < need && cap < a->bytes_max) {
             cap *= 2;
-        if (cap < need || a->used_bytes + cap > a->bytes_max)
+        }
+        if (cap < need || a->used_bytes + cap > a->bytes_max) {
             return NULL;
+        }
         b = malloc(sizeof(*b) + cap);
-        if (b == NULL)
+        if (b == NULL) {
             return NULL;
+        }
         b->next = a->head;
         b->cap_bytes = cap;
         b->off_bytes = 0;
@@ -69,8 +73,9 @@ void *gw_arena_alloc(struct gw_arena *a, size_t bytes)
 char *gw_arena_strndup(struct gw_arena *a, const char *s, size_t len)
 {
     char *p = gw_arena_alloc(a, len + 1);
-    if (p == NULL)
+    if (p == NULL) {
         return NULL;
+    }
     memcpy(p, s, len);
     p[len] = '\0';
     return p;
@@ -87,11 +92,13 @@ char *gw_arena_vprintf(struct gw_arena *a, const char *fmt, va_list ap)
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
-    if (n < 0)
+    if (n < 0) {
         return NULL;
+    }
     char *p = gw_arena_alloc(a, (size_t)n + 1);
-    if (p == NULL)
+    if (p == NULL) {
         return NULL;
+    }
     int m = vsnprintf(p, (size_t)n + 1, fmt, ap);
     GW_ASSERT(m == n);
     return p;
@@ -109,24 +116,27 @@ char *gw_arena_printf(struct gw_arena *a, const char *fmt, ...)
 void *gw_xmalloc(size_t bytes)
 {
     void *p = malloc(bytes == 0 ? 1 : bytes);
-    if (p == NULL)
+    if (p == NULL) {
         gw_assert_fail(__FILE__, __LINE__, "out of memory");
+    }
     return p;
 }
 
 void *gw_xcalloc(size_t n, size_t bytes)
 {
     void *p = calloc(n == 0 ? 1 : n, bytes == 0 ? 1 : bytes);
-    if (p == NULL)
+    if (p == NULL) {
         gw_assert_fail(__FILE__, __LINE__, "out of memory");
+    }
     return p;
 }
 
 void *gw_xrealloc(void *p, size_t bytes)
 {
     void *q = realloc(p, bytes == 0 ? 1 : bytes);
-    if (q == NULL)
+    if (q == NULL) {
         gw_assert_fail(__FILE__, __LINE__, "out of memory");
+    }
     return q;
 }
 

@@ -13,8 +13,8 @@ struct gw_arena_block;
 
 struct gw_arena {
     struct gw_arena_block *head;
-    size_t block_bytes;   /* size of the next block to allocate */
-    size_t used_bytes;    /* sum of all block sizes, bounded by bytes_max */
+    size_t block_bytes; /* size of the next block to allocate */
+    size_t used_bytes;  /* sum of all block sizes, bounded by bytes_max */
     size_t bytes_max;
 };
 

@@ -6,10 +6,10 @@
 
 _Noreturn void gw_assert_fail(const char *file, int line, const char *expr);
 
-#define GW_ASSERT(expr)                                                                            \
-    do {                                                                                           \
-        if (!(expr))                                                                               \
-            gw_assert_fail(__FILE__, __LINE__, #expr);                                             \
+#define GW_ASSERT(expr)                                \
+    do {                                               \
+        if (!(expr))                                   \
+            gw_assert_fail(__FILE__, __LINE__, #expr); \
     } while (0)
 
 #ifdef GW_DEBUG

@@ -6,6 +6,7 @@
 
 #include "gw_arena.h"
 #include "gw_assert.h"
+
 #include "banned.h"
 
 void gw_buf_init(struct gw_buf *b, size_t len_max)
@@ -28,20 +29,24 @@ void gw_buf_release(struct gw_buf *b)
 void gw_buf_reset(struct gw_buf *b)
 {
     b->len = 0;
-    if (b->data != NULL)
+    if (b->data != NULL) {
         b->data[0] = '\0';
+    }
 }
 
 static enum gw_err buf_reserve(struct gw_buf *b, size_t n)
 {
-    if (n > b->len_max || b->len > b->len_max - n)
+    if (n > b->len_max || b->len > b->len_max - n) {
         return GW_ERR_LIMIT;
+    }
     size_t need = b->len + n + 1;
-    if (need <= b->cap)
+    if (need <= b->cap) {
         return GW_OK;
+    }
     size_t cap = b->cap == 0 ? 256 : b->cap;
-    while (cap < need)
+    while (cap < need) {
         cap *= 2;
+    }
     b->data = gw_xrealloc(b->data, cap);
     b->cap = cap;
     return GW_OK;
@@ -50,10 +55,12 @@ static enum gw_err buf_reserve(struct gw_buf *b, size_t n)
 enum gw_err gw_buf_add(struct gw_buf *b, const void *p, size_t n)
 {
     enum gw_err err = buf_reserve(b, n);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (n > 0)
+    }
+    if (n > 0) {
         memcpy(b->data + b->len, p, n);
+    }
     b->len += n;
     b->data[b->len] = '\0';
     return GW_OK;
@@ -75,11 +82,13 @@ enum gw_err gw_buf_vprintf(struct gw_buf *b, const char *fmt, va_list ap)
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
-    if (n < 0)
+    if (n < 0) {
         return GW_ERR_INVALID;
+    }
     enum gw_err err = buf_reserve(b, (size_t)n);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     int m = vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     GW_ASSERT(m == n);
     b->len += (size_t)n;

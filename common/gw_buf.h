@@ -23,8 +23,8 @@ enum gw_err gw_buf_add(struct gw_buf *b, const void *p, size_t n) GW_MUST_CHECK;
 enum gw_err gw_buf_adds(struct gw_buf *b, const char *s) GW_MUST_CHECK;
 enum gw_err gw_buf_addc(struct gw_buf *b, char c) GW_MUST_CHECK;
 enum gw_err gw_buf_printf(struct gw_buf *b, const char *fmt, ...) GW_PRINTF(2, 3) GW_MUST_CHECK;
-enum gw_err gw_buf_vprintf(struct gw_buf *b, const char *fmt, va_list ap) GW_PRINTF(2, 0)
-    GW_MUST_CHECK;
+enum gw_err gw_buf_vprintf(struct gw_buf *b, const char *fmt, va_list ap)
+    GW_PRINTF(2, 0) GW_MUST_CHECK;
 /* Appends s with JSON string escaping (no surrounding quotes). */
 enum gw_err gw_buf_add_json_escaped(struct gw_buf *b, const char *s) GW_MUST_CHECK;
 /* Appends s with HTML escaping of & < > " '. */

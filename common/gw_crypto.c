@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "gw_assert.h"
+
 #include "banned.h"
 
 static EVP_MAC *crypto_hmac;
@@ -87,8 +88,9 @@ static unsigned char crypto_lower(unsigned char c)
 
 bool gw_hex_equal_ct(const char *a, size_t a_len, const char *b, size_t b_len)
 {
-    if (a_len != b_len)
+    if (a_len != b_len) {
         return false;
+    }
     /* Normalise case in chunks and compare each with CRYPTO_memcmp: the time depends on the
      * length only, never on where the strings differ. */
     unsigned char ca[64];
@@ -118,9 +120,11 @@ void gw_hex_encode(const void *p, size_t n, char *out)
 
 enum gw_err gw_random_bytes(void *p, size_t n)
 {
-    if (n > INT_MAX)
+    if (n > INT_MAX) {
         return GW_ERR_LIMIT;
-    if (n == 0)
+    }
+    if (n == 0) {
         return GW_OK;
+    }
     return RAND_bytes(p, (int)n) == 1 ? GW_OK : GW_ERR_IO;
 }

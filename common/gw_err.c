@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "gw_assert.h"
+
 #include "banned.h"
 
 enum gw_err gw_fail(struct gw_errbuf *eb, enum gw_err err, const char *fmt, ...)
@@ -36,8 +37,9 @@ const char *gw_err_name(enum gw_err err)
         [GW_ERR_PROTOCOL] = "protocol",
         [GW_ERR_INTERNAL] = "internal",
     };
-    if ((unsigned)err >= sizeof(names) / sizeof(names[0]) || names[err] == NULL)
+    if ((unsigned)err >= sizeof(names) / sizeof(names[0]) || names[err] == NULL) {
         return "unknown";
+    }
     return names[err];
 }
 

@@ -8,17 +8,17 @@
 #define GW_STR(x)  GW_STR_(x)
 
 /* HTTP server. A create request with 50 fee lines and long names is about 8 KiB. */
-#define GW_HTTP_BODY_BYTES_MAX       (64 * 1024)
-#define GW_HTTP_HEADERS_BYTES_MAX    (16 * 1024) /* all request headers together */
-#define GW_HTTP_TIMEOUT_S            10          /* read/write idle timeout per connection */
-#define GW_HTTP_CONNECTIONS_MAX      4096        /* per process: open descriptors bound it */
-#define GW_HTTP_BACKLOG              1024
-#define GW_HTTP_RESPONSE_BYTES_MAX   (1024 * 1024)
-#define GW_HTTP_LOOPS_MAX            64          /* event loops (threads) per gateway process */
+#define GW_HTTP_BODY_BYTES_MAX     (64 * 1024)
+#define GW_HTTP_HEADERS_BYTES_MAX  (16 * 1024) /* all request headers together */
+#define GW_HTTP_TIMEOUT_S          10          /* read/write idle timeout per connection */
+#define GW_HTTP_CONNECTIONS_MAX    4096        /* per process: open descriptors bound it */
+#define GW_HTTP_BACKLOG            1024
+#define GW_HTTP_RESPONSE_BYTES_MAX (1024 * 1024)
+#define GW_HTTP_LOOPS_MAX          64 /* event loops (threads) per gateway process */
 
 /* Per-request memory: everything a request allocates comes from its arena. */
-#define GW_ARENA_BYTES_DEFAULT       (32 * 1024)
-#define GW_ARENA_BYTES_MAX           (4 * 1024 * 1024)
+#define GW_ARENA_BYTES_DEFAULT (32 * 1024)
+#define GW_ARENA_BYTES_MAX     (4 * 1024 * 1024)
 
 /* Database. */
 #define GW_DB_CONNS_PER_LOOP_DEFAULT 4
@@ -31,37 +31,37 @@
 #define GW_DB_RECONNECT_MS           500
 
 /* Portal API. */
-#define GW_AUTH_CLOCK_SKEW_S         300
-#define GW_CLIENT_ID_BYTES_MAX       64
-#define GW_CLIENT_SECRET_BYTES_MAX   128
-#define GW_CLIENTS_MAX               1024
-#define GW_IDEM_KEY_BYTES_MAX        255
-#define GW_ORDER_REF_BYTES_MAX       64
-#define GW_ITEMS_MAX                 50
-#define GW_NAME_BYTES_MAX            200
-#define GW_CODE_BYTES_MAX            32
-#define GW_URL_BYTES_MAX             1024
-#define GW_EXPIRES_IN_S_MIN          60
-#define GW_EXPIRES_IN_S_MAX          (7 * 24 * 3600)
-#define GW_EXPIRES_IN_S_DEFAULT      900
-#define GW_AMOUNT_VND_MAX            1000000000000LL /* one trillion VND per payment */
+#define GW_AUTH_CLOCK_SKEW_S       300
+#define GW_CLIENT_ID_BYTES_MAX     64
+#define GW_CLIENT_SECRET_BYTES_MAX 128
+#define GW_CLIENTS_MAX             1024
+#define GW_IDEM_KEY_BYTES_MAX      255
+#define GW_ORDER_REF_BYTES_MAX     64
+#define GW_ITEMS_MAX               50
+#define GW_NAME_BYTES_MAX          200
+#define GW_CODE_BYTES_MAX          32
+#define GW_URL_BYTES_MAX           1024
+#define GW_EXPIRES_IN_S_MIN        60
+#define GW_EXPIRES_IN_S_MAX        (7 * 24 * 3600)
+#define GW_EXPIRES_IN_S_DEFAULT    900
+#define GW_AMOUNT_VND_MAX          1000000000000LL /* one trillion VND per payment */
 
 /* Providers and callbacks. */
-#define GW_MERCHANT_REF_BYTES_MAX    40 /* fits vnp_TxnRef, MoMo orderId, ZaloPay app_trans_id */
-#define GW_CALLBACK_BYTES_MAX        (16 * 1024)
-#define GW_PROVIDER_TIMEOUT_MS       10000
+#define GW_MERCHANT_REF_BYTES_MAX 40 /* fits vnp_TxnRef, MoMo orderId, ZaloPay app_trans_id */
+#define GW_CALLBACK_BYTES_MAX     (16 * 1024)
+#define GW_PROVIDER_TIMEOUT_MS    10000
 
 /* Outbox delivery of portal webhooks. */
-#define GW_OUTBOX_BATCH_MAX          64
-#define GW_OUTBOX_INFLIGHT_MAX       256
-#define GW_OUTBOX_POLL_MS            200
-#define GW_OUTBOX_LEASE_S            60
-#define GW_WEBHOOK_TIMEOUT_S         10
-#define GW_WEBHOOK_ATTEMPTS_MAX      40 /* backoff 5 s doubling, capped at 1 h: over 24 h */
+#define GW_OUTBOX_BATCH_MAX     64
+#define GW_OUTBOX_INFLIGHT_MAX  256
+#define GW_OUTBOX_POLL_MS       200
+#define GW_OUTBOX_LEASE_S       60
+#define GW_WEBHOOK_TIMEOUT_S    10
+#define GW_WEBHOOK_ATTEMPTS_MAX 40 /* backoff 5 s doubling, capped at 1 h: over 24 h */
 
 /* Background maintenance. */
-#define GW_EXPIRY_SWEEP_MS           1000
-#define GW_EXPIRY_BATCH_MAX          500
+#define GW_EXPIRY_SWEEP_MS  1000
+#define GW_EXPIRY_BATCH_MAX 500
 
 _Static_assert(GW_HTTP_HEADERS_BYTES_MAX < GW_HTTP_BODY_BYTES_MAX, "headers fit below body");
 _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default within max");

@@ -40,8 +40,9 @@ static const char *level_name(enum gw_log_level level)
 
 void gw_log(enum gw_log_level level, const char *event, const char *fields_fmt, ...)
 {
-    if (level < log_level)
+    if (level < log_level) {
         return;
+    }
     char line[2048];
     struct timeval tv;
     (void)gettimeofday(&tv, NULL);
@@ -51,11 +52,11 @@ void gw_log(enum gw_log_level level, const char *event, const char *fields_fmt, 
     int n = snprintf(line, sizeof(line),
                      "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\","
                      "\"component\":\"%s\",\"event\":\"%s\"",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (long)(tv.tv_usec / 1000), level_name(level), log_component,
-                     event);
-    if (n < 0 || (size_t)n >= sizeof(line) - 4)
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (long)(tv.tv_usec / 1000), level_name(level), log_component, event);
+    if (n < 0 || (size_t)n >= sizeof(line) - 4) {
         return;
+    }
     size_t len = (size_t)n;
     if (fields_fmt != NULL && fields_fmt[0] != '\0') {
         line[len++] = ',';
@@ -63,8 +64,9 @@ void gw_log(enum gw_log_level level, const char *event, const char *fields_fmt, 
         va_start(ap, fields_fmt);
         int m = vsnprintf(line + len, sizeof(line) - len - 3, fields_fmt, ap);
         va_end(ap);
-        if (m > 0)
+        if (m > 0) {
             len += (size_t)m < sizeof(line) - len - 3 ? (size_t)m : sizeof(line) - len - 4;
+        }
     }
     line[len++] = '}';
     line[len++] = '\n';

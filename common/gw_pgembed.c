@@ -25,6 +25,7 @@
 #include <libpq-fe.h>
 
 #include "gw_assert.h"
+
 #include "banned.h"
 
 extern char **environ;
@@ -104,8 +105,9 @@ static void pge_argv_init(struct pge_argv *a)
 static enum gw_err pge_pq_fail(struct gw_errbuf *eb, const char *what, const char *pq_msg)
 {
     size_t n = strlen(pq_msg);
-    while (n > 0 && (pq_msg[n - 1] == '\n' || pq_msg[n - 1] == ' '))
+    while (n > 0 && (pq_msg[n - 1] == '\n' || pq_msg[n - 1] == ' ')) {
         n--;
+    }
     return gw_fail(eb, GW_ERR_DB, "%s: %.*s", what, (int)n, pq_msg);
 }
 
@@ -116,10 +118,12 @@ static enum gw_err pge_wait(pid_t pid, int timeout_s, int *status)
     long rounds = (long)timeout_s * 50;
     for (long i = 0; i < rounds; i++) {
         pid_t r = waitpid(pid, status, WNOHANG);
-        if (r == pid)
+        if (r == pid) {
             return GW_OK;
-        if (r < 0 && errno != EINTR)
+        }
+        if (r < 0 && errno != EINTR) {
             return GW_ERR_IO;
+        }
         (void)nanosleep(&nap, NULL);
     }
     (void)kill(pid, SIGKILL);
@@ -135,8 +139,9 @@ static enum gw_err pge_pg_config(const char *option, char *out, size_t out_len)
     pge_arg(&a, "pg_config");
     pge_arg(&a, option);
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
+    if (pipe2(fds, O_CLOEXEC) != 0) {
         return GW_ERR_IO;
+    }
     posix_spawn_file_actions_t fa;
     (void)posix_spawn_file_actions_init(&fa);
     (void)posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
@@ -148,15 +153,17 @@ static enum gw_err pge_pg_config(const char *option, char *out, size_t out_len)
     ssize_t n = 1;
     while (rc == 0 && len + 1 < out_len && n > 0) {
         n = read(fds[0], out + len, out_len - 1 - len);
-        if (n > 0)
+        if (n > 0) {
             len += (size_t)n;
+        }
     }
     (void)close(fds[0]);
     out[len] = '\0';
     out[strcspn(out, "\n")] = '\0';
     int status = 0;
-    if (rc != 0 || pge_wait(pid, 10, &status) != GW_OK)
+    if (rc != 0 || pge_wait(pid, 10, &status) != GW_OK) {
         return GW_ERR_NOT_FOUND;
+    }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? GW_OK : GW_ERR_NOT_FOUND;
 }
 
@@ -164,8 +171,9 @@ static bool pge_has_tools(const char *bindir)
 {
     char path[600];
     int n = snprintf(path, sizeof(path), "%s/pg_ctl", bindir);
-    if (n < 0 || (size_t)n >= sizeof(path) || access(path, X_OK) != 0)
+    if (n < 0 || (size_t)n >= sizeof(path) || access(path, X_OK) != 0) {
         return false;
+    }
     n = snprintf(path, sizeof(path), "%s/initdb", bindir);
     return n > 0 && (size_t)n < sizeof(path) && access(path, X_OK) == 0;
 }
@@ -185,8 +193,9 @@ static enum gw_err pge_find_bindir(char *out, size_t out_len, struct gw_errbuf *
     char version[128];
     if (pge_pg_config("--version", version, sizeof(version)) == GW_OK &&
         strncmp(version, "PostgreSQL 15", 13) == 0 &&
-        pge_pg_config("--bindir", out, out_len) == GW_OK && pge_has_tools(out))
+        pge_pg_config("--bindir", out, out_len) == GW_OK && pge_has_tools(out)) {
         return GW_OK;
+    }
     return gw_fail(eb, GW_ERR_NOT_FOUND,
                    "could not find the PostgreSQL 15 programs: not in %s nor via pg_config "
                    "(install postgresql-15 or set FEEGATE_PG_BINDIR)",
@@ -206,8 +215,10 @@ static enum gw_err pge_pick_user(struct pge_user *u, struct gw_errbuf *eb)
         struct passwd pw;
         struct passwd *res = NULL;
         char buf[2048];
-        if (getpwnam_r(names[i], &pw, buf, sizeof(buf), &res) != 0 || res == NULL || pw.pw_uid == 0)
+        if (getpwnam_r(names[i], &pw, buf, sizeof(buf), &res) != 0 || res == NULL ||
+            pw.pw_uid == 0) {
             continue;
+        }
         u->drop = true;
         u->uid = pw.pw_uid;
         u->gid = pw.pw_gid;
@@ -224,13 +235,16 @@ static _Noreturn void pge_child(const struct pge_ctx *cx, char *const argv[], ch
                                 int log_fd, int null_fd)
 {
     if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
-        dup2(log_fd, STDERR_FILENO) < 0)
+        dup2(log_fd, STDERR_FILENO) < 0) {
         _exit(PGE_EXIT_NO_EXEC);
+    }
     if (cx->user.drop &&
-        (setgroups(0, NULL) != 0 || setgid(cx->user.gid) != 0 || setuid(cx->user.uid) != 0))
+        (setgroups(0, NULL) != 0 || setgid(cx->user.gid) != 0 || setuid(cx->user.uid) != 0)) {
         _exit(PGE_EXIT_NO_USER);
-    if (chdir(cx->dir) != 0)
+    }
+    if (chdir(cx->dir) != 0) {
         _exit(PGE_EXIT_UNREACHABLE);
+    }
     execve(argv[0], argv, envp);
     _exit(PGE_EXIT_NO_EXEC);
 }
@@ -246,8 +260,9 @@ static enum gw_err pge_run(const struct pge_ctx *cx, struct pge_argv *a, int tim
     pge_arg(&env, "LANG=C");
     pge_arg(&env, "PATH=/usr/bin:/bin");
     int log_fd = open(cx->setup_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0)
+    if (log_fd < 0) {
         return gw_fail(eb, GW_ERR_IO, "could not open %s: %s", cx->setup_log, PGE_STRERROR(errno));
+    }
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0) {
         (void)close(log_fd);
@@ -262,25 +277,31 @@ static enum gw_err pge_run(const struct pge_ctx *cx, struct pge_argv *a, int tim
     }
     int status = 0;
     pid_t pid = fork();
-    if (pid == 0)
+    if (pid == 0) {
         pge_child(cx, a->argv, env.argv, log_fd, null_fd);
+    }
     (void)close(log_fd);
     (void)close(null_fd);
-    if (pid < 0)
+    if (pid < 0) {
         return gw_fail(eb, GW_ERR_IO, "could not fork: %s", PGE_STRERROR(errno));
-    if (pge_wait(pid, timeout_s, &status) != GW_OK)
+    }
+    if (pge_wait(pid, timeout_s, &status) != GW_OK) {
         return gw_fail(eb, GW_ERR_TIMEOUT, "%s did not finish within %d s: see %s", a->argv[0],
                        timeout_s, cx->setup_log);
+    }
     *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (*exit_code == PGE_EXIT_UNREACHABLE)
+    if (*exit_code == PGE_EXIT_UNREACHABLE) {
         return gw_fail(eb, GW_ERR_IO,
                        "directory %s is not reachable by user %s (check its parents' "
                        "permissions)",
                        cx->dir, cx->user.name);
-    if (*exit_code == PGE_EXIT_NO_USER)
+    }
+    if (*exit_code == PGE_EXIT_NO_USER) {
         return gw_fail(eb, GW_ERR_IO, "could not switch to user %s", cx->user.name);
-    if (*exit_code == PGE_EXIT_NO_EXEC)
+    }
+    if (*exit_code == PGE_EXIT_NO_EXEC) {
         return gw_fail(eb, GW_ERR_IO, "could not execute %s", a->argv[0]);
+    }
     return GW_OK;
 }
 
@@ -293,20 +314,24 @@ static enum gw_err pge_abs_dir(const char *dir, char *out, size_t out_len, struc
         n = snprintf(out, out_len, "%s", dir);
     } else {
         char cwd[512];
-        if (getcwd(cwd, sizeof(cwd)) == NULL)
+        if (getcwd(cwd, sizeof(cwd)) == NULL) {
             return gw_fail(eb, GW_ERR_IO, "could not get the working directory: %s",
                            PGE_STRERROR(errno));
+        }
         n = snprintf(out, out_len, "%s/%s", cwd, dir);
     }
-    if (n < 0 || (size_t)n >= out_len || (size_t)n + PGE_SOCKET_NAME_MAX > PGE_SOCKET_PATH_MAX)
+    if (n < 0 || (size_t)n >= out_len || (size_t)n + PGE_SOCKET_NAME_MAX > PGE_SOCKET_PATH_MAX) {
         return gw_fail(eb, GW_ERR_LIMIT,
                        "cluster directory %s is too long for a socket path (at most %d bytes)", dir,
                        PGE_SOCKET_PATH_MAX - PGE_SOCKET_NAME_MAX);
-    while (n > 1 && out[n - 1] == '/')
+    }
+    while (n > 1 && out[n - 1] == '/') {
         out[--n] = '\0';
-    if (out[strspn(out, PGE_DIR_CHARS)] != '\0')
+    }
+    if (out[strspn(out, PGE_DIR_CHARS)] != '\0') {
         return gw_fail(eb, GW_ERR_INVALID,
                        "cluster directory %s may only contain letters, digits and / . _ - +", out);
+    }
     return GW_OK;
 }
 
@@ -314,19 +339,22 @@ static enum gw_err pge_abs_dir(const char *dir, char *out, size_t out_len, struc
 static enum gw_err pge_mkdirs(char *path, struct gw_errbuf *eb)
 {
     for (char *p = path + 1; *p != '\0'; p++) {
-        if (*p != '/')
+        if (*p != '/') {
             continue;
+        }
         *p = '\0';
         int rc = mkdir(path, 0755);
         int e = errno;
         *p = '/';
-        if (rc != 0 && e != EEXIST)
+        if (rc != 0 && e != EEXIST) {
             return gw_fail(eb, GW_ERR_IO, "could not create directory %s: %s", path,
                            PGE_STRERROR(e));
+        }
     }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
         return gw_fail(eb, GW_ERR_IO, "could not create directory %s: %s", path,
                        PGE_STRERROR(errno));
+    }
     return GW_OK;
 }
 
@@ -339,8 +367,9 @@ static enum gw_err pge_ctx_init(struct pge_ctx *cx, const struct gw_pgembed *pg,
     (void)snprintf(cx->datadir, sizeof(cx->datadir), "%s/data", pg->dir);
     (void)snprintf(cx->setup_log, sizeof(cx->setup_log), "%s/setup.log", pg->dir);
     enum gw_err err = pge_find_bindir(cx->bindir, sizeof(cx->bindir), eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     return pge_pick_user(&cx->user, eb);
 }
 
@@ -369,11 +398,13 @@ static enum gw_err pge_initdb(const struct pge_ctx *cx, struct gw_errbuf *eb)
     pge_arg(&a, "--no-instructions");
     int code = 0;
     enum gw_err err = pge_run(cx, &a, PGE_INITDB_TIMEOUT_S, &code, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (code != 0)
+    }
+    if (code != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not initialize the PostgreSQL cluster: see %s",
                        cx->setup_log);
+    }
     return GW_OK;
 }
 
@@ -406,16 +437,19 @@ static enum gw_err pge_write_conf(const struct pge_ctx *cx, const struct gw_pgem
     char path[700];
     (void)snprintf(path, sizeof(path), "%s/feegate.conf", cx->datadir);
     FILE *f = fopen(path, "we");
-    if (f == NULL)
+    if (f == NULL) {
         return gw_fail(eb, GW_ERR_IO, "could not write %s: %s", path, PGE_STRERROR(errno));
+    }
     int n = fprintf(f, "%sport = %d\nunix_socket_directories = '%s'\n", pge_settings, pg->port,
                     pg->sockdir);
     bool ok = n > 0 && fclose(f) == 0;
-    if (!ok)
+    if (!ok) {
         return gw_fail(eb, GW_ERR_IO, "could not write %s", path);
-    if (cx->user.drop && chown(path, cx->user.uid, cx->user.gid) != 0)
+    }
+    if (cx->user.drop && chown(path, cx->user.uid, cx->user.gid) != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not give %s to user %s: %s", path, cx->user.name,
                        PGE_STRERROR(errno));
+    }
     return GW_OK;
 }
 
@@ -426,17 +460,20 @@ static enum gw_err pge_ensure_include(const struct pge_ctx *cx, struct gw_errbuf
     char path[700];
     (void)snprintf(path, sizeof(path), "%s/postgresql.conf", cx->datadir);
     FILE *f = fopen(path, "a+e");
-    if (f == NULL)
+    if (f == NULL) {
         return gw_fail(eb, GW_ERR_IO, "could not open %s: %s", path, PGE_STRERROR(errno));
+    }
     char buf[1024];
     bool found = false;
     rewind(f);
-    for (int i = 0; i < 100000 && !found && fgets(buf, sizeof(buf), f) != NULL; i++)
+    for (int i = 0; i < 100000 && !found && fgets(buf, sizeof(buf), f) != NULL; i++) {
         found = strcmp(buf, line) == 0;
+    }
     bool ok = found || fputs(line, f) >= 0;
     ok = fclose(f) == 0 && ok;
-    if (!ok)
+    if (!ok) {
         return gw_fail(eb, GW_ERR_IO, "could not append to %s", path);
+    }
     return GW_OK;
 }
 
@@ -445,8 +482,9 @@ static enum gw_err pge_ensure_include(const struct pge_ctx *cx, struct gw_errbuf
 static enum gw_err pge_pick_port(int *port, struct gw_errbuf *eb)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    if (fd < 0) {
         return gw_fail(eb, GW_ERR_IO, "could not create a socket: %s", PGE_STRERROR(errno));
+    }
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(sa);
@@ -466,8 +504,9 @@ static enum gw_err pge_exec(PGconn *c, const char *sql, struct gw_errbuf *eb)
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
     enum gw_err err = GW_OK;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         err = pge_pq_fail(eb, "could not prepare the embedded cluster", PQresultErrorMessage(r));
+    }
     PQclear(r);
     return err;
 }
@@ -489,15 +528,17 @@ static enum gw_err pge_bootstrap(const struct gw_pgembed *pg, struct gw_errbuf *
     PGresult *r = PQexec(c, "select 1 from pg_database where datname = '" GW_PGEMBED_DB "'");
     bool have_db = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
     PQclear(r);
-    if (!have_db)
+    if (!have_db) {
         err = pge_exec(c, "create database " GW_PGEMBED_DB, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = pge_exec(c,
                        "do $$ begin "
                        "if exists (select 1 from pg_roles where rolname = '" GW_PGEMBED_APP_ROLE
                        "') then alter role " GW_PGEMBED_APP_ROLE " login; "
                        "else create role " GW_PGEMBED_APP_ROLE " login; end if; end $$",
                        eb);
+    }
 out_conn:
     PQfinish(c);
     return err;
@@ -509,16 +550,19 @@ static enum gw_err pge_prepare_dir(struct gw_pgembed *pg, const char *dir, struc
 {
     if (dir == NULL) {
         (void)snprintf(pg->dir, sizeof(pg->dir), "/tmp/feegate-pg-XXXXXX");
-        if (mkdtemp(pg->dir) == NULL)
+        if (mkdtemp(pg->dir) == NULL) {
             return gw_fail(eb, GW_ERR_IO, "could not create a temporary directory: %s",
                            PGE_STRERROR(errno));
+        }
         pg->temporary = true;
     } else {
         enum gw_err err = pge_abs_dir(dir, pg->dir, sizeof(pg->dir), eb);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = pge_mkdirs(pg->dir, eb);
-        if (err != GW_OK)
+        }
+        if (err != GW_OK) {
             return err;
+        }
     }
     (void)snprintf(pg->sockdir, sizeof(pg->sockdir), "%s", pg->dir);
     return GW_OK;
@@ -539,11 +583,13 @@ static enum gw_err pge_ctl_start(const struct pge_ctx *cx, struct gw_errbuf *eb)
     pge_argf(&a, "%s/server.log", cx->dir);
     int code = 0;
     enum gw_err err = pge_run(cx, &a, PGE_CTL_TIMEOUT_S + 30, &code, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (code != 0)
+    }
+    if (code != 0) {
         return gw_fail(eb, GW_ERR_UNAVAILABLE, "could not start PostgreSQL: see %s/server.log",
                        cx->dir);
+    }
     return GW_OK;
 }
 
@@ -554,26 +600,35 @@ enum gw_err gw_pgembed_start(struct gw_pgembed *pg, const char *dir, int port, s
     memset(pg, 0, sizeof(*pg));
     struct pge_ctx cx;
     enum gw_err err = pge_prepare_dir(pg, dir, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = pge_ctx_init(&cx, pg, eb);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err;
-    if (cx.user.drop && chown(pg->dir, cx.user.uid, cx.user.gid) != 0)
+    }
+    if (cx.user.drop && chown(pg->dir, cx.user.uid, cx.user.gid) != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not give %s to user %s: %s", pg->dir, cx.user.name,
                        PGE_STRERROR(errno));
+    }
     pg->port = port;
-    if (port == 0)
+    if (port == 0) {
         err = pge_pick_port(&pg->port, eb);
-    if (err == GW_OK && !pge_file_exists(cx.datadir, "PG_VERSION"))
+    }
+    if (err == GW_OK && !pge_file_exists(cx.datadir, "PG_VERSION")) {
         err = pge_initdb(&cx, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = pge_ensure_include(&cx, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = pge_write_conf(&cx, pg, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = pge_ctl_start(&cx, eb);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err;
+    }
     err = pge_bootstrap(pg, eb);
     if (err != GW_OK) {
         struct gw_errbuf ignored;
@@ -613,18 +668,21 @@ static enum gw_err pge_ctl_stop(const struct pge_ctx *cx, const char *mode, stru
     pge_arg(&a, cx->datadir);
     int code = 0;
     enum gw_err err = pge_run(cx, &a, PGE_CTL_TIMEOUT_S + 30, &code, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (code != 0)
+    }
+    if (code != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not stop PostgreSQL: see %s", cx->setup_log);
+    }
     return GW_OK;
 }
 
 enum gw_err gw_pgembed_stop(struct gw_pgembed *pg, struct gw_errbuf *eb)
 {
     GW_ASSERT(pg != NULL);
-    if (pg->dir[0] == '\0')
+    if (pg->dir[0] == '\0') {
         return GW_OK; /* never started */
+    }
     struct pge_ctx cx;
     enum gw_err err = pge_ctx_init(&cx, pg, eb);
     if (err == GW_OK && pge_file_exists(cx.datadir, "postmaster.pid")) {
@@ -635,8 +693,9 @@ enum gw_err gw_pgembed_stop(struct gw_pgembed *pg, struct gw_errbuf *eb)
         }
     }
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): nftw changes no process state with FTW_PHYS */
-    if (pg->temporary && nftw(pg->dir, pge_rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && err == GW_OK)
+    if (pg->temporary && nftw(pg->dir, pge_rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && err == GW_OK) {
         err = gw_fail(eb, GW_ERR_IO, "could not remove %s: %s", pg->dir, PGE_STRERROR(errno));
+    }
     pg->dir[0] = '\0';
     pg->port = 0;
     return err;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gw_assert.h"
+
 #include "banned.h"
 
 int64_t gw_now_ms(void)
@@ -30,12 +31,13 @@ static void time_vn_tm(time_t t, struct tm *tm)
     static const time_t t_min = -62167219200; /* 0000-01-01T00:00:00Z */
     static const time_t t_max = 253402300799; /* 9999-12-31T23:59:59Z */
     time_t vn = t;
-    if (vn < t_min + GW_VN_UTC_OFFSET_S)
+    if (vn < t_min + GW_VN_UTC_OFFSET_S) {
         vn = t_min;
-    else if (vn > t_max - GW_VN_UTC_OFFSET_S)
+    } else if (vn > t_max - GW_VN_UTC_OFFSET_S) {
         vn = t_max;
-    else
+    } else {
         vn += GW_VN_UTC_OFFSET_S;
+    }
     GW_ASSERT(gmtime_r(&vn, tm) != NULL);
 }
 
@@ -95,8 +97,9 @@ static int time_digits(const char *s, size_t n)
 {
     int v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
+        if (s[i] < '0' || s[i] > '9') {
             return -1;
+        }
         v = v * 10 + (s[i] - '0');
     }
     return v;
@@ -112,8 +115,9 @@ static int time_days_in_month(int year, int month)
 enum gw_err gw_time_parse_compact_vn(const char *s, time_t *out)
 {
     GW_ASSERT(out != NULL);
-    if (s == NULL || strlen(s) != 14)
+    if (s == NULL || strlen(s) != 14) {
         return GW_ERR_INVALID;
+    }
     int year = time_digits(s, 4);
     int month = time_digits(s + 4, 2);
     int day = time_digits(s + 6, 2);
@@ -121,10 +125,12 @@ enum gw_err gw_time_parse_compact_vn(const char *s, time_t *out)
     int min = time_digits(s + 10, 2);
     int sec = time_digits(s + 12, 2);
     if (year < 1970 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || min < 0 ||
-        min > 59 || sec < 0 || sec > 59)
+        min > 59 || sec < 0 || sec > 59) {
         return GW_ERR_INVALID;
-    if (day > time_days_in_month(year, month))
+    }
+    if (day > time_days_in_month(year, month)) {
         return GW_ERR_INVALID;
+    }
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
     tm.tm_year = year - 1900;
@@ -134,8 +140,9 @@ enum gw_err gw_time_parse_compact_vn(const char *s, time_t *out)
     tm.tm_min = min;
     tm.tm_sec = sec;
     time_t t = timegm(&tm);
-    if (t == (time_t)-1)
+    if (t == (time_t)-1) {
         return GW_ERR_INVALID;
+    }
     *out = t - GW_VN_UTC_OFFSET_S;
     return GW_OK;
 }

@@ -11,8 +11,8 @@
 
 #define GW_VN_UTC_OFFSET_S (7 * 3600)
 
-int64_t gw_now_ms(void);        /* wall clock, Unix epoch milliseconds */
-int64_t gw_monotonic_us(void);  /* for durations */
+int64_t gw_now_ms(void);       /* wall clock, Unix epoch milliseconds */
+int64_t gw_monotonic_us(void); /* for durations */
 
 /* "2026-11-25T16:33:00+07:00" into out[26]. */
 void gw_time_rfc3339_vn(time_t t, char out[26]);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gw_assert.h"
+
 #include "banned.h"
 
 static bool url_is_unreserved(unsigned char c)
@@ -36,12 +37,15 @@ enum gw_err gw_form_encode(struct gw_buf *b, const char *s, size_t len)
 /* Value of one hex digit, or -1. */
 static int url_hex_value(char c)
 {
-    if (c >= '0' && c <= '9')
+    if (c >= '0' && c <= '9') {
         return c - '0';
-    if (c >= 'a' && c <= 'f')
+    }
+    if (c >= 'a' && c <= 'f') {
         return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
+    }
+    if (c >= 'A' && c <= 'F') {
         return c - 'A' + 10;
+    }
     return -1;
 }
 
@@ -51,25 +55,29 @@ enum gw_err gw_form_decode(struct gw_arena *a, const char *s, size_t len, char *
     *out = NULL;
     /* The decoded form is never longer than the encoded one. */
     char *d = gw_arena_alloc(a, len + 1);
-    if (d == NULL)
+    if (d == NULL) {
         return GW_ERR_NOMEM;
+    }
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            if (len - i < 3)
+            if (len - i < 3) {
                 return GW_ERR_INVALID;
+            }
             int hi = url_hex_value(s[i + 1]);
             int lo = url_hex_value(s[i + 2]);
-            if (hi < 0 || lo < 0)
+            if (hi < 0 || lo < 0) {
                 return GW_ERR_INVALID;
+            }
             c = (char)(unsigned char)(hi * 16 + lo);
             i += 2;
         }
-        if (c == '\0')
+        if (c == '\0') {
             return GW_ERR_INVALID;
+        }
         d[n++] = c;
     }
     d[n] = '\0';
@@ -85,14 +93,17 @@ static enum gw_err url_parse_pair(struct gw_arena *a, const char *seg, size_t le
     char *key = NULL;
     char *value = NULL;
     enum gw_err err = gw_form_decode(a, seg, key_len, &key);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (eq == NULL)
+    }
+    if (eq == NULL) {
         err = gw_form_decode(a, "", 0, &value);
-    else
+    } else {
         err = gw_form_decode(a, eq + 1, len - key_len - 1, &value);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err;
+    }
     kv->key = key;
     kv->value = value;
     return GW_OK;
@@ -113,19 +124,22 @@ enum gw_err gw_form_parse(struct gw_arena *a, const char *s, size_t len, size_t 
         count += end > i;
         i = end + 1;
     }
-    if (count > pairs_max)
+    if (count > pairs_max) {
         return GW_ERR_LIMIT;
+    }
     struct gw_kv *kv = gw_arena_alloc(a, (count == 0 ? 1 : count) * sizeof(*kv));
-    if (kv == NULL)
+    if (kv == NULL) {
         return GW_ERR_NOMEM;
+    }
     size_t n = 0;
     for (size_t i = 0; i < len;) {
         const char *amp = memchr(s + i, '&', len - i);
         size_t end = amp == NULL ? len : (size_t)(amp - s);
         if (end > i) {
             enum gw_err err = url_parse_pair(a, s + i, end - i, &kv[n]);
-            if (err != GW_OK)
+            if (err != GW_OK) {
                 return err;
+            }
             n++;
         }
         i = end + 1;
@@ -139,8 +153,9 @@ enum gw_err gw_form_parse(struct gw_arena *a, const char *s, size_t len, size_t 
 const char *gw_kv_get(const struct gw_kv *pairs, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(pairs[i].key, key) == 0)
+        if (strcmp(pairs[i].key, key) == 0) {
             return pairs[i].value;
+        }
     }
     return NULL;
 }

@@ -15,8 +15,7 @@ enum gw_err gw_form_encode(struct gw_buf *b, const char *s, size_t len) GW_MUST_
 
 /* Decodes a form-encoded s ('+' is space, %XX a byte) into a NUL-terminated arena string;
  * GW_ERR_INVALID on a malformed %-escape or an embedded NUL byte. */
-enum gw_err gw_form_decode(struct gw_arena *a, const char *s, size_t len, char **out)
-    GW_MUST_CHECK;
+enum gw_err gw_form_decode(struct gw_arena *a, const char *s, size_t len, char **out) GW_MUST_CHECK;
 
 struct gw_kv {
     const char *key;

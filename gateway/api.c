@@ -1,10 +1,10 @@
 /* Portal API v1 handlers: authenticate, validate, make one database call, answer. */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <jansson.h>
 
 #include "gw_crypto.h"
 #include "gw_log.h"
@@ -12,6 +12,7 @@
 #include "refund.h"
 #include "server.h"
 #include "validate.h"
+
 #include "banned.h"
 
 /* Answers a body the database built (JSON text), in protobuf when the client asked. */
@@ -74,19 +75,22 @@ static void idem_done(void *arg, enum gw_err err, const PGresult *res)
         return;
     }
     int status = 0;
-    if (sscanf(PQgetvalue(res, 0, 0), "%d", &status) != 1)
+    if (sscanf(PQgetvalue(res, 0, 0), "%d", &status) != 1) {
         status = 500;
-    if (!ctx->cancelled && strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+    }
+    if (!ctx->cancelled && strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
         evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Idempotent-Replayed",
                           "true");
+    }
     reply_payload(ctx, status, PQgetvalue(res, 0, 1), GW_PB_PAYMENT);
 }
 
 static const char *body_sha256(struct gw_ctx *ctx)
 {
     char *hex = gw_arena_alloc(&ctx->arena, GW_SHA256_HEX_BYTES);
-    if (hex != NULL)
+    if (hex != NULL) {
         gw_sha256_hex(ctx->body, ctx->body_len, hex);
+    }
     return hex;
 }
 
@@ -103,17 +107,19 @@ static json_t *parse_body(struct gw_ctx *ctx)
     }
     json_error_t jerr;
     json_t *j = json_loadb(ctx->body, ctx->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (j == NULL)
+    if (j == NULL) {
         gw_reply_error(ctx, 400, "invalid_json", "malformed JSON at line %d column %d: %s",
                        jerr.line, jerr.column, jerr.text);
+    }
     return j;
 }
 
 static void create_payment(struct gw_ctx *ctx)
 {
     json_t *req = parse_body(ctx);
-    if (req == NULL)
+    if (req == NULL) {
         return;
+    }
     json_t *norm = NULL;
     struct gw_verdict v;
     bool ok = gw_validate_create(req, &norm, &v);
@@ -208,8 +214,9 @@ static bool negotiate(struct gw_ctx *ctx)
 
 static bool payment_id_ok(struct gw_ctx *ctx, const char *id)
 {
-    if (gw_valid_payment_id(id))
+    if (gw_valid_payment_id(id)) {
         return true;
+    }
     gw_reply_error(ctx, 404, "not_found", "no such payment");
     return false;
 }
@@ -223,17 +230,21 @@ static void route_payments(struct gw_ctx *ctx)
     } else if (ctx->n_seg == 2 && get) {
         find_payments(ctx);
     } else if (ctx->n_seg == 3 && get) {
-        if (payment_id_ok(ctx, ctx->seg[2]))
+        if (payment_id_ok(ctx, ctx->seg[2])) {
             get_payment(ctx, ctx->seg[2]);
+        }
     } else if (ctx->n_seg == 4 && post && strcmp(ctx->seg[3], "cancel") == 0) {
-        if (payment_id_ok(ctx, ctx->seg[2]))
+        if (payment_id_ok(ctx, ctx->seg[2])) {
             cancel_payment(ctx, ctx->seg[2]);
+        }
     } else if (ctx->n_seg == 4 && (get || post) && strcmp(ctx->seg[3], "refunds") == 0) {
-        if (payment_id_ok(ctx, ctx->seg[2]))
+        if (payment_id_ok(ctx, ctx->seg[2])) {
             gw_handle_refunds(ctx, ctx->seg[2], post);
+        }
     } else if (ctx->n_seg == 4 && get && strcmp(ctx->seg[3], "events") == 0) {
-        if (payment_id_ok(ctx, ctx->seg[2]))
+        if (payment_id_ok(ctx, ctx->seg[2])) {
             simple_call(ctx, "SELECT feegate.api_payment_events($1, $2)", ctx->seg[2]);
+        }
     } else {
         gw_reply_error(ctx, ctx->n_seg <= 4 ? 405 : 404, "not_found",
                        "no such method and path in API v1");
@@ -256,8 +267,9 @@ static void count_done(void *arg, enum gw_err err, const PGresult *res)
 static const char *query_param(struct gw_ctx *ctx, const char *name)
 {
     struct evkeyvalq q;
-    if (ctx->query == NULL || evhttp_parse_query_str(ctx->query, &q) != 0)
+    if (ctx->query == NULL || evhttp_parse_query_str(ctx->query, &q) != 0) {
         return NULL;
+    }
     const char *v = evhttp_find_header(&q, name);
     const char *copy = v != NULL ? gw_arena_strdup(&ctx->arena, v) : NULL;
     evhttp_clear_headers(&q);
@@ -303,8 +315,7 @@ static void replay_range(struct gw_ctx *ctx)
     }
     ctx->params[0] = ctx->client_id;
     ctx->params[1] = NULL;
-    gw_ctx_query(ctx,
-                 "SELECT feegate.webhook_replay($1, $2, $3::timestamptz, $4::timestamptz)", 4,
+    gw_ctx_query(ctx, "SELECT feegate.webhook_replay($1, $2, $3::timestamptz, $4::timestamptz)", 4,
                  count_done);
 }
 
@@ -325,8 +336,7 @@ static void route_webhooks(struct gw_ctx *ctx)
         ctx->params[1] = ctx->seg[2];
         ctx->params[2] = NULL;
         ctx->params[3] = NULL;
-        gw_ctx_query(ctx,
-                     "SELECT feegate.webhook_replay($1, $2, $3::timestamptz, $4::timestamptz)",
+        gw_ctx_query(ctx, "SELECT feegate.webhook_replay($1, $2, $3::timestamptz, $4::timestamptz)",
                      4, count_done);
     } else {
         gw_reply_error(ctx, 404, "not_found", "no such method and path in API v1");
@@ -335,14 +345,16 @@ static void route_webhooks(struct gw_ctx *ctx)
 
 void gw_handle_api(struct gw_ctx *ctx)
 {
-    if (!negotiate(ctx))
+    if (!negotiate(ctx)) {
         return;
+    }
     if (ctx->n_seg >= 2 && strcmp(ctx->seg[1], "finance") == 0) {
         gw_handle_finance(ctx); /* staff, not portal clients */
         return;
     }
-    if (!gw_auth_check(ctx))
+    if (!gw_auth_check(ctx)) {
         return;
+    }
     if (ctx->n_seg >= 2 && strcmp(ctx->seg[1], "payments") == 0) {
         route_payments(ctx);
         return;

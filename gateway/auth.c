@@ -1,8 +1,6 @@
 /* Portal request authentication: X-Feegate-Client, X-Feegate-Timestamp and
  * X-Feegate-Signature = "v1=" hex HMAC-SHA256(secret, METHOD \n PATH_AND_QUERY \n TIMESTAMP \n
  * hex SHA-256(body)), over the exact bytes received, compared in constant time. */
-#include "server.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +14,8 @@
 #include "gw_crypto.h"
 #include "gw_log.h"
 #include "gw_time.h"
+#include "server.h"
+
 #include "banned.h"
 
 #define CLIENTS_REFRESH_S 30
@@ -36,25 +36,32 @@ static const char *method_name(int method)
 
 static const struct gw_client *client_find(const struct gw_clients *cs, const char *id)
 {
-    if (cs == NULL)
+    if (cs == NULL) {
         return NULL;
-    for (size_t i = 0; i < cs->n; i++)
-        if (strcmp(cs->items[i].id, id) == 0)
+    }
+    for (size_t i = 0; i < cs->n; i++) {
+        if (strcmp(cs->items[i].id, id) == 0) {
             return &cs->items[i];
+        }
+    }
     return NULL;
 }
 
 static bool parse_timestamp(const char *s, int64_t *out)
 {
-    if (s == NULL || s[0] == '\0' || strlen(s) > 12)
+    if (s == NULL || s[0] == '\0' || strlen(s) > 12) {
         return false;
-    for (const char *p = s; *p != '\0'; p++)
-        if (*p < '0' || *p > '9')
+    }
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
             return false;
+        }
+    }
     errno = 0;
     long long v = strtoll(s, NULL, 10);
-    if (errno != 0)
+    if (errno != 0) {
         return false;
+    }
     *out = (int64_t)v;
     return true;
 }
@@ -97,22 +104,25 @@ bool gw_auth_signature(struct gw_ctx *ctx, const struct gw_auth_req *ar, const c
     bool ok = strncmp(ar->sig, "v1=", 3) == 0 &&
               gw_hex_equal_ct(ar->sig + 3, strlen(ar->sig + 3), want, strlen(want)) &&
               secret != NULL;
-    if (!ok)
+    if (!ok) {
         gw_reply_error(ctx, 401, "bad_signature",
                        "the request signature does not match (see docs/api.md, signing)");
+    }
     return ok;
 }
 
 bool gw_auth_check(struct gw_ctx *ctx)
 {
     struct gw_auth_req ar;
-    if (!gw_auth_headers(ctx, &ar))
+    if (!gw_auth_headers(ctx, &ar)) {
         return false;
+    }
     const struct gw_clients *cs =
         atomic_load_explicit(&ctx->loop->srv->clients, memory_order_acquire);
     const struct gw_client *c = client_find(cs, ar.id);
-    if (!gw_auth_signature(ctx, &ar, c != NULL ? c->secret : NULL))
+    if (!gw_auth_signature(ctx, &ar, c != NULL ? c->secret : NULL)) {
         return false;
+    }
     ctx->client_id = c->id;
     return true;
 }
@@ -121,15 +131,16 @@ bool gw_auth_check(struct gw_ctx *ctx)
 static struct gw_clients *clients_from_result(const PGresult *res)
 {
     int n = PQntuples(res);
-    if (n > GW_CLIENTS_MAX)
+    if (n > GW_CLIENTS_MAX) {
         n = GW_CLIENTS_MAX;
-    struct gw_clients *cs =
-        gw_xcalloc(1, sizeof(*cs) + (size_t)n * sizeof(struct gw_client));
+    }
+    struct gw_clients *cs = gw_xcalloc(1, sizeof(*cs) + (size_t)n * sizeof(struct gw_client));
     for (int i = 0; i < n; i++) {
         const char *id = PQgetvalue(res, i, 0);
         const char *secret = PQgetvalue(res, i, 1);
-        if (strlen(id) > GW_CLIENT_ID_BYTES_MAX || strlen(secret) > GW_CLIENT_SECRET_BYTES_MAX)
+        if (strlen(id) > GW_CLIENT_ID_BYTES_MAX || strlen(secret) > GW_CLIENT_SECRET_BYTES_MAX) {
             continue;
+        }
         struct gw_client *c = &cs->items[cs->n++];
         (void)snprintf(c->id, sizeof(c->id), "%s", id);
         (void)snprintf(c->secret, sizeof(c->secret), "%s", secret);
@@ -160,10 +171,11 @@ enum gw_err gw_auth_load_blocking(struct gw_server *srv, struct gw_errbuf *eb)
     }
     PGresult *res = PQexec(conn, clients_sql);
     enum gw_err err = GW_OK;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         err = gw_fail(eb, GW_ERR_DB, "could not load portal clients: %s", PQerrorMessage(conn));
-    else
+    } else {
         clients_swap(srv, clients_from_result(res));
+    }
     PQclear(res);
     PQfinish(conn);
     return err;
@@ -184,15 +196,17 @@ static void refresh_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct gw_loop *loop = arg;
-    if (!atomic_load(&loop->srv->draining))
+    if (!atomic_load(&loop->srv->draining)) {
         gw_db_query(loop->db, clients_sql, 0, NULL, refresh_done, loop);
+    }
 }
 
 void gw_auth_refresh(struct gw_loop *loop)
 {
     /* Called from the signal thread: event_active is thread-safe with evthread. */
-    if (loop->clients_timer != NULL)
+    if (loop->clients_timer != NULL) {
         event_active(loop->clients_timer, EV_TIMEOUT, 0);
+    }
 }
 
 void gw_jobs_start_clients(struct gw_loop *loop)

@@ -25,6 +25,7 @@
 #include "gw_time.h"
 #include "ledger.h"
 #include "server.h"
+
 #include "banned.h"
 
 extern char **environ;
@@ -35,13 +36,15 @@ extern char **environ;
 void gw_cli_load_env_file(const char *path)
 {
     FILE *f = fopen(path, "r");
-    if (f == NULL)
+    if (f == NULL) {
         return;
+    }
     char line[2048];
     while (fgets(line, sizeof(line), f) != NULL) {
         char *eq = strchr(line, '=');
-        if (line[0] == '#' || eq == NULL)
+        if (line[0] == '#' || eq == NULL) {
             continue;
+        }
         *eq = '\0';
         char *v = eq + 1;
         v[strcspn(v, "\r\n")] = '\0';
@@ -59,17 +62,21 @@ void gw_cli_load_env_file(const char *path)
 static enum gw_err read_file(const char *path, struct gw_buf *b, struct gw_errbuf *eb)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (f == NULL)
+    if (f == NULL) {
         return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+    }
     char chunk[8192];
     size_t n;
     enum gw_err err = GW_OK;
-    while (err == GW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    while (err == GW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         err = gw_buf_add(b, chunk, n);
-    if (f != stdin)
+    }
+    if (f != stdin) {
         (void)fclose(f);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return gw_fail(eb, err, "\"%s\" is larger than %d bytes", path, CLI_BODY_BYTES_MAX);
+    }
     return GW_OK;
 }
 
@@ -85,8 +92,9 @@ static void cli_request_done(struct evhttp_request *req, void *arg)
         a->status = evhttp_request_get_response_code(req);
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t n = evbuffer_get_length(in);
-        if (gw_buf_add(&a->body, evbuffer_pullup(in, (ev_ssize_t)n), n) != GW_OK)
+        if (gw_buf_add(&a->body, evbuffer_pullup(in, (ev_ssize_t)n), n) != GW_OK) {
             a->status = -1;
+        }
     }
 }
 
@@ -101,8 +109,9 @@ static void sign_headers(struct evkeyvalq *h, const char *method, const char *pa
     gw_sha256_hex(gw_buf_str(body), body->len, body_hash);
     struct gw_buf msg;
     gw_buf_init(&msg, 8192);
-    if (gw_buf_printf(&msg, "%s\n%s\n%s\n%s", method, path, ts, body_hash) != GW_OK)
+    if (gw_buf_printf(&msg, "%s\n%s\n%s\n%s", method, path, ts, body_hash) != GW_OK) {
         return;
+    }
     char sig[GW_SHA256_HEX_BYTES];
     gw_hmac_sha256_hex(secret, strlen(secret), msg.data, msg.len, sig);
     gw_buf_release(&msg);
@@ -134,17 +143,20 @@ static int send_request(const char *method, const char *path, const struct gw_bu
     (void)evhttp_add_header(h, "Host", evhttp_uri_get_host(uri));
     (void)evhttp_add_header(h, "Content-Type", "application/json");
     const char *idem = getenv("IDEMPOTENCY_KEY");
-    if (idem != NULL)
+    if (idem != NULL) {
         (void)evhttp_add_header(h, "Idempotency-Key", idem);
+    }
     sign_headers(h, method, path, body);
     (void)evbuffer_add(evhttp_request_get_output_buffer(req), gw_buf_str(body), body->len);
     enum evhttp_cmd_type cmd = strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
-    if (evhttp_make_request(conn, req, cmd, path) == 0)
+    if (evhttp_make_request(conn, req, cmd, path) == 0) {
         (void)event_base_dispatch(base);
-    if (a.status > 0)
+    }
+    if (a.status > 0) {
         (void)printf("HTTP %d\n%s\n", a.status, gw_buf_str(&a.body));
-    else
+    } else {
         (void)fprintf(stderr, "feegate: no answer from %s\n", url);
+    }
     gw_buf_release(&a.body);
     evhttp_connection_free(conn);
     event_base_free(base);
@@ -193,14 +205,15 @@ int gw_cli_webhooks(int argc, char **argv)
     const char *from = NULL;
     const char *to = NULL;
     for (int i = 3; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--client") == 0)
+        if (strcmp(argv[i], "--client") == 0) {
             client = argv[i + 1];
-        else if (strcmp(argv[i], "--event") == 0)
+        } else if (strcmp(argv[i], "--event") == 0) {
             event = argv[i + 1];
-        else if (strcmp(argv[i], "--from") == 0)
+        } else if (strcmp(argv[i], "--from") == 0) {
             from = argv[i + 1];
-        else if (strcmp(argv[i], "--to") == 0)
+        } else if (strcmp(argv[i], "--to") == 0) {
             to = argv[i + 1];
+        }
     }
     const char *dsn = getenv("FEEGATE_DSN");
     if (argc < 3 || strcmp(argv[2], "replay") != 0 || client == NULL || dsn == NULL ||

@@ -20,20 +20,21 @@
 #include "ledger.h"
 #include "rcp.h"
 #include "server.h"
+
 #include "banned.h"
 
 extern char **environ;
 
-#define DEMO_DIR        "var"
-#define DEMO_CLIENT     "demo-portal"
-#define DEMO_MERCHANT   "FEEGATEDEMO"
-#define DEMO_PG_PORT    54329
-#define DEMO_GW_PORT    8080
-#define DEMO_SIM_PORT   8081
-#define STOP_WAIT_MS    5000
-#define DEMO_VNPAY_TMN  "FGDEMO01"
+#define DEMO_DIR          "var"
+#define DEMO_CLIENT       "demo-portal"
+#define DEMO_MERCHANT     "FEEGATEDEMO"
+#define DEMO_PG_PORT      54329
+#define DEMO_GW_PORT      8080
+#define DEMO_SIM_PORT     8081
+#define STOP_WAIT_MS      5000
+#define DEMO_VNPAY_TMN    "FGDEMO01"
 #define DEMO_MOMO_PARTNER "MOMOFGDEMO"
-#define DEMO_ZALOPAY_APP "2553"
+#define DEMO_ZALOPAY_APP  "2553"
 
 static int env_int(const char *name, int dflt)
 {
@@ -52,8 +53,9 @@ static void secret_from(const char *env, char out[65])
         return;
     }
     unsigned char raw[32];
-    if (gw_random_bytes(raw, sizeof(raw)) != GW_OK)
+    if (gw_random_bytes(raw, sizeof(raw)) != GW_OK) {
         gw_assert_fail(__FILE__, __LINE__, "no randomness");
+    }
     gw_hex_encode(raw, sizeof(raw), out);
 }
 
@@ -124,9 +126,9 @@ int gw_cli_seed_demo(int argc, char **argv)
     }
     char secret[65];
     secret_from("FEEGATE_CLIENT_SECRET", secret);
-    const struct ldg_demo_client client = {
-        .id = DEMO_CLIENT, .secret = secret, .webhook_url = getenv("FEEGATE_WEBHOOK_URL")
-    };
+    const struct ldg_demo_client client = { .id = DEMO_CLIENT,
+                                            .secret = secret,
+                                            .webhook_url = getenv("FEEGATE_WEBHOOK_URL") };
     struct gw_errbuf eb = { .msg = "" };
     if (ldg_seed_demo_blocking(dsn, &client, 1, &eb) != GW_OK) {
         (void)fprintf(stderr, "feegate: seed-demo: %s\n", eb.msg);
@@ -160,12 +162,15 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
     FILE *env = fopen(DEMO_DIR "/demo.env", "w");
     FILE *ex = fopen(DEMO_DIR "/example-payment.json", "w");
     if (ini == NULL || env == NULL || ex == NULL) {
-        if (ini != NULL)
+        if (ini != NULL) {
             (void)fclose(ini);
-        if (env != NULL)
+        }
+        if (env != NULL) {
             (void)fclose(env);
-        if (ex != NULL)
+        }
+        if (ex != NULL) {
             (void)fclose(ex);
+        }
         return gw_fail(eb, GW_ERR_IO, "could not write under %s/: %s", DEMO_DIR, strerror(errno));
     }
     (void)fprintf(ini,
@@ -209,8 +214,10 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
     char ca[PATH_MAX + 32];
     (void)snprintf(ca, sizeof(ca), "%s/receipts/ca.pem", d->root);
     print_export_line(env, "RECEIPT_CA_CERT", ca);
-    (void)fprintf(ini, "[receipts]\ncert = %s/receipts/signer.pem\nkey = %s/receipts/signer.key\n"
-                       "ca = %s\n", d->root, d->root, ca);
+    (void)fprintf(ini,
+                  "[receipts]\ncert = %s/receipts/signer.pem\nkey = %s/receipts/signer.key\n"
+                  "ca = %s\n",
+                  d->root, d->root, ca);
     (void)fprintf(ex,
                   "{\n  \"order_ref\": \"HS-2026-%06ld\",\n  \"agency_code\": \"STP-HN\",\n"
                   "  \"payer\": {\"name\": \"Nguyễn Văn An\", \"id_number\": \"001099012345\", "
@@ -228,17 +235,20 @@ static enum gw_err demo_spawn_sim(struct demo *d, struct gw_errbuf *eb)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
+    if (n <= 0) {
         return gw_fail(eb, GW_ERR_IO, "could not find my own path");
+    }
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
-    if (slash != NULL)
+    if (slash != NULL) {
         *slash = '\0';
+    }
     char sim[PATH_MAX + 64];
     const char *env_sim = getenv("FEEGATE_BANKSIM");
     (void)snprintf(sim, sizeof(sim), "%s", env_sim != NULL ? env_sim : "");
-    if (env_sim == NULL)
+    if (env_sim == NULL) {
         (void)snprintf(sim, sizeof(sim), "%s/../adapters/banksim/feegate-banksim", exe);
+    }
     char listen[32];
     (void)snprintf(listen, sizeof(listen), "127.0.0.1:%d", d->sim_port);
     char a_listen[] = "--listen";
@@ -246,38 +256,43 @@ static enum gw_err demo_spawn_sim(struct demo *d, struct gw_errbuf *eb)
     char a_secret[] = "--sandbox-secret";
     char merchant[] = DEMO_MERCHANT;
     /* The providers' credentials reach the simulator through its environment. */
-    int rc = setenv("VNPAY_TMN_CODE", DEMO_VNPAY_TMN, 1) | setenv("VNPAY_HASH_SECRET", d->vnp_secret, 1) |
+    int rc = setenv("VNPAY_TMN_CODE", DEMO_VNPAY_TMN, 1) |
+             setenv("VNPAY_HASH_SECRET", d->vnp_secret, 1) |
              setenv("MOMO_PARTNER_CODE", DEMO_MOMO_PARTNER, 1) |
              setenv("MOMO_ACCESS_KEY", d->momo_access, 1) |
              setenv("MOMO_SECRET_KEY", d->momo_secret, 1) |
              setenv("ZALOPAY_APP_ID", DEMO_ZALOPAY_APP, 1) | setenv("ZALOPAY_KEY1", d->zp_key1, 1) |
              setenv("ZALOPAY_KEY2", d->zp_key2, 1);
-    if (rc != 0)
+    if (rc != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not set the simulator's environment");
+    }
     char a_ipn[] = "--vnpay-ipn-url";
     char ipn[64];
     (void)snprintf(ipn, sizeof(ipn), "http://127.0.0.1:%d/ipn/vnpay", d->gw_port);
-    char *const args[] = { sim,      a_listen, listen, a_merchant, merchant,
-                           a_secret, d->sandbox_secret, a_ipn, ipn, NULL };
+    char *const args[] = { sim,      a_listen,          listen, a_merchant, merchant,
+                           a_secret, d->sandbox_secret, a_ipn,  ipn,        NULL };
     posix_spawnattr_t attr;
     (void)posix_spawnattr_init(&attr);
     (void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
     (void)posix_spawnattr_setpgroup(&attr, 0);
     rc = posix_spawn(&d->sim_pid, sim, NULL, &attr, args, environ);
     (void)posix_spawnattr_destroy(&attr);
-    if (rc != 0)
+    if (rc != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not start %s: %s", sim, strerror(rc));
+    }
     return GW_OK;
 }
 
 static void demo_stop_sim(struct demo *d)
 {
-    if (d->sim_pid <= 0)
+    if (d->sim_pid <= 0) {
         return;
+    }
     (void)kill(d->sim_pid, SIGTERM);
     for (int waited = 0; waited < STOP_WAIT_MS; waited += 50) {
-        if (waitpid(d->sim_pid, NULL, WNOHANG) == d->sim_pid)
+        if (waitpid(d->sim_pid, NULL, WNOHANG) == d->sim_pid) {
             return;
+        }
         (void)usleep(50 * 1000);
     }
     (void)kill(d->sim_pid, SIGKILL);
@@ -304,23 +319,28 @@ static void demo_banner(const struct demo *d)
 
 static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
 {
-    if (mkdir(DEMO_DIR, 0755) != 0 && errno != EEXIST)
+    if (mkdir(DEMO_DIR, 0755) != 0 && errno != EEXIST) {
         return gw_fail(eb, GW_ERR_IO, "could not create %s/: %s", DEMO_DIR, strerror(errno));
+    }
     gw_cli_load_env_file(DEMO_DIR "/demo.env");
-    if (realpath(DEMO_DIR, d->root) == NULL)
+    if (realpath(DEMO_DIR, d->root) == NULL) {
         return gw_fail(eb, GW_ERR_IO, "could not resolve %s/", DEMO_DIR);
+    }
     char pgdir[PATH_MAX + 8];
     (void)snprintf(pgdir, sizeof(pgdir), "%s/pg", d->root);
-    enum gw_err err = gw_pgembed_start(&d->pg, pgdir, env_int("FEEGATE_DEMO_PG_PORT",
-                                                              DEMO_PG_PORT), eb);
-    if (err != GW_OK)
+    enum gw_err err =
+        gw_pgembed_start(&d->pg, pgdir, env_int("FEEGATE_DEMO_PG_PORT", DEMO_PG_PORT), eb);
+    if (err != GW_OK) {
         return err;
+    }
     /* The demo CA and receipt signing certificate, made once and kept under var/receipts/. */
     struct stat st;
-    if (err == GW_OK && stat(DEMO_DIR "/receipts/ca.pem", &st) != 0)
+    if (err == GW_OK && stat(DEMO_DIR "/receipts/ca.pem", &st) != 0) {
         err = rcp_ca_init(DEMO_DIR "/receipts", eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = ldg_migrate_blocking(d->pg.admin_dsn, eb);
+    }
     secret_from("FEEGATE_CLIENT_SECRET", d->client_secret);
     secret_from("SANDBOX_SECRET", d->sandbox_secret);
     secret_from("VNPAY_HASH_SECRET", d->vnp_secret);
@@ -331,12 +351,15 @@ static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
     const struct ldg_demo_client client = { .id = DEMO_CLIENT,
                                             .secret = d->client_secret,
                                             .webhook_url = getenv("FEEGATE_WEBHOOK_URL") };
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = ldg_seed_demo_blocking(d->pg.admin_dsn, &client, 1, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = demo_files(d, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = demo_spawn_sim(d, eb);
+    }
     return err;
 }
 
@@ -351,19 +374,22 @@ int gw_cli_demo(int argc, char **argv)
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err err = demo_prepare(d, &eb);
     struct gw_config *cfg = gw_xcalloc(1, sizeof(*cfg));
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_config_load(DEMO_DIR "/feegate.ini", cfg, &eb);
+    }
     if (err == GW_OK) {
         demo_banner(d);
         gw_log_set_component("gateway");
         err = gw_server_run(cfg, &eb);
     }
-    if (err != GW_OK)
+    if (err != GW_OK) {
         (void)fprintf(stderr, "feegate: demo: %s\n", eb.msg);
+    }
     demo_stop_sim(d);
     struct gw_errbuf seb = { .msg = "" };
-    if (d->pg.dir[0] != '\0' && gw_pgembed_stop(&d->pg, &seb) != GW_OK)
+    if (d->pg.dir[0] != '\0' && gw_pgembed_stop(&d->pg, &seb) != GW_OK) {
         (void)fprintf(stderr, "feegate: demo: %s\n", seb.msg);
+    }
     (void)puts("feegate demo stopped");
     gw_xfree(cfg);
     gw_xfree(d);

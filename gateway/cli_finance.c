@@ -3,18 +3,18 @@
  * blocking call into ledger/ (never on an event loop), against FEEGATE_DSN or --dsn
  * (FEEGATE_ADMIN_DSN for staff add). Results are JSON on stdout; errors one line on stderr
  * with exit 1; usage errors exit 2. */
-#include "cli.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "cli.h"
 #include "gw_buf.h"
 #include "gw_crypto.h"
 #include "gw_time.h"
 #include "ldg_recon.h"
+
 #include "banned.h"
 
 #define FIN_OUT_BYTES_MAX (256 * 1024 * 1024)
@@ -49,11 +49,11 @@ static int fin_usage(void)
 
 static bool fin_parse(int argc, char **argv, int first, struct fin_args *a)
 {
-    static const char *const opts[] = { "--dsn", "--provider", "--date", "--format", "--staff",
-                                        "--out", "--note", "--account", "--out-dir", "--name" };
+    static const char *const opts[] = { "--dsn", "--provider", "--date",    "--format",  "--staff",
+                                        "--out", "--note",     "--account", "--out-dir", "--name" };
     memset(a, 0, sizeof(*a));
-    const char **dst[] = { &a->dsn, &a->provider, &a->date, &a->format, &a->staff,
-                           &a->out, &a->note, &a->account, &a->out_dir, &a->name };
+    const char **dst[] = { &a->dsn, &a->provider, &a->date,    &a->format,  &a->staff,
+                           &a->out, &a->note,     &a->account, &a->out_dir, &a->name };
     for (int i = first; i < argc; i++) {
         if (strcmp(argv[i], "--carry-forward") == 0 || strcmp(argv[i], "--stats") == 0) {
             *(argv[i][2] == 'c' ? &a->carry_forward : &a->stats) = true;
@@ -62,20 +62,24 @@ static bool fin_parse(int argc, char **argv, int first, struct fin_args *a)
         bool matched = false;
         for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]) && !matched; k++) {
             if (strcmp(argv[i], opts[k]) == 0) {
-                if (i + 1 >= argc)
+                if (i + 1 >= argc) {
                     return false;
+                }
                 *dst[k] = argv[++i];
                 matched = true;
             }
         }
-        if (matched)
+        if (matched) {
             continue;
-        if (strncmp(argv[i], "--", 2) == 0 || a->n_pos == 4)
+        }
+        if (strncmp(argv[i], "--", 2) == 0 || a->n_pos == 4) {
             return false;
+        }
         a->pos[a->n_pos++] = argv[i];
     }
-    if (a->dsn == NULL)
+    if (a->dsn == NULL) {
         a->dsn = getenv("FEEGATE_DSN");
+    }
     return true;
 }
 
@@ -108,23 +112,29 @@ static int fin_call(const struct fin_args *a, const char *sql, int n, const char
     gw_buf_init(&out, FIN_OUT_BYTES_MAX);
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err err = ldg_call_text_blocking(a->dsn, sql, n, params, &out, &eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         (void)printf("%s\n", gw_buf_str(&out));
-    else
+    } else {
         (void)fprintf(stderr, "feegate: %s\n", eb.msg);
+    }
     gw_buf_release(&out);
     return err == GW_OK ? 0 : 1;
 }
 
 static int cmd_import(const struct fin_args *a)
 {
-    struct ldg_import_req req = { .path = a->pos[1], .provider = a->provider, .day = a->date,
-                                  .staff = a->staff, .progress = stderr };
+    struct ldg_import_req req = { .path = a->pos[1],
+                                  .provider = a->provider,
+                                  .day = a->date,
+                                  .staff = a->staff,
+                                  .progress = stderr };
     req.opts.currency = "VND";
-    if (a->n_pos != 2 || a->provider == NULL || a->date == NULL)
+    if (a->n_pos != 2 || a->provider == NULL || a->date == NULL) {
         return fin_usage();
-    if (!date_ok(a->date))
+    }
+    if (!date_ok(a->date)) {
         return 1;
+    }
     if (a->format != NULL && !ldg_stmt_format_parse(a->format, &req.opts.format)) {
         (void)fprintf(stderr, "feegate: unknown statement format \"%s\"\n", a->format);
         return 2;
@@ -136,8 +146,8 @@ static int cmd_import(const struct fin_args *a)
     struct ldg_import_result res;
     struct gw_errbuf eb = { .msg = "" };
     if (ldg_stmt_import_blocking(a->dsn, &req, &res, &eb) != GW_OK) {
-        (void)fprintf(stderr, "feegate: statement %s refused, nothing imported: %s\n",
-                      req.path, eb.msg);
+        (void)fprintf(stderr, "feegate: statement %s refused, nothing imported: %s\n", req.path,
+                      eb.msg);
         return 1;
     }
     (void)printf("{\"file_id\":%lld,\"business_day\":\"%s\",\"timezone\":\"Asia/Ho_Chi_Minh\","
@@ -178,8 +188,9 @@ static int write_file(const char *path, const struct gw_buf *b)
     FILE *f = fopen(path, "wb");
     if (f == NULL || fwrite(b->data, 1, b->len, f) != b->len) {
         (void)fprintf(stderr, "feegate: could not write \"%s\": %s\n", path, strerror(errno));
-        if (f != NULL)
+        if (f != NULL) {
             (void)fclose(f);
+        }
         return 1;
     }
     return fclose(f) == 0 ? 0 : 1;
@@ -192,18 +203,20 @@ static int write_report(const char *json, enum ldg_report_format fmt, const char
     gw_buf_init(&b, FIN_OUT_BYTES_MAX);
     struct gw_errbuf eb = { .msg = "" };
     int rc = 1;
-    if (ldg_report_render(json, fmt, &b, &eb) != GW_OK)
+    if (ldg_report_render(json, fmt, &b, &eb) != GW_OK) {
         (void)fprintf(stderr, "feegate: %s\n", eb.msg);
-    else
+    } else {
         rc = write_file(path, &b);
+    }
     gw_buf_release(&b);
     return rc;
 }
 
 static int cmd_day_close(const struct fin_args *a)
 {
-    if (a->staff == NULL || a->dsn == NULL)
+    if (a->staff == NULL || a->dsn == NULL) {
         return fin_usage();
+    }
     const char *p[3] = { a->pos[1], a->staff, a->carry_forward ? "true" : "false" };
     struct gw_buf out;
     gw_buf_init(&out, FIN_OUT_BYTES_MAX);
@@ -220,8 +233,9 @@ static int cmd_day_close(const struct fin_args *a)
             (void)snprintf(path, sizeof(path), "%s/report-%s.%s",
                            a->out_dir != NULL ? a->out_dir : ".", a->pos[1], ext[i]);
             rc = write_report(gw_buf_str(&out), (enum ldg_report_format)i, path);
-            if (rc == 0)
+            if (rc == 0) {
                 (void)printf("wrote %s\n", path);
+            }
         }
         (void)printf("business day %s (Asia/Ho_Chi_Minh) closed by %s\n", a->pos[1], a->staff);
     }
@@ -231,34 +245,40 @@ static int cmd_day_close(const struct fin_args *a)
 
 static int cmd_day(const struct fin_args *a)
 {
-    if (a->n_pos != 2 || !date_ok(a->pos[1]))
+    if (a->n_pos != 2 || !date_ok(a->pos[1])) {
         return a->n_pos != 2 ? fin_usage() : 1;
-    if (strcmp(a->pos[0], "close") == 0)
+    }
+    if (strcmp(a->pos[0], "close") == 0) {
         return cmd_day_close(a);
+    }
     enum ldg_report_format fmt;
     if (strcmp(a->pos[0], "report") != 0 || a->format == NULL || a->out == NULL ||
-        !ldg_report_format_parse(a->format, &fmt) || a->dsn == NULL)
+        !ldg_report_format_parse(a->format, &fmt) || a->dsn == NULL) {
         return fin_usage();
+    }
     const char *p[1] = { a->pos[1] };
     struct gw_buf out;
     gw_buf_init(&out, FIN_OUT_BYTES_MAX);
     struct gw_errbuf eb = { .msg = "" };
     int rc = 1;
-    if (ldg_call_text_blocking(a->dsn, "feegate.day_report($1::date)", 1, p, &out, &eb) != GW_OK)
+    if (ldg_call_text_blocking(a->dsn, "feegate.day_report($1::date)", 1, p, &out, &eb) != GW_OK) {
         (void)fprintf(stderr, "feegate: %s\n", eb.msg);
-    else
+    } else {
         rc = write_report(gw_buf_str(&out), fmt, a->out);
+    }
     gw_buf_release(&out);
     return rc;
 }
 
 static int cmd_staff(struct fin_args *a)
 {
-    if (a->n_pos != 3 || strcmp(a->pos[0], "add") != 0)
+    if (a->n_pos != 3 || strcmp(a->pos[0], "add") != 0) {
         return fin_usage();
+    }
     const char *admin = getenv("FEEGATE_ADMIN_DSN");
-    if (admin != NULL && admin[0] != '\0')
+    if (admin != NULL && admin[0] != '\0') {
         a->dsn = admin;
+    }
     unsigned char raw[24];
     char secret[49];
     if (gw_random_bytes(raw, sizeof(raw)) != GW_OK) {
@@ -268,8 +288,9 @@ static int cmd_staff(struct fin_args *a)
     gw_hex_encode(raw, sizeof(raw), secret);
     const char *p[4] = { a->pos[1], a->pos[2], a->name, secret };
     int rc = fin_call(a, "feegate.staff_upsert($1, $2, $3, $4)", 4, p);
-    if (rc == 0)
+    if (rc == 0) {
         (void)printf("staff %s (%s) secret: %s\n", a->pos[1], a->pos[2], secret);
+    }
     return rc;
 }
 
@@ -277,9 +298,10 @@ static int cmd_staff(struct fin_args *a)
 static int with_stats(const struct fin_args *a, int rc, int64_t t0_us)
 {
     struct rusage ru;
-    if (a->stats && getrusage(RUSAGE_SELF, &ru) == 0)
+    if (a->stats && getrusage(RUSAGE_SELF, &ru) == 0) {
         (void)fprintf(stderr, "stats: %.3f s, peak memory %ld KiB\n",
                       (double)(gw_monotonic_us() - t0_us) / 1e6, ru.ru_maxrss);
+    }
     return rc;
 }
 
@@ -287,15 +309,20 @@ int gw_cli_finance(int argc, char **argv)
 {
     struct fin_args a;
     int64_t t0 = gw_monotonic_us();
-    if (argc < 3 || !fin_parse(argc, argv, 2, &a) || a.n_pos < 1)
+    if (argc < 3 || !fin_parse(argc, argv, 2, &a) || a.n_pos < 1) {
         return fin_usage();
-    if (strcmp(argv[1], "statement") == 0 && strcmp(a.pos[0], "import") == 0)
+    }
+    if (strcmp(argv[1], "statement") == 0 && strcmp(a.pos[0], "import") == 0) {
         return with_stats(&a, cmd_import(&a), t0);
-    if (strcmp(argv[1], "recon") == 0)
+    }
+    if (strcmp(argv[1], "recon") == 0) {
         return with_stats(&a, cmd_recon(&a), t0);
-    if (strcmp(argv[1], "day") == 0)
+    }
+    if (strcmp(argv[1], "day") == 0) {
         return cmd_day(&a);
-    if (strcmp(argv[1], "staff") == 0)
+    }
+    if (strcmp(argv[1], "staff") == 0) {
         return cmd_staff(&a);
+    }
     return fin_usage();
 }

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "banned.h"
 #include "cli.h"
 #include "gw_arena.h"
 #include "gw_buf.h"
 #include "rcp.h"
+
 #include "banned.h"
 
 int gw_cli_words(int argc, char **argv)
@@ -36,16 +36,19 @@ int gw_cli_words(int argc, char **argv)
 static enum gw_err read_file(const char *path, struct gw_buf *b, struct gw_errbuf *eb)
 {
     FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    if (f == NULL) {
         return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+    }
     char chunk[8192];
     size_t n;
     enum gw_err err = GW_OK;
-    while (err == GW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    while (err == GW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         err = gw_buf_add(b, chunk, n);
+    }
     (void)fclose(f);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return gw_fail(eb, GW_ERR_LIMIT, "\"%s\" is larger than %d bytes", path, RCP_XML_BYTES_MAX);
+    }
     return GW_OK;
 }
 
@@ -54,10 +57,11 @@ static int receipt_verify(int argc, char **argv)
     const char *file = NULL;
     const char *ca = getenv("RECEIPT_CA_CERT");
     for (int i = 3; i < argc; i++) {
-        if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc) {
             ca = argv[++i];
-        else if (file == NULL)
+        } else if (file == NULL) {
             file = argv[i];
+        }
     }
     if (file == NULL || ca == NULL || ca[0] == '\0') {
         (void)fputs("usage: feegate receipt verify FILE [--ca CA_PEM]   (default "
@@ -70,8 +74,9 @@ static int receipt_verify(int argc, char **argv)
     struct gw_errbuf eb = { .msg = "" };
     struct rcp_verify_result r;
     enum gw_err err = read_file(file, &xml, &eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = rcp_xml_verify(gw_buf_str(&xml), xml.len, ca, &r, &eb);
+    }
     gw_buf_release(&xml);
     if (err != GW_OK) {
         (void)fprintf(stderr, "feegate: receipt verify: %s\n", eb.msg);
@@ -89,8 +94,9 @@ static int receipt_verify(int argc, char **argv)
 
 int gw_cli_receipt(int argc, char **argv)
 {
-    if (argc >= 3 && strcmp(argv[2], "verify") == 0)
+    if (argc >= 3 && strcmp(argv[2], "verify") == 0) {
         return receipt_verify(argc, argv);
+    }
     (void)fputs("usage: feegate receipt verify FILE [--ca CA_PEM]\n", stderr);
     return 2;
 }
@@ -101,12 +107,14 @@ int gw_cli_receipt_ca(int argc, char **argv)
     enum gw_err err;
     if (argc == 4 && strcmp(argv[2], "init") == 0) {
         err = rcp_ca_init(argv[3], &eb);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             (void)printf("%s/ca.pem, ca.key, signer.pem, signer.key written\n", argv[3]);
+        }
     } else if (argc == 7 && strcmp(argv[2], "issue") == 0) {
         err = rcp_ca_issue(argv[3], argv[4], argv[5], argv[6], &eb);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             (void)printf("%s and %s written\n", argv[5], argv[6]);
+        }
     } else {
         (void)fputs("usage: feegate receipt-ca init DIR\n"
                     "       feegate receipt-ca issue DIR COMMON_NAME CERT_PEM KEY_PEM\n",

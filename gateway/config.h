@@ -23,8 +23,8 @@ struct gw_maint_window {
 };
 
 /* The circuit breaker of a channel (docs/adapters.md, "Routing and health"). */
-#define GW_BREAKER_FAILURES_DEFAULT 5
-#define GW_BREAKER_P90_MS_DEFAULT   5000
+#define GW_BREAKER_FAILURES_DEFAULT   5
+#define GW_BREAKER_P90_MS_DEFAULT     5000
 #define GW_BREAKER_COOLDOWN_S_DEFAULT 30
 
 struct gw_channel_config {
@@ -70,8 +70,8 @@ struct gw_config {
 
 /* Reads path into cfg (defaults first, then the file, then FEEGATE_DSN from the
  * environment). Blocking; for start-up and reload only. */
-enum gw_err gw_config_load(const char *path, struct gw_config *cfg, struct gw_errbuf *eb)
-    GW_MUST_CHECK;
+enum gw_err gw_config_load(const char *path, struct gw_config *cfg,
+                           struct gw_errbuf *eb) GW_MUST_CHECK;
 
 /* Parses "Sun 01:00-03:00, daily 23:55-00:05" (days Mon..Sun, 24-hour HH:MM, Vietnam
  * time) into ch->maint; "" or "none" is no window. Strict: anything else is an error. */

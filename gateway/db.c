@@ -11,6 +11,7 @@
 #include "gw_assert.h"
 #include "gw_limits.h"
 #include "gw_log.h"
+
 #include "banned.h"
 
 struct db_call {
@@ -47,6 +48,7 @@ struct gw_db_pool {
     struct event *retry_ev;
     const char *stmts[DB_STMTS_MAX];
     int n_stmts;
+
     /* Calls waiting for room on a connection. */
     struct db_wait {
         const char *sql;
@@ -54,7 +56,8 @@ struct gw_db_pool {
         const char *const *params;
         gw_db_done_fn *done;
         void *arg;
-    } *waitq;
+    } * waitq;
+
     size_t wait_head;
     size_t wait_count;
 };
@@ -63,10 +66,12 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 
 static void conn_set_events(struct db_conn *c, bool want_write)
 {
-    if (c->ev != NULL && c->write_wanted == want_write && event_pending(c->ev, EV_READ, NULL))
+    if (c->ev != NULL && c->write_wanted == want_write && event_pending(c->ev, EV_READ, NULL)) {
         return;
-    if (c->ev != NULL)
+    }
+    if (c->ev != NULL) {
         event_free(c->ev);
+    }
     short what = (short)(EV_READ | EV_PERSIST | (want_write ? EV_WRITE : 0));
     c->ev = event_new(c->pool->base, PQsocket(c->conn), what, conn_event_cb, c);
     GW_ASSERT(c->ev != NULL);
@@ -127,8 +132,9 @@ static void conn_read(struct db_conn *c)
         if (r == NULL) {
             /* End of this query's results; its sync point follows. Two NULLs in a row
              * would mean libpq has nothing more buffered: wait for the socket. */
-            if (++nulls > 1)
+            if (++nulls > 1) {
                 break;
+            }
             continue;
         }
         nulls = 0;
@@ -144,10 +150,11 @@ static void conn_read(struct db_conn *c)
             continue;
         }
         if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
-            if (head->res == NULL)
+            if (head->res == NULL) {
                 head->res = r;
-            else
+            } else {
                 PQclear(r);
+            }
             continue;
         }
         PQclear(r);
@@ -156,12 +163,14 @@ static void conn_read(struct db_conn *c)
         c->count--;
         enum gw_err err = GW_OK;
         ExecStatusType st = call.res == NULL ? PGRES_FATAL_ERROR : PQresultStatus(call.res);
-        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
             err = call.res == NULL ? GW_ERR_UNAVAILABLE : GW_ERR_DB;
+        }
         call.done(call.arg, err, call.res);
         PQclear(call.res);
-        if (c->conn == NULL)
+        if (c->conn == NULL) {
             return; /* the callback's new query broke the connection */
+        }
     }
     pool_drain_waitq(c->pool);
 }
@@ -195,10 +204,12 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
         conn_poll_connect(c);
         return;
     }
-    if (what & EV_WRITE)
+    if (what & EV_WRITE) {
         conn_flush(c);
-    if (c->conn != NULL && (what & EV_READ))
+    }
+    if (c->conn != NULL && (what & EV_READ)) {
         conn_read(c);
+    }
 }
 
 /* The DSN may be key=value pairs or a URI: expand_dbname takes both, and statement_timeout
@@ -212,11 +223,11 @@ static void pool_retry_cb(evutil_socket_t fd, short what, void *arg)
     struct gw_db_pool *pool = arg;
     for (int i = 0; i < pool->n_conns; i++) {
         struct db_conn *c = &pool->conns[i];
-        if (c->conn != NULL)
+        if (c->conn != NULL) {
             continue;
-        c->conn = PQconnectStartParams(pool_keys, (const char *const[]){ pool->dsn,
-                                                                         pool->options, NULL },
-                                       1);
+        }
+        c->conn = PQconnectStartParams(pool_keys,
+                                       (const char *const[]){ pool->dsn, pool->options, NULL }, 1);
         if (c->conn == NULL || PQstatus(c->conn) == CONNECTION_BAD ||
             PQsetnonblocking(c->conn, 1) != 0) {
             conn_broken(c, "could not start connection");
@@ -230,11 +241,14 @@ static void pool_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 static int pool_stmt_index(struct gw_db_pool *pool, const char *sql)
 {
-    for (int i = 0; i < pool->n_stmts; i++)
-        if (pool->stmts[i] == sql)
+    for (int i = 0; i < pool->n_stmts; i++) {
+        if (pool->stmts[i] == sql) {
             return i;
-    if (pool->n_stmts == DB_STMTS_MAX)
+        }
+    }
+    if (pool->n_stmts == DB_STMTS_MAX) {
         return -1;
+    }
     pool->stmts[pool->n_stmts] = sql;
     return pool->n_stmts++;
 }
@@ -246,15 +260,17 @@ static bool conn_send(struct db_conn *c, const char *sql, int n, const char *con
 {
     *prepared_now = -1;
     int idx = pool_stmt_index(c->pool, sql);
-    if (idx < 0)
+    if (idx < 0) {
         return PQsendQueryParams(c->conn, sql, n, NULL, params, NULL, NULL, 0) == 1 &&
                PQpipelineSync(c->conn) == 1;
+    }
     char name[16];
     (void)snprintf(name, sizeof(name), "fg%d", idx);
     uint64_t bit = UINT64_C(1) << idx;
     if ((c->prepared & bit) == 0) {
-        if (PQsendPrepare(c->conn, name, sql, n, NULL) != 1)
+        if (PQsendPrepare(c->conn, name, sql, n, NULL) != 1) {
             return false;
+        }
         c->prepared |= bit;
         *prepared_now = idx;
     }
@@ -267,10 +283,12 @@ static struct db_conn *pool_pick(struct gw_db_pool *pool)
     struct db_conn *best = NULL;
     for (int i = 0; i < pool->n_conns; i++) {
         struct db_conn *c = &pool->conns[i];
-        if (c->conn == NULL || c->connecting || c->count >= GW_DB_PIPELINE_DEPTH_MAX)
+        if (c->conn == NULL || c->connecting || c->count >= GW_DB_PIPELINE_DEPTH_MAX) {
             continue;
-        if (best == NULL || c->count < best->count)
+        }
+        if (best == NULL || c->count < best->count) {
             best = c;
+        }
     }
     return best;
 }
@@ -296,8 +314,9 @@ static void pool_drain_waitq(struct gw_db_pool *pool)
 {
     while (pool->wait_count > 0) {
         struct db_conn *c = pool_pick(pool);
-        if (c == NULL)
+        if (c == NULL) {
             return;
+        }
         struct db_wait w = pool->waitq[pool->wait_head];
         pool->wait_head = (pool->wait_head + 1) % GW_DB_QUEUE_MAX;
         pool->wait_count--;
@@ -328,20 +347,21 @@ void gw_db_query(struct gw_db_pool *pool, const char *sql, int n, const char *co
 static enum gw_err conn_open_blocking(struct db_conn *c, struct gw_errbuf *eb)
 {
     const struct gw_db_pool *pool = c->pool;
-    c->conn = PQconnectdbParams(pool_keys, (const char *const[]){ pool->dsn, pool->options, NULL },
-                                1);
-    if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK)
+    c->conn =
+        PQconnectdbParams(pool_keys, (const char *const[]){ pool->dsn, pool->options, NULL }, 1);
+    if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
         return gw_fail(eb, GW_ERR_UNAVAILABLE, "could not connect to the database: %s",
                        c->conn != NULL ? PQerrorMessage(c->conn) : "out of memory");
-    if (PQsetnonblocking(c->conn, 1) != 0 || PQenterPipelineMode(c->conn) != 1)
-        return gw_fail(eb, GW_ERR_DB, "could not enter pipeline mode: %s",
-                       PQerrorMessage(c->conn));
+    }
+    if (PQsetnonblocking(c->conn, 1) != 0 || PQenterPipelineMode(c->conn) != 1) {
+        return gw_fail(eb, GW_ERR_DB, "could not enter pipeline mode: %s", PQerrorMessage(c->conn));
+    }
     conn_set_events(c, false);
     return GW_OK;
 }
 
-enum gw_err gw_db_pool_new(struct event_base *base, const char *dsn, int n,
-                           struct gw_db_pool **out, struct gw_errbuf *eb)
+enum gw_err gw_db_pool_new(struct event_base *base, const char *dsn, int n, struct gw_db_pool **out,
+                           struct gw_errbuf *eb)
 {
     GW_ASSERT(n >= 1 && n <= GW_DB_CONNS_PER_LOOP_MAX);
     struct gw_db_pool *pool = gw_xcalloc(1, sizeof(*pool));
@@ -368,8 +388,9 @@ enum gw_err gw_db_pool_new(struct event_base *base, const char *dsn, int n,
 
 void gw_db_pool_free(struct gw_db_pool *pool)
 {
-    if (pool == NULL)
+    if (pool == NULL) {
         return;
+    }
     while (pool->wait_count > 0) {
         struct db_wait w = pool->waitq[pool->wait_head];
         pool->wait_head = (pool->wait_head + 1) % GW_DB_QUEUE_MAX;
@@ -379,12 +400,14 @@ void gw_db_pool_free(struct gw_db_pool *pool)
     for (int i = 0; i < pool->n_conns; i++) {
         struct db_conn *c = &pool->conns[i];
         conn_fail_all(c);
-        if (c->ev != NULL)
+        if (c->ev != NULL) {
             event_free(c->ev);
+        }
         PQfinish(c->conn);
     }
-    if (pool->retry_ev != NULL)
+    if (pool->retry_ev != NULL) {
         event_free(pool->retry_ev);
+    }
     gw_xfree(pool->waitq);
     gw_xfree(pool->conns);
     gw_xfree(pool->dsn);
@@ -394,15 +417,17 @@ void gw_db_pool_free(struct gw_db_pool *pool)
 size_t gw_db_pool_pending(const struct gw_db_pool *pool)
 {
     size_t n = pool->wait_count;
-    for (int i = 0; i < pool->n_conns; i++)
+    for (int i = 0; i < pool->n_conns; i++) {
         n += (size_t)pool->conns[i].count;
+    }
     return n;
 }
 
 int gw_db_pool_healthy(const struct gw_db_pool *pool)
 {
     int n = 0;
-    for (int i = 0; i < pool->n_conns; i++)
+    for (int i = 0; i < pool->n_conns; i++) {
         n += pool->conns[i].conn != NULL && !pool->conns[i].connecting;
+    }
     return n;
 }

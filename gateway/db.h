@@ -23,8 +23,8 @@ struct gw_db_pool;
 typedef void gw_db_done_fn(void *arg, enum gw_err err, const PGresult *res);
 
 /* Connects n connections (blocking, at start-up, before the loop runs). */
-enum gw_err gw_db_pool_new(struct event_base *base, const char *dsn, int n,
-                           struct gw_db_pool **out, struct gw_errbuf *eb) GW_MUST_CHECK;
+enum gw_err gw_db_pool_new(struct event_base *base, const char *dsn, int n, struct gw_db_pool **out,
+                           struct gw_errbuf *eb) GW_MUST_CHECK;
 /* Fails every queued and in-flight query with GW_ERR_UNAVAILABLE, closes, frees.
  * gw_db_pool_free(NULL) is a no-op. */
 void gw_db_pool_free(struct gw_db_pool *pool);

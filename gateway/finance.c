@@ -3,6 +3,7 @@
  * secret and role come from the staff table, looked up with one asynchronous query before
  * the signature is checked. Each route is then one more call of a recon SQL function, which
  * checks the role; nothing here blocks the loop (the report is rendered in memory). */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,6 @@
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <jansson.h>
 
 #include "gw_buf.h"
 #include "gw_crypto.h"
@@ -20,6 +20,7 @@
 #include "ldg_recon.h"
 #include "routing.h"
 #include "server.h"
+
 #include "banned.h"
 
 #define FIN_REPORT_BYTES_MAX (8 * 1024 * 1024)
@@ -72,8 +73,9 @@ static void report_done(void *arg, enum gw_err err, const PGresult *res)
  * *bad is set when the body is not a JSON object. */
 static const char *body_str(struct gw_ctx *ctx, const char *key, bool *bad)
 {
-    if (ctx->body_len == 0)
+    if (ctx->body_len == 0) {
         return NULL;
+    }
     json_t *j = json_loadb(ctx->body, ctx->body_len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(j)) {
         *bad = true;
@@ -82,18 +84,20 @@ static const char *body_str(struct gw_ctx *ctx, const char *key, bool *bad)
     }
     const json_t *v = json_object_get(j, key);
     const char *out = NULL;
-    if (json_is_string(v))
+    if (json_is_string(v)) {
         out = gw_arena_strdup(&ctx->arena, json_string_value(v));
-    else if (json_is_boolean(v))
+    } else if (json_is_boolean(v)) {
         out = json_is_true(v) ? "true" : "false";
+    }
     json_decref(j);
     return out;
 }
 
 static bool day_ok(struct gw_ctx *ctx, const char *d)
 {
-    if (ldg_day_valid(d))
+    if (ldg_day_valid(d)) {
         return true;
+    }
     gw_reply_error(ctx, 400, "invalid_day", "the business day must be YYYY-MM-DD");
     return false;
 }
@@ -120,11 +124,13 @@ static void day_report(struct gw_ctx *ctx, const char *day)
 
 static void route_day(struct gw_ctx *ctx)
 {
-    const char *day = ctx->seg[3], *what = ctx->n_seg == 5 ? ctx->seg[4] : "";
+    const char *day = ctx->seg[3];
+    const char *what = ctx->n_seg == 5 ? ctx->seg[4] : "";
     bool get = ctx->method == EVHTTP_REQ_GET, post = ctx->method == EVHTTP_REQ_POST;
     bool bad = false;
-    if (!day_ok(ctx, day))
+    if (!day_ok(ctx, day)) {
         return;
+    }
     ctx->params[0] = ctx->client_id;
     ctx->params[1] = day;
     if (get && strcmp(what, "imports") == 0) {
@@ -138,12 +144,13 @@ static void route_day(struct gw_ctx *ctx)
     } else if (post && strcmp(what, "close") == 0) {
         const char *cf = body_str(ctx, "carry_forward", &bad);
         ctx->params[2] = cf != NULL ? cf : "false";
-        if (bad || (strcmp(ctx->params[2], "true") != 0 && strcmp(ctx->params[2], "false") != 0))
+        if (bad || (strcmp(ctx->params[2], "true") != 0 && strcmp(ctx->params[2], "false") != 0)) {
             gw_reply_error(ctx, 400, "invalid_request",
                            "the body is {\"carry_forward\": true|false} or empty");
-        else
+        } else {
             gw_ctx_query(ctx, "SELECT feegate.day_close($2::date, $1, $3::bool)::text", 3,
                          text_done);
+        }
     } else {
         gw_reply_error(ctx, 404, "not_found", "no such method and path in the finance API");
     }
@@ -155,17 +162,18 @@ static void route_day(struct gw_ctx *ctx)
  * (014_recon_query.sql), which applies it like the recovery poller and writes the trail.
  * params[0] and params[1] stay the exception id and the staff id throughout. */
 
-static void query_record(struct gw_ctx *ctx, const char *outcome,
-                         const struct gw_adapter_result *r, const char *raw, const char *reason)
+static void query_record(struct gw_ctx *ctx, const char *outcome, const struct gw_adapter_result *r,
+                         const char *raw, const char *reason)
 {
     char paid_at[26] = "";
-    if (r != NULL && r->paid_at > 0)
+    if (r != NULL && r->paid_at > 0) {
         gw_time_rfc3339_vn(r->paid_at, paid_at);
+    }
     struct gw_arena *a = &ctx->arena;
     ctx->params[2] = outcome;
     ctx->params[3] = r != NULL ? gw_arena_printf(a, "%lld", (long long)r->amount_vnd) : NULL;
-    ctx->params[4] = r != NULL && r->provider_txn_id[0] != '\0'
-                         ? gw_arena_strdup(a, r->provider_txn_id) : NULL;
+    ctx->params[4] =
+        r != NULL && r->provider_txn_id[0] != '\0' ? gw_arena_strdup(a, r->provider_txn_id) : NULL;
     ctx->params[5] = paid_at[0] != '\0' ? gw_arena_strdup(a, paid_at) : NULL;
     ctx->params[6] = raw;
     ctx->params[7] = reason;
@@ -202,7 +210,10 @@ static void query_answer(void *arg, const struct gw_httpc_answer *ans)
         return;
     }
     struct gw_adapter_input in = {
-        .method = "GET", .query = "", .query_len = 0, .body = ans->body,
+        .method = "GET",
+        .query = "",
+        .query_len = 0,
+        .body = ans->body,
         .body_len = ans->body_len,
         .signature_header = gw_httpc_header(ans, "X-Sandbox-Signature"),
         .http_status = ans->status,
@@ -220,9 +231,9 @@ static void query_answer(void *arg, const struct gw_httpc_answer *ans)
     }
     /* ZaloPay's query answer does not echo the reference: empty means "the one asked". */
     if (r.merchant_ref[0] != '\0' && strcmp(r.merchant_ref, st->merchant_ref) != 0) {
-        query_record(ctx, "error", NULL, raw,
-                     gw_arena_printf(&ctx->arena, "answer about another reference \"%s\"",
-                                     r.merchant_ref));
+        query_record(
+            ctx, "error", NULL, raw,
+            gw_arena_printf(&ctx->arena, "answer about another reference \"%s\"", r.merchant_ref));
         return;
     }
     query_record(ctx, query_outcome(r.outcome), &r, raw, NULL);
@@ -232,8 +243,9 @@ static bool query_charge(struct gw_ctx *ctx, const PGresult *res, struct gw_char
 {
     unsigned char rnd[16];
     char request_id[33];
-    if (gw_random_bytes(rnd, sizeof(rnd)) != GW_OK)
+    if (gw_random_bytes(rnd, sizeof(rnd)) != GW_OK) {
         return false;
+    }
     gw_hex_encode(rnd, sizeof(rnd), request_id);
     *c = (struct gw_charge){
         .payment_id = gw_arena_strdup(&ctx->arena, PQgetvalue(res, 0, 2)),
@@ -246,8 +258,8 @@ static bool query_charge(struct gw_ctx *ctx, const PGresult *res, struct gw_char
         .expires_at = (time_t)strtoll(PQgetvalue(res, 0, 5), NULL, 10),
         .request_id = gw_arena_strdup(&ctx->arena, request_id),
         .requested_at = (time_t)(gw_now_ms() / 1000),
-        .provider_txn_id = PQgetisnull(res, 0, 6)
-                               ? NULL : gw_arena_strdup(&ctx->arena, PQgetvalue(res, 0, 6)),
+        .provider_txn_id =
+            PQgetisnull(res, 0, 6) ? NULL : gw_arena_strdup(&ctx->arena, PQgetvalue(res, 0, 6)),
     };
     return c->payment_id != NULL && c->request_id != NULL;
 }
@@ -280,21 +292,26 @@ static void query_target_done(void *arg, enum gw_err err, const PGresult *res)
                      gw_arena_printf(&ctx->arena, "could not build the query: %s", eb.msg));
         return;
     }
-    struct gw_httpc_req hr = { .method = req.method, .url = req.url,
-                               .content_type = req.content_type, .body = req.body,
+    struct gw_httpc_req hr = { .method = req.method,
+                               .url = req.url,
+                               .content_type = req.content_type,
+                               .body = req.body,
                                .body_len = req.body_len,
                                .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
-    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++)
+    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++) {
         hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
+    }
     st->sent_ms = gw_now_ms();
-    if (gw_httpc_send(ctx->loop->httpc, &hr, query_answer, ctx, &eb) != GW_OK)
+    if (gw_httpc_send(ctx->loop->httpc, &hr, query_answer, ctx, &eb) != GW_OK) {
         query_record(ctx, "error", NULL, NULL,
                      gw_arena_printf(&ctx->arena, "could not send the query: %s", eb.msg));
+    }
 }
 
 static void route_exception(struct gw_ctx *ctx)
 {
-    const char *id = ctx->seg[3], *what = ctx->seg[4];
+    const char *id = ctx->seg[3];
+    const char *what = ctx->seg[4];
     bool bad = false;
     size_t n = strlen(id);
     if (n == 0 || n > 18 || strspn(id, "0123456789") != n || ctx->method != EVHTTP_REQ_POST) {
@@ -307,12 +324,13 @@ static void route_exception(struct gw_ctx *ctx)
         ctx->params[2] = body_str(ctx, "action", &bad);
         ctx->params[3] = body_str(ctx, "note", &bad);
         ctx->params[4] = body_str(ctx, "account", &bad);
-        if (bad || ctx->params[2] == NULL)
+        if (bad || ctx->params[2] == NULL) {
             gw_reply_error(ctx, 400, "invalid_request",
                            "the body is {\"action\": ..., \"note\": ..., \"account\": ...}");
-        else
-            gw_ctx_query(ctx, "SELECT feegate.recon_resolve($1::bigint, $3, $2, $4, $5)::text",
-                         5, text_done);
+        } else {
+            gw_ctx_query(ctx, "SELECT feegate.recon_resolve($1::bigint, $3, $2, $4, $5)::text", 5,
+                         text_done);
+        }
     } else if (strcmp(what, "query") == 0) {
         gw_ctx_query(ctx,
                      "SELECT merchant_ref, channel, payment_id, amount_vnd, created_at_unix, "
@@ -330,8 +348,8 @@ static void route_exception(struct gw_ctx *ctx)
             return;
         }
         ctx->params[2] = ctx->body;
-        gw_ctx_query(ctx, "SELECT feegate.recon_apply_answer($1::bigint, $2, $3::jsonb)::text",
-                     3, text_done);
+        gw_ctx_query(ctx, "SELECT feegate.recon_apply_answer($1::bigint, $2, $3::jsonb)::text", 3,
+                     text_done);
     } else {
         gw_reply_error(ctx, 404, "not_found", "no such method and path in the finance API");
     }
@@ -360,8 +378,9 @@ static void staff_done(void *arg, enum gw_err err, const PGresult *res)
         return;
     }
     bool found = PQntuples(res) == 1;
-    if (!gw_auth_signature(ctx, &st->ar, found ? PQgetvalue(res, 0, 0) : NULL))
+    if (!gw_auth_signature(ctx, &st->ar, found ? PQgetvalue(res, 0, 0) : NULL)) {
         return;
+    }
     ctx->client_id = st->ar.id;
     route(ctx);
 }
@@ -375,8 +394,9 @@ void gw_handle_finance(struct gw_ctx *ctx)
     }
     memset(st, 0, sizeof(*st));
     ctx->state = st;
-    if (!gw_auth_headers(ctx, &st->ar))
+    if (!gw_auth_headers(ctx, &st->ar)) {
         return;
+    }
     if (strlen(st->ar.id) > 64) {
         (void)gw_auth_signature(ctx, &st->ar, NULL);
         return;

@@ -18,6 +18,7 @@
 #include "gw_arena.h"
 #include "gw_assert.h"
 #include "gw_log.h"
+
 #include "banned.h"
 
 #define HTTPC_HOSTS_MAX      32
@@ -59,14 +60,19 @@ struct gw_httpc *gw_httpc_new(struct event_base *base)
 
 void gw_httpc_free(struct gw_httpc *h)
 {
-    if (h == NULL)
+    if (h == NULL) {
         return;
-    for (int i = 0; i < h->n_hosts; i++)
-        for (int k = 0; k < HTTPC_CONNS_PER_HOST; k++)
-            if (h->hosts[i].conns[k] != NULL)
+    }
+    for (int i = 0; i < h->n_hosts; i++) {
+        for (int k = 0; k < HTTPC_CONNS_PER_HOST; k++) {
+            if (h->hosts[i].conns[k] != NULL) {
                 evhttp_connection_free(h->hosts[i].conns[k]);
-    if (h->dns != NULL)
+            }
+        }
+    }
+    if (h->dns != NULL) {
         evdns_base_free(h->dns, 0);
+    }
     SSL_CTX_free(h->tls);
     gw_xfree(h);
 }
@@ -79,8 +85,9 @@ size_t gw_httpc_inflight(const struct gw_httpc *h)
 static struct bufferevent *tls_bev(struct gw_httpc *h, const char *host)
 {
     SSL *ssl = SSL_new(h->tls);
-    if (ssl == NULL)
+    if (ssl == NULL) {
         return NULL;
+    }
     char sni[256]; /* the macro casts away const: give it a copy */
     (void)snprintf(sni, sizeof(sni), "%s", host);
     (void)SSL_set_tlsext_host_name(ssl, sni);
@@ -100,24 +107,29 @@ static struct evhttp_connection *host_conn(struct gw_httpc *h, const struct evht
     char key[300];
     (void)snprintf(key, sizeof(key), "%s://%s:%d", scheme, host, port);
     struct httpc_host *hh = NULL;
-    for (int i = 0; i < h->n_hosts && hh == NULL; i++)
-        if (strcmp(h->hosts[i].key, key) == 0)
+    for (int i = 0; i < h->n_hosts && hh == NULL; i++) {
+        if (strcmp(h->hosts[i].key, key) == 0) {
             hh = &h->hosts[i];
+        }
+    }
     if (hh == NULL) {
-        if (h->n_hosts == HTTPC_HOSTS_MAX)
+        if (h->n_hosts == HTTPC_HOSTS_MAX) {
             return NULL;
+        }
         hh = &h->hosts[h->n_hosts++];
         (void)snprintf(hh->key, sizeof(hh->key), "%s", key);
     }
     unsigned slot = hh->next++ % HTTPC_CONNS_PER_HOST;
     if (hh->conns[slot] == NULL) {
         struct bufferevent *bev = https ? tls_bev(h, host) : NULL;
-        if (https && bev == NULL)
+        if (https && bev == NULL) {
             return NULL;
+        }
         hh->conns[slot] =
             evhttp_connection_base_bufferevent_new(h->base, h->dns, bev, host, (uint16_t)port);
-        if (hh->conns[slot] == NULL)
+        if (hh->conns[slot] == NULL) {
             return NULL;
+        }
         evhttp_connection_set_retries(hh->conns[slot], 0);
         evhttp_connection_set_max_body_size(hh->conns[slot], GW_HTTPC_RESPONSE_BYTES_MAX);
     }
@@ -127,8 +139,9 @@ static struct evhttp_connection *host_conn(struct gw_httpc *h, const struct evht
 
 const char *gw_httpc_header(const struct gw_httpc_answer *a, const char *name)
 {
-    if (a->headers_ == NULL)
+    if (a->headers_ == NULL) {
         return NULL;
+    }
     return evhttp_find_header(a->headers_, name);
 }
 
@@ -143,10 +156,11 @@ static void call_done(struct evhttp_request *req, void *arg)
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         a.body_len = evbuffer_get_length(in);
         /* NUL-terminated for the parsers: the buffer gets one more byte, not counted. */
-        if (evbuffer_add(in, "", 1) == 0)
+        if (evbuffer_add(in, "", 1) == 0) {
             a.body = (const char *)evbuffer_pullup(in, -1);
-        else
+        } else {
             a.status = 0;
+        }
     }
     GW_ASSERT(h->inflight > 0);
     h->inflight--;
@@ -156,17 +170,19 @@ static void call_done(struct evhttp_request *req, void *arg)
     done(done_arg, &a);
 }
 
-static bool add_headers(struct evhttp_request *req, const struct gw_httpc_req *r,
-                        const char *host)
+static bool add_headers(struct evhttp_request *req, const struct gw_httpc_req *r, const char *host)
 {
     struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
     bool ok = evhttp_add_header(hd, "Host", host) == 0;
-    if (r->content_type != NULL)
+    if (r->content_type != NULL) {
         ok = ok && evhttp_add_header(hd, "Content-Type", r->content_type) == 0;
-    for (size_t i = 0; i < r->n_headers && ok; i++)
+    }
+    for (size_t i = 0; i < r->n_headers && ok; i++) {
         ok = evhttp_add_header(hd, r->headers[i].name, r->headers[i].value) == 0;
-    if (r->body_len > 0)
+    }
+    if (r->body_len > 0) {
         ok = ok && evbuffer_add(evhttp_request_get_output_buffer(req), r->body, r->body_len) == 0;
+    }
     return ok;
 }
 
@@ -198,8 +214,9 @@ enum gw_err gw_httpc_send(struct gw_httpc *h, const struct gw_httpc_req *r, gw_h
                  ? snprintf(host, sizeof(host), "%s:%d", evhttp_uri_get_host(uri), port)
                  : snprintf(host, sizeof(host), "%s", evhttp_uri_get_host(uri));
     if (req == NULL || hn <= 0 || (size_t)hn >= sizeof(host) || !add_headers(req, r, host)) {
-        if (req != NULL)
+        if (req != NULL) {
             evhttp_request_free(req);
+        }
         evhttp_uri_free(uri);
         gw_xfree(call);
         return gw_fail(eb, GW_ERR_UNAVAILABLE, "could not prepare a request to %s", r->url);

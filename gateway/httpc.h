@@ -12,7 +12,7 @@
 struct event_base;
 struct gw_httpc;
 
-#define GW_HTTPC_HEADERS_MAX      8
+#define GW_HTTPC_HEADERS_MAX        8
 #define GW_HTTPC_RESPONSE_BYTES_MAX (256 * 1024)
 
 struct gw_http_header {
@@ -21,8 +21,8 @@ struct gw_http_header {
 };
 
 struct gw_httpc_req {
-    const char *method; /* "GET" or "POST" */
-    const char *url;    /* absolute http:// or https:// URL */
+    const char *method;       /* "GET" or "POST" */
+    const char *url;          /* absolute http:// or https:// URL */
     const char *content_type; /* NULL: none */
     const char *body;
     size_t body_len;

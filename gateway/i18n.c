@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gw_time.h"
+
 #include "banned.h"
 
 static const char *const i18n_table[GW_MSG_COUNT][2] = {
@@ -111,12 +112,14 @@ static const struct {
 
 const char *gw_i18n(enum gw_lang lang, enum gw_msg m)
 {
-    if ((unsigned)m >= GW_MSG_COUNT)
+    if ((unsigned)m >= GW_MSG_COUNT) {
         return "";
+    }
     size_t i = lang == GW_LANG_EN ? 1 : 0;
     const char *s = i18n_table[m][i];
-    if (s == NULL)
+    if (s == NULL) {
         s = i18n_table[m][0]; /* a missing translation falls back to Vietnamese */
+    }
     return s != NULL ? s : "";
 }
 
@@ -127,8 +130,9 @@ const char *gw_i18n_code(enum gw_lang lang)
 
 bool gw_i18n_lang_of(const char *code, enum gw_lang *out)
 {
-    if (code == NULL)
+    if (code == NULL) {
         return false;
+    }
     if (strcmp(code, "vi") == 0) {
         *out = GW_LANG_VI;
         return true;
@@ -142,11 +146,14 @@ bool gw_i18n_lang_of(const char *code, enum gw_lang *out)
 
 const char *gw_i18n_status(enum gw_lang lang, const char *status)
 {
-    if (status == NULL)
+    if (status == NULL) {
         return "";
-    for (size_t i = 0; i < sizeof(i18n_statuses) / sizeof(i18n_statuses[0]); i++)
-        if (strcmp(i18n_statuses[i].status, status) == 0)
+    }
+    for (size_t i = 0; i < sizeof(i18n_statuses) / sizeof(i18n_statuses[0]); i++) {
+        if (strcmp(i18n_statuses[i].status, status) == 0) {
             return i18n_statuses[i].words[lang == GW_LANG_EN ? 1 : 0];
+        }
+    }
     return status;
 }
 
@@ -158,17 +165,20 @@ void gw_fmt_vnd(int64_t amount_vnd, char out[GW_FMT_VND_BYTES])
     size_t n = 0;
     int digits = 0;
     do {
-        if (digits > 0 && digits % 3 == 0)
+        if (digits > 0 && digits % 3 == 0) {
             rev[n++] = '.';
+        }
         rev[n++] = (char)('0' + (int)(mag % 10));
         mag /= 10;
         digits++;
     } while (mag > 0);
     size_t k = 0;
-    if (amount_vnd < 0)
+    if (amount_vnd < 0) {
         out[k++] = '-';
-    while (n > 0)
+    }
+    while (n > 0) {
         out[k++] = rev[--n];
+    }
     const char *dong = " \xe2\x82\xab"; /* U+20AB DONG SIGN after a space, as in Vietnam */
     memcpy(out + k, dong, strlen(dong) + 1);
 }
@@ -178,8 +188,9 @@ static bool i18n_digits(const char *s, int n, int *out)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
+        if (s[i] < '0' || s[i] > '9') {
             return false;
+        }
         v = v * 10 + (s[i] - '0');
     }
     *out = v;
@@ -217,10 +228,12 @@ static bool i18n_offset(const char *p, int64_t *offset_s)
 {
     if (*p == '.') {
         p++;
-        if (*p < '0' || *p > '9')
+        if (*p < '0' || *p > '9') {
             return false;
-        while (*p >= '0' && *p <= '9')
+        }
+        while (*p >= '0' && *p <= '9') {
             p++;
+        }
     }
     if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
         *offset_s = 0;
@@ -229,8 +242,9 @@ static bool i18n_offset(const char *p, int64_t *offset_s)
     int oh = 0;
     int om = 0;
     if ((*p != '+' && *p != '-') || !i18n_digits(p + 1, 2, &oh) || p[3] != ':' ||
-        !i18n_digits(p + 4, 2, &om) || p[6] != '\0' || oh > 23 || om > 59)
+        !i18n_digits(p + 4, 2, &om) || p[6] != '\0' || oh > 23 || om > 59) {
         return false;
+    }
     *offset_s = (*p == '-' ? -1 : 1) * (int64_t)(oh * 3600 + om * 60);
     return true;
 }
@@ -243,18 +257,22 @@ bool gw_parse_rfc3339(const char *s, int64_t *unix_s)
     int h = 0;
     int mi = 0;
     int se = 0;
-    if (s == NULL || strlen(s) < 20)
+    if (s == NULL || strlen(s) < 20) {
         return false;
+    }
     if (!i18n_digits(s, 4, &y) || s[4] != '-' || !i18n_digits(s + 5, 2, &mo) || s[7] != '-' ||
         !i18n_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
         !i18n_digits(s + 11, 2, &h) || s[13] != ':' || !i18n_digits(s + 14, 2, &mi) ||
-        s[16] != ':' || !i18n_digits(s + 17, 2, &se))
+        s[16] != ':' || !i18n_digits(s + 17, 2, &se)) {
         return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
         return false;
+    }
     int64_t offset_s = 0;
-    if (!i18n_offset(s + 19, &offset_s))
+    if (!i18n_offset(s + 19, &offset_s)) {
         return false;
+    }
     int64_t days = i18n_days_from_civil(y, mo, d);
     *unix_s = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + se - offset_s;
     return true;
@@ -264,8 +282,9 @@ static bool i18n_fmt_vn(const char *s, char out[GW_FMT_TIME_BYTES], bool with_ti
 {
     out[0] = '\0';
     int64_t t = 0;
-    if (!gw_parse_rfc3339(s, &t))
+    if (!gw_parse_rfc3339(s, &t)) {
         return false;
+    }
     int64_t local = t + GW_VN_UTC_OFFSET_S;
     int64_t days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
     int64_t secs = local - days * 86400;
@@ -273,11 +292,12 @@ static bool i18n_fmt_vn(const char *s, char out[GW_FMT_TIME_BYTES], bool with_ti
     int m = 0;
     int d = 0;
     i18n_civil_from_days(days, &y, &m, &d);
-    if (with_time)
+    if (with_time) {
         (void)snprintf(out, GW_FMT_TIME_BYTES, "%02d/%02d/%04d %02d:%02d", d, m, y,
                        (int)(secs / 3600), (int)(secs % 3600 / 60));
-    else
+    } else {
         (void)snprintf(out, GW_FMT_TIME_BYTES, "%02d/%02d/%04d", d, m, y);
+    }
     return true;
 }
 

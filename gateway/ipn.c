@@ -10,6 +10,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "server.h"
+
 #include "banned.h"
 
 struct ipn_state {
@@ -22,21 +23,26 @@ static void ipn_reply(struct gw_ctx *ctx, const struct gw_channel_config *ch,
 {
     struct gw_adapter_reply r = { .http_status = 500, .content_type = "text/plain", .body = "" };
     ch->ops->callback_reply(verdict, &r);
-    if ((unsigned)verdict < 8)
+    if ((unsigned)verdict < 8) {
         atomic_fetch_add_explicit(&ctx->loop->m.callbacks[verdict], 1, memory_order_relaxed);
+    }
     gw_reply(ctx, r.http_status, r.content_type, r.body, strlen(r.body));
 }
 
 static enum gw_callback_verdict verdict_of(const char *v)
 {
-    if (strcmp(v, "applied") == 0)
+    if (strcmp(v, "applied") == 0) {
         return GW_CB_APPLIED;
-    if (strcmp(v, "duplicate") == 0)
+    }
+    if (strcmp(v, "duplicate") == 0) {
         return GW_CB_DUPLICATE;
-    if (strcmp(v, "not_found") == 0)
+    }
+    if (strcmp(v, "not_found") == 0) {
         return GW_CB_NOT_FOUND;
-    if (strcmp(v, "amount_mismatch") == 0)
+    }
+    if (strcmp(v, "amount_mismatch") == 0) {
         return GW_CB_AMOUNT_MISMATCH;
+    }
     return GW_CB_RETRY_LATER;
 }
 
@@ -45,20 +51,22 @@ static void apply_done(void *arg, enum gw_err err, const PGresult *res)
     struct gw_ctx *ctx = arg;
     struct ipn_state *st = ctx->state;
     enum gw_callback_verdict v = GW_CB_RETRY_LATER;
-    if (err == GW_OK && PQntuples(res) == 1)
+    if (err == GW_OK && PQntuples(res) == 1) {
         v = verdict_of(PQgetvalue(res, 0, 0));
-    else
-        gw_log_error("callback_not_applied", "\"channel\":\"%s\",\"merchant_ref\":\"%s\",\"db\":\"%s\"",
-                     st->ch->ops->name, st->result.merchant_ref,
-                     err == GW_OK ? "bad answer" : gw_err_name(err));
-    if (v == GW_CB_NOT_FOUND || v == GW_CB_AMOUNT_MISMATCH)
+    } else {
+        gw_log_error("callback_not_applied",
+                     "\"channel\":\"%s\",\"merchant_ref\":\"%s\",\"db\":\"%s\"", st->ch->ops->name,
+                     st->result.merchant_ref, err == GW_OK ? "bad answer" : gw_err_name(err));
+    }
+    if (v == GW_CB_NOT_FOUND || v == GW_CB_AMOUNT_MISMATCH) {
         gw_log_warn("callback_rejected",
                     "\"channel\":\"%s\",\"merchant_ref\":\"%s\",\"reason\":\"%s\"",
                     st->ch->ops->name, st->result.merchant_ref,
                     v == GW_CB_NOT_FOUND ? "no such reference" : "amount differs from the payment");
-    else
+    } else {
         gw_log_info("callback", "\"channel\":\"%s\",\"merchant_ref\":\"%s\",\"verdict\":%d",
                     st->ch->ops->name, st->result.merchant_ref, (int)v);
+    }
     ipn_reply(ctx, st->ch, v);
 }
 
@@ -79,12 +87,15 @@ static void pending_done(void *arg, enum gw_err err, const PGresult *res)
     struct gw_ctx *ctx = arg;
     struct ipn_state *st = ctx->state;
     enum gw_callback_verdict v = GW_CB_RETRY_LATER;
-    if (err == GW_OK && PQntuples(res) == 1)
+    if (err == GW_OK && PQntuples(res) == 1) {
         v = verdict_of(PQgetvalue(res, 0, 0));
+    }
     gw_log_info("callback_pending", "\"channel\":\"%s\",\"merchant_ref\":\"%s\",\"code\":\"%s\"",
                 st->ch->ops->name, st->result.merchant_ref, st->result.provider_code);
-    ipn_reply(ctx, st->ch, v == GW_CB_NOT_FOUND ? GW_CB_NOT_FOUND
-                           : v == GW_CB_RETRY_LATER ? GW_CB_RETRY_LATER : GW_CB_APPLIED);
+    ipn_reply(ctx, st->ch,
+              v == GW_CB_NOT_FOUND     ? GW_CB_NOT_FOUND
+              : v == GW_CB_RETRY_LATER ? GW_CB_RETRY_LATER
+                                       : GW_CB_APPLIED);
 }
 
 static void ipn_pending(struct gw_ctx *ctx, struct ipn_state *st)
@@ -103,9 +114,12 @@ static const char *signature_header_name(const struct gw_adapter_ops *ops)
         const char *channel;
         const char *header;
     } names[] = { { "sandbox", "X-Sandbox-Signature" } };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(ops->name, names[i].channel) == 0)
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(ops->name, names[i].channel) == 0) {
             return names[i].header;
+        }
+    }
     return NULL;
 }
 
@@ -121,14 +135,16 @@ static bool ipn_checks(struct gw_ctx *ctx, const struct ipn_state *st)
 {
     const struct gw_adapter_result *r = &st->result;
     const char *why = NULL;
-    if (r->merchant_id[0] != '\0' && strcmp(r->merchant_id, st->ch->merchant_id) != 0)
+    if (r->merchant_id[0] != '\0' && strcmp(r->merchant_id, st->ch->merchant_id) != 0) {
         why = "another merchant id";
-    else if (r->merchant_ref[0] == '\0')
+    } else if (r->merchant_ref[0] == '\0') {
         why = "no reference";
-    else if (r->amount_vnd <= 0)
+    } else if (r->amount_vnd <= 0) {
         why = "no amount";
-    if (why == NULL)
+    }
+    if (why == NULL) {
         return true;
+    }
     log_rejected(st->ch, "invalid", why);
     ipn_reply(ctx, st->ch, GW_CB_INVALID);
     return false;
@@ -138,8 +154,9 @@ static void ipn_apply(struct gw_ctx *ctx, struct ipn_state *st)
 {
     const struct gw_adapter_result *r = &st->result;
     char paid_at[26] = "";
-    if (r->paid_at > 0)
+    if (r->paid_at > 0) {
         gw_time_rfc3339_vn(r->paid_at, paid_at);
+    }
     ctx->params[0] = st->ch->ops->name;
     ctx->params[1] = r->merchant_ref;
     ctx->params[2] = outcome_name(r->outcome);
@@ -182,7 +199,8 @@ void gw_handle_ipn(struct gw_ctx *ctx)
         .body = ctx->body,
         .body_len = ctx->body_len,
         .signature_header = signature_header_name(ch->ops) != NULL
-                                ? gw_ctx_header(ctx, signature_header_name(ch->ops)) : NULL,
+                                ? gw_ctx_header(ctx, signature_header_name(ch->ops))
+                                : NULL,
         .http_status = 0,
     };
     struct gw_errbuf eb = { .msg = "" };
@@ -192,8 +210,9 @@ void gw_handle_ipn(struct gw_ctx *ctx)
         ipn_reply(ctx, ch, err == GW_ERR_AUTH ? GW_CB_BAD_SIGNATURE : GW_CB_INVALID);
         return;
     }
-    if (!ipn_checks(ctx, st))
+    if (!ipn_checks(ctx, st)) {
         return;
+    }
     if (st->result.outcome == GW_PAY_PENDING) {
         ipn_pending(ctx, st);
         return;

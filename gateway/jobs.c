@@ -11,6 +11,7 @@
 #include "gw_assert.h"
 #include "gw_log.h"
 #include "server.h"
+
 #include "banned.h"
 
 static void expiry_done(void *arg, enum gw_err err, const PGresult *res)
@@ -33,8 +34,9 @@ static void seal_done(void *arg, enum gw_err err, const PGresult *res)
 {
     (void)arg;
     (void)res;
-    if (err != GW_OK)
+    if (err != GW_OK) {
         gw_log_warn("ledger_seal_failed", "\"error\":\"%s\"", gw_err_name(err));
+    }
 }
 
 /* Journals sealed per call of ledger_seal (hash chain, outside the payment transactions). */
@@ -48,8 +50,7 @@ static void expiry_cb(evutil_socket_t fd, short what, void *arg)
     struct gw_loop *loop = arg;
     gw_db_query(loop->db, "SELECT feegate.expire_due($1::int)", 1, expiry_params, expiry_done,
                 loop);
-    gw_db_query(loop->db, "SELECT feegate.ledger_seal($1::int)", 1, seal_params, seal_done,
-                loop);
+    gw_db_query(loop->db, "SELECT feegate.ledger_seal($1::int)", 1, seal_params, seal_done, loop);
 }
 
 void gw_jobs_start(struct gw_loop *loop)
@@ -65,8 +66,10 @@ void gw_jobs_start(struct gw_loop *loop)
 
 void gw_jobs_stop(struct gw_loop *loop)
 {
-    if (loop->expiry_timer != NULL)
+    if (loop->expiry_timer != NULL) {
         GW_ASSERT(event_del(loop->expiry_timer) == 0);
-    if (loop->clients_timer != NULL)
+    }
+    if (loop->clients_timer != NULL) {
         GW_ASSERT(event_del(loop->clients_timer) == 0);
+    }
 }

@@ -8,6 +8,7 @@
 #include "gw_log.h"
 #include "ledger.h"
 #include "server.h"
+
 #include "banned.h"
 
 static int usage(void)
@@ -33,9 +34,11 @@ static int usage(void)
 
 static const char *dsn_arg(int argc, char **argv, int first, const char *env)
 {
-    for (int i = first; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--dsn") == 0)
+    for (int i = first; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--dsn") == 0) {
             return argv[i + 1];
+        }
+    }
     const char *v = getenv(env);
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
@@ -43,24 +46,29 @@ static const char *dsn_arg(int argc, char **argv, int first, const char *env)
 static int cmd_serve(int argc, char **argv)
 {
     const char *path = NULL;
-    for (int i = 2; i + 1 < argc; i++)
-        if (strcmp(argv[i], "-c") == 0)
+    for (int i = 2; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0) {
             path = argv[i + 1];
-    if (path == NULL)
+        }
+    }
+    if (path == NULL) {
         return usage();
+    }
     gw_log_set_component("gateway");
     struct gw_config *cfg = gw_xcalloc(1, sizeof(*cfg));
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err err = gw_config_load(path, cfg, &eb);
     if (err == GW_OK) {
-        if (strcmp(cfg->log_level, "debug") == 0)
+        if (strcmp(cfg->log_level, "debug") == 0) {
             gw_log_set_level(GW_LOG_DEBUG);
-        else if (strcmp(cfg->log_level, "warn") == 0)
+        } else if (strcmp(cfg->log_level, "warn") == 0) {
             gw_log_set_level(GW_LOG_WARN);
+        }
         err = gw_adapter_registry_check(&eb);
     }
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_server_run(cfg, &eb);
+    }
     gw_xfree(cfg);
     if (err != GW_OK) {
         (void)fprintf(stderr, "feegate: %s\n", eb.msg);
@@ -89,14 +97,16 @@ static int cmd_ledger_verify(int argc, char **argv)
 {
     const char *dsn = dsn_arg(argc, argv, 3, "FEEGATE_DSN");
     struct ldg_verify_result res = { .max_unsealed_age_s = 60 };
-    for (int i = 3; i + 1 < argc; i++)
+    for (int i = 3; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--max-unsealed-age") == 0) {
             char *end;
             long v = strtol(argv[i + 1], &end, 10);
-            if (end == argv[i + 1] || *end != '\0' || v < 0 || v > 86400 * 366)
+            if (end == argv[i + 1] || *end != '\0' || v < 0 || v > 86400 * 366) {
                 return usage();
+            }
             res.max_unsealed_age_s = (int)v;
         }
+    }
     if (dsn == NULL) {
         (void)fputs("feegate: ledger verify needs --dsn or FEEGATE_DSN\n", stderr);
         return 2;
@@ -107,8 +117,8 @@ static int cmd_ledger_verify(int argc, char **argv)
         return 1;
     }
     if (res.bad) {
-        (void)fprintf(stderr, "feegate: ledger verify: journal %lld: %s\n",
-                      res.first_bad_journal, res.reason);
+        (void)fprintf(stderr, "feegate: ledger verify: journal %lld: %s\n", res.first_bad_journal,
+                      res.reason);
         return 1;
     }
     return 0;
@@ -116,10 +126,12 @@ static int cmd_ledger_verify(int argc, char **argv)
 
 static int cmd_ledger(int argc, char **argv)
 {
-    if (argc >= 3 && strcmp(argv[2], "verify") == 0)
+    if (argc >= 3 && strcmp(argv[2], "verify") == 0) {
         return cmd_ledger_verify(argc, argv);
-    if (argc < 3 || strcmp(argv[2], "check") != 0)
+    }
+    if (argc < 3 || strcmp(argv[2], "check") != 0) {
         return usage();
+    }
     const char *dsn = dsn_arg(argc, argv, 3, "FEEGATE_DSN");
     if (dsn == NULL) {
         (void)fputs("feegate: ledger check needs --dsn or FEEGATE_DSN\n", stderr);
@@ -140,33 +152,46 @@ static int cmd_ledger(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
+    if (argc < 2) {
         return usage();
+    }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") == 0)
+    if (strcmp(cmd, "serve") == 0) {
         return cmd_serve(argc, argv);
-    if (strcmp(cmd, "migrate") == 0)
+    }
+    if (strcmp(cmd, "migrate") == 0) {
         return cmd_migrate(argc, argv);
-    if (strcmp(cmd, "ledger") == 0)
+    }
+    if (strcmp(cmd, "ledger") == 0) {
         return cmd_ledger(argc, argv);
-    if (strcmp(cmd, "seed-demo") == 0)
+    }
+    if (strcmp(cmd, "seed-demo") == 0) {
         return gw_cli_seed_demo(argc, argv);
-    if (strcmp(cmd, "request") == 0)
+    }
+    if (strcmp(cmd, "request") == 0) {
         return gw_cli_request(argc, argv);
-    if (strcmp(cmd, "dev-db") == 0)
+    }
+    if (strcmp(cmd, "dev-db") == 0) {
         return gw_cli_dev_db(argc, argv);
-    if (strcmp(cmd, "demo") == 0)
+    }
+    if (strcmp(cmd, "demo") == 0) {
         return gw_cli_demo(argc, argv);
-    if (strcmp(cmd, "words") == 0)
+    }
+    if (strcmp(cmd, "words") == 0) {
         return gw_cli_words(argc, argv);
-    if (strcmp(cmd, "receipt") == 0)
+    }
+    if (strcmp(cmd, "receipt") == 0) {
         return gw_cli_receipt(argc, argv);
-    if (strcmp(cmd, "receipt-ca") == 0)
+    }
+    if (strcmp(cmd, "receipt-ca") == 0) {
         return gw_cli_receipt_ca(argc, argv);
-    if (strcmp(cmd, "webhooks") == 0)
+    }
+    if (strcmp(cmd, "webhooks") == 0) {
         return gw_cli_webhooks(argc, argv);
+    }
     if (strcmp(cmd, "statement") == 0 || strcmp(cmd, "recon") == 0 || strcmp(cmd, "day") == 0 ||
-        strcmp(cmd, "staff") == 0)
+        strcmp(cmd, "staff") == 0) {
         return gw_cli_finance(argc, argv);
+    }
     return usage();
 }

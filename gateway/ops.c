@@ -10,6 +10,7 @@
 #include "gw_buf.h"
 #include "gw_time.h"
 #include "server.h"
+
 #include "banned.h"
 
 static const char *const route_names[GW_ROUTE_COUNT] = {
@@ -18,8 +19,8 @@ static const char *const route_names[GW_ROUTE_COUNT] = {
 };
 
 static const char *const verdict_names[8] = {
-    "applied", "duplicate", "not_found", "amount_mismatch", "bad_signature", "invalid",
-    "retry_later", "other",
+    "applied",       "duplicate", "not_found",   "amount_mismatch",
+    "bad_signature", "invalid",   "retry_later", "other",
 };
 
 static uint64_t sum_loops(const struct gw_server *srv, size_t offset)
@@ -39,24 +40,27 @@ static enum gw_err metrics_requests(struct gw_buf *b, const struct gw_server *sr
 {
     enum gw_err err = gw_buf_adds(b, "# TYPE feegate_http_requests_total counter\n");
     static const char *const cls[6] = { "1xx", "2xx", "3xx", "4xx", "5xx", "other" };
-    for (int r = 0; r < GW_ROUTE_COUNT && err == GW_OK; r++)
-        for (int c = 0; c < 6 && err == GW_OK; c++)
+    for (int r = 0; r < GW_ROUTE_COUNT && err == GW_OK; r++) {
+        for (int c = 0; c < 6 && err == GW_OK; c++) {
             err = gw_buf_printf(b, "feegate_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
                                 route_names[r], cls[c],
                                 (unsigned long long)sum_loops(srv, M_OFF(requests[r][c])));
-    if (err == GW_OK)
+        }
+    }
+    if (err == GW_OK) {
         err = gw_buf_adds(b, "# TYPE feegate_http_request_duration_seconds histogram\n");
+    }
     for (int r = 0; r < GW_ROUTE_COUNT && err == GW_OK; r++) {
         uint64_t cum = 0;
         double bound_s = 0.00025;
         for (int k = 0; k <= GW_LATENCY_BUCKETS && err == GW_OK; k++, bound_s *= 2) {
             cum += sum_loops(srv, M_OFF(latency[r][k]));
-            if (k < GW_LATENCY_BUCKETS)
+            if (k < GW_LATENCY_BUCKETS) {
                 err = gw_buf_printf(b,
                                     "feegate_http_request_duration_seconds_bucket{route=\"%s\","
                                     "le=\"%g\"} %llu\n",
                                     route_names[r], bound_s, (unsigned long long)cum);
-            else
+            } else {
                 err = gw_buf_printf(b,
                                     "feegate_http_request_duration_seconds_bucket{route=\"%s\","
                                     "le=\"+Inf\"} %llu\n"
@@ -67,6 +71,7 @@ static enum gw_err metrics_requests(struct gw_buf *b, const struct gw_server *sr
                                     route_names[r], (unsigned long long)cum, route_names[r],
                                     (unsigned long long)cum, route_names[r],
                                     (double)sum_loops(srv, M_OFF(latency_sum_us[r])) / 1e6);
+            }
         }
     }
     return err;
@@ -75,9 +80,10 @@ static enum gw_err metrics_requests(struct gw_buf *b, const struct gw_server *sr
 static enum gw_err metrics_business(struct gw_buf *b, const struct gw_server *srv)
 {
     enum gw_err err = gw_buf_adds(b, "# TYPE feegate_callbacks_total counter\n");
-    for (int v = 0; v < 8 && err == GW_OK; v++)
+    for (int v = 0; v < 8 && err == GW_OK; v++) {
         err = gw_buf_printf(b, "feegate_callbacks_total{verdict=\"%s\"} %llu\n", verdict_names[v],
                             (unsigned long long)sum_loops(srv, M_OFF(callbacks[v])));
+    }
     size_t pending = 0;
     int healthy = 0;
     for (int i = 0; i < srv->n_loops; i++) {
@@ -85,7 +91,7 @@ static enum gw_err metrics_business(struct gw_buf *b, const struct gw_server *sr
         pending += gw_db_pool_pending(srv->loops[i].db);
         healthy += gw_db_pool_healthy(srv->loops[i].db);
     }
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_buf_printf(
             b,
             "# TYPE feegate_webhooks_total counter\n"
@@ -102,6 +108,7 @@ static enum gw_err metrics_business(struct gw_buf *b, const struct gw_server *sr
             (unsigned long long)sum_loops(srv, M_OFF(expired)),
             (unsigned long long)sum_loops(srv, M_OFF(db_unavailable)), pending, healthy,
             srv->n_loops, (long long)((gw_now_ms() - srv->started_ms) / 1000));
+    }
     return err;
 }
 
@@ -123,7 +130,10 @@ static enum gw_err metrics_channels(struct gw_buf *b, const struct gw_server *sr
         int slot = gw_health_slot(ch->ops);
         const char *name = ch->ops->name;
         bool maint = gw_channel_in_maintenance(ch, now);
-        uint64_t ok = 0, failed = 0, sum_ms = 0, opened = 0;
+        uint64_t ok = 0;
+        uint64_t failed = 0;
+        uint64_t sum_ms = 0;
+        uint64_t opened = 0;
         uint32_t p90 = 0;
         for (int i = 0; i < srv->n_loops && slot >= 0 && err == GW_OK; i++) {
             const struct gw_chan_health *h = &srv->loops[i].health[slot];
@@ -139,7 +149,7 @@ static enum gw_err metrics_channels(struct gw_buf *b, const struct gw_server *sr
                                 "feegate_channel_breaker_state{channel=\"%s\",loop=\"%d\"} %d\n",
                                 name, i, !maint && st != GW_BREAKER_OPEN, name, i, st);
         }
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = gw_buf_printf(
                 b,
                 "feegate_channel_in_maintenance{channel=\"%s\"} %d\n"
@@ -151,6 +161,7 @@ static enum gw_err metrics_channels(struct gw_buf *b, const struct gw_server *sr
                 name, maint, name, (unsigned long long)ok, name, (unsigned long long)failed, name,
                 (double)sum_ms / 1000.0, name, (double)p90 / 1000.0, name,
                 (unsigned long long)opened);
+        }
     }
     return err;
 }
@@ -161,14 +172,17 @@ static void metrics(struct gw_ctx *ctx)
     struct gw_buf b;
     gw_buf_init(&b, GW_HTTP_RESPONSE_BYTES_MAX);
     enum gw_err err = metrics_requests(&b, srv);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = metrics_business(&b, srv);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = metrics_channels(&b, srv);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         gw_reply_error(ctx, 500, "internal_error", "metrics too large");
-    else
+    } else {
         gw_reply(ctx, 200, "text/plain; version=0.0.4", gw_buf_str(&b), b.len);
+    }
     gw_buf_release(&b);
 }
 
@@ -176,10 +190,11 @@ static void ready_done(void *arg, enum gw_err err, const PGresult *res)
 {
     (void)res;
     struct gw_ctx *ctx = arg;
-    if (err != GW_OK || atomic_load(&ctx->loop->srv->draining))
+    if (err != GW_OK || atomic_load(&ctx->loop->srv->draining)) {
         gw_reply_json(ctx, 503, "{\"status\":\"unavailable\"}");
-    else
+    } else {
         gw_reply_json(ctx, 200, "{\"status\":\"ready\"}");
+    }
 }
 
 void gw_handle_ops(struct gw_ctx *ctx)

@@ -17,6 +17,7 @@
 #include "gw_time.h"
 #include "httpc.h"
 #include "server.h"
+
 #include "banned.h"
 
 struct gw_outbox {
@@ -42,8 +43,9 @@ static void result_done(void *arg, enum gw_err err, const PGresult *res)
     (void)res;
     struct delivery *d = arg;
     struct gw_outbox *ob = d->ob;
-    if (err != GW_OK)
+    if (err != GW_OK) {
         gw_log_warn("webhook_result_not_saved", "\"outbox_id\":%s", d->id);
+    }
     gw_xfree(d);
     GW_ASSERT(ob->inflight > 0);
     ob->inflight--;
@@ -79,20 +81,22 @@ static enum gw_err sign_webhook(struct gw_arena *a, const PGresult *res, int row
     const char *secret = PQgetvalue(res, row, 4);
     const char *body = PQgetvalue(res, row, 5);
     struct evhttp_uri *uri = evhttp_uri_parse(r->url);
-    if (uri == NULL)
+    if (uri == NULL) {
         return GW_ERR_INVALID;
+    }
     const char *path = evhttp_uri_get_path(uri);
     const char *query = evhttp_uri_get_query(uri);
     char *ts = gw_arena_printf(a, "%lld", (long long)(gw_now_ms() / 1000));
     char body_hash[GW_SHA256_HEX_BYTES];
     gw_sha256_hex(body, strlen(body), body_hash);
-    char *msg = gw_arena_printf(a, "POST\n%s%s%s\n%s\n%s", path != NULL && *path ? path : "/",
-                                query != NULL ? "?" : "", query != NULL ? query : "", ts,
-                                body_hash);
+    char *msg =
+        gw_arena_printf(a, "POST\n%s%s%s\n%s\n%s", path != NULL && *path ? path : "/",
+                        query != NULL ? "?" : "", query != NULL ? query : "", ts, body_hash);
     evhttp_uri_free(uri);
     char *sig = gw_arena_alloc(a, 3 + GW_SHA256_HEX_BYTES);
-    if (ts == NULL || msg == NULL || sig == NULL)
+    if (ts == NULL || msg == NULL || sig == NULL) {
         return GW_ERR_NOMEM;
+    }
     memcpy(sig, "v1=", 3);
     gw_hmac_sha256_hex(secret, strlen(secret), msg, strlen(msg), sig + 3);
     r->headers[0] = (struct gw_http_header){ "X-Feegate-Client", PQgetvalue(res, row, 2) };
@@ -120,10 +124,11 @@ static void deliver_row(struct gw_outbox *ob, const PGresult *res, int row)
         .timeout_s = GW_WEBHOOK_TIMEOUT_S,
     };
     struct gw_errbuf eb = { .msg = "" };
-    if (sign_webhook(&a, res, row, &r) != GW_OK)
+    if (sign_webhook(&a, res, row, &r) != GW_OK) {
         delivery_finish(d, 0, "webhook URL is not an absolute http(s) URL");
-    else if (gw_httpc_send(ob->loop->httpc, &r, delivery_done, d, &eb) != GW_OK)
+    } else if (gw_httpc_send(ob->loop->httpc, &r, delivery_done, d, &eb) != GW_OK) {
         delivery_finish(d, 0, eb.msg);
+    }
     gw_arena_release(&a);
 }
 
@@ -140,8 +145,9 @@ static void claim_done(void *arg, enum gw_err err, const PGresult *res)
         return;
     }
     int n = PQntuples(res);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         deliver_row(ob, res, i);
+    }
     /* A full batch means more are waiting: claim again at once if there is room. */
     outbox_poll_soon(ob, n == GW_OUTBOX_BATCH_MAX ? 0 : GW_OUTBOX_POLL_MS);
 }
@@ -151,8 +157,9 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct gw_outbox *ob = arg;
-    if (ob->stopped || ob->claiming)
+    if (ob->stopped || ob->claiming) {
         return;
+    }
     if (ob->inflight + GW_OUTBOX_BATCH_MAX > GW_OUTBOX_INFLIGHT_MAX) {
         outbox_poll_soon(ob, GW_OUTBOX_POLL_MS / 4);
         return;
@@ -166,8 +173,9 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 
 static void outbox_poll_soon(struct gw_outbox *ob, int ms)
 {
-    if (ob->stopped)
+    if (ob->stopped) {
         return;
+    }
     struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
     GW_ASSERT(evtimer_add(ob->timer, &tv) == 0);
 }
@@ -185,8 +193,9 @@ void gw_outbox_start(struct gw_loop *loop)
 void gw_outbox_stop(struct gw_loop *loop)
 {
     struct gw_outbox *ob = loop->outbox;
-    if (ob == NULL || ob->stopped)
+    if (ob == NULL || ob->stopped) {
         return;
+    }
     ob->stopped = true;
     GW_ASSERT(event_del(ob->timer) == 0);
 }
@@ -200,8 +209,9 @@ size_t gw_outbox_inflight(const struct gw_loop *loop)
 void gw_outbox_free(struct gw_loop *loop)
 {
     struct gw_outbox *ob = loop->outbox;
-    if (ob == NULL)
+    if (ob == NULL) {
         return;
+    }
     event_free(ob->timer);
     gw_xfree(ob);
     loop->outbox = NULL;

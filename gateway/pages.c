@@ -6,6 +6,7 @@
 #include "pages.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 
 #include <event2/event.h>
 #include <event2/http.h>
-#include <jansson.h>
 
 #include "gw_buf.h"
 #include "gw_crypto.h"
@@ -21,13 +21,14 @@
 #include "gw_log.h"
 #include "gw_money.h"
 #include "gw_time.h"
-#include "httpc.h"
 #include "gw_url.h"
+#include "httpc.h"
 #include "i18n.h"
 #include "rcp.h"
 #include "receipt_worker.h"
 #include "server.h"
 #include "validate.h"
+
 #include "banned.h"
 
 #define PAGE_FORM_PAIRS_MAX 8
@@ -41,8 +42,8 @@ struct page_state {
     const char *ret_query; /* return page: the provider's query, without our lang= prefix */
     struct gw_adapter_result ret;
     struct gw_receipt_task *task; /* receipt PDF or verification handed to the worker */
-    const char *skip_channel; /* checkout: the channel that just failed, not offered again */
-    int64_t sent_ms;          /* checkout: when the server-side create was sent */
+    const char *skip_channel;     /* checkout: the channel that just failed, not offered again */
+    int64_t sent_ms;              /* checkout: when the server-side create was sent */
     bool want_pdf;
 };
 
@@ -56,15 +57,17 @@ struct page {
 
 static void pg_s(struct page *p, const char *s)
 {
-    if (p->err == GW_OK)
+    if (p->err == GW_OK) {
         p->err = gw_buf_adds(&p->b, s != NULL ? s : "");
+    }
 }
 
 /* Dynamic text, HTML-escaped (also safe inside a quoted attribute). */
 static void pg_e(struct page *p, const char *s)
 {
-    if (p->err == GW_OK)
+    if (p->err == GW_OK) {
         p->err = gw_buf_add_html_escaped(&p->b, s != NULL ? s : "");
+    }
 }
 
 /* Markup and numbers only: never a string that came from outside. */
@@ -72,8 +75,9 @@ static void pg_f(struct page *p, const char *fmt, ...) GW_PRINTF(2, 3);
 
 static void pg_f(struct page *p, const char *fmt, ...)
 {
-    if (p->err != GW_OK)
+    if (p->err != GW_OK) {
         return;
+    }
     va_list ap;
     va_start(ap, fmt);
     p->err = gw_buf_vprintf(&p->b, fmt, ap);
@@ -148,10 +152,12 @@ static const json_t *view_items(const struct view *vw)
 static const char *view_agency_name(const struct view *vw)
 {
     const json_t *agency = vget(vw, "agency");
-    if (jhas(agency, "name"))
+    if (jhas(agency, "name")) {
         return js(agency, "name");
-    if (vstr(vw, "agency_name")[0] != '\0')
+    }
+    if (vstr(vw, "agency_name")[0] != '\0') {
         return vstr(vw, "agency_name");
+    }
     return vstr(vw, "agency_code");
 }
 
@@ -159,19 +165,24 @@ static const char *view_agency_name(const struct view *vw)
 static const char *fee_name(const json_t *fees, const json_t *item)
 {
     const char *code = js(item, "fee_code");
-    if (jhas(item, "name"))
+    if (jhas(item, "name")) {
         return js(item, "name");
-    if (jhas(item, "fee_name"))
+    }
+    if (jhas(item, "fee_name")) {
         return js(item, "fee_name");
+    }
     const json_t *f = json_is_object(fees) ? json_object_get(fees, code) : NULL;
-    if (json_is_string(f))
+    if (json_is_string(f)) {
         return json_string_value(f);
-    if (jhas(f, "name"))
+    }
+    if (jhas(f, "name")) {
         return js(f, "name");
+    }
     for (size_t i = 0; i < json_array_size(fees); i++) {
         const json_t *e = json_array_get(fees, i);
-        if (code[0] != '\0' && strcmp(js(e, "fee_code"), code) == 0 && jhas(e, "name"))
+        if (code[0] != '\0' && strcmp(js(e, "fee_code"), code) == 0 && jhas(e, "name")) {
             return js(e, "name");
+        }
     }
     return code;
 }
@@ -179,8 +190,9 @@ static const char *fee_name(const json_t *fees, const json_t *item)
 /* An http(s) URL, or NULL: anything else (javascript:, data:) is never put in an href. */
 static const char *safe_url(const char *u)
 {
-    if (u != NULL && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0))
+    if (u != NULL && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0)) {
         return u;
+    }
     return NULL;
 }
 
@@ -192,10 +204,12 @@ static bool query_lang(const char *q, enum gw_lang *out)
     for (const char *p = q; p != NULL && *p != '\0';) {
         const char *amp = strchr(p, '&');
         size_t n = amp != NULL ? (size_t)(amp - p) : strlen(p);
-        if (n == 7 && strncmp(p, "lang=vi", 7) == 0)
+        if (n == 7 && strncmp(p, "lang=vi", 7) == 0) {
             return gw_i18n_lang_of("vi", out);
-        if (n == 7 && strncmp(p, "lang=en", 7) == 0)
+        }
+        if (n == 7 && strncmp(p, "lang=en", 7) == 0) {
             return gw_i18n_lang_of("en", out);
+        }
         p = amp != NULL ? amp + 1 : NULL;
     }
     return false;
@@ -205,8 +219,9 @@ static bool query_lang(const char *q, enum gw_lang *out)
  * a "lang=xx&" prefix that is taken off before the adapter sees the rest. */
 static const char *strip_lang_prefix(const char *q)
 {
-    if (q != NULL && (strncmp(q, "lang=vi&", 8) == 0 || strncmp(q, "lang=en&", 8) == 0))
+    if (q != NULL && (strncmp(q, "lang=vi&", 8) == 0 || strncmp(q, "lang=en&", 8) == 0)) {
         return q + 8;
+    }
     return q != NULL ? q : "";
 }
 
@@ -218,8 +233,9 @@ static enum gw_lang other_lang(enum gw_lang l)
 /* The payment's locale unless the citizen chose with ?lang=. */
 static void state_lang_from(struct page_state *st, const char *locale)
 {
-    if (!st->lang_forced && !gw_i18n_lang_of(locale, &st->lang))
+    if (!st->lang_forced && !gw_i18n_lang_of(locale, &st->lang)) {
         st->lang = GW_LANG_VI;
+    }
 }
 
 /* ---- page frame and sending ---- */
@@ -298,8 +314,9 @@ static void page_init(struct page *p, enum gw_lang lang)
 
 static void page_headers(struct gw_ctx *ctx)
 {
-    if (ctx->cancelled)
+    if (ctx->cancelled) {
         return;
+    }
     struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
     /* No scripts, no frames, nothing from elsewhere; the payment id in the address is a
      * capability, so other sites get only our origin as referrer. */
@@ -371,12 +388,15 @@ static void page_error(struct gw_ctx *ctx, int status, enum gw_msg msg, const ch
 /* Which sentence a refusal of a database function deserves. */
 static enum gw_msg db_code_msg(const char *code, int status)
 {
-    if (strcmp(code, "payment_not_found") == 0 || status == 404)
+    if (strcmp(code, "payment_not_found") == 0 || status == 404) {
         return GW_MSG_NOT_FOUND;
-    if (strcmp(code, "payment_not_payable") == 0 || status == 409)
+    }
+    if (strcmp(code, "payment_not_payable") == 0 || status == 409) {
         return GW_MSG_NOT_PAYABLE_ERR;
-    if (strcmp(code, "channel_not_allowed") == 0)
+    }
+    if (strcmp(code, "channel_not_allowed") == 0) {
         return GW_MSG_CHANNEL_NOT_ALLOWED;
+    }
     return GW_MSG_BAD_REQUEST;
 }
 
@@ -401,10 +421,11 @@ static void page_db_error(struct gw_ctx *ctx, enum gw_err err, const PGresult *r
     }
     gw_log_error("page_db_error", "\"sqlstate\":\"%s\"", state != NULL ? state : "");
     if (state != NULL && (strncmp(state, "40", 2) == 0 || strncmp(state, "57", 2) == 0 ||
-                          strncmp(state, "08", 2) == 0))
+                          strncmp(state, "08", 2) == 0)) {
         page_error(ctx, 503, GW_MSG_UNAVAILABLE, NULL);
-    else
+    } else {
         page_error(ctx, 500, GW_MSG_INTERNAL, NULL);
+    }
 }
 
 /* The one JSON value a page's query returned, as a new reference; or NULL once the error
@@ -435,8 +456,9 @@ static json_t *db_json(struct gw_ctx *ctx, enum gw_err err, const PGresult *res,
 
 static void pg_dl_row(struct page *p, enum gw_msg label, const char *value)
 {
-    if (value == NULL || value[0] == '\0')
+    if (value == NULL || value[0] == '\0') {
         return;
+    }
     pg_s(p, "<dt>");
     pg_m(p, label);
     pg_s(p, "</dt><dd>");
@@ -467,8 +489,9 @@ static void pg_items(struct page *p, const json_t *items, const json_t *fees, in
     pg_s(p, "</th></tr></thead><tbody>");
     for (size_t i = 0; i < json_array_size(items); i++) {
         const json_t *it = json_array_get(items, i);
-        if (!json_is_object(it))
+        if (!json_is_object(it)) {
             continue;
+        }
         pg_s(p, "<tr><td>");
         pg_e(p, fee_name(fees, it));
         pg_s(p, "</td><td class=\"num\">");
@@ -503,8 +526,9 @@ static bool status_open(const char *status)
 static bool view_expired(const struct view *vw, time_t now)
 {
     const json_t *u = vget(vw, "expires_at_unix");
-    if (json_is_integer(u))
+    if (json_is_integer(u)) {
         return (int64_t)json_integer_value(u) <= (int64_t)now;
+    }
     int64_t t = 0;
     return gw_parse_rfc3339(vstr(vw, "expires_at"), &t) && t <= (int64_t)now;
 }
@@ -514,18 +538,21 @@ static bool view_expired(const struct view *vw, time_t now)
 static const char *view_status(const struct view *vw)
 {
     const char *status = vstr(vw, "status");
-    if (status_open(status) && view_expired(vw, time(NULL)))
+    if (status_open(status) && view_expired(vw, time(NULL))) {
         return "expired";
+    }
     return status;
 }
 
 static bool view_payable(const struct view *vw)
 {
-    if (!status_open(vstr(vw, "status")))
+    if (!status_open(vstr(vw, "status"))) {
         return false;
+    }
     const json_t *flag = vget(vw, "payable");
-    if (json_is_boolean(flag) && !json_is_true(flag))
+    if (json_is_boolean(flag) && !json_is_true(flag)) {
         return false;
+    }
     return !view_expired(vw, time(NULL));
 }
 
@@ -567,8 +594,9 @@ static void pg_paid(struct page *p, const struct view *vw)
 static void pg_back_to_portal(struct page *p, const struct view *vw)
 {
     const char *u = safe_url(vstr(vw, "return_url"));
-    if (u == NULL)
+    if (u == NULL) {
         return;
+    }
     pg_s(p, "<p><a href=\"");
     pg_e(p, u);
     pg_s(p, "\">");
@@ -587,8 +615,9 @@ static bool channel_entry(const json_t *e, const char **code, const char **name)
         *name = *code;
         return true;
     }
-    if (!json_is_object(e) || json_is_false(json_object_get(e, "enabled")))
+    if (!json_is_object(e) || json_is_false(json_object_get(e, "enabled"))) {
         return false;
+    }
     *code = jhas(e, "code") ? js(e, "code") : js(e, "channel");
     *name = jhas(e, "name") ? js(e, "name") : *code;
     return (*code)[0] != '\0';
@@ -614,8 +643,9 @@ static int pg_channel_options(struct page *p, const struct view *vw, const struc
         if (!channel_entry(json_array_get(channels, i), &code, &name) ||
             (cfg->skip != NULL && strcmp(code, cfg->skip) == 0) ||
             (ch = gw_live_channel(cfg->loop->srv, code)) == NULL ||
-            !gw_channel_up(cfg->loop, ch, now))
+            !gw_channel_up(cfg->loop, ch, now)) {
             continue;
+        }
         pg_s(p, "<label class=\"opt\"><input type=\"radio\" name=\"channel\" required value=\"");
         pg_e(p, code);
         pg_s(p, shown == 0 ? "\" checked> " : "\"> ");
@@ -702,8 +732,9 @@ static void checkout_view_done(void *arg, enum gw_err err, const PGresult *res)
 {
     struct gw_ctx *ctx = arg;
     json_t *v = db_json(ctx, err, res, NULL);
-    if (v == NULL)
+    if (v == NULL) {
         return;
+    }
     checkout_render(ctx, v);
     json_decref(v);
 }
@@ -721,8 +752,9 @@ static const char *client_ip(struct gw_ctx *ctx)
 {
     char *addr = NULL;
     ev_uint16_t port = 0;
-    if (ctx->cancelled || ctx->evcon == NULL)
+    if (ctx->cancelled || ctx->evcon == NULL) {
         return "";
+    }
     evhttp_connection_get_peer(ctx->evcon, &addr, &port);
     return addr != NULL ? addr : "";
 }
@@ -732,8 +764,9 @@ static void log_checkout_failure(const char *channel, const char *payment_id, en
 {
     struct gw_buf b;
     gw_buf_init(&b, 1024);
-    if (gw_buf_add_json_escaped(&b, msg) != GW_OK)
+    if (gw_buf_add_json_escaped(&b, msg) != GW_OK) {
         gw_buf_reset(&b);
+    }
     gw_log_warn("checkout_redirect_failed",
                 "\"channel\":\"%s\",\"payment_id\":\"%s\",\"err\":\"%s\",\"msg\":\"%s\"", channel,
                 payment_id, gw_err_name(err), gw_buf_str(&b));
@@ -760,19 +793,23 @@ static void checkout_create_done(void *arg, const struct gw_httpc_answer *a)
         checkout_create_failed(ctx, GW_ERR_IO, a->status == 0 ? "no answer" : "provider 5xx");
         return;
     }
-    struct gw_adapter_input in = { .method = "POST", .query = "", .query_len = 0,
-                                   .body = a->body, .body_len = a->body_len,
-                                   .signature_header = NULL, .http_status = a->status };
+    struct gw_adapter_input in = { .method = "POST",
+                                   .query = "",
+                                   .query_len = 0,
+                                   .body = a->body,
+                                   .body_len = a->body_len,
+                                   .signature_header = NULL,
+                                   .http_status = a->status };
     struct gw_adapter_created created;
     memset(&created, 0, sizeof(created));
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err err = st->ch->ops->create_parse(&st->ch->adapter, &in, &ctx->arena, &created, &eb);
     gw_health_record(ctx->loop, st->ch, err == GW_OK, elapsed);
     if (err != GW_OK || !created.created || created.pay_url == NULL) {
-        checkout_create_failed(ctx, err != GW_OK ? err : GW_ERR_INVALID,
-                               err != GW_OK ? eb.msg
-                                            : gw_arena_printf(&ctx->arena, "refused, code %s",
-                                                              created.provider_code));
+        checkout_create_failed(
+            ctx, err != GW_OK ? err : GW_ERR_INVALID,
+            err != GW_OK ? eb.msg
+                         : gw_arena_printf(&ctx->arena, "refused, code %s", created.provider_code));
         return;
     }
     if (ctx->cancelled) {
@@ -795,23 +832,28 @@ static void checkout_create(struct gw_ctx *ctx, const struct gw_charge *charge)
         checkout_create_failed(ctx, GW_ERR_INVALID, eb.msg);
         return;
     }
-    struct gw_httpc_req hr = { .method = req.method, .url = req.url,
-                               .content_type = req.content_type, .body = req.body,
+    struct gw_httpc_req hr = { .method = req.method,
+                               .url = req.url,
+                               .content_type = req.content_type,
+                               .body = req.body,
                                .body_len = req.body_len,
                                .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
-    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++)
+    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++) {
         hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
+    }
     st->sent_ms = gw_now_ms();
-    if (gw_httpc_send(ctx->loop->httpc, &hr, checkout_create_done, ctx, &eb) != GW_OK)
+    if (gw_httpc_send(ctx->loop->httpc, &hr, checkout_create_done, ctx, &eb) != GW_OK) {
         checkout_create_failed(ctx, GW_ERR_IO, eb.msg);
+    }
 }
 
 static const char *new_request_id(struct gw_ctx *ctx)
 {
     unsigned char rnd[16];
     char hex[33];
-    if (gw_random_bytes(rnd, sizeof(rnd)) != GW_OK)
+    if (gw_random_bytes(rnd, sizeof(rnd)) != GW_OK) {
         return NULL;
+    }
     gw_hex_encode(rnd, sizeof(rnd), hex);
     return gw_arena_strdup(&ctx->arena, hex);
 }
@@ -822,8 +864,9 @@ static void checkout_begin_done(void *arg, enum gw_err err, const PGresult *res)
     struct page_state *st = state_of(ctx);
     const char *back = lang_href(ctx, "/pay/", st->id, st->lang);
     json_t *v = db_json(ctx, err, res, back);
-    if (v == NULL)
+    if (v == NULL) {
         return;
+    }
     struct gw_charge charge = {
         .payment_id = st->id,
         .merchant_ref = js(v, "merchant_ref"),
@@ -857,9 +900,10 @@ static void checkout_begin_done(void *arg, enum gw_err err, const PGresult *res)
         page_error(ctx, 502, GW_MSG_PROVIDER_ERROR, back);
         return;
     }
-    if (!ctx->cancelled)
+    if (!ctx->cancelled) {
         evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Referrer-Policy",
                           "strict-origin");
+    }
     gw_reply_redirect(ctx, 303, url);
 }
 
@@ -907,8 +951,9 @@ static const char *return_href(struct gw_ctx *ctx, enum gw_lang lang)
 
 static void pg_link_p(struct page *p, const char *href, enum gw_msg label)
 {
-    if (href == NULL)
+    if (href == NULL) {
         return;
+    }
     pg_s(p, "<p><a href=\"");
     pg_e(p, href);
     pg_s(p, "\">");
@@ -925,9 +970,10 @@ static void pg_return_open(struct gw_ctx *ctx, struct page *p, const struct view
         pg_s(p, "<section class=\"card bad\"><p>");
         pg_m(p, GW_MSG_PROVIDER_DECLINED);
         pg_s(p, "</p>");
-        if (view_payable(vw))
+        if (view_payable(vw)) {
             pg_link_p(p, lang_href(ctx, "/pay/", vstr(vw, "payment_id"), p->lang),
                       GW_MSG_TRY_AGAIN);
+        }
         pg_s(p, "</section>");
         return;
     }
@@ -984,8 +1030,9 @@ static void return_done(void *arg, enum gw_err err, const PGresult *res)
 {
     struct gw_ctx *ctx = arg;
     json_t *v = db_json(ctx, err, res, NULL);
-    if (v == NULL)
+    if (v == NULL) {
         return;
+    }
     return_render(ctx, v);
     json_decref(v);
 }
@@ -1036,8 +1083,9 @@ static void pg_rc_label(struct page *p, const char *vi, const char *en)
 
 static void pg_rc_row(struct page *p, const char *vi, const char *en, const char *value)
 {
-    if (value == NULL || value[0] == '\0')
+    if (value == NULL || value[0] == '\0') {
         return;
+    }
     pg_s(p, "<dt>");
     pg_rc_label(p, vi, en);
     pg_s(p, "</dt><dd>");
@@ -1063,8 +1111,9 @@ static void receipt_number(const json_t *n, char out[24])
 static const char *receipt_agency(const json_t *v, const char *key)
 {
     const json_t *agency = json_object_get(v, "agency");
-    if (jhas(agency, key))
+    if (jhas(agency, key)) {
         return js(agency, key);
+    }
     char flat[32];
     (void)snprintf(flat, sizeof(flat), "agency_%s", key);
     return js(v, flat);
@@ -1084,8 +1133,9 @@ static void pg_rc_head(struct page *p, const json_t *v)
     pg_rc_row(p, "Ký hiệu", "Series", js(v, "series"));
     pg_rc_row(p, "Số", "No.", number);
     pg_s(p, "</dl></div><h1 class=\"rc-title\">BIÊN LAI THU PHÍ, LỆ PHÍ</h1>");
-    if (p->lang == GW_LANG_EN)
+    if (p->lang == GW_LANG_EN) {
         pg_s(p, "<p class=\"center muted\" lang=\"en\">Receipt for fees and charges</p>");
+    }
     char date[GW_FMT_TIME_BYTES];
     if (gw_fmt_date_vn(js(v, "issued_at"), date)) {
         /* "dd/mm/yyyy" read as "Ngày dd tháng mm năm yyyy", as receipts are dated */
@@ -1111,12 +1161,15 @@ static void pg_rc_payer(struct page *p, const json_t *v)
 /* The total: the receipt's amount_vnd, else the sum of its lines (overflow-checked). */
 static int64_t receipt_total(const json_t *v, const json_t *items)
 {
-    if (json_is_integer(json_object_get(v, "amount_vnd")))
+    if (json_is_integer(json_object_get(v, "amount_vnd"))) {
         return jint(v, "amount_vnd");
+    }
     int64_t sum = 0;
-    for (size_t i = 0; i < json_array_size(items); i++)
-        if (!gw_vnd_add(sum, jint(json_array_get(items, i), "amount_vnd"), &sum))
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        if (!gw_vnd_add(sum, jint(json_array_get(items, i), "amount_vnd"), &sum)) {
             return 0;
+        }
+    }
     return sum;
 }
 
@@ -1133,8 +1186,9 @@ static void pg_rc_items(struct page *p, const json_t *v)
     size_t row = 0;
     for (size_t i = 0; i < json_array_size(items); i++) {
         const json_t *it = json_array_get(items, i);
-        if (!json_is_object(it))
+        if (!json_is_object(it)) {
             continue;
+        }
         pg_f(p, "<tr><td>%zu</td><td>", ++row);
         pg_e(p, fee_name(NULL, it));
         pg_s(p, "</td><td class=\"num\">");
@@ -1166,8 +1220,9 @@ static void pg_rc_foot(struct page *p, const json_t *v)
     const json_t *orig = json_object_get(v, "original");
     if (json_is_object(orig)) {
         pg_s(p, "<p>");
-        pg_rc_label(p, strcmp(js(v, "kind"), "adjustment") == 0 ? "Điều chỉnh cho biên lai"
-                                                                 : "Thay thế biên lai",
+        pg_rc_label(p,
+                    strcmp(js(v, "kind"), "adjustment") == 0 ? "Điều chỉnh cho biên lai"
+                                                             : "Thay thế biên lai",
                     "Corrects receipt");
         pg_s(p, ": ");
         pg_e(p, js(orig, "template"));
@@ -1184,9 +1239,10 @@ static void pg_rc_foot(struct page *p, const json_t *v)
         const json_t *m = json_array_get(marks, i);
         const char *mark = js(m, "mark");
         pg_s(p, "<div class=\"card bad\"><p><strong>");
-        pg_rc_label(p, strcmp(mark, "cancelled") == 0  ? "Biên lai đã bị hủy"
-                       : strcmp(mark, "replaced") == 0 ? "Biên lai đã được thay thế"
-                                                       : "Biên lai đã được điều chỉnh",
+        pg_rc_label(p,
+                    strcmp(mark, "cancelled") == 0  ? "Biên lai đã bị hủy"
+                    : strcmp(mark, "replaced") == 0 ? "Biên lai đã được thay thế"
+                                                    : "Biên lai đã được điều chỉnh",
                     mark);
         pg_s(p, "</strong> — ");
         pg_e(p, js(m, "reason"));
@@ -1199,20 +1255,23 @@ static void pg_rc_foot(struct page *p, const json_t *v)
     }
     const json_t *doc = json_object_get(v, "document");
     pg_s(p, "<p class=\"center\"><em>");
-    if (!json_is_object(doc))
+    if (!json_is_object(doc)) {
         pg_rc_label(p, "Biên lai điện tử đang được phát hành (ký số)", "Being issued and signed");
-    else if (json_is_true(json_object_get(doc, "signed")))
+    } else if (json_is_true(json_object_get(doc, "signed"))) {
         pg_rc_label(p, "Biên lai điện tử đã được ký số", "Digitally signed electronic receipt");
-    else
+    } else {
         pg_rc_label(p, "Biên lai điện tử chưa được ký số (chưa cấu hình chứng thư số)",
                     "Electronic receipt, not signed: no signing certificate is configured");
+    }
     pg_s(p, "</em></p>");
     const char *id = js(v, "id");
     if (gw_valid_receipt_id(id)) {
         pg_s(p, "<p class=\"center\">");
         if (json_is_object(doc)) {
-            pg_f(p, "<a class=\"btn\" href=\"/receipts/%s.pdf\">PDF</a> "
-                    "<a class=\"btn\" href=\"/receipts/%s.xml\">XML</a> ", id, id);
+            pg_f(p,
+                 "<a class=\"btn\" href=\"/receipts/%s.pdf\">PDF</a> "
+                 "<a class=\"btn\" href=\"/receipts/%s.xml\">XML</a> ",
+                 id, id);
         }
         pg_f(p, "<a href=\"/verify?code=%s\">", id);
         pg_rc_label(p, "Xác minh biên lai", "Verify this receipt");
@@ -1241,8 +1300,9 @@ static void receipt_done(void *arg, enum gw_err err, const PGresult *res)
 {
     struct gw_ctx *ctx = arg;
     json_t *v = db_json(ctx, err, res, NULL);
-    if (v == NULL)
+    if (v == NULL) {
         return;
+    }
     const json_t *inner = json_object_get(v, "receipt"); /* {"receipt":{...}} also accepted */
     receipt_render(ctx, json_is_object(inner) && !json_object_get(v, "number") ? inner : v);
     json_decref(v);
@@ -1266,19 +1326,19 @@ static void receipt_being_issued(struct gw_ctx *ctx)
     pg_m(&p, GW_MSG_VIEW_RECEIPT);
     pg_s(&p, "</a></p></div>");
     page_end(&p);
-    if (!ctx->cancelled)
+    if (!ctx->cancelled) {
         evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "2");
+    }
     page_send(ctx, &p, 404);
 }
 
-static void reply_document(struct gw_ctx *ctx, const char *type, const char *ext,
-                           const void *body, size_t len)
+static void reply_document(struct gw_ctx *ctx, const char *type, const char *ext, const void *body,
+                           size_t len)
 {
     if (!ctx->cancelled) {
         char disp[96];
         (void)snprintf(disp, sizeof(disp), "inline; filename=\"%s.%s\"", state_of(ctx)->id, ext);
-        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Content-Disposition",
-                          disp);
+        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Content-Disposition", disp);
     }
     gw_reply(ctx, 200, type, body, len);
 }
@@ -1319,8 +1379,9 @@ static void submit_task(struct gw_ctx *ctx, enum gw_receipt_task_kind kind, cons
     t->done_ev = event_new(ctx->loop->base, -1, 0, done, ctx);
     st->task = t;
     if (t->done_ev == NULL || !gw_receipt_task_submit(w, t)) {
-        if (t->done_ev != NULL)
+        if (t->done_ev != NULL) {
             event_free(t->done_ev);
+        }
         page_error(ctx, 503, GW_MSG_UNAVAILABLE, NULL);
     }
 }
@@ -1339,8 +1400,8 @@ static void receipt_doc_done(void *arg, enum gw_err err, const PGresult *res)
         reply_document(ctx, "application/xml; charset=utf-8", "xml", PQgetvalue(res, 0, 0),
                        (size_t)PQgetlength(res, 0, 0));
     } else {
-        submit_task(ctx, GW_RECEIPT_TASK_PDF, PQgetvalue(res, 0, 0),
-                    (size_t)PQgetlength(res, 0, 0), receipt_pdf_done);
+        submit_task(ctx, GW_RECEIPT_TASK_PDF, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+                    receipt_pdf_done);
     }
 }
 
@@ -1360,13 +1421,14 @@ static void receipt_view(struct gw_ctx *ctx, const char *seg)
     st->id = id;
     st->want_pdf = pdf;
     ctx->params[0] = id;
-    if (pdf || xml)
+    if (pdf || xml) {
         gw_ctx_query(ctx,
                      "SELECT feegate.receipt_xml($1), "
                      "(SELECT 1 FROM feegate.receipts WHERE id = $1)",
                      1, receipt_doc_done);
-    else
+    } else {
         gw_ctx_query(ctx, "SELECT feegate.receipt_view($1)", 1, receipt_done);
+    }
 }
 
 /* ---- /verify: by code (GET ?code=) or by uploading the XML (POST) ---- */
@@ -1435,12 +1497,13 @@ static void verify_render(struct gw_ctx *ctx, const struct rcp_verify_result *r,
     bool ok = problem == NULL && (r != NULL ? r->valid : v != NULL);
     if (problem != NULL || r != NULL || state_of(ctx)->id != NULL) {
         pg_f(&p, "<section class=\"card %s\"><h2>", ok ? "good" : "bad");
-        if (r != NULL)
+        if (r != NULL) {
             pg_rc_label(&p, ok ? "HỢP LỆ: chữ ký số và nội dung khớp" : "KHÔNG HỢP LỆ",
                         ok ? "VALID: signature and content match" : "NOT VALID");
-        else
+        } else {
             pg_rc_label(&p, ok ? "Biên lai có trong hệ thống" : "Không tìm thấy biên lai",
                         ok ? "The receipt exists" : "No receipt has this code");
+        }
         pg_s(&p, "</h2>");
         if (problem != NULL || (r != NULL && !r->valid)) {
             pg_s(&p, "<p>");
@@ -1456,11 +1519,12 @@ static void verify_render(struct gw_ctx *ctx, const struct rcp_verify_result *r,
             pg_e(&p, r->fingerprint);
             pg_s(&p, ")</p>");
         }
-        if (v != NULL)
+        if (v != NULL) {
             pg_verify_known(&p, v);
-        else if (r != NULL && r->valid)
+        } else if (r != NULL && r->valid) {
             pg_s(&p, "<p class=\"bad\">Biên lai này không có trong hệ thống. "
                      "This receipt is not in our records.</p>");
+        }
         pg_s(&p, "</section>");
     }
     pg_verify_forms(&p);
@@ -1476,7 +1540,8 @@ static void verify_code_done(void *arg, enum gw_err err, const PGresult *res)
         return;
     }
     json_t *v = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)
-                    ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+                    ? json_loads(PQgetvalue(res, 0, 0), 0, NULL)
+                    : NULL;
     struct gw_receipt_task *t = state_of(ctx)->task;
     verify_render(ctx, t != NULL ? &t->verify : NULL, json_is_object(v) ? v : NULL, NULL);
     json_decref(v);
@@ -1509,14 +1574,17 @@ static bool multipart_file(const char *ctype, const char *body, size_t len, cons
                            size_t *out_len)
 {
     const char *b = strstr(ctype, "boundary=");
-    if (b == NULL)
+    if (b == NULL) {
         return false;
+    }
     b += strlen("boundary=");
     size_t blen = strcspn(b, "\"; ");
-    if (*b == '"')
+    if (*b == '"') {
         blen = strcspn(++b, "\"");
-    if (blen == 0 || blen > 70)
+    }
+    if (blen == 0 || blen > 70) {
         return false;
+    }
     char delim[80];
     int dlen = snprintf(delim, sizeof(delim), "\r\n--%.*s", (int)blen, b);
     const char *end = body + len;
@@ -1524,12 +1592,14 @@ static bool multipart_file(const char *ctype, const char *body, size_t len, cons
     for (int guard = 0; part != NULL && guard < PAGE_FORM_PAIRS_MAX; guard++) {
         const char *hdr = part + dlen - 2;
         const char *hend = memmem(hdr, (size_t)(end - hdr), "\r\n\r\n", 4);
-        if (hend == NULL)
+        if (hend == NULL) {
             return false;
+        }
         const char *content = hend + 4;
         const char *next = memmem(content, (size_t)(end - content), delim, (size_t)dlen);
-        if (next == NULL)
+        if (next == NULL) {
             return false;
+        }
         size_t hlen = (size_t)(hend - hdr);
         if (memmem(hdr, hlen, "filename=", 9) != NULL || memmem(hdr, hlen, "name=\"xml\"", 10)) {
             *out = content;
@@ -1549,8 +1619,9 @@ static void verify_page(struct gw_ctx *ctx, bool get)
         struct gw_kv *kv = NULL;
         size_t n = 0;
         if (ctx->query != NULL && gw_form_parse(&ctx->arena, ctx->query, strlen(ctx->query),
-                                                PAGE_FORM_PAIRS_MAX, &kv, &n) == GW_OK)
+                                                PAGE_FORM_PAIRS_MAX, &kv, &n) == GW_OK) {
             code = gw_kv_get(kv, n, "code");
+        }
         if (code == NULL || code[0] == '\0' || strlen(code) > 64) {
             verify_render(ctx, NULL, NULL, NULL);
             return;
@@ -1625,27 +1696,31 @@ void gw_handle_page(struct gw_ctx *ctx)
     bool post = ctx->method == EVHTTP_REQ_POST;
     const char *first = ctx->n_seg > 0 ? ctx->seg[0] : "";
     if (ctx->n_seg == 0) {
-        if (get)
+        if (get) {
             index_page(ctx);
-        else
+        } else {
             page_error(ctx, 405, GW_MSG_METHOD, NULL);
+        }
     } else if (ctx->n_seg == 2 && strcmp(first, "pay") == 0) {
         route_payment(ctx, get, post);
     } else if (ctx->n_seg == 2 && strcmp(first, "return") == 0) {
-        if (get)
+        if (get) {
             return_view(ctx, ctx->seg[1]);
-        else
+        } else {
             page_error(ctx, 405, GW_MSG_METHOD, NULL);
+        }
     } else if (ctx->n_seg == 1 && strcmp(first, "verify") == 0) {
-        if (get || post)
+        if (get || post) {
             verify_page(ctx, get);
-        else
+        } else {
             page_error(ctx, 405, GW_MSG_METHOD, NULL);
+        }
     } else if (ctx->n_seg == 2 && strcmp(first, "receipts") == 0) {
-        if (get)
+        if (get) {
             receipt_view(ctx, ctx->seg[1]);
-        else
+        } else {
             page_error(ctx, 405, GW_MSG_METHOD, NULL);
+        }
     } else {
         page_error(ctx, 404, GW_MSG_NOT_FOUND, NULL);
     }

@@ -12,6 +12,7 @@
 
 #include "feegate.pb-c.h"
 #include "gw_assert.h"
+
 #include "banned.h"
 
 /* protobuf-c declares string fields char * but pack and get_packed_size only read them, so
@@ -27,8 +28,9 @@ static char *pb_lend(const char *s)
 static void pb_set_str(char **dst, const json_t *obj, const char *key)
 {
     const json_t *v = json_object_get(obj, key);
-    if (json_is_string(v))
+    if (json_is_string(v)) {
         *dst = pb_lend(json_string_value(v));
+    }
 }
 
 static int64_t pb_int(const json_t *obj, const char *key)
@@ -39,11 +41,13 @@ static int64_t pb_int(const json_t *obj, const char *key)
 
 static Feegate__V1__Payer *pb_payer(struct gw_arena *a, const json_t *j)
 {
-    if (!json_is_object(j))
+    if (!json_is_object(j)) {
         return NULL;
+    }
     Feegate__V1__Payer *m = gw_arena_alloc(a, sizeof(*m));
-    if (m == NULL)
+    if (m == NULL) {
         return NULL;
+    }
     feegate__v1__payer__init(m);
     pb_set_str(&m->name, j, "name");
     pb_set_str(&m->id_number, j, "id_number");
@@ -59,19 +63,23 @@ static enum gw_err pb_items(struct gw_arena *a, const json_t *j, Feegate__V1__It
     *out = NULL;
     *n_out = 0;
     size_t n = json_array_size(j); /* 0 when j is not an array */
-    if (n == 0)
+    if (n == 0) {
         return GW_OK;
+    }
     Feegate__V1__Item **items = gw_arena_alloc(a, n * sizeof(*items));
-    if (items == NULL)
+    if (items == NULL) {
         return GW_ERR_NOMEM;
+    }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const json_t *it = json_array_get(j, i);
-        if (!json_is_object(it))
+        if (!json_is_object(it)) {
             continue;
+        }
         Feegate__V1__Item *m = gw_arena_alloc(a, sizeof(*m));
-        if (m == NULL)
+        if (m == NULL) {
             return GW_ERR_NOMEM;
+        }
         feegate__v1__item__init(m);
         pb_set_str(&m->fee_code, it, "fee_code");
         m->amount_vnd = pb_int(it, "amount_vnd");
@@ -86,11 +94,13 @@ static enum gw_err pb_items(struct gw_arena *a, const json_t *j, Feegate__V1__It
 static enum gw_err pb_receipt(struct gw_arena *a, const json_t *j, Feegate__V1__Receipt **out)
 {
     *out = NULL;
-    if (!json_is_object(j))
+    if (!json_is_object(j)) {
         return GW_OK;
+    }
     Feegate__V1__Receipt *m = gw_arena_alloc(a, sizeof(*m));
-    if (m == NULL)
+    if (m == NULL) {
         return GW_ERR_NOMEM;
+    }
     feegate__v1__receipt__init(m);
     pb_set_str(&m->id, j, "id");
     pb_set_str(&m->template_, j, "template");
@@ -100,8 +110,9 @@ static enum gw_err pb_receipt(struct gw_arena *a, const json_t *j, Feegate__V1__
     const json_t *num = json_object_get(j, "number");
     if (json_is_integer(num)) {
         m->number = gw_arena_printf(a, "%07" PRId64, (int64_t)json_integer_value(num));
-        if (m->number == NULL)
+        if (m->number == NULL) {
             return GW_ERR_NOMEM;
+        }
     }
     *out = m;
     return GW_OK;
@@ -128,22 +139,26 @@ static enum gw_err pb_payment_fill(struct gw_arena *a, const json_t *j, Feegate_
     pb_set_str(&m->locale, j, "locale");
     const json_t *payer = json_object_get(j, "payer");
     m->payer = pb_payer(a, payer);
-    if (json_is_object(payer) && m->payer == NULL)
+    if (json_is_object(payer) && m->payer == NULL) {
         return GW_ERR_NOMEM;
+    }
     enum gw_err err = pb_items(a, json_object_get(j, "items"), &m->items, &m->n_items);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     return pb_receipt(a, json_object_get(j, "receipt"), &m->receipt);
 }
 
 static enum gw_err pb_payment_new(struct gw_arena *a, const json_t *j, Feegate__V1__Payment **out)
 {
     *out = NULL;
-    if (!json_is_object(j))
+    if (!json_is_object(j)) {
         return GW_OK;
+    }
     Feegate__V1__Payment *m = gw_arena_alloc(a, sizeof(*m));
-    if (m == NULL)
+    if (m == NULL) {
         return GW_ERR_NOMEM;
+    }
     *out = m;
     return pb_payment_fill(a, j, m);
 }
@@ -154,8 +169,9 @@ static enum gw_err pb_pack(struct gw_arena *a, const ProtobufCMessage *msg, void
 {
     size_t n = protobuf_c_message_get_packed_size(msg);
     uint8_t *buf = gw_arena_alloc(a, n > 0 ? n : 1);
-    if (buf == NULL)
+    if (buf == NULL) {
         return GW_ERR_NOMEM;
+    }
     size_t packed = protobuf_c_message_pack(msg, buf);
     GW_ASSERT(packed == n);
     *bytes = buf;
@@ -171,16 +187,19 @@ static enum gw_err pb_pack_list(struct gw_arena *a, const json_t *root, void **b
     size_t n = json_array_size(arr);
     if (n > 0) {
         m.payments = gw_arena_alloc(a, n * sizeof(*m.payments));
-        if (m.payments == NULL)
+        if (m.payments == NULL) {
             return GW_ERR_NOMEM;
+        }
     }
     for (size_t i = 0; i < n; i++) {
         Feegate__V1__Payment *p = NULL;
         enum gw_err err = pb_payment_new(a, json_array_get(arr, i), &p);
-        if (err != GW_OK)
+        if (err != GW_OK) {
             return err;
-        if (p != NULL)
+        }
+        if (p != NULL) {
             m.payments[m.n_payments++] = p;
+        }
     }
     return pb_pack(a, &m.base, bytes, len);
 }
@@ -194,8 +213,9 @@ static enum gw_err pb_pack_webhook(struct gw_arena *a, const json_t *root, void 
     pb_set_str(&m.type, root, "type");
     pb_set_str(&m.created_at, root, "created_at");
     enum gw_err err = pb_payment_new(a, json_object_get(root, "payment"), &m.payment);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     return pb_pack(a, &m.base, bytes, len);
 }
 
@@ -219,9 +239,10 @@ static enum gw_err pb_pack_kind(struct gw_arena *a, enum gw_pb_kind kind, const 
                                 void **bytes, size_t *len)
 {
     const json_t *error = json_object_get(root, "error");
-    if (json_is_object(error))
+    if (json_is_object(error)) {
         return pb_pack_error(a, json_string_value(json_object_get(error, "code")),
                              json_string_value(json_object_get(error, "message")), bytes, len);
+    }
     switch (kind) {
     case GW_PB_PAYMENT: {
         Feegate__V1__Payment m;
@@ -243,15 +264,18 @@ enum gw_err gw_pb_from_json(struct gw_arena *a, enum gw_pb_kind kind, const char
     GW_ASSERT(bytes != NULL && len != NULL);
     *bytes = NULL;
     *len = 0;
-    if (json == NULL)
+    if (json == NULL) {
         return GW_ERR_INVALID;
+    }
     json_error_t jerr;
     json_t *root = json_loads(json, 0, &jerr);
-    if (root == NULL)
+    if (root == NULL) {
         return GW_ERR_INVALID;
+    }
     enum gw_err err = GW_ERR_INVALID;
-    if (json_is_object(root))
+    if (json_is_object(root)) {
         err = pb_pack_kind(a, kind, root, bytes, len); /* borrows from root: decref after */
+    }
     json_decref(root);
     return err;
 }
@@ -272,8 +296,9 @@ enum gw_err gw_pb_error(struct gw_arena *a, const char *code, const char *messag
  * jansson refuses the string (it is not valid UTF-8) or memory runs out. */
 static bool js_set_str(json_t *obj, const char *key, const char *s)
 {
-    if (s == NULL || s[0] == '\0')
+    if (s == NULL || s[0] == '\0') {
         return true;
+    }
     json_t *v = json_string(s);
     return v != NULL && json_object_set_new(obj, key, v) == 0;
 }
@@ -286,11 +311,13 @@ static bool js_set_int(json_t *obj, const char *key, int64_t n)
 
 static bool js_payer(json_t *req, const Feegate__V1__Payer *p)
 {
-    if (p == NULL)
+    if (p == NULL) {
         return true; /* left out: validation answers "payer is required" */
+    }
     json_t *o = json_object();
-    if (o == NULL || json_object_set_new(req, "payer", o) != 0)
+    if (o == NULL || json_object_set_new(req, "payer", o) != 0) {
         return false;
+    }
     return js_set_str(o, "name", p->name) && js_set_str(o, "id_number", p->id_number) &&
            js_set_str(o, "email", p->email) && js_set_str(o, "phone", p->phone);
 }
@@ -300,16 +327,19 @@ static bool js_payer(json_t *req, const Feegate__V1__Payer *p)
 static bool js_items(json_t *req, const Feegate__V1__CreatePaymentRequest *m)
 {
     json_t *arr = json_array();
-    if (arr == NULL || json_object_set_new(req, "items", arr) != 0)
+    if (arr == NULL || json_object_set_new(req, "items", arr) != 0) {
         return false;
+    }
     for (size_t i = 0; i < m->n_items; i++) {
         const Feegate__V1__Item *it = m->items[i];
         json_t *o = json_object();
-        if (o == NULL || json_array_append_new(arr, o) != 0)
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
             return false;
+        }
         if (!js_set_str(o, "fee_code", it->fee_code) ||
-            !js_set_int(o, "amount_vnd", it->amount_vnd))
+            !js_set_int(o, "amount_vnd", it->amount_vnd)) {
             return false;
+        }
     }
     return true;
 }
@@ -319,10 +349,12 @@ static bool js_create(json_t *req, const Feegate__V1__CreatePaymentRequest *m)
     if (!js_set_str(req, "order_ref", m->order_ref) ||
         !js_set_str(req, "agency_code", m->agency_code) || !js_payer(req, m->payer) ||
         !js_items(req, m) || !js_set_int(req, "amount_vnd", m->amount_vnd) ||
-        !js_set_str(req, "return_url", m->return_url) || !js_set_str(req, "locale", m->locale))
+        !js_set_str(req, "return_url", m->return_url) || !js_set_str(req, "locale", m->locale)) {
         return false;
-    if (m->expires_in_s != 0 && !js_set_int(req, "expires_in_s", m->expires_in_s))
+    }
+    if (m->expires_in_s != 0 && !js_set_int(req, "expires_in_s", m->expires_in_s)) {
         return false;
+    }
     return true;
 }
 
@@ -330,12 +362,14 @@ enum gw_err gw_pb_create_to_json(const void *bytes, size_t len, json_t **out)
 {
     GW_ASSERT(out != NULL);
     *out = NULL;
-    if (bytes == NULL && len > 0)
+    if (bytes == NULL && len > 0) {
         return GW_ERR_INVALID;
+    }
     Feegate__V1__CreatePaymentRequest *m =
         feegate__v1__create_payment_request__unpack(NULL, len, bytes);
-    if (m == NULL)
+    if (m == NULL) {
         return GW_ERR_INVALID;
+    }
     json_t *req = json_object();
     bool ok = req != NULL && js_create(req, m);
     feegate__v1__create_payment_request__free_unpacked(m, NULL);

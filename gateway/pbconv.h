@@ -3,9 +3,8 @@
 #ifndef GW_GATEWAY_PBCONV_H
 #define GW_GATEWAY_PBCONV_H
 
-#include <stddef.h>
-
 #include <jansson.h>
+#include <stddef.h>
 
 #include "gw_arena.h"
 #include "gw_err.h"

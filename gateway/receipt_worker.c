@@ -13,12 +13,12 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
-#include "banned.h"
 #include "config.h"
 #include "gw_arena.h"
 #include "gw_assert.h"
 #include "gw_limits.h"
 #include "gw_log.h"
+
 #include "banned.h"
 
 #define ISSUE_BATCH_MAX  50   /* jobs claimed per round trip */
@@ -60,8 +60,9 @@ static bool nap(struct gw_receipt_worker *w, int ms)
     struct timespec ts;
     deadline_in(&ts, ms);
     GW_ASSERT(pthread_mutex_lock(&w->lock) == 0);
-    if (!w->stopping)
+    if (!w->stopping) {
         (void)pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+    }
     bool stop = w->stopping;
     GW_ASSERT(pthread_mutex_unlock(&w->lock) == 0);
     return stop;
@@ -76,8 +77,9 @@ static PGconn *issuer_connect(const struct gw_receipt_worker *w)
         PGresult *r = PQexec(c, "SET statement_timeout = '10s'; SET client_min_messages = warning");
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
-        if (ok)
+        if (ok) {
             return c;
+        }
     }
     char esc[256];
     gw_log_warn("receipt_worker_connect_failed", "\"error\":\"%s\"",
@@ -94,8 +96,9 @@ static enum gw_err build_xml(const struct gw_receipt_worker *w, const char *view
     gw_arena_init(&a, 16384, GW_ARENA_BYTES_MAX);
     struct rcp_receipt r;
     enum gw_err err = rcp_receipt_from_json(view, w->verify_base, &a, &r, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = rcp_xml_build(&r, w->signer, xml, eb);
+    }
     gw_arena_release(&a);
     return err;
 }
@@ -156,8 +159,9 @@ static int issue_batch(struct gw_receipt_worker *w, PGconn *c)
     }
     int n = PQntuples(r);
     bool alive = true;
-    for (int i = 0; i < n && alive; i++)
+    for (int i = 0; i < n && alive; i++) {
         alive = issue_one(w, c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    }
     PQclear(r);
     return alive ? n : -1;
 }
@@ -168,8 +172,9 @@ static void *issuer_main(void *arg)
     PGconn *c = NULL;
     bool stop = false;
     while (!stop) {
-        if (c == NULL)
+        if (c == NULL) {
             c = issuer_connect(w);
+        }
         int n = c != NULL ? issue_batch(w, c) : -1;
         if (n < 0) {
             PQfinish(c);
@@ -208,8 +213,9 @@ static void task_pdf(const struct gw_receipt_worker *w, struct gw_receipt_task *
                    NULL) {
         note = "(chữ ký số trong tệp XML của biên lai)";
     }
-    if (t->err == GW_OK)
+    if (t->err == GW_OK) {
         t->err = rcp_pdf_render(&r, note, &t->out, &t->eb);
+    }
     gw_arena_release(&a);
 }
 
@@ -219,12 +225,13 @@ static void task_run(const struct gw_receipt_worker *w, struct gw_receipt_task *
     t->err = GW_OK;
     t->eb.msg[0] = '\0';
     memset(&t->verify, 0, sizeof(t->verify));
-    if (t->kind == GW_RECEIPT_TASK_PDF)
+    if (t->kind == GW_RECEIPT_TASK_PDF) {
         task_pdf(w, t);
-    else if (w->ca[0] == '\0')
+    } else if (w->ca[0] == '\0') {
         t->err = gw_fail(&t->eb, GW_ERR_UNAVAILABLE, "no CA is configured for verification");
-    else
+    } else {
         t->err = rcp_xml_verify(t->input, t->input_len, w->ca, &t->verify, &t->eb);
+    }
 }
 
 static void *renderer_main(void *arg)
@@ -232,13 +239,15 @@ static void *renderer_main(void *arg)
     struct gw_receipt_worker *w = arg;
     for (;;) {
         GW_ASSERT(pthread_mutex_lock(&w->lock) == 0);
-        while (!w->stopping && w->head == NULL)
+        while (!w->stopping && w->head == NULL) {
             GW_ASSERT(pthread_cond_wait(&w->wake, &w->lock) == 0);
+        }
         struct gw_receipt_task *t = w->stopping ? NULL : w->head;
         if (t != NULL) {
             w->head = t->next;
-            if (w->head == NULL)
+            if (w->head == NULL) {
                 w->tail = NULL;
+            }
             w->queued--;
         }
         GW_ASSERT(pthread_mutex_unlock(&w->lock) == 0);
@@ -258,10 +267,11 @@ bool gw_receipt_task_submit(struct gw_receipt_worker *w, struct gw_receipt_task 
     GW_ASSERT(pthread_mutex_lock(&w->lock) == 0);
     bool ok = !w->stopping && w->queued < TASKS_QUEUED_MAX;
     if (ok) {
-        if (w->tail != NULL)
+        if (w->tail != NULL) {
             w->tail->next = t;
-        else
+        } else {
             w->head = t;
+        }
         w->tail = t;
         w->queued++;
         GW_ASSERT(pthread_cond_broadcast(&w->wake) == 0);
@@ -284,13 +294,15 @@ static enum gw_err worker_config(struct gw_receipt_worker *w, const struct gw_co
     (void)snprintf(w->ca, sizeof(w->ca), "%s", cfg->receipt_ca);
     (void)snprintf(w->verify_base, sizeof(w->verify_base), "%s/verify?code=", cfg->public_url);
     enum gw_err err = rcp_init(eb);
-    if (err == GW_OK && cfg->receipt_cert[0] != '\0')
+    if (err == GW_OK && cfg->receipt_cert[0] != '\0') {
         err = rcp_signer_load(cfg->receipt_cert, cfg->receipt_key, &w->signer, eb);
-    if (err == GW_OK && w->signer != NULL)
+    }
+    if (err == GW_OK && w->signer != NULL) {
         gw_log_info("receipt_signer", "\"cert_sha256\":\"%s\"", rcp_signer_fingerprint(w->signer));
-    else if (err == GW_OK)
+    } else if (err == GW_OK) {
         gw_log_warn("receipt_signer_missing", "\"note\":\"[receipts] has no cert: receipts are "
                                               "issued unsigned\"");
+    }
     return err;
 }
 
@@ -309,8 +321,9 @@ enum gw_err gw_receipt_worker_start(const struct gw_config *cfg, struct gw_recei
     if (err == GW_OK) {
         w->issuer_started = pthread_create(&w->issuer, NULL, issuer_main, w) == 0;
         w->renderer_started = pthread_create(&w->renderer, NULL, renderer_main, w) == 0;
-        if (!w->issuer_started || !w->renderer_started)
+        if (!w->issuer_started || !w->renderer_started) {
             err = gw_fail(eb, GW_ERR_INTERNAL, "could not start the receipt worker threads");
+        }
     }
     if (err != GW_OK) {
         gw_receipt_worker_stop(w);
@@ -322,19 +335,23 @@ enum gw_err gw_receipt_worker_start(const struct gw_config *cfg, struct gw_recei
 
 void gw_receipt_worker_stop(struct gw_receipt_worker *w)
 {
-    if (w == NULL)
+    if (w == NULL) {
         return;
+    }
     GW_ASSERT(pthread_mutex_lock(&w->lock) == 0);
     w->stopping = true;
     GW_ASSERT(pthread_cond_broadcast(&w->wake) == 0);
     GW_ASSERT(pthread_mutex_unlock(&w->lock) == 0);
-    if (w->issuer_started)
+    if (w->issuer_started) {
         GW_ASSERT(pthread_join(w->issuer, NULL) == 0);
-    if (w->renderer_started)
+    }
+    if (w->renderer_started) {
         GW_ASSERT(pthread_join(w->renderer, NULL) == 0);
+    }
     rcp_signer_free(w->signer);
-    if (w->issuer_started && w->renderer_started)
+    if (w->issuer_started && w->renderer_started) {
         rcp_shutdown(); /* the daemon is ending: font caches and xmlsec, for leak checkers */
+    }
     GW_ASSERT(pthread_cond_destroy(&w->wake) == 0);
     GW_ASSERT(pthread_mutex_destroy(&w->lock) == 0);
     gw_xfree(w);

@@ -19,13 +19,14 @@
 #include "gw_time.h"
 #include "httpc.h"
 #include "server.h"
+
 #include "banned.h"
 
-#define RECOVERY_POLL_MS     1000
-#define RECOVERY_BATCH_MAX   32
+#define RECOVERY_POLL_MS      1000
+#define RECOVERY_BATCH_MAX    32
 #define RECOVERY_INFLIGHT_MAX 128
-#define RECOVERY_LEASE_S     60
-#define RECOVERY_WINDOW_S    (48 * 3600)
+#define RECOVERY_LEASE_S      60
+#define RECOVERY_WINDOW_S     (48 * 3600)
 
 struct gw_recovery {
     struct gw_loop *loop;
@@ -54,9 +55,11 @@ static int next_delay_s(int queries, int64_t created_unix)
     int n = (int)(sizeof(schedule_s) / sizeof(schedule_s[0]));
     int delay = schedule_s[queries < n ? queries : n - 1];
     int64_t now = gw_now_ms() / 1000;
-    if (now + delay > created_unix + RECOVERY_WINDOW_S)
+    if (now + delay > created_unix + RECOVERY_WINDOW_S) {
         return now < created_unix + RECOVERY_WINDOW_S
-                   ? (int)(created_unix + RECOVERY_WINDOW_S - now) : -1;
+                   ? (int)(created_unix + RECOVERY_WINDOW_S - now)
+                   : -1;
+    }
     return delay;
 }
 
@@ -72,11 +75,12 @@ static void rq_free(struct rq *q)
 static void result_done(void *arg, enum gw_err err, const PGresult *res)
 {
     struct rq *q = arg;
-    if (err != GW_OK)
+    if (err != GW_OK) {
         gw_log_warn("recovery_result_not_saved", "\"merchant_ref\":\"%s\"", q->merchant_ref);
-    else
-        gw_log_info("recovery_query", "\"merchant_ref\":\"%s\",\"result\":\"%s\"",
-                    q->merchant_ref, PQgetvalue(res, 0, 0));
+    } else {
+        gw_log_info("recovery_query", "\"merchant_ref\":\"%s\",\"result\":\"%s\"", q->merchant_ref,
+                    PQgetvalue(res, 0, 0));
+    }
     rq_free(q);
 }
 
@@ -84,15 +88,16 @@ static void record(struct rq *q, const char *outcome, const struct gw_adapter_re
                    const char *raw)
 {
     char paid_at[26] = "";
-    if (r != NULL && r->paid_at > 0)
+    if (r != NULL && r->paid_at > 0) {
         gw_time_rfc3339_vn(r->paid_at, paid_at);
+    }
     int delay = next_delay_s(q->queries + 1, q->created_unix);
     struct gw_arena *a = &q->arena;
     q->params[0] = q->merchant_ref;
     q->params[1] = outcome;
     q->params[2] = r != NULL ? gw_arena_printf(a, "%lld", (long long)r->amount_vnd) : NULL;
-    q->params[3] = r != NULL && r->provider_txn_id[0] != '\0'
-                       ? gw_arena_strdup(a, r->provider_txn_id) : NULL;
+    q->params[3] =
+        r != NULL && r->provider_txn_id[0] != '\0' ? gw_arena_strdup(a, r->provider_txn_id) : NULL;
     q->params[4] = paid_at[0] != '\0' ? gw_arena_strdup(a, paid_at) : NULL;
     q->params[5] = raw;
     q->params[6] = delay >= 0 ? gw_arena_printf(a, "%d", delay) : NULL;
@@ -121,8 +126,9 @@ static void answer_done(void *arg, const struct gw_httpc_answer *ans)
 {
     struct rq *q = arg;
     if (q->rc->stopped || ans->status == 0) {
-        if (!q->rc->stopped)
+        if (!q->rc->stopped) {
             gw_health_record(q->rc->loop, q->ch, false, gw_now_ms() - q->sent_ms);
+        }
         record(q, "error", NULL, "no answer");
         return;
     }
@@ -191,8 +197,8 @@ static void query_row(struct gw_recovery *rc, const PGresult *res, int row)
         .expires_at = (time_t)strtoll(PQgetvalue(res, row, 5), NULL, 10),
         .request_id = gw_arena_strdup(&q->arena, request_id),
         .requested_at = (time_t)(gw_now_ms() / 1000),
-        .provider_txn_id = PQgetisnull(res, row, 6)
-                               ? NULL : gw_arena_strdup(&q->arena, PQgetvalue(res, row, 6)),
+        .provider_txn_id =
+            PQgetisnull(res, row, 6) ? NULL : gw_arena_strdup(&q->arena, PQgetvalue(res, row, 6)),
     };
     struct gw_adapter_http req;
     memset(&req, 0, sizeof(req));
@@ -201,14 +207,19 @@ static void query_row(struct gw_recovery *rc, const PGresult *res, int row)
         record(q, "error", NULL, "could not build the query");
         return;
     }
-    struct gw_httpc_req hr = { .method = req.method, .url = req.url,
-                               .content_type = req.content_type, .body = req.body,
-                               .body_len = req.body_len, .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
-    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++)
+    struct gw_httpc_req hr = { .method = req.method,
+                               .url = req.url,
+                               .content_type = req.content_type,
+                               .body = req.body,
+                               .body_len = req.body_len,
+                               .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
+    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++) {
         hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
+    }
     q->sent_ms = gw_now_ms();
-    if (gw_httpc_send(rc->loop->httpc, &hr, answer_done, q, &eb) != GW_OK)
+    if (gw_httpc_send(rc->loop->httpc, &hr, answer_done, q, &eb) != GW_OK) {
         record(q, "error", NULL, "could not send the query");
+    }
 }
 
 static void recovery_poll_soon(struct gw_recovery *rc, int ms);
@@ -223,21 +234,22 @@ static void claim_done(void *arg, enum gw_err err, const PGresult *res)
         return;
     }
     int n = PQntuples(res);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         query_row(rc, res, i);
+    }
     recovery_poll_soon(rc, n == RECOVERY_BATCH_MAX ? 0 : RECOVERY_POLL_MS);
 }
 
-static const char *const claim_params[2] = { GW_STR(RECOVERY_BATCH_MAX),
-                                             GW_STR(RECOVERY_LEASE_S) };
+static const char *const claim_params[2] = { GW_STR(RECOVERY_BATCH_MAX), GW_STR(RECOVERY_LEASE_S) };
 
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct gw_recovery *rc = arg;
-    if (rc->stopped || rc->claiming)
+    if (rc->stopped || rc->claiming) {
         return;
+    }
     if (rc->inflight + RECOVERY_BATCH_MAX > RECOVERY_INFLIGHT_MAX) {
         recovery_poll_soon(rc, RECOVERY_POLL_MS);
         return;
@@ -252,8 +264,9 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 
 static void recovery_poll_soon(struct gw_recovery *rc, int ms)
 {
-    if (rc->stopped)
+    if (rc->stopped) {
         return;
+    }
     struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
     GW_ASSERT(evtimer_add(rc->timer, &tv) == 0);
 }
@@ -271,8 +284,9 @@ void gw_recovery_start(struct gw_loop *loop)
 void gw_recovery_stop(struct gw_loop *loop)
 {
     struct gw_recovery *rc = loop->recovery;
-    if (rc == NULL || rc->stopped)
+    if (rc == NULL || rc->stopped) {
         return;
+    }
     rc->stopped = true;
     GW_ASSERT(event_del(rc->timer) == 0);
 }
@@ -280,8 +294,9 @@ void gw_recovery_stop(struct gw_loop *loop)
 void gw_recovery_free(struct gw_loop *loop)
 {
     struct gw_recovery *rc = loop->recovery;
-    if (rc == NULL)
+    if (rc == NULL) {
         return;
+    }
     event_free(rc->timer);
     gw_xfree(rc);
     loop->recovery = NULL;

@@ -10,6 +10,7 @@
  * API on a schedule; a channel without one lists the refund in refund_exceptions. */
 #include "refund.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,6 @@
 
 #include <event2/event.h>
 #include <event2/http.h>
-#include <jansson.h>
 
 #include "db.h"
 #include "gw_assert.h"
@@ -26,6 +26,7 @@
 #include "gw_time.h"
 #include "httpc.h"
 #include "server.h"
+
 #include "banned.h"
 
 #define REFUND_REASON_BYTES_MAX 200
@@ -40,7 +41,7 @@ struct rf_call {
     struct gw_arena *arena;
     const struct gw_channel_config *ch;
     bool query;
-    int queries;       /* answers so far (recovery), for the next delay */
+    int queries; /* answers so far (recovery), for the next delay */
     int64_t created_unix;
     char refund_id[48];
     int64_t sent_ms;
@@ -53,8 +54,9 @@ static const char *rf_random_id(struct gw_arena *a)
 {
     unsigned char rnd[16];
     char hex[33];
-    if (gw_random_bytes(rnd, sizeof(rnd)) != GW_OK)
+    if (gw_random_bytes(rnd, sizeof(rnd)) != GW_OK) {
         return NULL;
+    }
     gw_hex_encode(rnd, sizeof(rnd), hex);
     return gw_arena_strdup(a, hex);
 }
@@ -75,14 +77,17 @@ static int64_t js_int(const json_t *o, const char *k)
 static int rf_next_delay(const struct rf_call *c, int queries)
 {
     static const int schedule_s[] = { 60, 300, 900, 3600, 21600 };
-    if (!(c->ch->ops->caps & GW_ADAPTER_CAP_REFUND_QUERY))
+    if (!(c->ch->ops->caps & GW_ADAPTER_CAP_REFUND_QUERY)) {
         return -1;
+    }
     int n = (int)(sizeof(schedule_s) / sizeof(schedule_s[0]));
     int delay = schedule_s[queries < n ? queries : n - 1];
     int64_t now = gw_now_ms() / 1000;
-    if (now + delay > c->created_unix + REFUND_WINDOW_S)
+    if (now + delay > c->created_unix + REFUND_WINDOW_S) {
         return now < c->created_unix + REFUND_WINDOW_S
-                   ? (int)(c->created_unix + REFUND_WINDOW_S - now) : -1;
+                   ? (int)(c->created_unix + REFUND_WINDOW_S - now)
+                   : -1;
+    }
     return delay;
 }
 
@@ -99,18 +104,23 @@ static void rf_record(struct rf_call *c, const char *outcome, const struct gw_re
     c->params[0] = c->refund_id;
     c->params[1] = outcome;
     c->params[2] = r != NULL && r->provider_refund_id[0] != '\0'
-                       ? gw_arena_strdup(c->arena, r->provider_refund_id) : NULL;
+                       ? gw_arena_strdup(c->arena, r->provider_refund_id)
+                       : NULL;
     c->params[3] = r != NULL && r->provider_code[0] != '\0'
-                       ? gw_arena_strdup(c->arena, r->provider_code) : NULL;
+                       ? gw_arena_strdup(c->arena, r->provider_code)
+                       : NULL;
     c->params[4] = c->query ? "refund_query" : "refund";
     c->params[5] = raw;
     c->params[6] = delay >= 0 ? gw_arena_printf(c->arena, "%d", delay) : NULL;
-    if (strcmp(outcome, "accepted") != 0 && strcmp(outcome, "rejected") != 0)
-        gw_log_warn("refund_unknown", "\"refund_id\":\"%s\",\"channel\":\"%s\",\"outcome\":\"%s\","
-                    "\"next_query_s\":%d", c->refund_id, c->ch->ops->name, outcome, delay);
-    else
+    if (strcmp(outcome, "accepted") != 0 && strcmp(outcome, "rejected") != 0) {
+        gw_log_warn("refund_unknown",
+                    "\"refund_id\":\"%s\",\"channel\":\"%s\",\"outcome\":\"%s\","
+                    "\"next_query_s\":%d",
+                    c->refund_id, c->ch->ops->name, outcome, delay);
+    } else {
         gw_log_info("refund_answer", "\"refund_id\":\"%s\",\"channel\":\"%s\",\"outcome\":\"%s\"",
                     c->refund_id, c->ch->ops->name, outcome);
+    }
     c->finish(c,
               "SELECT status, http_status, body FROM feegate.refund_result($1, $2, $3, $4, $5, $6, "
               "$7::int)",
@@ -126,8 +136,11 @@ static void rf_answer(void *arg, const struct gw_httpc_answer *a)
         rf_record(c, "error", NULL, "no answer");
         return;
     }
-    struct gw_adapter_input in = { .method = "POST", .query = "", .query_len = 0,
-                                   .body = a->body, .body_len = a->body_len,
+    struct gw_adapter_input in = { .method = "POST",
+                                   .query = "",
+                                   .query_len = 0,
+                                   .body = a->body,
+                                   .body_len = a->body_len,
                                    .signature_header = gw_httpc_header(a, "X-Sandbox-Signature"),
                                    .http_status = a->status };
     struct gw_refund_result r;
@@ -171,7 +184,8 @@ static void rf_send(struct rf_call *c, const json_t *send)
     struct gw_adapter_http req;
     memset(&req, 0, sizeof(req));
     struct gw_errbuf eb = { .msg = "" };
-    gw_adapter_refund_fn *build = c->query ? c->ch->ops->refund_query_build : c->ch->ops->refund_build;
+    gw_adapter_refund_fn *build =
+        c->query ? c->ch->ops->refund_query_build : c->ch->ops->refund_build;
     if (build(&c->ch->adapter, &refund, c->arena, &req, &eb) != GW_OK) {
         char why[300];
         gw_log_error("refund_not_built", "\"refund_id\":\"%s\",\"reason\":\"%s\"", c->refund_id,
@@ -180,15 +194,19 @@ static void rf_send(struct rf_call *c, const json_t *send)
         rf_record(c, c->query ? "error" : "rejected", NULL, "could not build the request");
         return;
     }
-    struct gw_httpc_req hr = { .method = req.method, .url = req.url,
-                               .content_type = req.content_type, .body = req.body,
+    struct gw_httpc_req hr = { .method = req.method,
+                               .url = req.url,
+                               .content_type = req.content_type,
+                               .body = req.body,
                                .body_len = req.body_len,
                                .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
-    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++)
+    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++) {
         hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
+    }
     c->sent_ms = gw_now_ms();
-    if (gw_httpc_send(c->loop->httpc, &hr, rf_answer, c, &eb) != GW_OK)
+    if (gw_httpc_send(c->loop->httpc, &hr, rf_answer, c, &eb) != GW_OK) {
         rf_record(c, "error", NULL, "could not send the request");
+    }
 }
 
 /* ---- the API ---- */
@@ -211,8 +229,9 @@ static void api_result_done(void *arg, enum gw_err err, const PGresult *res)
 static void api_finish(struct rf_call *c, const char *sql, int n)
 {
     struct gw_ctx *ctx = c->owner;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         ctx->params[i] = c->params[i];
+    }
     gw_ctx_query(ctx, sql, n, api_result_done);
 }
 
@@ -229,9 +248,10 @@ static void begin_done(void *arg, enum gw_err err, const PGresult *res)
     }
     int status = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
     if (PQgetisnull(res, 0, 3)) { /* a finished request with this key: its stored answer */
-        if (!ctx->cancelled)
+        if (!ctx->cancelled) {
             evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Idempotent-Replayed",
                               "true");
+        }
         gw_reply_json(ctx, status >= 200 && status < 600 ? status : 500, PQgetvalue(res, 0, 1));
         return;
     }
@@ -273,21 +293,26 @@ static const char *refundable_channels(struct gw_ctx *ctx)
 {
     const struct gw_config *cfg = gw_live_config(ctx->loop->srv);
     const char *out = "{";
-    for (int i = 0; i < cfg->n_channels; i++)
-        if (cfg->channels[i].ops->caps & GW_ADAPTER_CAP_REFUND)
+    for (int i = 0; i < cfg->n_channels; i++) {
+        if (cfg->channels[i].ops->caps & GW_ADAPTER_CAP_REFUND) {
             out = gw_arena_printf(&ctx->arena, "%s%s%s", out, out[1] != '\0' ? "," : "",
                                   cfg->channels[i].ops->name);
+        }
+    }
     return gw_arena_printf(&ctx->arena, "%s}", out);
 }
 
 static bool reason_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n > REFUND_REASON_BYTES_MAX)
+    if (n > REFUND_REASON_BYTES_MAX) {
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < 0x20 || s[i] > 0x7e)
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] > 0x7e) {
             return false;
+        }
+    }
     return true;
 }
 
@@ -304,12 +329,14 @@ static void refund_post(struct gw_ctx *ctx, const char *payment_id)
     const json_t *reason = json_object_get(j, "reason");
     const char *why = NULL;
     if (!json_is_integer(amount) || json_integer_value(amount) <= 0 ||
-        json_integer_value(amount) > 1000000000000LL)
+        json_integer_value(amount) > 1000000000000LL) {
         why = "amount_vnd must be a positive integer";
-    else if (reason != NULL && (!json_is_string(reason) || !reason_ok(json_string_value(reason))))
+    } else if (reason != NULL &&
+               (!json_is_string(reason) || !reason_ok(json_string_value(reason)))) {
         why = "reason must be printable ASCII of at most 200 bytes";
-    else if (json_object_size(j) > (reason != NULL ? 2u : 1u))
+    } else if (json_object_size(j) > (reason != NULL ? 2u : 1u)) {
         why = "only amount_vnd and reason are allowed";
+    }
     if (why != NULL) {
         json_decref(j);
         gw_reply_error(ctx, 422, "invalid_refund", "%s", why);
@@ -382,11 +409,12 @@ struct rf_job {
 static void job_done(void *arg, enum gw_err err, const PGresult *res)
 {
     struct rf_job *j = arg;
-    if (err != GW_OK)
+    if (err != GW_OK) {
         gw_log_warn("refund_result_not_saved", "\"refund_id\":\"%s\"", j->call.refund_id);
-    else if (PQntuples(res) == 1)
+    } else if (PQntuples(res) == 1) {
         gw_log_info("refund_recovery", "\"refund_id\":\"%s\",\"status\":\"%s\"", j->call.refund_id,
                     PQgetvalue(res, 0, 0));
+    }
     struct gw_refunds *rr = j->rr;
     struct gw_arena a = j->arena;
     gw_arena_release(&a);
@@ -424,8 +452,9 @@ static void job_row(struct gw_refunds *rr, const PGresult *res, int row)
     if (c->ch == NULL || !(c->ch->ops->caps & GW_ADAPTER_CAP_REFUND_QUERY)) {
         /* No way to ask: the refund goes to refund_exceptions (rf_next_delay is -1). */
         static const struct gw_channel_config none = { .ops = &gw_adapter_sandbox };
-        if (c->ch == NULL)
+        if (c->ch == NULL) {
             c->ch = &none;
+        }
         json_decref(send);
         c->query = false;
         rf_record(c, "error", NULL, "channel without a refund status API");
@@ -442,10 +471,12 @@ static void claim_done(void *arg, enum gw_err err, const PGresult *res)
     struct gw_refunds *rr = arg;
     rr->claiming = false;
     int n = err == GW_OK ? PQntuples(res) : 0;
-    if (err != GW_OK)
+    if (err != GW_OK) {
         gw_log_warn("refund_claim_failed", "\"error\":\"%s\"", gw_err_name(err));
-    for (int i = 0; i < n; i++)
+    }
+    for (int i = 0; i < n; i++) {
         job_row(rr, res, i);
+    }
     rr_poll_soon(rr, n == REFUND_BATCH_MAX ? 0 : REFUND_POLL_MS);
 }
 
@@ -456,8 +487,9 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct gw_refunds *rr = arg;
-    if (rr->stopped || rr->claiming)
+    if (rr->stopped || rr->claiming) {
         return;
+    }
     if (rr->inflight > 4 * REFUND_BATCH_MAX) {
         rr_poll_soon(rr, REFUND_POLL_MS);
         return;
@@ -471,8 +503,9 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 
 static void rr_poll_soon(struct gw_refunds *rr, int ms)
 {
-    if (rr->stopped)
+    if (rr->stopped) {
         return;
+    }
     struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
     GW_ASSERT(evtimer_add(rr->timer, &tv) == 0);
 }
@@ -490,8 +523,9 @@ void gw_refunds_start(struct gw_loop *loop)
 void gw_refunds_stop(struct gw_loop *loop)
 {
     struct gw_refunds *rr = loop->refunds;
-    if (rr == NULL || rr->stopped)
+    if (rr == NULL || rr->stopped) {
         return;
+    }
     rr->stopped = true;
     GW_ASSERT(event_del(rr->timer) == 0);
 }
@@ -499,8 +533,9 @@ void gw_refunds_stop(struct gw_loop *loop)
 void gw_refunds_free(struct gw_loop *loop)
 {
     struct gw_refunds *rr = loop->refunds;
-    if (rr == NULL)
+    if (rr == NULL) {
         return;
+    }
     event_free(rr->timer);
     gw_xfree(rr);
     loop->refunds = NULL;

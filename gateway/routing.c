@@ -8,6 +8,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "server.h"
+
 #include "banned.h"
 
 const struct gw_config *gw_live_config(const struct gw_server *srv)
@@ -25,11 +26,13 @@ const struct gw_channel_config *gw_channel_pin(const struct gw_server *srv, stru
                                                const char *name)
 {
     const struct gw_channel_config *live = gw_live_channel(srv, name);
-    if (live == NULL)
+    if (live == NULL) {
         return NULL;
+    }
     struct gw_channel_config *ch = gw_arena_alloc(a, sizeof(*ch));
-    if (ch == NULL)
+    if (ch == NULL) {
         return NULL;
+    }
     memcpy(ch, live, sizeof(*ch));
     gw_channel_fixup(ch);
     return ch;
@@ -39,8 +42,9 @@ void gw_routing_init(struct gw_server *srv, const struct gw_config *cfg)
 {
     struct gw_config *c = gw_xmalloc(sizeof(*c));
     memcpy(c, cfg, sizeof(*c));
-    for (int i = 0; i < c->n_channels; i++)
+    for (int i = 0; i < c->n_channels; i++) {
         gw_channel_fixup(&c->channels[i]);
+    }
     atomic_store_explicit(&srv->live, c, memory_order_release);
 }
 
@@ -64,22 +68,23 @@ static int log_changes(const struct gw_config *old, const struct gw_config *now)
             gw_log_info("channel_added", "\"channel\":\"%s\"", n->ops->name);
             changes++;
         } else if (gw_channel_changed(o, n)) {
-            gw_log_info("channel_changed",
-                        "\"channel\":\"%s\",\"keys_changed\":%s,\"endpoint_changed\":%s,"
-                        "\"maintenance_windows\":%d",
-                        n->ops->name,
-                        strcmp(o->secret, n->secret) != 0 || strcmp(o->secret2, n->secret2) != 0
-                            ? "true" : "false",
-                        strcmp(o->endpoint_url, n->endpoint_url) != 0 ? "true" : "false",
-                        n->n_maint);
+            gw_log_info(
+                "channel_changed",
+                "\"channel\":\"%s\",\"keys_changed\":%s,\"endpoint_changed\":%s,"
+                "\"maintenance_windows\":%d",
+                n->ops->name,
+                strcmp(o->secret, n->secret) != 0 || strcmp(o->secret2, n->secret2) != 0 ? "true"
+                                                                                         : "false",
+                strcmp(o->endpoint_url, n->endpoint_url) != 0 ? "true" : "false", n->n_maint);
             changes++;
         }
     }
-    for (int i = 0; i < old->n_channels; i++)
+    for (int i = 0; i < old->n_channels; i++) {
         if (gw_config_channel(now, old->channels[i].ops->name) == NULL) {
             gw_log_info("channel_removed", "\"channel\":\"%s\"", old->channels[i].ops->name);
             changes++;
         }
+    }
     return changes;
 }
 
@@ -95,11 +100,12 @@ void gw_routing_reload(struct gw_server *srv)
         gw_xfree(next);
         return;
     }
-    if (strcmp(next->listen_host, cur->listen_host) != 0 ||
-        next->listen_port != cur->listen_port || strcmp(next->dsn, cur->dsn) != 0 ||
-        next->loops != cur->loops || strcmp(next->public_url, cur->public_url) != 0)
+    if (strcmp(next->listen_host, cur->listen_host) != 0 || next->listen_port != cur->listen_port ||
+        strcmp(next->dsn, cur->dsn) != 0 || next->loops != cur->loops ||
+        strcmp(next->public_url, cur->public_url) != 0) {
         gw_log_warn("reload_partial", "\"reason\":\"listen, public_url, database and loops "
                                       "change only with a restart\"");
+    }
     int changes = log_changes(cur, next);
     /* Readers hold a snapshot only within one synchronous call: the one before the previous
      * is long unused when it is freed here. */
@@ -115,9 +121,11 @@ void gw_routing_reload(struct gw_server *srv)
 
 int gw_health_slot(const struct gw_adapter_ops *ops)
 {
-    for (int i = 0; i < GW_HEALTH_SLOTS && gw_adapters[i] != NULL; i++)
-        if (gw_adapters[i] == ops)
+    for (int i = 0; i < GW_HEALTH_SLOTS && gw_adapters[i] != NULL; i++) {
+        if (gw_adapters[i] == ops) {
             return i;
+        }
+    }
     return -1;
 }
 
@@ -129,19 +137,22 @@ static struct gw_chan_health *health_of(struct gw_loop *loop, const struct gw_ch
 
 bool gw_channel_up(struct gw_loop *loop, const struct gw_channel_config *ch, time_t now)
 {
-    if (gw_channel_in_maintenance(ch, now))
+    if (gw_channel_in_maintenance(ch, now)) {
         return false;
+    }
     struct gw_chan_health *h = health_of(loop, ch);
-    if (h == NULL)
+    if (h == NULL) {
         return true;
+    }
     int st = atomic_load_explicit(&h->state, memory_order_relaxed);
-    if (st != GW_BREAKER_OPEN)
+    if (st != GW_BREAKER_OPEN) {
         return true;
-    if (gw_now_ms() - h->opened_ms < (int64_t)ch->breaker_cooldown_s * 1000)
+    }
+    if (gw_now_ms() - h->opened_ms < (int64_t)ch->breaker_cooldown_s * 1000) {
         return false;
+    }
     atomic_store_explicit(&h->state, GW_BREAKER_HALF_OPEN, memory_order_relaxed);
-    gw_log_info("breaker_half_open", "\"channel\":\"%s\",\"loop\":%d", ch->ops->name,
-                loop->index);
+    gw_log_info("breaker_half_open", "\"channel\":\"%s\",\"loop\":%d", ch->ops->name, loop->index);
     return true;
 }
 
@@ -150,12 +161,13 @@ static uint32_t p90_of(const struct gw_chan_health *h)
     uint32_t s[GW_HEALTH_SAMPLES];
     int n = h->lat_n;
     memcpy(s, h->lat_ms, sizeof(s));
-    for (int i = 1; i < n; i++) /* insertion sort of at most 32 */
+    for (int i = 1; i < n; i++) { /* insertion sort of at most 32 */
         for (int j = i; j > 0 && s[j - 1] > s[j]; j--) {
             uint32_t t = s[j];
             s[j] = s[j - 1];
             s[j - 1] = t;
         }
+    }
     return n > 0 ? s[(n * 9 - 1) / 10] : 0;
 }
 
@@ -179,15 +191,17 @@ void gw_health_record(struct gw_loop *loop, const struct gw_channel_config *ch, 
                       int64_t elapsed_ms)
 {
     struct gw_chan_health *h = health_of(loop, ch);
-    if (h == NULL)
+    if (h == NULL) {
         return;
+    }
     uint32_t ms = elapsed_ms < 0 ? 0 : elapsed_ms > 3600000 ? 3600000 : (uint32_t)elapsed_ms;
     atomic_fetch_add_explicit(ok ? &h->calls_ok : &h->calls_failed, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->latency_sum_ms, ms, memory_order_relaxed);
     h->lat_ms[h->lat_pos] = ms;
     h->lat_pos = (h->lat_pos + 1) % GW_HEALTH_SAMPLES;
-    if (h->lat_n < GW_HEALTH_SAMPLES)
+    if (h->lat_n < GW_HEALTH_SAMPLES) {
         h->lat_n++;
+    }
     uint32_t p90 = p90_of(h);
     atomic_store_explicit(&h->p90_ms, p90, memory_order_relaxed);
     int st = atomic_load_explicit(&h->state, memory_order_relaxed);
@@ -202,10 +216,12 @@ void gw_health_record(struct gw_loop *loop, const struct gw_channel_config *ch, 
         }
         return;
     }
-    if (st != GW_BREAKER_CLOSED)
+    if (st != GW_BREAKER_CLOSED) {
         return;
-    if (h->consecutive_failures >= ch->breaker_failures)
+    }
+    if (h->consecutive_failures >= ch->breaker_failures) {
         breaker_open(loop, ch, h, "consecutive failures");
-    else if (h->lat_n >= GW_HEALTH_P90_MIN_SAMPLES && p90 > (uint32_t)ch->breaker_p90_ms)
+    } else if (h->lat_n >= GW_HEALTH_P90_MIN_SAMPLES && p90 > (uint32_t)ch->breaker_p90_ms) {
         breaker_open(loop, ch, h, "p90 latency");
+    }
 }

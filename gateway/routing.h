@@ -17,8 +17,8 @@
 struct gw_loop;
 struct gw_server;
 
-#define GW_HEALTH_SLOTS    8  /* one per registered adapter */
-#define GW_HEALTH_SAMPLES  32 /* latencies kept for the p90 */
+#define GW_HEALTH_SLOTS           8  /* one per registered adapter */
+#define GW_HEALTH_SAMPLES         32 /* latencies kept for the p90 */
 #define GW_HEALTH_P90_MIN_SAMPLES 10
 
 enum gw_breaker_state {

@@ -1,6 +1,5 @@
 /* Event loops, listeners, request life cycle, replies and draining. */
 #include "server.h"
-#include "refund.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,23 +19,27 @@
 #include <event2/thread.h>
 
 #include "db.h"
-#include "receipt_worker.h"
-#include "gw_buf.h"
 #include "gw_assert.h"
+#include "gw_buf.h"
 #include "gw_log.h"
-#include "httpc.h"
 #include "gw_time.h"
+#include "httpc.h"
+#include "receipt_worker.h"
+#include "refund.h"
+
 #include "banned.h"
 
-#define DRAIN_POLL_MS   50
-#define DRAIN_WAIT_MAX  200 /* polls: 10 s */
+#define DRAIN_POLL_MS  50
+#define DRAIN_WAIT_MAX 200 /* polls: 10 s */
 
 int gw_latency_bucket(int64_t us)
 {
     int64_t bound = 250;
-    for (int i = 0; i < GW_LATENCY_BUCKETS; i++, bound *= 2)
-        if (us <= bound)
+    for (int i = 0; i < GW_LATENCY_BUCKETS; i++, bound *= 2) {
+        if (us <= bound) {
             return i;
+        }
+    }
     return GW_LATENCY_BUCKETS;
 }
 
@@ -81,8 +84,9 @@ void gw_reply_json(struct gw_ctx *ctx, int status, const char *json)
 
 void gw_reply_redirect(struct gw_ctx *ctx, int status, const char *location)
 {
-    if (!ctx->cancelled)
+    if (!ctx->cancelled) {
         evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Location", location);
+    }
     gw_reply(ctx, status, "text/plain; charset=utf-8", "", 0);
 }
 
@@ -96,14 +100,17 @@ void gw_reply_error(struct gw_ctx *ctx, int status, const char *code, const char
     struct gw_buf b;
     gw_buf_init(&b, 4096);
     enum gw_err err = gw_buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_buf_add_json_escaped(&b, msg);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_adds(&b, "\"}}");
+    }
     GW_ASSERT(err == GW_OK);
-    if (status >= 500)
+    if (status >= 500) {
         gw_log_warn("request_failed", "\"status\":%d,\"code\":\"%s\",\"uri\":\"%s\"", status, code,
                     ctx->route == GW_ROUTE_IPN ? "(ipn)" : ctx->path);
+    }
     gw_reply(ctx, status, "application/json", gw_buf_str(&b), b.len);
     gw_buf_release(&b);
 }
@@ -128,12 +135,12 @@ void gw_reply_db_error(struct gw_ctx *ctx, enum gw_err err, const PGresult *res)
     /* Serialization failures, deadlocks, timeouts, shutdown: the client may retry. */
     bool retry = state != NULL && (strncmp(state, "40", 2) == 0 || strncmp(state, "57", 2) == 0 ||
                                    strncmp(state, "08", 2) == 0);
-    gw_log_error("db_error", "\"sqlstate\":\"%s\",\"path\":\"%s\"", state ? state : "",
-                 ctx->path);
-    if (retry)
+    gw_log_error("db_error", "\"sqlstate\":\"%s\",\"path\":\"%s\"", state ? state : "", ctx->path);
+    if (retry) {
         gw_reply_error(ctx, 503, "unavailable", "the database is busy; retry later");
-    else
+    } else {
         gw_reply_error(ctx, 500, "internal_error", "internal error");
+    }
 }
 
 const char *gw_ctx_header(const struct gw_ctx *ctx, const char *name)
@@ -158,15 +165,18 @@ static bool split_path(struct gw_ctx *ctx)
 {
     char *p = ctx->path;
     ctx->n_seg = 0;
-    while (*p == '/')
+    while (*p == '/') {
         p++;
+    }
     while (*p != '\0') {
-        if (ctx->n_seg == (int)(sizeof(ctx->seg) / sizeof(ctx->seg[0])))
+        if (ctx->n_seg == (int)(sizeof(ctx->seg) / sizeof(ctx->seg[0]))) {
             return false;
+        }
         ctx->seg[ctx->n_seg++] = p;
         char *slash = strchr(p, '/');
-        if (slash == NULL)
+        if (slash == NULL) {
             break;
+        }
         *slash = '\0';
         p = slash + 1;
     }
@@ -182,28 +192,35 @@ static bool ctx_read_request(struct gw_ctx *ctx)
     struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
     ctx->body_len = evbuffer_get_length(in);
     ctx->body = gw_arena_alloc(&ctx->arena, ctx->body_len + 1);
-    if (ctx->path == NULL || ctx->body == NULL)
+    if (ctx->path == NULL || ctx->body == NULL) {
         return false;
-    if (ctx->body_len > 0)
+    }
+    if (ctx->body_len > 0) {
         GW_ASSERT(evbuffer_remove(in, ctx->body, ctx->body_len) == (int)ctx->body_len);
+    }
     ctx->body[ctx->body_len] = '\0';
     return split_path(ctx);
 }
 
 static enum gw_route route_of(const struct gw_ctx *ctx)
 {
-    if (ctx->n_seg == 0)
+    if (ctx->n_seg == 0) {
         return GW_ROUTE_PAGE;
+    }
     const char *s = ctx->seg[0];
-    if (strcmp(s, "v1") == 0)
+    if (strcmp(s, "v1") == 0) {
         return GW_ROUTE_API;
-    if (strcmp(s, "ipn") == 0)
+    }
+    if (strcmp(s, "ipn") == 0) {
         return GW_ROUTE_IPN;
-    if (strcmp(s, "healthz") == 0 || strcmp(s, "readyz") == 0 || strcmp(s, "metrics") == 0)
+    }
+    if (strcmp(s, "healthz") == 0 || strcmp(s, "readyz") == 0 || strcmp(s, "metrics") == 0) {
         return GW_ROUTE_HEALTH;
+    }
     if (strcmp(s, "pay") == 0 || strcmp(s, "return") == 0 || strcmp(s, "receipts") == 0 ||
-        strcmp(s, "verify") == 0)
+        strcmp(s, "verify") == 0) {
         return GW_ROUTE_PAGE;
+    }
     return GW_ROUTE_OTHER;
 }
 
@@ -261,13 +278,14 @@ static struct evconnlistener *listen_reuseport(struct gw_loop *loop, struct gw_e
                       cfg->listen_host);
         return NULL;
     }
-    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
-                     LEV_OPT_CLOSE_ON_EXEC;
+    unsigned flags =
+        LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
     struct evconnlistener *l = evconnlistener_new_bind(
         loop->base, NULL, NULL, flags, GW_HTTP_BACKLOG, (struct sockaddr *)&sa, sizeof(sa));
-    if (l == NULL)
+    if (l == NULL) {
         (void)gw_fail(eb, GW_ERR_IO, "could not listen on %s:%d: %s", cfg->listen_host,
                       cfg->listen_port, strerror(errno));
+    }
     return l;
 }
 
@@ -280,9 +298,10 @@ static void drain_timer_cb(evutil_socket_t fd, short what, void *arg)
     bool idle = loop->inflight == 0 && gw_db_pool_pending(loop->db) == 0 &&
                 gw_httpc_inflight(loop->httpc) == 0;
     if (idle || ++polls > DRAIN_WAIT_MAX) {
-        if (loop->inflight > 0)
+        if (loop->inflight > 0) {
             gw_log_warn("drain_timeout", "\"loop\":%d,\"inflight\":%zu", loop->index,
                         loop->inflight);
+        }
         event_base_loopexit(loop->base, NULL);
         return;
     }
@@ -296,8 +315,9 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct gw_loop *loop = arg;
-    if (loop->listener != NULL)
+    if (loop->listener != NULL) {
         evconnlistener_disable(loop->listener);
+    }
     if (loop->index == 0) {
         gw_jobs_stop(loop);
         gw_outbox_stop(loop);
@@ -311,11 +331,13 @@ static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
 {
     const struct gw_config *cfg = &loop->srv->cfg;
     loop->base = event_base_new();
-    if (loop->base == NULL)
+    if (loop->base == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "could not create an event loop");
+    }
     enum gw_err err = gw_db_pool_new(loop->base, cfg->dsn, cfg->db_conns_per_loop, &loop->db, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     loop->httpc = gw_httpc_new(loop->base);
     loop->http = evhttp_new(loop->base);
     GW_ASSERT(loop->http != NULL);
@@ -327,10 +349,12 @@ static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
     evhttp_set_default_content_type(loop->http, "application/json");
     evhttp_set_gencb(loop->http, dispatch, loop);
     loop->listener = listen_reuseport(loop, eb);
-    if (loop->listener == NULL)
+    if (loop->listener == NULL) {
         return GW_ERR_IO;
-    if (evhttp_bind_listener(loop->http, loop->listener) == NULL)
+    }
+    if (evhttp_bind_listener(loop->http, loop->listener) == NULL) {
         return gw_fail(eb, GW_ERR_IO, "could not attach the listener");
+    }
     loop->drain_ev = event_new(loop->base, -1, 0, drain_cb, loop);
     loop->drain_timer = evtimer_new(loop->base, drain_timer_cb, loop);
     GW_ASSERT(loop->drain_ev != NULL && loop->drain_timer != NULL);
@@ -339,8 +363,9 @@ static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
 
 static void loop_release(struct gw_loop *loop)
 {
-    if (loop->http != NULL)
+    if (loop->http != NULL) {
         evhttp_free(loop->http); /* also frees the bound listener */
+    }
     /* In this order: outgoing calls still pending fail and record it through the pool,
      * whose callbacks still find the outbox and recovery state alive. */
     gw_httpc_free(loop->httpc);
@@ -348,16 +373,21 @@ static void loop_release(struct gw_loop *loop)
     gw_outbox_free(loop);
     gw_recovery_free(loop);
     gw_refunds_free(loop);
-    if (loop->drain_ev != NULL)
+    if (loop->drain_ev != NULL) {
         event_free(loop->drain_ev);
-    if (loop->drain_timer != NULL)
+    }
+    if (loop->drain_timer != NULL) {
         event_free(loop->drain_timer);
-    if (loop->clients_timer != NULL)
+    }
+    if (loop->clients_timer != NULL) {
         event_free(loop->clients_timer);
-    if (loop->expiry_timer != NULL)
+    }
+    if (loop->expiry_timer != NULL) {
         event_free(loop->expiry_timer);
-    if (loop->base != NULL)
+    }
+    if (loop->base != NULL) {
         event_base_free(loop->base);
+    }
     memset(loop, 0, sizeof(*loop));
 }
 
@@ -395,8 +425,9 @@ static void wait_for_signal(struct gw_server *srv)
     sigaddset(&set, SIGHUP);
     for (;;) {
         int sig = 0;
-        if (sigwait(&set, &sig) != 0)
+        if (sigwait(&set, &sig) != 0) {
             continue;
+        }
         if (sig == SIGHUP) {
             gw_log_info("reload_requested", NULL);
             gw_routing_reload(srv);
@@ -405,8 +436,9 @@ static void wait_for_signal(struct gw_server *srv)
         }
         gw_log_info("draining", "\"signal\":%d", sig);
         atomic_store(&srv->draining, true);
-        for (int i = 0; i < srv->n_loops; i++)
+        for (int i = 0; i < srv->n_loops; i++) {
             event_active(srv->loops[i].drain_ev, EV_TIMEOUT, 0);
+        }
         return;
     }
 }
@@ -417,15 +449,19 @@ static enum gw_err server_start(struct gw_server *srv, struct gw_errbuf *eb)
         srv->loops[i].index = i;
         srv->loops[i].srv = srv;
         enum gw_err err = loop_init(&srv->loops[i], eb);
-        if (err != GW_OK)
+        if (err != GW_OK) {
             return err;
+        }
     }
     enum gw_err err = gw_auth_load_blocking(srv, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    for (int i = 0; i < srv->n_loops; i++)
-        if (pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]) != 0)
+    }
+    for (int i = 0; i < srv->n_loops; i++) {
+        if (pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]) != 0) {
             return gw_fail(eb, GW_ERR_INTERNAL, "could not start loop thread %d", i);
+        }
+    }
     return GW_OK;
 }
 
@@ -458,36 +494,43 @@ enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
     GW_ASSERT(signal(SIGPIPE, SIG_IGN) != SIG_ERR);
     enum gw_err err = server_start(srv, eb);
     int started = 0;
-    for (int i = 0; i < srv->n_loops; i++)
+    for (int i = 0; i < srv->n_loops; i++) {
         started += srv->loops[i].thread != 0;
+    }
     if (err != GW_OK) {
-        for (int i = 0; i < started; i++)
+        for (int i = 0; i < started; i++) {
             event_active(srv->loops[i].drain_ev, EV_TIMEOUT, 0);
+        }
     } else {
         /* Receipt documents: threads beside the loops, started once the loops run. */
         err = gw_receipt_worker_start(cfg, &srv->receipts, eb);
-        if (err != GW_OK)
-            for (int i = 0; i < started; i++)
+        if (err != GW_OK) {
+            for (int i = 0; i < started; i++) {
                 event_active(srv->loops[i].drain_ev, EV_TIMEOUT, 0);
+            }
+        }
     }
     if (err == GW_OK) {
         gw_log_info("listening", "\"listen\":\"%s:%d\",\"loops\":%d,\"public_url\":\"%s\"",
                     cfg->listen_host, cfg->listen_port, srv->n_loops, cfg->public_url);
         wait_for_signal(srv);
     }
-    for (int i = 0; i < started; i++)
+    for (int i = 0; i < started; i++) {
         GW_ASSERT(pthread_join(srv->loops[i].thread, NULL) == 0);
+    }
     /* After the drain: the renderer may still be finishing a loop's task until then. */
     gw_receipt_worker_stop(srv->receipts);
     srv->receipts = NULL;
-    for (int i = 0; i < srv->n_loops; i++)
+    for (int i = 0; i < srv->n_loops; i++) {
         loop_release(&srv->loops[i]);
+    }
     gw_xfree(atomic_load(&srv->clients));
     gw_xfree(srv->clients_old);
     gw_routing_free(srv);
     the_server = NULL;
     gw_xfree(srv);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         gw_log_info("stopped", NULL);
+    }
     return err;
 }

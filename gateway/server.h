@@ -47,7 +47,7 @@ struct gw_loop_metrics {
     _Atomic uint64_t requests[GW_ROUTE_COUNT][6]; /* by status class: 1xx..5xx, other */
     _Atomic uint64_t latency[GW_ROUTE_COUNT][GW_LATENCY_BUCKETS + 1];
     _Atomic uint64_t latency_sum_us[GW_ROUTE_COUNT];
-    _Atomic uint64_t callbacks[8];  /* by enum gw_callback_verdict */
+    _Atomic uint64_t callbacks[8]; /* by enum gw_callback_verdict */
     _Atomic uint64_t webhooks_ok;
     _Atomic uint64_t webhooks_failed;
     _Atomic uint64_t expired;
@@ -79,13 +79,13 @@ struct gw_loop {
     struct event *drain_timer;
     struct event *clients_timer;
     struct event *expiry_timer;
-    struct gw_outbox *outbox; /* loop 0 only */
-    struct gw_httpc *httpc;   /* outgoing HTTP of this loop */
+    struct gw_outbox *outbox;     /* loop 0 only */
+    struct gw_httpc *httpc;       /* outgoing HTTP of this loop */
     struct gw_recovery *recovery; /* loop 0 only */
-    size_t inflight;          /* requests accepted and not yet answered */
+    size_t inflight;              /* requests accepted and not yet answered */
     struct gw_loop_metrics m;
     struct gw_chan_health health[GW_HEALTH_SLOTS]; /* routing.c: this loop's breakers */
-    struct gw_refunds *refunds; /* refund.c: loop 0 only, refund recovery */
+    struct gw_refunds *refunds;                    /* refund.c: loop 0 only, refund recovery */
 };
 
 struct gw_server {
@@ -112,16 +112,16 @@ struct gw_ctx {
     bool cancelled; /* the client went away: never touch req again */
     enum gw_route route;
     int64_t start_us;
-    int method; /* enum evhttp_cmd_type */
-    const char *uri;  /* raw path and query as sent */
-    char *path;       /* path only, not decoded */
-    char *query;      /* raw query string or NULL */
-    char *body;       /* NUL-terminated copy of the body */
+    int method;      /* enum evhttp_cmd_type */
+    const char *uri; /* raw path and query as sent */
+    char *path;      /* path only, not decoded */
+    char *query;     /* raw query string or NULL */
+    char *body;      /* NUL-terminated copy of the body */
     size_t body_len;
     const char *client_id; /* the authenticated portal client */
     const char *idem_key;
-    bool proto_in;  /* body is application/x-protobuf */
-    bool proto_out; /* answer in protobuf */
+    bool proto_in;      /* body is application/x-protobuf */
+    bool proto_out;     /* answer in protobuf */
     const char *seg[8]; /* path segments */
     int n_seg;
     const char *params[GW_DB_PARAMS_MAX];
@@ -148,8 +148,8 @@ void gw_reply_redirect(struct gw_ctx *ctx, int status, const char *location);
 /* A header of the request, or NULL. */
 const char *gw_ctx_header(const struct gw_ctx *ctx, const char *name);
 /* Runs a query on the request's loop. */
-void gw_ctx_query(struct gw_ctx *ctx, const char *sql, int n, void (*done)(void *, enum gw_err,
-                                                                           const PGresult *));
+void gw_ctx_query(struct gw_ctx *ctx, const char *sql, int n,
+                  void (*done)(void *, enum gw_err, const PGresult *));
 
 /* Handlers (api.c, pages.c, ipn.c, ops.c). */
 void gw_handle_api(struct gw_ctx *ctx);
@@ -160,6 +160,7 @@ void gw_handle_ops(struct gw_ctx *ctx);
 /* Portal authentication (auth.c): checks the three X-Feegate-* headers over the exact
  * request; on failure it has replied 401 and returns false. */
 bool gw_auth_check(struct gw_ctx *ctx);
+
 /* The same scheme in two steps, for identities looked up asynchronously (finance staff):
  * gw_auth_headers checks the three headers are present and the timestamp is fresh;
  * gw_auth_signature checks the signature with secret (NULL: unknown id, always refused
@@ -170,6 +171,7 @@ struct gw_auth_req {
     const char *ts;
     const char *sig;
 };
+
 bool gw_auth_headers(struct gw_ctx *ctx, struct gw_auth_req *ar);
 bool gw_auth_signature(struct gw_ctx *ctx, const struct gw_auth_req *ar, const char *secret);
 /* /v1/finance/... for finance staff (finance.c); called by gw_handle_api. */

@@ -4,10 +4,9 @@
 #ifndef GW_GATEWAY_VALIDATE_H
 #define GW_GATEWAY_VALIDATE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
-
-#include <jansson.h>
 
 #include "gw_err.h"
 

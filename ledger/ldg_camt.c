@@ -6,22 +6,21 @@
  * entry's AcctSvcrRef; the provider's id is AcctSvcrRef. Booking dates come as BookgDt/Dt
  * or BookgDt/DtTm. Element names are matched by local name under the document's
  * namespace. External entities and network access are off. */
-#include "ldg_recon.h"
-
+#include <libxml/xmlreader.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <libxml/xmlreader.h>
-
 #include "gw_arena.h"
 #include "gw_assert.h"
+#include "ldg_recon.h"
 #include "ldg_stmt_int.h"
+
 #include "banned.h"
 
-#define CAMT_DEPTH_MAX 32
+#define CAMT_DEPTH_MAX  32
 #define CAMT_NAME_BYTES 40
 #define CAMT_TEXT_BYTES 160
-#define CAMT_NS_PREFIX "urn:iso:std:iso:20022:tech:xsd:camt.053.001."
+#define CAMT_NS_PREFIX  "urn:iso:std:iso:20022:tech:xsd:camt.053.001."
 
 /* Fields of an entry or of one of its transaction details. */
 struct camt_fields {
@@ -51,8 +50,8 @@ struct camt_state {
     char booked[40];
     bool reversal;
     bool emitted;
-    struct camt_fields e; /* the entry */
-    struct camt_fields t; /* the current TxDtls */
+    struct camt_fields e;     /* the entry */
+    struct camt_fields t;     /* the current TxDtls */
     struct camt_fields first; /* the first TxDtls, for its references */
     bool have_first;
     char xml_error[160];
@@ -63,15 +62,18 @@ struct camt_state {
 static bool tail_is(const struct camt_state *st, const char *path)
 {
     int k = 1;
-    for (const char *p = path; *p != '\0'; p++)
+    for (const char *p = path; *p != '\0'; p++) {
         k += *p == '/';
-    if (k > st->depth)
+    }
+    if (k > st->depth) {
         return false;
+    }
     const char *p = path;
     for (int i = st->depth - k; i < st->depth; i++) {
         size_t n = strcspn(p, "/");
-        if (strlen(st->names[i]) != n || strncmp(st->names[i], p, n) != 0)
+        if (strlen(st->names[i]) != n || strncmp(st->names[i], p, n) != 0) {
             return false;
+        }
         p += n + (p[n] == '/');
     }
     return true;
@@ -79,9 +81,11 @@ static bool tail_is(const struct camt_state *st, const char *path)
 
 static bool under(const struct camt_state *st, const char *name)
 {
-    for (int i = 0; i < st->depth; i++)
-        if (strcmp(st->names[i], name) == 0)
+    for (int i = 0; i < st->depth; i++) {
+        if (strcmp(st->names[i], name) == 0) {
             return true;
+        }
+    }
     return false;
 }
 
@@ -92,8 +96,9 @@ static void put(char *dst, size_t cap, const char *v)
 
 static enum gw_err currency_check(struct camt_state *st, const char *ccy)
 {
-    if (st->opts->currency == NULL || strcmp(ccy, st->opts->currency) == 0)
+    if (st->opts->currency == NULL || strcmp(ccy, st->opts->currency) == 0) {
         return GW_OK;
+    }
     return gw_fail(st->eb, GW_ERR_INVALID,
                    "line %d: statement in currency %s refused: feegate books %s only",
                    xmlTextReaderGetParserLineNumber(st->r), ccy, st->opts->currency);
@@ -102,9 +107,10 @@ static enum gw_err currency_check(struct camt_state *st, const char *ccy)
 static enum gw_err fee_add(struct camt_state *st, struct camt_fields *f, const char *v)
 {
     int64_t x = 0;
-    if (!ldg_amount_parse(v, st->opts->currency != NULL, &x))
+    if (!ldg_amount_parse(v, st->opts->currency != NULL, &x)) {
         return gw_fail(st->eb, GW_ERR_INVALID, "line %d: charge amount \"%s\" is not valid",
                        xmlTextReaderGetParserLineNumber(st->r), v);
+    }
     f->fee += x;
     return GW_OK;
 }
@@ -115,14 +121,16 @@ static enum gw_err on_text(struct camt_state *st, const char *v)
     bool in_tx = under(st, "TxDtls");
     struct camt_fields *f = in_tx ? &st->t : &st->e;
     if (!under(st, "Ntry")) {
-        if (tail_is(st, "Acct/Ccy"))
+        if (tail_is(st, "Acct/Ccy")) {
             return currency_check(st, v);
+        }
         return GW_OK;
     }
-    if (tail_is(st, "Chrgs/Amt") || tail_is(st, "Chrgs/Rcrd/Amt"))
+    if (tail_is(st, "Chrgs/Amt") || tail_is(st, "Chrgs/Rcrd/Amt")) {
         return fee_add(st, f, v);
-    if ((!in_tx && tail_is(st, "Ntry/Amt")) || (in_tx && (tail_is(st, "TxDtls/Amt") ||
-                                                          tail_is(st, "AmtDtls/TxAmt/Amt")))) {
+    }
+    if ((!in_tx && tail_is(st, "Ntry/Amt")) ||
+        (in_tx && (tail_is(st, "TxDtls/Amt") || tail_is(st, "AmtDtls/TxAmt/Amt")))) {
         put(f->amt, sizeof(f->amt), v);
         f->has_amt = true;
     } else if (tail_is(st, "Ntry/CdtDbtInd") || tail_is(st, "TxDtls/CdtDbtInd")) {
@@ -149,12 +157,15 @@ static enum gw_err on_text(struct camt_state *st, const char *v)
 
 static const char *first_ref(const struct camt_fields *f)
 {
-    if (f->e2e[0] != '\0' && strcmp(f->e2e, "NOTPROVIDED") != 0)
+    if (f->e2e[0] != '\0' && strcmp(f->e2e, "NOTPROVIDED") != 0) {
         return f->e2e;
-    if (f->instr[0] != '\0')
+    }
+    if (f->instr[0] != '\0') {
         return f->instr;
-    if (f->txid[0] != '\0')
+    }
+    if (f->txid[0] != '\0') {
         return f->txid;
+    }
     return f->ustrd;
 }
 
@@ -167,29 +178,34 @@ static enum gw_err emit(struct camt_state *st, const struct camt_fields *tx)
     const char *amt = tx != NULL && tx->has_amt ? tx->amt : st->e.amt;
     const char *ccy = tx != NULL && tx->has_amt ? tx->ccy : st->e.ccy;
     const char *crdt = tx != NULL && tx->crdt[0] != '\0' ? tx->crdt : st->e.crdt;
-    if (!ldg_amount_parse(amt, st->opts->currency != NULL, &l.amount_vnd))
-        return gw_fail(st->eb, GW_ERR_INVALID, "line %ld: amount \"%s\" is not valid",
-                       l.line_no, amt);
-    if (strcmp(crdt, "CRDT") != 0 && strcmp(crdt, "DBIT") != 0)
+    if (!ldg_amount_parse(amt, st->opts->currency != NULL, &l.amount_vnd)) {
+        return gw_fail(st->eb, GW_ERR_INVALID, "line %ld: amount \"%s\" is not valid", l.line_no,
+                       amt);
+    }
+    if (strcmp(crdt, "CRDT") != 0 && strcmp(crdt, "DBIT") != 0) {
         return gw_fail(st->eb, GW_ERR_INVALID, "line %ld: CdtDbtInd \"%s\" is not CRDT or DBIT",
                        l.line_no, crdt);
+    }
     l.payment = strcmp(crdt, "CRDT") == 0 && !st->reversal;
     l.succeeded = true;
     put(l.currency, sizeof(l.currency), ccy[0] != '\0' ? ccy : "VND");
-    if (!ldg_time_vn(st->booked, l.booked_on, l.booked_at))
+    if (!ldg_time_vn(st->booked, l.booked_on, l.booked_at)) {
         return gw_fail(st->eb, GW_ERR_INVALID, "line %ld: booking date \"%s\" is not valid",
                        l.line_no, st->booked);
+    }
     const struct camt_fields *refs = tx != NULL ? tx : (st->have_first ? &st->first : NULL);
     const char *ref = refs != NULL ? first_ref(refs) : "";
-    if (ref[0] == '\0')
+    if (ref[0] == '\0') {
         ref = st->e.svcr;
+    }
     ldg_ref_set(&l, l.merchant_ref, ref, strlen(ref));
     const char *svcr = refs != NULL && refs->svcr[0] != '\0' ? refs->svcr : st->e.svcr;
     ldg_ref_set(&l, l.provider_txn_id, svcr, strlen(svcr));
     l.fee_vnd = tx != NULL && tx->has_amt ? tx->fee : st->e.fee;
     enum gw_err err = st->fn(st->arg, &l, st->info, st->eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         st->info->lines++;
+    }
     st->emitted = true;
     return err;
 }
@@ -209,29 +225,35 @@ static enum gw_err on_end(struct camt_state *st, const char *name)
         /* A detail with its own non-zero amount is one line (batch booking); others only
          * lend their references to the entry's line. */
         int64_t v = 0;
-        if (st->t.has_amt && !ldg_amount_parse(st->t.amt, false, &v))
+        if (st->t.has_amt && !ldg_amount_parse(st->t.amt, false, &v)) {
             return gw_fail(st->eb, GW_ERR_INVALID, "line %ld: amount \"%s\" is not valid",
                            st->entry_line, st->t.amt);
+        }
         st->t.has_amt = st->t.has_amt && v > 0;
-        if (st->t.has_amt && booked(st))
+        if (st->t.has_amt && booked(st)) {
             return emit(st, &st->t);
+        }
         return GW_OK;
     }
-    if (strcmp(name, "Ntry") != 0)
+    if (strcmp(name, "Ntry") != 0) {
         return GW_OK;
-    if (st->sts[0] == '\0')
+    }
+    if (st->sts[0] == '\0') {
         return gw_fail(st->eb, GW_ERR_INVALID, "line %ld: entry without a status (Sts)",
                        st->entry_line);
-    if (st->booked[0] == '\0')
+    }
+    if (st->booked[0] == '\0') {
         return gw_fail(st->eb, GW_ERR_INVALID, "line %ld: entry without a booking date",
                        st->entry_line);
+    }
     if (!booked(st)) {
         st->info->skipped++;
         return GW_OK;
     }
-    if (!st->e.has_amt)
+    if (!st->e.has_amt) {
         return gw_fail(st->eb, GW_ERR_INVALID, "line %ld: entry without an amount (Amt)",
                        st->entry_line);
+    }
     return st->emitted ? GW_OK : emit(st, NULL);
 }
 
@@ -255,8 +277,9 @@ static enum gw_err on_start(struct camt_state *st, const char *name)
         enum gw_err err = currency_check(st, c);
         struct camt_fields *f = under(st, "TxDtls") ? &st->t : &st->e;
         if (tail_is(st, "Ntry/Amt") || tail_is(st, "TxDtls/Amt") ||
-            tail_is(st, "AmtDtls/TxAmt/Amt"))
+            tail_is(st, "AmtDtls/TxAmt/Amt")) {
             put(f->ccy, sizeof(f->ccy), c);
+        }
         xmlFree(ccy);
         return err;
     }
@@ -270,11 +293,12 @@ static enum gw_err check_root(struct camt_state *st)
     size_t pl = strlen(CAMT_NS_PREFIX);
     if (name == NULL || strcmp(name, "Document") != 0 || ns == NULL ||
         strncmp(ns, CAMT_NS_PREFIX, pl) != 0 || strlen(ns + pl) != 2 || ns[pl] != '0' ||
-        ns[pl + 1] < '2' || ns[pl + 1] > '8')
+        ns[pl + 1] < '2' || ns[pl + 1] > '8') {
         return gw_fail(st->eb, GW_ERR_INVALID,
                        "line %d: not a camt.053.001.02 to .08 document (root %s, namespace %s)",
                        xmlTextReaderGetParserLineNumber(st->r), name != NULL ? name : "?",
                        ns != NULL ? ns : "none");
+    }
     put(st->info->version, sizeof(st->info->version), ns + pl - 4);
     return GW_OK;
 }
@@ -285,11 +309,13 @@ static enum gw_err on_node(struct camt_state *st)
     const char *name = (const char *)xmlTextReaderConstLocalName(st->r);
     enum gw_err err = GW_OK;
     if (type == XML_READER_TYPE_ELEMENT) {
-        if (st->depth == 0 && (err = check_root(st)) != GW_OK)
+        if (st->depth == 0 && (err = check_root(st)) != GW_OK) {
             return err;
-        if (st->depth == CAMT_DEPTH_MAX)
+        }
+        if (st->depth == CAMT_DEPTH_MAX) {
             return gw_fail(st->eb, GW_ERR_INVALID, "line %d: elements nested deeper than %d",
                            xmlTextReaderGetParserLineNumber(st->r), CAMT_DEPTH_MAX);
+        }
         put(st->names[st->depth++], CAMT_NAME_BYTES, name);
         err = on_start(st, name);
         if (err == GW_OK && xmlTextReaderIsEmptyElement(st->r)) {
@@ -310,16 +336,16 @@ static enum gw_err on_node(struct camt_state *st)
 static void camt_xml_error(void *arg, xmlErrorPtr e)
 {
     struct camt_state *st = arg;
-    if (st->xml_error[0] != '\0' || e == NULL)
+    if (st->xml_error[0] != '\0' || e == NULL) {
         return;
+    }
     st->xml_error_line = e->line;
     put(st->xml_error, sizeof(st->xml_error), e->message != NULL ? e->message : "error");
     st->xml_error[strcspn(st->xml_error, "\n")] = '\0';
 }
 
-enum gw_err ldg_camt_parse(const char *path, const struct ldg_stmt_opts *opts,
-                           ldg_stmt_line_fn *fn, void *arg, struct ldg_stmt_info *info,
-                           struct gw_errbuf *eb)
+enum gw_err ldg_camt_parse(const char *path, const struct ldg_stmt_opts *opts, ldg_stmt_line_fn *fn,
+                           void *arg, struct ldg_stmt_info *info, struct gw_errbuf *eb)
 {
     struct camt_state *st = gw_xcalloc(1, sizeof(*st));
     *st = (struct camt_state){ .opts = opts, .fn = fn, .arg = arg, .info = info, .eb = eb };
@@ -336,11 +362,13 @@ enum gw_err ldg_camt_parse(const char *path, const struct ldg_stmt_opts *opts,
         long c = xmlTextReaderByteConsumed(st->r);
         info->bytes_read = c > 0 ? c : info->bytes_read;
     }
-    if (err == GW_OK && rc < 0)
+    if (err == GW_OK && rc < 0) {
         err = gw_fail(eb, GW_ERR_INVALID, "line %d: malformed XML: %s", st->xml_error_line,
                       st->xml_error[0] != '\0' ? st->xml_error : "parse error");
-    if (err == GW_OK && info->statements == 0)
+    }
+    if (err == GW_OK && info->statements == 0) {
         err = gw_fail(eb, GW_ERR_INVALID, "no BkToCstmrStmt/Stmt in \"%s\"", path);
+    }
     xmlFreeTextReader(st->r);
     gw_xfree(st);
     return err;

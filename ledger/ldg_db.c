@@ -1,11 +1,11 @@
 /* The libpq helpers shared by the blocking ledger commands: connect with explicit session
  * settings, run a statement, turn a failed result into a gw_errbuf message. */
-#include "ldg_int.h"
-
 #include <stdio.h>
 #include <string.h>
 
 #include "gw_assert.h"
+#include "ldg_int.h"
+
 #include "banned.h"
 
 /* The first line of a libpq message, without its trailing newline. */
@@ -15,8 +15,7 @@ static int ldg_first_line_len(const char *s)
     return n > 200 ? 200 : (int)n;
 }
 
-enum gw_err ldg_fail_result(PGconn *conn, const PGresult *r, const char *what,
-                            struct gw_errbuf *eb)
+enum gw_err ldg_fail_result(PGconn *conn, const PGresult *r, const char *what, struct gw_errbuf *eb)
 {
     const char *msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     const char *detail = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
@@ -32,9 +31,9 @@ enum gw_err ldg_fail_result(PGconn *conn, const PGresult *r, const char *what,
         const char *cm = PQerrorMessage(conn);
         return gw_fail(eb, GW_ERR_DB, "could not %s: %.*s", what, ldg_first_line_len(cm), cm);
     }
-    return gw_fail(eb, GW_ERR_DB, "could not %s: %s%s%s%s%s", what,
-                   state != NULL ? state : "", state != NULL ? " " : "", msg,
-                   detail != NULL ? ": " : "", detail != NULL ? detail : "");
+    return gw_fail(eb, GW_ERR_DB, "could not %s: %s%s%s%s%s", what, state != NULL ? state : "",
+                   state != NULL ? " " : "", msg, detail != NULL ? ": " : "",
+                   detail != NULL ? detail : "");
 }
 
 enum gw_err ldg_exec(PGconn *conn, const char *sql, const char *what, struct gw_errbuf *eb)
@@ -47,14 +46,14 @@ enum gw_err ldg_exec(PGconn *conn, const char *sql, const char *what, struct gw_
     GW_ASSERT(sql != NULL);
     r = PQexec(conn, sql);
     st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         err = ldg_fail_result(conn, r, what, eb);
+    }
     PQclear(r);
     return err;
 }
 
-enum gw_err ldg_connect(const char *dsn, const char *timeout, PGconn **out,
-                        struct gw_errbuf *eb)
+enum gw_err ldg_connect(const char *dsn, const char *timeout, PGconn **out, struct gw_errbuf *eb)
 {
     char sql[160];
     PGconn *conn;
@@ -63,11 +62,13 @@ enum gw_err ldg_connect(const char *dsn, const char *timeout, PGconn **out,
     GW_ASSERT(out != NULL);
     GW_ASSERT(timeout != NULL);
     *out = NULL;
-    if (dsn == NULL)
+    if (dsn == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "no database DSN given");
+    }
     conn = PQconnectdb(dsn);
-    if (conn == NULL)
+    if (conn == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "could not connect to the database: out of memory");
+    }
     if (PQstatus(conn) != CONNECTION_OK) {
         const char *cm = PQerrorMessage(conn);
         err = gw_fail(eb, GW_ERR_UNAVAILABLE, "could not connect to the database: %.*s",

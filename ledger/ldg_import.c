@@ -3,8 +3,6 @@
  * the parser streams lines into COPY ... FROM STDIN of a temporary table in 64 KiB chunks,
  * then feegate.stmt_import keeps the lines whose identity is new. Memory stays bounded by
  * the chunk and one line, whatever the file size. */
-#include "ldg_recon.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,33 +15,38 @@
 #include "gw_crypto.h"
 #include "gw_time.h"
 #include "ldg_int.h"
+#include "ldg_recon.h"
+
 #include "banned.h"
 
-#define IMPORT_CHUNK_BYTES (64 * 1024)
-#define IMPORT_TIMEOUT "30min"
+#define IMPORT_CHUNK_BYTES   (64 * 1024)
+#define IMPORT_TIMEOUT       "30min"
 #define PROGRESS_EVERY_LINES 50000
 
 static enum gw_err file_sha256(const char *path, char out[GW_SHA256_HEX_BYTES],
                                struct gw_errbuf *eb)
 {
     FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    if (f == NULL) {
         return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+    }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     GW_ASSERT(md != NULL);
     GW_ASSERT(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1);
     unsigned char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         GW_ASSERT(EVP_DigestUpdate(md, chunk, n) == 1);
+    }
     bool bad = ferror(f) != 0;
     (void)fclose(f);
     unsigned char d[32];
     unsigned int dl = 0;
     GW_ASSERT(EVP_DigestFinal_ex(md, d, &dl) == 1);
     EVP_MD_CTX_free(md);
-    if (bad)
+    if (bad) {
         return gw_fail(eb, GW_ERR_IO, "could not read \"%s\"", path);
+    }
     gw_hex_encode(d, dl, out);
     return GW_OK;
 }
@@ -58,24 +61,27 @@ struct import_ctx {
 
 static enum gw_err flush_chunk(struct import_ctx *ic, struct gw_errbuf *eb)
 {
-    if (ic->chunk.len == 0)
+    if (ic->chunk.len == 0) {
         return GW_OK;
-    if (PQputCopyData(ic->conn, ic->chunk.data, (int)ic->chunk.len) != 1)
+    }
+    if (PQputCopyData(ic->conn, ic->chunk.data, (int)ic->chunk.len) != 1) {
         return gw_fail(eb, GW_ERR_DB, "could not send statement lines: %s",
                        PQerrorMessage(ic->conn));
+    }
     gw_buf_reset(&ic->chunk);
     return GW_OK;
 }
 
 static void progress(struct import_ctx *ic, const struct ldg_stmt_info *info, bool last)
 {
-    if (ic->req->progress == NULL)
+    if (ic->req->progress == NULL) {
         return;
+    }
     double s = (double)(gw_monotonic_us() - ic->started_us) / 1e6;
-    double pct = info->bytes_total > 0 ? 100.0 * (double)info->bytes_read /
-                                             (double)info->bytes_total : 0.0;
-    (void)fprintf(ic->req->progress, "\rimporting %s: %ld lines, %.0f%%, %.1f s%s",
-                  ic->req->path, info->lines, last ? 100.0 : pct, s, last ? "\n" : "");
+    double pct =
+        info->bytes_total > 0 ? 100.0 * (double)info->bytes_read / (double)info->bytes_total : 0.0;
+    (void)fprintf(ic->req->progress, "\rimporting %s: %ld lines, %.0f%%, %.1f s%s", ic->req->path,
+                  info->lines, last ? 100.0 : pct, s, last ? "\n" : "");
     (void)fflush(ic->req->progress);
 }
 
@@ -85,8 +91,9 @@ static enum gw_err on_line(void *arg, const struct ldg_stmt_line *l,
 {
     struct import_ctx *ic = arg;
     enum gw_err err = ldg_stmt_line_check(l, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     char content[512];
     int n = snprintf(content, sizeof(content), "%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld\x1f%s\x1f%s",
                      ic->req->provider, l->payment ? "payment" : "refund", l->merchant_ref,
@@ -102,10 +109,12 @@ static enum gw_err on_line(void *arg, const struct ldg_stmt_line *l,
                         l->succeeded ? "succeeded" : "failed", l->booked_on,
                         l->booked_at[0] != '\0' ? l->booked_at : "\\N", sha);
     GW_ASSERT(err == GW_OK);
-    if (ic->chunk.len >= IMPORT_CHUNK_BYTES - 1024 && (err = flush_chunk(ic, eb)) != GW_OK)
+    if (ic->chunk.len >= IMPORT_CHUNK_BYTES - 1024 && (err = flush_chunk(ic, eb)) != GW_OK) {
         return err;
-    if (ic->tty && (info->lines + 1) % PROGRESS_EVERY_LINES == 0)
+    }
+    if (ic->tty && (info->lines + 1) % PROGRESS_EVERY_LINES == 0) {
         progress(ic, info, false);
+    }
     return GW_OK;
 }
 
@@ -123,13 +132,15 @@ static const char grant_sql[] =
 /* Ends the COPY (with an error message to abort it) and reads its result. */
 static enum gw_err copy_end(PGconn *conn, const char *abort_msg, struct gw_errbuf *eb)
 {
-    if (PQputCopyEnd(conn, abort_msg) != 1)
+    if (PQputCopyEnd(conn, abort_msg) != 1) {
         return gw_fail(eb, GW_ERR_DB, "could not end COPY: %s", PQerrorMessage(conn));
+    }
     enum gw_err err = GW_OK;
     PGresult *r;
     while ((r = PQgetResult(conn)) != NULL) {
-        if (abort_msg == NULL && err == GW_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        if (abort_msg == NULL && err == GW_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
             err = ldg_fail_result(conn, r, "copy the statement lines", eb);
+        }
         PQclear(r);
     }
     return err;
@@ -142,11 +153,13 @@ static enum gw_err stream_lines(struct import_ctx *ic, struct ldg_stmt_info *inf
     bool ok = PQresultStatus(r) == PGRES_COPY_IN;
     enum gw_err err = ok ? GW_OK : ldg_fail_result(ic->conn, r, "start COPY", eb);
     PQclear(r);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     err = ldg_stmt_parse(ic->req->path, &ic->req->opts, on_line, ic, info, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = flush_chunk(ic, eb);
+    }
     if (err != GW_OK) {
         struct gw_errbuf ignored;
         (void)copy_end(ic->conn, "statement refused", &ignored);
@@ -158,9 +171,10 @@ static enum gw_err stream_lines(struct import_ctx *ic, struct ldg_stmt_info *inf
 static enum gw_err import_finish(struct import_ctx *ic, const char *sha,
                                  struct ldg_import_result *res, struct gw_errbuf *eb)
 {
-    const char *params[6] = { ic->req->provider, ic->req->day,
-                              ldg_stmt_format_name(ic->req->opts.format), sha, ic->req->path,
-                              ic->req->staff };
+    const char *params[6] = {
+        ic->req->provider, ic->req->day,  ldg_stmt_format_name(ic->req->opts.format), sha,
+        ic->req->path,     ic->req->staff
+    };
     PGresult *r = PQexecParams(ic->conn,
                                "SELECT file_id, lines_read, lines_added, replayed FROM "
                                "feegate.stmt_import($1, $2::date, $3, $4, $5, $6)",
@@ -179,42 +193,49 @@ static enum gw_err import_finish(struct import_ctx *ic, const char *sha,
 }
 
 /* Asks first whether the file is known, so a replay does not even parse it. */
-static enum gw_err import_check(PGconn *conn, const struct ldg_import_req *req,
-                                const char *sha, bool *known, struct gw_errbuf *eb)
+static enum gw_err import_check(PGconn *conn, const struct ldg_import_req *req, const char *sha,
+                                bool *known, struct gw_errbuf *eb)
 {
     const char *params[3] = { req->provider, req->day, sha };
-    PGresult *r = PQexecParams(conn, "SELECT feegate.stmt_import_check($1, $2::date, $3)", 3,
-                               NULL, params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(conn, "SELECT feegate.stmt_import_check($1, $2::date, $3)", 3, NULL,
+                               params, NULL, NULL, 0);
     enum gw_err err = GW_OK;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         err = ldg_fail_result(conn, r, "check the statement", eb);
-    else
+    } else {
         *known = !PQgetisnull(r, 0, 0);
+    }
     PQclear(r);
     return err;
 }
 
-static enum gw_err import_tx(struct import_ctx *ic, const char *sha,
-                             struct ldg_import_result *res, struct gw_errbuf *eb)
+static enum gw_err import_tx(struct import_ctx *ic, const char *sha, struct ldg_import_result *res,
+                             struct gw_errbuf *eb)
 {
     bool known = false;
     enum gw_err err = ldg_exec(ic->conn, "BEGIN", "begin", eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = import_check(ic->conn, ic->req, sha, &known, eb);
+    }
     if (err == GW_OK && !known) {
         struct ldg_stmt_info info;
         err = ldg_exec(ic->conn, stage_sql, "create the staging table", eb);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = ldg_exec(ic->conn, grant_sql, "grant the staging table", eb);
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = stream_lines(ic, &info, eb);
-        if (err == GW_OK && ic->tty)
+        }
+        if (err == GW_OK && ic->tty) {
             progress(ic, &info, true);
+        }
     }
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = import_finish(ic, sha, res, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         return ldg_exec(ic->conn, "COMMIT", "commit the import", eb);
+    }
     PQclear(PQexec(ic->conn, "ROLLBACK"));
     return err;
 }
@@ -227,13 +248,16 @@ enum gw_err ldg_stmt_import_blocking(const char *dsn, const struct ldg_import_re
     memset(res, 0, sizeof(*res));
     char sha[GW_SHA256_HEX_BYTES];
     enum gw_err err = file_sha256(req->path, sha, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    struct import_ctx ic = { .req = req, .started_us = gw_monotonic_us(),
+    }
+    struct import_ctx ic = { .req = req,
+                             .started_us = gw_monotonic_us(),
                              .tty = req->progress != NULL && isatty(fileno(req->progress)) };
     err = ldg_connect(dsn, IMPORT_TIMEOUT, &ic.conn, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     gw_buf_init(&ic.chunk, IMPORT_CHUNK_BYTES);
     err = import_tx(&ic, sha, res, eb);
     gw_buf_release(&ic.chunk);
@@ -247,16 +271,18 @@ enum gw_err ldg_call_text_blocking(const char *dsn, const char *sql, int n,
 {
     PGconn *conn = NULL;
     enum gw_err err = ldg_connect(dsn, IMPORT_TIMEOUT, &conn, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     char *q = gw_xmalloc(strlen(sql) + 8);
     (void)snprintf(q, strlen(sql) + 8, "SELECT %s", sql);
     PGresult *r = PQexecParams(conn, q, n, NULL, params, NULL, NULL, 0);
     gw_xfree(q);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 1)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 1) {
         err = ldg_fail_result(conn, r, "run the request", eb);
-    else if (!PQgetisnull(r, 0, 0) && gw_buf_adds(out, PQgetvalue(r, 0, 0)) != GW_OK)
+    } else if (!PQgetisnull(r, 0, 0) && gw_buf_adds(out, PQgetvalue(r, 0, 0)) != GW_OK) {
         err = gw_fail(eb, GW_ERR_LIMIT, "the answer is larger than the buffer");
+    }
     PQclear(r);
     PQfinish(conn);
     return err;

@@ -25,8 +25,8 @@ extern const struct ldg_sql_file ldg_seed_demo_sql;
 #define LDG_MIGRATE_LOCK_KEY "7378415059207480685"
 
 /* Statement timeouts of the blocking commands (never libpq's unlimited default). */
-#define LDG_MIGRATE_TIMEOUT  "10min"
-#define LDG_CHECK_TIMEOUT    "30min"
+#define LDG_MIGRATE_TIMEOUT "10min"
+#define LDG_CHECK_TIMEOUT   "30min"
 
 /* Connects to dsn and sets statement_timeout and client_min_messages = warning.
  * On failure *out is NULL and the error is GW_ERR_UNAVAILABLE or GW_ERR_DB. */

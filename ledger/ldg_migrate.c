@@ -1,8 +1,6 @@
 /* `feegate migrate`: applies the embedded migrations in order, each in one transaction,
  * under a session advisory lock, and records them (with their SHA-256) in
  * feegate.schema_migrations so a changed migration is refused rather than half-applied. */
-#include "ledger.h"
-
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,15 +10,16 @@
 #include "gw_assert.h"
 #include "gw_crypto.h"
 #include "ldg_int.h"
+#include "ledger.h"
+
 #include "banned.h"
 
-static const char ldg_bootstrap_sql[] =
-    "CREATE SCHEMA IF NOT EXISTS feegate;"
-    "CREATE TABLE IF NOT EXISTS feegate.schema_migrations ("
-    " version int PRIMARY KEY,"
-    " name text NOT NULL,"
-    " sha256 text NOT NULL,"
-    " applied_at timestamptz NOT NULL DEFAULT now())";
+static const char ldg_bootstrap_sql[] = "CREATE SCHEMA IF NOT EXISTS feegate;"
+                                        "CREATE TABLE IF NOT EXISTS feegate.schema_migrations ("
+                                        " version int PRIMARY KEY,"
+                                        " name text NOT NULL,"
+                                        " sha256 text NOT NULL,"
+                                        " applied_at timestamptz NOT NULL DEFAULT now())";
 
 /* The version is the leading number of the file name ("001_schema.sql" -> 1). */
 static int ldg_migration_version(const struct ldg_sql_file *f)
@@ -41,19 +40,20 @@ static enum gw_err ldg_migration_state(PGconn *conn, int version, bool *applied,
                                        char sha[GW_SHA256_HEX_BYTES], struct gw_errbuf *eb)
 {
     char vtext[16];
-    const char *params[1] = {vtext};
+    const char *params[1] = { vtext };
     PGresult *r;
     enum gw_err err = GW_OK;
 
     (void)snprintf(vtext, sizeof(vtext), "%d", version);
-    r = PQexecParams(conn, "SELECT sha256 FROM feegate.schema_migrations WHERE version = $1",
-                     1, NULL, params, NULL, NULL, 0);
+    r = PQexecParams(conn, "SELECT sha256 FROM feegate.schema_migrations WHERE version = $1", 1,
+                     NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         err = ldg_fail_result(conn, r, "read feegate.schema_migrations", eb);
     } else {
         *applied = PQntuples(r) == 1;
-        if (*applied)
+        if (*applied) {
             (void)snprintf(sha, GW_SHA256_HEX_BYTES, "%s", PQgetvalue(r, 0, 0));
+        }
     }
     PQclear(r);
     return err;
@@ -65,27 +65,31 @@ static enum gw_err ldg_migration_apply(PGconn *conn, const struct ldg_sql_file *
 {
     char vtext[16];
     char what[96];
-    const char *params[3] = {vtext, f->name, sha};
+    const char *params[3] = { vtext, f->name, sha };
     PGresult *r;
     enum gw_err err;
 
     (void)snprintf(vtext, sizeof(vtext), "%d", version);
     (void)snprintf(what, sizeof(what), "apply migration %s", f->name);
     err = ldg_exec(conn, "BEGIN", what, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     err = ldg_exec(conn, (const char *)f->sql, what, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         goto out_rollback;
+    }
     r = PQexecParams(conn,
                      "INSERT INTO feegate.schema_migrations (version, name, sha256)"
                      " VALUES ($1, $2, $3)",
                      3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         err = ldg_fail_result(conn, r, what, eb);
+    }
     PQclear(r);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         goto out_rollback;
+    }
     return ldg_exec(conn, "COMMIT", what, eb);
 
 out_rollback:
@@ -104,10 +108,11 @@ static enum gw_err ldg_check_no_unknown(PGconn *conn, int version_max, struct gw
         err = ldg_fail_result(conn, r, "read feegate.schema_migrations", eb);
     } else {
         long db_max = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-        if (db_max > version_max)
+        if (db_max > version_max) {
             err = gw_fail(eb, GW_ERR_CONFLICT,
                           "database has migration %ld, newer than this binary's %d", db_max,
                           version_max);
+        }
     }
     PQclear(r);
     return err;
@@ -135,15 +140,17 @@ static enum gw_err ldg_migrate_locked(PGconn *conn, struct gw_errbuf *eb)
 
         gw_sha256_hex(f->sql, f->len, sha);
         err = ldg_migration_state(conn, v, &applied, sha_db, eb);
-        if (err != GW_OK)
+        if (err != GW_OK) {
             break;
-        if (!applied)
+        }
+        if (!applied) {
             err = ldg_migration_apply(conn, f, v, sha, eb);
-        else if (strcmp(sha, sha_db) != 0)
+        } else if (strcmp(sha, sha_db) != 0) {
             err = gw_fail(eb, GW_ERR_CONFLICT,
                           "migration %s was changed after it was applied (sha256 %.12s..., "
                           "database has %.12s...)",
                           f->name, sha, sha_db);
+        }
     }
     return err;
 }
@@ -155,15 +162,18 @@ enum gw_err ldg_migrate_blocking(const char *admin_dsn, struct gw_errbuf *eb)
 
     GW_ASSERT(ldg_migrations_n > 0);
     err = ldg_connect(admin_dsn, LDG_MIGRATE_TIMEOUT, &conn, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     err = ldg_exec(conn, "SELECT pg_advisory_lock(" LDG_MIGRATE_LOCK_KEY ")",
                    "take the migration lock", eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         goto out_finish;
+    }
     err = ldg_exec(conn, ldg_bootstrap_sql, "create feegate.schema_migrations", eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = ldg_migrate_locked(conn, eb);
+    }
     /* Closing the session releases the lock too; unlock explicitly for poolers. */
     PQclear(PQexec(conn, "SELECT pg_advisory_unlock(" LDG_MIGRATE_LOCK_KEY ")"));
 out_finish:

@@ -13,7 +13,7 @@
 #include "gw_buf.h"
 #include "gw_err.h"
 
-#define LDG_REF_BYTES_MAX 64 /* merchant_ref and provider_txn_id */
+#define LDG_REF_BYTES_MAX  64   /* merchant_ref and provider_txn_id */
 #define LDG_LINE_BYTES_MAX 4096 /* one CSV line */
 
 enum ldg_stmt_format {
@@ -27,10 +27,10 @@ enum ldg_stmt_format {
 /* One statement line as the parser read it. Strings are NUL-terminated and truncated to
  * their arrays (too_long says so); ldg_stmt_line_check validates them for import. */
 struct ldg_stmt_line {
-    long line_no;      /* 1-based line of the file (camt.053: the line of the <Ntry>) */
-    bool payment;      /* false: a refund (camt.053: a debit entry) */
-    bool succeeded;    /* false: the provider reports it failed */
-    bool too_long;     /* a reference did not fit */
+    long line_no;   /* 1-based line of the file (camt.053: the line of the <Ntry>) */
+    bool payment;   /* false: a refund (camt.053: a debit entry) */
+    bool succeeded; /* false: the provider reports it failed */
+    bool too_long;  /* a reference did not fit */
     char merchant_ref[LDG_REF_BYTES_MAX + 1];
     char provider_txn_id[LDG_REF_BYTES_MAX + 1];
     int64_t amount_vnd;
@@ -42,12 +42,12 @@ struct ldg_stmt_line {
 
 /* What a parse saw, updated as it goes (bytes for the progress display). */
 struct ldg_stmt_info {
-    long lines;          /* lines handed to the callback */
-    long skipped;        /* camt.053 entries not booked (pending, information) */
-    long statements;     /* camt.053 <Stmt> elements */
+    long lines;      /* lines handed to the callback */
+    long skipped;    /* camt.053 entries not booked (pending, information) */
+    long statements; /* camt.053 <Stmt> elements */
     long long bytes_read;
     long long bytes_total;
-    char version[16];    /* camt.053: "001.02" ... */
+    char version[16]; /* camt.053: "001.02" ... */
 };
 
 struct ldg_stmt_opts {
@@ -64,8 +64,8 @@ typedef enum gw_err ldg_stmt_line_fn(void *arg, const struct ldg_stmt_line *line
  * memory whatever the file size). A malformed line or document stops the parse with
  * GW_ERR_INVALID and a message naming the line and the reason; an error from fn stops it
  * too and is returned. Blocking (file I/O). */
-enum gw_err ldg_stmt_parse(const char *path, const struct ldg_stmt_opts *opts,
-                           ldg_stmt_line_fn *fn, void *arg, struct ldg_stmt_info *info,
+enum gw_err ldg_stmt_parse(const char *path, const struct ldg_stmt_opts *opts, ldg_stmt_line_fn *fn,
+                           void *arg, struct ldg_stmt_info *info,
                            struct gw_errbuf *eb) GW_MUST_CHECK;
 
 /* The rules an imported line must meet (references' alphabet, amounts, currency VND). */
@@ -85,7 +85,7 @@ struct ldg_import_req {
     const char *day;      /* YYYY-MM-DD, the statement's business day */
     const char *staff;    /* may be NULL (then nothing is recorded as the importer) */
     struct ldg_stmt_opts opts;
-    FILE *progress;       /* NULL: silent; else a line of progress now and then */
+    FILE *progress; /* NULL: silent; else a line of progress now and then */
 };
 
 struct ldg_import_result {
@@ -119,7 +119,7 @@ bool ldg_report_format_parse(const char *name, enum ldg_report_format *out);
 
 /* Renders the day report (the JSON of feegate.day_report) as JSON (pretty), CSV, or HTML
  * with inline SVG charts, appending to out. Pure: no I/O. */
-enum gw_err ldg_report_render(const char *json, enum ldg_report_format format,
-                              struct gw_buf *out, struct gw_errbuf *eb) GW_MUST_CHECK;
+enum gw_err ldg_report_render(const char *json, enum ldg_report_format format, struct gw_buf *out,
+                              struct gw_errbuf *eb) GW_MUST_CHECK;
 
 #endif

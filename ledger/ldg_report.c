@@ -2,31 +2,31 @@
  * per agency, treasury account and provider, with the business day and its time zone in
  * every row), and a self-contained HTML page with inline SVG bar charts (no script, no
  * external resource). Pure functions: no I/O. */
-#include "ldg_recon.h"
-
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "gw_arena.h"
 #include "gw_assert.h"
+#include "ldg_recon.h"
+
 #include "banned.h"
 
-#define CHART_BAR_H 22
+#define CHART_BAR_H   22
 #define CHART_LABEL_W 170
-#define CHART_BAR_W 420
+#define CHART_BAR_W   420
 
 bool ldg_report_format_parse(const char *name, enum ldg_report_format *out)
 {
-    if (strcmp(name, "json") == 0)
+    if (strcmp(name, "json") == 0) {
         *out = LDG_REPORT_JSON;
-    else if (strcmp(name, "csv") == 0)
+    } else if (strcmp(name, "csv") == 0) {
         *out = LDG_REPORT_CSV;
-    else if (strcmp(name, "html") == 0)
+    } else if (strcmp(name, "html") == 0) {
         *out = LDG_REPORT_HTML;
-    else
+    } else {
         return false;
+    }
     return true;
 }
 
@@ -50,42 +50,50 @@ static const char *const section_titles[] = { "Agencies / Cơ quan",
 static enum gw_err csv_quoted(struct gw_buf *b, const char *s)
 {
     enum gw_err err = gw_buf_addc(b, '"');
-    for (const char *p = s; err == GW_OK && *p != '\0'; p++)
+    for (const char *p = s; err == GW_OK && *p != '\0'; p++) {
         err = *p == '"' ? gw_buf_adds(b, "\"\"") : gw_buf_addc(b, *p);
+    }
     return err == GW_OK ? gw_buf_addc(b, '"') : err;
 }
 
 static enum gw_err render_csv(const json_t *rep, struct gw_buf *b)
 {
-    const char *day = str(rep, "business_day"), *tz = str(rep, "timezone");
+    const char *day = str(rep, "business_day");
+    const char *tz = str(rep, "timezone");
     enum gw_err err = gw_buf_adds(b, "business_day,timezone,section,code,name,count,gross_vnd,"
                                      "fees_vnd,refunds_vnd,net_vnd,open_exceptions\n");
     for (size_t s = 0; s < 3 && err == GW_OK; s++) {
         size_t i;
         json_t *row;
-        json_array_foreach(json_object_get(rep, sections[s]), i, row) {
+        json_array_foreach(json_object_get(rep, sections[s]), i, row)
+        {
             err = gw_buf_printf(b, "%s,%s,%s,", day, tz, sections[s]);
-            if (err == GW_OK)
+            if (err == GW_OK) {
                 err = csv_quoted(b, str(row, "code"));
-            if (err == GW_OK)
+            }
+            if (err == GW_OK) {
                 err = gw_buf_addc(b, ',');
-            if (err == GW_OK)
+            }
+            if (err == GW_OK) {
                 err = csv_quoted(b, str(row, "name"));
-            if (err == GW_OK)
+            }
+            if (err == GW_OK) {
                 err = gw_buf_printf(b, ",%lld,%lld,%lld,%lld,%lld,%lld\n", num(row, "count"),
                                     num(row, "gross_vnd"), num(row, "fees_vnd"),
                                     num(row, "refunds_vnd"), num(row, "net_vnd"),
                                     num(row, "open_exceptions"));
-            if (err != GW_OK)
+            }
+            if (err != GW_OK) {
                 break;
+            }
         }
     }
     const json_t *t = json_object_get(rep, "totals");
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_buf_printf(b, "%s,%s,totals,\"\",\"\",%lld,%lld,%lld,%lld,%lld,%lld\n", day, tz,
                             num(t, "count"), num(t, "gross_vnd"), num(t, "fees_vnd"),
-                            num(t, "refunds_vnd"), num(t, "net_vnd"),
-                            num(t, "open_exceptions"));
+                            num(t, "refunds_vnd"), num(t, "net_vnd"), num(t, "open_exceptions"));
+    }
     return err;
 }
 
@@ -95,11 +103,13 @@ static void vnd(long long v, char out[32])
     char raw[24];
     int n = snprintf(raw, sizeof(raw), "%lld", v < 0 ? -v : v);
     size_t o = 0;
-    if (v < 0)
+    if (v < 0) {
         out[o++] = '-';
+    }
     for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
+        if (i > 0 && (n - i) % 3 == 0) {
             out[o++] = '.';
+        }
         out[o++] = raw[i];
     }
     out[o] = '\0';
@@ -110,20 +120,28 @@ static enum gw_err svg_bars(struct gw_buf *b, const json_t *rows, const char *ke
                             const char *title)
 {
     long long max = 1;
-    size_t i, n = json_array_size(rows);
+    size_t i;
+    size_t n = json_array_size(rows);
     json_t *row;
-    json_array_foreach(rows, i, row) if (num(row, key) > max) max = num(row, key);
+    json_array_foreach(rows, i, row) if (num(row, key) > max)
+    {
+        max = num(row, key);
+    }
     int h = (int)n * CHART_BAR_H + 30;
-    enum gw_err err = gw_buf_printf(b,
+    enum gw_err err = gw_buf_printf(
+        b,
         "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-        "role=\"img\" aria-label=\"", CHART_LABEL_W + CHART_BAR_W + 130, h);
+        "role=\"img\" aria-label=\"",
+        CHART_LABEL_W + CHART_BAR_W + 130, h);
     err = err == GW_OK ? gw_buf_add_html_escaped(b, title) : err;
     err = err == GW_OK ? gw_buf_printf(b, "\"><text x=\"0\" y=\"16\" class=\"t\">") : err;
     err = err == GW_OK ? gw_buf_add_html_escaped(b, title) : err;
     err = err == GW_OK ? gw_buf_adds(b, "</text>") : err;
-    json_array_foreach(rows, i, row) {
-        if (err != GW_OK)
+    json_array_foreach(rows, i, row)
+    {
+        if (err != GW_OK) {
             break;
+        }
         int y = 26 + (int)i * CHART_BAR_H;
         long long v = num(row, key);
         int w = (int)((double)CHART_BAR_W * (double)v / (double)max);
@@ -131,12 +149,15 @@ static enum gw_err svg_bars(struct gw_buf *b, const json_t *rows, const char *ke
         vnd(v, label);
         err = gw_buf_printf(b, "<text x=\"0\" y=\"%d\">", y + 14);
         err = err == GW_OK ? gw_buf_add_html_escaped(b, str(row, "code")) : err;
-        err = err == GW_OK ? gw_buf_printf(b,
-            "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#%s\"/>"
-            "<text x=\"%d\" y=\"%d\">%s</text>",
-            CHART_LABEL_W, y, w > 0 ? w : 1, CHART_BAR_H - 6,
-            strcmp(key, "open_exceptions") == 0 ? "c0392b" : "2e86c1",
-            CHART_LABEL_W + (w > 0 ? w : 1) + 6, y + 14, label) : err;
+        err = err == GW_OK
+                  ? gw_buf_printf(
+                        b,
+                        "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#%s\"/>"
+                        "<text x=\"%d\" y=\"%d\">%s</text>",
+                        CHART_LABEL_W, y, w > 0 ? w : 1, CHART_BAR_H - 6,
+                        strcmp(key, "open_exceptions") == 0 ? "c0392b" : "2e86c1",
+                        CHART_LABEL_W + (w > 0 ? w : 1) + 6, y + 14, label)
+                  : err;
     }
     return err == GW_OK ? gw_buf_adds(b, "</svg></figure>\n") : err;
 }
@@ -148,13 +169,19 @@ static enum gw_err html_table(struct gw_buf *b, const json_t *rows, const char *
     err = err == GW_OK ? gw_buf_adds(b, "</h2><table><tr><th>code</th><th>name</th>"
                                         "<th>count</th><th>gross VND</th><th>fees VND</th>"
                                         "<th>refunds VND</th><th>net VND</th>"
-                                        "<th>open exceptions</th></tr>\n") : err;
+                                        "<th>open exceptions</th></tr>\n")
+                       : err;
     size_t i;
     json_t *row;
-    json_array_foreach(rows, i, row) {
-        if (err != GW_OK)
+    json_array_foreach(rows, i, row)
+    {
+        if (err != GW_OK) {
             break;
-        char g[32], f[32], r[32], nt[32];
+        }
+        char g[32];
+        char f[32];
+        char r[32];
+        char nt[32];
         vnd(num(row, "gross_vnd"), g);
         vnd(num(row, "fees_vnd"), f);
         vnd(num(row, "refunds_vnd"), r);
@@ -163,10 +190,12 @@ static enum gw_err html_table(struct gw_buf *b, const json_t *rows, const char *
         err = err == GW_OK ? gw_buf_add_html_escaped(b, str(row, "code")) : err;
         err = err == GW_OK ? gw_buf_adds(b, "</td><td>") : err;
         err = err == GW_OK ? gw_buf_add_html_escaped(b, str(row, "name")) : err;
-        err = err == GW_OK ? gw_buf_printf(b, "</td><td>%lld</td><td>%s</td><td>%s</td>"
-                                              "<td>%s</td><td>%s</td><td>%lld</td></tr>\n",
-                                           num(row, "count"), g, f, r, nt,
-                                           num(row, "open_exceptions")) : err;
+        err = err == GW_OK
+                  ? gw_buf_printf(b,
+                                  "</td><td>%lld</td><td>%s</td><td>%s</td>"
+                                  "<td>%s</td><td>%s</td><td>%lld</td></tr>\n",
+                                  num(row, "count"), g, f, r, nt, num(row, "open_exceptions"))
+                  : err;
     }
     return err == GW_OK ? gw_buf_adds(b, "</table>\n") : err;
 }
@@ -174,13 +203,17 @@ static enum gw_err html_table(struct gw_buf *b, const json_t *rows, const char *
 static enum gw_err html_head(const json_t *rep, struct gw_buf *b)
 {
     const json_t *t = json_object_get(rep, "totals");
-    char g[32], f[32], r[32], n[32];
+    char g[32];
+    char f[32];
+    char r[32];
+    char n[32];
     vnd(num(t, "gross_vnd"), g);
     vnd(num(t, "fees_vnd"), f);
     vnd(num(t, "refunds_vnd"), r);
     vnd(num(t, "net_vnd"), n);
     bool closed = json_is_true(json_object_get(rep, "closed"));
-    return gw_buf_printf(b,
+    return gw_buf_printf(
+        b,
         "<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">"
         "<title>feegate: báo cáo ngày %s</title><style>"
         "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;"
@@ -203,9 +236,8 @@ static enum gw_err html_exceptions(const json_t *rep, struct gw_buf *b)
     json_t *rows = json_array();
     const char *k;
     json_t *v;
-    json_object_foreach(by, k, v)
-        json_array_append_new(rows, json_pack("{s:s,s:I}", "code", k, "open_exceptions",
-                                              json_integer_value(v)));
+    json_object_foreach(by, k, v) json_array_append_new(
+        rows, json_pack("{s:s,s:I}", "code", k, "open_exceptions", json_integer_value(v)));
     enum gw_err err = svg_bars(b, rows, "open_exceptions",
                                "Exceptions found, by category / Chênh lệch theo loại");
     json_decref(rows);
@@ -220,18 +252,20 @@ static enum gw_err render_html(const json_t *rep, struct gw_buf *b)
         char title[96];
         (void)snprintf(title, sizeof(title), "%s: gross VND", section_titles[s]);
         err = html_table(b, rows, section_titles[s]);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = svg_bars(b, rows, "gross_vnd", title);
+        }
     }
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = html_exceptions(rep, b);
+    }
     return err == GW_OK ? gw_buf_adds(b, "<p>feegate reconciliation report. Amounts in whole "
                                          "Vietnamese đồng.</p></body></html>\n")
                         : err;
 }
 
-enum gw_err ldg_report_render(const char *json, enum ldg_report_format format,
-                              struct gw_buf *out, struct gw_errbuf *eb)
+enum gw_err ldg_report_render(const char *json, enum ldg_report_format format, struct gw_buf *out,
+                              struct gw_errbuf *eb)
 {
     GW_ASSERT(json != NULL);
     json_error_t jerr;
@@ -244,8 +278,9 @@ enum gw_err ldg_report_render(const char *json, enum ldg_report_format format,
     if (format == LDG_REPORT_JSON) {
         char *s = json_dumps(rep, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         err = s != NULL ? gw_buf_adds(out, s) : GW_ERR_NOMEM;
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = gw_buf_addc(out, '\n');
+        }
         gw_libc_free(s);
     } else if (format == LDG_REPORT_CSV) {
         err = render_csv(rep, out);
@@ -253,7 +288,8 @@ enum gw_err ldg_report_render(const char *json, enum ldg_report_format format,
         err = render_html(rep, out);
     }
     json_decref(rep);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return gw_fail(eb, err, "could not render the report: it is too large");
+    }
     return GW_OK;
 }

@@ -1,12 +1,12 @@
 /* `feegate seed-demo`: the demo catalogue (embedded ledger/sql/seed/demo.sql) and the demo
  * portal clients, in one transaction; every insert is conditional, so it is idempotent. */
-#include "ledger.h"
-
 #include <string.h>
 
 #include "gw_assert.h"
 #include "gw_limits.h"
 #include "ldg_int.h"
+#include "ledger.h"
+
 #include "banned.h"
 
 /* Adds or updates the client (only if its secret or URL changed) and opens the demo
@@ -29,14 +29,16 @@ static enum gw_err ldg_seed_client(PGconn *conn, const struct ldg_demo_client *c
     enum gw_err err = GW_OK;
 
     if (c->id == NULL || c->secret == NULL || strlen(c->id) == 0 ||
-        strlen(c->id) > GW_CLIENT_ID_BYTES_MAX || strlen(c->secret) > GW_CLIENT_SECRET_BYTES_MAX)
+        strlen(c->id) > GW_CLIENT_ID_BYTES_MAX || strlen(c->secret) > GW_CLIENT_SECRET_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "demo client needs an id and a secret within limits");
+    }
     params[0] = c->id;
     params[1] = c->secret;
     params[2] = c->webhook_url;
     r = PQexecParams(conn, ldg_client_sql, 3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         err = ldg_fail_result(conn, r, "seed the demo client", eb);
+    }
     PQclear(r);
     return err;
 }
@@ -50,18 +52,22 @@ enum gw_err ldg_seed_demo_blocking(const char *admin_dsn, const struct ldg_demo_
 
     GW_ASSERT(clients != NULL || n == 0);
     err = ldg_connect(admin_dsn, LDG_MIGRATE_TIMEOUT, &conn, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     err = ldg_exec(conn, "BEGIN", "seed the demo catalogue", eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         goto out_finish;
+    }
     err = ldg_exec(conn, (const char *)ldg_seed_demo_sql.sql, "seed the demo catalogue", eb);
-    for (i = 0; err == GW_OK && i < n; i++)
+    for (i = 0; err == GW_OK && i < n; i++) {
         err = ldg_seed_client(conn, &clients[i], eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = ldg_exec(conn, "COMMIT", "commit the demo seed", eb);
-    else
+    } else {
         PQclear(PQexec(conn, "ROLLBACK"));
+    }
 out_finish:
     PQfinish(conn);
     return err;

@@ -26,14 +26,14 @@ bool ldg_read_line(FILE *f, char *buf, size_t cap, bool *too_long, long long *by
 void ldg_ref_set(struct ldg_stmt_line *line, char *dst, const char *src, size_t len);
 
 /* The parsers behind ldg_stmt_parse. */
-enum gw_err ldg_camt_parse(const char *path, const struct ldg_stmt_opts *opts,
-                           ldg_stmt_line_fn *fn, void *arg, struct ldg_stmt_info *info,
+enum gw_err ldg_camt_parse(const char *path, const struct ldg_stmt_opts *opts, ldg_stmt_line_fn *fn,
+                           void *arg, struct ldg_stmt_info *info,
                            struct gw_errbuf *eb) GW_MUST_CHECK;
 enum gw_err ldg_jsonl_parse(const char *path, const struct ldg_stmt_opts *opts,
                             ldg_stmt_line_fn *fn, void *arg, struct ldg_stmt_info *info,
                             struct gw_errbuf *eb) GW_MUST_CHECK;
-enum gw_err ldg_csv_parse(const char *path, const struct ldg_stmt_opts *opts,
-                          ldg_stmt_line_fn *fn, void *arg, struct ldg_stmt_info *info,
+enum gw_err ldg_csv_parse(const char *path, const struct ldg_stmt_opts *opts, ldg_stmt_line_fn *fn,
+                          void *arg, struct ldg_stmt_info *info,
                           struct gw_errbuf *eb) GW_MUST_CHECK;
 
 #endif

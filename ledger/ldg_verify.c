@@ -4,8 +4,6 @@
  * journal's fields, then "P" and each posting's fields in posting id order, each field NULL
  * "~" or "<bytes>:<value>"; hash = SHA-256(previous hash || text), the first previous hash
  * 32 zero bytes. */
-#include "ledger.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +15,8 @@
 #include "gw_assert.h"
 #include "gw_crypto.h"
 #include "ldg_int.h"
+#include "ledger.h"
+
 #include "banned.h"
 
 #define LDG_VERIFY_FETCH "FETCH 2000 FROM ldg_chain"
@@ -24,8 +24,24 @@
 
 /* Columns of the chain cursor, in order. */
 enum {
-    C_SEQ, C_JID, C_PREV, C_HASH, C_J_ID, C_KIND, C_PAYMENT, C_DAY, C_MEMO, C_CREATED,
-    C_LATE, C_REF, C_MAKER, C_CHECKER, C_P_ID, C_ACCOUNT, C_AMOUNT, C_NCOLS
+    C_SEQ,
+    C_JID,
+    C_PREV,
+    C_HASH,
+    C_J_ID,
+    C_KIND,
+    C_PAYMENT,
+    C_DAY,
+    C_MEMO,
+    C_CREATED,
+    C_LATE,
+    C_REF,
+    C_MAKER,
+    C_CHECKER,
+    C_P_ID,
+    C_ACCOUNT,
+    C_AMOUNT,
+    C_NCOLS
 };
 
 static const char ldg_chain_sql[] =
@@ -43,11 +59,11 @@ static const char ldg_chain_sql[] =
 /* The state of the walk along the chain. */
 struct ldg_walk {
     EVP_MD_CTX *md;
-    bool open;                   /* a seal's hash is being computed */
-    long long seq;               /* the seal being hashed */
+    bool open;     /* a seal's hash is being computed */
+    long long seq; /* the seal being hashed */
     long long journal_id;
-    char want[LDG_HASH_HEX];     /* its stored hash */
-    char last[LDG_HASH_HEX];     /* the previous seal's stored hash */
+    char want[LDG_HASH_HEX]; /* its stored hash */
+    char last[LDG_HASH_HEX]; /* the previous seal's stored hash */
     struct ldg_verify_result *res;
 };
 
@@ -57,8 +73,9 @@ static void ldg_bad(struct ldg_verify_result *res, long long journal_id, const c
 static void ldg_bad(struct ldg_verify_result *res, long long journal_id, const char *fmt, ...)
 {
     va_list ap;
-    if (res->bad)
+    if (res->bad) {
         return;
+    }
     res->bad = true;
     res->first_bad_journal = journal_id;
     va_start(ap, fmt);
@@ -96,16 +113,18 @@ static void ldg_seal_end(struct ldg_walk *w)
     unsigned int dn = 0;
     char got[LDG_HASH_HEX];
 
-    if (!w->open)
+    if (!w->open) {
         return;
+    }
     w->open = false;
     GW_ASSERT(EVP_DigestFinal_ex(w->md, d, &dn) == 1 && dn == 32);
     gw_hex_encode(d, 32, got);
-    if (strcmp(got, w->want) != 0)
+    if (strcmp(got, w->want) != 0) {
         ldg_bad(w->res, w->journal_id,
                 "journal %lld does not hash to its seal %lld: its header or postings were "
                 "changed, removed or inserted",
                 w->journal_id, w->seq);
+    }
     memcpy(w->last, w->want, sizeof(w->last));
     w->res->sealed++;
     w->res->head_seq = w->seq;
@@ -119,19 +138,22 @@ static void ldg_seal_begin(struct ldg_walk *w, const PGresult *r, int row)
     long long seq = ldg_ll(PQgetvalue(r, row, C_SEQ));
 
     w->journal_id = ldg_ll(PQgetvalue(r, row, C_JID));
-    if (seq != w->seq + 1)
+    if (seq != w->seq + 1) {
         ldg_bad(w->res, w->journal_id,
                 "seal %lld follows seal %lld: a seal was removed or inserted before journal %lld",
                 seq, w->seq, w->journal_id);
+    }
     w->seq = seq;
-    if (strcmp(PQgetvalue(r, row, C_PREV), w->last) != 0)
+    if (strcmp(PQgetvalue(r, row, C_PREV), w->last) != 0) {
         ldg_bad(w->res, w->journal_id,
                 "seal %lld of journal %lld does not link to the seal before it: seals were "
                 "reordered, removed or inserted",
                 seq, w->journal_id);
-    if (PQgetisnull(r, row, C_J_ID))
+    }
+    if (PQgetisnull(r, row, C_J_ID)) {
         ldg_bad(w->res, w->journal_id, "journal %lld is missing (sealed as %lld): removed",
                 w->journal_id, seq);
+    }
     (void)snprintf(w->want, sizeof(w->want), "%s", PQgetvalue(r, row, C_HASH));
     GW_ASSERT(EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) == 1);
     for (size_t i = 0; i < sizeof(prev); i++) {
@@ -141,8 +163,9 @@ static void ldg_seal_begin(struct ldg_walk *w, const PGresult *r, int row)
     }
     GW_ASSERT(EVP_DigestUpdate(w->md, prev, sizeof(prev)) == 1);
     GW_ASSERT(EVP_DigestUpdate(w->md, "J", 1) == 1);
-    for (int c = C_J_ID; c <= C_CHECKER; c++)
+    for (int c = C_J_ID; c <= C_CHECKER; c++) {
         ldg_field(w->md, r, row, c);
+    }
     w->open = true;
 }
 
@@ -154,8 +177,9 @@ static void ldg_walk_rows(struct ldg_walk *w, const PGresult *r)
         long long seq = ldg_ll(PQgetvalue(r, i, C_SEQ));
         if (!w->open || seq != w->seq) {
             ldg_seal_end(w);
-            if (w->res->bad)
+            if (w->res->bad) {
                 break;
+            }
             ldg_seal_begin(w, r, i);
         }
         if (!PQgetisnull(r, i, C_P_ID)) {
@@ -173,11 +197,13 @@ static enum gw_err ldg_verify_chain(PGconn *conn, struct ldg_verify_result *res,
 {
     struct ldg_walk w = { .res = res };
     enum gw_err err = ldg_exec(conn, ldg_chain_sql, "open the chain cursor", eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     w.md = EVP_MD_CTX_new();
-    if (w.md == NULL)
+    if (w.md == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "could not allocate a digest context");
+    }
     (void)snprintf(w.last, sizeof(w.last), "%064d", 0);
     for (;;) {
         PGresult *r = PQexec(conn, LDG_VERIFY_FETCH);
@@ -205,10 +231,11 @@ static enum gw_err ldg_query_ll(PGconn *conn, const char *sql, const char *what,
     PGresult *r = PQexec(conn, sql);
     enum gw_err err = GW_OK;
     *out = -1;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         err = ldg_fail_result(conn, r, what, eb);
-    else if (PQntuples(r) == 1 && PQnfields(r) >= 1 && !PQgetisnull(r, 0, 0))
+    } else if (PQntuples(r) == 1 && PQnfields(r) >= 1 && !PQgetisnull(r, 0, 0)) {
         *out = ldg_ll(PQgetvalue(r, 0, 0));
+    }
     PQclear(r);
     return err;
 }
@@ -222,38 +249,48 @@ static enum gw_err ldg_verify_rest(PGconn *conn, struct ldg_verify_result *res,
     long long v;
     enum gw_err err = ldg_query_ll(conn, "SELECT count(*) FROM feegate.journals", "count journals",
                                    &res->journals, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = ldg_query_ll(conn,
                            "SELECT count(*) FROM feegate.journals j WHERE NOT EXISTS (SELECT 1 "
                            "FROM feegate.journal_seals s WHERE s.journal_id = j.id)",
                            "count unsealed journals", &res->unsealed, eb);
+    }
     (void)snprintf(sql, sizeof(sql),
                    "SELECT min(j.id) FROM feegate.journals j WHERE j.created_at < now() - "
                    "make_interval(secs => %d) AND NOT EXISTS (SELECT 1 FROM "
                    "feegate.journal_seals s WHERE s.journal_id = j.id)",
                    res->max_unsealed_age_s);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = ldg_query_ll(conn, sql, "find old unsealed journals", &v, eb);
-    if (err == GW_OK && v >= 0)
-        ldg_bad(res, v, "journal %lld is not sealed after %d s: inserted, or the sealer is not "
-                "running", v, res->max_unsealed_age_s);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK && v >= 0) {
+        ldg_bad(res, v,
+                "journal %lld is not sealed after %d s: inserted, or the sealer is not "
+                "running",
+                v, res->max_unsealed_age_s);
+    }
+    if (err == GW_OK) {
         err = ldg_query_ll(conn,
                            "SELECT min(p.journal_id) FROM feegate.postings p WHERE NOT EXISTS "
                            "(SELECT 1 FROM feegate.journals j WHERE j.id = p.journal_id)",
                            "find orphan postings", &v, eb);
-    if (err == GW_OK && v >= 0)
+    }
+    if (err == GW_OK && v >= 0) {
         ldg_bad(res, v, "journal %lld is missing but has postings: removed", v);
+    }
     return err;
 }
 
 static void ldg_verify_print(FILE *out, const struct ldg_verify_result *res)
 {
-    if (res->bad)
+    if (res->bad) {
         (void)fprintf(out, "FAIL journal %lld: %s\n", res->first_bad_journal, res->reason);
-    else
-        (void)fprintf(out, "ok   chain of %lld sealed journals (%lld journals, %lld not sealed "
-                      "yet)\n", res->sealed, res->journals, res->unsealed);
+    } else {
+        (void)fprintf(out,
+                      "ok   chain of %lld sealed journals (%lld journals, %lld not sealed "
+                      "yet)\n",
+                      res->sealed, res->journals, res->unsealed);
+    }
     (void)fprintf(out, "head seal %lld hash %s\n", res->head_seq,
                   res->head_hash[0] != '\0' ? res->head_hash : "-");
 }
@@ -268,22 +305,29 @@ enum gw_err ldg_verify_blocking(const char *dsn, FILE *out, struct ldg_verify_re
     memset(res, 0, sizeof(*res));
     res->max_unsealed_age_s = age < 0 ? 0 : age;
     enum gw_err err = ldg_connect(dsn, LDG_CHECK_TIMEOUT, &conn, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    err = ldg_exec(conn, "SET client_encoding = 'UTF8'; "
+    }
+    err = ldg_exec(conn,
+                   "SET client_encoding = 'UTF8'; "
                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                    "start the snapshot", eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = ldg_verify_chain(conn, res, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = ldg_verify_rest(conn, res, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = ldg_exec(conn, "COMMIT", "end the snapshot", eb);
+    }
     PQfinish(conn);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     ldg_verify_print(out, res);
-    if (fflush(out) != 0)
+    if (fflush(out) != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not write the verify report");
+    }
     return GW_OK;
 }

@@ -32,10 +32,10 @@ struct ldg_verify_result {
     bool bad;                    /* something was found; the first is below */
     long long first_bad_journal; /* the journal id it concerns */
     char reason[256];
-    long long sealed;            /* seals walked (up to the first bad one) */
-    long long journals;          /* journals in the snapshot */
-    long long unsealed;          /* journals without a seal yet */
-    long long head_seq;          /* the last good seal: publish it to anchor the chain */
+    long long sealed;   /* seals walked (up to the first bad one) */
+    long long journals; /* journals in the snapshot */
+    long long unsealed; /* journals without a seal yet */
+    long long head_seq; /* the last good seal: publish it to anchor the chain */
     char head_hash[65];
 };
 

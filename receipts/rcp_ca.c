@@ -16,8 +16,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "banned.h"
 #include "rcp.h"
+
 #include "banned.h"
 
 #define CA_DAYS     3650
@@ -30,8 +30,9 @@ static bool add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
     X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-    if (ext == NULL)
+    if (ext == NULL) {
         return false;
+    }
     int ok = X509_add_ext(cert, ext, -1);
     X509_EXTENSION_free(ext);
     return ok == 1;
@@ -40,8 +41,9 @@ static bool add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 static bool set_serial(X509 *cert)
 {
     unsigned char raw[16];
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
         return false;
+    }
     raw[0] &= 0x7f; /* positive */
     BIGNUM *bn = BN_bin2bn(raw, sizeof(raw), NULL);
     bool ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) != NULL;
@@ -57,8 +59,9 @@ static bool set_names(X509 *cert, X509 *issuer, const char *cn)
         X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"feegate demo",
                                    -1, -1, 0) != 1 ||
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-                                   0) != 1)
+                                   0) != 1) {
         return false;
+    }
     return X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : name) == 1;
 }
 
@@ -74,12 +77,13 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
                               (long)(ca ? CA_DAYS : SIGNER_DAYS) * 86400) != NULL &&
               X509_set_pubkey(cert, key) == 1 && set_names(cert, issuer, cn);
     X509 *iss = ca ? cert : issuer;
-    if (ok && ca)
+    if (ok && ca) {
         ok = add_ext(cert, iss, NID_basic_constraints, "critical,CA:TRUE") &&
              add_ext(cert, iss, NID_key_usage, "critical,keyCertSign,cRLSign");
-    else if (ok)
+    } else if (ok) {
         ok = add_ext(cert, iss, NID_basic_constraints, "critical,CA:FALSE") &&
              add_ext(cert, iss, NID_key_usage, "critical,digitalSignature,nonRepudiation");
+    }
     ok = ok && add_ext(cert, iss, NID_subject_key_identifier, "hash") &&
          add_ext(cert, iss, NID_authority_key_identifier, "keyid:always") &&
          X509_sign(cert, ca ? key : issuer_key, EVP_sha256()) > 0;
@@ -93,11 +97,13 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
 static enum gw_err write_cert(const char *path, X509 *cert, struct gw_errbuf *eb)
 {
     FILE *f = fopen(path, "w");
-    if (f == NULL)
+    if (f == NULL) {
         return gw_fail(eb, GW_ERR_IO, "could not write \"%s\": %s", path, strerror(errno));
+    }
     int ok = PEM_write_X509(f, cert);
-    if (fclose(f) != 0 || ok != 1)
+    if (fclose(f) != 0 || ok != 1) {
         return gw_fail(eb, GW_ERR_IO, "could not write \"%s\"", path);
+    }
     return GW_OK;
 }
 
@@ -106,13 +112,15 @@ static enum gw_err write_key(const char *path, EVP_PKEY *key, struct gw_errbuf *
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL) {
-        if (fd >= 0)
+        if (fd >= 0) {
             (void)close(fd);
+        }
         return gw_fail(eb, GW_ERR_IO, "could not write \"%s\": %s", path, strerror(errno));
     }
     int ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
-    if (fclose(f) != 0 || ok != 1)
+    if (fclose(f) != 0 || ok != 1) {
         return gw_fail(eb, GW_ERR_IO, "could not write \"%s\"", path);
+    }
     return GW_OK;
 }
 
@@ -120,13 +128,15 @@ static enum gw_err issue(X509 *ca, EVP_PKEY *ca_key, const char *cn, const char 
                          const char *key_path, struct gw_errbuf *eb)
 {
     EVP_PKEY *key = EVP_RSA_gen(2048);
-    if (key == NULL)
+    if (key == NULL) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not generate an RSA key");
+    }
     X509 *cert = make_cert(cn, key, ca, ca_key);
     enum gw_err err = cert == NULL ? gw_fail(eb, GW_ERR_INTERNAL, "could not make the certificate")
                                    : write_key(key_path, key, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = write_cert(cert_path, cert, eb);
+    }
     X509_free(cert);
     EVP_PKEY_free(key);
     return err;
@@ -135,38 +145,52 @@ static enum gw_err issue(X509 *ca, EVP_PKEY *ca_key, const char *cn, const char 
 static enum gw_err dir_path(char *out, const char *dir, const char *file, struct gw_errbuf *eb)
 {
     int n = snprintf(out, PATH_BYTES, "%s/%s", dir, file);
-    if (n < 0 || n >= PATH_BYTES)
+    if (n < 0 || n >= PATH_BYTES) {
         return gw_fail(eb, GW_ERR_LIMIT, "the directory path is too long");
+    }
     return GW_OK;
 }
 
 enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
 {
-    char ca_pem[PATH_BYTES], ca_key[PATH_BYTES], s_pem[PATH_BYTES], s_key[PATH_BYTES];
+    char ca_pem[PATH_BYTES];
+    char ca_key[PATH_BYTES];
+    char s_pem[PATH_BYTES];
+    char s_key[PATH_BYTES];
     enum gw_err err = dir_path(ca_pem, dir, "ca.pem", eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = dir_path(ca_key, dir, "ca.key", eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = dir_path(s_pem, dir, "signer.pem", eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = dir_path(s_key, dir, "signer.key", eb);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         return gw_fail(eb, GW_ERR_IO, "could not create \"%s\": %s", dir, strerror(errno));
+    }
     struct stat st;
-    if (stat(ca_pem, &st) == 0)
+    if (stat(ca_pem, &st) == 0) {
         return gw_fail(eb, GW_ERR_CONFLICT, "\"%s\" exists: not overwriting a CA", ca_pem);
+    }
     EVP_PKEY *key = EVP_RSA_gen(2048);
     X509 *ca = key != NULL ? make_cert("feegate demo receipt CA", key, NULL, NULL) : NULL;
-    if (ca == NULL)
+    if (ca == NULL) {
         err = gw_fail(eb, GW_ERR_INTERNAL, "could not make the CA certificate");
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = write_key(ca_key, key, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = write_cert(ca_pem, ca, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = issue(ca, key, "feegate demo agency receipt signer", s_pem, s_key, eb);
+    }
     X509_free(ca);
     EVP_PKEY_free(key);
     return err;
@@ -175,24 +199,30 @@ enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
 enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
                          const char *key_path, struct gw_errbuf *eb)
 {
-    char ca_pem[PATH_BYTES], ca_key[PATH_BYTES];
+    char ca_pem[PATH_BYTES];
+    char ca_key[PATH_BYTES];
     enum gw_err err = dir_path(ca_pem, dir, "ca.pem", eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = dir_path(ca_key, dir, "ca.key", eb);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err;
+    }
     FILE *fc = fopen(ca_pem, "r");
     X509 *ca = fc != NULL ? PEM_read_X509(fc, NULL, NULL, NULL) : NULL;
-    if (fc != NULL)
+    if (fc != NULL) {
         (void)fclose(fc);
+    }
     FILE *fk = fopen(ca_key, "r");
     EVP_PKEY *key = fk != NULL ? PEM_read_PrivateKey(fk, NULL, NULL, NULL) : NULL;
-    if (fk != NULL)
+    if (fk != NULL) {
         (void)fclose(fk);
-    if (ca == NULL || key == NULL)
+    }
+    if (ca == NULL || key == NULL) {
         err = gw_fail(eb, GW_ERR_IO, "could not read the CA from \"%s\" (ca.pem, ca.key)", dir);
-    else
+    } else {
         err = issue(ca, key, cn, cert_path, key_path, eb);
+    }
     X509_free(ca);
     EVP_PKEY_free(key);
     return err;

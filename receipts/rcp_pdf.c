@@ -13,10 +13,10 @@
 #include <xmlsec/crypto.h>
 #include <xmlsec/xmlsec.h>
 
-#include "banned.h"
 #include "gw_buf.h"
 #include "rcp.h"
 #include "rcp_int.h"
+
 #include "banned.h"
 
 #define PAGE_W  595.0 /* A4 in points */
@@ -50,7 +50,8 @@ static double text_at(struct pdf *p, double x, double y, double w, const char *t
     pango_layout_set_text(l, text, -1);
     cairo_move_to(p->cr, x, y);
     pango_cairo_show_layout(p->cr, l);
-    int lw = 0, lh = 0;
+    int lw = 0;
+    int lh = 0;
     pango_layout_get_size(l, &lw, &lh);
     pango_font_description_free(fd);
     g_object_unref(l);
@@ -60,8 +61,9 @@ static double text_at(struct pdf *p, double x, double y, double w, const char *t
 /* A "Label: value" line across the text width; skipped when value is empty. */
 static void row(struct pdf *p, const char *label, const char *value)
 {
-    if (value == NULL || value[0] == '\0')
+    if (value == NULL || value[0] == '\0') {
         return;
+    }
     char line[1024];
     (void)snprintf(line, sizeof(line), "%s: %s", label, value);
     p->y += text_at(p, MARGIN, p->y, TEXT_W, line, FONT " 10", PANGO_ALIGN_LEFT) + 3;
@@ -73,11 +75,13 @@ static void fmt_vnd(int64_t v, char out[40])
     char digits[24];
     int n = snprintf(digits, sizeof(digits), "%lld", (long long)(v < 0 ? -v : v));
     size_t o = 0;
-    if (v < 0)
+    if (v < 0) {
         out[o++] = '-';
+    }
     for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
+        if (i > 0 && (n - i) % 3 == 0) {
             out[o++] = '.';
+        }
         out[o++] = digits[i];
     }
     out[o] = '\0';
@@ -126,7 +130,9 @@ static void hline(struct pdf *p, double y)
 
 static void draw_items(struct pdf *p, const struct rcp_receipt *r)
 {
-    const double c1 = 40, c3 = 130, c2 = TEXT_W - c1 - c3;
+    const double c1 = 40;
+    const double c3 = 130;
+    const double c2 = TEXT_W - c1 - c3;
     cairo_set_line_width(p->cr, 0.8);
     hline(p, p->y);
     double h = text_at(p, MARGIN + 4, p->y + 4, c1 - 8, "STT", FONT " Bold 10", PANGO_ALIGN_CENTER);
@@ -136,7 +142,8 @@ static void draw_items(struct pdf *p, const struct rcp_receipt *r)
                   PANGO_ALIGN_RIGHT);
     p->y += h + 8;
     hline(p, p->y);
-    char n[24], amt[40];
+    char n[24];
+    char amt[40];
     for (size_t i = 0; i < r->n_items; i++) {
         (void)snprintf(n, sizeof(n), "%zu", i + 1);
         fmt_vnd(r->items[i].amount_vnd, amt);
@@ -161,14 +168,18 @@ static void draw_items(struct pdf *p, const struct rcp_receipt *r)
 static void draw_qr(struct pdf *p, const char *url, double x, double y)
 {
     QRcode *qr = QRcode_encodeString(url, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    if (qr == NULL || qr->width <= 0)
+    if (qr == NULL || qr->width <= 0) {
         return;
+    }
     double cell = QR_SIZE / (qr->width + 8); /* a quiet zone of four cells each side */
     cairo_set_source_rgb(p->cr, 0, 0, 0);
-    for (int j = 0; j < qr->width; j++)
-        for (int i = 0; i < qr->width; i++)
-            if ((qr->data[j * qr->width + i] & 1) != 0)
+    for (int j = 0; j < qr->width; j++) {
+        for (int i = 0; i < qr->width; i++) {
+            if ((qr->data[j * qr->width + i] & 1) != 0) {
                 cairo_rectangle(p->cr, x + (i + 4) * cell, y + (j + 4) * cell, cell, cell);
+            }
+        }
+    }
     cairo_fill(p->cr);
     QRcode_free(qr);
 }
@@ -207,10 +218,12 @@ static void draw_receipt(struct pdf *p, const struct rcp_receipt *r, const char 
     row(p, "Mã giao dịch", r->provider_txn_id);
     p->y += 10;
     draw_items(p, r);
-    char words[RCP_WORDS_BYTES], line[RCP_WORDS_BYTES + 64];
+    char words[RCP_WORDS_BYTES];
+    char line[RCP_WORDS_BYTES + 64];
     struct gw_errbuf eb;
-    if (rcp_words_vnd(r->total_vnd, 0, words, sizeof(words), &eb) != GW_OK)
+    if (rcp_words_vnd(r->total_vnd, 0, words, sizeof(words), &eb) != GW_OK) {
         words[0] = '\0';
+    }
     (void)snprintf(line, sizeof(line), "Số tiền bằng chữ: %s.", words);
     p->y += text_at(p, MARGIN, p->y, TEXT_W, line, FONT " Oblique 10", PANGO_ALIGN_LEFT);
     draw_foot(p, r, signed_note);
@@ -234,12 +247,14 @@ enum gw_err rcp_pdf_render(const struct rcp_receipt *r, const char *signed_note,
     cairo_status_t st = cairo_status(p.cr);
     cairo_destroy(p.cr);
     cairo_surface_finish(s);
-    if (st == CAIRO_STATUS_SUCCESS)
+    if (st == CAIRO_STATUS_SUCCESS) {
         st = cairo_surface_status(s);
+    }
     cairo_surface_destroy(s);
-    if (st != CAIRO_STATUS_SUCCESS)
+    if (st != CAIRO_STATUS_SUCCESS) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not render the PDF: %s",
                        cairo_status_to_string(st));
+    }
     return GW_OK;
 }
 

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "banned.h"
 #include "gw_arena.h"
 #include "gw_money.h"
 #include "rcp.h"
 #include "rcp_int.h"
+
 #include "banned.h"
 
 static const char *jdup(struct gw_arena *a, const json_t *o, const char *key)
@@ -27,15 +27,18 @@ static bool valid_amount(int64_t v)
 static enum gw_err items_from_json(const json_t *items, struct gw_arena *a, struct rcp_receipt *r,
                                    struct gw_errbuf *eb)
 {
-    if (!json_is_array(items) || json_array_size(items) == 0)
+    if (!json_is_array(items) || json_array_size(items) == 0) {
         return gw_fail(eb, GW_ERR_INVALID, "the receipt has no lines");
-    if (json_array_size(items) > RCP_ITEMS_MAX)
+    }
+    if (json_array_size(items) > RCP_ITEMS_MAX) {
         return gw_fail(eb, GW_ERR_LIMIT, "the receipt has more than %d lines", RCP_ITEMS_MAX);
+    }
     for (size_t i = 0; i < json_array_size(items); i++) {
         const json_t *it = json_array_get(items, i);
         const json_t *amt = json_object_get(it, "amount_vnd");
-        if (!json_is_integer(amt) || !valid_amount((int64_t)json_integer_value(amt)))
+        if (!json_is_integer(amt) || !valid_amount((int64_t)json_integer_value(amt))) {
             return gw_fail(eb, GW_ERR_INVALID, "line %zu has no valid amount_vnd", i + 1);
+        }
         r->items[i] = (struct rcp_item){ .fee_code = jdup(a, it, "fee_code"),
                                          .name = jdup(a, it, "name"),
                                          .amount_vnd = (int64_t)json_integer_value(amt) };
@@ -76,8 +79,9 @@ enum gw_err rcp_receipt_from_json(const char *json, const char *verify_base, str
     }
     r->id = jdup(a, v, "id");
     r->kind = jdup(a, v, "kind");
-    if (r->kind != NULL && r->kind[0] == '\0')
+    if (r->kind != NULL && r->kind[0] == '\0') {
         r->kind = "original";
+    }
     r->tmpl = jdup(a, v, "template");
     r->series = jdup(a, v, "series");
     r->number = jdup(a, v, "number");
@@ -89,20 +93,25 @@ enum gw_err rcp_receipt_from_json(const char *json, const char *verify_base, str
     parties_from_json(v, a, r);
     const json_t *total = json_object_get(v, "amount_vnd");
     enum gw_err err = GW_OK;
-    if (!json_is_integer(total) || !valid_amount((int64_t)json_integer_value(total)))
+    if (!json_is_integer(total) || !valid_amount((int64_t)json_integer_value(total))) {
         err = gw_fail(eb, GW_ERR_INVALID, "the receipt has no valid amount_vnd");
-    else
+    } else {
         r->total_vnd = (int64_t)json_integer_value(total);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = items_from_json(json_object_get(v, "items"), a, r, eb);
+    }
     json_decref(v);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     r->verify_url = gw_arena_printf(a, "%s%s", verify_base != NULL ? verify_base : "", r->id);
-    if (r->verify_url == NULL || r->collector.address == NULL || r->original.reason == NULL)
+    if (r->verify_url == NULL || r->collector.address == NULL || r->original.reason == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "out of memory reading the receipt");
-    if (r->id[0] == '\0' || r->tmpl[0] == '\0' || r->series[0] == '\0' || r->number[0] == '\0')
+    }
+    if (r->id[0] == '\0' || r->tmpl[0] == '\0' || r->series[0] == '\0' || r->number[0] == '\0') {
         return gw_fail(eb, GW_ERR_INVALID, "the receipt lacks its id, template, series or number");
+    }
     return GW_OK;
 }
 
@@ -110,20 +119,24 @@ enum gw_err rcp_receipt_from_json(const char *json, const char *verify_base, str
 
 xmlNodePtr rcp_xml_child(xmlNodePtr parent, const char *name)
 {
-    if (parent == NULL)
+    if (parent == NULL) {
         return NULL;
-    for (xmlNodePtr c = parent->children; c != NULL; c = c->next)
+    }
+    for (xmlNodePtr c = parent->children; c != NULL; c = c->next) {
         if (c->type == XML_ELEMENT_NODE && c->ns != NULL &&
-            xmlStrEqual(c->ns->href, RCP_X(RCP_NS)) && xmlStrEqual(c->name, RCP_X(name)))
+            xmlStrEqual(c->ns->href, RCP_X(RCP_NS)) && xmlStrEqual(c->name, RCP_X(name))) {
             return c;
+        }
+    }
     return NULL;
 }
 
 const char *rcp_xml_text(xmlNodePtr parent, const char *name, struct gw_arena *a)
 {
     xmlNodePtr n = rcp_xml_child(parent, name);
-    if (n == NULL)
+    if (n == NULL) {
         return gw_arena_strdup(a, "");
+    }
     xmlChar *t = xmlNodeGetContent(n);
     const char *s = gw_arena_strdup(a, t != NULL ? (const char *)t : "");
     xmlFree(t);
@@ -133,9 +146,10 @@ const char *rcp_xml_text(xmlNodePtr parent, const char *name, struct gw_arena *a
 enum gw_err rcp_xml_parse(const char *xml, size_t len, xmlDocPtr *out, struct gw_errbuf *eb)
 {
     *out = NULL;
-    if (len == 0 || len > RCP_XML_BYTES_MAX)
+    if (len == 0 || len > RCP_XML_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_LIMIT, "the document must be 1 to %d bytes, not %zu",
                        RCP_XML_BYTES_MAX, len);
+    }
     /* No XML_PARSE_NOENT (no entity expansion), no DTD loading, no network. */
     xmlDocPtr doc = xmlReadMemory(xml, (int)len, "receipt.xml", NULL,
                                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
@@ -161,13 +175,15 @@ enum gw_err rcp_xml_parse(const char *xml, size_t len, xmlDocPtr *out, struct gw
 
 static bool parse_amount(const char *s, int64_t *out)
 {
-    if (s == NULL || s[0] < '0' || s[0] > '9' || strlen(s) > 18)
+    if (s == NULL || s[0] < '0' || s[0] > '9' || strlen(s) > 18) {
         return false;
+    }
     char *end = NULL;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || !valid_amount((int64_t)v))
+    if (errno != 0 || *end != '\0' || !valid_amount((int64_t)v)) {
         return false;
+    }
     *out = (int64_t)v;
     return true;
 }
@@ -185,18 +201,22 @@ static enum gw_err items_from_xml(xmlNodePtr items, struct gw_arena *a, struct r
 {
     r->n_items = 0;
     for (xmlNodePtr c = items != NULL ? items->children : NULL; c != NULL; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, RCP_X("Item")))
+        if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, RCP_X("Item"))) {
             continue;
-        if (r->n_items == RCP_ITEMS_MAX)
+        }
+        if (r->n_items == RCP_ITEMS_MAX) {
             return gw_fail(eb, GW_ERR_LIMIT, "the receipt has more than %d lines", RCP_ITEMS_MAX);
+        }
         struct rcp_item *it = &r->items[r->n_items++];
         it->fee_code = rcp_xml_text(c, "FeeCode", a);
         it->name = rcp_xml_text(c, "Name", a);
-        if (!parse_amount(rcp_xml_text(c, "AmountVnd", a), &it->amount_vnd))
+        if (!parse_amount(rcp_xml_text(c, "AmountVnd", a), &it->amount_vnd)) {
             return gw_fail(eb, GW_ERR_INVALID, "line %zu has no valid AmountVnd", r->n_items);
+        }
     }
-    if (r->n_items == 0)
+    if (r->n_items == 0) {
         return gw_fail(eb, GW_ERR_INVALID, "the receipt has no lines");
+    }
     return GW_OK;
 }
 
@@ -227,10 +247,12 @@ enum gw_err rcp_receipt_from_doc(xmlDocPtr doc, struct gw_arena *a, struct rcp_r
     r->original.issued_at = rcp_xml_text(o, "IssuedAt", a);
     r->original.reason = rcp_xml_text(o, "Reason", a);
     r->verify_url = rcp_xml_text(root, "VerifyUrl", a);
-    if (r->verify_url == NULL || r->id == NULL)
+    if (r->verify_url == NULL || r->id == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "out of memory reading the receipt");
-    if (!parse_amount(rcp_xml_text(root, "TotalVnd", a), &r->total_vnd))
+    }
+    if (!parse_amount(rcp_xml_text(root, "TotalVnd", a), &r->total_vnd)) {
         return gw_fail(eb, GW_ERR_INVALID, "the receipt has no valid TotalVnd");
+    }
     return items_from_xml(rcp_xml_child(root, "Items"), a, r, eb);
 }
 
@@ -239,8 +261,9 @@ enum gw_err rcp_receipt_from_xml(const char *xml, size_t len, struct gw_arena *a
 {
     xmlDocPtr doc = NULL;
     enum gw_err err = rcp_xml_parse(xml, len, &doc, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     err = rcp_receipt_from_doc(doc, a, r, eb);
     xmlFreeDoc(doc);
     return err;

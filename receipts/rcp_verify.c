@@ -17,13 +17,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include "banned.h"
 #include "gw_arena.h"
 #include "gw_crypto.h"
 #include "gw_limits.h"
 #include "gw_money.h"
 #include "rcp.h"
 #include "rcp_int.h"
+
 #include "banned.h"
 
 #define CERT_B64_BYTES_MAX 16384
@@ -43,11 +43,13 @@ static void set_reason(struct rcp_verify_result *out, const char *fmt, ...)
 static xmlNodePtr find_signature(xmlDocPtr doc)
 {
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    for (xmlNodePtr c = root->children; c != NULL; c = c->next)
+    for (xmlNodePtr c = root->children; c != NULL; c = c->next) {
         if (c->type == XML_ELEMENT_NODE && c->ns != NULL &&
             xmlStrEqual(c->ns->href, RCP_X(RCP_DSIG_NS)) &&
-            xmlStrEqual(c->name, RCP_X("Signature")))
+            xmlStrEqual(c->name, RCP_X("Signature"))) {
             return c;
+        }
+    }
     return NULL;
 }
 
@@ -55,22 +57,27 @@ static xmlNodePtr find_signature(xmlDocPtr doc)
 static X509 *signing_cert(xmlNodePtr sig)
 {
     xmlNodePtr n = xmlSecFindNode(sig, RCP_X("X509Certificate"), RCP_X(RCP_DSIG_NS));
-    if (n == NULL)
+    if (n == NULL) {
         return NULL;
+    }
     xmlChar *b64 = xmlNodeGetContent(n);
-    if (b64 == NULL)
+    if (b64 == NULL) {
         return NULL;
+    }
     static _Thread_local unsigned char clean[CERT_B64_BYTES_MAX];
     static _Thread_local unsigned char der[CERT_B64_BYTES_MAX];
     size_t len = 0;
-    for (const xmlChar *p = b64; *p != '\0' && len < sizeof(clean) - 1; p++)
-        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t')
+    for (const xmlChar *p = b64; *p != '\0' && len < sizeof(clean) - 1; p++) {
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
             clean[len++] = *p;
+        }
+    }
     clean[len] = '\0';
     xmlFree(b64);
     int n_der = len % 4 == 0 ? EVP_DecodeBlock(der, clean, (int)len) : -1;
-    if (n_der <= 0)
+    if (n_der <= 0) {
         return NULL;
+    }
     const unsigned char *p = der;
     return d2i_X509(NULL, &p, n_der);
 }
@@ -80,8 +87,9 @@ static void cert_identity(X509 *x, struct rcp_verify_result *out)
     (void)X509_NAME_oneline(X509_get_subject_name(x), out->signer, (int)sizeof(out->signer));
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    if (X509_digest(x, EVP_sha256(), md, &n) == 1 && n == 32)
+    if (X509_digest(x, EVP_sha256(), md, &n) == 1 && n == 32) {
         gw_hex_encode(md, n, out->fingerprint);
+    }
 }
 
 /* Does x chain to a CA certificate of ca_path? On failure, why, into out. */
@@ -163,8 +171,9 @@ static void check_content(xmlDocPtr doc, struct rcp_verify_result *out)
     struct rcp_receipt r;
     struct gw_errbuf eb = { .msg = "" };
     if (rcp_receipt_from_doc(doc, &a, &r, &eb) != GW_OK) {
-        if (judge)
+        if (judge) {
             set_reason(out, "the receipt's content is incomplete: %s", eb.msg);
+        }
         gw_arena_release(&a);
         return;
     }
@@ -179,15 +188,17 @@ static void check_content(xmlDocPtr doc, struct rcp_verify_result *out)
     }
     int64_t sum = 0;
     bool ok = true;
-    for (size_t i = 0; i < r.n_items && ok; i++)
+    for (size_t i = 0; i < r.n_items && ok; i++) {
         ok = gw_vnd_add(sum, r.items[i].amount_vnd, &sum);
+    }
     char words[RCP_WORDS_BYTES];
     const char *given = rcp_xml_text(xmlDocGetRootElement(doc), "TotalInWords", &a);
-    if (!ok || sum != r.total_vnd)
+    if (!ok || sum != r.total_vnd) {
         set_reason(out, "the total does not equal the sum of the lines");
-    else if (rcp_words_vnd(r.total_vnd, 0, words, sizeof(words), &eb) != GW_OK || given == NULL ||
-             strcmp(words, given) != 0)
+    } else if (rcp_words_vnd(r.total_vnd, 0, words, sizeof(words), &eb) != GW_OK || given == NULL ||
+               strcmp(words, given) != 0) {
         set_reason(out, "the amount in words does not match the total: expected \"%.400s\"", words);
+    }
     gw_arena_release(&a);
 }
 
@@ -196,8 +207,9 @@ enum gw_err rcp_xml_verify(const char *xml, size_t len, const char *ca_path,
 {
     memset(out, 0, sizeof(*out));
     enum gw_err err = rcp_init(eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     xmlDocPtr doc = NULL;
     struct gw_errbuf peb = { .msg = "" };
     if (rcp_xml_parse(xml, len, &doc, &peb) != GW_OK) {
@@ -215,10 +227,12 @@ enum gw_err rcp_xml_verify(const char *xml, size_t len, const char *ca_path,
         cert_identity(cert, out);
         err = check_chain(cert, ca_path, out, eb);
     }
-    if (err == GW_OK && out->valid)
+    if (err == GW_OK && out->valid) {
         err = check_signature(sig, ca_path, out, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         check_content(doc, out);
+    }
     X509_free(cert);
     xmlFreeDoc(doc);
     return err;
@@ -229,8 +243,9 @@ enum gw_err rcp_xml_validate_xsd(const char *xml, size_t len, const char *xsd_pa
 {
     xmlDocPtr doc = NULL;
     enum gw_err err = rcp_xml_parse(xml, len, &doc, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     xmlSchemaParserCtxtPtr pctx = xmlSchemaNewParserCtxt(xsd_path);
     xmlSchemaPtr schema = pctx != NULL ? xmlSchemaParse(pctx) : NULL;
     xmlSchemaValidCtxtPtr vctx = schema != NULL ? xmlSchemaNewValidCtxt(schema) : NULL;

@@ -18,12 +18,12 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "banned.h"
 #include "gw_arena.h"
 #include "gw_buf.h"
 #include "gw_crypto.h"
 #include "rcp.h"
 #include "rcp_int.h"
+
 #include "banned.h"
 
 static pthread_once_t rcp_once = PTHREAD_ONCE_INIT;
@@ -52,20 +52,24 @@ static void rcp_init_once(void)
 {
     xmlInitParser();
     xmlSetGenericErrorFunc(NULL, rcp_quiet_xml);
-    if (xmlSecInit() < 0)
+    if (xmlSecInit() < 0) {
         return;
-    if (xmlSecCheckVersion() != 1 || xmlSecCryptoAppInit(NULL) < 0)
+    }
+    if (xmlSecCheckVersion() != 1 || xmlSecCryptoAppInit(NULL) < 0) {
         return;
-    if (xmlSecCryptoInit() < 0)
+    }
+    if (xmlSecCryptoInit() < 0) {
         return;
+    }
     xmlSecErrorsSetCallback(rcp_quiet_xmlsec);
     rcp_init_rc = 0;
 }
 
 enum gw_err rcp_init(struct gw_errbuf *eb)
 {
-    if (pthread_once(&rcp_once, rcp_init_once) != 0 || rcp_init_rc != 0)
+    if (pthread_once(&rcp_once, rcp_init_once) != 0 || rcp_init_rc != 0) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not initialise xmlsec with OpenSSL");
+    }
     return GW_OK;
 }
 
@@ -79,18 +83,21 @@ struct rcp_signer {
 static enum gw_err cert_fingerprint(const char *cert_path, char out[65], struct gw_errbuf *eb)
 {
     FILE *f = fopen(cert_path, "r");
-    if (f == NULL)
+    if (f == NULL) {
         return gw_fail(eb, GW_ERR_IO, "could not open \"%s\"", cert_path);
+    }
     X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
     (void)fclose(f);
-    if (x == NULL)
+    if (x == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "\"%s\" holds no PEM certificate", cert_path);
+    }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     int ok = X509_digest(x, EVP_sha256(), md, &n);
     X509_free(x);
-    if (ok != 1 || n != 32)
+    if (ok != 1 || n != 32) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not hash the certificate");
+    }
     gw_hex_encode(md, n, out);
     return GW_OK;
 }
@@ -100,11 +107,13 @@ enum gw_err rcp_signer_load(const char *cert_path, const char *key_path, struct 
 {
     *out = NULL;
     enum gw_err err = rcp_init(eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     xmlSecKeyPtr key = xmlSecCryptoAppKeyLoad(key_path, xmlSecKeyDataFormatPem, NULL, NULL, NULL);
-    if (key == NULL)
+    if (key == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "could not load the private key \"%s\"", key_path);
+    }
     if (!xmlSecKeyCheckId(key, xmlSecKeyDataRsaId)) {
         xmlSecKeyDestroy(key);
         return gw_fail(eb, GW_ERR_INVALID, "\"%s\" is not an RSA key", key_path);
@@ -126,8 +135,9 @@ enum gw_err rcp_signer_load(const char *cert_path, const char *key_path, struct 
 
 void rcp_signer_free(struct rcp_signer *s)
 {
-    if (s == NULL)
+    if (s == NULL) {
         return;
+    }
     xmlSecKeyDestroy(s->key);
     gw_xfree(s);
 }
@@ -141,8 +151,9 @@ const char *rcp_signer_fingerprint(const struct rcp_signer *s)
 
 static void add_text(xmlNodePtr parent, const char *name, const char *value, bool optional)
 {
-    if (optional && (value == NULL || value[0] == '\0'))
+    if (optional && (value == NULL || value[0] == '\0')) {
         return;
+    }
     (void)xmlNewTextChild(parent, parent->ns, RCP_X(name), RCP_X(value != NULL ? value : ""));
 }
 
@@ -157,10 +168,11 @@ static void add_party(xmlNodePtr root, const char *name, const struct rcp_party 
 {
     xmlNodePtr n = xmlNewChild(root, root->ns, RCP_X(name), NULL);
     add_text(n, "Name", p->name, false);
-    if (collector)
+    if (collector) {
         add_text(n, "TaxCode", p->tax_code, false);
-    else
+    } else {
         add_text(n, "IdNumber", p->id_number, true);
+    }
     add_text(n, "Address", p->address, true);
 }
 
@@ -182,8 +194,9 @@ static enum gw_err build_doc(const struct rcp_receipt *r, xmlDocPtr *out, struct
 {
     char words[RCP_WORDS_BYTES];
     enum gw_err err = rcp_words_vnd(r->total_vnd, 0, words, sizeof(words), eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     xmlDocPtr doc = xmlNewDoc(RCP_X("1.0"));
     xmlNodePtr root = xmlNewNode(NULL, RCP_X("Receipt"));
     xmlSetNs(root, xmlNewNs(root, RCP_X(RCP_NS), NULL));
@@ -223,8 +236,9 @@ static enum gw_err sign_doc(xmlDocPtr doc, const struct rcp_signer *signer, stru
 {
     xmlNodePtr sig =
         xmlSecTmplSignatureCreate(doc, xmlSecTransformExclC14NId, xmlSecTransformRsaSha256Id, NULL);
-    if (sig == NULL)
+    if (sig == NULL) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not create the signature template");
+    }
     (void)xmlAddChild(xmlDocGetRootElement(doc), sig);
     xmlNodePtr ref =
         xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id, NULL, RCP_X(""), NULL);
@@ -233,16 +247,19 @@ static enum gw_err sign_doc(xmlDocPtr doc, const struct rcp_signer *signer, stru
     if (ref == NULL || xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId) == NULL ||
         xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId) == NULL || x509 == NULL ||
         xmlSecTmplX509DataAddSubjectName(x509) == NULL ||
-        xmlSecTmplX509DataAddCertificate(x509) == NULL)
+        xmlSecTmplX509DataAddCertificate(x509) == NULL) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not fill the signature template");
+    }
     xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
-    if (ctx == NULL)
+    if (ctx == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "could not create a signature context");
+    }
     ctx->signKey = xmlSecKeyDuplicate(signer->key);
     int rc = ctx->signKey != NULL ? xmlSecDSigCtxSign(ctx, sig) : -1;
     xmlSecDSigCtxDestroy(ctx);
-    if (rc < 0)
+    if (rc < 0) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not sign the receipt");
+    }
     return GW_OK;
 }
 
@@ -250,22 +267,26 @@ enum gw_err rcp_xml_build(const struct rcp_receipt *r, const struct rcp_signer *
                           struct gw_buf *out, struct gw_errbuf *eb)
 {
     enum gw_err err = rcp_init(eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     xmlDocPtr doc = NULL;
     err = build_doc(r, &doc, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (signer != NULL)
+    }
+    if (signer != NULL) {
         err = sign_doc(doc, signer, eb);
+    }
     if (err == GW_OK) {
         xmlChar *mem = NULL;
         int size = 0;
         xmlDocDumpMemoryEnc(doc, &mem, &size, "UTF-8");
-        if (mem == NULL || size <= 0)
+        if (mem == NULL || size <= 0) {
             err = gw_fail(eb, GW_ERR_NOMEM, "could not write the XML");
-        else if (gw_buf_add(out, mem, (size_t)size) != GW_OK)
+        } else if (gw_buf_add(out, mem, (size_t)size) != GW_OK) {
             err = gw_fail(eb, GW_ERR_LIMIT, "the XML (%d bytes) does not fit", size);
+        }
         xmlFree(mem);
     }
     xmlFreeDoc(doc);

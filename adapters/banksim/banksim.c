@@ -3,7 +3,6 @@
  * bs_deliver and returns; the delivery lives on its own (heap object with its own arena)
  * until the gateway acknowledges the callback or the attempts run out. */
 
-
 #include "banksim.h"
 
 #include <errno.h>
@@ -21,6 +20,7 @@
 #include "gw_buf.h"
 #include "gw_log.h"
 #include "gw_url.h"
+
 #include "banned.h"
 
 /* ---- store ---------------------------------------------------------------------------- */
@@ -34,8 +34,9 @@ void bs_store_init(struct bs_store *s, size_t txns_max)
 
 void bs_store_release(struct bs_store *s)
 {
-    for (size_t i = 0; i < s->txns_len; i++)
+    for (size_t i = 0; i < s->txns_len; i++) {
         gw_xfree(s->txns[i].ext);
+    }
     gw_xfree(s->slots);
     gw_xfree(s->txns);
     memset(s, 0, sizeof(*s));
@@ -59,8 +60,9 @@ static size_t bs_store_slot(const struct bs_store *s, const char *ref)
     size_t i = (size_t)bs_hash(ref) & mask;
     for (size_t probes = 0; probes < s->slots_cap; probes++) {
         uint32_t v = s->slots[i];
-        if (v == 0 || strcmp(s->txns[v - 1].merchant_ref, ref) == 0)
+        if (v == 0 || strcmp(s->txns[v - 1].merchant_ref, ref) == 0) {
             return i;
+        }
         i = (i + 1) & mask;
     }
     /* The load factor stays at or below 1/2, so an empty slot always exists. */
@@ -69,8 +71,9 @@ static size_t bs_store_slot(const struct bs_store *s, const char *ref)
 
 struct bs_txn *bs_store_find(struct bs_store *s, const char *ref)
 {
-    if (s->slots_cap == 0)
+    if (s->slots_cap == 0) {
         return NULL;
+    }
     uint32_t v = s->slots[bs_store_slot(s, ref)];
     return v == 0 ? NULL : &s->txns[v - 1];
 }
@@ -80,27 +83,31 @@ static void bs_store_grow(struct bs_store *s)
 {
     if (s->txns_len == s->txns_cap) {
         size_t cap = s->txns_cap == 0 ? 1024 : s->txns_cap * 2;
-        if (cap > s->txns_max)
+        if (cap > s->txns_max) {
             cap = s->txns_max;
+        }
         s->txns = gw_xrealloc(s->txns, cap * sizeof(*s->txns));
         s->txns_cap = cap;
     }
-    if ((s->txns_len + 1) * 2 <= s->slots_cap)
+    if ((s->txns_len + 1) * 2 <= s->slots_cap) {
         return;
+    }
     size_t cap = s->slots_cap == 0 ? 2048 : s->slots_cap * 2;
     gw_xfree(s->slots);
     s->slots = gw_xcalloc(cap, sizeof(*s->slots));
     s->slots_cap = cap;
-    for (size_t i = 0; i < s->txns_len; i++)
+    for (size_t i = 0; i < s->txns_len; i++) {
         s->slots[bs_store_slot(s, s->txns[i].merchant_ref)] = (uint32_t)(i + 1);
+    }
 }
 
 enum gw_err bs_store_add(struct bs_store *s, const char *ref, struct bs_txn **out)
 {
     size_t len = strlen(ref);
     GW_ASSERT(len > 0 && len <= BS_REF_BYTES_MAX);
-    if (s->txns_len >= s->txns_max)
+    if (s->txns_len >= s->txns_max) {
         return GW_ERR_LIMIT;
+    }
     bs_store_grow(s);
     size_t slot = bs_store_slot(s, ref);
     GW_ASSERT(s->slots[slot] == 0);
@@ -131,17 +138,20 @@ void bs_txn_id_new(struct bs_sim *sim, const char *prefix, char out[BS_TXN_ID_BY
 bool bs_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 19)
+    if (n == 0 || n > 19) {
         return false;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
+        if (s[i] < '0' || s[i] > '9') {
             return false;
+        }
     }
     errno = 0;
     char *end = NULL;
     long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end != s + n || v < min || v > max)
+    if (errno != 0 || end != s + n || v < min || v > max) {
         return false;
+    }
     *out = (int64_t)v;
     return true;
 }
@@ -149,8 +159,9 @@ bool bs_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 bool bs_url_ok(const char *url, bool https_ok)
 {
     struct evhttp_uri *u = evhttp_uri_parse(url);
-    if (u == NULL)
+    if (u == NULL) {
         return false;
+    }
     const char *scheme = evhttp_uri_get_scheme(u);
     const char *host = evhttp_uri_get_host(u);
     bool ok = scheme != NULL && host != NULL && host[0] != '\0' &&
@@ -208,8 +219,9 @@ const char *bs_request_query(struct evhttp_request *req, size_t *len)
 {
     const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
     const char *q = u != NULL ? evhttp_uri_get_query(u) : NULL;
-    if (q == NULL)
+    if (q == NULL) {
         q = "";
+    }
     *len = strlen(q);
     return q;
 }
@@ -219,13 +231,16 @@ enum gw_err bs_request_body(struct evhttp_request *req, struct gw_arena *a, char
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t n = evbuffer_get_length(in);
-    if (n > BS_BODY_BYTES_MAX)
+    if (n > BS_BODY_BYTES_MAX) {
         return GW_ERR_LIMIT;
+    }
     char *p = gw_arena_alloc(a, n + 1);
-    if (p == NULL)
+    if (p == NULL) {
         return GW_ERR_NOMEM;
-    if (n > 0 && evbuffer_copyout(in, p, n) != (ev_ssize_t)n)
+    }
+    if (n > 0 && evbuffer_copyout(in, p, n) != (ev_ssize_t)n) {
         return GW_ERR_IO;
+    }
     p[n] = '\0';
     *body = p;
     *len = n;
@@ -291,14 +306,17 @@ void bs_pool_new(struct bs_sim *sim)
 static void bs_delivery_free(struct bs_delivery *d)
 {
     struct bs_pool *pool = d->sim->pool;
-    if (d->prev != NULL)
+    if (d->prev != NULL) {
         d->prev->next = d->next;
-    else
+    } else {
         pool->alive = d->next;
-    if (d->next != NULL)
+    }
+    if (d->next != NULL) {
         d->next->prev = d->prev;
-    if (d->timer != NULL)
+    }
+    if (d->timer != NULL) {
         event_free(d->timer);
+    }
     GW_ASSERT(d->sim->deliveries_alive > 0);
     d->sim->deliveries_alive--;
     gw_arena_release(&d->arena);
@@ -308,15 +326,18 @@ static void bs_delivery_free(struct bs_delivery *d)
 void bs_pool_free(struct bs_sim *sim)
 {
     struct bs_pool *pool = sim->pool;
-    if (pool == NULL)
+    if (pool == NULL) {
         return;
+    }
     /* Freeing a connection frees its queued requests without calling their callbacks. */
     for (size_t i = 0; i < pool->n_targets; i++) {
-        for (size_t j = 0; j < pool->targets[i].n_conns; j++)
+        for (size_t j = 0; j < pool->targets[i].n_conns; j++) {
             evhttp_connection_free(pool->targets[i].conns[j].evcon);
+        }
     }
-    while (pool->alive != NULL)
+    while (pool->alive != NULL) {
         bs_delivery_free(pool->alive);
+    }
     gw_xfree(pool);
     sim->pool = NULL;
 }
@@ -326,12 +347,14 @@ static struct bs_target *bs_pool_target(struct bs_pool *pool, const char *host, 
 {
     for (size_t i = 0; i < pool->n_targets; i++) {
         struct bs_target *t = &pool->targets[i];
-        if (t->port == port && strcmp(t->host, host) == 0)
+        if (t->port == port && strcmp(t->host, host) == 0) {
             return t;
+        }
     }
     size_t len = strlen(host);
-    if (pool->n_targets == BS_TARGETS_MAX || len >= sizeof(pool->targets[0].host))
+    if (pool->n_targets == BS_TARGETS_MAX || len >= sizeof(pool->targets[0].host)) {
         return NULL;
+    }
     struct bs_target *t = &pool->targets[pool->n_targets++];
     memcpy(t->host, host, len + 1);
     t->port = port;
@@ -344,8 +367,9 @@ static struct bs_conn *bs_target_pick(struct bs_sim *sim, struct bs_target *t)
 {
     struct bs_conn *best = NULL;
     for (size_t i = 0; i < t->n_conns; i++) {
-        if (best == NULL || t->conns[i].inflight < best->inflight)
+        if (best == NULL || t->conns[i].inflight < best->inflight) {
             best = &t->conns[i];
+        }
     }
     if ((best == NULL || best->inflight > 0) && t->n_conns < BS_CONNS_PER_TARGET_MAX) {
         struct evhttp_connection *evcon =
@@ -374,8 +398,9 @@ static void bs_delivery_timer_cb(evutil_socket_t fd, short what, void *arg)
 /* Answers the waiting browser, if any: the first attempt has its outcome. */
 static void bs_delivery_release_browser(struct bs_delivery *d)
 {
-    if (d->browser == NULL)
+    if (d->browser == NULL) {
         return;
+    }
     bs_reply_redirect(d->browser, d->location);
     d->browser = NULL;
 }
@@ -387,13 +412,15 @@ static void bs_delivery_after_judged(struct bs_delivery *d, int code, const char
     bs_delivery_release_browser(d);
     char answer[16] = "none";
     enum bs_answer verdict = d->judge(code, body, len, answer);
-    if (code == 0)
+    if (code == 0) {
         ps->no_answer++;
-    else
+    } else {
         bs_stats_code(d->sim, d->prov, answer);
+    }
     if (verdict == BS_ANSWER_DONE || d->attempts >= d->attempts_max) {
-        if (verdict != BS_ANSWER_DONE)
+        if (verdict != BS_ANSWER_DONE) {
             ps->given_up++;
+        }
         gw_log(verdict == BS_ANSWER_DONE ? GW_LOG_DEBUG : GW_LOG_WARN, "callback_done",
                "\"merchant_ref\":\"%s\",\"http_status\":%d,\"answer\":\"%s\","
                "\"attempts\":%u,\"given_up\":%s",
@@ -421,10 +448,11 @@ static void bs_delivery_after(struct bs_delivery *d, int code)
     }
     bs_delivery_release_browser(d);
     if (code >= 200 && code < 500) {
-        if (code < 300)
+        if (code < 300) {
             st->callbacks_acked++;
-        else
+        } else {
             st->callbacks_refused++;
+        }
         gw_log(code < 300 ? GW_LOG_DEBUG : GW_LOG_WARN, "callback_done",
                "\"merchant_ref\":\"%s\",\"http_status\":%d,\"attempts\":%u", d->ref, code,
                d->attempts);
@@ -453,8 +481,9 @@ static void bs_delivery_after(struct bs_delivery *d, int code)
 static void bs_delivery_done(struct evhttp_request *req, void *arg)
 {
     struct bs_delivery *d = arg;
-    if (!d->in_flight)
+    if (!d->in_flight) {
         return;
+    }
     d->in_flight = false;
     GW_ASSERT(d->conn != NULL && d->conn->inflight > 0);
     d->conn->inflight--;
@@ -487,8 +516,9 @@ static void bs_delivery_attempt(struct bs_delivery *d)
         (void)evhttp_add_header(h, "Content-Type", "application/json");
         GW_ASSERT(evbuffer_add(evhttp_request_get_output_buffer(req), d->body, d->body_len) == 0);
     }
-    if (d->sig_header != NULL)
+    if (d->sig_header != NULL) {
         (void)evhttp_add_header(h, d->sig_header, d->sig);
+    }
     (void)evhttp_add_header(h, "User-Agent", "feegate-banksim");
     d->attempts++;
     d->conn = c;
@@ -496,8 +526,9 @@ static void bs_delivery_attempt(struct bs_delivery *d)
     c->inflight++;
     d->sim->stats.callbacks_sent++;
     d->sim->pstats[d->prov].sent++;
-    if (d->attempts > 1)
+    if (d->attempts > 1) {
         d->sim->pstats[d->prov].retried++;
+    }
     if (evhttp_make_request(c->evcon, req, d->get ? EVHTTP_REQ_GET : EVHTTP_REQ_POST, d->path) !=
             0 &&
         d->in_flight) {
@@ -514,8 +545,9 @@ static void bs_delivery_attempt(struct bs_delivery *d)
 static enum gw_err bs_delivery_route(struct bs_delivery *d, const char *url, struct gw_errbuf *eb)
 {
     struct evhttp_uri *u = evhttp_uri_parse(url);
-    if (u == NULL)
+    if (u == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "callback url does not parse");
+    }
     enum gw_err err = GW_OK;
     const char *scheme = evhttp_uri_get_scheme(u);
     const char *host = evhttp_uri_get_host(u);
@@ -526,8 +558,9 @@ static enum gw_err bs_delivery_route(struct bs_delivery *d, const char *url, str
         err = gw_fail(eb, GW_ERR_INVALID, "callback url must be http://host/...");
         goto out_uri;
     }
-    if (port < 0)
+    if (port < 0) {
         port = 80;
+    }
     d->target = bs_pool_target(d->sim->pool, host, (uint16_t)port);
     if (d->target == NULL) {
         err = gw_fail(eb, GW_ERR_LIMIT, "too many callback hosts");
@@ -536,8 +569,9 @@ static enum gw_err bs_delivery_route(struct bs_delivery *d, const char *url, str
     d->host_header = gw_arena_printf(&d->arena, "%s:%d", host, port);
     d->path = gw_arena_printf(&d->arena, "%s%s%s", path != NULL && path[0] != '\0' ? path : "/",
                               query != NULL ? "?" : "", query != NULL ? query : "");
-    if (d->host_header == NULL || d->path == NULL)
+    if (d->host_header == NULL || d->path == NULL) {
         err = gw_fail(eb, GW_ERR_NOMEM, "callback too large");
+    }
 out_uri:
     evhttp_uri_free(u);
     return err;
@@ -558,8 +592,9 @@ static bool bs_delivery_copy(struct bs_delivery *d, const struct bs_callback *cb
     d->judge = cb->judge;
     d->attempts_max = cb->attempts_max != 0 ? cb->attempts_max : BS_CALLBACK_ATTEMPTS_MAX;
     d->interval_ms = cb->interval_ms;
-    if (d->judge != NULL && d->interval_ms <= 0)
+    if (d->judge != NULL && d->interval_ms <= 0) {
         d->interval_ms = BS_CALLBACK_BACKOFF_MS;
+    }
     return d->body != NULL && (cb->sig_header == NULL || d->sig_header != NULL) && d->sig != NULL &&
            d->ref != NULL && d->location != NULL;
 }
@@ -567,15 +602,17 @@ static bool bs_delivery_copy(struct bs_delivery *d, const struct bs_callback *cb
 enum gw_err bs_deliver_ex(struct bs_sim *sim, const struct bs_deliver_how *how,
                           struct bs_delivery **out, struct gw_errbuf *eb)
 {
-    if (sim->deliveries_alive >= BS_CALLBACK_INFLIGHT_MAX)
+    if (sim->deliveries_alive >= BS_CALLBACK_INFLIGHT_MAX) {
         return gw_fail(eb, GW_ERR_LIMIT, "too many callbacks in progress");
+    }
     struct bs_delivery *d = gw_xcalloc(1, sizeof(*d));
     gw_arena_init(&d->arena, 1024, 256 * 1024);
     d->sim = sim;
     sim->deliveries_alive++;
     d->next = sim->pool->alive;
-    if (d->next != NULL)
+    if (d->next != NULL) {
         d->next->prev = d;
+    }
     sim->pool->alive = d;
     enum gw_err err = bs_delivery_route(d, how->cb->url, eb);
     if (err != GW_OK) {
@@ -589,8 +626,9 @@ enum gw_err bs_deliver_ex(struct bs_sim *sim, const struct bs_deliver_how *how,
     d->timer = evtimer_new(sim->base, bs_delivery_timer_cb, d);
     GW_ASSERT(d->timer != NULL);
     d->browser = how->browser;
-    if (out != NULL)
+    if (out != NULL) {
         *out = d;
+    }
     if (how->held) {
         d->held = true;
     } else if (how->delay_ms > 0) {
@@ -634,8 +672,9 @@ void bs_format_vnd(int64_t v, char out[32])
     GW_ASSERT(n > 0 && n < 20);
     size_t o = 0;
     for (int i = 0; i < n; i++) {
-        if (i > 0 && digits[i - 1] != '-' && (n - i) % 3 == 0)
+        if (i > 0 && digits[i - 1] != '-' && (n - i) % 3 == 0) {
             out[o++] = '.';
+        }
         out[o++] = digits[i];
     }
     out[o] = '\0';
@@ -643,11 +682,13 @@ void bs_format_vnd(int64_t v, char out[32])
 
 bool bs_hex_lower(const char *s)
 {
-    if (*s == '\0')
+    if (*s == '\0') {
         return false;
+    }
     for (; *s != '\0'; s++) {
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'))) {
             return false;
+        }
     }
     return true;
 }
@@ -655,13 +696,15 @@ bool bs_hex_lower(const char *s)
 bool bs_ref_ok(const char *s, size_t max)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > max)
+    if (n == 0 || n > max) {
         return false;
+    }
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              c == '_' || c == '-' || c == '.'))
+              c == '_' || c == '-' || c == '.')) {
             return false;
+        }
     }
     return true;
 }
@@ -679,36 +722,43 @@ void bs_show_page(struct evhttp_request *req, const char *provider, const char *
                                     provider, provider);
     for (size_t i = 0; i < n_rows && err == GW_OK; i++) {
         err = gw_buf_printf(&b, "<tr><th>%s</th><td>", rows[i][0]);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = gw_buf_add_html_escaped(&b, rows[i][1]);
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = gw_buf_adds(&b, "</td></tr>\n");
+        }
     }
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_buf_printf(&b,
                             "<tr><th>Số tiền <span class=\"en\">Amount</span></th>"
                             "<td><b>%s ₫</b> (VND)</td></tr>\n</table>\n"
                             "<form method=\"post\" action=\"",
                             amount);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_add_html_escaped(&b, action_url);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_adds(&b, "\">\n<button type=\"submit\" name=\"action\" value=\"approve\">"
                               "Thanh toán · Pay</button>\n<button type=\"submit\" "
                               "name=\"action\" value=\"decline\">Từ chối · Decline</button>\n"
                               "</form>\n");
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         bs_reply_page(req, 500, "Lỗi · Error", "<p>page too large</p>");
-    else
+    } else {
         bs_reply_page(req, 200, "Xác nhận thanh toán · Confirm payment", b.data);
+    }
     gw_buf_release(&b);
 }
 
 int bs_page_action(struct bs_sim *sim, struct evhttp_request *req, struct gw_arena *a)
 {
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-        if (sim->opts->auto_mode == BS_AUTO_OFF)
+        if (sim->opts->auto_mode == BS_AUTO_OFF) {
             return -1;
+        }
         return sim->opts->auto_mode == BS_AUTO_APPROVE;
     }
     char *body = NULL;
@@ -716,12 +766,15 @@ int bs_page_action(struct bs_sim *sim, struct evhttp_request *req, struct gw_are
     struct gw_kv *kv = NULL;
     size_t n = 0;
     if (bs_request_body(req, a, &body, &len) != GW_OK ||
-        gw_form_parse(a, body, len, 8, &kv, &n) != GW_OK)
+        gw_form_parse(a, body, len, 8, &kv, &n) != GW_OK) {
         return -2;
+    }
     const char *action = gw_kv_get(kv, n, "action");
-    if (action != NULL && strcmp(action, "approve") == 0)
+    if (action != NULL && strcmp(action, "approve") == 0) {
         return 1;
-    if (action != NULL && strcmp(action, "decline") == 0)
+    }
+    if (action != NULL && strcmp(action, "decline") == 0) {
         return 0;
+    }
     return -2;
 }

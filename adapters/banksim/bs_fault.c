@@ -4,8 +4,6 @@
  * is drawn from one generator seeded by --seed (or "seed" in POST /_faults), a fixed number
  * of draws per decision, so the same seed and the same calls give the same faults. Also
  * the counters of GET /_stats. The document format is in README.md. */
-#include "banksim.h"
-
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -15,10 +13,12 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "banksim.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_log.h"
 #include "gw_time.h"
+
 #include "banned.h"
 
 #define BS_FAULT_MS_MAX         3600000 /* any delay or hold: one hour */
@@ -114,8 +114,9 @@ static double bs_fault_u01(struct bs_faults_state *st)
 /* Uniform in [lo, hi] from u in [0, 1). */
 static int64_t bs_fault_pick(double u, int64_t lo, int64_t hi)
 {
-    if (hi <= lo)
+    if (hi <= lo) {
         return lo;
+    }
     int64_t v = lo + (int64_t)(u * (double)(hi - lo + 1));
     return v > hi ? hi : v;
 }
@@ -136,11 +137,13 @@ static const struct bs_fault_cfg *bs_fault_cfg(const struct bs_faults_state *st,
 static enum gw_err bs_fault_prob(json_t *o, const char *key, double *out, struct gw_errbuf *eb)
 {
     json_t *v = json_object_get(o, key);
-    if (v == NULL)
+    if (v == NULL) {
         return GW_OK;
+    }
     double p = json_number_value(v);
-    if (!json_is_number(v) || !(p >= 0.0 && p <= 1.0))
+    if (!json_is_number(v) || !(p >= 0.0 && p <= 1.0)) {
         return gw_fail(eb, GW_ERR_INVALID, "%s must be a probability between 0 and 1", key);
+    }
     *out = p;
     return GW_OK;
 }
@@ -149,11 +152,13 @@ static enum gw_err bs_fault_int(json_t *o, const char *key, int64_t min, int64_t
                                 struct gw_errbuf *eb)
 {
     json_t *v = json_object_get(o, key);
-    if (v == NULL)
+    if (v == NULL) {
         return GW_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
         return gw_fail(eb, GW_ERR_INVALID, "%s must be an integer from %" PRId64 " to %" PRId64,
                        key, min, max);
+    }
     *out = (int64_t)json_integer_value(v);
     return GW_OK;
 }
@@ -163,11 +168,13 @@ static enum gw_err bs_fault_range(json_t *o, const char *key, int64_t *lo, int64
                                   struct gw_errbuf *eb)
 {
     json_t *v = json_object_get(o, key);
-    if (v == NULL)
+    if (v == NULL) {
         return GW_OK;
+    }
     if (json_is_integer(v)) {
-        if (json_integer_value(v) < 0 || json_integer_value(v) > BS_FAULT_MS_MAX)
+        if (json_integer_value(v) < 0 || json_integer_value(v) > BS_FAULT_MS_MAX) {
             return gw_fail(eb, GW_ERR_INVALID, "%s must be within one hour", key);
+        }
         *lo = *hi = (int64_t)json_integer_value(v);
         return GW_OK;
     }
@@ -175,8 +182,9 @@ static enum gw_err bs_fault_range(json_t *o, const char *key, int64_t *lo, int64
     json_t *b = json_array_get(v, 1);
     if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(a) ||
         !json_is_integer(b) || json_integer_value(a) < 0 ||
-        json_integer_value(a) > json_integer_value(b) || json_integer_value(b) > BS_FAULT_MS_MAX)
+        json_integer_value(a) > json_integer_value(b) || json_integer_value(b) > BS_FAULT_MS_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "%s must be [min_ms, max_ms] within one hour", key);
+    }
     *lo = (int64_t)json_integer_value(a);
     *hi = (int64_t)json_integer_value(b);
     return GW_OK;
@@ -185,35 +193,41 @@ static enum gw_err bs_fault_range(json_t *o, const char *key, int64_t *lo, int64
 static enum gw_err bs_fault_parse_callbacks(json_t *o, struct bs_fault_cfg *c, struct gw_errbuf *eb)
 {
     enum gw_err err = bs_fault_prob(o, "drop", &c->drop, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = bs_fault_range(o, "delay_ms", &c->delay_min_ms, &c->delay_max_ms, eb);
+    }
     json_t *dup = json_object_get(o, "duplicate");
     if (err == GW_OK && dup != NULL) {
         c->dup_p = 1.0;
         c->dup_min = 1;
         c->dup_max = 1;
         err = bs_fault_prob(dup, "p", &c->dup_p, eb);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = bs_fault_int(dup, "min", 1, BS_DUPLICATES_MAX, &c->dup_min, eb);
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = bs_fault_int(dup, "max", 1, BS_DUPLICATES_MAX, &c->dup_max, eb);
-        if (err == GW_OK && c->dup_min > c->dup_max)
+        }
+        if (err == GW_OK && c->dup_min > c->dup_max) {
             err = gw_fail(eb, GW_ERR_INVALID, "duplicate.min must not exceed duplicate.max");
+        }
     }
     json_t *re = json_object_get(o, "reorder");
     if (err == GW_OK && re != NULL) {
         c->reorder_window = 10;
         c->reorder_hold_ms = 500;
         err = bs_fault_int(re, "window", 1, BS_REORDER_WINDOW_MAX, &c->reorder_window, eb);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = bs_fault_int(re, "hold_ms", 1, BS_FAULT_MS_MAX, &c->reorder_hold_ms, eb);
+        }
     }
     json_t *late = json_object_get(o, "late");
     if (err == GW_OK && late != NULL) {
         c->late_p = 1.0;
         err = bs_fault_prob(late, "p", &c->late_p, eb);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = bs_fault_int(late, "after_ms", 0, BS_FAULT_MS_MAX, &c->late_after_ms, eb);
+        }
     }
     return err;
 }
@@ -221,23 +235,26 @@ static enum gw_err bs_fault_parse_callbacks(json_t *o, struct bs_fault_cfg *c, s
 static enum gw_err bs_fault_parse_forge(json_t *o, struct bs_fault_cfg *c, struct gw_errbuf *eb)
 {
     json_t *f = json_object_get(o, "forge");
-    if (f == NULL)
+    if (f == NULL) {
         return GW_OK;
+    }
     c->forge_p = 1.0;
     c->forge_kind = BS_FORGE_KIND_BOTH;
     enum gw_err err = bs_fault_prob(f, "p", &c->forge_p, eb);
     json_t *kind = json_object_get(f, "kind");
-    if (err != GW_OK || kind == NULL)
+    if (err != GW_OK || kind == NULL) {
         return err;
+    }
     const char *k = json_string_value(kind);
-    if (k != NULL && strcmp(k, "signature") == 0)
+    if (k != NULL && strcmp(k, "signature") == 0) {
         c->forge_kind = BS_FORGE_KIND_SIGNATURE;
-    else if (k != NULL && strcmp(k, "amount") == 0)
+    } else if (k != NULL && strcmp(k, "amount") == 0) {
         c->forge_kind = BS_FORGE_KIND_AMOUNT;
-    else if (k != NULL && strcmp(k, "both") == 0)
+    } else if (k != NULL && strcmp(k, "both") == 0) {
         c->forge_kind = BS_FORGE_KIND_BOTH;
-    else
+    } else {
         return gw_fail(eb, GW_ERR_INVALID, "forge.kind must be signature, amount or both");
+    }
     return GW_OK;
 }
 
@@ -248,20 +265,25 @@ static enum gw_err bs_fault_parse_api(json_t *o, struct bs_fault_cfg *c, struct 
     c->api_timeout_ms = BS_API_TIMEOUT_MS_DFLT;
     if (q != NULL) {
         err = bs_fault_range(q, "slow_ms", &c->api_slow_min_ms, &c->api_slow_max_ms, eb);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = bs_fault_prob(q, "fail", &c->api_fail, eb);
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = bs_fault_prob(q, "timeout", &c->api_timeout, eb);
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = bs_fault_int(q, "timeout_ms", 1, BS_FAULT_MS_MAX, &c->api_timeout_ms, eb);
+        }
     }
     json_t *cr = json_object_get(o, "create");
     if (err == GW_OK && cr != NULL) {
         err = bs_fault_prob(cr, "fail", &c->create_fail, eb);
         const char *mode = json_string_value(json_object_get(cr, "mode"));
         c->create_5xx = mode == NULL || strcmp(mode, "5xx") == 0;
-        if (err == GW_OK && mode != NULL && strcmp(mode, "5xx") != 0 && strcmp(mode, "error") != 0)
+        if (err == GW_OK && mode != NULL && strcmp(mode, "5xx") != 0 &&
+            strcmp(mode, "error") != 0) {
             err = gw_fail(eb, GW_ERR_INVALID, "create.mode must be 5xx or error");
+        }
     }
     return err;
 }
@@ -270,8 +292,9 @@ static enum gw_err bs_fault_parse_section(json_t *o, const char *name, struct bs
                                           struct gw_errbuf *eb)
 {
     memset(c, 0, sizeof(*c));
-    if (!json_is_object(o))
+    if (!json_is_object(o)) {
         return gw_fail(eb, GW_ERR_INVALID, "%s must be an object", name);
+    }
     static const char *const known[] = { "drop", "delay_ms", "duplicate", "reorder",
                                          "late", "forge",    "query",     "create" };
     const char *key;
@@ -279,17 +302,21 @@ static enum gw_err bs_fault_parse_section(json_t *o, const char *name, struct bs
     json_object_foreach(o, key, v)
     {
         bool ok = false;
-        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
             ok = ok || strcmp(key, known[i]) == 0;
-        if (!ok)
+        }
+        if (!ok) {
             return gw_fail(eb, GW_ERR_INVALID, "%s: unknown fault %s", name, key);
+        }
     }
     c->set = true;
     enum gw_err err = bs_fault_parse_callbacks(o, c, eb);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = bs_fault_parse_forge(o, c, eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = bs_fault_parse_api(o, c, eb);
+    }
     return err;
 }
 
@@ -304,28 +331,34 @@ static enum gw_err bs_faults_parse(struct bs_faults_state *st, json_t *doc,
     {
         enum gw_err err = GW_OK;
         if (strcmp(key, "seed") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0)
+            if (!json_is_integer(v) || json_integer_value(v) < 0) {
                 return gw_fail(eb, GW_ERR_INVALID, "seed must be a non-negative integer");
+            }
             *reseed = true;
             *seed = (uint64_t)json_integer_value(v);
         } else if (strcmp(key, "reset") == 0) {
-            if (json_is_true(v))
+            if (json_is_true(v)) {
                 memset(next, 0, sizeof(*next) * (BS_PROV_N + 1));
+            }
         } else if (strcmp(key, "global") == 0) {
             err = bs_fault_parse_section(v, key, &next[BS_PROV_N], eb);
         } else {
             size_t p = 0;
-            while (p < BS_PROV_N && strcmp(key, bs_prov_names[p]) != 0)
+            while (p < BS_PROV_N && strcmp(key, bs_prov_names[p]) != 0) {
                 p++;
-            if (p == BS_PROV_N || p == BS_PROV_SANDBOX)
+            }
+            if (p == BS_PROV_N || p == BS_PROV_SANDBOX) {
                 return gw_fail(eb, GW_ERR_INVALID, "unknown section %s", key);
-            if (json_is_null(v))
+            }
+            if (json_is_null(v)) {
                 memset(&next[p], 0, sizeof(next[p]));
-            else
+            } else {
                 err = bs_fault_parse_section(v, key, &next[p], eb);
+            }
         }
-        if (err != GW_OK)
+        if (err != GW_OK) {
             return err;
+        }
     }
     (void)st;
     return GW_OK;
@@ -334,8 +367,9 @@ static enum gw_err bs_faults_parse(struct bs_faults_state *st, json_t *doc,
 enum gw_err bs_faults_set(struct bs_sim *sim, const char *json, size_t len, struct gw_errbuf *eb)
 {
     struct bs_faults_state *st = sim->faults;
-    if (len > BS_FAULTS_DOC_BYTES_MAX)
+    if (len > BS_FAULTS_DOC_BYTES_MAX) {
         return gw_fail(eb, GW_ERR_LIMIT, "faults document too large");
+    }
     json_error_t jerr;
     json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(doc)) {
@@ -349,12 +383,14 @@ enum gw_err bs_faults_set(struct bs_sim *sim, const char *json, size_t len, stru
     uint64_t seed = 0;
     enum gw_err err = bs_faults_parse(st, doc, next, &reseed, &seed, eb);
     json_decref(doc);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     memcpy(st->prov, next, sizeof(st->prov));
     st->global = next[BS_PROV_N];
-    if (reseed)
+    if (reseed) {
         bs_fault_seed(st, seed);
+    }
     memcpy(st->doc, json, len);
     st->doc[len] = '\0';
     gw_log_info("faults_set", "\"reseeded\":%s", reseed ? "true" : "false");
@@ -369,27 +405,35 @@ void bs_fault_plan(struct bs_sim *sim, enum bs_prov prov, bool success, int64_t 
     struct bs_faults_state *st = sim->faults;
     const struct bs_fault_cfg *c = bs_fault_cfg(st, prov);
     /* Always the same draws, in the same order, whatever is configured. */
-    double u_drop = bs_fault_u01(st), u_dup = bs_fault_u01(st), u_dupn = bs_fault_u01(st);
-    double u_delay = bs_fault_u01(st), u_late = bs_fault_u01(st), u_forge = bs_fault_u01(st);
+    double u_drop = bs_fault_u01(st);
+    double u_dup = bs_fault_u01(st);
+    double u_dupn = bs_fault_u01(st);
+    double u_delay = bs_fault_u01(st);
+    double u_late = bs_fault_u01(st);
+    double u_forge = bs_fault_u01(st);
     double u_kind = bs_fault_u01(st);
     memset(plan, 0, sizeof(*plan));
     sim->pstats[prov].callbacks++;
     plan->drop = u_drop < c->drop;
     plan->copies = 1;
-    if (u_dup < c->dup_p && c->dup_max > 0)
+    if (u_dup < c->dup_p && c->dup_max > 0) {
         plan->copies += (unsigned)bs_fault_pick(u_dupn, c->dup_min, c->dup_max);
-    if (c->delay_max_ms > 0)
+    }
+    if (c->delay_max_ms > 0) {
         plan->delay_ms = bs_fault_pick(u_delay, c->delay_min_ms, c->delay_max_ms);
+    }
     plan->reorder = c->reorder_window > 0;
-    if (success && expires_ms > 0 && u_late < c->late_p)
+    if (success && expires_ms > 0 && u_late < c->late_p) {
         plan->not_before_ms = expires_ms + c->late_after_ms;
+    }
     if (u_forge < c->forge_p) {
-        if (c->forge_kind == BS_FORGE_KIND_SIGNATURE)
+        if (c->forge_kind == BS_FORGE_KIND_SIGNATURE) {
             plan->forge = BS_FORGE_SIGNATURE;
-        else if (c->forge_kind == BS_FORGE_KIND_AMOUNT)
+        } else if (c->forge_kind == BS_FORGE_KIND_AMOUNT) {
             plan->forge = BS_FORGE_AMOUNT;
-        else
+        } else {
             plan->forge = u_kind < 0.5 ? BS_FORGE_SIGNATURE : BS_FORGE_AMOUNT;
+        }
     }
 }
 
@@ -405,8 +449,9 @@ static void bs_reorder_flush(struct bs_faults_state *st, struct bs_reorder *r)
     size_t n = r->n;
     r->n = 0;
     (void)evtimer_del(r->timer);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         bs_delivery_release(r->held[i]);
+    }
 }
 
 static void bs_reorder_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -435,8 +480,9 @@ static void bs_reorder_hold(struct bs_faults_state *st, enum bs_prov prov, struc
         bs_ms_to_tv(c->reorder_hold_ms, &tv);
         GW_ASSERT(evtimer_add(r->timer, &tv) == 0);
     }
-    if (r->n >= (size_t)c->reorder_window || r->n == BS_REORDER_WINDOW_MAX)
+    if (r->n >= (size_t)c->reorder_window || r->n == BS_REORDER_WINDOW_MAX) {
         bs_reorder_flush(st, r);
+    }
 }
 
 enum gw_err bs_send(struct bs_sim *sim, const struct bs_callback *cb, const struct bs_plan *plan,
@@ -447,8 +493,9 @@ enum gw_err bs_send(struct bs_sim *sim, const struct bs_callback *cb, const stru
     if (plan->drop) {
         ps->dropped++;
         gw_log_info("callback_dropped", "\"merchant_ref\":\"%s\"", cb->merchant_ref);
-        if (browser != NULL)
+        if (browser != NULL) {
             bs_reply_redirect(browser, location);
+        }
         return GW_OK;
     }
     int64_t delay_ms = plan->delay_ms;
@@ -460,8 +507,9 @@ enum gw_err bs_send(struct bs_sim *sim, const struct bs_callback *cb, const stru
         ps->delayed++;
     }
     bool at_once = delay_ms <= 0 && !plan->reorder;
-    if (plan->reorder)
+    if (plan->reorder) {
         ps->reordered++;
+    }
     ps->duplicated += plan->copies - 1;
     for (unsigned i = 0; i < plan->copies; i++) {
         struct bs_deliver_how how = {
@@ -474,15 +522,18 @@ enum gw_err bs_send(struct bs_sim *sim, const struct bs_callback *cb, const stru
         struct bs_delivery *d = NULL;
         enum gw_err err = bs_deliver_ex(sim, &how, &d, eb);
         if (err != GW_OK) {
-            if (i == 0)
+            if (i == 0) {
                 return err;
+            }
             break; /* the genuine copy is on its way; the extra ones are best effort */
         }
-        if (how.held)
+        if (how.held) {
             bs_reorder_hold(st, cb->prov, d);
+        }
     }
-    if (!at_once && browser != NULL)
+    if (!at_once && browser != NULL) {
         bs_reply_redirect(browser, location);
+    }
     return GW_OK;
 }
 
@@ -492,10 +543,11 @@ void bs_send_forged(struct bs_sim *sim, const struct bs_callback *cb)
     forged.attempts_max = 1;
     struct gw_errbuf eb;
     const struct bs_deliver_how how = { .cb = &forged };
-    if (bs_deliver_ex(sim, &how, NULL, &eb) == GW_OK)
+    if (bs_deliver_ex(sim, &how, NULL, &eb) == GW_OK) {
         sim->pstats[cb->prov].forged++;
-    else
+    } else {
         gw_log_warn("forged_not_sent", "\"reason\":\"%s\"", eb.msg);
+    }
 }
 
 bool bs_fault_create(struct bs_sim *sim, enum bs_prov prov, bool *as_5xx)
@@ -539,15 +591,18 @@ void bs_stats_code(struct bs_sim *sim, enum bs_prov prov, const char *code)
 static void bs_deferred_free(struct bs_deferred *d)
 {
     struct bs_faults_state *st = d->st;
-    if (d->prev != NULL)
+    if (d->prev != NULL) {
         d->prev->next = d->next;
-    else
+    } else {
         st->deferred = d->next;
-    if (d->next != NULL)
+    }
+    if (d->next != NULL) {
         d->next->prev = d->prev;
+    }
     st->n_deferred--;
-    if (d->req != NULL)
+    if (d->req != NULL) {
         evhttp_connection_set_closecb(evhttp_request_get_connection(d->req), NULL, NULL);
+    }
     event_free(d->timer);
     gw_xfree(d->body);
     gw_xfree(d);
@@ -595,8 +650,9 @@ static void bs_defer(struct bs_faults_state *st, struct evhttp_request *req, int
     d->timer = evtimer_new(st->sim->base, bs_deferred_timer_cb, d);
     GW_ASSERT(d->timer != NULL);
     d->next = st->deferred;
-    if (d->next != NULL)
+    if (d->next != NULL) {
         d->next->prev = d;
+    }
     st->deferred = d;
     st->n_deferred++;
     evhttp_connection_set_closecb(evcon, bs_deferred_closed, d);
@@ -609,7 +665,9 @@ bool bs_fault_api_begin(struct bs_sim *sim, enum bs_prov prov, struct evhttp_req
 {
     struct bs_faults_state *st = sim->faults;
     const struct bs_fault_cfg *c = bs_fault_cfg(st, prov);
-    double u_fail = bs_fault_u01(st), u_timeout = bs_fault_u01(st), u_slow = bs_fault_u01(st);
+    double u_fail = bs_fault_u01(st);
+    double u_timeout = bs_fault_u01(st);
+    double u_slow = bs_fault_u01(st);
     st->api_req = req;
     st->api_never = false;
     st->api_slow_ms = 0;
@@ -666,13 +724,16 @@ static enum gw_err bs_stats_one(struct gw_buf *b, const char *name, const struct
                       p->api_failed, p->api_slow, p->api_timeout, p->create_failed);
     for (size_t i = 0; i < p->n_codes && err == GW_OK; i++) {
         err = gw_buf_printf(b, "%s\"", i > 0 ? "," : "");
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = gw_buf_add_json_escaped(b, p->codes[i].code);
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = gw_buf_printf(b, "\":%" PRIu64, p->codes[i].n);
+        }
     }
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_buf_adds(b, "}}");
+    }
     return err;
 }
 
@@ -684,18 +745,21 @@ static void bs_stats_cb(struct evhttp_request *req, void *arg)
     gw_buf_init(&b, 64 * 1024);
     enum gw_err err = gw_buf_adds(&b, "{");
     for (size_t p = 0; p < BS_PROV_N && err == GW_OK; p++) {
-        if (p > 0)
+        if (p > 0) {
             err = gw_buf_adds(&b, ",");
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = bs_stats_one(&b, bs_prov_names[p], &sim->pstats[p]);
+        }
     }
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_buf_printf(
             &b,
             ",\"in_progress\":%zu,\"sandbox_callbacks\":{\"sent\":%" PRIu64 ",\"acked\":%" PRIu64
             ",\"refused\":%" PRIu64 ",\"given_up\":%" PRIu64 "}}\n",
             sim->deliveries_alive, sim->stats.callbacks_sent, sim->stats.callbacks_acked,
             sim->stats.callbacks_refused, sim->stats.callbacks_given_up);
+    }
     GW_ASSERT(err == GW_OK);
     bs_reply(req, 200, "application/json", b.data, b.len);
     gw_buf_release(&b);
@@ -716,8 +780,9 @@ static void bs_faults_cb(struct evhttp_request *req, void *arg)
     size_t len = 0;
     struct gw_errbuf eb = { .msg = "body too large" };
     enum gw_err err = bs_request_body(req, &a, &body, &len);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = bs_faults_set(sim, body, len, &eb);
+    }
     struct gw_buf b;
     gw_buf_init(&b, 1024);
     if (err == GW_OK) {
@@ -755,12 +820,15 @@ void bs_faults_new(struct bs_sim *sim)
 void bs_faults_free(struct bs_sim *sim)
 {
     struct bs_faults_state *st = sim->faults;
-    if (st == NULL)
+    if (st == NULL) {
         return;
-    while (st->deferred != NULL)
+    }
+    while (st->deferred != NULL) {
         bs_deferred_free(st->deferred);
-    for (size_t p = 0; p < BS_PROV_N; p++)
+    }
+    for (size_t p = 0; p < BS_PROV_N; p++) {
         event_free(st->reorder[p].timer);
+    }
     gw_xfree(st);
     sim->faults = NULL;
 }

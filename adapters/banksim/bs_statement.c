@@ -3,8 +3,6 @@
  * --statement-dir at POST /_statements/close?date=YYYY-MM-DD. Each provider formats its own
  * lines (README.md documents the formats); this file also holds the packed provider fields
  * of a transaction (bs_ext_*). */
-#include "banksim.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +11,13 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "banksim.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_log.h"
 #include "gw_time.h"
 #include "gw_url.h"
+
 #include "banned.h"
 
 #define BS_STATEMENT_BYTES_MAX (256 * 1024 * 1024)
@@ -28,8 +28,9 @@
 char *bs_ext_new(const char *const *fields, size_t n)
 {
     size_t total = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         total += strlen(fields[i]) + 1;
+    }
     char *ext = gw_xmalloc(total > 0 ? total : 1);
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -42,11 +43,13 @@ char *bs_ext_new(const char *const *fields, size_t n)
 
 const char *bs_ext_get(const char *ext, size_t n, size_t i)
 {
-    if (ext == NULL || i >= n)
+    if (ext == NULL || i >= n) {
         return "";
+    }
     const char *p = ext;
-    for (size_t k = 0; k < i; k++)
+    for (size_t k = 0; k < i; k++) {
         p += strlen(p) + 1;
+    }
     return p;
 }
 
@@ -65,10 +68,15 @@ static int64_t bs_days_from_civil(int64_t y, int64_t m, int64_t d)
 
 enum gw_err bs_day_parse(const char *date, int64_t *day_start_s)
 {
-    int64_t y = 0, m = 0, d = 0;
-    char ys[5], ms[3], ds[3];
-    if (strlen(date) != 10 || date[4] != '-' || date[7] != '-')
+    int64_t y = 0;
+    int64_t m = 0;
+    int64_t d = 0;
+    char ys[5];
+    char ms[3];
+    char ds[3];
+    if (strlen(date) != 10 || date[4] != '-' || date[7] != '-') {
         return GW_ERR_INVALID;
+    }
     memcpy(ys, date, 4);
     ys[4] = '\0';
     memcpy(ms, date + 5, 2);
@@ -76,12 +84,14 @@ enum gw_err bs_day_parse(const char *date, int64_t *day_start_s)
     memcpy(ds, date + 8, 2);
     ds[2] = '\0';
     if (!bs_parse_int64(ys, 2000, 2999, &y) || !bs_parse_int64(ms, 1, 12, &m) ||
-        !bs_parse_int64(ds, 1, 31, &d))
+        !bs_parse_int64(ds, 1, 31, &d)) {
         return GW_ERR_INVALID;
+    }
     static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d > mdays[m - 1] || (m == 2 && d == 29 && !leap))
+    if (d > mdays[m - 1] || (m == 2 && d == 29 && !leap)) {
         return GW_ERR_INVALID;
+    }
     *day_start_s = bs_days_from_civil(y, m, d) * 86400 - GW_VN_UTC_OFFSET_S;
     return GW_OK;
 }
@@ -97,9 +107,11 @@ int64_t bs_fee_vnd(int64_t amount_vnd, int64_t fee_bp)
 
 static int bs_row_cmp(const void *pa, const void *pb)
 {
-    const struct bs_stmt_row *a = pa, *b = pb;
-    if (a->t->decided_ms != b->t->decided_ms)
+    const struct bs_stmt_row *a = pa;
+    const struct bs_stmt_row *b = pb;
+    if (a->t->decided_ms != b->t->decided_ms) {
         return a->t->decided_ms < b->t->decided_ms ? -1 : 1;
+    }
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
@@ -113,21 +125,25 @@ void bs_statement_rows(const struct bs_store *pay, const struct bs_store *refund
                        int64_t day_start_s, struct bs_stmt_row **rows, size_t *n)
 {
     size_t cap = 0;
-    for (size_t i = 0; i < pay->txns_len; i++)
+    for (size_t i = 0; i < pay->txns_len; i++) {
         cap += bs_in_day(&pay->txns[i], day_start_s);
-    for (size_t i = 0; i < refunds->txns_len; i++)
+    }
+    for (size_t i = 0; i < refunds->txns_len; i++) {
         cap += bs_in_day(&refunds->txns[i], day_start_s);
+    }
     struct bs_stmt_row *r = gw_xcalloc(cap > 0 ? cap : 1, sizeof(*r));
     size_t k = 0;
     for (size_t i = 0; i < pay->txns_len; i++) {
-        if (bs_in_day(&pay->txns[i], day_start_s))
+        if (bs_in_day(&pay->txns[i], day_start_s)) {
             r[k++] = (struct bs_stmt_row){ .t = &pay->txns[i], .refund = false, .seq = i };
+        }
     }
     for (size_t i = 0; i < refunds->txns_len; i++) {
-        if (bs_in_day(&refunds->txns[i], day_start_s))
+        if (bs_in_day(&refunds->txns[i], day_start_s)) {
             r[k++] = (struct bs_stmt_row){ .t = &refunds->txns[i],
                                            .refund = true,
                                            .seq = pay->txns_len + i };
+        }
     }
     GW_ASSERT(k == cap);
     qsort(r, k, sizeof(*r), bs_row_cmp);
@@ -155,11 +171,13 @@ static enum gw_err bs_stmt_date(struct evhttp_request *req, struct gw_arena *a,
     const char *q = bs_request_query(req, &len);
     struct gw_kv *kv = NULL;
     size_t n = 0;
-    if (gw_form_parse(a, q, len, 8, &kv, &n) != GW_OK)
+    if (gw_form_parse(a, q, len, 8, &kv, &n) != GW_OK) {
         return GW_ERR_INVALID;
+    }
     *date = gw_kv_get(kv, n, "date");
-    if (*date == NULL)
+    if (*date == NULL) {
         return GW_ERR_INVALID;
+    }
     return bs_day_parse(*date, day_start_s);
 }
 
@@ -200,12 +218,14 @@ static enum gw_err bs_stmt_write(const char *dir, const struct bs_provider *p, c
 {
     char tmp[520];
     int n = snprintf(path, 512, "%s/%s-%s.%s", dir, p->name, date, p->statement_ext);
-    if (n < 0 || n >= 512)
+    if (n < 0 || n >= 512) {
         return GW_ERR_INVALID;
+    }
     (void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *f = fopen(tmp, "we");
-    if (f == NULL)
+    if (f == NULL) {
         return GW_ERR_IO;
+    }
     bool ok = fwrite(b->data, 1, b->len, f) == b->len;
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
@@ -239,14 +259,18 @@ static void bs_stmt_close_cb(struct evhttp_request *req, void *arg)
             gw_buf_init(&b, BS_STATEMENT_BYTES_MAX);
             char path[512];
             enum gw_err err = bs_stmt.slots[i].p->statement(day, &b);
-            if (err == GW_OK)
+            if (err == GW_OK) {
                 err = bs_stmt_write(sim->opts->statement_dir, bs_stmt.slots[i].p, date, &b, path);
-            if (err == GW_OK)
+            }
+            if (err == GW_OK) {
                 err = gw_buf_printf(&out, "%s\"", i > 0 ? "," : "");
-            if (err == GW_OK)
+            }
+            if (err == GW_OK) {
                 err = gw_buf_add_json_escaped(&out, path);
-            if (err == GW_OK)
+            }
+            if (err == GW_OK) {
                 err = gw_buf_adds(&out, "\"");
+            }
             if (err != GW_OK) {
                 status = 500;
                 gw_buf_reset(&out);
@@ -255,8 +279,9 @@ static void bs_stmt_close_cb(struct evhttp_request *req, void *arg)
             }
             gw_buf_release(&b);
         }
-        if (status == 200)
+        if (status == 200) {
             GW_ASSERT(gw_buf_adds(&out, "]}") == GW_OK);
+        }
         gw_log_info("statements_closed", "\"date\":\"%s\",\"status\":%d", date, status);
     }
     bs_reply(req, status, "application/json", out.data, out.len);
@@ -268,8 +293,9 @@ void bs_statement_routes(struct bs_sim *sim, const struct bs_provider *const *pr
                          const bool *on)
 {
     for (size_t i = 0; providers[i] != NULL; i++) {
-        if (!on[i] || providers[i]->statement == NULL)
+        if (!on[i] || providers[i]->statement == NULL) {
             continue;
+        }
         GW_ASSERT(bs_stmt.n < BS_STATEMENT_SLOTS_MAX);
         struct bs_stmt_slot *slot = &bs_stmt.slots[bs_stmt.n++];
         slot->sim = sim;

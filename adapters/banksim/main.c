@@ -1,7 +1,5 @@
 /* feegate-banksim: plays the provider side of the payment protocols on one event loop, for
  * the demo, the integration tests and the load benchmark. Usage in README.md. */
-#include "banksim.h"
-
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -15,11 +13,13 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "banksim.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_limits.h"
 #include "gw_log.h"
 #include "gw_time.h"
+
 #include "banned.h"
 
 /* Every provider side compiled in, in the order GET / lists them. */
@@ -133,8 +133,9 @@ static void bs_options_env(struct bs_options *o)
 
     for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
         const char **slot = (const char **)(void *)((char *)o + env[i].offset);
-        if (*slot == NULL)
+        if (*slot == NULL) {
             *slot = getenv(env[i].name); /* NOLINT(concurrency-mt-unsafe): before the loop */
+        }
     }
 }
 
@@ -154,18 +155,21 @@ static bool bs_option(int c, const char *arg, struct bs_options *o)
         o->sandbox_secret = arg;
         return true;
     case 'a':
-        if (strcmp(arg, "approve") != 0 && strcmp(arg, "decline") != 0)
+        if (strcmp(arg, "approve") != 0 && strcmp(arg, "decline") != 0) {
             return false;
+        }
         o->auto_mode = strcmp(arg, "approve") == 0 ? BS_AUTO_APPROVE : BS_AUTO_DECLINE;
         return true;
     case 'S':
-        if (!bs_parse_int64(arg, 0, INT64_MAX, &v))
+        if (!bs_parse_int64(arg, 0, INT64_MAX, &v)) {
             return false;
+        }
         o->seed = (uint64_t)v;
         return true;
     case 'L':
-        if (!bs_parse_log_level(arg, &level))
+        if (!bs_parse_log_level(arg, &level)) {
             return false;
+        }
         gw_log_set_level(level);
         return true;
     default:
@@ -235,10 +239,11 @@ static void bs_index_cb(struct evhttp_request *req, void *arg)
     struct gw_buf b;
     gw_buf_init(&b, 16 * 1024);
     enum gw_err err = gw_buf_adds(&b, "feegate-banksim: simulated payment providers\n\n");
-    for (size_t i = 0; bs_providers[i] != NULL && err == GW_OK; i++)
+    for (size_t i = 0; bs_providers[i] != NULL && err == GW_OK; i++) {
         err = gw_buf_printf(&b, "%s (%s): %s\n", bs_providers[i]->name, bs_on[i] ? "on" : "off",
                             bs_providers[i]->summary);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_printf(&b,
                             "\nauto: %s\npages_shown: %" PRIu64 "\napproved: %" PRIu64
                             "\ndeclined: %" PRIu64 "\ncallbacks_sent: %" PRIu64
@@ -250,6 +255,7 @@ static void bs_index_cb(struct evhttp_request *req, void *arg)
                             st->pages_shown, st->approved, st->declined, st->callbacks_sent,
                             st->callbacks_acked, st->callbacks_refused, st->callbacks_given_up,
                             sim->deliveries_alive);
+    }
     GW_ASSERT(err == GW_OK);
     bs_reply(req, 200, "text/plain; charset=utf-8", b.data, b.len);
     gw_buf_release(&b);
@@ -274,25 +280,29 @@ static enum gw_err bs_listen(struct bs_sim *sim, const char *listen, struct gw_e
 {
     const char *colon = strrchr(listen, ':');
     int64_t port = 0;
-    if (colon == NULL || colon == listen || !bs_parse_int64(colon + 1, 0, 65535, &port))
+    if (colon == NULL || colon == listen || !bs_parse_int64(colon + 1, 0, 65535, &port)) {
         return gw_fail(eb, GW_ERR_INVALID, "--listen must be HOST:PORT");
+    }
     char host[256];
     int n = snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-    if (n < 0 || (size_t)n >= sizeof(host))
+    if (n < 0 || (size_t)n >= sizeof(host)) {
         return gw_fail(eb, GW_ERR_INVALID, "--listen host too long");
+    }
     struct evhttp_bound_socket *bound =
         evhttp_bind_socket_with_handle(sim->http, host, (uint16_t)port);
-    if (bound == NULL)
+    if (bound == NULL) {
         return gw_fail(eb, GW_ERR_IO, "could not listen on %s", listen);
+    }
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     socklen_t ss_len = sizeof(ss);
     int bound_port = (int)port;
     if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &ss_len) == 0) {
-        if (ss.ss_family == AF_INET)
+        if (ss.ss_family == AF_INET) {
             bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        else if (ss.ss_family == AF_INET6)
+        } else if (ss.ss_family == AF_INET6) {
             bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
     }
     gw_log_info("listening", "\"host\":\"%s\",\"port\":%d", host, bound_port);
     return GW_OK;
@@ -315,18 +325,22 @@ static enum gw_err bs_run(struct bs_sim *sim, size_t *started, struct gw_errbuf 
 {
     for (*started = 0; bs_providers[*started] != NULL; (*started)++) {
         enum gw_err err = bs_providers[*started]->start(sim, &bs_on[*started], eb);
-        if (err != GW_OK)
+        if (err != GW_OK) {
             return err;
+        }
     }
     bs_statement_routes(sim, bs_providers, bs_on);
     bs_faults_routes(sim);
     enum gw_err err = GW_OK;
-    if (sim->opts->faults_json != NULL)
+    if (sim->opts->faults_json != NULL) {
         err = bs_faults_set(sim, sim->opts->faults_json, strlen(sim->opts->faults_json), eb);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = bs_listen(sim, sim->opts->listen, eb);
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         return err;
+    }
     struct event *sigint = evsignal_new(sim->base, SIGINT, bs_signal_cb, sim->base);
     struct event *sigterm = evsignal_new(sim->base, SIGTERM, bs_signal_cb, sim->base);
     GW_ASSERT(sigint != NULL && sigterm != NULL);
@@ -338,8 +352,9 @@ static enum gw_err bs_run(struct bs_sim *sim, size_t *started, struct gw_errbuf 
                                                           : "decline",
                 sim->opts->seed, bs_on[1] ? "true" : "false", bs_on[2] ? "true" : "false",
                 bs_on[3] ? "true" : "false");
-    if (event_base_dispatch(sim->base) != 0)
+    if (event_base_dispatch(sim->base) != 0) {
         err = gw_fail(eb, GW_ERR_INTERNAL, "event loop failed");
+    }
     gw_log_info("stopping", "\"callbacks_in_progress\":%zu", sim->deliveries_alive);
     event_free(sigint);
     event_free(sigterm);
@@ -352,8 +367,9 @@ int main(int argc, char **argv)
     struct bs_options opts;
     memset(&opts, 0, sizeof(opts));
     int rc = bs_parse_args(argc, argv, &opts);
-    if (rc != 0)
+    if (rc != 0) {
         return rc > 0 ? 0 : 2;
+    }
     /* A peer closing mid-write must not kill the process. */
     (void)signal(SIGPIPE, SIG_IGN);
     struct bs_sim sim;
@@ -376,13 +392,15 @@ int main(int argc, char **argv)
     struct gw_errbuf eb = { .msg = "" };
     size_t started = 0;
     enum gw_err err = bs_run(&sim, &started, &eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         gw_log_error("fatal", "\"error\":\"%s\",\"reason\":\"%s\"", gw_err_name(err), eb.msg);
+    }
     bs_faults_free(&sim);
     bs_pool_free(&sim);
     evhttp_free(sim.http);
-    for (size_t i = 0; i < started; i++)
+    for (size_t i = 0; i < started; i++) {
         bs_providers[i]->stop();
+    }
     event_base_free(sim.base);
     return err == GW_OK ? 0 : 1;
 }

@@ -3,8 +3,6 @@
  * IPN POSTed as JSON to ipnUrl (§2.3, the merchant answers 204), the browser's return, and
  * /momo/v2/gateway/api/query and /refund (§2.4). Written from providers.md alone,
  * independently of adapters/momo.c, so that each checks the other. */
-#include "banksim.h"
-
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,6 +11,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "banksim.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_crypto.h"
@@ -20,6 +19,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "gw_url.h"
+
 #include "banned.h"
 
 #define MOMO_IPN_CALLS_MAX 5            /* not documented by MoMo: the simulator's choice */
@@ -93,8 +93,9 @@ const struct bs_provider bs_provider_momo = {
 /* A JSON value as text for a signature: strings verbatim, integers in plain decimal. */
 static const char *momo_text(json_t *v, char tmp[24])
 {
-    if (json_is_string(v))
+    if (json_is_string(v)) {
         return json_string_value(v);
+    }
     if (json_is_integer(v)) {
         (void)snprintf(tmp, 24, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return tmp;
@@ -134,10 +135,11 @@ static void momo_reply(struct evhttp_request *req, json_t *o, int status, bool a
 {
     char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     GW_ASSERT(body != NULL);
-    if (api && status == 200)
+    if (api && status == 200) {
         bs_api_reply(momo.sim, BS_PROV_MOMO, req, body, strlen(body));
-    else
+    } else {
         bs_reply(req, status, "application/json", body, strlen(body));
+    }
     gw_libc_free(body);
 }
 
@@ -161,8 +163,9 @@ static json_t *momo_body(struct evhttp_request *req, struct gw_arena *a)
 {
     char *body = NULL;
     size_t len = 0;
-    if (bs_request_body(req, a, &body, &len) != GW_OK)
+    if (bs_request_body(req, a, &body, &len) != GW_OK) {
         return NULL;
+    }
     json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(o)) {
         json_decref(o);
@@ -176,8 +179,9 @@ static json_t *momo_body(struct evhttp_request *req, struct gw_arena *a)
 static bool momo_has_strings(json_t *in, const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!json_is_string(json_object_get(in, names[i])))
+        if (!json_is_string(json_object_get(in, names[i]))) {
             return false;
+        }
     }
     return true;
 }
@@ -195,24 +199,30 @@ static int momo_create_check(json_t *in, const char **msg)
                                            "orderInfo",   "redirectUrl", "ipnUrl",
                                            "requestType", "extraData",   "signature" };
     if (!momo_has_strings(in, strings, N_OF(strings)) ||
-        !json_is_integer(json_object_get(in, "amount")))
+        !json_is_integer(json_object_get(in, "amount"))) {
         return bs_why_int(msg, "Bad format request.", 20);
-    if (!momo_verify(in, momo_create_sig, N_OF(momo_create_sig)))
+    }
+    if (!momo_verify(in, momo_create_sig, N_OF(momo_create_sig))) {
         return bs_why_int(msg, "Merchant authentication failed.", 13);
-    if (strcmp(json_string_value(json_object_get(in, "partnerCode")), momo.partner) != 0)
+    }
+    if (strcmp(json_string_value(json_object_get(in, "partnerCode")), momo.partner) != 0) {
         return bs_why_int(msg, "Access denied.", 11);
+    }
     json_int_t amount = json_integer_value(json_object_get(in, "amount"));
-    if (amount < MOMO_AMOUNT_MIN || amount > MOMO_AMOUNT_MAX)
+    if (amount < MOMO_AMOUNT_MIN || amount > MOMO_AMOUNT_MAX) {
         return bs_why_int(msg, "Amount out of range.", 22);
+    }
     const char *type = json_string_value(json_object_get(in, "requestType"));
     if (!bs_ref_ok(json_string_value(json_object_get(in, "orderId")), BS_REF_BYTES_MAX) ||
         !bs_url_ok(json_string_value(json_object_get(in, "ipnUrl")), false) ||
         !bs_url_ok(json_string_value(json_object_get(in, "redirectUrl")), true) ||
         (strcmp(type, "captureWallet") != 0 && strcmp(type, "payWithATM") != 0 &&
-         strcmp(type, "payWithCC") != 0 && strcmp(type, "payWithMethod") != 0))
+         strcmp(type, "payWithCC") != 0 && strcmp(type, "payWithMethod") != 0)) {
         return bs_why_int(msg, "Bad format request.", 20);
-    if (bs_store_find(&momo.store, json_string_value(json_object_get(in, "orderId"))) != NULL)
+    }
+    if (bs_store_find(&momo.store, json_string_value(json_object_get(in, "orderId"))) != NULL) {
         return bs_why_int(msg, "Duplicated orderId.", 41);
+    }
     return 0;
 }
 
@@ -220,8 +230,9 @@ static int momo_create_check(json_t *in, const char **msg)
 static struct bs_txn *momo_add(json_t *in)
 {
     struct bs_txn *t = NULL;
-    if (bs_store_add(&momo.store, json_string_value(json_object_get(in, "orderId")), &t) != GW_OK)
+    if (bs_store_add(&momo.store, json_string_value(json_object_get(in, "orderId")), &t) != GW_OK) {
         return NULL;
+    }
     char token[24];
     (void)snprintf(token, sizeof(token), "%016" PRIx64, bs_rand(momo.sim));
     const char *f[MX_N] = {
@@ -250,8 +261,9 @@ static void momo_create_cb(struct evhttp_request *req, void *arg)
     int result = in != NULL ? momo_create_check(in, &msg) : 20;
     bool as_5xx = false;
     struct bs_txn *t = NULL;
-    if (in == NULL)
+    if (in == NULL) {
         msg = "Bad format request.";
+    }
     if (result == 0 && bs_fault_create(momo.sim, BS_PROV_MOMO, &as_5xx)) {
         result = 99;
         msg = "Unknown error (simulated).";
@@ -270,8 +282,9 @@ static void momo_create_cb(struct evhttp_request *req, void *arg)
         json_object_set_new(o, "deeplink", json_string(""));
         json_object_set_new(o, "qrCodeUrl", json_string(""));
     }
-    if (result != 0)
+    if (result != 0) {
         gw_log_warn("create_refused", "\"provider\":\"momo\",\"result\":%d", result);
+    }
     momo_reply(req, o, result == 99 && as_5xx ? 503 : in == NULL ? 400 : 200, false);
     json_decref(o);
     json_decref(in);
@@ -284,7 +297,8 @@ static void momo_create_cb(struct evhttp_request *req, void *arg)
 static json_t *momo_result(const struct bs_txn *t, enum bs_forge forge)
 {
     bool ok = t->status == BS_SUCCEEDED;
-    int64_t trans_id = 0, response_time = 0;
+    int64_t trans_id = 0;
+    int64_t response_time = 0;
     (void)bs_parse_int64(t->txn_id, 0, INT64_MAX, &trans_id);
     (void)bs_parse_int64(bs_ext_get(t->ext, MX_N, MX_RESPONSE_TIME), 0, INT64_MAX, &response_time);
     json_t *o = json_object();
@@ -303,10 +317,12 @@ static json_t *momo_result(const struct bs_txn *t, enum bs_forge forge)
     json_object_set_new(o, "extraData", json_string(bs_ext_get(t->ext, MX_N, MX_EXTRA_DATA)));
     char mac[GW_SHA256_HEX_BYTES];
     momo_sign(o, momo_ipn_sig, N_OF(momo_ipn_sig), mac);
-    if (forge == BS_FORGE_SIGNATURE)
+    if (forge == BS_FORGE_SIGNATURE) {
         mac[0] = mac[0] == '0' ? '1' : '0';
-    if (forge == BS_FORGE_AMOUNT)
+    }
+    if (forge == BS_FORGE_AMOUNT) {
         json_object_set_new(o, "amount", json_integer(t->amount_vnd + 1000));
+    }
     json_object_set_new(o, "signature", json_string(mac));
     return o;
 }
@@ -326,10 +342,12 @@ static char *momo_return_url(struct gw_arena *a, const struct bs_txn *t)
     {
         char tmp[24];
         const char *s = momo_text(v, tmp);
-        if (err == GW_OK)
+        if (err == GW_OK) {
             err = gw_buf_printf(&b, "%s%s=", i++ > 0 ? "&" : "", key);
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = gw_form_encode(&b, s, strlen(s));
+        }
     }
     char *out = err == GW_OK ? gw_arena_strndup(a, b.data, b.len) : NULL;
     gw_buf_release(&b);
@@ -365,8 +383,9 @@ static void momo_decide(struct evhttp_request *req, struct gw_arena *a, struct b
     (void)snprintf(t->txn_id, sizeof(t->txn_id), "%lld",
                    MOMO_TRANS_BASE + (long long)(t - momo.store.txns));
     const char *f[MX_N];
-    for (size_t i = 0; i < MX_N; i++)
+    for (size_t i = 0; i < MX_N; i++) {
         f[i] = bs_ext_get(t->ext, MX_N, i);
+    }
     char rt[24];
     (void)snprintf(rt, sizeof(rt), "%" PRId64, t->decided_ms);
     f[MX_RESPONSE_TIME] = rt;
@@ -421,8 +440,9 @@ static void momo_page_cb(struct evhttp_request *req, void *arg)
     struct gw_kv *kv = NULL;
     size_t n = 0;
     struct bs_txn *t = NULL;
-    if (gw_form_parse(&a, q, len, 4, &kv, &n) == GW_OK && gw_kv_get(kv, n, "orderId") != NULL)
+    if (gw_form_parse(&a, q, len, 4, &kv, &n) == GW_OK && gw_kv_get(kv, n, "orderId") != NULL) {
         t = bs_store_find(&momo.store, gw_kv_get(kv, n, "orderId"));
+    }
     const char *token = gw_kv_get(kv, n, "t");
     int action = -2;
     if (t == NULL || token == NULL || strcmp(token, bs_ext_get(t->ext, MX_N, MX_TOKEN)) != 0) {
@@ -458,8 +478,9 @@ static json_t *momo_refund_list(const struct bs_txn *t)
     json_t *list = json_array();
     for (size_t i = 0; i < momo.refunds.txns_len; i++) {
         const struct bs_txn *r = &momo.refunds.txns[i];
-        if (strcmp(bs_ext_get(r->ext, MR_N, MR_ORDER_ID), t->merchant_ref) != 0)
+        if (strcmp(bs_ext_get(r->ext, MR_N, MR_ORDER_ID), t->merchant_ref) != 0) {
             continue;
+        }
         int64_t trans_id = 0;
         (void)bs_parse_int64(r->txn_id, 0, INT64_MAX, &trans_id);
         json_array_append_new(list, json_pack("{s:s,s:I,s:i,s:I,s:I}", "orderId", r->merchant_ref,
@@ -474,8 +495,8 @@ static json_t *momo_query(json_t *in)
 {
     const char *order_id = json_string_value(json_object_get(in, "orderId"));
     const struct bs_txn *t = order_id != NULL ? bs_store_find(&momo.store, order_id) : NULL;
-    const struct bs_txn *r = order_id != NULL && t == NULL ? bs_store_find(&momo.refunds, order_id)
-                                                          : NULL;
+    const struct bs_txn *r =
+        order_id != NULL && t == NULL ? bs_store_find(&momo.refunds, order_id) : NULL;
     if (r != NULL) { /* a refund's own orderId: its outcome, amount and transId */
         json_t *o = momo_answer(in, 0, "Successful.");
         int64_t trans_id = 0;
@@ -488,8 +509,9 @@ static json_t *momo_query(json_t *in)
         json_object_set_new(o, "lastUpdated", json_integer(r->decided_ms));
         return o;
     }
-    if (t == NULL)
+    if (t == NULL) {
         return momo_answer(in, 42, "Invalid orderId or orderId is not found.");
+    }
     static const int codes[] = { [BS_PENDING] = 1000, [BS_SUCCEEDED] = 0, [BS_FAILED] = 1006 };
     static const char *const msgs[] = { [BS_PENDING] = "Transaction initiated.",
                                         [BS_SUCCEEDED] = "Successful.",
@@ -510,11 +532,13 @@ static json_t *momo_query(json_t *in)
 /* The payment a refund names by transId (its store index is in the number). */
 static struct bs_txn *momo_by_trans_id(json_t *v)
 {
-    if (!json_is_integer(v))
+    if (!json_is_integer(v)) {
         return NULL;
+    }
     json_int_t idx = json_integer_value(v) - MOMO_TRANS_BASE;
-    if (idx < 0 || (size_t)idx >= momo.store.txns_len)
+    if (idx < 0 || (size_t)idx >= momo.store.txns_len) {
         return NULL;
+    }
     struct bs_txn *t = &momo.store.txns[idx];
     char s[24];
     (void)snprintf(s, sizeof(s), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -527,17 +551,22 @@ static json_t *momo_refund(json_t *in)
     json_t *amount = json_object_get(in, "amount");
     struct bs_txn *t = momo_by_trans_id(json_object_get(in, "transId"));
     if (!bs_ref_ok(order_id, BS_REF_BYTES_MAX) || !json_is_integer(amount) ||
-        json_integer_value(amount) < 1)
+        json_integer_value(amount) < 1) {
         return momo_answer(in, 20, "Bad format request.");
-    if (t == NULL)
+    }
+    if (t == NULL) {
         return momo_answer(in, 42, "Invalid transId.");
-    if (bs_store_find(&momo.refunds, order_id) != NULL)
+    }
+    if (bs_store_find(&momo.refunds, order_id) != NULL) {
         return momo_answer(in, 41, "Duplicated orderId.");
-    if (t->status != BS_SUCCEEDED || json_integer_value(amount) > t->amount_vnd - t->refunded_vnd)
+    }
+    if (t->status != BS_SUCCEEDED || json_integer_value(amount) > t->amount_vnd - t->refunded_vnd) {
         return momo_answer(in, 1080, "Refund refused: amount or original transaction.");
+    }
     struct bs_txn *r = NULL;
-    if (bs_store_add(&momo.refunds, order_id, &r) != GW_OK)
+    if (bs_store_add(&momo.refunds, order_id, &r) != GW_OK) {
         return momo_answer(in, 99, "Refund store is full.");
+    }
     r->amount_vnd = (int64_t)json_integer_value(amount);
     r->status = BS_SUCCEEDED;
     r->decided_ms = gw_now_ms();
@@ -562,22 +591,24 @@ static void momo_api(struct evhttp_request *req, bool refund)
         bs_reply(req, 405, "application/json", "{}", 2);
         return;
     }
-    if (!bs_fault_api_begin(momo.sim, BS_PROV_MOMO, req))
+    if (!bs_fault_api_begin(momo.sim, BS_PROV_MOMO, req)) {
         return;
+    }
     struct gw_arena a;
     gw_arena_init(&a, 8 * 1024, 64 * 1024);
     json_t *in = momo_body(req, &a);
     json_t *o = NULL;
     const char *partner = json_string_value(json_object_get(in, "partnerCode"));
-    if (in == NULL)
+    if (in == NULL) {
         o = momo_answer(NULL, 20, "Bad format request.");
-    else if (!momo_verify(in, refund ? momo_refund_sig : momo_query_sig,
-                          refund ? N_OF(momo_refund_sig) : N_OF(momo_query_sig)))
+    } else if (!momo_verify(in, refund ? momo_refund_sig : momo_query_sig,
+                            refund ? N_OF(momo_refund_sig) : N_OF(momo_query_sig))) {
         o = momo_answer(in, 13, "Merchant authentication failed.");
-    else if (partner == NULL || strcmp(partner, momo.partner) != 0)
+    } else if (partner == NULL || strcmp(partner, momo.partner) != 0) {
         o = momo_answer(in, 11, "Access denied.");
-    else
+    } else {
         o = refund ? momo_refund(in) : momo_query(in);
+    }
     momo_reply(req, o, 200, true);
     json_decref(o);
     json_decref(in);
@@ -610,14 +641,15 @@ static enum gw_err momo_statement(int64_t day_start_s, struct gw_buf *out)
         const struct bs_txn *t = rows[i].t;
         char when[26];
         gw_time_rfc3339_vn((time_t)(t->decided_ms / 1000), when);
-        if (rows[i].refund)
+        if (rows[i].refund) {
             err = gw_buf_printf(out, "%s,%s,%s,refund,%s,%s,%" PRId64 ",0,%s,0\r\n", momo.partner,
                                 t->merchant_ref, t->txn_id, bs_ext_get(t->ext, MR_N, MR_ORDER_ID),
                                 bs_ext_get(t->ext, MR_N, MR_TRANS_ID), t->amount_vnd, when);
-        else
+        } else {
             err = gw_buf_printf(out, "%s,%s,%s,payment,,,%" PRId64 ",%" PRId64 ",%s,0\r\n",
                                 momo.partner, t->merchant_ref, t->txn_id, t->amount_vnd,
                                 bs_fee_vnd(t->amount_vnd, fee_bp), when);
+        }
     }
     gw_xfree(rows);
     return err;
@@ -631,8 +663,9 @@ static enum gw_err momo_start(struct bs_sim *sim, bool *on, struct gw_errbuf *eb
     *on = o->momo_partner != NULL && o->momo_partner[0] != '\0' && o->momo_access_key != NULL &&
           o->momo_access_key[0] != '\0' && o->momo_secret_key != NULL &&
           o->momo_secret_key[0] != '\0';
-    if (!*on)
+    if (!*on) {
         return GW_OK;
+    }
     momo.sim = sim;
     momo.partner = o->momo_partner;
     momo.access_key = o->momo_access_key;
@@ -642,8 +675,9 @@ static enum gw_err momo_start(struct bs_sim *sim, bool *on, struct gw_errbuf *eb
     if (evhttp_set_cb(sim->http, "/momo/v2/gateway/api/create", momo_create_cb, NULL) != 0 ||
         evhttp_set_cb(sim->http, MOMO_PAGE_PATH, momo_page_cb, NULL) != 0 ||
         evhttp_set_cb(sim->http, "/momo/v2/gateway/api/query", momo_query_cb, NULL) != 0 ||
-        evhttp_set_cb(sim->http, "/momo/v2/gateway/api/refund", momo_refund_cb, NULL) != 0)
+        evhttp_set_cb(sim->http, "/momo/v2/gateway/api/refund", momo_refund_cb, NULL) != 0) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not register the momo routes");
+    }
     return GW_OK;
 }
 

@@ -2,16 +2,15 @@
  * the payment page at /sandbox/pay, the signed callback to ipn_url, the browser's return,
  * and /sandbox/query. Written from the protocol text, independently of adapters/sandbox.c,
  * so that each checks the other. */
-#include "banksim.h"
-
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <jansson.h>
 
+#include "banksim.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_crypto.h"
@@ -19,6 +18,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "gw_url.h"
+
 #include "banned.h"
 
 #define SANDBOX_SIG_HEADER "X-Sandbox-Signature"
@@ -33,7 +33,12 @@ static const char *const sandbox_query_fields[] = { "merchant_id", "merchant_ref
 static const char *const sandbox_refund_query_fields[] = { "merchant_id", "refund_id" };
 
 /* A refund's provider fields (bs_ext): the payment it refunds and why it was refused. */
-enum { SR_MERCHANT_REF, SR_REASON, SR_N };
+enum {
+    SR_MERCHANT_REF,
+    SR_REASON,
+    SR_N
+};
+
 #define SANDBOX_REFUND_REASON_MAX 200
 
 enum sandbox_pay_field {
@@ -86,13 +91,15 @@ const struct bs_provider bs_provider_sandbox = {
 static bool sandbox_ref_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > BS_REF_BYTES_MAX)
+    if (n == 0 || n > BS_REF_BYTES_MAX) {
         return false;
+    }
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              c == '_' || c == '-'))
+              c == '_' || c == '-')) {
             return false;
+        }
     }
     return true;
 }
@@ -105,23 +112,29 @@ static enum gw_err sandbox_verify_query(struct gw_arena *a, const char *q, size_
 {
     const size_t tag = sizeof(SANDBOX_SIG_PARAM) - 1;
     size_t i = len;
-    while (i >= tag && memcmp(q + i - tag, SANDBOX_SIG_PARAM, tag) != 0)
+    while (i >= tag && memcmp(q + i - tag, SANDBOX_SIG_PARAM, tag) != 0) {
         i--;
-    if (i < tag)
+    }
+    if (i < tag) {
         return gw_fail(eb, GW_ERR_AUTH, "no signature");
+    }
     char mac[GW_SHA256_HEX_BYTES];
     gw_hmac_sha256_hex(sandbox.secret, strlen(sandbox.secret), q, i - tag, mac);
-    if (!gw_hex_equal_ct(q + i, len - i, mac, GW_SHA256_HEX_BYTES - 1))
+    if (!gw_hex_equal_ct(q + i, len - i, mac, GW_SHA256_HEX_BYTES - 1)) {
         return gw_fail(eb, GW_ERR_AUTH, "bad signature");
-    size_t got = 0;
-    if (gw_form_parse(a, q, i - tag, n, kv, &got) != GW_OK || got != n)
-        return gw_fail(eb, GW_ERR_INVALID, "expected exactly %zu fields", n);
-    for (size_t k = 0; k < n; k++) {
-        if (strcmp((*kv)[k].key, names[k]) != 0)
-            return gw_fail(eb, GW_ERR_INVALID, "expected field %s", names[k]);
     }
-    if (strcmp((*kv)[0].value, sandbox.merchant_id) != 0)
+    size_t got = 0;
+    if (gw_form_parse(a, q, i - tag, n, kv, &got) != GW_OK || got != n) {
+        return gw_fail(eb, GW_ERR_INVALID, "expected exactly %zu fields", n);
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (strcmp((*kv)[k].key, names[k]) != 0) {
+            return gw_fail(eb, GW_ERR_INVALID, "expected field %s", names[k]);
+        }
+    }
+    if (strcmp((*kv)[0].value, sandbox.merchant_id) != 0) {
         return gw_fail(eb, GW_ERR_AUTH, "unknown merchant");
+    }
     return GW_OK;
 }
 
@@ -131,20 +144,27 @@ static enum gw_err sandbox_pay_verify(struct gw_arena *a, const char *q, size_t 
 {
     struct gw_kv *kv = NULL;
     enum gw_err err = sandbox_verify_query(a, q, len, sandbox_pay_fields, PAY_FIELDS, &kv, eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    for (size_t i = 0; i < PAY_FIELDS; i++)
+    }
+    for (size_t i = 0; i < PAY_FIELDS; i++) {
         pay->v[i] = kv[i].value;
-    if (!sandbox_ref_ok(pay->v[PAY_MERCHANT_REF]))
+    }
+    if (!sandbox_ref_ok(pay->v[PAY_MERCHANT_REF])) {
         return gw_fail(eb, GW_ERR_INVALID, "merchant_ref is malformed");
-    if (!bs_parse_int64(pay->v[PAY_AMOUNT_VND], 1, GW_AMOUNT_VND_MAX, &pay->amount_vnd))
+    }
+    if (!bs_parse_int64(pay->v[PAY_AMOUNT_VND], 1, GW_AMOUNT_VND_MAX, &pay->amount_vnd)) {
         return gw_fail(eb, GW_ERR_INVALID, "amount_vnd is not a positive integer");
-    if (!bs_parse_int64(pay->v[PAY_EXPIRES_AT], 1, INT64_MAX, &pay->expires_at))
+    }
+    if (!bs_parse_int64(pay->v[PAY_EXPIRES_AT], 1, INT64_MAX, &pay->expires_at)) {
         return gw_fail(eb, GW_ERR_INVALID, "expires_at is not a unix time");
-    if (!bs_url_ok(pay->v[PAY_RETURN_URL], true))
+    }
+    if (!bs_url_ok(pay->v[PAY_RETURN_URL], true)) {
         return gw_fail(eb, GW_ERR_INVALID, "return_url is not an absolute http(s) url");
-    if (!bs_url_ok(pay->v[PAY_IPN_URL], false))
+    }
+    if (!bs_url_ok(pay->v[PAY_IPN_URL], false)) {
         return gw_fail(eb, GW_ERR_INVALID, "ipn_url is not an absolute http url");
+    }
     return GW_OK;
 }
 
@@ -152,14 +172,16 @@ static enum gw_err sandbox_pay_verify(struct gw_arena *a, const char *q, size_t 
 static enum gw_err sandbox_status_json(const struct bs_txn *t, struct gw_buf *b)
 {
     enum gw_err err = gw_buf_adds(b, "{\"merchant_id\":\"");
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_buf_add_json_escaped(b, sandbox.merchant_id);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_printf(b,
                             "\",\"merchant_ref\":\"%s\",\"txn_id\":\"%s\",\"amount_vnd\":%" PRId64
                             ",\"status\":\"%s\",\"paid_at\":%" PRId64 "}",
                             t->merchant_ref, t->txn_id, t->amount_vnd,
                             sandbox_status_names[t->status], t->paid_at);
+    }
     return err;
 }
 
@@ -179,8 +201,9 @@ static char *sandbox_return_location(struct gw_arena *a, const char *return_url,
 {
     char *signed_part = gw_arena_printf(a, "merchant_ref=%s&status=%s", t->merchant_ref,
                                         sandbox_status_names[t->status]);
-    if (signed_part == NULL)
+    if (signed_part == NULL) {
         return NULL;
+    }
     char mac[GW_SHA256_HEX_BYTES];
     gw_hmac_sha256_hex(sandbox.secret, strlen(sandbox.secret), signed_part, strlen(signed_part),
                        mac);
@@ -196,8 +219,9 @@ static void sandbox_format_vnd(int64_t v, char out[32])
     GW_ASSERT(n > 0 && n < 20);
     size_t o = 0;
     for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
+        if (i > 0 && (n - i) % 3 == 0) {
             out[o++] = '.';
+        }
         out[o++] = digits[i];
     }
     out[o] = '\0';
@@ -207,10 +231,12 @@ static void sandbox_format_vnd(int64_t v, char out[32])
 static enum gw_err sandbox_page_row(struct gw_buf *b, const char *label, const char *value)
 {
     enum gw_err err = gw_buf_printf(b, "<tr><th>%s</th><td>", label);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_buf_add_html_escaped(b, value);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_adds(b, "</td></tr>\n");
+    }
     return err;
 }
 
@@ -225,32 +251,39 @@ static void sandbox_show_page(struct evhttp_request *req, const struct sandbox_p
     enum gw_err err = gw_buf_adds(&b, "<p>Giao dịch thử nghiệm, không có tiền thật. "
                                       "<span class=\"en\">Test transaction, no real money."
                                       "</span></p>\n<table>\n");
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = sandbox_page_row(&b, "Đơn vị <span class=\"en\">Merchant</span>",
                                pay->v[PAY_MERCHANT_ID]);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = sandbox_page_row(&b, "Mã tham chiếu <span class=\"en\">Reference</span>",
                                pay->v[PAY_MERCHANT_REF]);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = sandbox_page_row(&b, "Nội dung <span class=\"en\">Description</span>",
                                pay->v[PAY_ORDER_INFO]);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_printf(&b,
                             "<tr><th>Số tiền <span class=\"en\">Amount</span></th>"
                             "<td><b>%s ₫</b> (VND)</td></tr>\n</table>\n"
                             "<form method=\"post\" action=\"/sandbox/pay?",
                             amount);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_add_html_escaped(&b, query);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_adds(&b, "\">\n<button type=\"submit\" name=\"action\" value=\"approve\">"
                               "Thanh toán · Pay</button>\n<button type=\"submit\" "
                               "name=\"action\" value=\"decline\">Từ chối · Decline</button>\n"
                               "</form>\n");
-    if (err != GW_OK)
+    }
+    if (err != GW_OK) {
         bs_reply_page(req, 500, "Lỗi · Error", "<p>page too large</p>");
-    else
+    } else {
         bs_reply_page(req, 200, "Xác nhận thanh toán · Confirm payment", b.data);
+    }
     gw_buf_release(&b);
 }
 
@@ -304,8 +337,9 @@ static void sandbox_decide(struct evhttp_request *req, struct gw_arena *a,
 static int sandbox_action(struct evhttp_request *req, struct gw_arena *a, bool is_post)
 {
     if (!is_post) {
-        if (sandbox.sim->opts->auto_mode == BS_AUTO_OFF)
+        if (sandbox.sim->opts->auto_mode == BS_AUTO_OFF) {
             return -1;
+        }
         return sandbox.sim->opts->auto_mode == BS_AUTO_APPROVE;
     }
     char *body = NULL;
@@ -313,13 +347,16 @@ static int sandbox_action(struct evhttp_request *req, struct gw_arena *a, bool i
     struct gw_kv *kv = NULL;
     size_t n = 0;
     if (bs_request_body(req, a, &body, &len) != GW_OK ||
-        gw_form_parse(a, body, len, 8, &kv, &n) != GW_OK)
+        gw_form_parse(a, body, len, 8, &kv, &n) != GW_OK) {
         return -2;
+    }
     const char *action = gw_kv_get(kv, n, "action");
-    if (action != NULL && strcmp(action, "approve") == 0)
+    if (action != NULL && strcmp(action, "approve") == 0) {
         return 1;
-    if (action != NULL && strcmp(action, "decline") == 0)
+    }
+    if (action != NULL && strcmp(action, "decline") == 0) {
         return 0;
+    }
     return -2;
 }
 
@@ -337,10 +374,11 @@ static void sandbox_pay_verified(struct evhttp_request *req, struct gw_arena *a,
     if (t != NULL && t->status != BS_PENDING) {
         /* Decided before (a reload or a second click): send the browser back again. */
         const char *location = sandbox_return_location(a, pay->v[PAY_RETURN_URL], t);
-        if (location != NULL)
+        if (location != NULL) {
             bs_reply_redirect(req, location);
-        else
+        } else {
             bs_reply_page(req, 500, "Lỗi · Error", "<p>out of memory</p>");
+        }
         return;
     }
     if (gw_now_ms() / 1000 > pay->expires_at) {
@@ -394,12 +432,14 @@ static void sandbox_pay_cb(struct evhttp_request *req, void *arg)
         struct gw_buf b;
         gw_buf_init(&b, 1024);
         if (gw_buf_adds(&b, "<p>") != GW_OK || gw_buf_add_html_escaped(&b, eb.msg) != GW_OK ||
-            gw_buf_adds(&b, "</p>") != GW_OK)
+            gw_buf_adds(&b, "</p>") != GW_OK) {
             gw_buf_reset(&b);
-        if (err == GW_ERR_AUTH)
+        }
+        if (err == GW_ERR_AUTH) {
             bs_reply_page(req, 403, "Từ chối · Forbidden", gw_buf_str(&b));
-        else
+        } else {
             bs_reply_page(req, 400, "Yêu cầu sai · Bad request", gw_buf_str(&b));
+        }
         gw_buf_release(&b);
     }
     gw_arena_release(&a);
@@ -426,10 +466,11 @@ static void sandbox_query_cb(struct evhttp_request *req, void *arg)
                     eb.msg);
         static const char forbidden[] = "{\"status\":\"bad_signature\"}";
         static const char invalid[] = "{\"status\":\"invalid\"}";
-        if (err == GW_ERR_AUTH)
+        if (err == GW_ERR_AUTH) {
             bs_reply(req, 403, "application/json", forbidden, sizeof(forbidden) - 1);
-        else
+        } else {
             bs_reply(req, 400, "application/json", invalid, sizeof(invalid) - 1);
+        }
         gw_arena_release(&a);
         return;
     }
@@ -450,8 +491,7 @@ static void sandbox_query_cb(struct evhttp_request *req, void *arg)
 /* ---- refunds (§5, §6) ---- */
 
 /* §5: the signed refund object of r, keys in protocol order. */
-static void sandbox_refund_reply(struct evhttp_request *req, const struct bs_txn *r,
-                                 bool api)
+static void sandbox_refund_reply(struct evhttp_request *req, const struct bs_txn *r, bool api)
 {
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "merchant_id", sandbox.merchant_id,
                           "merchant_ref", bs_ext_get(r->ext, SR_N, SR_MERCHANT_REF), "refund_id",
@@ -466,10 +506,11 @@ static void sandbox_refund_reply(struct evhttp_request *req, const struct bs_txn
     char mac[GW_SHA256_HEX_BYTES];
     gw_hmac_sha256_hex(sandbox.secret, strlen(sandbox.secret), body, len, mac);
     (void)evhttp_add_header(evhttp_request_get_output_headers(req), SANDBOX_SIG_HEADER, mac);
-    if (api)
+    if (api) {
         bs_api_reply(sandbox.sim, BS_PROV_SANDBOX, req, body, len);
-    else
+    } else {
         bs_reply(req, 200, "application/json", body, len);
+    }
     gw_libc_free(body);
 }
 
@@ -487,14 +528,15 @@ static enum gw_err sandbox_refund_verify(struct evhttp_request *req, struct gw_a
 {
     char *body = NULL;
     size_t len = 0;
-    if (bs_request_body(req, a, &body, &len) != GW_OK)
+    if (bs_request_body(req, a, &body, &len) != GW_OK) {
         return gw_fail(eb, GW_ERR_INVALID, "body unreadable or too large");
-    const char *sig = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                         SANDBOX_SIG_HEADER);
+    }
+    const char *sig = evhttp_find_header(evhttp_request_get_input_headers(req), SANDBOX_SIG_HEADER);
     char mac[GW_SHA256_HEX_BYTES];
     gw_hmac_sha256_hex(sandbox.secret, strlen(sandbox.secret), body, len, mac);
-    if (sig == NULL || !gw_hex_equal_ct(sig, strlen(sig), mac, GW_SHA256_HEX_BYTES - 1))
+    if (sig == NULL || !gw_hex_equal_ct(sig, strlen(sig), mac, GW_SHA256_HEX_BYTES - 1)) {
         return gw_fail(eb, GW_ERR_AUTH, "bad signature");
+    }
     json_error_t jerr;
     *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     const char *merchant = json_string_value(json_object_get(*root, "merchant_id"));
@@ -502,16 +544,20 @@ static enum gw_err sandbox_refund_verify(struct evhttp_request *req, struct gw_a
     const json_t *reason = json_object_get(*root, "reason");
     rr->merchant_ref = json_string_value(json_object_get(*root, "merchant_ref"));
     rr->refund_id = json_string_value(json_object_get(*root, "refund_id"));
-    if (merchant == NULL || strcmp(merchant, sandbox.merchant_id) != 0)
+    if (merchant == NULL || strcmp(merchant, sandbox.merchant_id) != 0) {
         return gw_fail(eb, GW_ERR_AUTH, "unknown merchant");
+    }
     if (rr->merchant_ref == NULL || !sandbox_ref_ok(rr->merchant_ref) || rr->refund_id == NULL ||
-        !sandbox_ref_ok(rr->refund_id))
+        !sandbox_ref_ok(rr->refund_id)) {
         return gw_fail(eb, GW_ERR_INVALID, "merchant_ref or refund_id is malformed");
+    }
     if (!json_is_integer(amount) || json_integer_value(amount) < 1 ||
-        json_integer_value(amount) > GW_AMOUNT_VND_MAX)
+        json_integer_value(amount) > GW_AMOUNT_VND_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "amount_vnd is not a positive integer");
-    if (!json_is_string(reason) || json_string_length(reason) > SANDBOX_REFUND_REASON_MAX)
+    }
+    if (!json_is_string(reason) || json_string_length(reason) > SANDBOX_REFUND_REASON_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "reason must be a string of at most 200 bytes");
+    }
     rr->amount_vnd = (int64_t)json_integer_value(amount);
     return GW_OK;
 }
@@ -520,14 +566,15 @@ static enum gw_err sandbox_refund_verify(struct evhttp_request *req, struct gw_a
 static enum gw_err sandbox_refund_make(const struct sandbox_refund_req *rr, struct bs_txn **out)
 {
     struct bs_txn *t = bs_store_find(&sandbox.store, rr->merchant_ref);
-    const char *reason = t == NULL                                       ? "payment_not_found"
-                         : t->status != BS_SUCCEEDED                     ? "not_paid"
+    const char *reason = t == NULL                                          ? "payment_not_found"
+                         : t->status != BS_SUCCEEDED                        ? "not_paid"
                          : rr->amount_vnd > t->amount_vnd - t->refunded_vnd ? "exceeds_paid"
-                                                                         : "";
+                                                                            : "";
     struct bs_txn *r = NULL;
     enum gw_err err = bs_store_add(&sandbox.refunds, rr->refund_id, &r);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     r->amount_vnd = rr->amount_vnd;
     r->status = reason[0] == '\0' ? BS_SUCCEEDED : BS_FAILED;
     r->decided_ms = gw_now_ms();
@@ -552,8 +599,9 @@ static void sandbox_refund_cb(struct evhttp_request *req, void *arg)
         bs_reply(req, 405, "application/json", body, sizeof(body) - 1);
         return;
     }
-    if (!bs_fault_api_begin(sandbox.sim, BS_PROV_SANDBOX, req))
+    if (!bs_fault_api_begin(sandbox.sim, BS_PROV_SANDBOX, req)) {
         return;
+    }
     struct gw_arena a;
     gw_arena_init(&a, 4 * 1024, 256 * 1024);
     json_t *root = NULL;
@@ -566,13 +614,14 @@ static void sandbox_refund_cb(struct evhttp_request *req, void *arg)
                     eb.msg);
         static const char forbidden[] = "{\"status\":\"bad_signature\"}";
         static const char invalid[] = "{\"status\":\"invalid\"}";
-        if (err == GW_ERR_AUTH)
+        if (err == GW_ERR_AUTH) {
             bs_reply(req, 403, "application/json", forbidden, sizeof(forbidden) - 1);
-        else
+        } else {
             bs_reply(req, 400, "application/json", invalid, sizeof(invalid) - 1);
-    } else if (r != NULL && (r->amount_vnd != rr.amount_vnd ||
-                             strcmp(bs_ext_get(r->ext, SR_N, SR_MERCHANT_REF),
-                                    rr.merchant_ref) != 0)) {
+        }
+    } else if (r != NULL &&
+               (r->amount_vnd != rr.amount_vnd ||
+                strcmp(bs_ext_get(r->ext, SR_N, SR_MERCHANT_REF), rr.merchant_ref) != 0)) {
         struct bs_txn reused = { .status = BS_FAILED, .amount_vnd = rr.amount_vnd };
         const char *f[SR_N] = { rr.merchant_ref, "refund_id_reused" };
         (void)snprintf(reused.merchant_ref, sizeof(reused.merchant_ref), "%s", rr.refund_id);
@@ -583,8 +632,9 @@ static void sandbox_refund_cb(struct evhttp_request *req, void *arg)
         static const char full[] = "{\"status\":\"busy\"}";
         bs_reply(req, 503, "application/json", full, sizeof(full) - 1);
     } else {
-        gw_log_info("refund_decided", "\"refund_id\":\"%s\",\"status\":\"%s\",\"amount_vnd\":%"
-                    PRId64, r->merchant_ref, sandbox_status_names[r->status], r->amount_vnd);
+        gw_log_info("refund_decided",
+                    "\"refund_id\":\"%s\",\"status\":\"%s\",\"amount_vnd\":%" PRId64,
+                    r->merchant_ref, sandbox_status_names[r->status], r->amount_vnd);
         sandbox_refund_reply(req, r, true);
     }
     json_decref(root);
@@ -611,10 +661,11 @@ static void sandbox_refund_query_cb(struct evhttp_request *req, void *arg)
     if (err != GW_OK) {
         static const char forbidden[] = "{\"status\":\"bad_signature\"}";
         static const char invalid[] = "{\"status\":\"invalid\"}";
-        if (err == GW_ERR_AUTH)
+        if (err == GW_ERR_AUTH) {
             bs_reply(req, 403, "application/json", forbidden, sizeof(forbidden) - 1);
-        else
+        } else {
             bs_reply(req, 400, "application/json", invalid, sizeof(invalid) - 1);
+        }
     } else if (r == NULL) {
         static const char not_found[] = "{\"status\":\"not_found\"}";
         sandbox_reply_signed(req, 404, not_found, sizeof(not_found) - 1);
@@ -629,8 +680,9 @@ static enum gw_err sandbox_start(struct bs_sim *sim, bool *on, struct gw_errbuf 
     *on = true; /* always: the gateway's own protocol */
     const struct bs_options *o = sim->opts;
     if (o->sandbox_merchant == NULL || o->sandbox_merchant[0] == '\0' ||
-        o->sandbox_secret == NULL || o->sandbox_secret[0] == '\0')
+        o->sandbox_secret == NULL || o->sandbox_secret[0] == '\0') {
         return gw_fail(eb, GW_ERR_INVALID, "--sandbox-merchant and --sandbox-secret are required");
+    }
     sandbox.sim = sim;
     sandbox.merchant_id = o->sandbox_merchant;
     sandbox.secret = o->sandbox_secret;
@@ -639,8 +691,9 @@ static enum gw_err sandbox_start(struct bs_sim *sim, bool *on, struct gw_errbuf 
     if (evhttp_set_cb(sim->http, "/sandbox/pay", sandbox_pay_cb, NULL) != 0 ||
         evhttp_set_cb(sim->http, "/sandbox/query", sandbox_query_cb, NULL) != 0 ||
         evhttp_set_cb(sim->http, "/sandbox/refund", sandbox_refund_cb, NULL) != 0 ||
-        evhttp_set_cb(sim->http, "/sandbox/refund_query", sandbox_refund_query_cb, NULL) != 0)
+        evhttp_set_cb(sim->http, "/sandbox/refund_query", sandbox_refund_query_cb, NULL) != 0) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not register the sandbox routes");
+    }
     return GW_OK;
 }
 

@@ -3,8 +3,6 @@
  * URL with VNPAY's retry rule (§1.4), the browser's return, and querydr and refund at
  * /vnpay/merchant_webapi/api/transaction (§1.5, §1.6). Written from providers.md alone,
  * independently of adapters/vnpay.c, so that each checks the other. */
-#include "banksim.h"
-
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,6 +11,7 @@
 
 #include <event2/http.h>
 
+#include "banksim.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_crypto.h"
@@ -20,6 +19,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "gw_url.h"
+
 #include "banned.h"
 
 #define VNPAY_PAIRS_MAX     64
@@ -116,24 +116,30 @@ static enum gw_err vnpay_hash(const struct gw_kv *kv, size_t n, struct gw_buf *d
     size_t m = 0;
     for (size_t i = 0; i < n && m < VNPAY_PAIRS_MAX; i++) {
         if (strncmp(kv[i].key, "vnp_", 4) != 0 || strcmp(kv[i].key, "vnp_SecureHash") == 0 ||
-            strcmp(kv[i].key, "vnp_SecureHashType") == 0 || kv[i].value[0] == '\0')
+            strcmp(kv[i].key, "vnp_SecureHashType") == 0 || kv[i].value[0] == '\0') {
             continue;
+        }
         sorted[m++] = &kv[i];
     }
     qsort(sorted, m, sizeof(sorted[0]), vnpay_kv_cmp);
     enum gw_err err = GW_OK;
     for (size_t i = 0; i < m && err == GW_OK; i++) {
-        if (i > 0)
+        if (i > 0) {
             err = gw_buf_addc(data, '&');
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = gw_form_encode(data, sorted[i]->key, strlen(sorted[i]->key));
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = gw_buf_addc(data, '=');
-        if (err == GW_OK)
+        }
+        if (err == GW_OK) {
             err = gw_form_encode(data, sorted[i]->value, strlen(sorted[i]->value));
+        }
     }
-    if (err == GW_OK)
+    if (err == GW_OK) {
         gw_hmac_sha512_hex(vnpay.secret, strlen(vnpay.secret), data->data, data->len, mac);
+    }
     return err;
 }
 
@@ -159,7 +165,8 @@ static enum gw_err vnpay_result_query(const struct bs_txn *t, enum bs_forge forg
                                       struct gw_buf *out)
 {
     bool ok = t->status == BS_SUCCEEDED;
-    char amount[24], tampered[24];
+    char amount[24];
+    char tampered[24];
     (void)snprintf(amount, sizeof(amount), "%" PRId64, t->amount_vnd * 100);
     (void)snprintf(tampered, sizeof(tampered), "%" PRId64, (t->amount_vnd + 1000) * 100);
     char bank_tran[40];
@@ -179,10 +186,12 @@ static enum gw_err vnpay_result_query(const struct bs_txn *t, enum bs_forge forg
     };
     char mac[GW_SHA512_HEX_BYTES];
     enum gw_err err = vnpay_hash(kv, N_OF(kv), out, mac);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
-    if (forge == BS_FORGE_SIGNATURE)
+    }
+    if (forge == BS_FORGE_SIGNATURE) {
         mac[0] = mac[0] == '0' ? '1' : '0';
+    }
     if (forge == BS_FORGE_AMOUNT) {
         /* Signed over the true amount, then the amount changed on the way. */
         struct gw_buf again;
@@ -195,8 +204,9 @@ static enum gw_err vnpay_result_query(const struct bs_txn *t, enum bs_forge forg
         }
         gw_buf_release(&again);
     }
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_buf_printf(out, "&vnp_SecureHash=%s", mac);
+    }
     return err;
 }
 
@@ -207,8 +217,9 @@ static char *vnpay_result_url(struct gw_arena *a, const char *url, const struct 
     struct gw_buf q;
     gw_buf_init(&q, 16 * 1024);
     char *s = NULL;
-    if (vnpay_result_query(t, forge, &q) == GW_OK)
+    if (vnpay_result_query(t, forge, &q) == GW_OK) {
         s = gw_arena_printf(a, "%s%c%s", url, strchr(url, '?') != NULL ? '&' : '?', q.data);
+    }
     gw_buf_release(&q);
     return s;
 }
@@ -218,10 +229,11 @@ static enum bs_answer vnpay_judge(int status, const char *body, size_t len, char
 {
     json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
     const char *rsp = json_string_value(json_object_get(j, "RspCode"));
-    if (rsp != NULL)
+    if (rsp != NULL) {
         (void)snprintf(code, 16, "%s", rsp);
-    else
+    } else {
         (void)snprintf(code, 16, "http_%d", status);
+    }
     bool stop = rsp != NULL && (strcmp(rsp, "00") == 0 || strcmp(rsp, "02") == 0);
     json_decref(j);
     return stop ? BS_ANSWER_DONE : BS_ANSWER_RETRY;
@@ -238,11 +250,13 @@ static void vnpay_decide(struct evhttp_request *req, struct gw_arena *a, struct 
     char pay_date[15];
     gw_time_compact_vn((time_t)t->paid_at, pay_date);
     const char *f[VX_N];
-    for (size_t i = 0; i < VX_N; i++)
+    for (size_t i = 0; i < VX_N; i++) {
         f[i] = bs_ext_get(t->ext, VX_N, i);
+    }
     f[VX_PAY_DATE] = pay_date;
-    if (f[VX_BANK_CODE][0] == '\0' || strcmp(f[VX_BANK_CODE], "VNBANK") == 0)
+    if (f[VX_BANK_CODE][0] == '\0' || strcmp(f[VX_BANK_CODE], "VNBANK") == 0) {
         f[VX_BANK_CODE] = "NCB";
+    }
     char *ext = bs_ext_new(f, VX_N);
     gw_xfree(t->ext);
     t->ext = ext;
@@ -266,8 +280,9 @@ static void vnpay_decide(struct evhttp_request *req, struct gw_arena *a, struct 
     if (plan.forge != BS_FORGE_NONE && cb.url != NULL) {
         struct bs_callback forged = cb;
         forged.url = vnpay_result_url(a, vnpay.ipn_url, t, plan.forge);
-        if (forged.url != NULL)
+        if (forged.url != NULL) {
             bs_send_forged(vnpay.sim, &forged);
+        }
     }
     struct gw_errbuf eb = { .msg = "out of memory" };
     if (location == NULL || cb.url == NULL ||
@@ -293,8 +308,9 @@ static void vnpay_error_page(struct evhttp_request *req, int status, const char 
     gw_buf_init(&b, 2048);
     if (gw_buf_printf(&b, "<p>Mã lỗi <span class=\"en\">Error code</span>: %s</p><p>", code) !=
             GW_OK ||
-        gw_buf_add_html_escaped(&b, why) != GW_OK || gw_buf_adds(&b, "</p>") != GW_OK)
+        gw_buf_add_html_escaped(&b, why) != GW_OK || gw_buf_adds(&b, "</p>") != GW_OK) {
         gw_buf_reset(&b);
+    }
     bs_reply_page(req, status, "Giao dịch lỗi · Transaction error", gw_buf_str(&b));
     gw_buf_release(&b);
 }
@@ -303,8 +319,9 @@ static void vnpay_error_page(struct evhttp_request *req, int status, const char 
 static bool vnpay_no(const char **code, const char *code_value, const char **why,
                      const char *why_value)
 {
-    if (code != NULL)
+    if (code != NULL) {
         *code = code_value;
+    }
     *why = why_value;
     return false;
 }
@@ -327,32 +344,40 @@ static bool vnpay_pay_valid(const struct gw_kv *kv, size_t n, int64_t *amount_vn
                    gw_hex_equal_ct(got, strlen(got), mac, GW_SHA512_HEX_BYTES - 1);
     gw_buf_release(&data);
     *code = "97";
-    if (!hash_ok)
+    if (!hash_ok) {
         return vnpay_no(NULL, NULL, why, "invalid signature");
+    }
     *code = "03";
     for (size_t i = 0; i < N_OF(vnpay_pay_required); i++) {
         const char *v = gw_kv_get(kv, n, vnpay_pay_required[i]);
-        if (v == NULL || v[0] == '\0')
+        if (v == NULL || v[0] == '\0') {
             return vnpay_no(NULL, NULL, why, vnpay_pay_required[i]);
+        }
     }
     int64_t amount = 0;
     time_t expire = 0;
     if (strcmp(gw_kv_get(kv, n, "vnp_Version"), "2.1.0") != 0 ||
         strcmp(gw_kv_get(kv, n, "vnp_Command"), "pay") != 0 ||
-        strcmp(gw_kv_get(kv, n, "vnp_CurrCode"), "VND") != 0)
+        strcmp(gw_kv_get(kv, n, "vnp_CurrCode"), "VND") != 0) {
         return vnpay_no(NULL, NULL, why, "vnp_Version, vnp_Command or vnp_CurrCode");
-    if (strcmp(gw_kv_get(kv, n, "vnp_TmnCode"), vnpay.tmn) != 0)
+    }
+    if (strcmp(gw_kv_get(kv, n, "vnp_TmnCode"), vnpay.tmn) != 0) {
         return vnpay_no(code, "02", why, "invalid merchant");
+    }
     if (!bs_parse_int64(gw_kv_get(kv, n, "vnp_Amount"), 100, GW_AMOUNT_VND_MAX * 100, &amount) ||
-        amount % 100 != 0)
+        amount % 100 != 0) {
         return vnpay_no(NULL, NULL, why, "vnp_Amount");
-    if (!bs_ref_ok(gw_kv_get(kv, n, "vnp_TxnRef"), BS_REF_BYTES_MAX))
+    }
+    if (!bs_ref_ok(gw_kv_get(kv, n, "vnp_TxnRef"), BS_REF_BYTES_MAX)) {
         return vnpay_no(NULL, NULL, why, "vnp_TxnRef");
+    }
     if (gw_time_parse_compact_vn(gw_kv_get(kv, n, "vnp_ExpireDate"), &expire) != GW_OK ||
-        gw_time_parse_compact_vn(gw_kv_get(kv, n, "vnp_CreateDate"), &(time_t){ 0 }) != GW_OK)
+        gw_time_parse_compact_vn(gw_kv_get(kv, n, "vnp_CreateDate"), &(time_t){ 0 }) != GW_OK) {
         return vnpay_no(NULL, NULL, why, "vnp_CreateDate or vnp_ExpireDate");
-    if (!bs_url_ok(gw_kv_get(kv, n, "vnp_ReturnUrl"), true))
+    }
+    if (!bs_url_ok(gw_kv_get(kv, n, "vnp_ReturnUrl"), true)) {
         return vnpay_no(NULL, NULL, why, "vnp_ReturnUrl");
+    }
     *amount_vnd = amount / 100;
     *expires_ms = (int64_t)expire * 1000;
     return true;
@@ -363,8 +388,9 @@ static struct bs_txn *vnpay_add(const struct gw_kv *kv, size_t n, int64_t amount
                                 int64_t expires_ms)
 {
     struct bs_txn *t = NULL;
-    if (bs_store_add(&vnpay.store, gw_kv_get(kv, n, "vnp_TxnRef"), &t) != GW_OK)
+    if (bs_store_add(&vnpay.store, gw_kv_get(kv, n, "vnp_TxnRef"), &t) != GW_OK) {
         return NULL;
+    }
     const char *bank = gw_kv_get(kv, n, "vnp_BankCode");
     const char *f[VX_N] = {
         [VX_ORDER_INFO] = gw_kv_get(kv, n, "vnp_OrderInfo"),
@@ -422,17 +448,19 @@ static void vnpay_pay_verified(struct evhttp_request *req, struct gw_arena *a,
         /* Decided before (a reload or a second click): send the browser back again. */
         const char *loc =
             vnpay_result_url(a, bs_ext_get(t->ext, VX_N, VX_RETURN_URL), t, BS_FORGE_NONE);
-        if (loc != NULL)
+        if (loc != NULL) {
             bs_reply_redirect(req, loc);
-        else
+        } else {
             bs_reply_page(req, 500, "Lỗi · Error", "<p>out of memory</p>");
+        }
     } else if (gw_now_ms() > expires_ms) {
         vnpay_error_page(req, 410, "11", "payment window expired");
     } else if (t == NULL && bs_fault_create(vnpay.sim, BS_PROV_VNPAY, &as_5xx)) {
-        if (as_5xx)
+        if (as_5xx) {
             bs_reply_page(req, 503, "Bận · Busy", "<p>simulated failure</p>");
-        else
+        } else {
             vnpay_error_page(req, 200, "99", "simulated error");
+        }
     } else {
         vnpay_pay_act(req, a, t, kv, n, amount_vnd, expires_ms, query);
     }
@@ -447,8 +475,10 @@ static void vnpay_pay_cb(struct evhttp_request *req, void *arg)
     const char *q = bs_request_query(req, &len);
     struct gw_kv *kv = NULL;
     size_t n = 0;
-    int64_t amount_vnd = 0, expires_ms = 0;
-    const char *why = "malformed query string", *code = "03";
+    int64_t amount_vnd = 0;
+    int64_t expires_ms = 0;
+    const char *why = "malformed query string";
+    const char *code = "03";
     if (gw_form_parse(&a, q, len, VNPAY_PAIRS_MAX, &kv, &n) == GW_OK &&
         vnpay_pay_valid(kv, n, &amount_vnd, &expires_ms, &why, &code)) {
         vnpay_pay_verified(req, &a, kv, n, amount_vnd, expires_ms, q);
@@ -470,8 +500,9 @@ static void vnpay_api_answer(struct evhttp_request *req, json_t *resp, const cha
     (void)snprintf(response_id, sizeof(response_id), "%016" PRIx64, bs_rand(vnpay.sim));
     json_object_set_new(resp, "vnp_ResponseId", json_string(response_id));
     for (size_t i = 0; i < n; i++) {
-        if (json_object_get(resp, names[i]) == NULL)
+        if (json_object_get(resp, names[i]) == NULL) {
             json_object_set_new(resp, names[i], json_string(""));
+        }
     }
     char mac[GW_SHA512_HEX_BYTES];
     vnpay_pipe_mac(resp, names, n, mac);
@@ -529,20 +560,25 @@ static const char *vnpay_refund_check(json_t *in, const struct bs_txn *t, int64_
     int64_t a = 0;
     if (type == NULL || (strcmp(type, "02") != 0 && strcmp(type, "03") != 0) || amount == NULL ||
         !bs_parse_int64(amount, 100, GW_AMOUNT_VND_MAX * 100, &a) || a % 100 != 0 ||
-        request_id == NULL || !bs_ref_ok(request_id, 32))
+        request_id == NULL || !bs_ref_ok(request_id, 32)) {
         return bs_why_str(msg, "Invalid format", "03");
+    }
     if (t == NULL ||
-        (no != NULL && no[0] != '\0' && strcmp(no, "0") != 0 && strcmp(no, t->txn_id) != 0))
+        (no != NULL && no[0] != '\0' && strcmp(no, "0") != 0 && strcmp(no, t->txn_id) != 0)) {
         return bs_why_str(msg, "Transaction not found", "91");
-    if (bs_store_find(&vnpay.refunds, request_id) != NULL)
+    }
+    if (bs_store_find(&vnpay.refunds, request_id) != NULL) {
         return bs_why_str(msg, "Refund already requested", "94");
-    if (t->status != BS_SUCCEEDED)
+    }
+    if (t->status != BS_SUCCEEDED) {
         return bs_why_str(msg, "Original transaction not successful", "95");
+    }
     *amount_vnd = a / 100;
     bool full = strcmp(type, "02") == 0;
     if (*amount_vnd > t->amount_vnd - t->refunded_vnd ||
-        (full && (*amount_vnd != t->amount_vnd || t->refunded_vnd != 0)))
+        (full && (*amount_vnd != t->amount_vnd || t->refunded_vnd != 0))) {
         return bs_why_str(msg, "Invalid amount", "03");
+    }
     return NULL;
 }
 
@@ -557,8 +593,9 @@ static void vnpay_refund(json_t *in, json_t *resp)
     struct bs_txn *r = NULL;
     if (code == NULL &&
         bs_store_add(&vnpay.refunds, json_string_value(json_object_get(in, "vnp_RequestId")), &r) !=
-            GW_OK)
+            GW_OK) {
         code = bs_why_str(&msg, "refund store is full", "99");
+    }
     if (code != NULL) {
         vnpay_set(resp, "vnp_ResponseCode", code);
         vnpay_set(resp, "vnp_Message", msg);
@@ -593,8 +630,9 @@ static bool vnpay_all_strings(json_t *in)
     json_t *v;
     json_object_foreach(in, key, v)
     {
-        if (!json_is_string(v))
+        if (!json_is_string(v)) {
             return false;
+        }
     }
     return true;
 }
@@ -606,8 +644,9 @@ static void vnpay_api_cb(struct evhttp_request *req, void *arg)
         bs_reply(req, 405, "application/json", "{}", 2);
         return;
     }
-    if (!bs_fault_api_begin(vnpay.sim, BS_PROV_VNPAY, req))
+    if (!bs_fault_api_begin(vnpay.sim, BS_PROV_VNPAY, req)) {
         return;
+    }
     struct gw_arena a;
     gw_arena_init(&a, 8 * 1024, 64 * 1024);
     char *body = NULL;
@@ -625,9 +664,10 @@ static void vnpay_api_cb(struct evhttp_request *req, void *arg)
     vnpay_set(resp, "vnp_TxnRef", ref != NULL ? ref : "");
     const char *got = json_string_value(json_object_get(in, "vnp_SecureHash"));
     char mac[GW_SHA512_HEX_BYTES] = "";
-    if (refund || querydr)
+    if (refund || querydr) {
         vnpay_pipe_mac(in, refund ? vnpay_refund_req : vnpay_querydr_req,
                        refund ? N_OF(vnpay_refund_req) : N_OF(vnpay_querydr_req), mac);
+    }
     const char *tmn = json_string_value(json_object_get(in, "vnp_TmnCode"));
     if (!json_is_object(in) || !vnpay_all_strings(in) || !(refund || querydr)) {
         vnpay_set(resp, "vnp_ResponseCode", "03");
@@ -663,17 +703,18 @@ static enum gw_err vnpay_statement(int64_t day_start_s, struct gw_buf *out)
     int64_t fee_bp = vnpay.sim->opts->fee_bp[BS_PROV_VNPAY];
     for (size_t i = 0; i < n && err == GW_OK; i++) {
         const struct bs_txn *t = rows[i].t;
-        if (rows[i].refund)
+        if (rows[i].refund) {
             err = gw_buf_printf(out, "%s,%s,%s,%s,%" PRId64 ",0,%s,%s,00\r\n", vnpay.tmn,
                                 bs_ext_get(t->ext, VR_N, VR_TXN_REF), t->txn_id,
                                 bs_ext_get(t->ext, VR_N, VR_TYPE), t->amount_vnd * 100,
                                 bs_ext_get(t->ext, VR_N, VR_PAY_DATE),
                                 bs_ext_get(t->ext, VR_N, VR_BANK_CODE));
-        else
+        } else {
             err = gw_buf_printf(
                 out, "%s,%s,%s,01,%" PRId64 ",%" PRId64 ",%s,%s,00\r\n", vnpay.tmn, t->merchant_ref,
                 t->txn_id, t->amount_vnd * 100, bs_fee_vnd(t->amount_vnd, fee_bp) * 100,
                 bs_ext_get(t->ext, VX_N, VX_PAY_DATE), bs_ext_get(t->ext, VX_N, VX_BANK_CODE));
+        }
     }
     gw_xfree(rows);
     return err;
@@ -686,10 +727,12 @@ static enum gw_err vnpay_start(struct bs_sim *sim, bool *on, struct gw_errbuf *e
     const struct bs_options *o = sim->opts;
     *on = o->vnpay_tmn != NULL && o->vnpay_tmn[0] != '\0' && o->vnpay_secret != NULL &&
           o->vnpay_secret[0] != '\0';
-    if (!*on)
+    if (!*on) {
         return GW_OK;
-    if (o->vnpay_ipn_url == NULL || !bs_url_ok(o->vnpay_ipn_url, false))
+    }
+    if (o->vnpay_ipn_url == NULL || !bs_url_ok(o->vnpay_ipn_url, false)) {
         return gw_fail(eb, GW_ERR_INVALID, "--vnpay-ipn-url must be an absolute http url");
+    }
     vnpay.sim = sim;
     vnpay.tmn = o->vnpay_tmn;
     vnpay.secret = o->vnpay_secret;
@@ -698,8 +741,10 @@ static enum gw_err vnpay_start(struct bs_sim *sim, bool *on, struct gw_errbuf *e
     bs_store_init(&vnpay.store, BS_PROVIDER_TXNS_MAX);
     bs_store_init(&vnpay.refunds, BS_PROVIDER_TXNS_MAX);
     if (evhttp_set_cb(sim->http, VNPAY_PAY_PATH, vnpay_pay_cb, NULL) != 0 ||
-        evhttp_set_cb(sim->http, "/vnpay/merchant_webapi/api/transaction", vnpay_api_cb, NULL) != 0)
+        evhttp_set_cb(sim->http, "/vnpay/merchant_webapi/api/transaction", vnpay_api_cb, NULL) !=
+            0) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not register the vnpay routes");
+    }
     return GW_OK;
 }
 

@@ -4,8 +4,6 @@
  * (§3.3), the browser's return with its checksum (§3.4), and /zalopay/v2/query, /refund and
  * /query_refund (§3.5). Requests are form-encoded or JSON. Written from providers.md alone,
  * independently of adapters/zalopay.c, so that each checks the other. */
-#include "banksim.h"
-
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -14,6 +12,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "banksim.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_crypto.h"
@@ -21,6 +20,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "gw_url.h"
+
 #include "banned.h"
 
 #define ZALOPAY_CALLS_MAX     4 /* §3.3: the first call and at most 3 more */
@@ -93,8 +93,9 @@ static json_t *zalopay_fields(struct evhttp_request *req, struct gw_arena *a)
     char *body = NULL;
     size_t len = 0;
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST ||
-        bs_request_body(req, a, &body, &len) != GW_OK)
+        bs_request_body(req, a, &body, &len) != GW_OK) {
         return NULL;
+    }
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
     json_t *out = json_object();
     if (ct != NULL && strncmp(ct, "application/json", 16) == 0) {
@@ -123,8 +124,9 @@ static json_t *zalopay_fields(struct evhttp_request *req, struct gw_arena *a)
         json_decref(out);
         return NULL;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         json_object_set_new(out, kv[i].key, json_string(kv[i].value));
+    }
     return out;
 }
 
@@ -152,8 +154,9 @@ static void zalopay_mac(json_t *in, const char *key, const char *const *names, s
 static bool zalopay_verify(json_t *in, const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(names[i], "key1") != 0 && zalopay_get(in, names[i]) == NULL)
+        if (strcmp(names[i], "key1") != 0 && zalopay_get(in, names[i]) == NULL) {
             return false;
+        }
     }
     const char *got = zalopay_get(in, "mac");
     const char *app_id = zalopay_get(in, "app_id");
@@ -174,10 +177,11 @@ static void zalopay_reply(struct evhttp_request *req, json_t *o, bool api)
 {
     char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     GW_ASSERT(body != NULL);
-    if (api)
+    if (api) {
         bs_api_reply(zalopay.sim, BS_PROV_ZALOPAY, req, body, strlen(body));
-    else
+    } else {
         bs_reply(req, 200, "application/json", body, strlen(body));
+    }
     gw_libc_free(body);
 }
 
@@ -202,10 +206,12 @@ static int bs_why_int(const char **msg, const char *msg_value, int code)
 static int zalopay_create_check(json_t *in, int64_t *amount, int64_t *app_time, int64_t *expire_s,
                                 const char **msg)
 {
-    if (in == NULL)
+    if (in == NULL) {
         return bs_why_int(msg, "invalid argument", -401);
-    if (!zalopay_verify(in, zalopay_create_mac, N_OF(zalopay_create_mac)))
+    }
+    if (!zalopay_verify(in, zalopay_create_mac, N_OF(zalopay_create_mac))) {
         return bs_why_int(msg, "unauthenticated: bad mac or app_id", -402);
+    }
     const char *ref = zalopay_get(in, "app_trans_id");
     const char *dur = zalopay_get(in, "expire_duration_seconds");
     const char *cb = zalopay_get(in, "callback_url");
@@ -218,24 +224,30 @@ static int zalopay_create_check(json_t *in, int64_t *amount, int64_t *app_time, 
     *expire_s = ZALOPAY_EXPIRE_S_DFLT;
     if (!bs_parse_int64(zalopay_get(in, "amount"), 1, GW_AMOUNT_VND_MAX, amount) ||
         !bs_parse_int64(zalopay_get(in, "app_time"), 1, INT64_MAX / 2, app_time) || !shapes ||
-        (dur != NULL && !bs_parse_int64(dur, ZALOPAY_EXPIRE_S_MIN, ZALOPAY_EXPIRE_S_MAX, expire_s)))
+        (dur != NULL &&
+         !bs_parse_int64(dur, ZALOPAY_EXPIRE_S_MIN, ZALOPAY_EXPIRE_S_MAX, expire_s))) {
         return bs_why_int(msg, "invalid argument", -401);
+    }
     zalopay_yymmdd(*app_time / 1000, day);
     if (!bs_ref_ok(ref, BS_REF_BYTES_MAX) || strlen(ref) < 8 || memcmp(ref, day, 6) != 0 ||
-        ref[6] != '_')
+        ref[6] != '_') {
         return bs_why_int(msg, "invalid argument: app_trans_id must start with yymmdd_", -401);
-    if (cb == NULL || !bs_url_ok(cb, false))
+    }
+    if (cb == NULL || !bs_url_ok(cb, false)) {
         return bs_why_int(msg, "invalid argument: callback_url (the simulator needs one)", -401);
-    if (bs_store_find(&zalopay.store, ref) != NULL)
+    }
+    if (bs_store_find(&zalopay.store, ref) != NULL) {
         return bs_why_int(msg, "order already exists", -68);
+    }
     return 0;
 }
 
 static struct bs_txn *zalopay_add(json_t *in, int64_t amount, int64_t app_time, int64_t expire_s)
 {
     struct bs_txn *t = NULL;
-    if (bs_store_add(&zalopay.store, zalopay_get(in, "app_trans_id"), &t) != GW_OK)
+    if (bs_store_add(&zalopay.store, zalopay_get(in, "app_trans_id"), &t) != GW_OK) {
         return NULL;
+    }
     char token[24];
     (void)snprintf(token, sizeof(token), "%016" PRIx64, bs_rand(zalopay.sim));
     const char *user = zalopay_get(in, "app_user");
@@ -261,7 +273,9 @@ static void zalopay_create_cb(struct evhttp_request *req, void *arg)
     struct gw_arena a;
     gw_arena_init(&a, 8 * 1024, 64 * 1024);
     json_t *in = zalopay_fields(req, &a);
-    int64_t amount = 0, app_time = 0, expire_s = 0;
+    int64_t amount = 0;
+    int64_t app_time = 0;
+    int64_t expire_s = 0;
     const char *msg = "Giao dịch thành công";
     int sub = zalopay_create_check(in, &amount, &app_time, &expire_s, &msg);
     bool as_5xx = false;
@@ -308,48 +322,59 @@ static enum gw_err zalopay_data(const struct bs_txn *t, int64_t amount_vnd, stru
                       "{\"app_id\":%s,\"app_trans_id\":\"%s\",\"app_time\":%s,"
                       "\"app_user\":\"",
                       zalopay.app_id, t->merchant_ref, bs_ext_get(t->ext, ZX_N, ZX_APP_TIME));
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = gw_buf_add_json_escaped(b, bs_ext_get(t->ext, ZX_N, ZX_APP_USER));
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_printf(b, "\",\"amount\":%" PRId64 ",\"embed_data\":\"", amount_vnd);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_add_json_escaped(b, bs_ext_get(t->ext, ZX_N, ZX_EMBED_DATA));
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_adds(b, "\",\"item\":\"");
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_add_json_escaped(b, bs_ext_get(t->ext, ZX_N, ZX_ITEM));
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_printf(b,
                             "\",\"zp_trans_id\":%s,\"server_time\":%s,\"channel\":" ZALOPAY_CHANNEL
                             ",\"merchant_user_id\":\"sim-%s\",\"user_fee_amount\":0,"
                             "\"discount_amount\":0}",
                             t->txn_id, bs_ext_get(t->ext, ZX_N, ZX_SERVER_TIME),
                             bs_ext_get(t->ext, ZX_N, ZX_TOKEN));
+    }
     return err;
 }
 
 /* {"data": "<data>", "mac": HMAC(key2, data), "type": 1}; forge spoils it. */
 static char *zalopay_callback_body(struct gw_arena *a, const struct bs_txn *t, enum bs_forge forge)
 {
-    struct gw_buf data, body;
+    struct gw_buf data;
+    struct gw_buf body;
     gw_buf_init(&data, 32 * 1024);
     gw_buf_init(&body, 64 * 1024);
     char *out = NULL;
     char mac[GW_SHA256_HEX_BYTES];
-    if (zalopay_data(t, t->amount_vnd, &data) != GW_OK)
+    if (zalopay_data(t, t->amount_vnd, &data) != GW_OK) {
         goto out_bufs;
+    }
     gw_hmac_sha256_hex(zalopay.key2, strlen(zalopay.key2), data.data, data.len, mac);
-    if (forge == BS_FORGE_SIGNATURE)
+    if (forge == BS_FORGE_SIGNATURE) {
         mac[0] = mac[0] == '0' ? '1' : '0';
+    }
     if (forge == BS_FORGE_AMOUNT) {
         gw_buf_reset(&data);
-        if (zalopay_data(t, t->amount_vnd + 1000, &data) != GW_OK)
+        if (zalopay_data(t, t->amount_vnd + 1000, &data) != GW_OK) {
             goto out_bufs;
+        }
     }
     if (gw_buf_adds(&body, "{\"data\":\"") == GW_OK &&
         gw_buf_add_json_escaped(&body, data.data) == GW_OK &&
-        gw_buf_printf(&body, "\",\"mac\":\"%s\",\"type\":1}", mac) == GW_OK)
+        gw_buf_printf(&body, "\",\"mac\":\"%s\",\"type\":1}", mac) == GW_OK) {
         out = gw_arena_strndup(a, body.data, body.len);
+    }
 out_bufs:
     gw_buf_release(&data);
     gw_buf_release(&body);
@@ -389,10 +414,11 @@ static enum bs_answer zalopay_judge(int status, const char *body, size_t len, ch
 {
     json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
     json_t *rc = json_object_get(j, "return_code");
-    if (json_is_integer(rc))
+    if (json_is_integer(rc)) {
         (void)snprintf(code, 16, "%" JSON_INTEGER_FORMAT, json_integer_value(rc));
-    else
+    } else {
         (void)snprintf(code, 16, "http_%d", status);
+    }
     bool stop = json_is_integer(rc) && (json_integer_value(rc) == 1 || json_integer_value(rc) == 2);
     json_decref(j);
     return stop ? BS_ANSWER_DONE : BS_ANSWER_RETRY;
@@ -411,8 +437,9 @@ static void zalopay_record(struct bs_txn *t, bool approve)
     (void)snprintf(t->txn_id, sizeof(t->txn_id), "%" PRId64,
                    yymmdd * ZALOPAY_ID_SPAN + (int64_t)(t - zalopay.store.txns) + 1);
     const char *f[ZX_N];
-    for (size_t i = 0; i < ZX_N; i++)
+    for (size_t i = 0; i < ZX_N; i++) {
         f[i] = bs_ext_get(t->ext, ZX_N, i);
+    }
     char server_time[24];
     (void)snprintf(server_time, sizeof(server_time), "%" PRId64, t->decided_ms);
     f[ZX_SERVER_TIME] = server_time;
@@ -429,10 +456,11 @@ static void zalopay_decide(struct evhttp_request *req, struct gw_arena *a, struc
     zalopay.sim->stats.declined += !approve;
     const char *location = zalopay_return_url(a, t);
     if (!approve) { /* §3.3: only successful payments are called back */
-        if (location != NULL)
+        if (location != NULL) {
             bs_reply_redirect(req, location);
-        else
+        } else {
             bs_reply_page(req, 200, "Đã từ chối · Declined", "<p>status 2</p>");
+        }
         return;
     }
     struct bs_plan plan;
@@ -453,8 +481,9 @@ static void zalopay_decide(struct evhttp_request *req, struct gw_arena *a, struc
         struct bs_callback forged = cb;
         forged.body = zalopay_callback_body(a, t, plan.forge);
         forged.body_len = forged.body != NULL ? strlen(forged.body) : 0;
-        if (forged.body != NULL)
+        if (forged.body != NULL) {
             bs_send_forged(zalopay.sim, &forged);
+        }
     }
     /* Without a redirecturl the browser is shown the result on the simulator. */
     const char *loc = location != NULL ? location : gw_arena_printf(a, "/zalopay/v2/result");
@@ -487,8 +516,10 @@ static void zalopay_page_cb(struct evhttp_request *req, void *arg)
     struct gw_kv *kv = NULL;
     size_t n = 0;
     struct bs_txn *t = NULL;
-    if (gw_form_parse(&a, q, len, 4, &kv, &n) == GW_OK && gw_kv_get(kv, n, "app_trans_id") != NULL)
+    if (gw_form_parse(&a, q, len, 4, &kv, &n) == GW_OK &&
+        gw_kv_get(kv, n, "app_trans_id") != NULL) {
         t = bs_store_find(&zalopay.store, gw_kv_get(kv, n, "app_trans_id"));
+    }
     const char *token = gw_kv_get(kv, n, "token");
     int action = -2;
     char *loc = NULL;
@@ -520,8 +551,9 @@ static void zalopay_page_cb(struct evhttp_request *req, void *arg)
 static json_t *zalopay_query(json_t *in)
 {
     const struct bs_txn *t = bs_store_find(&zalopay.store, zalopay_get(in, "app_trans_id"));
-    if (t == NULL)
+    if (t == NULL) {
         return zalopay_answer(2, -401, "order not found");
+    }
     static const int codes[] = { [BS_PENDING] = 3, [BS_SUCCEEDED] = 1, [BS_FAILED] = 2 };
     static const int subs[] = { [BS_PENDING] = 3, [BS_SUCCEEDED] = 1, [BS_FAILED] = -329 };
     static const char *const msgs[] = { [BS_PENDING] = "Giao dịch chưa thanh toán",
@@ -542,11 +574,13 @@ static json_t *zalopay_query(json_t *in)
 static struct bs_txn *zalopay_by_zp(const char *zp)
 {
     int64_t v = 0;
-    if (zp == NULL || !bs_parse_int64(zp, 1, INT64_MAX, &v))
+    if (zp == NULL || !bs_parse_int64(zp, 1, INT64_MAX, &v)) {
         return NULL;
+    }
     int64_t idx = v % ZALOPAY_ID_SPAN - 1;
-    if (idx < 0 || (size_t)idx >= zalopay.store.txns_len)
+    if (idx < 0 || (size_t)idx >= zalopay.store.txns_len) {
         return NULL;
+    }
     struct bs_txn *t = &zalopay.store.txns[idx];
     return strcmp(t->txn_id, zp) == 0 ? t : NULL;
 }
@@ -570,19 +604,24 @@ static json_t *zalopay_refund(json_t *in)
     (void)snprintf(prefix, sizeof(prefix), "_%s_", zalopay.app_id);
     if (m_refund_id == NULL || !bs_ref_ok(m_refund_id, BS_REF_BYTES_MAX) ||
         strlen(m_refund_id) < 8 || strncmp(m_refund_id + 6, prefix, strlen(prefix)) != 0 ||
-        !bs_parse_int64(zalopay_get(in, "amount"), 1, GW_AMOUNT_VND_MAX, &amount))
+        !bs_parse_int64(zalopay_get(in, "amount"), 1, GW_AMOUNT_VND_MAX, &amount)) {
         return zalopay_answer(2, -401, "invalid argument");
+    }
     const struct bs_txn *seen = bs_store_find(&zalopay.refunds, m_refund_id);
-    if (seen != NULL) /* the same m_refund_id again: the same answer, nothing new */
+    if (seen != NULL) { /* the same m_refund_id again: the same answer, nothing new */
         return seen->amount_vnd == amount ? zalopay_refund_answer(seen)
                                           : zalopay_answer(2, -401, "m_refund_id reused");
-    if (t == NULL)
+    }
+    if (t == NULL) {
         return zalopay_answer(2, -401, "zp_trans_id not found");
-    if (t->status != BS_SUCCEEDED || amount > t->amount_vnd - t->refunded_vnd)
+    }
+    if (t->status != BS_SUCCEEDED || amount > t->amount_vnd - t->refunded_vnd) {
         return zalopay_answer(2, -401, "refund amount exceeds or order not paid");
+    }
     struct bs_txn *r = NULL;
-    if (bs_store_add(&zalopay.refunds, m_refund_id, &r) != GW_OK)
+    if (bs_store_add(&zalopay.refunds, m_refund_id, &r) != GW_OK) {
         return zalopay_answer(2, -500, "system error: store full");
+    }
     r->amount_vnd = amount;
     r->status = BS_SUCCEEDED;
     r->decided_ms = gw_now_ms();
@@ -602,8 +641,9 @@ static json_t *zalopay_refund(json_t *in)
 static json_t *zalopay_query_refund(json_t *in)
 {
     const struct bs_txn *r = bs_store_find(&zalopay.refunds, zalopay_get(in, "m_refund_id"));
-    if (r == NULL)
+    if (r == NULL) {
         return zalopay_answer(2, -401, "refund not found");
+    }
     return zalopay_refund_answer(r);
 }
 
@@ -615,8 +655,9 @@ enum zalopay_op {
 
 static void zalopay_api(struct evhttp_request *req, enum zalopay_op op)
 {
-    if (!bs_fault_api_begin(zalopay.sim, BS_PROV_ZALOPAY, req))
+    if (!bs_fault_api_begin(zalopay.sim, BS_PROV_ZALOPAY, req)) {
         return;
+    }
     struct gw_arena a;
     gw_arena_init(&a, 8 * 1024, 64 * 1024);
     json_t *in = zalopay_fields(req, &a);
@@ -627,16 +668,17 @@ static void zalopay_api(struct evhttp_request *req, enum zalopay_op op)
                : op == ZALOPAY_REFUND ? N_OF(zalopay_refund_mac)
                                       : N_OF(zalopay_qrefund_mac);
     json_t *o = NULL;
-    if (in == NULL)
+    if (in == NULL) {
         o = zalopay_answer(2, -401, "invalid argument");
-    else if (!zalopay_verify(in, names, n))
+    } else if (!zalopay_verify(in, names, n)) {
         o = zalopay_answer(2, -402, "unauthenticated: bad mac or app_id");
-    else if (op == ZALOPAY_QUERY)
+    } else if (op == ZALOPAY_QUERY) {
         o = zalopay_query(in);
-    else if (op == ZALOPAY_REFUND)
+    } else if (op == ZALOPAY_REFUND) {
         o = zalopay_refund(in);
-    else
+    } else {
         o = zalopay_query_refund(in);
+    }
     zalopay_reply(req, o, true);
     json_decref(o);
     json_decref(in);
@@ -672,7 +714,7 @@ static enum gw_err zalopay_statement(int64_t day_start_s, struct gw_buf *out)
     enum gw_err err = GW_OK;
     for (size_t i = 0; i < n && err == GW_OK; i++) {
         const struct bs_txn *t = rows[i].t;
-        if (rows[i].refund)
+        if (rows[i].refund) {
             err = gw_buf_printf(out,
                                 "{\"type\":\"refund\",\"app_id\":%s,\"m_refund_id\":\"%s\","
                                 "\"refund_id\":%s,\"app_trans_id\":\"%s\",\"zp_trans_id\":%s,"
@@ -682,13 +724,14 @@ static enum gw_err zalopay_statement(int64_t day_start_s, struct gw_buf *out)
                                 bs_ext_get(t->ext, ZR_N, ZR_APP_TRANS_ID),
                                 bs_ext_get(t->ext, ZR_N, ZR_ZP_TRANS_ID), t->amount_vnd,
                                 t->decided_ms);
-        else
+        } else {
             err = gw_buf_printf(out,
                                 "{\"type\":\"payment\",\"app_id\":%s,\"app_trans_id\":\"%s\","
                                 "\"zp_trans_id\":%s,\"amount\":%" PRId64 ",\"fee_amount\":%" PRId64
                                 ",\"server_time\":%" PRId64 ",\"status\":1}\n",
                                 zalopay.app_id, t->merchant_ref, t->txn_id, t->amount_vnd,
                                 bs_fee_vnd(t->amount_vnd, fee_bp), t->decided_ms);
+        }
     }
     gw_xfree(rows);
     return err;
@@ -701,11 +744,13 @@ static enum gw_err zalopay_start(struct bs_sim *sim, bool *on, struct gw_errbuf 
     const struct bs_options *o = sim->opts;
     *on = o->zalopay_app_id != NULL && o->zalopay_app_id[0] != '\0' && o->zalopay_key1 != NULL &&
           o->zalopay_key1[0] != '\0' && o->zalopay_key2 != NULL && o->zalopay_key2[0] != '\0';
-    if (!*on)
+    if (!*on) {
         return GW_OK;
+    }
     int64_t app_id = 0;
-    if (!bs_parse_int64(o->zalopay_app_id, 1, INT32_MAX, &app_id))
+    if (!bs_parse_int64(o->zalopay_app_id, 1, INT32_MAX, &app_id)) {
         return gw_fail(eb, GW_ERR_INVALID, "--zalopay-app-id must be a positive integer");
+    }
     zalopay.sim = sim;
     zalopay.app_id = o->zalopay_app_id;
     zalopay.key1 = o->zalopay_key1;
@@ -717,8 +762,9 @@ static enum gw_err zalopay_start(struct bs_sim *sim, bool *on, struct gw_errbuf 
         evhttp_set_cb(sim->http, "/zalopay/v2/result", zalopay_result_cb, NULL) != 0 ||
         evhttp_set_cb(sim->http, "/zalopay/v2/query", zalopay_query_cb, NULL) != 0 ||
         evhttp_set_cb(sim->http, "/zalopay/v2/refund", zalopay_refund_cb, NULL) != 0 ||
-        evhttp_set_cb(sim->http, "/zalopay/v2/query_refund", zalopay_query_refund_cb, NULL) != 0)
+        evhttp_set_cb(sim->http, "/zalopay/v2/query_refund", zalopay_query_refund_cb, NULL) != 0) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not register the zalopay routes");
+    }
     return GW_OK;
 }
 

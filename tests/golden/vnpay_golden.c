@@ -7,6 +7,7 @@
 
 #include "adapter.h"
 #include "gw_arena.h"
+
 #include "banned.h"
 
 static const struct gw_adapter_config cfg = {
@@ -73,8 +74,9 @@ static int verify(struct gw_arena *arena, const char *path)
     while (fgets(line, sizeof(line), f) != NULL) {
         line[strcspn(line, "\r\n")] = '\0';
         char *q = strchr(line, ' ');
-        if (q == NULL)
+        if (q == NULL) {
             continue;
+        }
         *q++ = '\0';
         const struct gw_adapter_input in = { .method = "GET", .query = q, .query_len = strlen(q) };
         struct gw_adapter_result res;
@@ -100,12 +102,13 @@ int main(int argc, char **argv)
     struct gw_arena arena;
     gw_arena_init(&arena, 4096, 4 * 1024 * 1024);
     int rc = 2;
-    if (argc == 2 && strcmp(argv[1], "emit") == 0)
+    if (argc == 2 && strcmp(argv[1], "emit") == 0) {
         rc = emit(&arena);
-    else if (argc == 3 && strcmp(argv[1], "verify") == 0)
+    } else if (argc == 3 && strcmp(argv[1], "verify") == 0) {
         rc = verify(&arena, argv[2]);
-    else
+    } else {
         fprintf(stderr, "usage: %s emit | verify FILE\n", argv[0]);
+    }
     gw_arena_release(&arena);
     return rc;
 }

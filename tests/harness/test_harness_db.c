@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "th.h"
+
 #include "banned.h"
 
 static void assert_setting(struct th_db *db, const char *name, const char *want)
@@ -21,8 +22,9 @@ static void assert_setting(struct th_db *db, const char *name, const char *want)
     char got[64];
     (void)snprintf(sql, sizeof(sql), "select current_setting('%s')", name);
     assert_int_equal(th_sql_text(db, sql, got, sizeof(got)), GW_OK);
-    if (strcmp(got, want) != 0)
+    if (strcmp(got, want) != 0) {
         fail_msg("setting %s is '%s', want '%s'", name, got, want);
+    }
 }
 
 static void assert_dir_gone(const char *dir)

@@ -102,7 +102,7 @@ struct th_banksim {
 
 struct th_gateway {
     struct th_proc proc;
-    int port; /* may be set before th_gateway_start to choose it (0: any free one) */
+    int port;     /* may be set before th_gateway_start to choose it (0: any free one) */
     char url[64]; /* http://127.0.0.1:PORT */
     char ini_path[160];
     /* Set before th_gateway_start: lines appended to feegate.ini (NULL: none). Borrowed. */
@@ -114,8 +114,8 @@ struct th_gateway {
 enum gw_err th_banksim_start(struct th_banksim *bs, const char *auto_mode) GW_MUST_CHECK;
 /* The same with more arguments (a NULL-terminated array, or NULL), e.g. the VNPAY, MoMo and
  * ZaloPay credentials and faults of feegate-banksim. */
-enum gw_err th_banksim_start_args(struct th_banksim *bs, const char *const *extra_args)
-    GW_MUST_CHECK;
+enum gw_err th_banksim_start_args(struct th_banksim *bs,
+                                  const char *const *extra_args) GW_MUST_CHECK;
 /* Writes feegate.ini (app DSN of db, sandbox channel at bs unless bs is NULL) and starts
  * `feegate serve -c`; returns when /healthz answers 200. Makes client A current for
  * th_portal. */

@@ -1,14 +1,14 @@
 /* The harness's database: a temporary embedded cluster, migrated and seeded through the
  * ledger module, SQL helpers over blocking libpq, and table snapshots. */
-#include "th.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw_assert.h"
 #include "ledger.h"
+#include "th.h"
 #include "th_int.h"
+
 #include "banned.h"
 
 /* Row count and a hash of the sorted rows of every table of schema feegate, in one round
@@ -28,8 +28,9 @@ static const char th_snapshot_sql[] =
 static void th_db_report(const struct th_db *db, const char *what, const char *why)
 {
     (void)fprintf(stderr, "th: %s: %s\n", what, why);
-    if (db->pg.dir[0] == '\0')
+    if (db->pg.dir[0] == '\0') {
         return;
+    }
     char path[600];
     (void)snprintf(path, sizeof(path), "%s/setup.log", db->pg.dir);
     th_print_file("setup.log", path);
@@ -55,8 +56,9 @@ enum gw_err th_db_start_empty(struct th_db *db)
 enum gw_err th_db_start(struct th_db *db)
 {
     enum gw_err err = th_db_start_empty(db);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *hook = db->webhook_url != NULL ? db->webhook_url : TH_WEBHOOK_URL;
     const struct ldg_demo_client clients[] = {
         { .id = TH_CLIENT_A_ID, .secret = TH_CLIENT_A_SECRET, .webhook_url = hook },
@@ -76,8 +78,9 @@ enum gw_err th_db_start(struct th_db *db)
     }
     /* A migration may create the role NOLOGIN; the tests log in with it. */
     err = th_sql_exec(db, "alter role " GW_PGEMBED_APP_ROLE " login");
-    if (err == GW_OK)
+    if (err == GW_OK) {
         return GW_OK;
+    }
 out_stop:
     (void)th_db_stop(db);
     return err;
@@ -92,17 +95,20 @@ enum gw_err th_db_stop(struct th_db *db)
     th_track_db(db, false);
     struct gw_errbuf eb = { { 0 } };
     enum gw_err err = gw_pgembed_stop(&db->pg, &eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         (void)fprintf(stderr, "th: could not stop the embedded cluster: %s\n", eb.msg);
+    }
     return err;
 }
 
 static PGconn *th_db_conn(struct th_db *db)
 {
-    if (db->admin != NULL && PQstatus(db->admin) == CONNECTION_OK)
+    if (db->admin != NULL && PQstatus(db->admin) == CONNECTION_OK) {
         return db->admin;
-    if (db->admin != NULL)
+    }
+    if (db->admin != NULL) {
         PQfinish(db->admin);
+    }
     db->admin = PQconnectdb(db->pg.admin_dsn);
     if (PQstatus(db->admin) != CONNECTION_OK) {
         (void)fprintf(stderr, "th: could not connect as admin: %s", PQerrorMessage(db->admin));
@@ -115,12 +121,14 @@ static PGconn *th_db_conn(struct th_db *db)
 /* Runs sql on conn; NULL (after printing why) unless it succeeded. */
 static PGresult *th_query(PGconn *conn, const char *sql)
 {
-    if (conn == NULL)
+    if (conn == NULL) {
         return NULL;
+    }
     PGresult *r = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         return r;
+    }
     (void)fprintf(stderr, "th: query failed: %s  query: %s\n", PQresultErrorMessage(r), sql);
     PQclear(r);
     return NULL;
@@ -129,8 +137,9 @@ static PGresult *th_query(PGconn *conn, const char *sql)
 /* The single value of r as an integer. */
 static enum gw_err th_result_int(PGresult *r, long long *out)
 {
-    if (PQntuples(r) != 1 || PQnfields(r) != 1 || PQgetisnull(r, 0, 0))
+    if (PQntuples(r) != 1 || PQnfields(r) != 1 || PQgetisnull(r, 0, 0)) {
         return GW_ERR_NOT_FOUND;
+    }
     char *end = NULL;
     const char *v = PQgetvalue(r, 0, 0);
     *out = strtoll(v, &end, 10);
@@ -172,8 +181,9 @@ enum gw_err th_sql_text(struct th_db *db, const char *sql, char *out, size_t out
     GW_ASSERT(out_len > 0);
     out[0] = '\0';
     PGresult *r = th_query(th_db_conn(db), sql);
-    if (r == NULL)
+    if (r == NULL) {
         return GW_ERR_DB;
+    }
     enum gw_err err = GW_ERR_NOT_FOUND;
     if (PQntuples(r) == 1 && PQnfields(r) == 1 && !PQgetisnull(r, 0, 0)) {
         (void)snprintf(out, out_len, "%s", PQgetvalue(r, 0, 0));
@@ -186,8 +196,9 @@ enum gw_err th_sql_text(struct th_db *db, const char *sql, char *out, size_t out
 enum gw_err th_sql_exec(struct th_db *db, const char *sql)
 {
     PGresult *r = th_query(th_db_conn(db), sql);
-    if (r == NULL)
+    if (r == NULL) {
         return GW_ERR_DB;
+    }
     PQclear(r);
     return GW_OK;
 }
@@ -196,8 +207,9 @@ enum gw_err th_db_snapshot(struct th_db *db, struct th_snap *snap)
 {
     memset(snap, 0, sizeof(*snap));
     PGresult *r = th_query(th_db_conn(db), th_snapshot_sql);
-    if (r == NULL)
+    if (r == NULL) {
         return GW_ERR_DB;
+    }
     int rows = PQntuples(r);
     if (rows > TH_SNAP_TABLES_MAX) {
         (void)fprintf(stderr, "th: %d tables in schema feegate, TH_SNAP_TABLES_MAX is %d\n", rows,

@@ -1,7 +1,5 @@
 /* A blocking HTTP/1.1 client for loopback (one connection per request, Connection: close)
  * and the portal's request signing. Every wait is bounded by the request's deadline. */
-#include "th.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +15,9 @@
 
 #include "gw_assert.h"
 #include "gw_limits.h"
+#include "th.h"
 #include "th_int.h"
+
 #include "banned.h"
 
 #define TH_RESP_BYTES_MAX  ((size_t)16 * 1024 * 1024)
@@ -34,25 +34,29 @@ struct th_url {
 static enum gw_err th_url_parse(const char *url, struct th_url *u)
 {
     memset(u, 0, sizeof(*u));
-    if (strncmp(url, "http://", 7) != 0)
+    if (strncmp(url, "http://", 7) != 0) {
         return GW_ERR_INVALID;
+    }
     const char *host = url + 7;
     const char *colon = strchr(host, ':');
     const char *slash = strchr(host, '/');
-    if (colon == NULL || (slash != NULL && slash < colon) || (size_t)(colon - host) >= 64)
+    if (colon == NULL || (slash != NULL && slash < colon) || (size_t)(colon - host) >= 64) {
         return GW_ERR_INVALID;
+    }
     char name[64];
     (void)snprintf(name, sizeof(name), "%.*s", (int)(colon - host), host);
     char *end = NULL;
     long port = strtol(colon + 1, &end, 10);
-    if (port <= 0 || port > 65535 || (*end != '/' && *end != '\0'))
+    if (port <= 0 || port > 65535 || (*end != '/' && *end != '\0')) {
         return GW_ERR_INVALID;
+    }
     u->sa.sin_family = AF_INET;
     u->sa.sin_port = htons((uint16_t)port);
-    if (strcmp(name, "localhost") == 0)
+    if (strcmp(name, "localhost") == 0) {
         u->sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    else if (inet_pton(AF_INET, name, &u->sa.sin_addr) != 1)
+    } else if (inet_pton(AF_INET, name, &u->sa.sin_addr) != 1) {
         return GW_ERR_INVALID;
+    }
     (void)snprintf(u->host_port, sizeof(u->host_port), "%s:%ld", name, port);
     u->target = *end == '/' ? end : "/";
     return GW_OK;
@@ -63,29 +67,34 @@ static int th_poll(int fd, short events, int64_t deadline_ms)
 {
     for (;;) {
         int64_t left = deadline_ms - th_now_ms();
-        if (left <= 0)
+        if (left <= 0) {
             return 0;
+        }
         struct pollfd p = { .fd = fd, .events = events };
         int rc = poll(&p, 1, (int)left);
-        if (rc >= 0 || errno != EINTR)
+        if (rc >= 0 || errno != EINTR) {
             return rc > 0 ? 1 : rc;
+        }
     }
 }
 
 static int th_connect(const struct th_url *u, int64_t deadline_ms)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
+    if (fd < 0) {
         return -1;
-    if (connect(fd, (const struct sockaddr *)&u->sa, sizeof(u->sa)) == 0)
+    }
+    if (connect(fd, (const struct sockaddr *)&u->sa, sizeof(u->sa)) == 0) {
         return fd;
+    }
     int err = errno;
     socklen_t len = sizeof(err);
     if (err == EINPROGRESS) {
         err = ETIMEDOUT;
         if (th_poll(fd, POLLOUT, deadline_ms) == 1 &&
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
             err = errno;
+        }
     }
     if (err != 0) {
         (void)close(fd);
@@ -98,11 +107,13 @@ static int th_connect(const struct th_url *u, int64_t deadline_ms)
 static enum gw_err th_send_all(int fd, const char *p, size_t n, int64_t deadline_ms)
 {
     while (n > 0) {
-        if (th_poll(fd, POLLOUT, deadline_ms) != 1)
+        if (th_poll(fd, POLLOUT, deadline_ms) != 1) {
             return GW_ERR_TIMEOUT;
+        }
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno != EAGAIN && errno != EINTR)
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
             return GW_ERR_IO;
+        }
         if (w > 0) {
             p += w;
             n -= (size_t)w;
@@ -115,15 +126,19 @@ static enum gw_err th_recv_all(int fd, struct gw_buf *b, int64_t deadline_ms)
 {
     char chunk[16384];
     for (;;) {
-        if (th_poll(fd, POLLIN, deadline_ms) != 1)
+        if (th_poll(fd, POLLIN, deadline_ms) != 1) {
             return GW_ERR_TIMEOUT;
+        }
         ssize_t r = recv(fd, chunk, sizeof(chunk), 0);
-        if (r == 0)
+        if (r == 0) {
             return GW_OK;
-        if (r < 0 && errno != EAGAIN && errno != EINTR)
+        }
+        if (r < 0 && errno != EAGAIN && errno != EINTR) {
             return GW_ERR_IO;
-        if (r > 0 && gw_buf_add(b, chunk, (size_t)r) != GW_OK)
+        }
+        if (r > 0 && gw_buf_add(b, chunk, (size_t)r) != GW_OK) {
             return GW_ERR_LIMIT;
+        }
     }
 }
 
@@ -134,19 +149,22 @@ static enum gw_err th_dechunk(char *p, size_t n, size_t *out_len)
     size_t out = 0;
     for (int i = 0; i < TH_CHUNKS_MAX; i++) {
         const char *eol = memmem(p + in, n - in, "\r\n", 2);
-        if (eol == NULL)
+        if (eol == NULL) {
             return GW_ERR_PROTOCOL;
+        }
         char *end = NULL;
         unsigned long size = strtoul(p + in, &end, 16);
-        if (end == p + in)
+        if (end == p + in) {
             return GW_ERR_PROTOCOL;
+        }
         in = (size_t)(eol - p) + 2;
         if (size == 0) {
             *out_len = out;
             return GW_OK;
         }
-        if (size > n - in || n - in - size < 2 || memcmp(p + in + size, "\r\n", 2) != 0)
+        if (size > n - in || n - in - size < 2 || memcmp(p + in + size, "\r\n", 2) != 0) {
             return GW_ERR_PROTOCOL;
+        }
         memmove(p + out, p + in, size);
         out += size;
         in += size + 2;
@@ -165,13 +183,15 @@ static enum gw_err th_parse_headers(struct th_resp *resp, char *lines)
             next += 2;
         }
         char *colon = strchr(line, ':');
-        if (colon == NULL || resp->n_headers >= TH_HTTP_HEADERS_MAX)
+        if (colon == NULL || resp->n_headers >= TH_HTTP_HEADERS_MAX) {
             return GW_ERR_PROTOCOL;
+        }
         *colon = '\0';
         char *value = colon + 1 + strspn(colon + 1, " \t");
         size_t vlen = strlen(value);
-        while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+        while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t')) {
             value[--vlen] = '\0';
+        }
         resp->headers[resp->n_headers++] = (struct th_header){ .name = line, .value = value };
         line = next;
     }
@@ -184,16 +204,18 @@ static enum gw_err th_parse(struct th_resp *resp, bool head)
     char *data = resp->raw.data;
     size_t len = resp->raw.len;
     char *end = data != NULL ? memmem(data, len, "\r\n\r\n", 4) : NULL;
-    if (end == NULL || len < 12 || strncmp(data, "HTTP/1.", 7) != 0)
+    if (end == NULL || len < 12 || strncmp(data, "HTTP/1.", 7) != 0) {
         return GW_ERR_PROTOCOL;
+    }
     end[2] = '\0';
     char *body = end + 4;
     size_t avail = len - (size_t)(body - data);
     resp->status = (int)strtol(data + 9, NULL, 10);
     char *first = strstr(data, "\r\n");
     enum gw_err err = th_parse_headers(resp, first + 2);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     const char *te = th_resp_header(resp, "Transfer-Encoding");
     const char *cl = th_resp_header(resp, "Content-Length");
     resp->body_len = avail;
@@ -203,8 +225,9 @@ static enum gw_err th_parse(struct th_resp *resp, bool head)
         err = th_dechunk(body, avail, &resp->body_len);
     } else if (cl != NULL) {
         unsigned long long want = strtoull(cl, NULL, 10);
-        if (want > avail)
+        if (want > avail) {
             return GW_ERR_PROTOCOL; /* truncated */
+        }
         resp->body_len = (size_t)want;
     }
     body[resp->body_len] = '\0';
@@ -221,14 +244,18 @@ static enum gw_err th_build_request(const struct th_http_req *req, const struct 
                                     req->method, u->target, u->host_port);
     bool has_body =
         req->body != NULL || (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0);
-    if (err == GW_OK && has_body)
+    if (err == GW_OK && has_body) {
         err = gw_buf_printf(out, "Content-Length: %zu\r\n", req->body_len);
-    for (size_t i = 0; err == GW_OK && req->headers != NULL && req->headers[i] != NULL; i++)
+    }
+    for (size_t i = 0; err == GW_OK && req->headers != NULL && req->headers[i] != NULL; i++) {
         err = gw_buf_printf(out, "%s\r\n", req->headers[i]);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_adds(out, "\r\n");
-    if (err == GW_OK && req->body != NULL)
+    }
+    if (err == GW_OK && req->body != NULL) {
         err = gw_buf_add(out, req->body, req->body_len);
+    }
     return err;
 }
 
@@ -246,16 +273,18 @@ static enum gw_err th_exchange(const struct th_http_req *req, const struct th_ur
     struct gw_buf out;
     gw_buf_init(&out, TH_REQ_BYTES_MAX);
     enum gw_err err = th_build_request(req, u, &out);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         goto out_buf;
+    }
     int fd = th_connect(u, deadline_ms);
     if (fd < 0) {
         err = GW_ERR_UNAVAILABLE;
         goto out_buf;
     }
     err = th_send_all(fd, out.data, out.len, deadline_ms);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         err = th_recv_all(fd, &resp->raw, deadline_ms);
+    }
     (void)close(fd);
 out_buf:
     gw_buf_release(&out);
@@ -272,14 +301,16 @@ enum gw_err th_http_send(const struct th_http_req *req, struct th_resp *resp)
     }
     int64_t deadline_ms = th_now_ms() + req->timeout_ms;
     enum gw_err err = th_exchange(req, &u, resp, deadline_ms);
-    if (err == GW_ERR_UNAVAILABLE && !req->quiet)
+    if (err == GW_ERR_UNAVAILABLE && !req->quiet) {
         (void)fprintf(stderr, "th: could not connect to %s: %s\n", req->url, TH_STRERROR(errno));
-    else if (err != GW_OK && !req->quiet)
+    } else if (err != GW_OK && !req->quiet) {
         (void)fprintf(stderr, "th: %s %s: %s\n", req->method, req->url, gw_err_name(err));
+    }
     if (err == GW_OK) {
         err = th_parse(resp, strcmp(req->method, "HEAD") == 0);
-        if (err != GW_OK && !req->quiet)
+        if (err != GW_OK && !req->quiet) {
             (void)fprintf(stderr, "th: %s %s: malformed response\n", req->method, req->url);
+        }
     }
     return err;
 }
@@ -304,8 +335,9 @@ enum gw_err th_http(const char *method, const char *url, const char *const heade
 const char *th_resp_header(const struct th_resp *resp, const char *name)
 {
     for (size_t i = 0; i < resp->n_headers; i++) {
-        if (strcasecmp(resp->headers[i].name, name) == 0)
+        if (strcasecmp(resp->headers[i].name, name) == 0) {
             return resp->headers[i].value;
+        }
     }
     return NULL;
 }
@@ -366,18 +398,23 @@ static void th_portal_headers(const struct th_portal_req *req, char store[][512]
     const char *client = req->client_id != NULL ? req->client_id : th_portal_current.client_id;
     const char *signature = req->signature != NULL ? req->signature : sig;
     size_t n = 0;
-    if (client[0] != '\0')
+    if (client[0] != '\0') {
         (void)snprintf(store[n++], 512, "X-Feegate-Client: %s", client);
+    }
     (void)snprintf(store[n++], 512, "X-Feegate-Timestamp: %s", ts);
-    if (signature[0] != '\0')
+    if (signature[0] != '\0') {
         (void)snprintf(store[n++], 512, "X-Feegate-Signature: %s", signature);
-    if (req->body != NULL)
+    }
+    if (req->body != NULL) {
         (void)snprintf(store[n++], 512, "Content-Type: application/json");
-    if (req->idem_key != NULL)
+    }
+    if (req->idem_key != NULL) {
         (void)snprintf(store[n++], 512, "Idempotency-Key: %s", req->idem_key);
+    }
     size_t h = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         hdrs[h++] = store[i];
+    }
     for (size_t i = 0; req->extra_headers != NULL && req->extra_headers[i] != NULL; i++) {
         GW_ASSERT(h < TH_PORTAL_HDRS_MAX);
         hdrs[h++] = req->extra_headers[i];

@@ -1,8 +1,6 @@
 /* Child processes of the harness: feegate-banksim, `feegate serve`, `feegate ledger check`,
  * started by fork + execve with argument vectors, watched, and stopped with SIGTERM; plus
  * the atexit handler that stops whatever a failed test left running. */
-#include "th.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -20,7 +18,9 @@
 #include <unistd.h>
 
 #include "gw_assert.h"
+#include "th.h"
 #include "th_int.h"
+
 #include "banned.h"
 
 #ifndef FEEGATE_BIN
@@ -89,8 +89,9 @@ void th_env_init(struct th_env *env, const char *extra)
 {
     env->n = 0;
     for (size_t i = 0; environ[i] != NULL && env->n < TH_ENV_MAX - 2; i++) {
-        if (strncmp(environ[i], "FEEGATE_", 8) != 0)
+        if (strncmp(environ[i], "FEEGATE_", 8) != 0) {
             env->v[env->n++] = environ[i];
+        }
     }
     if (extra != NULL) {
         GW_ASSERT(strlen(extra) < sizeof(env->extra));
@@ -122,8 +123,9 @@ static int th_rm_one(const char *path, const struct stat *st, int flag, struct F
 void th_rmtree(const char *dir)
 {
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): nftw changes no process state with FTW_PHYS */
-    if (dir[0] != '\0' && nftw(dir, th_rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    if (dir[0] != '\0' && nftw(dir, th_rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) {
         (void)fprintf(stderr, "th: could not remove %s: %s\n", dir, TH_STRERROR(errno));
+    }
 }
 
 void th_print_file(const char *title, const char *path)
@@ -134,14 +136,16 @@ void th_print_file(const char *title, const char *path)
         return;
     }
     (void)fprintf(stderr, "---- %s (%s) ----\n", title, path);
-    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > TH_PRINT_BYTES_MAX)
+    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > TH_PRINT_BYTES_MAX) {
         (void)fseek(f, -TH_PRINT_BYTES_MAX, SEEK_END);
-    else
+    } else {
         rewind(f);
+    }
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
         (void)fwrite(buf, 1, n, stderr);
+    }
     (void)fclose(f);
     (void)fprintf(stderr, "---- end of %s ----\n", title);
 }
@@ -154,8 +158,9 @@ int th_free_port(void)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(sa);
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    if (rc == 0)
+    if (rc == 0) {
         rc = getsockname(fd, (struct sockaddr *)&sa, &len);
+    }
     (void)close(fd);
     GW_ASSERT(rc == 0);
     return ntohs(sa.sin_port);
@@ -177,8 +182,9 @@ static void th_cleanup(void)
         }
     }
     for (size_t i = 0; i < TH_LIVE_MAX; i++) {
-        if (th_live_dbs[i] != NULL)
+        if (th_live_dbs[i] != NULL) {
             (void)th_db_stop(th_live_dbs[i]);
+        }
     }
 }
 
@@ -192,8 +198,9 @@ static void th_track(void *slots[TH_LIVE_MAX], void *item, bool live)
             slots[i] = item;
             return;
         }
-        if (!live && slots[i] == item)
+        if (!live && slots[i] == item) {
             slots[i] = NULL;
+        }
     }
     GW_ASSERT(!live); /* more than TH_LIVE_MAX at once is a harness bug */
 }
@@ -216,8 +223,9 @@ enum gw_err th_spawn(struct th_proc *p, const struct th_argv *argv, const struct
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (log_fd < 0 || null_fd < 0) {
         (void)fprintf(stderr, "th: could not open %s: %s\n", p->log_path, TH_STRERROR(errno));
-        if (log_fd >= 0)
+        if (log_fd >= 0) {
             (void)close(log_fd);
+        }
         return GW_ERR_IO;
     }
     pid_t parent = getpid();
@@ -225,8 +233,9 @@ enum gw_err th_spawn(struct th_proc *p, const struct th_argv *argv, const struct
     if (pid == 0) {
         if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
             dup2(log_fd, STDERR_FILENO) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 ||
-            getppid() != parent)
+            getppid() != parent) {
             _exit(126);
+        }
         execve(argv->v[0], argv->v, env->v);
         _exit(127);
     }
@@ -245,10 +254,12 @@ enum gw_err th_wait_pid(pid_t pid, int timeout_ms, int *status)
     int64_t deadline = th_now_ms() + timeout_ms;
     while (th_now_ms() < deadline) {
         pid_t r = waitpid(pid, status, WNOHANG);
-        if (r == pid)
+        if (r == pid) {
             return GW_OK;
-        if (r < 0 && errno != EINTR)
+        }
+        if (r < 0 && errno != EINTR) {
             return GW_ERR_IO;
+        }
         th_sleep_ms(10);
     }
     (void)kill(pid, SIGKILL);
@@ -273,23 +284,27 @@ static void th_describe_status(int status, char *out, size_t out_len)
 static bool th_log_has_sanitizer_report(const char *path)
 {
     FILE *f = fopen(path, "re");
-    if (f == NULL)
+    if (f == NULL) {
         return false;
+    }
     char line[1024];
     bool found = false;
-    for (long i = 0; i < TH_LOG_LINES_MAX && !found && fgets(line, sizeof(line), f) != NULL; i++)
+    for (long i = 0; i < TH_LOG_LINES_MAX && !found && fgets(line, sizeof(line), f) != NULL; i++) {
         found = strstr(line, "Sanitizer") != NULL || strstr(line, "runtime error:") != NULL;
+    }
     (void)fclose(f);
     return found;
 }
 
 bool th_proc_alive(struct th_proc *p)
 {
-    if (p->pid <= 0)
+    if (p->pid <= 0) {
         return false;
+    }
     int status = 0;
-    if (waitpid(p->pid, &status, WNOHANG) != p->pid)
+    if (waitpid(p->pid, &status, WNOHANG) != p->pid) {
         return true;
+    }
     char how[96];
     th_describe_status(status, how, sizeof(how));
     (void)fprintf(stderr, "th: %s (pid %d) %s\n", p->name, (int)p->pid, how);
@@ -301,8 +316,9 @@ bool th_proc_alive(struct th_proc *p)
 
 enum gw_err th_proc_stop(struct th_proc *p)
 {
-    if (p->pid <= 0)
+    if (p->pid <= 0) {
         return GW_OK;
+    }
     int status = 0;
     (void)kill(p->pid, SIGTERM);
     bool timed_out = th_wait_pid(p->pid, TH_STOP_TIMEOUT_MS, &status) != GW_OK;
@@ -345,14 +361,16 @@ static enum gw_err th_wait_healthy(struct th_proc *p, const char *base_url)
     struct th_http_req req = { .method = "GET", .url = url, .timeout_ms = 1000, .quiet = true };
     int64_t deadline = th_now_ms() + TH_START_TIMEOUT_MS;
     while (th_now_ms() < deadline) {
-        if (!th_proc_alive(p))
+        if (!th_proc_alive(p)) {
             return GW_ERR_UNAVAILABLE;
+        }
         struct th_resp resp;
         enum gw_err err = th_http_send(&req, &resp);
         int status = resp.status;
         th_resp_release(&resp);
-        if (err == GW_OK && status == 200)
+        if (err == GW_OK && status == 200) {
             return GW_OK;
+        }
         th_sleep_ms(TH_POLL_MS);
     }
     (void)fprintf(stderr, "th: %s did not answer 200 on %s within %d ms\n", p->name, url,
@@ -370,12 +388,14 @@ static enum gw_err th_proc_start(struct th_proc *p, const char *name, const stru
     struct th_env env;
     th_env_init(&env, NULL);
     enum gw_err err = th_spawn(p, argv, &env);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     th_track_proc(p, true);
     err = th_wait_healthy(p, base_url);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         th_proc_abandon(p);
+    }
     return err;
 }
 
@@ -389,8 +409,9 @@ enum gw_err th_banksim_start_args(struct th_banksim *bs, const char *const *extr
 {
     memset(bs, 0, sizeof(*bs));
     enum gw_err err = th_mkdtemp(bs->proc.dir, sizeof(bs->proc.dir), "fg-banksim");
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     bs->port = th_free_port();
     (void)snprintf(bs->url, sizeof(bs->url), "http://127.0.0.1:%d", bs->port);
     struct th_argv a;
@@ -402,8 +423,9 @@ enum gw_err th_banksim_start_args(struct th_banksim *bs, const char *const *extr
     th_argv_add(&a, TH_SANDBOX_MERCHANT);
     th_argv_add(&a, "--sandbox-secret");
     th_argv_add(&a, TH_SANDBOX_SECRET);
-    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++) {
         th_argv_add(&a, extra_args[i]);
+    }
     return th_proc_start(&bs->proc, "banksim", &a, bs->url);
 }
 
@@ -421,11 +443,13 @@ static enum gw_err th_write_ini(const struct th_gateway *gw, const struct th_db 
                   "[database]\ndsn = %s\nconns_per_loop = 4\n"
                   "[log]\nlevel = info\n",
                   gw->port, gw->url, db->pg.app_dsn);
-    if (bs != NULL)
+    if (bs != NULL) {
         (void)fprintf(f, "[channel.sandbox]\nmerchant_id = %s\nsecret = %s\nendpoint_url = %s\n",
                       TH_SANDBOX_MERCHANT, TH_SANDBOX_SECRET, bs->url);
-    if (gw->ini_extra != NULL)
+    }
+    if (gw->ini_extra != NULL) {
         (void)fprintf(f, "%s\n", gw->ini_extra);
+    }
     if (fclose(f) != 0) {
         (void)fprintf(stderr, "th: could not write %s\n", gw->ini_path);
         return GW_ERR_IO;
@@ -441,14 +465,16 @@ enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
     memset(gw, 0, sizeof(*gw));
     gw->ini_extra = ini_extra;
     enum gw_err err = th_mkdtemp(gw->proc.dir, sizeof(gw->proc.dir), "fg-gateway");
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     gw->port = port > 0 ? port : th_free_port();
     (void)snprintf(gw->url, sizeof(gw->url), "http://127.0.0.1:%d", gw->port);
     (void)snprintf(gw->ini_path, sizeof(gw->ini_path), "%s/feegate.ini", gw->proc.dir);
     err = th_write_ini(gw, db, bs);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         return err;
+    }
     struct th_argv a;
     th_argv_init(&a);
     th_argv_add(&a, FEEGATE_BIN);
@@ -456,8 +482,9 @@ enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
     th_argv_add(&a, "-c");
     th_argv_add(&a, gw->ini_path);
     err = th_proc_start(&gw->proc, "gateway", &a, gw->url);
-    if (err == GW_OK)
+    if (err == GW_OK) {
         th_portal_use(gw->url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
+    }
     return err;
 }
 
@@ -476,8 +503,9 @@ int th_ledger_check(const struct th_db *db)
     struct th_proc p;
     memset(&p, 0, sizeof(p));
     (void)snprintf(p.name, sizeof(p.name), "ledger check");
-    if (th_mkdtemp(p.dir, sizeof(p.dir), "fg-ledger-check") != GW_OK)
+    if (th_mkdtemp(p.dir, sizeof(p.dir), "fg-ledger-check") != GW_OK) {
         return -1;
+    }
     (void)snprintf(p.log_path, sizeof(p.log_path), "%s/ledger-check.log", p.dir);
     struct th_argv a;
     th_argv_init(&a);
@@ -489,8 +517,9 @@ int th_ledger_check(const struct th_db *db)
     struct th_env env;
     th_env_init(&env, dsn_var);
     int status = 0;
-    if (th_spawn(&p, &a, &env) != GW_OK)
+    if (th_spawn(&p, &a, &env) != GW_OK) {
         return -1;
+    }
     bool timed_out = th_wait_pid(p.pid, TH_LEDGER_TIMEOUT_MS, &status) != GW_OK;
     int code = !timed_out && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (code != 0 || th_log_has_sanitizer_report(p.log_path)) {

@@ -21,24 +21,30 @@ int it_start(const char *auto_mode, const char *webhook_url)
     memset(&it, 0, sizeof(it));
     it.gw.ini_extra = ini_extra;
     it.db.webhook_url = webhook_url;
-    if (th_db_start(&it.db) != GW_OK)
+    if (th_db_start(&it.db) != GW_OK) {
         return -1;
-    if (th_banksim_start(&it.bs, auto_mode) != GW_OK)
+    }
+    if (th_banksim_start(&it.bs, auto_mode) != GW_OK) {
         return -1;
-    if (th_gateway_start(&it.gw, &it.db, &it.bs) != GW_OK)
+    }
+    if (th_gateway_start(&it.gw, &it.db, &it.bs) != GW_OK) {
         return -1;
+    }
     return 0;
 }
 
 int it_stop(void)
 {
     int rc = 0;
-    if (th_gateway_stop(&it.gw) != GW_OK)
+    if (th_gateway_stop(&it.gw) != GW_OK) {
         rc = -1;
-    if (th_banksim_stop(&it.bs) != GW_OK)
+    }
+    if (th_banksim_stop(&it.bs) != GW_OK) {
         rc = -1;
-    if (th_db_stop(&it.db) != GW_OK)
+    }
+    if (th_db_stop(&it.db) != GW_OK) {
         rc = -1;
+    }
     return rc;
 }
 
@@ -63,11 +69,12 @@ void it_create(char id_out[40])
     char body[1024];
     (void)snprintf(ref, sizeof(ref), "HS-%d-%u-%ld", getpid(), ++seq, (long)time(NULL));
     struct th_resp r;
-    assert_int_equal(th_portal("POST", "/v1/payments", it_create_body(body, sizeof(body), ref),
-                               NULL, &r),
-                     GW_OK);
-    if (r.status != 201)
+    assert_int_equal(
+        th_portal("POST", "/v1/payments", it_create_body(body, sizeof(body), ref), NULL, &r),
+        GW_OK);
+    if (r.status != 201) {
         fprintf(stderr, "create answered %d: %s\n", r.status, r.body);
+    }
     assert_int_equal(r.status, 201);
     json_t *j = json_loads(r.body, 0, NULL);
     assert_non_null(j);
@@ -86,8 +93,9 @@ void it_checkout(const char *id, char *location, size_t cap, char merchant_ref[4
     static const char *const hdrs[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
     struct th_resp r;
     assert_int_equal(th_http("POST", url, hdrs, "channel=sandbox", 15, &r), GW_OK);
-    if (r.status != 303)
+    if (r.status != 303) {
         fprintf(stderr, "checkout answered %d: %s\n", r.status, r.body);
+    }
     assert_int_equal(r.status, 303);
     assert_non_null(r.location);
     assert_true(strncmp(r.location, it.bs.url, strlen(it.bs.url)) == 0);
@@ -121,8 +129,9 @@ int it_callback(const char *merchant_ref, int64_t amount_vnd, const char *status
     (void)snprintf(url, sizeof(url), "%s/ipn/sandbox", it.gw.url);
     struct th_resp r;
     assert_int_equal(th_http("POST", url, hdrs, body, (size_t)n, &r), GW_OK);
-    if (answer != NULL)
+    if (answer != NULL) {
         (void)snprintf(answer, cap, "%s", r.body);
+    }
     int status_code = r.status;
     th_resp_release(&r);
     return status_code;

@@ -3,10 +3,9 @@
 #ifndef FG_TESTS_INTEGRATION_IT_H
 #define FG_TESTS_INTEGRATION_IT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-#include <jansson.h>
 
 #include "th.h"
 

@@ -62,12 +62,12 @@ int lit_fails(PGconn *c, const char *sql, const char *state, const char *msg)
     } else {
         const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-        ok = s != NULL && strcmp(s, state) == 0 && (msg == NULL || (m != NULL &&
-                                                                    strcmp(m, msg) == 0));
-        if (!ok)
+        ok = s != NULL && strcmp(s, state) == 0 &&
+             (msg == NULL || (m != NULL && strcmp(m, msg) == 0));
+        if (!ok) {
             (void)fprintf(stderr, "lit: %s\n  failed with %s %s, expected %s %s\n", sql,
-                          s != NULL ? s : "?", m != NULL ? m : "?", state,
-                          msg != NULL ? msg : "");
+                          s != NULL ? s : "?", m != NULL ? m : "?", state, msg != NULL ? msg : "");
+        }
     }
     PQclear(r);
     return ok;
@@ -79,10 +79,12 @@ static int lit_wait(pid_t pid)
     for (int i = 0; i < 6000; i++) {
         int status = 0;
         pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
+        if (w == pid) {
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        if (w < 0 && errno != EINTR)
+        }
+        if (w < 0 && errno != EINTR) {
             return -1;
+        }
         struct timespec ts = { 0, 10 * 1000 * 1000 };
         (void)nanosleep(&ts, NULL);
     }
@@ -96,14 +98,19 @@ int lit_verify(const char *dsn, int max_age_s, char *out, size_t cap)
     char path[] = "/tmp/fg-lit-verify-XXXXXX";
     char age[16];
     char dsn_copy[1200];
-    if (snprintf(dsn_copy, sizeof(dsn_copy), "%s", dsn) >= (int)sizeof(dsn_copy))
+    if (snprintf(dsn_copy, sizeof(dsn_copy), "%s", dsn) >= (int)sizeof(dsn_copy)) {
         return -1;
+    }
     int fd = mkstemp(path);
-    if (fd < 0 || cap == 0)
+    if (fd < 0 || cap == 0) {
         return -1;
+    }
     (void)snprintf(age, sizeof(age), "%d", max_age_s);
-    char bin[] = FEEGATE_BIN, a1[] = "ledger", a2[] = "verify", a3[] = "--dsn",
-         a5[] = "--max-unsealed-age";
+    char bin[] = FEEGATE_BIN;
+    char a1[] = "ledger";
+    char a2[] = "verify";
+    char a3[] = "--dsn";
+    char a5[] = "--max-unsealed-age";
     char *const argv[] = { bin, a1, a2, a3, dsn_copy, a5, age, NULL };
     posix_spawn_file_actions_t fa;
     (void)posix_spawn_file_actions_init(&fa);
@@ -111,8 +118,9 @@ int lit_verify(const char *dsn, int max_age_s, char *out, size_t cap)
     (void)posix_spawn_file_actions_adddup2(&fa, fd, 2);
     pid_t pid;
     int code = -1;
-    if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0)
+    if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0) {
         code = lit_wait(pid);
+    }
     (void)posix_spawn_file_actions_destroy(&fa);
     ssize_t n = pread(fd, out, cap - 1, 0);
     out[n > 0 ? (size_t)n : 0] = '\0';

@@ -6,6 +6,7 @@
  * seed (the same seed gives the same faults), and the statement files. No database. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -22,7 +23,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <jansson.h>
 
 #include "gw_arena.h"
 #include "gw_buf.h"
@@ -73,9 +73,10 @@ static int count_ref(char prov, const char *ref, bool only_ok)
 {
     int n = 0;
     pthread_mutex_lock(&mer.lock);
-    for (int i = 0; i < mer.n; i++)
+    for (int i = 0; i < mer.n; i++) {
         n += mer.r[i].prov == prov && strcmp(mer.r[i].ref, ref) == 0 &&
              (!only_ok || mer.r[i].sig_ok);
+    }
     pthread_mutex_unlock(&mer.lock);
     return n;
 }
@@ -83,8 +84,9 @@ static int count_ref(char prov, const char *ref, bool only_ok)
 static bool wait_count(char prov, const char *ref, int want, int timeout_ms)
 {
     for (int64_t end = now_ms() + timeout_ms; now_ms() < end; usleep(20 * 1000)) {
-        if (count_ref(prov, ref, false) >= want)
+        if (count_ref(prov, ref, false) >= want) {
             return true;
+        }
     }
     return count_ref(prov, ref, false) >= want;
 }
@@ -118,8 +120,9 @@ static void vn_data(struct gw_kv *kv, size_t n, struct gw_buf *out)
     size_t m = 0;
     for (size_t i = 0; i < n && m < 64; i++) {
         if (strncmp(kv[i].key, "vnp_", 4) == 0 && strcmp(kv[i].key, "vnp_SecureHash") != 0 &&
-            strcmp(kv[i].key, "vnp_SecureHashType") != 0 && kv[i].value[0] != '\0')
+            strcmp(kv[i].key, "vnp_SecureHashType") != 0 && kv[i].value[0] != '\0') {
             keep[m++] = kv[i];
+        }
     }
     qsort(keep, m, sizeof(keep[0]), kv_cmp);
     for (size_t i = 0; i < m; i++) {
@@ -131,8 +134,9 @@ static void vn_data(struct gw_kv *kv, size_t n, struct gw_buf *out)
 /* Checks vnp_SecureHash of a received query string; fills kv (arena). */
 static bool vn_verify(struct gw_arena *a, const char *q, struct gw_kv **kv, size_t *n)
 {
-    if (gw_form_parse(a, q, strlen(q), 64, kv, n) != GW_OK)
+    if (gw_form_parse(a, q, strlen(q), 64, kv, n) != GW_OK) {
         return false;
+    }
     struct gw_buf data;
     gw_buf_init(&data, 65536);
     vn_data(*kv, *n, &data);
@@ -208,10 +212,12 @@ static void on_vnpay(const char *target, struct record *rec, char *resp, size_t 
                    status != NULL && code != NULL && strcmp(code, status) != 0 ? "!" : "");
     int seen = count_ref('v', rec->ref, true);
     const char *rsp = "00";
-    if (!rec->sig_ok)
+    if (!rec->sig_ok) {
         rsp = "97";
-    else if (strncmp(rec->ref, "NEVER", 5) == 0 || (strncmp(rec->ref, "RETRY", 5) == 0 && seen < 2))
+    } else if (strncmp(rec->ref, "NEVER", 5) == 0 ||
+               (strncmp(rec->ref, "RETRY", 5) == 0 && seen < 2)) {
         rsp = "99";
+    }
     (void)snprintf(resp, cap, "{\"RspCode\":\"%s\",\"Message\":\"x\"}", rsp);
     gw_arena_release(&a);
 }
@@ -230,8 +236,9 @@ static int on_momo(const char *body, struct record *rec)
     (void)snprintf(rec->result, sizeof(rec->result), "%s", jtext(o, "resultCode", tmp));
     json_decref(o);
     int seen = count_ref('m', rec->ref, true);
-    if (!rec->sig_ok)
+    if (!rec->sig_ok) {
         return 400;
+    }
     return strncmp(rec->ref, "RETRY", 5) == 0 && seen < 2 ? 500 : 204;
 }
 
@@ -265,8 +272,9 @@ static void serve_one(int c)
     struct pollfd pfd = { .fd = c, .events = POLLIN };
     while (len < sizeof(buf) - 1 && poll(&pfd, 1, 2000) > 0) {
         ssize_t r = recv(c, buf + len, sizeof(buf) - 1 - len, 0);
-        if (r <= 0)
+        if (r <= 0) {
             break;
+        }
         len += (size_t)r;
         buf[len] = '\0';
         const char *body = header_end(buf);
@@ -274,8 +282,9 @@ static void serve_one(int c)
         size_t want = body == NULL
                           ? SIZE_MAX
                           : (size_t)(body - buf) + (cl != NULL ? strtoul(cl + 15, NULL, 10) : 0);
-        if (len >= want)
+        if (len >= want) {
             break;
+        }
     }
     const char *body = header_end(buf);
     if (body == NULL) {
@@ -287,17 +296,19 @@ static void serve_one(int c)
     struct record rec = { .at_ms = now_ms() };
     char answer[256] = "";
     int status = 200;
-    if (strncmp(target, "/ipn/vnpay", 10) == 0)
+    if (strncmp(target, "/ipn/vnpay", 10) == 0) {
         on_vnpay(target, &rec, answer, sizeof(answer));
-    else if (strncmp(target, "/ipn/momo", 9) == 0)
+    } else if (strncmp(target, "/ipn/momo", 9) == 0) {
         status = on_momo(body, &rec);
-    else if (strncmp(target, "/ipn/zalopay", 12) == 0)
+    } else if (strncmp(target, "/ipn/zalopay", 12) == 0) {
         on_zalopay(body, &rec, answer, sizeof(answer));
-    else
+    } else {
         status = 404;
+    }
     pthread_mutex_lock(&mer.lock);
-    if (mer.n < RECORDS_MAX && rec.prov != 0)
+    if (mer.n < RECORDS_MAX && rec.prov != 0) {
         mer.r[mer.n++] = rec;
+    }
     pthread_mutex_unlock(&mer.lock);
     char out[512];
     int n =
@@ -314,11 +325,13 @@ static void *mer_main(void *arg)
     (void)arg;
     while (!atomic_load(&mer.stop)) {
         struct pollfd pfd = { .fd = mer.fd, .events = POLLIN };
-        if (poll(&pfd, 1, 100) <= 0)
+        if (poll(&pfd, 1, 100) <= 0) {
             continue;
+        }
         int c = accept(mer.fd, NULL, NULL);
-        if (c >= 0)
+        if (c >= 0) {
             serve_one(c);
+        }
     }
     return NULL;
 }
@@ -376,15 +389,18 @@ static int setup(void **state)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t sl = sizeof(sa);
     if (mer.fd < 0 || bind(mer.fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        listen(mer.fd, 256) != 0 || getsockname(mer.fd, (struct sockaddr *)&sa, &sl) != 0)
+        listen(mer.fd, 256) != 0 || getsockname(mer.fd, (struct sockaddr *)&sa, &sl) != 0) {
         return -1;
+    }
     mer.port = ntohs(sa.sin_port);
     pthread_mutex_init(&mer.lock, NULL);
-    if (pthread_create(&mer.thread, NULL, mer_main, NULL) != 0)
+    if (pthread_create(&mer.thread, NULL, mer_main, NULL) != 0) {
         return -1;
+    }
     (void)snprintf(stmt_dir, sizeof(stmt_dir), "/tmp/fg-stmt-XXXXXX");
-    if (mkdtemp(stmt_dir) == NULL)
+    if (mkdtemp(stmt_dir) == NULL) {
         return -1;
+    }
     return sim_start(&bs, stmt_dir) == GW_OK ? 0 : -1;
 }
 
@@ -454,7 +470,9 @@ static long long stat_answer(const char *prov, const char *code)
 static void vn_pay_path(const char *ref, long long amount_vnd, int expire_s, char *out, size_t cap,
                         const char *secret)
 {
-    char create[15], expire[15], amount[32];
+    char create[15];
+    char expire[15];
+    char amount[32];
     gw_time_compact_vn(time(NULL), create);
     gw_time_compact_vn(time(NULL) + expire_s, expire);
     (void)snprintf(amount, sizeof(amount), "%lld", amount_vnd * 100);
@@ -584,8 +602,9 @@ static void test_vnpay_vector_and_bad_hash(void **state)
     assert_int_equal(http("GET", url, NULL, NULL, &v), 400);
     assert_non_null(strstr(v.body, ": 02<"));
     th_resp_release(&v);
-    for (char *c = url + strlen(v2); *c != '\0'; c++)
+    for (char *c = url + strlen(v2); *c != '\0'; c++) {
         *c = (char)toupper((unsigned char)*c);
+    }
     assert_int_equal(http("GET", url, NULL, NULL, &v), 400);
     th_resp_release(&v);
     url[strlen(v2)] = url[strlen(v2)] == '0' ? '1' : '0';
@@ -865,7 +884,8 @@ static int zp_create(const char *suffix, long long amount, char ref[48], char *p
     (void)snprintf(ref, 48, "%.6s_%s", compact + 2, suffix);
     long long app_time = (long long)now_ms();
     const char *embed = "{\"redirecturl\":\"https://dvc.example.gov.vn/zlp/return\"}";
-    char data[512], mac[GW_SHA256_HEX_BYTES];
+    char data[512];
+    char mac[GW_SHA256_HEX_BYTES];
     (void)snprintf(data, sizeof(data), ZP_APP "|%s|dvc_user|%lld|%lld|%s|[]", ref, amount, app_time,
                    embed);
     zp_mac(ZP_KEY1, data, mac);
@@ -894,13 +914,15 @@ static int zp_create(const char *suffix, long long amount, char ref[48], char *p
 static void test_zalopay_flow(void **state)
 {
     (void)state;
-    char ref[48], pay[512];
+    char ref[48];
+    char pay[512];
     assert_int_equal(zp_create("ZPOK1", 300000, ref, pay, sizeof(pay)), 1);
     struct th_resp r;
     assert_int_equal(http("POST", pay, "application/x-www-form-urlencoded", "action=approve", &r),
                      303);
     /* §3.4: the redirect checksum with key2. */
-    char want[256], mac[GW_SHA256_HEX_BYTES];
+    char want[256];
+    char mac[GW_SHA256_HEX_BYTES];
     (void)snprintf(want, sizeof(want), ZP_APP "|%s|38|zalopayapp|300000|0|1", ref);
     zp_mac(ZP_KEY2, want, mac);
     assert_non_null(strstr(r.location, mac));
@@ -909,7 +931,8 @@ static void test_zalopay_flow(void **state)
     assert_true(first_record('z', ref, true, &rec));
     assert_int_equal(rec.amount, 300000);
     /* query */
-    char data[256], form[512];
+    char data[256];
+    char form[512];
     (void)snprintf(data, sizeof(data), ZP_APP "|%s|" ZP_KEY1, ref);
     zp_mac(ZP_KEY1, data, mac);
     (void)snprintf(form, sizeof(form), "app_id=" ZP_APP "&app_trans_id=%s&mac=%s", ref, mac);
@@ -963,7 +986,8 @@ static void test_zalopay_flow(void **state)
 static void run_batch(const char *prefix, int n)
 {
     for (int i = 0; i < n; i++) {
-        char ref[32], loc[4096];
+        char ref[32];
+        char loc[4096];
         (void)snprintf(ref, sizeof(ref), "%s%02d", prefix, i);
         vn_pay(ref, 10000 + i, true, 900, loc, sizeof(loc));
     }
@@ -974,8 +998,9 @@ static void run_batch(const char *prefix, int n)
         long long busy = json_integer_value(json_object_get(j, "in_progress"));
         json_decref(j);
         th_resp_release(&r);
-        if (busy == 0)
+        if (busy == 0) {
             break;
+        }
         usleep(50 * 1000);
     }
 }
@@ -997,14 +1022,17 @@ static void test_faults_same_seed_same_faults(void **state)
     (void)state;
     const char *doc = "{\"seed\":99,\"vnpay\":{\"drop\":0.3,"
                       "\"duplicate\":{\"p\":0.5,\"min\":1,\"max\":10}}}";
-    long long dropped0 = stat_of("vnpay", "dropped"), dup0 = stat_of("vnpay", "duplicated");
+    long long dropped0 = stat_of("vnpay", "dropped");
+    long long dup0 = stat_of("vnpay", "duplicated");
     set_faults(doc);
     run_batch("FA", 30);
-    char first[256], second[256];
+    char first[256];
+    char second[256];
     batch_counts("FA", 30, first, sizeof(first));
     long long dropped = stat_of("vnpay", "dropped") - dropped0;
     long long dup = stat_of("vnpay", "duplicated") - dup0;
-    int total = 0, zeros = 0;
+    int total = 0;
+    int zeros = 0;
     for (int i = 0; i < 30; i++) {
         char ref[32];
         (void)snprintf(ref, sizeof(ref), "FA%02d", i);
@@ -1030,11 +1058,13 @@ static void test_faults_reorder_delay_late(void **state)
     /* Reorder: ten callbacks held, then released shuffled. */
     set_faults("{\"seed\":7,\"vnpay\":{\"reorder\":{\"window\":10,\"hold_ms\":5000}}}");
     run_batch("RO", 10);
-    int order[10], k = 0;
+    int order[10];
+    int k = 0;
     pthread_mutex_lock(&mer.lock);
     for (int i = 0; i < mer.n && k < 10; i++) {
-        if (strncmp(mer.r[i].ref, "RO", 2) == 0)
+        if (strncmp(mer.r[i].ref, "RO", 2) == 0) {
             order[k++] = atoi(mer.r[i].ref + 2);
+        }
     }
     pthread_mutex_unlock(&mer.lock);
     assert_int_equal(k, 10);
@@ -1132,7 +1162,8 @@ static void test_faults_queries_and_create(void **state)
     assert_true(stat_of("vnpay", "api_timeout") >= 1);
     set_faults("{\"reset\":true,\"momo\":{\"create\":{\"fail\":1,\"mode\":\"error\"}},"
                "\"zalopay\":{\"create\":{\"fail\":1,\"mode\":\"5xx\"}}}");
-    char pay[512], ref[48];
+    char pay[512];
+    char ref[48];
     assert_int_equal(mm_create("CFAIL1", 30000, pay, sizeof(pay)), 99);
     assert_int_equal(zp_create("CFAIL2", 30000, ref, pay, sizeof(pay)), -503);
     assert_int_equal(stat_of("zalopay", "create_failed"), 1);
@@ -1196,7 +1227,8 @@ static void test_statements(void **state)
     (void)snprintf(path, sizeof(path), "/_statements/close?date=%s", today);
     assert_int_equal(http("POST", path, NULL, "", &r), 200);
     th_resp_release(&r);
-    char file[256], got[65536];
+    char file[256];
+    char got[65536];
     (void)snprintf(file, sizeof(file), "%s/vnpay-%s.csv", stmt_dir, today);
     read_file(file, got, sizeof(got));
     assert_string_equal(got, vn);

@@ -95,13 +95,13 @@ static void test_same_callback_five_times(void **state)
     it_create(id);
     it_checkout(id, location, sizeof(location), ref);
     char answer[256];
-    assert_int_equal(it_callback(ref, 200000, "succeeded", "SBX5X", TH_SANDBOX_SECRET, answer,
-                                 sizeof(answer)),
-                     200);
+    assert_int_equal(
+        it_callback(ref, 200000, "succeeded", "SBX5X", TH_SANDBOX_SECRET, answer, sizeof(answer)),
+        200);
     assert_non_null(strstr(answer, "ok"));
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(it_callback(ref, 200000, "succeeded", "SBX5X", TH_SANDBOX_SECRET,
-                                     answer, sizeof(answer)),
+        assert_int_equal(it_callback(ref, 200000, "succeeded", "SBX5X", TH_SANDBOX_SECRET, answer,
+                                     sizeof(answer)),
                          200);
         assert_non_null(strstr(answer, "duplicate"));
     }
@@ -116,11 +116,10 @@ static void test_same_callback_five_times(void **state)
 /* Counts of the tables a callback could change (the outbox deliverer changes others). */
 static long long state_fingerprint(void)
 {
-    return th_sql_int(&it.db,
-                      "SELECT (SELECT count(*) FROM feegate.journals) * 1000000 + "
-                      "(SELECT count(*) FROM feegate.postings) * 10000 + "
-                      "(SELECT count(*) FROM feegate.receipts) * 100 + "
-                      "(SELECT count(*) FROM feegate.payment_events)");
+    return th_sql_int(&it.db, "SELECT (SELECT count(*) FROM feegate.journals) * 1000000 + "
+                              "(SELECT count(*) FROM feegate.postings) * 10000 + "
+                              "(SELECT count(*) FROM feegate.receipts) * 100 + "
+                              "(SELECT count(*) FROM feegate.payment_events)");
 }
 
 static void test_forged_callbacks_change_nothing(void **state)
@@ -134,9 +133,9 @@ static void test_forged_callbacks_change_nothing(void **state)
     long long before = state_fingerprint();
     long long messages = th_sql_int(&it.db, "SELECT count(*) FROM feegate.provider_messages");
     char answer[256];
-    assert_int_equal(it_callback(ref, 200000, "succeeded", "SBXF", "not-the-secret", answer,
-                                 sizeof(answer)),
-                     401);
+    assert_int_equal(
+        it_callback(ref, 200000, "succeeded", "SBXF", "not-the-secret", answer, sizeof(answer)),
+        401);
     /* A valid signature over other bytes: amount changed after signing. */
     char body[256];
     int n = snprintf(body, sizeof(body),
@@ -178,9 +177,9 @@ static void test_wrong_amount_and_unknown_ref(void **state)
     it_create(id);
     it_checkout(id, location, sizeof(location), ref);
     char answer[256];
-    assert_int_equal(it_callback(ref, 199999, "succeeded", "SBXA", TH_SANDBOX_SECRET, answer,
-                                 sizeof(answer)),
-                     409);
+    assert_int_equal(
+        it_callback(ref, 199999, "succeeded", "SBXA", TH_SANDBOX_SECRET, answer, sizeof(answer)),
+        409);
     assert_int_equal(it_callback("FGNOSUCHREF0000000000", 200000, "succeeded", "SBXB",
                                  TH_SANDBOX_SECRET, answer, sizeof(answer)),
                      404);
@@ -300,8 +299,9 @@ static void test_operator_endpoints(void **state)
         struct th_resp r;
         assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
         assert_int_equal(r.status, 200);
-        if (i == 2)
+        if (i == 2) {
             assert_non_null(strstr(r.body, "feegate_callbacks_total{verdict=\"applied\"}"));
+        }
         th_resp_release(&r);
     }
 }

@@ -102,7 +102,9 @@ static void test_protobuf_create_and_get(void **state)
     int n = snprintf(msg, sizeof(msg), "POST\n/v1/payments\n%s\n%s", ts, body_hash);
     char sig[GW_SHA256_HEX_BYTES];
     gw_hmac_sha256_hex(TH_CLIENT_A_SECRET, strlen(TH_CLIENT_A_SECRET), msg, (size_t)n, sig);
-    char h1[96], h2[64], h3[128];
+    char h1[96];
+    char h2[64];
+    char h3[128];
     (void)snprintf(h1, sizeof(h1), "X-Feegate-Client: %s", TH_CLIENT_A_ID);
     (void)snprintf(h2, sizeof(h2), "X-Feegate-Timestamp: %s", ts);
     (void)snprintf(h3, sizeof(h3), "X-Feegate-Signature: v1=%s", sig);
@@ -111,8 +113,9 @@ static void test_protobuf_create_and_get(void **state)
     (void)snprintf(url, sizeof(url), "%s/v1/payments", it.gw.url);
     struct th_resp r;
     assert_int_equal(th_http("POST", url, all, (const char *)buf, len, &r), GW_OK);
-    if (r.status != 201)
+    if (r.status != 201) {
         fprintf(stderr, "protobuf create: %d %s\n", r.status, r.body);
+    }
     assert_int_equal(r.status, 201);
     assert_non_null(r.content_type);
     assert_non_null(strstr(r.content_type, "application/x-protobuf"));

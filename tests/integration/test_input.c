@@ -13,12 +13,11 @@
 
 static long long fingerprint(void)
 {
-    return th_sql_int(&it.db,
-                      "SELECT (SELECT count(*) FROM feegate.payments) * 100000000 + "
-                      "(SELECT count(*) FROM feegate.idempotency) * 1000000 + "
-                      "(SELECT count(*) FROM feegate.payment_events) * 10000 + "
-                      "(SELECT count(*) FROM feegate.outbox) * 100 + "
-                      "(SELECT count(*) FROM feegate.journals)");
+    return th_sql_int(&it.db, "SELECT (SELECT count(*) FROM feegate.payments) * 100000000 + "
+                              "(SELECT count(*) FROM feegate.idempotency) * 1000000 + "
+                              "(SELECT count(*) FROM feegate.payment_events) * 10000 + "
+                              "(SELECT count(*) FROM feegate.outbox) * 100 + "
+                              "(SELECT count(*) FROM feegate.journals)");
 }
 
 struct bad_case {
@@ -28,7 +27,7 @@ struct bad_case {
     const char *code;
 };
 
-#define PAYER "\"payer\":{\"name\":\"An\"}"
+#define PAYER          "\"payer\":{\"name\":\"An\"}"
 #define ITEM(fee, amt) "{\"fee_code\":\"" fee "\",\"amount_vnd\":" amt "}"
 
 static const struct bad_case bad_cases[] = {
@@ -36,73 +35,76 @@ static const struct bad_case bad_cases[] = {
     { "not an object", "[1,2]", 400, "invalid_request" },
     { "empty object", "{}", 400, "missing_field" },
     { "amount as string",
-      "{\"order_ref\":\"B1\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[" ITEM("LLTP",
-                                                                                    "200000") "],"
-      "\"amount_vnd\":\"200000\"}",
+      "{\"order_ref\":\"B1\",\"agency_code\":\"STP-HN\"," PAYER
+      ",\"items\":[" ITEM("LLTP", "200000") "],"
+                                            "\"amount_vnd\":\"200000\"}",
       400, "invalid_type" },
     { "unknown field",
-      "{\"order_ref\":\"B2\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[" ITEM("LLTP",
-                                                                                    "200000") "],"
-      "\"amount_vnd\":200000,\"discount\":1}",
+      "{\"order_ref\":\"B2\",\"agency_code\":\"STP-HN\"," PAYER
+      ",\"items\":[" ITEM("LLTP", "200000") "],"
+                                            "\"amount_vnd\":200000,\"discount\":1}",
       400, "unknown_field" },
     { "unknown payer field",
       "{\"order_ref\":\"B3\",\"agency_code\":\"STP-HN\",\"payer\":{\"name\":\"An\",\"x\":1},"
       "\"items\":[" ITEM("LLTP", "200000") "],\"amount_vnd\":200000}",
       400, "unknown_field" },
     { "zero amount",
-      "{\"order_ref\":\"B4\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[" ITEM("LLTP", "0") "],"
-      "\"amount_vnd\":0}",
+      "{\"order_ref\":\"B4\",\"agency_code\":\"STP-HN\"," PAYER
+      ",\"items\":[" ITEM("LLTP", "0") "],"
+                                       "\"amount_vnd\":0}",
       422, "invalid_amount" },
     { "negative amount",
-      "{\"order_ref\":\"B5\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[" ITEM("LLTP",
-                                                                                    "-200000") "],"
-      "\"amount_vnd\":-200000}",
+      "{\"order_ref\":\"B5\",\"agency_code\":\"STP-HN\"," PAYER
+      ",\"items\":[" ITEM("LLTP", "-200000") "],"
+                                             "\"amount_vnd\":-200000}",
       422, "invalid_amount" },
     { "overflowing amount",
-      "{\"order_ref\":\"B6\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[" ITEM(
-          "LLTP", "9223372036854775807") "," ITEM("LLTP", "9223372036854775807") "],"
-      "\"amount_vnd\":1}",
+      "{\"order_ref\":\"B6\",\"agency_code\":\"STP-HN\"," PAYER
+      ",\"items\":[" ITEM("LLTP", "9223372036854775807") "," ITEM(
+          "LLTP", "9223372036854775807") "],"
+                                         "\"amount_vnd\":1}",
       422, "invalid_amount" },
     { "integer beyond int64", "{\"amount_vnd\":99999999999999999999999}", 400, "invalid_json" },
     { "fractional amount",
-      "{\"order_ref\":\"B7\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[" ITEM("LLTP",
-                                                                                    "200000.5") "],"
-      "\"amount_vnd\":200000.5}",
+      "{\"order_ref\":\"B7\",\"agency_code\":\"STP-HN\"," PAYER
+      ",\"items\":[" ITEM("LLTP", "200000.5") "],"
+                                              "\"amount_vnd\":200000.5}",
       400, "invalid_type" },
     { "total is not the sum",
-      "{\"order_ref\":\"B8\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[" ITEM("LLTP",
-                                                                                    "200000") "],"
-      "\"amount_vnd\":200001}",
+      "{\"order_ref\":\"B8\",\"agency_code\":\"STP-HN\"," PAYER
+      ",\"items\":[" ITEM("LLTP", "200000") "],"
+                                            "\"amount_vnd\":200001}",
       422, "amount_mismatch" },
     { "unknown agency",
-      "{\"order_ref\":\"B9\",\"agency_code\":\"NOPE\"," PAYER ",\"items\":[" ITEM("LLTP",
-                                                                                  "200000") "],"
-      "\"amount_vnd\":200000}",
+      "{\"order_ref\":\"B9\",\"agency_code\":\"NOPE\"," PAYER
+      ",\"items\":[" ITEM("LLTP", "200000") "],"
+                                            "\"amount_vnd\":200000}",
       422, "unknown_agency" },
     { "unknown fee",
-      "{\"order_ref\":\"B10\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[" ITEM("NOPE",
-                                                                                     "200000") "],"
-      "\"amount_vnd\":200000}",
+      "{\"order_ref\":\"B10\",\"agency_code\":\"STP-HN\"," PAYER
+      ",\"items\":[" ITEM("NOPE", "200000") "],"
+                                            "\"amount_vnd\":200000}",
       422, "unknown_fee" },
     { "amount the fee does not allow",
-      "{\"order_ref\":\"B11\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[" ITEM("LLTP",
-                                                                                     "150000") "],"
-      "\"amount_vnd\":150000}",
+      "{\"order_ref\":\"B11\",\"agency_code\":\"STP-HN\"," PAYER
+      ",\"items\":[" ITEM("LLTP", "150000") "],"
+                                            "\"amount_vnd\":150000}",
       422, "amount_not_allowed" },
     { "no items",
       "{\"order_ref\":\"B12\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[],\"amount_vnd\":1}",
       422, "invalid_items" },
     { "bad locale",
-      "{\"order_ref\":\"B13\",\"agency_code\":\"STP-HN\"," PAYER ",\"items\":[" ITEM("LLTP",
-                                                                                     "200000") "],"
-      "\"amount_vnd\":200000,\"locale\":\"fr\"}",
+      "{\"order_ref\":\"B13\",\"agency_code\":\"STP-HN\"," PAYER
+      ",\"items\":[" ITEM("LLTP", "200000") "],"
+                                            "\"amount_vnd\":200000,\"locale\":\"fr\"}",
       422, "invalid_value" },
 };
 
 static void expect_error(const struct th_resp *r, int status, const char *code, const char *name)
 {
-    if (r->status != status || (code != NULL && strstr(r->body, code) == NULL))
+    if (r->status != status || (code != NULL && strstr(r->body, code) == NULL)) {
         fprintf(stderr, "case \"%s\": got %d %s\n", name, r->status, r->body);
+    }
     assert_int_equal(r->status, status);
     if (code != NULL) {
         char want[80];
@@ -131,9 +133,9 @@ static void test_duplicate_live_order_ref(void **state)
     char ref[48];
     (void)snprintf(ref, sizeof(ref), "DUP-%ld", (long)time(NULL));
     struct th_resp r;
-    assert_int_equal(th_portal("POST", "/v1/payments", it_create_body(body, sizeof(body), ref),
-                               NULL, &r),
-                     GW_OK);
+    assert_int_equal(
+        th_portal("POST", "/v1/payments", it_create_body(body, sizeof(body), ref), NULL, &r),
+        GW_OK);
     assert_int_equal(r.status, 201);
     th_resp_release(&r);
     /* A key used once with a good body. */
@@ -181,8 +183,9 @@ static void test_transport_limits(void **state)
     struct th_portal_req req = { .method = "GET", .path = "/v1/catalog", .extra_headers = extra };
     enum gw_err err = th_portal_send(&req, &r);
     /* libevent answers oversized headers with an error status or by closing: never 2xx. */
-    if (err == GW_OK)
+    if (err == GW_OK) {
         assert_true(r.status >= 400 && r.status < 500);
+    }
     th_resp_release(&r);
     const char *const text[] = { "Content-Type: text/plain", NULL };
     struct th_portal_req plain = {
@@ -192,8 +195,9 @@ static void test_transport_limits(void **state)
     /* th_portal_send adds application/json first; a second Content-Type is ambiguous. */
     assert_true(r.status >= 400 && r.status < 500);
     th_resp_release(&r);
-    struct th_portal_req badkey = { .method = "POST", .path = "/v1/payments", .body = "{}",
-                                    .idem_key = "bad key!" };
+    struct th_portal_req badkey = {
+        .method = "POST", .path = "/v1/payments", .body = "{}", .idem_key = "bad key!"
+    };
     assert_int_equal(th_portal_send(&badkey, &r), GW_OK);
     expect_error(&r, 400, "invalid_idempotency_key", "bad idempotency key");
     th_resp_release(&r);
@@ -209,9 +213,13 @@ static void test_authentication(void **state)
     struct th_portal_req cases[] = {
         { .method = "POST", .path = "/v1/payments", .body = body, .signature = "" },
         { .method = "POST", .path = "/v1/payments", .body = body, .signature = "v1=00" },
-        { .method = "POST", .path = "/v1/payments", .body = body,
+        { .method = "POST",
+          .path = "/v1/payments",
+          .body = body,
           .timestamp = (long long)time(NULL) - 301 },
-        { .method = "POST", .path = "/v1/payments", .body = body,
+        { .method = "POST",
+          .path = "/v1/payments",
+          .body = body,
           .timestamp = (long long)time(NULL) + 301 },
         { .method = "POST", .path = "/v1/payments", .body = body, .client_id = "nobody" },
         { .method = "POST", .path = "/v1/payments", .body = body, .client_id = "" },
@@ -219,8 +227,9 @@ static void test_authentication(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct th_resp r;
         assert_int_equal(th_portal_send(&cases[i], &r), GW_OK);
-        if (r.status != 401)
+        if (r.status != 401) {
             fprintf(stderr, "auth case %zu: %d %s\n", i, r.status, r.body);
+        }
         assert_int_equal(r.status, 401);
         th_resp_release(&r);
     }
@@ -268,10 +277,8 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_bodies),
-        cmocka_unit_test(test_duplicate_live_order_ref),
-        cmocka_unit_test(test_transport_limits),
-        cmocka_unit_test(test_authentication),
+        cmocka_unit_test(test_bad_bodies),       cmocka_unit_test(test_duplicate_live_order_ref),
+        cmocka_unit_test(test_transport_limits), cmocka_unit_test(test_authentication),
         cmocka_unit_test(test_still_serving),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

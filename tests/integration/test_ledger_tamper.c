@@ -20,13 +20,14 @@ static PGconn *su;
 static long long jn[4]; /* success journals of payments 1-3, and the settlement */
 static char pay[3][40];
 
-#define REPLICA(sql) "SET session_replication_role = replica; " sql \
-                     "; SET session_replication_role = origin"
+#define REPLICA(sql) \
+    "SET session_replication_role = replica; " sql "; SET session_replication_role = origin"
 
 static void make_payment(int i, const char *fee, long long amount)
 {
     char sql[1400];
-    (void)snprintf(sql, sizeof(sql),
+    (void)snprintf(
+        sql, sizeof(sql),
         "SELECT (r.body::json ->> 'payment_id') FROM api_create_payment('%s', NULL, NULL, "
         "jsonb_build_object('order_ref', 'tamper-%d', 'agency_code', 'STP-HN', 'payer', "
         "'{\"name\":\"A\"}', 'items', jsonb_build_array(jsonb_build_object('fee_code', '%s', "
@@ -36,34 +37,44 @@ static void make_payment(int i, const char *fee, long long amount)
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     (void)snprintf(pay[i], sizeof(pay[i]), "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    (void)snprintf(sql, sizeof(sql),
+    (void)snprintf(
+        sql, sizeof(sql),
         "SELECT count(*) FROM apply_provider_result('sandbox', checkout_begin('%s', 'sandbox', "
         "'http://x') ->> 'merchant_ref', 'succeeded', %lld, 'T%d', now(), 'ipn', '{}') v "
-        "WHERE v = 'applied'", pay[i], amount, i);
+        "WHERE v = 'applied'",
+        pay[i], amount, i);
     assert_int_equal(lit_int(su, sql), 1);
     (void)snprintf(sql, sizeof(sql),
-        "SELECT id FROM journals WHERE payment_id = '%s' AND kind = 'payment_success'", pay[i]);
+                   "SELECT id FROM journals WHERE payment_id = '%s' AND kind = 'payment_success'",
+                   pay[i]);
     jn[i] = lit_int(su, sql);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    if (th_db_start(&db) != GW_OK)
+    if (th_db_start(&db) != GW_OK) {
         return -1;
+    }
     su = lit_connect(db.pg.admin_dsn);
     make_payment(0, "LLTP", 200000);
     make_payment(1, "LLTP", 200000);
     make_payment(2, "TLHT", 16000);
     char sql[512];
-    (void)snprintf(sql, sizeof(sql), "SELECT ledger_settle('sandbox', 'STP-HN-3511', "
-                   "ARRAY['%s', '%s'], 1100, 'S1')", pay[0], pay[1]);
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT ledger_settle('sandbox', 'STP-HN-3511', "
+                   "ARRAY['%s', '%s'], 1100, 'S1')",
+                   pay[0], pay[1]);
     jn[3] = lit_int(su, sql);
-    (void)snprintf(sql, sizeof(sql), "SELECT cardinality(ledger_refund('%s', 30000, 'R1', "
-                   "'clerk1'))", pay[0]);
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT cardinality(ledger_refund('%s', 30000, 'R1', "
+                   "'clerk1'))",
+                   pay[0]);
     assert_int_equal(lit_int(su, sql), 2); /* one part settled, one not */
-    (void)snprintf(sql, sizeof(sql), "SELECT reversal_id FROM ledger_correct(%lld, NULL, "
-                   "'wrong fee', 'clerk1')", jn[2]);
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT reversal_id FROM ledger_correct(%lld, NULL, "
+                   "'wrong fee', 'clerk1')",
+                   jn[2]);
     lit_exec(su, sql);
     lit_exec(su, "SELECT ledger_to_suspense('sandbox', -5000, 'missing at provider', 'clerk1')");
     lit_exec(su, "SELECT ledger_write_off('sandbox', 5000, 'written off', 'clerk1', 'boss1')");
@@ -85,8 +96,9 @@ static void assert_verify_names(long long j)
     char want[64];
     int code = lit_verify(db.pg.app_dsn, 60, out, sizeof(out));
     (void)snprintf(want, sizeof(want), "FAIL journal %lld:", j);
-    if (code != 1 || strstr(out, want) == NULL)
+    if (code != 1 || strstr(out, want) == NULL) {
         (void)fprintf(stderr, "verify exited %d, expected 1 and \"%s\":\n%s", code, want, out);
+    }
     assert_int_equal(code, 1);
     assert_non_null(strstr(out, want));
 }
@@ -95,8 +107,9 @@ static void assert_verify_ok(void)
 {
     char out[2048];
     int code = lit_verify(db.pg.app_dsn, 60, out, sizeof(out));
-    if (code != 0)
+    if (code != 0) {
         (void)fprintf(stderr, "verify exited %d:\n%s", code, out);
+    }
     assert_int_equal(code, 0);
 }
 
@@ -107,30 +120,38 @@ static void test_rules_and_clean_chain(void **state)
     assert_verify_ok();
     /* Settlement: payable net, fees, clearing gross (the STP-HN-3511 parts: 2 x 140,000). */
     char sql[400];
-    (void)snprintf(sql, sizeof(sql), "SELECT string_agg(account_code || ' ' || amount_vnd, ', ' "
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT string_agg(account_code || ' ' || amount_vnd, ', ' "
                    "ORDER BY id) = 'payable:STP-HN-3511 278900, fees:sandbox 1100, "
-                   "clearing:sandbox -280000' FROM postings WHERE journal_id = %lld", jn[3]);
+                   "clearing:sandbox -280000' FROM postings WHERE journal_id = %lld",
+                   jn[3]);
     PGresult *r = PQexec(su, sql);
     assert_string_equal(PQgetvalue(r, 0, 0), "t");
     PQclear(r);
     assert_int_equal(lit_int(su, "SELECT count(*) FROM settlement_items"), 2);
     /* Every account nets as the rules say: the write-off cleared suspense. */
     assert_int_equal(lit_int(su, "SELECT coalesce(sum(amount_vnd), 0) FROM postings "
-                                 "WHERE account_code = 'suspense:sandbox'"), 0);
+                                 "WHERE account_code = 'suspense:sandbox'"),
+                     0);
     assert_int_equal(lit_int(su, "SELECT sum(amount_vnd) FROM postings "
-                                 "WHERE account_code = 'refunds:sandbox'"), -21000);
+                                 "WHERE account_code = 'refunds:sandbox'"),
+                     -21000);
 }
 
 static void test_posting_amount_changed(void **state)
 {
     (void)state;
     char sql[300];
-    (void)snprintf(sql, sizeof(sql), REPLICA("UPDATE postings SET amount_vnd = amount_vnd + 1 "
-                   "WHERE id = (SELECT min(id) FROM postings WHERE journal_id = %lld)"), jn[1]);
+    (void)snprintf(sql, sizeof(sql),
+                   REPLICA("UPDATE postings SET amount_vnd = amount_vnd + 1 "
+                           "WHERE id = (SELECT min(id) FROM postings WHERE journal_id = %lld)"),
+                   jn[1]);
     lit_exec(su, sql);
     assert_verify_names(jn[1]);
-    (void)snprintf(sql, sizeof(sql), REPLICA("UPDATE postings SET amount_vnd = amount_vnd - 1 "
-                   "WHERE id = (SELECT min(id) FROM postings WHERE journal_id = %lld)"), jn[1]);
+    (void)snprintf(sql, sizeof(sql),
+                   REPLICA("UPDATE postings SET amount_vnd = amount_vnd - 1 "
+                           "WHERE id = (SELECT min(id) FROM postings WHERE journal_id = %lld)"),
+                   jn[1]);
     lit_exec(su, sql);
     assert_verify_ok();
 }
@@ -141,16 +162,20 @@ static void test_posting_deleted_and_inserted(void **state)
     char sql[400];
     lit_exec(su, "DROP TABLE IF EXISTS public.saved; CREATE TABLE public.saved AS "
                  "SELECT * FROM postings WHERE false");
-    (void)snprintf(sql, sizeof(sql), REPLICA("WITH d AS (DELETE FROM postings WHERE id = "
-                   "(SELECT max(id) FROM postings WHERE journal_id = %lld) RETURNING *) "
-                   "INSERT INTO public.saved SELECT * FROM d"), jn[2]);
+    (void)snprintf(sql, sizeof(sql),
+                   REPLICA("WITH d AS (DELETE FROM postings WHERE id = "
+                           "(SELECT max(id) FROM postings WHERE journal_id = %lld) RETURNING *) "
+                           "INSERT INTO public.saved SELECT * FROM d"),
+                   jn[2]);
     lit_exec(su, sql);
     assert_verify_names(jn[2]);
     lit_exec(su, "INSERT INTO postings SELECT * FROM public.saved");
     assert_verify_ok();
 
-    (void)snprintf(sql, sizeof(sql), "INSERT INTO postings (journal_id, account_code, "
-                   "amount_vnd) VALUES (%lld, 'clearing:sandbox', 1)", jn[3]);
+    (void)snprintf(sql, sizeof(sql),
+                   "INSERT INTO postings (journal_id, account_code, "
+                   "amount_vnd) VALUES (%lld, 'clearing:sandbox', 1)",
+                   jn[3]);
     lit_exec(su, sql);
     assert_verify_names(jn[3]);
     lit_exec(su, REPLICA("DELETE FROM postings WHERE id = (SELECT max(id) FROM postings)"));
@@ -165,8 +190,10 @@ static void test_memo_changed(void **state)
                    REPLICA("UPDATE journals SET memo = memo || '.' WHERE id = %lld"), jn[0]);
     lit_exec(su, sql);
     assert_verify_names(jn[0]);
-    (void)snprintf(sql, sizeof(sql), REPLICA("UPDATE journals SET memo = left(memo, "
-                   "length(memo) - 1) WHERE id = %lld"), jn[0]);
+    (void)snprintf(sql, sizeof(sql),
+                   REPLICA("UPDATE journals SET memo = left(memo, "
+                           "length(memo) - 1) WHERE id = %lld"),
+                   jn[0]);
     lit_exec(su, sql);
     assert_verify_ok();
 }
@@ -205,12 +232,16 @@ static void test_journal_removed_and_inserted(void **state)
     (void)state;
     char sql[700];
     lit_exec(su, "DROP TABLE IF EXISTS public.sj; DROP TABLE IF EXISTS public.sp");
-    (void)snprintf(sql, sizeof(sql), "CREATE TABLE public.sj AS SELECT * FROM journals WHERE "
+    (void)snprintf(sql, sizeof(sql),
+                   "CREATE TABLE public.sj AS SELECT * FROM journals WHERE "
                    "id = %lld; CREATE TABLE public.sp AS SELECT * FROM postings WHERE "
-                   "journal_id = %lld", jn[3], jn[3]);
+                   "journal_id = %lld",
+                   jn[3], jn[3]);
     lit_exec(su, sql);
-    (void)snprintf(sql, sizeof(sql), REPLICA("DELETE FROM postings WHERE journal_id = %lld; "
-                   "DELETE FROM journals WHERE id = %lld"), jn[3], jn[3]);
+    (void)snprintf(sql, sizeof(sql),
+                   REPLICA("DELETE FROM postings WHERE journal_id = %lld; "
+                           "DELETE FROM journals WHERE id = %lld"),
+                   jn[3], jn[3]);
     lit_exec(su, sql);
     assert_verify_names(jn[3]);
     lit_exec(su, "INSERT INTO journals SELECT * FROM public.sj; "
@@ -218,14 +249,18 @@ static void test_journal_removed_and_inserted(void **state)
     assert_verify_ok();
 
     /* A balanced journal slipped in behind the write path, dated an hour ago. */
-    long long id = lit_int(su, "WITH j AS (INSERT INTO journals (kind, business_day, "
+    long long id = lit_int(
+        su,
+        "WITH j AS (INSERT INTO journals (kind, business_day, "
         "created_at) VALUES ('transfer', current_date, now() - interval '1 hour') RETURNING id), "
         "p AS (INSERT INTO postings (journal_id, account_code, amount_vnd) SELECT id, a, v "
         "FROM j, (VALUES ('clearing:sandbox', 5), ('payable:STP-HN-3511', -5)) x(a, v)) "
         "SELECT id FROM j");
     assert_verify_names(id);
-    (void)snprintf(sql, sizeof(sql), REPLICA("DELETE FROM postings WHERE journal_id = %lld; "
-                   "DELETE FROM journals WHERE id = %lld"), id, id);
+    (void)snprintf(sql, sizeof(sql),
+                   REPLICA("DELETE FROM postings WHERE journal_id = %lld; "
+                           "DELETE FROM journals WHERE id = %lld"),
+                   id, id);
     lit_exec(su, sql);
     assert_verify_ok();
 
@@ -242,8 +277,8 @@ static void test_journal_removed_and_inserted(void **state)
 static void test_triggers_refuse_superuser(void **state)
 {
     (void)state;
-    assert_true(lit_fails(su, "UPDATE journal_seals SET sealed_at = now()", "FG500",
-                          "append_only"));
+    assert_true(
+        lit_fails(su, "UPDATE journal_seals SET sealed_at = now()", "FG500", "append_only"));
     assert_true(lit_fails(su, "DELETE FROM journal_seals", "FG500", "append_only"));
     assert_true(lit_fails(su, "TRUNCATE journal_seals", "FG500", "append_only"));
     assert_true(lit_fails(su, "DELETE FROM settlement_items", "FG500", "append_only"));
@@ -268,7 +303,8 @@ static void test_app_role_refused(void **state)
         "INSERT INTO journals (kind, business_day) VALUES ('x', current_date)",
         "UPDATE journal_seals SET seq = seq + 100",
         "DELETE FROM journal_seals",
-        "INSERT INTO journal_seals SELECT seq + 100, journal_id, prev_hash, hash FROM journal_seals",
+        "INSERT INTO journal_seals SELECT seq + 100, journal_id, prev_hash, hash FROM "
+        "journal_seals",
         "INSERT INTO business_days (day) VALUES (current_date)",
         "UPDATE business_days SET status = 'open'",
         "DELETE FROM settlement_items",
@@ -279,8 +315,9 @@ static void test_app_role_refused(void **state)
         "{\"account\":\"payable:STP-HN-3511\",\"amount_vnd\":-1}]')",
         "SELECT ledger_write_off('sandbox', 1, 'x', 'a', 'b')",
     };
-    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
         assert_true(lit_fails(app, sql[i], "42501", NULL));
+    }
     /* What the gateway may do. */
     assert_true(lit_int(app, "SELECT ledger_seal(10)") >= 0);
     assert_true(lit_int(app, "SELECT count(*) FROM ledger_check()") > 15);
@@ -296,43 +333,65 @@ static void test_bad_input(void **state)
     long long p0 = lit_int(su, "SELECT count(*) FROM postings");
     long long a0 = lit_int(su, "SELECT count(*) FROM accounts");
     char sql[600];
-    assert_true(lit_fails(su, "SELECT post_journal('x', NULL, '', '[{\"account\":\"nosuch:x\","
-        "\"amount_vnd\":1},{\"account\":\"clearing:sandbox\",\"amount_vnd\":-1}]')",
-        "FG422", "unknown_account"));
-    assert_true(lit_fails(su, "SELECT post_journal('x', NULL, '', '[{\"account\":\"payable:NOPE\","
-        "\"amount_vnd\":1},{\"account\":\"clearing:sandbox\",\"amount_vnd\":-1}]')",
-        "FG422", "unknown_account"));
-    assert_true(lit_fails(su, "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:nochan\","
-        "\"amount_vnd\":1},{\"account\":\"clearing:sandbox\",\"amount_vnd\":-1}]')",
-        "FG422", "unknown_account"));
-    assert_true(lit_fails(su, "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:sandbox\","
-        "\"amount_vnd\":2},{\"account\":\"payable:STP-HN-3511\",\"amount_vnd\":-1}]')",
-        "FG500", "journal_unbalanced"));
-    assert_true(lit_fails(su, "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:sandbox\","
-        "\"amount_vnd\":1}]')", "FG500", "journal_unbalanced"));
-    assert_true(lit_fails(su, "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:sandbox\","
-        "\"amount_vnd\":1},{\"account\":\"payable:STP-HN-3511\",\"amount_vnd\":-1}]', "
-        "((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date + 1))", "FG422", "business_day_in_future"));
+    assert_true(
+        lit_fails(su,
+                  "SELECT post_journal('x', NULL, '', '[{\"account\":\"nosuch:x\","
+                  "\"amount_vnd\":1},{\"account\":\"clearing:sandbox\",\"amount_vnd\":-1}]')",
+                  "FG422", "unknown_account"));
+    assert_true(
+        lit_fails(su,
+                  "SELECT post_journal('x', NULL, '', '[{\"account\":\"payable:NOPE\","
+                  "\"amount_vnd\":1},{\"account\":\"clearing:sandbox\",\"amount_vnd\":-1}]')",
+                  "FG422", "unknown_account"));
+    assert_true(
+        lit_fails(su,
+                  "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:nochan\","
+                  "\"amount_vnd\":1},{\"account\":\"clearing:sandbox\",\"amount_vnd\":-1}]')",
+                  "FG422", "unknown_account"));
+    assert_true(
+        lit_fails(su,
+                  "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:sandbox\","
+                  "\"amount_vnd\":2},{\"account\":\"payable:STP-HN-3511\",\"amount_vnd\":-1}]')",
+                  "FG500", "journal_unbalanced"));
+    assert_true(lit_fails(su,
+                          "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:sandbox\","
+                          "\"amount_vnd\":1}]')",
+                          "FG500", "journal_unbalanced"));
+    assert_true(
+        lit_fails(su,
+                  "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:sandbox\","
+                  "\"amount_vnd\":1},{\"account\":\"payable:STP-HN-3511\",\"amount_vnd\":-1}]', "
+                  "((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date + 1))",
+                  "FG422", "business_day_in_future"));
     lit_exec(su, "INSERT INTO business_days (day, status, closed_at, closed_by) VALUES "
                  "(((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 3), 'closed', now(), 'boss1')");
-    assert_true(lit_fails(su, "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:sandbox\","
-        "\"amount_vnd\":1},{\"account\":\"payable:STP-HN-3511\",\"amount_vnd\":-1}]', "
-        "((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 3))", "FG409", "business_day_closed"));
-    assert_true(lit_fails(su, "UPDATE business_days SET status = 'open', closed_at = NULL, "
-                              "closed_by = NULL", "FG409", "business_day_closed"));
+    assert_true(
+        lit_fails(su,
+                  "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:sandbox\","
+                  "\"amount_vnd\":1},{\"account\":\"payable:STP-HN-3511\",\"amount_vnd\":-1}]', "
+                  "((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 3))",
+                  "FG409", "business_day_closed"));
+    assert_true(lit_fails(su,
+                          "UPDATE business_days SET status = 'open', closed_at = NULL, "
+                          "closed_by = NULL",
+                          "FG409", "business_day_closed"));
     assert_true(lit_fails(su, "SELECT ledger_write_off('sandbox', 100, 'x', 'boss1', 'boss1')",
                           "FG409", "same_person"));
     assert_true(lit_fails(su, "SELECT ledger_write_off('sandbox', 100, 'x', 'boss1', NULL)",
                           "FG422", "invalid_staff"));
     (void)snprintf(sql, sizeof(sql), "SELECT ledger_refund('%s', 170001, 'R9', 'c')", pay[0]);
     assert_true(lit_fails(su, sql, "FG409", "refund_exceeds_payment"));
-    (void)snprintf(sql, sizeof(sql), "SELECT ledger_settle('sandbox', 'STP-HN-3511', "
-                   "ARRAY['%s'], 0, 'S2')", pay[1]);
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT ledger_settle('sandbox', 'STP-HN-3511', "
+                   "ARRAY['%s'], 0, 'S2')",
+                   pay[1]);
     assert_true(lit_fails(su, sql, "FG409", "payment_already_settled"));
     (void)snprintf(sql, sizeof(sql), "SELECT ledger_correct(%lld, NULL, 'again', 'c')", jn[2]);
     assert_true(lit_fails(su, sql, "FG409", "journal_already_reversed"));
-    assert_true(lit_fails(su, "SELECT ledger_settle('sandbox', 'STP-HN-3511', ARRAY['pay_x'], "
-                              "0, 'S3')", "FG422", "payment_not_settleable"));
+    assert_true(lit_fails(su,
+                          "SELECT ledger_settle('sandbox', 'STP-HN-3511', ARRAY['pay_x'], "
+                          "0, 'S3')",
+                          "FG422", "payment_not_settleable"));
     assert_int_equal(lit_int(su, "SELECT count(*) FROM journals"), j0);
     assert_int_equal(lit_int(su, "SELECT count(*) FROM postings"), p0);
     assert_int_equal(lit_int(su, "SELECT count(*) FROM accounts"), a0);

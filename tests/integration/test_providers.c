@@ -5,20 +5,19 @@
  * callbacks (FAULT_PAYMENTS payments, 1,000 by default), dropped callbacks resolved by query,
  * forged and tampered callbacks rejected, a late success booked. `feegate ledger check` after
  * each. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -48,10 +47,12 @@ static int free_port(void)
     socklen_t sl = sizeof(sa);
     int port = -1;
     if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0) {
         port = ntohs(sa.sin_port);
-    if (fd >= 0)
+    }
+    if (fd >= 0) {
         (void)close(fd);
+    }
     return port;
 }
 
@@ -61,19 +62,40 @@ static int setup(void **state)
 {
     (void)state;
     memset(&it, 0, sizeof(it));
-    if (th_db_start(&it.db) != GW_OK)
+    if (th_db_start(&it.db) != GW_OK) {
         return -1;
+    }
     it.gw.port = free_port();
     char ipn[96];
     (void)snprintf(ipn, sizeof(ipn), "http://127.0.0.1:%d/ipn/vnpay", it.gw.port);
     const char *const args[] = {
-        "--vnpay-tmn", VN_TMN, "--vnpay-secret", VN_SECRET, "--vnpay-ipn-url", ipn,
-        "--momo-partner", MM_PARTNER, "--momo-access-key", MM_ACCESS, "--momo-secret-key",
-        MM_SECRET, "--zalopay-app-id", ZP_APP, "--zalopay-key1", ZP_KEY1, "--zalopay-key2",
-        ZP_KEY2, "--seed", "20261125", "--callback-interval-ms", "100", NULL,
+        "--vnpay-tmn",
+        VN_TMN,
+        "--vnpay-secret",
+        VN_SECRET,
+        "--vnpay-ipn-url",
+        ipn,
+        "--momo-partner",
+        MM_PARTNER,
+        "--momo-access-key",
+        MM_ACCESS,
+        "--momo-secret-key",
+        MM_SECRET,
+        "--zalopay-app-id",
+        ZP_APP,
+        "--zalopay-key1",
+        ZP_KEY1,
+        "--zalopay-key2",
+        ZP_KEY2,
+        "--seed",
+        "20261125",
+        "--callback-interval-ms",
+        "100",
+        NULL,
     };
-    if (th_banksim_start_args(&it.bs, args) != GW_OK)
+    if (th_banksim_start_args(&it.bs, args) != GW_OK) {
         return -1;
+    }
     const char *u = it.bs.url;
     (void)snprintf(ini, sizeof(ini),
                    "[channel.vnpay]\nmerchant_id = %s\nsecret = %s\n"
@@ -86,8 +108,9 @@ static int setup(void **state)
                    VN_TMN, VN_SECRET, u, u, MM_PARTNER, MM_SECRET, MM_ACCESS, u, ZP_APP, ZP_KEY1,
                    ZP_KEY2, u);
     it.gw.ini_extra = ini;
-    if (th_gateway_start(&it.gw, &it.db, &it.bs) != GW_OK)
+    if (th_gateway_start(&it.gw, &it.db, &it.bs) != GW_OK) {
         return -1;
+    }
     return 0;
 }
 
@@ -104,8 +127,9 @@ static void faults(const char *json)
     static const char *const hdrs[] = { "Content-Type: application/json", NULL };
     struct th_resp r;
     assert_int_equal(th_http("POST", url, hdrs, json, strlen(json), &r), GW_OK);
-    if (r.status != 200)
+    if (r.status != 200) {
         fprintf(stderr, "faults answered %d: %s\n", r.status, r.body);
+    }
     assert_int_equal(r.status, 200);
     th_resp_release(&r);
 }
@@ -172,8 +196,9 @@ static void wait_status(const char *id, const char *want, int max_ms)
     char status[32] = "";
     for (int waited = 0; waited <= max_ms; waited += 100) {
         it_status(id, status);
-        if (strcmp(status, want) == 0)
+        if (strcmp(status, want) == 0) {
             return;
+        }
         usleep(100 * 1000);
     }
     assert_string_equal(status, want);
@@ -208,9 +233,11 @@ static void test_full_payment_each_provider(void **state)
         assert_non_null(json_string_value(json_object_get(p, "provider_txn_id")));
         json_decref(p);
         assert_int_equal(sql_count("SELECT count(*) FROM feegate.journals WHERE payment_id = '%s' "
-                                   "AND kind = 'payment_success'", id), 1);
-        assert_int_equal(sql_count("SELECT count(*) FROM feegate.receipts WHERE payment_id = '%s'",
-                                   id), 1);
+                                   "AND kind = 'payment_success'",
+                                   id),
+                         1);
+        assert_int_equal(
+            sql_count("SELECT count(*) FROM feegate.receipts WHERE payment_id = '%s'", id), 1);
     }
     it_assert_ledger_ok();
 }
@@ -327,8 +354,9 @@ static void *refund_thread(void *p)
     (void)snprintf(key, sizeof(key), "rf-%s-%d", a->id + 4, a->n);
     struct th_resp r;
     const char *body = "{\"amount_vnd\":15000,\"reason\":\"partial\"}";
-    if (th_portal("POST", path, body, key, &r) == GW_OK)
+    if (th_portal("POST", path, body, key, &r) == GW_OK) {
         a->status = r.status;
+    }
     th_resp_release(&r);
     return NULL;
 }
@@ -357,8 +385,8 @@ static void test_concurrent_partial_refunds(void **state)
     assert_int_equal(refunded, 195000);
     assert_true(sql_count("SELECT coalesce(sum(-p.amount_vnd), 0) FROM feegate.journals j JOIN "
                           "feegate.postings p ON p.journal_id = j.id WHERE j.payment_id = '%s' "
-                          "AND p.amount_vnd < 0 AND j.kind LIKE 'refund_%%settlement'", id) ==
-                195000);
+                          "AND p.amount_vnd < 0 AND j.kind LIKE 'refund_%%settlement'",
+                          id) == 195000);
     char status[32];
     it_status(id, status);
     assert_string_equal(status, "partially_refunded");
@@ -371,12 +399,13 @@ static const char *json_field(const char *body, const char *key)
     static char out[128];
     json_t *j = json_loads(body, 0, NULL);
     const json_t *v = json_object_get(j, key);
-    if (json_is_string(v))
+    if (json_is_string(v)) {
         (void)snprintf(out, sizeof(out), "%s", json_string_value(v));
-    else if (json_is_integer(v))
+    } else if (json_is_integer(v)) {
         (void)snprintf(out, sizeof(out), "%lld", (long long)json_integer_value(v));
-    else
+    } else {
         out[0] = '\0';
+    }
     json_decref(j);
     return out;
 }
@@ -411,7 +440,9 @@ static void test_full_refund_idempotent(void **state)
     it_status(id, status);
     assert_string_equal(status, "refunded");
     assert_int_equal(sql_count("SELECT count(*) FROM feegate.outbox WHERE payment_id = '%s' AND "
-                               "type = 'refund.succeeded'", id), 1);
+                               "type = 'refund.succeeded'",
+                               id),
+                     1);
     it_assert_ledger_ok();
 }
 
@@ -449,15 +480,22 @@ static void test_sandbox_partial_then_full_refund(void **state)
     assert_int_equal(sql_count("SELECT refunded_vnd FROM feegate.payments WHERE id = '%s'", id),
                      200000);
     assert_int_equal(sql_count("SELECT count(*) FROM feegate.refunds WHERE payment_id = '%s' AND "
-                               "status = 'succeeded' AND provider_refund_id LIKE 'SR%%'", id), 2);
+                               "status = 'succeeded' AND provider_refund_id LIKE 'SR%%'",
+                               id),
+                     2);
     assert_int_equal(sql_count("SELECT count(*) FROM feegate.journals WHERE payment_id = '%s' AND "
-                               "kind LIKE 'refund_%%settlement'", id), 2);
+                               "kind LIKE 'refund_%%settlement'",
+                               id),
+                     2);
     assert_int_equal(sql_count("SELECT coalesce(sum(-p.amount_vnd), 0) FROM feegate.journals j "
                                "JOIN feegate.postings p ON p.journal_id = j.id WHERE j.payment_id "
                                "= '%s' AND p.amount_vnd < 0 AND j.kind LIKE 'refund_%%settlement'",
-                               id), 200000);
+                               id),
+                     200000);
     assert_int_equal(sql_count("SELECT count(*) FROM feegate.outbox WHERE payment_id = '%s' AND "
-                               "type = 'refund.succeeded'", id), 2);
+                               "type = 'refund.succeeded'",
+                               id),
+                     2);
     it_assert_ledger_ok();
 }
 
@@ -476,15 +514,23 @@ static void test_momo_lost_refund_answer_queried(void **state)
     it_status(id, st);
     assert_string_equal(st, "succeeded"); /* nothing booked while the outcome is unknown */
     assert_int_equal(sql_count("UPDATE feegate.refunds SET next_query_at = now() WHERE "
-                               "payment_id = '%s' AND status = 'pending' RETURNING 1", id), 1);
+                               "payment_id = '%s' AND status = 'pending' RETURNING 1",
+                               id),
+                     1);
     wait_status(id, "partially_refunded", 10000);
     assert_int_equal(sql_count("SELECT count(*) FROM feegate.refunds WHERE payment_id = '%s' AND "
-                               "status = 'succeeded' AND queries = 1", id), 1);
+                               "status = 'succeeded' AND queries = 1",
+                               id),
+                     1);
     assert_int_equal(sql_count("SELECT count(*) FROM feegate.refund_messages m JOIN "
                                "feegate.refunds f ON f.id = m.refund_id WHERE f.payment_id = '%s' "
-                               "AND m.source = 'refund_query' AND m.outcome = 'accepted'", id), 1);
+                               "AND m.source = 'refund_query' AND m.outcome = 'accepted'",
+                               id),
+                     1);
     assert_int_equal(sql_count("SELECT count(*) FROM feegate.refund_exceptions WHERE "
-                               "payment_id = '%s'", id), 0);
+                               "payment_id = '%s'",
+                               id),
+                     0);
     it_assert_ledger_ok();
 }
 
@@ -504,17 +550,20 @@ static bool create_quiet(char id[40], int n)
     static int seq;
     char ref[64];
     char body[1024];
-    (void)snprintf(ref, sizeof(ref), "PV-%d-%d", getpid(), __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+    (void)snprintf(ref, sizeof(ref), "PV-%d-%d", getpid(),
+                   __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     struct th_resp r;
     bool ok = th_portal("POST", "/v1/payments", it_create_body(body, sizeof(body), ref), NULL,
-                        &r) == GW_OK && r.status == 201;
+                        &r) == GW_OK &&
+              r.status == 201;
     json_t *j = ok ? json_loads(r.body, 0, NULL) : NULL;
     const char *pid = json_string_value(json_object_get(j, "payment_id"));
     ok = pid != NULL && strlen(pid) == 36;
-    if (ok)
+    if (ok) {
         memcpy(id, pid, 37);
-    else
+    } else {
         fprintf(stderr, "create answered %d: %.300s\n", r.status, r.body);
+    }
     json_decref(j);
     th_resp_release(&r);
     (void)n;
@@ -537,9 +586,9 @@ static void *drive(void *p)
         struct th_resp r; /* --auto is off: decide on the page */
         static const char *const form[] = { "Content-Type: application/x-www-form-urlencoded",
                                             NULL };
-        if (th_http("POST", location, form, "action=approve", 14, &r) != GW_OK ||
-            r.status != 303)
+        if (th_http("POST", location, form, "action=approve", 14, &r) != GW_OK || r.status != 303) {
             d->failures++;
+        }
         th_resp_release(&r);
     }
     return NULL;
@@ -563,7 +612,8 @@ static void drive_payments(int n, char (*ids)[40])
 
 static long long count_success(void)
 {
-    return th_sql_int(&it.db, "SELECT count(*) FROM feegate.journals WHERE kind = 'payment_success'");
+    return th_sql_int(&it.db,
+                      "SELECT count(*) FROM feegate.journals WHERE kind = 'payment_success'");
 }
 
 /* The simulator's callbacks still running (held, delayed, retried). */
@@ -587,13 +637,14 @@ static void test_duplicated_shuffled_callbacks(void **state)
     faults("{\"reset\":true,\"seed\":7,\"global\":{\"duplicate\":{\"p\":1,\"min\":1,\"max\":10},"
            "\"reorder\":{\"window\":20,\"hold_ms\":200}}}");
     long long before = count_success();
-    char (*ids)[40] = calloc(FAULT_PAYMENTS, 40);
+    char(*ids)[40] = calloc(FAULT_PAYMENTS, 40);
     assert_non_null(ids);
     drive_payments(FAULT_PAYMENTS, ids);
-    for (int waited = 0; waited < 30000 && (sim_in_progress() > 0 ||
-                                            count_success() - before < FAULT_PAYMENTS);
-         waited += 200)
+    for (int waited = 0;
+         waited < 30000 && (sim_in_progress() > 0 || count_success() - before < FAULT_PAYMENTS);
+         waited += 200) {
         usleep(200 * 1000);
+    }
     assert_int_equal(sim_in_progress(), 0);
     assert_int_equal(count_success() - before, FAULT_PAYMENTS);
     /* exactly one success per payment, never two */
@@ -610,7 +661,11 @@ static void test_dropped_callbacks_resolved_by_query(void **state)
 {
     (void)state;
     faults("{\"reset\":true,\"global\":{\"drop\":1}}");
-    enum { N = 30 };
+
+    enum {
+        N = 30
+    };
+
     char ids[N][40];
     drive_payments(N, ids);
     for (int i = 0; i < N; i++) {
@@ -621,8 +676,9 @@ static void test_dropped_callbacks_resolved_by_query(void **state)
     assert_int_equal(th_sql_exec(&it.db, "UPDATE feegate.payment_attempts SET next_query_at = "
                                          "now() WHERE NOT final"),
                      GW_OK);
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < N; i++) {
         wait_status(ids[i], "succeeded", 15000);
+    }
     faults("{\"reset\":true}");
     it_assert_ledger_ok();
 }
@@ -631,22 +687,28 @@ static void test_forged_callbacks_rejected(void **state)
 {
     (void)state;
     faults("{\"reset\":true,\"global\":{\"forge\":{\"p\":1,\"kind\":\"both\"}}}");
-    enum { N = 12 };
+
+    enum {
+        N = 12
+    };
+
     char ids[N][40];
     long long msgs = th_sql_int(&it.db, "SELECT count(*) FROM feegate.provider_messages");
     drive_payments(N, ids);
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < N; i++) {
         wait_status(ids[i], "succeeded", 10000);
-    for (int waited = 0; waited < 10000 && sim_in_progress() > 0; waited += 100)
+    }
+    for (int waited = 0; waited < 10000 && sim_in_progress() > 0; waited += 100) {
         usleep(100 * 1000);
+    }
     /* one genuine callback each; the forged copies changed nothing and left no evidence row */
     assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.provider_messages") - msgs,
                      N);
     for (int i = 0; i < N; i++) {
-        assert_int_equal(sql_count("SELECT count(*) FROM feegate.journals WHERE payment_id = '%s'",
-                                   ids[i]), 1);
-        assert_int_equal(sql_count("SELECT amount_vnd FROM feegate.payments WHERE id = '%s'",
-                                   ids[i]), 200000);
+        assert_int_equal(
+            sql_count("SELECT count(*) FROM feegate.journals WHERE payment_id = '%s'", ids[i]), 1);
+        assert_int_equal(
+            sql_count("SELECT amount_vnd FROM feegate.payments WHERE id = '%s'", ids[i]), 200000);
     }
     faults("{\"reset\":true}");
     it_assert_ledger_ok();
@@ -663,7 +725,9 @@ static void test_late_success_booked(void **state)
     faults("{\"reset\":true}");
     for (int i = 0; i < 3; i++) {
         assert_int_equal(sql_count("UPDATE feegate.payments SET expires_at = now() - interval "
-                                   "'1 second' WHERE id = '%s' RETURNING 1", ids[i]), 1);
+                                   "'1 second' WHERE id = '%s' RETURNING 1",
+                                   ids[i]),
+                         1);
         wait_status(ids[i], "expired", 10000);
     }
     assert_int_equal(th_sql_exec(&it.db, "UPDATE feegate.payment_attempts SET next_query_at = "
@@ -675,7 +739,9 @@ static void test_late_success_booked(void **state)
         assert_true(json_is_true(json_object_get(p, "late")));
         json_decref(p);
         assert_int_equal(sql_count("SELECT count(*) FROM feegate.journals WHERE payment_id = '%s' "
-                                   "AND kind = 'payment_success'", ids[i]), 1);
+                                   "AND kind = 'payment_success'",
+                                   ids[i]),
+                         1);
     }
     it_assert_ledger_ok();
 }

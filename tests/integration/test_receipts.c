@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 /* clang-format on */
 #include <pthread.h>
@@ -50,7 +51,10 @@ struct payer {
 
 static bool pay_one(int k)
 {
-    char ref[64], body[1024], url[160], id[40];
+    char ref[64];
+    char body[1024];
+    char url[160];
+    char id[40];
     (void)snprintf(ref, sizeof(ref), "RC-%d-%d", getpid(), k);
     struct th_resp r;
     if (th_portal("POST", "/v1/payments", it_create_body(body, sizeof(body), ref), NULL, &r) !=
@@ -63,8 +67,9 @@ static bool pay_one(int k)
     json_t *j = json_loads(r.body, 0, NULL);
     const char *pid = json_string_value(json_object_get(j, "payment_id"));
     bool ok = pid != NULL && strlen(pid) < sizeof(id);
-    if (ok)
+    if (ok) {
         (void)snprintf(id, sizeof(id), "%s", pid);
+    }
     json_decref(j);
     th_resp_release(&r);
     (void)snprintf(url, sizeof(url), "%s/pay/%s", it.gw.url, id);
@@ -84,17 +89,20 @@ static bool pay_one(int k)
     char answer[256];
     int status =
         it_callback(mref, 200000, "succeeded", txn, TH_SANDBOX_SECRET, answer, sizeof(answer));
-    if (status != 200)
+    if (status != 200) {
         fprintf(stderr, "callback answered %d: %s\n", status, answer);
+    }
     return status == 200;
 }
 
 static void *payer_main(void *arg)
 {
     struct payer *p = arg;
-    for (int i = 0; i < p->n; i++)
-        if (!pay_one(p->index * 100000 + i))
+    for (int i = 0; i < p->n; i++) {
+        if (!pay_one(p->index * 100000 + i)) {
             p->failures++;
+        }
+    }
     return NULL;
 }
 
@@ -103,8 +111,9 @@ static void wait_documents(long long want)
     int64_t until = gw_monotonic_us() / 1000 + DOCS_WAIT_MS;
     long long n = 0;
     while ((n = th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_documents")) < want &&
-           gw_monotonic_us() / 1000 < until)
+           gw_monotonic_us() / 1000 < until) {
         (void)usleep(100 * 1000);
+    }
     assert_int_equal(n, want);
 }
 
@@ -179,8 +188,9 @@ static int cli_verdict(const char *path)
     int stock = run(cmd);
     (void)snprintf(cmd, sizeof(cmd), "%s receipt verify %s --ca %s/ca.pem", FEEGATE_BIN, path, dir);
     int ours = run(cmd);
-    if ((stock == 0) != (ours == 0))
+    if ((stock == 0) != (ours == 0)) {
         fprintf(stderr, "xmlsec1 says %d, feegate says %d on %s\n", stock, ours, path);
+    }
     return stock == 0 && ours == 0 ? 0 : (stock != 0 && ours != 0 ? 1 : -1);
 }
 
@@ -208,13 +218,15 @@ static void test_xml_signed_and_tamper_evident(void **state)
     const char *sig = strstr(b.data, "<Signature");
     assert_non_null(start);
     assert_non_null(sig);
-    size_t from = (size_t)(start - b.data), to = (size_t)(sig - b.data);
+    size_t from = (size_t)(start - b.data);
+    size_t to = (size_t)(sig - b.data);
     int digest_reported = 0;
     for (size_t i = from; i < to; i++) {
         b.data[i] ^= 0x01;
         assert_int_equal(rcp_xml_verify(b.data, b.len, ca, &v, &eb), GW_OK);
-        if (v.valid)
+        if (v.valid) {
             fprintf(stderr, "byte %zu changed and still valid\n", i);
+        }
         assert_false(v.valid);
         digest_reported += strstr(v.reason, "digest of the signed content") != NULL;
         if ((i - from) % ((to - from) / SAMPLES_CLI) == 0) {
@@ -253,7 +265,8 @@ static void test_pdf_text(void **state)
     assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
     assert_int_equal(r.status, 200);
     assert_true(r.body_len > 1000 && memcmp(r.body, "%PDF-", 5) == 0);
-    char pdf[320], cmd[1024];
+    char pdf[320];
+    char cmd[1024];
     (void)snprintf(pdf, sizeof(pdf), "%s/receipt.pdf", dir);
     write_file(pdf, r.body, r.body_len);
     th_resp_release(&r);
@@ -297,7 +310,8 @@ static void test_verify_page(void **state)
     assert_non_null(strstr(r.body, "Không tìm thấy biên lai"));
     th_resp_release(&r);
 
-    struct gw_buf xml, body;
+    struct gw_buf xml;
+    struct gw_buf body;
     gw_buf_init(&xml, RCP_XML_BYTES_MAX);
     gw_buf_init(&body, RCP_XML_BYTES_MAX + 1024);
     fetch_xml(first_id, &xml);
@@ -331,7 +345,10 @@ static void test_verify_page(void **state)
 static void test_cancel_and_adjust(void **state)
 {
     (void)state;
-    char id2[40], id3[40], sql[512], url[160];
+    char id2[40];
+    char id3[40];
+    char sql[512];
+    char url[160];
     assert_int_equal(th_sql_text(&it.db,
                                  "SELECT id FROM feegate.receipts WHERE number = 2 AND "
                                  "series = 'AA-26E'",
@@ -444,7 +461,8 @@ static void test_key_rotation(void **state)
 {
     (void)state;
     struct gw_errbuf eb = { .msg = "" };
-    char cert2[300], key2[300];
+    char cert2[300];
+    char key2[300];
     (void)snprintf(cert2, sizeof(cert2), "%s/signer2.pem", dir);
     (void)snprintf(key2, sizeof(key2), "%s/signer2.key", dir);
     assert_int_equal(rcp_ca_issue(dir, "feegate test signer 2", cert2, key2, &eb), GW_OK);
@@ -484,8 +502,9 @@ static int setup(void **state)
         return -1;
     }
     memset(&it, 0, sizeof(it));
-    if (th_db_start(&it.db) != GW_OK || th_banksim_start(&it.bs, "approve") != GW_OK)
+    if (th_db_start(&it.db) != GW_OK || th_banksim_start(&it.bs, "approve") != GW_OK) {
         return -1;
+    }
     return start_gateway("signer.pem", "signer.key");
 }
 
@@ -496,8 +515,9 @@ static int teardown(void **state)
     rcp_shutdown();
     char cmd[300];
     (void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (rc == 0 && getenv("FEEGATE_KEEP_RECEIPTS") == NULL && system(cmd) != 0)
+    if (rc == 0 && getenv("FEEGATE_KEEP_RECEIPTS") == NULL && system(cmd) != 0) {
         rc = -1;
+    }
     return rc;
 }
 

@@ -8,6 +8,7 @@
  * correction, suspense, write-off with maker and checker), bad input refused with nothing
  * changed, the day closed from the command line with its reports, and the /v1/finance/ API
  * with staff signatures. */
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +21,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <jansson.h>
 
 #include "gw_time.h"
 #include "ldg_recon.h"
@@ -29,10 +29,10 @@
 #ifndef RECON_PAYMENTS
 #define RECON_PAYMENTS 50000
 #endif
-#define ORDERINGS 10
-#define OUT_BYTES (1024 * 1024)
+#define ORDERINGS    10
+#define OUT_BYTES    (1024 * 1024)
 #define CLERK_SECRET "clerk1-secret-4b8e2f0a9c"
-#define AUD_SECRET "aud1-secret-7d1c3e5b2a"
+#define AUD_SECRET   "aud1-secret-7d1c3e5b2a"
 
 static struct th_db db;
 static char day[16], next_day[16], dir[64];
@@ -44,8 +44,8 @@ static char **expected;
 static int n_expected;
 static long long want[6]; /* per category, in the order of cats[] */
 
-static const char *const cats[] = { "amount_mismatch", "duplicate_line", "missing_at_provider",
-                                    "missing_at_switch", "out_of_day", "status_mismatch" };
+static const char *const cats[] = { "amount_mismatch",   "duplicate_line", "missing_at_provider",
+                                    "missing_at_switch", "out_of_day",     "status_mismatch" };
 
 static const char gen_fn[] =
     "CREATE FUNCTION pg_temp.gen(p_day date, p_n int, p_from int, p_step int) RETURNS int\n"
@@ -92,6 +92,7 @@ static int run_cli(const char *args)
 }
 
 static long long sql_int(const char *fmt, ...) GW_PRINTF(1, 2);
+
 static long long sql_int(const char *fmt, ...)
 {
     char sql[1024];
@@ -103,6 +104,7 @@ static long long sql_int(const char *fmt, ...)
 }
 
 static uint64_t rng = 88172645463325252ULL;
+
 static uint64_t xorshift(void)
 {
     rng ^= rng << 13;
@@ -127,12 +129,14 @@ static void write_statement(const char *path)
     assert_non_null(f);
     (void)fputs("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n",
                 f);
-    for (int i = 0; i < n_lines; i++)
+    for (int i = 0; i < n_lines; i++) {
         (void)fputs(lines[i], f);
+    }
     assert_int_equal(fclose(f), 0);
 }
 
 static void add_line(const char *fmt, ...) GW_PRINTF(1, 2);
+
 static void add_line(const char *fmt, ...)
 {
     lines[n_lines] = malloc(192);
@@ -158,8 +162,9 @@ static void build_statement(void)
     (void)snprintf(sql, sizeof(sql),
                    "SELECT merchant_ref, amount_vnd, provider_txn_id, feegate.ts_text(paid_at) "
                    "FROM feegate.payments WHERE status = 'succeeded' ORDER BY paid_at, id");
-    if (db.admin == NULL)
+    if (db.admin == NULL) {
         assert_int_equal(th_sql_exec(&db, "SELECT 1"), GW_OK);
+    }
     PGresult *r = PQexec(db.admin, sql);
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     assert_int_equal(PQntuples(r), n_pay);
@@ -168,7 +173,8 @@ static void build_statement(void)
     assert_non_null(lines);
     assert_non_null(expected);
     for (int i = 0; i < n_pay; i++) {
-        const char *ref = PQgetvalue(r, i, 0), *txn = PQgetvalue(r, i, 2);
+        const char *ref = PQgetvalue(r, i, 0);
+        const char *txn = PQgetvalue(r, i, 2);
         const char *paid = PQgetvalue(r, i, 3);
         long long amt = strtoll(PQgetvalue(r, i, 1), NULL, 10);
         if (i % 100 == 0) {
@@ -206,13 +212,15 @@ static int cmp_str(const void *a, const void *b)
 
 static void import_file(const char *path, struct ldg_import_result *res)
 {
-    struct ldg_import_req req = { .path = path, .provider = "sandbox", .day = day,
-                                  .staff = "clerk1" };
+    struct ldg_import_req req = {
+        .path = path, .provider = "sandbox", .day = day, .staff = "clerk1"
+    };
     req.opts.currency = "VND";
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err err = ldg_stmt_import_blocking(db.pg.app_dsn, &req, res, &eb);
-    if (err != GW_OK)
+    if (err != GW_OK) {
         fail_msg("import: %s", eb.msg);
+    }
 }
 
 static void generate(void)
@@ -231,8 +239,9 @@ static void generate(void)
     for (int k = 0; k < 2; k++) {
         PGresult *r;
         while ((r = PQgetResult(c[k])) != NULL) {
-            if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                 fail_msg("generate: %s", PQresultErrorMessage(r));
+            }
             PQclear(r);
         }
         PQfinish(c[k]);
@@ -253,40 +262,49 @@ static void test_generated_day(void **state)
     build_statement();
     qsort(expected, (size_t)n_expected, sizeof(char *), cmp_str);
     size_t cap = (size_t)n_expected * 64 + 1;
-    char *want_list = calloc(cap, 1), *got_list = calloc(cap, 1);
+    char *want_list = calloc(cap, 1);
+    char *got_list = calloc(cap, 1);
     assert_non_null(want_list);
     assert_non_null(got_list);
     for (int i = 0; i < n_expected; i++) {
-        if (i > 0)
+        if (i > 0) {
             (void)strcat(want_list, ",");
+        }
         (void)strcat(want_list, expected[i]);
     }
-    char first[64] = "", digest[64], path[128];
+    char first[64] = "";
+    char digest[64];
+    char path[128];
     struct ldg_import_result res;
     for (int k = 0; k < ORDERINGS; k++) {
         t0 = gw_monotonic_us();
-        if (k > 0)
+        if (k > 0) {
             shuffle();
+        }
         (void)snprintf(path, sizeof(path), "%s/statement-%d.csv", dir, k);
         write_statement(path);
         assert_int_equal(th_sql_exec(&db, "DELETE FROM feegate.statement_lines; "
-                                          "DELETE FROM feegate.statement_files"), GW_OK);
+                                          "DELETE FROM feegate.statement_files"),
+                         GW_OK);
         import_file(path, &res);
         assert_false(res.replayed);
         assert_int_equal(res.lines_added, n_lines);
         char sql[600];
-        (void)snprintf(sql, sizeof(sql),
+        (void)snprintf(
+            sql, sizeof(sql),
             "SELECT md5(string_agg(concat_ws(' ', category, provider, kind, merchant_ref, "
             "payment_id, statement_amount_vnd, switch_amount_vnd, diff_vnd, line_count, detail), "
             "E'\\n' ORDER BY category, merchant_ref COLLATE \"C\", kind)) "
-            "FROM feegate.recon_differences('%s')", day);
+            "FROM feegate.recon_differences('%s')",
+            day);
         assert_int_equal(th_sql_text(&db, sql, digest, sizeof(digest)), GW_OK);
         if (k == 0) {
             (void)snprintf(first, sizeof(first), "%s", digest);
             (void)snprintf(sql, sizeof(sql),
                            "SELECT string_agg(category || ' ' || merchant_ref, ',' ORDER BY "
                            "category || ' ' || merchant_ref COLLATE \"C\") "
-                           "FROM feegate.recon_differences('%s')", day);
+                           "FROM feegate.recon_differences('%s')",
+                           day);
             assert_int_equal(th_sql_text(&db, sql, got_list, cap), GW_OK);
             assert_string_equal(got_list, want_list);
         }
@@ -319,8 +337,9 @@ static void check_stored_run(void)
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "timezone")), "Asia/Ho_Chi_Minh");
     const json_t *by = json_object_get(j, "by_category");
-    for (int c = 0; c < 6; c++)
+    for (int c = 0; c < 6; c++) {
         assert_int_equal(json_integer_value(json_object_get(by, cats[c])), want[c]);
+    }
     assert_int_equal(json_integer_value(json_object_get(j, "open_exceptions")), n_expected);
     json_decref(j);
 }
@@ -328,7 +347,8 @@ static void check_stored_run(void)
 static long long exception_of(const char *cat, int nth)
 {
     return sql_int("SELECT id FROM feegate.recon_exceptions WHERE category = '%s' "
-                   "AND state = 'open' ORDER BY merchant_ref OFFSET %d LIMIT 1", cat, nth);
+                   "AND state = 'open' ORDER BY merchant_ref OFFSET %d LIMIT 1",
+                   cat, nth);
 }
 
 /* Everything a finance command may change, as one string: the ledger's journals and
@@ -352,11 +372,13 @@ static void fingerprint(char *fp, size_t cap)
 /* A refused command: exit 1, its reason printed, nothing changed. */
 static void refused(const char *args, const char *reason)
 {
-    char a[512], b[512];
+    char a[512];
+    char b[512];
     fingerprint(a, sizeof(a));
     int rc = run_cli(args);
-    if (rc == 0 || strstr(out, reason) == NULL)
+    if (rc == 0 || strstr(out, reason) == NULL) {
         fail_msg("`feegate %s` exit %d, wanted \"%s\" in: %s", args, rc, reason, out);
+    }
     fingerprint(b, sizeof(b));
     assert_string_equal(a, b);
 }
@@ -377,9 +399,12 @@ static void test_resolution(void **state)
     (void)snprintf(args, sizeof(args), "recon approve %lld --staff appr2", wo);
     assert_int_equal(run_cli(args), 0);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.journals WHERE kind = 'write_off' "
-                             "AND maker = 'appr1' AND checker = 'appr2'"), 1);
+                             "AND maker = 'appr1' AND checker = 'appr2'"),
+                     1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_exceptions WHERE id = %lld "
-                             "AND state = 'resolved'", wo), 1);
+                             "AND state = 'resolved'",
+                             wo),
+                     1);
     refused(args, "exception_resolved");
 
     long long am = exception_of("amount_mismatch", 0);
@@ -388,7 +413,9 @@ static void test_resolution(void **state)
     assert_int_equal(sql_int("SELECT -sum(p.amount_vnd) FROM feegate.postings p JOIN "
                              "feegate.recon_actions a ON a.journal_id = p.journal_id "
                              "WHERE a.exception_id = %lld AND p.account_code = "
-                             "'suspense:sandbox'", am), 1000);
+                             "'suspense:sandbox'",
+                             am),
+                     1000);
     am = exception_of("amount_mismatch", 0);
     (void)snprintf(args, sizeof(args),
                    "recon resolve %lld correct --staff clerk1 --account nosuch:account", am);
@@ -397,7 +424,8 @@ static void test_resolution(void **state)
                    "recon resolve %lld correct --staff clerk1 --account fees:sandbox", am);
     assert_int_equal(run_cli(args), 0);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.journals WHERE kind = "
-                             "'recon_correction' AND maker = 'clerk1'"), 1);
+                             "'recon_correction' AND maker = 'clerk1'"),
+                     1);
 
     long long ms = exception_of("missing_at_switch", 0);
     (void)snprintf(args, sizeof(args), "recon resolve %lld query --staff aud1", ms);
@@ -408,7 +436,9 @@ static void test_resolution(void **state)
                    "recon answer %lld '{\"status\":\"not_found\"}' --staff clerk1", ms);
     assert_int_equal(run_cli(args), 0);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_actions WHERE exception_id = "
-                             "%lld AND action IN ('query', 'apply_answer')", ms), 2);
+                             "%lld AND action IN ('query', 'apply_answer')",
+                             ms),
+                     2);
     long long od = exception_of("out_of_day", 0);
     (void)snprintf(args, sizeof(args), "recon resolve %lld correct --staff clerk1 --note ok", od);
     assert_int_equal(run_cli(args), 0);
@@ -420,13 +450,16 @@ static void test_resolution(void **state)
 static void test_bad_input(void **state)
 {
     (void)state;
-    char args[512], path[128];
+    char args[512];
+    char path[128];
     (void)snprintf(path, sizeof(path), "%s/bad.csv", dir);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
-    (void)fprintf(f, "provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,"
-                     "currency\nT1,FGNEW1,payment,1000,0,succeeded,%s,VND\n"
-                     "T2,FGNEW2,payment,-5,0,succeeded,%s,VND\n", day, day);
+    (void)fprintf(f,
+                  "provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,"
+                  "currency\nT1,FGNEW1,payment,1000,0,succeeded,%s,VND\n"
+                  "T2,FGNEW2,payment,-5,0,succeeded,%s,VND\n",
+                  day, day);
     assert_int_equal(fclose(f), 0);
     (void)snprintf(args, sizeof(args), "statement import %s --provider sandbox --date %s", path,
                    day);
@@ -439,7 +472,8 @@ static void test_bad_input(void **state)
     refused(args, "unknown_provider");
     (void)snprintf(args, sizeof(args),
                    "statement import %s/tests/fixtures/camt053/synthetic-eur.v06.xml "
-                   "--provider sandbox --date %s --format camt053", FEEGATE_SOURCE_DIR, day);
+                   "--provider sandbox --date %s --format camt053",
+                   FEEGATE_SOURCE_DIR, day);
     refused(args, "currency EUR refused");
     refused("recon run 2099-01-01", "invalid_day");
     refused("recon run yesterday", "not a date");
@@ -449,7 +483,8 @@ static void test_bad_input(void **state)
 static void test_close_day(void **state)
 {
     (void)state;
-    char args[512], path[160];
+    char args[512];
+    char path[160];
     (void)snprintf(args, sizeof(args), "day close %s --staff appr1 --out-dir %s", day, dir);
     refused(args, "open_exceptions");
     (void)snprintf(args, sizeof(args), "day close %s --staff clerk1 --carry-forward", day);
@@ -458,9 +493,13 @@ static void test_close_day(void **state)
                    day, dir);
     assert_int_equal(run_cli(args), 0);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.business_days WHERE day = '%s' "
-                             "AND status = 'closed'", day), 1);
+                             "AND status = 'closed'",
+                             day),
+                     1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_exceptions WHERE "
-                             "business_day = '%s' AND state = 'open'", day), 0);
+                             "business_day = '%s' AND state = 'open'",
+                             day),
+                     0);
     static const char *const ext[] = { "json", "csv", "html" };
     for (int i = 0; i < 3; i++) {
         struct stat sb;
@@ -473,25 +512,29 @@ static void test_close_day(void **state)
     assert_int_equal(system(cmd), 0);
     (void)snprintf(cmd, sizeof(cmd), "grep -q 'Asia/Ho_Chi_Minh' %s/report-%s.html", dir, day);
     assert_int_equal(system(cmd), 0);
-    (void)snprintf(cmd, sizeof(cmd), "grep -q '^%s,Asia/Ho_Chi_Minh,totals,\"\",\"\",%d,' "
-                   "%s/report-%s.csv", day, n_pay, dir, day);
+    (void)snprintf(cmd, sizeof(cmd),
+                   "grep -q '^%s,Asia/Ho_Chi_Minh,totals,\"\",\"\",%d,' "
+                   "%s/report-%s.csv",
+                   day, n_pay, dir, day);
     assert_int_equal(system(cmd), 0);
 
     (void)snprintf(args, sizeof(args), "day close %s --staff appr2 --carry-forward", day);
     refused(args, "day_closed");
     (void)snprintf(args, sizeof(args), "recon run %s", day);
     refused(args, "day_closed");
-    (void)snprintf(args, sizeof(args), "statement import %s/statement-3.csv --provider sandbox "
-                   "--date %s", dir, day);
+    (void)snprintf(args, sizeof(args),
+                   "statement import %s/statement-3.csv --provider sandbox "
+                   "--date %s",
+                   dir, day);
     refused(args, "day_closed");
     char sql[400];
     (void)snprintf(sql, sizeof(sql),
                    "SELECT feegate.post_journal('test', NULL, 'back-dated', '[{\"account\":"
                    "\"bank:operating\",\"amount_vnd\":5},{\"account\":\"equity:opening\","
-                   "\"amount_vnd\":-5}]', '%s')", day);
+                   "\"amount_vnd\":-5}]', '%s')",
+                   day);
     assert_int_not_equal(th_sql_exec(&db, sql), GW_OK);
-    (void)snprintf(args, sizeof(args), "day report %s --format html --out %s/again.html", day,
-                   dir);
+    (void)snprintf(args, sizeof(args), "day report %s --format html --out %s/again.html", day, dir);
     assert_int_equal(run_cli(args), 0);
     assert_int_equal(th_ledger_check(&db), 0);
 }
@@ -554,22 +597,26 @@ static int setup(void **state)
     n_pay = n_pay < 1000 ? 1000 : n_pay - n_pay % 200;
     out = calloc(OUT_BYTES, 1);
     (void)snprintf(dir, sizeof(dir), "/tmp/fg-recon-XXXXXX");
-    if (out == NULL || mkdtemp(dir) == NULL || th_db_start(&db) != GW_OK)
+    if (out == NULL || mkdtemp(dir) == NULL || th_db_start(&db) != GW_OK) {
         return -1;
+    }
     /* recon_differences is internal: it runs with its caller's search_path. */
-    if (th_sql_exec(&db, "SET search_path = feegate, public") != GW_OK)
+    if (th_sql_exec(&db, "SET search_path = feegate, public") != GW_OK) {
         return -1;
+    }
     if (th_sql_exec(&db, "INSERT INTO feegate.staff (id, role, secret) VALUES "
                          "('clerk1', 'clerk', '" CLERK_SECRET "'), "
                          "('appr1', 'approver', 'appr1-secret-0e9d8c7b6a'), "
                          "('appr2', 'approver', 'appr2-secret-5f4e3d2c1b'), "
-                         "('aud1', 'auditor', '" AUD_SECRET "')") != GW_OK)
+                         "('aud1', 'auditor', '" AUD_SECRET "')") != GW_OK) {
         return -1;
+    }
     if (th_sql_text(&db, "SELECT ((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 1)::text", day,
                     sizeof(day)) != GW_OK ||
-        th_sql_text(&db, "SELECT ((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date)::text",
-                    next_day, sizeof(next_day)) != GW_OK)
+        th_sql_text(&db, "SELECT ((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date)::text", next_day,
+                    sizeof(next_day)) != GW_OK) {
         return -1;
+    }
     print_message("business day %s (Asia/Ho_Chi_Minh), %d payments, files in %s\n", day, n_pay,
                   dir);
     return 0;
@@ -580,18 +627,17 @@ static int teardown(void **state)
     (void)state;
     char cmd[128];
     (void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
+    if (system(cmd) != 0) {
         return -1;
+    }
     return th_db_stop(&db) == GW_OK ? 0 : -1;
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_generated_day),
-        cmocka_unit_test(test_resolution),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_close_day),
+        cmocka_unit_test(test_generated_day), cmocka_unit_test(test_resolution),
+        cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_close_day),
         cmocka_unit_test(test_finance_api),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -27,6 +27,7 @@ static char paid_id[40], paid_ref[48];     /* approved at the bank, expired at t
 static char unseen_id[40], unseen_ref[48]; /* never shown at the bank: it answers not found */
 
 static long long sql_int(const char *fmt, ...) GW_PRINTF(1, 2);
+
 static long long sql_int(const char *fmt, ...)
 {
     char sql[1024];
@@ -38,6 +39,7 @@ static long long sql_int(const char *fmt, ...)
 }
 
 static void sql_exec(const char *fmt, ...) GW_PRINTF(1, 2);
+
 static void sql_exec(const char *fmt, ...)
 {
     char sql[1024];
@@ -79,16 +81,19 @@ static void lost_checkout(char id[40], char ref[48], bool approve)
     char location[1024];
     it_create(id);
     it_checkout(id, location, sizeof(location), ref);
-    if (approve)
+    if (approve) {
         approve_at_bank(location);
+    }
     sql_exec("UPDATE feegate.payment_attempts SET next_query_at = now() + interval '1 hour' "
-             "WHERE payment_id = '%s'", id);
+             "WHERE payment_id = '%s'",
+             id);
 }
 
 static long long exception_of(const char *ref)
 {
     return sql_int("SELECT coalesce(max(id), 0) FROM feegate.recon_exceptions "
-                   "WHERE merchant_ref = '%s' AND category = 'status_mismatch'", ref);
+                   "WHERE merchant_ref = '%s' AND category = 'status_mismatch'",
+                   ref);
 }
 
 static int query(long long exc_id, struct th_resp *r)
@@ -107,7 +112,8 @@ static void test_statement_differs(void **state)
     lost_checkout(unseen_id, unseen_ref, false);
     /* The citizen paid at the bank but the switch gave up on the payment meanwhile. */
     sql_exec("UPDATE feegate.payments SET expires_at = now() - interval '1 second' "
-             "WHERE id = '%s'", paid_id);
+             "WHERE id = '%s'",
+             paid_id);
     sql_exec("SELECT feegate.expire_due(100)");
     char status[32];
     it_status(paid_id, status);
@@ -118,9 +124,10 @@ static void test_statement_differs(void **state)
     (void)snprintf(path, sizeof(path), "%s/sandbox.csv", dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    (void)fprintf(f, "provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at\n"
-                     "S1,%s,payment,200000,2200,succeeded,%s\n"
-                     "S2,%s,payment,200000,2200,succeeded,%s\n",
+    (void)fprintf(f,
+                  "provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at\n"
+                  "S1,%s,payment,200000,2200,succeeded,%s\n"
+                  "S2,%s,payment,200000,2200,succeeded,%s\n",
                   paid_ref, today, unseen_ref, today);
     assert_int_equal(fclose(f), 0);
     char args[512];
@@ -151,16 +158,20 @@ static void test_query_resolves(void **state)
     char status[32];
     status_of(paid_id, status);
     assert_string_equal(status, "succeeded");
-    assert_int_equal(sql_int("SELECT late::int FROM feegate.payments WHERE id = '%s'", paid_id),
-                     1);
+    assert_int_equal(sql_int("SELECT late::int FROM feegate.payments WHERE id = '%s'", paid_id), 1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.journals WHERE payment_id = '%s' "
-                             "AND kind = 'payment_success'", paid_id), 1);
+                             "AND kind = 'payment_success'",
+                             paid_id),
+                     1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.provider_messages WHERE "
                              "merchant_ref = '%s' AND source = 'query' AND verdict = 'applied'",
-                             paid_ref), 1);
+                             paid_ref),
+                     1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_actions WHERE exception_id = "
                              "%lld AND action = 'query' AND status = 'done' AND staff_id = "
-                             "'clerk1' AND data ->> 'verdict' = 'applied'", exc), 1);
+                             "'clerk1' AND data ->> 'verdict' = 'applied'",
+                             exc),
+                     1);
     it_assert_ledger_ok();
     th_portal_use(it.gw.url, "clerk1", CLERK_SECRET);
     assert_int_equal(query(exc, &r), 409); /* resolved already: nothing more to ask */
@@ -182,23 +193,30 @@ static void test_not_found_stays_open(void **state)
     json_decref(j);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_actions WHERE exception_id = "
                              "%lld AND action = 'query' AND status = 'answered' AND staff_id = "
-                             "'clerk1' AND note LIKE '%%not_found%%'", exc), 1);
+                             "'clerk1' AND note LIKE '%%not_found%%'",
+                             exc),
+                     1);
     char status[32];
     status_of(unseen_id, status);
     assert_string_equal(status, "pending"); /* not found is no failure */
-    assert_int_equal(sql_int("SELECT count(*) FROM feegate.journals WHERE payment_id = '%s'",
-                             unseen_id), 0);
+    assert_int_equal(
+        sql_int("SELECT count(*) FROM feegate.journals WHERE payment_id = '%s'", unseen_id), 0);
     /* Recovery's own schedule is kept: its next query is still about an hour away. */
     assert_true(sql_int("SELECT extract(epoch FROM next_query_at - now())::int FROM "
-                        "feegate.payment_attempts WHERE payment_id = '%s'", unseen_id) > 3000);
+                        "feegate.payment_attempts WHERE payment_id = '%s'",
+                        unseen_id) > 3000);
     /* No usable answer (what the gateway records on a timeout or a refused signature):
      * open, with the reason in the trail. */
     assert_int_equal(sql_int("SELECT (feegate.recon_query_result(%lld, 'clerk1', 'error', NULL, "
                              "NULL, NULL, '', 'no answer (connection failed or timed out)') "
-                             "->> 'state' = 'open')::int", exc), 1);
+                             "->> 'state' = 'open')::int",
+                             exc),
+                     1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_actions WHERE exception_id = "
                              "%lld AND action = 'query' AND status = 'answered' AND note LIKE "
-                             "'%%timed out%%'", exc), 1);
+                             "'%%timed out%%'",
+                             exc),
+                     1);
     /* An exception that does not exist. */
     th_portal_use(it.gw.url, "clerk1", CLERK_SECRET);
     assert_int_equal(query(exc + 1000, &r), 404);
@@ -210,18 +228,23 @@ static int setup(void **state)
 {
     (void)state;
     (void)snprintf(dir, sizeof(dir), "/tmp/fg-reconq-XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (mkdtemp(dir) == NULL) {
         return -1;
+    }
     /* Callbacks go to the discard port: nothing answers there. */
     it.gw.ini_extra = "[server]\npublic_url = http://127.0.0.1:9\n";
-    if (it_start(NULL, NULL) != 0)
+    if (it_start(NULL, NULL) != 0) {
         return -1;
+    }
     if (th_sql_exec(&it.db, "INSERT INTO feegate.staff (id, role, secret) VALUES "
                             "('clerk1', 'clerk', '" CLERK_SECRET "'), "
-                            "('aud1', 'auditor', '" AUD_SECRET "')") != GW_OK)
+                            "('aud1', 'auditor', '" AUD_SECRET "')") != GW_OK) {
         return -1;
+    }
     return th_sql_text(&it.db, "SELECT ((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date)::text",
-                       today, sizeof(today)) == GW_OK ? 0 : -1;
+                       today, sizeof(today)) == GW_OK
+               ? 0
+               : -1;
 }
 
 static int teardown(void **state)

@@ -84,8 +84,9 @@ static void test_undecided_stays_pending_and_is_rescheduled(void **state)
     assert_int_equal(th_http("GET", location, NULL, NULL, 0, &r), GW_OK);
     th_resp_release(&r);
     force_query_now(id);
-    for (int i = 0; i < 50 && attempt_int(id, "queries") == 0; i++)
+    for (int i = 0; i < 50 && attempt_int(id, "queries") == 0; i++) {
         usleep(100 * 1000);
+    }
     assert_int_equal(attempt_int(id, "queries"), 1);
     char status[32];
     it_status(id, status);
@@ -110,8 +111,9 @@ static void test_unknown_past_the_window_is_an_exception(void **state)
                    "next_query_at = now() WHERE payment_id = '%s'",
                    id);
     assert_int_equal(th_sql_exec(&it.db, sql), GW_OK);
-    for (int i = 0; i < 50 && attempt_int(id, "queries") == 0; i++)
+    for (int i = 0; i < 50 && attempt_int(id, "queries") == 0; i++) {
         usleep(100 * 1000);
+    }
     assert_int_equal(attempt_int(id, "exhausted::int"), 1);
     (void)snprintf(sql, sizeof(sql),
                    "SELECT count(*) FROM feegate.recovery_exceptions WHERE payment_id = '%s'", id);

@@ -14,7 +14,7 @@
 
 #include "ldg_recon.h"
 
-#define FIX FEEGATE_SOURCE_DIR "/tests/fixtures/camt053/"
+#define FIX       FEEGATE_SOURCE_DIR "/tests/fixtures/camt053/"
 #define LINES_MAX 16
 
 struct got {
@@ -27,14 +27,15 @@ static enum gw_err collect(void *arg, const struct ldg_stmt_line *line,
 {
     struct got *g = arg;
     (void)info;
-    if (g->n == LINES_MAX)
+    if (g->n == LINES_MAX) {
         return gw_fail(eb, GW_ERR_LIMIT, "too many lines");
+    }
     g->l[g->n++] = *line;
     return GW_OK;
 }
 
-static enum gw_err parse(const char *path, enum ldg_stmt_format f, const char *ccy,
-                         struct got *g, struct ldg_stmt_info *info, struct gw_errbuf *eb)
+static enum gw_err parse(const char *path, enum ldg_stmt_format f, const char *ccy, struct got *g,
+                         struct ldg_stmt_info *info, struct gw_errbuf *eb)
 {
     struct ldg_stmt_opts o = { .format = f, .currency = ccy };
     memset(g, 0, sizeof(*g));
@@ -49,8 +50,9 @@ static void test_real_samples(void **state)
     struct ldg_stmt_info info;
     struct gw_errbuf eb;
     /* 001.02, two statements, booking dates without a time, a credit and a debit. */
-    assert_int_equal(parse(FIX "genkgo-camt053.v2.multi.statement.xml", LDG_STMT_CAMT053, NULL,
-                           &g, &info, &eb), GW_OK);
+    assert_int_equal(
+        parse(FIX "genkgo-camt053.v2.multi.statement.xml", LDG_STMT_CAMT053, NULL, &g, &info, &eb),
+        GW_OK);
     assert_string_equal(info.version, "001.02");
     assert_int_equal(info.statements, 2);
     assert_int_equal(g.n, 2);
@@ -71,8 +73,9 @@ static void test_real_samples(void **state)
     assert_string_equal(g.l[0].provider_txn_id, "AAAASESS-FP-CN_98765/01");
     assert_string_equal(g.l[0].booked_at, "2014-12-31T19:15:00+07:00");
     /* A statement with balances only, date-times with nanoseconds. */
-    assert_int_equal(parse(FIX "genkgo-camt53.only-Dt-with-DtTm.xml", LDG_STMT_CAMT053, NULL, &g,
-                           &info, &eb), GW_OK);
+    assert_int_equal(
+        parse(FIX "genkgo-camt53.only-Dt-with-DtTm.xml", LDG_STMT_CAMT053, NULL, &g, &info, &eb),
+        GW_OK);
     assert_int_equal(info.statements, 1);
     assert_int_equal(g.n, 0);
     /* feegate books VND: each of them is refused, naming the currency. */
@@ -106,12 +109,13 @@ static void test_synthetic_vnd(void **state)
     assert_string_equal(g.l[1].merchant_ref, "FGREF0002"); /* batch booking, detail 1 */
     assert_int_equal(g.l[1].amount_vnd, 100000);
     assert_string_equal(g.l[1].booked_at, "2026-03-01T10:15:00+07:00"); /* no offset: VN */
-    assert_string_equal(g.l[2].merchant_ref, "FGREF0003"); /* EndToEndId NOTPROVIDED */
+    assert_string_equal(g.l[2].merchant_ref, "FGREF0003");              /* EndToEndId NOTPROVIDED */
     assert_int_equal(g.l[2].amount_vnd, 200000);
     assert_false(g.l[3].payment);
     assert_string_equal(g.l[3].merchant_ref, "FGREF0004");
-    for (int i = 0; i < g.n; i++)
+    for (int i = 0; i < g.n; i++) {
         assert_int_equal(ldg_stmt_line_check(&g.l[i], &eb), GW_OK);
+    }
     /* 17:30 UTC is 00:30 the next day in Vietnam. */
     assert_int_equal(parse(FIX "synthetic-vnd.v08.xml", LDG_STMT_CAMT053, "VND", &g, &info, &eb),
                      GW_OK);
@@ -121,8 +125,9 @@ static void test_synthetic_vnd(void **state)
     assert_int_equal(parse(FIX "synthetic-eur.v06.xml", LDG_STMT_CAMT053, "VND", &g, &info, &eb),
                      GW_ERR_INVALID);
     assert_non_null(strstr(eb.msg, "currency EUR refused"));
-    assert_int_equal(parse(FIX "synthetic-malformed.v02.xml", LDG_STMT_CAMT053, "VND", &g, &info,
-                           &eb), GW_ERR_INVALID);
+    assert_int_equal(
+        parse(FIX "synthetic-malformed.v02.xml", LDG_STMT_CAMT053, "VND", &g, &info, &eb),
+        GW_ERR_INVALID);
     assert_non_null(strstr(eb.msg, "malformed XML"));
     assert_int_equal(strncmp(eb.msg, "line ", 5), 0);
 }
@@ -156,19 +161,19 @@ static void test_csv_family(void **state)
     (void)unlink(p);
     static const char *const bad[] = {
         ("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
-        "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,12.5,0,succeeded,"
-        "2026-03-01,VND\n"),
+         "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,12.5,0,succeeded,"
+         "2026-03-01,VND\n"),
         ("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
-        "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,1,0,succeeded,"
-        "2026-02-30,VND\n"),
+         "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,1,0,succeeded,"
+         "2026-02-30,VND\n"),
         ("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
-        "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,1,0,maybe,"
-        "2026-03-01,VND\n"),
+         "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,1,0,maybe,"
+         "2026-03-01,VND\n"),
         ("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
-        "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,1,0,succeeded,"
-        "2026-03-01,USD\n"),
+         "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment,1,0,succeeded,"
+         "2026-03-01,USD\n"),
         ("provider_txn_id,merchant_ref,kind,amount_vnd,fee_vnd,status,booked_at,currency\n"
-        "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment\n"),
+         "T1,FGA,payment,200000,0,succeeded,2026-03-01,VND\nT2,FGB,payment\n"),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         write_tmp(p, bad[i]);

@@ -39,14 +39,17 @@ static struct {
 static const char *header_value(const char *req, const char *name, char *out, size_t cap)
 {
     const char *p = strcasestr(req, name);
-    if (p == NULL)
+    if (p == NULL) {
         return NULL;
+    }
     p += strlen(name);
-    while (*p == ':' || *p == ' ')
+    while (*p == ':' || *p == ' ') {
         p++;
+    }
     size_t n = strcspn(p, "\r\n");
-    if (n >= cap)
+    if (n >= cap) {
         return NULL;
+    }
     memcpy(out, p, n);
     out[n] = '\0';
     return out;
@@ -56,15 +59,19 @@ static const char *header_value(const char *req, const char *name, char *out, si
 static int hook_handle(char *req, size_t len)
 {
     char *body = strstr(req, "\r\n\r\n");
-    if (body == NULL)
+    if (body == NULL) {
         return 400;
+    }
     body += 4;
     size_t body_len = len - (size_t)(body - req);
-    char ts[32], sig[128], client[80];
+    char ts[32];
+    char sig[128];
+    char client[80];
     if (header_value(req, "X-Feegate-Timestamp", ts, sizeof(ts)) == NULL ||
         header_value(req, "X-Feegate-Signature", sig, sizeof(sig)) == NULL ||
-        header_value(req, "X-Feegate-Client", client, sizeof(client)) == NULL)
+        header_value(req, "X-Feegate-Client", client, sizeof(client)) == NULL) {
         return 401;
+    }
     char body_hash[GW_SHA256_HEX_BYTES];
     gw_sha256_hex(body, body_len, body_hash);
     char msg[256];
@@ -101,25 +108,30 @@ static void hook_serve_one(int c)
     size_t len = 0;
     struct pollfd pfd = { .fd = c, .events = POLLIN };
     for (;;) {
-        if (poll(&pfd, 1, 2000) <= 0)
+        if (poll(&pfd, 1, 2000) <= 0) {
             break;
+        }
         ssize_t r = recv(c, buf + len, sizeof(buf) - 1 - len, 0);
-        if (r <= 0)
+        if (r <= 0) {
             break;
+        }
         len += (size_t)r;
         buf[len] = '\0';
         char *end = strstr(buf, "\r\n\r\n");
         char cl[16];
-        if (end == NULL || header_value(buf, "Content-Length", cl, sizeof(cl)) == NULL)
+        if (end == NULL || header_value(buf, "Content-Length", cl, sizeof(cl)) == NULL) {
             continue;
+        }
         size_t want = (size_t)(end + 4 - buf) + (size_t)strtoul(cl, NULL, 10);
-        if (len < want)
+        if (len < want) {
             continue;
+        }
         int status = hook_handle(buf, want);
         char resp[128];
         int n = snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", status);
-        if (send(c, resp, (size_t)n, MSG_NOSIGNAL) != n)
+        if (send(c, resp, (size_t)n, MSG_NOSIGNAL) != n) {
             break;
+        }
         memmove(buf, buf + want, len - want);
         len -= want;
     }
@@ -131,11 +143,13 @@ static void *hook_main(void *arg)
     (void)arg;
     while (!atomic_load(&hook.stop)) {
         struct pollfd pfd = { .fd = hook.fd, .events = POLLIN };
-        if (poll(&pfd, 1, 100) <= 0)
+        if (poll(&pfd, 1, 100) <= 0) {
             continue;
+        }
         int c = accept(hook.fd, NULL, NULL);
-        if (c >= 0)
+        if (c >= 0) {
             hook_serve_one(c);
+        }
     }
     return NULL;
 }
@@ -147,8 +161,9 @@ static int hook_start(void)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t sl = sizeof(sa);
     if (hook.fd < 0 || bind(hook.fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        listen(hook.fd, 16) != 0 || getsockname(hook.fd, (struct sockaddr *)&sa, &sl) != 0)
+        listen(hook.fd, 16) != 0 || getsockname(hook.fd, (struct sockaddr *)&sa, &sl) != 0) {
         return -1;
+    }
     hook.port = ntohs(sa.sin_port);
     pthread_mutex_init(&hook.lock, NULL);
     return pthread_create(&hook.thread, NULL, hook_main, NULL) == 0 ? 0 : -1;
@@ -158,8 +173,9 @@ static int count_type(const char *type)
 {
     int n = 0;
     pthread_mutex_lock(&hook.lock);
-    for (int i = 0; i < hook.n; i++)
+    for (int i = 0; i < hook.n; i++) {
         n += strcmp(hook.types[i], type) == 0;
+    }
     pthread_mutex_unlock(&hook.lock);
     return n;
 }
@@ -167,8 +183,9 @@ static int count_type(const char *type)
 static bool wait_for_type(const char *type, int count, int seconds)
 {
     for (int i = 0; i < seconds * 10; i++) {
-        if (count_type(type) >= count)
+        if (count_type(type) >= count) {
             return true;
+        }
         usleep(100 * 1000);
     }
     return false;
@@ -193,8 +210,9 @@ static void test_signed_webhook_per_status_change(void **state)
                    "SELECT count(*) FROM feegate.outbox o WHERE o.delivered_at IS NOT NULL "
                    "AND o.body::json -> 'payment' ->> 'payment_id' = '%s'",
                    id);
-    for (int i = 0; i < 20 && th_sql_int(&it.db, sql) < 2; i++)
+    for (int i = 0; i < 20 && th_sql_int(&it.db, sql) < 2; i++) {
         usleep(100 * 1000);
+    }
     assert_true(th_sql_int(&it.db, sql) >= 2);
 }
 
@@ -222,8 +240,9 @@ static int count_event(const char *event_id)
 {
     int n = 0;
     pthread_mutex_lock(&hook.lock);
-    for (int i = 0; i < hook.n; i++)
+    for (int i = 0; i < hook.n; i++) {
         n += strcmp(hook.event_ids[i], event_id) == 0;
+    }
     pthread_mutex_unlock(&hook.lock);
     return n;
 }
@@ -248,8 +267,9 @@ static void test_list_get_and_replay(void **state)
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"deliveries\""));
     th_resp_release(&r);
-    for (int i = 0; i < 50 && count_event(event_id) == 0; i++)
+    for (int i = 0; i < 50 && count_event(event_id) == 0; i++) {
         usleep(100 * 1000);
+    }
     int before = count_event(event_id);
     assert_true(before >= 1);
     (void)snprintf(path, sizeof(path), "/v1/webhooks/%s/replay", event_id);
@@ -257,8 +277,9 @@ static void test_list_get_and_replay(void **state)
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"replayed\":1"));
     th_resp_release(&r);
-    for (int i = 0; i < 50 && count_event(event_id) == before; i++)
+    for (int i = 0; i < 50 && count_event(event_id) == before; i++) {
         usleep(100 * 1000);
+    }
     assert_int_equal(count_event(event_id), before + 1); /* the same event_id again */
     /* A range replay, bad input, and another client's event. */
     assert_int_equal(th_portal("POST", "/v1/webhooks/replay",
@@ -268,8 +289,7 @@ static void test_list_get_and_replay(void **state)
                      GW_OK);
     assert_int_equal(r.status, 200);
     th_resp_release(&r);
-    assert_int_equal(th_portal("POST", "/v1/webhooks/replay", "{\"from\":\"yesterday\"}", NULL,
-                               &r),
+    assert_int_equal(th_portal("POST", "/v1/webhooks/replay", "{\"from\":\"yesterday\"}", NULL, &r),
                      GW_OK);
     assert_int_equal(r.status, 400);
     th_resp_release(&r);
@@ -283,8 +303,9 @@ static void test_list_get_and_replay(void **state)
 static int setup(void **state)
 {
     (void)state;
-    if (hook_start() != 0)
+    if (hook_start() != 0) {
         return -1;
+    }
     static char url[64];
     (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", hook.port);
     return it_start(NULL, url);

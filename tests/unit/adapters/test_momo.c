@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 /* clang-format on */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "gw_crypto.h"
 #include "gw_limits.h"
+
 #include "banned.h"
 
 #define M_SECRET "K951B6PE1waDMi640xX08PD3vg6EkVlz"
@@ -146,10 +148,12 @@ static enum gw_err mt_answer(struct mt *t, int status, const char *body, int whi
     const struct gw_adapter_input in = { .body = body,
                                          .body_len = strlen(body),
                                          .http_status = status };
-    if (which == 0)
+    if (which == 0) {
         return gw_adapter_momo.create_parse(&cfg, &in, &t->arena, out, &t->eb);
-    if (which == 1)
+    }
+    if (which == 1) {
         return gw_adapter_momo.query_parse(&cfg, &in, &t->arena, out, &t->eb);
+    }
     return gw_adapter_momo.refund_parse(&cfg, &in, &t->arena, out, &t->eb);
 }
 
@@ -220,10 +224,11 @@ static void test_ipn_tampered(void **state)
         bool letter = (saved >= 'a' && saved <= 'z') || (saved >= 'A' && saved <= 'Z');
         body[i] = digit ? (saved == '9' ? '8' : (char)(saved + 1)) : saved == 'x' ? 'y' : 'x';
         enum gw_err err = mt_ipn(t, "POST", body);
-        if (digit || letter)
+        if (digit || letter) {
             assert_int_equal(err, GW_ERR_AUTH); /* any signed value, name or the signature */
-        else
+        } else {
             assert_true(err == GW_ERR_AUTH || err == GW_ERR_INVALID); /* or no longer json */
+        }
         body[i] = saved;
     }
     /* A member removed after signing. */
@@ -304,10 +309,11 @@ static void test_replies(void **state)
         gw_adapter_momo.callback_reply(cases[i].v, &r);
         assert_int_equal(r.http_status, cases[i].status);
         assert_non_null(r.content_type);
-        if (cases[i].status == 204)
+        if (cases[i].status == 204) {
             assert_string_equal(r.body, "");
-        else
+        } else {
             assert_non_null(strstr(r.body, "\"resultCode\":"));
+        }
     }
 }
 
@@ -458,16 +464,15 @@ static void test_refund_query(void **state)
         "{\"partnerCode\":\"MOMO\",\"requestId\":\"R\",\"orderId\":\"RF2024000123\","
         "\"extraData\":\"\",\"amount\":1250000,\"transId\":4088878999,\"payType\":\"\","
         "\"resultCode\":%d,\"refundTrans\":[],\"message\":\"m\",\"responseTime\":1}";
+
     static const struct {
         int code;
         enum gw_err err;
         enum gw_refund_outcome outcome;
     } cases[] = {
-        { 0, GW_OK, GW_REFUND_ACCEPTED },
-        { 1000, GW_OK, GW_REFUND_PENDING },
+        { 0, GW_OK, GW_REFUND_ACCEPTED },           { 1000, GW_OK, GW_REFUND_PENDING },
         { 42, GW_OK, GW_REFUND_PENDING }, /* unknown to MoMo: never a refusal */
-        { 1080, GW_OK, GW_REFUND_REJECTED },
-        { 99, GW_ERR_UNAVAILABLE, GW_REFUND_PENDING },
+        { 1080, GW_OK, GW_REFUND_REJECTED },        { 99, GW_ERR_UNAVAILABLE, GW_REFUND_PENDING },
         { 13, GW_ERR_PROTOCOL, GW_REFUND_PENDING },
     };
     struct gw_refund_result r;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 /* clang-format on */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "gw_crypto.h"
 #include "gw_limits.h"
+
 #include "banned.h"
 
 static const struct gw_adapter_config cfg = {
@@ -154,10 +156,11 @@ static void test_callback_golden(void **state)
     assert_int_equal(t->res.outcome, GW_PAY_SUCCEEDED);
     /* Upper-case hex is the same signature. */
     char upper[GW_SHA256_HEX_BYTES];
-    for (size_t i = 0; i < sizeof(upper); i++)
+    for (size_t i = 0; i < sizeof(upper); i++) {
         upper[i] =
             (char)(golden_body_sig[i] >= 'a' && golden_body_sig[i] <= 'f' ? golden_body_sig[i] - 32
                                                                           : golden_body_sig[i]);
+    }
     struct gw_adapter_input in_upper = in;
     in_upper.signature_header = upper;
     assert_int_equal(gw_adapter_sandbox.callback_parse(&cfg, &in_upper, &t->arena, &t->res, &t->eb),
@@ -259,8 +262,9 @@ static void test_callback_invalid(void **state)
     struct sb_test *t = *state;
     for (size_t i = 0; i < sizeof(invalid_bodies) / sizeof(invalid_bodies[0]); i++) {
         enum gw_err err = sb_callback(t, invalid_bodies[i]);
-        if (err != GW_ERR_INVALID)
+        if (err != GW_ERR_INVALID) {
             print_error("body %zu: %s\n", i, t->eb.msg);
+        }
         assert_int_equal(err, GW_ERR_INVALID);
     }
 }
@@ -399,8 +403,8 @@ static void test_refund_build_golden(void **state)
     struct gw_adapter_http req;
     assert_true(gw_adapter_sandbox.caps & GW_ADAPTER_CAP_REFUND);
     assert_true(gw_adapter_sandbox.caps & GW_ADAPTER_CAP_REFUND_QUERY);
-    assert_int_equal(
-        gw_adapter_sandbox.refund_build(&cfg, &golden_refund, &t->arena, &req, &t->eb), GW_OK);
+    assert_int_equal(gw_adapter_sandbox.refund_build(&cfg, &golden_refund, &t->arena, &req, &t->eb),
+                     GW_OK);
     assert_string_equal(req.method, "POST");
     assert_string_equal(req.url, "http://127.0.0.1:8081/sandbox/refund");
     assert_string_equal(req.content_type, "application/json");
@@ -438,8 +442,8 @@ static void test_refund_query_build_golden(void **state)
     assert_int_equal(req.body_len, 0);
 }
 
-static enum gw_err sb_refund(struct sb_test *t, bool query, int status, const char *body,
-                             bool sign, struct gw_refund_result *out)
+static enum gw_err sb_refund(struct sb_test *t, bool query, int status, const char *body, bool sign,
+                             struct gw_refund_result *out)
 {
     gw_hmac_sha256_hex(cfg.secret, strlen(cfg.secret), body, strlen(body), t->sig);
     const struct gw_adapter_input in = { .method = query ? "GET" : "POST",
@@ -490,13 +494,11 @@ static void test_refund_parse(void **state)
                          "\"000000000001\",\"refund_txn_id\":\"\",\"amount_vnd\":50000,"
                          "\"status\":\"succeeded\",\"reason\":\"\"}";
     assert_int_equal(sb_refund(t, false, 200, no_txn, true, &r), GW_ERR_INVALID);
-    assert_int_equal(sb_refund(t, false, 200, "{\"status\":\"done\"}", true, &r),
-                     GW_ERR_INVALID);
+    assert_int_equal(sb_refund(t, false, 200, "{\"status\":\"done\"}", true, &r), GW_ERR_INVALID);
     assert_int_equal(sb_refund(t, true, 404, "{\"status\":\"not_found\"}", true, &r), GW_OK);
     assert_int_equal(r.outcome, GW_REFUND_PENDING);
     assert_string_equal(r.provider_code, "not_found");
-    assert_int_equal(sb_refund(t, true, 404, "{\"status\":\"not_found\"}", false, &r),
-                     GW_ERR_AUTH);
+    assert_int_equal(sb_refund(t, true, 404, "{\"status\":\"not_found\"}", false, &r), GW_ERR_AUTH);
     assert_int_equal(sb_refund(t, false, 504, "", false, &r), GW_ERR_UNAVAILABLE);
     assert_int_equal(r.outcome, GW_REFUND_PENDING);
     assert_int_equal(sb_refund(t, false, 403, "{}", false, &r), GW_ERR_PROTOCOL);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 /* clang-format on */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "gw_crypto.h"
 #include "gw_limits.h"
+
 #include "banned.h"
 
 #define V_SECRET "VNPAYTESTSECRETKEY0123456789ABCD"
@@ -224,8 +226,9 @@ static void test_ipn_v3(void **state)
     assert_string_equal(r.body, "{\"RspCode\":\"00\",\"Message\":\"Confirm Success\"}");
     /* Upper-case hash, vnp_SecureHashType and an unknown empty vnp_ field are accepted. */
     char upper[GW_SHA512_HEX_BYTES];
-    for (size_t i = 0; i < sizeof(upper); i++)
+    for (size_t i = 0; i < sizeof(upper); i++) {
         upper[i] = (char)(v3_hash[i] >= 'a' && v3_hash[i] <= 'f' ? v3_hash[i] - 32 : v3_hash[i]);
+    }
     (void)snprintf(q, sizeof(q), "vnp_Future=&%s&vnp_SecureHashType=HmacSHA512&vnp_SecureHash=%s",
                    v3_data, upper);
     assert_int_equal(vt_ipn(t, &cfg, "GET", q), GW_OK);
@@ -394,8 +397,9 @@ static enum gw_err vt_query_answer(struct vt *t, const char *rc, const char *ts,
         rc, ts);
     char h[GW_SHA512_HEX_BYTES];
     gw_hmac_sha512_hex(V_SECRET, strlen(V_SECRET), data, strlen(data), h);
-    if (!sign)
+    if (!sign) {
         h[0] = h[0] == '0' ? '1' : '0';
+    }
     static char body[2048];
     (void)snprintf(
         body, sizeof(body),
@@ -497,8 +501,9 @@ static enum gw_err vt_refund_answer(struct vt *t, const char *rc, const char *ts
         rc, ts);
     char h[GW_SHA512_HEX_BYTES];
     gw_hmac_sha512_hex(V_SECRET, strlen(V_SECRET), data, strlen(data), h);
-    if (!sign)
+    if (!sign) {
         h[5] = h[5] == '0' ? '1' : '0';
+    }
     static char body[2048];
     (void)snprintf(
         body, sizeof(body),

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 /* clang-format on */
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "gw_crypto.h"
 #include "gw_limits.h"
+
 #include "banned.h"
 
 #define Z_KEY1 "PcY4iZIKFCIdgZvA6ueMcMHHUbRLYjPL"
@@ -105,8 +107,9 @@ static void zt_envelope(const char *data, const char *mac, char *out, size_t siz
     memcpy(out, head, sizeof(head) - 1);
     o = sizeof(head) - 1;
     for (const char *c = data; *c != '\0' && o + 2 < size; c++) {
-        if (*c == '"' || *c == '\\')
+        if (*c == '"' || *c == '\\') {
             out[o++] = '\\';
+        }
         out[o++] = *c;
     }
     (void)snprintf(out + o, size - o, "\",\"mac\":\"%s\",\"type\":1}", mac);
@@ -154,12 +157,13 @@ static void test_callback_tampered(void **state)
         bool letter = (saved >= 'a' && saved <= 'z') || (saved >= 'A' && saved <= 'Z');
         body[i] = digit ? (saved == '9' ? '8' : (char)(saved + 1)) : saved == 'x' ? 'y' : 'x';
         enum gw_err err = zt_callback(t, "POST", body);
-        if (body + i >= type) /* "type" is outside the mac: only checked, 1 or absent */
+        if (body + i >= type) { /* "type" is outside the mac: only checked, 1 or absent */
             assert_true(err == GW_OK || err == GW_ERR_INVALID);
-        else if (digit || letter)
+        } else if (digit || letter) {
             assert_int_equal(err, GW_ERR_AUTH); /* data, mac, or their names */
-        else
+        } else {
             assert_true(err == GW_ERR_AUTH || err == GW_ERR_INVALID);
+        }
         body[i] = saved;
     }
     /* The data re-serialised (spaces added) is not what ZaloPay signed. */
@@ -283,12 +287,15 @@ static enum gw_err zt_answer(struct zt *t, int status, const char *body, int whi
     const struct gw_adapter_input in = { .body = body,
                                          .body_len = strlen(body),
                                          .http_status = status };
-    if (which == 0)
+    if (which == 0) {
         return gw_adapter_zalopay.create_parse(&cfg, &in, &t->arena, out, &t->eb);
-    if (which == 1)
+    }
+    if (which == 1) {
         return gw_adapter_zalopay.query_parse(&cfg, &in, &t->arena, out, &t->eb);
-    if (which == 2)
+    }
+    if (which == 2) {
         return gw_adapter_zalopay.refund_parse(&cfg, &in, &t->arena, out, &t->eb);
+    }
     return gw_adapter_zalopay.refund_query_parse(&cfg, &in, &t->arena, out, &t->eb);
 }
 

@@ -1,8 +1,7 @@
 /* gateway/pbconv.c: a CreatePaymentRequest in protobuf becomes the same request as its JSON
  * twin (after validation), payment objects survive JSON -> protobuf -> unpack, and bytes that
  * are not a message are refused. */
-#include "pbconv.h"
-
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +9,12 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <jansson.h>
 
 #include "feegate.pb-c.h"
 #include "gw_limits.h"
+#include "pbconv.h"
 #include "validate.h"
+
 #include "banned.h"
 
 #define PT_COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -96,8 +96,9 @@ static void pt_from_json(const char *text, struct pt_outcome *o)
 {
     json_error_t jerr;
     json_t *req = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-    if (req == NULL)
+    if (req == NULL) {
         fail_msg("test JSON does not parse: %s", jerr.text);
+    }
     pt_validate(req, o);
 }
 

@@ -2,8 +2,6 @@
  * time (across midnight and across the week's end), and the circuit breaker: open after N
  * consecutive failures or a p90 over its bound, half-open after the cool-down, closed by a
  * good probe, open again by a bad one. */
-#include "routing.h"
-
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +12,9 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "routing.h"
 #include "server.h"
+
 #include "banned.h"
 
 /* 2026-11-22 is a Sunday; t(day offset, hh, mm) in Vietnam time as a Unix time. */
@@ -30,23 +30,33 @@ static void parse_ok(const char *text)
 {
     struct gw_errbuf eb = { .msg = "" };
     memset(&ch, 0, sizeof(ch));
-    if (gw_config_parse_maintenance(text, &ch, &eb) != GW_OK)
+    if (gw_config_parse_maintenance(text, &ch, &eb) != GW_OK) {
         fail_msg("\"%s\": %s", text, eb.msg);
+    }
 }
 
 static void test_parse_strict(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "Sunday 01:00-03:00", "Sun 1:00-03:00", "Sun 01:00-03:00,", "daily 24:00-01:00",
-        "daily 01:60-02:00", "Sun 01:00", "Sun 01:00-01:00", "sun 01:00-03:00", "Sun  01:00-03:00",
-        "daily 01:00-02:00 x", "Sun 01:00-03:00, , daily 23:55-00:05",
+        "Sunday 01:00-03:00",
+        "Sun 1:00-03:00",
+        "Sun 01:00-03:00,",
+        "daily 24:00-01:00",
+        "daily 01:60-02:00",
+        "Sun 01:00",
+        "Sun 01:00-01:00",
+        "sun 01:00-03:00",
+        "Sun  01:00-03:00",
+        "daily 01:00-02:00 x",
+        "Sun 01:00-03:00, , daily 23:55-00:05",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct gw_errbuf eb = { .msg = "" };
         memset(&ch, 0, sizeof(ch));
-        if (gw_config_parse_maintenance(bad[i], &ch, &eb) == GW_OK)
+        if (gw_config_parse_maintenance(bad[i], &ch, &eb) == GW_OK) {
             fail_msg("\"%s\" accepted", bad[i]);
+        }
     }
     parse_ok("");
     assert_int_equal(ch.n_maint, 0);
@@ -69,8 +79,8 @@ static void test_windows(void **state)
     assert_true(gw_channel_in_maintenance(&ch, vn(2, 23, 57)));
     assert_true(gw_channel_in_maintenance(&ch, vn(3, 0, 4)));
     assert_false(gw_channel_in_maintenance(&ch, vn(3, 0, 5)));
-    assert_true(gw_channel_in_maintenance(&ch, vn(6, 23, 30)));  /* Saturday night */
-    assert_true(gw_channel_in_maintenance(&ch, vn(7, 0, 30)));   /* into Sunday */
+    assert_true(gw_channel_in_maintenance(&ch, vn(6, 23, 30))); /* Saturday night */
+    assert_true(gw_channel_in_maintenance(&ch, vn(7, 0, 30)));  /* into Sunday */
     assert_false(gw_channel_in_maintenance(&ch, vn(6, 22, 59)));
 }
 
@@ -104,8 +114,9 @@ static void test_breaker(void **state)
     gw_health_record(loop, &ch, true, 10);
     assert_true(gw_channel_up(loop, &ch, now));
     /* slow but answering: the p90 opens it once there are enough samples */
-    for (int i = 0; i < 8; i++) /* with the probe: 9 samples, too few to judge */
+    for (int i = 0; i < 8; i++) { /* with the probe: 9 samples, too few to judge */
         gw_health_record(loop, &ch, true, 900);
+    }
     assert_true(gw_channel_up(loop, &ch, now));
     gw_health_record(loop, &ch, true, 900);
     assert_false(gw_channel_up(loop, &ch, now));

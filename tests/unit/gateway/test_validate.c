@@ -1,8 +1,7 @@
 /* gateway/validate.c: the create-payment request, table-driven (shape errors 400, value
  * errors 422, normalisation of the defaults), and the id and key predicates at their
  * edges. */
-#include "validate.h"
-
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,10 +10,11 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <jansson.h>
 
 #include "gw_buf.h"
 #include "gw_limits.h"
+#include "validate.h"
+
 #include "banned.h"
 
 #define VT_COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -165,32 +165,39 @@ static json_t *vt_run(const struct vt_case *c)
 {
     json_error_t jerr;
     json_t *req = json_loads(c->json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (req == NULL)
+    if (req == NULL) {
         fail_msg("case \"%s\": test JSON does not parse: %s", c->name, jerr.text);
+    }
     json_t *norm = NULL;
     struct gw_verdict v;
     memset(&v, 0, sizeof(v));
     bool ok = gw_validate_create(req, &norm, &v);
     json_decref(req);
-    if (c->status == 0 && !ok)
+    if (c->status == 0 && !ok) {
         fail_msg("case \"%s\": refused with %d %s: %s", c->name, v.status, v.code, v.message);
-    if (c->status != 0 && ok)
+    }
+    if (c->status != 0 && ok) {
         fail_msg("case \"%s\": accepted, expected %d", c->name, c->status);
-    if (c->status != 0 && v.status != c->status)
+    }
+    if (c->status != 0 && v.status != c->status) {
         fail_msg("case \"%s\": status %d (%s: %s), expected %d", c->name, v.status, v.code,
                  v.message, c->status);
-    if (c->status != 0 && c->code != NULL && strcmp(v.code, c->code) != 0)
+    }
+    if (c->status != 0 && c->code != NULL && strcmp(v.code, c->code) != 0) {
         fail_msg("case \"%s\": code %s, expected %s", c->name, v.code, c->code);
-    if (!ok)
+    }
+    if (!ok) {
         assert_true(v.message[0] != '\0');
+    }
     return norm;
 }
 
 static void test_table(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < VT_COUNT(vt_cases); i++)
+    for (size_t i = 0; i < VT_COUNT(vt_cases); i++) {
         json_decref(vt_run(&vt_cases[i]));
+    }
 }
 
 static void test_normalized_defaults(void **state)
@@ -245,10 +252,12 @@ static json_t *vt_items_request(size_t n)
     struct gw_buf b;
     gw_buf_init(&b, 64 * 1024);
     enum gw_err err = gw_buf_adds(&b, "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[");
-    for (size_t i = 0; i < n && err == GW_OK; i++)
+    for (size_t i = 0; i < n && err == GW_OK; i++) {
         err = gw_buf_printf(&b, "%s{\"fee_code\":\"F%zu\",\"amount_vnd\":1000}", i ? "," : "", i);
-    if (err == GW_OK)
+    }
+    if (err == GW_OK) {
         err = gw_buf_printf(&b, "],\"amount_vnd\":%zu}", n * 1000);
+    }
     assert_int_equal(err, GW_OK);
     json_t *req = json_loads(gw_buf_str(&b), 0, NULL);
     gw_buf_release(&b);
@@ -272,8 +281,9 @@ static void test_items_count(void **state)
         memset(&v, 0, sizeof(v));
         bool ok = gw_validate_create(req, &n, &v);
         assert_int_equal(ok, counts[i].status == 0);
-        if (!ok)
+        if (!ok) {
             assert_int_equal(v.status, counts[i].status);
+        }
         json_decref(n);
         json_decref(req);
     }

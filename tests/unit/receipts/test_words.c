@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 /* clang-format on */
 #include <stdio.h>
@@ -77,9 +78,10 @@ static void test_table(void **state)
         char out[RCP_WORDS_BYTES];
         struct gw_errbuf eb = { .msg = "" };
         assert_int_equal(rcp_words_vnd(cases[i].amount_vnd, 0, out, sizeof(out), &eb), GW_OK);
-        if (strcmp(out, cases[i].words) != 0)
+        if (strcmp(out, cases[i].words) != 0) {
             (void)fprintf(stderr, "%lld: got \"%s\", want \"%s\"\n", (long long)cases[i].amount_vnd,
                           out, cases[i].words);
+        }
         assert_string_equal(out, cases[i].words);
     }
 }

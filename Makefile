@@ -2,7 +2,7 @@
 #   make deps          install the missing Debian packages (root; prints the command otherwise)
 #   make build         RelWithDebInfo into build/
 #   make build-asan    AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/
-#   make test          deps, both builds, every test (ctest) in both
+#   make test          deps, format-check, both builds, every test (ctest) in both, tidy
 #   make demo          the embedded database, the bank simulator and the gateway, in the foreground
 #   make bench         the benchmark (bench/run.sh)
 #   make format | format-check | tidy | clean
@@ -59,11 +59,14 @@ build-asan:
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DFEEGATE_SANITIZE=ON
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 
-# Sequential on purpose (also under make -j): the plain run, then the sanitized one even if
-# the first failed (both summaries are worth reading); fails if either failed.
+# Sequential on purpose (also under make -j): the format check, the plain run, clang-tidy,
+# then the sanitized run, each even if an earlier one failed (every summary is worth
+# reading); fails if any failed.
 test: deps
 	@status=0; \
+	$(MAKE) --no-print-directory format-check || status=1; \
 	$(MAKE) --no-print-directory test-build || status=1; \
+	$(MAKE) --no-print-directory tidy || status=1; \
 	$(MAKE) --no-print-directory test-asan || status=1; \
 	if [ $$status != 0 ]; then echo "test: FAILED (see the ctest summaries above)"; fi; \
 	exit $$status
@@ -88,8 +91,10 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(C_FILES)
 
+# .clang-tidy's checks as errors over every C file; two checks ratcheted against
+# tests/tidy/baseline.txt (see tests/tidy/tidy.sh).
 tidy: build
-	clang-tidy -p $(BUILD_DIR) --quiet $(filter %.c,$(C_FILES))
+	bash tests/tidy/tidy.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

@@ -17,7 +17,7 @@
 #define GW_ADP_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Bound of any string an adapter builds (URLs, bodies, signed strings). */
-#define GW_ADP_TEXT_BYTES_MAX       (32 * 1024)
+#define GW_ADP_TEXT_BYTES_MAX       ((size_t)32 * 1024)
 /* Bound of the pairs read from a query string or form body. */
 #define GW_ADP_PAIRS_MAX            64
 /* vnp_RequestId, MoMo requestId: at most 50 in MoMo, 32 in VNPAY. */

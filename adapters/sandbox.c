@@ -17,7 +17,7 @@
 #include "banned.h"
 
 /* A signed URL carries two URLs of at most GW_URL_BYTES_MAX, each up to 3x when encoded. */
-#define SANDBOX_URL_BYTES_MAX (16 * 1024)
+#define SANDBOX_URL_BYTES_MAX ((size_t)16 * 1024)
 #define SANDBOX_SIG_PARAM     "&sig="
 
 /* Field orders of the signed query strings, as the protocol lists them (§1, §3, §4). */
@@ -160,6 +160,7 @@ static enum gw_err sandbox_encode_pairs(struct gw_buf *b, const char *const *nam
             err = gw_buf_addc(b, '=');
         }
         if (err == GW_OK) {
+            GW_ASSERT(values[i] != NULL);
             err = gw_form_encode(b, values[i], strlen(values[i]));
         }
     }
@@ -273,6 +274,9 @@ static enum gw_err sandbox_parse_exact(struct gw_arena *arena, const char *s, si
 
 static bool sandbox_status_find(const char *name, bool allow_pending, enum gw_pay_outcome *out)
 {
+    if (name == NULL) {
+        return false;
+    }
     for (size_t i = 0; i < SANDBOX_COUNT(sandbox_statuses); i++) {
         if (strcmp(sandbox_statuses[i].name, name) != 0) {
             continue;
@@ -302,10 +306,10 @@ static enum gw_err sandbox_json_str(const json_t *obj, const char *key, const ch
                                     struct gw_errbuf *eb)
 {
     const json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v)) {
+    *s = json_is_string(v) ? json_string_value(v) : NULL;
+    if (*s == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "sandbox: %s must be a string", key);
     }
-    *s = json_string_value(v);
     *len = json_string_length(v);
     return GW_OK;
 }

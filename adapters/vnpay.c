@@ -385,7 +385,7 @@ static enum gw_err vnpay_verify_query(const struct gw_adapter_config *cfg,
             pairs[np++] = (struct vnpay_pair){ k, (*kv)[i].value };
         }
     }
-    if (!gw_adp_nonempty(hash)) {
+    if (hash == NULL || !gw_adp_nonempty(hash)) {
         return gw_fail(eb, GW_ERR_AUTH, "vnpay: vnp_SecureHash missing");
     }
     char *data = NULL;
@@ -886,12 +886,12 @@ static enum gw_err vnpay_refund_parse(const struct gw_adapter_config *cfg,
     const char *no = vnpay_get(arena, root, "vnp_TransactionNo");
     out->outcome = GW_REFUND_PENDING;
     enum vnpay_api_class cls = vnpay_api_class(rc);
-    if (cls == VNPAY_API_REFUSED || cls == VNPAY_API_NOT_FOUND) {
+    bool ok_with = cls == VNPAY_API_OK && ts != NULL;
+    if (cls == VNPAY_API_REFUSED || cls == VNPAY_API_NOT_FOUND ||
+        (ok_with && strcmp(ts, "09") == 0)) {
         out->outcome = GW_REFUND_REJECTED;
-    } else if (cls == VNPAY_API_OK && ts != NULL && strcmp(ts, "00") == 0) {
+    } else if (ok_with && strcmp(ts, "00") == 0) {
         out->outcome = GW_REFUND_ACCEPTED;
-    } else if (cls == VNPAY_API_OK && ts != NULL && strcmp(ts, "09") == 0) {
-        out->outcome = GW_REFUND_REJECTED;
     }
     if (cls == VNPAY_API_OK && (tmn == NULL || strcmp(tmn, cfg->merchant_id) != 0)) {
         err = gw_fail(eb, GW_ERR_PROTOCOL, "vnpay: vnp_TmnCode is not ours");

@@ -1144,7 +1144,8 @@ static int lg_sign_stdin(const char *secret, char **args)
     gw_buf_init(&body, (size_t)LG_SIGN_BODY_BYTES_MAX);
     while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
         if (gw_buf_add(&body, chunk, n) != GW_OK) {
-            fprintf(stderr, "feegate-loadgen: body longer than %d bytes\n", LG_SIGN_BODY_BYTES_MAX);
+            fprintf(stderr, "feegate-loadgen: body longer than %zu bytes\n",
+                    LG_SIGN_BODY_BYTES_MAX);
             gw_buf_release(&body);
             return 2;
         }

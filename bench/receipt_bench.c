@@ -29,7 +29,7 @@ static const char view[] =
 static void die(const char *what, const struct gw_errbuf *eb)
 {
     (void)fprintf(stderr, "feegate-receipt-bench: %s: %s\n", what, eb->msg);
-    exit(1);
+    exit(1); /* NOLINT(concurrency-mt-unsafe): one thread */
 }
 
 int main(int argc, char **argv)
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
         die("setup", &eb);
     }
     struct gw_buf out;
-    gw_buf_init(&out, 1024 * 1024);
+    gw_buf_init(&out, (size_t)1024 * 1024);
     int64_t t0 = gw_monotonic_us();
     int64_t until = t0 + (int64_t)(secs * 1e6);
     long n_xml = 0;

@@ -5,6 +5,9 @@
 #ifndef GW_COMMON_BANNED_H
 #define GW_COMMON_BANNED_H
 
+/* The banned names are the library's own, lower case. */
+/* NOLINTBEGIN(readability-identifier-naming) */
+
 #define GW_BANNED(func) sorry_##func##_is_banned_in_feegate
 
 #undef strcpy
@@ -50,5 +53,7 @@
 #undef assert
 #define assert(x) GW_BANNED(assert)
 #endif
+
+/* NOLINTEND(readability-identifier-naming) */
 
 #endif

@@ -8,6 +8,10 @@
 
 #define GW_MUST_CHECK     __attribute__((warn_unused_result))
 #define GW_PRINTF(fi, ai) __attribute__((format(printf, fi, ai)))
+/* strerror is not thread-safe; the GNU strerror_r (_GNU_SOURCE is set for the whole build,
+ * <string.h> declares it) returns the message, in a compound literal that lives until the
+ * end of the enclosing block: use it inside the call that prints it. */
+#define GW_STRERROR(e)    strerror_r((e), (char[128]){ 0 }, 128)
 
 enum gw_err {
     GW_OK = 0,

@@ -4,21 +4,24 @@
 #ifndef GW_COMMON_GW_LIMITS_H
 #define GW_COMMON_GW_LIMITS_H
 
-#define GW_STR_(x) #x
-#define GW_STR(x)  GW_STR_(x)
+#include <stddef.h>
+#include <stdint.h>
+
+#define GW_STR_INNER(x) #x
+#define GW_STR(x)       GW_STR_INNER(x)
 
 /* HTTP server. A create request with 50 fee lines and long names is about 8 KiB. */
-#define GW_HTTP_BODY_BYTES_MAX     (64 * 1024)
-#define GW_HTTP_HEADERS_BYTES_MAX  (16 * 1024) /* all request headers together */
-#define GW_HTTP_TIMEOUT_S          10          /* read/write idle timeout per connection */
-#define GW_HTTP_CONNECTIONS_MAX    4096        /* per process: open descriptors bound it */
+#define GW_HTTP_BODY_BYTES_MAX     ((size_t)64 * 1024)
+#define GW_HTTP_HEADERS_BYTES_MAX  ((size_t)16 * 1024) /* all request headers together */
+#define GW_HTTP_TIMEOUT_S          10                  /* read/write idle timeout per connection */
+#define GW_HTTP_CONNECTIONS_MAX    4096                /* per process: open descriptors bound it */
 #define GW_HTTP_BACKLOG            1024
-#define GW_HTTP_RESPONSE_BYTES_MAX (1024 * 1024)
+#define GW_HTTP_RESPONSE_BYTES_MAX ((size_t)1024 * 1024)
 #define GW_HTTP_LOOPS_MAX          64 /* event loops (threads) per gateway process */
 
 /* Per-request memory: everything a request allocates comes from its arena. */
-#define GW_ARENA_BYTES_DEFAULT (32 * 1024)
-#define GW_ARENA_BYTES_MAX     (4 * 1024 * 1024)
+#define GW_ARENA_BYTES_DEFAULT ((size_t)32 * 1024)
+#define GW_ARENA_BYTES_MAX     ((size_t)4 * 1024 * 1024)
 
 /* Database. */
 #define GW_DB_CONNS_PER_LOOP_DEFAULT 4
@@ -42,13 +45,13 @@
 #define GW_CODE_BYTES_MAX          32
 #define GW_URL_BYTES_MAX           1024
 #define GW_EXPIRES_IN_S_MIN        60
-#define GW_EXPIRES_IN_S_MAX        (7 * 24 * 3600)
+#define GW_EXPIRES_IN_S_MAX        ((int64_t)7 * 24 * 3600)
 #define GW_EXPIRES_IN_S_DEFAULT    900
 #define GW_AMOUNT_VND_MAX          1000000000000LL /* one trillion VND per payment */
 
 /* Providers and callbacks. */
 #define GW_MERCHANT_REF_BYTES_MAX 40 /* fits vnp_TxnRef, MoMo orderId, ZaloPay app_trans_id */
-#define GW_CALLBACK_BYTES_MAX     (16 * 1024)
+#define GW_CALLBACK_BYTES_MAX     ((size_t)16 * 1024)
 #define GW_PROVIDER_TIMEOUT_MS    10000
 
 /* Outbox delivery of portal webhooks. */

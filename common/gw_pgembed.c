@@ -39,9 +39,6 @@ extern char **environ;
 #define PGE_EXIT_UNREACHABLE 125 /* child: could not chdir into the cluster directory */
 #define PGE_EXIT_NO_USER     124 /* child: could not switch user */
 #define PGE_EXIT_NO_EXEC     123 /* child: execve failed */
-/* strerror is not thread-safe; the GNU strerror_r returns the message (the compound literal
- * lives until the end of the enclosing block). */
-#define PGE_STRERROR(e)      strerror_r((e), (char[128]){ 0 }, 128)
 #define PGE_DIR_CHARS        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+"
 
 /* The user the PostgreSQL tools run as. */
@@ -261,19 +258,19 @@ static enum gw_err pge_run(const struct pge_ctx *cx, struct pge_argv *a, int tim
     pge_arg(&env, "PATH=/usr/bin:/bin");
     int log_fd = open(cx->setup_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) {
-        return gw_fail(eb, GW_ERR_IO, "could not open %s: %s", cx->setup_log, PGE_STRERROR(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not open %s: %s", cx->setup_log, GW_STRERROR(errno));
     }
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0) {
         (void)close(log_fd);
-        return gw_fail(eb, GW_ERR_IO, "could not open /dev/null: %s", PGE_STRERROR(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not open /dev/null: %s", GW_STRERROR(errno));
     }
     if (cx->user.drop && fchown(log_fd, cx->user.uid, cx->user.gid) != 0) {
         int e = errno;
         (void)close(log_fd);
         (void)close(null_fd);
         return gw_fail(eb, GW_ERR_IO, "could not give %s to user %s: %s", cx->setup_log,
-                       cx->user.name, PGE_STRERROR(e));
+                       cx->user.name, GW_STRERROR(e));
     }
     int status = 0;
     pid_t pid = fork();
@@ -283,7 +280,7 @@ static enum gw_err pge_run(const struct pge_ctx *cx, struct pge_argv *a, int tim
     (void)close(log_fd);
     (void)close(null_fd);
     if (pid < 0) {
-        return gw_fail(eb, GW_ERR_IO, "could not fork: %s", PGE_STRERROR(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not fork: %s", GW_STRERROR(errno));
     }
     if (pge_wait(pid, timeout_s, &status) != GW_OK) {
         return gw_fail(eb, GW_ERR_TIMEOUT, "%s did not finish within %d s: see %s", a->argv[0],
@@ -316,7 +313,7 @@ static enum gw_err pge_abs_dir(const char *dir, char *out, size_t out_len, struc
         char cwd[512];
         if (getcwd(cwd, sizeof(cwd)) == NULL) {
             return gw_fail(eb, GW_ERR_IO, "could not get the working directory: %s",
-                           PGE_STRERROR(errno));
+                           GW_STRERROR(errno));
         }
         n = snprintf(out, out_len, "%s/%s", cwd, dir);
     }
@@ -348,12 +345,12 @@ static enum gw_err pge_mkdirs(char *path, struct gw_errbuf *eb)
         *p = '/';
         if (rc != 0 && e != EEXIST) {
             return gw_fail(eb, GW_ERR_IO, "could not create directory %s: %s", path,
-                           PGE_STRERROR(e));
+                           GW_STRERROR(e));
         }
     }
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
         return gw_fail(eb, GW_ERR_IO, "could not create directory %s: %s", path,
-                       PGE_STRERROR(errno));
+                       GW_STRERROR(errno));
     }
     return GW_OK;
 }
@@ -438,7 +435,7 @@ static enum gw_err pge_write_conf(const struct pge_ctx *cx, const struct gw_pgem
     (void)snprintf(path, sizeof(path), "%s/feegate.conf", cx->datadir);
     FILE *f = fopen(path, "we");
     if (f == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not write %s: %s", path, PGE_STRERROR(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not write %s: %s", path, GW_STRERROR(errno));
     }
     int n = fprintf(f, "%sport = %d\nunix_socket_directories = '%s'\n", pge_settings, pg->port,
                     pg->sockdir);
@@ -448,7 +445,7 @@ static enum gw_err pge_write_conf(const struct pge_ctx *cx, const struct gw_pgem
     }
     if (cx->user.drop && chown(path, cx->user.uid, cx->user.gid) != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not give %s to user %s: %s", path, cx->user.name,
-                       PGE_STRERROR(errno));
+                       GW_STRERROR(errno));
     }
     return GW_OK;
 }
@@ -461,7 +458,7 @@ static enum gw_err pge_ensure_include(const struct pge_ctx *cx, struct gw_errbuf
     (void)snprintf(path, sizeof(path), "%s/postgresql.conf", cx->datadir);
     FILE *f = fopen(path, "a+e");
     if (f == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not open %s: %s", path, PGE_STRERROR(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not open %s: %s", path, GW_STRERROR(errno));
     }
     char buf[1024];
     bool found = false;
@@ -483,7 +480,7 @@ static enum gw_err pge_pick_port(int *port, struct gw_errbuf *eb)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        return gw_fail(eb, GW_ERR_IO, "could not create a socket: %s", PGE_STRERROR(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not create a socket: %s", GW_STRERROR(errno));
     }
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -492,7 +489,7 @@ static enum gw_err pge_pick_port(int *port, struct gw_errbuf *eb)
         getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
         int e = errno;
         (void)close(fd);
-        return gw_fail(eb, GW_ERR_IO, "could not pick a port: %s", PGE_STRERROR(e));
+        return gw_fail(eb, GW_ERR_IO, "could not pick a port: %s", GW_STRERROR(e));
     }
     (void)close(fd);
     *port = ntohs(sa.sin_port);
@@ -552,7 +549,7 @@ static enum gw_err pge_prepare_dir(struct gw_pgembed *pg, const char *dir, struc
         (void)snprintf(pg->dir, sizeof(pg->dir), "/tmp/feegate-pg-XXXXXX");
         if (mkdtemp(pg->dir) == NULL) {
             return gw_fail(eb, GW_ERR_IO, "could not create a temporary directory: %s",
-                           PGE_STRERROR(errno));
+                           GW_STRERROR(errno));
         }
         pg->temporary = true;
     } else {
@@ -608,7 +605,7 @@ enum gw_err gw_pgembed_start(struct gw_pgembed *pg, const char *dir, int port, s
     }
     if (cx.user.drop && chown(pg->dir, cx.user.uid, cx.user.gid) != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not give %s to user %s: %s", pg->dir, cx.user.name,
-                       PGE_STRERROR(errno));
+                       GW_STRERROR(errno));
     }
     pg->port = port;
     if (port == 0) {
@@ -694,7 +691,7 @@ enum gw_err gw_pgembed_stop(struct gw_pgembed *pg, struct gw_errbuf *eb)
     }
     /* NOLINTNEXTLINE(concurrency-mt-unsafe): nftw changes no process state with FTW_PHYS */
     if (pg->temporary && nftw(pg->dir, pge_rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && err == GW_OK) {
-        err = gw_fail(eb, GW_ERR_IO, "could not remove %s: %s", pg->dir, PGE_STRERROR(errno));
+        err = gw_fail(eb, GW_ERR_IO, "could not remove %s: %s", pg->dir, GW_STRERROR(errno));
     }
     pg->dir[0] = '\0';
     pg->port = 0;

@@ -9,7 +9,7 @@
 
 #include "gw_err.h"
 
-#define GW_VN_UTC_OFFSET_S (7 * 3600)
+#define GW_VN_UTC_OFFSET_S ((int64_t)7 * 3600)
 
 int64_t gw_now_ms(void);       /* wall clock, Unix epoch milliseconds */
 int64_t gw_monotonic_us(void); /* for durations */

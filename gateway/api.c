@@ -1,6 +1,8 @@
 /* Portal API v1 handlers: authenticate, validate, make one database call, answer. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/http.h>
@@ -74,10 +76,11 @@ static void idem_done(void *arg, enum gw_err err, const PGresult *res)
         gw_reply_error(ctx, 500, "internal_error", "unexpected answer from the database");
         return;
     }
-    int status = 0;
-    if (sscanf(PQgetvalue(res, 0, 0), "%d", &status) != 1) {
-        status = 500;
-    }
+    char *end = NULL;
+    errno = 0;
+    long status_l = strtol(PQgetvalue(res, 0, 0), &end, 10);
+    int status =
+        errno == 0 && *end == '\0' && status_l >= 100 && status_l <= 599 ? (int)status_l : 500;
     if (!ctx->cancelled && strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
         evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Idempotent-Replayed",
                           "true");

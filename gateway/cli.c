@@ -19,6 +19,7 @@
 #include <event2/http.h>
 
 #include "config.h"
+#include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_crypto.h"
 #include "gw_pgembed.h"
@@ -30,7 +31,7 @@
 
 extern char **environ;
 
-#define CLI_BODY_BYTES_MAX (1024 * 1024)
+#define CLI_BODY_BYTES_MAX ((size_t)1024 * 1024)
 #define DEMO_ENV           "var/demo.env"
 
 void gw_cli_load_env_file(const char *path)
@@ -54,7 +55,7 @@ void gw_cli_load_env_file(const char *path)
             v++;
         }
         const char *k = strncmp(line, "export ", 7) == 0 ? line + 7 : line;
-        (void)setenv(k, v, 0);
+        (void)setenv(k, v, 0); /* NOLINT(concurrency-mt-unsafe): before any thread */
     }
     (void)fclose(f);
 }
@@ -63,7 +64,7 @@ static enum gw_err read_file(const char *path, struct gw_buf *b, struct gw_errbu
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (f == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, GW_STRERROR(errno));
     }
     char chunk[8192];
     size_t n;
@@ -75,7 +76,7 @@ static enum gw_err read_file(const char *path, struct gw_buf *b, struct gw_errbu
         (void)fclose(f);
     }
     if (err != GW_OK) {
-        return gw_fail(eb, err, "\"%s\" is larger than %d bytes", path, CLI_BODY_BYTES_MAX);
+        return gw_fail(eb, err, "\"%s\" is larger than %zu bytes", path, CLI_BODY_BYTES_MAX);
     }
     return GW_OK;
 }
@@ -103,6 +104,7 @@ static void sign_headers(struct evkeyvalq *h, const char *method, const char *pa
 {
     const char *client = getenv("FEEGATE_CLIENT_ID");
     const char *secret = getenv("FEEGATE_CLIENT_SECRET");
+    GW_ASSERT(client != NULL && secret != NULL); /* cli_request checked both */
     char ts[24];
     (void)snprintf(ts, sizeof(ts), "%lld", (long long)(gw_now_ms() / 1000));
     char body_hash[GW_SHA256_HEX_BYTES];

@@ -81,7 +81,8 @@ int gw_cli_dev_db(int argc, char **argv)
     struct gw_errbuf eb = { .msg = "" };
     char abs[PATH_MAX];
     if (mkdir(argv[3], 0755) != 0 && errno != EEXIST) {
-        (void)fprintf(stderr, "feegate: could not create \"%s\": %s\n", argv[3], strerror(errno));
+        (void)fprintf(stderr, "feegate: could not create \"%s\": %s\n", argv[3],
+                      GW_STRERROR(errno));
         return 1;
     }
     if (realpath(argv[3], abs) == NULL || strlen(abs) >= sizeof(pg.dir)) {
@@ -171,7 +172,8 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
         if (ex != NULL) {
             (void)fclose(ex);
         }
-        return gw_fail(eb, GW_ERR_IO, "could not write under %s/: %s", DEMO_DIR, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not write under %s/: %s", DEMO_DIR,
+                       GW_STRERROR(errno));
     }
     (void)fprintf(ini,
                   "; written by feegate demo\n[server]\nlisten = 127.0.0.1:%d\n"
@@ -255,7 +257,9 @@ static enum gw_err demo_spawn_sim(struct demo *d, struct gw_errbuf *eb)
     char a_merchant[] = "--sandbox-merchant";
     char a_secret[] = "--sandbox-secret";
     char merchant[] = DEMO_MERCHANT;
-    /* The providers' credentials reach the simulator through its environment. */
+    /* The providers' credentials reach the simulator through its environment; demo's only
+     * thread is this one (the gateway and the simulator are child processes). */
+    /* NOLINTBEGIN(concurrency-mt-unsafe) */
     int rc = setenv("VNPAY_TMN_CODE", DEMO_VNPAY_TMN, 1) |
              setenv("VNPAY_HASH_SECRET", d->vnp_secret, 1) |
              setenv("MOMO_PARTNER_CODE", DEMO_MOMO_PARTNER, 1) |
@@ -263,6 +267,7 @@ static enum gw_err demo_spawn_sim(struct demo *d, struct gw_errbuf *eb)
              setenv("MOMO_SECRET_KEY", d->momo_secret, 1) |
              setenv("ZALOPAY_APP_ID", DEMO_ZALOPAY_APP, 1) | setenv("ZALOPAY_KEY1", d->zp_key1, 1) |
              setenv("ZALOPAY_KEY2", d->zp_key2, 1);
+    /* NOLINTEND(concurrency-mt-unsafe) */
     if (rc != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not set the simulator's environment");
     }
@@ -278,7 +283,7 @@ static enum gw_err demo_spawn_sim(struct demo *d, struct gw_errbuf *eb)
     rc = posix_spawn(&d->sim_pid, sim, NULL, &attr, args, environ);
     (void)posix_spawnattr_destroy(&attr);
     if (rc != 0) {
-        return gw_fail(eb, GW_ERR_IO, "could not start %s: %s", sim, strerror(rc));
+        return gw_fail(eb, GW_ERR_IO, "could not start %s: %s", sim, GW_STRERROR(rc));
     }
     return GW_OK;
 }
@@ -320,7 +325,7 @@ static void demo_banner(const struct demo *d)
 static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
 {
     if (mkdir(DEMO_DIR, 0755) != 0 && errno != EEXIST) {
-        return gw_fail(eb, GW_ERR_IO, "could not create %s/: %s", DEMO_DIR, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not create %s/: %s", DEMO_DIR, GW_STRERROR(errno));
     }
     gw_cli_load_env_file(DEMO_DIR "/demo.env");
     if (realpath(DEMO_DIR, d->root) == NULL) {

@@ -17,7 +17,7 @@
 
 #include "banned.h"
 
-#define FIN_OUT_BYTES_MAX (256 * 1024 * 1024)
+#define FIN_OUT_BYTES_MAX ((size_t)256 * 1024 * 1024)
 
 struct fin_args {
     const char *pos[4]; /* positional arguments after the subcommand */
@@ -187,7 +187,7 @@ static int write_file(const char *path, const struct gw_buf *b)
 {
     FILE *f = fopen(path, "wb");
     if (f == NULL || fwrite(b->data, 1, b->len, f) != b->len) {
-        (void)fprintf(stderr, "feegate: could not write \"%s\": %s\n", path, strerror(errno));
+        (void)fprintf(stderr, "feegate: could not write \"%s\": %s\n", path, GW_STRERROR(errno));
         if (f != NULL) {
             (void)fclose(f);
         }

@@ -37,7 +37,7 @@ static enum gw_err read_file(const char *path, struct gw_buf *b, struct gw_errbu
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, GW_STRERROR(errno));
     }
     char chunk[8192];
     size_t n;
@@ -47,7 +47,8 @@ static enum gw_err read_file(const char *path, struct gw_buf *b, struct gw_errbu
     }
     (void)fclose(f);
     if (err != GW_OK) {
-        return gw_fail(eb, GW_ERR_LIMIT, "\"%s\" is larger than %d bytes", path, RCP_XML_BYTES_MAX);
+        return gw_fail(eb, GW_ERR_LIMIT, "\"%s\" is larger than %zu bytes", path,
+                       RCP_XML_BYTES_MAX);
     }
     return GW_OK;
 }

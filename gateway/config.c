@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gw_limits.h"
+#include "gw_time.h"
 
 #include "banned.h"
 
@@ -283,7 +284,7 @@ enum gw_err gw_config_parse_maintenance(const char *text, struct gw_channel_conf
 bool gw_channel_in_maintenance(const struct gw_channel_config *ch, time_t now)
 {
     /* Vietnam has no daylight saving: local time is UTC+7 all year. */
-    int64_t local = (int64_t)now + 7 * 3600;
+    int64_t local = (int64_t)now + GW_VN_UTC_OFFSET_S;
     int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
     int minute = (int)((local - days * 86400) / 60);
     int wday = (int)(((days % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
@@ -392,7 +393,7 @@ enum gw_err gw_config_load(const char *path, struct gw_config *cfg, struct gw_er
     }
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, GW_STRERROR(errno));
     }
     struct ini_state st = { .section = "", .channel = NULL };
     char line[GW_CONFIG_VALUE_BYTES + 256];

@@ -102,7 +102,7 @@ static void conn_broken(struct db_conn *c, const char *why)
     c->connecting = false;
     c->prepared = 0;
     conn_fail_all(c);
-    struct timeval tv = { .tv_sec = 0, .tv_usec = GW_DB_RECONNECT_MS * 1000 };
+    struct timeval tv = { .tv_sec = 0, .tv_usec = (suseconds_t)GW_DB_RECONNECT_MS * 1000 };
     GW_ASSERT(event_add(c->pool->retry_ev, &tv) == 0);
 }
 

@@ -23,7 +23,7 @@
 
 #include "banned.h"
 
-#define FIN_REPORT_BYTES_MAX (8 * 1024 * 1024)
+#define FIN_REPORT_BYTES_MAX ((size_t)8 * 1024 * 1024)
 
 struct fin_state {
     struct gw_auth_req ar;

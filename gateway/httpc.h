@@ -13,7 +13,7 @@ struct event_base;
 struct gw_httpc;
 
 #define GW_HTTPC_HEADERS_MAX        8
-#define GW_HTTPC_RESPONSE_BYTES_MAX (256 * 1024)
+#define GW_HTTPC_RESPONSE_BYTES_MAX ((size_t)256 * 1024)
 
 struct gw_http_header {
     const char *name;

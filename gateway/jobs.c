@@ -3,7 +3,9 @@
  * refresh of the portal client list, and the sealing of new ledger journals into the hash
  * chain (feegate.ledger_seal, docs/ledger.md). Several gateways may run these side by side: the
  * database functions lock what they change and skip what another holds. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <event2/event.h>
 
@@ -22,7 +24,13 @@ static void expiry_done(void *arg, enum gw_err err, const PGresult *res)
         return;
     }
     long n = 0;
-    if (PQntuples(res) == 1 && sscanf(PQgetvalue(res, 0, 0), "%ld", &n) == 1 && n > 0) {
+    if (PQntuples(res) == 1) {
+        char *end = NULL;
+        errno = 0;
+        n = strtol(PQgetvalue(res, 0, 0), &end, 10);
+        n = errno == 0 && *end == '\0' ? n : 0;
+    }
+    if (n > 0) {
         atomic_fetch_add_explicit(&loop->m.expired, (uint64_t)n, memory_order_relaxed);
         gw_log_info("payments_expired", "\"count\":%ld", n);
     }
@@ -59,7 +67,7 @@ void gw_jobs_start(struct gw_loop *loop)
     loop->expiry_timer = event_new(loop->base, -1, EV_PERSIST, expiry_cb, loop);
     GW_ASSERT(loop->expiry_timer != NULL);
     struct timeval tv = { .tv_sec = GW_EXPIRY_SWEEP_MS / 1000,
-                          .tv_usec = (GW_EXPIRY_SWEEP_MS % 1000) * 1000 };
+                          .tv_usec = (suseconds_t)(GW_EXPIRY_SWEEP_MS % 1000) * 1000 };
     GW_ASSERT(event_add(loop->expiry_timer, &tv) == 0);
     gw_jobs_start_clients(loop);
 }

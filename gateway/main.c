@@ -101,7 +101,7 @@ static int cmd_ledger_verify(int argc, char **argv)
         if (strcmp(argv[i], "--max-unsealed-age") == 0) {
             char *end;
             long v = strtol(argv[i + 1], &end, 10);
-            if (end == argv[i + 1] || *end != '\0' || v < 0 || v > 86400 * 366) {
+            if (end == argv[i + 1] || *end != '\0' || v < 0 || v > 86400L * 366) {
                 return usage();
             }
             res.max_unsealed_age_s = (int)v;

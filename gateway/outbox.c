@@ -97,7 +97,7 @@ static enum gw_err sign_webhook(struct gw_arena *a, const PGresult *res, int row
     if (ts == NULL || msg == NULL || sig == NULL) {
         return GW_ERR_NOMEM;
     }
-    memcpy(sig, "v1=", 3);
+    memcpy(sig, "v1=", 3); /* NOLINT(bugprone-not-null-terminated-result): the hex follows */
     gw_hmac_sha256_hex(secret, strlen(secret), msg, strlen(msg), sig + 3);
     r->headers[0] = (struct gw_http_header){ "X-Feegate-Client", PQgetvalue(res, row, 2) };
     r->headers[1] = (struct gw_http_header){ "X-Feegate-Timestamp", ts };
@@ -114,7 +114,7 @@ static void deliver_row(struct gw_outbox *ob, const PGresult *res, int row)
     (void)snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(res, row, 0));
     ob->inflight++;
     struct gw_arena a;
-    gw_arena_init(&a, 4096, 64 * 1024);
+    gw_arena_init(&a, 4096, (size_t)64 * 1024);
     struct gw_httpc_req r = {
         .method = "POST",
         .url = PQgetvalue(res, row, 3),
@@ -176,7 +176,7 @@ static void outbox_poll_soon(struct gw_outbox *ob, int ms)
     if (ob->stopped) {
         return;
     }
-    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
     GW_ASSERT(evtimer_add(ob->timer, &tv) == 0);
 }
 

@@ -20,7 +20,7 @@
  * of being copied. The integer round trip keeps -Wcast-qual quiet about exactly this. */
 static char *pb_lend(const char *s)
 {
-    return (char *)(uintptr_t)s;
+    return (char *)(uintptr_t)s; /* NOLINT(performance-no-int-to-ptr): see above */
 }
 
 /* Sets *dst to the string at obj[key]; absent, null or not a string leaves the default (""),
@@ -66,6 +66,7 @@ static enum gw_err pb_items(struct gw_arena *a, const json_t *j, Feegate__V1__It
     if (n == 0) {
         return GW_OK;
     }
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     Feegate__V1__Item **items = gw_arena_alloc(a, n * sizeof(*items));
     if (items == NULL) {
         return GW_ERR_NOMEM;
@@ -186,6 +187,7 @@ static enum gw_err pb_pack_list(struct gw_arena *a, const json_t *root, void **b
     const json_t *arr = json_object_get(root, "payments");
     size_t n = json_array_size(arr);
     if (n > 0) {
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         m.payments = gw_arena_alloc(a, n * sizeof(*m.payments));
         if (m.payments == NULL) {
             return GW_ERR_NOMEM;

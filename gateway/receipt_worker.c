@@ -26,7 +26,7 @@
 #define ISSUE_IDLE_MS    200  /* poll interval when there is nothing to do */
 #define ISSUE_RETRY_MS   1000 /* after a database failure */
 #define TASKS_QUEUED_MAX 256
-#define WORKER_DOC_BYTES (512 * 1024)
+#define WORKER_DOC_BYTES ((size_t)512 * 1024)
 
 struct gw_receipt_worker {
     char dsn[GW_CONFIG_VALUE_BYTES];

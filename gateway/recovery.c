@@ -26,7 +26,7 @@
 #define RECOVERY_BATCH_MAX    32
 #define RECOVERY_INFLIGHT_MAX 128
 #define RECOVERY_LEASE_S      60
-#define RECOVERY_WINDOW_S     (48 * 3600)
+#define RECOVERY_WINDOW_S     ((int64_t)48 * 3600)
 
 struct gw_recovery {
     struct gw_loop *loop;
@@ -164,7 +164,7 @@ static void answer_done(void *arg, const struct gw_httpc_answer *ans)
 static void query_row(struct gw_recovery *rc, const PGresult *res, int row)
 {
     struct gw_arena a;
-    gw_arena_init(&a, 8192, 256 * 1024);
+    gw_arena_init(&a, 8192, (size_t)256 * 1024);
     struct rq *q = gw_arena_alloc(&a, sizeof(*q));
     GW_ASSERT(q != NULL);
     q->arena = a;
@@ -267,7 +267,7 @@ static void recovery_poll_soon(struct gw_recovery *rc, int ms)
     if (rc->stopped) {
         return;
     }
-    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
     GW_ASSERT(evtimer_add(rc->timer, &tv) == 0);
 }
 

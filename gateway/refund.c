@@ -33,7 +33,7 @@
 #define REFUND_POLL_MS          1000
 #define REFUND_BATCH_MAX        16
 #define REFUND_LEASE_S          60
-#define REFUND_WINDOW_S         (48 * 3600)
+#define REFUND_WINDOW_S         ((int64_t)48 * 3600)
 
 /* One provider exchange about one refund: the refund itself or a status query. */
 struct rf_call {
@@ -431,7 +431,7 @@ static void job_finish(struct rf_call *c, const char *sql, int n)
 static void job_row(struct gw_refunds *rr, const PGresult *res, int row)
 {
     struct gw_arena a;
-    gw_arena_init(&a, 8192, 256 * 1024);
+    gw_arena_init(&a, 8192, (size_t)256 * 1024);
     struct rf_job *j = gw_arena_alloc(&a, sizeof(*j));
     GW_ASSERT(j != NULL);
     memset(j, 0, sizeof(*j));
@@ -490,7 +490,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
     if (rr->stopped || rr->claiming) {
         return;
     }
-    if (rr->inflight > 4 * REFUND_BATCH_MAX) {
+    if (rr->inflight > (size_t)4 * REFUND_BATCH_MAX) {
         rr_poll_soon(rr, REFUND_POLL_MS);
         return;
     }
@@ -506,7 +506,7 @@ static void rr_poll_soon(struct gw_refunds *rr, int ms)
     if (rr->stopped) {
         return;
     }
-    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
     GW_ASSERT(evtimer_add(rr->timer, &tv) == 0);
 }
 

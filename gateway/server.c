@@ -284,7 +284,7 @@ static struct evconnlistener *listen_reuseport(struct gw_loop *loop, struct gw_e
         loop->base, NULL, NULL, flags, GW_HTTP_BACKLOG, (struct sockaddr *)&sa, sizeof(sa));
     if (l == NULL) {
         (void)gw_fail(eb, GW_ERR_IO, "could not listen on %s:%d: %s", cfg->listen_host,
-                      cfg->listen_port, strerror(errno));
+                      cfg->listen_port, GW_STRERROR(errno));
     }
     return l;
 }
@@ -305,7 +305,7 @@ static void drain_timer_cb(evutil_socket_t fd, short what, void *arg)
         event_base_loopexit(loop->base, NULL);
         return;
     }
-    struct timeval tv = { .tv_sec = 0, .tv_usec = DRAIN_POLL_MS * 1000 };
+    struct timeval tv = { .tv_sec = 0, .tv_usec = (suseconds_t)DRAIN_POLL_MS * 1000 };
     GW_ASSERT(evtimer_add(loop->drain_timer, &tv) == 0);
 }
 

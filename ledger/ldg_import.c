@@ -19,7 +19,7 @@
 
 #include "banned.h"
 
-#define IMPORT_CHUNK_BYTES   (64 * 1024)
+#define IMPORT_CHUNK_BYTES   ((size_t)64 * 1024)
 #define IMPORT_TIMEOUT       "30min"
 #define PROGRESS_EVERY_LINES 50000
 
@@ -28,7 +28,7 @@ static enum gw_err file_sha256(const char *path, char out[GW_SHA256_HEX_BYTES],
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, GW_STRERROR(errno));
     }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     GW_ASSERT(md != NULL);

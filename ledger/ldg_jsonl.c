@@ -77,7 +77,7 @@ enum gw_err ldg_jsonl_parse(const char *path, const struct ldg_stmt_opts *opts,
     (void)opts;
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, GW_STRERROR(errno));
     }
     char buf[LDG_LINE_BYTES_MAX + 2];
     bool too_long = false;
@@ -111,7 +111,8 @@ enum gw_err ldg_jsonl_parse(const char *path, const struct ldg_stmt_opts *opts,
         }
     }
     if (err == GW_OK && ferror(f)) {
-        err = gw_fail(eb, GW_ERR_IO, "could not read line %ld: %s", line_no + 1, strerror(errno));
+        err =
+            gw_fail(eb, GW_ERR_IO, "could not read line %ld: %s", line_no + 1, GW_STRERROR(errno));
     }
     (void)fclose(f);
     return err;

@@ -15,7 +15,7 @@
 
 #include "banned.h"
 
-#define VN_OFFSET_S    (7 * 3600)
+#define VN_OFFSET_S    ((int64_t)7 * 3600)
 #define CSV_FIELDS_MAX 64
 
 enum csv_field {
@@ -514,14 +514,14 @@ bool ldg_read_line(FILE *f, char *buf, size_t cap, bool *too_long, long long *by
     return true;
 }
 
-static enum gw_err csv_body(FILE *f, struct csv_state *st, ldg_stmt_line_fn *fn, void *arg,
-                            struct ldg_stmt_info *info, struct gw_errbuf *eb)
+static enum gw_err csv_lines(FILE *f, struct csv_state *st, char *buf, size_t buf_size,
+                             ldg_stmt_line_fn *fn, void *arg, struct ldg_stmt_info *info,
+                             struct gw_errbuf *eb)
 {
-    char buf[LDG_LINE_BYTES_MAX + 2];
     long line_no = 1;
     bool too_long = false;
     struct ldg_stmt_line l;
-    while (ldg_read_line(f, buf, sizeof(buf), &too_long, &info->bytes_read)) {
+    while (ldg_read_line(f, buf, buf_size, &too_long, &info->bytes_read)) {
         line_no++;
         if (too_long) {
             return gw_fail(eb, GW_ERR_INVALID, "line %ld: longer than %d bytes", line_no,
@@ -544,9 +544,21 @@ static enum gw_err csv_body(FILE *f, struct csv_state *st, ldg_stmt_line_fn *fn,
         info->lines++;
     }
     if (ferror(f)) {
-        return gw_fail(eb, GW_ERR_IO, "could not read line %ld: %s", line_no + 1, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not read line %ld: %s", line_no + 1,
+                       GW_STRERROR(errno));
     }
     return GW_OK;
+}
+
+/* The lines after the header. st's fields point into the line buffer, which is ours: they
+ * are cleared before returning, so nothing outlives it. */
+static enum gw_err csv_body(FILE *f, struct csv_state *st, ldg_stmt_line_fn *fn, void *arg,
+                            struct ldg_stmt_info *info, struct gw_errbuf *eb)
+{
+    char buf[LDG_LINE_BYTES_MAX + 2];
+    enum gw_err err = csv_lines(f, st, buf, sizeof(buf), fn, arg, info, eb);
+    memset(st->field, 0, sizeof(st->field));
+    return err;
 }
 
 enum gw_err ldg_csv_parse(const char *path, const struct ldg_stmt_opts *opts, ldg_stmt_line_fn *fn,
@@ -554,7 +566,7 @@ enum gw_err ldg_csv_parse(const char *path, const struct ldg_stmt_opts *opts, ld
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\": %s", path, GW_STRERROR(errno));
     }
     struct csv_state st = { .fmt = csv_format_of(opts->format) };
     char buf[LDG_LINE_BYTES_MAX + 2];

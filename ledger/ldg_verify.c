@@ -157,8 +157,10 @@ static void ldg_seal_begin(struct ldg_walk *w, const PGresult *r, int row)
     (void)snprintf(w->want, sizeof(w->want), "%s", PQgetvalue(r, row, C_HASH));
     GW_ASSERT(EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) == 1);
     for (size_t i = 0; i < sizeof(prev); i++) {
-        unsigned int b = 0;
-        GW_ASSERT(sscanf(w->last + 2 * i, "%2x", &b) == 1);
+        char pair[3] = { w->last[2 * i], w->last[2 * i + 1], '\0' };
+        char *end = NULL;
+        unsigned long b = strtoul(pair, &end, 16);
+        GW_ASSERT(*end == '\0' && b <= 0xff);
         prev[i] = (unsigned char)b;
     }
     GW_ASSERT(EVP_DigestUpdate(w->md, prev, sizeof(prev)) == 1);

@@ -43,7 +43,7 @@ enum gw_err rcp_words_vnd(int64_t amount_vnd, unsigned flags, char *out, size_t 
 /* ---- the receipt's data ---- */
 
 #define RCP_ITEMS_MAX     32
-#define RCP_XML_BYTES_MAX (256 * 1024)
+#define RCP_XML_BYTES_MAX ((size_t)256 * 1024)
 
 struct rcp_item {
     const char *fee_code;

@@ -98,7 +98,7 @@ static enum gw_err write_cert(const char *path, X509 *cert, struct gw_errbuf *eb
 {
     FILE *f = fopen(path, "w");
     if (f == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not write \"%s\": %s", path, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not write \"%s\": %s", path, GW_STRERROR(errno));
     }
     int ok = PEM_write_X509(f, cert);
     if (fclose(f) != 0 || ok != 1) {
@@ -115,7 +115,7 @@ static enum gw_err write_key(const char *path, EVP_PKEY *key, struct gw_errbuf *
         if (fd >= 0) {
             (void)close(fd);
         }
-        return gw_fail(eb, GW_ERR_IO, "could not write \"%s\": %s", path, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not write \"%s\": %s", path, GW_STRERROR(errno));
     }
     int ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
     if (fclose(f) != 0 || ok != 1) {
@@ -171,7 +171,7 @@ enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
         return err;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        return gw_fail(eb, GW_ERR_IO, "could not create \"%s\": %s", dir, strerror(errno));
+        return gw_fail(eb, GW_ERR_IO, "could not create \"%s\": %s", dir, GW_STRERROR(errno));
     }
     struct stat st;
     if (stat(ca_pem, &st) == 0) {

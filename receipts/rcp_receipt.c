@@ -147,7 +147,7 @@ enum gw_err rcp_xml_parse(const char *xml, size_t len, xmlDocPtr *out, struct gw
 {
     *out = NULL;
     if (len == 0 || len > RCP_XML_BYTES_MAX) {
-        return gw_fail(eb, GW_ERR_LIMIT, "the document must be 1 to %d bytes, not %zu",
+        return gw_fail(eb, GW_ERR_LIMIT, "the document must be 1 to %zu bytes, not %zu",
                        RCP_XML_BYTES_MAX, len);
     }
     /* No XML_PARSE_NOENT (no entity expansion), no DTD loading, no network. */

@@ -188,7 +188,7 @@ void bs_reply(struct evhttp_request *req, int status, const char *content_type, 
 void bs_reply_page(struct evhttp_request *req, int status, const char *title, const char *body_html)
 {
     struct gw_buf b;
-    gw_buf_init(&b, 64 * 1024);
+    gw_buf_init(&b, (size_t)64 * 1024);
     enum gw_err err = gw_buf_printf(
         &b,
         "<!doctype html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">"
@@ -377,8 +377,8 @@ static struct bs_conn *bs_target_pick(struct bs_sim *sim, struct bs_target *t)
         GW_ASSERT(evcon != NULL);
         evhttp_connection_set_timeout(evcon, BS_CALLBACK_TIMEOUT_S);
         evhttp_connection_set_retries(evcon, 0);
-        evhttp_connection_set_max_headers_size(evcon, 16 * 1024);
-        evhttp_connection_set_max_body_size(evcon, 64 * 1024);
+        evhttp_connection_set_max_headers_size(evcon, (ev_ssize_t)16 * 1024);
+        evhttp_connection_set_max_body_size(evcon, (ev_ssize_t)64 * 1024);
         best = &t->conns[t->n_conns++];
         best->evcon = evcon;
         best->inflight = 0;
@@ -606,7 +606,7 @@ enum gw_err bs_deliver_ex(struct bs_sim *sim, const struct bs_deliver_how *how,
         return gw_fail(eb, GW_ERR_LIMIT, "too many callbacks in progress");
     }
     struct bs_delivery *d = gw_xcalloc(1, sizeof(*d));
-    gw_arena_init(&d->arena, 1024, 256 * 1024);
+    gw_arena_init(&d->arena, 1024, (size_t)256 * 1024);
     d->sim = sim;
     sim->deliveries_alive++;
     d->next = sim->pool->alive;
@@ -715,7 +715,7 @@ void bs_show_page(struct evhttp_request *req, const char *provider, const char *
     char amount[32];
     bs_format_vnd(amount_vnd, amount);
     struct gw_buf b;
-    gw_buf_init(&b, 48 * 1024);
+    gw_buf_init(&b, (size_t)48 * 1024);
     enum gw_err err = gw_buf_printf(&b,
                                     "<p>Cổng %s giả lập, không có tiền thật. <span class=\"en\">"
                                     "Simulated %s, no real money.</span></p>\n<table>\n",

@@ -20,7 +20,7 @@ struct bs_pool;
 
 #define BS_TXNS_MAX                     1000000 /* per provider store; then 503 */
 #define BS_PROVIDER_TXNS_MAX            500000  /* VNPAY, MoMo, ZaloPay: each store (with ext) */
-#define BS_BODY_BYTES_MAX               (8 * 1024)
+#define BS_BODY_BYTES_MAX               ((size_t)8 * 1024)
 #define BS_HTTP_TIMEOUT_S               30     /* idle browser connections */
 #define BS_CALLBACK_TIMEOUT_S           5      /* one callback attempt */
 #define BS_CALLBACK_ATTEMPTS_MAX        6      /* the first and five retries */

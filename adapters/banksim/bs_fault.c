@@ -25,7 +25,7 @@
 #define BS_REORDER_WINDOW_MAX   1000
 #define BS_DUPLICATES_MAX       10
 #define BS_API_TIMEOUT_MS_DFLT  60000
-#define BS_FAULTS_DOC_BYTES_MAX (8 * 1024)
+#define BS_FAULTS_DOC_BYTES_MAX ((size_t)8 * 1024)
 #define BS_DEFERRED_MAX         10000 /* answers held at once; beyond, answered at once */
 
 enum bs_forge_kind {
@@ -36,7 +36,6 @@ enum bs_forge_kind {
 
 /* One section of the document: the faults of a provider, or the global ones. */
 struct bs_fault_cfg {
-    bool set;
     double drop;
     int64_t delay_min_ms, delay_max_ms;
     double dup_p;
@@ -45,11 +44,12 @@ struct bs_fault_cfg {
     double late_p;
     int64_t late_after_ms;
     double forge_p;
-    int forge_kind;
     int64_t api_slow_min_ms, api_slow_max_ms;
     double api_fail, api_timeout;
     int64_t api_timeout_ms;
     double create_fail;
+    int forge_kind;
+    bool set;
     bool create_5xx;
 };
 
@@ -742,7 +742,7 @@ static void bs_stats_cb(struct evhttp_request *req, void *arg)
 {
     struct bs_sim *sim = arg;
     struct gw_buf b;
-    gw_buf_init(&b, 64 * 1024);
+    gw_buf_init(&b, (size_t)64 * 1024);
     enum gw_err err = gw_buf_adds(&b, "{");
     for (size_t p = 0; p < BS_PROV_N && err == GW_OK; p++) {
         if (p > 0) {
@@ -775,7 +775,7 @@ static void bs_faults_cb(struct evhttp_request *req, void *arg)
         return;
     }
     struct gw_arena a;
-    gw_arena_init(&a, 4096, 64 * 1024);
+    gw_arena_init(&a, 4096, (size_t)64 * 1024);
     char *body = NULL;
     size_t len = 0;
     struct gw_errbuf eb = { .msg = "body too large" };

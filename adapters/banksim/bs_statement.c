@@ -20,7 +20,7 @@
 
 #include "banned.h"
 
-#define BS_STATEMENT_BYTES_MAX (256 * 1024 * 1024)
+#define BS_STATEMENT_BYTES_MAX ((size_t)256 * 1024 * 1024)
 #define BS_STATEMENT_SLOTS_MAX 8
 
 /* ---- packed provider fields ---- */
@@ -185,7 +185,7 @@ static void bs_stmt_get_cb(struct evhttp_request *req, void *arg)
 {
     const struct bs_stmt_slot *slot = arg;
     struct gw_arena a;
-    gw_arena_init(&a, 1024, 16 * 1024);
+    gw_arena_init(&a, 1024, (size_t)16 * 1024);
     int64_t day = 0;
     const char *date = NULL;
     if (bs_stmt_date(req, &a, &day, &date) != GW_OK) {
@@ -240,11 +240,11 @@ static void bs_stmt_close_cb(struct evhttp_request *req, void *arg)
 {
     struct bs_sim *sim = arg;
     struct gw_arena a;
-    gw_arena_init(&a, 1024, 16 * 1024);
+    gw_arena_init(&a, 1024, (size_t)16 * 1024);
     int64_t day = 0;
     const char *date = NULL;
     struct gw_buf out;
-    gw_buf_init(&out, 64 * 1024);
+    gw_buf_init(&out, (size_t)64 * 1024);
     int status = 200;
     if (sim->opts->statement_dir == NULL) {
         status = 409;

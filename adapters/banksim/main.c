@@ -207,6 +207,7 @@ static int bs_parse_args(int argc, char **argv, struct bs_options *o)
     o->seed = (uint64_t)gw_now_ms();
     o->callback_interval_ms = BS_CALLBACK_INTERVAL_MS_DEFAULT;
     int c;
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): start-up, before the event loop */
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'h') {
             bs_usage(stdout);
@@ -237,7 +238,7 @@ static void bs_index_cb(struct evhttp_request *req, void *arg)
     const struct bs_sim *sim = arg;
     const struct bs_stats *st = &sim->stats;
     struct gw_buf b;
-    gw_buf_init(&b, 16 * 1024);
+    gw_buf_init(&b, (size_t)16 * 1024);
     enum gw_err err = gw_buf_adds(&b, "feegate-banksim: simulated payment providers\n\n");
     for (size_t i = 0; bs_providers[i] != NULL && err == GW_OK; i++) {
         err = gw_buf_printf(&b, "%s (%s): %s\n", bs_providers[i]->name, bs_on[i] ? "on" : "off",

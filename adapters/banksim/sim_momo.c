@@ -27,7 +27,7 @@
 #define MOMO_REFUND_BASE   5088000001LL /* transId of the refund at store index 0 */
 #define MOMO_AMOUNT_MIN    1000
 #define MOMO_AMOUNT_MAX    50000000
-#define MOMO_EXPIRE_MS     (100 * 60 * 1000) /* a payUrl lives 100 minutes (assumed) */
+#define MOMO_EXPIRE_MS     ((int64_t)100 * 60 * 1000) /* a payUrl lives 100 minutes (assumed) */
 #define MOMO_PAGE_PATH     "/momo/v2/gateway/pay"
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -107,7 +107,7 @@ static const char *momo_text(json_t *v, char tmp[24])
 static void momo_sign(json_t *o, const char *const *names, size_t n, char mac[GW_SHA256_HEX_BYTES])
 {
     struct gw_buf b;
-    gw_buf_init(&b, 64 * 1024);
+    gw_buf_init(&b, (size_t)64 * 1024);
     for (size_t i = 0; i < n; i++) {
         char tmp[24];
         const char *v = strcmp(names[i], "accessKey") == 0
@@ -255,7 +255,7 @@ static void momo_create_cb(struct evhttp_request *req, void *arg)
 {
     (void)arg;
     struct gw_arena a;
-    gw_arena_init(&a, 8 * 1024, 64 * 1024);
+    gw_arena_init(&a, (size_t)8 * 1024, (size_t)64 * 1024);
     json_t *in = evhttp_request_get_command(req) == EVHTTP_REQ_POST ? momo_body(req, &a) : NULL;
     const char *msg = "Successful.";
     int result = in != NULL ? momo_create_check(in, &msg) : 20;
@@ -333,7 +333,7 @@ static char *momo_return_url(struct gw_arena *a, const struct bs_txn *t)
     json_t *o = momo_result(t, BS_FORGE_NONE);
     const char *url = bs_ext_get(t->ext, MX_N, MX_REDIRECT_URL);
     struct gw_buf b;
-    gw_buf_init(&b, 32 * 1024);
+    gw_buf_init(&b, (size_t)32 * 1024);
     enum gw_err err = gw_buf_printf(&b, "%s%c", url, strchr(url, '?') != NULL ? '&' : '?');
     const char *key;
     json_t *v;
@@ -434,7 +434,7 @@ static void momo_page_cb(struct evhttp_request *req, void *arg)
 {
     (void)arg;
     struct gw_arena a;
-    gw_arena_init(&a, 8 * 1024, 1024 * 1024);
+    gw_arena_init(&a, (size_t)8 * 1024, (size_t)1024 * 1024);
     size_t len = 0;
     const char *q = bs_request_query(req, &len);
     struct gw_kv *kv = NULL;
@@ -595,7 +595,7 @@ static void momo_api(struct evhttp_request *req, bool refund)
         return;
     }
     struct gw_arena a;
-    gw_arena_init(&a, 8 * 1024, 64 * 1024);
+    gw_arena_init(&a, (size_t)8 * 1024, (size_t)64 * 1024);
     json_t *in = momo_body(req, &a);
     json_t *o = NULL;
     const char *partner = json_string_value(json_object_get(in, "partnerCode"));

@@ -247,7 +247,7 @@ static void sandbox_show_page(struct evhttp_request *req, const struct sandbox_p
     char amount[32];
     sandbox_format_vnd(pay->amount_vnd, amount);
     struct gw_buf b;
-    gw_buf_init(&b, 48 * 1024);
+    gw_buf_init(&b, (size_t)48 * 1024);
     enum gw_err err = gw_buf_adds(&b, "<p>Giao dịch thử nghiệm, không có tiền thật. "
                                       "<span class=\"en\">Test transaction, no real money."
                                       "</span></p>\n<table>\n");
@@ -419,7 +419,7 @@ static void sandbox_pay_cb(struct evhttp_request *req, void *arg)
         return;
     }
     struct gw_arena a;
-    gw_arena_init(&a, 8 * 1024, 1024 * 1024);
+    gw_arena_init(&a, (size_t)8 * 1024, (size_t)1024 * 1024);
     size_t len = 0;
     const char *q = bs_request_query(req, &len);
     struct sandbox_pay pay;
@@ -455,7 +455,7 @@ static void sandbox_query_cb(struct evhttp_request *req, void *arg)
         return;
     }
     struct gw_arena a;
-    gw_arena_init(&a, 2 * 1024, 64 * 1024);
+    gw_arena_init(&a, (size_t)2 * 1024, (size_t)64 * 1024);
     size_t len = 0;
     const char *q = bs_request_query(req, &len);
     struct gw_kv *kv = NULL;
@@ -491,6 +491,13 @@ static void sandbox_query_cb(struct evhttp_request *req, void *arg)
 /* ---- refunds (§5, §6) ---- */
 
 /* §5: the signed refund object of r, keys in protocol order. */
+/* Whether the stored refund r was for another payment than merchant_ref. */
+static bool sr_ref_differs(const struct bs_txn *r, const char *merchant_ref)
+{
+    const char *have = bs_ext_get(r->ext, SR_N, SR_MERCHANT_REF);
+    return have == NULL || merchant_ref == NULL || strcmp(have, merchant_ref) != 0;
+}
+
 static void sandbox_refund_reply(struct evhttp_request *req, const struct bs_txn *r, bool api)
 {
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "merchant_id", sandbox.merchant_id,
@@ -603,7 +610,7 @@ static void sandbox_refund_cb(struct evhttp_request *req, void *arg)
         return;
     }
     struct gw_arena a;
-    gw_arena_init(&a, 4 * 1024, 256 * 1024);
+    gw_arena_init(&a, (size_t)4 * 1024, (size_t)256 * 1024);
     json_t *root = NULL;
     struct sandbox_refund_req rr = { NULL, NULL, 0 };
     struct gw_errbuf eb = { .msg = "" };
@@ -620,8 +627,7 @@ static void sandbox_refund_cb(struct evhttp_request *req, void *arg)
             bs_reply(req, 400, "application/json", invalid, sizeof(invalid) - 1);
         }
     } else if (r != NULL &&
-               (r->amount_vnd != rr.amount_vnd ||
-                strcmp(bs_ext_get(r->ext, SR_N, SR_MERCHANT_REF), rr.merchant_ref) != 0)) {
+               (r->amount_vnd != rr.amount_vnd || sr_ref_differs(r, rr.merchant_ref))) {
         struct bs_txn reused = { .status = BS_FAILED, .amount_vnd = rr.amount_vnd };
         const char *f[SR_N] = { rr.merchant_ref, "refund_id_reused" };
         (void)snprintf(reused.merchant_ref, sizeof(reused.merchant_ref), "%s", rr.refund_id);
@@ -651,13 +657,14 @@ static void sandbox_refund_query_cb(struct evhttp_request *req, void *arg)
         return;
     }
     struct gw_arena a;
-    gw_arena_init(&a, 2 * 1024, 64 * 1024);
+    gw_arena_init(&a, (size_t)2 * 1024, (size_t)64 * 1024);
     size_t len = 0;
     const char *q = bs_request_query(req, &len);
     struct gw_kv *kv = NULL;
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err err = sandbox_verify_query(&a, q, len, sandbox_refund_query_fields, 2, &kv, &eb);
-    const struct bs_txn *r = err == GW_OK ? bs_store_find(&sandbox.refunds, kv[1].value) : NULL;
+    const struct bs_txn *r =
+        err == GW_OK && kv != NULL ? bs_store_find(&sandbox.refunds, kv[1].value) : NULL;
     if (err != GW_OK) {
         static const char forbidden[] = "{\"status\":\"bad_signature\"}";
         static const char invalid[] = "{\"status\":\"invalid\"}";

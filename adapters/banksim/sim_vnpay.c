@@ -121,7 +121,7 @@ static enum gw_err vnpay_hash(const struct gw_kv *kv, size_t n, struct gw_buf *d
         }
         sorted[m++] = &kv[i];
     }
-    qsort(sorted, m, sizeof(sorted[0]), vnpay_kv_cmp);
+    qsort(sorted, m, sizeof(sorted[0]), vnpay_kv_cmp); /* NOLINT(bugprone-sizeof-expression) */
     enum gw_err err = GW_OK;
     for (size_t i = 0; i < m && err == GW_OK; i++) {
         if (i > 0) {
@@ -148,7 +148,7 @@ static void vnpay_pipe_mac(json_t *o, const char *const *names, size_t n,
                            char mac[GW_SHA512_HEX_BYTES])
 {
     struct gw_buf b;
-    gw_buf_init(&b, 64 * 1024);
+    gw_buf_init(&b, (size_t)64 * 1024);
     for (size_t i = 0; i < n; i++) {
         const char *v = json_string_value(json_object_get(o, names[i]));
         GW_ASSERT((i == 0 || gw_buf_addc(&b, '|') == GW_OK) &&
@@ -215,7 +215,7 @@ static char *vnpay_result_url(struct gw_arena *a, const char *url, const struct 
                               enum bs_forge forge)
 {
     struct gw_buf q;
-    gw_buf_init(&q, 16 * 1024);
+    gw_buf_init(&q, (size_t)16 * 1024);
     char *s = NULL;
     if (vnpay_result_query(t, forge, &q) == GW_OK) {
         s = gw_arena_printf(a, "%s%c%s", url, strchr(url, '?') != NULL ? '&' : '?', q.data);
@@ -337,7 +337,7 @@ static bool vnpay_pay_valid(const struct gw_kv *kv, size_t n, int64_t *amount_vn
                             int64_t *expires_ms, const char **why, const char **code)
 {
     struct gw_buf data;
-    gw_buf_init(&data, 64 * 1024);
+    gw_buf_init(&data, (size_t)64 * 1024);
     char mac[GW_SHA512_HEX_BYTES];
     const char *got = gw_kv_get(kv, n, "vnp_SecureHash");
     bool hash_ok = vnpay_hash(kv, n, &data, mac) == GW_OK && got != NULL &&
@@ -470,7 +470,7 @@ static void vnpay_pay_cb(struct evhttp_request *req, void *arg)
 {
     (void)arg;
     struct gw_arena a;
-    gw_arena_init(&a, 8 * 1024, 1024 * 1024);
+    gw_arena_init(&a, (size_t)8 * 1024, (size_t)1024 * 1024);
     size_t len = 0;
     const char *q = bs_request_query(req, &len);
     struct gw_kv *kv = NULL;
@@ -648,7 +648,7 @@ static void vnpay_api_cb(struct evhttp_request *req, void *arg)
         return;
     }
     struct gw_arena a;
-    gw_arena_init(&a, 8 * 1024, 64 * 1024);
+    gw_arena_init(&a, (size_t)8 * 1024, (size_t)64 * 1024);
     char *body = NULL;
     size_t len = 0;
     json_t *in = bs_request_body(req, &a, &body, &len) == GW_OK

@@ -140,7 +140,7 @@ static void zalopay_mac(json_t *in, const char *key, const char *const *names, s
                         char mac[GW_SHA256_HEX_BYTES])
 {
     struct gw_buf b;
-    gw_buf_init(&b, 64 * 1024);
+    gw_buf_init(&b, (size_t)64 * 1024);
     for (size_t i = 0; i < n; i++) {
         const char *v = strcmp(names[i], "key1") == 0 ? zalopay.key1 : zalopay_get(in, names[i]);
         GW_ASSERT((i == 0 || gw_buf_addc(&b, '|') == GW_OK) &&
@@ -271,7 +271,7 @@ static void zalopay_create_cb(struct evhttp_request *req, void *arg)
 {
     (void)arg;
     struct gw_arena a;
-    gw_arena_init(&a, 8 * 1024, 64 * 1024);
+    gw_arena_init(&a, (size_t)8 * 1024, (size_t)64 * 1024);
     json_t *in = zalopay_fields(req, &a);
     int64_t amount = 0;
     int64_t app_time = 0;
@@ -353,8 +353,8 @@ static char *zalopay_callback_body(struct gw_arena *a, const struct bs_txn *t, e
 {
     struct gw_buf data;
     struct gw_buf body;
-    gw_buf_init(&data, 32 * 1024);
-    gw_buf_init(&body, 64 * 1024);
+    gw_buf_init(&data, (size_t)32 * 1024);
+    gw_buf_init(&body, (size_t)64 * 1024);
     char *out = NULL;
     char mac[GW_SHA256_HEX_BYTES];
     if (zalopay_data(t, t->amount_vnd, &data) != GW_OK) {
@@ -510,7 +510,7 @@ static void zalopay_page_cb(struct evhttp_request *req, void *arg)
 {
     (void)arg;
     struct gw_arena a;
-    gw_arena_init(&a, 8 * 1024, 1024 * 1024);
+    gw_arena_init(&a, (size_t)8 * 1024, (size_t)1024 * 1024);
     size_t len = 0;
     const char *q = bs_request_query(req, &len);
     struct gw_kv *kv = NULL;
@@ -659,7 +659,7 @@ static void zalopay_api(struct evhttp_request *req, enum zalopay_op op)
         return;
     }
     struct gw_arena a;
-    gw_arena_init(&a, 8 * 1024, 64 * 1024);
+    gw_arena_init(&a, (size_t)8 * 1024, (size_t)64 * 1024);
     json_t *in = zalopay_fields(req, &a);
     const char *const *names = op == ZALOPAY_QUERY    ? zalopay_query_mac
                                : op == ZALOPAY_REFUND ? zalopay_refund_mac

@@ -89,7 +89,7 @@ static int verify(struct gw_arena *arena, const char *path)
         bad += !pass;
         n++;
     }
-    fclose(f);
+    (void)fclose(f);
     if (n == 0) {
         fprintf(stderr, "%s: no cases\n", path);
         return 1;
@@ -100,7 +100,7 @@ static int verify(struct gw_arena *arena, const char *path)
 int main(int argc, char **argv)
 {
     struct gw_arena arena;
-    gw_arena_init(&arena, 4096, 4 * 1024 * 1024);
+    gw_arena_init(&arena, 4096, (size_t)4 * 1024 * 1024);
     int rc = 2;
     if (argc == 2 && strcmp(argv[1], "emit") == 0) {
         rc = emit(&arena);

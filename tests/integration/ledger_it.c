@@ -85,7 +85,7 @@ static int lit_wait(pid_t pid)
         if (w < 0 && errno != EINTR) {
             return -1;
         }
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        struct timespec ts = { 0, 10L * 1000 * 1000 };
         (void)nanosleep(&ts, NULL);
     }
     (void)kill(pid, SIGKILL);

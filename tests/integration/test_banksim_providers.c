@@ -1058,12 +1058,12 @@ static void test_faults_reorder_delay_late(void **state)
     /* Reorder: ten callbacks held, then released shuffled. */
     set_faults("{\"seed\":7,\"vnpay\":{\"reorder\":{\"window\":10,\"hold_ms\":5000}}}");
     run_batch("RO", 10);
-    int order[10];
+    int order[10] = { 0 };
     int k = 0;
     pthread_mutex_lock(&mer.lock);
     for (int i = 0; i < mer.n && k < 10; i++) {
         if (strncmp(mer.r[i].ref, "RO", 2) == 0) {
-            order[k++] = atoi(mer.r[i].ref + 2);
+            order[k++] = (int)strtol(mer.r[i].ref + 2, NULL, 10);
         }
     }
     pthread_mutex_unlock(&mer.lock);
@@ -1071,6 +1071,7 @@ static void test_faults_reorder_delay_late(void **state)
     bool identity = true;
     int seen_mask = 0;
     for (int i = 0; i < 10; i++) {
+        assert_true(order[i] >= 0 && order[i] < 10);
         identity = identity && order[i] == i;
         seen_mask |= 1 << order[i];
     }
@@ -1181,7 +1182,7 @@ static void read_file(const char *path, char *out, size_t cap)
     assert_non_null(f);
     size_t n = fread(out, 1, cap - 1, f);
     out[n] = '\0';
-    fclose(f);
+    (void)fclose(f);
 }
 
 static void test_statements(void **state)

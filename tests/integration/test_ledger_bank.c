@@ -156,6 +156,7 @@ static void test_bank(void **state)
     pthread_t t[BANK_WRITERS + BANK_READERS + 1];
     int n = 0;
     for (int i = 0; i < BANK_WRITERS; i++) {
+        /* NOLINTNEXTLINE(performance-no-int-to-ptr): the writer's number, not a pointer */
         assert_int_equal(pthread_create(&t[n++], NULL, writer, (void *)(uintptr_t)i), 0);
     }
     for (int i = 0; i < BANK_READERS; i++) {

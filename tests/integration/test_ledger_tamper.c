@@ -296,23 +296,23 @@ static void test_app_role_refused(void **state)
     static const char *const sql[] = {
         "UPDATE postings SET amount_vnd = amount_vnd + 1",
         "DELETE FROM postings",
-        "INSERT INTO postings (journal_id, account_code, amount_vnd) "
-        "VALUES (1, 'clearing:sandbox', 1)",
+        ("INSERT INTO postings (journal_id, account_code, amount_vnd) "
+         "VALUES (1, 'clearing:sandbox', 1)"),
         "UPDATE journals SET memo = 'x'",
         "DELETE FROM journals",
         "INSERT INTO journals (kind, business_day) VALUES ('x', current_date)",
         "UPDATE journal_seals SET seq = seq + 100",
         "DELETE FROM journal_seals",
-        "INSERT INTO journal_seals SELECT seq + 100, journal_id, prev_hash, hash FROM "
-        "journal_seals",
+        ("INSERT INTO journal_seals SELECT seq + 100, journal_id, prev_hash, hash FROM "
+         "journal_seals"),
         "INSERT INTO business_days (day) VALUES (current_date)",
         "UPDATE business_days SET status = 'open'",
         "DELETE FROM settlement_items",
         "TRUNCATE postings",
         "SET session_replication_role = replica",
         "ALTER TABLE journals DISABLE TRIGGER ALL",
-        "SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:sandbox\",\"amount_vnd\":1},"
-        "{\"account\":\"payable:STP-HN-3511\",\"amount_vnd\":-1}]')",
+        ("SELECT post_journal('x', NULL, '', '[{\"account\":\"clearing:sandbox\",\"amount_vnd\":1},"
+         "{\"account\":\"payable:STP-HN-3511\",\"amount_vnd\":-1}]')"),
         "SELECT ledger_write_off('sandbox', 1, 'x', 'a', 'b')",
     };
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {

@@ -70,7 +70,7 @@ static int mt_setup(void **state)
 {
     static struct mt t;
     memset(&t, 0, sizeof(t));
-    gw_arena_init(&t.arena, 4096, 4 * 1024 * 1024);
+    gw_arena_init(&t.arena, 4096, (size_t)4 * 1024 * 1024);
     *state = &t;
     return 0;
 }
@@ -222,7 +222,7 @@ static void test_ipn_tampered(void **state)
         char saved = body[i];
         bool digit = saved >= '0' && saved <= '9';
         bool letter = (saved >= 'a' && saved <= 'z') || (saved >= 'A' && saved <= 'Z');
-        body[i] = digit ? (saved == '9' ? '8' : (char)(saved + 1)) : saved == 'x' ? 'y' : 'x';
+        body[i] = (char)(digit ? (saved == '9' ? '8' : saved + 1) : (saved == 'x' ? 'y' : 'x'));
         enum gw_err err = mt_ipn(t, "POST", body);
         if (digit || letter) {
             assert_int_equal(err, GW_ERR_AUTH); /* any signed value, name or the signature */

@@ -44,7 +44,7 @@ static int sb_setup(void **state)
 {
     static struct sb_test t;
     memset(&t, 0, sizeof(t));
-    gw_arena_init(&t.arena, 4096, 1024 * 1024);
+    gw_arena_init(&t.arena, 4096, (size_t)1024 * 1024);
     *state = &t;
     return 0;
 }

@@ -84,7 +84,7 @@ static int vt_setup(void **state)
 {
     static struct vt t;
     memset(&t, 0, sizeof(t));
-    gw_arena_init(&t.arena, 4096, 4 * 1024 * 1024);
+    gw_arena_init(&t.arena, 4096, (size_t)4 * 1024 * 1024);
     *state = &t;
     return 0;
 }

@@ -76,7 +76,7 @@ static int zt_setup(void **state)
 {
     static struct zt t;
     memset(&t, 0, sizeof(t));
-    gw_arena_init(&t.arena, 4096, 4 * 1024 * 1024);
+    gw_arena_init(&t.arena, 4096, (size_t)4 * 1024 * 1024);
     *state = &t;
     return 0;
 }
@@ -155,7 +155,7 @@ static void test_callback_tampered(void **state)
         char saved = body[i];
         bool digit = saved >= '0' && saved <= '9';
         bool letter = (saved >= 'a' && saved <= 'z') || (saved >= 'A' && saved <= 'Z');
-        body[i] = digit ? (saved == '9' ? '8' : (char)(saved + 1)) : saved == 'x' ? 'y' : 'x';
+        body[i] = (char)(digit ? (saved == '9' ? '8' : saved + 1) : (saved == 'x' ? 'y' : 'x'));
         enum gw_err err = zt_callback(t, "POST", body);
         if (body + i >= type) { /* "type" is outside the mac: only checked, 1 or absent */
             assert_true(err == GW_OK || err == GW_ERR_INVALID);
@@ -275,8 +275,8 @@ static void test_create_z2(void **state)
                      GW_ERR_INVALID);
     /* 23:59 UTC is already the next day in Vietnam (§0). */
     c = z_charge;
-    c.created_at = 1705363140;                /* 2024-01-15 23:59 UTC */
-    c.expires_at = c.created_at + 86400 * 40; /* beyond ZaloPay's 30 days: not sent */
+    c.created_at = 1705363140;                 /* 2024-01-15 23:59 UTC */
+    c.expires_at = c.created_at + 86400L * 40; /* beyond ZaloPay's 30 days: not sent */
     assert_int_equal(gw_adapter_zalopay.create_build(&cfg, &c, &t->arena, &req, &t->eb), GW_OK);
     assert_non_null(strstr(req.body, "app_trans_id=240116_HS2024000123&"));
     assert_null(strstr(req.body, "expire_duration_seconds"));

@@ -57,7 +57,7 @@ static void test_decode_round_trip(void **state)
 {
     (void)state;
     struct gw_arena a;
-    gw_arena_init(&a, 1024, 64 * 1024);
+    gw_arena_init(&a, 1024, (size_t)64 * 1024);
     for (size_t i = 0; i < URL_COUNT(url_pitfalls); i++) {
         char *out = NULL;
         const char *php = url_pitfalls[i].php;
@@ -76,9 +76,9 @@ static void test_decode_errors(void **state)
     static const char *const bad[] = { "%",   "%4",   "abc%",  "%G1", "%4G",
                                        "a%0", "%%41", "x%00y", "%00" };
     struct gw_arena a;
-    gw_arena_init(&a, 1024, 64 * 1024);
+    gw_arena_init(&a, 1024, (size_t)64 * 1024);
     for (size_t i = 0; i < URL_COUNT(bad); i++) {
-        char *out = (char *)(uintptr_t)1;
+        char *out = (char *)(uintptr_t)1; /* NOLINT(performance-no-int-to-ptr): must be reset */
         assert_int_equal(gw_form_decode(&a, bad[i], strlen(bad[i]), &out), GW_ERR_INVALID);
         assert_null(out);
     }
@@ -95,7 +95,7 @@ static void test_parse(void **state)
 {
     (void)state;
     struct gw_arena a;
-    gw_arena_init(&a, 1024, 64 * 1024);
+    gw_arena_init(&a, 1024, (size_t)64 * 1024);
     const char *q = "a=1&b=x+y%26z&&c&d=&=e&";
     struct gw_kv *kv = NULL;
     size_t n = 0;
@@ -121,7 +121,7 @@ static void test_parse_errors(void **state)
 {
     (void)state;
     struct gw_arena a;
-    gw_arena_init(&a, 1024, 64 * 1024);
+    gw_arena_init(&a, 1024, (size_t)64 * 1024);
     struct gw_kv *kv = NULL;
     size_t n = 0;
     assert_int_equal(gw_form_parse(&a, "a=1&b=2&c=3", 11, 2, &kv, &n), GW_ERR_LIMIT);

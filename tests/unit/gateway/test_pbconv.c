@@ -22,7 +22,7 @@
 /* protobuf-c string fields are char *; the literals are only read while packing. */
 static char *pt_str(const char *s)
 {
-    return (char *)(uintptr_t)s;
+    return (char *)(uintptr_t)s; /* NOLINT(performance-no-int-to-ptr): read-only use */
 }
 
 struct pt_msg {
@@ -235,7 +235,7 @@ static void test_create_garbage(void **state)
     };
 
     for (size_t i = 0; i < PT_COUNT(bad); i++) {
-        json_t *out = (json_t *)(uintptr_t)1; /* must be reset */
+        json_t *out = (json_t *)(uintptr_t)1; /* NOLINT(performance-no-int-to-ptr): must be reset */
         assert_int_equal(gw_pb_create_to_json(bad[i].bytes, bad[i].len, &out), GW_ERR_INVALID);
         assert_null(out);
     }
@@ -301,7 +301,7 @@ static void test_payment_round_trip(void **state)
 {
     (void)state;
     struct gw_arena a;
-    gw_arena_init(&a, 4096, 1024 * 1024);
+    gw_arena_init(&a, 4096, (size_t)1024 * 1024);
     void *bytes = NULL;
     size_t len = 0;
     assert_int_equal(gw_pb_from_json(&a, GW_PB_PAYMENT, pt_payment, &bytes, &len), GW_OK);
@@ -317,7 +317,7 @@ static void test_payment_sparse(void **state)
 {
     (void)state;
     struct gw_arena a;
-    gw_arena_init(&a, 4096, 1024 * 1024);
+    gw_arena_init(&a, 4096, (size_t)1024 * 1024);
     void *bytes = NULL;
     size_t len = 0;
     assert_int_equal(gw_pb_from_json(&a, GW_PB_PAYMENT,
@@ -344,7 +344,7 @@ static void test_receipt_number_integer(void **state)
 {
     (void)state;
     struct gw_arena a;
-    gw_arena_init(&a, 4096, 1024 * 1024);
+    gw_arena_init(&a, 4096, (size_t)1024 * 1024);
     void *bytes = NULL;
     size_t len = 0;
     assert_int_equal(gw_pb_from_json(&a, GW_PB_PAYMENT,
@@ -363,7 +363,7 @@ static void test_list_and_webhook(void **state)
 {
     (void)state;
     struct gw_arena a;
-    gw_arena_init(&a, 4096, 1024 * 1024);
+    gw_arena_init(&a, 4096, (size_t)1024 * 1024);
     char text[8192];
     void *bytes = NULL;
     size_t len = 0;
@@ -409,7 +409,7 @@ static void test_errors(void **state)
 {
     (void)state;
     struct gw_arena a;
-    gw_arena_init(&a, 4096, 1024 * 1024);
+    gw_arena_init(&a, 4096, (size_t)1024 * 1024);
     void *bytes = NULL;
     size_t len = 0;
     assert_int_equal(gw_pb_error(&a, "not_found", "no such payment", &bytes, &len), GW_OK);
@@ -428,10 +428,10 @@ static void test_from_json_refuses(void **state)
 {
     (void)state;
     struct gw_arena a;
-    gw_arena_init(&a, 4096, 1024 * 1024);
+    gw_arena_init(&a, 4096, (size_t)1024 * 1024);
     static const char *const bad[] = { "", "{", "[1,2]", "\"x\"", "null", "{\"a\":1}}" };
     for (size_t i = 0; i < PT_COUNT(bad); i++) {
-        void *bytes = (void *)(uintptr_t)1;
+        void *bytes = (void *)(uintptr_t)1; /* NOLINT(performance-no-int-to-ptr): must be reset */
         size_t len = 9;
         assert_int_equal(gw_pb_from_json(&a, GW_PB_PAYMENT, bad[i], &bytes, &len), GW_ERR_INVALID);
         assert_null(bytes);

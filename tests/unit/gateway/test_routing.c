@@ -21,7 +21,7 @@
 static time_t vn(int day, int hh, int mm)
 {
     const time_t sunday_0000_vn = 1795280400; /* 2026-11-22T00:00+07:00 */
-    return sunday_0000_vn + (time_t)day * 86400 + hh * 3600 + mm * 60;
+    return sunday_0000_vn + (time_t)day * 86400 + (time_t)hh * 3600 + (time_t)mm * 60;
 }
 
 static struct gw_channel_config ch;

@@ -250,7 +250,7 @@ static void test_input_untouched(void **state)
 static json_t *vt_items_request(size_t n)
 {
     struct gw_buf b;
-    gw_buf_init(&b, 64 * 1024);
+    gw_buf_init(&b, (size_t)64 * 1024);
     enum gw_err err = gw_buf_adds(&b, "{" VT_REF "," VT_AGENCY "," VT_PAYER ",\"items\":[");
     for (size_t i = 0; i < n && err == GW_OK; i++) {
         err = gw_buf_printf(&b, "%s{\"fee_code\":\"F%zu\",\"amount_vnd\":1000}", i ? "," : "", i);

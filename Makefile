@@ -2,21 +2,24 @@
 #   make deps          install the missing Debian packages (root; prints the command otherwise)
 #   make build         RelWithDebInfo into build/
 #   make build-asan    AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/
-#   make test          deps, format-check, both builds, every test (ctest) in both, tidy
+#   make test          deps, format-check, both builds, every test (ctest) in both, tidy, fuzz
+#   make fuzz          the libFuzzer targets (clang) into build-fuzz/, each run FUZZ_SECONDS (30)
 #   make demo          the embedded database, the bank simulator and the gateway, in the foreground
 #   make bench         the benchmark (bench/run.sh)
 #   make format | format-check | tidy | clean
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
-.PHONY: deps build build-asan test test-build test-asan demo bench format format-check tidy clean
+.PHONY: deps build build-asan test test-build test-asan fuzz demo bench format format-check tidy clean
 
 DEBIAN_PACKAGES := build-essential cmake pkg-config clang clang-tidy clang-format libevent-dev \
 	libssl-dev libpq-dev postgresql-15 libprotobuf-c-dev protobuf-c-compiler libjansson-dev \
 	libcmocka-dev libxml2-dev libxmlsec1-dev xmlsec1 libcairo2-dev libpango1.0-dev \
-	libqrencode-dev fonts-dejavu-core poppler-utils curl nodejs npm
+	libqrencode-dev fonts-dejavu-core poppler-utils curl nodejs npm libclang-rt-14-dev
 
 BUILD_DIR := build
 ASAN_DIR := build-asan
+FUZZ_DIR := build-fuzz
+FUZZ_SECONDS ?= 30
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Any sanitizer report ends the process with an error, and leaks are reported.
 SANITIZER_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
@@ -60,7 +63,7 @@ build-asan:
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 
 # Sequential on purpose (also under make -j): the format check, the plain run, clang-tidy,
-# then the sanitized run, each even if an earlier one failed (every summary is worth
+# the sanitized run, then the fuzzers, each even if an earlier one failed (every summary is worth
 # reading); fails if any failed.
 test: deps
 	@status=0; \
@@ -68,6 +71,7 @@ test: deps
 	$(MAKE) --no-print-directory test-build || status=1; \
 	$(MAKE) --no-print-directory tidy || status=1; \
 	$(MAKE) --no-print-directory test-asan || status=1; \
+	$(MAKE) --no-print-directory fuzz || status=1; \
 	if [ $$status != 0 ]; then echo "test: FAILED (see the ctest summaries above)"; fi; \
 	exit $$status
 
@@ -76,6 +80,13 @@ test-build: build
 
 test-asan: build-asan
 	cd $(ASAN_DIR) && $(SANITIZER_ENV) $(CTEST)
+
+# The parsers of outside bytes under libFuzzer + ASan + UBSan (tests/fuzz/), bounded in time.
+fuzz:
+	cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DFEEGATE_FUZZ=ON \
+		-DFEEGATE_TESTS=OFF -DFEEGATE_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_adapters fuzz_portal fuzz_form
+	cd $(FUZZ_DIR) && $(SANITIZER_ENV) $(CTEST) -L fuzz
 
 demo: deps
 	$(MAKE) --no-print-directory build
@@ -97,4 +108,4 @@ tidy: build
 	bash tests/tidy/tidy.sh $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

@@ -23,6 +23,9 @@ enum gw_adapter_cap {
     GW_ADAPTER_CAP_REFUND = 1u << 2,   /* refund API */
     GW_ADAPTER_CAP_CREATE = 1u << 3,   /* server-side create returns the pay URL (MoMo, ZaloPay) */
     GW_ADAPTER_CAP_REFUND_QUERY = 1u << 4, /* refund status API (ZaloPay query_refund) */
+    /* The refund status query answers about the charge's latest refund, not a given one
+     * (VNPAY's querydr): the gateway keeps one refund of a payment unsettled at a time. */
+    GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME = 1u << 5,
 };
 
 /* A provider's credentials and endpoints, from the [channel.NAME] section of feegate.ini.

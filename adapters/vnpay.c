@@ -134,11 +134,14 @@ static gw_adapter_query_fn vnpay_query_build;
 static gw_adapter_parse_fn vnpay_query_parse;
 static gw_adapter_refund_fn vnpay_refund_build;
 static gw_adapter_refund_parse_fn vnpay_refund_parse;
+static gw_adapter_refund_fn vnpay_refund_query_build;
+static gw_adapter_refund_parse_fn vnpay_refund_query_parse;
 
 const struct gw_adapter_ops gw_adapter_vnpay = {
     .name = "vnpay",
     .abi_version = GW_ADAPTER_ABI,
-    .caps = GW_ADAPTER_CAP_REDIRECT | GW_ADAPTER_CAP_QUERY | GW_ADAPTER_CAP_REFUND,
+    .caps = GW_ADAPTER_CAP_REDIRECT | GW_ADAPTER_CAP_QUERY | GW_ADAPTER_CAP_REFUND |
+            GW_ADAPTER_CAP_REFUND_QUERY | GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME,
     .checkout = vnpay_checkout,
     .callback_parse = vnpay_callback_parse,
     .callback_reply = vnpay_callback_reply,
@@ -149,8 +152,8 @@ const struct gw_adapter_ops gw_adapter_vnpay = {
     .create_parse = gw_adapter_unsupported_create_parse,
     .refund_build = vnpay_refund_build,
     .refund_parse = vnpay_refund_parse,
-    .refund_query_build = gw_adapter_unsupported_refund,
-    .refund_query_parse = gw_adapter_unsupported_refund_parse,
+    .refund_query_build = vnpay_refund_query_build,
+    .refund_query_parse = vnpay_refund_query_parse,
 };
 
 static enum gw_err vnpay_config_check(const struct gw_adapter_config *cfg, struct gw_errbuf *eb)
@@ -905,6 +908,82 @@ static enum gw_err vnpay_refund_parse(const struct gw_adapter_config *cfg,
     }
     if (rc != NULL) {
         (void)gw_adp_copy(out->provider_code, sizeof(out->provider_code), rc);
+    }
+    json_decref(root);
+    if (err != GW_OK) {
+        memset(out, 0, sizeof(*out)); /* pending */
+    }
+    return err;
+}
+
+/* §1.5 for a refund. VNPAY has no refund query of its own: querydr of the paid charge
+ * answers with the charge's latest refund, its type (02 full, 03 partial) and status. The
+ * gateway sends one refund of a payment at a time, so the latest is the one asked about. */
+static enum gw_err vnpay_refund_query_build(const struct gw_adapter_config *cfg,
+                                            const struct gw_refund *r, struct gw_arena *arena,
+                                            struct gw_adapter_http *req, struct gw_errbuf *eb)
+{
+    memset(req, 0, sizeof(*req));
+    enum gw_err err = vnpay_config_check(cfg, eb);
+    if (err == GW_OK) {
+        err = vnpay_refund_check(r, eb);
+    }
+    if (err != GW_OK) {
+        return err;
+    }
+    const struct gw_charge charge = {
+        .payment_id = r->payment_id,
+        .merchant_ref = r->merchant_ref,
+        .amount_vnd = r->amount_vnd,
+        .created_at = r->original_created_at,
+        .request_id = r->request_id,
+        .requested_at = r->requested_at,
+        .provider_txn_id = r->provider_txn_id,
+    };
+    return vnpay_query_build(cfg, &charge, arena, req, eb);
+}
+
+/* The querydr answer about a refund (§1.5, §1.7): type 02 or 03 with status 00 is refunded,
+ * with 09 refused at the bank; anything else (05 and 06 in progress, or still the payment
+ * itself, type 01) stays pending, and so do 91 and the codes that mean "ask again": never
+ * rejected on a guess. vnp_TransactionNo there is the charge's, not the refund's, so the
+ * refund keeps the number its own answer gave, if any. */
+static enum gw_err vnpay_refund_query_parse(const struct gw_adapter_config *cfg,
+                                            const struct gw_adapter_input *in,
+                                            struct gw_arena *arena, struct gw_refund_result *out,
+                                            struct gw_errbuf *eb)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *root = NULL;
+    enum gw_err err = vnpay_api_answer(cfg, in, arena, vnpay_querydr_answer_hash,
+                                       GW_ADP_COUNT(vnpay_querydr_answer_hash), &root, eb);
+    if (err != GW_OK) {
+        return err;
+    }
+    const char *rc = vnpay_get(arena, root, "vnp_ResponseCode");
+    const char *type = vnpay_get(arena, root, "vnp_TransactionType");
+    const char *ts = vnpay_get(arena, root, "vnp_TransactionStatus");
+    const char *tmn = vnpay_get(arena, root, "vnp_TmnCode");
+    enum vnpay_api_class cls = vnpay_api_class(rc);
+    out->outcome = GW_REFUND_PENDING;
+    if (cls == VNPAY_API_REFUSED) {
+        err = gw_fail(eb, GW_ERR_PROTOCOL, "vnpay: querydr refused with %s", rc);
+    } else if (cls == VNPAY_API_RETRY) {
+        err = gw_fail(eb, GW_ERR_UNAVAILABLE, "vnpay: querydr answered %s", rc != NULL ? rc : "");
+    } else if (cls == VNPAY_API_OK && (tmn == NULL || strcmp(tmn, cfg->merchant_id) != 0)) {
+        err = gw_fail(eb, GW_ERR_PROTOCOL, "vnpay: vnp_TmnCode is not ours");
+    } else if (cls == VNPAY_API_OK && (!vnpay_code_ok(ts) || !vnpay_code_ok(type))) {
+        err = gw_fail(eb, GW_ERR_PROTOCOL, "vnpay: vnp_TransactionType or Status is malformed");
+    } else if (cls == VNPAY_API_OK && (strcmp(type, "02") == 0 || strcmp(type, "03") == 0)) {
+        if (strcmp(ts, "00") == 0) {
+            out->outcome = GW_REFUND_ACCEPTED;
+        } else if (strcmp(ts, "09") == 0) {
+            out->outcome = GW_REFUND_REJECTED;
+        }
+    }
+    const char *code = cls == VNPAY_API_OK ? ts : rc;
+    if (err == GW_OK && code != NULL) {
+        (void)gw_adp_copy(out->provider_code, sizeof(out->provider_code), code);
     }
     json_decref(root);
     if (err != GW_OK) {

@@ -288,18 +288,19 @@ static void begin_done(void *arg, enum gw_err err, const PGresult *res)
     json_decref(send);
 }
 
-/* "{a,b}": the configured channels with a refund API, as a PostgreSQL array literal. */
-static const char *refundable_channels(struct gw_ctx *ctx)
+/* "{a,b}": the configured channels whose adapter has every bit of caps, as a PostgreSQL
+ * array literal. */
+static const char *channels_with(struct gw_ctx *ctx, uint32_t caps)
 {
     const struct gw_config *cfg = gw_live_config(ctx->loop->srv);
     const char *out = "{";
-    for (int i = 0; i < cfg->n_channels; i++) {
-        if (cfg->channels[i].ops->caps & GW_ADAPTER_CAP_REFUND) {
+    for (int i = 0; i < cfg->n_channels && out != NULL; i++) {
+        if ((cfg->channels[i].ops->caps & caps) == caps) {
             out = gw_arena_printf(&ctx->arena, "%s%s%s", out, out[1] != '\0' ? "," : "",
                                   cfg->channels[i].ops->name);
         }
     }
-    return gw_arena_printf(&ctx->arena, "%s}", out);
+    return out != NULL ? gw_arena_printf(&ctx->arena, "%s}", out) : NULL;
 }
 
 static bool reason_ok(const char *s)
@@ -356,13 +357,19 @@ static void refund_post(struct gw_ctx *ctx, const char *payment_id)
     ctx->params[3] = sha;
     ctx->params[4] = gw_arena_printf(&ctx->arena, "%lld", (long long)json_integer_value(amount));
     ctx->params[5] = reason != NULL ? gw_arena_strdup(&ctx->arena, json_string_value(reason)) : "";
-    ctx->params[6] = refundable_channels(ctx);
+    ctx->params[6] = channels_with(ctx, GW_ADAPTER_CAP_REFUND);
     ctx->params[7] = request_id;
+    ctx->params[8] =
+        channels_with(ctx, GW_ADAPTER_CAP_REFUND | GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME);
     json_decref(j);
+    if (ctx->params[6] == NULL || ctx->params[8] == NULL) {
+        gw_reply_error(ctx, 503, "busy", "try again");
+        return;
+    }
     gw_ctx_query(ctx,
                  "SELECT http_status, body, replayed, send FROM feegate.api_refund_begin($1, $2, "
-                 "$3, $4, $5::bigint, $6, $7::text[], $8)",
-                 8, begin_done);
+                 "$3, $4, $5::bigint, $6, $7::text[], $8, $9::text[])",
+                 9, begin_done);
 }
 
 static void list_done(void *arg, enum gw_err err, const PGresult *res)

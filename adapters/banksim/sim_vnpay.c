@@ -525,7 +525,22 @@ static void vnpay_set_amount(json_t *o, int64_t amount_vnd)
     vnpay_set(o, "vnp_Amount", s);
 }
 
-/* querydr of a verified request into resp. */
+/* The latest refund of the payment merchant_ref, or NULL. */
+static const struct bs_txn *vnpay_last_refund(const char *merchant_ref)
+{
+    const struct bs_txn *last = NULL;
+    for (size_t i = 0; i < vnpay.refunds.txns_len; i++) {
+        const struct bs_txn *r = &vnpay.refunds.txns[i];
+        const char *ref = bs_ext_get(r->ext, VR_N, VR_TXN_REF);
+        if (ref != NULL && strcmp(ref, merchant_ref) == 0) {
+            last = r;
+        }
+    }
+    return last;
+}
+
+/* querydr of a verified request into resp. After a refund, the answer is about the latest
+ * refund: its type (02 full, 03 partial) and status, as VNPAY's querydr reports it. */
 static void vnpay_querydr(json_t *in, json_t *resp)
 {
     const char *ref = json_string_value(json_object_get(in, "vnp_TxnRef"));
@@ -544,8 +559,10 @@ static void vnpay_querydr(json_t *in, json_t *resp)
     vnpay_set(resp, "vnp_BankCode", bs_ext_get(t->ext, VX_N, VX_BANK_CODE));
     vnpay_set(resp, "vnp_PayDate", bs_ext_get(t->ext, VX_N, VX_PAY_DATE));
     vnpay_set(resp, "vnp_TransactionNo", t->txn_id);
-    vnpay_set(resp, "vnp_TransactionType", "01");
-    vnpay_set(resp, "vnp_TransactionStatus", status[t->status]);
+    const struct bs_txn *refund = t->refunded_vnd > 0 ? vnpay_last_refund(t->merchant_ref) : NULL;
+    const char *type = refund != NULL ? bs_ext_get(refund->ext, VR_N, VR_TYPE) : NULL;
+    vnpay_set(resp, "vnp_TransactionType", type != NULL ? type : "01");
+    vnpay_set(resp, "vnp_TransactionStatus", type != NULL ? "00" : status[t->status]);
     vnpay_set(resp, "vnp_OrderInfo", bs_ext_get(t->ext, VX_N, VX_ORDER_INFO));
 }
 

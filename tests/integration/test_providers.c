@@ -534,6 +534,48 @@ static void test_momo_lost_refund_answer_queried(void **state)
     it_assert_ledger_ok();
 }
 
+/* The same for VNPAY, which has no refund query of its own: querydr of the paid charge
+ * reports the refund (type 03, status 00), and that settles it. */
+static void test_vnpay_lost_refund_answer_queried(void **state)
+{
+    (void)state;
+    char id[40];
+    char st[32];
+    pay_through("vnpay", id);
+    faults("{\"reset\":true,\"vnpay\":{\"query\":{\"timeout\":1,\"timeout_ms\":300}}}");
+    assert_int_equal(refund_post(id, 70000, "vn-lost", st), 202);
+    assert_string_equal(st, "pending");
+    faults("{\"reset\":true}");
+    /* querydr could not tell two refunds apart: the next waits until this one is final. */
+    assert_int_equal(refund_post(id, 10000, "vn-second", st), 409);
+    assert_int_equal(sql_count("SELECT count(*) FROM feegate.refunds WHERE payment_id = '%s'", id),
+                     1);
+    it_status(id, st);
+    assert_string_equal(st, "succeeded"); /* nothing booked while the outcome is unknown */
+    assert_int_equal(sql_count("UPDATE feegate.refunds SET next_query_at = now() WHERE "
+                               "payment_id = '%s' AND status = 'pending' RETURNING 1",
+                               id),
+                     1);
+    wait_status(id, "partially_refunded", 10000);
+    assert_int_equal(sql_count("SELECT count(*) FROM feegate.refunds WHERE payment_id = '%s' AND "
+                               "status = 'succeeded' AND queries = 1 AND amount_vnd = 70000",
+                               id),
+                     1);
+    assert_int_equal(refund_post(id, 10000, "vn-third", st), 201); /* now it may go */
+    assert_int_equal(sql_count("SELECT refunded_vnd FROM feegate.payments WHERE id = '%s'", id),
+                     80000);
+    assert_int_equal(sql_count("SELECT count(*) FROM feegate.refund_messages m JOIN "
+                               "feegate.refunds f ON f.id = m.refund_id WHERE f.payment_id = '%s' "
+                               "AND m.source = 'refund_query' AND m.outcome = 'accepted'",
+                               id),
+                     1);
+    assert_int_equal(sql_count("SELECT count(*) FROM feegate.refund_exceptions WHERE "
+                               "payment_id = '%s'",
+                               id),
+                     0);
+    it_assert_ledger_ok();
+}
+
 /* ---- faults ---- */
 
 struct driver {
@@ -756,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_full_refund_idempotent),
         cmocka_unit_test(test_sandbox_partial_then_full_refund),
         cmocka_unit_test(test_momo_lost_refund_answer_queried),
+        cmocka_unit_test(test_vnpay_lost_refund_answer_queried),
         cmocka_unit_test(test_duplicated_shuffled_callbacks),
         cmocka_unit_test(test_dropped_callbacks_resolved_by_query),
         cmocka_unit_test(test_forged_callbacks_rejected),

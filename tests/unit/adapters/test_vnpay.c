@@ -386,18 +386,28 @@ static void test_querydr_v4(void **state)
     assert_non_null(strstr(req.body, v4_hash)); /* not part of the checksum */
 }
 
-/* A querydr answer with the fields of §1.5, signed over the pipe-joined values. */
-static enum gw_err vt_query_answer(struct vt *t, const char *rc, const char *ts, bool sign)
+/* What a querydr answer says: response code, transaction type and status, and whether
+ * its checksum is right. */
+struct vt_answer {
+    const char *rc;
+    const char *type;
+    const char *ts;
+    bool sign;
+};
+
+/* A querydr answer with the fields of §1.5, signed over the pipe-joined values; the body,
+ * as the input of a parser. */
+static struct gw_adapter_input vt_querydr_body(struct vt_answer a)
 {
     char data[1024];
     (void)snprintf(
         data, sizeof(data),
-        "RID1|querydr|%s|OK|DEMOTMN1|HS2024000123|125000000|NCB|20240115103812|14226112|01|%s"
+        "RID1|querydr|%s|OK|DEMOTMN1|HS2024000123|125000000|NCB|20240115103812|14226112|%s|%s"
         "|Truy van GD HS2024000123||",
-        rc, ts);
+        a.rc, a.type, a.ts);
     char h[GW_SHA512_HEX_BYTES];
     gw_hmac_sha512_hex(V_SECRET, strlen(V_SECRET), data, strlen(data), h);
-    if (!sign) {
+    if (!a.sign) {
         h[0] = h[0] == '0' ? '1' : '0';
     }
     static char body[2048];
@@ -406,13 +416,19 @@ static enum gw_err vt_query_answer(struct vt *t, const char *rc, const char *ts,
         "{\"vnp_ResponseId\":\"RID1\",\"vnp_Command\":\"querydr\",\"vnp_ResponseCode\":\"%s\","
         "\"vnp_Message\":\"OK\",\"vnp_TmnCode\":\"DEMOTMN1\",\"vnp_TxnRef\":\"HS2024000123\","
         "\"vnp_Amount\":\"125000000\",\"vnp_BankCode\":\"NCB\",\"vnp_PayDate\":\"20240115103812\","
-        "\"vnp_TransactionNo\":\"14226112\",\"vnp_TransactionType\":\"01\","
+        "\"vnp_TransactionNo\":\"14226112\",\"vnp_TransactionType\":\"%s\","
         "\"vnp_TransactionStatus\":\"%s\",\"vnp_OrderInfo\":\"Truy van GD HS2024000123\","
         "\"vnp_SecureHash\":\"%s\"}",
-        rc, ts, h);
+        a.rc, a.type, a.ts, h);
     const struct gw_adapter_input in = { .body = body,
                                          .body_len = strlen(body),
                                          .http_status = 200 };
+    return in;
+}
+
+static enum gw_err vt_query_answer(struct vt *t, const char *rc, const char *ts, bool sign)
+{
+    const struct gw_adapter_input in = vt_querydr_body((struct vt_answer){ rc, "01", ts, sign });
     return gw_adapter_vnpay.query_parse(&cfg, &in, &t->arena, &t->res, &t->eb);
 }
 
@@ -550,8 +566,77 @@ static void test_registry(void **state)
     struct gw_adapter_http req;
     assert_int_equal(gw_adapter_vnpay.create_build(&cfg, &v2_charge, &t->arena, &req, &t->eb),
                      GW_ERR_INVALID);
+}
+
+/* VNPAY has no refund query of its own: querydr of the paid charge, with the refund's own
+ * request id and time, signed like V4. */
+static void test_refund_query_build(void **state)
+{
+    struct vt *t = *state;
+    struct gw_adapter_http req;
     assert_int_equal(gw_adapter_vnpay.refund_query_build(&cfg, &v5_refund, &t->arena, &req, &t->eb),
+                     GW_OK);
+    assert_string_equal(req.method, "POST");
+    assert_string_equal(req.url, "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction");
+    static const char data[] = "REF20240116090000001|2.1.0|querydr|DEMOTMN1|HS2024000123|"
+                               "20240115103000|20240116090000|203.0.113.10|"
+                               "Truy van GD HS2024000123";
+    char h[GW_SHA512_HEX_BYTES];
+    gw_hmac_sha512_hex(V_SECRET, strlen(V_SECRET), data, strlen(data), h);
+    (void)snprintf(t->buf, sizeof(t->buf),
+                   "{\"vnp_RequestId\":\"REF20240116090000001\",\"vnp_Version\":\"2.1.0\","
+                   "\"vnp_Command\":\"querydr\",\"vnp_TmnCode\":\"DEMOTMN1\","
+                   "\"vnp_TxnRef\":\"HS2024000123\",\"vnp_OrderInfo\":\"Truy van GD HS2024000123\","
+                   "\"vnp_TransactionNo\":\"14226112\",\"vnp_TransactionDate\":\"20240115103000\","
+                   "\"vnp_CreateDate\":\"20240116090000\",\"vnp_IpAddr\":\"203.0.113.10\","
+                   "\"vnp_SecureHash\":\"%s\"}",
+                   h);
+    assert_string_equal(req.body, t->buf);
+    struct gw_refund r = v5_refund;
+    r.provider_txn_id = "not-a-number";
+    assert_int_equal(gw_adapter_vnpay.refund_query_build(&cfg, &r, &t->arena, &req, &t->eb),
                      GW_ERR_INVALID);
+}
+
+static enum gw_refund_outcome vt_refund_query(struct vt *t, struct vt_answer a, enum gw_err want)
+{
+    const struct gw_adapter_input in = vt_querydr_body(a);
+    struct gw_refund_result r;
+    assert_int_equal(gw_adapter_vnpay.refund_query_parse(&cfg, &in, &t->arena, &r, &t->eb), want);
+    assert_string_equal(r.provider_refund_id, ""); /* querydr's number is the charge's */
+    return r.outcome;
+}
+
+/* Only a refund type with 00 is done and with 09 refused; everything else waits. */
+static void test_refund_query_answer(void **state)
+{
+    struct vt *t = *state;
+    assert_int_equal(vt_refund_query(t, (struct vt_answer){ "00", "02", "00", true }, GW_OK),
+                     GW_REFUND_ACCEPTED);
+    assert_int_equal(vt_refund_query(t, (struct vt_answer){ "00", "03", "00", true }, GW_OK),
+                     GW_REFUND_ACCEPTED);
+    assert_int_equal(vt_refund_query(t, (struct vt_answer){ "00", "03", "09", true }, GW_OK),
+                     GW_REFUND_REJECTED);
+    assert_int_equal(vt_refund_query(t, (struct vt_answer){ "00", "02", "05", true }, GW_OK),
+                     GW_REFUND_PENDING);
+    assert_int_equal(vt_refund_query(t, (struct vt_answer){ "00", "03", "06", true }, GW_OK),
+                     GW_REFUND_PENDING);
+    /* Still the payment itself (the refund not visible yet): pending, even though paid. */
+    assert_int_equal(vt_refund_query(t, (struct vt_answer){ "00", "01", "00", true }, GW_OK),
+                     GW_REFUND_PENDING);
+    assert_int_equal(vt_refund_query(t, (struct vt_answer){ "91", "", "", true }, GW_OK),
+                     GW_REFUND_PENDING);
+    assert_int_equal(
+        vt_refund_query(t, (struct vt_answer){ "94", "", "", true }, GW_ERR_UNAVAILABLE),
+        GW_REFUND_PENDING);
+    assert_int_equal(vt_refund_query(t, (struct vt_answer){ "97", "", "", true }, GW_ERR_PROTOCOL),
+                     GW_REFUND_PENDING);
+    /* A forged "refunded" changes nothing. */
+    assert_int_equal(vt_refund_query(t, (struct vt_answer){ "00", "02", "00", false }, GW_ERR_AUTH),
+                     GW_REFUND_PENDING);
+    assert_int_equal(
+        vt_refund_query(t, (struct vt_answer){ "00", "0x", "00", true }, GW_ERR_PROTOCOL),
+        GW_REFUND_PENDING);
 }
 
 int main(void)
@@ -570,6 +655,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_querydr_answer, vt_setup, vt_teardown),
         cmocka_unit_test_setup_teardown(test_refund_v5, vt_setup, vt_teardown),
         cmocka_unit_test_setup_teardown(test_refund_answer, vt_setup, vt_teardown),
+        cmocka_unit_test_setup_teardown(test_refund_query_build, vt_setup, vt_teardown),
+        cmocka_unit_test_setup_teardown(test_refund_query_answer, vt_setup, vt_teardown),
         cmocka_unit_test_setup_teardown(test_registry, vt_setup, vt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,10 @@ struct rf_call {
     struct gw_arena *arena;
     const struct gw_channel_config *ch;
     bool query;
+    /* The provider's refund query could answer about another refund of the payment
+     * (api_refund_begin's query_ambiguous): an unknown outcome is never asked, it goes to
+     * refund_exceptions. */
+    bool no_query;
     int queries; /* answers so far (recovery), for the next delay */
     int64_t created_unix;
     char refund_id[48];
@@ -77,7 +81,7 @@ static int64_t js_int(const json_t *o, const char *k)
 static int rf_next_delay(const struct rf_call *c, int queries)
 {
     static const int schedule_s[] = { 60, 300, 900, 3600, 21600 };
-    if (!(c->ch->ops->caps & GW_ADAPTER_CAP_REFUND_QUERY)) {
+    if (!(c->ch->ops->caps & GW_ADAPTER_CAP_REFUND_QUERY) || c->no_query) {
         return -1;
     }
     int n = (int)(sizeof(schedule_s) / sizeof(schedule_s[0]));
@@ -268,6 +272,7 @@ static void begin_done(void *arg, enum gw_err err, const PGresult *res)
     c->owner = ctx;
     c->finish = api_finish;
     (void)snprintf(c->refund_id, sizeof(c->refund_id), "%s", js_str(send, "refund_id"));
+    c->no_query = json_is_true(json_object_get(send, "query_ambiguous"));
     c->ch = gw_channel_pin(ctx->loop->srv, &ctx->arena, js_str(send, "channel"));
     if (c->ch == NULL) { /* reloaded away meanwhile: nothing was sent */
         ctx->params[0] = c->refund_id;
@@ -456,7 +461,8 @@ static void job_row(struct gw_refunds *rr, const PGresult *res, int row)
     c->created_unix = strtoll(PQgetvalue(res, row, 3), NULL, 10);
     json_t *send = json_loads(PQgetvalue(res, row, 1), 0, NULL);
     c->ch = gw_channel_pin(rr->loop->srv, c->arena, js_str(send, "channel"));
-    if (c->ch == NULL || !(c->ch->ops->caps & GW_ADAPTER_CAP_REFUND_QUERY)) {
+    c->no_query = json_is_true(json_object_get(send, "query_ambiguous"));
+    if (c->ch == NULL || !(c->ch->ops->caps & GW_ADAPTER_CAP_REFUND_QUERY) || c->no_query) {
         /* No way to ask: the refund goes to refund_exceptions (rf_next_delay is -1). */
         static const struct gw_channel_config none = { .ops = &gw_adapter_sandbox };
         if (c->ch == NULL) {
@@ -464,7 +470,10 @@ static void job_row(struct gw_refunds *rr, const PGresult *res, int row)
         }
         json_decref(send);
         c->query = false;
-        rf_record(c, "error", NULL, "channel without a refund status API");
+        rf_record(c, "error", NULL,
+                  c->no_query ? "the refund status query cannot tell this refund from the "
+                                "payment's earlier ones"
+                              : "channel without a refund status API");
         return;
     }
     rf_send(c, send);

@@ -500,6 +500,10 @@ enum gw_err bs_send(struct bs_sim *sim, const struct bs_callback *cb, const stru
     }
     int64_t delay_ms = plan->delay_ms;
     if (plan->not_before_ms > 0) {
+        /* A timer runs from the loop's cached time, taken when this iteration woke up; the
+         * wait is measured from the clock now. Refresh the cache so both agree, or a slow
+         * iteration would deliver a "late" callback that many ms before its promised time. */
+        (void)event_base_update_cache_time(sim->base);
         int64_t wait_ms = plan->not_before_ms - gw_now_ms();
         delay_ms = wait_ms > delay_ms ? wait_ms : delay_ms;
         ps->late++;

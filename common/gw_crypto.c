@@ -87,8 +87,17 @@ static unsigned char crypto_lower(unsigned char c)
     return (unsigned char)(c | (is_upper << 5));
 }
 
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+bool gw_fuzz_signatures_pass;
+#endif
+
 bool gw_hex_equal_ct(const char *a, size_t a_len, const char *b, size_t b_len)
 {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    if (gw_fuzz_signatures_pass) {
+        return true;
+    }
+#endif
     if (a_len != b_len) {
         return false;
     }

@@ -3,8 +3,10 @@
  * and an accepted input gives a bounded, well-formed result. The bytes are what anyone on
  * the internet can send before a signature is checked, so the signature check itself is
  * fuzzed too (a random input never passes it). Input: byte 0 picks the adapter, byte 1 the
- * parser and the method, byte 2 the HTTP status; the rest is the query, a 0x00 byte, the
- * body, a 0x00 byte and the signature header. */
+ * parser (its low 7 bits, modulo 6) and the method (its high bit: POST), byte 2 the HTTP
+ * status (low 7 bits) and, in the libFuzzer build, whether every signature passes (high
+ * bit: then the parsing behind the check is fuzzed too); the rest is the query, a 0x00 byte,
+ * the body, a 0x00 byte and the signature header. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "adapter.h"
 #include "gw_arena.h"
 #include "gw_assert.h"
+#include "gw_crypto.h"
 #include "gw_err.h"
 
 #include "banned.h"
@@ -93,14 +96,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct gw_adapter_config *cfg = &fz_cfg[data[0] % FZ_CONFIGS];
     const struct gw_adapter_ops *ops = gw_adapter_find(cfg->channel);
     GW_ASSERT(ops != NULL);
-    unsigned op = data[1] % 6U;
+    unsigned op = (data[1] & 0x7fU) % 6U;
     static const int statuses[] = { 200, 200, 200, 400, 404, 500, 502, 0 };
     struct gw_arena a;
     gw_arena_init(&a, (size_t)8 * 1024, (size_t)1024 * 1024);
     const uint8_t *p = data + 3;
     const uint8_t *end = data + size;
     struct gw_adapter_input in = { .method = (data[1] & 0x80U) != 0 ? "POST" : "GET",
-                                   .http_status = statuses[data[2] % 8U] };
+                                   .http_status = statuses[(data[2] & 0x7fU) % 8U] };
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    gw_fuzz_signatures_pass = (data[2] & 0x80U) != 0;
+#endif
     size_t sig_len = 0;
     in.query = fz_part(&a, &p, end, &in.query_len);
     in.body = fz_part(&a, &p, end, &in.body_len);

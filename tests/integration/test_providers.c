@@ -548,6 +548,13 @@ static void test_vnpay_lost_refund_answer_queried(void **state)
     faults("{\"reset\":true}");
     /* querydr could not tell two refunds apart: the next waits until this one is final. */
     assert_int_equal(refund_post(id, 10000, "vn-second", st), 409);
+    char path[96];
+    (void)snprintf(path, sizeof(path), "/v1/payments/%s/refunds", id);
+    struct th_resp r;
+    assert_int_equal(th_portal("POST", path, "{\"amount_vnd\":10000}", "vn-second-b", &r), GW_OK);
+    assert_int_equal(r.status, 409);
+    assert_non_null(strstr(r.body, "\"refund_in_progress\""));
+    th_resp_release(&r);
     assert_int_equal(sql_count("SELECT count(*) FROM feegate.refunds WHERE payment_id = '%s'", id),
                      1);
     it_status(id, st);

@@ -917,17 +917,15 @@ static enum gw_err vnpay_refund_parse(const struct gw_adapter_config *cfg,
 }
 
 /* §1.5 for a refund. VNPAY has no refund query of its own: querydr of the paid charge
- * answers with the charge's latest refund, its type (02 full, 03 partial) and status. The
- * gateway sends one refund of a payment at a time, so the latest is the one asked about. */
+ * answers with the charge's latest refund, its type (02 full, 03 partial) and status. That
+ * it is the refund asked about is the gateway's part (GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME,
+ * docs/adapters.md). vnpay_query_build checks the configuration. */
 static enum gw_err vnpay_refund_query_build(const struct gw_adapter_config *cfg,
                                             const struct gw_refund *r, struct gw_arena *arena,
                                             struct gw_adapter_http *req, struct gw_errbuf *eb)
 {
     memset(req, 0, sizeof(*req));
-    enum gw_err err = vnpay_config_check(cfg, eb);
-    if (err == GW_OK) {
-        err = vnpay_refund_check(r, eb);
-    }
+    enum gw_err err = vnpay_refund_check(r, eb);
     if (err != GW_OK) {
         return err;
     }

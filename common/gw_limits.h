@@ -27,7 +27,7 @@
 #define GW_DB_CONNS_PER_LOOP_DEFAULT 4
 #define GW_DB_CONNS_PER_LOOP_MAX     32
 #define GW_DB_QUEUE_MAX              4096 /* queries waiting for a connection, per loop: 503 */
-#define GW_DB_PIPELINE_DEPTH_MAX     64   /* queries in flight on one connection */
+#define GW_DB_BATCH_MAX              32   /* batchable calls in one transaction */
 #define GW_DB_STATEMENT_TIMEOUT_MS   5000
 #define GW_DB_QUERY_TIMEOUT_MS       8000 /* client side: an answer later than this is dropped */
 #define GW_DB_PARAMS_MAX             16

@@ -143,17 +143,17 @@ static void create_payment(struct gw_ctx *ctx)
     ctx->params[3] = gw_arena_strdup(&ctx->arena, dump);
     ctx->params[4] = ctx->loop->srv->cfg.public_url;
     gw_libc_free(dump);
-    gw_ctx_query(ctx,
-                 "SELECT http_status, body, replayed FROM "
-                 "feegate.api_create_payment($1, $2, $3, $4::jsonb, $5)",
-                 5, idem_done);
+    gw_ctx_query_batchable(ctx,
+                           "SELECT http_status, body, replayed FROM "
+                           "feegate.api_create_payment($1, $2, $3, $4::jsonb, $5)",
+                           5, idem_done);
 }
 
 static void get_payment(struct gw_ctx *ctx, const char *id)
 {
     ctx->params[0] = ctx->client_id;
     ctx->params[1] = id;
-    gw_ctx_query(ctx, "SELECT feegate.api_get_payment($1, $2)", 2, payment_done);
+    gw_ctx_query_batchable(ctx, "SELECT feegate.api_get_payment($1, $2)", 2, payment_done);
 }
 
 static void find_payments(struct gw_ctx *ctx)
@@ -172,7 +172,7 @@ static void find_payments(struct gw_ctx *ctx)
     }
     ctx->params[0] = ctx->client_id;
     ctx->params[1] = copy;
-    gw_ctx_query(ctx, "SELECT feegate.api_find_payments($1, $2)", 2, list_done);
+    gw_ctx_query_batchable(ctx, "SELECT feegate.api_find_payments($1, $2)", 2, list_done);
 }
 
 static void cancel_payment(struct gw_ctx *ctx, const char *id)

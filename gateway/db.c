@@ -1,6 +1,7 @@
 /* Asynchronous libpq pool in pipeline mode, driven by a libevent loop. */
 #include "db.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,10 +16,15 @@
 #include "banned.h"
 
 struct db_call {
+    const char *sql;
+    const char *const *params;
     gw_db_done_fn *done;
     void *arg;
-    PGresult *res;    /* the query's result, kept until its sync point arrives */
+    PGresult *res; /* the query's result, kept until the unit's sync point arrives */
+    int n;
     int prepare_stmt; /* statement prepared ahead of this call in the pipeline, or -1 */
+    bool batchable;   /* may share a transaction with other batchable calls */
+    bool locking;     /* batchable, and takes a lock that many calls share: runs last */
 };
 
 /* Every SQL text the gateway sends is a string literal at its call site: the first
@@ -26,6 +32,11 @@ struct db_call {
  * rest are sent as they are. */
 #define DB_STMTS_MAX 64
 
+/* A connection runs one unit at a time: one call alone, or up to GW_DB_BATCH_MAX batchable
+ * calls sent back to back and closed by a single sync point, which makes them one implicit
+ * transaction with one commit. Results arrive in order: per command (the call's
+ * PQsendPrepare if any, then its query) one or more results and a NULL; then the unit's
+ * PGRES_PIPELINE_SYNC. */
 struct db_conn {
     struct gw_db_pool *pool;
     PGconn *conn;
@@ -33,10 +44,11 @@ struct db_conn {
     bool connecting; /* PQconnectPoll in progress */
     bool write_wanted;
     uint64_t prepared; /* bit i: statement i of the pool is prepared on this connection */
-    /* Ring of calls sent on this connection, oldest first. */
-    struct db_call fifo[GW_DB_PIPELINE_DEPTH_MAX];
-    int head;
-    int count;
+    struct db_call unit[GW_DB_BATCH_MAX];
+    int unit_n;       /* calls in flight; 0: the connection is idle */
+    int cmd_call;     /* the call whose command answers next */
+    bool cmd_prepare; /* that command is the call's PQsendPrepare */
+    bool cmd_got;     /* that command has produced a result already */
 };
 
 struct gw_db_pool {
@@ -48,16 +60,17 @@ struct gw_db_pool {
     struct event *retry_ev;
     const char *stmts[DB_STMTS_MAX];
     int n_stmts;
+    /* Written by the owner loop, read by /metrics on another: relaxed atomics. */
+    _Atomic uint64_t n_transactions;
+    _Atomic uint64_t n_batches;
+    _Atomic uint64_t n_batched_calls;
+    _Atomic uint64_t n_batches_retried;
 
-    /* Calls waiting for room on a connection. */
-    struct db_wait {
-        const char *sql;
-        int n;
-        const char *const *params;
-        gw_db_done_fn *done;
-        void *arg;
-    } * waitq;
-
+    /* Calls waiting for an idle connection: a ring of wait_cap, of which new calls may fill
+     * GW_DB_QUEUE_MAX; the rest is room for the calls of failed batches, put back in front
+     * to run again one by one. */
+    struct db_call *waitq;
+    size_t wait_cap;
     size_t wait_head;
     size_t wait_count;
 };
@@ -81,12 +94,13 @@ static void conn_set_events(struct db_conn *c, bool want_write)
 
 static void conn_fail_all(struct db_conn *c)
 {
-    while (c->count > 0) {
-        struct db_call call = c->fifo[c->head];
-        c->head = (c->head + 1) % GW_DB_PIPELINE_DEPTH_MAX;
-        c->count--;
-        PQclear(call.res);
-        call.done(call.arg, GW_ERR_UNAVAILABLE, NULL);
+    int n = c->unit_n;
+    struct db_call calls[GW_DB_BATCH_MAX];
+    memcpy(calls, c->unit, (size_t)n * sizeof(calls[0]));
+    c->unit_n = 0;
+    for (int i = 0; i < n; i++) {
+        PQclear(calls[i].res);
+        calls[i].done(calls[i].arg, GW_ERR_UNAVAILABLE, NULL);
     }
 }
 
@@ -118,58 +132,133 @@ static void conn_flush(struct db_conn *c)
 
 static void pool_drain_waitq(struct gw_db_pool *pool);
 
-/* Reads every complete answer; each call ends at its PGRES_PIPELINE_SYNC. */
+static void waitq_push_front(struct gw_db_pool *pool, const struct db_call *call)
+{
+    GW_ASSERT(pool->wait_count < pool->wait_cap);
+    pool->wait_head = (pool->wait_head + pool->wait_cap - 1) % pool->wait_cap;
+    pool->waitq[pool->wait_head] = *call;
+    pool->wait_count++;
+}
+
+static struct db_call waitq_pop(struct gw_db_pool *pool)
+{
+    GW_ASSERT(pool->wait_count > 0);
+    struct db_call call = pool->waitq[pool->wait_head];
+    pool->wait_head = (pool->wait_head + 1) % pool->wait_cap;
+    pool->wait_count--;
+    return call;
+}
+
+static bool result_ok(const PGresult *res)
+{
+    ExecStatusType st = res == NULL ? PGRES_FATAL_ERROR : PQresultStatus(res);
+    return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+/* The unit's sync point arrived: its transaction is committed (every call succeeded) or
+ * rolled back (one failed; in a batch the others were rolled back or skipped with it). A
+ * failed batch is put back in front of the queue, each call alone, in the same order: the
+ * call that failed fails again by itself with its own error, the others commit. */
+static void conn_unit_done(struct db_conn *c)
+{
+    struct gw_db_pool *pool = c->pool;
+    int n = c->unit_n;
+    struct db_call calls[GW_DB_BATCH_MAX];
+    memcpy(calls, c->unit, (size_t)n * sizeof(calls[0]));
+    c->unit_n = 0;
+    bool all_ok = true;
+    for (int i = 0; i < n; i++) {
+        all_ok = all_ok && result_ok(calls[i].res);
+    }
+    atomic_fetch_add_explicit(&pool->n_transactions, 1, memory_order_relaxed);
+    if (n > 1 && !all_ok) {
+        atomic_fetch_add_explicit(&pool->n_batches_retried, 1, memory_order_relaxed);
+        for (int i = n - 1; i >= 0; i--) {
+            PQclear(calls[i].res);
+            calls[i].res = NULL;
+            calls[i].batchable = false;
+            calls[i].locking = false;
+            waitq_push_front(pool, &calls[i]);
+        }
+        return;
+    }
+    if (n > 1) {
+        atomic_fetch_add_explicit(&pool->n_batches, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pool->n_batched_calls, (uint64_t)n, memory_order_relaxed);
+    }
+    for (int i = 0; i < n; i++) {
+        enum gw_err err = GW_OK;
+        if (!result_ok(calls[i].res)) {
+            err = calls[i].res == NULL ? GW_ERR_UNAVAILABLE : GW_ERR_DB;
+        }
+        calls[i].done(calls[i].arg, err, calls[i].res);
+        PQclear(calls[i].res);
+    }
+}
+
+/* The command after the current one: the call's query after its prepare, else the next
+ * call (its prepare first when it has one). */
+static void conn_next_command(struct db_conn *c)
+{
+    c->cmd_got = false;
+    if (c->cmd_prepare) {
+        c->cmd_prepare = false;
+        return;
+    }
+    c->cmd_call++;
+    c->cmd_prepare = c->cmd_call < c->unit_n && c->unit[c->cmd_call].prepare_stmt >= 0;
+}
+
+/* One result of the current command goes to its call: a failed prepare is the call's error
+ * (and the statement is no longer taken as prepared); of a query, the first result is kept. */
+static void conn_take_result(struct db_conn *c, PGresult *r)
+{
+    c->cmd_got = true;
+    if (c->cmd_call >= c->unit_n) {
+        PQclear(r); /* more commands than calls: cannot happen with our own sends */
+        return;
+    }
+    struct db_call *call = &c->unit[c->cmd_call];
+    if (c->cmd_prepare && PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        return;
+    }
+    if (c->cmd_prepare) {
+        c->prepared &= ~(UINT64_C(1) << call->prepare_stmt);
+    }
+    if (call->res == NULL) {
+        call->res = r;
+    } else {
+        PQclear(r);
+    }
+}
+
+/* Reads every complete answer; the unit ends at its PGRES_PIPELINE_SYNC. */
 static void conn_read(struct db_conn *c)
 {
     if (PQconsumeInput(c->conn) == 0) {
         conn_broken(c, "read failed");
         return;
     }
-    int nulls = 0;
-    while (c->count > 0 && !PQisBusy(c->conn)) {
+    while (c->unit_n > 0 && !PQisBusy(c->conn)) {
         PGresult *r = PQgetResult(c->conn);
-        struct db_call *head = &c->fifo[c->head];
         if (r == NULL) {
-            /* End of this query's results; its sync point follows. Two NULLs in a row
-             * would mean libpq has nothing more buffered: wait for the socket. */
-            if (++nulls > 1) {
+            /* The end of the current command's results; a NULL before any result means
+             * libpq has nothing more buffered: wait for the socket. */
+            if (!c->cmd_got) {
                 break;
             }
-            continue;
-        }
-        nulls = 0;
-        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC && head->prepare_stmt >= 0) {
-            /* The answer to our own PQsendPrepare: consumed here, unless it failed. */
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                c->prepared &= ~(UINT64_C(1) << head->prepare_stmt);
-                head->res = r;
-            } else {
-                PQclear(r);
-            }
-            head->prepare_stmt = -1;
+            conn_next_command(c);
             continue;
         }
         if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
-            if (head->res == NULL) {
-                head->res = r;
-            } else {
-                PQclear(r);
-            }
+            conn_take_result(c, r);
             continue;
         }
         PQclear(r);
-        struct db_call call = *head;
-        c->head = (c->head + 1) % GW_DB_PIPELINE_DEPTH_MAX;
-        c->count--;
-        enum gw_err err = GW_OK;
-        ExecStatusType st = call.res == NULL ? PGRES_FATAL_ERROR : PQresultStatus(call.res);
-        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-            err = call.res == NULL ? GW_ERR_UNAVAILABLE : GW_ERR_DB;
-        }
-        call.done(call.arg, err, call.res);
-        PQclear(call.res);
+        conn_unit_done(c);
         if (c->conn == NULL) {
-            return; /* the callback's new query broke the connection */
+            return; /* a callback's new query broke the connection */
         }
     }
     pool_drain_waitq(c->pool);
@@ -253,63 +342,83 @@ static int pool_stmt_index(struct gw_db_pool *pool, const char *sql)
     return pool->n_stmts++;
 }
 
-/* Sends one call and its sync point; *prepared_now is the statement it had to prepare
- * first on this connection, or -1. */
-static bool conn_send(struct db_conn *c, const char *sql, int n, const char *const *params,
-                      int *prepared_now)
+/* Sends one call's commands (a PQsendPrepare first when its statement is new on this
+ * connection), without a sync point. */
+static bool conn_send_call(struct db_conn *c, struct db_call *call)
 {
-    *prepared_now = -1;
-    int idx = pool_stmt_index(c->pool, sql);
+    call->prepare_stmt = -1;
+    call->res = NULL;
+    int idx = pool_stmt_index(c->pool, call->sql);
     if (idx < 0) {
-        return PQsendQueryParams(c->conn, sql, n, NULL, params, NULL, NULL, 0) == 1 &&
-               PQpipelineSync(c->conn) == 1;
+        return PQsendQueryParams(c->conn, call->sql, call->n, NULL, call->params, NULL, NULL, 0) ==
+               1;
     }
     char name[16];
     (void)snprintf(name, sizeof(name), "fg%d", idx);
     uint64_t bit = UINT64_C(1) << idx;
     if ((c->prepared & bit) == 0) {
-        if (PQsendPrepare(c->conn, name, sql, n, NULL) != 1) {
+        if (PQsendPrepare(c->conn, name, call->sql, call->n, NULL) != 1) {
             return false;
         }
         c->prepared |= bit;
-        *prepared_now = idx;
+        call->prepare_stmt = idx;
     }
-    return PQsendQueryPrepared(c->conn, name, n, params, NULL, NULL, 0) == 1 &&
-           PQpipelineSync(c->conn) == 1;
+    return PQsendQueryPrepared(c->conn, name, call->n, call->params, NULL, NULL, 0) == 1;
+}
+
+/* Sends the unit already in c->unit and its one sync point. */
+static void conn_send_unit(struct db_conn *c)
+{
+    for (int i = 0; i < c->unit_n; i++) {
+        if (!conn_send_call(c, &c->unit[i])) {
+            gw_log_error("db_send_failed", "\"error\":\"%s\"", PQerrorMessage(c->conn));
+            conn_broken(c, "send failed");
+            return;
+        }
+    }
+    if (PQpipelineSync(c->conn) != 1) {
+        conn_broken(c, "sync failed");
+        return;
+    }
+    c->cmd_call = 0;
+    c->cmd_prepare = c->unit[0].prepare_stmt >= 0;
+    c->cmd_got = false;
+    conn_flush(c);
 }
 
 static struct db_conn *pool_pick(struct gw_db_pool *pool)
 {
-    struct db_conn *best = NULL;
     for (int i = 0; i < pool->n_conns; i++) {
         struct db_conn *c = &pool->conns[i];
-        if (c->conn == NULL || c->connecting || c->count >= GW_DB_PIPELINE_DEPTH_MAX) {
-            continue;
-        }
-        if (best == NULL || c->count < best->count) {
-            best = c;
+        if (c->conn != NULL && !c->connecting && c->unit_n == 0) {
+            return c;
         }
     }
-    return best;
+    return NULL;
 }
 
-static void pool_send(struct db_conn *c, const char *sql, int n, const char *const *params,
-                      gw_db_done_fn *done, void *arg)
+/* Moves the locking calls of a unit to its end, each group in its order: a lock that every
+ * batch's successes need (the receipt series) is then taken as late as possible and held
+ * for the last calls and the commit only, not for the whole batch. */
+static void unit_locking_last(struct db_call *unit, int n)
 {
-    int prepared_now = -1;
-    if (!conn_send(c, sql, n, params, &prepared_now)) {
-        gw_log_error("db_send_failed", "\"error\":\"%s\"", "PQsendQueryParams");
-        done(arg, GW_ERR_UNAVAILABLE, NULL);
-        conn_broken(c, "send failed");
-        return;
+    struct db_call tmp[GW_DB_BATCH_MAX];
+    int k = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+            if (unit[i].locking == (pass == 1)) {
+                tmp[k++] = unit[i];
+            }
+        }
     }
-    int tail = (c->head + c->count) % GW_DB_PIPELINE_DEPTH_MAX;
-    c->fifo[tail] =
-        (struct db_call){ .done = done, .arg = arg, .res = NULL, .prepare_stmt = prepared_now };
-    c->count++;
-    conn_flush(c);
+    GW_ASSERT(k == n);
+    memcpy(unit, tmp, (size_t)n * sizeof(tmp[0]));
 }
 
+/* Each idle connection takes the head of the queue: a call alone, or the run of batchable
+ * calls there (up to GW_DB_BATCH_MAX) as one transaction. Calls that arrive while every
+ * connection is busy thereby share the next commit: under load the batches grow by
+ * themselves, with no timer and no added wait when the pool is idle. */
 static void pool_drain_waitq(struct gw_db_pool *pool)
 {
     while (pool->wait_count > 0) {
@@ -317,31 +426,54 @@ static void pool_drain_waitq(struct gw_db_pool *pool)
         if (c == NULL) {
             return;
         }
-        struct db_wait w = pool->waitq[pool->wait_head];
-        pool->wait_head = (pool->wait_head + 1) % GW_DB_QUEUE_MAX;
-        pool->wait_count--;
-        pool_send(c, w.sql, w.n, w.params, w.done, w.arg);
+        int n = 0;
+        c->unit[n++] = waitq_pop(pool);
+        while (c->unit[0].batchable && n < GW_DB_BATCH_MAX && pool->wait_count > 0 &&
+               pool->waitq[pool->wait_head].batchable) {
+            c->unit[n++] = waitq_pop(pool);
+        }
+        unit_locking_last(c->unit, n);
+        c->unit_n = n;
+        conn_send_unit(c);
     }
+}
+
+static void pool_submit(struct gw_db_pool *pool, const struct db_call *call)
+{
+    GW_ASSERT(call->n >= 0 && call->n <= GW_DB_PARAMS_MAX);
+    GW_ASSERT(call->done != NULL);
+    if (pool->wait_count >= GW_DB_QUEUE_MAX) {
+        call->done(call->arg, GW_ERR_UNAVAILABLE, NULL);
+        return;
+    }
+    size_t tail = (pool->wait_head + pool->wait_count) % pool->wait_cap;
+    pool->waitq[tail] = *call;
+    pool->wait_count++;
+    pool_drain_waitq(pool);
 }
 
 void gw_db_query(struct gw_db_pool *pool, const char *sql, int n, const char *const *params,
                  gw_db_done_fn *done, void *arg)
 {
-    GW_ASSERT(n >= 0 && n <= GW_DB_PARAMS_MAX);
-    GW_ASSERT(done != NULL);
-    struct db_conn *c = pool->wait_count == 0 ? pool_pick(pool) : NULL;
-    if (c != NULL) {
-        pool_send(c, sql, n, params, done, arg);
-        return;
-    }
-    if (pool->wait_count >= GW_DB_QUEUE_MAX) {
-        done(arg, GW_ERR_UNAVAILABLE, NULL);
-        return;
-    }
-    size_t tail = (pool->wait_head + pool->wait_count) % GW_DB_QUEUE_MAX;
-    pool->waitq[tail] =
-        (struct db_wait){ .sql = sql, .n = n, .params = params, .done = done, .arg = arg };
-    pool->wait_count++;
+    pool_submit(pool, &(struct db_call){ .sql = sql,
+                                         .n = n,
+                                         .params = params,
+                                         .batchable = false,
+                                         .done = done,
+                                         .arg = arg,
+                                         .prepare_stmt = -1 });
+}
+
+void gw_db_query_batchable(struct gw_db_pool *pool, const struct gw_db_req *req)
+{
+    pool_submit(pool, &(struct db_call){ .sql = req->sql,
+                                         .n = req->n,
+                                         .params = req->params,
+                                         .batchable = true,
+                                         .locking = req->locking,
+                                         .done = req->done,
+                                         .arg = req->arg,
+                                         .prepare_stmt = -1 });
 }
 
 static enum gw_err conn_open_blocking(struct db_conn *c, struct gw_errbuf *eb)
@@ -371,7 +503,8 @@ enum gw_err gw_db_pool_new(struct event_base *base, const char *dsn, int n, stru
                    GW_DB_STATEMENT_TIMEOUT_MS);
     pool->n_conns = n;
     pool->conns = gw_xcalloc((size_t)n, sizeof(*pool->conns));
-    pool->waitq = gw_xcalloc(GW_DB_QUEUE_MAX, sizeof(*pool->waitq));
+    pool->wait_cap = GW_DB_QUEUE_MAX + (size_t)n * GW_DB_BATCH_MAX;
+    pool->waitq = gw_xcalloc(pool->wait_cap, sizeof(*pool->waitq));
     pool->retry_ev = evtimer_new(base, pool_retry_cb, pool);
     GW_ASSERT(pool->retry_ev != NULL);
     for (int i = 0; i < n; i++) {
@@ -392,9 +525,7 @@ void gw_db_pool_free(struct gw_db_pool *pool)
         return;
     }
     while (pool->wait_count > 0) {
-        struct db_wait w = pool->waitq[pool->wait_head];
-        pool->wait_head = (pool->wait_head + 1) % GW_DB_QUEUE_MAX;
-        pool->wait_count--;
+        struct db_call w = waitq_pop(pool);
         w.done(w.arg, GW_ERR_UNAVAILABLE, NULL);
     }
     for (int i = 0; i < pool->n_conns; i++) {
@@ -418,7 +549,7 @@ size_t gw_db_pool_pending(const struct gw_db_pool *pool)
 {
     size_t n = pool->wait_count;
     for (int i = 0; i < pool->n_conns; i++) {
-        n += (size_t)pool->conns[i].count;
+        n += (size_t)pool->conns[i].unit_n;
     }
     return n;
 }
@@ -430,4 +561,14 @@ int gw_db_pool_healthy(const struct gw_db_pool *pool)
         n += pool->conns[i].conn != NULL && !pool->conns[i].connecting;
     }
     return n;
+}
+
+struct gw_db_stats gw_db_pool_stats(const struct gw_db_pool *pool)
+{
+    return (struct gw_db_stats){
+        .transactions = atomic_load_explicit(&pool->n_transactions, memory_order_relaxed),
+        .batches = atomic_load_explicit(&pool->n_batches, memory_order_relaxed),
+        .batched_calls = atomic_load_explicit(&pool->n_batched_calls, memory_order_relaxed),
+        .batches_retried = atomic_load_explicit(&pool->n_batches_retried, memory_order_relaxed),
+    };
 }

@@ -1,13 +1,21 @@
 /* The database from an event loop: each loop owns a pool of non-blocking libpq connections
- * in pipeline mode whose sockets are events of that loop. A query is queued, sent with
- * PQsendQueryParams plus its own sync point (so each call is its own transaction), and its
- * callback runs on the loop when the answer arrives. Never blocks. Not thread-safe: a pool
- * belongs to one loop. */
+ * in pipeline mode whose sockets are events of that loop. A query is queued and sent by the
+ * next idle connection; its callback runs on the loop when the answer arrives, after its
+ * transaction has committed. Never blocks. Not thread-safe: a pool belongs to one loop.
+ *
+ * Transactions: a call made with gw_db_query is its own transaction. Calls made with
+ * gw_db_query_batchable that wait in the queue together run as one transaction (one sync
+ * point, one commit); if any of them fails, the batch is rolled back and each call runs
+ * again alone, so a caller sees exactly the outcome its call has by itself. A batchable call
+ * must therefore be one self-contained function call whose effects are all or nothing and
+ * that does not depend on running in a transaction of its own (it shares now() with the
+ * batch, and may wait on row locks the batch's earlier calls hold). */
 #ifndef GW_GATEWAY_DB_H
 #define GW_GATEWAY_DB_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -34,6 +42,30 @@ void gw_db_pool_free(struct gw_db_pool *pool);
  * its limit (then with GW_ERR_UNAVAILABLE). */
 void gw_db_query(struct gw_db_pool *pool, const char *sql, int n, const char *const *params,
                  gw_db_done_fn *done, void *arg);
+
+/* A call that may share its transaction with other batchable calls (see above). locking:
+ * the call takes a lock that many calls share (a success numbers its receipt under the
+ * series' row lock); it runs after the batch's other calls, so that the lock is held for the
+ * end of the batch and its commit only. */
+struct gw_db_req {
+    const char *sql;
+    int n;
+    const char *const *params;
+    gw_db_done_fn *done;
+    void *arg;
+    bool locking;
+};
+
+void gw_db_query_batchable(struct gw_db_pool *pool, const struct gw_db_req *req);
+
+/* Counters since the pool started: for /metrics. */
+struct gw_db_stats {
+    uint64_t transactions;    /* units committed or rolled back: calls alone and batches */
+    uint64_t batches;         /* committed batches of two calls or more */
+    uint64_t batched_calls;   /* the calls in those batches */
+    uint64_t batches_retried; /* batches rolled back and run again call by call */
+};
+struct gw_db_stats gw_db_pool_stats(const struct gw_db_pool *pool);
 
 /* Number of queries queued or in flight, for drain and metrics. */
 size_t gw_db_pool_pending(const struct gw_db_pool *pool);

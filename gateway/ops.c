@@ -86,10 +86,27 @@ static enum gw_err metrics_business(struct gw_buf *b, const struct gw_server *sr
     }
     size_t pending = 0;
     int healthy = 0;
+    struct gw_db_stats db = { 0 };
     for (int i = 0; i < srv->n_loops; i++) {
         /* Read without the owner's lock: a slightly stale gauge is fine for a scrape. */
         pending += gw_db_pool_pending(srv->loops[i].db);
         healthy += gw_db_pool_healthy(srv->loops[i].db);
+        struct gw_db_stats s = gw_db_pool_stats(srv->loops[i].db);
+        db.transactions += s.transactions;
+        db.batches += s.batches;
+        db.batched_calls += s.batched_calls;
+        db.batches_retried += s.batches_retried;
+    }
+    if (err == GW_OK) {
+        err = gw_buf_printf(
+            b,
+            "# TYPE feegate_db_transactions_total counter\nfeegate_db_transactions_total %llu\n"
+            "# TYPE feegate_db_batches_total counter\nfeegate_db_batches_total %llu\n"
+            "# TYPE feegate_db_batched_calls_total counter\nfeegate_db_batched_calls_total %llu\n"
+            "# TYPE feegate_db_batches_retried_total counter\n"
+            "feegate_db_batches_retried_total %llu\n",
+            (unsigned long long)db.transactions, (unsigned long long)db.batches,
+            (unsigned long long)db.batched_calls, (unsigned long long)db.batches_retried);
     }
     if (err == GW_OK) {
         err = gw_buf_printf(
@@ -205,7 +222,7 @@ void gw_handle_ops(struct gw_ctx *ctx)
     } else if (strcmp(s, "healthz") == 0) {
         gw_reply_json(ctx, 200, "{\"status\":\"ok\"}");
     } else if (strcmp(s, "readyz") == 0) {
-        gw_ctx_query(ctx, "SELECT 1", 0, ready_done);
+        gw_ctx_query_batchable(ctx, "SELECT 1", 0, ready_done);
     } else {
         metrics(ctx);
     }

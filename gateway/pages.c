@@ -743,7 +743,7 @@ static void checkout_view(struct gw_ctx *ctx, const char *id)
 {
     state_of(ctx)->id = id;
     ctx->params[0] = id;
-    gw_ctx_query(ctx, "SELECT feegate.checkout_view($1)", 1, checkout_view_done);
+    gw_ctx_query_batchable(ctx, "SELECT feegate.checkout_view($1)", 1, checkout_view_done);
 }
 
 /* ---- POST /pay/{id} ---- */
@@ -936,7 +936,8 @@ static void checkout_begin(struct gw_ctx *ctx, const char *id)
     ctx->params[0] = id;
     ctx->params[1] = st->ch->ops->name;
     ctx->params[2] = ctx->loop->srv->cfg.public_url;
-    gw_ctx_query(ctx, "SELECT feegate.checkout_begin($1, $2, $3)", 3, checkout_begin_done);
+    gw_ctx_query_batchable(ctx, "SELECT feegate.checkout_begin($1, $2, $3)", 3,
+                           checkout_begin_done);
 }
 
 /* ---- GET /return/{channel} ---- */

@@ -116,9 +116,15 @@ static bool exec_ok(PGconn *c, const char *sql, int n, const char *const *params
     return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 }
 
-/* One claimed job: build, sign, store; or record the failure for a later retry. Returns
- * false when the connection is unusable. */
-static bool issue_one(struct gw_receipt_worker *w, PGconn *c, const char *id, const char *view)
+enum issue_result {
+    ISSUE_DONE,   /* stored, or its failure recorded for a later retry */
+    ISSUE_FAILED, /* the statement failed; the connection is still usable */
+    ISSUE_DEAD,   /* the connection is unusable */
+};
+
+/* One claimed job: build, sign, store; or record the failure for a later retry. */
+static enum issue_result issue_one(struct gw_receipt_worker *w, PGconn *c, const char *id,
+                                   const char *view)
 {
     struct gw_buf xml;
     gw_buf_init(&xml, WORKER_DOC_BYTES);
@@ -138,11 +144,48 @@ static bool issue_one(struct gw_receipt_worker *w, PGconn *c, const char *id, co
         ok = exec_ok(c, "SELECT feegate.receipt_job_fail($1, $2)", 2, p);
     }
     gw_buf_release(&xml);
-    return ok || PQstatus(c) == CONNECTION_OK;
+    if (ok) {
+        return ISSUE_DONE;
+    }
+    return PQstatus(c) == CONNECTION_OK ? ISSUE_FAILED : ISSUE_DEAD;
+}
+
+static bool exec_command(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
+/* Issues the claimed jobs in one transaction: one commit for the whole batch instead of one
+ * per receipt. Returns false when any of them failed; the transaction is then rolled back
+ * and nothing of the batch is stored. */
+static bool issue_together(struct gw_receipt_worker *w, PGconn *c, const PGresult *jobs)
+{
+    if (!exec_command(c, "BEGIN")) {
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < PQntuples(jobs) && ok; i++) {
+        ok = issue_one(w, c, PQgetvalue(jobs, i, 0), PQgetvalue(jobs, i, 1)) == ISSUE_DONE;
+    }
+    if (ok) {
+        PGresult *r = PQexec(c, "COMMIT");
+        /* COMMIT of a transaction that failed answers ROLLBACK: check the tag too. */
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
+        PQclear(r);
+        return ok;
+    }
+    if (PQstatus(c) == CONNECTION_OK) {
+        (void)exec_command(c, "ROLLBACK");
+    }
+    return false;
 }
 
 /* Claims a batch and issues it; returns the number claimed, or -1 when the connection
- * failed. */
+ * failed. The batch is stored in one transaction; if that fails, each job is issued again
+ * alone, so that one bad job holds back only itself. */
 static int issue_batch(struct gw_receipt_worker *w, PGconn *c)
 {
     static const char *const params[2] = { GW_STR(ISSUE_BATCH_MAX), GW_STR(ISSUE_LEASE_S) };
@@ -159,8 +202,13 @@ static int issue_batch(struct gw_receipt_worker *w, PGconn *c)
     }
     int n = PQntuples(r);
     bool alive = true;
-    for (int i = 0; i < n && alive; i++) {
-        alive = issue_one(w, c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    if (n > 1 && !issue_together(w, c, r)) {
+        alive = PQstatus(c) == CONNECTION_OK;
+        for (int i = 0; i < n && alive; i++) {
+            alive = issue_one(w, c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)) != ISSUE_DEAD;
+        }
+    } else if (n == 1) {
+        alive = issue_one(w, c, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)) != ISSUE_DEAD;
     }
     PQclear(r);
     return alive ? n : -1;

@@ -154,6 +154,23 @@ void gw_ctx_query(struct gw_ctx *ctx, const char *sql, int n,
     gw_db_query(ctx->loop->db, sql, n, ctx->params, done, ctx);
 }
 
+void gw_ctx_query_batchable(struct gw_ctx *ctx, const char *sql, int n,
+                            void (*done)(void *, enum gw_err, const PGresult *))
+{
+    gw_db_query_batchable(
+        ctx->loop->db,
+        &(struct gw_db_req){ .sql = sql, .n = n, .params = ctx->params, .done = done, .arg = ctx });
+}
+
+void gw_ctx_query_batchable_locking(struct gw_ctx *ctx, const char *sql, int n,
+                                    void (*done)(void *, enum gw_err, const PGresult *))
+{
+    gw_db_query_batchable(
+        ctx->loop->db,
+        &(struct gw_db_req){
+            .sql = sql, .n = n, .params = ctx->params, .done = done, .arg = ctx, .locking = true });
+}
+
 static void ctx_closed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;

@@ -147,9 +147,15 @@ void gw_reply_redirect(struct gw_ctx *ctx, int status, const char *location);
 
 /* A header of the request, or NULL. */
 const char *gw_ctx_header(const struct gw_ctx *ctx, const char *name);
-/* Runs a query on the request's loop. */
+/* Runs a query on the request's loop, in a transaction of its own. */
 void gw_ctx_query(struct gw_ctx *ctx, const char *sql, int n,
                   void (*done)(void *, enum gw_err, const PGresult *));
+/* The same for one call of the payment path that may share its transaction with others
+ * (db.h says what such a call must be). */
+void gw_ctx_query_batchable(struct gw_ctx *ctx, const char *sql, int n,
+                            void (*done)(void *, enum gw_err, const PGresult *));
+void gw_ctx_query_batchable_locking(struct gw_ctx *ctx, const char *sql, int n,
+                                    void (*done)(void *, enum gw_err, const PGresult *));
 
 /* Handlers (api.c, pages.c, ipn.c, ops.c). */
 void gw_handle_api(struct gw_ctx *ctx);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -142,6 +143,130 @@ static void test_protobuf_create_and_get(void **state)
     assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.payments"), before);
 }
 
+/* ---- batches: concurrent calls share a transaction, and each keeps its own outcome ---- */
+
+#define MIXERS     48
+#define MIX_ROUNDS 20
+
+struct mixer {
+    pthread_t thread;
+    char body[1024];
+    char key[64];
+    bool valid;
+    int status;
+    char answer[4096];
+};
+
+static void *mix(void *arg)
+{
+    struct mixer *m = arg;
+    struct th_resp resp;
+    if (th_portal("POST", "/v1/payments", m->body, m->key, &resp) == GW_OK) {
+        m->status = resp.status;
+        (void)snprintf(m->answer, sizeof(m->answer), "%s", resp.body);
+    }
+    th_resp_release(&resp);
+    return NULL;
+}
+
+/* The value of one counter line of /metrics, or -1. */
+static long long metric(const char *name)
+{
+    char url[160];
+    (void)snprintf(url, sizeof(url), "%s/metrics", it.gw.url);
+    struct th_resp r;
+    assert_int_equal(th_http("GET", url, NULL, NULL, 15, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    long long v = -1;
+    char needle[96];
+    (void)snprintf(needle, sizeof(needle), "\n%s ", name);
+    const char *at = strstr(r.body, needle);
+    if (at != NULL) {
+        v = strtoll(at + strlen(needle), NULL, 10);
+    }
+    th_resp_release(&r);
+    return v;
+}
+
+/* Valid creates race with creates the database refuses (a fee the agency does not have: the
+ * gateway cannot know, PostgreSQL raises 422). Calls that meet in the queue run as one
+ * transaction; a refused one rolls its batch back and every call of it runs again alone.
+ * Each valid create must end with 201 and exactly one payment, each refused one with its own
+ * 422 and nothing written, whatever batch it shared. Rounds repeat until the gateway reports
+ * both a committed batch and a retried one (bounded). */
+static void test_batched_calls_keep_their_own_outcome(void **state)
+{
+    (void)state;
+    long long retried0 = metric("feegate_db_batches_retried_total");
+    long long batches0 = metric("feegate_db_batches_total");
+    assert_true(retried0 >= 0 && batches0 >= 0);
+    long long before = th_sql_int(&it.db, "SELECT count(*) FROM feegate.payments");
+    long long idem_before = th_sql_int(&it.db, "SELECT count(*) FROM feegate.idempotency");
+    static struct mixer mixers[MIXERS];
+    long long valid_total = 0;
+    int round = 0;
+    long long retried = retried0;
+    long long batches = batches0;
+    for (; round < MIX_ROUNDS && (retried == retried0 || batches == batches0); round++) {
+        for (int i = 0; i < MIXERS; i++) {
+            struct mixer *m = &mixers[i];
+            *m = (struct mixer){ .valid = i % 6 != 0 };
+            char ref[48];
+            (void)snprintf(ref, sizeof(ref), "MIX-%ld-%d-%d", (long)time(NULL), round, i);
+            (void)snprintf(m->key, sizeof(m->key), "mix-%ld-%d-%d", (long)time(NULL), round, i);
+            it_create_body(m->body, sizeof(m->body), ref);
+            if (!m->valid) {
+                char *fee = strstr(m->body, "\"LLTP\"");
+                assert_non_null(fee);
+                fee[1] = 'N'; /* "LLTP" -> "NOPE" */
+                fee[2] = 'O';
+                fee[3] = 'P';
+                fee[4] = 'E';
+            }
+        }
+        for (int i = 0; i < MIXERS; i++) {
+            assert_int_equal(pthread_create(&mixers[i].thread, NULL, mix, &mixers[i]), 0);
+        }
+        for (int i = 0; i < MIXERS; i++) {
+            struct mixer *m = &mixers[i];
+            assert_int_equal(pthread_join(m->thread, NULL), 0);
+            if (m->valid) {
+                assert_int_equal(m->status, 201);
+                json_t *o = json_loads(m->answer, 0, NULL);
+                assert_non_null(o);
+                assert_string_equal(json_string_value(json_object_get(o, "status")), "created");
+                json_decref(o);
+                valid_total++;
+            } else {
+                assert_int_equal(m->status, 422);
+                json_t *o = json_loads(m->answer, 0, NULL);
+                assert_non_null(o);
+                assert_string_equal(
+                    json_string_value(json_object_get(json_object_get(o, "error"), "code")),
+                    "unknown_fee");
+                json_decref(o);
+            }
+        }
+        retried = metric("feegate_db_batches_retried_total");
+        batches = metric("feegate_db_batches_total");
+    }
+    print_message("batches: %lld committed, %lld retried call by call, in %d rounds\n",
+                  batches - batches0, retried - retried0, round);
+    assert_true(batches > batches0);
+    assert_true(retried > retried0);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.payments"),
+                     before + valid_total);
+    /* Refused creates leave no idempotency key behind: the key is free for a corrected
+     * request. */
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.idempotency"),
+                     idem_before + valid_total);
+    assert_int_equal(
+        th_sql_int(&it.db, "SELECT count(*) FROM feegate.payments WHERE order_ref LIKE 'MIX-%' "
+                           "AND items -> 0 ->> 'fee_code' <> 'LLTP'"),
+        0);
+    it_assert_ledger_ok();
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -159,6 +284,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_twenty_concurrent_creates_one_key),
         cmocka_unit_test(test_protobuf_create_and_get),
+        cmocka_unit_test(test_batched_calls_keep_their_own_outcome),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

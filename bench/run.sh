@@ -11,7 +11,7 @@
 #   BENCH_CONCURRENCY (64)  BENCH_DURATION (10, seconds per mode)  BENCH_MODES
 #   (healthz,readyz,full)  BENCH_VERIFY (0; 1 adds GET /v1/payments/{id})  BENCH_PAYMENTS
 #   (unset: bounded by duration)  BENCH_AGENCY (STP-HN)  BENCH_FEE (LLTP)  BENCH_AMOUNT
-#   (200000)  BENCH_LOOPS (nproc)  BENCH_CONNS_PER_LOOP (4)  BENCH_LOG_LEVEL (warn)
+#   (200000)  BENCH_LOOPS (nproc)  BENCH_CONNS_PER_LOOP (2)  BENCH_LOG_LEVEL (warn)
 #   BENCH_CLIENT / BENCH_SECRET (default: what seed-demo prints)  BENCH_PORT_BASE (18080)
 #   BENCH_OUT (copy the JSON lines there)  BENCH_KEEP (1: keep the work dir and logs)
 #   BENCH_TIMEOUT (whole run, seconds)  BUILD_DIR (build)
@@ -37,7 +37,7 @@ AGENCY=${BENCH_AGENCY:-STP-HN}
 FEE=${BENCH_FEE:-LLTP}
 AMOUNT=${BENCH_AMOUNT:-200000}
 LOOPS=${BENCH_LOOPS:-$(nproc)}
-CONNS=${BENCH_CONNS_PER_LOOP:-4}
+CONNS=${BENCH_CONNS_PER_LOOP:-2}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 PORT_BASE=${BENCH_PORT_BASE:-18080}
 KEEP=${BENCH_KEEP:-0}

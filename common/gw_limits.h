@@ -24,7 +24,7 @@
 #define GW_ARENA_BYTES_MAX     ((size_t)4 * 1024 * 1024)
 
 /* Database. */
-#define GW_DB_CONNS_PER_LOOP_DEFAULT 4
+#define GW_DB_CONNS_PER_LOOP_DEFAULT 2
 #define GW_DB_CONNS_PER_LOOP_MAX     32
 #define GW_DB_QUEUE_MAX              4096 /* queries waiting for a connection, per loop: 503 */
 #define GW_DB_BATCH_MAX              32   /* batchable calls in one transaction */

@@ -178,7 +178,7 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
     (void)fprintf(ini,
                   "; written by feegate demo\n[server]\nlisten = 127.0.0.1:%d\n"
                   "public_url = http://127.0.0.1:%d\nloops = 0\n[database]\ndsn = %s\n"
-                  "conns_per_loop = 4\n[log]\nlevel = info\n[channel.sandbox]\n"
+                  "conns_per_loop = 2\n[log]\nlevel = info\n[channel.sandbox]\n"
                   "merchant_id = %s\nsecret = %s\nendpoint_url = http://127.0.0.1:%d\n",
                   d->gw_port, d->gw_port, d->pg.app_dsn, DEMO_MERCHANT, d->sandbox_secret,
                   d->sim_port);

@@ -386,11 +386,31 @@ static void conn_send_unit(struct db_conn *c)
     conn_flush(c);
 }
 
-static struct db_conn *pool_pick(struct gw_db_pool *pool)
+static bool conn_usable(const struct db_conn *c)
 {
-    for (int i = 0; i < pool->n_conns; i++) {
+    return c->conn != NULL && !c->connecting;
+}
+
+/* An idle connection for the call at the head of the queue, or NULL. Batchable calls use
+ * only the pool's first half (at least one connection) while one of those is usable: the
+ * fewer connections carry the payment path, the larger its batches and the less CPU the
+ * database spends per payment (docs/benchmarks.md); the other half stays free for calls
+ * that run alone (jobs, finance, refunds), so that a long one never holds up payments. */
+static struct db_conn *pool_pick(struct gw_db_pool *pool, bool batchable)
+{
+    int limit = pool->n_conns;
+    if (batchable) {
+        int half = pool->n_conns / 2 > 0 ? pool->n_conns / 2 : 1;
+        for (int i = 0; i < half; i++) {
+            if (conn_usable(&pool->conns[i])) {
+                limit = half;
+                break;
+            }
+        }
+    }
+    for (int i = 0; i < limit; i++) {
         struct db_conn *c = &pool->conns[i];
-        if (c->conn != NULL && !c->connecting && c->unit_n == 0) {
+        if (conn_usable(c) && c->unit_n == 0) {
             return c;
         }
     }
@@ -422,7 +442,7 @@ static void unit_locking_last(struct db_call *unit, int n)
 static void pool_drain_waitq(struct gw_db_pool *pool)
 {
     while (pool->wait_count > 0) {
-        struct db_conn *c = pool_pick(pool);
+        struct db_conn *c = pool_pick(pool, pool->waitq[pool->wait_head].batchable);
         if (c == NULL) {
             return;
         }

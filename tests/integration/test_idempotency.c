@@ -152,10 +152,10 @@ struct mixer {
     pthread_t thread;
     char body[1024];
     char key[64];
-    bool valid;
-    int status;
-    bool replayed;
     char answer[4096];
+    int status;
+    bool valid;
+    bool replayed;
 };
 
 static void *mix(void *arg)
@@ -190,6 +190,43 @@ static long long metric(const char *name)
     return v;
 }
 
+/* The seq-th create of the test: every sixth names a fee the agency does not have. */
+static void mix_prepare(struct mixer *m, int seq)
+{
+    *m = (struct mixer){ .valid = seq % 6 != 0 };
+    char ref[48];
+    (void)snprintf(ref, sizeof(ref), "MIX-%ld-%d", (long)time(NULL), seq);
+    (void)snprintf(m->key, sizeof(m->key), "mix-%ld-%d", (long)time(NULL), seq);
+    it_create_body(m->body, sizeof(m->body), ref);
+    if (!m->valid) {
+        char *fee = strstr(m->body, "\"LLTP\"");
+        assert_non_null(fee);
+        fee[1] = 'N'; /* "LLTP" -> "NOPE" */
+        fee[2] = 'O';
+        fee[3] = 'P';
+        fee[4] = 'E';
+    }
+}
+
+/* A valid create: 201, a new payment, and not a replay (had a rolled-back batch kept it,
+ * its run alone would have found the key taken and answered with the stored response). A
+ * refused one: its own 422. */
+static void mix_check(const struct mixer *m)
+{
+    json_t *o = json_loads(m->answer, 0, NULL);
+    assert_non_null(o);
+    if (m->valid) {
+        assert_int_equal(m->status, 201);
+        assert_false(m->replayed);
+        assert_string_equal(json_string_value(json_object_get(o, "status")), "created");
+    } else {
+        assert_int_equal(m->status, 422);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(o, "error"), "code")),
+                            "unknown_fee");
+    }
+    json_decref(o);
+}
+
 /* Valid creates race with creates the database refuses (a fee the agency does not have: the
  * gateway cannot know, PostgreSQL raises 422). Calls that meet in the queue run as one
  * transaction; a refused one rolls its batch back and every call of it runs again alone.
@@ -211,46 +248,15 @@ static void test_batched_calls_keep_their_own_outcome(void **state)
     long long batches = batches0;
     for (; round < MIX_ROUNDS && (retried == retried0 || batches == batches0); round++) {
         for (int i = 0; i < MIXERS; i++) {
-            struct mixer *m = &mixers[i];
-            *m = (struct mixer){ .valid = i % 6 != 0 };
-            char ref[48];
-            (void)snprintf(ref, sizeof(ref), "MIX-%ld-%d-%d", (long)time(NULL), round, i);
-            (void)snprintf(m->key, sizeof(m->key), "mix-%ld-%d-%d", (long)time(NULL), round, i);
-            it_create_body(m->body, sizeof(m->body), ref);
-            if (!m->valid) {
-                char *fee = strstr(m->body, "\"LLTP\"");
-                assert_non_null(fee);
-                fee[1] = 'N'; /* "LLTP" -> "NOPE" */
-                fee[2] = 'O';
-                fee[3] = 'P';
-                fee[4] = 'E';
-            }
+            mix_prepare(&mixers[i], round * MIXERS + i);
         }
         for (int i = 0; i < MIXERS; i++) {
             assert_int_equal(pthread_create(&mixers[i].thread, NULL, mix, &mixers[i]), 0);
         }
         for (int i = 0; i < MIXERS; i++) {
-            struct mixer *m = &mixers[i];
-            assert_int_equal(pthread_join(m->thread, NULL), 0);
-            if (m->valid) {
-                assert_int_equal(m->status, 201);
-                /* Not a replay: had a rolled-back batch kept this create, its run alone
-                 * would have found the key taken and answered with the stored response. */
-                assert_false(m->replayed);
-                json_t *o = json_loads(m->answer, 0, NULL);
-                assert_non_null(o);
-                assert_string_equal(json_string_value(json_object_get(o, "status")), "created");
-                json_decref(o);
-                valid_total++;
-            } else {
-                assert_int_equal(m->status, 422);
-                json_t *o = json_loads(m->answer, 0, NULL);
-                assert_non_null(o);
-                assert_string_equal(
-                    json_string_value(json_object_get(json_object_get(o, "error"), "code")),
-                    "unknown_fee");
-                json_decref(o);
-            }
+            assert_int_equal(pthread_join(mixers[i].thread, NULL), 0);
+            mix_check(&mixers[i]);
+            valid_total += mixers[i].valid;
         }
         retried = metric("feegate_db_batches_retried_total");
         batches = metric("feegate_db_batches_total");

@@ -45,10 +45,11 @@ struct db_conn {
     bool write_wanted;
     uint64_t prepared; /* bit i: statement i of the pool is prepared on this connection */
     struct db_call unit[GW_DB_BATCH_MAX];
-    int unit_n;       /* calls in flight; 0: the connection is idle */
-    int cmd_call;     /* the call whose command answers next */
-    bool cmd_prepare; /* that command is the call's PQsendPrepare */
-    bool cmd_got;     /* that command has produced a result already */
+    int unit_n;           /* calls in flight; 0: the connection is idle */
+    PGresult *commit_err; /* an error after the unit's last command: its commit failed */
+    int cmd_call;         /* the call whose command answers next */
+    bool cmd_prepare;     /* that command is the call's PQsendPrepare */
+    bool cmd_got;         /* that command has produced a result already */
 };
 
 struct gw_db_pool {
@@ -94,6 +95,8 @@ static void conn_set_events(struct db_conn *c, bool want_write)
 
 static void conn_fail_all(struct db_conn *c)
 {
+    PQclear(c->commit_err);
+    c->commit_err = NULL;
     int n = c->unit_n;
     struct db_call calls[GW_DB_BATCH_MAX];
     memcpy(calls, c->unit, (size_t)n * sizeof(calls[0]));
@@ -166,7 +169,19 @@ static void conn_unit_done(struct db_conn *c)
     struct db_call calls[GW_DB_BATCH_MAX];
     memcpy(calls, c->unit, (size_t)n * sizeof(calls[0]));
     c->unit_n = 0;
-    bool all_ok = true;
+    PGresult *commit_err = c->commit_err;
+    c->commit_err = NULL;
+    if (commit_err != NULL) {
+        /* The calls' own results say OK, but their transaction did not commit: a call alone
+         * reports the commit's error, a batch runs again call by call (below). */
+        PQclear(calls[n - 1].res);
+        calls[n - 1].res = commit_err;
+        for (int i = 0; i < n - 1; i++) {
+            PQclear(calls[i].res);
+            calls[i].res = NULL;
+        }
+    }
+    bool all_ok = commit_err == NULL;
     for (int i = 0; i < n; i++) {
         all_ok = all_ok && result_ok(calls[i].res);
     }
@@ -215,7 +230,14 @@ static void conn_take_result(struct db_conn *c, PGresult *r)
 {
     c->cmd_got = true;
     if (c->cmd_call >= c->unit_n) {
-        PQclear(r); /* more commands than calls: cannot happen with our own sends */
+        /* After every command, before the sync: the commit failed (a deferred constraint
+         * trigger raised, the journal did not balance...). Nothing of the unit is durable. */
+        if (c->commit_err == NULL && PQresultStatus(r) != PGRES_COMMAND_OK &&
+            PQresultStatus(r) != PGRES_TUPLES_OK) {
+            c->commit_err = r;
+        } else {
+            PQclear(r);
+        }
         return;
     }
     struct db_call *call = &c->unit[c->cmd_call];

@@ -278,6 +278,62 @@ static void test_batched_calls_keep_their_own_outcome(void **state)
     it_assert_ledger_ok();
 }
 
+/* A commit that fails is not acknowledged. A deferred trigger (a test's own, like the
+ * ledger's balance check) refuses at commit the creates whose order_ref starts with
+ * COMMITFAIL-: every statement of the call succeeded, only the commit did not. Those creates
+ * must get the commit's error and leave nothing; the others, raced with them through the
+ * same batches, must commit. */
+static void test_failed_commit_is_not_acknowledged(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        th_sql_exec(&it.db,
+                    "CREATE FUNCTION public.fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$"
+                    " BEGIN IF EXISTS (SELECT 1 FROM feegate.payments p WHERE p.id = "
+                    "NEW.payment_id AND p.order_ref LIKE 'COMMITFAIL-%') THEN RAISE EXCEPTION "
+                    "USING ERRCODE = 'FG500', MESSAGE = 'commit_refused', DETAIL = 'test'; "
+                    "END IF; RETURN NULL; END $$; "
+                    "CREATE CONSTRAINT TRIGGER zz_fail_at_commit AFTER INSERT ON "
+                    "feegate.payment_events DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                    "EXECUTE FUNCTION public.fail_at_commit()"),
+        GW_OK);
+    static struct mixer racers[MIXERS];
+    for (int i = 0; i < MIXERS; i++) {
+        struct mixer *m = &racers[i];
+        *m = (struct mixer){ .valid = i % 4 != 0 };
+        char ref[48];
+        (void)snprintf(ref, sizeof(ref), "%s-%ld-%d", m->valid ? "CF" : "COMMITFAIL",
+                       (long)time(NULL), i);
+        (void)snprintf(m->key, sizeof(m->key), "cf-%ld-%d", (long)time(NULL), i);
+        it_create_body(m->body, sizeof(m->body), ref);
+    }
+    for (int i = 0; i < MIXERS; i++) {
+        assert_int_equal(pthread_create(&racers[i].thread, NULL, mix, &racers[i]), 0);
+    }
+    for (int i = 0; i < MIXERS; i++) {
+        assert_int_equal(pthread_join(racers[i].thread, NULL), 0);
+        assert_int_equal(racers[i].status, racers[i].valid ? 201 : 500);
+        if (!racers[i].valid) {
+            assert_non_null(strstr(racers[i].answer, "commit_refused"));
+        }
+    }
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.payments "
+                                        "WHERE order_ref LIKE 'COMMITFAIL-%'"),
+                     0);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.idempotency "
+                                        "WHERE idem_key LIKE 'cf-%' AND http_status = 0"),
+                     0);
+    assert_int_equal(th_sql_exec(&it.db,
+                                 "DROP TRIGGER zz_fail_at_commit ON feegate.payment_events; "
+                                 "DROP FUNCTION public.fail_at_commit()"),
+                     GW_OK);
+    /* The keys of the refused creates are free again: the same request now succeeds. */
+    struct mixer again = racers[0];
+    mix(&again);
+    assert_int_equal(again.status, 201);
+    it_assert_ledger_ok();
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -296,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_twenty_concurrent_creates_one_key),
         cmocka_unit_test(test_protobuf_create_and_get),
         cmocka_unit_test(test_batched_calls_keep_their_own_outcome),
+        cmocka_unit_test(test_failed_commit_is_not_acknowledged),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,7 +24,6 @@ struct db_call {
     int n;
     int prepare_stmt; /* statement prepared ahead of this call in the pipeline, or -1 */
     bool batchable;   /* may share a transaction with other batchable calls */
-    bool locking;     /* batchable, and takes a lock that many calls share: runs last */
 };
 
 /* Every SQL text the gateway sends is a string literal at its call site: the first
@@ -192,7 +191,6 @@ static void conn_unit_done(struct db_conn *c)
             PQclear(calls[i].res);
             calls[i].res = NULL;
             calls[i].batchable = false;
-            calls[i].locking = false;
             waitq_push_front(pool, &calls[i]);
         }
         return;
@@ -439,24 +437,6 @@ static struct db_conn *pool_pick(struct gw_db_pool *pool, bool batchable)
     return NULL;
 }
 
-/* Moves the locking calls of a unit to its end, each group in its order: a lock that every
- * batch's successes need (the receipt series) is then taken as late as possible and held
- * for the last calls and the commit only, not for the whole batch. */
-static void unit_locking_last(struct db_call *unit, int n)
-{
-    struct db_call tmp[GW_DB_BATCH_MAX];
-    int k = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < n; i++) {
-            if (unit[i].locking == (pass == 1)) {
-                tmp[k++] = unit[i];
-            }
-        }
-    }
-    GW_ASSERT(k == n);
-    memcpy(unit, tmp, (size_t)n * sizeof(tmp[0]));
-}
-
 /* Each idle connection takes the head of the queue: a call alone, or the run of batchable
  * calls there (up to GW_DB_BATCH_MAX) as one transaction. Calls that arrive while every
  * connection is busy thereby share the next commit: under load the batches grow by
@@ -474,7 +454,6 @@ static void pool_drain_waitq(struct gw_db_pool *pool)
                pool->waitq[pool->wait_head].batchable) {
             c->unit[n++] = waitq_pop(pool);
         }
-        unit_locking_last(c->unit, n);
         c->unit_n = n;
         conn_send_unit(c);
     }
@@ -512,7 +491,6 @@ void gw_db_query_batchable(struct gw_db_pool *pool, const struct gw_db_req *req)
                                          .n = req->n,
                                          .params = req->params,
                                          .batchable = true,
-                                         .locking = req->locking,
                                          .done = req->done,
                                          .arg = req->arg,
                                          .prepare_stmt = -1 });

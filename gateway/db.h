@@ -43,17 +43,14 @@ void gw_db_pool_free(struct gw_db_pool *pool);
 void gw_db_query(struct gw_db_pool *pool, const char *sql, int n, const char *const *params,
                  gw_db_done_fn *done, void *arg);
 
-/* A call that may share its transaction with other batchable calls (see above). locking:
- * the call takes a lock that many calls share (a success numbers its receipt under the
- * series' row lock); it runs after the batch's other calls, so that the lock is held for the
- * end of the batch and its commit only. */
+/* A call that may share its transaction with other batchable calls (see above); the
+ * fields are gw_db_query's arguments. */
 struct gw_db_req {
     const char *sql;
     int n;
     const char *const *params;
     gw_db_done_fn *done;
     void *arg;
-    bool locking;
 };
 
 void gw_db_query_batchable(struct gw_db_pool *pool, const struct gw_db_req *req);

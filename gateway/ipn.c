@@ -165,11 +165,10 @@ static void ipn_apply(struct gw_ctx *ctx, struct ipn_state *st)
     ctx->params[5] = paid_at[0] != '\0' ? gw_arena_strdup(&ctx->arena, paid_at) : NULL;
     ctx->params[6] = "callback";
     ctx->params[7] = raw_of(ctx);
-    gw_ctx_query_batchable_locking(
-        ctx,
-        "SELECT feegate.apply_provider_result($1, $2, $3, $4::bigint, $5, "
-        "$6::timestamptz, $7, $8)",
-        8, apply_done);
+    gw_ctx_query_batchable(ctx,
+                           "SELECT feegate.apply_provider_result($1, $2, $3, $4::bigint, $5, "
+                           "$6::timestamptz, $7, $8)",
+                           8, apply_done);
 }
 
 void gw_handle_ipn(struct gw_ctx *ctx)

@@ -162,15 +162,6 @@ void gw_ctx_query_batchable(struct gw_ctx *ctx, const char *sql, int n,
         &(struct gw_db_req){ .sql = sql, .n = n, .params = ctx->params, .done = done, .arg = ctx });
 }
 
-void gw_ctx_query_batchable_locking(struct gw_ctx *ctx, const char *sql, int n,
-                                    void (*done)(void *, enum gw_err, const PGresult *))
-{
-    gw_db_query_batchable(
-        ctx->loop->db,
-        &(struct gw_db_req){
-            .sql = sql, .n = n, .params = ctx->params, .done = done, .arg = ctx, .locking = true });
-}
-
 static void ctx_closed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;

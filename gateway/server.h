@@ -154,8 +154,6 @@ void gw_ctx_query(struct gw_ctx *ctx, const char *sql, int n,
  * (db.h says what such a call must be). */
 void gw_ctx_query_batchable(struct gw_ctx *ctx, const char *sql, int n,
                             void (*done)(void *, enum gw_err, const PGresult *));
-void gw_ctx_query_batchable_locking(struct gw_ctx *ctx, const char *sql, int n,
-                                    void (*done)(void *, enum gw_err, const PGresult *));
 
 /* Handlers (api.c, pages.c, ipn.c, ops.c). */
 void gw_handle_api(struct gw_ctx *ctx);

@@ -292,17 +292,8 @@ static void query_target_done(void *arg, enum gw_err err, const PGresult *res)
                      gw_arena_printf(&ctx->arena, "could not build the query: %s", eb.msg));
         return;
     }
-    struct gw_httpc_req hr = { .method = req.method,
-                               .url = req.url,
-                               .content_type = req.content_type,
-                               .body = req.body,
-                               .body_len = req.body_len,
-                               .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
-    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++) {
-        hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
-    }
     st->sent_ms = gw_now_ms();
-    if (gw_httpc_send(ctx->loop->httpc, &hr, query_answer, ctx, &eb) != GW_OK) {
+    if (gw_provider_send(ctx->loop->httpc, &req, query_answer, ctx, &eb) != GW_OK) {
         query_record(ctx, "error", NULL, NULL,
                      gw_arena_printf(&ctx->arena, "could not send the query: %s", eb.msg));
     }

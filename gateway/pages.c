@@ -26,6 +26,7 @@
 #include "i18n.h"
 #include "rcp.h"
 #include "receipt_worker.h"
+#include "routing.h"
 #include "server.h"
 #include "validate.h"
 
@@ -832,17 +833,8 @@ static void checkout_create(struct gw_ctx *ctx, const struct gw_charge *charge)
         checkout_create_failed(ctx, GW_ERR_INVALID, eb.msg);
         return;
     }
-    struct gw_httpc_req hr = { .method = req.method,
-                               .url = req.url,
-                               .content_type = req.content_type,
-                               .body = req.body,
-                               .body_len = req.body_len,
-                               .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
-    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++) {
-        hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
-    }
     st->sent_ms = gw_now_ms();
-    if (gw_httpc_send(ctx->loop->httpc, &hr, checkout_create_done, ctx, &eb) != GW_OK) {
+    if (gw_provider_send(ctx->loop->httpc, &req, checkout_create_done, ctx, &eb) != GW_OK) {
         checkout_create_failed(ctx, GW_ERR_IO, eb.msg);
     }
 }

@@ -18,6 +18,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "httpc.h"
+#include "routing.h"
 #include "server.h"
 
 #include "banned.h"
@@ -207,17 +208,8 @@ static void query_row(struct gw_recovery *rc, const PGresult *res, int row)
         record(q, "error", NULL, "could not build the query");
         return;
     }
-    struct gw_httpc_req hr = { .method = req.method,
-                               .url = req.url,
-                               .content_type = req.content_type,
-                               .body = req.body,
-                               .body_len = req.body_len,
-                               .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
-    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++) {
-        hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
-    }
     q->sent_ms = gw_now_ms();
-    if (gw_httpc_send(rc->loop->httpc, &hr, answer_done, q, &eb) != GW_OK) {
+    if (gw_provider_send(rc->loop->httpc, &req, answer_done, q, &eb) != GW_OK) {
         record(q, "error", NULL, "could not send the query");
     }
 }

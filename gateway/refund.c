@@ -25,6 +25,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "httpc.h"
+#include "routing.h"
 #include "server.h"
 
 #include "banned.h"
@@ -198,17 +199,8 @@ static void rf_send(struct rf_call *c, const json_t *send)
         rf_record(c, c->query ? "error" : "rejected", NULL, "could not build the request");
         return;
     }
-    struct gw_httpc_req hr = { .method = req.method,
-                               .url = req.url,
-                               .content_type = req.content_type,
-                               .body = req.body,
-                               .body_len = req.body_len,
-                               .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
-    for (size_t i = 0; i < req.n_headers && i < GW_HTTPC_HEADERS_MAX; i++, hr.n_headers++) {
-        hr.headers[i] = (struct gw_http_header){ req.headers[i].name, req.headers[i].value };
-    }
     c->sent_ms = gw_now_ms();
-    if (gw_httpc_send(c->loop->httpc, &hr, rf_answer, c, &eb) != GW_OK) {
+    if (gw_provider_send(c->loop->httpc, &req, rf_answer, c, &eb) != GW_OK) {
         rf_record(c, "error", NULL, "could not send the request");
     }
 }

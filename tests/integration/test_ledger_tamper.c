@@ -289,6 +289,54 @@ static void test_triggers_refuse_superuser(void **state)
     assert_true(lit_fails(su, "TRUNCATE business_days", "FG500", "append_only"));
 }
 
+static long long check_violations(const char *name)
+{
+    char sql[200];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT violations FROM ledger_check() WHERE check_name = '%s'", name);
+    return lit_int(su, sql);
+}
+
+/* The payment's rows carry no foreign keys (migration 017): a referenced row cannot go, and
+ * a row that points at nothing is found by ledger_check and fails `feegate ledger check`. */
+static void test_references(void **state)
+{
+    (void)state;
+    char sql[300];
+    (void)snprintf(sql, sizeof(sql), "DELETE FROM payments WHERE id = '%s'", pay[1]);
+    assert_true(lit_fails(su, sql, "FG409", "row_referenced"));
+    (void)snprintf(sql, sizeof(sql), "UPDATE payments SET id = 'pay_x' WHERE id = '%s'", pay[1]);
+    assert_true(lit_fails(su, sql, "FG409", "row_referenced"));
+    assert_true(lit_fails(su, "DELETE FROM agencies WHERE code = 'STP-HN'", "FG409",
+                          "row_referenced"));
+    assert_true(
+        lit_fails(su, "DELETE FROM channels WHERE code = 'sandbox'", "FG409", "row_referenced"));
+    (void)snprintf(sql, sizeof(sql), "DELETE FROM clients WHERE id = '%s'", TH_CLIENT_A_ID);
+    assert_true(lit_fails(su, sql, "FG409", "row_referenced"));
+    assert_true(lit_fails(su, "TRUNCATE payments CASCADE", "FG409", "row_referenced"));
+    /* Updates that keep the key pass: the triggers look at the key only. */
+    lit_exec(su, "UPDATE channels SET name = name WHERE code = 'sandbox'");
+    assert_int_equal(check_violations("rows_reference_payments"), 0);
+    assert_int_equal(check_violations("rows_reference_catalogue"), 0);
+    assert_int_equal(check_violations("documents_reference_receipts"), 0);
+
+    /* Rows pointing at nothing, written around the functions. */
+    lit_exec(su, "INSERT INTO payment_events (payment_id, seq, event, to_status) "
+                 "VALUES ('pay_missing', 1, 'create', 'created')");
+    lit_exec(su, "INSERT INTO idempotency (client_id, idem_key, request_sha256, http_status) "
+                 "VALUES ('no-such-client', 'k1', 'x', 0)");
+    lit_exec(su, "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "
+                 "VALUES ('rcp_missing', 'xml', '<x/>', repeat('0', 64))");
+    assert_int_equal(check_violations("rows_reference_payments"), 1);
+    assert_int_equal(check_violations("rows_reference_catalogue"), 1);
+    assert_int_equal(check_violations("documents_reference_receipts"), 1);
+    assert_int_equal(th_ledger_check(&db), 1);
+    lit_exec(su, REPLICA("DELETE FROM payment_events WHERE payment_id = 'pay_missing'"));
+    lit_exec(su, "DELETE FROM idempotency WHERE client_id = 'no-such-client'");
+    lit_exec(su, REPLICA("DELETE FROM receipt_documents WHERE receipt_id = 'rcp_missing'"));
+    assert_int_equal(th_ledger_check(&db), 0);
+}
+
 static void test_app_role_refused(void **state)
 {
     (void)state;
@@ -408,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_reordered),
         cmocka_unit_test(test_journal_removed_and_inserted),
         cmocka_unit_test(test_triggers_refuse_superuser),
+        cmocka_unit_test(test_references),
         cmocka_unit_test(test_app_role_refused),
         cmocka_unit_test(test_bad_input),
     };

@@ -307,8 +307,8 @@ static void test_references(void **state)
     assert_true(lit_fails(su, sql, "FG409", "row_referenced"));
     (void)snprintf(sql, sizeof(sql), "UPDATE payments SET id = 'pay_x' WHERE id = '%s'", pay[1]);
     assert_true(lit_fails(su, sql, "FG409", "row_referenced"));
-    assert_true(lit_fails(su, "DELETE FROM agencies WHERE code = 'STP-HN'", "FG409",
-                          "row_referenced"));
+    assert_true(
+        lit_fails(su, "DELETE FROM agencies WHERE code = 'STP-HN'", "FG409", "row_referenced"));
     assert_true(
         lit_fails(su, "DELETE FROM channels WHERE code = 'sandbox'", "FG409", "row_referenced"));
     (void)snprintf(sql, sizeof(sql), "DELETE FROM clients WHERE id = '%s'", TH_CLIENT_A_ID);

@@ -337,6 +337,51 @@ static void test_references(void **state)
     assert_int_equal(th_ledger_check(&db), 0);
 }
 
+/* Migration 018 rewrote the bounded patterns ({1,255}, {64}, ...) as a class and a length:
+ * the edges must be where they were. */
+static void test_pattern_edges(void **state)
+{
+    (void)state;
+    char sql[800];
+    /* An idempotency key: 1 to 255 of [A-Za-z0-9_-]. */
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT count(*) FROM idem_claim('%s', repeat('k', 255), "
+                   "'edge')",
+                   TH_CLIENT_A_ID);
+    assert_int_equal(lit_int(su, sql), 1);
+    (void)snprintf(sql, sizeof(sql), "SELECT idem_claim('%s', repeat('k', 256), 'edge')",
+                   TH_CLIENT_A_ID);
+    assert_true(lit_fails(su, sql, "FG400", "invalid_idempotency_key"));
+    (void)snprintf(sql, sizeof(sql), "SELECT idem_claim('%s', 'a b', 'edge')", TH_CLIENT_A_ID);
+    assert_true(lit_fails(su, sql, "FG400", "invalid_idempotency_key"));
+    (void)snprintf(sql, sizeof(sql), "SELECT idem_claim('%s', 'k\u00e9', 'edge')", TH_CLIENT_A_ID);
+    assert_true(lit_fails(su, sql, "FG400", "invalid_idempotency_key"));
+    static const char *const bad[] = {
+        "INSERT INTO idempotency (client_id, idem_key, request_sha256, http_status) "
+        "VALUES ('c', repeat('k', 256), 'x', 0)",
+        "INSERT INTO idempotency (client_id, idem_key, request_sha256, http_status) "
+        "VALUES ('c', '', 'x', 0)",
+        "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "
+        "VALUES ('r', 'xml', 'b', repeat('0', 63))",
+        "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "
+        "VALUES ('r', 'xml', 'b', repeat('0', 63) || 'A')",
+        "INSERT INTO receipt_documents (receipt_id, kind, body, sha256, signed_at, "
+        "cert_fingerprint) VALUES ('r', 'xml', 'b', repeat('0', 64), now(), repeat('0', 65))",
+        "INSERT INTO clients (id, name, secret) VALUES (repeat('c', 65), 'x', repeat('s', 20))",
+        "INSERT INTO channels (code, name) VALUES (repeat('c', 33), 'x')",
+        "INSERT INTO channels (code, name) VALUES ('Upper', 'x')",
+        "INSERT INTO agencies (code, name, tax_code, receipt_template, receipt_series) "
+        "VALUES (repeat('A', 33), 'x', '0100000001', '01BLP0-001', 'AA-26E')",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_true(lit_fails(su, bad[i], "23514", NULL));
+    }
+    assert_int_equal(lit_int(su, "SELECT count(*) FROM idempotency WHERE request_sha256 = "
+                                 "'edge'"),
+                     1);
+    lit_exec(su, "DELETE FROM idempotency WHERE request_sha256 = 'edge'");
+}
+
 static void test_app_role_refused(void **state)
 {
     (void)state;
@@ -457,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_journal_removed_and_inserted),
         cmocka_unit_test(test_triggers_refuse_superuser),
         cmocka_unit_test(test_references),
+        cmocka_unit_test(test_pattern_edges),
         cmocka_unit_test(test_app_role_refused),
         cmocka_unit_test(test_bad_input),
     };

@@ -382,6 +382,61 @@ static void test_pattern_edges(void **state)
     lit_exec(su, "DELETE FROM idempotency WHERE request_sha256 = 'edge'");
 }
 
+/* Migration 019 folded each payment-path table's CHECKs into one function: every rule still
+ * refuses, and a row that keeps them all still passes. */
+static void test_row_rules(void **state)
+{
+    (void)state;
+    char sql[900];
+    static const char *const pay_bad[] = {
+        "'', 'created', 1000, '[]', 'vi', 0",
+        "repeat('o', 65), 'created', 1000, '[]', 'vi', 0",
+        "'o', 'bogus', 1000, '[]', 'vi', 0",
+        "'o', 'created', 0, '[]', 'vi', 0",
+        "'o', 'created', 1000000000001, '[]', 'vi', 0",
+        "'o', 'created', 1000, '{}', 'vi', 0",
+        "'o', 'created', 1000, '[]', 'fr', 0",
+        "'o', 'created', 1000, '[]', 'vi', -1",
+        "'o', 'created', 1000, '[]', 'vi', 1001",
+    };
+    static const char *const head =
+        "INSERT INTO payments (id, client_id, agency_code, base_url, expires_at, order_ref, "
+        "status, amount_vnd, items, locale, refunded_vnd) VALUES ('pay_rule', 'c', 'a', 'u', "
+        "now(), ";
+    for (size_t i = 0; i < sizeof(pay_bad) / sizeof(pay_bad[0]); i++) {
+        (void)snprintf(sql, sizeof(sql), "%s%s)", head, pay_bad[i]);
+        assert_true(lit_fails(su, sql, "23514", NULL));
+    }
+    (void)snprintf(sql, sizeof(sql), "BEGIN; %s'o', 'refunded', 1000, '[]', 'en', 1000); ROLLBACK",
+                   head);
+    lit_exec(su, sql);
+    static const char *const other_bad[] = {
+        "INSERT INTO journals (kind, business_day, maker, checker) VALUES ('write_off', "
+        "current_date, 'a', 'a')",
+        "INSERT INTO journals (kind, business_day, maker) VALUES ('write_off', current_date, "
+        "'a')",
+        "INSERT INTO journals (kind, business_day) VALUES ('reversal', current_date)",
+        "INSERT INTO receipts (id, template, series, agency_code, number, amount_vnd, payer, "
+        "items) VALUES ('r', 't', 's', 'a', 0, 1, '{}', '[]')",
+        "INSERT INTO receipts (id, template, series, agency_code, number, amount_vnd, payer, "
+        "items) VALUES ('r', 't', 's', 'a', 1, 0, '{}', '[]')",
+        "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "
+        "VALUES ('r', 'pdf', 'b', repeat('0', 64))",
+        "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "
+        "VALUES ('r', 'xml', '', repeat('0', 64))",
+        "INSERT INTO receipt_documents (receipt_id, kind, body, sha256, signed_at) "
+        "VALUES ('r', 'xml', 'b', repeat('0', 64), now())",
+        "INSERT INTO receipt_documents (receipt_id, kind, body, sha256, cert_fingerprint) "
+        "VALUES ('r', 'xml', 'b', repeat('0', 64), repeat('0', 64))",
+    };
+    for (size_t i = 0; i < sizeof(other_bad) / sizeof(other_bad[0]); i++) {
+        assert_true(lit_fails(su, other_bad[i], "23514", NULL));
+    }
+    lit_exec(su, "BEGIN; INSERT INTO receipt_documents (receipt_id, kind, body, sha256, "
+                 "signed_at, cert_fingerprint) VALUES ('r', 'xml', 'b', repeat('0', 64), now(), "
+                 "repeat('a', 64)); ROLLBACK");
+}
+
 static void test_app_role_refused(void **state)
 {
     (void)state;
@@ -503,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_triggers_refuse_superuser),
         cmocka_unit_test(test_references),
         cmocka_unit_test(test_pattern_edges),
+        cmocka_unit_test(test_row_rules),
         cmocka_unit_test(test_app_role_refused),
         cmocka_unit_test(test_bad_input),
     };

@@ -70,6 +70,16 @@ static bool nap(struct gw_receipt_worker *w, int ms)
 
 /* ---- the issuer ---- */
 
+/* The issuer's statements, prepared once per connection: a document costs its execution
+ * only, not a parse and a plan as well. */
+static const struct {
+    const char *name;
+    const char *sql;
+} issue_stmts[] = {
+    { "rcp_store", "SELECT feegate.receipt_document_store($1, 'xml', $2, $3)" },
+    { "rcp_fail", "SELECT feegate.receipt_job_fail($1, $2)" },
+};
+
 static PGconn *issuer_connect(const struct gw_receipt_worker *w)
 {
     PGconn *c = PQconnectdb(w->dsn);
@@ -77,6 +87,11 @@ static PGconn *issuer_connect(const struct gw_receipt_worker *w)
         PGresult *r = PQexec(c, "SET statement_timeout = '10s'; SET client_min_messages = warning");
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
+        for (size_t i = 0; ok && i < sizeof(issue_stmts) / sizeof(issue_stmts[0]); i++) {
+            r = PQprepare(c, issue_stmts[i].name, issue_stmts[i].sql, 0, NULL);
+            ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+        }
         if (ok) {
             return c;
         }
@@ -103,17 +118,53 @@ static enum gw_err build_xml(const struct gw_receipt_worker *w, const char *view
     return err;
 }
 
-static bool exec_ok(PGconn *c, const char *sql, int n, const char *const *params)
+/* Reads one statement's results; true when it succeeded. */
+static bool collect_ok(PGconn *c)
 {
-    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        char esc[256];
-        gw_log_warn("receipt_store_failed", "\"error\":\"%s\"",
-                    gw_log_esc(esc, sizeof(esc), PQresultErrorMessage(r)));
+    bool ok = false;
+    bool seen = false;
+    PGresult *r;
+    while ((r = PQgetResult(c)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (!seen) {
+            ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+            seen = true;
+        }
+        if (st == PGRES_FATAL_ERROR) {
+            char esc[256];
+            gw_log_warn("receipt_store_failed", "\"error\":\"%s\"",
+                        gw_log_esc(esc, sizeof(esc), PQresultErrorMessage(r)));
+        }
+        PQclear(r);
     }
-    PQclear(r);
-    return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+    return ok;
+}
+
+/* Claimed job `row` of jobs: build and sign its document, and send the statement that
+ * stores it (or that records its failure for a later retry), without waiting for the answer. */
+static bool issue_send(struct gw_receipt_worker *w, PGconn *c, const PGresult *jobs, int row)
+{
+    const char *id = PQgetvalue(jobs, row, 0);
+    const char *view = PQgetvalue(jobs, row, 1);
+    struct gw_buf xml;
+    gw_buf_init(&xml, WORKER_DOC_BYTES);
+    struct gw_errbuf eb = { .msg = "" };
+    enum gw_err err = view[0] != '\0' ? build_xml(w, view, &xml, &eb)
+                                      : gw_fail(&eb, GW_ERR_NOT_FOUND, "no receipt_view");
+    int sent;
+    if (err == GW_OK) {
+        const char *p[3] = { id, gw_buf_str(&xml),
+                             w->signer != NULL ? rcp_signer_fingerprint(w->signer) : NULL };
+        sent = PQsendQueryPrepared(c, "rcp_store", 3, p, NULL, NULL, 0);
+    } else {
+        char esc[300];
+        gw_log_error("receipt_issue_failed", "\"receipt_id\":\"%s\",\"error\":\"%s\"", id,
+                     gw_log_esc(esc, sizeof(esc), eb.msg));
+        const char *p[2] = { id, eb.msg };
+        sent = PQsendQueryPrepared(c, "rcp_fail", 2, p, NULL, NULL, 0);
+    }
+    gw_buf_release(&xml); /* libpq copied the parameters into its output buffer */
+    return sent == 1;
 }
 
 enum issue_result {
@@ -122,29 +173,11 @@ enum issue_result {
     ISSUE_DEAD,   /* the connection is unusable */
 };
 
-/* One claimed job: build, sign, store; or record the failure for a later retry. */
-static enum issue_result issue_one(struct gw_receipt_worker *w, PGconn *c, const char *id,
-                                   const char *view)
+/* Claimed job `row` of jobs, alone: sent, then answered. */
+static enum issue_result issue_one(struct gw_receipt_worker *w, PGconn *c, const PGresult *jobs,
+                                   int row)
 {
-    struct gw_buf xml;
-    gw_buf_init(&xml, WORKER_DOC_BYTES);
-    struct gw_errbuf eb = { .msg = "" };
-    enum gw_err err = view[0] != '\0' ? build_xml(w, view, &xml, &eb)
-                                      : gw_fail(&eb, GW_ERR_NOT_FOUND, "no receipt_view");
-    bool ok;
-    if (err == GW_OK) {
-        const char *p[3] = { id, gw_buf_str(&xml),
-                             w->signer != NULL ? rcp_signer_fingerprint(w->signer) : NULL };
-        ok = exec_ok(c, "SELECT feegate.receipt_document_store($1, 'xml', $2, $3)", 3, p);
-    } else {
-        char esc[300];
-        gw_log_error("receipt_issue_failed", "\"receipt_id\":\"%s\",\"error\":\"%s\"", id,
-                     gw_log_esc(esc, sizeof(esc), eb.msg));
-        const char *p[2] = { id, eb.msg };
-        ok = exec_ok(c, "SELECT feegate.receipt_job_fail($1, $2)", 2, p);
-    }
-    gw_buf_release(&xml);
-    if (ok) {
+    if (issue_send(w, c, jobs, row) && collect_ok(c)) {
         return ISSUE_DONE;
     }
     return PQstatus(c) == CONNECTION_OK ? ISSUE_FAILED : ISSUE_DEAD;
@@ -158,6 +191,31 @@ static bool exec_command(PGconn *c, const char *sql)
     return ok;
 }
 
+/* Sends every claimed job's statement back to back in pipeline mode, closed by one sync
+ * point, then reads the answers: one round trip for the batch. True when all succeeded. */
+static bool issue_pipelined(struct gw_receipt_worker *w, PGconn *c, const PGresult *jobs)
+{
+    if (PQenterPipelineMode(c) != 1) {
+        return false;
+    }
+    int sent = 0;
+    bool ok = true;
+    for (int i = 0; i < PQntuples(jobs) && ok; i++) {
+        ok = issue_send(w, c, jobs, i);
+        sent += ok ? 1 : 0;
+    }
+    if (PQpipelineSync(c) != 1) {
+        return false; /* the connection is broken; the caller finds it so */
+    }
+    for (int i = 0; i < sent; i++) {
+        ok = collect_ok(c) && ok;
+    }
+    PGresult *r = PQgetResult(c); /* the sync point */
+    bool synced = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    return PQexitPipelineMode(c) == 1 && synced && ok;
+}
+
 /* Issues the claimed jobs in one transaction: one commit for the whole batch instead of one
  * per receipt. Returns false when any of them failed; the transaction is then rolled back
  * and nothing of the batch is stored. */
@@ -166,18 +224,14 @@ static bool issue_together(struct gw_receipt_worker *w, PGconn *c, const PGresul
     if (!exec_command(c, "BEGIN")) {
         return false;
     }
-    bool ok = true;
-    for (int i = 0; i < PQntuples(jobs) && ok; i++) {
-        ok = issue_one(w, c, PQgetvalue(jobs, i, 0), PQgetvalue(jobs, i, 1)) == ISSUE_DONE;
-    }
-    if (ok) {
+    if (issue_pipelined(w, c, jobs)) {
         PGresult *r = PQexec(c, "COMMIT");
         /* COMMIT of a transaction that failed answers ROLLBACK: check the tag too. */
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
         PQclear(r);
         return ok;
     }
-    if (PQstatus(c) == CONNECTION_OK) {
+    if (PQstatus(c) == CONNECTION_OK && PQpipelineStatus(c) == PQ_PIPELINE_OFF) {
         (void)exec_command(c, "ROLLBACK");
     }
     return false;
@@ -203,12 +257,13 @@ static int issue_batch(struct gw_receipt_worker *w, PGconn *c)
     int n = PQntuples(r);
     bool alive = true;
     if (n > 1 && !issue_together(w, c, r)) {
-        alive = PQstatus(c) == CONNECTION_OK;
+        /* Still in pipeline mode after a failure: its state is unknown, start afresh. */
+        alive = PQstatus(c) == CONNECTION_OK && PQpipelineStatus(c) == PQ_PIPELINE_OFF;
         for (int i = 0; i < n && alive; i++) {
-            alive = issue_one(w, c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)) != ISSUE_DEAD;
+            alive = issue_one(w, c, r, i) != ISSUE_DEAD;
         }
     } else if (n == 1) {
-        alive = issue_one(w, c, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)) != ISSUE_DEAD;
+        alive = issue_one(w, c, r, 0) != ISSUE_DEAD;
     }
     PQclear(r);
     return alive ? n : -1;

@@ -521,6 +521,56 @@ static int teardown(void **state)
     return rc;
 }
 
+/* ---- one bad document in a batch ---- */
+
+/* Five receipts reach the issuer in one claim, and the database refuses the document of one
+ * of them: the batch's transaction rolls back, each job is issued again alone, the four good
+ * documents are stored and the bad one waits, claimed once, for its retry. */
+static void test_bad_document_holds_back_only_itself(void **state)
+{
+    (void)state;
+    long long d0 = th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_documents");
+    assert_int_equal(
+        th_sql_exec(&it.db,
+                    "CREATE FUNCTION public.hold_job() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    "BEGIN NEW.lease_until := now() + interval '1 hour'; RETURN NEW; END $$; "
+                    "CREATE TRIGGER hold BEFORE INSERT ON feegate.receipt_jobs FOR EACH ROW "
+                    "EXECUTE FUNCTION public.hold_job(); "
+                    "CREATE FUNCTION public.refuse_doc() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    "BEGIN IF EXISTS (SELECT 1 FROM feegate.receipts r JOIN feegate.payments p "
+                    "ON p.id = r.payment_id WHERE r.id = NEW.receipt_id AND p.provider_txn_id = "
+                    "'T900001') THEN RAISE EXCEPTION 'refused by the test'; END IF; "
+                    "RETURN NEW; END $$; "
+                    "CREATE TRIGGER refuse BEFORE INSERT ON feegate.receipt_documents FOR EACH "
+                    "ROW EXECUTE FUNCTION public.refuse_doc()"),
+        GW_OK);
+    for (int k = 900000; k < 900005; k++) {
+        assert_true(pay_one(k));
+    }
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_jobs WHERE "
+                                        "lease_until > now() + interval '50 minutes'"),
+                     5);
+    assert_int_equal(th_sql_exec(&it.db, "DROP TRIGGER hold ON feegate.receipt_jobs; "
+                                         "UPDATE feegate.receipt_jobs SET lease_until = NULL"),
+                     GW_OK);
+    wait_documents(d0 + 4);
+    (void)usleep(500 * 1000);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_documents"), d0 + 4);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_jobs j JOIN "
+                                        "feegate.receipts r ON r.id = j.receipt_id JOIN "
+                                        "feegate.payments p ON p.id = r.payment_id WHERE "
+                                        "p.provider_txn_id = 'T900001' AND j.attempts = 1 "
+                                        "AND j.lease_until > now()"),
+                     1);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_jobs"), 1);
+    /* Once the database accepts it again, its retry stores it. */
+    assert_int_equal(th_sql_exec(&it.db, "DROP TRIGGER refuse ON feegate.receipt_documents; "
+                                         "UPDATE feegate.receipt_jobs SET lease_until = NULL"),
+                     GW_OK);
+    wait_documents(d0 + 5);
+    it_assert_ledger_ok();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_verify_page),
         cmocka_unit_test(test_cancel_and_adjust),
         cmocka_unit_test(test_key_rotation),
+        cmocka_unit_test(test_bad_document_holds_back_only_itself),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

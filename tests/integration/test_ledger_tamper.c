@@ -380,6 +380,16 @@ static void test_pattern_edges(void **state)
                                  "'edge'"),
                      1);
     lit_exec(su, "DELETE FROM idempotency WHERE request_sha256 = 'edge'");
+
+    /* A create meeting a key whose refund has not answered yet (claimed, status 0): 409. */
+    (void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM idem_claim('%s', 'k-open', 'edge')",
+                   TH_CLIENT_A_ID);
+    assert_int_equal(lit_int(su, sql), 1);
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT * FROM api_create_payment('%s', 'k-open', 'other', '{}', 'http://x')",
+                   TH_CLIENT_A_ID);
+    assert_true(lit_fails(su, sql, "FG409", "idempotency_key_in_progress"));
+    lit_exec(su, "DELETE FROM idempotency WHERE request_sha256 = 'edge'");
 }
 
 /* Migration 019 folded each payment-path table's CHECKs into one function: every rule still

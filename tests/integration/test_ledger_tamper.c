@@ -314,6 +314,19 @@ static void test_references(void **state)
     (void)snprintf(sql, sizeof(sql), "DELETE FROM clients WHERE id = '%s'", TH_CLIENT_A_ID);
     assert_true(lit_fails(su, sql, "FG409", "row_referenced"));
     assert_true(lit_fails(su, "TRUNCATE payments CASCADE", "FG409", "row_referenced"));
+    /* A channel added from a fresh session (default search_path, as an operator's psql)
+     * gets its accounts. */
+    PGconn *plain = PQconnectdb(db.pg.admin_dsn);
+    assert_int_equal(PQstatus(plain), CONNECTION_OK);
+    PGresult *r = PQexec(plain, "INSERT INTO feegate.channels (code, name) VALUES ('opchan', "
+                                "'Operator channel')");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        (void)fprintf(stderr, "insert channel: %s", PQresultErrorMessage(r));
+    }
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(plain);
+    assert_int_equal(lit_int(su, "SELECT count(*) FROM accounts WHERE code LIKE '%:opchan'"), 5);
     /* Updates that keep the key pass: the triggers look at the key only. */
     lit_exec(su, "UPDATE channels SET name = name WHERE code = 'sandbox'");
     assert_int_equal(check_violations("rows_reference_payments"), 0);

@@ -116,6 +116,17 @@ static void assert_verify_ok(void)
 static void test_rules_and_clean_chain(void **state)
 {
     (void)state;
+    /* Ids (migration 026): prefix, 12 hex digits of creation time in ms, 20 random. */
+    for (int i = 0; i < 3; i++) {
+        char sql[400];
+        (void)snprintf(sql, sizeof(sql),
+                       "SELECT count(*) FROM payments WHERE id = '%s' AND id ~ '^pay_[0-9a-f]+$' "
+                       "AND length(id) = 36 AND abs(('x' || substr(id, 5, 12))::bit(48)::bigint "
+                       "- (extract(epoch FROM created_at) * 1000)::bigint) < 2000",
+                       pay[i]);
+        assert_int_equal(lit_int(su, sql), 1);
+    }
+    assert_true(strncmp(pay[0], pay[1], 16) <= 0 && strncmp(pay[1], pay[2], 16) <= 0);
     assert_int_equal(th_ledger_check(&db), 0);
     assert_verify_ok();
     /* Settlement: payable net, fees, clearing gross (the STP-HN-3511 parts: 2 x 140,000). */

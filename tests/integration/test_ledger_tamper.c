@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -580,6 +581,26 @@ static void test_bad_input(void **state)
     assert_int_equal(th_ledger_check(&db), 0);
 }
 
+/* ledger/sql/tests/smoke.sql, every SQL function's asserting test, through psql from a plain
+ * session (default search_path), twice: it must pass and be re-runnable. Last, as it adds
+ * its own agency, clients and journals. */
+static void test_sql_smoke(void **state)
+{
+    (void)state;
+    char cmd[1400];
+    (void)snprintf(cmd, sizeof(cmd),
+                   "timeout 120 psql -X -v ON_ERROR_STOP=1 -q -d '%s' -f '%s' >/dev/null",
+                   db.pg.admin_dsn, LEDGER_SMOKE_SQL);
+    for (int i = 0; i < 2; i++) {
+        int rc = system(cmd);
+        if (rc != 0) {
+            (void)fprintf(stderr, "smoke.sql run %d exited %d\n", i + 1, rc);
+        }
+        assert_int_equal(rc, 0);
+    }
+    assert_int_equal(th_ledger_check(&db), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_row_rules),
         cmocka_unit_test(test_app_role_refused),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_sql_smoke),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -582,8 +582,8 @@ static void test_bad_input(void **state)
 }
 
 /* ledger/sql/tests/smoke.sql, every SQL function's asserting test, through psql from a plain
- * session (default search_path), twice: it must pass and be re-runnable. Last, as it adds
- * its own agency, clients and journals. */
+ * session (default search_path), twice: it must pass and be re-runnable; then
+ * concurrency.sh. Last, as they add their own agency, clients and journals. */
 static void test_sql_smoke(void **state)
 {
     (void)state;
@@ -598,6 +598,17 @@ static void test_sql_smoke(void **state)
         }
         assert_int_equal(rc, 0);
     }
+    /* Then its two-session races (same key open, rolled back; same order_ref) and 8
+     * pgbench sessions of successes, on the fixtures smoke.sql made. */
+    (void)snprintf(cmd, sizeof(cmd),
+                   "PGHOST='%s' PGPORT=%d PGUSER=postgres PGDATABASE=feegate N_PER_CLIENT=50 "
+                   "timeout 180 bash '%s' >/dev/null",
+                   db.pg.sockdir, db.pg.port, LEDGER_CONCURRENCY_SH);
+    int rc = system(cmd);
+    if (rc != 0) {
+        (void)fprintf(stderr, "concurrency.sh exited %d\n", rc);
+    }
+    assert_int_equal(rc, 0);
     assert_int_equal(th_ledger_check(&db), 0);
 }
 

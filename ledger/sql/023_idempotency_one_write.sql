@@ -67,35 +67,16 @@ BEGIN
 END
 $$;
 
--- idem_claim of 018, under the same lock as idem_lock.
+-- idem_claim (004, 018) on top of idem_lock: the same checks and answers, and a key that is
+-- free is claimed with status 0 under the lock, for a refund's later answer.
 CREATE OR REPLACE FUNCTION idem_claim(p_client text, p_key text, p_sha text,
                                       OUT o_status int, OUT o_body text)
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_sha text;
 BEGIN
-    IF p_key IS NULL THEN
-        RETURN;
-    END IF;
-    IF length(p_key) > 255 OR p_key !~ '^[A-Za-z0-9_-]+$' THEN
-        PERFORM fail('FG400', 'invalid_idempotency_key',
-                     'Idempotency-Key must be 1-255 of [A-Za-z0-9_-]');
-    END IF;
-    PERFORM pg_advisory_xact_lock(idem_lock_key(p_client, p_key));
-    INSERT INTO idempotency (client_id, idem_key, request_sha256, http_status)
-        VALUES (p_client, p_key, coalesce(p_sha, ''), 0) ON CONFLICT DO NOTHING;
-    IF FOUND THEN
-        RETURN;
-    END IF;
-    SELECT request_sha256, http_status, body INTO v_sha, o_status, o_body
-        FROM idempotency WHERE client_id = p_client AND idem_key = p_key;
-    IF NOT FOUND OR o_status = 0 THEN
-        PERFORM fail('FG409', 'idempotency_key_in_progress',
-                     format('a request with key "%s" is still in progress', p_key));
-    END IF;
-    IF v_sha <> coalesce(p_sha, '') THEN
-        PERFORM fail('FG409', 'idempotency_key_reused',
-                     format('key "%s" was used with another request', p_key));
+    SELECT l.o_status, l.o_body INTO o_status, o_body FROM idem_lock(p_client, p_key, p_sha) l;
+    IF p_key IS NOT NULL AND o_status IS NULL THEN
+        INSERT INTO idempotency (client_id, idem_key, request_sha256, http_status)
+            VALUES (p_client, p_key, coalesce(p_sha, ''), 0);
     END IF;
 END
 $$;

@@ -1,5 +1,6 @@
 /* MACs, digests, hex and constant-time comparison (OpenSSL 3 EVP underneath). Keys are
- * the literal bytes of the secret string, as every provider in providers.md §0 requires. */
+ * the literal bytes of the secret string, as every provider requires
+ * (docs/providers.md#hmac-basics). */
 #ifndef GW_COMMON_GW_CRYPTO_H
 #define GW_COMMON_GW_CRYPTO_H
 

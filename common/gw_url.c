@@ -1,5 +1,5 @@
-/* Form encoding as PHP urlencode does it (providers.md §1.3), and its strict reverse: the
- * decoder rejects what a lenient one would guess at (a truncated or non-hex %-escape, a NUL
+/* Form encoding as PHP urlencode does it (docs/providers.md#form-encoding), and its strict reverse:
+ * the decoder rejects what a lenient one would guess at (a truncated or non-hex %-escape, a NUL
  * byte), because these strings carry signed data and must mean exactly one thing. */
 #include "gw_url.h"
 

@@ -1,5 +1,5 @@
-/* application/x-www-form-urlencoded, as PHP urlencode does it (providers.md §1.3): bytes
- * A-Z a-z 0-9 - _ . are copied, space becomes '+', every other byte %XX upper-case hex. And
+/* application/x-www-form-urlencoded, as PHP urlencode does it (docs/providers.md#form-encoding):
+ * bytes A-Z a-z 0-9 - _ . are copied, space becomes '+', every other byte %XX upper-case hex. And
  * the reverse, for query strings and form bodies. */
 #ifndef GW_COMMON_GW_URL_H
 #define GW_COMMON_GW_URL_H

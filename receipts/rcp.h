@@ -24,7 +24,7 @@ void rcp_shutdown(void);
  * ends. */
 void rcp_pdf_thread_release(void);
 
-/* ---- the amount in words (e-receipts.md §5.4) ---- */
+/* ---- the amount in words (docs/receipts.md#amount-in-words) ---- */
 
 #define RCP_WORDS_BYTES 1024 /* INT64_MAX needs ~420 bytes */
 

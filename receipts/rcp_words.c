@@ -1,8 +1,8 @@
-/* The amount in Vietnamese words, as e-receipts.md §5.4 describes it (Northern usage of
- * invoices): groups of three from the right with nghìn and triệu, "tỷ" after every block
- * of nine digits that has something above it (10^12 "một nghìn tỷ", 10^18 "một tỷ tỷ"),
- * zero groups skipped with their scale, inner groups read in full ("không trăm", "linh"),
- * mười/mươi, mốt, tư, lăm. Iterative (no recursion), into the caller's buffer. */
+/* The amount in Vietnamese words, as docs/receipts.md#amount-in-words describes it (Northern usage
+ * of invoices): groups of three from the right with nghìn and triệu, "tỷ" after every block of nine
+ * digits that has something above it (10^12 "một nghìn tỷ", 10^18 "một tỷ tỷ"), zero groups skipped
+ * with their scale, inner groups read in full ("không trăm", "linh"), mười/mươi, mốt, tư, lăm.
+ * Iterative (no recursion), into the caller's buffer. */
 #include <string.h>
 
 #include "rcp.h"

@@ -1,8 +1,9 @@
-/* The MoMo AIO v2 side (providers.md §2): /momo/v2/gateway/api/create checking the raw
- * signature string (§2.2) and answering a payUrl on this simulator, the payment page, the
- * IPN POSTed as JSON to ipnUrl (§2.3, the merchant answers 204), the browser's return, and
- * /momo/v2/gateway/api/query and /refund (§2.4). Written from providers.md alone,
- * independently of adapters/momo.c, so that each checks the other. */
+/* The MoMo AIO v2 side (docs/providers.md#momo-v2): /momo/v2/gateway/api/create checking the raw
+ * signature string (docs/providers.md#momo-create) and answering a payUrl on this simulator, the
+ * payment page, the IPN POSTed as JSON to ipnUrl (docs/providers.md#momo-ipn-and-redirect, the
+ * merchant answers 204), the browser's return, and /momo/v2/gateway/api/query and /refund
+ * (docs/providers.md#momo-query-and-refund). Written from docs/providers.md alone, independently of
+ * adapters/momo.c, so that each checks the other. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -32,7 +33,8 @@
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* §2.2, §2.3, §2.4: the raw signature fields, as data (accessKey comes from configuration). */
+/* docs/providers.md#momo-create, #momo-ipn-and-redirect, #momo-query-and-refund: the raw signature
+ * fields, as data (accessKey comes from configuration). */
 static const char *const momo_create_sig[] = {
     "accessKey", "amount",      "extraData",   "ipnUrl",    "orderId",
     "orderInfo", "partnerCode", "redirectUrl", "requestId", "requestType",
@@ -174,7 +176,7 @@ static json_t *momo_body(struct evhttp_request *req, struct gw_arena *a)
     return o;
 }
 
-/* ---- create (§2.2) ---- */
+/* ---- create (docs/providers.md#momo-create) ---- */
 
 static bool momo_has_strings(json_t *in, const char *const *names, size_t n)
 {
@@ -291,7 +293,7 @@ static void momo_create_cb(struct evhttp_request *req, void *arg)
     gw_arena_release(&a);
 }
 
-/* ---- the result: IPN and return (§2.3) ---- */
+/* ---- the result: IPN and return (docs/providers.md#momo-ipn-and-redirect) ---- */
 
 /* The IPN fields of t, signed; forge spoils them (bs_plan). */
 static json_t *momo_result(const struct bs_txn *t, enum bs_forge forge)
@@ -470,7 +472,7 @@ static void momo_page_cb(struct evhttp_request *req, void *arg)
     gw_arena_release(&a);
 }
 
-/* ---- query and refund (§2.4) ---- */
+/* ---- query and refund (docs/providers.md#momo-query-and-refund) ---- */
 
 /* The refunds of payment t, for the query answer (a scan: refunds are few). */
 static json_t *momo_refund_list(const struct bs_txn *t)

@@ -24,7 +24,7 @@
 #define SANDBOX_SIG_HEADER "X-Sandbox-Signature"
 #define SANDBOX_SIG_PARAM  "&sig="
 
-/* Field orders of the signed query strings (§1, §4). */
+/* Field orders of the signed query strings (docs/providers.md#sandbox-checkout, #sandbox-query). */
 static const char *const sandbox_pay_fields[] = {
     "merchant_id", "merchant_ref", "amount_vnd", "order_info",
     "return_url",  "ipn_url",      "expires_at",
@@ -138,7 +138,7 @@ static enum gw_err sandbox_verify_query(struct gw_arena *a, const char *q, size_
     return GW_OK;
 }
 
-/* §1: verifies and validates a checkout redirect. */
+/* docs/providers.md#sandbox-checkout: verifies and validates a checkout redirect. */
 static enum gw_err sandbox_pay_verify(struct gw_arena *a, const char *q, size_t len,
                                       struct sandbox_pay *pay, struct gw_errbuf *eb)
 {
@@ -168,7 +168,8 @@ static enum gw_err sandbox_pay_verify(struct gw_arena *a, const char *q, size_t 
     return GW_OK;
 }
 
-/* §2/§4: the status object of t, keys in protocol order. */
+/* docs/providers.md#sandbox-callback/#sandbox-query: the status object of t, keys in protocol
+ * order. */
 static enum gw_err sandbox_status_json(const struct bs_txn *t, struct gw_buf *b)
 {
     enum gw_err err = gw_buf_adds(b, "{\"merchant_id\":\"");
@@ -195,7 +196,8 @@ static void sandbox_reply_signed(struct evhttp_request *req, int status, const c
     bs_reply(req, status, "application/json", body, len);
 }
 
-/* §3: return_url?merchant_ref=R&status=S&sig=hmac("merchant_ref=R&status=S"). */
+/* docs/providers.md#sandbox-return:
+ * return_url?merchant_ref=R&status=S&sig=hmac("merchant_ref=R&status=S"). */
 static char *sandbox_return_location(struct gw_arena *a, const char *return_url,
                                      const struct bs_txn *t)
 {
@@ -445,7 +447,8 @@ static void sandbox_pay_cb(struct evhttp_request *req, void *arg)
     gw_arena_release(&a);
 }
 
-/* §4: the signed status object, pending included, or a signed 404 not_found. */
+/* docs/providers.md#sandbox-query: the signed status object, pending included, or a signed 404
+ * not_found. */
 static void sandbox_query_cb(struct evhttp_request *req, void *arg)
 {
     (void)arg;
@@ -488,9 +491,9 @@ static void sandbox_query_cb(struct evhttp_request *req, void *arg)
     gw_arena_release(&a);
 }
 
-/* ---- refunds (§5, §6) ---- */
+/* ---- refunds (docs/providers.md#sandbox-refund, #sandbox-refund-query) ---- */
 
-/* §5: the signed refund object of r, keys in protocol order. */
+/* docs/providers.md#sandbox-refund: the signed refund object of r, keys in protocol order. */
 /* Whether the stored refund r was for another payment than merchant_ref. */
 static bool sr_ref_differs(const struct bs_txn *r, const char *merchant_ref)
 {
@@ -596,8 +599,8 @@ static enum gw_err sandbox_refund_make(const struct sandbox_refund_req *rr, stru
     return GW_OK;
 }
 
-/* §5: POST /sandbox/refund. Idempotent by refund_id: a refund_id seen before gets its first
- * answer again (or failed refund_id_reused when the request differs). */
+/* docs/providers.md#sandbox-refund: POST /sandbox/refund. Idempotent by refund_id: a refund_id seen
+ * before gets its first answer again (or failed refund_id_reused when the request differs). */
 static void sandbox_refund_cb(struct evhttp_request *req, void *arg)
 {
     (void)arg;
@@ -647,7 +650,8 @@ static void sandbox_refund_cb(struct evhttp_request *req, void *arg)
     gw_arena_release(&a);
 }
 
-/* §6: GET /sandbox/refund_query: the signed refund object, or a signed 404 not_found. */
+/* docs/providers.md#sandbox-refund-query: GET /sandbox/refund_query: the signed refund object, or a
+ * signed 404 not_found. */
 static void sandbox_refund_query_cb(struct evhttp_request *req, void *arg)
 {
     (void)arg;

@@ -1,8 +1,10 @@
-/* The VNPAY 2.1.0 side (providers.md §1): the payment page at /vnpay/paymentv2/vpcpay.html
- * checking vnp_SecureHash as VNPAY does (§1.3), the IPN by GET to the merchant's registered
- * URL with VNPAY's retry rule (§1.4), the browser's return, and querydr and refund at
- * /vnpay/merchant_webapi/api/transaction (§1.5, §1.6). Written from providers.md alone,
- * independently of adapters/vnpay.c, so that each checks the other. */
+/* The VNPAY 2.1.0 side (docs/providers.md#vnpay-210): the payment page at
+ * /vnpay/paymentv2/vpcpay.html checking vnp_SecureHash as VNPAY does
+ * (docs/providers.md#vnpay-signing), the IPN by GET to the merchant's registered URL with VNPAY's
+ * retry rule (docs/providers.md#vnpay-ipn-and-return), the browser's return, and querydr and refund
+ * at /vnpay/merchant_webapi/api/transaction (docs/providers.md#vnpay-querydr, #vnpay-refund).
+ * Written from docs/providers.md alone, independently of adapters/vnpay.c, so that each checks the
+ * other. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -23,18 +25,20 @@
 #include "banned.h"
 
 #define VNPAY_PAIRS_MAX     64
-#define VNPAY_IPN_CALLS_MAX 10 /* §1.4: at most 10 calls in total */
+/* VNPAY calls the IPN at most 10 times in all (docs/providers.md#vnpay-ipn-and-return). */
+#define VNPAY_IPN_CALLS_MAX 10
 #define VNPAY_TXN_NO_FIRST  14000001
 #define VNPAY_PAY_PATH      "/vnpay/paymentv2/vpcpay.html"
 
-/* The pay request fields that must be present (§1.2); every other vnp_ field is hashed too. */
+/* The pay request fields that must be present (docs/providers.md#vnpay-pay-request); every other
+ * vnp_ field is hashed too. */
 static const char *const vnpay_pay_required[] = {
     "vnp_Version",   "vnp_Command",    "vnp_TmnCode", "vnp_Amount",    "vnp_CreateDate",
     "vnp_CurrCode",  "vnp_IpAddr",     "vnp_Locale",  "vnp_OrderInfo", "vnp_OrderType",
     "vnp_ReturnUrl", "vnp_ExpireDate", "vnp_TxnRef",
 };
 
-/* §1.5 and §1.6: the pipe-joined checksum fields, as data. */
+/* docs/providers.md#vnpay-querydr and #vnpay-refund: the pipe-joined checksum fields, as data. */
 static const char *const vnpay_querydr_req[] = {
     "vnp_RequestId",       "vnp_Version",    "vnp_Command", "vnp_TmnCode",   "vnp_TxnRef",
     "vnp_TransactionDate", "vnp_CreateDate", "vnp_IpAddr",  "vnp_OrderInfo",
@@ -51,7 +55,9 @@ static const char *const vnpay_refund_req[] = {
     "vnp_TransactionDate", "vnp_CreateBy", "vnp_CreateDate", "vnp_IpAddr",
     "vnp_OrderInfo",
 };
-#define VNPAY_REFUND_RESP_N 13 /* the first 13 of the querydr answer (§1.6) */
+/* A refund answer is hashed over the first 13 of the querydr answer's fields
+ * (docs/providers.md#vnpay-refund). */
+#define VNPAY_REFUND_RESP_N 13
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -98,7 +104,7 @@ const struct bs_provider bs_provider_vnpay = {
     .statement_ext = "csv",
 };
 
-/* ---- §1.3: the hash ---- */
+/* ---- docs/providers.md#vnpay-signing: the hash ---- */
 
 static int vnpay_kv_cmp(const void *a, const void *b)
 {
@@ -143,7 +149,8 @@ static enum gw_err vnpay_hash(const struct gw_kv *kv, size_t n, struct gw_buf *d
     return err;
 }
 
-/* The HMAC-SHA512 of fields joined by '|' (§1.5, §1.6): absent values are empty. */
+/* The HMAC-SHA512 of fields joined by '|' (docs/providers.md#vnpay-querydr, #vnpay-refund): absent
+ * values are empty. */
 static void vnpay_pipe_mac(json_t *o, const char *const *names, size_t n,
                            char mac[GW_SHA512_HEX_BYTES])
 {
@@ -158,7 +165,7 @@ static void vnpay_pipe_mac(json_t *o, const char *const *names, size_t n,
     gw_buf_release(&b);
 }
 
-/* ---- the result: IPN and return (§1.4) ---- */
+/* ---- the result: IPN and return (docs/providers.md#vnpay-ipn-and-return) ---- */
 
 /* The result parameters of t as a signed query string; forge spoils it (bs_plan). */
 static enum gw_err vnpay_result_query(const struct bs_txn *t, enum bs_forge forge,
@@ -224,7 +231,8 @@ static char *vnpay_result_url(struct gw_arena *a, const char *url, const struct 
     return s;
 }
 
-/* §1.4: 00 and 02 stop; 01, 04, 97, 99, anything else and no answer: call again. */
+/* docs/providers.md#vnpay-ipn-and-return: 00 and 02 stop; 01, 04, 97, 99, anything else and no
+ * answer: call again. */
 static enum bs_answer vnpay_judge(int status, const char *body, size_t len, char code[16])
 {
     json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
@@ -300,7 +308,7 @@ static void vnpay_decide(struct evhttp_request *req, struct gw_arena *a, struct 
 
 /* ---- the payment page ---- */
 
-/* A page with VNPAY's code for an error (§1.7 codes). */
+/* A page with VNPAY's code for an error (the codes of docs/providers.md#vnpay-codes). */
 static void vnpay_error_page(struct evhttp_request *req, int status, const char *code,
                              const char *why)
 {
@@ -332,7 +340,8 @@ static const char *bs_why_str(const char **msg, const char *msg_value, const cha
     return code;
 }
 
-/* Checks the pay request's hash and fields (§1.2, §1.3); the reason goes to why. */
+/* Checks the pay request's hash and fields (docs/providers.md#vnpay-pay-request, #vnpay-signing);
+ * the reason goes to why. */
 static bool vnpay_pay_valid(const struct gw_kv *kv, size_t n, int64_t *amount_vnd,
                             int64_t *expires_ms, const char **why, const char **code)
 {
@@ -490,7 +499,7 @@ static void vnpay_pay_cb(struct evhttp_request *req, void *arg)
     gw_arena_release(&a);
 }
 
-/* ---- §1.5, §1.6: the transaction API ---- */
+/* ---- docs/providers.md#vnpay-querydr, #vnpay-refund: the transaction API ---- */
 
 /* The answer: fields (in the checksum order of names) and their signature. */
 static void vnpay_api_answer(struct evhttp_request *req, json_t *resp, const char *const *names,

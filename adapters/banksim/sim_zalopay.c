@@ -1,9 +1,10 @@
-/* The ZaloPay v2 side (providers.md §3): /zalopay/v2/create checking the key1 mac (§3.2)
- * and answering an order_url on this simulator, the payment page, the callback POSTed to
- * callback_url as {"data","mac","type"} with mac = HMAC(key2, data) and ZaloPay's retry rule
- * (§3.3), the browser's return with its checksum (§3.4), and /zalopay/v2/query, /refund and
- * /query_refund (§3.5). Requests are form-encoded or JSON. Written from providers.md alone,
- * independently of adapters/zalopay.c, so that each checks the other. */
+/* The ZaloPay v2 side (docs/providers.md#zalopay-v2): /zalopay/v2/create checking the key1 mac
+ * (#zalopay-create) and answering an order_url on this simulator, the payment page, the callback
+ * POSTed to callback_url as {"data","mac","type"} with mac = HMAC(key2, data) and ZaloPay's retry
+ * rule (docs/providers.md#zalopay-callback), the browser's return with its checksum
+ * (#zalopay-redirect), and /zalopay/v2/query, /refund and /query_refund
+ * (docs/providers.md#zalopay-query-and-refund). Requests are form-encoded or JSON. Written from
+ * docs/providers.md alone, independently of adapters/zalopay.c, so that each checks the other. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -23,7 +24,8 @@
 
 #include "banned.h"
 
-#define ZALOPAY_CALLS_MAX     4 /* §3.3: the first call and at most 3 more */
+/* The first call and at most 3 more (docs/providers.md#zalopay-callback). */
+#define ZALOPAY_CALLS_MAX     4
 #define ZALOPAY_PAIRS_MAX     32
 #define ZALOPAY_ID_SPAN       ((int64_t)1000000000) /* zp_trans_id = yymmdd * span + index + 1 */
 #define ZALOPAY_EXPIRE_S_DFLT 900
@@ -34,7 +36,8 @@
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* §3.2, §3.5: the mac fields, joined by '|', as data ("key1" is the key itself, §3.5). */
+/* docs/providers.md#zalopay-create, #zalopay-query-and-refund: the mac fields, joined by '|', as
+ * data ("key1" is the key itself, #zalopay-query-and-refund). */
 static const char *const zalopay_create_mac[] = { "app_id",   "app_trans_id", "app_user", "amount",
                                                   "app_time", "embed_data",   "item" };
 static const char *const zalopay_query_mac[] = { "app_id", "app_trans_id", "key1" };
@@ -185,7 +188,7 @@ static void zalopay_reply(struct evhttp_request *req, json_t *o, bool api)
     gw_libc_free(body);
 }
 
-/* yymmdd of a Unix time in Vietnam (the app_trans_id prefix, §3.2). */
+/* yymmdd of a Unix time in Vietnam (the app_trans_id prefix, docs/providers.md#zalopay-create). */
 static void zalopay_yymmdd(int64_t unix_s, char out[7])
 {
     char compact[15];
@@ -194,7 +197,7 @@ static void zalopay_yymmdd(int64_t unix_s, char out[7])
     out[6] = '\0';
 }
 
-/* ---- create (§3.2) ---- */
+/* ---- create (docs/providers.md#zalopay-create) ---- */
 
 static int bs_why_int(const char **msg, const char *msg_value, int code)
 {
@@ -312,7 +315,7 @@ static void zalopay_create_cb(struct evhttp_request *req, void *arg)
     gw_arena_release(&a);
 }
 
-/* ---- the callback and the return (§3.3, §3.4) ---- */
+/* ---- the callback and the return (docs/providers.md#zalopay-callback, #zalopay-redirect) ---- */
 
 /* The callback's data string of t (fixed key order); amount_vnd may be tampered. */
 static enum gw_err zalopay_data(const struct bs_txn *t, int64_t amount_vnd, struct gw_buf *b)
@@ -381,8 +384,9 @@ out_bufs:
     return out;
 }
 
-/* §3.4: redirecturl?appid&apptransid&pmcid&bankcode&amount&discountamount&status&checksum,
- * or NULL when embed_data names no redirecturl. */
+/* docs/providers.md#zalopay-redirect:
+ * redirecturl?appid&apptransid&pmcid&bankcode&amount&discountamount&status&checksum, or NULL when
+ * embed_data names no redirecturl. */
 static char *zalopay_return_url(struct gw_arena *a, const struct bs_txn *t)
 {
     json_t *embed = json_loads(bs_ext_get(t->ext, ZX_N, ZX_EMBED_DATA), 0, NULL);
@@ -409,7 +413,8 @@ static char *zalopay_return_url(struct gw_arena *a, const struct bs_txn *t)
     return out;
 }
 
-/* §3.3: return_code 1 (done) and 2 (duplicate) stop; anything else: call again. */
+/* docs/providers.md#zalopay-callback: return_code 1 (done) and 2 (duplicate) stop; anything else:
+ * call again. */
 static enum bs_answer zalopay_judge(int status, const char *body, size_t len, char code[16])
 {
     json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
@@ -455,7 +460,8 @@ static void zalopay_decide(struct evhttp_request *req, struct gw_arena *a, struc
     zalopay.sim->stats.approved += approve;
     zalopay.sim->stats.declined += !approve;
     const char *location = zalopay_return_url(a, t);
-    if (!approve) { /* §3.3: only successful payments are called back */
+    if (!approve) {
+        /* Only successful payments are called back (docs/providers.md#zalopay-callback). */
         if (location != NULL) {
             bs_reply_redirect(req, location);
         } else {
@@ -546,7 +552,7 @@ static void zalopay_page_cb(struct evhttp_request *req, void *arg)
     gw_arena_release(&a);
 }
 
-/* ---- query, refund, query_refund (§3.5) ---- */
+/* ---- query, refund, query_refund (docs/providers.md#zalopay-query-and-refund) ---- */
 
 static json_t *zalopay_query(json_t *in)
 {

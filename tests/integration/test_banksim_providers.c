@@ -1,7 +1,7 @@
 /* feegate-banksim's VNPAY, MoMo and ZaloPay sides, driven directly over HTTP as a merchant
  * would, with a small loopback server in this program playing the merchant's IPN endpoints.
  * Every signature the simulator sends is checked here with gw_crypto, by the rules of
- * providers.md rebuilt in this file (not with the simulator's code); every request the test
+ * docs/providers.md rebuilt in this file (not with the simulator's code); every request the test
  * sends is signed the same way. Also: retries on bad answers, every fault kind with a fixed
  * seed (the same seed gives the same faults), and the statement files. No database. */
 #include <arpa/inet.h>
@@ -113,7 +113,7 @@ static int kv_cmp(const void *a, const void *b)
     return strcmp(((const struct gw_kv *)a)->key, ((const struct gw_kv *)b)->key);
 }
 
-/* providers.md §1.3: non-empty vnp_ fields but the hash, sorted, PHP-urlencoded. */
+/* docs/providers.md#vnpay-signing: non-empty vnp_ fields but the hash, sorted, PHP-urlencoded. */
 static void vn_data(struct gw_kv *kv, size_t n, struct gw_buf *out)
 {
     struct gw_kv keep[64];
@@ -158,7 +158,7 @@ static const char *jtext(json_t *o, const char *key, char tmp[32])
     return json_is_string(v) ? json_string_value(v) : "";
 }
 
-/* providers.md §2: "accessKey=..&k=v.." over names, HMAC-SHA256(secretKey). */
+/* docs/providers.md#momo-signing: "accessKey=..&k=v.." over names, HMAC-SHA256(secretKey). */
 static void mm_sig(json_t *o, const char *const *names, size_t n, char mac[GW_SHA256_HEX_BYTES])
 {
     struct gw_buf b;
@@ -177,7 +177,7 @@ static const char *const mm_ipn_fields[] = {
     "partnerCode", "payType", "requestId", "responseTime", "resultCode", "transId",
 };
 
-/* providers.md §3: HMAC-SHA256(key, a|b|c). */
+/* docs/providers.md#zalopay-signing: HMAC-SHA256(key, a|b|c). */
 static void zp_mac(const char *key, const char *data, char mac[GW_SHA256_HEX_BYTES])
 {
     gw_hmac_sha256_hex(key, strlen(key), data, strlen(data), mac);
@@ -466,7 +466,8 @@ static long long stat_answer(const char *prov, const char *code)
 
 /* ---- VNPAY steps ---- */
 
-/* The pay URL path for ref, signed here (§1.2, §1.3); expire_s from now. */
+/* The pay URL path for ref, signed here (docs/providers.md#vnpay-pay-request and
+ * docs/providers.md#vnpay-signing); expire_s from now. */
 static void vn_pay_path(const char *ref, long long amount_vnd, int expire_s, char *out, size_t cap,
                         const char *secret)
 {
@@ -518,7 +519,8 @@ static void vn_pay(const char *ref, long long amount, bool approve, int expire_s
     th_resp_release(&r);
 }
 
-/* A transaction API call signed per §1.5/§1.6 (pipe fields in order). */
+/* A transaction API call signed per docs/providers.md#vnpay-querydr and
+ * docs/providers.md#vnpay-refund (pipe fields in order). */
 static json_t *vn_api(const char *const fields[][2], size_t n, int *status)
 {
     struct gw_buf data;
@@ -542,7 +544,8 @@ static json_t *vn_api(const char *const fields[][2], size_t n, int *status)
     return resp;
 }
 
-/* Verifies an API answer's hash over names (§1.5/§1.6). */
+/* Verifies an API answer's hash over names (docs/providers.md#vnpay-querydr and
+ * docs/providers.md#vnpay-refund). */
 static bool vn_api_ok(json_t *resp, const char *const *names, size_t n)
 {
     struct gw_buf data;
@@ -579,8 +582,8 @@ static json_t *vn_querydr(const char *ref, int *status)
 
 /* ---- tests: VNPAY ---- */
 
-/* providers.md V2: the published-rule vector verifies (the payment is long expired: 410,
- * not the 403 of a bad hash); a hash from another secret is refused. */
+/* docs/providers.md#vnpay-test-vectors, V2: the published-rule vector verifies (the payment is long
+ * expired: 410, not the 403 of a bad hash); a hash from another secret is refused. */
 static void test_vnpay_vector_and_bad_hash(void **state)
 {
     (void)state;
@@ -628,7 +631,8 @@ static void test_vnpay_vector_and_bad_hash(void **state)
     th_resp_release(&r);
 }
 
-/* §1.6: a partial refund, the same request again, then more than what is left. */
+/* docs/providers.md#vnpay-refund: a partial refund, the same request again, then more than
+ * what is left. */
 static void vn_refunds(const char *txn_no)
 {
     int status = 0;
@@ -719,7 +723,8 @@ static void test_vnpay_flow(void **state)
     json_decref(bad);
 }
 
-/* §1.4: 99 makes VNPAY call again (at most 10 calls); 00 stops it. */
+/* docs/providers.md#vnpay-ipn-and-return: 99 makes VNPAY call again (at most 10 calls); 00
+ * stops it. */
 static void test_vnpay_retries(void **state)
 {
     (void)state;
@@ -920,7 +925,7 @@ static void test_zalopay_flow(void **state)
     struct th_resp r;
     assert_int_equal(http("POST", pay, "application/x-www-form-urlencoded", "action=approve", &r),
                      303);
-    /* §3.4: the redirect checksum with key2. */
+    /* docs/providers.md#zalopay-redirect: the checksum with key2. */
     char want[256];
     char mac[GW_SHA256_HEX_BYTES];
     (void)snprintf(want, sizeof(want), ZP_APP "|%s|38|zalopayapp|300000|0|1", ref);

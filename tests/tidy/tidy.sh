@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# clang-tidy over every C file of ours, with .clang-tidy's checks as errors (STYLE.md rule 40).
+# clang-tidy over every C file of ours, with .clang-tidy's checks as errors (docs/style.md,
+# rules 24 and 34).
 #
 #   bash tests/tidy/tidy.sh [BUILD_DIR]            check (exit 1 on any finding not allowed)
 #   bash tests/tidy/tidy.sh [BUILD_DIR] --update   rewrite the baseline from today's findings

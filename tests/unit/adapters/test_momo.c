@@ -1,4 +1,5 @@
-/* The MoMo adapter against every vector of providers.md §2.6, byte for byte, plus
+/* The MoMo adapter against every vector of docs/providers.md#momo-test-vectors, byte for
+ * byte, plus
  * tampering, malformed input, the API answers and each verdict's reply. */
 #include "adapter.h"
 
@@ -31,7 +32,7 @@ static const struct gw_adapter_config cfg = {
     .return_url = "https://dvc.example.gov.vn/momo/return",
 };
 
-/* §2.6 M1-M4 raw signature strings and MACs. */
+/* docs/providers.md#momo-test-vectors, M1-M4: raw signature strings and MACs. */
 static const char m1_data[] =
     "accessKey=F8BBA842ECF85&amount=1250000&extraData=&ipnUrl=https://dvc.example.gov.vn/momo/ipn"
     "&orderId=HS2024000123&orderInfo=" M_INFO "&partnerCode=MOMO"
@@ -126,7 +127,7 @@ static void test_create_m1(void **state)
     assert_string_equal(req.body, t->buf);
     assert_int_equal(req.body_len, strlen(t->buf));
     struct gw_charge c = m_charge;
-    c.merchant_ref = "-HS1"; /* §2.2 orderId regex */
+    c.merchant_ref = "-HS1"; /* docs/providers.md#momo-create: orderId grammar */
     assert_int_equal(gw_adapter_momo.create_build(&cfg, &c, &t->arena, &req, &t->eb),
                      GW_ERR_INVALID);
     c.merchant_ref = "HS1_";

@@ -1,4 +1,4 @@
-/* The sandbox adapter against the protocol of docs/architecture.md, with golden signatures
+/* The sandbox adapter against docs/providers.md#the-sandbox-protocol, with golden signatures
  * computed independently (Python hmac), and the registry. */
 #include "adapter.h"
 
@@ -396,7 +396,7 @@ static const struct gw_refund golden_refund = {
     .reason = "duplicate payment",
 };
 
-/* §5: the body's bytes and signature, golden from Python hmac. */
+/* docs/providers.md#sandbox-refund: the body's bytes and signature, golden from Python hmac. */
 static void test_refund_build_golden(void **state)
 {
     struct sb_test *t = *state;
@@ -426,7 +426,7 @@ static void test_refund_build_golden(void **state)
                      GW_ERR_INVALID);
 }
 
-/* §6: the signed status query URL. */
+/* docs/providers.md#sandbox-refund-query: the signed status query URL. */
 static void test_refund_query_build_golden(void **state)
 {
     struct sb_test *t = *state;

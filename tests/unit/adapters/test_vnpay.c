@@ -1,4 +1,5 @@
-/* The VNPAY adapter against every vector of providers.md §0 and §1.8, byte for byte, plus
+/* The VNPAY adapter against every vector of docs/providers.md#hmac-basics and
+ * docs/providers.md#vnpay-test-vectors, byte for byte, plus
  * tampering, malformed input, the querydr/refund answers and each verdict's reply. */
 #include "adapter.h"
 
@@ -31,7 +32,7 @@ static const struct gw_adapter_config cfg = {
     .server_ip = "203.0.113.10",
 };
 
-/* §1.8 V1 (published, lehuygiang28/vnpay fixtures). */
+/* docs/providers.md#vnpay-test-vectors, V1 (published, the vnpay npm package's fixtures). */
 static const char v1_data[] =
     "vnp_Amount=1000000&vnp_BankCode=NCB&vnp_BankTranNo=VNP14422574&vnp_CardType=ATM"
     "&vnp_OrderInfo=Thanh+toan+don+hang+2024-05-21T02%3A17%3A31.249Z&vnp_PayDate=20240521091806"
@@ -39,7 +40,7 @@ static const char v1_data[] =
     "&vnp_TransactionStatus=00&vnp_TxnRef=1716257871703";
 static const char v1_hash[] = "649982421beb422556a1374713c74e58e716ecbd05007c0c0e1f7effdfaf361d"
                               "bf146889ca446139afe11b9954c4d5c486e99e3b86fcfab6957f29eb0be72895";
-/* §1.8 V2. */
+/* V2. */
 static const char v2_data[] =
     "vnp_Amount=125000000&vnp_BankCode=VNBANK&vnp_Command=pay&vnp_CreateDate=20240115103000"
     "&vnp_CurrCode=VND&vnp_ExpireDate=20240115104500&vnp_IpAddr=203.0.113.10&vnp_Locale=vn"
@@ -48,7 +49,7 @@ static const char v2_data[] =
     "&vnp_TmnCode=DEMOTMN1&vnp_TxnRef=HS2024000123&vnp_Version=2.1.0";
 static const char v2_hash[] = "9e17e3f701339d71f45061ab2764bc10b4c2864d68ebe82a18b0cca011985c30"
                               "f9fdd9784dab045ae9ae2989b1322cc153234c5e0829de6a2a88cc0a2e471e66";
-/* §1.8 V3. */
+/* V3. */
 static const char v3_data[] =
     "vnp_Amount=125000000&vnp_BankCode=NCB&vnp_BankTranNo=VNP14226112&vnp_CardType=ATM"
     "&vnp_OrderInfo=Thanh+toan+le+phi+ho+so%3A+HS-2024-000123&vnp_PayDate=20240115103812"
@@ -56,7 +57,7 @@ static const char v3_data[] =
     "&vnp_TransactionStatus=00&vnp_TxnRef=HS2024000123";
 static const char v3_hash[] = "0b32af9d4670ae2398ff7c7bbddb8a1ba0462e1136fb5e956f4656d6933b49bc"
                               "f1c61511a34fc4283deba5b73cf440ed1a1b52971ccda355eba8c1381780eced";
-/* §1.8 V4, V5. */
+/* V4, V5. */
 static const char v4_data[] = "REQ20240115110000001|2.1.0|querydr|DEMOTMN1|HS2024000123|"
                               "20240115103000|20240115110000|203.0.113.10|Truy van GD HS2024000123";
 static const char v4_hash[] = "548cb2ac31718595c705e5b2f9de24692c09c3f1ad0e6a0cebf9d3337cf70c09"
@@ -99,7 +100,7 @@ static int vt_teardown(void **state)
 static void test_hmac_vectors(void **state)
 {
     (void)state;
-    /* §0: RFC 4231 test case 2. */
+    /* docs/providers.md#hmac-basics: RFC 4231 test case 2. */
     char h256[GW_SHA256_HEX_BYTES];
     char h512[GW_SHA512_HEX_BYTES];
     gw_hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, h256);
@@ -107,7 +108,7 @@ static void test_hmac_vectors(void **state)
     assert_string_equal(h256, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     assert_string_equal(h512, "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
                               "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
-    /* §1.8: every VNPAY vector at the MAC layer. */
+    /* docs/providers.md#vnpay-test-vectors: every VNPAY vector at the MAC layer. */
     gw_hmac_sha512_hex("test_secret", 11, v1_data, strlen(v1_data), h512);
     assert_string_equal(h512, v1_hash);
     const char *const data[] = { v2_data, v3_data, v4_data, v5_data };
@@ -395,8 +396,8 @@ struct vt_answer {
     bool sign;
 };
 
-/* A querydr answer with the fields of §1.5, signed over the pipe-joined values; the body,
- * as the input of a parser. */
+/* A querydr answer with the fields of docs/providers.md#vnpay-querydr, signed over the pipe-joined
+ * values; the body, as the input of a parser. */
 static struct gw_adapter_input vt_querydr_body(struct vt_answer a)
 {
     char data[1024];

@@ -1,6 +1,6 @@
-/* The ZaloPay adapter against every vector of providers.md §3.6 (Z1 published, Z2-Z6
- * computed), byte for byte, plus tampering, malformed input, the API answers and each
- * verdict's reply. */
+/* The ZaloPay adapter against every vector of docs/providers.md#zalopay-test-vectors
+ * (Z1 published, Z2-Z6 computed), byte for byte, plus tampering, malformed input, the API answers
+ * and each verdict's reply. */
 #include "adapter.h"
 
 /* clang-format off: cmocka.h needs these first */
@@ -33,7 +33,8 @@ static const struct gw_adapter_config cfg = {
     .app_user = "dvc_user",
 };
 
-/* §3.6 Z1: the data string (its backslashes are literal) and its mac under key2. */
+/* docs/providers.md#zalopay-test-vectors, Z1: the data string (its backslashes are literal) and its
+ * mac under key2. */
 static const char z1_data[] =
     "{\"app_id\":2553,\"app_trans_id\":\"200904_2553_1598435687208\",\"app_time\":1599189392817,"
     "\"app_user\":\"demo\",\"amount\":10000,\"embed_data\":\"{\\\"merchantinfo\\\":"
@@ -273,7 +274,7 @@ static void test_create_z2(void **state)
     bad.merchant_id = "app";
     assert_int_equal(gw_adapter_zalopay.create_build(&bad, &z_charge, &t->arena, &req, &t->eb),
                      GW_ERR_INVALID);
-    /* 23:59 UTC is already the next day in Vietnam (§0). */
+    /* 23:59 UTC is already the next day in Vietnam (docs/providers.md#integers-and-times). */
     c = z_charge;
     c.created_at = 1705363140;                 /* 2024-01-15 23:59 UTC */
     c.expires_at = c.created_at + 86400L * 40; /* beyond ZaloPay's 30 days: not sent */

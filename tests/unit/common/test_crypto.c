@@ -1,5 +1,5 @@
-/* gw_crypto: HMAC vectors (RFC 4231, providers.md §0), SHA-256, hex, constant-time equality
- * and the random source. */
+/* gw_crypto: HMAC vectors (RFC 4231, docs/providers.md#hmac-basics), SHA-256, hex, constant-time
+ * equality and the random source. */
 #include "gw_crypto.h"
 
 /* clang-format off: cmocka.h needs these first */

@@ -1,5 +1,5 @@
-/* gw_url: PHP-urlencode-compatible encoding (providers.md §1.3, PHP column), the strict
- * decoder, and form parsing. */
+/* gw_url: PHP-urlencode-compatible encoding (docs/providers.md#form-encoding, PHP column), the
+ * strict decoder, and form parsing. */
 #include "gw_url.h"
 
 /* clang-format off: cmocka.h needs these first */
@@ -14,7 +14,7 @@
 
 #include "banned.h"
 
-/* providers.md §1.3, "Encoding pitfalls", input and PHP urlencode output. */
+/* docs/providers.md#form-encoding: the inputs other encoders differ on, and PHP's output. */
 static const struct {
     const char *in;
     const char *php;

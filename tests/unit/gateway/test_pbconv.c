@@ -34,7 +34,7 @@ struct pt_msg {
     size_t len;
 };
 
-/* The request of product.md's example, in protobuf, with two fee lines. */
+/* A create request like the example of docs/api.md#create, in protobuf, with two fee lines. */
 static void pt_full(struct pt_msg *m)
 {
     feegate__v1__create_payment_request__init(&m->req);

@@ -1,5 +1,5 @@
-/* rcp_words: the amount in Vietnamese words, every rule of e-receipts.md §5.4 (its worked
- * examples first), the int64 maximum, the flag for "bốn", and the refusals. */
+/* rcp_words: the amount in Vietnamese words, every rule of docs/receipts.md#amount-in-words
+ * (its worked examples first), the int64 maximum, the flag for "bốn", and the refusals. */
 #include "rcp.h"
 
 /* clang-format off: cmocka.h needs these first */
@@ -19,7 +19,7 @@ static const struct {
     int64_t amount_vnd;
     const char *words;
 } cases[] = {
-    /* e-receipts.md §5.4, worked examples */
+    /* docs/receipts.md#amount-in-words, worked examples */
     { 0, "Không đồng" },
     { 5, "Năm đồng" },
     { 10, "Mười đồng" },

@@ -3,6 +3,7 @@
  * the two can never disagree. */
 #include "gw_sign.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "gw_assert.h"
@@ -53,6 +54,8 @@ void gw_sign_v1(const char *secret, size_t secret_len, const struct gw_sign_req 
     struct gw_span spans[SIGN_SPANS];
     sign_body_hex(r, body_hex);
     sign_spans(r, body_hex, spans);
-    memcpy(out, GW_SIGN_V1_PREFIX, GW_SIGN_V1_PREFIX_LEN);
-    gw_hmac_sha256_spans_hex(secret, secret_len, spans, SIGN_SPANS, out + GW_SIGN_V1_PREFIX_LEN);
+    char mac[GW_SHA256_HEX_BYTES];
+    gw_hmac_sha256_spans_hex(secret, secret_len, spans, SIGN_SPANS, mac);
+    int w = snprintf(out, GW_SIGN_V1_BYTES, "%s%s", GW_SIGN_V1_PREFIX, mac);
+    GW_ASSERT(w == GW_SIGN_V1_BYTES - 1);
 }

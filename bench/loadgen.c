@@ -34,9 +34,9 @@
 #include "gw_arena.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
-#include "gw_crypto.h"
 #include "gw_err.h"
 #include "gw_limits.h"
+#include "gw_sign.h"
 #include "lg_hist.h"
 
 /* Last, after every header: makes unsafe functions compile errors in the code below. */
@@ -206,40 +206,15 @@ static int64_t lg_now_us(void)
 
 /* ---- signing ------------------------------------------------------------------------- */
 
-#define LG_SIG_BYTES           (3 + GW_SHA256_HEX_BYTES) /* "v1=" + 64 hex + NUL */
-#define LG_SIGN_WORD_BYTES_MAX 32                        /* method and timestamp */
-
-/* What the portal signature covers (a struct: four strings in a row are easily swapped). */
-struct lg_to_sign {
-    const char *method;
-    const char *path; /* path and query, as sent */
-    const char *ts;   /* Unix seconds, as sent in X-Feegate-Timestamp */
-    const struct gw_buf *body;
-};
-
-/* "v1=" + hex HMAC-SHA256(secret, METHOD \n PATH_AND_QUERY \n TS \n hex SHA-256(body)). */
-static void lg_signature(const char *secret, const struct lg_to_sign *r, char out[LG_SIG_BYTES])
-{
-    char body_hex[GW_SHA256_HEX_BYTES];
-    char mac[GW_SHA256_HEX_BYTES];
-    char msg[GW_URL_BYTES_MAX + 2 * LG_SIGN_WORD_BYTES_MAX + GW_SHA256_HEX_BYTES + 4];
-    gw_sha256_hex(gw_buf_str(r->body), r->body->len, body_hex);
-    int n = snprintf(msg, sizeof(msg), "%s\n%s\n%s\n%s", r->method, r->path, r->ts, body_hex);
-    GW_ASSERT(n > 0);
-    GW_ASSERT((size_t)n < sizeof(msg)); /* callers bound the three strings */
-    gw_hmac_sha256_hex(secret, strlen(secret), msg, (size_t)n, mac);
-    int m = snprintf(out, LG_SIG_BYTES, "v1=%s", mac);
-    GW_ASSERT(m == LG_SIG_BYTES - 1);
-}
-
 /* Adds the three X-Feegate- headers for r (its ts is set here, to now). */
-static void lg_sign_headers(const struct lg_opts *o, struct lg_to_sign r, struct evkeyvalq *headers)
+static void lg_sign_headers(const struct lg_opts *o, struct gw_sign_req r,
+                            struct evkeyvalq *headers)
 {
     char ts[24];
-    char sig[LG_SIG_BYTES];
+    char sig[GW_SIGN_V1_BYTES];
     (void)snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
     r.ts = ts;
-    lg_signature(o->secret, &r, sig);
+    gw_sign_v1(o->secret, strlen(o->secret), &r, sig);
     evhttp_add_header(headers, "X-Feegate-Client", o->client);
     evhttp_add_header(headers, "X-Feegate-Timestamp", ts);
     evhttp_add_header(headers, "X-Feegate-Signature", sig);
@@ -464,7 +439,9 @@ static void vu_send_create(struct lg_vu *vu)
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Idempotency-Key", vu->order_ref); /* [A-Za-z0-9-] only */
-    lg_sign_headers(run->opts, (struct lg_to_sign){ "POST", vu->path, NULL, &vu->body }, h);
+    lg_sign_headers(
+        run->opts,
+        (struct gw_sign_req){ "POST", vu->path, NULL, gw_buf_str(&vu->body), vu->body.len }, h);
     (void)evbuffer_add(evhttp_request_get_output_buffer(req), vu->body.data, vu->body.len);
     vu_send(vu, vu->gw_conn, EVHTTP_REQ_POST, req);
 }
@@ -489,8 +466,10 @@ static void vu_send_verify(struct lg_vu *vu)
     (void)snprintf(vu->path, sizeof(vu->path), "/v1/payments/%s", vu->payment_id);
     gw_buf_reset(&vu->body);
     struct evhttp_request *req = vu_request_new(vu, run->opts->host_header);
-    lg_sign_headers(run->opts, (struct lg_to_sign){ "GET", vu->path, NULL, &vu->body },
-                    evhttp_request_get_output_headers(req));
+    lg_sign_headers(
+        run->opts,
+        (struct gw_sign_req){ "GET", vu->path, NULL, gw_buf_str(&vu->body), vu->body.len },
+        evhttp_request_get_output_headers(req));
     vu_send(vu, vu->gw_conn, EVHTTP_REQ_GET, req);
 }
 
@@ -1108,12 +1087,14 @@ static void lg_print_json(FILE *out, const struct lg_opts *o, const struct lg_st
 static int lg_self_test_sign(int *failed)
 {
     struct gw_buf body;
-    char sig[LG_SIG_BYTES];
+    char sig[GW_SIGN_V1_BYTES];
     gw_buf_init(&body, 64);
     enum gw_err err = gw_buf_adds(&body, "{}");
     GW_ASSERT(err == GW_OK);
-    lg_signature("bench-secret",
-                 &(struct lg_to_sign){ "POST", "/v1/payments", "1700000000", &body }, sig);
+    gw_sign_v1(
+        "bench-secret", strlen("bench-secret"),
+        &(struct gw_sign_req){ "POST", "/v1/payments", "1700000000", gw_buf_str(&body), body.len },
+        sig);
     gw_buf_release(&body);
     return lg_check(strcmp(sig, "v1=70dfda46adb9a52c2e0b0f8d5a06212a5e70cd0ce1dd63b20f13b0893"
                                 "292f6c6") == 0,
@@ -1134,13 +1115,8 @@ static int lg_sign_stdin(const char *secret, char **args)
 {
     struct gw_buf body;
     char chunk[4096];
-    char sig[LG_SIG_BYTES];
+    char sig[GW_SIGN_V1_BYTES];
     size_t n;
-    if (strlen(args[0]) > LG_SIGN_WORD_BYTES_MAX || strlen(args[1]) > GW_URL_BYTES_MAX ||
-        strlen(args[2]) > LG_SIGN_WORD_BYTES_MAX) {
-        fprintf(stderr, "feegate-loadgen: --sign: method, path or timestamp too long\n");
-        return 2;
-    }
     gw_buf_init(&body, (size_t)LG_SIGN_BODY_BYTES_MAX);
     while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
         if (gw_buf_add(&body, chunk, n) != GW_OK) {
@@ -1150,7 +1126,9 @@ static int lg_sign_stdin(const char *secret, char **args)
             return 2;
         }
     }
-    lg_signature(secret, &(struct lg_to_sign){ args[0], args[1], args[2], &body }, sig);
+    gw_sign_v1(secret, strlen(secret),
+               &(struct gw_sign_req){ args[0], args[1], args[2], gw_buf_str(&body), body.len },
+               sig);
     printf("%s\n", sig);
     gw_buf_release(&body);
     return 0;

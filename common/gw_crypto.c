@@ -28,9 +28,9 @@ static void crypto_hmac_fetch(void)
     crypto_hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
 }
 
-/* Raw HMAC of data under key with the named digest into out (at least EVP_MAX_MD_SIZE). */
-static size_t crypto_hmac_raw(const char *digest, const char *key, size_t key_len, const void *data,
-                              size_t data_len, unsigned char *out)
+/* Raw HMAC of the spans under key with the named digest into out (at least EVP_MAX_MD_SIZE). */
+static size_t crypto_hmac_raw(const char *digest, const char *key, size_t key_len,
+                              const struct gw_span *spans, size_t n_spans, unsigned char *out)
 {
     GW_ASSERT(pthread_once(&crypto_hmac_once, crypto_hmac_fetch) == 0);
     GW_ASSERT(crypto_hmac != NULL);
@@ -46,27 +46,35 @@ static size_t crypto_hmac_raw(const char *digest, const char *key, size_t key_le
     static const unsigned char empty_key[1];
     const unsigned char *k = key_len == 0 ? empty_key : (const unsigned char *)key;
     GW_ASSERT(EVP_MAC_init(ctx, k, key_len, params) == 1);
-    GW_ASSERT(EVP_MAC_update(ctx, data, data_len) == 1);
+    for (size_t i = 0; i < n_spans; i++) {
+        GW_ASSERT(EVP_MAC_update(ctx, spans[i].p, spans[i].n) == 1);
+    }
     size_t out_len = 0;
     GW_ASSERT(EVP_MAC_final(ctx, out, &out_len, EVP_MAX_MD_SIZE) == 1);
     EVP_MAC_CTX_free(ctx);
     return out_len;
 }
 
+void gw_hmac_sha256_spans_hex(const char *key, size_t key_len, const struct gw_span *spans,
+                              size_t n_spans, char out[GW_SHA256_HEX_BYTES])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    size_t n = crypto_hmac_raw("SHA256", key, key_len, spans, n_spans, mac);
+    GW_ASSERT(n * 2 + 1 == GW_SHA256_HEX_BYTES);
+    gw_hex_encode(mac, n, out);
+}
+
 void gw_hmac_sha256_hex(const char *key, size_t key_len, const void *data, size_t data_len,
                         char out[GW_SHA256_HEX_BYTES])
 {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    size_t n = crypto_hmac_raw("SHA256", key, key_len, data, data_len, mac);
-    GW_ASSERT(n * 2 + 1 == GW_SHA256_HEX_BYTES);
-    gw_hex_encode(mac, n, out);
+    gw_hmac_sha256_spans_hex(key, key_len, &(struct gw_span){ data, data_len }, 1, out);
 }
 
 void gw_hmac_sha512_hex(const char *key, size_t key_len, const void *data, size_t data_len,
                         char out[GW_SHA512_HEX_BYTES])
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
-    size_t n = crypto_hmac_raw("SHA512", key, key_len, data, data_len, mac);
+    size_t n = crypto_hmac_raw("SHA512", key, key_len, &(struct gw_span){ data, data_len }, 1, mac);
     GW_ASSERT(n * 2 + 1 == GW_SHA512_HEX_BYTES);
     gw_hex_encode(mac, n, out);
 }

@@ -15,6 +15,16 @@
 /* Lowercase hex of HMAC-SHA256(key, data) into out[GW_SHA256_HEX_BYTES]. */
 void gw_hmac_sha256_hex(const char *key, size_t key_len, const void *data, size_t data_len,
                         char out[GW_SHA256_HEX_BYTES]);
+
+/* A run of bytes of a message that is MACed in pieces. */
+struct gw_span {
+    const void *p;
+    size_t n;
+};
+
+/* Lowercase hex of HMAC-SHA256(key, the spans one after another): no copy of the message. */
+void gw_hmac_sha256_spans_hex(const char *key, size_t key_len, const struct gw_span *spans,
+                              size_t n_spans, char out[GW_SHA256_HEX_BYTES]);
 /* Lowercase hex of HMAC-SHA512(key, data) into out[GW_SHA512_HEX_BYTES]. */
 void gw_hmac_sha512_hex(const char *key, size_t key_len, const void *data, size_t data_len,
                         char out[GW_SHA512_HEX_BYTES]);

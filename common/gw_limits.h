@@ -28,8 +28,15 @@
 #define GW_DB_CONNS_PER_LOOP_MAX     32
 #define GW_DB_QUEUE_MAX              4096 /* queries waiting for a connection, per loop: 503 */
 #define GW_DB_BATCH_MAX              32   /* batchable calls in one transaction */
+/* The query timeout ([database] query_timeout_ms, default GW_DB_QUERY_TIMEOUT_MS) bounds a
+ * call on the client side: a unit with no answer by then is dropped with its connection. The
+ * server's statement_timeout is the same share of it as GW_DB_STATEMENT_TIMEOUT_MS is of the
+ * default, so the server cancels (and rolls back) first. */
 #define GW_DB_STATEMENT_TIMEOUT_MS   5000
-#define GW_DB_QUERY_TIMEOUT_MS       8000 /* client side: an answer later than this is dropped */
+#define GW_DB_QUERY_TIMEOUT_MS       8000
+#define GW_DB_QUERY_TIMEOUT_MS_MIN   100   /* below it, ordinary commits would be cancelled */
+#define GW_DB_QUERY_TIMEOUT_MS_MAX   30000 /* a portal's client gives up well before */
+#define GW_DB_CLIENT_CHECK_MS        1000 /* a backend checks this often that its client is there */
 #define GW_DB_PARAMS_MAX             16
 #define GW_DB_RECONNECT_MS           500
 
@@ -71,5 +78,8 @@ _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default with
 _Static_assert(GW_EXPIRES_IN_S_MIN < GW_EXPIRES_IN_S_DEFAULT, "default expiry above min");
 _Static_assert(GW_EXPIRES_IN_S_DEFAULT < GW_EXPIRES_IN_S_MAX, "default expiry below max");
 _Static_assert(GW_DB_STATEMENT_TIMEOUT_MS < GW_DB_QUERY_TIMEOUT_MS, "server gives up first");
+_Static_assert(GW_DB_QUERY_TIMEOUT_MS_MIN <= GW_DB_QUERY_TIMEOUT_MS &&
+                   GW_DB_QUERY_TIMEOUT_MS <= GW_DB_QUERY_TIMEOUT_MS_MAX,
+               "default query timeout within its bounds");
 
 #endif

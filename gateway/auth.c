@@ -13,6 +13,7 @@
 #include "gw_assert.h"
 #include "gw_crypto.h"
 #include "gw_log.h"
+#include "gw_sign.h"
 #include "gw_time.h"
 #include "server.h"
 
@@ -92,17 +93,16 @@ bool gw_auth_headers(struct gw_ctx *ctx, struct gw_auth_req *ar)
 
 bool gw_auth_signature(struct gw_ctx *ctx, const struct gw_auth_req *ar, const char *secret)
 {
-    char body_hash[GW_SHA256_HEX_BYTES];
-    gw_sha256_hex(ctx->body, ctx->body_len, body_hash);
-    char *msg = gw_arena_printf(&ctx->arena, "%s\n%s\n%s\n%s", method_name(ctx->method), ctx->uri,
-                                ar->ts, body_hash);
-    GW_ASSERT(msg != NULL);
-    char want[GW_SHA256_HEX_BYTES];
+    const struct gw_sign_req r = { method_name(ctx->method), ctx->uri, ar->ts, ctx->body,
+                                   ctx->body_len };
+    char want[GW_SIGN_V1_BYTES];
     /* An unknown id is checked against a dummy key so timing does not reveal ids. */
     const char *key = secret != NULL ? secret : "feegate-no-such-client";
-    gw_hmac_sha256_hex(key, strlen(key), msg, strlen(msg), want);
-    bool ok = strncmp(ar->sig, "v1=", 3) == 0 &&
-              gw_hex_equal_ct(ar->sig + 3, strlen(ar->sig + 3), want, strlen(want)) &&
+    gw_sign_v1(key, strlen(key), &r, want);
+    const char *hex = want + GW_SIGN_V1_PREFIX_LEN;
+    bool ok = strncmp(ar->sig, GW_SIGN_V1_PREFIX, GW_SIGN_V1_PREFIX_LEN) == 0 &&
+              gw_hex_equal_ct(ar->sig + GW_SIGN_V1_PREFIX_LEN,
+                              strlen(ar->sig + GW_SIGN_V1_PREFIX_LEN), hex, strlen(hex)) &&
               secret != NULL;
     if (!ok) {
         gw_reply_error(ctx, 401, "bad_signature",

@@ -21,8 +21,8 @@
 #include "config.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
-#include "gw_crypto.h"
 #include "gw_pgembed.h"
+#include "gw_sign.h"
 #include "gw_time.h"
 #include "ledger.h"
 #include "server.h"
@@ -107,18 +107,9 @@ static void sign_headers(struct evkeyvalq *h, const char *method, const char *pa
     GW_ASSERT(client != NULL && secret != NULL); /* cli_request checked both */
     char ts[24];
     (void)snprintf(ts, sizeof(ts), "%lld", (long long)(gw_now_ms() / 1000));
-    char body_hash[GW_SHA256_HEX_BYTES];
-    gw_sha256_hex(gw_buf_str(body), body->len, body_hash);
-    struct gw_buf msg;
-    gw_buf_init(&msg, 8192);
-    if (gw_buf_printf(&msg, "%s\n%s\n%s\n%s", method, path, ts, body_hash) != GW_OK) {
-        return;
-    }
-    char sig[GW_SHA256_HEX_BYTES];
-    gw_hmac_sha256_hex(secret, strlen(secret), msg.data, msg.len, sig);
-    gw_buf_release(&msg);
-    char sig_header[80];
-    (void)snprintf(sig_header, sizeof(sig_header), "v1=%s", sig);
+    char sig_header[GW_SIGN_V1_BYTES];
+    gw_sign_v1(secret, strlen(secret),
+               &(struct gw_sign_req){ method, path, ts, gw_buf_str(body), body->len }, sig_header);
     (void)evhttp_add_header(h, "X-Feegate-Client", client);
     (void)evhttp_add_header(h, "X-Feegate-Timestamp", ts);
     (void)evhttp_add_header(h, "X-Feegate-Signature", sig_header);

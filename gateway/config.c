@@ -89,6 +89,10 @@ static enum gw_err set_database(struct gw_config *cfg, const char *k, const char
     if (strcmp(k, "conns_per_loop") == 0) {
         return parse_int(v, 1, GW_DB_CONNS_PER_LOOP_MAX, &cfg->db_conns_per_loop, k, eb);
     }
+    if (strcmp(k, "query_timeout_ms") == 0) {
+        return parse_int(v, GW_DB_QUERY_TIMEOUT_MS_MIN, GW_DB_QUERY_TIMEOUT_MS_MAX,
+                         &cfg->db_query_timeout_ms, k, eb);
+    }
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [database]", k);
 }
 
@@ -331,6 +335,7 @@ static void config_defaults(struct gw_config *cfg)
     cfg->listen_port = 8080;
     cfg->loops = 0;
     cfg->db_conns_per_loop = GW_DB_CONNS_PER_LOOP_DEFAULT;
+    cfg->db_query_timeout_ms = GW_DB_QUERY_TIMEOUT_MS;
     memcpy(cfg->log_level, "info", sizeof("info"));
 }
 

@@ -58,6 +58,7 @@ struct gw_config {
     int loops;
     char dsn[GW_CONFIG_VALUE_BYTES];
     int db_conns_per_loop;
+    int db_query_timeout_ms; /* [database] query_timeout_ms */
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

@@ -1,4 +1,12 @@
-/* Asynchronous libpq pool in pipeline mode, driven by a libevent loop. */
+/* Asynchronous libpq pool in pipeline mode, driven by a libevent loop.
+ *
+ * Time limits: every connection is opened with statement_timeout (the server cancels a
+ * statement that runs too long, lock waits included, and rolls its transaction back) and
+ * client_connection_check_interval (a backend whose client has gone stops its work). Each
+ * unit in flight also has a client-side deadline on the loop: when no sync point has come
+ * back by then, the connection is dropped (never PQcancel: it blocks) and the unit's calls
+ * fail with GW_ERR_UNAVAILABLE; the connection is opened again afterwards. A call that
+ * waited in the queue past the query timeout fails without being sent. */
 #include "db.h"
 
 #include <stdatomic.h>
@@ -12,6 +20,7 @@
 #include "gw_assert.h"
 #include "gw_limits.h"
 #include "gw_log.h"
+#include "gw_time.h"
 
 #include "banned.h"
 
@@ -20,7 +29,8 @@ struct db_call {
     const char *const *params;
     gw_db_done_fn *done;
     void *arg;
-    PGresult *res; /* the query's result, kept until the unit's sync point arrives */
+    PGresult *res;     /* the query's result, kept until the unit's sync point arrives */
+    int64_t queued_us; /* when the call was made (monotonic), to fail it unsent when late */
     int n;
     int prepare_stmt; /* statement prepared ahead of this call in the pipeline, or -1 */
     bool batchable;   /* may share a transaction with other batchable calls */
@@ -40,7 +50,8 @@ struct db_conn {
     struct gw_db_pool *pool;
     PGconn *conn;
     struct event *ev;
-    bool connecting; /* PQconnectPoll in progress */
+    struct event *deadline_ev; /* armed while a unit is in flight */
+    bool connecting;           /* PQconnectPoll in progress */
     bool write_wanted;
     uint64_t prepared; /* bit i: statement i of the pool is prepared on this connection */
     struct db_call unit[GW_DB_BATCH_MAX];
@@ -54,7 +65,8 @@ struct db_conn {
 struct gw_db_pool {
     struct event_base *base;
     char *dsn;
-    char options[64];
+    char options[128];
+    int query_timeout_ms;
     int n_conns;
     struct db_conn *conns;
     struct event *retry_ev;
@@ -109,6 +121,7 @@ static void conn_fail_all(struct db_conn *c)
 static void conn_broken(struct db_conn *c, const char *why)
 {
     gw_log_error("db_connection_lost", "\"reason\":\"%s\"", why);
+    (void)evtimer_del(c->deadline_ev);
     if (c->ev != NULL) {
         event_free(c->ev);
         c->ev = NULL;
@@ -157,6 +170,37 @@ static bool result_ok(const PGresult *res)
     return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 }
 
+/* True when res is a statement the server cancelled: statement_timeout (lock waits
+ * included), or an operator's pg_cancel_backend. */
+static bool result_cancelled(const PGresult *res)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state != NULL && strcmp(state, "57014") == 0;
+}
+
+/* A batch rolled back because one of its statements was cancelled is not run again call by
+ * call: the same wait would begin again for each, and the callers have used up their time.
+ * Every call of the batch (all rolled back) gets the cancellation, and answers 503; no
+ * other unit is touched. Returns false when the batch failed for another reason. */
+static bool unit_fail_if_cancelled(struct db_call *calls, int n)
+{
+    const PGresult *cancelled = NULL;
+    for (int i = 0; i < n && cancelled == NULL; i++) {
+        cancelled = result_cancelled(calls[i].res) ? calls[i].res : NULL;
+    }
+    if (cancelled == NULL) {
+        return false;
+    }
+    gw_log_warn("db_batch_cancelled", "\"calls\":%d", n);
+    for (int i = 0; i < n; i++) {
+        calls[i].done(calls[i].arg, GW_ERR_DB, cancelled);
+    }
+    for (int i = 0; i < n; i++) {
+        PQclear(calls[i].res);
+    }
+    return true;
+}
+
 /* The unit's sync point arrived: its transaction is committed (every call succeeded) or
  * rolled back (one failed; in a batch the others were rolled back or skipped with it). A
  * failed batch is put back in front of the queue, each call alone, in the same order: the
@@ -164,6 +208,7 @@ static bool result_ok(const PGresult *res)
 static void conn_unit_done(struct db_conn *c)
 {
     struct gw_db_pool *pool = c->pool;
+    (void)evtimer_del(c->deadline_ev);
     int n = c->unit_n;
     struct db_call calls[GW_DB_BATCH_MAX];
     memcpy(calls, c->unit, (size_t)n * sizeof(calls[0]));
@@ -185,6 +230,9 @@ static void conn_unit_done(struct db_conn *c)
         all_ok = all_ok && result_ok(calls[i].res);
     }
     atomic_fetch_add_explicit(&pool->n_transactions, 1, memory_order_relaxed);
+    if (n > 1 && !all_ok && unit_fail_if_cancelled(calls, n)) {
+        return;
+    }
     if (n > 1 && !all_ok) {
         atomic_fetch_add_explicit(&pool->n_batches_retried, 1, memory_order_relaxed);
         for (int i = n - 1; i >= 0; i--) {
@@ -305,6 +353,19 @@ static void conn_poll_connect(struct db_conn *c)
     conn_set_events(c, st == PGRES_POLLING_WRITING);
 }
 
+/* No sync point within the query timeout: the server or the network has stopped answering
+ * (the server's own statement_timeout is shorter). Dropping the connection fails exactly
+ * this unit's calls; the backend notices its client is gone and rolls back. */
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct db_conn *c = arg;
+    if (c->unit_n > 0) {
+        conn_broken(c, "no answer within the query timeout");
+    }
+}
+
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -321,8 +382,8 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* The DSN may be key=value pairs or a URI: expand_dbname takes both, and statement_timeout
- * is added on top so it bounds every query on the server side (rule 9). */
+/* The DSN may be key=value pairs or a URI: expand_dbname takes both, and the options are
+ * added on top so they bound every query on the server side. */
 static const char *const pool_keys[] = { "dbname", "options", NULL };
 
 static void pool_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -400,6 +461,9 @@ static void conn_send_unit(struct db_conn *c)
         conn_broken(c, "sync failed");
         return;
     }
+    int q = c->pool->query_timeout_ms;
+    struct timeval tv = { .tv_sec = q / 1000, .tv_usec = (suseconds_t)(q % 1000) * 1000 };
+    GW_ASSERT(evtimer_add(c->deadline_ev, &tv) == 0);
     c->cmd_call = 0;
     c->cmd_prepare = c->unit[0].prepare_stmt >= 0;
     c->cmd_got = false;
@@ -437,6 +501,15 @@ static struct db_conn *pool_pick(struct gw_db_pool *pool, bool batchable)
     return NULL;
 }
 
+/* True when the call at the head of the queue has waited longer than the query timeout:
+ * its caller's time is up, so it fails unsent rather than adding load to a database that
+ * is already behind. */
+static bool waitq_head_late(const struct gw_db_pool *pool)
+{
+    int64_t waited_us = gw_monotonic_us() - pool->waitq[pool->wait_head].queued_us;
+    return waited_us > (int64_t)pool->query_timeout_ms * 1000;
+}
+
 /* Each idle connection takes the head of the queue: a call alone, or the run of batchable
  * calls there (up to GW_DB_BATCH_MAX) as one transaction. Calls that arrive while every
  * connection is busy thereby share the next commit: under load the batches grow by
@@ -444,6 +517,11 @@ static struct db_conn *pool_pick(struct gw_db_pool *pool, bool batchable)
 static void pool_drain_waitq(struct gw_db_pool *pool)
 {
     while (pool->wait_count > 0) {
+        if (waitq_head_late(pool)) {
+            struct db_call late = waitq_pop(pool);
+            late.done(late.arg, GW_ERR_UNAVAILABLE, NULL);
+            continue;
+        }
         struct db_conn *c = pool_pick(pool, pool->waitq[pool->wait_head].batchable);
         if (c == NULL) {
             return;
@@ -451,7 +529,7 @@ static void pool_drain_waitq(struct gw_db_pool *pool)
         int n = 0;
         c->unit[n++] = waitq_pop(pool);
         while (c->unit[0].batchable && n < GW_DB_BATCH_MAX && pool->wait_count > 0 &&
-               pool->waitq[pool->wait_head].batchable) {
+               pool->waitq[pool->wait_head].batchable && !waitq_head_late(pool)) {
             c->unit[n++] = waitq_pop(pool);
         }
         c->unit_n = n;
@@ -469,6 +547,7 @@ static void pool_submit(struct gw_db_pool *pool, const struct db_call *call)
     }
     size_t tail = (pool->wait_head + pool->wait_count) % pool->wait_cap;
     pool->waitq[tail] = *call;
+    pool->waitq[tail].queued_us = gw_monotonic_us();
     pool->wait_count++;
     pool_drain_waitq(pool);
 }
@@ -512,15 +591,29 @@ static enum gw_err conn_open_blocking(struct db_conn *c, struct gw_errbuf *eb)
     return GW_OK;
 }
 
-enum gw_err gw_db_pool_new(struct event_base *base, const char *dsn, int n, struct gw_db_pool **out,
-                           struct gw_errbuf *eb)
+/* The server's statement_timeout: the same share of the query timeout as the defaults
+ * have, so that the server gives up first and its error (a rollback, 57014) is what the
+ * caller sees, not a dropped connection. */
+static int pool_statement_timeout_ms(int query_timeout_ms)
 {
+    return (int)((int64_t)query_timeout_ms * GW_DB_STATEMENT_TIMEOUT_MS / GW_DB_QUERY_TIMEOUT_MS);
+}
+
+enum gw_err gw_db_pool_new(struct event_base *base, const struct gw_db_opts *opts,
+                           struct gw_db_pool **out, struct gw_errbuf *eb)
+{
+    int n = opts->n_conns;
     GW_ASSERT(n >= 1 && n <= GW_DB_CONNS_PER_LOOP_MAX);
+    GW_ASSERT(opts->query_timeout_ms >= GW_DB_QUERY_TIMEOUT_MS_MIN &&
+              opts->query_timeout_ms <= GW_DB_QUERY_TIMEOUT_MS_MAX);
     struct gw_db_pool *pool = gw_xcalloc(1, sizeof(*pool));
     pool->base = base;
-    pool->dsn = gw_xstrdup(dsn);
-    (void)snprintf(pool->options, sizeof(pool->options), "-c statement_timeout=%d",
-                   GW_DB_STATEMENT_TIMEOUT_MS);
+    pool->dsn = gw_xstrdup(opts->dsn);
+    pool->query_timeout_ms = opts->query_timeout_ms;
+    int w = snprintf(pool->options, sizeof(pool->options),
+                     "-c statement_timeout=%d -c client_connection_check_interval=%d",
+                     pool_statement_timeout_ms(opts->query_timeout_ms), GW_DB_CLIENT_CHECK_MS);
+    GW_ASSERT(w > 0 && (size_t)w < sizeof(pool->options));
     pool->n_conns = n;
     pool->conns = gw_xcalloc((size_t)n, sizeof(*pool->conns));
     pool->wait_cap = GW_DB_QUEUE_MAX + (size_t)n * GW_DB_BATCH_MAX;
@@ -529,6 +622,10 @@ enum gw_err gw_db_pool_new(struct event_base *base, const char *dsn, int n, stru
     GW_ASSERT(pool->retry_ev != NULL);
     for (int i = 0; i < n; i++) {
         pool->conns[i].pool = pool;
+        pool->conns[i].deadline_ev = evtimer_new(base, conn_deadline_cb, &pool->conns[i]);
+        GW_ASSERT(pool->conns[i].deadline_ev != NULL);
+    }
+    for (int i = 0; i < n; i++) {
         enum gw_err err = conn_open_blocking(&pool->conns[i], eb);
         if (err != GW_OK) {
             gw_db_pool_free(pool);
@@ -551,6 +648,9 @@ void gw_db_pool_free(struct gw_db_pool *pool)
     for (int i = 0; i < pool->n_conns; i++) {
         struct db_conn *c = &pool->conns[i];
         conn_fail_all(c);
+        if (c->deadline_ev != NULL) {
+            event_free(c->deadline_ev);
+        }
         if (c->ev != NULL) {
             event_free(c->ev);
         }

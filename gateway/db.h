@@ -9,7 +9,16 @@
  * again alone, so a caller sees exactly the outcome its call has by itself. A batchable call
  * must therefore be one self-contained function call whose effects are all or nothing and
  * that does not depend on running in a transaction of its own (it shares now() with the
- * batch, and may wait on row locks the batch's earlier calls hold). */
+ * batch, and may wait on row locks the batch's earlier calls hold).
+ *
+ * Time: the query timeout (gw_db_opts) bounds each call. The server cancels a statement
+ * after its statement_timeout, a share of the query timeout, and rolls its transaction
+ * back: the call fails with GW_ERR_DB and SQLSTATE 57014, and so does every call of a batch
+ * one of whose statements was cancelled (they are not run again). A unit with no answer at
+ * all by the query timeout is abandoned with its connection: its calls fail with
+ * GW_ERR_UNAVAILABLE (whether it committed is then unknown, as with any lost connection). A
+ * call that waited in the queue longer than the query timeout fails unsent with
+ * GW_ERR_UNAVAILABLE. */
 #ifndef GW_GATEWAY_DB_H
 #define GW_GATEWAY_DB_H
 
@@ -30,9 +39,16 @@ struct gw_db_pool;
  * cleared after the callback returns. */
 typedef void gw_db_done_fn(void *arg, enum gw_err err, const PGresult *res);
 
-/* Connects n connections (blocking, at start-up, before the loop runs). */
-enum gw_err gw_db_pool_new(struct event_base *base, const char *dsn, int n, struct gw_db_pool **out,
-                           struct gw_errbuf *eb) GW_MUST_CHECK;
+/* What a pool connects to and its bounds. */
+struct gw_db_opts {
+    const char *dsn;
+    int n_conns;          /* 1..GW_DB_CONNS_PER_LOOP_MAX */
+    int query_timeout_ms; /* GW_DB_QUERY_TIMEOUT_MS_MIN..GW_DB_QUERY_TIMEOUT_MS_MAX */
+};
+
+/* Connects opts->n_conns connections (blocking, at start-up, before the loop runs). */
+enum gw_err gw_db_pool_new(struct event_base *base, const struct gw_db_opts *opts,
+                           struct gw_db_pool **out, struct gw_errbuf *eb) GW_MUST_CHECK;
 /* Fails every queued and in-flight query with GW_ERR_UNAVAILABLE, closes, frees.
  * gw_db_pool_free(NULL) is a no-op. */
 void gw_db_pool_free(struct gw_db_pool *pool);

@@ -12,8 +12,8 @@
 #include "gw_arena.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
-#include "gw_crypto.h"
 #include "gw_log.h"
+#include "gw_sign.h"
 #include "gw_time.h"
 #include "httpc.h"
 #include "server.h"
@@ -87,18 +87,15 @@ static enum gw_err sign_webhook(struct gw_arena *a, const PGresult *res, int row
     const char *path = evhttp_uri_get_path(uri);
     const char *query = evhttp_uri_get_query(uri);
     char *ts = gw_arena_printf(a, "%lld", (long long)(gw_now_ms() / 1000));
-    char body_hash[GW_SHA256_HEX_BYTES];
-    gw_sha256_hex(body, strlen(body), body_hash);
-    char *msg =
-        gw_arena_printf(a, "POST\n%s%s%s\n%s\n%s", path != NULL && *path ? path : "/",
-                        query != NULL ? "?" : "", query != NULL ? query : "", ts, body_hash);
+    char *path_and_query = gw_arena_printf(a, "%s%s%s", path != NULL && *path ? path : "/",
+                                           query != NULL ? "?" : "", query != NULL ? query : "");
     evhttp_uri_free(uri);
-    char *sig = gw_arena_alloc(a, 3 + GW_SHA256_HEX_BYTES);
-    if (ts == NULL || msg == NULL || sig == NULL) {
+    char *sig = gw_arena_alloc(a, GW_SIGN_V1_BYTES);
+    if (ts == NULL || path_and_query == NULL || sig == NULL) {
         return GW_ERR_NOMEM;
     }
-    memcpy(sig, "v1=", 3); /* NOLINT(bugprone-not-null-terminated-result): the hex follows */
-    gw_hmac_sha256_hex(secret, strlen(secret), msg, strlen(msg), sig + 3);
+    gw_sign_v1(secret, strlen(secret),
+               &(struct gw_sign_req){ "POST", path_and_query, ts, body, strlen(body) }, sig);
     r->headers[0] = (struct gw_http_header){ "X-Feegate-Client", PQgetvalue(res, row, 2) };
     r->headers[1] = (struct gw_http_header){ "X-Feegate-Timestamp", ts };
     r->headers[2] = (struct gw_http_header){ "X-Feegate-Signature", sig };

@@ -342,7 +342,9 @@ static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
     if (loop->base == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "could not create an event loop");
     }
-    enum gw_err err = gw_db_pool_new(loop->base, cfg->dsn, cfg->db_conns_per_loop, &loop->db, eb);
+    const struct gw_db_opts db_opts = { cfg->dsn, cfg->db_conns_per_loop,
+                                        cfg->db_query_timeout_ms };
+    enum gw_err err = gw_db_pool_new(loop->base, &db_opts, &loop->db, eb);
     if (err != GW_OK) {
         return err;
     }

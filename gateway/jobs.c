@@ -12,6 +12,7 @@
 #include "db.h"
 #include "gw_assert.h"
 #include "gw_log.h"
+#include "auth.h"
 #include "server.h"
 
 #include "banned.h"

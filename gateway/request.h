@@ -26,6 +26,7 @@ struct evhttp;
 struct evhttp_request;
 struct evhttp_connection;
 struct evconnlistener;
+struct gw_app;
 struct gw_db_pool;
 struct gw_outbox;
 struct gw_receipt_worker;
@@ -92,6 +93,7 @@ struct gw_loop {
 
 struct gw_server {
     struct gw_config cfg;
+    const struct gw_app *app; /* routes and jobs (server.h) */
     int n_loops;
     struct gw_loop loops[GW_HTTP_LOOPS_MAX];
     _Atomic(struct gw_clients *) clients;

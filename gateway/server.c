@@ -15,6 +15,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "auth.h"
 #include "db.h"
 #include "gw_assert.h"
 #include "gw_log.h"
@@ -76,26 +77,17 @@ static bool ctx_read_request(struct gw_ctx *ctx)
     return split_path(ctx);
 }
 
-static enum gw_route route_of(const struct gw_ctx *ctx)
+/* The route of the request's first path segment ("" for the root), or NULL. */
+static const struct gw_route_def *route_find(const struct gw_ctx *ctx)
 {
-    if (ctx->n_seg == 0) {
-        return GW_ROUTE_PAGE;
+    const struct gw_app *app = ctx->loop->srv->app;
+    const char *s = ctx->n_seg == 0 ? "" : ctx->seg[0];
+    for (size_t i = 0; i < app->n_routes; i++) {
+        if (strcmp(s, app->routes[i].seg) == 0) {
+            return &app->routes[i];
+        }
     }
-    const char *s = ctx->seg[0];
-    if (strcmp(s, "v1") == 0) {
-        return GW_ROUTE_API;
-    }
-    if (strcmp(s, "ipn") == 0) {
-        return GW_ROUTE_IPN;
-    }
-    if (strcmp(s, "healthz") == 0 || strcmp(s, "readyz") == 0 || strcmp(s, "metrics") == 0) {
-        return GW_ROUTE_HEALTH;
-    }
-    if (strcmp(s, "pay") == 0 || strcmp(s, "return") == 0 || strcmp(s, "receipts") == 0 ||
-        strcmp(s, "verify") == 0) {
-        return GW_ROUTE_PAGE;
-    }
-    return GW_ROUTE_OTHER;
+    return NULL;
 }
 
 static void dispatch(struct evhttp_request *req, void *arg)
@@ -119,23 +111,11 @@ static void dispatch(struct evhttp_request *req, void *arg)
         gw_reply_error(ctx, 414, "uri_too_long", "the request path has too many segments");
         return;
     }
-    ctx->route = route_of(ctx);
-    switch (ctx->route) {
-    case GW_ROUTE_API:
-        gw_handle_api(ctx);
+    const struct gw_route_def *r = route_find(ctx);
+    if (r != NULL) {
+        ctx->route = r->route;
+        r->handle(ctx);
         return;
-    case GW_ROUTE_PAGE:
-        gw_handle_page(ctx);
-        return;
-    case GW_ROUTE_IPN:
-        gw_handle_ipn(ctx);
-        return;
-    case GW_ROUTE_HEALTH:
-        gw_handle_ops(ctx);
-        return;
-    case GW_ROUTE_OTHER:
-    case GW_ROUTE_COUNT:
-        break;
     }
     gw_reply_error(ctx, 404, "not_found", "no such resource");
 }
@@ -339,24 +319,18 @@ static enum gw_err server_start(struct gw_server *srv, struct gw_errbuf *eb)
     return GW_OK;
 }
 
-static struct gw_server *the_server; /* for /metrics only */
-
-const struct gw_server *gw_server_current(void)
-{
-    return the_server;
-}
-
-enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
+enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *app,
+                            struct gw_errbuf *eb)
 {
     GW_ASSERT(cfg->loops >= 1 && cfg->loops <= GW_HTTP_LOOPS_MAX);
     GW_ASSERT(evthread_use_pthreads() == 0);
     struct gw_server *srv = gw_xcalloc(1, sizeof(*srv));
     srv->cfg = *cfg;
+    srv->app = app;
     gw_routing_init(srv, cfg);
     srv->n_loops = cfg->loops;
     srv->started_ms = gw_now_ms();
     GW_ASSERT(pthread_mutex_init(&srv->clients_lock, NULL) == 0);
-    the_server = srv;
     raise_fd_limit();
     /* Signals are taken by sigwait in this thread only; loop threads inherit the mask. */
     sigset_t set;
@@ -401,7 +375,6 @@ enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
     gw_xfree(atomic_load(&srv->clients));
     gw_xfree(srv->clients_old);
     gw_routing_free(srv);
-    the_server = NULL;
     gw_xfree(srv);
     if (err == GW_OK) {
         gw_log_info("stopped", NULL);

@@ -4,8 +4,12 @@
 
 #include "api.h"
 #include "ipn.h"
+#include "jobs.h"
 #include "ops.h"
+#include "outbox.h"
 #include "pages.h"
+#include "recovery.h"
+#include "refund.h"
 #include "server.h"
 
 #include "banned.h"
@@ -20,9 +24,19 @@ static const struct gw_route_def app_routes[] = {
     { "receipts", GW_ROUTE_PAGE, gw_handle_page }, { "verify", GW_ROUTE_PAGE, gw_handle_page },
 };
 
+/* In this order: started, and stopped at the drain, as listed. */
+static const struct gw_job_def app_jobs[] = {
+    { gw_jobs_start, gw_jobs_stop, gw_jobs_free },
+    { gw_outbox_start, gw_outbox_stop, gw_outbox_free },
+    { gw_recovery_start, gw_recovery_stop, gw_recovery_free },
+    { gw_refunds_start, gw_refunds_stop, gw_refunds_free },
+};
+
 static const struct gw_app app = {
     .routes = app_routes,
     .n_routes = APP_COUNT(app_routes),
+    .jobs = app_jobs,
+    .n_jobs = APP_COUNT(app_jobs),
 };
 
 enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)

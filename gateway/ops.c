@@ -12,7 +12,6 @@
 #include "gw_buf.h"
 #include "gw_time.h"
 #include "request.h"
-#include "server.h"
 
 #include "banned.h"
 

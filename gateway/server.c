@@ -22,7 +22,6 @@
 #include "gw_time.h"
 #include "httpc.h"
 #include "receipt_worker.h"
-#include "refund.h"
 
 #include "banned.h"
 
@@ -173,10 +172,10 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
         evconnlistener_disable(loop->listener);
     }
     if (loop->index == 0) {
-        gw_jobs_stop(loop);
-        gw_outbox_stop(loop);
-        gw_recovery_stop(loop);
-        gw_refunds_stop(loop);
+        const struct gw_app *app = loop->srv->app;
+        for (size_t i = 0; i < app->n_jobs; i++) {
+            app->jobs[i].stop(loop);
+        }
     }
     drain_timer_cb(-1, 0, loop);
 }
@@ -224,20 +223,15 @@ static void loop_release(struct gw_loop *loop)
      * whose callbacks still find the outbox and recovery state alive. */
     gw_httpc_free(loop->httpc);
     gw_db_pool_free(loop->db);
-    gw_outbox_free(loop);
-    gw_recovery_free(loop);
-    gw_refunds_free(loop);
+    const struct gw_app *app = loop->srv != NULL ? loop->srv->app : NULL;
+    for (size_t i = 0; app != NULL && i < app->n_jobs; i++) {
+        app->jobs[i].release(loop);
+    }
     if (loop->drain_ev != NULL) {
         event_free(loop->drain_ev);
     }
     if (loop->drain_timer != NULL) {
         event_free(loop->drain_timer);
-    }
-    if (loop->clients_timer != NULL) {
-        event_free(loop->clients_timer);
-    }
-    if (loop->expiry_timer != NULL) {
-        event_free(loop->expiry_timer);
     }
     if (loop->base != NULL) {
         event_base_free(loop->base);
@@ -249,10 +243,10 @@ static void *loop_main(void *arg)
 {
     struct gw_loop *loop = arg;
     if (loop->index == 0) {
-        gw_jobs_start(loop);
-        gw_outbox_start(loop);
-        gw_recovery_start(loop);
-        gw_refunds_start(loop);
+        const struct gw_app *app = loop->srv->app;
+        for (size_t i = 0; i < app->n_jobs; i++) {
+            app->jobs[i].start(loop);
+        }
     }
     int r = event_base_dispatch(loop->base);
     GW_ASSERT(r >= 0);

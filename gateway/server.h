@@ -22,25 +22,25 @@ struct gw_route_def {
     gw_handler_fn *handle;
 };
 
-/* What the server runs. */
+/* A background job of loop 0: start runs on the loop before it serves, stop on the loop
+ * when the drain begins, release after every loop has stopped and its HTTP client and
+ * database pool are gone (in-flight work's callbacks have run by then). */
+struct gw_job_def {
+    void (*start)(struct gw_loop *loop);
+    void (*stop)(struct gw_loop *loop);
+    void (*release)(struct gw_loop *loop);
+};
+
+/* What the server runs: jobs start and stop in table order. */
 struct gw_app {
     const struct gw_route_def *routes;
     size_t n_routes;
+    const struct gw_job_def *jobs;
+    size_t n_jobs;
 };
 
 /* Starts the loops and blocks until SIGTERM/SIGINT has drained them. */
 enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *app,
                             struct gw_errbuf *eb) GW_MUST_CHECK;
-
-/* Background jobs on loop 0 (jobs.c, outbox.c). */
-void gw_jobs_start(struct gw_loop *loop);
-void gw_jobs_stop(struct gw_loop *loop);
-void gw_outbox_start(struct gw_loop *loop);
-void gw_outbox_stop(struct gw_loop *loop);
-void gw_outbox_free(struct gw_loop *loop);
-void gw_recovery_start(struct gw_loop *loop);
-void gw_recovery_stop(struct gw_loop *loop);
-void gw_recovery_free(struct gw_loop *loop);
-size_t gw_outbox_inflight(const struct gw_loop *loop);
 
 #endif

@@ -22,6 +22,7 @@
 #include "gw_time.h"
 #include "httpc.h"
 #include "receipt_worker.h"
+#include "request.h"
 
 #include "banned.h"
 

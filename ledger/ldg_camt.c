@@ -14,6 +14,7 @@
 
 #include "gw_arena.h"
 #include "gw_assert.h"
+#include "ldg_stmt_line.h"
 
 #include "banned.h"
 

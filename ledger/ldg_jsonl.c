@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ldg_stmt_line.h"
+
 #include "banned.h"
 
 /* A member as text: strings as they are, integers in decimal. NULL if absent. */

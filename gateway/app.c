@@ -2,7 +2,10 @@
  * the one place that names every handler and job. */
 #include "app.h"
 
+#include <stddef.h>
+
 #include "api.h"
+#include "auth.h"
 #include "ipn.h"
 #include "jobs.h"
 #include "ops.h"
@@ -24,12 +27,12 @@ static const struct gw_route_def app_routes[] = {
     { "receipts", GW_ROUTE_PAGE, gw_handle_page }, { "verify", GW_ROUTE_PAGE, gw_handle_page },
 };
 
-/* In this order: started, and stopped at the drain, as listed. */
+/* Started, and stopped at the drain, in this order. SIGHUP refreshes the client list. */
 static const struct gw_job_def app_jobs[] = {
-    { gw_jobs_start, gw_jobs_stop, gw_jobs_free },
-    { gw_outbox_start, gw_outbox_stop, gw_outbox_free },
-    { gw_recovery_start, gw_recovery_stop, gw_recovery_free },
-    { gw_refunds_start, gw_refunds_stop, gw_refunds_free },
+    { gw_jobs_start, gw_jobs_stop, gw_jobs_free, gw_auth_refresh },
+    { gw_outbox_start, gw_outbox_stop, gw_outbox_free, NULL },
+    { gw_recovery_start, gw_recovery_stop, gw_recovery_free, NULL },
+    { gw_refunds_start, gw_refunds_stop, gw_refunds_free, NULL },
 };
 
 static const struct gw_app app = {

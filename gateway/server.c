@@ -265,6 +265,16 @@ static void raise_fd_limit(void)
     }
 }
 
+/* SIGHUP, in the signal thread: each job that has a reload wakes on loop 0. */
+static void jobs_reload(struct gw_server *srv)
+{
+    for (size_t i = 0; i < srv->app->n_jobs; i++) {
+        if (srv->app->jobs[i].reload != NULL) {
+            srv->app->jobs[i].reload(&srv->loops[0]);
+        }
+    }
+}
+
 static void wait_for_signal(struct gw_server *srv)
 {
     sigset_t set;
@@ -280,7 +290,7 @@ static void wait_for_signal(struct gw_server *srv)
         if (sig == SIGHUP) {
             gw_log_info("reload_requested", NULL);
             gw_routing_reload(srv);
-            gw_auth_refresh(&srv->loops[0]);
+            jobs_reload(srv);
             continue;
         }
         gw_log_info("draining", "\"signal\":%d", sig);

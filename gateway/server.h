@@ -24,11 +24,14 @@ struct gw_route_def {
 
 /* A background job of loop 0: start runs on the loop before it serves, stop on the loop
  * when the drain begins, release after every loop has stopped and its HTTP client and
- * database pool are gone (in-flight work's callbacks have run by then). */
+ * database pool are gone (in-flight work's callbacks have run by then). reload (or NULL)
+ * runs on SIGHUP in the signal thread, after the configuration's reload: it may only wake
+ * the loop (event_active), never touch the loop's state. */
 struct gw_job_def {
     void (*start)(struct gw_loop *loop);
     void (*stop)(struct gw_loop *loop);
     void (*release)(struct gw_loop *loop);
+    void (*reload)(struct gw_loop *loop);
 };
 
 /* What the server runs: jobs start and stop in table order. */

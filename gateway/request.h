@@ -1,8 +1,8 @@
 /* One request and what a handler may use of the server around it: the context (its arena,
  * its loop, the parsed path), the replies that end it, the database calls on its loop, and
  * the loop and server state the handlers and background jobs read. Below every handler and
- * job; above nothing of the gateway but the database pool's and routing's types. A handler
- * starts database work and finishes with one gw_reply*. */
+ * job and the server; of the gateway it includes only config.h and routing.h (each loop
+ * holds its breakers). A handler starts database work and finishes with one gw_reply*. */
 #ifndef GW_GATEWAY_REQUEST_H
 #define GW_GATEWAY_REQUEST_H
 

@@ -1,4 +1,5 @@
-/* Event loops, listeners, request life cycle, replies and draining. */
+/* Event loops, listeners, the request life cycle up to its handler (found in the route
+ * table), loop 0's jobs (from the job table), and draining. */
 #include "server.h"
 
 #include <arpa/inet.h>

@@ -72,6 +72,10 @@
 /* Background maintenance. */
 #define GW_EXPIRY_SWEEP_MS  1000
 #define GW_EXPIRY_BATCH_MAX 500
+/* Journals sealed into the hash chain per call of ledger_seal, one call per sweep: about
+ * five times the ledger's sustained write rate, so the chain catches up with a burst within
+ * a few seconds, while one call stays under a second of hashing (docs/benchmarks.md). */
+#define GW_SEAL_BATCH_MAX   20000
 
 _Static_assert(GW_HTTP_HEADERS_BYTES_MAX < GW_HTTP_BODY_BYTES_MAX, "headers fit below body");
 _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default within max");

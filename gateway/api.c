@@ -1,4 +1,6 @@
 /* Portal API v1 handlers: authenticate, validate, make one database call, answer. */
+#include "api.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -8,11 +10,13 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "auth.h"
+#include "finance.h"
 #include "gw_crypto.h"
 #include "gw_log.h"
 #include "pbconv.h"
 #include "refund.h"
-#include "server.h"
+#include "request.h"
 #include "validate.h"
 
 #include "banned.h"

@@ -1,6 +1,8 @@
 /* Portal request authentication: X-Feegate-Client, X-Feegate-Timestamp and
  * X-Feegate-Signature = "v1=" hex HMAC-SHA256(secret, METHOD \n PATH_AND_QUERY \n TIMESTAMP \n
  * hex SHA-256(body)), over the exact bytes received, compared in constant time. */
+#include "auth.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,7 @@
 #include "gw_log.h"
 #include "gw_sign.h"
 #include "gw_time.h"
-#include "server.h"
+#include "request.h"
 
 #include "banned.h"
 

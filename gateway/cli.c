@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <libpq-fe.h>
 
 #include "config.h"
 #include "gw_assert.h"
@@ -25,7 +26,6 @@
 #include "gw_sign.h"
 #include "gw_time.h"
 #include "ledger.h"
-#include "server.h"
 
 #include "banned.h"
 

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "cli.h"
 #include "config.h"
 #include "gw_assert.h"
@@ -19,7 +20,6 @@
 #include "gw_pgembed.h"
 #include "ledger.h"
 #include "rcp.h"
-#include "server.h"
 
 #include "banned.h"
 

@@ -3,6 +3,8 @@
  * secret and role come from the staff table, looked up with one asynchronous query before
  * the signature is checked. Each route is then one more call of a recon SQL function, which
  * checks the role; nothing here blocks the loop (the report is rendered in memory). */
+#include "finance.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,14 +14,15 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "auth.h"
 #include "gw_buf.h"
 #include "gw_crypto.h"
 #include "gw_log.h"
 #include "gw_time.h"
 #include "httpc.h"
 #include "ldg_recon.h"
+#include "request.h"
 #include "routing.h"
-#include "server.h"
 
 #include "banned.h"
 

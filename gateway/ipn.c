@@ -1,6 +1,8 @@
 /* Provider callbacks (IPN): verify over the exact bytes, then check, deduplicate and apply
  * in one database call, then answer in the provider's own words (rule 6). A callback that
  * fails verification changes nothing and is only logged. */
+#include "ipn.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,7 +11,7 @@
 
 #include "gw_log.h"
 #include "gw_time.h"
-#include "server.h"
+#include "request.h"
 
 #include "banned.h"
 

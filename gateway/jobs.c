@@ -3,16 +3,19 @@
  * refresh of the portal client list, and the sealing of new ledger journals into the hash
  * chain (feegate.ledger_seal, docs/ledger.md). Several gateways may run these side by side: the
  * database functions lock what they change and skip what another holds. */
+#include "jobs.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <event2/event.h>
 
+#include "auth.h"
 #include "db.h"
 #include "gw_assert.h"
 #include "gw_log.h"
-#include "server.h"
+#include "request.h"
 
 #include "banned.h"
 
@@ -47,8 +50,7 @@ static void seal_done(void *arg, enum gw_err err, const PGresult *res)
     }
 }
 
-/* Journals sealed per call of ledger_seal (hash chain, outside the payment transactions). */
-static const char *const seal_params[1] = { "20000" };
+static const char *const seal_params[1] = { GW_STR(GW_SEAL_BATCH_MAX) };
 
 /* Every second: the expiry sweep, then the sealing of new journals. */
 static void expiry_cb(evutil_socket_t fd, short what, void *arg)
@@ -79,5 +81,17 @@ void gw_jobs_stop(struct gw_loop *loop)
     }
     if (loop->clients_timer != NULL) {
         GW_ASSERT(event_del(loop->clients_timer) == 0);
+    }
+}
+
+void gw_jobs_free(struct gw_loop *loop)
+{
+    if (loop->clients_timer != NULL) {
+        event_free(loop->clients_timer);
+        loop->clients_timer = NULL;
+    }
+    if (loop->expiry_timer != NULL) {
+        event_free(loop->expiry_timer);
+        loop->expiry_timer = NULL;
     }
 }

@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "cli.h"
 #include "config.h"
 #include "gw_log.h"
 #include "ledger.h"
-#include "server.h"
 
 #include "banned.h"
 

@@ -1,5 +1,7 @@
 /* Operator endpoints: /healthz (the process answers), /readyz (a database round trip),
  * /metrics (Prometheus text, summed over the loops). */
+#include "ops.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,7 +11,7 @@
 #include "db.h"
 #include "gw_buf.h"
 #include "gw_time.h"
-#include "server.h"
+#include "request.h"
 
 #include "banned.h"
 
@@ -185,7 +187,7 @@ static enum gw_err metrics_channels(struct gw_buf *b, const struct gw_server *sr
 
 static void metrics(struct gw_ctx *ctx)
 {
-    const struct gw_server *srv = gw_server_current();
+    const struct gw_server *srv = ctx->loop->srv;
     struct gw_buf b;
     gw_buf_init(&b, GW_HTTP_RESPONSE_BYTES_MAX);
     enum gw_err err = metrics_requests(&b, srv);

@@ -2,6 +2,8 @@
  * state change are claimed in batches with a lease, POSTed to the client's URL signed like
  * portal requests, and the outcome recorded; the database schedules retries with backoff
  * for more than 24 hours. Delivery is at least once: portals deduplicate by event_id. */
+#include "outbox.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +18,7 @@
 #include "gw_sign.h"
 #include "gw_time.h"
 #include "httpc.h"
-#include "server.h"
+#include "request.h"
 
 #include "banned.h"
 

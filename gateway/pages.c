@@ -26,8 +26,8 @@
 #include "i18n.h"
 #include "rcp.h"
 #include "receipt_worker.h"
+#include "request.h"
 #include "routing.h"
-#include "server.h"
 #include "validate.h"
 
 #include "banned.h"

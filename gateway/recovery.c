@@ -5,6 +5,8 @@
  * and schedules the next query: 1 min after the attempt, then 5 min, 15 min, 1 h, then every
  * 6 h until the query window (48 h, ZaloPay's) is over, when the attempt is listed in
  * feegate.recovery_exceptions for people to resolve. */
+#include "recovery.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,8 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "httpc.h"
+#include "request.h"
 #include "routing.h"
-#include "server.h"
 
 #include "banned.h"
 

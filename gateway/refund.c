@@ -25,8 +25,8 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "httpc.h"
+#include "request.h"
 #include "routing.h"
-#include "server.h"
 
 #include "banned.h"
 

@@ -7,7 +7,7 @@
 #include "gw_assert.h"
 #include "gw_log.h"
 #include "gw_time.h"
-#include "server.h"
+#include "request.h"
 
 #include "banned.h"
 

@@ -1,12 +1,11 @@
-/* Event loops, listeners, request life cycle, replies and draining. */
+/* Event loops, listeners, the request life cycle up to its handler (found in the route
+ * table), loop 0's jobs (from the job table), and draining. */
 #include "server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -14,153 +13,22 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "auth.h"
 #include "db.h"
 #include "gw_assert.h"
-#include "gw_buf.h"
 #include "gw_log.h"
 #include "gw_time.h"
 #include "httpc.h"
 #include "receipt_worker.h"
-#include "refund.h"
+#include "request.h"
 
 #include "banned.h"
 
 #define DRAIN_POLL_MS  50
 #define DRAIN_WAIT_MAX 200 /* polls: 10 s */
-
-int gw_latency_bucket(int64_t us)
-{
-    int64_t bound = 250;
-    for (int i = 0; i < GW_LATENCY_BUCKETS; i++, bound *= 2) {
-        if (us <= bound) {
-            return i;
-        }
-    }
-    return GW_LATENCY_BUCKETS;
-}
-
-static void ctx_finish(struct gw_ctx *ctx, int status)
-{
-    struct gw_loop *loop = ctx->loop;
-    int cls = status >= 100 && status < 600 ? status / 100 - 1 : 5;
-    int64_t us = gw_monotonic_us() - ctx->start_us;
-    atomic_fetch_add_explicit(&loop->m.requests[ctx->route][cls], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&loop->m.latency[ctx->route][gw_latency_bucket(us)], 1,
-                              memory_order_relaxed);
-    atomic_fetch_add_explicit(&loop->m.latency_sum_us[ctx->route], (uint64_t)us,
-                              memory_order_relaxed);
-    GW_ASSERT(loop->inflight > 0);
-    loop->inflight--;
-    struct gw_arena a = ctx->arena;
-    gw_arena_release(&a);
-}
-
-void gw_reply(struct gw_ctx *ctx, int status, const char *content_type, const char *body,
-              size_t len)
-{
-    if (!ctx->cancelled) {
-        evhttp_connection_set_closecb(ctx->evcon, NULL, NULL);
-        struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
-        evhttp_add_header(h, "Content-Type", content_type);
-        evhttp_add_header(h, "Cache-Control", "no-store");
-        evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-        struct evbuffer *out = evbuffer_new();
-        GW_ASSERT(out != NULL);
-        GW_ASSERT(evbuffer_add(out, body, len) == 0);
-        evhttp_send_reply(ctx->req, status, NULL, out);
-        evbuffer_free(out);
-    }
-    ctx_finish(ctx, status);
-}
-
-void gw_reply_json(struct gw_ctx *ctx, int status, const char *json)
-{
-    gw_reply(ctx, status, "application/json", json, strlen(json));
-}
-
-void gw_reply_redirect(struct gw_ctx *ctx, int status, const char *location)
-{
-    if (!ctx->cancelled) {
-        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Location", location);
-    }
-    gw_reply(ctx, status, "text/plain; charset=utf-8", "", 0);
-}
-
-void gw_reply_error(struct gw_ctx *ctx, int status, const char *code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    struct gw_buf b;
-    gw_buf_init(&b, 4096);
-    enum gw_err err = gw_buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
-    if (err == GW_OK) {
-        err = gw_buf_add_json_escaped(&b, msg);
-    }
-    if (err == GW_OK) {
-        err = gw_buf_adds(&b, "\"}}");
-    }
-    GW_ASSERT(err == GW_OK);
-    if (status >= 500) {
-        gw_log_warn("request_failed", "\"status\":%d,\"code\":\"%s\",\"uri\":\"%s\"", status, code,
-                    ctx->route == GW_ROUTE_IPN ? "(ipn)" : ctx->path);
-    }
-    gw_reply(ctx, status, "application/json", gw_buf_str(&b), b.len);
-    gw_buf_release(&b);
-}
-
-void gw_reply_db_error(struct gw_ctx *ctx, enum gw_err err, const PGresult *res)
-{
-    if (res == NULL || err == GW_ERR_UNAVAILABLE) {
-        atomic_fetch_add_explicit(&ctx->loop->m.db_unavailable, 1, memory_order_relaxed);
-        gw_reply_error(ctx, 503, "unavailable", "the database is not reachable; retry later");
-        return;
-    }
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-    if (state != NULL && state[0] == 'F' && state[1] == 'G' && primary != NULL) {
-        int status = (state[2] - '0') * 100 + (state[3] - '0') * 10 + (state[4] - '0');
-        if (status >= 400 && status < 600) {
-            gw_reply_error(ctx, status, primary, "%s", detail != NULL ? detail : primary);
-            return;
-        }
-    }
-    /* Serialization failures, deadlocks, timeouts, shutdown: the client may retry. */
-    bool retry = state != NULL && (strncmp(state, "40", 2) == 0 || strncmp(state, "57", 2) == 0 ||
-                                   strncmp(state, "08", 2) == 0);
-    gw_log_error("db_error", "\"sqlstate\":\"%s\",\"path\":\"%s\"", state ? state : "", ctx->path);
-    if (retry) {
-        gw_reply_error(ctx, 503, "unavailable", "the database is busy; retry later");
-    } else {
-        gw_reply_error(ctx, 500, "internal_error", "internal error");
-    }
-}
-
-const char *gw_ctx_header(const struct gw_ctx *ctx, const char *name)
-{
-    return evhttp_find_header(evhttp_request_get_input_headers(ctx->req), name);
-}
-
-void gw_ctx_query(struct gw_ctx *ctx, const char *sql, int n,
-                  void (*done)(void *, enum gw_err, const PGresult *))
-{
-    gw_db_query(ctx->loop->db, sql, n, ctx->params, done, ctx);
-}
-
-void gw_ctx_query_batchable(struct gw_ctx *ctx, const char *sql, int n,
-                            void (*done)(void *, enum gw_err, const PGresult *))
-{
-    gw_db_query_batchable(
-        ctx->loop->db,
-        &(struct gw_db_req){ .sql = sql, .n = n, .params = ctx->params, .done = done, .arg = ctx });
-}
 
 static void ctx_closed(struct evhttp_connection *evcon, void *arg)
 {
@@ -210,26 +78,17 @@ static bool ctx_read_request(struct gw_ctx *ctx)
     return split_path(ctx);
 }
 
-static enum gw_route route_of(const struct gw_ctx *ctx)
+/* The route of the request's first path segment ("" for the root), or NULL. */
+static const struct gw_route_def *route_find(const struct gw_ctx *ctx)
 {
-    if (ctx->n_seg == 0) {
-        return GW_ROUTE_PAGE;
+    const struct gw_app *app = ctx->loop->srv->app;
+    const char *s = ctx->n_seg == 0 ? "" : ctx->seg[0];
+    for (size_t i = 0; i < app->n_routes; i++) {
+        if (strcmp(s, app->routes[i].seg) == 0) {
+            return &app->routes[i];
+        }
     }
-    const char *s = ctx->seg[0];
-    if (strcmp(s, "v1") == 0) {
-        return GW_ROUTE_API;
-    }
-    if (strcmp(s, "ipn") == 0) {
-        return GW_ROUTE_IPN;
-    }
-    if (strcmp(s, "healthz") == 0 || strcmp(s, "readyz") == 0 || strcmp(s, "metrics") == 0) {
-        return GW_ROUTE_HEALTH;
-    }
-    if (strcmp(s, "pay") == 0 || strcmp(s, "return") == 0 || strcmp(s, "receipts") == 0 ||
-        strcmp(s, "verify") == 0) {
-        return GW_ROUTE_PAGE;
-    }
-    return GW_ROUTE_OTHER;
+    return NULL;
 }
 
 static void dispatch(struct evhttp_request *req, void *arg)
@@ -253,23 +112,11 @@ static void dispatch(struct evhttp_request *req, void *arg)
         gw_reply_error(ctx, 414, "uri_too_long", "the request path has too many segments");
         return;
     }
-    ctx->route = route_of(ctx);
-    switch (ctx->route) {
-    case GW_ROUTE_API:
-        gw_handle_api(ctx);
+    const struct gw_route_def *r = route_find(ctx);
+    if (r != NULL) {
+        ctx->route = r->route;
+        r->handle(ctx);
         return;
-    case GW_ROUTE_PAGE:
-        gw_handle_page(ctx);
-        return;
-    case GW_ROUTE_IPN:
-        gw_handle_ipn(ctx);
-        return;
-    case GW_ROUTE_HEALTH:
-        gw_handle_ops(ctx);
-        return;
-    case GW_ROUTE_OTHER:
-    case GW_ROUTE_COUNT:
-        break;
     }
     gw_reply_error(ctx, 404, "not_found", "no such resource");
 }
@@ -327,10 +174,10 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
         evconnlistener_disable(loop->listener);
     }
     if (loop->index == 0) {
-        gw_jobs_stop(loop);
-        gw_outbox_stop(loop);
-        gw_recovery_stop(loop);
-        gw_refunds_stop(loop);
+        const struct gw_app *app = loop->srv->app;
+        for (size_t i = 0; i < app->n_jobs; i++) {
+            app->jobs[i].stop(loop);
+        }
     }
     drain_timer_cb(-1, 0, loop);
 }
@@ -380,20 +227,15 @@ static void loop_release(struct gw_loop *loop)
      * whose callbacks still find the outbox and recovery state alive. */
     gw_httpc_free(loop->httpc);
     gw_db_pool_free(loop->db);
-    gw_outbox_free(loop);
-    gw_recovery_free(loop);
-    gw_refunds_free(loop);
+    const struct gw_app *app = loop->srv != NULL ? loop->srv->app : NULL;
+    for (size_t i = 0; app != NULL && i < app->n_jobs; i++) {
+        app->jobs[i].release(loop);
+    }
     if (loop->drain_ev != NULL) {
         event_free(loop->drain_ev);
     }
     if (loop->drain_timer != NULL) {
         event_free(loop->drain_timer);
-    }
-    if (loop->clients_timer != NULL) {
-        event_free(loop->clients_timer);
-    }
-    if (loop->expiry_timer != NULL) {
-        event_free(loop->expiry_timer);
     }
     if (loop->base != NULL) {
         event_base_free(loop->base);
@@ -405,10 +247,10 @@ static void *loop_main(void *arg)
 {
     struct gw_loop *loop = arg;
     if (loop->index == 0) {
-        gw_jobs_start(loop);
-        gw_outbox_start(loop);
-        gw_recovery_start(loop);
-        gw_refunds_start(loop);
+        const struct gw_app *app = loop->srv->app;
+        for (size_t i = 0; i < app->n_jobs; i++) {
+            app->jobs[i].start(loop);
+        }
     }
     int r = event_base_dispatch(loop->base);
     GW_ASSERT(r >= 0);
@@ -423,6 +265,16 @@ static void raise_fd_limit(void)
         rlim_t want = GW_HTTP_CONNECTIONS_MAX + 256;
         rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* SIGHUP, in the signal thread: each job that has a reload wakes on loop 0. */
+static void jobs_reload(struct gw_server *srv)
+{
+    for (size_t i = 0; i < srv->app->n_jobs; i++) {
+        if (srv->app->jobs[i].reload != NULL) {
+            srv->app->jobs[i].reload(&srv->loops[0]);
+        }
     }
 }
 
@@ -441,7 +293,7 @@ static void wait_for_signal(struct gw_server *srv)
         if (sig == SIGHUP) {
             gw_log_info("reload_requested", NULL);
             gw_routing_reload(srv);
-            gw_auth_refresh(&srv->loops[0]);
+            jobs_reload(srv);
             continue;
         }
         gw_log_info("draining", "\"signal\":%d", sig);
@@ -475,24 +327,18 @@ static enum gw_err server_start(struct gw_server *srv, struct gw_errbuf *eb)
     return GW_OK;
 }
 
-static struct gw_server *the_server; /* for /metrics only */
-
-const struct gw_server *gw_server_current(void)
-{
-    return the_server;
-}
-
-enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
+enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *app,
+                            struct gw_errbuf *eb)
 {
     GW_ASSERT(cfg->loops >= 1 && cfg->loops <= GW_HTTP_LOOPS_MAX);
     GW_ASSERT(evthread_use_pthreads() == 0);
     struct gw_server *srv = gw_xcalloc(1, sizeof(*srv));
     srv->cfg = *cfg;
+    srv->app = app;
     gw_routing_init(srv, cfg);
     srv->n_loops = cfg->loops;
     srv->started_ms = gw_now_ms();
     GW_ASSERT(pthread_mutex_init(&srv->clients_lock, NULL) == 0);
-    the_server = srv;
     raise_fd_limit();
     /* Signals are taken by sigwait in this thread only; loop threads inherit the mask. */
     sigset_t set;
@@ -537,7 +383,6 @@ enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
     gw_xfree(atomic_load(&srv->clients));
     gw_xfree(srv->clients_old);
     gw_routing_free(srv);
-    the_server = NULL;
     gw_xfree(srv);
     if (err == GW_OK) {
         gw_log_info("stopped", NULL);

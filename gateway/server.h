@@ -1,203 +1,49 @@
 /* The daemon's core: one event loop per core, each a thread with its own event_base, its own
  * SO_REUSEPORT listener, its own evhttp and its own database pool. A request is a struct
- * gw_ctx that owns an arena; handlers start database work and finish with one gw_reply*. */
+ * gw_ctx (request.h). The server knows its routes and jobs only through the tables it is
+ * given (app.c builds them). */
 #ifndef GW_GATEWAY_SERVER_H
 #define GW_GATEWAY_SERVER_H
 
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
-
-#include <libpq-fe.h>
 
 #include "config.h"
-#include "gw_arena.h"
 #include "gw_err.h"
-#include "gw_limits.h"
-#include "routing.h"
+#include "request.h"
 
-struct event;
-struct event_base;
-struct evhttp;
-struct evhttp_request;
-struct evhttp_connection;
-struct evconnlistener;
-struct gw_db_pool;
-struct gw_outbox;
-struct gw_receipt_worker;
-struct gw_httpc;
-struct gw_recovery;
-struct gw_refunds;
+/* A handler: from here the request is its own, ended by exactly one gw_reply*. */
+typedef void gw_handler_fn(struct gw_ctx *ctx);
 
-enum gw_route {
-    GW_ROUTE_OTHER,
-    GW_ROUTE_HEALTH,
-    GW_ROUTE_API,
-    GW_ROUTE_PAGE,
-    GW_ROUTE_IPN,
-    GW_ROUTE_COUNT,
-};
-
-#define GW_LATENCY_BUCKETS 16 /* upper bounds 0.25 ms doubling up to ~8 s, then +Inf */
-
-/* Per-loop counters, written by their loop only, read by /metrics with relaxed loads. */
-struct gw_loop_metrics {
-    _Atomic uint64_t requests[GW_ROUTE_COUNT][6]; /* by status class: 1xx..5xx, other */
-    _Atomic uint64_t latency[GW_ROUTE_COUNT][GW_LATENCY_BUCKETS + 1];
-    _Atomic uint64_t latency_sum_us[GW_ROUTE_COUNT];
-    _Atomic uint64_t callbacks[8]; /* by enum gw_callback_verdict */
-    _Atomic uint64_t webhooks_ok;
-    _Atomic uint64_t webhooks_failed;
-    _Atomic uint64_t expired;
-    _Atomic uint64_t db_unavailable;
-};
-
-/* An immutable snapshot of the portal clients, swapped whole on reload. */
-struct gw_client {
-    char id[GW_CLIENT_ID_BYTES_MAX + 1];
-    char secret[GW_CLIENT_SECRET_BYTES_MAX + 1];
-};
-
-struct gw_clients {
-    size_t n;
-    struct gw_client items[];
-};
-
-struct gw_server;
-
-struct gw_loop {
-    int index;
-    struct gw_server *srv;
-    struct event_base *base;
-    struct evhttp *http;
-    struct evconnlistener *listener;
-    struct gw_db_pool *db;
-    pthread_t thread;
-    struct event *drain_ev;
-    struct event *drain_timer;
-    struct event *clients_timer;
-    struct event *expiry_timer;
-    struct gw_outbox *outbox;     /* loop 0 only */
-    struct gw_httpc *httpc;       /* outgoing HTTP of this loop */
-    struct gw_recovery *recovery; /* loop 0 only */
-    size_t inflight;              /* requests accepted and not yet answered */
-    struct gw_loop_metrics m;
-    struct gw_chan_health health[GW_HEALTH_SLOTS]; /* routing.c: this loop's breakers */
-    struct gw_refunds *refunds;                    /* refund.c: loop 0 only, refund recovery */
-};
-
-struct gw_server {
-    struct gw_config cfg;
-    int n_loops;
-    struct gw_loop loops[GW_HTTP_LOOPS_MAX];
-    _Atomic(struct gw_clients *) clients;
-    struct gw_clients *clients_old; /* previous snapshot, freed at the next swap */
-    pthread_mutex_t clients_lock;   /* serialises swaps (never taken on the request path) */
-    atomic_bool draining;
-    int64_t started_ms;
-    struct gw_receipt_worker *receipts; /* receipt_worker.c: issuer and renderer threads */
-    /* routing.c: channels and keys as last (re)loaded; the two before, freed later. */
-    _Atomic(struct gw_config *) live;
-    struct gw_config *live_old[2];
-};
-
-/* One request. Lives in its own arena; freed by gw_reply*. */
-struct gw_ctx {
-    struct gw_arena arena;
-    struct gw_loop *loop;
-    struct evhttp_request *req;
-    struct evhttp_connection *evcon;
-    bool cancelled; /* the client went away: never touch req again */
+/* Requests whose first path segment is seg ("" for the root) go to handle, counted under
+ * route in /metrics. Any other request is 404. */
+struct gw_route_def {
+    const char *seg;
     enum gw_route route;
-    int64_t start_us;
-    int method;      /* enum evhttp_cmd_type */
-    const char *uri; /* raw path and query as sent */
-    char *path;      /* path only, not decoded */
-    char *query;     /* raw query string or NULL */
-    char *body;      /* NUL-terminated copy of the body */
-    size_t body_len;
-    const char *client_id; /* the authenticated portal client */
-    const char *idem_key;
-    bool proto_in;      /* body is application/x-protobuf */
-    bool proto_out;     /* answer in protobuf */
-    const char *seg[8]; /* path segments */
-    int n_seg;
-    const char *params[GW_DB_PARAMS_MAX];
-    void *state; /* handler's own */
+    gw_handler_fn *handle;
+};
+
+/* A background job of loop 0: start runs on the loop before it serves, stop on the loop
+ * when the drain begins, release after every loop has stopped and its HTTP client and
+ * database pool are gone (in-flight work's callbacks have run by then). reload (or NULL)
+ * runs on SIGHUP in the signal thread, after the configuration's reload: it may only wake
+ * the loop (event_active), never touch the loop's state. */
+struct gw_job_def {
+    void (*start)(struct gw_loop *loop);
+    void (*stop)(struct gw_loop *loop);
+    void (*release)(struct gw_loop *loop);
+    void (*reload)(struct gw_loop *loop);
+};
+
+/* What the server runs: jobs start and stop in table order. */
+struct gw_app {
+    const struct gw_route_def *routes;
+    size_t n_routes;
+    const struct gw_job_def *jobs;
+    size_t n_jobs;
 };
 
 /* Starts the loops and blocks until SIGTERM/SIGINT has drained them. */
-enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb) GW_MUST_CHECK;
-
-/* The running server, for /metrics (NULL when none). */
-const struct gw_server *gw_server_current(void);
-
-/* Replies. Each ends the request: metrics, closing hooks, arena freed. */
-void gw_reply(struct gw_ctx *ctx, int status, const char *content_type, const char *body,
-              size_t len);
-void gw_reply_json(struct gw_ctx *ctx, int status, const char *json);
-void gw_reply_error(struct gw_ctx *ctx, int status, const char *code, const char *fmt, ...)
-    GW_PRINTF(4, 5);
-/* The error answer for a failed database call: FGnnn SQLSTATEs map to status nnn with
- * the function's code and message; connection loss or a full pool is 503. */
-void gw_reply_db_error(struct gw_ctx *ctx, enum gw_err err, const PGresult *res);
-void gw_reply_redirect(struct gw_ctx *ctx, int status, const char *location);
-
-/* A header of the request, or NULL. */
-const char *gw_ctx_header(const struct gw_ctx *ctx, const char *name);
-/* Runs a query on the request's loop, in a transaction of its own. */
-void gw_ctx_query(struct gw_ctx *ctx, const char *sql, int n,
-                  void (*done)(void *, enum gw_err, const PGresult *));
-/* The same for one call of the payment path that may share its transaction with others
- * (db.h says what such a call must be). */
-void gw_ctx_query_batchable(struct gw_ctx *ctx, const char *sql, int n,
-                            void (*done)(void *, enum gw_err, const PGresult *));
-
-/* Handlers (api.c, pages.c, ipn.c, ops.c). */
-void gw_handle_api(struct gw_ctx *ctx);
-void gw_handle_page(struct gw_ctx *ctx);
-void gw_handle_ipn(struct gw_ctx *ctx);
-void gw_handle_ops(struct gw_ctx *ctx);
-
-/* Portal authentication (auth.c): checks the three X-Feegate-* headers over the exact
- * request; on failure it has replied 401 and returns false. */
-bool gw_auth_check(struct gw_ctx *ctx);
-
-/* The same scheme in two steps, for identities looked up asynchronously (finance staff):
- * gw_auth_headers checks the three headers are present and the timestamp is fresh;
- * gw_auth_signature checks the signature with secret (NULL: unknown id, always refused
- * after the same work). Each replies 401 and returns false on failure. ar points into the
- * request. */
-struct gw_auth_req {
-    const char *id;
-    const char *ts;
-    const char *sig;
-};
-
-bool gw_auth_headers(struct gw_ctx *ctx, struct gw_auth_req *ar);
-bool gw_auth_signature(struct gw_ctx *ctx, const struct gw_auth_req *ar, const char *secret);
-/* /v1/finance/... for finance staff (finance.c); called by gw_handle_api. */
-void gw_handle_finance(struct gw_ctx *ctx);
-/* Loads the client list (blocking, start-up) and schedules its refresh on loop 0. */
-enum gw_err gw_auth_load_blocking(struct gw_server *srv, struct gw_errbuf *eb) GW_MUST_CHECK;
-void gw_auth_refresh(struct gw_loop *loop);
-/* Creates loop 0's periodic client-list refresh (called by gw_jobs_start). */
-void gw_jobs_start_clients(struct gw_loop *loop);
-
-/* Background jobs on loop 0 (jobs.c, outbox.c). */
-void gw_jobs_start(struct gw_loop *loop);
-void gw_jobs_stop(struct gw_loop *loop);
-void gw_outbox_start(struct gw_loop *loop);
-void gw_outbox_stop(struct gw_loop *loop);
-void gw_outbox_free(struct gw_loop *loop);
-void gw_recovery_start(struct gw_loop *loop);
-void gw_recovery_stop(struct gw_loop *loop);
-void gw_recovery_free(struct gw_loop *loop);
-size_t gw_outbox_inflight(const struct gw_loop *loop);
-
-/* Latency bucket index for a duration. */
-int gw_latency_bucket(int64_t us);
+enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *app,
+                            struct gw_errbuf *eb) GW_MUST_CHECK;
 
 #endif

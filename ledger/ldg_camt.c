@@ -6,14 +6,15 @@
  * entry's AcctSvcrRef; the provider's id is AcctSvcrRef. Booking dates come as BookgDt/Dt
  * or BookgDt/DtTm. Element names are matched by local name under the document's
  * namespace. External entities and network access are off. */
+#include "ldg_camt.h"
+
 #include <libxml/xmlreader.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "gw_arena.h"
 #include "gw_assert.h"
-#include "ldg_recon.h"
-#include "ldg_stmt_int.h"
+#include "ldg_stmt_line.h"
 
 #include "banned.h"
 

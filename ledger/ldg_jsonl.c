@@ -3,13 +3,14 @@
  * "refund_id" (refunds), "amount", "fee_amount", "server_time" (Unix ms), "status" (1:
  * succeeded)}. A refund's app_trans_id is the paid order's, so it matches its payment. One
  * line in memory at a time. */
+#include "ldg_jsonl.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ldg_recon.h"
-#include "ldg_stmt_int.h"
+#include "ldg_stmt_line.h"
 
 #include "banned.h"
 

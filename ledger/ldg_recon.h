@@ -12,53 +12,7 @@
 
 #include "gw_buf.h"
 #include "gw_err.h"
-
-#define LDG_REF_BYTES_MAX  64   /* merchant_ref and provider_txn_id */
-#define LDG_LINE_BYTES_MAX 4096 /* one CSV line */
-
-enum ldg_stmt_format {
-    LDG_STMT_CANONICAL,
-    LDG_STMT_VNPAY,
-    LDG_STMT_MOMO,
-    LDG_STMT_ZALOPAY,
-    LDG_STMT_CAMT053,
-};
-
-/* One statement line as the parser read it. Strings are NUL-terminated and truncated to
- * their arrays (too_long says so); ldg_stmt_line_check validates them for import. */
-struct ldg_stmt_line {
-    long line_no;   /* 1-based line of the file (camt.053: the line of the <Ntry>) */
-    bool payment;   /* false: a refund (camt.053: a debit entry) */
-    bool succeeded; /* false: the provider reports it failed */
-    bool too_long;  /* a reference did not fit */
-    char merchant_ref[LDG_REF_BYTES_MAX + 1];
-    char provider_txn_id[LDG_REF_BYTES_MAX + 1];
-    int64_t amount_vnd;
-    int64_t fee_vnd;
-    char booked_on[11]; /* YYYY-MM-DD in Asia/Ho_Chi_Minh */
-    char booked_at[26]; /* RFC 3339 with offset, "" when the statement gives a date only */
-    char currency[4];
-};
-
-/* What a parse saw, updated as it goes (bytes for the progress display). */
-struct ldg_stmt_info {
-    long lines;      /* lines handed to the callback */
-    long skipped;    /* camt.053 entries not booked (pending, information) */
-    long statements; /* camt.053 <Stmt> elements */
-    long long bytes_read;
-    long long bytes_total;
-    char version[16]; /* camt.053: "001.02" ... */
-};
-
-struct ldg_stmt_opts {
-    enum ldg_stmt_format format;
-    /* "VND": any other currency is an error; NULL accepts any (for reading foreign
-     * samples; amounts then keep their integer part). */
-    const char *currency;
-};
-
-typedef enum gw_err ldg_stmt_line_fn(void *arg, const struct ldg_stmt_line *line,
-                                     const struct ldg_stmt_info *info, struct gw_errbuf *eb);
+#include "ldg_stmt_line.h"
 
 /* Reads the statement at path and calls fn for each line, in file order, streaming (bounded
  * memory whatever the file size). A malformed line or document stops the parse with
@@ -67,13 +21,6 @@ typedef enum gw_err ldg_stmt_line_fn(void *arg, const struct ldg_stmt_line *line
 enum gw_err ldg_stmt_parse(const char *path, const struct ldg_stmt_opts *opts, ldg_stmt_line_fn *fn,
                            void *arg, struct ldg_stmt_info *info,
                            struct gw_errbuf *eb) GW_MUST_CHECK;
-
-/* The rules an imported line must meet (references' alphabet, amounts, currency VND). */
-enum gw_err ldg_stmt_line_check(const struct ldg_stmt_line *line,
-                                struct gw_errbuf *eb) GW_MUST_CHECK;
-
-/* True if s is a real date YYYY-MM-DD. */
-bool ldg_day_valid(const char *s);
 
 /* "canonical", "vnpay", "momo", "zalopay", "camt053" -> format; false if unknown. */
 bool ldg_stmt_format_parse(const char *name, enum ldg_stmt_format *out);

@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "request.h"
 #include "routing.h"
-#include "server.h"
 
 #include "banned.h"
 

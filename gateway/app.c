@@ -1,0 +1,48 @@
+/* The routes and background jobs of the gateway, as const tables handed to the server:
+ * the one place that names every handler and job. */
+#include "app.h"
+
+#include <stddef.h>
+
+#include "api.h"
+#include "auth.h"
+#include "ipn.h"
+#include "jobs.h"
+#include "ops.h"
+#include "outbox.h"
+#include "pages.h"
+#include "recovery.h"
+#include "refund.h"
+#include "server.h"
+
+#include "banned.h"
+
+#define APP_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct gw_route_def app_routes[] = {
+    { "", GW_ROUTE_PAGE, gw_handle_page },         { "v1", GW_ROUTE_API, gw_handle_api },
+    { "ipn", GW_ROUTE_IPN, gw_handle_ipn },        { "healthz", GW_ROUTE_HEALTH, gw_handle_ops },
+    { "readyz", GW_ROUTE_HEALTH, gw_handle_ops },  { "metrics", GW_ROUTE_HEALTH, gw_handle_ops },
+    { "pay", GW_ROUTE_PAGE, gw_handle_page },      { "return", GW_ROUTE_PAGE, gw_handle_page },
+    { "receipts", GW_ROUTE_PAGE, gw_handle_page }, { "verify", GW_ROUTE_PAGE, gw_handle_page },
+};
+
+/* Started, and stopped at the drain, in this order. SIGHUP refreshes the client list. */
+static const struct gw_job_def app_jobs[] = {
+    { gw_jobs_start, gw_jobs_stop, gw_jobs_free, gw_auth_refresh },
+    { gw_outbox_start, gw_outbox_stop, gw_outbox_free, NULL },
+    { gw_recovery_start, gw_recovery_stop, gw_recovery_free, NULL },
+    { gw_refunds_start, gw_refunds_stop, gw_refunds_free, NULL },
+};
+
+static const struct gw_app app = {
+    .routes = app_routes,
+    .n_routes = APP_COUNT(app_routes),
+    .jobs = app_jobs,
+    .n_jobs = APP_COUNT(app_jobs),
+};
+
+enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
+{
+    return gw_server_serve(cfg, &app, eb);
+}

@@ -22,8 +22,8 @@
 #include "gw_money.h"
 #include "gw_time.h"
 #include "gw_url.h"
-#include "httpc.h"
 #include "i18n.h"
+#include "provider.h"
 #include "rcp.h"
 #include "receipt_worker.h"
 #include "routing.h"
@@ -44,7 +44,7 @@ struct page_state {
     struct gw_adapter_result ret;
     struct gw_receipt_task *task; /* receipt PDF or verification handed to the worker */
     const char *skip_channel;     /* checkout: the channel that just failed, not offered again */
-    int64_t sent_ms;              /* checkout: when the server-side create was sent */
+    struct gw_provider_call call; /* checkout: the server-side create */
     bool want_pdf;
 };
 
@@ -784,33 +784,19 @@ static void checkout_create_failed(struct gw_ctx *ctx, enum gw_err err, const ch
 }
 
 /* The provider's answer to a server-side create (MoMo, ZaloPay): 303 to its pay URL. */
-static void checkout_create_done(void *arg, const struct gw_httpc_answer *a)
+static void checkout_create_done(void *arg, const struct gw_provider_answer *a)
 {
     struct gw_ctx *ctx = arg;
-    struct page_state *st = state_of(ctx);
-    int64_t elapsed = gw_now_ms() - st->sent_ms;
-    if (a->status == 0 || a->status >= 500) {
-        gw_health_record(ctx->loop, st->ch, false, elapsed);
-        checkout_create_failed(ctx, GW_ERR_IO, a->status == 0 ? "no answer" : "provider 5xx");
+    const struct gw_adapter_created *created = &a->created;
+    if (!a->answered) {
+        checkout_create_failed(ctx, a->err, a->why);
         return;
     }
-    struct gw_adapter_input in = { .method = "POST",
-                                   .query = "",
-                                   .query_len = 0,
-                                   .body = a->body,
-                                   .body_len = a->body_len,
-                                   .signature_header = NULL,
-                                   .http_status = a->status };
-    struct gw_adapter_created created;
-    memset(&created, 0, sizeof(created));
-    struct gw_errbuf eb = { .msg = "" };
-    enum gw_err err = st->ch->ops->create_parse(&st->ch->adapter, &in, &ctx->arena, &created, &eb);
-    gw_health_record(ctx->loop, st->ch, err == GW_OK, elapsed);
-    if (err != GW_OK || !created.created || created.pay_url == NULL) {
-        checkout_create_failed(
-            ctx, err != GW_OK ? err : GW_ERR_INVALID,
-            err != GW_OK ? eb.msg
-                         : gw_arena_printf(&ctx->arena, "refused, code %s", created.provider_code));
+    if (a->err != GW_OK || !created->created || created->pay_url == NULL) {
+        checkout_create_failed(ctx, a->err != GW_OK ? a->err : GW_ERR_INVALID,
+                               a->err != GW_OK ? a->why
+                                               : gw_arena_printf(&ctx->arena, "refused, code %s",
+                                                                 created->provider_code));
         return;
     }
     if (ctx->cancelled) {
@@ -819,23 +805,24 @@ static void checkout_create_done(void *arg, const struct gw_httpc_answer *a)
     }
     evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Referrer-Policy",
                       "strict-origin");
-    gw_reply_redirect(ctx, 303, created.pay_url);
+    gw_reply_redirect(ctx, 303, created->pay_url);
 }
 
 /* Server-side create: build, send through this loop's HTTP client, answer when it answers. */
 static void checkout_create(struct gw_ctx *ctx, const struct gw_charge *charge)
 {
     struct page_state *st = state_of(ctx);
-    struct gw_adapter_http req;
-    memset(&req, 0, sizeof(req));
+    st->call = (struct gw_provider_call){ .kind = GW_CALL_CREATE,
+                                          .loop = ctx->loop,
+                                          .ch = st->ch,
+                                          .arena = &ctx->arena,
+                                          .charge = charge,
+                                          .done = checkout_create_done,
+                                          .arg = ctx };
     struct gw_errbuf eb = { .msg = "" };
-    if (st->ch->ops->create_build(&st->ch->adapter, charge, &ctx->arena, &req, &eb) != GW_OK) {
-        checkout_create_failed(ctx, GW_ERR_INVALID, eb.msg);
-        return;
-    }
-    st->sent_ms = gw_now_ms();
-    if (gw_provider_send(ctx->loop->httpc, &req, checkout_create_done, ctx, &eb) != GW_OK) {
-        checkout_create_failed(ctx, GW_ERR_IO, eb.msg);
+    enum gw_err err = gw_provider_call(&st->call, &eb);
+    if (err != GW_OK) {
+        checkout_create_failed(ctx, err, eb.msg);
     }
 }
 

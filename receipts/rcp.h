@@ -86,6 +86,30 @@ struct rcp_receipt {
 /* From receipt_view's JSON; verify_base is the public URL prefix (".../verify?code="). */
 enum gw_err rcp_receipt_from_json(const char *json, const char *verify_base, struct gw_arena *a,
                                   struct rcp_receipt *r, struct gw_errbuf *eb) GW_MUST_CHECK;
+
+/* A mark set on a receipt after it was issued (receipt_marks). */
+struct rcp_mark {
+    const char *mark; /* cancelled, replaced or adjusted */
+    const char *reason;
+    const char *by_receipt_id; /* the receipt that replaces or adjusts it; "" if none */
+};
+
+/* A receipt as its pages show it: the receipt, the marks set on it since, and the state of
+ * its signed document. Strings as in struct rcp_receipt. */
+struct rcp_receipt_view {
+    struct rcp_receipt r;
+    size_t n_marks;
+    const struct rcp_mark *marks; /* in the arena; NULL when n_marks is 0 */
+    bool issued;                  /* its XML document is stored */
+    bool is_signed;               /* and carries a signature */
+    const char *document_sha256;  /* of the stored XML; "" when not issued */
+};
+
+/* From receipt_view's JSON, as rcp_receipt_from_json (the same checks), with the marks and
+ * the document. Cheap: unlike the rest of this module, fit for an event loop. */
+enum gw_err rcp_receipt_view_from_json(const char *json, struct gw_arena *a,
+                                       struct rcp_receipt_view *out,
+                                       struct gw_errbuf *eb) GW_MUST_CHECK;
 /* From a receipt XML (signed or not; the signature is not checked here). */
 enum gw_err rcp_receipt_from_xml(const char *xml, size_t len, struct gw_arena *a,
                                  struct rcp_receipt *r, struct gw_errbuf *eb) GW_MUST_CHECK;

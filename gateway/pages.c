@@ -27,7 +27,7 @@ static void index_page(struct gw_ctx *ctx)
     struct gw_page p;
     gw_page_init(&p, gw_page_state_of(ctx)->lang);
     gw_page_begin(&p, gw_i18n(p.lang, GW_MSG_SITE_TAGLINE),
-               gw_page_other_lang(p.lang) == GW_LANG_EN ? "/?lang=en" : "/?lang=vi");
+                  gw_page_other_lang(p.lang) == GW_LANG_EN ? "/?lang=en" : "/?lang=vi");
     gw_pg_s(&p, "<h1>");
     gw_pg_m(&p, GW_MSG_SITE_TAGLINE);
     gw_pg_s(&p, "</h1><section class=\"card\"><p>");
@@ -99,4 +99,3 @@ void gw_handle_page(struct gw_ctx *ctx)
         gw_page_error(ctx, 404, GW_MSG_NOT_FOUND, NULL);
     }
 }
-

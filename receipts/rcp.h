@@ -1,8 +1,9 @@
 /* Receipt documents (docs/receipts.md): the amount in Vietnamese words, the receipt's data
  * read from the database's JSON or from its own XML, the XML document signed with an
  * enveloped XML-DSig under an X.509 certificate, its offline verification against a CA, the
- * PDF rendering with a QR code, and a demo CA. Everything here is blocking CPU or file work:
- * call it from a worker thread or the command line, never from an event loop. */
+ * PDF rendering with a QR code, and a demo CA. Everything here but the JSON readers is
+ * blocking CPU or file work: call it from a worker thread or the command line, never from an
+ * event loop. */
 #ifndef GW_RECEIPTS_RCP_H
 #define GW_RECEIPTS_RCP_H
 

@@ -57,7 +57,7 @@ static void pg_rc_payer(struct gw_page *p, const struct rcp_receipt *r)
     gw_pg_s(p, "</dl>");
 }
 
-static void pg_rc_items(struct gw_page *p, const struct rcp_receipt *r)
+static void pg_rc_items(struct gw_page *p, const struct rcp_receipt_view *v)
 {
     gw_pg_s(p, "<table><thead><tr><th scope=\"col\">");
     gw_pg_gloss(p, "STT", "No.");
@@ -66,8 +66,8 @@ static void pg_rc_items(struct gw_page *p, const struct rcp_receipt *r)
     gw_pg_s(p, "</th><th scope=\"col\" class=\"num\">");
     gw_pg_gloss(p, "Số tiền", "Amount");
     gw_pg_s(p, "</th></tr></thead><tbody>");
-    for (size_t i = 0; i < r->n_items; i++) {
-        const struct rcp_item *it = &r->items[i];
+    for (size_t i = 0; i < v->n_lines; i++) {
+        const struct rcp_item *it = &v->lines[i];
         gw_pg_f(p, "<tr><td>%zu</td><td>", i + 1);
         gw_pg_e(p, it->name[0] != '\0' ? it->name : it->fee_code);
         gw_pg_s(p, "</td><td class=\"num\">");
@@ -77,7 +77,7 @@ static void pg_rc_items(struct gw_page *p, const struct rcp_receipt *r)
     gw_pg_s(p, "</tbody><tfoot><tr><th scope=\"row\" colspan=\"2\">");
     gw_pg_gloss(p, "Tổng cộng", "Total");
     gw_pg_s(p, "</th><td class=\"num\">");
-    gw_pg_vnd(p, r->total_vnd);
+    gw_pg_vnd(p, v->r.total_vnd);
     gw_pg_s(p, "</td></tr></tfoot></table>");
 }
 
@@ -169,7 +169,7 @@ static void receipt_render(struct gw_ctx *ctx, const struct rcp_receipt_view *v)
     gw_pg_s(&p, "<article class=\"receipt\">");
     pg_rc_head(&p, &v->r);
     pg_rc_payer(&p, &v->r);
-    pg_rc_items(&p, &v->r);
+    pg_rc_items(&p, v);
     pg_rc_foot(&p, v);
     gw_pg_s(&p, "</article>");
     gw_page_end(&p);

@@ -98,7 +98,9 @@ struct rcp_mark {
 /* A receipt as its pages show it: the receipt, the marks set on it since, and the state of
  * its signed document. Strings as in struct rcp_receipt. */
 struct rcp_receipt_view {
-    struct rcp_receipt r;
+    struct rcp_receipt r;         /* without its items (n_items 0): see lines */
+    size_t n_lines;               /* every line, RCP_ITEMS_MAX or not */
+    const struct rcp_item *lines; /* in the arena; NULL when n_lines is 0 */
     size_t n_marks;
     const struct rcp_mark *marks; /* in the arena; NULL when n_marks is 0 */
     bool issued;                  /* its XML document is stored */
@@ -106,8 +108,10 @@ struct rcp_receipt_view {
     const char *document_sha256;  /* of the stored XML; "" when not issued */
 };
 
-/* From receipt_view's JSON, as rcp_receipt_from_json (the same checks), with the marks and
- * the document. Cheap: unlike the rest of this module, fit for an event loop. */
+/* From receipt_view's JSON, read for display: what is absent or mistyped reads as empty
+ * ("", 0), the total is amount_vnd or else the sum of the lines. Fails only on what is not
+ * a JSON object, or out of memory. Cheap: unlike the rest of this module, fit for an event
+ * loop. */
 enum gw_err rcp_receipt_view_from_json(const char *json, struct gw_arena *a,
                                        struct rcp_receipt_view *out,
                                        struct gw_errbuf *eb) GW_MUST_CHECK;

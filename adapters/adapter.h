@@ -14,15 +14,20 @@
 #include "gw_arena.h"
 #include "gw_err.h"
 
-/* 2: server-side create, refunds, refund query, request headers, request ids and times. */
-#define GW_ADAPTER_ABI 2
+/* 2: server-side create, refunds, refund query, request headers, request ids and times.
+ * 3: the callback answers and the signature header are data; ops a provider lacks are NULL. */
+#define GW_ADAPTER_ABI 3
 
+/* What a provider offers. Each bit but the last stands for ops that are set exactly when it
+ * is (gw_adapter_registry_check): the gateway tests the bit, never the pointer. */
 enum gw_adapter_cap {
-    GW_ADAPTER_CAP_REDIRECT = 1u << 0, /* checkout is a signed browser redirect */
-    GW_ADAPTER_CAP_QUERY = 1u << 1,    /* status query API */
-    GW_ADAPTER_CAP_REFUND = 1u << 2,   /* refund API */
-    GW_ADAPTER_CAP_CREATE = 1u << 3,   /* server-side create returns the pay URL (MoMo, ZaloPay) */
-    GW_ADAPTER_CAP_REFUND_QUERY = 1u << 4, /* refund status API (ZaloPay query_refund) */
+    GW_ADAPTER_CAP_REDIRECT = 1u << 0, /* checkout is a signed browser redirect: checkout */
+    GW_ADAPTER_CAP_QUERY = 1u << 1,    /* status query API: query_build, query_parse */
+    GW_ADAPTER_CAP_REFUND = 1u << 2,   /* refund API: refund_build, refund_parse */
+    /* server-side create returns the pay URL (MoMo, ZaloPay): create_build, create_parse */
+    GW_ADAPTER_CAP_CREATE = 1u << 3,
+    /* refund status API (ZaloPay query_refund): refund_query_build, refund_query_parse */
+    GW_ADAPTER_CAP_REFUND_QUERY = 1u << 4,
     /* The refund status query answers about the charge's latest refund, not a given one
      * (VNPAY's querydr): the gateway keeps one refund of a payment unsettled at a time. */
     GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME = 1u << 5,
@@ -146,6 +151,8 @@ enum gw_callback_verdict {
     GW_CB_RETRY_LATER, /* our side failed (database down): the provider must retry */
 };
 
+#define GW_CB_VERDICTS ((size_t)GW_CB_RETRY_LATER + 1)
+
 /* A verified answer to a server-side create. */
 struct gw_adapter_created {
     bool created;           /* false: the provider refused; offer the citizen another channel */
@@ -180,7 +187,6 @@ typedef enum gw_err gw_adapter_checkout_fn(const struct gw_adapter_config *cfg,
 typedef enum gw_err gw_adapter_parse_fn(const struct gw_adapter_config *cfg,
                                         const struct gw_adapter_input *in, struct gw_arena *arena,
                                         struct gw_adapter_result *out, struct gw_errbuf *eb);
-typedef void gw_adapter_reply_fn(enum gw_callback_verdict verdict, struct gw_adapter_reply *out);
 typedef enum gw_err gw_adapter_query_fn(const struct gw_adapter_config *cfg,
                                         const struct gw_charge *charge, struct gw_arena *arena,
                                         struct gw_adapter_http *req, struct gw_errbuf *eb);
@@ -202,25 +208,32 @@ struct gw_adapter_ops {
     const char *name;     /* "sandbox": also the channel and config section name */
     uint32_t abi_version; /* GW_ADAPTER_ABI; the registry refuses others */
     uint32_t caps;        /* enum gw_adapter_cap bits */
-    /* Builds the signed URL that sends the citizen's browser to the provider. */
-    gw_adapter_checkout_fn *checkout;
+    /* The HTTP header in which the provider signs its callbacks and its answers to our
+     * requests ("X-Sandbox-Signature"), handed to the parse ops as signature_header; NULL
+     * where the signature is inside the message (VNPAY, MoMo, ZaloPay). */
+    const char *signature_header;
+    /* The answer to a callback, in the provider's own format, for each of the GW_CB_VERDICTS
+     * verdicts (index: enum gw_callback_verdict); read it with gw_adapter_callback_reply. */
+    const struct gw_adapter_reply *callback_replies;
     /* Verifies a callback over its exact bytes (constant-time), then parses it.
      * GW_ERR_AUTH: signature wrong; GW_ERR_INVALID: malformed. Nothing is trusted before. */
     gw_adapter_parse_fn *callback_parse;
-    /* Answer to the provider for a callback, in the provider's own format. */
-    gw_adapter_reply_fn *callback_reply;
     /* Verifies and parses the browser's return (display only, never changes state). */
     gw_adapter_parse_fn *return_parse;
-    /* Builds a status query for charge, and verifies and parses its answer. */
+    /* GW_ADAPTER_CAP_REDIRECT: builds the signed URL that sends the citizen's browser to the
+     * provider. NULL without the bit. */
+    gw_adapter_checkout_fn *checkout;
+    /* GW_ADAPTER_CAP_QUERY: builds a status query for charge, and verifies and parses its
+     * answer. NULL without the bit. */
     gw_adapter_query_fn *query_build;
     gw_adapter_parse_fn *query_parse;
-    /* ABI 2. Server-side create (GW_ADAPTER_CAP_CREATE): the request that asks the provider
-     * for a pay URL, and its verified answer. Providers without it (VNPAY, sandbox) use
-     * checkout and point these at gw_adapter_unsupported_*. */
+    /* GW_ADAPTER_CAP_CREATE: server-side create, the request that asks the provider for a
+     * pay URL, and its verified answer. NULL without the bit (VNPAY, sandbox). */
     gw_adapter_query_fn *create_build;
     gw_adapter_create_parse_fn *create_parse;
-    /* Refund (GW_ADAPTER_CAP_REFUND) and its status query (GW_ADAPTER_CAP_REFUND_QUERY); an
-     * answer that cannot be read leaves the refund pending, never rejected. */
+    /* GW_ADAPTER_CAP_REFUND: refund; GW_ADAPTER_CAP_REFUND_QUERY: its status query; NULL
+     * without the bit. An answer that cannot be read leaves the refund pending, never
+     * rejected. */
     gw_adapter_refund_fn *refund_build;
     gw_adapter_refund_parse_fn *refund_parse;
     gw_adapter_refund_fn *refund_query_build;
@@ -232,16 +245,19 @@ extern const struct gw_adapter_ops *const gw_adapters[];
 
 /* The adapter for a channel name, or NULL. */
 const struct gw_adapter_ops *gw_adapter_find(const char *name);
-/* Checks every registered table (ABI, no NULL ops, unique names); GW_ERR_INTERNAL if not. */
+/* Checks every registered table (ABI, unique names, every op its caps promise and none
+ * other, REDIRECT or CREATE, a full callback answer table); GW_ERR_INTERNAL if not. */
 enum gw_err gw_adapter_registry_check(struct gw_errbuf *eb) GW_MUST_CHECK;
 
-/* For ops a provider does not have: fails with GW_ERR_INVALID "not supported". */
-gw_adapter_checkout_fn gw_adapter_unsupported_checkout;
-gw_adapter_query_fn gw_adapter_unsupported_query;
-gw_adapter_parse_fn gw_adapter_unsupported_parse;
-gw_adapter_create_parse_fn gw_adapter_unsupported_create_parse;
-gw_adapter_refund_fn gw_adapter_unsupported_refund;
-gw_adapter_refund_parse_fn gw_adapter_unsupported_refund_parse;
+/* The provider's answer to a callback judged verdict; a verdict the table does not know
+ * answers as GW_CB_RETRY_LATER, so that the provider tries again. */
+void gw_adapter_callback_reply(const struct gw_adapter_ops *ops, enum gw_callback_verdict verdict,
+                               struct gw_adapter_reply *out);
+
+/* The words the ledger records for an outcome: "pending", "succeeded", "failed",
+ * "not_found"; "pending", "accepted", "rejected". */
+const char *gw_pay_outcome_name(enum gw_pay_outcome o);
+const char *gw_refund_outcome_name(enum gw_refund_outcome o);
 
 extern const struct gw_adapter_ops gw_adapter_sandbox;
 extern const struct gw_adapter_ops gw_adapter_vnpay;   /* providers.md §1, adapters/vnpay.c */

@@ -72,7 +72,7 @@ static const struct {
 };
 
 /* §2.3: the IPN answers. 204 is the only acknowledgement; anything else makes MoMo retry. */
-static const struct gw_adapter_reply momo_replies[] = {
+static const struct gw_adapter_reply momo_replies[GW_CB_VERDICTS] = {
     [GW_CB_APPLIED] = { 204, "text/plain", "" },
     [GW_CB_DUPLICATE] = { 204, "text/plain", "" },
     [GW_CB_NOT_FOUND] = { 404, "application/json",
@@ -87,7 +87,6 @@ static const struct gw_adapter_reply momo_replies[] = {
 };
 
 static gw_adapter_parse_fn momo_callback_parse;
-static gw_adapter_reply_fn momo_callback_reply;
 static gw_adapter_parse_fn momo_return_parse;
 static gw_adapter_query_fn momo_query_build;
 static gw_adapter_parse_fn momo_query_parse;
@@ -103,9 +102,9 @@ const struct gw_adapter_ops gw_adapter_momo = {
     .abi_version = GW_ADAPTER_ABI,
     .caps = GW_ADAPTER_CAP_CREATE | GW_ADAPTER_CAP_QUERY | GW_ADAPTER_CAP_REFUND |
             GW_ADAPTER_CAP_REFUND_QUERY,
-    .checkout = gw_adapter_unsupported_checkout,
     .callback_parse = momo_callback_parse,
-    .callback_reply = momo_callback_reply,
+    .signature_header = NULL,
+    .callback_replies = momo_replies,
     .return_parse = momo_return_parse,
     .query_build = momo_query_build,
     .query_parse = momo_query_parse,
@@ -458,16 +457,6 @@ static enum gw_err momo_callback_parse(const struct gw_adapter_config *cfg,
         return err;
     }
     return momo_result_fields(cfg, v, out, eb);
-}
-
-/* §2.3: 204 acknowledges (applied or duplicate); other answers make MoMo try again. */
-static void momo_callback_reply(enum gw_callback_verdict verdict, struct gw_adapter_reply *out)
-{
-    size_t i = (size_t)verdict;
-    if (i >= GW_ADP_COUNT(momo_replies) || momo_replies[i].content_type == NULL) {
-        i = GW_CB_RETRY_LATER;
-    }
-    *out = momo_replies[i];
 }
 
 /* §2.3: the redirect carries the IPN's fields in its query string; display only. */

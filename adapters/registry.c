@@ -1,7 +1,8 @@
 /* The adapter registry: every provider protocol compiled into feegate, in one
  * NULL-terminated table (libevent's eventops[], curl's available_backends[]). The gateway
- * calls gw_adapter_registry_check once at startup, so a table with a missing op or a stale
- * ABI stops the process before it takes a payment. */
+ * calls gw_adapter_registry_check once at startup, so a table with a missing op, an op its
+ * capabilities do not promise or a stale ABI stops the process before it takes a payment.
+ * Adding a provider is one line in gw_adapters[] (docs/adapters.md, "Adding a provider"). */
 #include <string.h>
 
 #include "adapter.h"
@@ -26,7 +27,28 @@ const struct gw_adapter_ops *gw_adapter_find(const char *name)
     return NULL;
 }
 
-/* Checks one table on its own: name, ABI and that no op is NULL. */
+/* Whether the ops of one capability are all set with the bit and all NULL without it. */
+static bool cap_matches(const struct gw_adapter_ops *ops, uint32_t cap, bool has1, bool has2)
+{
+    bool want = (ops->caps & cap) != 0;
+    return has1 == want && has2 == want;
+}
+
+static bool replies_complete(const struct gw_adapter_reply *replies)
+{
+    if (replies == NULL) {
+        return false;
+    }
+    for (size_t v = 0; v < GW_CB_VERDICTS; v++) {
+        if (replies[v].http_status < 200 || replies[v].http_status > 599 ||
+            replies[v].content_type == NULL || replies[v].body == NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Checks one table on its own: name, ABI, ops against capabilities, callback answers. */
 static enum gw_err registry_check_one(const struct gw_adapter_ops *ops, size_t index,
                                       struct gw_errbuf *eb)
 {
@@ -37,12 +59,25 @@ static enum gw_err registry_check_one(const struct gw_adapter_ops *ops, size_t i
         return gw_fail(eb, GW_ERR_INTERNAL, "adapter %s has abi %u, expected %u", ops->name,
                        (unsigned)ops->abi_version, (unsigned)GW_ADAPTER_ABI);
     }
-    if (ops->checkout == NULL || ops->callback_parse == NULL || ops->callback_reply == NULL ||
-        ops->return_parse == NULL || ops->query_build == NULL || ops->query_parse == NULL ||
-        ops->create_build == NULL || ops->create_parse == NULL || ops->refund_build == NULL ||
-        ops->refund_parse == NULL || ops->refund_query_build == NULL ||
-        ops->refund_query_parse == NULL) {
+    if (ops->callback_parse == NULL || ops->return_parse == NULL) {
         return gw_fail(eb, GW_ERR_INTERNAL, "adapter %s has a null op", ops->name);
+    }
+    if (!cap_matches(ops, GW_ADAPTER_CAP_REDIRECT, ops->checkout != NULL, ops->checkout != NULL) ||
+        !cap_matches(ops, GW_ADAPTER_CAP_QUERY, ops->query_build != NULL,
+                     ops->query_parse != NULL) ||
+        !cap_matches(ops, GW_ADAPTER_CAP_CREATE, ops->create_build != NULL,
+                     ops->create_parse != NULL) ||
+        !cap_matches(ops, GW_ADAPTER_CAP_REFUND, ops->refund_build != NULL,
+                     ops->refund_parse != NULL) ||
+        !cap_matches(ops, GW_ADAPTER_CAP_REFUND_QUERY, ops->refund_query_build != NULL,
+                     ops->refund_query_parse != NULL)) {
+        return gw_fail(eb, GW_ERR_INTERNAL, "adapter %s: its ops do not match its caps", ops->name);
+    }
+    if (!(ops->caps & (GW_ADAPTER_CAP_REDIRECT | GW_ADAPTER_CAP_CREATE))) {
+        return gw_fail(eb, GW_ERR_INTERNAL, "adapter %s has no way to check out", ops->name);
+    }
+    if (!replies_complete(ops->callback_replies)) {
+        return gw_fail(eb, GW_ERR_INTERNAL, "adapter %s lacks a callback answer", ops->name);
     }
     return GW_OK;
 }
@@ -64,73 +99,32 @@ enum gw_err gw_adapter_registry_check(struct gw_errbuf *eb)
     return GW_OK;
 }
 
-enum gw_err gw_adapter_unsupported_query(const struct gw_adapter_config *cfg,
-                                         const struct gw_charge *charge, struct gw_arena *arena,
-                                         struct gw_adapter_http *req, struct gw_errbuf *eb)
+void gw_adapter_callback_reply(const struct gw_adapter_ops *ops, enum gw_callback_verdict verdict,
+                               struct gw_adapter_reply *out)
 {
-    (void)charge;
-    (void)arena;
-    (void)req;
-    return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
-                   cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
-}
-
-enum gw_err gw_adapter_unsupported_parse(const struct gw_adapter_config *cfg,
-                                         const struct gw_adapter_input *in, struct gw_arena *arena,
-                                         struct gw_adapter_result *out, struct gw_errbuf *eb)
-{
-    (void)in;
-    (void)arena;
-    (void)out;
-    return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
-                   cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
-}
-
-enum gw_err gw_adapter_unsupported_create_parse(const struct gw_adapter_config *cfg,
-                                                const struct gw_adapter_input *in,
-                                                struct gw_arena *arena,
-                                                struct gw_adapter_created *out,
-                                                struct gw_errbuf *eb)
-{
-    (void)in;
-    (void)arena;
-    (void)out;
-    return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
-                   cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
-}
-
-enum gw_err gw_adapter_unsupported_refund(const struct gw_adapter_config *cfg,
-                                          const struct gw_refund *refund, struct gw_arena *arena,
-                                          struct gw_adapter_http *req, struct gw_errbuf *eb)
-{
-    (void)refund;
-    (void)arena;
-    (void)req;
-    return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
-                   cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
-}
-
-enum gw_err gw_adapter_unsupported_refund_parse(const struct gw_adapter_config *cfg,
-                                                const struct gw_adapter_input *in,
-                                                struct gw_arena *arena,
-                                                struct gw_refund_result *out, struct gw_errbuf *eb)
-{
-    (void)in;
-    (void)arena;
-    (void)out;
-    return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
-                   cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
-}
-
-enum gw_err gw_adapter_unsupported_checkout(const struct gw_adapter_config *cfg,
-                                            const struct gw_charge *charge, struct gw_arena *arena,
-                                            char **redirect_url, struct gw_errbuf *eb)
-{
-    (void)charge;
-    (void)arena;
-    if (redirect_url != NULL) {
-        *redirect_url = NULL;
+    size_t i = (size_t)verdict;
+    if (i >= GW_CB_VERDICTS) {
+        i = GW_CB_RETRY_LATER; /* unknown to the table: let the provider try again */
     }
-    return gw_fail(eb, GW_ERR_INVALID, "%s: not supported",
-                   cfg != NULL && cfg->channel != NULL ? cfg->channel : "adapter");
+    *out = ops->callback_replies[i];
+}
+
+const char *gw_pay_outcome_name(enum gw_pay_outcome o)
+{
+    switch (o) {
+    case GW_PAY_SUCCEEDED:
+        return "succeeded";
+    case GW_PAY_FAILED:
+        return "failed";
+    case GW_PAY_NOT_FOUND:
+        return "not_found";
+    case GW_PAY_PENDING:
+        break;
+    }
+    return "pending";
+}
+
+const char *gw_refund_outcome_name(enum gw_refund_outcome o)
+{
+    return o == GW_REFUND_ACCEPTED ? "accepted" : o == GW_REFUND_REJECTED ? "rejected" : "pending";
 }

@@ -41,8 +41,12 @@ static const struct {
     { "pending", GW_PAY_PENDING },
 };
 
-/* The answers of §2, indexed by verdict. */
-static const struct gw_adapter_reply sandbox_replies[] = {
+/* The header of every signed request and answer (docs/architecture.md). */
+#define SANDBOX_SIGNATURE_HEADER "X-Sandbox-Signature"
+
+/* The answers of §2, indexed by verdict: 200 and 4xx stop the simulator, 503 makes it
+ * retry. */
+static const struct gw_adapter_reply sandbox_replies[GW_CB_VERDICTS] = {
     [GW_CB_APPLIED] = { 200, "application/json", "{\"result\":\"ok\"}" },
     [GW_CB_DUPLICATE] = { 200, "application/json", "{\"result\":\"duplicate\"}" },
     [GW_CB_NOT_FOUND] = { 404, "application/json", "{\"result\":\"not_found\"}" },
@@ -54,7 +58,6 @@ static const struct gw_adapter_reply sandbox_replies[] = {
 
 static gw_adapter_checkout_fn sandbox_checkout;
 static gw_adapter_parse_fn sandbox_callback_parse;
-static gw_adapter_reply_fn sandbox_callback_reply;
 static gw_adapter_parse_fn sandbox_return_parse;
 static gw_adapter_query_fn sandbox_query_build;
 static gw_adapter_parse_fn sandbox_query_parse;
@@ -70,12 +73,11 @@ const struct gw_adapter_ops gw_adapter_sandbox = {
             GW_ADAPTER_CAP_REFUND_QUERY,
     .checkout = sandbox_checkout,
     .callback_parse = sandbox_callback_parse,
-    .callback_reply = sandbox_callback_reply,
+    .signature_header = SANDBOX_SIGNATURE_HEADER,
+    .callback_replies = sandbox_replies,
     .return_parse = sandbox_return_parse,
     .query_build = sandbox_query_build,
     .query_parse = sandbox_query_parse,
-    .create_build = gw_adapter_unsupported_query,
-    .create_parse = gw_adapter_unsupported_create_parse,
     .refund_build = sandbox_refund_build,
     .refund_parse = sandbox_refund_parse,
     .refund_query_build = sandbox_refund_query_build,
@@ -457,16 +459,6 @@ static enum gw_err sandbox_callback_parse(const struct gw_adapter_config *cfg,
     return err;
 }
 
-/* §2: the answers that stop the simulator (200, 4xx) or make it retry (503). */
-static void sandbox_callback_reply(enum gw_callback_verdict verdict, struct gw_adapter_reply *out)
-{
-    size_t i = (size_t)verdict;
-    if (i >= SANDBOX_COUNT(sandbox_replies) || sandbox_replies[i].body == NULL) {
-        i = GW_CB_RETRY_LATER; /* unknown to this adapter: let the bank try again */
-    }
-    *out = sandbox_replies[i];
-}
-
 /* §3: return_url?merchant_ref=R&status=S&sig=hmac("merchant_ref=R&status=S"), verified over
  * the exact received bytes before the last "&sig=". Display only. */
 static enum gw_err sandbox_return_parse(const struct gw_adapter_config *cfg,
@@ -643,7 +635,7 @@ static enum gw_err sandbox_refund_build(const struct gw_adapter_config *cfg,
     req->content_type = "application/json";
     req->body = copy;
     req->body_len = len;
-    req->headers[0].name = "X-Sandbox-Signature";
+    req->headers[0].name = SANDBOX_SIGNATURE_HEADER;
     req->n_headers = 1;
     return GW_OK;
 }

@@ -57,7 +57,7 @@ static const char *const vnpay_refund_answer_hash[] = {
 };
 
 /* §1.4: the IPN answers, indexed by verdict. VNPAY stops on 00 and 02, retries on the rest. */
-static const struct gw_adapter_reply vnpay_replies[] = {
+static const struct gw_adapter_reply vnpay_replies[GW_CB_VERDICTS] = {
     [GW_CB_APPLIED] = { 200, "application/json",
                         "{\"RspCode\":\"00\",\"Message\":\"Confirm Success\"}" },
     [GW_CB_DUPLICATE] = { 200, "application/json",
@@ -128,7 +128,6 @@ static const struct {
 
 static gw_adapter_checkout_fn vnpay_checkout;
 static gw_adapter_parse_fn vnpay_callback_parse;
-static gw_adapter_reply_fn vnpay_callback_reply;
 static gw_adapter_parse_fn vnpay_return_parse;
 static gw_adapter_query_fn vnpay_query_build;
 static gw_adapter_parse_fn vnpay_query_parse;
@@ -144,12 +143,11 @@ const struct gw_adapter_ops gw_adapter_vnpay = {
             GW_ADAPTER_CAP_REFUND_QUERY | GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME,
     .checkout = vnpay_checkout,
     .callback_parse = vnpay_callback_parse,
-    .callback_reply = vnpay_callback_reply,
+    .signature_header = NULL,
+    .callback_replies = vnpay_replies,
     .return_parse = vnpay_return_parse,
     .query_build = vnpay_query_build,
     .query_parse = vnpay_query_parse,
-    .create_build = gw_adapter_unsupported_query,
-    .create_parse = gw_adapter_unsupported_create_parse,
     .refund_build = vnpay_refund_build,
     .refund_parse = vnpay_refund_parse,
     .refund_query_build = vnpay_refund_query_build,
@@ -522,16 +520,6 @@ static enum gw_err vnpay_callback_parse(const struct gw_adapter_config *cfg,
         return gw_fail(eb, GW_ERR_INVALID, "vnpay: vnp_TransactionStatus missing");
     }
     return vnpay_redirect_fields(cfg, kv, n, out, eb);
-}
-
-/* §1.4: the RspCode table; an unknown verdict asks VNPAY to retry (99). */
-static void vnpay_callback_reply(enum gw_callback_verdict verdict, struct gw_adapter_reply *out)
-{
-    size_t i = (size_t)verdict;
-    if (i >= GW_ADP_COUNT(vnpay_replies) || vnpay_replies[i].body == NULL) {
-        i = GW_CB_RETRY_LATER;
-    }
-    *out = vnpay_replies[i];
 }
 
 /* §1.4: the browser return carries the IPN's parameters; display only. */

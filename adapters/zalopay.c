@@ -59,7 +59,7 @@ static const char *const zalopay_qrefund_body[] = { "app_id", "m_refund_id", "ti
 
 /* §3.3: callback answers. 1 processed, 2 duplicate: ZaloPay stops; anything else (0) makes
  * it call again (at most 3 times); -1 is the official sample's "mac is not equal". */
-static const struct gw_adapter_reply zalopay_replies[] = {
+static const struct gw_adapter_reply zalopay_replies[GW_CB_VERDICTS] = {
     [GW_CB_APPLIED] = { 200, "application/json",
                         "{\"return_code\":1,\"return_message\":\"success\"}" },
     [GW_CB_DUPLICATE] = { 200, "application/json",
@@ -77,7 +77,6 @@ static const struct gw_adapter_reply zalopay_replies[] = {
 };
 
 static gw_adapter_parse_fn zalopay_callback_parse;
-static gw_adapter_reply_fn zalopay_callback_reply;
 static gw_adapter_parse_fn zalopay_return_parse;
 static gw_adapter_query_fn zalopay_query_build;
 static gw_adapter_parse_fn zalopay_query_parse;
@@ -92,9 +91,9 @@ const struct gw_adapter_ops gw_adapter_zalopay = {
     .abi_version = GW_ADAPTER_ABI,
     .caps = GW_ADAPTER_CAP_CREATE | GW_ADAPTER_CAP_QUERY | GW_ADAPTER_CAP_REFUND |
             GW_ADAPTER_CAP_REFUND_QUERY,
-    .checkout = gw_adapter_unsupported_checkout,
     .callback_parse = zalopay_callback_parse,
-    .callback_reply = zalopay_callback_reply,
+    .signature_header = NULL,
+    .callback_replies = zalopay_replies,
     .return_parse = zalopay_return_parse,
     .query_build = zalopay_query_build,
     .query_parse = zalopay_query_parse,
@@ -452,16 +451,6 @@ static enum gw_err zalopay_callback_parse(const struct gw_adapter_config *cfg,
     json_decref(d);
     json_decref(env);
     return err;
-}
-
-/* §3.3: the return_code table. */
-static void zalopay_callback_reply(enum gw_callback_verdict verdict, struct gw_adapter_reply *out)
-{
-    size_t i = (size_t)verdict;
-    if (i >= GW_ADP_COUNT(zalopay_replies) || zalopay_replies[i].body == NULL) {
-        i = GW_CB_RETRY_LATER;
-    }
-    *out = zalopay_replies[i];
 }
 
 /* §3.4: the browser returns with appid, apptransid, pmcid, bankcode, amount,

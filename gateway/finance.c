@@ -19,8 +19,8 @@
 #include "gw_crypto.h"
 #include "gw_log.h"
 #include "gw_time.h"
-#include "httpc.h"
 #include "ldg_recon.h"
+#include "provider.h"
 #include "request.h"
 #include "routing.h"
 
@@ -33,7 +33,7 @@ struct fin_state {
     enum ldg_report_format report_format;
     const struct gw_channel_config *ch; /* the provider queried (pinned in the arena) */
     const char *merchant_ref;
-    int64_t sent_ms;
+    struct gw_provider_call call;
 };
 
 static void text_done(void *arg, enum gw_err err, const PGresult *res)
@@ -186,60 +186,29 @@ static void query_record(struct gw_ctx *ctx, const char *outcome, const struct g
                  8, text_done);
 }
 
-static const char *query_outcome(enum gw_pay_outcome o)
-{
-    switch (o) {
-    case GW_PAY_SUCCEEDED:
-        return "succeeded";
-    case GW_PAY_FAILED:
-        return "failed";
-    case GW_PAY_NOT_FOUND:
-        return "not_found";
-    case GW_PAY_PENDING:
-        break;
-    }
-    return "pending";
-}
-
-/* The provider's answer (status 0: none). Recorded even if the client went away. */
-static void query_answer(void *arg, const struct gw_httpc_answer *ans)
+/* The provider's answer (or none). Recorded even if the client went away. */
+static void query_answer(void *arg, const struct gw_provider_answer *ans)
 {
     struct gw_ctx *ctx = arg;
     struct fin_state *st = ctx->state;
-    int64_t elapsed = gw_now_ms() - st->sent_ms;
-    if (ans->status == 0) {
-        gw_health_record(ctx->loop, st->ch, false, elapsed);
+    if (!ans->answered) {
         query_record(ctx, "error", NULL, NULL, "no answer (connection failed or timed out)");
         return;
     }
-    struct gw_adapter_input in = {
-        .method = "GET",
-        .query = "",
-        .query_len = 0,
-        .body = ans->body,
-        .body_len = ans->body_len,
-        .signature_header = gw_httpc_header(ans, "X-Sandbox-Signature"),
-        .http_status = ans->status,
-    };
-    struct gw_adapter_result r;
-    memset(&r, 0, sizeof(r));
-    struct gw_errbuf eb = { .msg = "" };
-    enum gw_err err = st->ch->ops->query_parse(&st->ch->adapter, &in, &ctx->arena, &r, &eb);
-    const char *raw = gw_arena_strndup(&ctx->arena, ans->body, ans->body_len);
-    gw_health_record(ctx->loop, st->ch, err == GW_OK && ans->status < 500, elapsed);
-    if (err != GW_OK) {
-        query_record(ctx, "error", NULL, raw,
-                     gw_arena_printf(&ctx->arena, "answer refused: %s", eb.msg));
+    if (ans->err != GW_OK) {
+        query_record(ctx, "error", NULL, ans->raw,
+                     gw_arena_printf(&ctx->arena, "answer refused: %s", ans->why));
         return;
     }
+    const struct gw_adapter_result *r = &ans->pay;
     /* ZaloPay's query answer does not echo the reference: empty means "the one asked". */
-    if (r.merchant_ref[0] != '\0' && strcmp(r.merchant_ref, st->merchant_ref) != 0) {
+    if (r->merchant_ref[0] != '\0' && strcmp(r->merchant_ref, st->merchant_ref) != 0) {
         query_record(
-            ctx, "error", NULL, raw,
-            gw_arena_printf(&ctx->arena, "answer about another reference \"%s\"", r.merchant_ref));
+            ctx, "error", NULL, ans->raw,
+            gw_arena_printf(&ctx->arena, "answer about another reference \"%s\"", r->merchant_ref));
         return;
     }
-    query_record(ctx, query_outcome(r.outcome), &r, raw, NULL);
+    query_record(ctx, gw_pay_outcome_name(r->outcome), r, ans->raw, NULL);
 }
 
 static bool query_charge(struct gw_ctx *ctx, const PGresult *res, struct gw_charge *c)
@@ -283,22 +252,23 @@ static void query_target_done(void *arg, enum gw_err err, const PGresult *res)
         return;
     }
     struct gw_charge charge;
-    struct gw_adapter_http req;
-    memset(&req, 0, sizeof(req));
     struct gw_errbuf eb = { .msg = "" };
     if (st->merchant_ref == NULL || !query_charge(ctx, res, &charge)) {
         gw_reply_error(ctx, 503, "overloaded", "no memory or randomness for the query");
         return;
     }
-    if (st->ch->ops->query_build(&st->ch->adapter, &charge, &ctx->arena, &req, &eb) != GW_OK) {
+    st->call = (struct gw_provider_call){ .kind = GW_CALL_QUERY,
+                                          .loop = ctx->loop,
+                                          .ch = st->ch,
+                                          .arena = &ctx->arena,
+                                          .charge = &charge,
+                                          .done = query_answer,
+                                          .arg = ctx };
+    enum gw_err perr = gw_provider_call(&st->call, &eb);
+    if (perr != GW_OK) {
         query_record(ctx, "error", NULL, NULL,
-                     gw_arena_printf(&ctx->arena, "could not build the query: %s", eb.msg));
-        return;
-    }
-    st->sent_ms = gw_now_ms();
-    if (gw_provider_send(ctx->loop->httpc, &req, query_answer, ctx, &eb) != GW_OK) {
-        query_record(ctx, "error", NULL, NULL,
-                     gw_arena_printf(&ctx->arena, "could not send the query: %s", eb.msg));
+                     gw_arena_printf(&ctx->arena, "could not %s the query: %s",
+                                     perr == GW_ERR_INVALID ? "build" : "send", eb.msg));
     }
 }
 

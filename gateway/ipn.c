@@ -24,7 +24,7 @@ static void ipn_reply(struct gw_ctx *ctx, const struct gw_channel_config *ch,
                       enum gw_callback_verdict verdict)
 {
     struct gw_adapter_reply r = { .http_status = 500, .content_type = "text/plain", .body = "" };
-    ch->ops->callback_reply(verdict, &r);
+    gw_adapter_callback_reply(ch->ops, verdict, &r);
     if ((unsigned)verdict < 8) {
         atomic_fetch_add_explicit(&ctx->loop->m.callbacks[verdict], 1, memory_order_relaxed);
     }
@@ -72,11 +72,6 @@ static void apply_done(void *arg, enum gw_err err, const PGresult *res)
     ipn_reply(ctx, st->ch, v);
 }
 
-static const char *outcome_name(enum gw_pay_outcome o)
-{
-    return o == GW_PAY_SUCCEEDED ? "succeeded" : "failed";
-}
-
 static const char *raw_of(const struct gw_ctx *ctx)
 {
     return ctx->body_len > 0 ? ctx->body : (ctx->query != NULL ? ctx->query : "");
@@ -106,23 +101,6 @@ static void ipn_pending(struct gw_ctx *ctx, struct ipn_state *st)
     ctx->params[1] = st->result.merchant_ref;
     ctx->params[2] = raw_of(ctx);
     gw_ctx_query(ctx, "SELECT feegate.provider_message_pending($1, $2, $3)", 3, pending_done);
-}
-
-/* The header a provider signs its callbacks in, where it uses one (VNPAY, MoMo and ZaloPay
- * sign inside the message). */
-static const char *signature_header_name(const struct gw_adapter_ops *ops)
-{
-    static const struct {
-        const char *channel;
-        const char *header;
-    } names[] = { { "sandbox", "X-Sandbox-Signature" } };
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcmp(ops->name, names[i].channel) == 0) {
-            return names[i].header;
-        }
-    }
-    return NULL;
 }
 
 static void log_rejected(const struct gw_channel_config *ch, const char *code, const char *why)
@@ -161,7 +139,7 @@ static void ipn_apply(struct gw_ctx *ctx, struct ipn_state *st)
     }
     ctx->params[0] = st->ch->ops->name;
     ctx->params[1] = r->merchant_ref;
-    ctx->params[2] = outcome_name(r->outcome);
+    ctx->params[2] = gw_pay_outcome_name(r->outcome);
     ctx->params[3] = gw_arena_printf(&ctx->arena, "%lld", (long long)r->amount_vnd);
     ctx->params[4] = r->provider_txn_id[0] != '\0' ? r->provider_txn_id : NULL;
     ctx->params[5] = paid_at[0] != '\0' ? gw_arena_strdup(&ctx->arena, paid_at) : NULL;
@@ -200,8 +178,8 @@ void gw_handle_ipn(struct gw_ctx *ctx)
         .query_len = strlen(q),
         .body = ctx->body,
         .body_len = ctx->body_len,
-        .signature_header = signature_header_name(ch->ops) != NULL
-                                ? gw_ctx_header(ctx, signature_header_name(ch->ops))
+        .signature_header = ch->ops->signature_header != NULL
+                                ? gw_ctx_header(ctx, ch->ops->signature_header)
                                 : NULL,
         .http_status = 0,
     };

@@ -19,7 +19,7 @@
 #include "gw_crypto.h"
 #include "gw_log.h"
 #include "gw_time.h"
-#include "httpc.h"
+#include "provider.h"
 #include "request.h"
 #include "routing.h"
 
@@ -47,7 +47,7 @@ struct rq {
     char payment_id[48];
     int queries;
     int64_t created_unix;
-    int64_t sent_ms;
+    struct gw_provider_call call;
     const char *params[7];
 };
 
@@ -110,58 +110,26 @@ static void record(struct rq *q, const char *outcome, const struct gw_adapter_re
                 7, q->params, result_done, q);
 }
 
-static const char *outcome_name(enum gw_pay_outcome o)
-{
-    switch (o) {
-    case GW_PAY_SUCCEEDED:
-        return "succeeded";
-    case GW_PAY_FAILED:
-        return "failed";
-    case GW_PAY_NOT_FOUND:
-        return "not_found";
-    case GW_PAY_PENDING:
-        break;
-    }
-    return "pending";
-}
-
-static void answer_done(void *arg, const struct gw_httpc_answer *ans)
+static void answer_done(void *arg, const struct gw_provider_answer *ans)
 {
     struct rq *q = arg;
-    if (q->rc->stopped || ans->status == 0) {
-        if (!q->rc->stopped) {
-            gw_health_record(q->rc->loop, q->ch, false, gw_now_ms() - q->sent_ms);
-        }
+    if (!ans->answered) {
         record(q, "error", NULL, "no answer");
         return;
     }
-    struct gw_adapter_input in = {
-        .method = "GET",
-        .query = "",
-        .query_len = 0,
-        .body = ans->body,
-        .body_len = ans->body_len,
-        .signature_header = gw_httpc_header(ans, "X-Sandbox-Signature"),
-        .http_status = ans->status,
-    };
-    struct gw_adapter_result r;
-    memset(&r, 0, sizeof(r));
-    struct gw_errbuf eb = { .msg = "" };
-    enum gw_err err = q->ch->ops->query_parse(&q->ch->adapter, &in, &q->arena, &r, &eb);
-    const char *raw = gw_arena_strndup(&q->arena, ans->body, ans->body_len);
-    gw_health_record(q->rc->loop, q->ch, err == GW_OK && ans->status < 500,
-                     gw_now_ms() - q->sent_ms);
+    const struct gw_adapter_result *r = &ans->pay;
     /* ZaloPay's query answer does not echo the reference: empty means "the one asked". */
-    if (err != GW_OK ||
-        (r.merchant_ref[0] != '\0' && strcmp(r.merchant_ref, q->merchant_ref) != 0)) {
+    if (ans->err != GW_OK ||
+        (r->merchant_ref[0] != '\0' && strcmp(r->merchant_ref, q->merchant_ref) != 0)) {
         char why[300];
-        gw_log_warn("recovery_answer_rejected", "\"merchant_ref\":\"%s\",\"reason\":\"%s\"",
-                    q->merchant_ref,
-                    gw_log_esc(why, sizeof(why), err != GW_OK ? eb.msg : "another reference"));
-        record(q, "error", NULL, raw);
+        gw_log_warn(
+            "recovery_answer_rejected", "\"merchant_ref\":\"%s\",\"reason\":\"%s\"",
+            q->merchant_ref,
+            gw_log_esc(why, sizeof(why), ans->err != GW_OK ? ans->why : "another reference"));
+        record(q, "error", NULL, ans->raw);
         return;
     }
-    record(q, outcome_name(r.outcome), &r, raw);
+    record(q, gw_pay_outcome_name(r->outcome), r, ans->raw);
 }
 
 static void query_row(struct gw_recovery *rc, const PGresult *res, int row)
@@ -203,16 +171,19 @@ static void query_row(struct gw_recovery *rc, const PGresult *res, int row)
         .provider_txn_id =
             PQgetisnull(res, row, 6) ? NULL : gw_arena_strdup(&q->arena, PQgetvalue(res, row, 6)),
     };
-    struct gw_adapter_http req;
-    memset(&req, 0, sizeof(req));
+    q->call = (struct gw_provider_call){ .kind = GW_CALL_QUERY,
+                                         .loop = rc->loop,
+                                         .ch = q->ch,
+                                         .arena = &q->arena,
+                                         .charge = &charge,
+                                         .abandoned = &rc->stopped,
+                                         .done = answer_done,
+                                         .arg = q };
     struct gw_errbuf eb = { .msg = "" };
-    if (q->ch->ops->query_build(&q->ch->adapter, &charge, &q->arena, &req, &eb) != GW_OK) {
-        record(q, "error", NULL, "could not build the query");
-        return;
-    }
-    q->sent_ms = gw_now_ms();
-    if (gw_provider_send(rc->loop->httpc, &req, answer_done, q, &eb) != GW_OK) {
-        record(q, "error", NULL, "could not send the query");
+    enum gw_err err = gw_provider_call(&q->call, &eb);
+    if (err != GW_OK) {
+        record(q, "error", NULL,
+               err == GW_ERR_INVALID ? "could not build the query" : "could not send the query");
     }
 }
 

@@ -24,7 +24,7 @@
 #include "gw_crypto.h"
 #include "gw_log.h"
 #include "gw_time.h"
-#include "httpc.h"
+#include "provider.h"
 #include "request.h"
 #include "routing.h"
 
@@ -49,7 +49,7 @@ struct rf_call {
     int queries; /* answers so far (recovery), for the next delay */
     int64_t created_unix;
     char refund_id[48];
-    int64_t sent_ms;
+    struct gw_provider_call call;
     const char *params[7];
     void (*finish)(struct rf_call *c, const char *sql, int n); /* runs refund_result */
     void *owner;
@@ -96,11 +96,6 @@ static int rf_next_delay(const struct rf_call *c, int queries)
     return delay;
 }
 
-static const char *outcome_name(enum gw_refund_outcome o)
-{
-    return o == GW_REFUND_ACCEPTED ? "accepted" : o == GW_REFUND_REJECTED ? "rejected" : "pending";
-}
-
 /* Records what the provider said (or that it said nothing). */
 static void rf_record(struct rf_call *c, const char *outcome, const struct gw_refund_result *r,
                       const char *raw)
@@ -132,38 +127,21 @@ static void rf_record(struct rf_call *c, const char *outcome, const struct gw_re
               7);
 }
 
-static void rf_answer(void *arg, const struct gw_httpc_answer *a)
+static void rf_answer(void *arg, const struct gw_provider_answer *a)
 {
     struct rf_call *c = arg;
-    int64_t elapsed = gw_now_ms() - c->sent_ms;
-    if (a->status == 0) {
-        gw_health_record(c->loop, c->ch, false, elapsed);
+    if (!a->answered) {
         rf_record(c, "error", NULL, "no answer");
         return;
     }
-    struct gw_adapter_input in = { .method = "POST",
-                                   .query = "",
-                                   .query_len = 0,
-                                   .body = a->body,
-                                   .body_len = a->body_len,
-                                   .signature_header = gw_httpc_header(a, "X-Sandbox-Signature"),
-                                   .http_status = a->status };
-    struct gw_refund_result r;
-    memset(&r, 0, sizeof(r));
-    struct gw_errbuf eb = { .msg = "" };
-    gw_adapter_refund_parse_fn *parse =
-        c->query ? c->ch->ops->refund_query_parse : c->ch->ops->refund_parse;
-    enum gw_err err = parse(&c->ch->adapter, &in, c->arena, &r, &eb);
-    gw_health_record(c->loop, c->ch, err == GW_OK && a->status < 500, elapsed);
-    const char *raw = gw_arena_strndup(c->arena, a->body, a->body_len);
-    if (err != GW_OK) {
+    if (a->err != GW_OK) {
         char why[300];
         gw_log_warn("refund_answer_rejected", "\"refund_id\":\"%s\",\"reason\":\"%s\"",
-                    c->refund_id, gw_log_esc(why, sizeof(why), eb.msg));
-        rf_record(c, "error", NULL, raw);
+                    c->refund_id, gw_log_esc(why, sizeof(why), a->why));
+        rf_record(c, "error", NULL, a->raw);
         return;
     }
-    rf_record(c, outcome_name(r.outcome), &r, raw);
+    rf_record(c, gw_refund_outcome_name(a->refund.outcome), &a->refund, a->raw);
 }
 
 /* Builds the refund (or its status query) from the send document and sends it. */
@@ -186,21 +164,22 @@ static void rf_send(struct rf_call *c, const json_t *send)
     };
     (void)snprintf(c->refund_id, sizeof(c->refund_id), "%s", js_str(send, "refund_id"));
     c->created_unix = js_int(send, "created_at_unix");
-    struct gw_adapter_http req;
-    memset(&req, 0, sizeof(req));
+    c->call = (struct gw_provider_call){ .kind = c->query ? GW_CALL_REFUND_QUERY : GW_CALL_REFUND,
+                                         .loop = c->loop,
+                                         .ch = c->ch,
+                                         .arena = c->arena,
+                                         .refund = &refund,
+                                         .done = rf_answer,
+                                         .arg = c };
     struct gw_errbuf eb = { .msg = "" };
-    gw_adapter_refund_fn *build =
-        c->query ? c->ch->ops->refund_query_build : c->ch->ops->refund_build;
-    if (build(&c->ch->adapter, &refund, c->arena, &req, &eb) != GW_OK) {
+    enum gw_err err = gw_provider_call(&c->call, &eb);
+    if (err == GW_ERR_INVALID) {
         char why[300];
         gw_log_error("refund_not_built", "\"refund_id\":\"%s\",\"reason\":\"%s\"", c->refund_id,
                      gw_log_esc(why, sizeof(why), eb.msg));
         /* Nothing was sent: a refund that cannot be built is refused, a query stays unknown. */
         rf_record(c, c->query ? "error" : "rejected", NULL, "could not build the request");
-        return;
-    }
-    c->sent_ms = gw_now_ms();
-    if (gw_provider_send(c->loop->httpc, &req, rf_answer, c, &eb) != GW_OK) {
+    } else if (err != GW_OK) {
         rf_record(c, "error", NULL, "could not send the request");
     }
 }

@@ -225,21 +225,3 @@ void gw_health_record(struct gw_loop *loop, const struct gw_channel_config *ch, 
         breaker_open(loop, ch, h, "p90 latency");
     }
 }
-
-_Static_assert(GW_ADAPTER_HEADERS_MAX <= GW_HTTPC_HEADERS_MAX,
-               "every header an adapter builds fits the client's request");
-
-enum gw_err gw_provider_send(struct gw_httpc *h, const struct gw_adapter_http *req,
-                             gw_httpc_done_fn *done, void *arg, struct gw_errbuf *eb)
-{
-    struct gw_httpc_req hr = { .method = req->method,
-                               .url = req->url,
-                               .content_type = req->content_type,
-                               .body = req->body,
-                               .body_len = req->body_len,
-                               .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
-    for (size_t i = 0; i < req->n_headers && i < GW_ADAPTER_HEADERS_MAX; i++, hr.n_headers++) {
-        hr.headers[i] = (struct gw_http_header){ req->headers[i].name, req->headers[i].value };
-    }
-    return gw_httpc_send(h, &hr, done, arg, eb);
-}

@@ -70,9 +70,4 @@ void gw_health_record(struct gw_loop *loop, const struct gw_channel_config *ch, 
 /* The health slot of an adapter (its registry index), or -1. */
 int gw_health_slot(const struct gw_adapter_ops *ops);
 
-/* Sends a request an adapter built (create, query, refund) on the loop's client, with the
- * provider timeout. As gw_httpc_send: done runs once, on the loop, unless this fails. */
-enum gw_err gw_provider_send(struct gw_httpc *h, const struct gw_adapter_http *req,
-                             gw_httpc_done_fn *done, void *arg, struct gw_errbuf *eb) GW_MUST_CHECK;
-
 #endif

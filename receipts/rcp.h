@@ -1,8 +1,9 @@
 /* Receipt documents (docs/receipts.md): the amount in Vietnamese words, the receipt's data
  * read from the database's JSON or from its own XML, the XML document signed with an
  * enveloped XML-DSig under an X.509 certificate, its offline verification against a CA, the
- * PDF rendering with a QR code, and a demo CA. Everything here is blocking CPU or file work:
- * call it from a worker thread or the command line, never from an event loop. */
+ * PDF rendering with a QR code, and a demo CA. Everything here but the JSON readers is
+ * blocking CPU or file work: call it from a worker thread or the command line, never from an
+ * event loop. */
 #ifndef GW_RECEIPTS_RCP_H
 #define GW_RECEIPTS_RCP_H
 
@@ -86,6 +87,34 @@ struct rcp_receipt {
 /* From receipt_view's JSON; verify_base is the public URL prefix (".../verify?code="). */
 enum gw_err rcp_receipt_from_json(const char *json, const char *verify_base, struct gw_arena *a,
                                   struct rcp_receipt *r, struct gw_errbuf *eb) GW_MUST_CHECK;
+
+/* A mark set on a receipt after it was issued (receipt_marks). */
+struct rcp_mark {
+    const char *mark; /* cancelled, replaced or adjusted */
+    const char *reason;
+    const char *by_receipt_id; /* the receipt that replaces or adjusts it; "" if none */
+};
+
+/* A receipt as its pages show it: the receipt, the marks set on it since, and the state of
+ * its signed document. Strings as in struct rcp_receipt. */
+struct rcp_receipt_view {
+    struct rcp_receipt r;         /* without its items (n_items 0): see lines */
+    size_t n_lines;               /* every line, RCP_ITEMS_MAX or not */
+    const struct rcp_item *lines; /* in the arena; NULL when n_lines is 0 */
+    size_t n_marks;
+    const struct rcp_mark *marks; /* in the arena; NULL when n_marks is 0 */
+    bool issued;                  /* its XML document is stored */
+    bool is_signed;               /* and carries a signature */
+    const char *document_sha256;  /* of the stored XML; "" when not issued */
+};
+
+/* From receipt_view's JSON, read for display: what is absent or mistyped reads as empty
+ * ("", 0), the total is amount_vnd or else the sum of the lines. Fails only on what is not
+ * a JSON object, or out of memory. Cheap: unlike the rest of this module, fit for an event
+ * loop. */
+enum gw_err rcp_receipt_view_from_json(const char *json, struct gw_arena *a,
+                                       struct rcp_receipt_view *out,
+                                       struct gw_errbuf *eb) GW_MUST_CHECK;
 /* From a receipt XML (signed or not; the signature is not checked here). */
 enum gw_err rcp_receipt_from_xml(const char *xml, size_t len, struct gw_arena *a,
                                  struct rcp_receipt *r, struct gw_errbuf *eb) GW_MUST_CHECK;

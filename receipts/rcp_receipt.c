@@ -1,5 +1,6 @@
 /* The receipt's data, read from the database's receipt_view JSON (to build the XML) or from
- * the receipt XML itself (to render the PDF of exactly what was signed, and to verify). */
+ * the receipt XML itself (to render the PDF of exactly what was signed, and to verify); and
+ * receipt_view with its marks and document state, for the receipt pages. */
 #include <errno.h>
 #include <jansson.h>
 #include <libxml/parser.h>
@@ -67,16 +68,11 @@ static void parties_from_json(const json_t *v, struct gw_arena *a, struct rcp_re
     r->original.reason = jdup(a, o, "reason");
 }
 
-enum gw_err rcp_receipt_from_json(const char *json, const char *verify_base, struct gw_arena *a,
-                                  struct rcp_receipt *r, struct gw_errbuf *eb)
+/* Everything of a parsed receipt_view object but its total and lines; "" for what is absent
+ * (NULL strings only when out of memory). */
+static void head_from_json(const json_t *v, struct gw_arena *a, struct rcp_receipt *r)
 {
     memset(r, 0, sizeof(*r));
-    json_error_t jerr;
-    json_t *v = json_loads(json, 0, &jerr);
-    if (!json_is_object(v)) {
-        json_decref(v);
-        return gw_fail(eb, GW_ERR_INVALID, "receipt JSON: %s", jerr.text);
-    }
     r->id = jdup(a, v, "id");
     r->kind = jdup(a, v, "kind");
     if (r->kind != NULL && r->kind[0] == '\0') {
@@ -91,17 +87,19 @@ enum gw_err rcp_receipt_from_json(const char *json, const char *verify_base, str
     r->channel = jdup(a, v, "channel");
     r->provider_txn_id = jdup(a, v, "provider_txn_id");
     parties_from_json(v, a, r);
+}
+
+/* The receipt of a parsed receipt_view object, as the XML needs it. */
+static enum gw_err receipt_from_obj(const json_t *v, const char *verify_base, struct gw_arena *a,
+                                    struct rcp_receipt *r, struct gw_errbuf *eb)
+{
+    head_from_json(v, a, r);
     const json_t *total = json_object_get(v, "amount_vnd");
-    enum gw_err err = GW_OK;
     if (!json_is_integer(total) || !valid_amount((int64_t)json_integer_value(total))) {
-        err = gw_fail(eb, GW_ERR_INVALID, "the receipt has no valid amount_vnd");
-    } else {
-        r->total_vnd = (int64_t)json_integer_value(total);
+        return gw_fail(eb, GW_ERR_INVALID, "the receipt has no valid amount_vnd");
     }
-    if (err == GW_OK) {
-        err = items_from_json(json_object_get(v, "items"), a, r, eb);
-    }
-    json_decref(v);
+    r->total_vnd = (int64_t)json_integer_value(total);
+    enum gw_err err = items_from_json(json_object_get(v, "items"), a, r, eb);
     if (err != GW_OK) {
         return err;
     }
@@ -113,6 +111,120 @@ enum gw_err rcp_receipt_from_json(const char *json, const char *verify_base, str
         return gw_fail(eb, GW_ERR_INVALID, "the receipt lacks its id, template, series or number");
     }
     return GW_OK;
+}
+
+enum gw_err rcp_receipt_from_json(const char *json, const char *verify_base, struct gw_arena *a,
+                                  struct rcp_receipt *r, struct gw_errbuf *eb)
+{
+    memset(r, 0, sizeof(*r));
+    json_error_t jerr;
+    json_t *v = json_loads(json, 0, &jerr);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return gw_fail(eb, GW_ERR_INVALID, "receipt JSON: %s", jerr.text);
+    }
+    enum gw_err err = receipt_from_obj(v, verify_base, a, r, eb);
+    json_decref(v);
+    return err;
+}
+
+/* The marks of a receipt_view object, in their order. */
+static enum gw_err marks_from_json(const json_t *marks, struct gw_arena *a,
+                                   struct rcp_receipt_view *out, struct gw_errbuf *eb)
+{
+    size_t n = json_array_size(marks);
+    if (n == 0) {
+        return GW_OK;
+    }
+    struct rcp_mark *m = gw_arena_alloc(a, n * sizeof(*m));
+    if (m == NULL) {
+        return gw_fail(eb, GW_ERR_NOMEM, "out of memory reading the receipt");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(marks, i);
+        m[i] = (struct rcp_mark){ .mark = jdup(a, e, "mark"),
+                                  .reason = jdup(a, e, "reason"),
+                                  .by_receipt_id = jdup(a, e, "by_receipt_id") };
+        if (m[i].by_receipt_id == NULL) {
+            return gw_fail(eb, GW_ERR_NOMEM, "out of memory reading the receipt");
+        }
+    }
+    out->marks = m;
+    out->n_marks = n;
+    return GW_OK;
+}
+
+/* Every line, as a page shows it: not an object skipped, a missing amount 0, the name or
+ * else the fee code's own "fee_name". */
+static enum gw_err lines_from_json(const json_t *items, struct gw_arena *a,
+                                   struct rcp_receipt_view *out, struct gw_errbuf *eb)
+{
+    size_t n = json_array_size(items);
+    struct rcp_item *lines = n > 0 ? gw_arena_alloc(a, n * sizeof(*lines)) : NULL;
+    if (n > 0 && lines == NULL) {
+        return gw_fail(eb, GW_ERR_NOMEM, "out of memory reading the receipt");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *it = json_array_get(items, i);
+        if (!json_is_object(it)) {
+            continue;
+        }
+        const json_t *amt = json_object_get(it, "amount_vnd");
+        const json_t *name = json_object_get(it, "name");
+        bool named = json_is_string(name) && json_string_length(name) > 0;
+        struct rcp_item *l = &lines[out->n_lines++];
+        *l = (struct rcp_item){ .fee_code = jdup(a, it, "fee_code"),
+                                .name = jdup(a, it, named ? "name" : "fee_name"),
+                                .amount_vnd = json_is_integer(amt) ? json_integer_value(amt) : 0 };
+        if (l->name == NULL) {
+            return gw_fail(eb, GW_ERR_NOMEM, "out of memory reading the receipt");
+        }
+    }
+    out->lines = lines;
+    return GW_OK;
+}
+
+/* The total: amount_vnd, else the sum of the lines (0 if it overflows). */
+static int64_t view_total(const json_t *v, const struct rcp_receipt_view *out)
+{
+    const json_t *total = json_object_get(v, "amount_vnd");
+    if (json_is_integer(total)) {
+        return (int64_t)json_integer_value(total);
+    }
+    int64_t sum = 0;
+    for (size_t i = 0; out->lines != NULL && i < out->n_lines; i++) {
+        if (!gw_vnd_add(sum, out->lines[i].amount_vnd, &sum)) {
+            return 0;
+        }
+    }
+    return sum;
+}
+
+enum gw_err rcp_receipt_view_from_json(const char *json, struct gw_arena *a,
+                                       struct rcp_receipt_view *out, struct gw_errbuf *eb)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t jerr;
+    json_t *v = json_loads(json, 0, &jerr);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return gw_fail(eb, GW_ERR_INVALID, "receipt JSON: %s", jerr.text);
+    }
+    head_from_json(v, a, &out->r);
+    enum gw_err err = lines_from_json(json_object_get(v, "items"), a, out, eb);
+    if (err == GW_OK) {
+        out->r.total_vnd = view_total(v, out);
+        err = marks_from_json(json_object_get(v, "marks"), a, out, eb);
+    }
+    const json_t *doc = json_object_get(v, "document");
+    out->issued = json_is_object(doc);
+    out->is_signed = json_is_true(json_object_get(doc, "signed"));
+    out->document_sha256 = jdup(a, doc, "sha256");
+    json_decref(v);
+    if (err == GW_OK && (out->document_sha256 == NULL || out->r.original.reason == NULL)) {
+        err = gw_fail(eb, GW_ERR_NOMEM, "out of memory reading the receipt");
+    }
+    return err;
 }
 
 /* ---- from the XML ---- */

@@ -1,6 +1,7 @@
 /* The form and query-string decoder every provider callback and checkout POST goes through
  * (gw_form_parse, gw_form_decode): no crash, and what it accepts re-encodes to a string
- * that decodes back to the same bytes. */
+ * that decodes back to the same bytes. And the multipart reader of the receipt upload
+ * (gw_multipart_file): what it finds lies within the body. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_err.h"
+#include "gw_multipart.h"
 #include "gw_url.h"
 
 #include "banned.h"
@@ -42,6 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         GW_ASSERT(gw_form_decode(&a, b.data != NULL ? b.data : "", b.len, &back) == GW_OK);
         GW_ASSERT(strcmp(back, out) == 0);
         gw_buf_release(&b);
+    }
+    /* The same bytes as a multipart upload: what it finds lies within them. */
+    struct gw_multipart_part file = { .data = NULL, .len = 0 };
+    if (gw_multipart_file("multipart/form-data; boundary=fz", (const char *)data, size, "xml",
+                          &file)) {
+        GW_ASSERT(file.data >= (const char *)data && file.len <= size &&
+                  (size_t)(file.data - (const char *)data) + file.len <= size);
     }
     gw_arena_release(&a);
     return 0;

@@ -307,7 +307,7 @@ static void test_replies(void **state)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct gw_adapter_reply r;
-        gw_adapter_momo.callback_reply(cases[i].v, &r);
+        gw_adapter_callback_reply(&gw_adapter_momo, cases[i].v, &r);
         assert_int_equal(r.http_status, cases[i].status);
         assert_non_null(r.content_type);
         if (cases[i].status == 204) {

@@ -77,14 +77,18 @@ static void test_registry(void **state)
     assert_ptr_equal(gw_adapter_find("sandbox"), &gw_adapter_sandbox);
     assert_null(gw_adapter_find("nope"));
     assert_null(gw_adapter_find(NULL));
-    struct gw_adapter_http req;
-    const struct gw_charge charge = { .merchant_ref = "R1" };
-    assert_int_equal(gw_adapter_unsupported_query(&cfg, &charge, &t->arena, &req, &t->eb),
-                     GW_ERR_INVALID);
-    assert_non_null(strstr(t->eb.msg, "not supported"));
-    const struct gw_adapter_input in = { .query = "", .body = "" };
-    assert_int_equal(gw_adapter_unsupported_parse(&cfg, &in, &t->arena, &t->res, &t->eb),
-                     GW_ERR_INVALID);
+    /* What a provider lacks is NULL behind its capability bit, never a stub. */
+    assert_false(gw_adapter_sandbox.caps & GW_ADAPTER_CAP_CREATE);
+    assert_null(gw_adapter_sandbox.create_build);
+    assert_null(gw_adapter_sandbox.create_parse);
+    assert_false(gw_adapter_momo.caps & GW_ADAPTER_CAP_REDIRECT);
+    assert_null(gw_adapter_momo.checkout);
+    assert_string_equal(gw_adapter_sandbox.signature_header, "X-Sandbox-Signature");
+    assert_null(gw_adapter_vnpay.signature_header);
+    assert_string_equal(gw_pay_outcome_name(GW_PAY_SUCCEEDED), "succeeded");
+    assert_string_equal(gw_pay_outcome_name(GW_PAY_NOT_FOUND), "not_found");
+    assert_string_equal(gw_pay_outcome_name(GW_PAY_PENDING), "pending");
+    assert_string_equal(gw_refund_outcome_name(GW_REFUND_REJECTED), "rejected");
 }
 
 static void test_checkout_golden(void **state)
@@ -301,7 +305,7 @@ static void test_callback_reply(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct gw_adapter_reply r;
         memset(&r, 0, sizeof(r));
-        gw_adapter_sandbox.callback_reply(cases[i].verdict, &r);
+        gw_adapter_callback_reply(&gw_adapter_sandbox, cases[i].verdict, &r);
         assert_int_equal(r.http_status, cases[i].http_status);
         assert_string_equal(r.content_type, "application/json");
         assert_string_equal(r.body, cases[i].body);

@@ -231,7 +231,7 @@ static void test_replies(void **state)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct gw_adapter_reply r;
-        gw_adapter_zalopay.callback_reply(cases[i].v, &r);
+        gw_adapter_callback_reply(&gw_adapter_zalopay, cases[i].v, &r);
         assert_int_equal(r.http_status, 200);
         assert_string_equal(r.body, cases[i].body);
     }

@@ -260,8 +260,10 @@ const char *gw_pay_outcome_name(enum gw_pay_outcome o);
 const char *gw_refund_outcome_name(enum gw_refund_outcome o);
 
 extern const struct gw_adapter_ops gw_adapter_sandbox;
-extern const struct gw_adapter_ops gw_adapter_vnpay;   /* providers.md §1, adapters/vnpay.c */
-extern const struct gw_adapter_ops gw_adapter_momo;    /* providers.md §2, adapters/momo.c */
-extern const struct gw_adapter_ops gw_adapter_zalopay; /* providers.md §3, adapters/zalopay.c */
+extern const struct gw_adapter_ops
+    gw_adapter_vnpay; /* docs/providers.md#vnpay-210, adapters/vnpay.c */
+extern const struct gw_adapter_ops gw_adapter_momo; /* docs/providers.md#momo-v2, adapters/momo.c */
+extern const struct gw_adapter_ops
+    gw_adapter_zalopay; /* docs/providers.md#zalopay-v2, adapters/zalopay.c */
 
 #endif

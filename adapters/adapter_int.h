@@ -38,7 +38,8 @@ void gw_adp_str_init(struct gw_adp_str *s, struct gw_arena *arena, size_t len_ma
 void gw_adp_str_add(struct gw_adp_str *s, const char *p, size_t n);
 void gw_adp_str_adds(struct gw_adp_str *s, const char *p);
 void gw_adp_str_addc(struct gw_adp_str *s, char c);
-/* PHP urlencode of p (providers.md §1.3): A-Z a-z 0-9 - _ . copied, space '+', rest %XX. */
+/* PHP urlencode of p (docs/providers.md#form-encoding): A-Z a-z 0-9 - _ . copied, space '+', rest
+ * %XX. */
 void gw_adp_str_add_form(struct gw_adp_str *s, const char *p);
 /* p as a JSON string literal with its quotes; UTF-8 passes through, '/' is not escaped. */
 void gw_adp_str_add_json(struct gw_adp_str *s, const char *p);
@@ -47,7 +48,7 @@ enum gw_err gw_adp_str_finish(struct gw_adp_str *s, char **out, size_t *len) GW_
 
 /* values[0] sep values[1] sep ... (raw, no encoding); NULL values count as "". */
 void gw_adp_str_join(struct gw_adp_str *s, const char *const *values, size_t n, char sep);
-/* name0=value0&name1=value1... raw (MoMo's signature strings, providers.md §2.2). */
+/* name0=value0&name1=value1... raw (MoMo's signature strings, docs/providers.md#momo-signing). */
 void gw_adp_str_kv_raw(struct gw_adp_str *s, const char *const *names, const char *const *values,
                        size_t n);
 /* The same, form-encoded (ZaloPay request bodies). */
@@ -80,7 +81,7 @@ void gw_adp_http_post(struct gw_adapter_http *req, const char *url, const char *
 enum gw_err gw_adp_json_load(const char *who, const char *p, size_t n, json_t **root,
                              struct gw_errbuf *eb) GW_MUST_CHECK;
 /* A member as the text a provider signs: strings verbatim, integers in plain decimal
- * (providers.md §0); absent gives NULL. false for any other JSON type. */
+ * (docs/providers.md#integers-and-times); absent gives NULL. false for any other JSON type. */
 bool gw_adp_json_text(struct gw_arena *arena, const json_t *obj, const char *key, const char **out);
 /* The HTTP status of an API answer: 5xx is GW_ERR_UNAVAILABLE, other non-2xx/4xx with
  * no body GW_ERR_PROTOCOL. */

@@ -1,6 +1,7 @@
 /* Helpers shared by the provider adapters: an arena string builder with the encodings the
- * providers sign (providers.md §0, §1.3, §2.2, §3), strict decimal parsing for the int64
- * fields of §0, and small JSON readers. */
+ * providers sign (docs/providers.md#hmac-basics, #vnpay-signing, #momo-signing, #zalopay-signing),
+ * strict decimal parsing for the int64 fields of docs/providers.md#integers-and-times, and small
+ * JSON readers. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

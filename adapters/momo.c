@@ -1,4 +1,4 @@
-/* MoMo payment gateway, AIO v2 (../shared/reference/providers.md §2): server-side create,
+/* MoMo payment gateway, AIO v2 (docs/providers.md#momo-v2): server-side create,
  * the IPN (JSON POST, answered 204), the browser redirect, query and refund. Every signature
  * is lowercase hex HMAC-SHA256 under secretKey over a "raw signature string": a fixed,
  * alphabetical list of key=value pairs joined with '&', values not encoded, accessKey (from
@@ -15,42 +15,44 @@
 
 #include "banned.h"
 
-#define MOMO_REQUEST_TYPE "captureWallet" /* §2.2: MoMo wallet / QR */
+#define MOMO_REQUEST_TYPE "captureWallet" /* docs/providers.md#momo-create: MoMo wallet / QR */
 #define MOMO_CONTENT_TYPE "application/json; charset=UTF-8"
 #define MOMO_ORDER_ID_MAX 50 /* orderId may be 200, requestId 50; we keep both short */
 
-/* §2.2: create signature fields, alphabetical. */
+/* docs/providers.md#momo-create: create signature fields, alphabetical. */
 static const char *const momo_create_sig[] = {
     "accessKey", "amount",      "extraData",   "ipnUrl",    "orderId",
     "orderInfo", "partnerCode", "redirectUrl", "requestId", "requestType",
 };
-/* §2.2: create body (accessKey is signed but not sent), in this order. */
+/* docs/providers.md#momo-create: create body (accessKey is signed but not sent), in this order. */
 static const char *const momo_create_body[] = {
     "partnerCode", "requestId",   "amount",    "orderId", "orderInfo", "redirectUrl",
     "ipnUrl",      "requestType", "extraData", "lang",    "signature",
 };
-/* §2.3: IPN and redirect signature fields, alphabetical. */
+/* docs/providers.md#momo-ipn-and-redirect: IPN and redirect signature fields, alphabetical. */
 static const char *const momo_ipn_sig[] = {
     "accessKey",   "amount",  "extraData", "message",      "orderId",    "orderInfo", "orderType",
     "partnerCode", "payType", "requestId", "responseTime", "resultCode", "transId",
 };
-/* §2.4: query signature and body. */
+/* docs/providers.md#momo-query-and-refund: query signature and body. */
 static const char *const momo_query_sig[] = { "accessKey", "orderId", "partnerCode", "requestId" };
 static const char *const momo_query_body[] = { "partnerCode", "requestId", "orderId", "lang",
                                                "signature" };
-/* §2.4: refund signature and body. */
+/* docs/providers.md#momo-query-and-refund: refund signature and body. */
 static const char *const momo_refund_sig[] = {
     "accessKey", "amount", "description", "orderId", "partnerCode", "requestId", "transId",
 };
 static const char *const momo_refund_body[] = {
     "partnerCode", "orderId", "requestId", "amount", "transId", "lang", "description", "signature",
 };
-/* JSON members sent as numbers (§2.2 amount is a long, §2.4 transId an int64). */
+/* JSON members sent as numbers (docs/providers.md#momo-create amount is a long,
+ * docs/providers.md#momo-query-and-refund transId an int64). */
 static const char *const momo_numeric[] = { "amount", "transId", NULL };
 
-/* §2.5 resultCode classes. PAID: 0, and 9000 since we never send autoCapture=false.
- * RETRY and REQUEST say nothing about the payment: its outcome stays unknown. Codes not
- * listed: 1000 and above are the payer's or issuer's declines (failed); below, REQUEST. */
+/* docs/providers.md#momo-result-codes resultCode classes. PAID: 0, and 9000 since we never send
+ * autoCapture=false. RETRY and REQUEST say nothing about the payment: its outcome stays unknown.
+ * Codes not listed: 1000 and above are the payer's or issuer's declines (failed); below, REQUEST.
+ */
 enum momo_class {
     MOMO_PAID,
     MOMO_PENDING,
@@ -71,7 +73,8 @@ static const struct {
     { 22, MOMO_REQUEST },   { 41, MOMO_REQUEST },
 };
 
-/* §2.3: the IPN answers. 204 is the only acknowledgement; anything else makes MoMo retry. */
+/* docs/providers.md#momo-ipn-and-redirect: the IPN answers. 204 is the only acknowledgement;
+ * anything else makes MoMo retry. */
 static const struct gw_adapter_reply momo_replies[GW_CB_VERDICTS] = {
     [GW_CB_APPLIED] = { 204, "text/plain", "" },
     [GW_CB_DUPLICATE] = { 204, "text/plain", "" },
@@ -129,8 +132,8 @@ static enum gw_err momo_config_check(const struct gw_adapter_config *cfg, struct
     return GW_OK;
 }
 
-/* §2.2 orderId regex ^[0-9a-zA-Z]([-_.]*[0-9a-zA-Z]+)*$ on top of our id grammar: starts
- * and ends with a letter or digit. */
+/* docs/providers.md#momo-create orderId regex ^[0-9a-zA-Z]([-_.]*[0-9a-zA-Z]+)*$ on top of our id
+ * grammar: starts and ends with a letter or digit. */
 static bool momo_order_id_ok(const char *s)
 {
     if (!gw_adp_id_ok(s, MOMO_ORDER_ID_MAX)) {
@@ -152,8 +155,8 @@ static const char *momo_lookup(const char *const *names, const char *const *valu
     return NULL;
 }
 
-/* §2.2-§2.4: HMAC-SHA256(secretKey, raw signature string of sig_names) into mac; values
- * are looked up by name (accessKey from the configuration), absent ones are "". */
+/* docs/providers.md#momo-signing: HMAC-SHA256(secretKey, raw signature string of sig_names) into
+ * mac; values are looked up by name (accessKey from the configuration), absent ones are "". */
 static enum gw_err momo_sign(const struct gw_adapter_config *cfg, const char *const *sig_names,
                              size_t n_sig, const char *const *names, const char *const *values,
                              size_t n, struct gw_arena *arena, char mac[GW_SHA256_HEX_BYTES])
@@ -210,8 +213,8 @@ static const char *momo_lang(const char *locale)
     return locale != NULL && strcmp(locale, "en") == 0 ? "en" : "vi";
 }
 
-/* §2.2: POST {endpoint_url}/create; requestId is charge->request_id (merchant_ref when
- * the gateway gives none: one create per attempt). */
+/* docs/providers.md#momo-create: POST {endpoint_url}/create; requestId is charge->request_id
+ * (merchant_ref when the gateway gives none: one create per attempt). */
 static enum gw_err momo_create_build(const struct gw_adapter_config *cfg,
                                      const struct gw_charge *charge, struct gw_arena *arena,
                                      struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -234,7 +237,8 @@ static enum gw_err momo_create_build(const struct gw_adapter_config *cfg,
     if (charge->amount_vnd <= 0 || charge->amount_vnd > GW_AMOUNT_VND_MAX) {
         return gw_fail(eb, GW_ERR_INVALID, "momo: amount_vnd out of range");
     }
-    const char *amount = gw_adp_i64(arena, charge->amount_vnd); /* §2.2: not x100 */
+    const char *amount =
+        gw_adp_i64(arena, charge->amount_vnd); /* docs/providers.md#momo-create: not x100 */
     if (amount == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "momo: out of request memory");
     }
@@ -274,8 +278,9 @@ static const char *momo_get(struct gw_arena *arena, const json_t *root, const ch
 }
 
 /* Loads an API answer (create, query, refund): HTTP status, JSON, partnerCode when echoed,
- * and resultCode. These answers are not signed (§2.2, §2.4 [UNVERIFIED]); they are
- * trusted as far as the TLS connection to endpoint_url is. */
+ * and resultCode. These answers are not signed (docs/providers.md#momo-create,
+ * docs/providers.md#momo-query-and-refund [UNVERIFIED]); they are trusted as far as the TLS
+ * connection to endpoint_url is. */
 static enum gw_err momo_answer(const struct gw_adapter_config *cfg,
                                const struct gw_adapter_input *in, struct gw_arena *arena,
                                json_t **root, int64_t *code, struct gw_errbuf *eb)
@@ -307,7 +312,8 @@ static enum gw_err momo_answer(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* §2.2: resultCode 0 with a payUrl is created; any other code is the provider's refusal. */
+/* docs/providers.md#momo-create: resultCode 0 with a payUrl is created; any other code is the
+ * provider's refusal. */
 static enum gw_err momo_create_parse(const struct gw_adapter_config *cfg,
                                      const struct gw_adapter_input *in, struct gw_arena *arena,
                                      struct gw_adapter_created *out, struct gw_errbuf *eb)
@@ -340,8 +346,8 @@ static enum gw_err momo_create_parse(const struct gw_adapter_config *cfg,
     return err;
 }
 
-/* The business fields of a verified IPN or redirect (§2.3), values indexed like
- * momo_ipn_sig. */
+/* The business fields of a verified IPN or redirect (docs/providers.md#momo-ipn-and-redirect),
+ * values indexed like momo_ipn_sig. */
 static enum gw_err momo_result_fields(const struct gw_adapter_config *cfg, const char *const *v,
                                       struct gw_adapter_result *out, struct gw_errbuf *eb)
 {
@@ -393,7 +399,8 @@ static enum gw_err momo_result_fields(const struct gw_adapter_config *cfg, const
     return GW_OK;
 }
 
-/* Verifies the §2.3 signature over values v (indexed like momo_ipn_sig). */
+/* Verifies the docs/providers.md#momo-ipn-and-redirect signature over values v (indexed like
+ * momo_ipn_sig). */
 static enum gw_err momo_verify(const struct gw_adapter_config *cfg, const char *const *v,
                                const char *sig, struct gw_arena *arena, struct gw_errbuf *eb)
 {
@@ -419,9 +426,9 @@ static enum gw_err momo_verify(const struct gw_adapter_config *cfg, const char *
     return GW_OK;
 }
 
-/* §2.3: the IPN is a JSON POST; the signed values are its members as text (strings
- * verbatim, numbers in plain decimal). Nothing but their types is looked at before the
- * signature checks out. */
+/* docs/providers.md#momo-ipn-and-redirect: the IPN is a JSON POST; the signed values are its
+ * members as text (strings verbatim, numbers in plain decimal). Nothing but their types is looked
+ * at before the signature checks out. */
 static enum gw_err momo_callback_parse(const struct gw_adapter_config *cfg,
                                        const struct gw_adapter_input *in, struct gw_arena *arena,
                                        struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -459,7 +466,8 @@ static enum gw_err momo_callback_parse(const struct gw_adapter_config *cfg,
     return momo_result_fields(cfg, v, out, eb);
 }
 
-/* §2.3: the redirect carries the IPN's fields in its query string; display only. */
+/* docs/providers.md#momo-ipn-and-redirect: the redirect carries the IPN's fields in its query
+ * string; display only. */
 static enum gw_err momo_return_parse(const struct gw_adapter_config *cfg,
                                      const struct gw_adapter_input *in, struct gw_arena *arena,
                                      struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -491,7 +499,7 @@ static enum gw_err momo_return_parse(const struct gw_adapter_config *cfg,
     return momo_result_fields(cfg, v, out, eb);
 }
 
-/* §2.4: POST {endpoint_url}/query with a fresh requestId. */
+/* docs/providers.md#momo-query-and-refund: POST {endpoint_url}/query with a fresh requestId. */
 static enum gw_err momo_query_build(const struct gw_adapter_config *cfg,
                                     const struct gw_charge *charge, struct gw_arena *arena,
                                     struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -514,8 +522,8 @@ static enum gw_err momo_query_build(const struct gw_adapter_config *cfg,
                         momo_query_body, values, GW_ADP_COUNT(values), arena, req, eb);
 }
 
-/* §2.4, §2.5: the payment's state; codes about our request are errors (outcome unknown),
- * 42 is not found. */
+/* docs/providers.md#momo-query-and-refund, docs/providers.md#momo-result-codes: the payment's
+ * state; codes about our request are errors (outcome unknown), 42 is not found. */
 static enum gw_err momo_query_parse(const struct gw_adapter_config *cfg,
                                     const struct gw_adapter_input *in, struct gw_arena *arena,
                                     struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -552,7 +560,8 @@ static enum gw_err momo_query_parse(const struct gw_adapter_config *cfg,
     return err == GW_OK ? GW_OK : GW_ERR_PROTOCOL; /* the message names the field */
 }
 
-/* §2.4: POST {endpoint_url}/refund; orderId is our refund_id, transId the payment's. */
+/* docs/providers.md#momo-query-and-refund: POST {endpoint_url}/refund; orderId is our refund_id,
+ * transId the payment's. */
 static enum gw_err momo_refund_build(const struct gw_adapter_config *cfg, const struct gw_refund *r,
                                      struct gw_arena *arena, struct gw_adapter_http *req,
                                      struct gw_errbuf *eb)
@@ -589,7 +598,8 @@ static enum gw_err momo_refund_build(const struct gw_adapter_config *cfg, const 
                         momo_refund_body, values, GW_ADP_COUNT(values), arena, req, eb);
 }
 
-/* §2.4, §2.5: 0 refunded; pending and retry codes leave it pending; the rest refuse. */
+/* docs/providers.md#momo-query-and-refund, docs/providers.md#momo-result-codes: 0 refunded; pending
+ * and retry codes leave it pending; the rest refuse. */
 static enum gw_err momo_refund_parse(const struct gw_adapter_config *cfg,
                                      const struct gw_adapter_input *in, struct gw_arena *arena,
                                      struct gw_refund_result *out, struct gw_errbuf *eb)
@@ -621,8 +631,9 @@ static enum gw_err momo_refund_parse(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* §2.4: the refund's status is a query of its own orderId (our refund_id), with a fresh
- * requestId: MoMo answers it like a payment, resultCode, amount and transId of the refund. */
+/* docs/providers.md#momo-query-and-refund: the refund's status is a query of its own orderId (our
+ * refund_id), with a fresh requestId: MoMo answers it like a payment, resultCode, amount and
+ * transId of the refund. */
 static enum gw_err momo_refund_query_build(const struct gw_adapter_config *cfg,
                                            const struct gw_refund *r, struct gw_arena *arena,
                                            struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -639,9 +650,10 @@ static enum gw_err momo_refund_query_build(const struct gw_adapter_config *cfg,
     return momo_query_build(cfg, &q, arena, req, eb);
 }
 
-/* §2.4, §2.5: 0 refunded, pending codes pending, failure codes refused. Codes about our
- * request or MoMo's availability are errors, and 42 (MoMo does not know the orderId, the
- * refund may not have reached it) leaves the refund pending: only MoMo's own word refuses. */
+/* docs/providers.md#momo-query-and-refund, docs/providers.md#momo-result-codes: 0 refunded, pending
+ * codes pending, failure codes refused. Codes about our request or MoMo's availability are errors,
+ * and 42 (MoMo does not know the orderId, the refund may not have reached it) leaves the refund
+ * pending: only MoMo's own word refuses. */
 static enum gw_err momo_refund_query_parse(const struct gw_adapter_config *cfg,
                                            const struct gw_adapter_input *in,
                                            struct gw_arena *arena, struct gw_refund_result *out,

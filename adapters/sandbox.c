@@ -20,7 +20,9 @@
 #define SANDBOX_URL_BYTES_MAX ((size_t)16 * 1024)
 #define SANDBOX_SIG_PARAM     "&sig="
 
-/* Field orders of the signed query strings, as the protocol lists them (§1, §3, §4). */
+/* Field orders of the signed query strings, as the protocol lists them
+ * (docs/providers.md#sandbox-checkout, docs/providers.md#sandbox-return,
+ * docs/providers.md#sandbox-query). */
 static const char *const sandbox_pay_fields[] = {
     "merchant_id", "merchant_ref", "amount_vnd", "order_info",
     "return_url",  "ipn_url",      "expires_at",
@@ -31,7 +33,8 @@ static const char *const sandbox_refund_query_fields[] = { "merchant_id", "refun
 
 #define SANDBOX_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The words of the status field (§2, §4); pending only appears in query answers. */
+/* The words of the status field (docs/providers.md#sandbox-callback,
+ * docs/providers.md#sandbox-query); pending only appears in query answers. */
 static const struct {
     const char *name;
     enum gw_pay_outcome outcome;
@@ -44,8 +47,8 @@ static const struct {
 /* The header of every signed request and answer (docs/architecture.md). */
 #define SANDBOX_SIGNATURE_HEADER "X-Sandbox-Signature"
 
-/* The answers of §2, indexed by verdict: 200 and 4xx stop the simulator, 503 makes it
- * retry. */
+/* The answers of docs/providers.md#sandbox-callback, indexed by verdict: 200 and 4xx stop the
+ * simulator, 503 makes it retry. */
 static const struct gw_adapter_reply sandbox_replies[GW_CB_VERDICTS] = {
     [GW_CB_APPLIED] = { 200, "application/json", "{\"result\":\"ok\"}" },
     [GW_CB_DUPLICATE] = { 200, "application/json", "{\"result\":\"duplicate\"}" },
@@ -196,7 +199,7 @@ static enum gw_err sandbox_signed_url(const struct gw_adapter_config *cfg, const
     return GW_OK;
 }
 
-/* §1: 303 target {endpoint_url}/sandbox/pay?{q}&sig={hmac(q)}. */
+/* docs/providers.md#sandbox-checkout: 303 target {endpoint_url}/sandbox/pay?{q}&sig={hmac(q)}. */
 static enum gw_err sandbox_checkout(const struct gw_adapter_config *cfg,
                                     const struct gw_charge *charge, struct gw_arena *arena,
                                     char **redirect_url, struct gw_errbuf *eb)
@@ -367,7 +370,8 @@ static enum gw_err sandbox_json_ids(const struct gw_adapter_config *cfg, const j
     return GW_OK;
 }
 
-/* The members of a verified status object into out (§2; §4 with allow_pending). */
+/* The members of a verified status object into out (docs/providers.md#sandbox-callback;
+ * docs/providers.md#sandbox-query with allow_pending). */
 static enum gw_err sandbox_json_fields(const struct gw_adapter_config *cfg, const json_t *obj,
                                        bool allow_pending, struct gw_adapter_result *out,
                                        struct gw_errbuf *eb)
@@ -438,8 +442,8 @@ static enum gw_err sandbox_signed_body(const struct gw_adapter_config *cfg,
     return sandbox_json_load(body, in->body_len, root, eb);
 }
 
-/* §2: POST {merchant_id, merchant_ref, txn_id, amount_vnd, status, paid_at} signed in
- * X-Sandbox-Signature over the body bytes. Unknown members are ignored. */
+/* docs/providers.md#sandbox-callback: POST {merchant_id, merchant_ref, txn_id, amount_vnd, status,
+ * paid_at} signed in X-Sandbox-Signature over the body bytes. Unknown members are ignored. */
 static enum gw_err sandbox_callback_parse(const struct gw_adapter_config *cfg,
                                           const struct gw_adapter_input *in, struct gw_arena *arena,
                                           struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -459,8 +463,9 @@ static enum gw_err sandbox_callback_parse(const struct gw_adapter_config *cfg,
     return err;
 }
 
-/* §3: return_url?merchant_ref=R&status=S&sig=hmac("merchant_ref=R&status=S"), verified over
- * the exact received bytes before the last "&sig=". Display only. */
+/* docs/providers.md#sandbox-return:
+ * return_url?merchant_ref=R&status=S&sig=hmac("merchant_ref=R&status=S"), verified over the exact
+ * received bytes before the last "&sig=". Display only. */
 static enum gw_err sandbox_return_parse(const struct gw_adapter_config *cfg,
                                         const struct gw_adapter_input *in, struct gw_arena *arena,
                                         struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -503,7 +508,8 @@ static enum gw_err sandbox_return_parse(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* §4: GET {endpoint_url}/sandbox/query?merchant_id=M&merchant_ref=R&sig=hmac(q). */
+/* docs/providers.md#sandbox-query: GET
+ * {endpoint_url}/sandbox/query?merchant_id=M&merchant_ref=R&sig=hmac(q). */
 static enum gw_err sandbox_query_build(const struct gw_adapter_config *cfg,
                                        const struct gw_charge *charge, struct gw_arena *arena,
                                        struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -532,9 +538,9 @@ static enum gw_err sandbox_query_build(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* §4: 200 with the status object (pending allowed), or 404 {"status":"not_found"}; both
- * signed in X-Sandbox-Signature (feegate-banksim signs the 404 too, and an unsigned
- * not_found is refused: it could otherwise be forged to expire a paid attempt). */
+/* docs/providers.md#sandbox-query: 200 with the status object (pending allowed), or 404
+ * {"status":"not_found"}; both signed in X-Sandbox-Signature (feegate-banksim signs the 404 too,
+ * and an unsigned not_found is refused: it could otherwise be forged to expire a paid attempt). */
 static enum gw_err sandbox_query_parse(const struct gw_adapter_config *cfg,
                                        const struct gw_adapter_input *in, struct gw_arena *arena,
                                        struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -566,7 +572,7 @@ static enum gw_err sandbox_query_parse(const struct gw_adapter_config *cfg,
     return err;
 }
 
-/* ---- refunds (§5, §6) ---- */
+/* ---- refunds (docs/providers.md#sandbox-refund, docs/providers.md#sandbox-refund-query) ---- */
 
 /* The words of a refund's status field. */
 static const struct {
@@ -595,8 +601,9 @@ static enum gw_err sandbox_refund_check(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* §5: POST {endpoint_url}/sandbox/refund, JSON {merchant_id, merchant_ref, refund_id,
- * amount_vnd, reason} in that order, X-Sandbox-Signature: hmac(body bytes). */
+/* docs/providers.md#sandbox-refund: POST {endpoint_url}/sandbox/refund, JSON {merchant_id,
+ * merchant_ref, refund_id, amount_vnd, reason} in that order, X-Sandbox-Signature: hmac(body
+ * bytes). */
 static enum gw_err sandbox_refund_build(const struct gw_adapter_config *cfg,
                                         const struct gw_refund *r, struct gw_arena *arena,
                                         struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -640,7 +647,7 @@ static enum gw_err sandbox_refund_build(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* The members of a verified refund object (§5) into out. */
+/* The members of a verified refund object (docs/providers.md#sandbox-refund) into out. */
 static enum gw_err sandbox_refund_fields(const struct gw_adapter_config *cfg, const json_t *obj,
                                          struct gw_refund_result *out, struct gw_errbuf *eb)
 {
@@ -692,9 +699,9 @@ static enum gw_err sandbox_refund_fields(const struct gw_adapter_config *cfg, co
     return GW_OK;
 }
 
-/* §5, §6: a signed answer. 200 carries the refund object; 404 {"status":"not_found"} (the
- * bank has no such refund) leaves it pending, like anything unreadable: an unknown refund is
- * never taken for a refused one. */
+/* docs/providers.md#sandbox-refund, docs/providers.md#sandbox-refund-query: a signed answer. 200
+ * carries the refund object; 404 {"status":"not_found"} (the bank has no such refund) leaves it
+ * pending, like anything unreadable: an unknown refund is never taken for a refused one. */
 static enum gw_err sandbox_refund_answer(const struct gw_adapter_config *cfg,
                                          const struct gw_adapter_input *in,
                                          struct gw_refund_result *out, struct gw_errbuf *eb)
@@ -738,7 +745,8 @@ static enum gw_err sandbox_refund_parse(const struct gw_adapter_config *cfg,
     return sandbox_refund_answer(cfg, in, out, eb);
 }
 
-/* §6: GET {endpoint_url}/sandbox/refund_query?merchant_id=M&refund_id=X&sig=hmac(q). */
+/* docs/providers.md#sandbox-refund-query: GET
+ * {endpoint_url}/sandbox/refund_query?merchant_id=M&refund_id=X&sig=hmac(q). */
 static enum gw_err sandbox_refund_query_build(const struct gw_adapter_config *cfg,
                                               const struct gw_refund *r, struct gw_arena *arena,
                                               struct gw_adapter_http *req, struct gw_errbuf *eb)

@@ -1,8 +1,8 @@
-/* VNPAY payment gateway, API 2.1.0 (../shared/reference/providers.md §1): the signed
+/* VNPAY payment gateway, API 2.1.0 (docs/providers.md#vnpay-210): the signed
  * redirect to the payment page, the IPN (GET) and the browser return verified over every
  * received vnp_* parameter, querydr and refund with their pipe-joined checksums. All MACs
- * are lowercase hex HMAC-SHA512 under vnp_HashSecret (§0), compared in constant time,
- * case-insensitively; nothing is read from a message before its hash checks out. */
+ * are lowercase hex HMAC-SHA512 under vnp_HashSecret (docs/providers.md#hmac-basics), compared in
+ * constant time, case-insensitively; nothing is read from a message before its hash checks out. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,10 +20,10 @@
 #define VNPAY_HASH       "vnp_SecureHash"
 #define VNPAY_HASH_TYPE  "vnp_SecureHashType"
 #define VNPAY_PREFIX     "vnp_"
-#define VNPAY_API_PATH   "/merchant_webapi/api/transaction" /* §1.1 */
-#define VNPAY_ORDER_TYPE "other"                            /* §1.2: generic goods code */
-#define VNPAY_INFO_MAX   255                                /* §1.2 vnp_OrderInfo */
-#define VNPAY_TXN_NO_MAX 15                                 /* §1.4 vnp_TransactionNo */
+#define VNPAY_API_PATH   "/merchant_webapi/api/transaction" /* docs/providers.md#vnpay-endpoints */
+#define VNPAY_ORDER_TYPE "other" /* docs/providers.md#vnpay-pay-request: generic goods code */
+#define VNPAY_INFO_MAX   255     /* docs/providers.md#vnpay-pay-request vnp_OrderInfo */
+#define VNPAY_TXN_NO_MAX 15      /* docs/providers.md#vnpay-ipn-and-return vnp_TransactionNo */
 #define VNPAY_SERVER_IP  "127.0.0.1"
 
 struct vnpay_pair {
@@ -31,7 +31,7 @@ struct vnpay_pair {
     const char *value; /* NULL: not sent */
 };
 
-/* §1.5: querydr request and response checksum orders. */
+/* docs/providers.md#vnpay-querydr: querydr request and response checksum orders. */
 static const char *const vnpay_querydr_hash[] = {
     "vnp_RequestId",       "vnp_Version",    "vnp_Command", "vnp_TmnCode",   "vnp_TxnRef",
     "vnp_TransactionDate", "vnp_CreateDate", "vnp_IpAddr",  "vnp_OrderInfo",
@@ -42,7 +42,7 @@ static const char *const vnpay_querydr_answer_hash[] = {
     "vnp_PayDate",    "vnp_TransactionNo", "vnp_TransactionType", "vnp_TransactionStatus",
     "vnp_OrderInfo",  "vnp_PromotionCode", "vnp_PromotionAmount",
 };
-/* §1.6: refund request and response checksum orders. */
+/* docs/providers.md#vnpay-refund: refund request and response checksum orders. */
 static const char *const vnpay_refund_hash[] = {
     "vnp_RequestId",       "vnp_Version",  "vnp_Command",    "vnp_TmnCode",
     "vnp_TransactionType", "vnp_TxnRef",   "vnp_Amount",     "vnp_TransactionNo",
@@ -56,7 +56,8 @@ static const char *const vnpay_refund_answer_hash[] = {
     "vnp_OrderInfo",
 };
 
-/* §1.4: the IPN answers, indexed by verdict. VNPAY stops on 00 and 02, retries on the rest. */
+/* docs/providers.md#vnpay-ipn-and-return: the IPN answers, indexed by verdict. VNPAY stops on 00
+ * and 02, retries on the rest. */
 static const struct gw_adapter_reply vnpay_replies[GW_CB_VERDICTS] = {
     [GW_CB_APPLIED] = { 200, "application/json",
                         "{\"RspCode\":\"00\",\"Message\":\"Confirm Success\"}" },
@@ -74,8 +75,9 @@ static const struct gw_adapter_reply vnpay_replies[GW_CB_VERDICTS] = {
                             "{\"RspCode\":\"99\",\"Message\":\"Unknow error\"}" },
 };
 
-/* §1.7: vnp_TransactionStatus of a payment (IPN, return, querydr) -> outcome. 05/06/09 are
- * refund states of a paid transaction; 07 (fraud review) waits for the merchant's decision. */
+/* docs/providers.md#vnpay-codes: vnp_TransactionStatus of a payment (IPN, return, querydr) ->
+ * outcome. 05/06/09 are refund states of a paid transaction; 07 (fraud review) waits for the
+ * merchant's decision. */
 static const struct {
     const char *code;
     enum gw_pay_outcome outcome;
@@ -85,7 +87,7 @@ static const struct {
     { "07", GW_PAY_PENDING },   { "09", GW_PAY_SUCCEEDED },
 };
 
-/* §1.7: querydr and refund vnp_ResponseCode classes. */
+/* docs/providers.md#vnpay-codes: querydr and refund vnp_ResponseCode classes. */
 enum vnpay_api_class {
     VNPAY_API_OK,
     VNPAY_API_NOT_FOUND,
@@ -102,8 +104,8 @@ static const struct {
     { "97", VNPAY_API_REFUSED },   { "99", VNPAY_API_RETRY },
 };
 
-/* §1.2 vnp_OrderInfo must be ASCII without diacritics: Vietnamese letters fold to their base
- * letter. Latin-1 U+00C0..U+00FF, a space where there is no letter. */
+/* docs/providers.md#vnpay-pay-request vnp_OrderInfo must be ASCII without diacritics: Vietnamese
+ * letters fold to their base letter. Latin-1 U+00C0..U+00FF, a space where there is no letter. */
 static const char vnpay_fold_latin1[] = "AAAAAAACEEEEIIII"
                                         "DNOOOOO OUUUUY s"
                                         "aaaaaaaceeeeiiii"
@@ -178,8 +180,8 @@ static int vnpay_pair_cmp(const void *a, const void *b)
     return strcmp(pa->name, pb->name); /* byte order, as PHP ksort on ASCII names */
 }
 
-/* §1.3 steps 2-5: drops empty values, sorts by name, form-encodes, joins with '&' into
- * *data and puts the HMAC-SHA512 of it into mac. Reorders pairs. */
+/* docs/providers.md#vnpay-signing steps 2-5: drops empty values, sorts by name, form-encodes, joins
+ * with '&' into *data and puts the HMAC-SHA512 of it into mac. Reorders pairs. */
 static enum gw_err vnpay_sign_pairs(const struct gw_adapter_config *cfg, struct vnpay_pair *pairs,
                                     size_t n, struct gw_arena *arena, char **data,
                                     char mac[GW_SHA512_HEX_BYTES])
@@ -247,8 +249,9 @@ static char vnpay_fold(uint32_t cp)
     return ' ';
 }
 
-/* §1.2/§1.3: order info as VNPAY accepts it: ASCII, no diacritics, none of * ~ ! ' ( )
- * (the demos encode them differently), no control bytes; at most 255 bytes. */
+/* docs/providers.md#vnpay-pay-request/docs/providers.md#vnpay-signing: order info as VNPAY accepts
+ * it: ASCII, no diacritics, none of * ~ ! ' ( ) (the demos encode them differently), no control
+ * bytes; at most 255 bytes. */
 static char *vnpay_ascii_text(struct gw_arena *arena, const char *in)
 {
     size_t n = strlen(in);
@@ -281,7 +284,8 @@ static const char *vnpay_locale(const char *locale)
     return locale != NULL && strcmp(locale, "en") == 0 ? "en" : "vn";
 }
 
-/* §1.2, §1.3: {endpoint_url}?{sorted encoded params}&vnp_SecureHash={hmac}. */
+/* docs/providers.md#vnpay-pay-request, docs/providers.md#vnpay-signing: {endpoint_url}?{sorted
+ * encoded params}&vnp_SecureHash={hmac}. */
 static enum gw_err vnpay_checkout(const struct gw_adapter_config *cfg,
                                   const struct gw_charge *charge, struct gw_arena *arena,
                                   char **redirect_url, struct gw_errbuf *eb)
@@ -310,7 +314,8 @@ static enum gw_err vnpay_checkout(const struct gw_adapter_config *cfg,
     gw_time_compact_vn(charge->expires_at, expires);
     const char *info =
         vnpay_ascii_text(arena, charge->order_info != NULL ? charge->order_info : "");
-    const char *amount = gw_adp_i64(arena, charge->amount_vnd * 100); /* §1.2: x100 */
+    const char *amount =
+        gw_adp_i64(arena, charge->amount_vnd * 100); /* docs/providers.md#vnpay-pay-request: x100 */
     if (info == NULL || amount == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "vnpay: out of request memory");
     }
@@ -345,10 +350,10 @@ static enum gw_err vnpay_checkout(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* §1.3 verification: decodes the query string, takes every vnp_* parameter (known or not)
- * but the hash itself, drops empty ones, sorts, re-encodes and compares the HMAC with
- * vnp_SecureHash, case-insensitively and in constant time. A repeated vnp_ name is refused:
- * it would make the signed data ambiguous. */
+/* docs/providers.md#vnpay-signing verification: decodes the query string, takes every vnp_*
+ * parameter (known or not) but the hash itself, drops empty ones, sorts, re-encodes and compares
+ * the HMAC with vnp_SecureHash, case-insensitively and in constant time. A repeated vnp_ name is
+ * refused: it would make the signed data ambiguous. */
 static enum gw_err vnpay_verify_query(const struct gw_adapter_config *cfg,
                                       const struct gw_adapter_input *in, struct gw_arena *arena,
                                       struct gw_kv **kv, size_t *n, struct gw_errbuf *eb)
@@ -407,9 +412,9 @@ static bool vnpay_code_ok(const char *s)
     return s != NULL && strlen(s) == 2 && s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9';
 }
 
-/* §1.4: paid only when vnp_ResponseCode and vnp_TransactionStatus are both 00 (the C#
- * demo's AND); 07 (fraud review) stays pending; otherwise the status table decides, and a
- * non-00 response code over a "paid" status is a failure. */
+/* docs/providers.md#vnpay-ipn-and-return: paid only when vnp_ResponseCode and vnp_TransactionStatus
+ * are both 00 (the C# demo's AND); 07 (fraud review) stays pending; otherwise the status table
+ * decides, and a non-00 response code over a "paid" status is a failure. */
 static enum gw_pay_outcome vnpay_outcome(const char *rc, const char *ts)
 {
     enum gw_pay_outcome o = GW_PAY_FAILED;
@@ -438,7 +443,8 @@ static bool vnpay_amount(const char *s, int64_t *vnd)
     return true;
 }
 
-/* Checks and copies the identity fields shared by IPN, return and querydr (§1.4, §1.5). */
+/* Checks and copies the identity fields shared by IPN, return and querydr
+ * (docs/providers.md#vnpay-ipn-and-return, docs/providers.md#vnpay-querydr). */
 static enum gw_err vnpay_ids(const struct gw_adapter_config *cfg, const char *tmn, const char *ref,
                              const char *txn_no, struct gw_adapter_result *out,
                              struct gw_errbuf *eb)
@@ -462,7 +468,7 @@ static enum gw_err vnpay_ids(const struct gw_adapter_config *cfg, const char *tm
     return GW_OK;
 }
 
-/* The business fields of a verified IPN or return (§1.4). */
+/* The business fields of a verified IPN or return (docs/providers.md#vnpay-ipn-and-return). */
 static enum gw_err vnpay_redirect_fields(const struct gw_adapter_config *cfg,
                                          const struct gw_kv *kv, size_t n,
                                          struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -497,7 +503,8 @@ static enum gw_err vnpay_redirect_fields(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* §1.4: the IPN arrives by GET with the result in the query string. */
+/* docs/providers.md#vnpay-ipn-and-return: the IPN arrives by GET with the result in the query
+ * string. */
 static enum gw_err vnpay_callback_parse(const struct gw_adapter_config *cfg,
                                         const struct gw_adapter_input *in, struct gw_arena *arena,
                                         struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -522,7 +529,8 @@ static enum gw_err vnpay_callback_parse(const struct gw_adapter_config *cfg,
     return vnpay_redirect_fields(cfg, kv, n, out, eb);
 }
 
-/* §1.4: the browser return carries the IPN's parameters; display only. */
+/* docs/providers.md#vnpay-ipn-and-return: the browser return carries the IPN's parameters; display
+ * only. */
 static enum gw_err vnpay_return_parse(const struct gw_adapter_config *cfg,
                                       const struct gw_adapter_input *in, struct gw_arena *arena,
                                       struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -541,8 +549,8 @@ static enum gw_err vnpay_return_parse(const struct gw_adapter_config *cfg,
     return vnpay_redirect_fields(cfg, kv, n, out, eb);
 }
 
-/* §1.1: the querydr/refund URL: api_url, or the payment page's scheme and host with the
- * sandbox path. */
+/* docs/providers.md#vnpay-endpoints: the querydr/refund URL: api_url, or the payment page's scheme
+ * and host with the sandbox path. */
 static const char *vnpay_api_url(const struct gw_adapter_config *cfg, struct gw_arena *arena)
 {
     if (gw_adp_nonempty(cfg->api_url)) {
@@ -565,8 +573,9 @@ static const char *vnpay_pair_get(const struct vnpay_pair *pairs, size_t n, cons
     return NULL;
 }
 
-/* §1.5/§1.6: POST JSON of fields (in order, NULL values left out) plus vnp_SecureHash =
- * HMAC-SHA512 over the values named by hash, joined with '|' (absent = ""). */
+/* docs/providers.md#vnpay-querydr/docs/providers.md#vnpay-refund: POST JSON of fields (in order,
+ * NULL values left out) plus vnp_SecureHash = HMAC-SHA512 over the values named by hash, joined
+ * with '|' (absent = ""). */
 static enum gw_err vnpay_api_request(const struct gw_adapter_config *cfg,
                                      const struct vnpay_pair *fields, size_t n,
                                      const char *const *hash, size_t n_hash, struct gw_arena *arena,
@@ -612,7 +621,8 @@ static enum gw_err vnpay_api_request(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* §1.5: querydr for the charge; request_id and requested_at are this request's. */
+/* docs/providers.md#vnpay-querydr: querydr for the charge; request_id and requested_at are this
+ * request's. */
 static enum gw_err vnpay_query_build(const struct gw_adapter_config *cfg,
                                      const struct gw_charge *charge, struct gw_arena *arena,
                                      struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -656,8 +666,9 @@ static enum gw_err vnpay_query_build(const struct gw_adapter_config *cfg,
                              GW_ADP_COUNT(vnpay_querydr_hash), arena, req, eb);
 }
 
-/* §1.5/§1.6: parses a JSON answer and verifies its vnp_SecureHash over the values named by
- * hash, as received (absent = ""), before anything else is read. */
+/* docs/providers.md#vnpay-querydr/docs/providers.md#vnpay-refund: parses a JSON answer and verifies
+ * its vnp_SecureHash over the values named by hash, as received (absent = ""), before anything else
+ * is read. */
 static enum gw_err vnpay_api_answer(const struct gw_adapter_config *cfg,
                                     const struct gw_adapter_input *in, struct gw_arena *arena,
                                     const char *const *hash, size_t n_hash, json_t **root,
@@ -727,7 +738,7 @@ static enum vnpay_api_class vnpay_api_class(const char *rc)
     return VNPAY_API_RETRY; /* unknown code: the outcome stays unknown */
 }
 
-/* The fields of a verified querydr answer with code 00 (§1.5). */
+/* The fields of a verified querydr answer with code 00 (docs/providers.md#vnpay-querydr). */
 static enum gw_err vnpay_query_fields(const struct gw_adapter_config *cfg, struct gw_arena *arena,
                                       const json_t *root, struct gw_adapter_result *out,
                                       struct gw_errbuf *eb)
@@ -760,8 +771,9 @@ static enum gw_err vnpay_query_fields(const struct gw_adapter_config *cfg, struc
     return GW_OK;
 }
 
-/* §1.5, §1.7: 00 gives the transaction's state, 91 not found; 94 and 99 mean ask again;
- * a refusal of our request (02, 03, 97) is a protocol error, never a payment failure. */
+/* docs/providers.md#vnpay-querydr, docs/providers.md#vnpay-codes: 00 gives the transaction's state,
+ * 91 not found; 94 and 99 mean ask again; a refusal of our request (02, 03, 97) is a protocol
+ * error, never a payment failure. */
 static enum gw_err vnpay_query_parse(const struct gw_adapter_config *cfg,
                                      const struct gw_adapter_input *in, struct gw_arena *arena,
                                      struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -815,7 +827,7 @@ static enum gw_err vnpay_refund_check(const struct gw_refund *r, struct gw_errbu
     return GW_OK;
 }
 
-/* §1.6: refund of r->amount_vnd (x100), 02 full or 03 partial. */
+/* docs/providers.md#vnpay-refund: refund of r->amount_vnd (x100), 02 full or 03 partial. */
 static enum gw_err vnpay_refund_build(const struct gw_adapter_config *cfg,
                                       const struct gw_refund *r, struct gw_arena *arena,
                                       struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -858,8 +870,9 @@ static enum gw_err vnpay_refund_build(const struct gw_adapter_config *cfg,
                              GW_ADP_COUNT(vnpay_refund_hash), arena, req, eb);
 }
 
-/* §1.6, §1.7: 00 with status 00 is done, 05/06 (or none) in progress, 09 refused at the
- * bank; 94 (already being processed) and 99 stay pending; 02, 03, 91, 95, 97 refuse. */
+/* docs/providers.md#vnpay-refund, docs/providers.md#vnpay-codes: 00 with status 00 is done, 05/06
+ * (or none) in progress, 09 refused at the bank; 94 (already being processed) and 99 stay pending;
+ * 02, 03, 91, 95, 97 refuse. */
 static enum gw_err vnpay_refund_parse(const struct gw_adapter_config *cfg,
                                       const struct gw_adapter_input *in, struct gw_arena *arena,
                                       struct gw_refund_result *out, struct gw_errbuf *eb)
@@ -904,10 +917,11 @@ static enum gw_err vnpay_refund_parse(const struct gw_adapter_config *cfg,
     return err;
 }
 
-/* §1.5 for a refund. VNPAY has no refund query of its own: querydr of the paid charge
- * answers with the charge's latest refund, its type (02 full, 03 partial) and status. That
- * it is the refund asked about is the gateway's part (GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME,
- * docs/adapters.md). vnpay_query_build checks the configuration. */
+/* docs/providers.md#vnpay-querydr for a refund. VNPAY has no refund query of its own: querydr of
+ * the paid charge answers with the charge's latest refund, its type (02 full, 03 partial) and
+ * status. That it is the refund asked about is the gateway's part
+ * (GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME, docs/adapters.md). vnpay_query_build checks the
+ * configuration. */
 static enum gw_err vnpay_refund_query_build(const struct gw_adapter_config *cfg,
                                             const struct gw_refund *r, struct gw_arena *arena,
                                             struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -929,11 +943,12 @@ static enum gw_err vnpay_refund_query_build(const struct gw_adapter_config *cfg,
     return vnpay_query_build(cfg, &charge, arena, req, eb);
 }
 
-/* The querydr answer about a refund (§1.5, §1.7): type 02 or 03 with status 00 is refunded,
- * with 09 refused at the bank; anything else (05 and 06 in progress, or still the payment
- * itself, type 01) stays pending, and so do 91 and the codes that mean "ask again": never
- * rejected on a guess. vnp_TransactionNo there is the charge's, not the refund's, so the
- * refund keeps the number its own answer gave, if any. */
+/* The querydr answer about a refund (docs/providers.md#vnpay-querydr,
+ * docs/providers.md#vnpay-codes): type 02 or 03 with status 00 is refunded, with 09 refused at the
+ * bank; anything else (05 and 06 in progress, or still the payment itself, type 01) stays pending,
+ * and so do 91 and the codes that mean "ask again": never rejected on a guess. vnp_TransactionNo
+ * there is the charge's, not the refund's, so the refund keeps the number its own answer gave, if
+ * any. */
 static enum gw_err vnpay_refund_query_parse(const struct gw_adapter_config *cfg,
                                             const struct gw_adapter_input *in,
                                             struct gw_arena *arena, struct gw_refund_result *out,

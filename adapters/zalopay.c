@@ -1,4 +1,4 @@
-/* ZaloPay OpenAPI v2 (../shared/reference/providers.md §3): create (form POST, mac under
+/* ZaloPay OpenAPI v2 (docs/providers.md#zalopay-v2): create (form POST, mac under
  * key1), the callback ({"data","mac","type"}, mac under key2 over the data string exactly as
  * received), the redirect checksum (key2), query, refund and query_refund (key1). MACs are
  * lowercase hex HMAC-SHA256 over '|'-joined raw values; the field lists below are the
@@ -14,16 +14,18 @@
 
 #include "banned.h"
 
-#define ZALOPAY_FORM         "application/x-www-form-urlencoded"
-#define ZALOPAY_APP_USER     "feegate"
-#define ZALOPAY_KEY1         "key1" /* in a mac list: the key itself as a value (§3.5) */
-#define ZALOPAY_TRANS_ID_MAX 40     /* §3.2 app_trans_id string(40) */
-#define ZALOPAY_PREFIX_BYTES 7      /* "yymmdd_" */
+#define ZALOPAY_FORM     "application/x-www-form-urlencoded"
+#define ZALOPAY_APP_USER "feegate"
+#define ZALOPAY_KEY1                                                        \
+    "key1"                      /* in a mac list: the key itself as a value \
+                                   (docs/providers.md#zalopay-query-and-refund) */
+#define ZALOPAY_TRANS_ID_MAX 40 /* docs/providers.md#zalopay-create app_trans_id string(40) */
+#define ZALOPAY_PREFIX_BYTES 7  /* "yymmdd_" */
 #define ZALOPAY_EXPIRE_S_MIN 300
 #define ZALOPAY_EXPIRE_S_MAX 2592000
 #define ZALOPAY_DESC_MAX     256
 
-/* §3.2: create mac and body. */
+/* docs/providers.md#zalopay-create: create mac and body. */
 static const char *const zalopay_create_mac[] = {
     "app_id", "app_trans_id", "app_user", "amount", "app_time", "embed_data", "item",
 };
@@ -41,11 +43,12 @@ static const char *const zalopay_create_body[] = {
     "expire_duration_seconds",
     "mac",
 };
-/* §3.4: redirect checksum (key2); the parameters arrive under these names. */
+/* docs/providers.md#zalopay-redirect: redirect checksum (key2); the parameters arrive under these
+ * names. */
 static const char *const zalopay_redirect_mac[] = {
     "appid", "apptransid", "pmcid", "bankcode", "amount", "discountamount", "status",
 };
-/* §3.5: query, refund, query_refund. */
+/* docs/providers.md#zalopay-query-and-refund: query, refund, query_refund. */
 static const char *const zalopay_query_mac[] = { "app_id", "app_trans_id", ZALOPAY_KEY1 };
 static const char *const zalopay_query_body[] = { "app_id", "app_trans_id", "mac" };
 static const char *const zalopay_refund_mac[] = {
@@ -57,8 +60,9 @@ static const char *const zalopay_refund_body[] = {
 static const char *const zalopay_qrefund_mac[] = { "app_id", "m_refund_id", "timestamp" };
 static const char *const zalopay_qrefund_body[] = { "app_id", "m_refund_id", "timestamp", "mac" };
 
-/* §3.3: callback answers. 1 processed, 2 duplicate: ZaloPay stops; anything else (0) makes
- * it call again (at most 3 times); -1 is the official sample's "mac is not equal". */
+/* docs/providers.md#zalopay-callback: callback answers. 1 processed, 2 duplicate: ZaloPay stops;
+ * anything else (0) makes it call again (at most 3 times); -1 is the official sample's "mac is not
+ * equal". */
 static const struct gw_adapter_reply zalopay_replies[GW_CB_VERDICTS] = {
     [GW_CB_APPLIED] = { 200, "application/json",
                         "{\"return_code\":1,\"return_message\":\"success\"}" },
@@ -102,7 +106,8 @@ const struct gw_adapter_ops gw_adapter_zalopay = {
     .refund_build = zalopay_refund_build,
     .refund_parse = zalopay_refund_parse,
     .refund_query_build = zalopay_refund_query_build,
-    .refund_query_parse = zalopay_refund_parse, /* §3.5: same return codes */
+    .refund_query_parse =
+        zalopay_refund_parse, /* docs/providers.md#zalopay-query-and-refund: same return codes */
 };
 
 static bool zalopay_digits(const char *s, size_t n_max)
@@ -190,7 +195,8 @@ static enum gw_err zalopay_request(const struct gw_adapter_config *cfg, const ch
     return GW_OK;
 }
 
-/* §3.2: app_trans_id = yymmdd (Vietnam date of t) + "_" + ref, at most 40 bytes. */
+/* docs/providers.md#zalopay-create: app_trans_id = yymmdd (Vietnam date of t) + "_" + ref, at most
+ * 40 bytes. */
 static char *zalopay_trans_id(struct gw_arena *arena, time_t t, const char *ref)
 {
     if (t <= 0 || !gw_adp_id_ok(ref, ZALOPAY_TRANS_ID_MAX - ZALOPAY_PREFIX_BYTES)) {
@@ -217,7 +223,8 @@ static const char *zalopay_ref_of(const char *trans_id)
     return trans_id[6] == '_' && gw_adp_id_ok(ref, GW_MERCHANT_REF_BYTES_MAX) ? ref : NULL;
 }
 
-/* §3.2: embed_data carries the return page; one serialisation, hashed as sent. */
+/* docs/providers.md#zalopay-create: embed_data carries the return page; one serialisation, hashed
+ * as sent. */
 static char *zalopay_embed_data(const struct gw_adapter_config *cfg, struct gw_arena *arena)
 {
     struct gw_adp_str s;
@@ -229,8 +236,8 @@ static char *zalopay_embed_data(const struct gw_adapter_config *cfg, struct gw_a
     return gw_adp_str_finish(&s, &out, NULL) == GW_OK ? out : NULL;
 }
 
-/* §3.2: POST {endpoint_url}/v2/create. app_time is created_at in ms; the order lives until
- * expires_at when ZaloPay accepts that duration (300 s..30 days). */
+/* docs/providers.md#zalopay-create: POST {endpoint_url}/v2/create. app_time is created_at in ms;
+ * the order lives until expires_at when ZaloPay accepts that duration (300 s..30 days). */
 static enum gw_err zalopay_create_build(const struct gw_adapter_config *cfg,
                                         const struct gw_charge *charge, struct gw_arena *arena,
                                         struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -292,7 +299,8 @@ static const char *zalopay_get(struct gw_arena *arena, const json_t *root, const
     return gw_adp_json_text(arena, root, key, &v) ? v : NULL;
 }
 
-/* Loads an API answer and its return_code. The answers of §3.2/§3.5 are not signed: they
+/* Loads an API answer and its return_code. The answers of
+ * docs/providers.md#zalopay-create/docs/providers.md#zalopay-query-and-refund are not signed: they
  * are trusted as far as the TLS connection to endpoint_url is. */
 static enum gw_err zalopay_answer(const struct gw_adapter_config *cfg,
                                   const struct gw_adapter_input *in, json_t **root, int64_t *code,
@@ -331,7 +339,8 @@ static void zalopay_code(struct gw_arena *arena, const json_t *root, int64_t cod
     }
 }
 
-/* §3.2: return_code 1 with an order_url is created; 2 is ZaloPay's refusal. */
+/* docs/providers.md#zalopay-create: return_code 1 with an order_url is created; 2 is ZaloPay's
+ * refusal. */
 static enum gw_err zalopay_create_parse(const struct gw_adapter_config *cfg,
                                         const struct gw_adapter_input *in, struct gw_arena *arena,
                                         struct gw_adapter_created *out, struct gw_errbuf *eb)
@@ -360,8 +369,8 @@ static enum gw_err zalopay_create_parse(const struct gw_adapter_config *cfg,
     return err;
 }
 
-/* The business fields of a verified callback's data (§3.3): only successful payments are
- * called back. */
+/* The business fields of a verified callback's data (docs/providers.md#zalopay-callback): only
+ * successful payments are called back. */
 static enum gw_err zalopay_data_fields(const struct gw_adapter_config *cfg, struct gw_arena *arena,
                                        const json_t *data, struct gw_adapter_result *out,
                                        struct gw_errbuf *eb)
@@ -398,10 +407,10 @@ static enum gw_err zalopay_data_fields(const struct gw_adapter_config *cfg, stru
     return GW_OK;
 }
 
-/* §3.3: POST {"data":"<json>","mac":"<hex>","type":1}. The envelope is read for data and
- * mac only; mac = HMAC-SHA256(key2, data) over the data string as received (decoded from
- * its JSON string, never re-serialised); then data is parsed. type 2 (agreement) is not
- * ours. */
+/* docs/providers.md#zalopay-callback: POST {"data":"<json>","mac":"<hex>","type":1}. The envelope
+ * is read for data and mac only; mac = HMAC-SHA256(key2, data) over the data string as received
+ * (decoded from its JSON string, never re-serialised); then data is parsed. type 2 (agreement) is
+ * not ours. */
 static enum gw_err zalopay_callback_parse(const struct gw_adapter_config *cfg,
                                           const struct gw_adapter_input *in, struct gw_arena *arena,
                                           struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -453,8 +462,8 @@ static enum gw_err zalopay_callback_parse(const struct gw_adapter_config *cfg,
     return err;
 }
 
-/* §3.4: the browser returns with appid, apptransid, pmcid, bankcode, amount,
- * discountamount, status and checksum = HMAC(key2, those joined with '|'). Display only. */
+/* docs/providers.md#zalopay-redirect: the browser returns with appid, apptransid, pmcid, bankcode,
+ * amount, discountamount, status and checksum = HMAC(key2, those joined with '|'). Display only. */
 static enum gw_err zalopay_return_parse(const struct gw_adapter_config *cfg,
                                         const struct gw_adapter_input *in, struct gw_arena *arena,
                                         struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -504,8 +513,8 @@ static enum gw_err zalopay_return_parse(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* §3.5: POST {endpoint_url}/v2/query, mac = HMAC(key1, app_id|app_trans_id|key1); the
- * app_trans_id is rebuilt from created_at as create made it. */
+/* docs/providers.md#zalopay-query-and-refund: POST {endpoint_url}/v2/query, mac = HMAC(key1,
+ * app_id|app_trans_id|key1); the app_trans_id is rebuilt from created_at as create made it. */
 static enum gw_err zalopay_query_build(const struct gw_adapter_config *cfg,
                                        const struct gw_charge *charge, struct gw_arena *arena,
                                        struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -525,9 +534,9 @@ static enum gw_err zalopay_query_build(const struct gw_adapter_config *cfg,
                            zalopay_query_body, values, GW_ADP_COUNT(values), arena, req, eb);
 }
 
-/* §3.5: return_code 1 paid, 2 failed, 3 (or is_processing) pending; -500 and -429 ask
- * again; other codes refuse our request (outcome unknown). The answer does not echo
- * app_trans_id: merchant_ref stays empty and the gateway matches by its request. */
+/* docs/providers.md#zalopay-query-and-refund: return_code 1 paid, 2 failed, 3 (or is_processing)
+ * pending; -500 and -429 ask again; other codes refuse our request (outcome unknown). The answer
+ * does not echo app_trans_id: merchant_ref stays empty and the gateway matches by its request. */
 static enum gw_err zalopay_query_parse(const struct gw_adapter_config *cfg,
                                        const struct gw_adapter_input *in, struct gw_arena *arena,
                                        struct gw_adapter_result *out, struct gw_errbuf *eb)
@@ -567,7 +576,8 @@ static enum gw_err zalopay_query_parse(const struct gw_adapter_config *cfg,
     return GW_OK;
 }
 
-/* §3.5: m_refund_id = yymmdd (Vietnam date of the refund's creation) _ app_id _ refund_id. */
+/* docs/providers.md#zalopay-query-and-refund: m_refund_id = yymmdd (Vietnam date of the refund's
+ * creation) _ app_id _ refund_id. */
 static char *zalopay_refund_id(const struct gw_adapter_config *cfg, const struct gw_refund *r,
                                struct gw_arena *arena)
 {
@@ -579,7 +589,7 @@ static char *zalopay_refund_id(const struct gw_adapter_config *cfg, const struct
     return gw_arena_printf(arena, "%s_%s_%s", d, cfg->merchant_id, r->refund_id);
 }
 
-/* §3.5: POST {endpoint_url}/v2/refund. */
+/* docs/providers.md#zalopay-query-and-refund: POST {endpoint_url}/v2/refund. */
 static enum gw_err zalopay_refund_build(const struct gw_adapter_config *cfg,
                                         const struct gw_refund *r, struct gw_arena *arena,
                                         struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -615,7 +625,8 @@ static enum gw_err zalopay_refund_build(const struct gw_adapter_config *cfg,
                            zalopay_refund_body, values, GW_ADP_COUNT(values), arena, req, eb);
 }
 
-/* §3.5: POST {endpoint_url}/v2/query_refund for the refund r (same m_refund_id). */
+/* docs/providers.md#zalopay-query-and-refund: POST {endpoint_url}/v2/query_refund for the refund r
+ * (same m_refund_id). */
 static enum gw_err zalopay_refund_query_build(const struct gw_adapter_config *cfg,
                                               const struct gw_refund *r, struct gw_arena *arena,
                                               struct gw_adapter_http *req, struct gw_errbuf *eb)
@@ -640,8 +651,9 @@ static enum gw_err zalopay_refund_query_build(const struct gw_adapter_config *cf
                            GW_ADP_COUNT(values), arena, req, eb);
 }
 
-/* §3.5: refund and query_refund answers: 1 refunded, 2 refused, 3 processing; -500 and
- * -429 leave it pending; other negative codes refuse the request (nothing refunded). */
+/* docs/providers.md#zalopay-query-and-refund: refund and query_refund answers: 1 refunded, 2
+ * refused, 3 processing; -500 and -429 leave it pending; other negative codes refuse the request
+ * (nothing refunded). */
 static enum gw_err zalopay_refund_parse(const struct gw_adapter_config *cfg,
                                         const struct gw_adapter_input *in, struct gw_arena *arena,
                                         struct gw_refund_result *out, struct gw_errbuf *eb)

@@ -1,6 +1,6 @@
 /* Provider callbacks (IPN): verify over the exact bytes, then check, deduplicate and apply
- * in one database call, then answer in the provider's own words (rule 6). A callback that
- * fails verification changes nothing and is only logged. */
+ * in one database call, then answer in the provider's own words (docs/architecture.md#principles,
+ * 6). A callback that fails verification changes nothing and is only logged. */
 #include "ipn.h"
 
 #include <stdio.h>

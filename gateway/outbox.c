@@ -1,7 +1,7 @@
-/* The outbox deliverer (rule 8): portal webhooks written in the same transaction as each
- * state change are claimed in batches with a lease, POSTed to the client's URL signed like
- * portal requests, and the outcome recorded; the database schedules retries with backoff
- * for more than 24 hours. Delivery is at least once: portals deduplicate by event_id. */
+/* The outbox deliverer (docs/architecture.md#principles, 8): portal webhooks written in the same
+ * transaction as each state change are claimed in batches with a lease, POSTed to the client's URL
+ * signed like portal requests, and the outcome recorded; the database schedules retries with
+ * backoff for more than 24 hours. Delivery is at least once: portals deduplicate by event_id. */
 #include "outbox.h"
 
 #include <stdio.h>

@@ -1,9 +1,9 @@
-/* Recovery of unknown outcomes (rule 7: a timeout is never a failure). Loop 0 claims the
- * checkout attempts whose next status query is due, asks each provider through its adapter,
- * and records the verified answer: a success or failure is applied exactly like a callback;
- * anything else (pending, not found, no answer, a bad signature) leaves the outcome unknown
- * and schedules the next query: 1 min after the attempt, then 5 min, 15 min, 1 h, then every
- * 6 h until the query window (48 h, ZaloPay's) is over, when the attempt is listed in
+/* Recovery of unknown outcomes (a timeout is never a failure: docs/architecture.md#principles, 7).
+ * Loop 0 claims the checkout attempts whose next status query is due, asks each provider through
+ * its adapter, and records the verified answer: a success or failure is applied exactly like a
+ * callback; anything else (pending, not found, no answer, a bad signature) leaves the outcome
+ * unknown and schedules the next query: 1 min after the attempt, then 5 min, 15 min, 1 h, then
+ * every 6 h until the query window (48 h, ZaloPay's) is over, when the attempt is listed in
  * feegate.recovery_exceptions for people to resolve. */
 #include "recovery.h"
 

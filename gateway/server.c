@@ -198,7 +198,8 @@ static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
     loop->httpc = gw_httpc_new(loop->base);
     loop->http = evhttp_new(loop->base);
     GW_ASSERT(loop->http != NULL);
-    /* Rule 9: no libevent default is trusted (its header and body sizes are unlimited). */
+    /* No libevent default is trusted: its header and body sizes are unlimited
+     * (docs/architecture.md#principles, 9). */
     evhttp_set_max_headers_size(loop->http, GW_HTTP_HEADERS_BYTES_MAX);
     evhttp_set_max_body_size(loop->http, GW_HTTP_BODY_BYTES_MAX);
     evhttp_set_timeout(loop->http, GW_HTTP_TIMEOUT_S);

@@ -461,7 +461,8 @@ static int refund_post(const char *id, long long amount, const char *key, char o
     return status;
 }
 
-/* The sandbox protocol's refund (§5): a partial then a full refund, booked and reported. */
+/* The sandbox protocol's refund (docs/providers.md#sandbox-refund): a partial then a full refund,
+ * booked and reported. */
 static void test_sandbox_partial_then_full_refund(void **state)
 {
     (void)state;

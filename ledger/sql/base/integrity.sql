@@ -14,42 +14,16 @@ BEGIN
 END
 $$;
 
+-- The evidence (payment history, provider messages, receipts and their documents, links
+-- and marks) and the ledger (journals, postings, seals, settlements, business day history).
 DO $$
 DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['journals', 'postings', 'payment_events', 'receipts',
-                             'provider_messages'] LOOP
-        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON feegate.%I '
-                       'FOR EACH ROW EXECUTE FUNCTION feegate.forbid_change()',
-                       t || '_append_only', t);
-        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON feegate.%I '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION feegate.forbid_change()',
-                       t || '_no_truncate', t);
-    END LOOP;
-END
-$$;
-
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['receipt_documents', 'receipt_links', 'receipt_marks'] LOOP
-        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON feegate.%I '
-                       'FOR EACH ROW EXECUTE FUNCTION feegate.forbid_change()',
-                       t || '_append_only', t);
-        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON feegate.%I '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION feegate.forbid_change()',
-                       t || '_no_truncate', t);
-    END LOOP;
-END
-$$;
-
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['journal_seals', 'settlement_items', 'business_day_events'] LOOP
+                             'provider_messages', 'receipt_documents', 'receipt_links',
+                             'receipt_marks', 'journal_seals', 'settlement_items',
+                             'business_day_events'] LOOP
         EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON feegate.%I '
                        'FOR EACH ROW EXECUTE FUNCTION feegate.forbid_change()',
                        t || '_append_only', t);

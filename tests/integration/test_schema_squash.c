@@ -162,7 +162,8 @@ static void build_new(void)
     PQfinish(conn);
 }
 
-static int cmp_str(const void *a, const void *b)
+/* qsort's comparator: its two parameters are qsort's to give. */
+static int cmp_str(const void *a, const void *b) /* NOLINT(bugprone-easily-swappable-parameters) */
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -210,6 +211,7 @@ static char *normalise(char *text, bool by_object)
     }
     qsort(ptrs, n, sizeof(*ptrs), cmp_str);
     struct sbuf out = { 0 };
+    sbuf_add(&out, "", 0); /* "" rather than NULL when there is nothing */
     for (size_t i = 0; i < n; i++) {
         sbuf_add(&out, ptrs[i], strlen(ptrs[i]));
         sbuf_add(&out, by_object ? "\n" : "", by_object ? 1 : 0);
@@ -220,24 +222,25 @@ static char *normalise(char *text, bool by_object)
     return out.p;
 }
 
-/* pg_dump of one database with the given options, normalised. */
-static char *dump(const char *dbname, const char *opts, bool by_object)
+/* pg_dump of one database: its schema (objects sorted) or its data (lines sorted). */
+static char *dump(const char *dbname, bool schema)
 {
     char dsn[1200];
     char cmd[1400];
     dsn_of(dbname, dsn, sizeof(dsn));
-    (void)snprintf(cmd, sizeof(cmd), "pg_dump %s -d '%s'", opts, dsn);
-    return normalise(cmd_output(cmd), by_object);
+    (void)snprintf(cmd, sizeof(cmd), "pg_dump %s -d '%s'", schema ? "--schema-only" : "--data-only",
+                   dsn);
+    return normalise(cmd_output(cmd), schema);
 }
 
-/* Equal, or both written to work_dir, their diff printed and the test failed. */
-static void assert_same(const char *what, const char *old_text, const char *new_text)
+/* texts: the old chain's, migration 1's. Equal, or both written to work_dir, their diff
+ * printed and the test failed. */
+static void assert_same(const char *what, char *const texts[2])
 {
-    if (strcmp(old_text, new_text) == 0) {
+    if (strcmp(texts[0], texts[1]) == 0) {
         return;
     }
     char cmd[1200];
-    const char *texts[2] = { old_text, new_text };
     const char *names[2] = { "old", "new" };
     for (int i = 0; i < 2; i++) {
         (void)snprintf(cmd, sizeof(cmd), "%s/%s.%s", work_dir, what, names[i]);
@@ -287,29 +290,25 @@ static void test_squash_builds_the_same_database(void **state)
     build_old();
     build_new();
 
-    char *old_schema = dump(OLD_DB, "--schema-only", true);
-    char *new_schema = dump(NEW_DB, "--schema-only", true);
-    assert_true(strstr(new_schema, "CREATE TABLE feegate.payments") != NULL);
-    assert_same("schema", old_schema, new_schema);
+    char *schema[2] = { dump(OLD_DB, true), dump(NEW_DB, true) };
+    assert_true(strstr(schema[1], "CREATE TABLE feegate.payments") != NULL);
+    assert_same("schema", schema);
 
     long long n_old = 0;
     long long n_new = 0;
-    char *old_funcs = functions_of(OLD_DB, &n_old);
-    char *new_funcs = functions_of(NEW_DB, &n_new);
+    char *funcs[2] = { functions_of(OLD_DB, &n_old), functions_of(NEW_DB, &n_new) };
     assert_true(n_new >= FUNCS_MIN);
-    assert_same("functions", old_funcs, new_funcs);
+    assert_same("functions", funcs);
 
-    char *old_data = dump(OLD_DB, "--data-only", false);
-    char *new_data = dump(NEW_DB, "--data-only", false);
-    assert_true(strstr(new_data, "payment_transitions") != NULL);
-    assert_same("data", old_data, new_data);
+    char *data[2] = { dump(OLD_DB, false), dump(NEW_DB, false) };
+    assert_true(strstr(data[1], "payment_transitions") != NULL);
+    assert_same("data", data);
 
-    gw_xfree(old_schema);
-    gw_xfree(new_schema);
-    gw_xfree(old_funcs);
-    gw_xfree(new_funcs);
-    gw_xfree(old_data);
-    gw_xfree(new_data);
+    for (int i = 0; i < 2; i++) {
+        gw_xfree(schema[i]);
+        gw_xfree(funcs[i]);
+        gw_xfree(data[i]);
+    }
 }
 
 static int setup(void **state)

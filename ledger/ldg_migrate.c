@@ -4,7 +4,9 @@
  * ledger/sql/migrations/NNN_*.sql. The migrations a database has must be the first ones
  * this binary embeds, unchanged (same version, name and SHA-256): anything else (a changed
  * migration, a newer database, or a schema built by another history) is refused with
- * GW_ERR_CONFLICT before anything is applied. */
+ * GW_ERR_CONFLICT before anything is applied. The SQL limits functions (limits_*(),
+ * from common/gw_limits.h at build time) are applied by every run, not versioned: they
+ * follow the binary. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,7 +41,9 @@ static int ldg_migration_version(const struct ldg_sql_file *f)
     return (int)v;
 }
 
-/* Runs one migration and records it, in one transaction; rolls back on any error. */
+/* Runs one migration and records it, in one transaction; rolls back on any error. The
+ * limits functions (ldg_limits_sql, generated from gw_limits.h) are applied first in the
+ * same transaction, so that a migration may use them. */
 static enum gw_err ldg_migration_apply(PGconn *conn, const struct ldg_sql_file *f, int version,
                                        const char *sha, struct gw_errbuf *eb)
 {
@@ -55,7 +59,10 @@ static enum gw_err ldg_migration_apply(PGconn *conn, const struct ldg_sql_file *
     if (err != GW_OK) {
         return err;
     }
-    err = ldg_exec(conn, (const char *)f->sql, what, eb);
+    err = ldg_exec(conn, (const char *)ldg_limits_sql.sql, "apply the limits", eb);
+    if (err == GW_OK) {
+        err = ldg_exec(conn, (const char *)f->sql, what, eb);
+    }
     if (err != GW_OK) {
         goto out_rollback;
     }
@@ -75,6 +82,22 @@ static enum gw_err ldg_migration_apply(PGconn *conn, const struct ldg_sql_file *
 out_rollback:
     PQclear(PQexec(conn, "ROLLBACK"));
     return err;
+}
+
+/* The limits functions on their own, in one transaction (CREATE OR REPLACE: the same
+ * values change nothing but the functions' row versions). */
+static enum gw_err ldg_limits_apply(PGconn *conn, struct gw_errbuf *eb)
+{
+    enum gw_err err = ldg_exec(conn, "BEGIN", "apply the limits", eb);
+    if (err != GW_OK) {
+        return err;
+    }
+    err = ldg_exec(conn, (const char *)ldg_limits_sql.sql, "apply the limits", eb);
+    if (err != GW_OK) {
+        PQclear(PQexec(conn, "ROLLBACK"));
+        return err;
+    }
+    return ldg_exec(conn, "COMMIT", "apply the limits", eb);
 }
 
 /* Row i of the applied migrations (version order) against embedded migration i: the same
@@ -144,6 +167,10 @@ static enum gw_err ldg_migrate_locked(PGconn *conn, struct gw_errbuf *eb)
 
         gw_sha256_hex(f->sql, f->len, sha);
         err = ldg_migration_apply(conn, f, ldg_migration_version(f), sha, eb);
+    }
+    /* Nothing to apply: the limits still follow this binary's gw_limits.h. */
+    if (err == GW_OK && (size_t)applied == ldg_migrations_n) {
+        err = ldg_limits_apply(conn, eb);
     }
     return err;
 }

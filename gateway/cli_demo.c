@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "app.h"
 #include "cli.h"
 #include "config.h"
@@ -322,6 +324,58 @@ static void demo_banner(const struct demo *d)
     (void)fflush(stdout);
 }
 
+/* Drops the database of the cluster in var/ and creates it empty (over the maintenance
+ * database: one cannot drop the database one is connected to). */
+static enum gw_err demo_db_recreate(const struct demo *d, struct gw_errbuf *eb)
+{
+    char dsn[sizeof(d->pg.admin_dsn) + 32];
+    /* A keyword given twice in a conninfo string takes its last value. */
+    (void)snprintf(dsn, sizeof(dsn), "%s dbname=postgres", d->pg.admin_dsn);
+    PGconn *conn = PQconnectdb(dsn);
+    enum gw_err err = GW_OK;
+    const char *steps[] = { "DROP DATABASE " GW_PGEMBED_DB " WITH (FORCE)",
+                            "CREATE DATABASE " GW_PGEMBED_DB };
+    if (PQstatus(conn) != CONNECTION_OK) {
+        err = gw_fail(eb, GW_ERR_DB, "could not connect to recreate the database: %s",
+                      PQerrorMessage(conn));
+    }
+    for (size_t i = 0; err == GW_OK && i < sizeof(steps) / sizeof(steps[0]); i++) {
+        PGresult *r = PQexec(conn, steps[i]);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            err = gw_fail(eb, GW_ERR_DB, "%s: %s", steps[i], PQerrorMessage(conn));
+        }
+        PQclear(r);
+    }
+    PQfinish(conn);
+    return err;
+}
+
+/* var/ holds a development database. When its schema version is unknown to this binary
+ * (its applied migrations are not the first of the embedded ones, e.g. a database built by
+ * an older history of the migrations, or by a newer binary), migrate refuses it
+ * (GW_ERR_CONFLICT); a demo database is then dropped and made again, and says so. */
+static enum gw_err demo_migrate(const struct demo *d, struct gw_errbuf *eb)
+{
+    enum gw_err err = ldg_migrate_blocking(d->pg.admin_dsn, eb);
+    if (err != GW_ERR_CONFLICT) {
+        return err;
+    }
+    (void)fprintf(stderr,
+                  "feegate: demo: %s\n"
+                  "feegate: demo: the demo database in %s/pg has a schema version this binary "
+                  "does not know; dropping it and creating it again (its payments, receipts "
+                  "and catalogue are gone; settings and certificates in %s are kept)\n",
+                  eb->msg, d->root, d->root);
+    err = demo_db_recreate(d, eb);
+    if (err == GW_OK) {
+        err = ldg_migrate_blocking(d->pg.admin_dsn, eb);
+    }
+    if (err == GW_OK) {
+        (void)fputs("feegate: demo: database recreated at the current schema version\n", stderr);
+    }
+    return err;
+}
+
 static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
 {
     if (mkdir(DEMO_DIR, 0755) != 0 && errno != EEXIST) {
@@ -344,7 +398,7 @@ static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
         err = rcp_ca_init(DEMO_DIR "/receipts", eb);
     }
     if (err == GW_OK) {
-        err = ldg_migrate_blocking(d->pg.admin_dsn, eb);
+        err = demo_migrate(d, eb);
     }
     secret_from("FEEGATE_CLIENT_SECRET", d->client_secret);
     secret_from("SANDBOX_SECRET", d->sandbox_secret);

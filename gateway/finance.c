@@ -162,7 +162,7 @@ static void route_day(struct gw_ctx *ctx)
 /* ---- POST /v1/finance/exceptions/{id}/query: ask the provider, apply its answer ----
  * recon_query_target (the attempt to ask about), the channel's status query built, sent
  * through this loop's HTTP client and verified by the adapter, then recon_query_result
- * (014_recon_query.sql), which applies it like the recovery poller and writes the trail.
+ * (ledger/sql/base/recon.sql), which applies it like the recovery poller and writes the trail.
  * params[0] and params[1] stay the exception id and the staff id throughout. */
 
 static void query_record(struct gw_ctx *ctx, const char *outcome, const struct gw_adapter_result *r,

@@ -1,10 +1,31 @@
-# Generates a C source embedding ledger/sql/NNN_*.sql (the migrations, in name order) and
-# ledger/sql/seed/demo.sql, as byte arrays (file(READ ... HEX), no xxd). Run at build time:
-#   cmake -DSQL_DIR=<ledger/sql> -DOUT=<file.c> -P embed_sql.cmake
+# Generates a C source embedding the migrations, the demo seed and the limits functions
+# (LIMITS_SQL, made from common/gw_limits.h by tools/ldg_limits_gen.c) as byte arrays
+# (file(READ ... HEX), no xxd). Run at build time:
+#   cmake -DSQL_DIR=<ledger/sql> -DLIMITS_SQL=<limits.sql> -DOUT=<file.c> -P embed_sql.cmake
+#
+# Migration 1 is the schema: the files of ledger/sql/base, concatenated in the order of
+# LDG_BASE_ORDER below (each file may use what the files before it created), embedded as
+# one migration "001_base" with one checksum. Every later change is a file
+# ledger/sql/migrations/NNN_name.sql, NNN from 002, applied in number order.
 cmake_minimum_required(VERSION 3.25)
 
-function(ldg_embed_bytes path var out_decl)
-  file(READ ${path} hex HEX)
+set(LDG_BASE_ORDER
+    schema.sql        # role, schema, every table and index, row rules
+    integrity.sql     # append-only, balance, fee splits, references: triggers
+    core.sql          # ts_text, hex_id, fail, payment_json
+    state_machine.sql # the transitions and apply_event
+    ledger.sql        # accounts, post_journal, the posting rules, the hash chain
+    idempotency.sql   # Idempotency-Key: idem_lock, idem_put, idem_claim, idem_store
+    payments_api.sql  # the portal API and the checkout pages
+    receipts.sql      # numbering at commit, documents, corrections
+    webhooks.sql      # the outbox, listing and replay
+    recovery.sql      # status queries of unknown outcomes
+    refunds.sql       # refunds through the providers
+    recon.sql         # statements, matching, exceptions, closing the day
+    checks.sql        # ledger_check()
+    grants.sql)       # what feegate_app may do
+
+function(ldg_embed_hex hex var out_decl)
   string(LENGTH "${hex}" hex_len)
   # 24 bytes (48 hex digits) per line, then each pair of hex digits becomes 0xNN.
   string(REPEAT "[0-9a-f]" 48 line)
@@ -15,19 +36,50 @@ function(ldg_embed_bytes path var out_decl)
       "static const unsigned char ${var}[${n} + 1] = {\n${bytes}0x00};\n" PARENT_SCOPE)
 endfunction()
 
-file(GLOB migrations ${SQL_DIR}/[0-9][0-9][0-9]_*.sql)
+# Every file of base/ is listed, and every listed file exists: none is left out by mistake.
+file(GLOB base_found RELATIVE ${SQL_DIR}/base ${SQL_DIR}/base/*.sql)
+foreach(name IN LISTS base_found)
+  if(NOT name IN_LIST LDG_BASE_ORDER)
+    message(FATAL_ERROR "ledger/sql/base/${name} is not in LDG_BASE_ORDER (embed_sql.cmake)")
+  endif()
+endforeach()
+set(base_hex "")
+foreach(name IN LISTS LDG_BASE_ORDER)
+  if(NOT EXISTS ${SQL_DIR}/base/${name})
+    message(FATAL_ERROR "ledger/sql/base/${name} (LDG_BASE_ORDER) does not exist")
+  endif()
+  file(READ ${SQL_DIR}/base/${name} hex HEX)
+  string(APPEND base_hex "${hex}")
+endforeach()
+
+ldg_embed_hex("${base_hex}" ldg_sql_0 decl)
+set(decls "${decl}")
+set(table "    {\"001_base\", ldg_sql_0, sizeof(ldg_sql_0) - 1},\n")
+set(i 1)
+file(GLOB migrations ${SQL_DIR}/migrations/*.sql)
 list(SORT migrations)
-set(decls "")
-set(table "")
-set(i 0)
 foreach(path IN LISTS migrations)
   get_filename_component(name ${path} NAME)
-  ldg_embed_bytes(${path} ldg_sql_${i} decl)
+  # Versions follow each other: 002, 003, ... (the migrator checks each database against them).
+  math(EXPR version "${i} + 1")
+  string(LENGTH "00${version}" len)
+  math(EXPR skip "${len} - 3")
+  string(SUBSTRING "00${version}" ${skip} 3 expected)
+  if(NOT name MATCHES "^${expected}_[a-z0-9_]+\\.sql$")
+    message(FATAL_ERROR "ledger/sql/migrations/${name}: expected ${expected}_name.sql (the "
+                        "numbers start at 002 and follow each other, lower-case names)")
+  endif()
+  file(READ ${path} hex HEX)
+  ldg_embed_hex("${hex}" ldg_sql_${i} decl)
   string(APPEND decls "${decl}")
   string(APPEND table "    {\"${name}\", ldg_sql_${i}, sizeof(ldg_sql_${i}) - 1},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-ldg_embed_bytes(${SQL_DIR}/seed/demo.sql ldg_sql_seed decl)
+file(READ ${SQL_DIR}/seed/demo.sql hex HEX)
+ldg_embed_hex("${hex}" ldg_sql_seed decl)
+string(APPEND decls "${decl}")
+file(READ ${LIMITS_SQL} hex HEX)
+ldg_embed_hex("${hex}" ldg_sql_limits decl)
 string(APPEND decls "${decl}")
 
 file(WRITE ${OUT}.tmp
@@ -40,6 +92,8 @@ ${table}};
 const size_t ldg_migrations_n = ${i};
 const struct ldg_sql_file ldg_seed_demo_sql = {\"seed/demo.sql\", ldg_sql_seed,
                                               sizeof(ldg_sql_seed) - 1};
+const struct ldg_sql_file ldg_limits_sql = {\"limits.sql\", ldg_sql_limits,
+                                           sizeof(ldg_sql_limits) - 1};
 ")
 # Only touch the output when it changed, so unrelated edits do not recompile it.
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -17,9 +17,11 @@ struct ldg_sql_file {
 };
 
 /* Generated at build time by embed_sql.cmake (ldg_sql_gen.c). */
-extern const struct ldg_sql_file ldg_migrations[]; /* NNN_*.sql in name order */
+extern const struct ldg_sql_file ldg_migrations[]; /* 001_base, then migrations/NNN_*.sql */
 extern const size_t ldg_migrations_n;
 extern const struct ldg_sql_file ldg_seed_demo_sql;
+/* limits.sql: the limits_*() functions, made from gw_limits.h by tools/ldg_limits_gen.c. */
+extern const struct ldg_sql_file ldg_limits_sql;
 
 /* The advisory lock key of the migrator: "feegatem" in ASCII. */
 #define LDG_MIGRATE_LOCK_KEY "7378415059207480685"

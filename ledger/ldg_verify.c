@@ -1,9 +1,9 @@
 /* `feegate ledger verify`: recomputes the hash chain of feegate.journal_seals from the rows
  * of journals and postings, in C, over a streaming cursor in one repeatable-read snapshot.
- * The canonical text is the one journal_canon() builds in 008_ledger.sql: "J" and the
- * journal's fields, then "P" and each posting's fields in posting id order, each field NULL
- * "~" or "<bytes>:<value>"; hash = SHA-256(previous hash || text), the first previous hash
- * 32 zero bytes. */
+ * The canonical text is the one journal_canon() builds in ledger/sql/base/ledger.sql: "J"
+ * and the journal's fields, then "P" and each posting's fields in posting id order, each
+ * field NULL "~" or "<bytes>:<value>"; hash = SHA-256(previous hash || text), the first
+ * previous hash 32 zero bytes. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>

@@ -11,10 +11,11 @@
 
 #include "gw_err.h"
 
-/* Applies ledger/sql/NNN_*.sql in order, each in its own transaction, recording it in
- * feegate.schema_migrations (version, name, sha256, applied_at). Applied migrations are
- * skipped; a changed one (other sha256), or a database with a version this binary does not
- * know, is GW_ERR_CONFLICT and nothing is applied. A session advisory lock serialises
+/* Applies the embedded migrations (1: ledger/sql/base, then ledger/sql/migrations/NNN_*.sql)
+ * in order, each in its own transaction, recording it in feegate.schema_migrations (version,
+ * name, sha256, applied_at). The applied ones must be the binary's first migrations,
+ * unchanged, and are skipped; anything else (a changed one, a newer database, another
+ * history) is GW_ERR_CONFLICT and nothing is applied. A session advisory lock serialises
  * concurrent migrators (the second waits, then finds everything applied). admin_dsn must
  * name a role that may create roles and schemas. Blocking. */
 enum gw_err ldg_migrate_blocking(const char *admin_dsn, struct gw_errbuf *eb) GW_MUST_CHECK;

@@ -1,5 +1,6 @@
 /* Portal webhooks from the outbox: signed like portal requests, one per status change,
- * retried after a failure, deduplicable by event_id. A small portal stands in for the real
+ * retried after a failure, deduplicable by event_id, dead after GW_WEBHOOK_ATTEMPTS_MAX
+ * failed attempts. A small portal stands in for the real
  * one: a loopback HTTP server in this test program that verifies every signature. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "gw_limits.h"
 #include "it.h"
 
 #define HOOK_EVENTS_MAX 64
@@ -128,8 +130,13 @@ static void hook_serve_one(int c)
         }
         int status = hook_handle(buf, want);
         char resp[128];
-        int n = snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", status);
-        if (send(c, resp, (size_t)n, MSG_NOSIGNAL) != n) {
+        /* A refusal closes the connection: this one-connection-at-a-time server would
+         * otherwise keep the next attempt, on a new connection, waiting for its idle timeout
+         * (the many-attempts test makes dozens in a row). */
+        bool close_now = status >= 500;
+        int n = snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n%s\r\n", status,
+                         close_now ? "Connection: close\r\n" : "");
+        if (send(c, resp, (size_t)n, MSG_NOSIGNAL) != n || close_now) {
             break;
         }
         memmove(buf, buf + want, len - want);
@@ -300,6 +307,101 @@ static void test_list_get_and_replay(void **state)
     th_portal_use(it.gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
 }
 
+/* The outbox row of the payment's payment.cancelled event, and its event_id. */
+static long long cancelled_row_of(const char *payment_id, char event_id[48])
+{
+    char sql[256];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT event_id FROM feegate.outbox WHERE payment_id = '%s' "
+                   "AND type = 'payment.cancelled'",
+                   payment_id);
+    assert_int_equal(th_sql_text(&it.db, sql, event_id, 48), GW_OK);
+    (void)snprintf(sql, sizeof(sql), "SELECT id FROM feegate.outbox WHERE event_id = '%s'",
+                   event_id);
+    return th_sql_int(&it.db, sql);
+}
+
+/* The event's state as GET /v1/webhooks lists it. */
+static void listed_state(const char *event_id, char out[32])
+{
+    struct th_resp r;
+    assert_int_equal(th_portal("GET", "/v1/webhooks?limit=100", NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_loads(r.body, 0, NULL);
+    th_resp_release(&r);
+    json_t *events = json_object_get(j, "events");
+    out[0] = '\0';
+    for (size_t i = 0; i < json_array_size(events); i++) {
+        json_t *e = json_array_get(events, i);
+        if (strcmp(json_string_value(json_object_get(e, "event_id")), event_id) == 0) {
+            (void)snprintf(out, 32, "%s", json_string_value(json_object_get(e, "state")));
+        }
+    }
+    json_decref(j);
+}
+
+/* A webhook whose delivery keeps failing is tried exactly GW_WEBHOOK_ATTEMPTS_MAX times (the
+ * limit the SQL reads through limits_webhook_attempts_max()), then is dead: listed as dead,
+ * never claimed again. The backoff (5 s doubling to 1 h, over a day in all) is skipped by
+ * moving the row's next attempt to now from here, after each failure. */
+static void test_dead_after_attempts_max(void **state)
+{
+    (void)state;
+    assert_int_equal(th_sql_int(&it.db, "SELECT feegate.limits_webhook_attempts_max()"),
+                     GW_WEBHOOK_ATTEMPTS_MAX);
+    atomic_store(&hook.fail_first, 1000000); /* every delivery answered 503 from now on */
+    char id[40];
+    it_create(id);
+    char path[96];
+    (void)snprintf(path, sizeof(path), "/v1/payments/%s/cancel", id);
+    struct th_resp r;
+    assert_int_equal(th_portal("POST", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    th_resp_release(&r);
+    char event_id[48];
+    long long row = cancelled_row_of(id, event_id);
+    char sql[256];
+    (void)snprintf(sql, sizeof(sql),
+                   "UPDATE feegate.outbox SET next_attempt_at = now() "
+                   "WHERE id = %lld AND next_attempt_at > now()",
+                   row);
+    char dead_sql[128];
+    (void)snprintf(dead_sql, sizeof(dead_sql),
+                   "SELECT count(*) FROM feegate.outbox WHERE id = %lld AND dead_at IS NOT NULL",
+                   row);
+    /* Each attempt takes a poll of the outbox (200 ms) and a local 503: about 10 s in all;
+     * up to 3 min on a loaded machine. */
+    for (int i = 0; i < 3600 && th_sql_int(&it.db, dead_sql) == 0; i++) {
+        assert_int_equal(th_sql_exec(&it.db, sql), GW_OK);
+        usleep(50 * 1000);
+    }
+    assert_int_equal(th_sql_int(&it.db, dead_sql), 1);
+    char check[256];
+    (void)snprintf(check, sizeof(check),
+                   "SELECT attempts FROM feegate.outbox WHERE id = %lld AND next_attempt_at IS "
+                   "NULL AND delivered_at IS NULL AND lease_until IS NULL",
+                   row);
+    assert_int_equal(th_sql_int(&it.db, check), GW_WEBHOOK_ATTEMPTS_MAX);
+    (void)snprintf(check, sizeof(check),
+                   "SELECT count(*) FILTER (WHERE http_status = 503) * 1000 + count(*) "
+                   "FROM feegate.webhook_deliveries WHERE outbox_id = %lld",
+                   row);
+    assert_int_equal(th_sql_int(&it.db, check), GW_WEBHOOK_ATTEMPTS_MAX * 1001);
+    char st[32];
+    listed_state(event_id, st);
+    assert_string_equal(st, "dead");
+    /* Dead stays dead: no further attempt, even when asked to be due. */
+    (void)snprintf(sql, sizeof(sql),
+                   "UPDATE feegate.outbox SET next_attempt_at = now() WHERE id = %lld", row);
+    assert_int_equal(th_sql_exec(&it.db, sql), GW_OK);
+    usleep(1000 * 1000);
+    (void)snprintf(check, sizeof(check),
+                   "SELECT count(*) FROM feegate.webhook_deliveries WHERE outbox_id = %lld", row);
+    assert_int_equal(th_sql_int(&it.db, check), GW_WEBHOOK_ATTEMPTS_MAX);
+    atomic_store(&hook.fail_first, 0);
+    it_assert_ledger_ok();
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -327,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_signed_webhook_per_status_change),
         cmocka_unit_test(test_failed_delivery_is_retried),
         cmocka_unit_test(test_list_get_and_replay),
+        cmocka_unit_test(test_dead_after_attempts_max),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,7 +17,7 @@
 
 #include "banned.h"
 
-/* The shape of feegate.receipt_view (ledger/sql/007_receipts.sql), trimmed. */
+/* The shape of feegate.receipt_view (ledger/sql/base/receipts.sql), trimmed. */
 static const char view_json[] =
     "{\"id\":\"rcp_0123456789abcdef0123456789abcdef\",\"payment_id\":\"pay_1\","
     "\"template\":\"01BLP0-001\",\"series\":\"AA-26E\",\"number\":\"0000007\","

@@ -1,4 +1,5 @@
--- 002_state_machine: the payment state machine as data, one row per (status, event).
+-- state_machine: the payment state machine as data, one row per (status, event), and
+-- apply_event, the only function that changes a payment's status.
 -- apply: change to to_status. apply_late: a success after the payment was given up
 -- (failed, expired, cancelled): the money was taken, so it is still booked, with late = true.
 -- ignore: nothing changes (a repeated or stale message). reject: the caller gets FG409.
@@ -73,3 +74,58 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     ('refunded', 'expire',             NULL, 'ignore'),
     ('refunded', 'refund_partial',     NULL, 'reject'),
     ('refunded', 'refund_full',        NULL, 'reject');
+
+-- The state machine. Locks the payment, looks up (status, event); reject raises FG409,
+-- ignore changes nothing; apply/apply_late update the payment (with the provider fields of
+-- p_data for checkout and success), book the success, append the event and queue the
+-- webhook if the status changed. A provider_succeeded leaves the receipt and its webhook to
+-- receipt_at_commit (receipts.sql), which numbers the receipt at commit.
+CREATE FUNCTION apply_event(p_payment_id text, p_event text, p_data jsonb,
+                                       OUT o_outcome text, OUT o_from text, OUT o_to text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_row payments;
+    v_provider bool := p_event IN ('checkout', 'provider_succeeded');
+BEGIN
+    SELECT status INTO o_from FROM payments WHERE id = p_payment_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'FG404', MESSAGE = 'payment_not_found',
+            DETAIL = format('payment "%s" does not exist', p_payment_id);
+    END IF;
+    SELECT t.outcome, t.to_status INTO STRICT o_outcome, o_to
+        FROM payment_transitions t WHERE t.from_status = o_from AND t.event = p_event;
+    IF o_outcome = 'reject' THEN
+        RAISE EXCEPTION USING ERRCODE = 'FG409',
+            MESSAGE = CASE p_event WHEN 'checkout' THEN 'payment_not_payable'
+                                   WHEN 'cancel' THEN 'payment_not_cancellable'
+                                   WHEN 'refund_partial' THEN 'payment_not_refundable'
+                                   WHEN 'refund_full' THEN 'payment_not_refundable'
+                                   ELSE 'invalid_transition' END,
+            DETAIL = format('payment "%s" is %s', p_payment_id, o_from);
+    ELSIF o_outcome = 'ignore' THEN
+        o_to := o_from;
+        RETURN;
+    END IF;
+    UPDATE payments p SET
+        status = o_to,
+        late = p.late OR o_outcome = 'apply_late',
+        channel = CASE WHEN v_provider THEN p_data ->> 'channel' ELSE p.channel END,
+        merchant_ref = CASE WHEN v_provider THEN p_data ->> 'merchant_ref' ELSE p.merchant_ref END,
+        provider_txn_id = CASE WHEN p_event = 'provider_succeeded'
+                               THEN p_data ->> 'provider_txn_id' ELSE p.provider_txn_id END,
+        paid_at = CASE WHEN p_event = 'provider_succeeded'
+                       THEN (p_data ->> 'paid_at')::timestamptz ELSE p.paid_at END,
+        updated_at = now(),
+        event_seq = p.event_seq + 1
+    WHERE p.id = p_payment_id
+    RETURNING p.* INTO v_row;
+    IF p_event = 'provider_succeeded' THEN
+        PERFORM book_success(v_row); -- its journal's trigger issues the receipt at commit
+    END IF;
+    INSERT INTO payment_events (payment_id, seq, event, from_status, to_status, data)
+        VALUES (p_payment_id, v_row.event_seq, p_event, o_from, o_to, coalesce(p_data, '{}'));
+    IF o_to <> o_from AND p_event <> 'provider_succeeded' THEN
+        PERFORM queue_webhook(p_payment_id, o_to);
+    END IF;
+END
+$$;

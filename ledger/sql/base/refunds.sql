@@ -1,4 +1,4 @@
--- Providers: pending callbacks kept as evidence; refunds through the provider's refund API.
+-- refunds: refunds through the provider's refund API.
 --
 -- A refund is reserved, sent, and booked in three steps, because the provider call happens
 -- between two transactions:
@@ -12,76 +12,21 @@
 --                      status query (a timeout is never a failure);
 --   refund_due         hands refunds whose query is due (or whose sender died) to the
 --                      gateway's refund recovery.
+--
+-- Some providers can only be asked about the latest refund of a charge (VNPAY: a refund's status comes from querydr of the paid charge,
+-- docs/adapters.md). The gateway passes those channels in one_at_a_time (adapters with
+-- GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME). For them:
+--   * a payment has at most one refund whose outcome is unknown and still being worked on
+--     (sending or pending, not exhausted): a second one meanwhile is refused with 409
+--     refund_in_progress, and can be sent again once the first is final (or given up on and
+--     listed in refund_exceptions);
+--   * only a payment's first refund may be settled by that query: for a later one the
+--     provider's "latest refund" could still be an earlier refund of the same payment, so
+--     query_ambiguous is set and an unknown outcome goes to refund_exceptions at once, as it
+--     does for every refund of a channel without a refund status query.
+-- api_refund_begin and refund_due hand the gateway query_ambiguous in their send object.
 
 SET LOCAL search_path = feegate, pg_temp;
-
--- Verified callbacks that say "not decided yet" (VNPAY 07) are evidence too.
-ALTER TABLE provider_messages DROP CONSTRAINT provider_messages_verdict_check;
-ALTER TABLE provider_messages ADD CONSTRAINT provider_messages_verdict_check
-    CHECK (verdict IN ('applied', 'duplicate', 'not_found', 'amount_mismatch', 'pending'));
-
--- Keeps a verified "pending" callback; the attempt's next status query comes within a minute.
--- Returns pending, or not_found when the reference is not ours.
-CREATE FUNCTION provider_message_pending(channel text, merchant_ref text, raw text)
-RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
-DECLARE
-    v_verdict text := 'pending';
-BEGIN
-    UPDATE payment_attempts a SET next_query_at = least(a.next_query_at,
-                                                        now() + interval '1 minute')
-        WHERE a.merchant_ref = provider_message_pending.merchant_ref
-          AND a.channel = provider_message_pending.channel AND NOT a.final;
-    IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM payment_attempts a
-                                 WHERE a.merchant_ref = provider_message_pending.merchant_ref
-                                   AND a.channel = provider_message_pending.channel) THEN
-        v_verdict := 'not_found';
-    END IF;
-    INSERT INTO provider_messages (channel, merchant_ref, source, raw, verdict)
-        VALUES (provider_message_pending.channel, provider_message_pending.merchant_ref,
-                'callback', coalesce(raw, ''), v_verdict);
-    RETURN v_verdict;
-END
-$$;
-
-CREATE SEQUENCE refund_ref_seq;
-
-CREATE TABLE refunds (
-    id                 text PRIMARY KEY,  -- rf_ + 32 hex
-    ref                text NOT NULL UNIQUE, -- sent to the provider: 12 digits (ZaloPay wants digits)
-    payment_id         text NOT NULL REFERENCES payments (id),
-    client_id          text NOT NULL REFERENCES clients (id),
-    idem_key           text,
-    channel            text NOT NULL REFERENCES channels (code),
-    amount_vnd         bigint NOT NULL CHECK (amount_vnd > 0),
-    full_refund        bool NOT NULL,
-    reason             text NOT NULL DEFAULT '' CHECK (length(reason) <= 200),
-    status             text NOT NULL DEFAULT 'sending'
-                           CHECK (status IN ('sending', 'pending', 'succeeded', 'failed')),
-    provider_refund_id text,
-    provider_code      text,
-    request_id         text NOT NULL,
-    created_at         timestamptz NOT NULL DEFAULT now(),
-    updated_at         timestamptz NOT NULL DEFAULT now(),
-    next_query_at      timestamptz NOT NULL DEFAULT now() + interval '1 minute',
-    queries            int NOT NULL DEFAULT 0,
-    exhausted          bool NOT NULL DEFAULT false,
-    UNIQUE (client_id, idem_key)
-);
-CREATE INDEX refunds_payment ON refunds (payment_id, created_at);
-CREATE INDEX refunds_due ON refunds (next_query_at) WHERE status IN ('sending', 'pending');
-
--- Every provider answer about a refund, as received (evidence, append-only).
-CREATE TABLE refund_messages (
-    id          bigserial PRIMARY KEY,
-    refund_id   text NOT NULL REFERENCES refunds (id),
-    source      text NOT NULL,   -- refund, refund_query
-    outcome     text NOT NULL,   -- accepted, rejected, pending, error
-    raw         text NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TRIGGER refund_messages_append_only BEFORE UPDATE OR DELETE ON refund_messages
-    FOR EACH ROW EXECUTE FUNCTION forbid_change();
 
 CREATE FUNCTION refund_json(r refunds) RETURNS json
 LANGUAGE sql STABLE SET search_path = feegate, pg_temp AS $$
@@ -93,11 +38,13 @@ LANGUAGE sql STABLE SET search_path = feegate, pg_temp AS $$
 $$;
 
 -- Reserves a refund. refundable: the channels this gateway can refund through (configured,
--- with a refund API). Returns (http_status, body, replayed, send): send is the refund and
--- what the provider needs, NULL when the stored answer of a finished request is replayed.
+-- with a refund API); one_at_a_time: those whose refunds are asked about through the
+-- charge (above). Returns (http_status, body, replayed, send): send is the refund and what
+-- the provider needs, NULL when the stored answer of a finished request is replayed.
 CREATE FUNCTION api_refund_begin(client text, payment_id text, idem_key text,
                                  req_sha256 text, amount_vnd bigint, reason text,
-                                 refundable text[], request_id text)
+                                 refundable text[], request_id text,
+                                 one_at_a_time text[] DEFAULT '{}')
 RETURNS TABLE (http_status int, body text, replayed bool, send jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
@@ -106,6 +53,7 @@ DECLARE
     p payments;
     v_reserved bigint;
     r refunds;
+    v_one bool;
 BEGIN
     SELECT o_status, o_body INTO v_status, v_body
         FROM idem_claim(client, idem_key, req_sha256);
@@ -130,6 +78,15 @@ BEGIN
         PERFORM fail('FG422', 'channel_cannot_refund',
                      format('channel "%s" has no refund API configured', p.channel));
     END IF;
+    v_one := p.channel = ANY (coalesce(one_at_a_time, '{}'));
+    IF v_one AND EXISTS (SELECT 1 FROM refunds f
+                         WHERE f.payment_id = p.id AND f.status IN ('sending', 'pending')
+                           AND NOT f.exhausted) THEN
+        PERFORM fail('FG409', 'refund_in_progress',
+                     format('payment "%s" has a refund through %s whose outcome is not known '
+                            'yet; %s can only be asked about the latest refund of a payment, so '
+                            'the next one waits until it is final', p.id, p.channel, p.channel));
+    END IF;
     SELECT coalesce(sum(f.amount_vnd), 0) INTO v_reserved FROM refunds f
         WHERE f.payment_id = p.id AND f.status <> 'failed';
     IF v_reserved + amount_vnd > p.amount_vnd THEN
@@ -138,10 +95,11 @@ BEGIN
                             'is too much', p.id, p.amount_vnd, v_reserved, amount_vnd));
     END IF;
     INSERT INTO refunds (id, ref, payment_id, client_id, idem_key, channel, amount_vnd,
-                         full_refund, reason, request_id)
+                         full_refund, reason, request_id, query_ambiguous)
         VALUES (hex_id('rf_'), lpad(nextval('refund_ref_seq')::text, 12, '0'), p.id, client,
                 idem_key, p.channel, amount_vnd, v_reserved = 0 AND amount_vnd = p.amount_vnd,
-                left(coalesce(reason, ''), 200), request_id)
+                left(coalesce(reason, ''), 200), request_id,
+                v_one AND EXISTS (SELECT 1 FROM refunds f WHERE f.payment_id = p.id))
         RETURNING * INTO r;
     RETURN QUERY SELECT 202, refund_json(r)::text, false, jsonb_build_object(
         'refund_id', r.id, 'ref', r.ref, 'channel', r.channel, 'amount_vnd', r.amount_vnd,
@@ -150,7 +108,7 @@ BEGIN
         'original_created_at_unix', (SELECT floor(extract(epoch FROM a.created_at))::bigint
                                      FROM payment_attempts a WHERE a.merchant_ref = p.merchant_ref),
         'created_at_unix', floor(extract(epoch FROM r.created_at))::bigint,
-        'request_id', r.request_id);
+        'request_id', r.request_id, 'query_ambiguous', r.query_ambiguous);
 END
 $$;
 
@@ -293,7 +251,7 @@ BEGIN
                                          FROM payment_attempts a
                                          WHERE a.merchant_ref = p.merchant_ref),
             'created_at_unix', floor(extract(epoch FROM f.created_at))::bigint,
-            'request_id', f.request_id), f.queries,
+            'request_id', f.request_id, 'query_ambiguous', f.query_ambiguous), f.queries,
             floor(extract(epoch FROM f.created_at))::bigint;
 END
 $$;
@@ -314,10 +272,3 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
                              FROM refunds f WHERE f.payment_id = p.id), '[]'))::text
     FROM payments p WHERE p.id = api_refunds.payment_id AND p.client_id = api_refunds.client
 $$;
-
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA feegate FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION provider_message_pending(text, text, text),
-    api_refund_begin(text, text, text, text, bigint, text, text[], text),
-    refund_result(text, text, text, text, text, text, int), refund_due(int, int),
-    api_refunds(text, text) TO feegate_app;
-GRANT SELECT ON refunds, refund_messages, refund_exceptions TO feegate_app;

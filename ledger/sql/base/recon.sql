@@ -1,4 +1,4 @@
--- 009_recon: statements, three-way matching, exceptions and their resolution, finance staff,
+-- recon: statements, three-way matching, exceptions and their resolution, finance staff,
 -- closing the business day and its report (docs/reconciliation.md).
 --   staff                 finance staff: clerk, approver, auditor, with the HMAC secret of
 --                         the /v1/finance/ endpoints
@@ -9,142 +9,10 @@
 --   recon_actions         the trail: queries, answers, corrections, suspense, write-offs,
 --                         approvals, carry-forwards, rematches
 --   day_reports           the report frozen when the day was closed
--- The business day is the calendar day in Asia/Ho_Chi_Minh (UTC+7, no DST).
+-- The business day is the calendar day in Asia/Ho_Chi_Minh (UTC+7, no DST). The tables are
+-- in schema.sql.
 
 SET LOCAL search_path = feegate, pg_temp;
-
-CREATE TABLE staff (
-    id         text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]{1,64}$'),
-    name       text NOT NULL DEFAULT '',
-    secret     text NOT NULL CHECK (length(secret) BETWEEN 16 AND 128),
-    role       text NOT NULL CHECK (role IN ('clerk', 'approver', 'auditor')),
-    active     bool NOT NULL DEFAULT true,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE statement_files (
-    id           bigserial PRIMARY KEY,
-    provider     text NOT NULL REFERENCES channels (code),
-    business_day date NOT NULL,
-    format       text NOT NULL CHECK (format IN ('canonical', 'vnpay', 'momo', 'zalopay',
-                                                 'camt053')),
-    file_sha256  text NOT NULL CHECK (file_sha256 ~ '^[0-9a-f]{64}$'),
-    file_name    text NOT NULL DEFAULT '',
-    lines_read   int NOT NULL CHECK (lines_read >= 0),
-    lines_added  int NOT NULL CHECK (lines_added >= 0),
-    staff_id     text REFERENCES staff (id),
-    imported_at  timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (provider, file_sha256)
-);
-CREATE INDEX statement_files_day ON statement_files (business_day, provider);
-
--- A line's identity is its content (provider, kind, references, amounts, status, booking
--- time) and its occurrence among identical lines of its file: the same file twice, or the
--- same lines in another order, add nothing, while a line the provider repeated is kept
--- (occurrence 2) and reported as a duplicate.
-CREATE TABLE statement_lines (
-    id              bigserial PRIMARY KEY,
-    file_id         bigint NOT NULL, -- statement_files(id), written in the same function:
-                                     -- no per-row foreign key check on a million lines
-    line_no         int NOT NULL,
-    provider        text NOT NULL,
-    business_day    date NOT NULL,
-    kind            text NOT NULL CHECK (kind IN ('payment', 'refund')),
-    merchant_ref    text NOT NULL CHECK (merchant_ref ~ '^[A-Za-z0-9_.:/-]{1,64}$'),
-    provider_txn_id text NOT NULL CHECK (length(provider_txn_id) <= 64),
-    amount_vnd      bigint NOT NULL CHECK (amount_vnd > 0 AND amount_vnd <= 1000000000000),
-    fee_vnd         bigint NOT NULL CHECK (fee_vnd >= 0 AND fee_vnd <= amount_vnd),
-    status          text NOT NULL CHECK (status IN ('succeeded', 'failed')),
-    booked_on       date NOT NULL,      -- the booking date in Vietnam
-    booked_at       timestamptz,        -- NULL when the statement gives a date only
-    content_sha256  text NOT NULL,
-    occurrence      int NOT NULL CHECK (occurrence > 0),
-    UNIQUE (provider, content_sha256, occurrence)
-);
-CREATE INDEX statement_lines_day ON statement_lines (business_day, provider, kind, merchant_ref);
-CREATE INDEX statement_lines_ref ON statement_lines (merchant_ref);
-
--- Successes are looked up by their paid day.
-CREATE INDEX payments_paid_at ON payments (paid_at) WHERE paid_at IS NOT NULL;
-
-CREATE TABLE recon_runs (
-    id           bigserial PRIMARY KEY,
-    business_day date NOT NULL,
-    staff_id     text REFERENCES staff (id),
-    started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
-    finished_at  timestamptz,
-    summary      jsonb NOT NULL DEFAULT '{}'
-);
-CREATE INDEX recon_runs_day ON recon_runs (business_day);
-
-CREATE TABLE recon_exceptions (
-    id                   bigserial PRIMARY KEY,
-    business_day         date NOT NULL,
-    provider             text NOT NULL,
-    category             text NOT NULL CHECK (category IN ('missing_at_provider',
-                             'missing_at_switch', 'amount_mismatch', 'status_mismatch',
-                             'duplicate_line', 'out_of_day')),
-    merchant_ref         text NOT NULL,
-    kind                 text NOT NULL DEFAULT 'payment',
-    payment_id           text REFERENCES payments (id),
-    statement_amount_vnd bigint,
-    switch_amount_vnd    bigint,
-    diff_vnd             bigint NOT NULL DEFAULT 0, -- statement money minus ledger money
-    line_count           int NOT NULL DEFAULT 0,
-    detail               text NOT NULL DEFAULT '',
-    state                text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved',
-                             'carried_forward')),
-    run_id               bigint REFERENCES recon_runs (id),
-    created_at           timestamptz NOT NULL DEFAULT now(),
-    updated_at           timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (business_day, provider, category, kind, merchant_ref)
-);
-CREATE INDEX recon_exceptions_state ON recon_exceptions (business_day, state);
-
--- The trail. A row is never deleted; an action waiting for its checker is updated once, by
--- recon_approve, with the checker and the journal.
-CREATE TABLE recon_actions (
-    id           bigserial PRIMARY KEY,
-    exception_id bigint NOT NULL REFERENCES recon_exceptions (id),
-    action       text NOT NULL CHECK (action IN ('query', 'apply_answer', 'correct',
-                     'suspense', 'write_off', 'carry_forward', 'rematched')),
-    status       text NOT NULL CHECK (status IN ('requested', 'pending_approval', 'done',
-                     'answered')),
-    staff_id     text REFERENCES staff (id),
-    approved_by  text REFERENCES staff (id),
-    journal_id   bigint,
-    account_code text,
-    note         text NOT NULL DEFAULT '',
-    data         jsonb NOT NULL DEFAULT '{}',
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    decided_at   timestamptz,
-    CHECK (approved_by IS NULL OR approved_by <> staff_id)
-);
-CREATE INDEX recon_actions_exception ON recon_actions (exception_id);
-CREATE UNIQUE INDEX recon_actions_one_pending ON recon_actions (exception_id)
-    WHERE status = 'pending_approval';
-
-CREATE TABLE day_reports (
-    business_day date PRIMARY KEY,
-    closed_by    text NOT NULL REFERENCES staff (id),
-    closed_at    timestamptz NOT NULL DEFAULT now(),
-    report       jsonb NOT NULL
-);
-
-CREATE FUNCTION recon_forbid_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'FG500', MESSAGE = 'append_only',
-        DETAIL = format('%s on %s is forbidden: the trail is kept', TG_OP, TG_TABLE_NAME);
-END
-$$;
-CREATE TRIGGER recon_actions_no_delete BEFORE DELETE ON recon_actions
-    FOR EACH ROW EXECUTE FUNCTION recon_forbid_delete();
-CREATE TRIGGER recon_actions_no_truncate BEFORE TRUNCATE ON recon_actions
-    FOR EACH STATEMENT EXECUTE FUNCTION recon_forbid_delete();
-CREATE TRIGGER day_reports_no_change BEFORE UPDATE OR DELETE ON day_reports
-    FOR EACH ROW EXECUTE FUNCTION recon_forbid_delete();
-
--- Helpers ---------------------------------------------------------------------------------
 
 -- [start, end) of a business day as timestamptz.
 CREATE FUNCTION recon_day_start(p_day date) RETURNS timestamptz
@@ -177,7 +45,7 @@ BEGIN
 END
 $$;
 
--- The ledger's view of a day: closed or not (business_days, migration 008).
+-- The ledger's view of a day: closed or not (business_days, ledger.sql).
 CREATE FUNCTION recon_day_closed(p_day date) RETURNS bool
 LANGUAGE sql STABLE AS $$
     SELECT EXISTS (SELECT 1 FROM business_days d WHERE d.day = p_day AND d.status = 'closed')
@@ -196,8 +64,6 @@ BEGIN
     END IF;
 END
 $$;
-
--- Statements ------------------------------------------------------------------------------
 
 -- Whether a file was imported already (then the importer stops: it adds nothing).
 CREATE FUNCTION stmt_import_check(p_provider text, p_day date, p_sha256 text) RETURNS text
@@ -261,8 +127,6 @@ BEGIN
     RETURN QUERY SELECT v_id, v_read, v_added, false;
 END
 $$;
-
--- Matching --------------------------------------------------------------------------------
 
 -- Every difference of one business day, computed from sets (the order of the lines cannot
 -- matter): statement lines of the day grouped by (provider, kind, merchant_ref); the
@@ -419,8 +283,6 @@ BEGIN
     RETURN v_summary;
 END
 $$;
-
--- Resolution ------------------------------------------------------------------------------
 
 -- The correcting journal that brings the provider's clearing account in line with the
 -- statement, against p_account: diff > 0 (the provider holds more than the ledger says)
@@ -626,8 +488,6 @@ BEGIN
 END
 $$;
 
--- Reports and closing the day -------------------------------------------------------------
-
 -- The day's figures per agency, treasury account and provider: counts, gross, provider
 -- fees (from the statement lines; a treasury account bears them in proportion to its part
 -- of each payment), refunds (refund lines of the day), net = gross - fees - refunds, and
@@ -785,7 +645,7 @@ BEGIN
 END
 $$;
 
--- Freezes the day in the ledger's business_days (migration 008). The SHARE lock on journals
+-- Freezes the day in the ledger's business_days. The SHARE lock on journals
 -- waits for journals being written and holds new ones until commit, so no journal can slip
 -- into the day after it is seen closed (post_journal checks business_days).
 CREATE FUNCTION recon_day_freeze(p_day date, p_staff text) RETURNS void
@@ -798,8 +658,6 @@ BEGIN
                                         closed_by = p_staff;
 END
 $$;
-
--- Finance console reads -------------------------------------------------------------------
 
 CREATE FUNCTION staff_auth(p_id text) RETURNS TABLE (secret text, role text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
@@ -879,21 +737,126 @@ LANGUAGE sql AS $$
                                    secret = EXCLUDED.secret, active = true
 $$;
 
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA feegate FROM PUBLIC;
-GRANT SELECT ON ALL TABLES IN SCHEMA feegate TO feegate_app;
-REVOKE SELECT ON staff FROM feegate_app;
-GRANT EXECUTE ON FUNCTION
-    stmt_import_check(text, date, text),
-    stmt_import(text, date, text, text, text, text),
-    recon_run(date, text),
-    recon_resolve(bigint, text, text, text, text),
-    recon_approve(bigint, text),
-    recon_apply_answer(bigint, text, jsonb),
-    day_report(date),
-    day_close(date, text, bool),
-    staff_auth(text),
-    fin_days(text),
-    fin_imports(text, date),
-    fin_exceptions(text, date),
-    fin_report(text, date)
-TO feegate_app;
+-- The provider's status query as a resolving action, sent by the gateway.
+--
+-- POST /v1/finance/exceptions/{id}/query runs in three steps, because the provider call
+-- happens between two transactions:
+--   recon_query_target   checks the staff member and the exception and returns the checkout
+--                        attempt to ask about (reference, channel, amounts and times the
+--                        adapter needs to build the channel's status query);
+--   (the gateway builds, sends and verifies the query with the channel's adapter)
+--   recon_query_result   applies the verified answer through recovery_result, exactly like
+--                        the recovery poller does (a success or failure is applied like a
+--                        callback, with source 'query'), writes the query in the
+--                        exception's trail and resolves the exception when the switch then
+--                        agrees with the statement. An answer that settles nothing (pending,
+--                        not found, no answer, a bad signature) leaves it open, with the
+--                        reason in the trail.
+
+CREATE FUNCTION recon_query_attempt(e recon_exceptions) RETURNS payment_attempts
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    a payment_attempts;
+BEGIN
+    IF e.kind <> 'payment' THEN
+        PERFORM fail('FG422', 'not_queryable',
+                     format('exception %s is about a %s: only payments are queried', e.id,
+                            e.kind));
+    END IF;
+    SELECT * INTO a FROM payment_attempts x
+        WHERE x.merchant_ref = e.merchant_ref AND x.channel = e.provider;
+    IF NOT FOUND THEN
+        PERFORM fail('FG422', 'not_queryable',
+                     format('"%s" is no checkout attempt of %s: nothing to ask the provider',
+                            e.merchant_ref, e.provider));
+    END IF;
+    RETURN a;
+END
+$$;
+
+CREATE FUNCTION recon_query_target(p_id bigint, p_staff text)
+RETURNS TABLE (merchant_ref text, channel text, payment_id text, amount_vnd bigint,
+               created_at_unix bigint, expires_at_unix bigint, provider_txn_id text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    e recon_exceptions;
+    a payment_attempts;
+BEGIN
+    PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    SELECT * INTO e FROM recon_exceptions x WHERE x.id = p_id;
+    IF NOT FOUND THEN
+        PERFORM fail('FG404', 'exception_not_found', format('no exception %s', p_id));
+    END IF;
+    IF e.state = 'resolved' THEN
+        PERFORM fail('FG409', 'exception_resolved',
+                     format('exception %s is resolved already', p_id));
+    END IF;
+    a := recon_query_attempt(e);
+    RETURN QUERY
+        SELECT a.merchant_ref, a.channel, a.payment_id, p.amount_vnd,
+               extract(epoch FROM a.created_at)::bigint, extract(epoch FROM p.expires_at)::bigint,
+               p.provider_txn_id
+        FROM payments p WHERE p.id = a.payment_id;
+END
+$$;
+
+-- p_outcome: succeeded, failed, pending, not_found (a verified answer) or error (no answer,
+-- a timeout, an answer that did not verify: p_reason says which). The attempt's recovery
+-- schedule is kept (an exhausted attempt stays exhausted unless the answer settles it).
+CREATE FUNCTION recon_query_result(p_id bigint, p_staff text, p_outcome text,
+                                   p_amount_vnd bigint, p_provider_txn_id text,
+                                   p_paid_at timestamptz, p_raw text, p_reason text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    e recon_exceptions;
+    a payment_attempts;
+    v_next int;
+    v_verdict text;
+    v_resolved bool;
+    v_note text;
+BEGIN
+    PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    IF p_outcome IS NULL OR p_outcome NOT IN ('succeeded', 'failed', 'pending', 'not_found',
+                                              'error') THEN
+        PERFORM fail('FG422', 'invalid_outcome',
+                     format('outcome "%s" is not known', coalesce(p_outcome, '')));
+    END IF;
+    e := recon_exception_lock(p_id);
+    a := recon_query_attempt(e);
+    v_next := CASE WHEN a.exhausted THEN NULL
+                   ELSE greatest(ceil(extract(epoch FROM a.next_query_at - now())), 0)::int END;
+    v_verdict := recovery_result(a.merchant_ref, p_outcome, p_amount_vnd, p_provider_txn_id,
+                                 p_paid_at, coalesce(p_raw, ''), v_next);
+    v_resolved := p_outcome = 'succeeded' AND v_verdict IN ('applied', 'duplicate')
+                  AND e.category IN ('status_mismatch', 'missing_at_switch')
+                  AND EXISTS (SELECT 1 FROM payments p WHERE p.id = a.payment_id
+                                AND p.status IN ('succeeded', 'partially_refunded',
+                                                 'refunded'));
+    v_note := CASE
+        WHEN p_outcome = 'error' THEN
+            format('no usable answer from %s: %s', e.provider, coalesce(p_reason, 'unknown'))
+        WHEN p_outcome = 'not_found' THEN
+            format('%s answered not_found: it has no payment "%s"', e.provider, a.merchant_ref)
+        WHEN v_resolved THEN
+            format('%s answered %s: %s, the switch now agrees', e.provider, p_outcome, v_verdict)
+        ELSE format('%s answered %s: %s, the exception stays open', e.provider, p_outcome,
+                    v_verdict) END;
+    UPDATE recon_actions SET status = 'answered', decided_at = now()
+        WHERE exception_id = p_id AND action = 'query' AND status = 'requested';
+    INSERT INTO recon_actions (exception_id, action, status, staff_id, note, data, decided_at)
+        VALUES (p_id, 'query', CASE WHEN v_resolved THEN 'done' ELSE 'answered' END, p_staff,
+                v_note, jsonb_build_object(
+                    'channel', a.channel, 'merchant_ref', a.merchant_ref,
+                    'outcome', p_outcome, 'verdict', v_verdict, 'amount_vnd', p_amount_vnd,
+                    'provider_txn_id', p_provider_txn_id, 'paid_at', ts_text(p_paid_at),
+                    'reason', p_reason, 'answer', left(coalesce(p_raw, ''), 4000)),
+                now());
+    IF v_resolved THEN
+        UPDATE recon_exceptions SET state = 'resolved', updated_at = now() WHERE id = p_id;
+    ELSE
+        UPDATE recon_exceptions SET updated_at = now() WHERE id = p_id;
+    END IF;
+    RETURN recon_exception_json(p_id);
+END
+$$;

@@ -1,62 +1,11 @@
--- 004_api: the functions the gateway calls (docs/architecture.md, "The function contract").
--- Each is one transaction; errors are raised with SQLSTATE FGnnn (nnn = HTTP status),
--- MESSAGE the snake_case code and DETAIL the human sentence, and leave nothing behind.
+-- payments_api: the functions the gateway calls for the portal API and the checkout pages
+-- (docs/architecture.md, "The function contract"). Each is one transaction; errors are
+-- raised with SQLSTATE FGnnn (nnn = HTTP status), MESSAGE the snake_case code and DETAIL the
+-- human sentence (fail, core.sql), and leave nothing behind. A create and a cancel take
+-- their Idempotency-Key with idem_lock and store it with their response with idem_put
+-- (idempotency.sql).
 
 SET LOCAL search_path = feegate, pg_temp;
-
-CREATE FUNCTION fail(p_sqlstate text, p_code text, p_detail text) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION USING ERRCODE = p_sqlstate, MESSAGE = p_code, DETAIL = p_detail;
-END
-$$;
-
--- Idempotency, first half: claims (client, key) before the operation. Returns NULL when the
--- caller owns the key now (or there is no key); otherwise the stored response. A concurrent
--- holder of the key makes the INSERT wait until it commits (then its response is returned)
--- or rolls back (then the key is ours).
-CREATE FUNCTION idem_claim(p_client text, p_key text, p_sha text,
-                           OUT o_status int, OUT o_body text)
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_sha text;
-BEGIN
-    IF p_key IS NULL THEN
-        RETURN;
-    END IF;
-    IF p_key !~ '^[A-Za-z0-9_-]{1,255}$' THEN
-        PERFORM fail('FG400', 'invalid_idempotency_key',
-                     'Idempotency-Key must be 1-255 of [A-Za-z0-9_-]');
-    END IF;
-    INSERT INTO idempotency (client_id, idem_key, request_sha256, http_status)
-        VALUES (p_client, p_key, coalesce(p_sha, ''), 0) ON CONFLICT DO NOTHING;
-    IF FOUND THEN
-        RETURN;
-    END IF;
-    SELECT request_sha256, http_status, body INTO v_sha, o_status, o_body
-        FROM idempotency WHERE client_id = p_client AND idem_key = p_key;
-    IF NOT FOUND OR o_status = 0 THEN
-        PERFORM fail('FG409', 'idempotency_key_in_progress',
-                     format('a request with key "%s" is still in progress', p_key));
-    END IF;
-    IF v_sha <> coalesce(p_sha, '') THEN
-        PERFORM fail('FG409', 'idempotency_key_reused',
-                     format('key "%s" was used with another request', p_key));
-    END IF;
-END
-$$;
-
--- Idempotency, second half: stores the response in the operation's transaction.
-CREATE FUNCTION idem_store(p_client text, p_key text, p_status int, p_body text)
-RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF p_key IS NOT NULL THEN
-        UPDATE idempotency SET http_status = p_status, body = p_body
-        WHERE client_id = p_client AND idem_key = p_key;
-    END IF;
-END
-$$;
 
 -- Checks each line against the catalogue; returns the normalised items array.
 CREATE FUNCTION check_items(p_agency text, p_items jsonb, p_total bigint) RETURNS jsonb
@@ -96,8 +45,10 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION api_create_payment(client text, idem_key text, req_sha256 text, req jsonb,
-                                   base_url text)
+-- Creates a payment: checks the client's agency, the items against the catalogue and the
+-- order_ref (one live payment per order_ref); answers 201 with the payment.
+CREATE FUNCTION api_create_payment(client text, idem_key text, req_sha256 text,
+                                              req jsonb, base_url text)
 RETURNS TABLE (http_status int, body text, replayed bool)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
@@ -108,7 +59,7 @@ DECLARE
     v_items jsonb;
     v_body text;
 BEGIN
-    v_prev := idem_claim(client, idem_key, req_sha256);
+    v_prev := idem_lock(client, idem_key, req_sha256);
     IF v_prev.o_status IS NOT NULL THEN
         RETURN QUERY SELECT v_prev.o_status, v_prev.o_body, true;
         RETURN;
@@ -141,7 +92,7 @@ BEGIN
     INSERT INTO payment_events (payment_id, seq, event, from_status, to_status)
         VALUES (v_id, 1, 'create', NULL, 'created');
     v_body := payment_json(v_id)::text;
-    PERFORM idem_store(client, idem_key, 201, v_body);
+    PERFORM idem_put(client, idem_key, req_sha256, 201, v_body);
     RETURN QUERY SELECT 201, v_body, false;
 END
 $$;
@@ -168,15 +119,16 @@ BEGIN
 END
 $$;
 
+-- Cancels a payment that is not paid yet (a cancelled one is answered as it is).
 CREATE FUNCTION api_cancel_payment(client text, payment_id text, idem_key text,
-                                   req_sha256 text)
+                                              req_sha256 text)
 RETURNS TABLE (http_status int, body text, replayed bool)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
     v_prev record;
     v_body text;
 BEGIN
-    v_prev := idem_claim(client, idem_key, req_sha256);
+    v_prev := idem_lock(client, idem_key, req_sha256);
     IF v_prev.o_status IS NOT NULL THEN
         RETURN QUERY SELECT v_prev.o_status, v_prev.o_body, true;
         RETURN;
@@ -189,7 +141,7 @@ BEGIN
     END IF;
     PERFORM apply_event(api_cancel_payment.payment_id, 'cancel', '{}');
     v_body := payment_json(api_cancel_payment.payment_id)::text;
-    PERFORM idem_store(client, idem_key, 200, v_body);
+    PERFORM idem_put(client, idem_key, req_sha256, 200, v_body);
     RETURN QUERY SELECT 200, v_body, false;
 END
 $$;
@@ -365,58 +317,6 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION outbox_claim(max int, lease_s int)
-RETURNS TABLE (id bigint, event_id text, client_id text, url text, secret text, body text,
-               attempts int)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
-        WITH due AS (
-            SELECT o.id FROM outbox o
-            WHERE o.next_attempt_at <= now() AND o.delivered_at IS NULL AND o.dead_at IS NULL
-              AND (o.lease_until IS NULL OR o.lease_until <= now())
-            ORDER BY o.next_attempt_at
-            LIMIT greatest(outbox_claim.max, 0)
-            FOR UPDATE SKIP LOCKED
-        )
-        UPDATE outbox o SET lease_until = now() + greatest(lease_s, 1) * interval '1 second'
-        FROM due, clients c
-        WHERE o.id = due.id AND c.id = o.client_id AND c.webhook_url IS NOT NULL
-        RETURNING o.id, o.event_id, o.client_id, c.webhook_url, c.secret, o.body, o.attempts;
-END
-$$;
-
--- Records one delivery attempt. Failure: retry after min(5 s * 2^(attempts-1), 1 h); after
--- the 40th attempt the row is dead (dead_at set, no next attempt).
-CREATE FUNCTION outbox_result(id bigint, ok bool, http_status int, error text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
-DECLARE
-    v_attempt int;
-BEGIN
-    UPDATE outbox o SET
-        attempts = o.attempts + 1,
-        lease_until = NULL,
-        delivered_at = CASE WHEN ok THEN now() END,
-        dead_at = CASE WHEN NOT ok AND o.attempts + 1 >= 40 THEN now() END,
-        next_attempt_at = CASE WHEN ok OR o.attempts + 1 >= 40 THEN NULL
-                               ELSE now() + least(3600, 5 * power(2, least(o.attempts, 20)))
-                                            * interval '1 second' END,
-        last_error = CASE WHEN ok THEN NULL ELSE left(error, 1000) END
-    WHERE o.id = outbox_result.id AND o.delivered_at IS NULL AND o.dead_at IS NULL
-    RETURNING o.attempts INTO v_attempt;
-    IF NOT FOUND THEN
-        SELECT o.attempts INTO v_attempt FROM outbox o WHERE o.id = outbox_result.id;
-        IF NOT FOUND THEN
-            PERFORM fail('FG404', 'outbox_not_found',
-                         format('outbox row %s does not exist', outbox_result.id));
-        END IF;
-    END IF;
-    INSERT INTO webhook_deliveries (outbox_id, attempt, http_status, error)
-        VALUES (outbox_result.id, v_attempt, http_status, left(error, 1000));
-END
-$$;
-
 CREATE FUNCTION clients_list() RETURNS TABLE (id text, secret text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 #variable_conflict use_column
@@ -425,33 +325,3 @@ BEGIN
         SELECT c.id, c.secret FROM clients c ORDER BY c.id;
 END
 $$;
-
-CREATE FUNCTION receipt_view(receipt_id text) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
-#variable_conflict use_column
-BEGIN
-    RETURN (
-        SELECT json_build_object(
-            'id', r.id,
-            'payment_id', r.payment_id,
-            'template', r.template,
-            'series', r.series,
-            'number', lpad(r.number::text, 7, '0'),
-            'issued_at', ts_text(r.issued_at),
-            'amount_vnd', r.amount_vnd,
-            'payer', r.payer,
-            'items', r.items,
-            'agency', json_build_object('code', a.code, 'name', a.name, 'tax_code', a.tax_code,
-                                        'address', a.address),
-            'channel', p.channel,
-            'provider_txn_id', p.provider_txn_id,
-            'paid_at', ts_text(p.paid_at),
-            'late', p.late,
-            'url', p.base_url || '/receipts/' || r.id)::text
-        FROM receipts r JOIN agencies a ON a.code = r.agency_code
-                        JOIN payments p ON p.id = r.payment_id
-        WHERE r.id = receipt_view.receipt_id);
-END
-$$;
-
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA feegate FROM PUBLIC;

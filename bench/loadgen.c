@@ -198,7 +198,7 @@ struct lg_run {
     uint64_t transport_fails_in_row;
     uint64_t storm_in_row_max;
     bool stopping;
-    struct lg_vu **pool; /* open loop: idle users, a stack */
+    unsigned *pool; /* open loop: indexes of the idle users, a stack */
     unsigned n_pool;
     struct event *rate_ev;
     char tag[48]; /* makes order refs unique across runs: pid and start time */
@@ -548,7 +548,7 @@ static void vu_start_iteration(struct lg_vu *vu)
     int64_t start_us = lg_now_us();
     if (run->opts->rate_per_s > 0 && !lg_arrival_take(run, &start_us)) {
         vu->pooled = true;
-        run->pool[run->n_pool++] = vu;
+        run->pool[run->n_pool++] = vu->index;
         return;
     }
     run->started++;
@@ -889,6 +889,7 @@ static void lg_on_rss_timer(evutil_socket_t fd, short what, void *arg)
 /* ---- one mode ------------------------------------------------------------------------ */
 
 /* Open loop, every millisecond: hands the arrivals due to the users in the pool. */
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback type */
 static void lg_on_rate_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct lg_run *run = arg;
@@ -896,7 +897,7 @@ static void lg_on_rate_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     while (run->n_pool > 0 && !run->stopping) {
         uint64_t before = run->started;
-        struct lg_vu *vu = run->pool[--run->n_pool];
+        struct lg_vu *vu = &run->vus[run->pool[--run->n_pool]];
         vu->pooled = false;
         vu_start_iteration(vu); /* back into the pool when no arrival is due */
         if (run->started == before) {
@@ -937,7 +938,7 @@ static void lg_on_deadline(evutil_socket_t fd, short what, void *arg)
     }
     run->stopping = true;
     while (run->n_pool > 0) {
-        struct lg_vu *vu = run->pool[--run->n_pool];
+        struct lg_vu *vu = &run->vus[run->pool[--run->n_pool]];
         vu->pooled = false;
         vu_idle(vu);
     }

@@ -30,13 +30,15 @@
 #define SINK_SKEW_S_MAX     300 /* the gateway's own window for a request's timestamp */
 #define SINK_MSG_BYTES_MAX  4096
 #define SINK_MAX_SECONDS    3600
-#define SINK_BODY_BYTES_MAX (1024 * 1024)
+#define SINK_BODY_BYTES_MAX 1048576
 
 struct sink {
     const char *secret;
     const char *client; /* NULL: any X-Feegate-Client */
     FILE *out;
     struct event_base *base;
+    long port;
+    long max_s; /* stops by itself after this long */
     uint64_t received;
     uint64_t verified;
     uint64_t bad_signature;
@@ -147,6 +149,7 @@ static void sink_on_request(struct evhttp_request *req, void *arg)
     sink_reply(req, 204, "No Content");
 }
 
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback type */
 static void sink_on_stop(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -162,11 +165,11 @@ static void sink_usage(void)
                 stderr);
 }
 
-static int sink_serve(struct sink *s, int port, long max_s)
+static int sink_serve(struct sink *s)
 {
     struct evhttp *http = evhttp_new(s->base);
-    if (http == NULL || evhttp_bind_socket(http, "127.0.0.1", (ev_uint16_t)port) != 0) {
-        (void)fprintf(stderr, "feegate-sink: could not listen on 127.0.0.1:%d\n", port);
+    if (http == NULL || evhttp_bind_socket(http, "127.0.0.1", (ev_uint16_t)s->port) != 0) {
+        (void)fprintf(stderr, "feegate-sink: could not listen on 127.0.0.1:%ld\n", s->port);
         return 1;
     }
     evhttp_set_max_body_size(http, SINK_BODY_BYTES_MAX);
@@ -174,7 +177,7 @@ static int sink_serve(struct sink *s, int port, long max_s)
     struct event *term = evsignal_new(s->base, SIGTERM, sink_on_stop, s->base);
     struct event *intr = evsignal_new(s->base, SIGINT, sink_on_stop, s->base);
     struct event *limit = evtimer_new(s->base, sink_on_stop, s->base);
-    struct timeval tv = { (time_t)max_s, 0 };
+    struct timeval tv = { (time_t)s->max_s, 0 };
     if (term == NULL || intr == NULL || limit == NULL || event_add(term, NULL) != 0 ||
         event_add(intr, NULL) != 0 || evtimer_add(limit, &tv) != 0) {
         (void)fputs("feegate-sink: could not set up its events\n", stderr);
@@ -195,14 +198,13 @@ int main(int argc, char **argv)
         { "client", required_argument, NULL, 'c' },      { "out", required_argument, NULL, 'o' },
         { "max-seconds", required_argument, NULL, 'm' }, { NULL, 0, NULL, 0 },
     };
-    struct sink s = { 0 };
+    struct sink s = { .max_s = SINK_MAX_SECONDS };
     const char *out = NULL;
-    long port = 0;
-    long max_s = SINK_MAX_SECONDS;
     int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    /* getopt_long keeps global state: fine, this runs once, before anything else. */
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) { /* NOLINT */
         if (c == 'p') {
-            port = strtol(optarg, NULL, 10);
+            s.port = strtol(optarg, NULL, 10);
         } else if (c == 's') {
             s.secret = optarg;
         } else if (c == 'c') {
@@ -210,14 +212,14 @@ int main(int argc, char **argv)
         } else if (c == 'o') {
             out = optarg;
         } else if (c == 'm') {
-            max_s = strtol(optarg, NULL, 10);
+            s.max_s = strtol(optarg, NULL, 10);
         } else {
             sink_usage();
             return 2;
         }
     }
-    if (port <= 0 || port > 65535 || s.secret == NULL || out == NULL || max_s <= 0 ||
-        max_s > SINK_MAX_SECONDS) {
+    if (s.port <= 0 || s.port > 65535 || s.secret == NULL || out == NULL || s.max_s <= 0 ||
+        s.max_s > SINK_MAX_SECONDS) {
         sink_usage();
         return 2;
     }
@@ -227,7 +229,7 @@ int main(int argc, char **argv)
         (void)fprintf(stderr, "feegate-sink: could not open %s\n", out);
         return 1;
     }
-    int rc = sink_serve(&s, (int)port, max_s);
+    int rc = sink_serve(&s);
     struct evbuffer *b = evbuffer_new();
     if (b != NULL) {
         sink_stats(&s, b);

@@ -27,7 +27,8 @@
 #   after each full run for the receipt and webhook backlogs)  BENCH_OPEN_RATE (payments/s
 #   of the open-loop run; default BENCH_OPEN_FRACTION (0.5) x the first entry's closed-loop
 #   rate; 0: no open-loop run)  BENCH_BASELINES (1; 0: no pgbench runs)
-#   BENCH_PGBENCH_CLIENTS (8)  BENCH_TPCB_SCALE (8)
+#   BENCH_PGBENCH_CLIENTS (8)  BENCH_TPCB_SCALE (8)  BENCH_SINK_SECRET (the client's; another
+#   value makes the sink refuse every webhook: a check that backlog_bounded turns false)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -265,7 +266,7 @@ EOF
 start_sink() {
     [ "$WEBHOOKS" = 1 ] || return 0
     : >"$WORK/webhooks.txt"
-    "$SINK" --port "$SINK_PORT" --secret "$SECRET" --client "$CLIENT" \
+    "$SINK" --port "$SINK_PORT" --secret "${BENCH_SINK_SECRET:-$SECRET}" --client "$CLIENT" \
         --out "$WORK/webhooks.txt" --max-seconds "$LIMIT" >"$WORK/sink.json" 2>"$WORK/sink.log" &
     SINK_PID=$!
     wait_until 15 sink "$SINK_PID" port_busy "$SINK_PORT" ||

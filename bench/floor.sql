@@ -3,9 +3,10 @@
 -- writes in the ledger (create, checkout, success with its journal, receipt and webhooks,
 -- the receipt document, the two webhook deliveries, the journal's seal), as plain INSERT,
 -- UPDATE and DELETE statements on the copies that bench/floor_setup.sql makes, in five
--- transactions (the gateway commits about 4.7 times per payment, its batches included:
--- run.sh prints the figure). No logic: no state machine, no checks, no JSON built, no
--- triggers. pgbench's tps is then payments per second.
+-- transactions, one per step of the payment's life (the gateway batches the calls of
+-- several payments into one transaction under load: run.sh prints its commits per
+-- payment). No logic: no state machine, no checks, no JSON built, no triggers. pgbench's
+-- tps is then payments per second.
 
 -- 1. create (api_create_payment): the payment, its first event, its idempotency key.
 BEGIN;

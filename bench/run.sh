@@ -650,6 +650,7 @@ report() {
     printf 'gateway: loops=%s conns_per_loop=%s log=%s; concurrency=%s duration=%ss per mode\n' \
         "$LOOPS" "$CONNS" "$LOG_LEVEL" "$CONC" "$DUR"
     [ -s "$WORK/backlog.txt" ] && backlog_line >"$WORK/backlog.jsonl" || : >"$WORK/backlog.jsonl"
+    : >"$WORK/sink-stats.jsonl"
     if [ "$SINK_PID" != "" ]; then
         curl -fsS --max-time 2 "http://127.0.0.1:$SINK_PORT/stats" >"$WORK/sink-stats.jsonl" 2>/dev/null || true
     fi
@@ -657,7 +658,7 @@ report() {
         "${TPCB_TPS:-0}" "${FLOOR_TPS:-0}" "$PGB_CLIENTS" "$TPCB_SCALE" >"$WORK/baselines.jsonl"
     echo "results (JSON, one line per mode):"
     cat "$WORK/results.jsonl" "$WORK/cpu.jsonl" "$WORK/done.jsonl" "$WORK/backlog.jsonl" \
-        "$WORK/sink-stats.jsonl" "$WORK/baselines.jsonl" 2>/dev/null
+        "$WORK/sink-stats.jsonl" "$WORK/baselines.jsonl"
     summary
     writes_per_payment
     echo "baselines: pgbench TPC-B $TPCB_TPS tps, floor (bench/floor.sql) $FLOOR_TPS payments/s"

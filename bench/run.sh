@@ -267,7 +267,7 @@ start_sink() {
     [ "$WEBHOOKS" = 1 ] || return 0
     : >"$WORK/webhooks.txt"
     "$SINK" --port "$SINK_PORT" --secret "${BENCH_SINK_SECRET:-$SECRET}" --client "$CLIENT" \
-        --out "$WORK/webhooks.txt" --max-seconds "$LIMIT" >"$WORK/sink.json" 2>"$WORK/sink.log" &
+        --out "$WORK/webhooks.txt" --max-seconds $((LIMIT < 3600 ? LIMIT : 3600)) >"$WORK/sink.json" 2>"$WORK/sink.log" &
     SINK_PID=$!
     wait_until 15 sink "$SINK_PID" port_busy "$SINK_PORT" ||
         die "webhook sink did not start: $(tail -n 5 "$WORK/sink.log")"

@@ -1,10 +1,14 @@
-/* feegate-loadgen: a closed-loop load generator for feegate. C virtual users each loop over
- * the full sandbox payment path (signed create, checkout POST, the simulator's pay page that
- * auto-approves and calls the gateway back, optionally a signed verify) for a bounded time
- * or number of payments, on one libevent event_base with one persistent evhttp connection
- * per user and per host. Latencies go into fixed log-linear histograms (no allocation per
- * sample); every unexpected status is counted by step and printed. The probe modes (healthz,
- * readyz) use the same code and are printed side by side as baselines. See docs/benchmarks.md.
+/* feegate-loadgen: a load generator for feegate. C virtual users each loop over the full
+ * payment path (signed create, the checkout page, the checkout POST, the provider's page on
+ * the simulator that auto-approves and calls the gateway back, the gateway's return page,
+ * optionally a signed verify) through one channel or a mix, for a bounded time or number of
+ * payments: closed loop (each user starts its next payment when the last one ends) or open
+ * loop (--rate: payments start at a fixed rate, each on a free user, and count their
+ * latency from when they were due). One libevent event_base, one persistent evhttp
+ * connection per user and per host. Latencies go into fixed log-linear histograms (no
+ * allocation per sample); every unexpected status is counted by step and printed
+ * (lg_report.c). The probe modes (healthz, readyz) use the same code and are printed side by
+ * side as baselines. See docs/benchmarks.md.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,117 +41,11 @@
 #include "gw_err.h"
 #include "gw_limits.h"
 #include "gw_sign.h"
+#include "lg.h"
 #include "lg_hist.h"
 
 /* Last, after every header: makes unsafe functions compile errors in the code below. */
 #include "banned.h"
-
-/* Limits of the load generator itself (rule 9: every bound named). */
-#define LG_CONCURRENCY_MAX      2048 /* two connections per user: stays below the fd limit */
-#define LG_DURATION_S_MAX       3600
-#define LG_TIMEOUT_S_DEFAULT    15 /* the bank step includes the callback round trip */
-#define LG_DRAIN_GRACE_S        2  /* after the deadline, in-flight work gets timeout + this */
-#define LG_MIX_MAX              8  /* catalogue lines in --mix */
-#define LG_BACKOFF_MS           20 /* a user waits this long after a connection-level failure */
-#define LG_STORM_IN_ROW_MIN     64 /* connection failures in a row, without any answer: abort */
-#define LG_MODES_MAX            3
-#define LG_HOST_BYTES_MAX       256
-#define LG_PAYMENT_ID_BYTES_MAX 128
-#define LG_SAMPLES_MAX          16 /* first bodies of distinct errors, kept for the report */
-#define LG_SAMPLE_BYTES_MAX     200
-#define LG_SIGN_BODY_BYTES_MAX  GW_HTTP_BODY_BYTES_MAX
-
-enum lg_mode {
-    LG_MODE_HEALTHZ,
-    LG_MODE_READYZ,
-    LG_MODE_FULL
-};
-
-enum lg_step {
-    LG_STEP_CREATE,
-    LG_STEP_CHECKOUT,
-    LG_STEP_BANK,
-    LG_STEP_VERIFY,
-    LG_STEP_PROBE,
-    LG_STEP_PAYMENT, /* the whole path, create to the last expected answer */
-    LG_STEPS,
-};
-
-/* Error slots: below LG_SLOT_HTTP_MIN are failures without a usable HTTP status; from 100
- * to 599 the slot is the unexpected status itself. */
-enum {
-    LG_SLOT_CONNECTION,    /* refused, reset, could not connect */
-    LG_SLOT_TIMEOUT,       /* no answer within --timeout */
-    LG_SLOT_EOF,           /* the peer closed the connection mid-request */
-    LG_SLOT_MALFORMED,     /* invalid headers, too long a body */
-    LG_SLOT_BAD_BODY,      /* expected status, but a body or Location we cannot use */
-    LG_SLOT_NOT_SUCCEEDED, /* --verify: the payment is not "succeeded" */
-    LG_SLOT_BAD_STATUS,    /* a status outside 100..599 */
-    LG_SLOT_HTTP_MIN = 100,
-    LG_SLOTS = 600,
-};
-
-static const char *const lg_step_names[LG_STEPS] = {
-    "create", "checkout", "bank", "verify", "request", "payment",
-};
-static const char *const lg_mode_names[] = { "healthz", "readyz", "full" };
-static const char *const lg_slot_names[] = {
-    "connection", "timeout", "eof", "malformed", "bad_body", "not_succeeded", "bad_status",
-};
-
-struct lg_sample {
-    enum lg_step step;
-    unsigned slot;
-    char text[LG_SAMPLE_BYTES_MAX];
-};
-
-struct lg_stats {
-    enum lg_mode mode;
-    struct lg_hist hist[LG_STEPS];
-    uint64_t errors[LG_STEPS][LG_SLOTS];
-    uint64_t errors_total;
-    uint64_t completed; /* iterations that ended as expected */
-    uint64_t abandoned; /* still in flight at the hard deadline */
-    int64_t start_us;
-    int64_t end_us;
-    long rss_peak_kib; /* peak VmRSS of --gateway-pid seen while this mode ran; -1: none */
-    long hwm_kib;      /* its VmHWM at the end of the mode (peak since it started) */
-    bool storm;        /* aborted on a connection storm */
-    struct lg_sample samples[LG_SAMPLES_MAX];
-    size_t n_samples;
-};
-
-struct lg_opts {
-    const char *url;
-    char host[LG_HOST_BYTES_MAX];
-    uint16_t port;
-    char host_header[LG_HOST_BYTES_MAX + 8];
-    const char *client;
-    const char *secret;
-    const char *agency;
-    const char *fee;
-    int64_t amount_vnd;
-
-    /* --mix: catalogue lines that virtual user i takes as i modulo n_mix (several agencies
-     * spread the receipt series); empty: the single --agency/--fee/--amount. */
-    struct lg_mix {
-        char agency[32];
-        char fee[32];
-        int64_t amount_vnd;
-    } mix[LG_MIX_MAX];
-
-    size_t n_mix;
-    char channel[24]; /* --channel: what the checkout form posts (default sandbox) */
-    unsigned concurrency;
-    unsigned duration_s;
-    unsigned timeout_s;
-    uint64_t payments_max; /* 0: bounded by the duration only */
-    enum lg_mode modes[LG_MODES_MAX];
-    size_t n_modes;
-    long gateway_pid; /* 0: not polled */
-    bool verify;
-    bool json;
-};
 
 struct lg_run;
 
@@ -164,6 +62,7 @@ struct lg_vu {
     enum lg_step step;
     bool active;
     bool inflight;
+    bool pooled; /* open loop: waiting in run->pool for an arrival */
     enum evhttp_request_error last_error;
     bool has_error;
     int64_t step_start_us;
@@ -186,6 +85,9 @@ struct lg_run {
     uint64_t transport_fails_in_row;
     uint64_t storm_in_row_max;
     bool stopping;
+    unsigned *pool; /* open loop: indexes of the idle users, a stack */
+    unsigned n_pool;
+    struct event *rate_ev;
     char tag[48]; /* makes order refs unique across runs: pid and start time */
     struct event *deadline_ev;
     struct event *hard_ev;
@@ -449,7 +351,8 @@ static void vu_send_create(struct lg_vu *vu)
 static void vu_send_checkout(struct lg_vu *vu)
 {
     char form[48];
-    int n = snprintf(form, sizeof(form), "channel=%s", vu->run->opts->channel);
+    const struct lg_opts *o = vu->run->opts;
+    int n = snprintf(form, sizeof(form), "channel=%s", o->channels[vu->index % o->n_channels]);
     GW_ASSERT(n > 0 && (size_t)n < sizeof(form));
     vu->step = LG_STEP_CHECKOUT;
     struct evhttp_request *req = vu_request_new(vu, vu->run->opts->host_header);
@@ -473,6 +376,33 @@ static void vu_send_verify(struct lg_vu *vu)
     vu_send(vu, vu->gw_conn, EVHTTP_REQ_GET, req);
 }
 
+static void vu_send_page(struct lg_vu *vu)
+{
+    vu->step = LG_STEP_PAGE;
+    vu_send(vu, vu->gw_conn, EVHTTP_REQ_GET, vu_request_new(vu, vu->run->opts->host_header));
+}
+
+/* Open loop: the arrivals due by now_us, the first one at the start of the mode. */
+static uint64_t lg_arrivals_due(const struct lg_run *run, int64_t now_us)
+{
+    double s = (double)(now_us - run->stats->start_us) / 1e6;
+    uint64_t due = (uint64_t)(s * run->opts->rate_per_s) + 1u;
+    uint64_t max = run->opts->payments_max;
+    return max != 0 && due > max ? max : due;
+}
+
+/* Open loop: takes the next arrival if it is due; *start_us is when it was due, so that a
+ * payment that waited for a free user counts its wait (no coordinated omission). */
+static bool lg_arrival_take(struct lg_run *run, int64_t *start_us)
+{
+    if (run->started >= lg_arrivals_due(run, *start_us)) {
+        return false;
+    }
+    *start_us =
+        run->stats->start_us + (int64_t)((double)run->started * 1e6 / run->opts->rate_per_s);
+    return true;
+}
+
 static void vu_start_iteration(struct lg_vu *vu)
 {
     struct lg_run *run = vu->run;
@@ -481,8 +411,14 @@ static void vu_start_iteration(struct lg_vu *vu)
         vu_idle(vu);
         return;
     }
+    int64_t start_us = lg_now_us();
+    if (run->opts->rate_per_s > 0 && !lg_arrival_take(run, &start_us)) {
+        vu->pooled = true;
+        run->pool[run->n_pool++] = vu->index;
+        return;
+    }
     run->started++;
-    vu->payment_start_us = lg_now_us();
+    vu->payment_start_us = start_us;
     if (run->stats->mode == LG_MODE_FULL) {
         vu_send_create(vu);
     } else {
@@ -498,6 +434,15 @@ static void vu_complete(struct lg_vu *vu)
     }
     st->completed++;
     vu_start_iteration(vu);
+}
+
+static void vu_after_return(struct lg_vu *vu)
+{
+    if (vu->run->opts->verify) {
+        vu_send_verify(vu);
+    } else {
+        vu_complete(vu);
+    }
 }
 
 static void vu_on_backoff(evutil_socket_t fd, short what, void *arg)
@@ -579,7 +524,11 @@ static void vu_on_create(struct lg_vu *vu, struct evhttp_request *req, int statu
         vu_fail(vu, LG_SLOT_BAD_BODY, req);
         return;
     }
-    vu_send_checkout(vu);
+    if (vu->run->opts->lean) {
+        vu_send_checkout(vu);
+    } else {
+        vu_send_page(vu);
+    }
 }
 
 static struct evhttp_connection *lg_conn_new(struct lg_run *run, const char *host, uint16_t port)
@@ -642,6 +591,37 @@ static void vu_on_checkout(struct lg_vu *vu, struct evhttp_request *req, int sta
     vu_send(vu, vu->bank_conn, EVHTTP_REQ_GET, vu_request_new(vu, vu->bank_host_header));
 }
 
+/* The provider sent the citizen back: the Location must be the gateway's own page. */
+static void vu_on_bank(struct lg_vu *vu, struct evhttp_request *req, int status)
+{
+    const struct lg_opts *o = vu->run->opts;
+    if (status != 303) {
+        vu_fail(vu, lg_slot_of_status(status), req);
+        return;
+    }
+    if (o->lean) {
+        vu_after_return(vu);
+        return;
+    }
+    const char *location = evhttp_find_header(evhttp_request_get_input_headers(req), "Location");
+    struct evhttp_uri *u = NULL;
+    bool ok = location != NULL && lg_url_path(location, vu->path, sizeof(vu->path), &u);
+    if (ok) {
+        const char *host = evhttp_uri_get_host(u);
+        int port = evhttp_uri_get_port(u);
+        ok = host != NULL && strcmp(host, o->host) == 0 && (port < 0 ? 80 : port) == o->port;
+    }
+    if (u != NULL) {
+        evhttp_uri_free(u);
+    }
+    if (!ok) {
+        vu_fail(vu, LG_SLOT_BAD_BODY, req);
+        return;
+    }
+    vu->step = LG_STEP_RETURN;
+    vu_send(vu, vu->gw_conn, EVHTTP_REQ_GET, vu_request_new(vu, o->host_header));
+}
+
 static void vu_on_verify(struct lg_vu *vu, struct evhttp_request *req, int status)
 {
     if (status != 200) {
@@ -676,7 +656,7 @@ static void vu_on_response(struct evhttp_request *req, void *arg)
     }
     struct lg_run *run = vu->run;
     run->transport_fails_in_row = 0;
-    static const int expected[LG_STEPS] = { 201, 303, 303, 200, 200, 0 };
+    static const int expected[LG_STEPS] = { 201, 200, 303, 303, 200, 200, 200, 0 };
     if (status == expected[vu->step]) {
         lg_hist_record(&run->stats->hist[vu->step], latency_us);
     }
@@ -687,13 +667,21 @@ static void vu_on_response(struct evhttp_request *req, void *arg)
     case LG_STEP_CHECKOUT:
         vu_on_checkout(vu, req, status);
         return;
-    case LG_STEP_BANK:
-        if (status != 303) {
+    case LG_STEP_PAGE:
+        if (status != 200) {
             vu_fail(vu, lg_slot_of_status(status), req);
-        } else if (run->opts->verify) {
-            vu_send_verify(vu);
         } else {
-            vu_complete(vu);
+            vu_send_checkout(vu);
+        }
+        return;
+    case LG_STEP_BANK:
+        vu_on_bank(vu, req, status);
+        return;
+    case LG_STEP_RETURN:
+        if (status != 200) {
+            vu_fail(vu, lg_slot_of_status(status), req);
+        } else {
+            vu_after_return(vu);
         }
         return;
     case LG_STEP_VERIFY:
@@ -766,6 +754,28 @@ static void lg_on_rss_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- one mode ------------------------------------------------------------------------ */
 
+/* Open loop, every millisecond: hands the arrivals due to the users in the pool. */
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback type */
+static void lg_on_rate_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct lg_run *run = arg;
+    (void)fd;
+    (void)what;
+    while (run->n_pool > 0 && !run->stopping) {
+        uint64_t before = run->started;
+        struct lg_vu *vu = &run->vus[run->pool[--run->n_pool]];
+        vu->pooled = false;
+        vu_start_iteration(vu); /* back into the pool when no arrival is due */
+        if (run->started == before) {
+            break;
+        }
+    }
+    uint64_t due = lg_arrivals_due(run, lg_now_us());
+    if (!run->stopping && due > run->started && due - run->started > run->stats->behind_max) {
+        run->stats->behind_max = due - run->started;
+    }
+}
+
 static void lg_on_hard_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct lg_run *run = arg;
@@ -789,7 +799,15 @@ static void lg_on_deadline(evutil_socket_t fd, short what, void *arg)
     if (run->stopping) {
         return;
     }
+    if (run->opts->rate_per_s > 0) {
+        run->stats->offered = lg_arrivals_due(run, lg_now_us());
+    }
     run->stopping = true;
+    while (run->n_pool > 0) {
+        struct lg_vu *vu = &run->vus[run->pool[--run->n_pool]];
+        vu->pooled = false;
+        vu_idle(vu);
+    }
     for (unsigned i = 0; i < run->opts->concurrency; i++) {
         struct lg_vu *vu = &run->vus[i];
         if (vu->active && !vu->inflight && evtimer_pending(vu->backoff_ev, NULL)) {
@@ -805,6 +823,7 @@ static void lg_vus_init(struct lg_run *run)
 {
     const struct lg_opts *o = run->opts;
     run->vus = gw_xcalloc(o->concurrency, sizeof(*run->vus));
+    run->pool = gw_xcalloc(o->concurrency, sizeof(*run->pool));
     for (unsigned i = 0; i < o->concurrency; i++) {
         struct lg_vu *vu = &run->vus[i];
         vu->run = run;
@@ -835,6 +854,8 @@ static void lg_vus_release(struct lg_run *run)
     }
     gw_xfree(run->vus);
     run->vus = NULL;
+    gw_xfree(run->pool);
+    run->pool = NULL;
 }
 
 static void lg_timers_start(struct lg_run *run)
@@ -849,6 +870,12 @@ static void lg_timers_start(struct lg_run *run)
     GW_ASSERT(run->rss_ev != NULL && run->sigint_ev != NULL);
     (void)evtimer_add(run->deadline_ev, &deadline);
     (void)event_add(run->rss_ev, &second);
+    if (run->opts->rate_per_s > 0) {
+        struct timeval ms = { 0, 1000 };
+        run->rate_ev = event_new(run->base, -1, EV_PERSIST, lg_on_rate_tick, run);
+        GW_ASSERT(run->rate_ev != NULL);
+        (void)event_add(run->rate_ev, &ms);
+    }
     (void)event_add(run->sigint_ev, NULL);
 }
 
@@ -858,6 +885,9 @@ static void lg_timers_stop(struct lg_run *run)
     event_free(run->hard_ev);
     event_free(run->rss_ev);
     event_free(run->sigint_ev);
+    if (run->rate_ev != NULL) {
+        event_free(run->rate_ev);
+    }
 }
 
 /* Runs one mode to its end (deadline, --payments, Ctrl-C or a storm) into st. */
@@ -894,190 +924,6 @@ static void lg_run_mode(struct event_base *base, const struct lg_opts *o, struct
     lg_rss_sample(&run);
     lg_timers_stop(&run);
     lg_vus_release(&run);
-}
-
-/* ---- report -------------------------------------------------------------------------- */
-
-static double lg_elapsed_s(const struct lg_stats *st)
-{
-    int64_t us = st->end_us - st->start_us;
-    return us <= 0 ? 1e-6 : (double)us / 1e6;
-}
-
-static enum lg_step lg_main_step(const struct lg_stats *st)
-{
-    return st->mode == LG_MODE_FULL ? LG_STEP_PAYMENT : LG_STEP_PROBE;
-}
-
-static double lg_ms(uint64_t us)
-{
-    return (double)us / 1000.0;
-}
-
-static void lg_print_hist_row(FILE *out, const char *label, const struct lg_hist *h)
-{
-    fprintf(out, "  %-10s %10" PRIu64 " %9.2f %9.2f %9.2f %9.2f %9.2f\n", label, h->count,
-            lg_ms(h->count ? h->sum_us / h->count : 0), lg_ms(lg_hist_percentile(h, 50.0)),
-            lg_ms(lg_hist_percentile(h, 90.0)), lg_ms(lg_hist_percentile(h, 99.0)),
-            lg_ms(h->max_us));
-}
-
-static void lg_print_summary(FILE *out, const struct lg_opts *o, const struct lg_stats *all,
-                             size_t n)
-{
-    fprintf(out,
-            "\nfeegate-loadgen  url=%s  concurrency=%u  duration=%us  payments_max=%" PRIu64
-            "  verify=%s\n\n",
-            o->url, o->concurrency, o->duration_s, o->payments_max, o->verify ? "yes" : "no");
-    fprintf(out, "  %-8s %10s %10s %8s %9s %9s %9s %9s %9s\n", "mode", "done", "per_s", "errors",
-            "p50_ms", "p90_ms", "p99_ms", "max_ms", "elapsed_s");
-    for (size_t i = 0; i < n; i++) {
-        const struct lg_stats *st = &all[i];
-        const struct lg_hist *h = &st->hist[lg_main_step(st)];
-        fprintf(out, "  %-8s %10" PRIu64 " %10.1f %8" PRIu64 " %9.2f %9.2f %9.2f %9.2f %9.2f%s\n",
-                lg_mode_names[st->mode], st->completed, (double)st->completed / lg_elapsed_s(st),
-                st->errors_total, lg_ms(lg_hist_percentile(h, 50.0)),
-                lg_ms(lg_hist_percentile(h, 90.0)), lg_ms(lg_hist_percentile(h, 99.0)),
-                lg_ms(h->max_us), lg_elapsed_s(st),
-                st->storm ? "  ABORTED (connection storm)" : "");
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (all[i].mode == LG_MODE_FULL) {
-            fprintf(out, "  (full: done = completed payment paths, per_s = payments/s; "
-                         "latencies of the whole path)\n");
-        }
-    }
-}
-
-static void lg_print_steps(FILE *out, const struct lg_opts *o, const struct lg_stats *st)
-{
-    if (st->mode != LG_MODE_FULL) {
-        return;
-    }
-    fprintf(out, "\n  %-10s %10s %9s %9s %9s %9s %9s   (full, per step, ms)\n", "step", "ok",
-            "mean", "p50", "p90", "p99", "max");
-    for (int s = LG_STEP_CREATE; s < LG_STEPS; s++) {
-        if (s != LG_STEP_PROBE && (s != LG_STEP_VERIFY || o->verify)) {
-            lg_print_hist_row(out, lg_step_names[s], &st->hist[s]);
-        }
-    }
-}
-
-static void lg_slot_label(unsigned slot, char *out, size_t out_bytes)
-{
-    if (slot >= LG_SLOT_HTTP_MIN) {
-        (void)snprintf(out, out_bytes, "%u", slot);
-    } else {
-        (void)snprintf(out, out_bytes, "%s", lg_slot_names[slot]);
-    }
-}
-
-static void lg_print_errors(FILE *out, const struct lg_stats *st)
-{
-    char label[32];
-    for (int s = 0; s < LG_STEPS; s++) {
-        for (unsigned slot = 0; slot < LG_SLOTS; slot++) {
-            if (st->errors[s][slot] == 0) {
-                continue;
-            }
-            lg_slot_label(slot, label, sizeof(label));
-            fprintf(out, "  error  %-8s %-9s %-14s %" PRIu64 "\n", lg_mode_names[st->mode],
-                    lg_step_names[s], label, st->errors[s][slot]);
-        }
-    }
-    for (size_t i = 0; i < st->n_samples; i++) {
-        const struct lg_sample *sm = &st->samples[i];
-        lg_slot_label(sm->slot, label, sizeof(label));
-        fprintf(out, "  first  %-8s %-9s %-14s body: %s\n", lg_mode_names[st->mode],
-                lg_step_names[sm->step], label, sm->text[0] != '\0' ? sm->text : "(none)");
-    }
-    if (st->abandoned > 0) {
-        fprintf(out, "  %s: %" PRIu64 " requests still in flight at the hard deadline\n",
-                lg_mode_names[st->mode], st->abandoned);
-    }
-}
-
-static void lg_print_rss(FILE *out, const struct lg_opts *o, const struct lg_stats *all, size_t n)
-{
-    if (o->gateway_pid == 0) {
-        return;
-    }
-    fprintf(out, "\n  gateway pid %ld memory:", o->gateway_pid);
-    for (size_t i = 0; i < n; i++) {
-        fprintf(out, "  %s peak VmRSS %.1f MiB (VmHWM %.1f MiB)", lg_mode_names[all[i].mode],
-                (double)all[i].rss_peak_kib / 1024.0, (double)all[i].hwm_kib / 1024.0);
-    }
-    fprintf(out, "\n");
-}
-
-static void lg_print_human(FILE *out, const struct lg_opts *o, const struct lg_stats *all, size_t n)
-{
-    lg_print_summary(out, o, all, n);
-    for (size_t i = 0; i < n; i++) {
-        lg_print_steps(out, o, &all[i]);
-    }
-    fprintf(out, "\n");
-    for (size_t i = 0; i < n; i++) {
-        lg_print_errors(out, &all[i]);
-    }
-    lg_print_rss(out, o, all, n);
-    (void)fflush(out);
-}
-
-static void lg_json_hist(FILE *out, const char *name, const struct lg_hist *h, bool first)
-{
-    fprintf(out,
-            "%s\"%s\":{\"count\":%" PRIu64 ",\"mean_us\":%" PRIu64 ",\"p50_us\":%" PRIu64
-            ",\"p90_us\":%" PRIu64 ",\"p99_us\":%" PRIu64 ",\"max_us\":%" PRIu64 "}",
-            first ? "" : ",", name, h->count, h->count ? h->sum_us / h->count : 0,
-            lg_hist_percentile(h, 50.0), lg_hist_percentile(h, 90.0), lg_hist_percentile(h, 99.0),
-            h->max_us);
-}
-
-static void lg_json_errors(FILE *out, const struct lg_stats *st)
-{
-    char label[32];
-    bool first = true;
-    fprintf(out, ",\"errors_by\":{");
-    for (int s = 0; s < LG_STEPS; s++) {
-        for (unsigned slot = 0; slot < LG_SLOTS; slot++) {
-            if (st->errors[s][slot] == 0) {
-                continue;
-            }
-            lg_slot_label(slot, label, sizeof(label));
-            fprintf(out, "%s\"%s:%s\":%" PRIu64, first ? "" : ",", lg_step_names[s], label,
-                    st->errors[s][slot]);
-            first = false;
-        }
-    }
-    fprintf(out, "}");
-}
-
-/* One JSON object per line, per mode, for docs/benchmarks.md and scripts. */
-static void lg_print_json(FILE *out, const struct lg_opts *o, const struct lg_stats *st)
-{
-    fprintf(
-        out,
-        "{\"mode\":\"%s\",\"channel\":\"%s\",\"concurrency\":%u,\"duration_s\":%u,\"verify\":%s,"
-        "\"elapsed_s\":%.3f,\"completed\":%" PRIu64 ",\"per_s\":%.1f,\"errors\":%" PRIu64
-        ",\"abandoned\":%" PRIu64 ",\"aborted\":%s,\"steps\":{",
-        lg_mode_names[st->mode], o->channel, o->concurrency, o->duration_s,
-        o->verify ? "true" : "false", lg_elapsed_s(st), st->completed,
-        (double)st->completed / lg_elapsed_s(st), st->errors_total, st->abandoned,
-        st->storm ? "true" : "false");
-    bool first = true;
-    for (int s = 0; s < LG_STEPS; s++) {
-        if (st->hist[s].count == 0 && s != (int)lg_main_step(st)) {
-            continue;
-        }
-        lg_json_hist(out, lg_step_names[s], &st->hist[s], first);
-        first = false;
-    }
-    fprintf(out, "}");
-    lg_json_errors(out, st);
-    fprintf(out, ",\"gateway_vmrss_peak_kib\":%ld,\"gateway_vmhwm_kib\":%ld}\n", st->rss_peak_kib,
-            st->hwm_kib);
-    (void)fflush(out);
 }
 
 /* ---- self-test and --sign ------------------------------------------------------------ */
@@ -1148,13 +994,17 @@ static void lg_usage(FILE *out)
         "  --agency A --fee F       catalogue codes for the create request\n"
         "  --amount N               amount_vnd of the single fee line (default 200000)\n"
         "  --mix A:F:N[,A:F:N...]   several catalogue lines, virtual user i takes line i mod n\n"
-        "  --channel NAME           the channel the checkout form posts (default sandbox); the\n"
-        "                           bank step follows the provider's page the same way\n"
+        "  --channel NAME[+NAME..]  the channel the checkout form posts (default sandbox); the\n"
+        "                           bank step follows the provider's page the same way; with\n"
+        "                           several, user i posts the (i mod n)th\n"
         "  --concurrency C          virtual users (default 64, max %d)\n"
         "  --duration S             seconds per mode (default 10)\n"
         "  --payments N             stop each mode after N iterations started\n"
         "  --mode M[,M...]          full, healthz, readyz or all (default full)\n"
         "  --verify                 full: also GET /v1/payments/{id}, expect succeeded\n"
+        "  --lean                   full: without GET /pay/{id} and the /return page\n"
+        "  --rate R                 open loop: start R payments per second (at most C at a\n"
+        "                           time); latency counts from when each was due\n"
         "  --gateway-pid P          poll /proc/P/status once a second (VmRSS, VmHWM)\n"
         "  --timeout S              per request (default %d)\n"
         "  --json                   one JSON line per mode on stdout; table on stderr\n"
@@ -1175,6 +1025,43 @@ static bool lg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ou
         return false;
     }
     *out = (uint64_t)v;
+    return true;
+}
+
+/* --channel A[+B...]: channel names, lower case, one form value each. */
+static bool lg_parse_channels(struct lg_opts *o, const char *arg)
+{
+    const char *p = arg;
+    size_t n = 0;
+    if (strlen(arg) == 0 || strlen(arg) >= sizeof(o->channel)) {
+        return false;
+    }
+    while (n < LG_CHANNELS_MAX) {
+        size_t len = strcspn(p, "+");
+        if (len == 0 || len >= sizeof(o->channels[0]) ||
+            strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_") != len) {
+            return false;
+        }
+        (void)snprintf(o->channels[n], sizeof(o->channels[n]), "%.*s", (int)len, p);
+        n++;
+        if (p[len] == '\0') {
+            o->n_channels = n;
+            (void)snprintf(o->channel, sizeof(o->channel), "%s", arg);
+            return true;
+        }
+        p += len + 1;
+    }
+    return false;
+}
+
+static bool lg_parse_rate(const char *s, double *out)
+{
+    char *end = NULL;
+    double v = s != NULL ? strtod(s, &end) : 0;
+    if (end == s || end == NULL || *end != '\0' || !(v > 0 && v <= 1e6)) {
+        return false;
+    }
+    *out = v;
     return true;
 }
 
@@ -1316,6 +1203,8 @@ enum {
     OPT_PID,
     OPT_TIMEOUT,
     OPT_VERIFY,
+    OPT_LEAN,
+    OPT_RATE,
     OPT_JSON,
     OPT_SELF,
     OPT_SIGN,
@@ -1344,12 +1233,7 @@ static bool lg_opt_apply(struct lg_opts *o, int c, const char *arg)
     case OPT_MIX:
         return lg_parse_mix(o, arg);
     case OPT_CHANNEL:
-        if (strlen(arg) == 0 || strlen(arg) >= sizeof(o->channel) ||
-            strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(arg)) {
-            return false;
-        }
-        (void)snprintf(o->channel, sizeof(o->channel), "%s", arg);
-        return true;
+        return lg_parse_channels(o, arg);
     case OPT_AMOUNT:
         if (!lg_parse_u64(arg, 1, (uint64_t)GW_AMOUNT_VND_MAX, &v)) {
             return false;
@@ -1375,6 +1259,11 @@ static bool lg_opt_apply(struct lg_opts *o, int c, const char *arg)
     case OPT_VERIFY:
         o->verify = true;
         return true;
+    case OPT_LEAN:
+        o->lean = true;
+        return true;
+    case OPT_RATE:
+        return lg_parse_rate(arg, &o->rate_per_s);
     case OPT_JSON:
         o->json = true;
         return true;
@@ -1395,6 +1284,8 @@ static void lg_opts_defaults(struct lg_opts *o)
     o->fee = "LLTP";
     o->amount_vnd = 200000;
     (void)snprintf(o->channel, sizeof(o->channel), "sandbox");
+    (void)snprintf(o->channels[0], sizeof(o->channels[0]), "sandbox");
+    o->n_channels = 1;
     o->concurrency = 64;
     o->duration_s = 10;
     o->timeout_s = LG_TIMEOUT_S_DEFAULT;
@@ -1419,6 +1310,8 @@ static const struct option lg_long_opts[] = {
     { "gateway-pid", required_argument, NULL, OPT_PID },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "verify", no_argument, NULL, OPT_VERIFY },
+    { "lean", no_argument, NULL, OPT_LEAN },
+    { "rate", required_argument, NULL, OPT_RATE },
     { "json", no_argument, NULL, OPT_JSON },
     { "self-test", no_argument, NULL, OPT_SELF },
     { "sign", no_argument, NULL, OPT_SIGN },

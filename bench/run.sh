@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # bench/run.sh: the benchmark, end to end and self-contained. Starts a temporary PostgreSQL
-# cluster (feegate dev-db), migrates and seeds it, starts the bank simulator (--auto approve)
-# and the gateway on 127.0.0.1, runs feegate-loadgen (healthz, readyz, full), prints the
-# figures (with the CPU each process spent per payment of the full path) and a ledger check,
-# and stops everything on any exit. Bounded in time: a watchdog
-# ends the run after BENCH_TIMEOUT seconds. Method and meaning of each figure:
-# docs/benchmarks.md.
+# cluster (feegate dev-db), migrates and seeds it (the portal client's webhook URL pointing
+# at feegate-sink), makes a demo receipt CA, starts the portal's webhook sink, the bank
+# simulator (--auto approve) and the gateway (receipts signed) on 127.0.0.1, runs
+# feegate-loadgen (healthz, readyz, full: closed loop, then open loop at a fraction of the
+# closed-loop rate), waits (bounded) after each full run until every receipt is signed and
+# every webhook delivered, sampling the backlogs once a second, runs two baselines on the
+# same cluster (pgbench TPC-B, and bench/floor.sql: the rows of one payment without logic),
+# prints the figures, a ledger check and one summary JSON line, and stops everything on any
+# exit. Bounded in time: a watchdog ends the run after BENCH_TIMEOUT seconds. Method and
+# meaning of each figure: docs/benchmarks.md.
 #
 # Knobs (environment):
 #   BENCH_CONCURRENCY (64)  BENCH_DURATION (10, seconds per mode)  BENCH_MODES
@@ -15,9 +19,16 @@
 #   BENCH_CLIENT / BENCH_SECRET (default: what seed-demo prints)  BENCH_PORT_BASE (18080)
 #   BENCH_OUT (copy the JSON lines there)  BENCH_KEEP (1: keep the work dir and logs)
 #   BENCH_TIMEOUT (whole run, seconds)  BUILD_DIR (build)
-#   BENCH_CHANNELS (sandbox): comma-separated channels the full mode pays through, one
-#   loadgen run each (sandbox, vnpay, momo, zalopay: all simulated), e.g.
-#   BENCH_CHANNELS=sandbox,vnpay,momo,zalopay; a summary prints payments/s and p99 per channel
+#   BENCH_CHANNELS (sandbox+vnpay+momo+zalopay): comma-separated entries, one closed-loop
+#   loadgen run each; an entry A+B+... is a mix in one run (user i pays through the
+#   (i mod n)th); all four are simulated. A summary prints payments/s and p99 per entry
+#   BENCH_PAGES (1; 0: without GET /pay/{id} and the return page)  BENCH_SIGN (1; 0: receipts
+#   unsigned)  BENCH_WEBHOOKS (1; 0: no webhook URL, no sink)  BENCH_DRAIN_TIMEOUT (60 s
+#   after each full run for the receipt and webhook backlogs)  BENCH_OPEN_RATE (payments/s
+#   of the open-loop run; default BENCH_OPEN_FRACTION (0.5) x the first entry's closed-loop
+#   rate; 0: no open-loop run)  BENCH_BASELINES (1; 0: no pgbench runs)
+#   BENCH_PGBENCH_CLIENTS (8)  BENCH_TPCB_SCALE (8)  BENCH_SINK_SECRET (the client's; another
+#   value makes the sink refuse every webhook: a check that backlog_bounded turns false)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +40,7 @@ BANKSIM=${BANKSIM:-$BUILD/adapters/banksim/feegate-banksim}
 CONC=${BENCH_CONCURRENCY:-64}
 DUR=${BENCH_DURATION:-10}
 MODES=${BENCH_MODES:-healthz,readyz,full}
-CHANNELS=${BENCH_CHANNELS:-sandbox}
+CHANNELS=${BENCH_CHANNELS:-sandbox+vnpay+momo+zalopay}
 N_CHANNELS=$(($(tr -cd ',' <<<"$CHANNELS" | wc -c) + 1))
 VERIFY=${BENCH_VERIFY:-0}
 PAYMENTS=${BENCH_PAYMENTS:-}
@@ -41,9 +52,21 @@ CONNS=${BENCH_CONNS_PER_LOOP:-2}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 PORT_BASE=${BENCH_PORT_BASE:-18080}
 KEEP=${BENCH_KEEP:-0}
+PAGES=${BENCH_PAGES:-1}
+SIGN=${BENCH_SIGN:-1}
+WEBHOOKS=${BENCH_WEBHOOKS:-1}
+DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT:-60}
+OPEN_RATE=${BENCH_OPEN_RATE:-}
+OPEN_FRACTION=${BENCH_OPEN_FRACTION:-0.5}
+BASELINES=${BENCH_BASELINES:-1}
+PGB_CLIENTS=${BENCH_PGBENCH_CLIENTS:-8}
+TPCB_SCALE=${BENCH_TPCB_SCALE:-8}
+SINK=$BUILD/bench/feegate-sink
 N_MODES=$(($(tr -cd ',' <<<"$MODES" | wc -c) + 1))
-# Each mode: its duration, then at most timeout (15 s) + grace to drain; plus setup.
-LIMIT=${BENCH_TIMEOUT:-$((180 + (N_MODES + N_CHANNELS) * (DUR + 20)))}
+# Each mode: its duration, then at most timeout (15 s) + grace to drain; each full run (the
+# closed-loop entries and the open-loop one) also its drain; two pgbench runs and their
+# set-up; plus setup.
+LIMIT=${BENCH_TIMEOUT:-$((240 + (N_MODES + N_CHANNELS + 1) * (DUR + 20 + DRAIN_TIMEOUT) + 2 * (DUR + 60)))}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -52,6 +75,9 @@ WORK=""
 GW_PID=""
 SIM_PID=""
 LG_PID=""
+SINK_PID=""
+SAMPLER_PID=""
+PGB_PID=""
 DB_STARTED=0
 WATCHDOG=""
 
@@ -74,7 +100,10 @@ cleanup() {
     set +e # best effort from here: every step runs even when an earlier one fails
     [ -n "$WATCHDOG" ] && kill -TERM "$WATCHDOG" 2>/dev/null
     stop_pid "$LG_PID" loadgen
+    stop_pid "$PGB_PID" pgbench
+    stop_pid "$SAMPLER_PID" sampler
     stop_pid "$GW_PID" gateway
+    stop_pid "$SINK_PID" sink
     stop_pid "$SIM_PID" simulator
     if [ "$DB_STARTED" = 1 ]; then
         timeout 60 "$FEEGATE" dev-db stop "$WORK/db" >"$WORK/db-stop.log" 2>&1 ||
@@ -140,7 +169,7 @@ wait_until() { # seconds description pid-to-watch command...
 http_ok() { curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null; }
 
 build_if_needed() {
-    if [ -x "$FEEGATE" ] && [ -x "$LOADGEN" ] && [ -n "$(find_banksim)" ]; then
+    if [ -x "$FEEGATE" ] && [ -x "$LOADGEN" ] && [ -x "$SINK" ] && [ -n "$(find_banksim)" ]; then
         return 0
     fi
     say "building into $BUILD"
@@ -169,6 +198,12 @@ start_db() {
     export FEEGATE_DSN FEEGATE_ADMIN_DSN
     timeout 120 "$FEEGATE" migrate >"$WORK/migrate.log" 2>&1 ||
         die "migrate failed: $(tail -n 5 "$WORK/migrate.log")"
+    # The portal client's webhook URL is the sink's (seed-demo reads FEEGATE_WEBHOOK_URL).
+    if [ "$WEBHOOKS" = 1 ]; then
+        export FEEGATE_WEBHOOK_URL="http://127.0.0.1:$SINK_PORT/webhooks/feegate"
+    else
+        unset FEEGATE_WEBHOOK_URL
+    fi
     out=$(timeout 120 "$FEEGATE" seed-demo 2>"$WORK/seed.log") ||
         die "seed-demo failed: $(tail -n 5 "$WORK/seed.log")"
     eval_feegate_lines "$out" || true
@@ -178,6 +213,16 @@ start_db() {
 }
 
 write_config() {
+    RECEIPTS_SECTION=""
+    if [ "$SIGN" = 1 ]; then
+        # The demo CA and signing certificate, as `feegate demo` makes them.
+        timeout 60 "$FEEGATE" receipt-ca init "$WORK/receipts" >"$WORK/receipt-ca.log" 2>&1 ||
+            die "receipt-ca init failed: $(tail -n 5 "$WORK/receipt-ca.log")"
+        RECEIPTS_SECTION="[receipts]
+cert = $WORK/receipts/signer.pem
+key = $WORK/receipts/signer.key
+ca = $WORK/receipts/ca.pem"
+    fi
     SANDBOX_SECRET=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
     VNP_SECRET=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
     MOMO_ACCESS=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
@@ -195,6 +240,7 @@ dsn = $FEEGATE_DSN
 conns_per_loop = $CONNS
 [log]
 level = $LOG_LEVEL
+$RECEIPTS_SECTION
 [channel.sandbox]
 merchant_id = FEEGATE01
 secret = $SANDBOX_SECRET
@@ -217,8 +263,19 @@ endpoint_url = http://127.0.0.1:$SIM_PORT/zalopay
 EOF
 }
 
+start_sink() {
+    [ "$WEBHOOKS" = 1 ] || return 0
+    : >"$WORK/webhooks.txt"
+    "$SINK" --port "$SINK_PORT" --secret "${BENCH_SINK_SECRET:-$SECRET}" --client "$CLIENT" \
+        --out "$WORK/webhooks.txt" --max-seconds $((LIMIT < 3600 ? LIMIT : 3600)) >"$WORK/sink.json" 2>"$WORK/sink.log" &
+    SINK_PID=$!
+    wait_until 15 sink "$SINK_PID" port_busy "$SINK_PORT" ||
+        die "webhook sink did not start: $(tail -n 5 "$WORK/sink.log")"
+}
+
 start_servers() {
     local sim
+    start_sink
     sim=$(find_banksim)
     [ -n "$sim" ] || die "feegate-banksim not found under $BUILD"
     "$sim" --listen "127.0.0.1:$SIM_PORT" --sandbox-merchant FEEGATE01 \
@@ -291,11 +348,13 @@ cpu_line() { # channel before-ticks after-ticks
         printf "\"machine_busy_cores\":%.2f,\"cores\":%d}\n", busy, cores }'
 }
 
-run_loadgen() { # modes channel
+run_loadgen() { # modes channel [rate]
     local args=(--url "http://127.0.0.1:$GW_PORT" --client "$CLIENT" --secret "$SECRET"
         --agency "$AGENCY" --fee "$FEE" --amount "$AMOUNT" --concurrency "$CONC"
         --duration "$DUR" --mode "$1" --channel "$2" --gateway-pid "$GW_PID" --json)
     [ "$VERIFY" = 1 ] && args+=(--verify)
+    [ "$PAGES" = 1 ] || args+=(--lean)
+    [ -n "${3:-}" ] && args+=(--rate "$3")
     [ -n "$PAYMENTS" ] && args+=(--payments "$PAYMENTS")
     [ -n "${BENCH_MIX:-}" ] && args+=(--mix "$BENCH_MIX")
     # In the background so that the watchdog's and Ctrl-C's traps run at once (bash defers
@@ -308,46 +367,280 @@ run_loadgen() { # modes channel
     [ "$rc" -eq 0 ] || LG_RC=$rc
 }
 
+# ---- backlogs, drain and done payments --------------------------------------------------
+
+q() { timeout 60 psql "$FEEGATE_ADMIN_DSN" -XAtq -v ON_ERROR_STOP=1 -F '|' "$@"; }
+
+# Receipt jobs not yet stored, webhooks not yet delivered (scheduled outbox rows), and
+# checkout attempts whose recovery query is due but not done.
+BACKLOG_SQL="SELECT (SELECT count(*) FROM feegate.receipt_jobs),
+    (SELECT count(*) FROM feegate.outbox WHERE next_attempt_at IS NOT NULL),
+    (SELECT count(*) FROM feegate.payment_attempts
+      WHERE NOT final AND NOT exhausted AND next_query_at <= now())"
+
+start_sampler() { # one line a second: unix time|receipt jobs|outbox|recovery
+    : >"$WORK/backlog.txt"
+    (
+        while :; do
+            echo "$(date +%s)|$(q -c "$BACKLOG_SQL" 2>/dev/null || echo '||')" >>"$WORK/backlog.txt"
+            sleep 1
+        done
+    ) &
+    SAMPLER_PID=$!
+}
+
+# Waits until no receipt job and no webhook is left, at most DRAIN_TIMEOUT seconds; sets
+# DRAIN_S (seconds it took, -1: not drained) and LAST_BACKLOG.
+drain() {
+    local t0 b
+    t0=$(date +%s%N)
+    DRAIN_S=-1
+    while :; do
+        b=$(q -c "$BACKLOG_SQL" 2>/dev/null || echo '||')
+        LAST_BACKLOG=$b
+        if [ "${b%%|*}" = 0 ] && [ "$(cut -d'|' -f2 <<<"$b")" = 0 ]; then
+            DRAIN_S=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN{printf "%.2f", (b - a) / 1e9}')
+            return 0
+        fi
+        [ $((($(date +%s%N) - t0) / 1000000000)) -lt "$DRAIN_TIMEOUT" ] || return 1
+        sleep 0.2
+    done
+}
+
+# Payments done so far: succeeded, and (when configured) their receipt signed and their
+# payment.succeeded webhook verified by the sink.
+done_payments() {
+    local sign_cond="true" hook_cond="true" copy=""
+    [ "$SIGN" = 1 ] && sign_cond="d.signed_at IS NOT NULL"
+    if [ "$WEBHOOKS" = 1 ]; then
+        copy="\\copy w FROM '$WORK/webhooks.txt' WITH (FORMAT text, DELIMITER ' ')"
+        hook_cond="EXISTS (SELECT 1 FROM w WHERE w.payment_id = p.id AND w.type = 'payment.succeeded')"
+    fi
+    q <<EOF
+CREATE TEMP TABLE w (event_id text, payment_id text, type text);
+$copy
+SELECT count(*) FROM feegate.payments p
+  LEFT JOIN feegate.receipts r ON r.payment_id = p.id
+  LEFT JOIN feegate.receipt_documents d ON d.receipt_id = r.id AND d.kind = 'xml'
+ WHERE p.status = 'succeeded' AND $sign_cond AND $hook_cond;
+EOF
+}
+
+# One full run (closed loop, or open loop at a rate), then its drain: one "done" JSON line
+# (payments done, counted from the start of the load to the end of the drain).
+run_full() { # channel [rate]
+    local t0 before after wall completed undone loop=closed
+    [ -n "${2:-}" ] && loop=open
+    before=$(done_payments)
+    t0=$(date +%s%N)
+    all_ticks "$WORK/ticks.before"
+    run_loadgen full "$1" "${2:-}"
+    all_ticks "$WORK/ticks.after"
+    cpu_line "$1" "$(cat "$WORK/ticks.before")" "$(cat "$WORK/ticks.after")" >>"$WORK/cpu.jsonl"
+    if ! drain; then
+        say "backlog not drained $DRAIN_TIMEOUT s after the load ($loop, $1): $LAST_BACKLOG"
+        BOUNDED=false
+    fi
+    after=$(done_payments)
+    # Payments the load generator saw succeed but that are not done after the drain.
+    completed=$(tail -n 1 "$WORK/results.jsonl" | sed -n 's/.*"completed":\([0-9]*\).*/\1/p')
+    undone=$((${completed:-0} - (after - before)))
+    [ "$undone" -gt 0 ] || undone=0
+    if [ "$undone" -gt 0 ]; then
+        say "$undone payments of this run succeeded without a signed receipt or a verified webhook"
+        BOUNDED=false
+    fi
+    wall=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN{printf "%.3f", (b - a) / 1e9}')
+    printf '{"mode":"done","loop":"%s","channel":"%s","done":%d,"undone":%d,"wall_s":%s,"done_per_s":%s,"drain_s":%s,"backlog_at_end":"%s"}\n' \
+        "$loop" "$1" $((after - before)) "$undone" "$wall" \
+        "$(awk -v n=$((after - before)) -v w="$wall" 'BEGIN{printf "%.1f", (w > 0 ? n / w : 0)}')" \
+        "$DRAIN_S" "$LAST_BACKLOG" >>"$WORK/done.jsonl"
+}
+
+closed_rate() { # per_s of the first closed-loop full run
+    grep '"mode":"full"' "$WORK/results.jsonl" | grep '"loop":"closed"' | head -n 1 |
+        sed -n 's/.*"per_s":\([0-9.]*\).*/\1/p'
+}
+
 run_all() {
     LG_RC=0
+    BOUNDED=true
     : >"$WORK/results.jsonl"
     : >"$WORK/cpu.jsonl"
-    local probes full=0 ch
+    : >"$WORK/done.jsonl"
+    : >"$WORK/backlog.txt"
+    local probes full=0 ch rate first
     probes=$(tr ',' '\n' <<<"$MODES" | grep -v '^full$' | paste -sd, - || true)
     tr ',' '\n' <<<"$MODES" | grep -qx full && full=1
     [ -n "$probes" ] && run_loadgen "$probes" sandbox
-    if [ "$full" = 1 ]; then
-        for ch in ${CHANNELS//,/ }; do
-            say "full payment path through $ch"
-            all_ticks "$WORK/ticks.before"
-            run_loadgen full "$ch"
-            all_ticks "$WORK/ticks.after"
-            cpu_line "$ch" "$(cat "$WORK/ticks.before")" "$(cat "$WORK/ticks.after")" >>"$WORK/cpu.jsonl"
-        done
+    [ "$full" = 1 ] || return 0
+    start_sampler
+    table_writes >"$WORK/writes.before"
+    for ch in ${CHANNELS//,/ }; do
+        say "full payment path through $ch (closed loop)"
+        run_full "$ch"
+    done
+    first=${CHANNELS%%,*}
+    rate=${OPEN_RATE:-$(awk -v r="$(closed_rate)" -v f="$OPEN_FRACTION" 'BEGIN{printf "%.1f", r * f}')}
+    if awk -v r="$rate" 'BEGIN{exit !(r > 0)}'; then
+        say "full payment path through $first (open loop, $rate payments/s)"
+        run_full "$first" "$rate"
     fi
+    table_writes >"$WORK/writes.after"
+    stop_pid "$SAMPLER_PID" sampler
+    SAMPLER_PID=""
     return 0
 }
 
-# payments/s and p99 of the whole payment path, per channel, side by side.
+# Rows inserted, updated and deleted per table of the ledger, and commits, so far.
+table_writes() {
+    sleep 1 # the backends report their counts when idle, at most once a second
+    q -c "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables
+          WHERE schemaname = 'feegate'
+          UNION ALL SELECT '_commits', xact_commit, 0, 0 FROM pg_stat_database
+          WHERE datname = current_database()" 2>/dev/null || true
+}
+
+# The rows a done payment wrote, per table (bench/floor.sql writes the same rows).
+writes_per_payment() {
+    local n
+    n=$(awk -F'"done":' 'NF > 1 {split($2, a, ","); s += a[1]} END {print s + 0}' "$WORK/done.jsonl")
+    [ "$n" -gt 0 ] || return 0
+    echo "database writes per done payment ($n payments, all full runs; _commits: every commit of the database, the periodic jobs' too):"
+    printf '  %-22s %8s %8s %8s\n' table inserts updates deletes
+    join -t'|' <(sort "$WORK/writes.before") <(sort "$WORK/writes.after") |
+        awk -F'|' -v n="$n" '{ i = ($5 - $2) / n; u = ($6 - $3) / n; d = ($7 - $4) / n;
+            if (i + u + d > 0.005) printf "  %-22s %8.2f %8.2f %8.2f\n", $1, i, u, d }'
+}
+
+# Peak and end of each backlog over the full runs, from the samples.
+backlog_line() {
+    awk -F'|' -v bounded="$BOUNDED" 'NF == 4 && $2 != "" {
+            if ($2 > r) r = $2; if ($3 > o) o = $3; if ($4 > c) c = $4; n++ }
+        END { printf "{\"mode\":\"backlog\",\"samples\":%d,\"peak\":{\"receipt_jobs\":%d,\"outbox\":%d,\"recovery\":%d},", n, r, o, c }' \
+        "$WORK/backlog.txt"
+    local end
+    end=$(q -c "$BACKLOG_SQL" 2>/dev/null || echo '||')
+    IFS='|' read -r er eo ec <<<"$end"
+    printf '"end":{"receipt_jobs":%d,"outbox":%d,"recovery":%d},"bounded":%s}\n' \
+        "${er:-0}" "${eo:-0}" "${ec:-0}" "$BOUNDED"
+}
+
+# ---- baselines: pgbench TPC-B and the floor of our data model ----------------------------
+
+run_pgbench() { # log-file pgbench-args...: tps into PGB_TPS
+    local log=$1 rc=0
+    shift
+    timeout $((DUR + 60)) pgbench "$@" >"$log" 2>&1 &
+    PGB_PID=$!
+    wait "$PGB_PID" || rc=$?
+    PGB_PID=""
+    PGB_TPS=$(sed -n 's/^tps = \([0-9]*\.[0-9]\).*/\1/p' "$log" | tail -n 1)
+    if [ "$rc" -ne 0 ] || [ -z "$PGB_TPS" ]; then
+        say "pgbench failed: $(tail -n 3 "$log")"
+        PGB_TPS=0
+    fi
+}
+
+run_baselines() {
+    TPCB_TPS=0
+    FLOOR_TPS=0
+    [ "$BASELINES" = 1 ] || return 0
+    command -v pgbench >/dev/null || { say "no pgbench: baselines skipped"; return 0; }
+    local tpcb="$FEEGATE_ADMIN_DSN dbname=bench_tpcb"
+    say "baseline: pgbench TPC-B, scale $TPCB_SCALE, $PGB_CLIENTS clients, prepared, ${DUR}s"
+    if q -c "CREATE DATABASE bench_tpcb" >"$WORK/tpcb-init.log" 2>&1 &&
+        timeout 300 pgbench -i -q -s "$TPCB_SCALE" "$tpcb" >>"$WORK/tpcb-init.log" 2>&1; then
+        run_pgbench "$WORK/tpcb.log" -n -M prepared -c "$PGB_CLIENTS" -j 2 -T "$DUR" "$tpcb"
+        TPCB_TPS=$PGB_TPS
+    else
+        say "pgbench -i failed: $(tail -n 3 "$WORK/tpcb-init.log")"
+    fi
+    say "baseline: bench/floor.sql (one payment's rows, no logic), $PGB_CLIENTS clients, ${DUR}s"
+    if q -f "$ROOT/bench/floor_setup.sql" >"$WORK/floor-init.log" 2>&1; then
+        run_pgbench "$WORK/floor.log" -n -M prepared -c "$PGB_CLIENTS" -j 2 -T "$DUR" \
+            -f "$ROOT/bench/floor.sql" "$FEEGATE_ADMIN_DSN"
+        FLOOR_TPS=$PGB_TPS
+    else
+        say "floor set-up failed: $(tail -n 3 "$WORK/floor-init.log")"
+    fi
+}
+
+json_num() { # key line: the first number after "key":
+    sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$2" | head -n 1
+}
+step_ms() { # step percentile(p50|p99) line
+    local us
+    us=$(sed -n "s/.*\"$1\":{[^}]*\"$2_us\":\([0-9]*\).*/\1/p" <<<"$3")
+    awk -v u="${us:-0}" 'BEGIN{printf "%.1f", u / 1000}'
+}
+
+# payments/s and p99 of the whole payment path, per run, side by side.
 summary() {
-    echo "per channel (full payment path: create, checkout, provider page, callback):"
-    printf '  %-8s %10s %10s %8s\n' channel payments_s p99_ms errors
-    grep '"mode":"full"' "$WORK/results.jsonl" | while IFS= read -r line; do
-        local ch per p99 err
-        ch=$(sed -n 's/.*"channel":"\([a-z0-9_]*\)".*/\1/p' <<<"$line")
-        per=$(sed -n 's/.*"per_s":\([0-9.]*\).*/\1/p' <<<"$line")
-        p99=$(sed -n 's/.*"payment":{[^}]*"p99_us":\([0-9]*\).*/\1/p' <<<"$line")
-        err=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$line")
-        printf '  %-8s %10s %10s %8s\n' "$ch" "$per" "$(awk -v u="${p99:-0}" 'BEGIN{printf "%.1f", u/1000}')" "$err"
-    done
-    echo "CPU ms per payment (user+system; the machine line is every process, the kernel's too):"
-    printf '  %-8s %9s %9s %9s %9s %9s %11s\n' channel postgres gateway simulator loadgen machine busy_cores
+    echo "per full run (create, checkout page, checkout, provider page with its callback, return page):"
+    printf '  %-6s %-28s %9s %9s %8s %9s %9s %8s\n' loop channel started_s p99_ms errors done done_s drain_s
+    grep '"mode":"full"' "$WORK/results.jsonl" >"$WORK/full.jsonl" || true
+    local i=0 line d
     while IFS= read -r line; do
-        sed -n 's/.*"channel":"\([a-z0-9_]*\)".*"postgres":\([0-9.]*\),"gateway":\([0-9.]*\),"simulator":\([0-9.]*\),"loadgen":\([0-9.]*\),"machine":\([0-9.]*\)},"machine_busy_cores":\([0-9.]*\).*/\1 \2 \3 \4 \5 \6 \7/p' <<<"$line" |
+        i=$((i + 1))
+        d=$(sed -n "${i}p" "$WORK/done.jsonl")
+        printf '  %-6s %-28s %9s %9s %8s %9s %9s %8s\n' \
+            "$(sed -n 's/.*"loop":"\([a-z]*\)".*/\1/p' <<<"$line")" \
+            "$(sed -n 's/.*"channel":"\([a-z0-9_+]*\)".*/\1/p' <<<"$line")" \
+            "$(json_num per_s "$line")" "$(step_ms payment p99 "$line")" "$(json_num errors "$line")" \
+            "$(json_num done "$d")" "$(json_num done_per_s "$d")" "$(sed -n 's/.*"drain_s":\([-0-9.]*\).*/\1/p' <<<"$d")"
+    done <"$WORK/full.jsonl"
+    echo "  (started_s: payments the load generator saw through, per second of load; done: succeeded,"
+    echo "   receipt signed and webhook verified by the sink; done_s: done per second from the"
+    echo "   start of the load to the end of the drain)"
+    local open
+    open=$(grep '"mode":"full"' "$WORK/results.jsonl" | grep '"loop":"open"' | tail -n 1 || true)
+    if [ -n "$open" ]; then
+        printf 'open loop at %s payments/s offered (%s due, at most %s waiting for a user):\n' \
+            "$(json_num rate_per_s "$open")" "$(json_num offered "$open")" "$(json_num behind_max "$open")"
+        printf '  %-9s %8s %8s\n' step p50_ms p99_ms
+        printf '  %-9s %8s %8s\n' create "$(step_ms create p50 "$open")" "$(step_ms create p99 "$open")"
+        printf '  %-9s %8s %8s\n' callback "$(step_ms bank p50 "$open")" "$(step_ms bank p99 "$open")"
+        printf '  %-9s %8s %8s\n' payment "$(step_ms payment p50 "$open")" "$(step_ms payment p99 "$open")"
+    fi
+    echo "CPU ms per payment (user+system; the machine line is every process, the kernel's too):"
+    printf '  %-28s %9s %9s %9s %9s %9s %11s\n' channel postgres gateway simulator loadgen machine busy_cores
+    while IFS= read -r line; do
+        sed -n 's/.*"channel":"\([a-z0-9_+]*\)".*"postgres":\([0-9.]*\),"gateway":\([0-9.]*\),"simulator":\([0-9.]*\),"loadgen":\([0-9.]*\),"machine":\([0-9.]*\)},"machine_busy_cores":\([0-9.]*\).*/\1 \2 \3 \4 \5 \6 \7/p' <<<"$line" |
             while read -r ch pg gw sim lg all busy; do
-                printf '  %-8s %9s %9s %9s %9s %9s %11s\n' "$ch" "$pg" "$gw" "$sim" "$lg" "$all" "$busy"
+                printf '  %-28s %9s %9s %9s %9s %9s %11s\n' "$ch" "$pg" "$gw" "$sim" "$lg" "$all" "$busy"
             done
     done <"$WORK/cpu.jsonl"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.4f", a / b; else printf "null" }'; }
+num_or_null() { if [ -n "$1" ]; then echo "$1"; else echo null; fi; }
+
+# The last line of the run, for machines.
+summary_json() {
+    local closed open per
+    closed=$(head -n 1 "$WORK/done.jsonl" 2>/dev/null | grep '"loop":"closed"' || true)
+    open=$(grep '"mode":"full"' "$WORK/results.jsonl" | grep '"loop":"open"' | tail -n 1 || true)
+    per=$(json_num done_per_s "$closed")
+    per=${per:-0}
+    printf '{"mode":"summary","payments_per_s":%s,"tpcb_tps":%s,"floor_tps":%s,"ratio_tpcb":%s,"ratio_floor":%s,' \
+        "$per" "${TPCB_TPS:-0}" "${FLOOR_TPS:-0}" "$(ratio "$per" "${TPCB_TPS:-0}")" "$(ratio "$per" "${FLOOR_TPS:-0}")"
+    if [ -n "$open" ]; then
+        printf '"open_loop_p99_create_ms":%s,"open_loop_p99_payment_ms":%s,' \
+            "$(step_ms create p99 "$open")" "$(step_ms payment p99 "$open")"
+    else
+        printf '"open_loop_p99_create_ms":null,"open_loop_p99_payment_ms":null,'
+    fi
+    printf '"backlog_bounded":%s,"closed_loop_per_s":%s,"open_loop_rate_per_s":%s,' \
+        "$BOUNDED" "$(num_or_null "$(closed_rate)")" "$(num_or_null "$(json_num rate_per_s "$open")")"
+    if [ -n "$open" ]; then
+        printf '"open_loop_p50_create_ms":%s,"open_loop_p50_callback_ms":%s,"open_loop_p99_callback_ms":%s,"open_loop_p50_payment_ms":%s,' \
+            "$(step_ms create p50 "$open")" "$(step_ms bank p50 "$open")" "$(step_ms bank p99 "$open")" \
+            "$(step_ms payment p50 "$open")"
+    fi
+    printf '"signed":%s,"webhooks":%s,"pages":%s}\n' \
+        "$([ "$SIGN" = 1 ] && echo true || echo false)" "$([ "$WEBHOOKS" = 1 ] && echo true || echo false)" \
+        "$([ "$PAGES" = 1 ] && echo true || echo false)"
 }
 
 report() {
@@ -356,16 +649,29 @@ report() {
     machine_line
     printf 'gateway: loops=%s conns_per_loop=%s log=%s; concurrency=%s duration=%ss per mode\n' \
         "$LOOPS" "$CONNS" "$LOG_LEVEL" "$CONC" "$DUR"
+    [ -s "$WORK/backlog.txt" ] && backlog_line >"$WORK/backlog.jsonl" || : >"$WORK/backlog.jsonl"
+    : >"$WORK/sink-stats.jsonl"
+    if [ "$SINK_PID" != "" ]; then
+        curl -fsS --max-time 2 "http://127.0.0.1:$SINK_PORT/stats" >"$WORK/sink-stats.jsonl" 2>/dev/null || true
+    fi
+    printf '{"mode":"baselines","tpcb_tps":%s,"floor_tps":%s,"pgbench_clients":%s,"tpcb_scale":%s}\n' \
+        "${TPCB_TPS:-0}" "${FLOOR_TPS:-0}" "$PGB_CLIENTS" "$TPCB_SCALE" >"$WORK/baselines.jsonl"
     echo "results (JSON, one line per mode):"
-    cat "$WORK/results.jsonl" "$WORK/cpu.jsonl"
+    cat "$WORK/results.jsonl" "$WORK/cpu.jsonl" "$WORK/done.jsonl" "$WORK/backlog.jsonl" \
+        "$WORK/sink-stats.jsonl" "$WORK/baselines.jsonl"
     summary
-    [ -n "${BENCH_OUT:-}" ] && cat "$WORK/results.jsonl" "$WORK/cpu.jsonl" >"$BENCH_OUT"
+    writes_per_payment
+    echo "baselines: pgbench TPC-B $TPCB_TPS tps, floor (bench/floor.sql) $FLOOR_TPS payments/s"
     errors=$(grep -c '"level":"error"' "$WORK/gateway.log" || true)
     echo "gateway log: ${errors:-0} error lines ($WORK/gateway.log)"
     timeout 300 "$FEEGATE" ledger check >"$WORK/ledger-check.log" 2>&1 || ledger_rc=$?
     echo "ledger check: exit $ledger_rc"
     tail -n 20 "$WORK/ledger-check.log"
     [ "$ledger_rc" -eq 0 ] || LG_RC=4
+    summary_json >"$WORK/summary.jsonl"
+    [ -n "${BENCH_OUT:-}" ] && cat "$WORK/results.jsonl" "$WORK/cpu.jsonl" "$WORK/done.jsonl" \
+        "$WORK/backlog.jsonl" "$WORK/baselines.jsonl" "$WORK/summary.jsonl" >"$BENCH_OUT"
+    cat "$WORK/summary.jsonl"
 }
 
 main() {
@@ -377,12 +683,14 @@ main() {
     chmod 755 "$WORK"
     GW_PORT=$(pick_port "$PORT_BASE")
     SIM_PORT=$(pick_port $((PORT_BASE + 100)))
-    say "work dir $WORK, gateway :$GW_PORT, simulator :$SIM_PORT, limit ${LIMIT}s"
+    SINK_PORT=$(pick_port $((PORT_BASE + 300)))
+    say "work dir $WORK, gateway :$GW_PORT, simulator :$SIM_PORT, sink :$SINK_PORT, limit ${LIMIT}s"
     start_db
     write_config
     start_servers
     say "running $MODES at concurrency $CONC for ${DUR}s each"
     run_all
+    run_baselines
     report
     case $LG_RC in
         0) say "done" ;;

@@ -55,6 +55,12 @@ cleanup() {
     stop_pid "$NODE_PID" "node --test"
     stop_pid "$GW_PID" gateway
     stop_pid "$SIM_PID" simulator
+    # Under the sanitizers (build-asan) a report in a child fails the run, as in the harness.
+    if [ "$rc" -eq 0 ] && [ -n "$WORK" ] && grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+        "$WORK/gateway.log" "$WORK/banksim.log" 2>/dev/null; then
+        say "sanitizer report in the file(s) above"
+        rc=1
+    fi
     if [ "$DB_STARTED" = 1 ]; then
         timeout 60 "$FEEGATE" dev-db stop "$WORK/db" >"$WORK/db-stop.log" 2>&1 ||
             say "dev-db stop failed: see $WORK/db-stop.log"

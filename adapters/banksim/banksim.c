@@ -218,8 +218,7 @@ static bool bs_url_origin(const char *url, char *out, size_t cap)
  * payer's choice with a 303 to the merchant's return URL: without that origin the browser
  * stays on the simulator's page. Only that one origin, the one the merchant named in this
  * payment's create request, is added. */
-static void bs_reply_page_to(struct evhttp_request *req, int status, const char *title,
-                             const char *body_html, const char *return_url)
+void bs_send_page(struct evhttp_request *req, const struct bs_page *pg)
 {
     struct gw_buf b;
     gw_buf_init(&b, (size_t)64 * 1024);
@@ -232,11 +231,11 @@ static void bs_reply_page_to(struct evhttp_request *req, int status, const char 
         "margin:1em 1em 0 0;padding:.4em 1.2em}.en{color:#555}</style></head><body>\n"
         "<p><b>Ngân hàng giả lập feegate</b> <span class=\"en\">· feegate bank "
         "simulator</span></p>\n<h1>%s</h1>\n%s\n</body></html>\n",
-        title, title, body_html);
+        pg->title, pg->title, pg->body_html);
     GW_ASSERT(err == GW_OK);
     char origin[300];
     char csp[400];
-    if (bs_url_origin(return_url, origin, sizeof(origin))) {
+    if (bs_url_origin(pg->return_url, origin, sizeof(origin))) {
         (void)snprintf(csp, sizeof(csp),
                        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' %s",
                        origin);
@@ -246,18 +245,14 @@ static void bs_reply_page_to(struct evhttp_request *req, int status, const char 
     }
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     (void)evhttp_add_header(h, "Content-Security-Policy", csp);
-    bs_reply(req, status, "text/html; charset=utf-8", b.data, b.len);
+    bs_reply(req, pg->status, "text/html; charset=utf-8", b.data, b.len);
     gw_buf_release(&b);
 }
 
 void bs_reply_page(struct evhttp_request *req, int status, const char *title, const char *body_html)
 {
-    bs_reply_page_to(req, status, title, body_html, NULL);
-}
-
-void bs_reply_form_page(struct evhttp_request *req, const char *body_html, const char *return_url)
-{
-    bs_reply_page_to(req, 200, "Xác nhận thanh toán · Confirm payment", body_html, return_url);
+    bs_send_page(req,
+                 &(struct bs_page){ .status = status, .title = title, .body_html = body_html });
 }
 
 void bs_reply_redirect(struct evhttp_request *req, const char *location)
@@ -801,7 +796,10 @@ void bs_show_page(struct evhttp_request *req, const char *provider, const char *
     if (err != GW_OK) {
         bs_reply_page(req, 500, "Lỗi · Error", "<p>page too large</p>");
     } else {
-        bs_reply_form_page(req, b.data, return_url);
+        bs_send_page(req, &(struct bs_page){ .status = 200,
+                                             .title = BS_CONFIRM_TITLE,
+                                             .body_html = b.data,
+                                             .return_url = return_url });
     }
     gw_buf_release(&b);
 }

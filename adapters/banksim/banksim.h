@@ -188,9 +188,19 @@ void bs_reply(struct evhttp_request *req, int status, const char *content_type, 
 /* Replies with a small bilingual HTML page; body_html is already escaped. */
 void bs_reply_page(struct evhttp_request *req, int status, const char *title,
                    const char *body_html);
-/* The payer's approve/decline page (200): as bs_reply_page, and its forms may also lead to the
- * origin of return_url (NULL: none), where the simulator redirects after the choice. */
-void bs_reply_form_page(struct evhttp_request *req, const char *body_html, const char *return_url);
+
+/* A page as bs_reply_page makes it; return_url (NULL: none) is the merchant's return URL of
+ * the payment the page is about, whose origin its forms may also lead to: the simulator
+ * redirects there after the payer's choice. */
+struct bs_page {
+    int status;
+    const char *title;
+    const char *body_html; /* already escaped */
+    const char *return_url;
+};
+
+#define BS_CONFIRM_TITLE "Xác nhận thanh toán · Confirm payment"
+void bs_send_page(struct evhttp_request *req, const struct bs_page *pg);
 void bs_reply_redirect(struct evhttp_request *req, const char *location);
 /* The raw query string of req ("" if none), not decoded. */
 const char *bs_request_query(struct evhttp_request *req, size_t *len);

@@ -185,7 +185,40 @@ void bs_reply(struct evhttp_request *req, int status, const char *content_type, 
     evbuffer_free(out);
 }
 
-void bs_reply_page(struct evhttp_request *req, int status, const char *title, const char *body_html)
+/* The origin "scheme://host[:port]" of an absolute http(s) url into out, or false when it has
+ * none or its host holds a character a CSP source expression cannot carry (the header must not
+ * be extended by a crafted return URL). */
+static bool bs_url_origin(const char *url, char *out, size_t cap)
+{
+    struct evhttp_uri *u = url != NULL ? evhttp_uri_parse(url) : NULL;
+    if (u == NULL) {
+        return false;
+    }
+    const char *scheme = evhttp_uri_get_scheme(u);
+    const char *host = evhttp_uri_get_host(u);
+    int port = evhttp_uri_get_port(u);
+    bool ok = scheme != NULL && host != NULL && host[0] != '\0' &&
+              (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+    for (const char *c = host; ok && *c != '\0'; c++) {
+        ok = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+             *c == '.' || *c == '-' || *c == ':' || *c == '[' || *c == ']';
+    }
+    int n = 0;
+    if (ok) {
+        n = port >= 0 ? snprintf(out, cap, "%s://%s:%d", scheme, host, port)
+                      : snprintf(out, cap, "%s://%s", scheme, host);
+    }
+    evhttp_uri_free(u);
+    return ok && n > 0 && (size_t)n < cap;
+}
+
+/* The page with its policy: nothing loads but the inline style, and forms post only to the
+ * simulator itself, plus the origin of return_url when given. form-action also governs the
+ * redirects that follow a submission (Chromium enforces it), and the simulator answers the
+ * payer's choice with a 303 to the merchant's return URL: without that origin the browser
+ * stays on the simulator's page. Only that one origin, the one the merchant named in this
+ * payment's create request, is added. */
+void bs_send_page(struct evhttp_request *req, const struct bs_page *pg)
 {
     struct gw_buf b;
     gw_buf_init(&b, (size_t)64 * 1024);
@@ -198,13 +231,28 @@ void bs_reply_page(struct evhttp_request *req, int status, const char *title, co
         "margin:1em 1em 0 0;padding:.4em 1.2em}.en{color:#555}</style></head><body>\n"
         "<p><b>Ngân hàng giả lập feegate</b> <span class=\"en\">· feegate bank "
         "simulator</span></p>\n<h1>%s</h1>\n%s\n</body></html>\n",
-        title, title, body_html);
+        pg->title, pg->title, pg->body_html);
     GW_ASSERT(err == GW_OK);
+    char origin[300];
+    char csp[400];
+    if (bs_url_origin(pg->return_url, origin, sizeof(origin))) {
+        (void)snprintf(csp, sizeof(csp),
+                       "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' %s",
+                       origin);
+    } else {
+        (void)snprintf(csp, sizeof(csp),
+                       "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+    }
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    (void)evhttp_add_header(h, "Content-Security-Policy",
-                            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
-    bs_reply(req, status, "text/html; charset=utf-8", b.data, b.len);
+    (void)evhttp_add_header(h, "Content-Security-Policy", csp);
+    bs_reply(req, pg->status, "text/html; charset=utf-8", b.data, b.len);
     gw_buf_release(&b);
+}
+
+void bs_reply_page(struct evhttp_request *req, int status, const char *title, const char *body_html)
+{
+    bs_send_page(req,
+                 &(struct bs_page){ .status = status, .title = title, .body_html = body_html });
 }
 
 void bs_reply_redirect(struct evhttp_request *req, const char *location)
@@ -710,7 +758,7 @@ bool bs_ref_ok(const char *s, size_t max)
 }
 
 void bs_show_page(struct evhttp_request *req, const char *provider, const char *const rows[][2],
-                  size_t n_rows, int64_t amount_vnd, const char *action_url)
+                  size_t n_rows, int64_t amount_vnd, const char *action_url, const char *return_url)
 {
     char amount[32];
     bs_format_vnd(amount_vnd, amount);
@@ -748,7 +796,10 @@ void bs_show_page(struct evhttp_request *req, const char *provider, const char *
     if (err != GW_OK) {
         bs_reply_page(req, 500, "Lỗi · Error", "<p>page too large</p>");
     } else {
-        bs_reply_page(req, 200, "Xác nhận thanh toán · Confirm payment", b.data);
+        bs_send_page(req, &(struct bs_page){ .status = 200,
+                                             .title = BS_CONFIRM_TITLE,
+                                             .body_html = b.data,
+                                             .return_url = return_url });
     }
     gw_buf_release(&b);
 }

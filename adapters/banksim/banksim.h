@@ -188,6 +188,19 @@ void bs_reply(struct evhttp_request *req, int status, const char *content_type, 
 /* Replies with a small bilingual HTML page; body_html is already escaped. */
 void bs_reply_page(struct evhttp_request *req, int status, const char *title,
                    const char *body_html);
+
+/* A page as bs_reply_page makes it; return_url (NULL: none) is the merchant's return URL of
+ * the payment the page is about, whose origin its forms may also lead to: the simulator
+ * redirects there after the payer's choice. */
+struct bs_page {
+    int status;
+    const char *title;
+    const char *body_html; /* already escaped */
+    const char *return_url;
+};
+
+#define BS_CONFIRM_TITLE "Xác nhận thanh toán · Confirm payment"
+void bs_send_page(struct evhttp_request *req, const struct bs_page *pg);
 void bs_reply_redirect(struct evhttp_request *req, const char *location);
 /* The raw query string of req ("" if none), not decoded. */
 const char *bs_request_query(struct evhttp_request *req, size_t *len);
@@ -324,9 +337,11 @@ void bs_statement_routes(struct bs_sim *sim, const struct bs_provider *const *pr
 void bs_format_vnd(int64_t v, char out[32]);
 /* A number from the seeded generator. */
 uint64_t bs_rand(struct bs_sim *sim);
-/* The approve/decline page; action_url is where the form posts (already a URL). */
+/* The approve/decline page; action_url is where the form posts (already a URL), return_url the
+ * merchant's return URL of this payment (NULL: none), whose origin the page's policy allows. */
 void bs_show_page(struct evhttp_request *req, const char *provider, const char *const rows[][2],
-                  size_t n_rows, int64_t amount_vnd, const char *action_url);
+                  size_t n_rows, int64_t amount_vnd, const char *action_url,
+                  const char *return_url);
 /* The payer's choice: 1 approve, 0 decline, -1 none yet (show the page), -2 malformed. */
 int bs_page_action(struct bs_sim *sim, struct evhttp_request *req, struct gw_arena *a);
 /* Lowercase hex of [0-9a-f] only (MoMo and ZaloPay compare exactly). */

@@ -467,7 +467,8 @@ static void momo_page_cb(struct evhttp_request *req, void *arg)
               bs_ext_get(t->ext, MX_N, MX_ORDER_INFO) },
         };
         const char *url = gw_arena_printf(&a, MOMO_PAGE_PATH "?%s", q);
-        bs_show_page(req, "MoMo", rows, N_OF(rows), t->amount_vnd, url != NULL ? url : "");
+        bs_show_page(req, "MoMo", rows, N_OF(rows), t->amount_vnd, url != NULL ? url : "",
+                     bs_ext_get(t->ext, MX_N, MX_REDIRECT_URL));
     }
     gw_arena_release(&a);
 }

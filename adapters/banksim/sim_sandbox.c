@@ -284,7 +284,10 @@ static void sandbox_show_page(struct evhttp_request *req, const struct sandbox_p
     if (err != GW_OK) {
         bs_reply_page(req, 500, "Lỗi · Error", "<p>page too large</p>");
     } else {
-        bs_reply_page(req, 200, "Xác nhận thanh toán · Confirm payment", b.data);
+        bs_send_page(req, &(struct bs_page){ .status = 200,
+                                             .title = BS_CONFIRM_TITLE,
+                                             .body_html = b.data,
+                                             .return_url = pay->v[PAY_RETURN_URL] });
     }
     gw_buf_release(&b);
 }

@@ -442,7 +442,8 @@ static void vnpay_pay_act(struct evhttp_request *req, struct gw_arena *a, struct
           bs_ext_get(t->ext, VX_N, VX_ORDER_INFO) },
     };
     const char *action_url = gw_arena_printf(a, VNPAY_PAY_PATH "?%s", query);
-    bs_show_page(req, "VNPAY", rows, N_OF(rows), amount_vnd, action_url != NULL ? action_url : "");
+    bs_show_page(req, "VNPAY", rows, N_OF(rows), amount_vnd, action_url != NULL ? action_url : "",
+                 bs_ext_get(t->ext, VX_N, VX_RETURN_URL));
 }
 
 static void vnpay_pay_verified(struct evhttp_request *req, struct gw_arena *a,

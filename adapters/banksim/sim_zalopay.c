@@ -384,6 +384,17 @@ out_bufs:
     return out;
 }
 
+/* embed_data's redirecturl (an arena copy), or NULL when it names none: where the payer goes
+ * back to, whose origin the page's policy allows. */
+static const char *zalopay_redirect_base(struct gw_arena *a, const struct bs_txn *t)
+{
+    json_t *embed = json_loads(bs_ext_get(t->ext, ZX_N, ZX_EMBED_DATA), 0, NULL);
+    const char *url = json_string_value(json_object_get(embed, "redirecturl"));
+    const char *out = url != NULL ? gw_arena_strdup(a, url) : NULL;
+    json_decref(embed);
+    return out;
+}
+
 /* docs/providers.md#zalopay-redirect:
  * redirecturl?appid&apptransid&pmcid&bankcode&amount&discountamount&status&checksum, or NULL when
  * embed_data names no redirecturl. */
@@ -547,7 +558,8 @@ static void zalopay_page_cb(struct evhttp_request *req, void *arg)
             { "Mã đơn <span class=\"en\">Order</span>", t->merchant_ref },
         };
         const char *url = gw_arena_printf(&a, ZALOPAY_PAGE_PATH "?%s", q);
-        bs_show_page(req, "ZaloPay", rows, N_OF(rows), t->amount_vnd, url != NULL ? url : "");
+        bs_show_page(req, "ZaloPay", rows, N_OF(rows), t->amount_vnd, url != NULL ? url : "",
+                     zalopay_redirect_base(&a, t));
     }
     gw_arena_release(&a);
 }

@@ -227,7 +227,8 @@ void bs_send_page(struct evhttp_request *req, const struct bs_page *pg)
         "<!doctype html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width\">"
         "<title>%s</title><style>body{font-family:sans-serif;max-width:36em;margin:2em auto;"
-        "padding:0 1em}th{text-align:left;padding-right:1em}button{font-size:1.1em;"
+        "padding:0 1em}th{text-align:left;padding-right:1em}td{overflow-wrap:anywhere}"
+        "button{font-size:1.1em;"
         "margin:1em 1em 0 0;padding:.4em 1.2em}.en{color:#555}</style></head><body>\n"
         "<p><b>Ngân hàng giả lập feegate</b> <span class=\"en\">· feegate bank "
         "simulator</span></p>\n<h1>%s</h1>\n%s\n</body></html>\n",

@@ -141,21 +141,12 @@ async function axeViolations(page, js) {
 // The known defects of the pages visited (the gateway's, and the simulator's that stands in for
 // the bank's), by "check:page" (check axe or scroll): that single assertion is then a todo
 // carrying the description, until the page is fixed.
-const SIM_SCROLL = 'simulator page: its table cells do not wrap long unbroken values, so at 375 px a ' +
-    'reference or order id (e.g. FG4520E43A1A8244229DF4, 261208_FG2B76E9440B614696A0E5) can ' +
-    'widen the page past the viewport (scrollWidth 376-414 > 375, depending on the values)';
 const JSON_404 = 'gateway: a mistyped path outside /pay/, /return/, /receipts/, /verify/ answers the ' +
     'portal API\'s JSON 404 ({"error":"not_found",...}), not an HTML page: no <title>, no lang ' +
     '(axe document-title, html-has-lang, both serious), an unwrapped line wider than a phone, ' +
     'no way back';
 
 export const KNOWN = {
-    // The simulator's page stands in for the bank's; whether a value overflows depends on its
-    // length and the labels beside it, hence one todo for all four.
-    'scroll:sandbox simulator': SIM_SCROLL,
-    'scroll:vnpay simulator': SIM_SCROLL,
-    'scroll:momo simulator': SIM_SCROLL,
-    'scroll:zalopay simulator': SIM_SCROLL,
     'axe:mistyped path': JSON_404,
     'scroll:mistyped path': JSON_404,
 };

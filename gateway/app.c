@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "adapter.h"
 #include "api.h"
 #include "auth.h"
 #include "ipn.h"
@@ -44,5 +45,10 @@ static const struct gw_app app = {
 
 enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
 {
+    /* The adapters' tables are checked before anything listens, for `serve` and `demo` alike. */
+    enum gw_err err = gw_adapter_registry_check(eb);
+    if (err != GW_OK) {
+        return err;
+    }
     return gw_server_serve(cfg, &app, eb);
 }

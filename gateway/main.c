@@ -64,7 +64,6 @@ static int cmd_serve(int argc, char **argv)
         } else if (strcmp(cfg->log_level, "warn") == 0) {
             gw_log_set_level(GW_LOG_WARN);
         }
-        err = gw_adapter_registry_check(&eb);
     }
     if (err == GW_OK) {
         err = gw_server_run(cfg, &eb);

@@ -329,7 +329,7 @@ static void th_contract_check(const struct th_http_req *req, const char *target,
     char why[TH_OPENAPI_WHY_BYTES];
     if (!th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why))) {
         (void)fprintf(stderr, "th: API contract violated (docs/openapi.json): %s\n", why);
-        exit(EXIT_FAILURE); /* NOLINT(concurrency-mt-unsafe): the tests are single-threaded */
+        exit(EXIT_FAILURE); /* NOLINT(concurrency-mt-unsafe): ending the program is the point */
     }
 }
 

@@ -2,6 +2,7 @@
  * by method and path template, its parameters, bodies and status checked against it. */
 #include "th_openapi.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <strings.h>
 
 #include "gw_arena.h"
+#include "gw_assert.h"
 
 #include "banned.h"
 
@@ -65,19 +67,25 @@ bool th_openapi_applies(const char *target)
     return strncmp(target, "/v1/", 4) == 0;
 }
 
+static json_t *oa_doc;
+
+static void oa_load(void)
+{
+    json_error_t err;
+    oa_doc = json_load_file(TH_OPENAPI_JSON, JSON_REJECT_DUPLICATES, &err);
+    if (oa_doc == NULL) {
+        (void)fprintf(stderr, "th: cannot read %s: line %d: %s\n", TH_OPENAPI_JSON, err.line,
+                      err.text);
+        abort();
+    }
+}
+
+/* Loaded once (some tests send from several threads); only read after that. */
 json_t *th_openapi_doc(void)
 {
-    static json_t *doc;
-    if (doc == NULL) {
-        json_error_t err;
-        doc = json_load_file(TH_OPENAPI_JSON, JSON_REJECT_DUPLICATES, &err);
-        if (doc == NULL) {
-            (void)fprintf(stderr, "th: cannot read %s: line %d: %s\n", TH_OPENAPI_JSON, err.line,
-                          err.text);
-            abort();
-        }
-    }
-    return doc;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    GW_ASSERT(pthread_once(&once, oa_load) == 0);
+    return oa_doc;
 }
 
 /* Splits the target into path segments and query. */

@@ -39,7 +39,8 @@ struct th_api_exchange {
     size_t resp_body_len;
 };
 
-/* docs/openapi.json, loaded on first use; aborts the test program if it cannot be read. */
+/* docs/openapi.json, loaded on first use (thread-safe; the document is only read after
+ * that); aborts the test program if it cannot be read. */
 json_t *th_openapi_doc(void);
 
 /* true when target is one the check covers: the portal and finance API under /v1/. The

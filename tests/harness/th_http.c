@@ -17,6 +17,7 @@
 #include "gw_limits.h"
 #include "th.h"
 #include "th_int.h"
+#include "th_openapi.h"
 
 #include "banned.h"
 
@@ -291,6 +292,47 @@ out_buf:
     return err;
 }
 
+/* The request's Content-Type header (the first one), or NULL. */
+static const char *th_req_content_type(const struct th_http_req *req, char *out, size_t cap)
+{
+    for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+        const char *h = req->headers[i];
+        if (strncasecmp(h, "Content-Type:", 13) == 0) {
+            (void)snprintf(out, cap, "%s", h + 13 + strspn(h + 13, " \t"));
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* Every exchange with the API under /v1/ is checked against docs/openapi.json
+ * (th_openapi.h; the other paths are skipped there). A violation ends the test program:
+ * the document and the gateway disagree, whatever the test itself asserts. */
+static void th_contract_check(const struct th_http_req *req, const char *target,
+                              const struct th_resp *resp)
+{
+    if (!th_openapi_applies(target)) {
+        return;
+    }
+    char ct[256];
+    const struct th_api_exchange ex = {
+        .method = req->method,
+        .target = target,
+        .req_content_type = th_req_content_type(req, ct, sizeof(ct)),
+        .req_body = req->body,
+        .req_body_len = req->body_len,
+        .status = resp->status,
+        .resp_content_type = resp->content_type,
+        .resp_body = resp->body,
+        .resp_body_len = resp->body_len,
+    };
+    char why[TH_OPENAPI_WHY_BYTES];
+    if (!th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why))) {
+        (void)fprintf(stderr, "th: API contract violated (docs/openapi.json): %s\n", why);
+        exit(EXIT_FAILURE); /* NOLINT(concurrency-mt-unsafe): ending the program is the point */
+    }
+}
+
 enum gw_err th_http_send(const struct th_http_req *req, struct th_resp *resp)
 {
     th_resp_init(resp);
@@ -311,6 +353,9 @@ enum gw_err th_http_send(const struct th_http_req *req, struct th_resp *resp)
         if (err != GW_OK && !req->quiet) {
             (void)fprintf(stderr, "th: %s %s: malformed response\n", req->method, req->url);
         }
+    }
+    if (err == GW_OK) {
+        th_contract_check(req, u.target, resp);
     }
     return err;
 }

@@ -32,13 +32,13 @@
 
 struct lim_create {
     pthread_t thread;
+    long long elapsed_ms;
+    int status;
+    bool replayed;
     char ref[48];
     char key[64];
     char body[1024];
-    int status;
-    long long elapsed_ms;
     char answer[1024];
-    bool replayed;
 };
 
 static void lim_create_init(struct lim_create *c, const char *tag, int i)
@@ -81,19 +81,29 @@ static void lim_assert_503(const struct lim_create *c, long long max_ms)
     json_decref(j);
 }
 
-static long long lim_count(const char *table, const char *column, const char *value)
+/* How many payments carry order_ref ref (our own test reference: no quote in it). */
+static long long lim_payments_with_ref(const char *ref)
 {
     char sql[256];
-    (void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM feegate.%s WHERE %s = '%s'", table,
-                   column, value);
+    (void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM feegate.payments WHERE order_ref = '%s'",
+                   ref);
+    return th_sql_int(&it.db, sql);
+}
+
+/* How many stored idempotency rows carry key (our own test key: no quote in it). */
+static long long lim_idem_keys(const char *key)
+{
+    char sql[256];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT count(*) FROM feegate.idempotency WHERE idem_key = '%s'", key);
     return th_sql_int(&it.db, sql);
 }
 
 /* Nothing of c stays: no payment, no stored idempotency key. */
 static void lim_assert_absent(const struct lim_create *c)
 {
-    assert_int_equal(lim_count("payments", "order_ref", c->ref), 0);
-    assert_int_equal(lim_count("idempotency", "idem_key", c->key), 0);
+    assert_int_equal(lim_payments_with_ref(c->ref), 0);
+    assert_int_equal(lim_idem_keys(c->key), 0);
 }
 
 /* Retries c with its key until it is answered (the pool may still be reconnecting), then
@@ -117,7 +127,7 @@ static void lim_assert_retry_creates_once(struct lim_create *c)
     assert_int_equal(c->status, 201);
     assert_true(c->replayed);
     assert_string_equal(c->answer, first);
-    assert_int_equal(lim_count("payments", "order_ref", c->ref), 1);
+    assert_int_equal(lim_payments_with_ref(c->ref), 1);
 }
 
 /* A superuser session that holds EXCLUSIVE on feegate.payments: reads go on, the create's
@@ -207,7 +217,7 @@ static void lim_stop_backends(void)
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     assert_true(PQntuples(r) > 0 && PQntuples(r) <= LIM_BACKENDS_MAX);
     for (int i = 0; i < PQntuples(r); i++) {
-        pid_t pid = (pid_t)atoi(PQgetvalue(r, i, 0));
+        pid_t pid = (pid_t)strtol(PQgetvalue(r, i, 0), NULL, 10);
         if (kill(pid, SIGSTOP) == 0) {
             lim_stopped[lim_n_stopped++] = pid;
         }

@@ -454,6 +454,31 @@ static void bs_delivery_release_browser(struct bs_delivery *d)
     d->browser = NULL;
 }
 
+/* Counts one answer of the merchant by its code (a callback answer, or a query or refund
+ * answer in bs_fault.c). */
+void bs_stats_code(struct bs_sim *sim, enum bs_prov prov, const char *code)
+{
+    struct bs_pstats *ps = &sim->pstats[prov];
+    for (size_t i = 0; i < ps->n_codes; i++) {
+        if (strcmp(ps->codes[i].code, code) == 0) {
+            ps->codes[i].n++;
+            return;
+        }
+    }
+    /* The last slot counts every code past the table. */
+    if (ps->n_codes < BS_CODES_MAX - 1) {
+        size_t i = ps->n_codes++;
+        (void)snprintf(ps->codes[i].code, sizeof(ps->codes[i].code), "%s", code);
+        ps->codes[i].n = 1;
+        return;
+    }
+    if (ps->n_codes == BS_CODES_MAX - 1) {
+        (void)snprintf(ps->codes[ps->n_codes].code, sizeof(ps->codes[0].code), "other");
+        ps->n_codes++;
+    }
+    ps->codes[BS_CODES_MAX - 1].n++;
+}
+
 /* The provider protocols: the judge reads the answer; retry at a fixed interval. */
 static void bs_delivery_after_judged(struct bs_delivery *d, int code, const char *body, size_t len)
 {

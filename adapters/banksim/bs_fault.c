@@ -567,29 +567,6 @@ bool bs_fault_create(struct bs_sim *sim, enum bs_prov prov, bool *as_5xx)
     return false;
 }
 
-void bs_stats_code(struct bs_sim *sim, enum bs_prov prov, const char *code)
-{
-    struct bs_pstats *ps = &sim->pstats[prov];
-    for (size_t i = 0; i < ps->n_codes; i++) {
-        if (strcmp(ps->codes[i].code, code) == 0) {
-            ps->codes[i].n++;
-            return;
-        }
-    }
-    /* The last slot counts every code past the table. */
-    if (ps->n_codes < BS_CODES_MAX - 1) {
-        size_t i = ps->n_codes++;
-        (void)snprintf(ps->codes[i].code, sizeof(ps->codes[i].code), "%s", code);
-        ps->codes[i].n = 1;
-        return;
-    }
-    if (ps->n_codes == BS_CODES_MAX - 1) {
-        (void)snprintf(ps->codes[ps->n_codes].code, sizeof(ps->codes[0].code), "other");
-        ps->n_codes++;
-    }
-    ps->codes[BS_CODES_MAX - 1].n++;
-}
-
 /* ---- query and refund calls ---- */
 
 static void bs_deferred_free(struct bs_deferred *d)

@@ -34,24 +34,13 @@ check_folder ledger "$gateway_h $adapters_h $receipts_h"
 check_folder receipts "$gateway_h $ledger_h $adapters_h"
 
 # No two C files include each other (include_pairs.awk says when a file includes another's
-# header): the dependencies between files go one way, as between folders. The pairs below
-# remain until their files are split (the simulator's banksim.h declares the functions of
-# banksim.c and bs_fault.c, which call each other); the list only shrinks.
-known_pairs="adapters/banksim/banksim.c:adapters/banksim/bs_fault.c"
+# header): the dependencies between files go one way, as between folders.
 pairs=$(find common gateway adapters ledger receipts -name '*.[ch]' -not -path '*/build*' \
         | sort | xargs awk -f "$root/tests/tidy/include_pairs.awk" | sort)
 while IFS= read -r line; do
     [ -n "$line" ] || continue
-    set -- $line
-    case " $known_pairs " in
-    *" $1:$3 "*) ;;
-    *) say "$line" ;;
-    esac
+    say "$line"
 done <<<"$pairs"
-for kp in $known_pairs; do
-    grep -q "^${kp%%:*} and ${kp#*:} " <<<"$pairs" ||
-        say "${kp%%:*} and ${kp#*:} no longer include each other: remove them from known_pairs"
-done
 
 # banned.h is the last include of every .c file of ours (but the allocator itself, the one
 # file that calls malloc and free by design).

@@ -3,8 +3,10 @@
  * other clients (127.0.0.1) quickly and the gateway's log stays small; once they close, the
  * count of held connections falls back. A client that sends a header byte every second is
  * cut at the request read deadline. Two different Content-Length values and a header name
- * with whitespace before its colon are refused with 400. With the database not answering
- * (its backends stopped), then stopped altogether, /readyz answers 503 within its deadline. */
+ * with whitespace before its colon are refused with 400. A gateway with a small descriptor
+ * limit holds connections up to its total cap and closes the rest at once. With the database not
+ * answering (its backends stopped), then stopped altogether, /readyz answers 503 within its
+ * deadline. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -44,11 +46,13 @@
 #define AB_SLACK_MS       1500 /* loopback, scheduling on a busy machine */
 #define AB_READY_SLACK_MS 500
 #define AB_BACKENDS_MAX   64
+#define AB_SMALL_FDS      320 /* the second gateway's descriptor limit: a cap of 160 */
+#define AB_SMALL_PER_ADDR 50  /* from 4 addresses: 200 connections, under 128 each */
 
 static bool ab_db_stopped;
 
-/* A TCP connection to the gateway from src (an address of 127.0.0.0/8), or -1. */
-static int ab_connect(const char *src)
+/* A TCP connection to port from src (an address of 127.0.0.0/8), or -1. */
+static int ab_connect_to(const char *src, int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -58,7 +62,7 @@ static int ab_connect(const char *src)
     (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
     struct sockaddr_in sa = { .sin_family = AF_INET };
     assert_int_equal(inet_pton(AF_INET, src, &sa.sin_addr), 1);
-    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)it.gw.port) };
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &to.sin_addr), 1);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
         connect(fd, (struct sockaddr *)&to, sizeof(to)) != 0) {
@@ -66,6 +70,12 @@ static int ab_connect(const char *src)
         return -1;
     }
     return fd;
+}
+
+/* A TCP connection to the gateway from src, or -1. */
+static int ab_connect(const char *src)
+{
+    return ab_connect_to(src, it.gw.port);
 }
 
 /* True if the peer has closed fd (end of file or reset), waiting up to wait_ms. */
@@ -117,11 +127,11 @@ static long long ab_log_size(void)
     return (long long)st.st_size;
 }
 
-/* A value of /metrics (the first line starting with name), or -1. */
-static long long ab_metric(const char *name)
+/* A value of gw's /metrics (the first line starting with name), or -1. */
+static long long ab_metric_of(const struct th_gateway *gw, const char *name)
 {
     char url[128];
-    (void)snprintf(url, sizeof(url), "%s/metrics", it.gw.url);
+    (void)snprintf(url, sizeof(url), "%s/metrics", gw->url);
     struct th_resp r;
     long long v = -1;
     if (th_http("GET", url, NULL, NULL, 0, &r) == GW_OK && r.status == 200) {
@@ -138,6 +148,11 @@ static long long ab_metric(const char *name)
     }
     th_resp_release(&r);
     return v;
+}
+
+static long long ab_metric(const char *name)
+{
+    return ab_metric_of(&it.gw, name);
 }
 
 /* /healthz from 127.0.0.1 every AB_SAMPLE_MS until stop: the slowest answer and failures. */
@@ -285,6 +300,61 @@ static void test_ambiguous_headers_refused(void **state)
     assert_int_equal(ab_raw_status("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A\t: 1\r\n\r\n"), 400);
 }
 
+/* A second gateway started with a descriptor limit of AB_SMALL_FDS (the limit it inherits
+ * from this program, lowered for good): its total cap is half of it. Connections from four
+ * addresses, fewer than the per-address cap each, fill it; the rest are closed at once; the
+ * gateway keeps its log small and counts none of them once they have gone. */
+static void test_total_cap(void **state)
+{
+    (void)state;
+    struct rlimit rl = { .rlim_cur = AB_SMALL_FDS, .rlim_max = AB_SMALL_FDS };
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    static struct th_gateway gw;
+    assert_int_equal(th_gateway_start(&gw, &it.db, &it.bs), GW_OK);
+    long long cap = ab_metric_of(&gw, "feegate_http_connections_max");
+    assert_int_equal(cap, AB_SMALL_FDS / 2);
+    struct stat st;
+    assert_int_equal(stat(gw.proc.log_path, &st), 0);
+    long long log0 = (long long)st.st_size;
+    static int fds[4 * AB_SMALL_PER_ADDR];
+    static const char *const srcs[4] = { "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7" };
+    int opened = 0;
+    for (int i = 0; i < 4 * AB_SMALL_PER_ADDR; i++) {
+        fds[i] = ab_connect_to(srcs[i % 4], gw.port);
+        opened += fds[i] >= 0;
+    }
+    usleep(500 * 1000);
+    int open_now = 0;
+    for (int i = 0; i < 4 * AB_SMALL_PER_ADDR; i++) {
+        open_now += fds[i] >= 0 && !ab_closed(fds[i], 0);
+    }
+    /* Closed first: while the cap is full, a request for /metrics is refused as well. */
+    for (int i = 0; i < 4 * AB_SMALL_PER_ADDR; i++) {
+        if (fds[i] >= 0) {
+            (void)close(fds[i]);
+        }
+    }
+    long long refused = -1;
+    for (int i = 0; i < 40 && refused < 0; i++) {
+        usleep(100 * 1000); /* the gateway sees them go within a sweep */
+        refused = ab_metric_of(&gw, "feegate_http_connections_refused_total{reason=\"total\"}");
+    }
+    fprintf(stderr, "total cap %lld: %d opened, %d held, %lld refused (total)\n", cap, opened,
+            open_now, refused);
+    assert_int_equal(opened, 4 * AB_SMALL_PER_ADDR);
+    assert_true(open_now <= cap && open_now >= cap - 4);
+    assert_true(refused >= 4 * AB_SMALL_PER_ADDR - cap);
+    long long after = -1;
+    for (int i = 0; i < 40 && (after < 0 || after > 2); i++) {
+        usleep(100 * 1000);
+        after = ab_metric_of(&gw, "feegate_http_connections");
+    }
+    assert_true(after >= 0 && after <= 2);
+    assert_int_equal(stat(gw.proc.log_path, &st), 0);
+    assert_true((long long)st.st_size - log0 < AB_LOG_GROWTH_MAX / 16);
+    assert_int_equal(th_gateway_stop(&gw), GW_OK);
+}
+
 /* /readyz: its status, and how long it took in elapsed_ms. */
 static int ab_readyz(long long *elapsed_ms)
 {
@@ -380,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_slow_connections_from_one_address),
         cmocka_unit_test(test_trickled_headers_cut_at_the_deadline),
         cmocka_unit_test(test_ambiguous_headers_refused),
+        cmocka_unit_test(test_total_cap),
         cmocka_unit_test(test_readyz_without_database),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -232,7 +232,8 @@ static void metrics(struct gw_ctx *ctx)
 
 /* A /readyz probe: answered by the database or by its deadline, whichever comes first; freed
  * when both have come (the database's answer always comes, at worst when the pool gives the
- * query up or is freed). */
+ * query up or is freed). On the heap, not in the request's arena: it outlives the request
+ * when the deadline answers first. */
 struct ready_probe {
     struct gw_ctx *ctx; /* NULL once answered */
     struct event *timer;

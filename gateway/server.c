@@ -1,5 +1,7 @@
 /* Event loops, listeners, the request life cycle up to its handler (found in the route
- * table), loop 0's jobs (from the job table), and draining. */
+ * table), loop 0's jobs (from the job table), and draining. Connections are counted, capped
+ * and given their read deadline by conn_guard.c; requests HTTP/1.1 says to refuse are
+ * refused here. */
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -35,7 +37,6 @@
 
 static void ctx_closed(struct evhttp_connection *evcon, void *arg)
 {
-    (void)evcon;
     struct gw_ctx *ctx = arg;
     ctx->cancelled = true;
     gw_conn_guard_closed(evcon);

@@ -3,11 +3,14 @@
  * other clients (127.0.0.1) quickly and the gateway's log stays small; once they close, the
  * count of held connections falls back. A client that sends a header byte every second is
  * cut at the request read deadline. Two different Content-Length values and a header name
- * with whitespace before its colon are refused with 400. A gateway with a small descriptor
- * limit holds connections up to its total cap and closes the rest at once. With the database not
+ * with whitespace before its colon are refused with 400. When descriptors run out all the
+ * same, accept errors pause the listener and are logged once per interval. A gateway with a
+ * small descriptor limit holds connections up to its total cap and closes the rest at once.
+ * With the database not
  * answering (its backends stopped), then stopped altogether, /readyz answers 503 within its
  * deadline. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -46,6 +49,9 @@
 #define AB_SLACK_MS       1500 /* loopback, scheduling on a busy machine */
 #define AB_READY_SLACK_MS 500
 #define AB_BACKENDS_MAX   64
+#define AB_EMFILE_ROOM    16 /* descriptors the gateway has free for clients */
+#define AB_EMFILE_CONNS   100
+#define AB_EMFILE_HOLD_S  2
 #define AB_SMALL_FDS      320 /* the second gateway's descriptor limit: a cap of 160 */
 #define AB_SMALL_PER_ADDR 50  /* from 4 addresses: 200 connections, under 128 each */
 
@@ -300,6 +306,107 @@ static void test_ambiguous_headers_refused(void **state)
     assert_int_equal(ab_raw_status("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A\t: 1\r\n\r\n"), 400);
 }
 
+/* Descriptors open in process pid, or -1. */
+static int ab_fds_of(pid_t pid)
+{
+    char path[64];
+    (void)snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        return -1;
+    }
+    int n = 0;
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+        n += e->d_name[0] != '.';
+    }
+    (void)closedir(d);
+    return n;
+}
+
+/* CPU time (user and system) of process pid so far, in ms. */
+static long long ab_cpu_ms(pid_t pid)
+{
+    char path[64];
+    (void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    (void)fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* after the command name: state is field 3 */
+    assert_non_null(p);
+    unsigned long long ut = 0;
+    unsigned long long st = 0;
+    assert_int_equal(
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st), 2);
+    return (long long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* Lines of the file at path that hold needle. */
+static int ab_count_lines(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, needle) != NULL;
+    }
+    (void)fclose(f);
+    return n;
+}
+
+/* Descriptors run out for another reason than clients (here the gateway's limit is lowered
+ * under it, below what its connection cap assumes): accept() fails with EMFILE. The gateway
+ * pauses its listeners instead of retrying at once, logs the failures once per interval with
+ * a count, and serves again when descriptors come back. */
+static void test_accept_errors_paused_and_counted(void **state)
+{
+    (void)state;
+    static struct th_gateway gw;
+    assert_int_equal(th_gateway_start(&gw, &it.db, &it.bs), GW_OK);
+    pid_t pid = gw.proc.pid;
+    struct rlimit was;
+    assert_int_equal(prlimit(pid, RLIMIT_NOFILE, NULL, &was), 0);
+    int in_use = ab_fds_of(pid);
+    assert_true(in_use > 0);
+    struct rlimit low = { .rlim_cur = (rlim_t)in_use + AB_EMFILE_ROOM, .rlim_max = was.rlim_max };
+    assert_int_equal(prlimit(pid, RLIMIT_NOFILE, &low, NULL), 0);
+    static int fds[AB_EMFILE_CONNS];
+    int opened = 0;
+    for (int i = 0; i < AB_EMFILE_CONNS; i++) {
+        fds[i] = ab_connect_to("127.0.0.8", gw.port);
+        opened += fds[i] >= 0;
+    }
+    long long cpu0 = ab_cpu_ms(pid);
+    int64_t t0 = gw_monotonic_us();
+    sleep(AB_EMFILE_HOLD_S);
+    long long cpu_ms = ab_cpu_ms(pid) - cpu0;
+    long long wall_ms = (gw_monotonic_us() - t0) / 1000;
+    int lines = ab_count_lines(gw.proc.log_path, "\"accept_failed\"");
+    for (int i = 0; i < AB_EMFILE_CONNS; i++) {
+        if (fds[i] >= 0) {
+            (void)close(fds[i]);
+        }
+    }
+    assert_int_equal(prlimit(pid, RLIMIT_NOFILE, &was, NULL), 0);
+    long long errors = -1;
+    for (int i = 0; i < 40 && errors <= 0; i++) {
+        usleep(100 * 1000);
+        errors = ab_metric_of(&gw, "feegate_http_accept_errors_total");
+    }
+    fprintf(stderr,
+            "accept errors: %d connections over %d free descriptors; gateway CPU %lld ms in "
+            "%lld ms; %d accept_failed lines; %lld errors counted\n",
+            opened, AB_EMFILE_ROOM, cpu_ms, wall_ms, lines, errors);
+    assert_int_equal(opened, AB_EMFILE_CONNS);
+    assert_true(cpu_ms * 4 < wall_ms);         /* without the pause, a core's worth */
+    assert_true(lines >= 1 && lines <= 2 * 2); /* two loops, at most two intervals each */
+    assert_true(errors > 0);
+    assert_int_equal(th_gateway_stop(&gw), GW_OK);
+}
+
 /* A second gateway started with a descriptor limit of AB_SMALL_FDS (the limit it inherits
  * from this program, lowered for good): its total cap is half of it. Connections from four
  * addresses, fewer than the per-address cap each, fill it; the rest are closed at once; the
@@ -450,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_slow_connections_from_one_address),
         cmocka_unit_test(test_trickled_headers_cut_at_the_deadline),
         cmocka_unit_test(test_ambiguous_headers_refused),
+        cmocka_unit_test(test_accept_errors_paused_and_counted),
         cmocka_unit_test(test_total_cap),
         cmocka_unit_test(test_readyz_without_database),
     };

@@ -168,6 +168,7 @@ static void slot_release(int fd)
 static bool peer_of(int fd, uint32_t *addr, uint16_t *port)
 {
     struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
     socklen_t len = sizeof(sa);
     if (getpeername(fd, (struct sockaddr *)&sa, &len) != 0 || sa.sin_family != AF_INET) {
         return false;
@@ -208,6 +209,7 @@ static void register_bev(struct guard_loop *gl, struct bufferevent *bev)
     bufferevent_decref(bev);
 }
 
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback */
 static void register_pending(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -291,6 +293,7 @@ void gw_conn_guard_request_read(struct gw_loop *loop, struct evhttp_request *req
 
 /* The loop's connections: those whose descriptor no longer leads to their peer are
  * forgotten, those reading a request past its deadline are shut down. */
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback */
 static void sweep(evutil_socket_t fd_unused, short what, void *arg)
 {
     (void)fd_unused;
@@ -321,6 +324,7 @@ static void sweep(evutil_socket_t fd_unused, short what, void *arg)
     GW_ASSERT(evtimer_add(gl->sweep_timer, &tv) == 0);
 }
 
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback */
 static void resume_accept(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;

@@ -245,6 +245,7 @@ static void ready_unavailable(struct ready_probe *p)
     p->ctx = NULL;
 }
 
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback */
 static void ready_deadline(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;

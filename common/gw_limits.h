@@ -14,10 +14,32 @@
 #define GW_HTTP_BODY_BYTES_MAX     ((size_t)64 * 1024)
 #define GW_HTTP_HEADERS_BYTES_MAX  ((size_t)16 * 1024) /* all request headers together */
 #define GW_HTTP_TIMEOUT_S          10                  /* read/write idle timeout per connection */
-#define GW_HTTP_CONNECTIONS_MAX    4096                /* per process: open descriptors bound it */
+#define GW_HTTP_CONNECTIONS_MAX    4096                /* per process: see GW_FDS_RESERVED */
 #define GW_HTTP_BACKLOG            1024
 #define GW_HTTP_RESPONSE_BYTES_MAX ((size_t)1024 * 1024)
 #define GW_HTTP_LOOPS_MAX          64 /* event loops (threads) per gateway process */
+
+/* The HTTP server under abuse. The descriptor limit is raised to GW_HTTP_CONNECTIONS_MAX plus
+ * GW_FDS_RESERVED, the descriptors kept out of the connection cap: each loop's database
+ * connections, outgoing HTTP (GW_OUTBOX_INFLIGHT_MAX webhooks plus provider calls), receipt
+ * files, the log. Connections over a cap are refused at once, so the process never runs out
+ * of descriptors (then accept() fails in a loop and /healthz stops answering). */
+#define GW_FDS_RESERVED                  1024
+/* Connections from one client address: a portal's or a provider's client pool opens tens, a
+ * carrier NAT's browsers six each; one address alone cannot take the gateway's capacity. */
+#define GW_HTTP_CONNECTIONS_PER_ADDR_MAX 128
+/* From a connection's accept (and from the end of each answer on a kept-alive connection)
+ * to the request's last body byte. Unlike the idle timeout it does not restart on each byte,
+ * so a client trickling a header line now and then is cut. 64 KiB of body at 64 kbit/s is
+ * 8 s. */
+#define GW_HTTP_REQUEST_READ_S           10
+#define GW_HTTP_SWEEP_MS                 250 /* how often each loop checks that deadline */
+/* After EMFILE/ENFILE an accept would fail again at once: the listener pauses this long. */
+#define GW_HTTP_ACCEPT_PAUSE_MS          100
+#define GW_HTTP_ACCEPT_LOG_S             10 /* accept errors: one log line per interval, counted */
+/* /readyz: answered 503 when the database has not answered by then, well below the 2 s a
+ * load balancer's probe usually waits. */
+#define GW_READYZ_DEADLINE_MS            1000
 
 /* Per-request memory: everything a request allocates comes from its arena. */
 #define GW_ARENA_BYTES_DEFAULT ((size_t)32 * 1024)
@@ -78,6 +100,7 @@
 #define GW_SEAL_BATCH_MAX   20000
 
 _Static_assert(GW_HTTP_HEADERS_BYTES_MAX < GW_HTTP_BODY_BYTES_MAX, "headers fit below body");
+_Static_assert(GW_HTTP_CONNECTIONS_PER_ADDR_MAX < GW_HTTP_CONNECTIONS_MAX, "one address < all");
 _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default within max");
 _Static_assert(GW_EXPIRES_IN_S_MIN < GW_EXPIRES_IN_S_DEFAULT, "default expiry above min");
 _Static_assert(GW_EXPIRES_IN_S_DEFAULT < GW_EXPIRES_IN_S_MAX, "default expiry below max");

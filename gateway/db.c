@@ -407,6 +407,8 @@ static void pool_retry_cb(evutil_socket_t fd, short what, void *arg)
         c->write_wanted = true;
         conn_set_events(c, true);
     }
+    /* While no connection is up nothing else wakes the queue: its late calls fail here. */
+    pool_drain_waitq(pool);
 }
 
 static int pool_stmt_index(struct gw_db_pool *pool, const char *sql)

@@ -1,14 +1,18 @@
-/* Operator endpoints: /healthz (the process answers), /readyz (a database round trip),
- * /metrics (Prometheus text, summed over the loops). */
+/* Operator endpoints: /healthz (the process answers), /readyz (a database round trip within
+ * GW_READYZ_DEADLINE_MS), /metrics (Prometheus text, summed over the loops). */
 #include "ops.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <event2/http.h>
 
+#include "conn_guard.h"
 #include "db.h"
+#include "gw_arena.h"
+#include "gw_assert.h"
 #include "gw_buf.h"
 #include "gw_time.h"
 #include "request.h"
@@ -185,6 +189,24 @@ static enum gw_err metrics_channels(struct gw_buf *b, const struct gw_server *sr
     return err;
 }
 
+static enum gw_err metrics_connections(struct gw_buf *b)
+{
+    struct gw_conn_stats s = gw_conn_guard_stats();
+    return gw_buf_printf(
+        b,
+        "# TYPE feegate_http_connections gauge\nfeegate_http_connections %llu\n"
+        "# TYPE feegate_http_connections_max gauge\nfeegate_http_connections_max %llu\n"
+        "# TYPE feegate_http_connections_refused_total counter\n"
+        "feegate_http_connections_refused_total{reason=\"per_address\"} %llu\n"
+        "feegate_http_connections_refused_total{reason=\"total\"} %llu\n"
+        "# TYPE feegate_http_read_deadline_cut_total counter\n"
+        "feegate_http_read_deadline_cut_total %llu\n"
+        "# TYPE feegate_http_accept_errors_total counter\nfeegate_http_accept_errors_total %llu\n",
+        (unsigned long long)s.open, (unsigned long long)s.open_max,
+        (unsigned long long)s.refused_addr, (unsigned long long)s.refused_total,
+        (unsigned long long)s.deadline_cut, (unsigned long long)s.accept_errors);
+}
+
 static void metrics(struct gw_ctx *ctx)
 {
     const struct gw_server *srv = ctx->loop->srv;
@@ -197,6 +219,9 @@ static void metrics(struct gw_ctx *ctx)
     if (err == GW_OK) {
         err = metrics_channels(&b, srv);
     }
+    if (err == GW_OK) {
+        err = metrics_connections(&b);
+    }
     if (err != GW_OK) {
         gw_reply_error(ctx, 500, "internal_error", "metrics too large");
     } else {
@@ -205,15 +230,55 @@ static void metrics(struct gw_ctx *ctx)
     gw_buf_release(&b);
 }
 
+/* A /readyz probe: answered by the database or by its deadline, whichever comes first; freed
+ * when both have come (the database's answer always comes, at worst when the pool gives the
+ * query up or is freed). On the heap, not in the request's arena: it outlives the request
+ * when the deadline answers first. */
+struct ready_probe {
+    struct gw_ctx *ctx; /* NULL once answered */
+    struct event *timer;
+};
+
+static void ready_unavailable(struct ready_probe *p)
+{
+    gw_reply_json(p->ctx, 503, "{\"status\":\"unavailable\"}");
+    p->ctx = NULL;
+}
+
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback */
+static void ready_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    ready_unavailable(arg);
+}
+
 static void ready_done(void *arg, enum gw_err err, const PGresult *res)
 {
     (void)res;
-    struct gw_ctx *ctx = arg;
-    if (err != GW_OK || atomic_load(&ctx->loop->srv->draining)) {
-        gw_reply_json(ctx, 503, "{\"status\":\"unavailable\"}");
+    struct ready_probe *p = arg;
+    if (p->ctx == NULL) {
+        /* Answered 503 at the deadline already. */
+    } else if (err != GW_OK || atomic_load(&p->ctx->loop->srv->draining)) {
+        ready_unavailable(p);
     } else {
-        gw_reply_json(ctx, 200, "{\"status\":\"ready\"}");
+        gw_reply_json(p->ctx, 200, "{\"status\":\"ready\"}");
     }
+    event_free(p->timer);
+    gw_xfree(p);
+}
+
+static void ready(struct gw_ctx *ctx)
+{
+    struct ready_probe *p = gw_xcalloc(1, sizeof(*p));
+    p->ctx = ctx;
+    p->timer = evtimer_new(ctx->loop->base, ready_deadline, p);
+    GW_ASSERT(p->timer != NULL);
+    struct timeval tv = { .tv_sec = GW_READYZ_DEADLINE_MS / 1000,
+                          .tv_usec = (suseconds_t)(GW_READYZ_DEADLINE_MS % 1000) * 1000 };
+    GW_ASSERT(evtimer_add(p->timer, &tv) == 0);
+    const struct gw_db_req q = { "SELECT 1", 0, NULL, ready_done, p };
+    gw_db_query_batchable(ctx->loop->db, &q);
 }
 
 void gw_handle_ops(struct gw_ctx *ctx)
@@ -224,7 +289,7 @@ void gw_handle_ops(struct gw_ctx *ctx)
     } else if (strcmp(s, "healthz") == 0) {
         gw_reply_json(ctx, 200, "{\"status\":\"ok\"}");
     } else if (strcmp(s, "readyz") == 0) {
-        gw_ctx_query_batchable(ctx, "SELECT 1", 0, ready_done);
+        ready(ctx);
     } else {
         metrics(ctx);
     }

@@ -8,6 +8,7 @@
 
 #include <event2/http.h>
 
+#include "check_job.h"
 #include "db.h"
 #include "gw_buf.h"
 #include "gw_time.h"
@@ -197,6 +198,7 @@ static void metrics(struct gw_ctx *ctx)
     if (err == GW_OK) {
         err = metrics_channels(&b, srv);
     }
+    err = err == GW_OK ? gw_check_job_metrics(&b) : err;
     if (err != GW_OK) {
         gw_reply_error(ctx, 500, "internal_error", "metrics too large");
     } else {

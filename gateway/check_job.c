@@ -90,13 +90,17 @@ static void check_disconnect(void)
     }
 }
 
-static bool check_exec(const char *sql, const char *what)
+/* The session's settings: a bounded check, named in pg_stat_activity. */
+static bool check_session_setup(void)
 {
-    PGresult *r = PQexec(cj.conn, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    PGresult *r =
+        PQexec(cj.conn,
+               "SET statement_timeout = '" GW_STR(
+                   GW_LEDGER_CHECK_TIMEOUT_S) "s'; SET application_name = 'feegate ledger check'");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) {
-        check_error(what, cj.conn);
+        check_error("set up the session", cj.conn);
     }
     return ok;
 }
@@ -118,11 +122,7 @@ static bool check_connect(void)
         pthread_mutex_lock(&cj.lock);
         cj.cancel = c;
         pthread_mutex_unlock(&cj.lock);
-        if (!check_exec(
-                "SET statement_timeout = '" GW_STR(
-                    GW_LEDGER_CHECK_TIMEOUT_S) "s'; "
-                                               "SET application_name = 'feegate ledger check'",
-                "set up the session")) {
+        if (!check_session_setup()) {
             check_disconnect();
             return false;
         }
@@ -219,6 +219,7 @@ static void *check_main(void *arg)
 }
 
 /* Every interval: a new run on a new thread, unless the last one is still running. */
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback type */
 static void check_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;

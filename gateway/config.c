@@ -111,6 +111,7 @@ static enum gw_err set_receipts(struct gw_config *cfg, const char *k, const char
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [receipts]", k);
 }
 
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): the section setters' signature */
 static enum gw_err set_jobs(struct gw_config *cfg, const char *k, const char *v,
                             struct gw_errbuf *eb)
 {

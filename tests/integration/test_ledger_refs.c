@@ -101,7 +101,7 @@ static void wait_blocked(PGconn *const *c, int n)
         if (lit_int(su, sql) == n) {
             return;
         }
-        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        struct timespec ts = { 0, 50L * 1000 * 1000 };
         (void)nanosleep(&ts, NULL);
     }
     fail_msg("%d sessions never waited on a lock", n);

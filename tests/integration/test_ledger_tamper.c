@@ -346,8 +346,14 @@ static void test_references(void **state)
     assert_int_equal(check_violations("rows_reference_payments"), 0);
     assert_int_equal(check_violations("rows_reference_catalogue"), 0);
     assert_int_equal(check_violations("documents_reference_receipts"), 0);
+}
 
-    /* Rows pointing at nothing, written around the functions: refused at once. */
+/* Rows pointing at nothing, written around the functions: refused at once, even to a
+ * superuser; planted with the keys' triggers off, found by ledger_check. */
+static void test_orphans_refused(void **state)
+{
+    (void)state;
+    char sql[300];
     static const char *const orphans[] = {
         "INSERT INTO payment_attempts (merchant_ref, payment_id, channel) "
         "VALUES ('FGorphan', 'pay_missing', 'sandbox')",
@@ -667,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_journal_removed_and_inserted),
         cmocka_unit_test(test_triggers_refuse_superuser),
         cmocka_unit_test(test_references),
+        cmocka_unit_test(test_orphans_refused),
         cmocka_unit_test(test_pattern_edges),
         cmocka_unit_test(test_row_rules),
         cmocka_unit_test(test_app_role_refused),

@@ -99,6 +99,14 @@
  * a few seconds, while one call stays under a second of hashing (docs/benchmarks.md). */
 #define GW_SEAL_BATCH_MAX   20000
 
+/* The ledger check in the daemon (gateway/check_job.c): run every
+ * GW_LEDGER_CHECK_INTERVAL_S by default ([jobs] ledger_check_interval_s, within the bounds),
+ * by one gateway at a time, each run bounded by GW_LEDGER_CHECK_TIMEOUT_S. */
+#define GW_LEDGER_CHECK_INTERVAL_S     600
+#define GW_LEDGER_CHECK_INTERVAL_S_MIN 1
+#define GW_LEDGER_CHECK_INTERVAL_S_MAX 86400
+#define GW_LEDGER_CHECK_TIMEOUT_S      600
+
 _Static_assert(GW_HTTP_HEADERS_BYTES_MAX < GW_HTTP_BODY_BYTES_MAX, "headers fit below body");
 _Static_assert(GW_HTTP_CONNECTIONS_PER_ADDR_MAX < GW_HTTP_CONNECTIONS_MAX, "one address < all");
 _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default within max");

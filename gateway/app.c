@@ -7,6 +7,7 @@
 #include "adapter.h"
 #include "api.h"
 #include "auth.h"
+#include "check_job.h"
 #include "ipn.h"
 #include "jobs.h"
 #include "ops.h"
@@ -34,6 +35,7 @@ static const struct gw_job_def app_jobs[] = {
     { gw_outbox_start, gw_outbox_stop, gw_outbox_free, NULL },
     { gw_recovery_start, gw_recovery_stop, gw_recovery_free, NULL },
     { gw_refunds_start, gw_refunds_stop, gw_refunds_free, NULL },
+    { gw_check_job_start, gw_check_job_stop, gw_check_job_free, NULL },
 };
 
 static const struct gw_app app = {

@@ -111,6 +111,17 @@ static enum gw_err set_receipts(struct gw_config *cfg, const char *k, const char
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [receipts]", k);
 }
 
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): the section setters' signature */
+static enum gw_err set_jobs(struct gw_config *cfg, const char *k, const char *v,
+                            struct gw_errbuf *eb)
+{
+    if (strcmp(k, "ledger_check_interval_s") == 0) {
+        return parse_int(v, GW_LEDGER_CHECK_INTERVAL_S_MIN, GW_LEDGER_CHECK_INTERVAL_S_MAX,
+                         &cfg->ledger_check_interval_s, k, eb);
+    }
+    return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [jobs]", k);
+}
+
 static enum gw_err set_channel(struct gw_channel_config *ch, const char *k, const char *v,
                                struct gw_errbuf *eb)
 {
@@ -336,6 +347,7 @@ static void config_defaults(struct gw_config *cfg)
     cfg->loops = 0;
     cfg->db_conns_per_loop = GW_DB_CONNS_PER_LOOP_DEFAULT;
     cfg->db_query_timeout_ms = GW_DB_QUERY_TIMEOUT_MS;
+    cfg->ledger_check_interval_s = GW_LEDGER_CHECK_INTERVAL_S;
     memcpy(cfg->log_level, "info", sizeof("info"));
 }
 
@@ -379,6 +391,9 @@ static enum gw_err config_line(struct gw_config *cfg, struct ini_state *st, char
     }
     if (strcmp(st->section, "receipts") == 0) {
         return set_receipts(cfg, k, v, eb);
+    }
+    if (strcmp(st->section, "jobs") == 0) {
+        return set_jobs(cfg, k, v, eb);
     }
     if (strcmp(st->section, "log") == 0 && strcmp(k, "level") == 0) {
         return copy_value(cfg->log_level, sizeof(cfg->log_level), v, k, eb);

@@ -67,6 +67,8 @@ struct gw_config {
     char receipt_cert[GW_CONFIG_VALUE_BYTES];
     char receipt_key[GW_CONFIG_VALUE_BYTES];
     char receipt_ca[GW_CONFIG_VALUE_BYTES];
+    /* [jobs] ledger_check_interval_s: how often the daemon runs the ledger check. */
+    int ledger_check_interval_s;
 };
 
 /* Reads path into cfg (defaults first, then the file, then FEEGATE_DSN from the

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "check_job.h"
 #include "conn_guard.h"
 #include "db.h"
 #include "gw_arena.h"
@@ -221,6 +222,9 @@ static void metrics(struct gw_ctx *ctx)
     }
     if (err == GW_OK) {
         err = metrics_connections(&b);
+    }
+    if (err == GW_OK) {
+        err = gw_check_job_metrics(&b);
     }
     if (err != GW_OK) {
         gw_reply_error(ctx, 500, "internal_error", "metrics too large");

@@ -309,8 +309,10 @@ static long long check_violations(const char *name)
     return lit_int(su, sql);
 }
 
-/* The payment's rows carry no foreign keys (migration 017): a referenced row cannot go, and
- * a row that points at nothing is found by ledger_check and fails `feegate ledger check`. */
+/* The payment's rows carry foreign keys (migration 003): a referenced row cannot go (FG409
+ * row_referenced, as before), and a row that points at nothing is refused when it is
+ * written, even to a superuser. Planted with the triggers off (replica), it is found by
+ * ledger_check and fails `feegate ledger check`: the second line of defence. */
 static void test_references(void **state)
 {
     (void)state;
@@ -344,14 +346,57 @@ static void test_references(void **state)
     assert_int_equal(check_violations("rows_reference_payments"), 0);
     assert_int_equal(check_violations("rows_reference_catalogue"), 0);
     assert_int_equal(check_violations("documents_reference_receipts"), 0);
+}
 
-    /* Rows pointing at nothing, written around the functions. */
-    lit_exec(su, "INSERT INTO payment_events (payment_id, seq, event, to_status) "
-                 "VALUES ('pay_missing', 1, 'create', 'created')");
-    lit_exec(su, "INSERT INTO idempotency (client_id, idem_key, request_sha256, http_status) "
-                 "VALUES ('no-such-client', 'k1', 'x', 0)");
-    lit_exec(su, "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "
-                 "VALUES ('rcp_missing', 'xml', '<x/>', repeat('0', 64))");
+/* Rows pointing at nothing, written around the functions: refused at once, even to a
+ * superuser; planted with the keys' triggers off, found by ledger_check. */
+static void test_orphans_refused(void **state)
+{
+    (void)state;
+    char sql[300];
+    static const char *const orphans[] = {
+        "INSERT INTO payment_attempts (merchant_ref, payment_id, channel) "
+        "VALUES ('FGorphan', 'pay_missing', 'sandbox')",
+        "INSERT INTO payments (id, client_id, agency_code, base_url, expires_at, order_ref, "
+        "amount_vnd, items) VALUES ('pay_orphan', 'no-such-client', 'STP-HN', 'u', now(), "
+        "'o-orphan', 1000, '[]')",
+        "INSERT INTO payments (id, client_id, agency_code, base_url, expires_at, order_ref, "
+        "amount_vnd, items) VALUES ('pay_orphan', '" TH_CLIENT_A_ID "', 'NO-SUCH', 'u', "
+        "now(), 'o-orphan', 1000, '[]')",
+        "INSERT INTO payments (id, client_id, agency_code, base_url, expires_at, order_ref, "
+        "amount_vnd, items, channel) VALUES ('pay_orphan', '" TH_CLIENT_A_ID "', 'STP-HN', "
+        "'u', now(), 'o-orphan', 1000, '[]', 'nochan')",
+        "INSERT INTO payment_events (payment_id, seq, event, to_status) "
+        "VALUES ('pay_missing', 1, 'create', 'created')",
+        "INSERT INTO idempotency (client_id, idem_key, request_sha256, http_status) "
+        "VALUES ('no-such-client', 'k1', 'x', 0)",
+        "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "
+        "VALUES ('rcp_missing', 'xml', '<x/>', repeat('0', 64))",
+        "INSERT INTO receipt_jobs (receipt_id) VALUES ('rcp_missing')",
+        "INSERT INTO journals (kind, payment_id, business_day) "
+        "VALUES ('x', 'pay_missing', current_date)",
+        "INSERT INTO postings (journal_id, account_code, amount_vnd) "
+        "VALUES (999999999, 'clearing:sandbox', 1)",
+        "INSERT INTO outbox (event_id, client_id, payment_id, type, body) "
+        "VALUES ('evt_orphan', '" TH_CLIENT_A_ID "', 'pay_missing', 'payment.x', '{}')",
+    };
+    for (size_t i = 0; i < sizeof(orphans) / sizeof(orphans[0]); i++) {
+        assert_true(lit_fails(su, orphans[i], "23503", NULL));
+    }
+    (void)snprintf(sql, sizeof(sql),
+                   "INSERT INTO postings (journal_id, account_code, amount_vnd) "
+                   "VALUES (%lld, 'clearing:nochan', 1)",
+                   jn[3]);
+    assert_true(lit_fails(su, sql, "23503", NULL));
+    assert_int_equal(th_ledger_check(&db), 0);
+
+    /* The same rows with the keys' triggers off: ledger_check finds each. */
+    lit_exec(su, REPLICA("INSERT INTO payment_events (payment_id, seq, event, to_status) "
+                         "VALUES ('pay_missing', 1, 'create', 'created'); "
+                         "INSERT INTO idempotency (client_id, idem_key, request_sha256, "
+                         "http_status) VALUES ('no-such-client', 'k1', 'x', 0); "
+                         "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "
+                         "VALUES ('rcp_missing', 'xml', '<x/>', repeat('0', 64))"));
     assert_int_equal(check_violations("rows_reference_payments"), 1);
     assert_int_equal(check_violations("rows_reference_catalogue"), 1);
     assert_int_equal(check_violations("documents_reference_receipts"), 1);
@@ -442,7 +487,11 @@ static void test_row_rules(void **state)
         (void)snprintf(sql, sizeof(sql), "%s%s)", head, pay_bad[i]);
         assert_true(lit_fails(su, sql, "23514", NULL));
     }
-    (void)snprintf(sql, sizeof(sql), "BEGIN; %s'o', 'refunded', 1000, '[]', 'en', 1000); ROLLBACK",
+    /* The rows that pass the rules are written with the keys' triggers off (replica): they
+     * name no real client, agency or receipt, and the rule is what is tested. */
+    (void)snprintf(sql, sizeof(sql),
+                   "BEGIN; SET LOCAL session_replication_role = replica; "
+                   "%s'o', 'refunded', 1000, '[]', 'en', 1000); ROLLBACK",
                    head);
     lit_exec(su, sql);
     static const char *const other_bad[] = {
@@ -467,7 +516,8 @@ static void test_row_rules(void **state)
     for (size_t i = 0; i < sizeof(other_bad) / sizeof(other_bad[0]); i++) {
         assert_true(lit_fails(su, other_bad[i], "23514", NULL));
     }
-    lit_exec(su, "BEGIN; INSERT INTO receipt_documents (receipt_id, kind, body, sha256, "
+    lit_exec(su, "BEGIN; SET LOCAL session_replication_role = replica; "
+                 "INSERT INTO receipt_documents (receipt_id, kind, body, sha256, "
                  "signed_at, cert_fingerprint) VALUES ('r', 'xml', 'b', repeat('0', 64), now(), "
                  "repeat('a', 64)); ROLLBACK");
 }
@@ -623,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_journal_removed_and_inserted),
         cmocka_unit_test(test_triggers_refuse_superuser),
         cmocka_unit_test(test_references),
+        cmocka_unit_test(test_orphans_refused),
         cmocka_unit_test(test_pattern_edges),
         cmocka_unit_test(test_row_rules),
         cmocka_unit_test(test_app_role_refused),

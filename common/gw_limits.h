@@ -39,6 +39,14 @@
 #define GW_DB_CLIENT_CHECK_MS        1000 /* a backend checks this often that its client is there */
 #define GW_DB_PARAMS_MAX             16
 #define GW_DB_RECONNECT_MS           500
+/* A blocking connect (startup client list, receipt issuer) gives up after this: a database
+ * that accepts no connection must not hang the thread that waits for it. */
+#define GW_DB_CONNECT_TIMEOUT_S      10
+/* The receipt issuer's statement_timeout: longer than the query timeout, since no portal
+ * client waits on it and one round trip stores a whole pipelined batch of signed documents
+ * (the server may count the pipeline as one statement); still bounded, so that a lock wait
+ * holds the issuer back for seconds, not for ever. */
+#define GW_RECEIPT_STATEMENT_TIMEOUT_MS 10000
 
 /* Portal API. */
 #define GW_AUTH_CLOCK_SKEW_S       300
@@ -82,6 +90,8 @@ _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default with
 _Static_assert(GW_EXPIRES_IN_S_MIN < GW_EXPIRES_IN_S_DEFAULT, "default expiry above min");
 _Static_assert(GW_EXPIRES_IN_S_DEFAULT < GW_EXPIRES_IN_S_MAX, "default expiry below max");
 _Static_assert(GW_DB_STATEMENT_TIMEOUT_MS < GW_DB_QUERY_TIMEOUT_MS, "server gives up first");
+_Static_assert(GW_RECEIPT_STATEMENT_TIMEOUT_MS > GW_DB_QUERY_TIMEOUT_MS,
+               "the issuer's batches outlast one portal query");
 _Static_assert(GW_DB_QUERY_TIMEOUT_MS_MIN <= GW_DB_QUERY_TIMEOUT_MS &&
                    GW_DB_QUERY_TIMEOUT_MS <= GW_DB_QUERY_TIMEOUT_MS_MAX,
                "default query timeout within its bounds");

@@ -16,8 +16,11 @@
 #define GW_HTTP_TIMEOUT_S          10                  /* read/write idle timeout per connection */
 #define GW_HTTP_CONNECTIONS_MAX    4096                /* per process: open descriptors bound it */
 #define GW_HTTP_BACKLOG            1024
-#define GW_HTTP_RESPONSE_BYTES_MAX ((size_t)1024 * 1024)
+#define GW_HTTP_RESPONSE_BYTES_MAX ((size_t)1024 * 1024) /* API lists are LIMITed below it */
 #define GW_HTTP_LOOPS_MAX          64 /* event loops (threads) per gateway process */
+/* Finance answers (a day's report, imports, exceptions) cover a whole day, unpaged: they may
+ * outgrow the ordinary reply limit on a busy day, so they have their own. */
+#define GW_HTTP_REPORT_BYTES_MAX   ((size_t)8 * 1024 * 1024)
 
 /* Per-request memory: everything a request allocates comes from its arena. */
 #define GW_ARENA_BYTES_DEFAULT ((size_t)32 * 1024)
@@ -87,6 +90,7 @@
 #define GW_RECEIPT_STATEMENT_TIMEOUT_MS 10000
 
 _Static_assert(GW_HTTP_HEADERS_BYTES_MAX < GW_HTTP_BODY_BYTES_MAX, "headers fit below body");
+_Static_assert(GW_HTTP_RESPONSE_BYTES_MAX <= GW_HTTP_REPORT_BYTES_MAX, "reports are the largest");
 _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default within max");
 _Static_assert(GW_EXPIRES_IN_S_MIN < GW_EXPIRES_IN_S_DEFAULT, "default expiry above min");
 _Static_assert(GW_EXPIRES_IN_S_DEFAULT < GW_EXPIRES_IN_S_MAX, "default expiry below max");

@@ -45,8 +45,6 @@ struct gw_httpc {
     int n_hosts;
 };
 
-static void call_finish(struct httpc_call *call, const struct gw_httpc_answer *a);
-
 struct httpc_call {
     struct gw_httpc *h;
     gw_httpc_done_fn *done;
@@ -83,10 +81,13 @@ void gw_httpc_free(struct gw_httpc *h)
             }
         }
     }
-    /* Calls whose end was deferred to their timer (no request left): end them now. */
+    /* The connections freed their requests without a callback: the calls go the same way,
+     * since what their callbacks would touch (the server, the pool) is going too. */
     while (h->calls != NULL) {
-        h->calls->req = NULL;
-        call_finish(h->calls, &(struct gw_httpc_answer){ .status = 0, .body = "" });
+        struct httpc_call *call = h->calls;
+        h->calls = call->next;
+        event_free(call->deadline);
+        gw_xfree(call);
     }
     if (h->dns != NULL) {
         evdns_base_free(h->dns, 0);

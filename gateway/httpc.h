@@ -46,7 +46,8 @@ const char *gw_httpc_header(const struct gw_httpc_answer *a, const char *name);
 typedef void gw_httpc_done_fn(void *arg, const struct gw_httpc_answer *a);
 
 struct gw_httpc *gw_httpc_new(struct event_base *base);
-/* Fails pending requests (their callbacks run with status 0) and frees. NULL is a no-op. */
+/* Drops pending requests (their callbacks never run: the loop is going) and frees. NULL is a
+ * no-op. */
 void gw_httpc_free(struct gw_httpc *h);
 
 /* Sends r (everything is copied before return). done runs exactly once, on the loop, never

@@ -131,8 +131,9 @@ bool gw_auth_check(struct gw_ctx *ctx)
 
 /* A client the gateway cannot hold is left out of the snapshot; each load says so once per
  * client, so that a portal refused with "bad_signature" can be traced to its cause. */
-static void client_dropped(const char *id, const char *why)
+static void client_dropped(const PGresult *res, int row, const char *why)
 {
+    const char *id = PQgetvalue(res, row, 0);
     char esc[2 * GW_CLIENT_ID_BYTES_MAX + 8];
     char cut[GW_CLIENT_ID_BYTES_MAX + 1];
     size_t n = strnlen(id, GW_CLIENT_ID_BYTES_MAX); /* a too-long id is logged cut */
@@ -152,11 +153,12 @@ static struct gw_clients *clients_from_result(const PGresult *res)
         const char *id = PQgetvalue(res, i, 0);
         const char *secret = PQgetvalue(res, i, 1);
         if (i >= n) {
-            client_dropped(id, "more than " GW_STR(GW_CLIENTS_MAX) " clients");
+            client_dropped(res, i, "more than " GW_STR(GW_CLIENTS_MAX) " clients");
         } else if (strlen(id) > GW_CLIENT_ID_BYTES_MAX) {
-            client_dropped(id, "id longer than " GW_STR(GW_CLIENT_ID_BYTES_MAX) " bytes");
+            client_dropped(res, i, "id longer than " GW_STR(GW_CLIENT_ID_BYTES_MAX) " bytes");
         } else if (strlen(secret) > GW_CLIENT_SECRET_BYTES_MAX) {
-            client_dropped(id, "secret longer than " GW_STR(GW_CLIENT_SECRET_BYTES_MAX) " bytes");
+            client_dropped(res, i,
+                           "secret longer than " GW_STR(GW_CLIENT_SECRET_BYTES_MAX) " bytes");
         } else {
             struct gw_client *c = &cs->items[cs->n++];
             (void)snprintf(c->id, sizeof(c->id), "%s", id);

@@ -189,6 +189,7 @@ static void call_finish(struct httpc_call *call, const struct gw_httpc_answer *a
 }
 
 /* The deadline, or the deferred end of a call that failed within gw_httpc_send. */
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback */
 static void call_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -248,10 +249,12 @@ static bool add_headers(struct evhttp_request *req, const struct gw_httpc_req *r
 
 /* Sends req on conn, with the call's deadline. Whatever happens, done runs later. */
 static void call_start(struct httpc_call *call, struct evhttp_connection *conn,
-                       struct evhttp_request *req, enum evhttp_cmd_type cmd, const char *target,
-                       int timeout_ms)
+                       struct evhttp_request *req, const struct gw_httpc_req *r, const char *target)
 {
     struct gw_httpc *h = call->h;
+    enum evhttp_cmd_type cmd = strcmp(r->method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
+    int timeout_ms = r->timeout_ms;
+    call->url_len = strlen(r->url);
     h->inflight++;
     call->next = h->calls;
     if (h->calls != NULL) {
@@ -314,8 +317,6 @@ enum gw_err gw_httpc_send(struct gw_httpc *h, const struct gw_httpc_req *r, gw_h
         return gw_fail(eb, GW_ERR_UNAVAILABLE, "could not prepare a request to %s", r->url);
     }
     evhttp_uri_free(uri);
-    call->url_len = strlen(r->url);
-    call_start(call, conn, req, strcmp(r->method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET,
-               target, r->timeout_ms);
+    call_start(call, conn, req, r, target);
     return GW_OK;
 }

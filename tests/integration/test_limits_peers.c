@@ -115,7 +115,7 @@ static int log_count(const char *needle)
     while (fgets(line, sizeof(line), f) != NULL) {
         n += strstr(line, needle) != NULL;
     }
-    fclose(f);
+    (void)fclose(f);
     return n;
 }
 
@@ -159,9 +159,9 @@ static void test_trickling_webhook_fails_at_the_deadline(void **state)
     long long failed_ms = epoch_ms_sql(q);
     long long took_ms = failed_ms - trickle.accepted_ms[0];
     fprintf(stderr, "first attempt failed %lld ms after its connection\n", took_ms);
-    assert_true(took_ms >= GW_WEBHOOK_TIMEOUT_S * 1000 - 1500);
-    assert_true(took_ms <= GW_WEBHOOK_TIMEOUT_S * 1000 + TRICKLE_SLACK_MS);
-    assert_true(took_ms < GW_OUTBOX_LEASE_S * 1000);
+    assert_true(took_ms >= (long long)GW_WEBHOOK_TIMEOUT_S * 1000 - 1500);
+    assert_true(took_ms <= (long long)GW_WEBHOOK_TIMEOUT_S * 1000 + TRICKLE_SLACK_MS);
+    assert_true(took_ms < (long long)GW_OUTBOX_LEASE_S * 1000);
     /* The row waits for its retry (not delivered, lease given back), which comes per the
      * outbox schedule: a second connection after the backoff, failed the same way. */
     (void)snprintf(q, sizeof(q),

@@ -16,8 +16,11 @@
 #define GW_HTTP_TIMEOUT_S          10                  /* read/write idle timeout per connection */
 #define GW_HTTP_CONNECTIONS_MAX    4096                /* per process: see GW_FDS_RESERVED */
 #define GW_HTTP_BACKLOG            1024
-#define GW_HTTP_RESPONSE_BYTES_MAX ((size_t)1024 * 1024)
+#define GW_HTTP_RESPONSE_BYTES_MAX ((size_t)1024 * 1024) /* API lists are LIMITed below it */
 #define GW_HTTP_LOOPS_MAX          64 /* event loops (threads) per gateway process */
+/* Finance answers (a day's report, imports, exceptions) cover a whole day, unpaged: they may
+ * outgrow the ordinary reply limit on a busy day, so they have their own. */
+#define GW_HTTP_REPORT_BYTES_MAX   ((size_t)8 * 1024 * 1024)
 
 /* The HTTP server under abuse. The descriptor limit is raised to GW_HTTP_CONNECTIONS_MAX plus
  * GW_FDS_RESERVED, the descriptors kept out of the connection cap: each loop's database
@@ -61,6 +64,9 @@
 #define GW_DB_CLIENT_CHECK_MS        1000 /* a backend checks this often that its client is there */
 #define GW_DB_PARAMS_MAX             16
 #define GW_DB_RECONNECT_MS           500
+/* A blocking connect (startup client list, receipt issuer) gives up after this: a database
+ * that accepts no connection must not hang the thread that waits for it. */
+#define GW_DB_CONNECT_TIMEOUT_S      10
 
 /* Portal API. */
 #define GW_AUTH_CLOCK_SKEW_S       300
@@ -81,14 +87,14 @@
 /* Providers and callbacks. */
 #define GW_MERCHANT_REF_BYTES_MAX 40 /* fits vnp_TxnRef, MoMo orderId, ZaloPay app_trans_id */
 #define GW_CALLBACK_BYTES_MAX     ((size_t)16 * 1024)
-#define GW_PROVIDER_TIMEOUT_MS    10000
+#define GW_PROVIDER_TIMEOUT_MS    10000 /* a whole call, connect to last byte */
 
 /* Outbox delivery of portal webhooks. */
 #define GW_OUTBOX_BATCH_MAX     64
 #define GW_OUTBOX_INFLIGHT_MAX  256
 #define GW_OUTBOX_POLL_MS       200
 #define GW_OUTBOX_LEASE_S       60
-#define GW_WEBHOOK_TIMEOUT_S    10
+#define GW_WEBHOOK_TIMEOUT_S    10 /* a whole delivery, connect to last byte */
 #define GW_WEBHOOK_ATTEMPTS_MAX 40 /* backoff 5 s doubling, capped at 1 h: over 24 h */
 
 /* Background maintenance. */
@@ -107,12 +113,23 @@
 #define GW_LEDGER_CHECK_INTERVAL_S_MAX 86400
 #define GW_LEDGER_CHECK_TIMEOUT_S      600
 
+/* Receipts. The issuer's statement_timeout: longer than the query timeout, since no portal
+ * client waits on it and one round trip stores a whole pipelined batch of signed documents
+ * (the server may count the pipeline as one statement); still bounded, so that a lock wait
+ * holds the issuer back for seconds, not for ever. */
+#define GW_RECEIPT_STATEMENT_TIMEOUT_MS 10000
+
 _Static_assert(GW_HTTP_HEADERS_BYTES_MAX < GW_HTTP_BODY_BYTES_MAX, "headers fit below body");
 _Static_assert(GW_HTTP_CONNECTIONS_PER_ADDR_MAX < GW_HTTP_CONNECTIONS_MAX, "one address < all");
+_Static_assert(GW_HTTP_RESPONSE_BYTES_MAX <= GW_HTTP_REPORT_BYTES_MAX, "reports are the largest");
 _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default within max");
 _Static_assert(GW_EXPIRES_IN_S_MIN < GW_EXPIRES_IN_S_DEFAULT, "default expiry above min");
 _Static_assert(GW_EXPIRES_IN_S_DEFAULT < GW_EXPIRES_IN_S_MAX, "default expiry below max");
 _Static_assert(GW_DB_STATEMENT_TIMEOUT_MS < GW_DB_QUERY_TIMEOUT_MS, "server gives up first");
+/* A delivery still running when its lease ends would be claimed and sent a second time. */
+_Static_assert(GW_WEBHOOK_TIMEOUT_S < GW_OUTBOX_LEASE_S, "a delivery ends within its lease");
+_Static_assert(GW_RECEIPT_STATEMENT_TIMEOUT_MS > GW_DB_QUERY_TIMEOUT_MS,
+               "the issuer's batches outlast one portal query");
 _Static_assert(GW_DB_QUERY_TIMEOUT_MS_MIN <= GW_DB_QUERY_TIMEOUT_MS &&
                    GW_DB_QUERY_TIMEOUT_MS <= GW_DB_QUERY_TIMEOUT_MS_MAX,
                "default query timeout within its bounds");

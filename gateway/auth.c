@@ -129,23 +129,41 @@ bool gw_auth_check(struct gw_ctx *ctx)
     return true;
 }
 
+/* A client the gateway cannot hold is left out of the snapshot; each load says so once per
+ * client, so that a portal refused with "bad_signature" can be traced to its cause. */
+static void client_dropped(const PGresult *res, int row, const char *why)
+{
+    const char *id = PQgetvalue(res, row, 0);
+    char esc[2 * GW_CLIENT_ID_BYTES_MAX + 8];
+    char cut[GW_CLIENT_ID_BYTES_MAX + 1];
+    size_t n = strnlen(id, GW_CLIENT_ID_BYTES_MAX); /* a too-long id is logged cut */
+    memcpy(cut, id, n);
+    cut[n] = '\0';
+    gw_log_error("client_dropped", "\"client\":\"%s\",\"reason\":\"%s\"",
+                 gw_log_esc(esc, sizeof(esc), cut), why);
+}
+
 /* Builds a snapshot from "SELECT id, secret FROM feegate.clients_list()". */
 static struct gw_clients *clients_from_result(const PGresult *res)
 {
-    int n = PQntuples(res);
-    if (n > GW_CLIENTS_MAX) {
-        n = GW_CLIENTS_MAX;
-    }
+    int rows = PQntuples(res);
+    int n = rows > GW_CLIENTS_MAX ? GW_CLIENTS_MAX : rows;
     struct gw_clients *cs = gw_xcalloc(1, sizeof(*cs) + (size_t)n * sizeof(struct gw_client));
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < rows; i++) {
         const char *id = PQgetvalue(res, i, 0);
         const char *secret = PQgetvalue(res, i, 1);
-        if (strlen(id) > GW_CLIENT_ID_BYTES_MAX || strlen(secret) > GW_CLIENT_SECRET_BYTES_MAX) {
-            continue;
+        if (i >= n) {
+            client_dropped(res, i, "more than " GW_STR(GW_CLIENTS_MAX) " clients");
+        } else if (strlen(id) > GW_CLIENT_ID_BYTES_MAX) {
+            client_dropped(res, i, "id longer than " GW_STR(GW_CLIENT_ID_BYTES_MAX) " bytes");
+        } else if (strlen(secret) > GW_CLIENT_SECRET_BYTES_MAX) {
+            client_dropped(res, i,
+                           "secret longer than " GW_STR(GW_CLIENT_SECRET_BYTES_MAX) " bytes");
+        } else {
+            struct gw_client *c = &cs->items[cs->n++];
+            (void)snprintf(c->id, sizeof(c->id), "%s", id);
+            (void)snprintf(c->secret, sizeof(c->secret), "%s", secret);
         }
-        struct gw_client *c = &cs->items[cs->n++];
-        (void)snprintf(c->id, sizeof(c->id), "%s", id);
-        (void)snprintf(c->secret, sizeof(c->secret), "%s", secret);
     }
     return cs;
 }
@@ -164,7 +182,13 @@ static const char clients_sql[] = "SELECT id, secret FROM feegate.clients_list()
 
 enum gw_err gw_auth_load_blocking(struct gw_server *srv, struct gw_errbuf *eb)
 {
-    PGconn *conn = PQconnectdb(srv->cfg.dsn);
+    /* The server waits on this at startup: both limits bound a database that hangs. */
+    static const char *const keys[] = { "dbname", "connect_timeout", "options", NULL };
+    PGconn *conn = PQconnectdbParams(
+        keys,
+        (const char *const[]){ srv->cfg.dsn, GW_STR(GW_DB_CONNECT_TIMEOUT_S),
+                               "-c statement_timeout=" GW_STR(GW_DB_STATEMENT_TIMEOUT_MS), NULL },
+        1);
     if (PQstatus(conn) != CONNECTION_OK) {
         enum gw_err err = gw_fail(eb, GW_ERR_UNAVAILABLE, "could not connect to the database: %s",
                                   PQerrorMessage(conn));

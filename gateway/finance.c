@@ -26,7 +26,7 @@
 
 #include "banned.h"
 
-#define FIN_REPORT_BYTES_MAX ((size_t)8 * 1024 * 1024)
+#define FIN_REPORT_BYTES_MAX GW_HTTP_REPORT_BYTES_MAX
 
 struct fin_state {
     struct gw_auth_req ar;
@@ -47,7 +47,9 @@ static void text_done(void *arg, enum gw_err err, const PGresult *res)
         gw_reply_error(ctx, 404, "not_found", "nothing found");
         return;
     }
-    gw_reply_json(ctx, 200, PQgetvalue(res, 0, 0));
+    /* A day's imports or exceptions are unpaged, like its report. */
+    gw_reply_report(ctx, 200, "application/json", PQgetvalue(res, 0, 0),
+                    (size_t)PQgetlength(res, 0, 0));
 }
 
 static void report_done(void *arg, enum gw_err err, const PGresult *res)
@@ -68,7 +70,7 @@ static void report_done(void *arg, enum gw_err err, const PGresult *res)
     }
     static const char *const types[] = { "application/json", "text/csv; charset=utf-8",
                                          "text/html; charset=utf-8" };
-    gw_reply(ctx, 200, types[st->report_format], b.data, b.len);
+    gw_reply_report(ctx, 200, types[st->report_format], b.data, b.len);
     gw_buf_release(&b);
 }
 

@@ -1,4 +1,9 @@
-/* Outgoing HTTP(S) on libevent's evhttp client. */
+/* Outgoing HTTP(S) on libevent's evhttp client.
+ *
+ * Time limit: evhttp's own timeout is per read or write, so a peer that trickles its answer
+ * a byte at a time would hold a call open for ever. Each call therefore has a deadline on
+ * the loop as well; when it fires first, the request is cancelled (its connection reset)
+ * and the call fails with status 0. */
 #include "httpc.h"
 
 #include <stdbool.h>
@@ -35,6 +40,7 @@ struct gw_httpc {
     struct evdns_base *dns;
     SSL_CTX *tls;
     size_t inflight;
+    struct httpc_call *calls;
     struct httpc_host hosts[HTTPC_HOSTS_MAX];
     int n_hosts;
 };
@@ -43,6 +49,11 @@ struct httpc_call {
     struct gw_httpc *h;
     gw_httpc_done_fn *done;
     void *arg;
+    struct evhttp_request *req; /* NULL once libevent has finished or freed it */
+    struct event *deadline;
+    struct httpc_call *prev, *next; /* the client's calls in flight */
+    bool sending;                   /* inside evhttp_make_request */
+    size_t url_len;
 };
 
 struct gw_httpc *gw_httpc_new(struct event_base *base)
@@ -69,6 +80,14 @@ void gw_httpc_free(struct gw_httpc *h)
                 evhttp_connection_free(h->hosts[i].conns[k]);
             }
         }
+    }
+    /* The connections freed their requests without a callback: the calls go the same way,
+     * since what their callbacks would touch (the server, the pool) is going too. */
+    while (h->calls != NULL) {
+        struct httpc_call *call = h->calls;
+        h->calls = call->next;
+        event_free(call->deadline);
+        gw_xfree(call);
     }
     if (h->dns != NULL) {
         evdns_base_free(h->dns, 0);
@@ -97,7 +116,7 @@ static struct bufferevent *tls_bev(struct gw_httpc *h, const char *host)
 }
 
 static struct evhttp_connection *host_conn(struct gw_httpc *h, const struct evhttp_uri *uri,
-                                           int timeout_s)
+                                           int timeout_ms)
 {
     const char *scheme = evhttp_uri_get_scheme(uri);
     const char *host = evhttp_uri_get_host(uri);
@@ -133,7 +152,9 @@ static struct evhttp_connection *host_conn(struct gw_httpc *h, const struct evht
         evhttp_connection_set_retries(hh->conns[slot], 0);
         evhttp_connection_set_max_body_size(hh->conns[slot], GW_HTTPC_RESPONSE_BYTES_MAX);
     }
-    evhttp_connection_set_timeout(hh->conns[slot], timeout_s);
+    const struct timeval idle = { .tv_sec = timeout_ms / 1000,
+                                  .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000 };
+    evhttp_connection_set_timeout_tv(hh->conns[slot], &idle);
     return hh->conns[slot];
 }
 
@@ -145,10 +166,55 @@ const char *gw_httpc_header(const struct gw_httpc_answer *a, const char *name)
     return evhttp_find_header(a->headers_, name);
 }
 
+/* Ends a call: its timer and list entry go, then done runs (which may send again). */
+static void call_finish(struct httpc_call *call, const struct gw_httpc_answer *a)
+{
+    struct gw_httpc *h = call->h;
+    GW_ASSERT(call->req == NULL);
+    event_free(call->deadline);
+    if (call->prev != NULL) {
+        call->prev->next = call->next;
+    } else {
+        h->calls = call->next;
+    }
+    if (call->next != NULL) {
+        call->next->prev = call->prev;
+    }
+    GW_ASSERT(h->inflight > 0);
+    h->inflight--;
+    gw_httpc_done_fn *done = call->done;
+    void *done_arg = call->arg;
+    gw_xfree(call);
+    done(done_arg, a);
+}
+
+/* The deadline, or the deferred end of a call that failed within gw_httpc_send. */
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): libevent's callback */
+static void call_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct httpc_call *call = arg;
+    if (call->req != NULL) {
+        struct evhttp_request *req = call->req;
+        call->req = NULL;
+        /* Frees req without running call_done; resets its connection if it was on it. */
+        evhttp_cancel_request(req);
+        gw_log_warn("httpc_deadline", "\"url_len\":%zu", call->url_len);
+    }
+    call_finish(call, &(struct gw_httpc_answer){ .status = 0, .body = "" });
+}
+
 static void call_done(struct evhttp_request *req, void *arg)
 {
     struct httpc_call *call = arg;
-    struct gw_httpc *h = call->h;
+    call->req = NULL;
+    if (call->sending) {
+        /* A synchronous failure: done must not run before gw_httpc_send returns. */
+        struct timeval now = { 0, 0 };
+        GW_ASSERT(evtimer_add(call->deadline, &now) == 0);
+        return;
+    }
     struct gw_httpc_answer a = { .status = 0, .body = "", .body_len = 0, .headers_ = NULL };
     if (req != NULL && evhttp_request_get_response_code(req) > 0) {
         a.status = evhttp_request_get_response_code(req);
@@ -162,12 +228,7 @@ static void call_done(struct evhttp_request *req, void *arg)
             a.status = 0;
         }
     }
-    GW_ASSERT(h->inflight > 0);
-    h->inflight--;
-    gw_httpc_done_fn *done = call->done;
-    void *done_arg = call->arg;
-    gw_xfree(call);
-    done(done_arg, &a);
+    call_finish(call, &a);
 }
 
 static bool add_headers(struct evhttp_request *req, const struct gw_httpc_req *r, const char *host)
@@ -184,6 +245,40 @@ static bool add_headers(struct evhttp_request *req, const struct gw_httpc_req *r
         ok = ok && evbuffer_add(evhttp_request_get_output_buffer(req), r->body, r->body_len) == 0;
     }
     return ok;
+}
+
+/* Sends req on conn, with the call's deadline. Whatever happens, done runs later. */
+static void call_start(struct httpc_call *call, struct evhttp_connection *conn,
+                       struct evhttp_request *req, const struct gw_httpc_req *r, const char *target)
+{
+    struct gw_httpc *h = call->h;
+    enum evhttp_cmd_type cmd = strcmp(r->method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
+    int timeout_ms = r->timeout_ms;
+    call->url_len = strlen(r->url);
+    h->inflight++;
+    call->next = h->calls;
+    if (h->calls != NULL) {
+        h->calls->prev = call;
+    }
+    h->calls = call;
+    call->deadline = evtimer_new(h->base, call_deadline_cb, call);
+    GW_ASSERT(call->deadline != NULL);
+    call->req = req;
+    call->sending = true;
+    int rc = evhttp_make_request(conn, req, cmd, target);
+    call->sending = false;
+    struct timeval tv = { .tv_sec = timeout_ms / 1000,
+                          .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000 };
+    if (rc != 0) {
+        /* libevent has freed req, and may or may not have run call_done already: either
+         * way, the call ends on its timer, now, with status 0. */
+        gw_log_warn("httpc_send_failed", "\"url_len\":%zu", call->url_len);
+        call->req = NULL;
+        tv = (struct timeval){ 0, 0 };
+    } else if (call->req == NULL) {
+        return; /* call_done ran within evhttp_make_request and armed the timer */
+    }
+    GW_ASSERT(evtimer_add(call->deadline, &tv) == 0);
 }
 
 enum gw_err gw_httpc_send(struct gw_httpc *h, const struct gw_httpc_req *r, gw_httpc_done_fn *done,
@@ -203,7 +298,7 @@ enum gw_err gw_httpc_send(struct gw_httpc *h, const struct gw_httpc_req *r, gw_h
     int n = snprintf(target, sizeof(target), "%s%s%s", path != NULL && *path ? path : "/",
                      query != NULL ? "?" : "", query != NULL ? query : "");
     struct evhttp_connection *conn =
-        n > 0 && (size_t)n < sizeof(target) ? host_conn(h, uri, r->timeout_s) : NULL;
+        n > 0 && (size_t)n < sizeof(target) ? host_conn(h, uri, r->timeout_ms) : NULL;
     struct httpc_call *call = gw_xcalloc(1, sizeof(*call));
     *call = (struct httpc_call){ .h = h, .done = done, .arg = arg };
     struct evhttp_request *req = conn != NULL ? evhttp_request_new(call_done, call) : NULL;
@@ -221,14 +316,7 @@ enum gw_err gw_httpc_send(struct gw_httpc *h, const struct gw_httpc_req *r, gw_h
         gw_xfree(call);
         return gw_fail(eb, GW_ERR_UNAVAILABLE, "could not prepare a request to %s", r->url);
     }
-    h->inflight++;
-    enum evhttp_cmd_type cmd = strcmp(r->method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
-    if (evhttp_make_request(conn, req, cmd, target) != 0) {
-        /* libevent has freed req, and may or may not have run call_done already (a
-         * synchronous connect failure does): the call is left to it, and the caller hears
-         * of the failure through done if it ran; a rare small leak otherwise. */
-        gw_log_warn("httpc_send_failed", "\"url_len\":%zu", strlen(r->url));
-    }
     evhttp_uri_free(uri);
+    call_start(call, conn, req, r, target);
     return GW_OK;
 }

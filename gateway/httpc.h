@@ -1,7 +1,7 @@
 /* The gateway's outgoing HTTP(S) client, one per event loop: portal webhooks, provider
  * queries, refunds and server-side creates. Asynchronous (the callback runs on the loop),
  * keeps a few persistent connections per host, verifies TLS peers, bounds every answer and
- * every wait. Not thread-safe: a client belongs to one loop. */
+ * every call's total time. Not thread-safe: a client belongs to one loop. */
 #ifndef GW_GATEWAY_HTTPC_H
 #define GW_GATEWAY_HTTPC_H
 
@@ -28,7 +28,7 @@ struct gw_httpc_req {
     size_t body_len;
     struct gw_http_header headers[GW_HTTPC_HEADERS_MAX];
     size_t n_headers;
-    int timeout_s;
+    int timeout_ms; /* the whole call, connect to last byte: then it fails with status 0 */
 };
 
 /* An answer, valid only during the done callback. status 0 means no answer (connection
@@ -46,7 +46,8 @@ const char *gw_httpc_header(const struct gw_httpc_answer *a, const char *name);
 typedef void gw_httpc_done_fn(void *arg, const struct gw_httpc_answer *a);
 
 struct gw_httpc *gw_httpc_new(struct event_base *base);
-/* Fails pending requests (their callbacks run with status 0) and frees. NULL is a no-op. */
+/* Drops pending requests (their callbacks never run: the loop is going) and frees. NULL is a
+ * no-op. */
 void gw_httpc_free(struct gw_httpc *h);
 
 /* Sends r (everything is copied before return). done runs exactly once, on the loop, never

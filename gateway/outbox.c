@@ -120,7 +120,7 @@ static void deliver_row(struct gw_outbox *ob, const PGresult *res, int row)
         .content_type = "application/json",
         .body = PQgetvalue(res, row, 5),
         .body_len = strlen(PQgetvalue(res, row, 5)),
-        .timeout_s = GW_WEBHOOK_TIMEOUT_S,
+        .timeout_ms = GW_WEBHOOK_TIMEOUT_S * 1000,
     };
     struct gw_errbuf eb = { .msg = "" };
     if (sign_webhook(&a, res, row, &r) != GW_OK) {

@@ -23,7 +23,7 @@ static enum gw_err provider_send(struct gw_httpc *h, const struct gw_adapter_htt
                                .content_type = req->content_type,
                                .body = req->body,
                                .body_len = req->body_len,
-                               .timeout_s = GW_PROVIDER_TIMEOUT_MS / 1000 };
+                               .timeout_ms = GW_PROVIDER_TIMEOUT_MS };
     for (size_t i = 0; i < req->n_headers && i < GW_ADAPTER_HEADERS_MAX; i++, hr.n_headers++) {
         hr.headers[i] = (struct gw_http_header){ req->headers[i].name, req->headers[i].value };
     }

@@ -80,11 +80,18 @@ static const struct {
     { "rcp_fail", "SELECT feegate.receipt_job_fail($1, $2)" },
 };
 
+/* The DSN's own settings, the connect limit over them (see gw_limits.h). */
+static const char *const issuer_keys[] = { "dbname", "connect_timeout", NULL };
+#define ISSUER_TIMEOUT_MS GW_STR(GW_RECEIPT_STATEMENT_TIMEOUT_MS)
+static const char issuer_settings_sql[] =
+    "SET statement_timeout = " ISSUER_TIMEOUT_MS "; SET client_min_messages = warning";
+
 static PGconn *issuer_connect(const struct gw_receipt_worker *w)
 {
-    PGconn *c = PQconnectdb(w->dsn);
+    PGconn *c = PQconnectdbParams(
+        issuer_keys, (const char *const[]){ w->dsn, GW_STR(GW_DB_CONNECT_TIMEOUT_S), NULL }, 1);
     if (PQstatus(c) == CONNECTION_OK) {
-        PGresult *r = PQexec(c, "SET statement_timeout = '10s'; SET client_min_messages = warning");
+        PGresult *r = PQexec(c, issuer_settings_sql);
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         for (size_t i = 0; ok && i < sizeof(issue_stmts) / sizeof(issue_stmts[0]); i++) {

@@ -13,6 +13,7 @@
 #include "db.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
+#include "gw_limits.h"
 #include "gw_log.h"
 #include "gw_time.h"
 
@@ -45,22 +46,57 @@ static void ctx_finish(struct gw_ctx *ctx, int status)
     gw_arena_release(&a);
 }
 
-void gw_reply(struct gw_ctx *ctx, int status, const char *content_type, const char *body,
-              size_t len)
+struct reply {
+    int status;
+    const char *content_type;
+    const char *body;
+    size_t len;
+};
+
+static void reply_send(struct gw_ctx *ctx, const struct reply *r)
 {
     if (!ctx->cancelled) {
         evhttp_connection_set_closecb(ctx->evcon, NULL, NULL);
         struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
-        evhttp_add_header(h, "Content-Type", content_type);
+        evhttp_add_header(h, "Content-Type", r->content_type);
         evhttp_add_header(h, "Cache-Control", "no-store");
         evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
         struct evbuffer *out = evbuffer_new();
         GW_ASSERT(out != NULL);
-        GW_ASSERT(evbuffer_add(out, body, len) == 0);
-        evhttp_send_reply(ctx->req, status, NULL, out);
+        GW_ASSERT(evbuffer_add(out, r->body, r->len) == 0);
+        evhttp_send_reply(ctx->req, r->status, NULL, out);
         evbuffer_free(out);
     }
-    ctx_finish(ctx, status);
+    ctx_finish(ctx, r->status);
+}
+
+/* A body over max is a bug or a table grown past its LIMIT, never the client's doing: the
+ * client gets the API's 500 and the log says how large it was. */
+static void reply_bounded(struct gw_ctx *ctx, const struct reply *r, size_t max)
+{
+    if (r->len > max) {
+        gw_log_error("response_too_large",
+                     "\"status\":%d,\"bytes\":%zu,\"max\":%zu,\"path\":\"%s\"", r->status, r->len,
+                     max, ctx->route == GW_ROUTE_IPN ? "(ipn)" : ctx->path);
+        gw_reply_error(ctx, 500, "internal_error", "the answer is too large");
+        return;
+    }
+    reply_send(ctx, r);
+}
+
+void gw_reply(struct gw_ctx *ctx, int status, const char *content_type, const char *body,
+              size_t len)
+{
+    reply_bounded(ctx, &(struct reply){ status, content_type, body, len },
+                  GW_HTTP_RESPONSE_BYTES_MAX);
+}
+
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): the parameters of gw_reply */
+void gw_reply_report(struct gw_ctx *ctx, int status, const char *content_type, const char *body,
+                     size_t len)
+{
+    reply_bounded(ctx, &(struct reply){ status, content_type, body, len },
+                  GW_HTTP_REPORT_BYTES_MAX);
 }
 
 void gw_reply_json(struct gw_ctx *ctx, int status, const char *json)
@@ -97,7 +133,7 @@ void gw_reply_error(struct gw_ctx *ctx, int status, const char *code, const char
         gw_log_warn("request_failed", "\"status\":%d,\"code\":\"%s\",\"uri\":\"%s\"", status, code,
                     ctx->route == GW_ROUTE_IPN ? "(ipn)" : ctx->path);
     }
-    gw_reply(ctx, status, "application/json", gw_buf_str(&b), b.len);
+    reply_send(ctx, &(struct reply){ status, "application/json", gw_buf_str(&b), b.len });
     gw_buf_release(&b);
 }
 

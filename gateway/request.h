@@ -135,6 +135,10 @@ struct gw_ctx {
 /* Replies. Each ends the request: metrics, closing hooks, arena freed. */
 void gw_reply(struct gw_ctx *ctx, int status, const char *content_type, const char *body,
               size_t len);
+/* gw_reply for finance answers, up to GW_HTTP_REPORT_BYTES_MAX rather than
+ * GW_HTTP_RESPONSE_BYTES_MAX. Either answers 500 (and logs) when the body is over its limit. */
+void gw_reply_report(struct gw_ctx *ctx, int status, const char *content_type, const char *body,
+                     size_t len);
 void gw_reply_json(struct gw_ctx *ctx, int status, const char *json);
 void gw_reply_error(struct gw_ctx *ctx, int status, const char *code, const char *fmt, ...)
     GW_PRINTF(4, 5);

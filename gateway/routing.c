@@ -100,11 +100,17 @@ void gw_routing_reload(struct gw_server *srv)
         gw_xfree(next);
         return;
     }
-    if (strcmp(next->listen_host, cur->listen_host) != 0 || next->listen_port != cur->listen_port ||
-        strcmp(next->dsn, cur->dsn) != 0 || next->loops != cur->loops ||
-        strcmp(next->public_url, cur->public_url) != 0) {
-        gw_log_warn("reload_partial", "\"reason\":\"listen, public_url, database and loops "
-                                      "change only with a restart\"");
+    /* These stay as the server started with them: compared with that, not with the last
+     * reload, so that the warning stands for as long as the file differs. */
+    const struct gw_config *run = &srv->cfg;
+    if (strcmp(next->listen_host, run->listen_host) != 0 || next->listen_port != run->listen_port ||
+        strcmp(next->dsn, run->dsn) != 0 || next->loops != run->loops ||
+        strcmp(next->public_url, run->public_url) != 0 ||
+        next->db_conns_per_loop != run->db_conns_per_loop ||
+        next->db_query_timeout_ms != run->db_query_timeout_ms) {
+        gw_log_warn("reload_partial", "\"reason\":\"listen, public_url, [database] (dsn, "
+                                      "conns_per_loop, query_timeout_ms) and loops change only "
+                                      "with a restart\"");
     }
     int changes = log_changes(cur, next);
     /* Readers hold a snapshot only within one synchronous call: the one before the previous

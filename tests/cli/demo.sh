@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The README's first payment, from a plain shell, as a newcomer runs it: `feegate demo` in a
+# fresh directory, then `feegate request POST /v1/payments var/example-payment.json`,
+# `feegate request GET /v1/payments/<id>` and `. var/demo.env && feegate ledger check`. Then
+# the demo database is given a schema version this binary does not know, and a second
+# `feegate demo` must say so, recreate it and serve again. Loopback only, free ports, bounded
+# in time; everything is stopped on any exit.
+# Usage: demo.sh BUILD_DIR
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+FEEGATE=$BUILD/gateway/feegate
+WORK=$(mktemp -d)
+chmod 755 "$WORK" # as root, the demo runs PostgreSQL as user postgres, which must reach var/
+DEMO_PID=""
+say() { printf 'demo.sh: %s\n' "$*" >&2; }
+fail() { say "FAILED: $*"; [ -f "$WORK/demo.log" ] && tail -n 40 "$WORK/demo.log" >&2; exit 1; }
+stop_demo() { # SIGTERM stops all; demo must then exit 0, without a sanitizer report
+    [ -n "$DEMO_PID" ] || return 0
+    local pid=$DEMO_PID rc=0
+    DEMO_PID=""
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || rc=$?
+    [ "$rc" = 0 ] || fail "feegate demo exited with status $rc after SIGTERM"
+    ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/demo*.log ||
+        fail "a sanitizer report in the demo's output"
+}
+cleanup() {
+    local rc=$?
+    stop_demo
+    [ "$rc" = 0 ] && rm -rf "$WORK"
+    [ "$rc" = 0 ] || say "work directory kept: $WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_demo() { # log
+    FEEGATE_PORT=$GW_PORT BANKSIM_PORT=$SIM_PORT FEEGATE_DEMO_PG_PORT=$PG_PORT \
+        "$FEEGATE" demo >"$1" 2>&1 &
+    DEMO_PID=$!
+    for _ in $(seq 1 600); do
+        curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$GW_PORT/healthz" 2>/dev/null && return 0
+        kill -0 "$DEMO_PID" 2>/dev/null || fail "feegate demo exited (see $1)"
+        sleep 0.1
+    done
+    fail "feegate demo did not answer /healthz within 60 s"
+}
+
+GW_PORT=$(free_port)
+SIM_PORT=$(free_port)
+PG_PORT=$(free_port)
+cd "$WORK"
+start_demo "$WORK/demo.log"
+[ -f var/demo.env ] || fail "var/demo.env was not written"
+[ -f var/example-payment.json ] || fail "var/example-payment.json was not written"
+
+created=$("$FEEGATE" request POST /v1/payments var/example-payment.json) || fail "request POST: $created"
+grep -q '"status" *: *"created"' <<<"$created" || fail "the payment is not created: $created"
+grep -q '"checkout_url"' <<<"$created" || fail "no checkout_url: $created"
+id=$(sed -n 's/.*"payment_id" *: *"\([^"]*\)".*/\1/p' <<<"$created" | head -n 1)
+[ -n "$id" ] || fail "no payment_id in: $created"
+got=$("$FEEGATE" request GET "/v1/payments/$id") || fail "request GET: $got"
+grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET answered another payment: $got"
+(. var/demo.env && "$FEEGATE" ledger check >"$WORK/check.log" 2>&1) || fail "ledger check failed"
+
+# A schema version this binary does not know (a migration it never embedded), written while
+# the demo's cluster runs; the next demo must notice it.
+(. var/demo.env && psql -X -q -v ON_ERROR_STOP=1 "$FEEGATE_ADMIN_DSN" -c \
+    "INSERT INTO feegate.schema_migrations (version, name, sha256) VALUES (999, '999_future', 'x')") ||
+    fail "could not mark the demo database with an unknown version"
+stop_demo
+start_demo "$WORK/demo2.log"
+grep -q 'does not know; dropping it and creating it again' "$WORK/demo2.log" ||
+    fail "the second demo did not say it recreates the database"
+grep -q 'database recreated at the current schema version' "$WORK/demo2.log" ||
+    fail "the second demo did not say the database was recreated"
+created=$("$FEEGATE" request POST /v1/payments var/example-payment.json) || fail "request POST after recreate"
+grep -q '"status" *: *"created"' <<<"$created" || fail "no payment after recreate: $created"
+(. var/demo.env && "$FEEGATE" ledger check >"$WORK/check2.log" 2>&1) || fail "ledger check after recreate"
+stop_demo
+say "ok: first payment created and read, ledger check passed; unknown schema version recreated"

@@ -37,7 +37,15 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() { # a random port nothing listens on (nothing but bash needed)
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 40000))
+        port_busy "$p" || { echo "$p"; return 0; }
+    done
+    fail "no free port"
+}
 
 start_demo() { # log
     FEEGATE_PORT=$GW_PORT BANKSIM_PORT=$SIM_PORT FEEGATE_DEMO_PG_PORT=$PG_PORT \

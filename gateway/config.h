@@ -59,6 +59,9 @@ struct gw_config {
     char dsn[GW_CONFIG_VALUE_BYTES];
     int db_conns_per_loop;
     int db_query_timeout_ms; /* [database] query_timeout_ms */
+    /* [server] connections_per_address_max: behind a load balancer or a carrier NAT, many
+     * clients share one address (default GW_HTTP_CONNECTIONS_PER_ADDR_MAX) */
+    int connections_per_addr_max;
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

@@ -70,6 +70,7 @@ static struct {
     int32_t addrs_free;
     int open;
     int open_max;
+    int per_addr_max; /* [server] connections_per_address_max */
     _Atomic uint64_t refused_addr;
     _Atomic uint64_t refused_total;
     _Atomic uint64_t deadline_cut;
@@ -78,8 +79,10 @@ static struct {
 
 static struct guard_loop g_loops[GW_HTTP_LOOPS_MAX];
 
-enum gw_err gw_conn_guard_init(struct gw_errbuf *eb)
+enum gw_err gw_conn_guard_init(int per_addr_max, struct gw_errbuf *eb)
 {
+    GW_ASSERT(per_addr_max >= 1);
+    g.per_addr_max = per_addr_max;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         return gw_fail(eb, GW_ERR_IO, "could not read the descriptor limit: %s",
@@ -101,7 +104,7 @@ enum gw_err gw_conn_guard_init(struct gw_errbuf *eb)
     }
     g.open = 0;
     gw_log_info("connection_limits", "\"descriptors\":%d,\"connections_max\":%d,\"per_address\":%d",
-                lim, g.open_max, GW_HTTP_CONNECTIONS_PER_ADDR_MAX);
+                lim, g.open_max, g.per_addr_max);
     return GW_OK;
 }
 
@@ -189,7 +192,7 @@ static void register_bev(struct guard_loop *gl, struct bufferevent *bev)
         GW_ASSERT(pthread_mutex_lock(&g.lock) == 0);
         slot_release(fd); /* a connection gone unseen, whose descriptor was reused */
         bool over_total = g.open >= g.open_max;
-        bool over_addr = !over_total && addr_count(addr) >= GW_HTTP_CONNECTIONS_PER_ADDR_MAX;
+        bool over_addr = !over_total && addr_count(addr) >= (uint32_t)g.per_addr_max;
         if (!over_total && !over_addr) {
             g.slots[fd] = (struct guard_slot){ .loop = gl->loop->index,
                                                .addr = addr,

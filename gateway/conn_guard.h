@@ -23,7 +23,7 @@ struct gw_conn_stats {
 };
 
 /* Once per process, before the loops: sizes the caps from the descriptor limit. */
-enum gw_err gw_conn_guard_init(struct gw_errbuf *eb) GW_MUST_CHECK;
+enum gw_err gw_conn_guard_init(int per_addr_max, struct gw_errbuf *eb) GW_MUST_CHECK;
 void gw_conn_guard_free(void);
 /* On a loop whose evhttp and listener exist: connection hook, accept error pause, sweep. */
 void gw_conn_guard_attach(struct gw_loop *loop);

@@ -394,7 +394,7 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
     srv->started_ms = gw_now_ms();
     GW_ASSERT(pthread_mutex_init(&srv->clients_lock, NULL) == 0);
     raise_fd_limit();
-    if (gw_conn_guard_init(eb) != GW_OK) {
+    if (gw_conn_guard_init(cfg->connections_per_addr_max, eb) != GW_OK) {
         gw_routing_free(srv);
         gw_xfree(srv);
         return GW_ERR_IO;

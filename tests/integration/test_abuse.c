@@ -433,6 +433,35 @@ static void test_accept_errors_paused_and_counted(void **state)
  * from this program, lowered for good): its total cap is half of it. Connections from four
  * addresses, fewer than the per-address cap each, fill it; the rest are closed at once; the
  * gateway keeps its log small and counts none of them once they have gone. */
+/* [server] connections_per_address_max is the per-address cap: with 3, of 5 connections from
+ * one address 3 are held and 2 refused at once. */
+static void test_per_address_cap_configured(void **state)
+{
+    (void)state;
+    static struct th_gateway gw;
+    gw.ini_extra = "[server]\nconnections_per_address_max = 3\n";
+    assert_int_equal(th_gateway_start(&gw, &it.db, &it.bs), GW_OK);
+    int fds[5];
+    for (int i = 0; i < 5; i++) {
+        fds[i] = ab_connect_to("127.0.0.8", gw.port);
+        assert_true(fds[i] >= 0);
+    }
+    usleep(500 * 1000);
+    int held = 0;
+    for (int i = 0; i < 5; i++) {
+        held += !ab_closed(fds[i]);
+    }
+    for (int i = 0; i < 5; i++) {
+        (void)close(fds[i]);
+    }
+    long long refused =
+        ab_metric_of(&gw, "feegate_http_connections_refused_total{reason=\"per_address\"}");
+    fprintf(stderr, "per-address cap 3: %d held, %lld refused\n", held, refused);
+    assert_int_equal(held, 3);
+    assert_int_equal(refused, 2);
+    assert_int_equal(th_gateway_stop(&gw), GW_OK);
+}
+
 static void test_total_cap(void **state)
 {
     (void)state;
@@ -580,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_trickled_headers_cut_at_the_deadline),
         cmocka_unit_test(test_ambiguous_headers_refused),
         cmocka_unit_test(test_accept_errors_paused_and_counted),
+        cmocka_unit_test(test_per_address_cap_configured),
         cmocka_unit_test(test_total_cap),
         cmocka_unit_test(test_readyz_without_database),
     };

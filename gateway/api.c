@@ -11,6 +11,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "auth.h"
+#include "fault.h"
 #include "finance.h"
 #include "gw_crypto.h"
 #include "gw_log.h"
@@ -92,6 +93,15 @@ static void idem_done(void *arg, enum gw_err err, const PGresult *res)
     reply_payload(ctx, status, PQgetvalue(res, 0, 1), GW_PB_PAYMENT);
 }
 
+/* A create's answer: committed by now (docs/reliability.md#fault-points). */
+static void create_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    if (err == GW_OK) {
+        gw_fault(GW_FAULT_CREATE_COMMITTED);
+    }
+    idem_done(arg, err, res);
+}
+
 static const char *body_sha256(struct gw_ctx *ctx)
 {
     char *hex = gw_arena_alloc(&ctx->arena, GW_SHA256_HEX_BYTES);
@@ -150,7 +160,7 @@ static void create_payment(struct gw_ctx *ctx)
     gw_ctx_query_batchable(ctx,
                            "SELECT http_status, body, replayed FROM "
                            "feegate.api_create_payment($1, $2, $3, $4::jsonb, $5)",
-                           5, idem_done);
+                           5, create_done);
 }
 
 static void get_payment(struct gw_ctx *ctx, const char *id)

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "auth.h"
 #include "check_job.h"
+#include "fault.h"
 #include "ipn.h"
 #include "jobs.h"
 #include "ops.h"
@@ -49,6 +50,9 @@ enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
 {
     /* The adapters' tables are checked before anything listens, for `serve` and `demo` alike. */
     enum gw_err err = gw_adapter_registry_check(eb);
+    if (err == GW_OK) {
+        err = gw_fault_init(eb); /* FEEGATE_FAULT, docs/reliability.md#fault-points */
+    }
     if (err != GW_OK) {
         return err;
     }

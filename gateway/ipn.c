@@ -9,6 +9,7 @@
 
 #include <event2/http.h>
 
+#include "fault.h"
 #include "gw_log.h"
 #include "gw_time.h"
 #include "request.h"
@@ -54,6 +55,7 @@ static void apply_done(void *arg, enum gw_err err, const PGresult *res)
     struct ipn_state *st = ctx->state;
     enum gw_callback_verdict v = GW_CB_RETRY_LATER;
     if (err == GW_OK && PQntuples(res) == 1) {
+        gw_fault(GW_FAULT_CALLBACK_COMMITTED);
         v = verdict_of(PQgetvalue(res, 0, 0));
     } else {
         gw_log_error("callback_not_applied",

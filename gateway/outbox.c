@@ -11,6 +11,7 @@
 #include <event2/http.h>
 
 #include "db.h"
+#include "fault.h"
 #include "gw_arena.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
@@ -71,6 +72,7 @@ static void delivery_finish(struct delivery *d, int status, const char *error)
 
 static void delivery_done(void *arg, const struct gw_httpc_answer *a)
 {
+    gw_fault(GW_FAULT_OUTBOX_POSTED);
     delivery_finish(arg, a->status,
                     a->status == 0 ? "no answer (connection failed or timed out)" : "");
 }
@@ -144,6 +146,9 @@ static void claim_done(void *arg, enum gw_err err, const PGresult *res)
         return;
     }
     int n = PQntuples(res);
+    if (n > 0) {
+        gw_fault(GW_FAULT_OUTBOX_CLAIMED);
+    }
     for (int i = 0; i < n; i++) {
         deliver_row(ob, res, i);
     }

@@ -11,6 +11,7 @@
 
 #include <event2/http.h>
 
+#include "fault.h"
 #include "gw_crypto.h"
 #include "gw_log.h"
 #include "gw_url.h"
@@ -264,6 +265,7 @@ static void checkout_begin_done(void *arg, enum gw_err err, const PGresult *res)
     if (v == NULL) {
         return;
     }
+    gw_fault(GW_FAULT_CHECKOUT_COMMITTED);
     struct gw_charge charge = {
         .payment_id = st->id,
         .merchant_ref = gw_json_str(v, "merchant_ref"),

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "fault.h"
 #include "gw_arena.h"
 #include "gw_assert.h"
 #include "gw_limits.h"
@@ -156,10 +157,12 @@ static bool issue_send(struct gw_receipt_worker *w, PGconn *c, const PGresult *j
     struct gw_buf xml;
     gw_buf_init(&xml, WORKER_DOC_BYTES);
     struct gw_errbuf eb = { .msg = "" };
+    gw_fault(GW_FAULT_RECEIPT_NUMBERED);
     enum gw_err err = view[0] != '\0' ? build_xml(w, view, &xml, &eb)
                                       : gw_fail(&eb, GW_ERR_NOT_FOUND, "no receipt_view");
     int sent;
     if (err == GW_OK) {
+        gw_fault(GW_FAULT_RECEIPT_SIGNED);
         const char *p[3] = { id, gw_buf_str(&xml),
                              w->signer != NULL ? rcp_signer_fingerprint(w->signer) : NULL };
         sent = PQsendQueryPrepared(c, "rcp_store", 3, p, NULL, NULL, 0);

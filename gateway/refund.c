@@ -20,6 +20,7 @@
 #include <event2/http.h>
 
 #include "db.h"
+#include "fault.h"
 #include "gw_assert.h"
 #include "gw_crypto.h"
 #include "gw_log.h"
@@ -130,6 +131,7 @@ static void rf_record(struct rf_call *c, const char *outcome, const struct gw_re
 static void rf_answer(void *arg, const struct gw_provider_answer *a)
 {
     struct rf_call *c = arg;
+    gw_fault(GW_FAULT_REFUND_ANSWERED);
     if (!a->answered) {
         rf_record(c, "error", NULL, "no answer");
         return;
@@ -230,6 +232,7 @@ static void begin_done(void *arg, enum gw_err err, const PGresult *res)
         gw_reply_json(ctx, status >= 200 && status < 600 ? status : 500, PQgetvalue(res, 0, 1));
         return;
     }
+    gw_fault(GW_FAULT_REFUND_BEGUN);
     json_t *send = json_loads(PQgetvalue(res, 0, 3), 0, NULL);
     struct rf_call *c = gw_arena_alloc(&ctx->arena, sizeof(*c));
     if (send == NULL || c == NULL) {

@@ -82,6 +82,7 @@ static enum gw_err read_file(const char *path, struct gw_buf *b, struct gw_errbu
 }
 
 struct cli_answer {
+    struct event_base *base;
     int status;
     struct gw_buf body;
 };
@@ -97,6 +98,9 @@ static void cli_request_done(struct evhttp_request *req, void *arg)
             a->status = -1;
         }
     }
+    /* The answer is complete: stop now, not when the server closes the kept-alive
+     * connection (the gateway keeps it open after a reply of known length). */
+    (void)event_base_loopexit(a->base, NULL);
 }
 
 static void sign_headers(struct evkeyvalq *h, const char *method, const char *path,
@@ -129,7 +133,7 @@ static int send_request(const char *method, const char *path, const struct gw_bu
     struct evhttp_connection *conn = evhttp_connection_base_new(
         base, NULL, evhttp_uri_get_host(uri), (uint16_t)(port > 0 ? port : 80));
     evhttp_connection_set_timeout(conn, 30);
-    struct cli_answer a = { .status = 0 };
+    struct cli_answer a = { .base = base, .status = 0 };
     gw_buf_init(&a.body, CLI_BODY_BYTES_MAX);
     struct evhttp_request *req = evhttp_request_new(cli_request_done, &a);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);

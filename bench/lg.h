@@ -118,6 +118,10 @@ struct lg_opts {
     bool lean;         /* --lean: without the checkout page and the return page */
     bool verify;
     bool json;
+    /* --ack-log: one line per answer that acknowledged something, flushed at once (the crash
+     * suite, tests/crash/, checks each against the ledger); NULL: none */
+    const char *ack_log_path;
+    FILE *ack_log;
 };
 
 #define LG_MODES      (LG_MODE_FULL + 1)

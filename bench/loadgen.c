@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -501,6 +502,21 @@ static bool lg_url_path(const char *url, char *out, size_t out_bytes, struct evh
     return true;
 }
 
+/* One line of the --ack-log, written and flushed before the user moves on. */
+static void lg_ack(const struct lg_opts *o, const char *fmt, ...) GW_PRINTF(2, 3);
+
+static void lg_ack(const struct lg_opts *o, const char *fmt, ...)
+{
+    if (o->ack_log == NULL) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vfprintf(o->ack_log, fmt, ap);
+    va_end(ap);
+    (void)fflush(o->ack_log);
+}
+
 static void vu_on_create(struct lg_vu *vu, struct evhttp_request *req, int status)
 {
     if (status != 201) {
@@ -524,6 +540,7 @@ static void vu_on_create(struct lg_vu *vu, struct evhttp_request *req, int statu
         vu_fail(vu, LG_SLOT_BAD_BODY, req);
         return;
     }
+    lg_ack(vu->run->opts, "created %s %s\n", vu->payment_id, vu->order_ref);
     if (vu->run->opts->lean) {
         vu_send_checkout(vu);
     } else {
@@ -599,6 +616,7 @@ static void vu_on_bank(struct lg_vu *vu, struct evhttp_request *req, int status)
         vu_fail(vu, lg_slot_of_status(status), req);
         return;
     }
+    lg_ack(o, "bank %s %s\n", vu->payment_id, o->channels[vu->index % o->n_channels]);
     if (o->lean) {
         vu_after_return(vu);
         return;
@@ -1008,6 +1026,10 @@ static void lg_usage(FILE *out)
         "  --gateway-pid P          poll /proc/P/status once a second (VmRSS, VmHWM)\n"
         "  --timeout S              per request (default %d)\n"
         "  --json                   one JSON line per mode on stdout; table on stderr\n"
+        "  --ack-log FILE           full: append what the gateway acknowledged, one line\n"
+        "                           each, flushed: `created PAYMENT_ID IDEMPOTENCY_KEY` on\n"
+        "                           a 201, `bank PAYMENT_ID CHANNEL` when the provider's page\n"
+        "                           sent the citizen back (its callback answered first)\n"
         "  --self-test              check histogram and signing, print N passed, N failed\n"
         "  --sign METHOD PATH TS    print the signature of stdin with --secret\n",
         LG_CONCURRENCY_MAX, LG_TIMEOUT_S_DEFAULT);
@@ -1206,6 +1228,7 @@ enum {
     OPT_LEAN,
     OPT_RATE,
     OPT_JSON,
+    OPT_ACK_LOG,
     OPT_SELF,
     OPT_SIGN,
     OPT_HELP,
@@ -1267,6 +1290,9 @@ static bool lg_opt_apply(struct lg_opts *o, int c, const char *arg)
     case OPT_JSON:
         o->json = true;
         return true;
+    case OPT_ACK_LOG:
+        o->ack_log_path = arg;
+        return arg[0] != '\0';
     default:
         return false;
     }
@@ -1313,6 +1339,7 @@ static const struct option lg_long_opts[] = {
     { "lean", no_argument, NULL, OPT_LEAN },
     { "rate", required_argument, NULL, OPT_RATE },
     { "json", no_argument, NULL, OPT_JSON },
+    { "ack-log", required_argument, NULL, OPT_ACK_LOG },
     { "self-test", no_argument, NULL, OPT_SELF },
     { "sign", no_argument, NULL, OPT_SIGN },
     { "help", no_argument, NULL, OPT_HELP },
@@ -1413,6 +1440,14 @@ int main(int argc, char **argv)
     ign.sa_handler = SIG_IGN; /* a peer closing mid-write is counted, not fatal */
     (void)sigaction(SIGPIPE, &ign, NULL);
     lg_raise_nofile(o.concurrency);
+    if (o.ack_log_path != NULL) {
+        o.ack_log = fopen(o.ack_log_path, "a");
+        if (o.ack_log == NULL) {
+            fprintf(stderr, "feegate-loadgen: could not open %s: %s\n", o.ack_log_path,
+                    GW_STRERROR(errno));
+            return 2;
+        }
+    }
     struct event_base *base = event_base_new();
     GW_ASSERT(base != NULL);
     struct lg_stats *all = gw_xcalloc(o.n_modes, sizeof(*all));
@@ -1432,5 +1467,8 @@ int main(int argc, char **argv)
     lg_print_human(o.json ? stderr : stdout, &o, all, ran);
     gw_xfree(all);
     event_base_free(base);
+    if (o.ack_log != NULL && fclose(o.ack_log) != 0) {
+        errors = true;
+    }
     return storm ? 3 : (errors ? 1 : 0);
 }

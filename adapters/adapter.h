@@ -165,6 +165,10 @@ enum gw_refund_outcome {
     GW_REFUND_PENDING = 0, /* accepted for processing or unknown: query again, never final */
     GW_REFUND_ACCEPTED,    /* the provider has refunded (or committed to refund) the amount */
     GW_REFUND_REJECTED,    /* final no: nothing was refunded */
+    /* A refund query's answer: the provider has no refund with this reference (it never
+     * arrived, or is not visible yet). Never final; the gateway sends a refund that it never
+     * heard about again (refund.c), otherwise it is pending. */
+    GW_REFUND_NOT_FOUND,
 };
 
 /* A verified answer to a refund or refund query. */

@@ -676,7 +676,7 @@ static enum gw_err momo_refund_query_parse(const struct gw_adapter_config *cfg,
                        (long long)code);
     }
     if (cls == MOMO_NOT_FOUND) {
-        out->outcome = GW_REFUND_PENDING;
+        out->outcome = GW_REFUND_NOT_FOUND;
     }
     return GW_OK;
 }

@@ -726,6 +726,7 @@ static enum gw_err sandbox_refund_answer(const struct gw_adapter_config *cfg,
         if (json_is_string(status) && strcmp(json_string_value(status), "not_found") == 0) {
             GW_ASSERT(sandbox_copy(out->provider_code, sizeof(out->provider_code), "not_found",
                                    strlen("not_found")));
+            out->outcome = GW_REFUND_NOT_FOUND;
         } else {
             err = gw_fail(eb, GW_ERR_PROTOCOL, "sandbox: 404 without not_found");
         }

@@ -48,6 +48,10 @@ struct rf_call {
      * refund_exceptions. */
     bool no_query;
     int queries; /* answers so far (recovery), for the next delay */
+    /* Recovery of a refund whose sender stopped before recording any answer ('sending'):
+     * the reservation's send document, to send it if the provider has never heard of it. */
+    bool sending;
+    json_t *send;
     int64_t created_unix;
     char refund_id[48];
     struct gw_provider_call call;
@@ -128,10 +132,24 @@ static void rf_record(struct rf_call *c, const char *outcome, const struct gw_re
               7);
 }
 
+static void rf_send(struct rf_call *c, const json_t *send);
+
 static void rf_answer(void *arg, const struct gw_provider_answer *a)
 {
     struct rf_call *c = arg;
     gw_fault(GW_FAULT_REFUND_ANSWERED);
+    if (c->query && c->sending && c->send != NULL && a->answered && a->err == GW_OK &&
+        a->refund.outcome == GW_REFUND_NOT_FOUND) {
+        /* The gateway stopped between reserving this refund and sending it: the provider
+         * has no refund with its reference, so it is sent now, once, with that reference
+         * (the provider deduplicates by it). docs/reliability.md#findings */
+        gw_log_warn("refund_never_sent", "\"refund_id\":\"%s\",\"channel\":\"%s\"", c->refund_id,
+                    c->ch->ops->name);
+        c->query = false;
+        c->sending = false;
+        rf_send(c, c->send);
+        return;
+    }
     if (!a->answered) {
         rf_record(c, "error", NULL, "no answer");
         return;
@@ -401,6 +419,7 @@ static void job_done(void *arg, enum gw_err err, const PGresult *res)
         gw_log_info("refund_recovery", "\"refund_id\":\"%s\",\"status\":\"%s\"", j->call.refund_id,
                     PQgetvalue(res, 0, 0));
     }
+    json_decref(j->call.send);
     struct gw_refunds *rr = j->rr;
     struct gw_arena a = j->arena;
     gw_arena_release(&a);
@@ -450,8 +469,9 @@ static void job_row(struct gw_refunds *rr, const PGresult *res, int row)
                               : "channel without a refund status API");
         return;
     }
+    c->sending = json_is_true(json_object_get(send, "sending"));
+    c->send = send; /* released by job_done */
     rf_send(c, send);
-    json_decref(send);
 }
 
 static void rr_poll_soon(struct gw_refunds *rr, int ms);

@@ -224,8 +224,11 @@ END
 $$;
 
 -- Refunds whose status query is due, or whose sender stopped before recording an answer
--- ('sending' for longer than lease_s: the gateway died mid-call; the refund is queried, never
--- sent twice). Leased for lease_s seconds.
+-- ('sending' for longer than lease_s: the gateway died mid-call). Such a refund is queried
+-- first; only when the provider answers that it has no refund with this reference (it never
+-- arrived: the gateway died before sending it) does the gateway send it, once, with the same
+-- reference, so it is never refunded twice (docs/reliability.md#findings). send.sending says
+-- which. Leased for lease_s seconds.
 CREATE FUNCTION refund_due(max int, lease_s int)
 RETURNS TABLE (refund_id text, send jsonb, queries int, created_at_unix bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
@@ -251,7 +254,8 @@ BEGIN
                                          FROM payment_attempts a
                                          WHERE a.merchant_ref = p.merchant_ref),
             'created_at_unix', floor(extract(epoch FROM f.created_at))::bigint,
-            'request_id', f.request_id, 'query_ambiguous', f.query_ambiguous), f.queries,
+            'request_id', f.request_id, 'query_ambiguous', f.query_ambiguous,
+            'sending', f.status = 'sending'), f.queries,
             floor(extract(epoch FROM f.created_at))::bigint;
 END
 $$;

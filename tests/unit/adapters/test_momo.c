@@ -472,7 +472,7 @@ static void test_refund_query(void **state)
         enum gw_refund_outcome outcome;
     } cases[] = {
         { 0, GW_OK, GW_REFUND_ACCEPTED },           { 1000, GW_OK, GW_REFUND_PENDING },
-        { 42, GW_OK, GW_REFUND_PENDING }, /* unknown to MoMo: never a refusal */
+        { 42, GW_OK, GW_REFUND_NOT_FOUND }, /* unknown to MoMo: never a refusal */
         { 1080, GW_OK, GW_REFUND_REJECTED },        { 99, GW_ERR_UNAVAILABLE, GW_REFUND_PENDING },
         { 13, GW_ERR_PROTOCOL, GW_REFUND_PENDING },
     };

@@ -500,7 +500,7 @@ static void test_refund_parse(void **state)
     assert_int_equal(sb_refund(t, false, 200, no_txn, true, &r), GW_ERR_INVALID);
     assert_int_equal(sb_refund(t, false, 200, "{\"status\":\"done\"}", true, &r), GW_ERR_INVALID);
     assert_int_equal(sb_refund(t, true, 404, "{\"status\":\"not_found\"}", true, &r), GW_OK);
-    assert_int_equal(r.outcome, GW_REFUND_PENDING);
+    assert_int_equal(r.outcome, GW_REFUND_NOT_FOUND);
     assert_string_equal(r.provider_code, "not_found");
     assert_int_equal(sb_refund(t, true, 404, "{\"status\":\"not_found\"}", false, &r), GW_ERR_AUTH);
     assert_int_equal(sb_refund(t, false, 504, "", false, &r), GW_ERR_UNAVAILABLE);

@@ -64,8 +64,8 @@
 #define GW_DB_CLIENT_CHECK_MS        1000 /* a backend checks this often that its client is there */
 #define GW_DB_PARAMS_MAX             16
 #define GW_DB_RECONNECT_MS           500
-/* A blocking connect (startup client list, receipt issuer) gives up after this: a database
- * that accepts no connection must not hang the thread that waits for it. */
+/* A connect (startup client list, receipt issuer, a loop's pool reconnecting) gives up after
+ * this: a database that accepts no connection must not hang what waits for it. */
 #define GW_DB_CONNECT_TIMEOUT_S      10
 
 /* Portal API. */

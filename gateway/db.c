@@ -6,7 +6,10 @@
  * unit in flight also has a client-side deadline on the loop: when no sync point has come
  * back by then, the connection is dropped (never PQcancel: it blocks) and the unit's calls
  * fail with GW_ERR_UNAVAILABLE; the connection is opened again afterwards. A call that
- * waited in the queue past the query timeout fails without being sent. */
+ * waited in the queue past the query timeout fails without being sent. A reconnection has
+ * the same deadline timer, GW_DB_CONNECT_TIMEOUT_S: libpq's connect_timeout is not applied
+ * to PQconnectPoll, so a server that accepts and never answers would otherwise hold the
+ * connection in "connecting" for ever (docs/reliability.md). */
 #include "db.h"
 
 #include <stdatomic.h>
@@ -341,6 +344,7 @@ static void conn_poll_connect(struct db_conn *c)
     }
     if (st == PGRES_POLLING_OK) {
         c->connecting = false;
+        (void)evtimer_del(c->deadline_ev);
         if (PQsetnonblocking(c->conn, 1) != 0 || PQenterPipelineMode(c->conn) != 1) {
             conn_broken(c, "could not enter pipeline mode");
             return;
@@ -355,13 +359,16 @@ static void conn_poll_connect(struct db_conn *c)
 
 /* No sync point within the query timeout: the server or the network has stopped answering
  * (the server's own statement_timeout is shorter). Dropping the connection fails exactly
- * this unit's calls; the backend notices its client is gone and rolls back. */
+ * this unit's calls; the backend notices its client is gone and rolls back. A reconnection
+ * that has not finished within GW_DB_CONNECT_TIMEOUT_S is dropped and started again. */
 static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct db_conn *c = arg;
-    if (c->unit_n > 0) {
+    if (c->connecting) {
+        conn_broken(c, "no connection within the connect timeout");
+    } else if (c->unit_n > 0) {
         conn_broken(c, "no answer within the query timeout");
     }
 }
@@ -406,6 +413,8 @@ static void pool_retry_cb(evutil_socket_t fd, short what, void *arg)
         c->connecting = true;
         c->write_wanted = true;
         conn_set_events(c, true);
+        struct timeval tv = { .tv_sec = GW_DB_CONNECT_TIMEOUT_S, .tv_usec = 0 };
+        GW_ASSERT(evtimer_add(c->deadline_ev, &tv) == 0);
     }
     /* While no connection is up nothing else wakes the queue: its late calls fail here. */
     pool_drain_waitq(pool);

@@ -27,7 +27,7 @@ static const char ldg_bootstrap_sql[] = "CREATE SCHEMA IF NOT EXISTS feegate;"
                                         " sha256 text NOT NULL,"
                                         " applied_at timestamptz NOT NULL DEFAULT now())";
 
-/* The version is the leading number of the name ("001_base" -> 1, "002_limits.sql" -> 2). */
+/* The version is the leading number of the name ("001_base" -> 1, "002_name.sql" -> 2). */
 static int ldg_migration_version(const struct ldg_sql_file *f)
 {
     char *end = NULL;

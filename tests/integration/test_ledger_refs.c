@@ -1,6 +1,6 @@
-/* References enforced when the row is written (migration 003), under concurrency: a
- * catalogue row deleted while payments are being created for it leaves no orphan, whichever
- * comes first. Real sessions on a real cluster:
+/* References enforced when the row is written (ledger/sql/base/schema.sql, "References"), under
+ * concurrency: a catalogue row deleted while payments are being created for it leaves no orphan,
+ * whichever comes first. Real sessions on a real cluster:
  *   1. creates in flight (their transactions open), then the agency's delete: the delete
  *      waits for them (their key share locks) and is refused; the payments stand;
  *   2. the agency's delete in flight, then creates: they wait for it and are refused when it

@@ -309,8 +309,8 @@ static long long check_violations(const char *name)
     return lit_int(su, sql);
 }
 
-/* The payment's rows carry foreign keys (migration 003): a referenced row cannot go (FG409
- * row_referenced, as before), and a row that points at nothing is refused when it is
+/* The payment's rows carry foreign keys (schema.sql, "References"): a referenced row cannot go
+ * (FG409 row_referenced, as before), and a row that points at nothing is refused when it is
  * written, even to a superuser. Planted with the triggers off (replica), it is found by
  * ledger_check and fails `feegate ledger check`: the second line of defence. */
 static void test_references(void **state)

@@ -1,8 +1,15 @@
-/* The schema, proven unchanged by its squash: migration 1 as `feegate migrate` embeds it
- * (ledger/sql/base, concatenated in the order of ledger/embed_sql.cmake) builds the same
- * database as the migration chain it replaced, ledger/sql/001..026 as they were at commit
- * SQUASH_COMMIT, read from the source tree's git history. Two databases of one temporary
- * cluster, one built each way, are compared:
+/* The schema, proven unchanged by its squash: migration 1 as it was at commit BASE_COMMIT
+ * (ledger/sql/base, concatenated in the order of ledger/embed_sql.cmake, as `feegate migrate`
+ * embeds it), where the squash was completed, builds the same database as the migration
+ * chain it replaced:
+ *   - ledger/sql/001..026 as they were at commit SQUASH_COMMIT,
+ *   - then ledger/sql/migrations/002_limits.sql and 003_references.sql as they were at
+ *     commit FOLD_COMMIT, the last commit that had them (their content is now in the base),
+ * read from the source tree's git history. The base is read from git too: this is the
+ * proof of the squash, and the base has been edited in place since (docs/ledger.md,
+ * "Migrations"), each change tested by the other tests. Both sides get the limits functions first,
+ * as `feegate migrate` applies them (before every migration, in its transaction). Two databases of
+ * one temporary cluster, one built each way, are compared:
  *   - pg_dump --schema-only, split into pg_dump's objects, sorted (the two builds create the
  *     objects in another order, and pg_dump's order follows creation where dependencies
  *     allow). Dropped: pg_dump's own comment lines (the "-- Name: ...; Type: ..." headers
@@ -34,6 +41,8 @@
 #include "banned.h"
 
 #define SQUASH_COMMIT "2529e78"
+#define FOLD_COMMIT   "15b24c2"
+#define BASE_COMMIT   "a74814f"
 #define OLD_DB        "squash_old"
 #define NEW_DB        "squash_new"
 #define OLD_FILES_MIN 20 /* 001..026 with gaps: 23 files */
@@ -96,14 +105,18 @@ static void dsn_of(const char *dbname, char *out, size_t cap)
 static char *old_chain_names(void)
 {
     char cmd[1200];
-    (void)snprintf(cmd, sizeof(cmd),
-                   "git -C '%s' rev-parse --verify --quiet '" SQUASH_COMMIT "^{commit}' "
-                   ">/dev/null 2>&1",
-                   FEEGATE_SOURCE_DIR);
+    (void)snprintf(
+        cmd, sizeof(cmd),
+        "git -C '%s' rev-parse --verify --quiet '" SQUASH_COMMIT "^{commit}' "
+        ">/dev/null 2>&1 && git -C '%s' rev-parse --verify --quiet '" FOLD_COMMIT
+        "^{commit}' >/dev/null 2>&1 && git -C '%s' rev-parse --verify --quiet '" BASE_COMMIT
+        "^{commit}' >/dev/null 2>&1",
+        FEEGATE_SOURCE_DIR, FEEGATE_SOURCE_DIR, FEEGATE_SOURCE_DIR);
     if (system(cmd) != 0) {
-        fail_msg("the old migration chain is read from git commit " SQUASH_COMMIT
-                 " of %s, and git or that commit is not available here: the squash cannot "
-                 "be proven without it (run the test from a clone with its history)",
+        fail_msg("the two schemas are read from git commits " SQUASH_COMMIT ", " FOLD_COMMIT
+                 " and " BASE_COMMIT " of %s, and git or those commits are not available "
+                 "here: the squash cannot be proven without them (run the test from a clone "
+                 "with its history)",
                  FEEGATE_SOURCE_DIR);
     }
     (void)snprintf(cmd, sizeof(cmd),
@@ -140,26 +153,50 @@ static void build_old(void)
     }
     gw_xfree(names);
     assert_true(n >= OLD_FILES_MIN);
+    static const char *const later[] = { "ledger/sql/migrations/002_limits.sql",
+                                         "ledger/sql/migrations/003_references.sql" };
+    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+        (void)snprintf(cmd, sizeof(cmd),
+                       "git -C '%s' show '" FOLD_COMMIT ":%s' > '%s/old.sql' && "
+                       "psql -X -q -v ON_ERROR_STOP=1 -1 -d '%s' -f '%s/limits.sql' "
+                       "-f '%s/old.sql' >/dev/null",
+                       FEEGATE_SOURCE_DIR, later[i], work_dir, dsn, work_dir, work_dir);
+        if (system(cmd) != 0) {
+            fail_msg("could not apply %s of commit " FOLD_COMMIT, later[i]);
+        }
+    }
 }
 
-/* Applies migration 1 exactly as embedded, in one transaction as the migrator does. */
+/* Migration 1 at BASE_COMMIT: its files in the order of that commit's LDG_BASE_ORDER, after
+ * the limits functions, in one transaction as the migrator applies it (the migrator creates
+ * schema feegate first, for its own table). */
 static void build_new(void)
 {
+    static const char *const order[] = { "schema",   "integrity",   "core",         "state_machine",
+                                         "ledger",   "idempotency", "payments_api", "receipts",
+                                         "webhooks", "recovery",    "refunds",      "recon",
+                                         "checks",   "grants" };
     char dsn[1200];
+    char cmd[4000];
     dsn_of(NEW_DB, dsn, sizeof(dsn));
-    assert_true(ldg_migrations_n >= 1);
-    assert_string_equal(ldg_migrations[0].name, "001_base");
-    PGconn *conn = PQconnectdb(dsn);
-    assert_int_equal(PQstatus(conn), CONNECTION_OK);
-    const char *steps[] = { "BEGIN", (const char *)ldg_migrations[0].sql, "COMMIT" };
-    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        PGresult *r = PQexec(conn, steps[i]);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-            fail_msg("migration 1 failed: %s", PQerrorMessage(conn));
+    (void)snprintf(cmd, sizeof(cmd), ": > '%s/base.sql'", work_dir);
+    assert_int_equal(system(cmd), 0);
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        (void)snprintf(cmd, sizeof(cmd),
+                       "git -C '%s' show '" BASE_COMMIT ":ledger/sql/base/%s.sql' >> '%s/base.sql'",
+                       FEEGATE_SOURCE_DIR, order[i], work_dir);
+        if (system(cmd) != 0) {
+            fail_msg("could not read ledger/sql/base/%s.sql of commit " BASE_COMMIT, order[i]);
         }
-        PQclear(r);
     }
-    PQfinish(conn);
+    (void)snprintf(cmd, sizeof(cmd),
+                   "psql -X -q -v ON_ERROR_STOP=1 -d '%s' -c 'CREATE SCHEMA feegate' >/dev/null && "
+                   "psql -X -q -v ON_ERROR_STOP=1 -1 -d '%s' -f '%s/limits.sql' -f '%s/base.sql' "
+                   ">/dev/null",
+                   dsn, dsn, work_dir, work_dir);
+    if (system(cmd) != 0) {
+        fail_msg("migration 1 of commit " BASE_COMMIT " failed");
+    }
 }
 
 /* qsort's comparator: its two parameters are qsort's to give. */
@@ -315,6 +352,12 @@ static int setup(void **state)
 {
     (void)state;
     if (mkdtemp(work_dir) == NULL) {
+        return -1;
+    }
+    char path[256];
+    (void)snprintf(path, sizeof(path), "%s/limits.sql", work_dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fputs((const char *)ldg_limits_sql.sql, f) < 0 || fclose(f) != 0) {
         return -1;
     }
     return th_db_start_empty(&db) == GW_OK ? 0 : -1;

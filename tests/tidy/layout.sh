@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tree is the architecture: checks the include arrows between folders, that no two C
-# files include each other, and that every C file includes banned.h last (the rules are in
-# docs/style.md). Exit 1 with one line per violation.
+# files include each other, that every C file includes banned.h last (the rules are in
+# docs/style.md), and that no SQL function is defined twice in ledger/sql. Exit 1 with one
+# line per violation.
 set -u
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$root" || exit 2
@@ -53,5 +54,13 @@ while IFS= read -r f; do
     esac
 done < <(find common gateway adapters ledger receipts bench -name '*.c' -not -path '*/build*' \
          | sort)
+# Every SQL function is defined in one file only (docs/ledger.md, "Migrations"): a second
+# CREATE [OR REPLACE] FUNCTION of the same name anywhere in ledger/sql splits its definition.
+while IFS= read -r dup; do
+    [ -n "$dup" ] || continue
+    say "SQL function $dup is defined more than once: $(grep -rlEi \
+        "CREATE( OR REPLACE)? FUNCTION (feegate\.)?$dup\(" ledger/sql | tr '\n' ' ')"
+done < <(grep -rhoEi 'CREATE( OR REPLACE)? FUNCTION (feegate\.)?[a-z_0-9]+\(' ledger/sql \
+         --include='*.sql' | sed -E 's/.* FUNCTION (feegate\.)?//I; s/\($//' | sort | uniq -d)
 [ $bad = 0 ] && echo "layout: ok"
 exit $bad

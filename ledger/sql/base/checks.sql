@@ -2,26 +2,16 @@
 -- It is the union of three parts, kept apart so that each stays readable:
 --   ledger_check_base   the ledger, the payments and their state machine, the receipts
 --   ledger_check_more   business days, settlements, corrections, the chart of accounts
---   ledger_check_refs   the references the payment path's rows carry without foreign keys
+--   ledger_check_refs   the references the payment path's rows carry
 --
--- The rows a payment writes carry no foreign keys. A foreign key costs one query per
--- written row (a FOR KEY SHARE lookup of the referenced row, run as a trigger at the end of
--- the statement), and a full payment would write ten of them: the payment (its client,
--- agency and channel), its history rows, its attempt (the payment and the channel), its
--- success journal, its receipt, its idempotency key (the client) and its receipt document;
--- postings, outbox rows and receipt jobs too. Every row concerned is written by this
--- schema's functions only, which read the referenced row in the same transaction before
--- they write (the client's agency, the fee, the channel, the payment locked FOR UPDATE),
--- and the application's role may not write tables at all.
---
--- What the keys would guarantee is kept in two halves:
---   * the referencing side, proven after the fact: ledger_check_refs's
---     rows_reference_catalogue, rows_reference_payments and documents_reference_receipts;
---   * the referenced side, refused at once: a referenced client, agency, channel or payment
---     cannot be deleted or renamed, and those tables cannot be truncated (refuse_referenced
---     in integrity.sql, a row trigger that runs only on DELETE and on an UPDATE of the key
---     column, never on the payment path). Catalogue rows are retired by disabling them, not
---     by deleting them.
+-- The rows a payment writes carry foreign keys (schema.sql, "References"), enforced when the
+-- row is written. ledger_check_refs proves the same references again, from the rows:
+-- rows_reference_catalogue, rows_reference_payments and documents_reference_receipts. That
+-- is a second line of defence, and the only one against a superuser who writes with
+-- session_replication_role = replica, which skips the keys' triggers. A referenced client,
+-- agency, channel or payment cannot be deleted or renamed, and those tables cannot be
+-- truncated (refuse_referenced in integrity.sql); catalogue rows are retired by disabling
+-- them, not by deleting them.
 
 SET LOCAL search_path = feegate, pg_temp;
 

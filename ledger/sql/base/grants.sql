@@ -12,8 +12,9 @@ REVOKE SELECT ON staff FROM feegate_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA feegate GRANT SELECT ON TABLES TO feegate_app;
 
 -- No function is executable by PUBLIC, except the row rules (payment_row_ok,
--- journal_row_ok, receipt_row_ok, receipt_document_ok): they are pure and run inside the
--- CHECK constraints of the tables, whoever writes the row; they keep PostgreSQL's default
+-- journal_row_ok, receipt_row_ok, receipt_document_ok, idem_key_ok, merchant_ref_ok) and the
+-- limits (limits_*(), constants the row rules read): they are pure and run inside the CHECK
+-- constraints of the tables, whoever writes the row; they keep PostgreSQL's default
 -- privileges. (Default privileges per schema can only add to the global ones, so PUBLIC's
 -- EXECUTE on new functions cannot be taken away in advance: a migration that adds a
 -- function revokes it there.)
@@ -24,7 +25,8 @@ BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
              WHERE p.pronamespace = 'feegate'::regnamespace
                AND p.proname NOT IN ('payment_row_ok', 'journal_row_ok', 'receipt_row_ok',
-                                     'receipt_document_ok')
+                                     'receipt_document_ok', 'idem_key_ok', 'merchant_ref_ok')
+               AND p.proname NOT LIKE 'limits\_%'
              ORDER BY p.oid LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;

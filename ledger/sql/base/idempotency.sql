@@ -32,9 +32,10 @@ BEGIN
     IF p_key IS NULL THEN
         RETURN;
     END IF;
-    IF length(p_key) > 255 OR p_key !~ '^[A-Za-z0-9_-]+$' THEN
+    IF NOT idem_key_ok(p_key) THEN
         PERFORM fail('FG400', 'invalid_idempotency_key',
-                     'Idempotency-Key must be 1-255 of [A-Za-z0-9_-]');
+                     format('Idempotency-Key must be 1-%s of [A-Za-z0-9_-]',
+                            limits_idem_key_bytes_max()));
     END IF;
     PERFORM pg_advisory_xact_lock(idem_lock_key(p_client, p_key));
     SELECT request_sha256, http_status, body INTO v_sha, o_status, o_body

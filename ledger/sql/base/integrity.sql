@@ -130,6 +130,17 @@ CREATE TRIGGER day_reports_no_change BEFORE UPDATE OR DELETE ON day_reports
 -- refuse_referenced(key column, then pairs of (table, column) that hold that key): refuses to
 -- delete a row, or to change its key, while any of those columns holds the key; refuses
 -- TRUNCATE outright.
+--
+-- The foreign keys (schema.sql, "References") already refuse such a delete or change with
+-- 23503. This trigger stays for its answer: FG409 row_referenced and a hint (disable a
+-- catalogue row instead), the error the tests and operators know, given before the key's.
+-- Its DELETE trigger runs BEFORE the row is deleted, after the row is locked: a writer in
+-- flight holds its key share lock, so the delete waits for it and the trigger then sees its
+-- committed row. The trigger on a change of the key is an AFTER trigger (a BEFORE UPDATE
+-- trigger would lock every updated payment once more), and AFTER triggers of one event fire
+-- in the order of their names: it is named "A_<table>_key_referenced" to sort before the
+-- keys' RI_ConstraintTrigger_* triggers ("A_" is uppercase, and sorts before "R"). A key
+-- does not stop TRUNCATE ... CASCADE: the TRUNCATE triggers do.
 CREATE FUNCTION refuse_referenced() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -181,7 +192,7 @@ BEGIN
                        r.tab || '_referenced', r.tab, r.args);
         EXECUTE format('CREATE TRIGGER %I AFTER UPDATE OF %I ON feegate.%I FOR EACH ROW '
                        'EXECUTE FUNCTION feegate.refuse_referenced(%s)',
-                       r.tab || '_key_referenced', r.key, r.tab, r.args);
+                       'A_' || r.tab || '_key_referenced', r.key, r.tab, r.args);
     END LOOP;
 END
 $$;

@@ -16,8 +16,9 @@ DECLARE
     v_items jsonb := '[]';
 BEGIN
     IF jsonb_typeof(p_items) IS DISTINCT FROM 'array' OR jsonb_array_length(p_items) = 0
-       OR jsonb_array_length(p_items) > 50 THEN
-        PERFORM fail('FG422', 'invalid_items', 'items must be an array of 1 to 50 fee lines');
+       OR jsonb_array_length(p_items) > limits_items_max() THEN
+        PERFORM fail('FG422', 'invalid_items',
+                     format('items must be an array of 1 to %s fee lines', limits_items_max()));
     END IF;
     FOR r IN SELECT e ->> 'fee_code' AS fee_code, (e ->> 'amount_vnd')::bigint AS amt, f
              FROM jsonb_array_elements(p_items) WITH ORDINALITY AS t(e, ord)
@@ -55,7 +56,7 @@ DECLARE
     v_prev record;
     v_id text := hex_id('pay_');
     v_agency text := req ->> 'agency_code';
-    v_expires_s int := coalesce((req ->> 'expires_in_s')::int, 900);
+    v_expires_s int := coalesce((req ->> 'expires_in_s')::int, limits_expires_in_s_default());
     v_items jsonb;
     v_body text;
 BEGIN
@@ -71,8 +72,10 @@ BEGIN
                      format('agency "%s" does not exist or is not open to this client',
                             v_agency));
     END IF;
-    IF v_expires_s NOT BETWEEN 60 AND 604800 THEN
-        PERFORM fail('FG422', 'invalid_expires_in', 'expires_in_s must be 60 to 604800');
+    IF v_expires_s NOT BETWEEN limits_expires_in_s_min() AND limits_expires_in_s_max() THEN
+        PERFORM fail('FG422', 'invalid_expires_in',
+                     format('expires_in_s must be %s to %s', limits_expires_in_s_min(),
+                            limits_expires_in_s_max()));
     END IF;
     v_items := check_items(v_agency, req -> 'items', (req ->> 'amount_vnd')::bigint);
     INSERT INTO payments AS p (id, client_id, order_ref, agency_code, amount_vnd, payer, items,

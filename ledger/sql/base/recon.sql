@@ -648,9 +648,27 @@ $$;
 -- Freezes the day in the ledger's business_days. The SHARE lock on journals
 -- waits for journals being written and holds new ones until commit, so no journal can slip
 -- into the day after it is seen closed (post_journal checks business_days).
+--
+-- It runs ledger_check() first: a day whose books fail a check is not frozen; the close is
+-- refused with FG409 ledger_check_failed naming the failed checks, and nothing is written
+-- (day_close calls it once the day's reconciliation is checked; the command line and
+-- /v1/finance/ both close through it). The check runs before the SHARE lock on journals,
+-- which would hold every payment's success for as long as the check takes; a journal
+-- committed between the check and the lock is checked by the next run (the gateway's
+-- periodic check, docs/ledger.md).
 CREATE FUNCTION recon_day_freeze(p_day date, p_staff text) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_failed text;
 BEGIN
+    SELECT string_agg(format('%s (%s)', c.check_name, c.violations), ', '
+                      ORDER BY c.check_name)
+        INTO v_failed FROM ledger_check() c WHERE c.violations > 0;
+    IF v_failed IS NOT NULL THEN
+        PERFORM fail('FG409', 'ledger_check_failed',
+                     format('business day %s not closed: the ledger check fails: %s '
+                            '(feegate ledger check)', p_day, v_failed));
+    END IF;
     LOCK TABLE journals IN SHARE MODE;
     INSERT INTO business_days AS d (day, status, closed_at, closed_by)
         VALUES (p_day, 'closed', now(), p_staff)

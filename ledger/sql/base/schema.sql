@@ -22,6 +22,28 @@ REVOKE ALL ON SCHEMA feegate FROM PUBLIC;
 
 -- Row rules ---------------------------------------------------------------------------------
 
+-- Limits. The values the schema shares with the gateway (the lengths of an order_ref, an
+-- Idempotency-Key, a client id and secret, an agency or fee code and a merchant_ref; the
+-- amount ceiling; the lines of a payment; the expiry bounds and default; a webhook's
+-- delivery attempts) are read from limits_<name>(), an IMMUTABLE SQL function returning the
+-- constant of common/gw_limits.h. ledger/tools/ldg_limits_gen.c generates them at build
+-- time, and `feegate migrate` applies them before every migration and on every run, so a
+-- changed limit reaches the database with the binary that has it, without a migration.
+-- Where a limit is read:
+--   * in PL/pgSQL (outbox_result, check_items, api_create_payment, idem_lock, and the row
+--     rule payment_row_ok): the call is planned once per session and folded to its
+--     constant, free after the first use;
+--   * in the CHECK constraints of the catalogue and the statements (clients, agencies, fees,
+--     statement_lines), written at human pace or by one INSERT per file: directly;
+--   * in the CHECK constraints of the payment path (payment_attempts, idempotency): through
+--     an IMMUTABLE PL/pgSQL rule (merchant_ref_ok, idem_key_ok). A CHECK is prepared again
+--     for every INSERT statement, and inlining an SQL function there cost about 45 µs per
+--     statement (20,000 single-row INSERTs from PL/pgSQL, PostgreSQL 15, a 2-core VM),
+--     while a PL/pgSQL rule cost about what the literal did.
+-- A CHECK is not re-validated when a limit changes: a new limit applies to new rows. The row
+-- rules run in CHECK constraints, in whatever session writes the row (an operator's psql has
+-- search_path "$user", public): they name the limits with their schema.
+
 -- The CHECK constraints of the payment path's tables are one per table, each calling an
 -- IMMUTABLE PL/pgSQL function that states the rules (payments_row, journals_row,
 -- receipts_row, receipt_documents_row). PostgreSQL prepares a table's CHECK constraints
@@ -50,13 +72,31 @@ CREATE FUNCTION payment_row_ok(p_order_ref text, p_status text, p_amount_vnd big
 RETURNS bool
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
-    RETURN length(p_order_ref) BETWEEN 1 AND 64
+    RETURN length(p_order_ref) BETWEEN 1 AND feegate.limits_order_ref_bytes_max()
        AND p_status IN ('created', 'pending', 'succeeded', 'failed', 'expired', 'cancelled',
                         'partially_refunded', 'refunded')
-       AND p_amount_vnd > 0 AND p_amount_vnd <= 1000000000000
+       AND p_amount_vnd > 0 AND p_amount_vnd <= feegate.limits_amount_vnd_max()
        AND jsonb_typeof(p_items) = 'array'
        AND p_locale IN ('vi', 'en')
        AND p_refunded_vnd >= 0 AND p_refunded_vnd <= p_amount_vnd;
+END
+$$;
+
+-- An Idempotency-Key: 1 to GW_IDEM_KEY_BYTES_MAX of [A-Za-z0-9_-] (a class and a length,
+-- no bounded repetition). For idem_lock and the idempotency table's CHECK.
+CREATE FUNCTION idem_key_ok(p_key text) RETURNS bool
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN p_key ~ '^[A-Za-z0-9_-]+$'
+       AND length(p_key) <= feegate.limits_idem_key_bytes_max();
+END
+$$;
+
+-- A checkout attempt's merchant_ref: at most GW_MERCHANT_REF_BYTES_MAX characters.
+CREATE FUNCTION merchant_ref_ok(p_merchant_ref text) RETURNS bool
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN length(p_merchant_ref) <= feegate.limits_merchant_ref_bytes_max();
 END
 $$;
 
@@ -95,8 +135,10 @@ $$;
 -- Catalogue -------------------------------------------------------------------------------
 
 CREATE TABLE clients (
-    id          text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]+$' AND length(id) <= 64),
-    secret      text NOT NULL CHECK (length(secret) BETWEEN 16 AND 128),
+    id          text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]+$' AND
+                                    length(id) <= limits_client_id_bytes_max()),
+    secret      text NOT NULL CHECK (length(secret) BETWEEN 16 AND
+                                                limits_client_secret_bytes_max()),
     webhook_url text CHECK (webhook_url ~ '^https?://'),
     name        text NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL DEFAULT now()
@@ -112,7 +154,8 @@ CREATE TABLE receipt_series (
 );
 
 CREATE TABLE agencies (
-    code             text PRIMARY KEY CHECK (code ~ '^[A-Z0-9_-]+$' AND length(code) <= 32),
+    code             text PRIMARY KEY CHECK (code ~ '^[A-Z0-9_-]+$' AND
+                                         length(code) <= limits_code_bytes_max()),
     name             text NOT NULL,
     tax_code         text NOT NULL CHECK (tax_code ~ '^[0-9]{10}(-[0-9]{3})?$'),
     address          text NOT NULL DEFAULT '',
@@ -133,10 +176,11 @@ CREATE TABLE treasury_accounts (
 -- for per-copy fees); otherwise one of the listed amounts.
 CREATE TABLE fees (
     agency_code     text NOT NULL REFERENCES agencies (code),
-    fee_code        text NOT NULL CHECK (fee_code ~ '^[A-Z0-9_-]+$' AND length(fee_code) <= 32),
+    fee_code        text NOT NULL CHECK (fee_code ~ '^[A-Z0-9_-]+$' AND
+                                         length(fee_code) <= limits_code_bytes_max()),
     name            text NOT NULL,
     amount_vnd_min  bigint NOT NULL CHECK (amount_vnd_min > 0),
-    amount_vnd_max  bigint NOT NULL CHECK (amount_vnd_max <= 1000000000000),
+    amount_vnd_max  bigint NOT NULL CHECK (amount_vnd_max <= limits_amount_vnd_max()),
     amounts_vnd     bigint[],
     amount_step_vnd bigint CHECK (amount_step_vnd > 0),
     PRIMARY KEY (agency_code, fee_code),
@@ -223,7 +267,7 @@ CREATE INDEX payments_order_ref ON payments (client_id, order_ref, created_at DE
 CREATE INDEX payments_expiry ON payments (expires_at) WHERE status IN ('created', 'pending');
 
 CREATE TABLE payment_attempts (
-    merchant_ref text PRIMARY KEY CHECK (length(merchant_ref) <= 40), -- FG + 20 hex
+    merchant_ref text PRIMARY KEY CHECK (merchant_ref_ok(merchant_ref)), -- FG + 20 hex
     payment_id   text NOT NULL, -- payments(id)
     channel      text NOT NULL, -- channels(code)
     created_at   timestamptz NOT NULL DEFAULT now(),
@@ -302,13 +346,11 @@ CREATE UNIQUE INDEX journals_payment_success ON journals (payment_id)
 
 CREATE INDEX journals_payment ON journals (payment_id);
 
--- Debit positive, credit negative. Foreign keys cost one query per row on the success path;
--- the rows here are written only by post_journal and receipts/outbox only by the success
--- path with the payment locked, so they are verified by ledger_check() instead.
+-- Debit positive, credit negative; written only by post_journal.
 CREATE TABLE postings (
     id           bigserial PRIMARY KEY,
-    journal_id   bigint NOT NULL, -- journals(id); no FK on the hot path, ledger_check verifies
-    account_code text NOT NULL, -- accounts(code); checked by post_journal and ledger_check
+    journal_id   bigint NOT NULL, -- journals(id)
+    account_code text NOT NULL, -- accounts(code)
     amount_vnd   bigint NOT NULL CHECK (amount_vnd <> 0)
 );
 
@@ -377,8 +419,7 @@ CREATE INDEX webhook_deliveries_outbox ON webhook_deliveries (outbox_id);
 -- advisory lock (idem_lock).
 CREATE TABLE idempotency (
     client_id      text NOT NULL, -- clients(id)
-    idem_key       text NOT NULL CHECK (idem_key ~ '^[A-Za-z0-9_-]+$' AND
-                                        length(idem_key) <= 255),
+    idem_key       text NOT NULL CHECK (idem_key_ok(idem_key)),
     request_sha256 text NOT NULL,
     http_status    int NOT NULL,
     body           text,
@@ -391,7 +432,6 @@ CREATE INDEX idempotency_created ON idempotency (created_at);
 -- Receipt documents (receipts.sql) --------------------------------------------------------
 
 -- Jobs are work, not evidence: claimed with a lease, deleted when the document is stored.
--- No foreign key: the row is written on the success path, right after its receipt.
 CREATE TABLE receipt_jobs (
     receipt_id  text PRIMARY KEY,
     created_at  timestamptz NOT NULL DEFAULT now(),
@@ -534,7 +574,8 @@ CREATE TABLE statement_lines (
     merchant_ref    text NOT NULL CHECK (merchant_ref ~ '^[A-Za-z0-9_.:/-]+$' AND
                                          length(merchant_ref) <= 64),
     provider_txn_id text NOT NULL CHECK (length(provider_txn_id) <= 64),
-    amount_vnd      bigint NOT NULL CHECK (amount_vnd > 0 AND amount_vnd <= 1000000000000),
+    amount_vnd      bigint NOT NULL CHECK (amount_vnd > 0 AND
+                                           amount_vnd <= limits_amount_vnd_max()),
     fee_vnd         bigint NOT NULL CHECK (fee_vnd >= 0 AND fee_vnd <= amount_vnd),
     status          text NOT NULL CHECK (status IN ('succeeded', 'failed')),
     booked_on       date NOT NULL,      -- the booking date in Vietnam
@@ -664,3 +705,102 @@ CREATE TABLE refund_messages (
     received_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- References ----------------------------------------------------------------------------------
+
+-- Every row a payment writes carries its foreign keys: a payment system's references are
+-- enforced when the row is written. ledger_check() (checks.sql) proves the same references
+-- after the fact, a second line of defence and the only one against a superuser who writes
+-- with session_replication_role = replica (which skips the keys' triggers as it skips every
+-- other trigger); it also runs on a schedule inside the gateway and before a day is closed.
+--
+-- Inserting the child looks the parent up and locks it FOR KEY SHARE until commit, so a
+-- concurrent DELETE (or a change of the key) of the parent waits for the writer, and then
+-- sees its row and is refused; the other way round, a writer that comes after a committed
+-- delete is refused (23503). A key share lock conflicts with no other key share lock and
+-- with no UPDATE that keeps the key, so payments of one client, agency or channel do not
+-- wait for each other, nor for an edit of the catalogue row. What it costs is one lookup by
+-- primary key per referencing row written (docs/benchmarks.md, "Foreign keys back on the
+-- payment's rows"); an UPDATE that keeps the key checks nothing.
+--
+-- Every key is plain (checked at the end of each statement, not deferrable) and ON DELETE
+-- RESTRICT ON UPDATE RESTRICT. The tables and their references:
+--   payments            client, agency, channel (NULL until checkout)
+--   payment_events      payment
+--   payment_attempts    payment, channel
+--   journals            payment (NULL for journals of no payment), the journal a reversal
+--                       or correction refers to
+--   postings            journal, account
+--   receipts            payment (NULL for a correction), agency, (template, series)
+--   receipt_jobs        receipt
+--   receipt_documents   receipt
+--   idempotency         client
+--   outbox              client, payment
+--   settlement_items    payment, journal, treasury account
+-- (refunds, refund_messages, receipt_links, receipt_marks, webhook_deliveries and the
+-- catalogue declare theirs in their tables above.) Deleting or renaming a referenced
+-- client, agency, channel or payment is answered by refuse_referenced (integrity.sql)
+-- before the key's 23503.
+
+ALTER TABLE payments
+    ADD CONSTRAINT payments_client_fk FOREIGN KEY (client_id) REFERENCES clients (id)
+        ON DELETE RESTRICT ON UPDATE RESTRICT,
+    ADD CONSTRAINT payments_agency_fk FOREIGN KEY (agency_code) REFERENCES agencies (code)
+        ON DELETE RESTRICT ON UPDATE RESTRICT,
+    ADD CONSTRAINT payments_channel_fk FOREIGN KEY (channel) REFERENCES channels (code)
+        ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE payment_events
+    ADD CONSTRAINT payment_events_payment_fk FOREIGN KEY (payment_id) REFERENCES payments (id)
+        ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE payment_attempts
+    ADD CONSTRAINT payment_attempts_payment_fk FOREIGN KEY (payment_id)
+        REFERENCES payments (id) ON DELETE RESTRICT ON UPDATE RESTRICT,
+    ADD CONSTRAINT payment_attempts_channel_fk FOREIGN KEY (channel) REFERENCES channels (code)
+        ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE journals
+    ADD CONSTRAINT journals_payment_fk FOREIGN KEY (payment_id) REFERENCES payments (id)
+        ON DELETE RESTRICT ON UPDATE RESTRICT,
+    ADD CONSTRAINT journals_ref_journal_fk FOREIGN KEY (ref_journal_id) REFERENCES journals (id)
+        ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE postings
+    ADD CONSTRAINT postings_journal_fk FOREIGN KEY (journal_id) REFERENCES journals (id)
+        ON DELETE RESTRICT ON UPDATE RESTRICT,
+    ADD CONSTRAINT postings_account_fk FOREIGN KEY (account_code) REFERENCES accounts (code)
+        ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE receipts
+    ADD CONSTRAINT receipts_payment_fk FOREIGN KEY (payment_id) REFERENCES payments (id)
+        ON DELETE RESTRICT ON UPDATE RESTRICT,
+    ADD CONSTRAINT receipts_agency_fk FOREIGN KEY (agency_code) REFERENCES agencies (code)
+        ON DELETE RESTRICT ON UPDATE RESTRICT,
+    ADD CONSTRAINT receipts_series_fk FOREIGN KEY (template, series)
+        REFERENCES receipt_series (template, series) ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE receipt_jobs
+    ADD CONSTRAINT receipt_jobs_receipt_fk FOREIGN KEY (receipt_id) REFERENCES receipts (id)
+        ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE receipt_documents
+    ADD CONSTRAINT receipt_documents_receipt_fk FOREIGN KEY (receipt_id)
+        REFERENCES receipts (id) ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE idempotency
+    ADD CONSTRAINT idempotency_client_fk FOREIGN KEY (client_id) REFERENCES clients (id)
+        ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE outbox
+    ADD CONSTRAINT outbox_client_fk FOREIGN KEY (client_id) REFERENCES clients (id)
+        ON DELETE RESTRICT ON UPDATE RESTRICT,
+    ADD CONSTRAINT outbox_payment_fk FOREIGN KEY (payment_id) REFERENCES payments (id)
+        ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE settlement_items
+    ADD CONSTRAINT settlement_items_payment_fk FOREIGN KEY (payment_id)
+        REFERENCES payments (id) ON DELETE RESTRICT ON UPDATE RESTRICT,
+    ADD CONSTRAINT settlement_items_journal_fk FOREIGN KEY (journal_id)
+        REFERENCES journals (id) ON DELETE RESTRICT ON UPDATE RESTRICT,
+    ADD CONSTRAINT settlement_items_treasury_fk FOREIGN KEY (treasury_account)
+        REFERENCES treasury_accounts (code) ON DELETE RESTRICT ON UPDATE RESTRICT;

@@ -47,7 +47,7 @@ END
 $$;
 
 -- Records one delivery attempt. Failure: retry after min(5 s * 2^(attempts-1), 1 h); after
--- the 40th attempt (GW_WEBHOOK_ATTEMPTS_MAX, which migration 002 makes it read) the row is
+-- the 40th attempt (GW_WEBHOOK_ATTEMPTS_MAX, read as limits_webhook_attempts_max()) the row is
 -- dead (dead_at set, no next attempt).
 CREATE FUNCTION outbox_result(id bigint, ok bool, http_status int, error text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
@@ -58,8 +58,9 @@ BEGIN
         attempts = o.attempts + 1,
         lease_until = NULL,
         delivered_at = CASE WHEN ok THEN now() END,
-        dead_at = CASE WHEN NOT ok AND o.attempts + 1 >= 40 THEN now() END,
-        next_attempt_at = CASE WHEN ok OR o.attempts + 1 >= 40 THEN NULL
+        dead_at = CASE WHEN NOT ok AND o.attempts + 1 >= limits_webhook_attempts_max() THEN now()
+                  END,
+        next_attempt_at = CASE WHEN ok OR o.attempts + 1 >= limits_webhook_attempts_max() THEN NULL
                                ELSE now() + least(3600, 5 * power(2, least(o.attempts, 20)))
                                             * interval '1 second' END,
         last_error = CASE WHEN ok THEN NULL ELSE left(error, 1000) END

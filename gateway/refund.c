@@ -51,6 +51,7 @@ struct rf_call {
     /* Recovery of a refund whose sender stopped before recording any answer ('sending'):
      * the reservation's send document, to send it if the provider has never heard of it. */
     bool sending;
+    bool resent; /* sent by recovery: a refusal may be the provider's duplicate check */
     json_t *send;
     int64_t created_unix;
     char refund_id[48];
@@ -147,7 +148,14 @@ static void rf_answer(void *arg, const struct gw_provider_answer *a)
                     c->ch->ops->name);
         c->query = false;
         c->sending = false;
+        c->resent = true;
         rf_send(c, c->send);
+        return;
+    }
+    if (c->resent && a->answered && a->err == GW_OK && a->refund.outcome == GW_REFUND_REJECTED) {
+        /* MoMo refuses a reused orderId (41): had the first request reached it after all, a
+         * refusal here would release money MoMo has paid out. Not final: the query decides. */
+        rf_record(c, "pending", &a->refund, a->raw);
         return;
     }
     if (!a->answered) {

@@ -945,8 +945,10 @@ static enum gw_err vnpay_refund_query_build(const struct gw_adapter_config *cfg,
 
 /* The querydr answer about a refund (docs/providers.md#vnpay-querydr,
  * docs/providers.md#vnpay-codes): type 02 or 03 with status 00 is refunded, with 09 refused at the
- * bank; anything else (05 and 06 in progress, or still the payment itself, type 01) stays pending,
- * and so do 91 and the codes that mean "ask again": never rejected on a guess. vnp_TransactionNo
+ * bank; still the paid payment itself (type 01, status 00) is GW_REFUND_NOT_FOUND: VNPAY has no
+ * refund of this charge, and the gateway asks only about a charge's only refund; anything else
+ * (05 and 06 in progress) stays pending, and so do 91 and the codes that mean "ask again": never
+ * rejected on a guess. vnp_TransactionNo
  * there is the charge's, not the refund's, so the refund keeps the number its own answer gave, if
  * any. */
 static enum gw_err vnpay_refund_query_parse(const struct gw_adapter_config *cfg,
@@ -981,6 +983,8 @@ static enum gw_err vnpay_refund_query_parse(const struct gw_adapter_config *cfg,
         } else if (strcmp(ts, "09") == 0) {
             out->outcome = GW_REFUND_REJECTED;
         }
+    } else if (cls == VNPAY_API_OK && strcmp(type, "01") == 0 && strcmp(ts, "00") == 0) {
+        out->outcome = GW_REFUND_NOT_FOUND;
     }
     const char *code = cls == VNPAY_API_OK ? ts : rc;
     if (err == GW_OK && code != NULL) {

@@ -622,9 +622,9 @@ static void test_refund_query_answer(void **state)
                      GW_REFUND_PENDING);
     assert_int_equal(vt_refund_query(t, (struct vt_answer){ "00", "03", "06", true }, GW_OK),
                      GW_REFUND_PENDING);
-    /* Still the payment itself (the refund not visible yet): pending, even though paid. */
+    /* Still the payment itself: VNPAY has no refund of this charge (never a refusal). */
     assert_int_equal(vt_refund_query(t, (struct vt_answer){ "00", "01", "00", true }, GW_OK),
-                     GW_REFUND_PENDING);
+                     GW_REFUND_NOT_FOUND);
     assert_int_equal(vt_refund_query(t, (struct vt_answer){ "91", "", "", true }, GW_OK),
                      GW_REFUND_PENDING);
     assert_int_equal(

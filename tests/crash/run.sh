@@ -390,6 +390,7 @@ round() { # n kind
         kill -KILL "$SIM_PID" && fired=1
         wait "$SIM_PID" 2>/dev/null || true
         echo "simulator restarted -" >>"$WORK/acks.txt" # what it approved before is forgotten
+        : >"$WORK/refund-todo.txt"
         sleep_ms "$(rand_ms 100 1000)"
         start_banksim
         ;;
@@ -591,6 +592,12 @@ rc=0
 [ "$LEDGER_VERIFY" = ok ] || { say "FAILED: ledger verify"; rc=1; }
 [ "$ACKED" -gt 0 ] || { say "FAILED: no payment was acknowledged"; rc=1; }
 [ "$REFUNDS_ACKED" -gt 0 ] || { say "FAILED: no refund was acknowledged"; rc=1; }
+# In a sanitizer build (BUILD_DIR=build-asan) a report in any child's log fails the run.
+if grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK"/gateway.log \
+    "$WORK"/banksim.log "$WORK"/loadgen.log "$WORK"/sink.log 2>/dev/null; then
+    say "FAILED: a sanitizer report in the logs above"
+    rc=1
+fi
 if [ "$FAULTS" -ge "${#KINDS[@]}" ]; then
     for k in "${KINDS[@]}"; do
         [ "${INJECTED[$k]:-0}" -gt 0 ] || { say "FAILED: fault $k was never injected"; rc=1; }

@@ -144,8 +144,10 @@ static void rf_answer(void *arg, const struct gw_provider_answer *a)
         /* The gateway stopped between reserving this refund and sending it: the provider
          * has no refund with its reference, so it is sent now, once, with that reference
          * (the provider deduplicates by it). docs/reliability.md#findings */
-        gw_log_warn("refund_never_sent", "\"refund_id\":\"%s\",\"channel\":\"%s\"", c->refund_id,
-                    c->ch->ops->name);
+        char raw[300];
+        gw_log_warn("refund_never_sent",
+                    "\"refund_id\":\"%s\",\"channel\":\"%s\",\"query_answer\":\"%s\"", c->refund_id,
+                    c->ch->ops->name, gw_log_esc(raw, sizeof(raw), a->raw != NULL ? a->raw : ""));
         c->query = false;
         c->sending = false;
         c->resent = true;

@@ -107,6 +107,9 @@ struct th_gateway {
     char ini_path[160];
     /* Set before th_gateway_start: lines appended to feegate.ini (NULL: none). Borrowed. */
     const char *ini_extra;
+    /* Set before th_gateway_start: one NAME=VALUE added to its environment, which otherwise
+     * has no FEEGATE_ variable (FEEGATE_FAULT=..., docs/reliability.md). NULL: none. Borrowed. */
+    const char *env_extra;
 };
 
 /* Starts feegate-banksim on a free loopback port; auto_mode "approve", "decline" or NULL

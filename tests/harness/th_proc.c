@@ -379,14 +379,15 @@ static enum gw_err th_wait_healthy(struct th_proc *p, const char *base_url)
     return GW_ERR_TIMEOUT;
 }
 
-/* Prepares p's directory and log, spawns argv and waits for /healthz. */
+/* Prepares p's directory and log, spawns argv (with env_extra, NAME=VALUE or NULL, added to
+ * its environment) and waits for /healthz. */
 static enum gw_err th_proc_start(struct th_proc *p, const char *name, const struct th_argv *argv,
-                                 const char *base_url)
+                                 const char *base_url, const char *env_extra)
 {
     (void)snprintf(p->name, sizeof(p->name), "%s", name);
     (void)snprintf(p->log_path, sizeof(p->log_path), "%s/%s.log", p->dir, name);
     struct th_env env;
-    th_env_init(&env, NULL);
+    th_env_init(&env, env_extra);
     enum gw_err err = th_spawn(p, argv, &env);
     if (err != GW_OK) {
         return err;
@@ -426,7 +427,7 @@ enum gw_err th_banksim_start_args(struct th_banksim *bs, const char *const *extr
     for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++) {
         th_argv_add(&a, extra_args[i]);
     }
-    return th_proc_start(&bs->proc, "banksim", &a, bs->url);
+    return th_proc_start(&bs->proc, "banksim", &a, bs->url, NULL);
 }
 
 static enum gw_err th_write_ini(const struct th_gateway *gw, const struct th_db *db,
@@ -461,9 +462,11 @@ enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
                              const struct th_banksim *bs)
 {
     const char *ini_extra = gw->ini_extra;
+    const char *env_extra = gw->env_extra;
     int port = gw->port; /* a test may choose it before (the simulator must know it) */
     memset(gw, 0, sizeof(*gw));
     gw->ini_extra = ini_extra;
+    gw->env_extra = env_extra;
     enum gw_err err = th_mkdtemp(gw->proc.dir, sizeof(gw->proc.dir), "fg-gateway");
     if (err != GW_OK) {
         return err;
@@ -481,7 +484,7 @@ enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
     th_argv_add(&a, "serve");
     th_argv_add(&a, "-c");
     th_argv_add(&a, gw->ini_path);
-    err = th_proc_start(&gw->proc, "gateway", &a, gw->url);
+    err = th_proc_start(&gw->proc, "gateway", &a, gw->url, gw->env_extra);
     if (err == GW_OK) {
         th_portal_use(gw->url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
     }

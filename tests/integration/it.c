@@ -17,9 +17,11 @@ struct it_env it;
 
 int it_start(const char *auto_mode, const char *webhook_url)
 {
-    const char *ini_extra = it.gw.ini_extra; /* the one setting a test may make before */
+    const char *ini_extra = it.gw.ini_extra; /* the settings a test may make before */
+    const char *env_extra = it.gw.env_extra;
     memset(&it, 0, sizeof(it));
     it.gw.ini_extra = ini_extra;
+    it.gw.env_extra = env_extra;
     it.db.webhook_url = webhook_url;
     if (th_db_start(&it.db) != GW_OK) {
         return -1;

@@ -88,10 +88,11 @@ int th_ledger_check(const struct th_db *db);
 /* ---- child processes ---- */
 
 struct th_proc {
-    pid_t pid;          /* 0 when not running */
-    char name[32];      /* "gateway", "banksim", for messages */
-    char dir[64];       /* its temporary directory (log, config) */
-    char log_path[128]; /* its stdout and stderr */
+    pid_t pid;             /* 0 when not running */
+    char name[32];         /* "gateway", "banksim", for messages */
+    char dir[64];          /* its temporary directory (log, config) */
+    char log_path[128];    /* its stdout and stderr */
+    const char *env_extra; /* NAME=VALUE added to its environment at start, or NULL; borrowed */
 };
 
 struct th_banksim {

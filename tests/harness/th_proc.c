@@ -379,15 +379,15 @@ static enum gw_err th_wait_healthy(struct th_proc *p, const char *base_url)
     return GW_ERR_TIMEOUT;
 }
 
-/* Prepares p's directory and log, spawns argv (with env_extra, NAME=VALUE or NULL, added to
- * its environment) and waits for /healthz. */
+/* Prepares p's directory and log, spawns argv (with p->env_extra added to its environment)
+ * and waits for /healthz. */
 static enum gw_err th_proc_start(struct th_proc *p, const char *name, const struct th_argv *argv,
-                                 const char *base_url, const char *env_extra)
+                                 const char *base_url)
 {
     (void)snprintf(p->name, sizeof(p->name), "%s", name);
     (void)snprintf(p->log_path, sizeof(p->log_path), "%s/%s.log", p->dir, name);
     struct th_env env;
-    th_env_init(&env, env_extra);
+    th_env_init(&env, p->env_extra);
     enum gw_err err = th_spawn(p, argv, &env);
     if (err != GW_OK) {
         return err;
@@ -427,7 +427,7 @@ enum gw_err th_banksim_start_args(struct th_banksim *bs, const char *const *extr
     for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++) {
         th_argv_add(&a, extra_args[i]);
     }
-    return th_proc_start(&bs->proc, "banksim", &a, bs->url, NULL);
+    return th_proc_start(&bs->proc, "banksim", &a, bs->url);
 }
 
 static enum gw_err th_write_ini(const struct th_gateway *gw, const struct th_db *db,
@@ -484,7 +484,8 @@ enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
     th_argv_add(&a, "serve");
     th_argv_add(&a, "-c");
     th_argv_add(&a, gw->ini_path);
-    err = th_proc_start(&gw->proc, "gateway", &a, gw->url, gw->env_extra);
+    gw->proc.env_extra = gw->env_extra;
+    err = th_proc_start(&gw->proc, "gateway", &a, gw->url);
     if (err == GW_OK) {
         th_portal_use(gw->url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
     }

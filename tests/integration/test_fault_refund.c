@@ -44,7 +44,10 @@ static void paid_payment(char id[40])
     assert_string_equal(status, "succeeded");
 }
 
-static long long refund_int(const char *payment_id, const char *what)
+static char payment_id[40]; /* the test's payment */
+
+/* what, of the payment's refund f. */
+static long long refund_int(const char *what)
 {
     char sql[300];
     (void)snprintf(sql, sizeof(sql), "SELECT %s FROM feegate.refunds f WHERE f.payment_id = '%s'",
@@ -55,7 +58,7 @@ static long long refund_int(const char *payment_id, const char *what)
 static void test_refund_never_sent_is_sent_by_recovery(void **state)
 {
     (void)state;
-    char id[40];
+    char *id = payment_id;
     paid_payment(id);
     char path[96];
     (void)snprintf(path, sizeof(path), "/v1/payments/%s/refunds", id);
@@ -71,10 +74,10 @@ static void test_refund_never_sent_is_sent_by_recovery(void **state)
     }
     assert_false(th_proc_alive(&it.gw.proc));
     (void)th_gateway_stop(&it.gw); /* reaps it: killed by SIGKILL, on purpose */
-    assert_int_equal(refund_int(id, "count(*)"), 1);
-    assert_int_equal(refund_int(id, "(f.status = 'sending')::int"), 1);
-    assert_int_equal(refund_int(id, "(SELECT count(*) FROM feegate.refund_messages m "
-                                    "WHERE m.refund_id = f.id)"),
+    assert_int_equal(refund_int("count(*)"), 1);
+    assert_int_equal(refund_int("(f.status = 'sending')::int"), 1);
+    assert_int_equal(refund_int("(SELECT count(*) FROM feegate.refund_messages m "
+                                "WHERE m.refund_id = f.id)"),
                      0);
 
     /* Its lease over and its query due (refund_due waits 60 s for a sender that stopped). */
@@ -87,17 +90,17 @@ static void test_refund_never_sent_is_sent_by_recovery(void **state)
     it.gw.env_extra = NULL;
     assert_int_equal(th_gateway_start(&it.gw, &it.db, &it.bs), GW_OK);
 
-    for (int i = 0; i < POLLS_MAX && refund_int(id, "(f.status = 'succeeded')::int") == 0; i++) {
+    for (int i = 0; i < POLLS_MAX && refund_int("(f.status = 'succeeded')::int") == 0; i++) {
         usleep(100 * 1000);
     }
-    assert_int_equal(refund_int(id, "(f.status = 'succeeded')::int"), 1);
+    assert_int_equal(refund_int("(f.status = 'succeeded')::int"), 1);
     /* Sent once: the one answer kept is the refund's (the query's "not found" is in the
      * gateway's log, refund_never_sent). */
-    assert_int_equal(refund_int(id, "(SELECT count(*) FROM feegate.refund_messages m "
-                                    "WHERE m.refund_id = f.id)"),
+    assert_int_equal(refund_int("(SELECT count(*) FROM feegate.refund_messages m "
+                                "WHERE m.refund_id = f.id)"),
                      1);
-    assert_int_equal(refund_int(id, "(SELECT count(*) FROM feegate.refund_messages m "
-                                    "WHERE m.refund_id = f.id AND m.source = 'refund')"),
+    assert_int_equal(refund_int("(SELECT count(*) FROM feegate.refund_messages m "
+                                "WHERE m.refund_id = f.id AND m.source = 'refund')"),
                      1);
     (void)snprintf(sql, sizeof(sql), "SELECT refunded_vnd FROM feegate.payments WHERE id = '%s'",
                    id);
@@ -107,7 +110,7 @@ static void test_refund_never_sent_is_sent_by_recovery(void **state)
     assert_int_equal(th_portal("POST", path, body, "fault-refund-1", &r), GW_OK);
     assert_int_equal(r.status, 201);
     th_resp_release(&r);
-    assert_int_equal(refund_int(id, "count(*)"), 1);
+    assert_int_equal(refund_int("count(*)"), 1);
     it_assert_ledger_ok();
 }
 

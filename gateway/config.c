@@ -80,6 +80,12 @@ static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *
     if (strcmp(k, "connections_per_address_max") == 0) {
         return parse_int(v, 1, GW_HTTP_CONNECTIONS_MAX, &cfg->connections_per_addr_max, k, eb);
     }
+    if (strcmp(k, "tls_cert_file") == 0) {
+        return copy_value(cfg->tls_cert_file, sizeof(cfg->tls_cert_file), v, k, eb);
+    }
+    if (strcmp(k, "tls_key_file") == 0) {
+        return copy_value(cfg->tls_key_file, sizeof(cfg->tls_key_file), v, k, eb);
+    }
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [server]", k);
 }
 
@@ -151,6 +157,9 @@ static enum gw_err set_channel(struct gw_channel_config *ch, const char *k, cons
     }
     if (strcmp(k, "server_ip") == 0) {
         return copy_value(ch->server_ip, sizeof(ch->server_ip), v, k, eb);
+    }
+    if (strcmp(k, "ca_file") == 0) {
+        return copy_value(ch->ca_file, sizeof(ch->ca_file), v, k, eb);
     }
     if (strcmp(k, "maintenance") == 0) {
         enum gw_err err = copy_value(ch->maintenance, sizeof(ch->maintenance), v, k, eb);
@@ -447,8 +456,13 @@ enum gw_err gw_config_load(const char *path, struct gw_config *cfg, struct gw_er
     if ((cfg->receipt_cert[0] == '\0') != (cfg->receipt_key[0] == '\0')) {
         return gw_fail(eb, GW_ERR_INVALID, "[receipts] needs both cert and key, or neither");
     }
+    if ((cfg->tls_cert_file[0] == '\0') != (cfg->tls_key_file[0] == '\0')) {
+        return gw_fail(eb, GW_ERR_INVALID,
+                       "[server] needs both tls_cert_file and tls_key_file, or neither");
+    }
     if (cfg->public_url[0] == '\0') {
-        (void)snprintf(cfg->public_url, sizeof(cfg->public_url), "http://%s:%d", cfg->listen_host,
+        (void)snprintf(cfg->public_url, sizeof(cfg->public_url), "%s://%s:%d",
+                       cfg->tls_cert_file[0] != '\0' ? "https" : "http", cfg->listen_host,
                        cfg->listen_port);
     }
     if (cfg->loops == 0) {

@@ -30,6 +30,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "request.h"
+#include "tls.h"
 
 #include "banned.h"
 
@@ -232,7 +233,9 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg)
 {
     struct guard_loop *gl = arg;
     register_pending(-1, 0, gl);
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct gw_listener_tls *tls = gl->loop->srv->tls;
+    struct bufferevent *bev = tls != NULL ? gw_listener_tls_bev_new(tls, base)
+                                          : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (bev != NULL) {
         bufferevent_incref(bev);
         gl->pending = bev;

@@ -33,6 +33,7 @@ struct gw_receipt_worker;
 struct gw_httpc;
 struct gw_recovery;
 struct gw_refunds;
+struct gw_listener_tls;
 
 enum gw_route {
     GW_ROUTE_OTHER,
@@ -105,6 +106,7 @@ struct gw_server {
     /* routing.c: channels and keys as last (re)loaded; the two before, freed later. */
     _Atomic(struct gw_config *) live;
     struct gw_config *live_old[2];
+    struct gw_listener_tls *tls; /* tls.c: the listener's TLS, NULL when it speaks plain HTTP */
 };
 
 /* One request. Lives in its own arena; freed by gw_reply*. */
@@ -114,6 +116,7 @@ struct gw_ctx {
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     bool cancelled; /* the client went away: never touch req again */
+    bool tls;       /* it came over TLS (the answer then carries HSTS) */
     enum gw_route route;
     int64_t start_us;
     int method;      /* enum evhttp_cmd_type */

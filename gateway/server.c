@@ -29,6 +29,8 @@
 #include "httpc.h"
 #include "receipt_worker.h"
 #include "request.h"
+#include "routing.h"
+#include "tls.h"
 
 #include "banned.h"
 
@@ -149,6 +151,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
     ctx->method = (int)evhttp_request_get_command(req);
     ctx->uri = evhttp_request_get_uri(req);
     ctx->route = GW_ROUTE_OTHER;
+    ctx->tls = gw_conn_is_tls(ctx->evcon);
     loop->inflight++;
     evhttp_connection_set_closecb(ctx->evcon, ctx_closed, ctx);
     gw_conn_guard_request_read(loop, req);
@@ -332,6 +335,19 @@ static void jobs_reload(struct gw_server *srv)
     }
 }
 
+/* SIGHUP, in the signal thread: the listener's certificate and key, from the files the
+ * configuration names now; a bad pair keeps the previous one (tls.c logs why). */
+static void tls_reload(struct gw_server *srv)
+{
+    if (srv->tls != NULL) {
+        const struct gw_config *cfg = gw_live_config(srv);
+        struct gw_errbuf eb = { .msg = "" };
+        enum gw_err err =
+            gw_listener_tls_reload(srv->tls, cfg->tls_cert_file, cfg->tls_key_file, &eb);
+        (void)err; /* logged by tls.c; the previous certificate stays */
+    }
+}
+
 static void wait_for_signal(struct gw_server *srv)
 {
     sigset_t set;
@@ -347,6 +363,7 @@ static void wait_for_signal(struct gw_server *srv)
         if (sig == SIGHUP) {
             gw_log_info("reload_requested", NULL);
             gw_routing_reload(srv);
+            tls_reload(srv);
             jobs_reload(srv);
             continue;
         }
@@ -394,7 +411,14 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
     srv->started_ms = gw_now_ms();
     GW_ASSERT(pthread_mutex_init(&srv->clients_lock, NULL) == 0);
     raise_fd_limit();
+    if (cfg->tls_cert_file[0] != '\0' &&
+        gw_listener_tls_new(cfg->tls_cert_file, cfg->tls_key_file, &srv->tls, eb) != GW_OK) {
+        gw_routing_free(srv);
+        gw_xfree(srv);
+        return GW_ERR_INVALID;
+    }
     if (gw_conn_guard_init(cfg->connections_per_addr_max, eb) != GW_OK) {
+        gw_listener_tls_free(srv->tls);
         gw_routing_free(srv);
         gw_xfree(srv);
         return GW_ERR_IO;
@@ -426,8 +450,10 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
         }
     }
     if (err == GW_OK) {
-        gw_log_info("listening", "\"listen\":\"%s:%d\",\"loops\":%d,\"public_url\":\"%s\"",
-                    cfg->listen_host, cfg->listen_port, srv->n_loops, cfg->public_url);
+        gw_log_info("listening",
+                    "\"listen\":\"%s:%d\",\"tls\":%s,\"loops\":%d,\"public_url\":\"%s\"",
+                    cfg->listen_host, cfg->listen_port, srv->tls != NULL ? "true" : "false",
+                    srv->n_loops, cfg->public_url);
         wait_for_signal(srv);
     }
     for (int i = 0; i < started; i++) {
@@ -443,6 +469,7 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
     gw_xfree(srv->clients_old);
     gw_routing_free(srv);
     gw_conn_guard_free();
+    gw_listener_tls_free(srv->tls);
     gw_xfree(srv);
     if (err == GW_OK) {
         gw_log_info("stopped", NULL);

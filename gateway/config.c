@@ -54,22 +54,27 @@ static enum gw_err parse_int(const char *v, int lo, int hi, int *out, const char
     return GW_OK;
 }
 
-static enum gw_err parse_listen(struct gw_config *cfg, const char *v, struct gw_errbuf *eb)
+/* host:port into host (256 bytes) and *port; key names the setting in the message. */
+static enum gw_err parse_listen(char host[256], int *port, const char *v, const char *key,
+                                struct gw_errbuf *eb)
 {
     const char *colon = strrchr(v, ':');
-    if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(cfg->listen_host)) {
-        return gw_fail(eb, GW_ERR_INVALID, "listen must be host:port, not \"%s\"", v);
+    if (colon == NULL || colon == v || (size_t)(colon - v) >= 256) {
+        return gw_fail(eb, GW_ERR_INVALID, "%s must be host:port, not \"%s\"", key, v);
     }
-    memcpy(cfg->listen_host, v, (size_t)(colon - v));
-    cfg->listen_host[colon - v] = '\0';
-    return parse_int(colon + 1, 0, 65535, &cfg->listen_port, "listen port", eb);
+    memcpy(host, v, (size_t)(colon - v));
+    host[colon - v] = '\0';
+    return parse_int(colon + 1, 0, 65535, port, key, eb);
 }
 
 static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *v,
                               struct gw_errbuf *eb)
 {
     if (strcmp(k, "listen") == 0) {
-        return parse_listen(cfg, v, eb);
+        return parse_listen(cfg->listen_host, &cfg->listen_port, v, k, eb);
+    }
+    if (strcmp(k, "tls_listen") == 0) {
+        return parse_listen(cfg->tls_listen_host, &cfg->tls_listen_port, v, k, eb);
     }
     if (strcmp(k, "public_url") == 0) {
         return copy_value(cfg->public_url, sizeof(cfg->public_url), v, k, eb);
@@ -460,10 +465,15 @@ enum gw_err gw_config_load(const char *path, struct gw_config *cfg, struct gw_er
         return gw_fail(eb, GW_ERR_INVALID,
                        "[server] needs both tls_cert_file and tls_key_file, or neither");
     }
+    if (cfg->tls_listen_host[0] != '\0' && cfg->tls_cert_file[0] == '\0') {
+        return gw_fail(eb, GW_ERR_INVALID,
+                       "[server] tls_listen needs tls_cert_file and tls_key_file");
+    }
     if (cfg->public_url[0] == '\0') {
         (void)snprintf(cfg->public_url, sizeof(cfg->public_url), "%s://%s:%d",
-                       cfg->tls_cert_file[0] != '\0' ? "https" : "http", cfg->listen_host,
-                       cfg->listen_port);
+                       cfg->tls_cert_file[0] != '\0' && cfg->tls_listen_host[0] == '\0' ? "https"
+                                                                                        : "http",
+                       cfg->listen_host, cfg->listen_port);
     }
     if (cfg->loops == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -66,9 +66,12 @@ struct gw_config {
      * clients share one address (default GW_HTTP_CONNECTIONS_PER_ADDR_MAX) */
     int connections_per_addr_max;
     /* [server] tls_cert_file, tls_key_file: PEM paths; set, the listener speaks only TLS
-     * (gateway/tls.c), and both files are read again on SIGHUP. */
+     * (gateway/tls.c), and both files are read again on SIGHUP. With tls_listen as well,
+     * `listen` stays plain HTTP and tls_listen is a second listener, for TLS. */
     char tls_cert_file[GW_CONFIG_VALUE_BYTES];
     char tls_key_file[GW_CONFIG_VALUE_BYTES];
+    char tls_listen_host[256]; /* "": none */
+    int tls_listen_port;
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

@@ -75,8 +75,10 @@ struct gw_loop {
     int index;
     struct gw_server *srv;
     struct event_base *base;
-    struct evhttp *http;
+    struct evhttp *http; /* on [server] listen */
     struct evconnlistener *listener;
+    struct evhttp *http_tls; /* on [server] tls_listen, or NULL */
+    struct evconnlistener *listener_tls;
     struct gw_db_pool *db;
     pthread_t thread;
     struct event *drain_ev;

@@ -174,16 +174,15 @@ static void dispatch(struct evhttp_request *req, void *arg)
     gw_reply_error(ctx, 404, "not_found", "no such resource");
 }
 
-static struct evconnlistener *listen_reuseport(struct gw_loop *loop, struct gw_errbuf *eb)
+static struct evconnlistener *listen_reuseport(struct gw_loop *loop, const char *host, int port,
+                                               struct gw_errbuf *eb)
 {
-    const struct gw_config *cfg = &loop->srv->cfg;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)cfg->listen_port);
-    if (inet_pton(AF_INET, cfg->listen_host, &sa.sin_addr) != 1) {
-        (void)gw_fail(eb, GW_ERR_INVALID, "listen host must be an IPv4 address, not \"%s\"",
-                      cfg->listen_host);
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        (void)gw_fail(eb, GW_ERR_INVALID, "listen host must be an IPv4 address, not \"%s\"", host);
         return NULL;
     }
     unsigned flags =
@@ -191,10 +190,37 @@ static struct evconnlistener *listen_reuseport(struct gw_loop *loop, struct gw_e
     struct evconnlistener *l = evconnlistener_new_bind(
         loop->base, NULL, NULL, flags, GW_HTTP_BACKLOG, (struct sockaddr *)&sa, sizeof(sa));
     if (l == NULL) {
-        (void)gw_fail(eb, GW_ERR_IO, "could not listen on %s:%d: %s", cfg->listen_host,
-                      cfg->listen_port, GW_STRERROR(errno));
+        (void)gw_fail(eb, GW_ERR_IO, "could not listen on %s:%d: %s", host, port,
+                      GW_STRERROR(errno));
     }
     return l;
+}
+
+/* An evhttp of the loop, with the server's limits, dispatching to the route table, on a new
+ * listener of host:port. */
+static struct evhttp *http_new(struct gw_loop *loop, const char *host, int port,
+                               struct evconnlistener **listener, struct gw_errbuf *eb)
+{
+    struct evhttp *http = evhttp_new(loop->base);
+    GW_ASSERT(http != NULL);
+    /* No libevent default is trusted: its header and body sizes are unlimited
+     * (docs/architecture.md#principles, 9). */
+    evhttp_set_max_headers_size(http, GW_HTTP_HEADERS_BYTES_MAX);
+    evhttp_set_max_body_size(http, GW_HTTP_BODY_BYTES_MAX);
+    evhttp_set_timeout(http, GW_HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+    evhttp_set_default_content_type(http, "application/json");
+    evhttp_set_gencb(http, dispatch, loop);
+    *listener = listen_reuseport(loop, host, port, eb);
+    if (*listener == NULL) {
+        return http; /* freed with the loop */
+    }
+    if (evhttp_bind_listener(http, *listener) == NULL) {
+        evconnlistener_free(*listener);
+        *listener = NULL;
+        (void)gw_fail(eb, GW_ERR_IO, "could not attach the listener");
+    }
+    return http;
 }
 
 static void drain_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -226,6 +252,9 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     if (loop->listener != NULL) {
         evconnlistener_disable(loop->listener);
     }
+    if (loop->listener_tls != NULL) {
+        evconnlistener_disable(loop->listener_tls);
+    }
     if (loop->index == 0) {
         const struct gw_app *app = loop->srv->app;
         for (size_t i = 0; i < app->n_jobs; i++) {
@@ -249,22 +278,16 @@ static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
         return err;
     }
     loop->httpc = gw_httpc_new(loop->base);
-    loop->http = evhttp_new(loop->base);
-    GW_ASSERT(loop->http != NULL);
-    /* No libevent default is trusted: its header and body sizes are unlimited
-     * (docs/architecture.md#principles, 9). */
-    evhttp_set_max_headers_size(loop->http, GW_HTTP_HEADERS_BYTES_MAX);
-    evhttp_set_max_body_size(loop->http, GW_HTTP_BODY_BYTES_MAX);
-    evhttp_set_timeout(loop->http, GW_HTTP_TIMEOUT_S);
-    evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-    evhttp_set_default_content_type(loop->http, "application/json");
-    evhttp_set_gencb(loop->http, dispatch, loop);
-    loop->listener = listen_reuseport(loop, eb);
+    loop->http = http_new(loop, cfg->listen_host, cfg->listen_port, &loop->listener, eb);
     if (loop->listener == NULL) {
         return GW_ERR_IO;
     }
-    if (evhttp_bind_listener(loop->http, loop->listener) == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not attach the listener");
+    if (cfg->tls_listen_host[0] != '\0') {
+        loop->http_tls =
+            http_new(loop, cfg->tls_listen_host, cfg->tls_listen_port, &loop->listener_tls, eb);
+        if (loop->listener_tls == NULL) {
+            return GW_ERR_IO;
+        }
     }
     gw_conn_guard_attach(loop);
     loop->drain_ev = event_new(loop->base, -1, 0, drain_cb, loop);
@@ -278,6 +301,9 @@ static void loop_release(struct gw_loop *loop)
     gw_conn_guard_detach(loop);
     if (loop->http != NULL) {
         evhttp_free(loop->http); /* also frees the bound listener */
+    }
+    if (loop->http_tls != NULL) {
+        evhttp_free(loop->http_tls);
     }
     /* In this order: outgoing calls still pending fail and record it through the pool,
      * whose callbacks still find the outbox and recovery state alive. */
@@ -450,10 +476,13 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
         }
     }
     if (err == GW_OK) {
+        bool both = cfg->tls_listen_host[0] != '\0';
         gw_log_info("listening",
-                    "\"listen\":\"%s:%d\",\"tls\":%s,\"loops\":%d,\"public_url\":\"%s\"",
-                    cfg->listen_host, cfg->listen_port, srv->tls != NULL ? "true" : "false",
-                    srv->n_loops, cfg->public_url);
+                    "\"listen\":\"%s:%d\",\"tls\":%s,\"tls_listen\":\"%s:%d\",\"loops\":%d,"
+                    "\"public_url\":\"%s\"",
+                    cfg->listen_host, cfg->listen_port,
+                    srv->tls != NULL && !both ? "true" : "false", both ? cfg->tls_listen_host : "",
+                    both ? cfg->tls_listen_port : 0, srv->n_loops, cfg->public_url);
         wait_for_signal(srv);
     }
     for (int i = 0; i < started; i++) {

@@ -47,6 +47,26 @@ static char ini_gp[2048];
 static char gt_cert[192];
 static char gt_key[192];
 
+static int gp_tls_port; /* GP's second listener, [server] tls_listen */
+static char gp_tls_url[64];
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0) {
+        port = ntohs(sa.sin_port);
+    }
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    return port;
+}
+
 static void path_of(char *out, size_t cap, const char *name)
 {
     (void)snprintf(out, cap, "%s/%s", dir, name);
@@ -167,15 +187,23 @@ static int setup(void **state)
     if (th_gateway_start(&gt, &it.db, NULL) != GW_OK) {
         return -1;
     }
-    /* GP: plain HTTP; MoMo at SA with the test CA, ZaloPay at SB (a certificate for
-     * other.example) with the test CA too. Started last: th_portal speaks to it. */
+    /* GP: plain HTTP on `listen`, and TLS on a second listener (tls_listen, as the demo);
+     * MoMo at SA with the test CA, ZaloPay at SB (a certificate for other.example) with the
+     * test CA too. Started last: th_portal speaks to it. */
+    gp_tls_port = free_port();
+    (void)snprintf(gp_tls_url, sizeof(gp_tls_url), "https://127.0.0.1:%d", gp_tls_port);
+    char one_pem[192];
+    char one_key[192];
+    path_of(one_pem, sizeof(one_pem), "one.pem");
+    path_of(one_key, sizeof(one_key), "one.key");
     (void)snprintf(ini_gp, sizeof(ini_gp),
+                   "[server]\ntls_listen = 127.0.0.1:%d\ntls_cert_file = %s\ntls_key_file = %s\n"
                    "[channel.momo]\nmerchant_id = %s\nsecret = %s\nsecret2 = %s\n"
                    "endpoint_url = %s/momo/v2/gateway/api\nca_file = %s\n"
                    "[channel.zalopay]\nmerchant_id = %s\nsecret = %s\nsecret2 = %s\n"
                    "endpoint_url = %s/zalopay\nca_file = %s\n",
-                   MM_PARTNER, MM_SECRET, MM_ACCESS, it.bs.url, ca, ZP_APP, ZP_KEY1, ZP_KEY2,
-                   sb.url, ca);
+                   gp_tls_port, one_pem, one_key, MM_PARTNER, MM_SECRET, MM_ACCESS, it.bs.url, ca,
+                   ZP_APP, ZP_KEY1, ZP_KEY2, sb.url, ca);
     it.gw.ini_extra = ini_gp;
     return th_gateway_start(&it.gw, &it.db, NULL) == GW_OK ? 0 : -1;
 }
@@ -279,6 +307,22 @@ static void test_tls13_negotiated(void **state)
     assert_int_equal(p.serial, 0x1001);
 }
 
+/* GP's plain listener stays plain; its second listener speaks TLS 1.3. */
+static void test_second_listener(void **state)
+{
+    (void)state;
+    struct probe p;
+    tls_probe(gp_tls_port, TLS1_2_VERSION, TLS1_3_VERSION, &p);
+    assert_int_equal(p.version, TLS1_3_VERSION);
+    assert_int_equal(p.status, 200);
+    struct th_resp r;
+    char url[96];
+    (void)snprintf(url, sizeof(url), "%s/healthz", it.gw.url);
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    th_resp_release(&r);
+}
+
 static void test_tls11_refused_tls12_served(void **state)
 {
     (void)state;
@@ -332,7 +376,7 @@ static void get_expect(const char *base, const char *path, int status, bool tls)
     th_resp_release(&r);
 }
 
-/* Every kind of answer of both gateways: HSTS only from the TLS one. */
+/* Every kind of answer of both gateways and of GP's two listeners: HSTS only over TLS. */
 static void test_headers_every_answer(void **state)
 {
     (void)state;
@@ -531,6 +575,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls13_negotiated),
         cmocka_unit_test(test_tls11_refused_tls12_served),
+        cmocka_unit_test(test_second_listener),
         cmocka_unit_test(test_headers_every_answer),
         cmocka_unit_test(test_bank_over_tls),
         cmocka_unit_test(test_bank_wrong_host_refused),

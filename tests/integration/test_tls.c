@@ -3,7 +3,9 @@
  * serves TLS (certificate serial 0x1001, then 0x1002 after SIGHUP), GP plain HTTP. Two
  * simulators serve TLS: SA with a certificate for 127.0.0.1 from the test CA (MoMo), SB one
  * for another name only (ZaloPay). Shows: TLS 1.3 negotiated with ALPN http/1.1; a client
- * limited to TLS 1.1 refused, one limited to 1.2 served; HSTS over TLS only; the security
+ * limited to TLS 1.1 refused, one limited to 1.2 served; a second listener (tls_listen) beside
+ * a plain one; the per-address cap and the read deadline holding for handshakes; HSTS over
+ * TLS only; the security
  * headers on every kind of answer; a new certificate served after SIGHUP without a restart,
  * a broken one refused with the old one kept; a payment through a bank over TLS verified
  * with the channel's CA file; a bank whose certificate names another host, and one whose CA
@@ -31,13 +33,15 @@
 
 #include "banned.h"
 
-#define MM_PARTNER "MOMOFG01"
-#define MM_ACCESS  "mm-access-3c7a"
-#define MM_SECRET  "mm-secret-key-0e4f51"
-#define ZP_APP     "2553"
-#define ZP_KEY1    "zp-key1-9d2c7b"
-#define ZP_KEY2    "zp-key2-41e8a0"
-#define WAIT_MS    10000 /* bound of every wait for the gateway or a payment */
+#define MM_PARTNER  "MOMOFG01"
+#define MM_ACCESS   "mm-access-3c7a"
+#define MM_SECRET   "mm-secret-key-0e4f51"
+#define ZP_APP      "2553"
+#define ZP_KEY1     "zp-key1-9d2c7b"
+#define ZP_KEY2     "zp-key2-41e8a0"
+#define WAIT_MS     10000 /* bound of every wait for the gateway or a payment */
+#define GT_PER_ADDR 4     /* GT's connections_per_address_max */
+#define CUT_WAIT_MS 15000 /* the read deadline (GW_HTTP_REQUEST_READ_S) and some */
 
 static char dir[128];        /* the CA, certificates and keys */
 static struct th_gateway gt; /* TLS listener */
@@ -178,9 +182,10 @@ static int setup(void **state)
     path_of(gt_cert, sizeof(gt_cert), "gw.pem");
     path_of(gt_key, sizeof(gt_key), "gw.key");
     (void)snprintf(ini_gt, sizeof(ini_gt),
+                   "[server]\nconnections_per_address_max = %d\n"
                    "[channel.momo]\nmerchant_id = %s\nsecret = %s\nsecret2 = %s\n"
                    "endpoint_url = %s/momo/v2/gateway/api\n",
-                   MM_PARTNER, MM_SECRET, MM_ACCESS, it.bs.url);
+                   GT_PER_ADDR, MM_PARTNER, MM_SECRET, MM_ACCESS, it.bs.url);
     gt.ini_extra = ini_gt;
     gt.tls_cert = gt_cert;
     gt.tls_key = gt_key;
@@ -335,6 +340,40 @@ static void test_tls11_refused_tls12_served(void **state)
     assert_string_equal(p.alpn, "http/1.1");
     assert_int_equal(p.status, 200);
     assert_true(th_proc_alive(&gt.proc));
+}
+
+/* The caps and the read deadline hold for TLS: GT_PER_ADDR connections that never say hello
+ * fill the address's share, the next handshake is cut, and each idle one is cut at the
+ * deadline, after which handshakes succeed again. */
+static void test_caps_and_deadline_hold_for_tls(void **state)
+{
+    (void)state;
+    int fds[GT_PER_ADDR];
+    for (int i = 0; i < GT_PER_ADDR; i++) {
+        fds[i] = connect_port(gt.port);
+    }
+    usleep(300 * 1000); /* the guard registers a connection when the next comes, or at once */
+    struct probe p;
+    tls_probe(gt.port, TLS1_2_VERSION, TLS1_3_VERSION, &p);
+    assert_int_equal(p.version, 0);
+    fprintf(stderr, "over the per-address cap: %s\n", p.reason);
+    /* Not one byte of a handshake: each is closed by the gateway at the read deadline. */
+    struct timeval tv = { .tv_sec = CUT_WAIT_MS / 1000, .tv_usec = 0 };
+    for (int i = 0; i < GT_PER_ADDR; i++) {
+        assert_int_equal(setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+        char c;
+        assert_int_equal(recv(fds[i], &c, 1, 0), 0);
+        (void)close(fds[i]);
+    }
+    for (int waited = 0; waited <= WAIT_MS; waited += 100) {
+        tls_probe(gt.port, TLS1_2_VERSION, TLS1_3_VERSION, &p);
+        if (p.version != 0) {
+            break;
+        }
+        usleep(100 * 1000);
+    }
+    assert_int_equal(p.version, TLS1_3_VERSION);
+    assert_int_equal(p.status, 200);
 }
 
 /* ---- headers ---- */
@@ -576,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_tls13_negotiated),
         cmocka_unit_test(test_tls11_refused_tls12_served),
         cmocka_unit_test(test_second_listener),
+        cmocka_unit_test(test_caps_and_deadline_hold_for_tls),
         cmocka_unit_test(test_headers_every_answer),
         cmocka_unit_test(test_bank_over_tls),
         cmocka_unit_test(test_bank_wrong_host_refused),

@@ -30,6 +30,7 @@ const char *gw_tls_error(char *buf, size_t len)
 
 /* ALPN (RFC 7301): http/1.1 is the one protocol served; a client that offers only others
  * gets the no_application_protocol alert. A client that offers none is served anyway. */
+/* NOLINTNEXTLINE(readability-function-size): OpenSSL's callback */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
@@ -47,7 +48,8 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
-static enum gw_err ctx_fail(SSL_CTX *ctx, struct gw_errbuf *eb, const char *what, const char *file)
+/* Frees ctx and fails with what could not be done to file, and OpenSSL's reason. */
+static enum gw_err ctx_fail(const char *what, SSL_CTX *ctx, const char *file, struct gw_errbuf *eb)
 {
     char reason[256];
     SSL_CTX_free(ctx);
@@ -66,16 +68,18 @@ static bool ctx_profile(SSL_CTX *ctx)
     return ok;
 }
 
-enum gw_err gw_tls_server_ctx_new(const char *cert_file, const char *key_file, SSL_CTX **out,
+enum gw_err gw_tls_server_ctx_new(const struct gw_tls_files *files, SSL_CTX **out,
                                   struct gw_errbuf *eb)
 {
     *out = NULL;
+    const char *cert_file = files->cert_file;
+    const char *key_file = files->key_file;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "could not make a TLS context");
     }
     if (!ctx_profile(ctx) || SSL_CTX_set_dh_auto(ctx, 1) != 1) {
-        return ctx_fail(ctx, eb, "set the TLS profile for", cert_file);
+        return ctx_fail("set the TLS profile for", ctx, cert_file, eb);
     }
     (void)SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     /* Sessions: resumption by ticket (TLS 1.3, and 1.2 with the ticket extension) or by the
@@ -86,13 +90,13 @@ enum gw_err gw_tls_server_ctx_new(const char *cert_file, const char *key_file, S
     (void)SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-        return ctx_fail(ctx, eb, "read the TLS certificate", cert_file);
+        return ctx_fail("read the TLS certificate", ctx, cert_file, eb);
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-        return ctx_fail(ctx, eb, "read the TLS key", key_file);
+        return ctx_fail("read the TLS key", ctx, key_file, eb);
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        return ctx_fail(ctx, eb, "match the TLS key with the certificate", cert_file);
+        return ctx_fail("match the TLS key with the certificate", ctx, cert_file, eb);
     }
     *out = ctx;
     return GW_OK;
@@ -125,13 +129,13 @@ enum gw_err gw_tls_client_ctx_new(const char *ca_file, SSL_CTX **out, struct gw_
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, client_verify);
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-        return ctx_fail(ctx, eb, "set the TLS profile for", "client");
+        return ctx_fail("set the TLS profile for", ctx, "client", eb);
     }
     bool has_ca = ca_file != NULL && ca_file[0] != '\0';
     int rc =
         has_ca ? SSL_CTX_load_verify_file(ctx, ca_file) : SSL_CTX_set_default_verify_paths(ctx);
     if (rc != 1) {
-        return ctx_fail(ctx, eb, "read the CA file", has_ca ? ca_file : "(system store)");
+        return ctx_fail("read the CA file", ctx, has_ca ? ca_file : "(system store)", eb);
     }
     *out = ctx;
     return GW_OK;

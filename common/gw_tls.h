@@ -21,9 +21,15 @@
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 #define GW_TLS_GROUPS "X25519:P-256:P-384"
 
-/* A server context with the certificate chain of cert_file and the key of key_file (PEM),
- * checked to match. Blocking (reads the files); the caller frees it with SSL_CTX_free. */
-enum gw_err gw_tls_server_ctx_new(const char *cert_file, const char *key_file, SSL_CTX **out,
+/* A server's certificate chain (leaf first) and key, PEM paths. */
+struct gw_tls_files {
+    const char *cert_file;
+    const char *key_file;
+};
+
+/* A server context with the certificate chain and the key of files, checked to match.
+ * Blocking (reads the files); the caller frees it with SSL_CTX_free. */
+enum gw_err gw_tls_server_ctx_new(const struct gw_tls_files *files, SSL_CTX **out,
                                   struct gw_errbuf *eb) GW_MUST_CHECK;
 
 /* A client context that verifies the peer against ca_file (PEM), or the system store when

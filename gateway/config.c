@@ -55,7 +55,7 @@ static enum gw_err parse_int(const char *v, int lo, int hi, int *out, const char
 }
 
 /* host:port into host (256 bytes) and *port; key names the setting in the message. */
-static enum gw_err parse_listen(char host[256], int *port, const char *v, const char *key,
+static enum gw_err parse_listen(const char *key, char host[256], int *port, const char *v,
                                 struct gw_errbuf *eb)
 {
     const char *colon = strrchr(v, ':');
@@ -71,10 +71,10 @@ static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *
                               struct gw_errbuf *eb)
 {
     if (strcmp(k, "listen") == 0) {
-        return parse_listen(cfg->listen_host, &cfg->listen_port, v, k, eb);
+        return parse_listen(k, cfg->listen_host, &cfg->listen_port, v, eb);
     }
     if (strcmp(k, "tls_listen") == 0) {
-        return parse_listen(cfg->tls_listen_host, &cfg->tls_listen_port, v, k, eb);
+        return parse_listen(k, cfg->tls_listen_host, &cfg->tls_listen_port, v, eb);
     }
     if (strcmp(k, "public_url") == 0) {
         return copy_value(cfg->public_url, sizeof(cfg->public_url), v, k, eb);

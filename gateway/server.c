@@ -26,6 +26,7 @@
 #include "gw_assert.h"
 #include "gw_log.h"
 #include "gw_time.h"
+#include "gw_tls.h"
 #include "httpc.h"
 #include "receipt_worker.h"
 #include "request.h"
@@ -368,8 +369,8 @@ static void tls_reload(struct gw_server *srv)
     if (srv->tls != NULL) {
         const struct gw_config *cfg = gw_live_config(srv);
         struct gw_errbuf eb = { .msg = "" };
-        enum gw_err err =
-            gw_listener_tls_reload(srv->tls, cfg->tls_cert_file, cfg->tls_key_file, &eb);
+        const struct gw_tls_files files = { cfg->tls_cert_file, cfg->tls_key_file };
+        enum gw_err err = gw_listener_tls_reload(srv->tls, &files, &eb);
         (void)err; /* logged by tls.c; the previous certificate stays */
     }
 }
@@ -424,6 +425,39 @@ static enum gw_err server_start(struct gw_server *srv, struct gw_errbuf *eb)
     return GW_OK;
 }
 
+/* The listeners the server runs, once they accept. */
+static void log_listening(const struct gw_server *srv)
+{
+    const struct gw_config *cfg = &srv->cfg;
+    bool both = cfg->tls_listen_host[0] != '\0';
+    gw_log_info("listening",
+                "\"listen\":\"%s:%d\",\"tls\":%s,\"tls_listen\":\"%s:%d\",\"loops\":%d,"
+                "\"public_url\":\"%s\"",
+                cfg->listen_host, cfg->listen_port, srv->tls != NULL && !both ? "true" : "false",
+                both ? cfg->tls_listen_host : "", both ? cfg->tls_listen_port : 0, srv->n_loops,
+                cfg->public_url);
+}
+
+/* What the listeners need before the loops: the TLS context (its files are read here, so a
+ * bad certificate stops the start with the reason) and the connection guard. */
+static enum gw_err listeners_prepare(struct gw_server *srv, struct gw_errbuf *eb)
+{
+    const struct gw_config *cfg = &srv->cfg;
+    if (cfg->tls_cert_file[0] != '\0') {
+        const struct gw_tls_files files = { cfg->tls_cert_file, cfg->tls_key_file };
+        enum gw_err err = gw_listener_tls_new(&files, &srv->tls, eb);
+        if (err != GW_OK) {
+            return err;
+        }
+    }
+    if (gw_conn_guard_init(cfg->connections_per_addr_max, eb) != GW_OK) {
+        gw_listener_tls_free(srv->tls);
+        srv->tls = NULL;
+        return GW_ERR_IO;
+    }
+    return GW_OK;
+}
+
 enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *app,
                             struct gw_errbuf *eb)
 {
@@ -437,17 +471,11 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
     srv->started_ms = gw_now_ms();
     GW_ASSERT(pthread_mutex_init(&srv->clients_lock, NULL) == 0);
     raise_fd_limit();
-    if (cfg->tls_cert_file[0] != '\0' &&
-        gw_listener_tls_new(cfg->tls_cert_file, cfg->tls_key_file, &srv->tls, eb) != GW_OK) {
+    enum gw_err err = listeners_prepare(srv, eb);
+    if (err != GW_OK) {
         gw_routing_free(srv);
         gw_xfree(srv);
-        return GW_ERR_INVALID;
-    }
-    if (gw_conn_guard_init(cfg->connections_per_addr_max, eb) != GW_OK) {
-        gw_listener_tls_free(srv->tls);
-        gw_routing_free(srv);
-        gw_xfree(srv);
-        return GW_ERR_IO;
+        return err;
     }
     /* Signals are taken by sigwait in this thread only; loop threads inherit the mask. */
     sigset_t set;
@@ -457,7 +485,7 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
     sigaddset(&set, SIGHUP);
     GW_ASSERT(pthread_sigmask(SIG_BLOCK, &set, NULL) == 0);
     GW_ASSERT(signal(SIGPIPE, SIG_IGN) != SIG_ERR);
-    enum gw_err err = server_start(srv, eb);
+    err = server_start(srv, eb);
     int started = 0;
     for (int i = 0; i < srv->n_loops; i++) {
         started += srv->loops[i].thread != 0;
@@ -476,13 +504,7 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
         }
     }
     if (err == GW_OK) {
-        bool both = cfg->tls_listen_host[0] != '\0';
-        gw_log_info("listening",
-                    "\"listen\":\"%s:%d\",\"tls\":%s,\"tls_listen\":\"%s:%d\",\"loops\":%d,"
-                    "\"public_url\":\"%s\"",
-                    cfg->listen_host, cfg->listen_port,
-                    srv->tls != NULL && !both ? "true" : "false", both ? cfg->tls_listen_host : "",
-                    both ? cfg->tls_listen_port : 0, srv->n_loops, cfg->public_url);
+        log_listening(srv);
         wait_for_signal(srv);
     }
     for (int i = 0; i < started; i++) {

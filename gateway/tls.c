@@ -27,12 +27,12 @@ struct gw_listener_tls {
     SSL_CTX *ctx;
 };
 
-enum gw_err gw_listener_tls_new(const char *cert_file, const char *key_file,
-                                struct gw_listener_tls **out, struct gw_errbuf *eb)
+enum gw_err gw_listener_tls_new(const struct gw_tls_files *files, struct gw_listener_tls **out,
+                                struct gw_errbuf *eb)
 {
     *out = NULL;
     SSL_CTX *ctx = NULL;
-    enum gw_err err = gw_tls_server_ctx_new(cert_file, key_file, &ctx, eb);
+    enum gw_err err = gw_tls_server_ctx_new(files, &ctx, eb);
     if (err != GW_OK) {
         return err;
     }
@@ -43,15 +43,15 @@ enum gw_err gw_listener_tls_new(const char *cert_file, const char *key_file,
     return GW_OK;
 }
 
-enum gw_err gw_listener_tls_reload(struct gw_listener_tls *t, const char *cert_file,
-                                   const char *key_file, struct gw_errbuf *eb)
+enum gw_err gw_listener_tls_reload(struct gw_listener_tls *t, const struct gw_tls_files *files,
+                                   struct gw_errbuf *eb)
 {
     SSL_CTX *ctx = NULL;
-    enum gw_err err = cert_file[0] == '\0' || key_file[0] == '\0'
+    enum gw_err err = files->cert_file[0] == '\0' || files->key_file[0] == '\0'
                           ? gw_fail(eb, GW_ERR_INVALID,
                                     "tls_cert_file and tls_key_file are gone from [server]: "
                                     "TLS is turned off only by a restart")
-                          : gw_tls_server_ctx_new(cert_file, key_file, &ctx, eb);
+                          : gw_tls_server_ctx_new(files, &ctx, eb);
     if (err != GW_OK) {
         char why[400];
         gw_log_error("tls_reload_failed", "\"reason\":\"%s\",\"kept\":\"the previous certificate\"",
@@ -63,7 +63,9 @@ enum gw_err gw_listener_tls_reload(struct gw_listener_tls *t, const char *cert_f
     t->ctx = ctx;
     GW_ASSERT(pthread_mutex_unlock(&t->lock) == 0);
     SSL_CTX_free(old); /* the connections that use it hold their own references */
-    gw_log_info("tls_reloaded", "\"cert\":\"%s\"", cert_file);
+    char cert[400];
+    gw_log_info("tls_reloaded", "\"cert\":\"%s\"",
+                gw_log_esc(cert, sizeof(cert), files->cert_file));
     return GW_OK;
 }
 

@@ -167,11 +167,20 @@ static enum gw_err dir_path(char *out, const char *dir, const char *file, struct
     return GW_OK;
 }
 
-/* DIR with ca.pem and ca.key (a CA named ca_cn) and the first certificate it issues, named
- * leaf_name.pem and leaf_name.key. */
-static enum gw_err ca_init(const char *dir, const char *ca_cn, const char *leaf_name,
-                           const struct leaf *first, struct gw_errbuf *eb)
+/* A new CA: its common name, and the first certificate it issues (the files named
+ * leaf_name.pem and leaf_name.key; first's paths are not used). */
+struct ca_spec {
+    const char *ca_cn;
+    const char *leaf_name;
+    struct leaf first;
+};
+
+/* DIR with ca.pem and ca.key and the spec's first certificate. */
+static enum gw_err ca_init(const char *dir, const struct ca_spec *spec, struct gw_errbuf *eb)
 {
+    const char *ca_cn = spec->ca_cn;
+    const char *leaf_name = spec->leaf_name;
+    const struct leaf *first = &spec->first;
     char ca_pem[PATH_BYTES];
     char ca_key[PATH_BYTES];
     char s_pem[PATH_BYTES];
@@ -222,14 +231,20 @@ static enum gw_err ca_init(const char *dir, const char *ca_cn, const char *leaf_
 
 enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
 {
-    const struct leaf signer = { .cn = "feegate demo agency receipt signer" };
-    return ca_init(dir, "feegate demo receipt CA", "signer", &signer, eb);
+    const struct ca_spec spec = { .ca_cn = "feegate demo receipt CA",
+                                  .leaf_name = "signer",
+                                  .first = { .cn = "feegate demo agency receipt signer" } };
+    return ca_init(dir, &spec, eb);
 }
 
 enum gw_err rcp_ca_init_tls(const char *dir, struct gw_errbuf *eb)
 {
-    const struct leaf server = { .cn = "127.0.0.1", .san = "IP:127.0.0.1,DNS:localhost" };
-    return ca_init(dir, "feegate demo TLS CA", "server", &server, eb);
+    const struct ca_spec spec = {
+        .ca_cn = "feegate demo TLS CA",
+        .leaf_name = "server",
+        .first = { .cn = "127.0.0.1", .san = "IP:127.0.0.1,DNS:localhost" },
+    };
+    return ca_init(dir, &spec, eb);
 }
 
 enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,

@@ -368,7 +368,8 @@ static enum gw_err bs_run(struct bs_sim *sim, size_t *started, struct gw_errbuf 
         err = bs_faults_set(sim, sim->opts->faults_json, strlen(sim->opts->faults_json), eb);
     }
     if (err == GW_OK && sim->opts->tls_cert != NULL) {
-        err = gw_tls_server_ctx_new(sim->opts->tls_cert, sim->opts->tls_key, &sim->tls, eb);
+        const struct gw_tls_files files = { sim->opts->tls_cert, sim->opts->tls_key };
+        err = gw_tls_server_ctx_new(&files, &sim->tls, eb);
         if (err == GW_OK) {
             evhttp_set_bevcb(sim->http, bs_tls_bev, sim->tls);
         }

@@ -120,12 +120,13 @@ static int make_pki(void)
     return 0;
 }
 
-static int start_sim(struct th_banksim *bs, const char *cert, const char *key, bool momo)
+/* A simulator serving TLS with NAME.pem and NAME.key: MoMo, or ZaloPay. */
+static int start_sim(struct th_banksim *bs, const char *name, bool momo)
 {
     char c[192];
     char k[192];
-    path_of(c, sizeof(c), cert);
-    path_of(k, sizeof(k), key);
+    (void)snprintf(c, sizeof(c), "%s/%s.pem", dir, name);
+    (void)snprintf(k, sizeof(k), "%s/%s.key", dir, name);
     const char *const with_momo[] = {
         "--momo-partner",
         MM_PARTNER,
@@ -169,11 +170,11 @@ static int setup(void **state)
     path_of(ca, sizeof(ca), "ca.pem");
     th_tls_use_ca(ca);
     /* The simulators check their own start over https with the test CA. */
-    if (th_db_start(&it.db) != GW_OK || start_sim(&it.bs, "bank.pem", "bank.key", true) != 0) {
+    if (th_db_start(&it.db) != GW_OK || start_sim(&it.bs, "bank", true) != 0) {
         return -1;
     }
     th_tls_expect_name("other.example");
-    int rc = start_sim(&sb, "other.pem", "other.key", false);
+    int rc = start_sim(&sb, "other", false);
     th_tls_expect_name(NULL);
     if (rc != 0) {
         return -1;
@@ -250,9 +251,21 @@ static int connect_port(int port)
     return fd;
 }
 
-/* One handshake with versions min..max, then GET /healthz. */
-static void tls_probe(int port, int min_v, int max_v, struct probe *p)
+/* The protocol versions a client offers, from min to max. */
+struct versions {
+    int min;
+    int max;
+};
+
+static const struct versions any_modern = { TLS1_2_VERSION, TLS1_3_VERSION };
+static const struct versions only_11 = { TLS1_1_VERSION, TLS1_1_VERSION };
+static const struct versions only_12 = { TLS1_2_VERSION, TLS1_2_VERSION };
+
+/* One handshake offering v, then GET /healthz. */
+static void tls_probe(int port, struct versions v, struct probe *p)
 {
+    int min_v = v.min;
+    int max_v = v.max;
     memset(p, 0, sizeof(*p));
     char ca[192];
     path_of(ca, sizeof(ca), "ca.pem");
@@ -305,7 +318,7 @@ static void test_tls13_negotiated(void **state)
 {
     (void)state;
     struct probe p;
-    tls_probe(gt.port, TLS1_2_VERSION, TLS1_3_VERSION, &p);
+    tls_probe(gt.port, any_modern, &p);
     assert_int_equal(p.version, TLS1_3_VERSION);
     assert_string_equal(p.alpn, "http/1.1");
     assert_int_equal(p.status, 200);
@@ -317,7 +330,7 @@ static void test_second_listener(void **state)
 {
     (void)state;
     struct probe p;
-    tls_probe(gp_tls_port, TLS1_2_VERSION, TLS1_3_VERSION, &p);
+    tls_probe(gp_tls_port, any_modern, &p);
     assert_int_equal(p.version, TLS1_3_VERSION);
     assert_int_equal(p.status, 200);
     struct th_resp r;
@@ -332,10 +345,10 @@ static void test_tls11_refused_tls12_served(void **state)
 {
     (void)state;
     struct probe p;
-    tls_probe(gt.port, TLS1_1_VERSION, TLS1_1_VERSION, &p);
+    tls_probe(gt.port, only_11, &p);
     assert_int_equal(p.version, 0);
     fprintf(stderr, "TLS 1.1 refused: %s\n", p.reason);
-    tls_probe(gt.port, TLS1_2_VERSION, TLS1_2_VERSION, &p);
+    tls_probe(gt.port, only_12, &p);
     assert_int_equal(p.version, TLS1_2_VERSION);
     assert_string_equal(p.alpn, "http/1.1");
     assert_int_equal(p.status, 200);
@@ -354,7 +367,7 @@ static void test_caps_and_deadline_hold_for_tls(void **state)
     }
     usleep(300 * 1000); /* the guard registers a connection when the next comes, or at once */
     struct probe p;
-    tls_probe(gt.port, TLS1_2_VERSION, TLS1_3_VERSION, &p);
+    tls_probe(gt.port, any_modern, &p);
     assert_int_equal(p.version, 0);
     fprintf(stderr, "over the per-address cap: %s\n", p.reason);
     /* Not one byte of a handshake: each is closed by the gateway at the read deadline. */
@@ -366,7 +379,7 @@ static void test_caps_and_deadline_hold_for_tls(void **state)
         (void)close(fds[i]);
     }
     for (int waited = 0; waited <= WAIT_MS; waited += 100) {
-        tls_probe(gt.port, TLS1_2_VERSION, TLS1_3_VERSION, &p);
+        tls_probe(gt.port, any_modern, &p);
         if (p.version != 0) {
             break;
         }
@@ -404,14 +417,20 @@ static void expect_headers(const char *what, const struct th_resp *r, bool tls)
     }
 }
 
-static void get_expect(const char *base, const char *path, int status, bool tls)
+/* A listener and whether it speaks TLS. */
+struct endpoint {
+    const char *base;
+    bool tls;
+};
+
+static void get_expect(const struct endpoint *e, const char *path, int status)
 {
     char url[512];
-    (void)snprintf(url, sizeof(url), "%s%s", base, path);
+    (void)snprintf(url, sizeof(url), "%s%s", e->base, path);
     struct th_resp r;
     assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
     assert_int_equal(r.status, status);
-    expect_headers(path, &r, tls);
+    expect_headers(path, &r, e->tls);
     th_resp_release(&r);
 }
 
@@ -423,30 +442,25 @@ static void test_headers_every_answer(void **state)
     it_create(id); /* through GP, the current portal gateway */
     char pay[64];
     (void)snprintf(pay, sizeof(pay), "/pay/%s", id);
-
-    const struct {
-        struct th_gateway *g;
-        bool tls;
-    } gws[2] = { { &gt, true }, { &it.gw, false } };
-
-    for (int i = 0; i < 2; i++) {
-        const char *base = gws[i].g->url;
-        get_expect(base, "/", 200, gws[i].tls);                          /* home */
-        get_expect(base, pay, 200, gws[i].tls);                          /* checkout */
-        get_expect(base, "/pay/pay_doesnotexist", 404, gws[i].tls);      /* error page */
-        get_expect(base, "/verify", 200, gws[i].tls);                    /* verify */
-        get_expect(base, "/receipts/rcp_nothing", 404, gws[i].tls);      /* receipt, none */
-        get_expect(base, "/return/momo?partnerCode=x", 400, gws[i].tls); /* return, forged */
-        get_expect(base, "/nothing/here", 404, gws[i].tls);              /* JSON error */
-        get_expect(base, "/healthz", 200, gws[i].tls);                   /* operations */
+    const struct endpoint eps[3] = { { gt.url, true }, { it.gw.url, false }, { gp_tls_url, true } };
+    for (int i = 0; i < 3; i++) {
+        const struct endpoint *e = &eps[i];
+        get_expect(e, "/", 200);                          /* home */
+        get_expect(e, pay, 200);                          /* checkout */
+        get_expect(e, "/pay/pay_doesnotexist", 404);      /* error page */
+        get_expect(e, "/verify", 200);                    /* verify */
+        get_expect(e, "/receipts/rcp_nothing", 404);      /* receipt, none */
+        get_expect(e, "/return/momo?partnerCode=x", 400); /* return, forged */
+        get_expect(e, "/nothing/here", 404);              /* JSON error */
+        get_expect(e, "/healthz", 200);                   /* operations */
         /* the JSON API, signed */
-        th_portal_use(base, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
+        th_portal_use(e->base, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
         char path[96];
         (void)snprintf(path, sizeof(path), "/v1/payments/%s", id);
         struct th_resp r;
         assert_int_equal(th_portal("GET", path, NULL, NULL, &r), GW_OK);
         assert_int_equal(r.status, 200);
-        expect_headers("/v1/payments/{id}", &r, gws[i].tls);
+        expect_headers("/v1/payments/{id}", &r, e->tls);
         th_resp_release(&r);
     }
     th_portal_use(it.gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
@@ -468,11 +482,12 @@ static bool log_has(const struct th_proc *p, const char *needle)
     return found;
 }
 
-static void copy_file(const char *from, const char *to)
+/* two.EXT in place of gw.EXT (the listener's files), through a rename. */
+static void install_two(const char *ext)
 {
     char cmd[1024];
-    (void)snprintf(cmd, sizeof(cmd), "cp %s/%s %s/%s.new && mv %s/%s.new %s/%s", dir, from, dir, to,
-                   dir, to, dir, to);
+    (void)snprintf(cmd, sizeof(cmd), "cp %s/two.%s %s/gw.%s.new && mv %s/gw.%s.new %s/gw.%s", dir,
+                   ext, dir, ext, dir, ext, dir, ext);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -481,7 +496,7 @@ static void wait_serial(long want)
 {
     struct probe p = { 0 };
     for (int waited = 0; waited <= WAIT_MS; waited += 100) {
-        tls_probe(gt.port, TLS1_2_VERSION, TLS1_3_VERSION, &p);
+        tls_probe(gt.port, any_modern, &p);
         if (p.serial == want) {
             return;
         }
@@ -495,7 +510,7 @@ static void test_sighup_new_certificate(void **state)
     (void)state;
     wait_serial(0x1001);
     /* A key that does not match the certificate: refused, the old pair kept. */
-    copy_file("two.pem", "gw.pem");
+    install_two("pem");
     assert_int_equal(kill(gt.proc.pid, SIGHUP), 0);
     for (int waited = 0; waited <= WAIT_MS && !log_has(&gt.proc, "tls_reload_failed");
          waited += 100) {
@@ -503,26 +518,34 @@ static void test_sighup_new_certificate(void **state)
     }
     assert_true(log_has(&gt.proc, "tls_reload_failed"));
     struct probe p;
-    tls_probe(gt.port, TLS1_2_VERSION, TLS1_3_VERSION, &p);
+    tls_probe(gt.port, any_modern, &p);
     assert_int_equal(p.serial, 0x1001);
     assert_int_equal(p.status, 200);
     /* The whole new pair: served to new connections, by the same process. */
-    copy_file("two.key", "gw.key");
+    install_two("key");
     assert_int_equal(kill(gt.proc.pid, SIGHUP), 0);
     wait_serial(0x1002);
     assert_true(th_proc_alive(&gt.proc));
-    get_expect(gt.url, "/healthz", 200, true);
+    const struct endpoint e = { gt.url, true };
+    get_expect(&e, "/healthz", 200);
 }
 
 /* ---- banks over TLS ---- */
 
-/* POST /pay/{id} channel=ch on gateway g. */
-static void checkout_post(const char *base, const char *id, const char *ch, struct th_resp *r)
+/* A checkout: on which gateway, of which payment, through which channel. */
+struct checkout {
+    const char *base;
+    const char *id;
+    const char *channel;
+};
+
+/* POST /pay/{id} channel=CHANNEL. */
+static void checkout_post(const struct checkout *c, struct th_resp *r)
 {
     char url[160];
     char body[64];
-    (void)snprintf(url, sizeof(url), "%s/pay/%s?lang=en", base, id);
-    int n = snprintf(body, sizeof(body), "channel=%s", ch);
+    (void)snprintf(url, sizeof(url), "%s/pay/%s?lang=en", c->base, c->id);
+    int n = snprintf(body, sizeof(body), "channel=%s", c->channel);
     static const char *const hdrs[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
     assert_int_equal(th_http("POST", url, hdrs, body, (size_t)n, r), GW_OK);
 }
@@ -542,7 +565,8 @@ static void test_bank_over_tls(void **state)
     char id[40];
     it_create(id);
     struct th_resp r;
-    checkout_post(it.gw.url, id, "momo", &r);
+    const struct checkout c = { it.gw.url, id, "momo" };
+    checkout_post(&c, &r);
     assert_int_equal(r.status, 303);
     assert_non_null(r.location);
     /* The simulator writes its pay URL as http://: its page is the same path over https. */
@@ -571,23 +595,33 @@ static void test_bank_over_tls(void **state)
     it_assert_ledger_ok();
 }
 
-/* A checkout through a bank whose certificate must be refused: the page comes back with the
- * error and without that channel, the log names the reason, nothing is booked. */
-static void refused_checkout(const char *base, const char *ch, const struct th_proc *p,
-                             const char *why)
+/* A bank whose certificate must be refused: through which gateway and channel, the
+ * gateway's process (its log) and the reason the log must give. */
+struct refusal {
+    const char *base;
+    const char *channel;
+    const struct th_proc *proc;
+    const char *why;
+};
+
+/* A checkout through that bank: the page comes back with the error and without that channel,
+ * the log names the reason, nothing is booked. */
+static void refused_checkout(const struct refusal *rf)
 {
     char id[40];
     it_create(id);
     struct th_resp r;
-    checkout_post(base, id, ch, &r);
+    const char *ch = rf->channel;
+    const struct checkout c = { rf->base, id, ch };
+    checkout_post(&c, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "Could not start the payment"));
     char offered[64];
     (void)snprintf(offered, sizeof(offered), "value=\"%s\"", ch);
     assert_null(strstr(r.body, offered));
     th_resp_release(&r);
-    assert_true(log_has(p, "tls_peer_refused"));
-    assert_true(log_has(p, why));
+    assert_true(log_has(rf->proc, "tls_peer_refused"));
+    assert_true(log_has(rf->proc, rf->why));
     assert_int_equal(journals_of(id), 0);
     char status[32];
     it_status(id, status);
@@ -598,7 +632,8 @@ static void refused_checkout(const char *base, const char *ch, const struct th_p
 static void test_bank_wrong_host_refused(void **state)
 {
     (void)state;
-    refused_checkout(it.gw.url, "zalopay", &it.gw.proc, "IP address mismatch");
+    const struct refusal rf = { it.gw.url, "zalopay", &it.gw.proc, "IP address mismatch" };
+    refused_checkout(&rf);
 }
 
 static void test_bank_unknown_ca_refused(void **state)
@@ -606,11 +641,15 @@ static void test_bank_unknown_ca_refused(void **state)
     (void)state;
     /* GT's MoMo channel has no ca_file: the system store does not know the test CA. The
      * payment is created through GP (same database) and checked out on GT. */
-    refused_checkout(gt.url, "momo", &gt.proc, "unable to get local issuer certificate");
+    const struct refusal rf = { gt.url, "momo", &gt.proc,
+                                "unable to get local issuer certificate" };
+    refused_checkout(&rf);
 }
 
 int main(void)
 {
+    /* The probes write with OpenSSL (write()) to sockets the gateway may have closed. */
+    (void)signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls13_negotiated),
         cmocka_unit_test(test_tls11_refused_tls12_served),

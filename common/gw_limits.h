@@ -40,6 +40,11 @@
 /* After EMFILE/ENFILE an accept would fail again at once: the listener pauses this long. */
 #define GW_HTTP_ACCEPT_PAUSE_MS          100
 #define GW_HTTP_ACCEPT_LOG_S             10 /* accept errors: one log line per interval, counted */
+/* TLS (common/gw_tls.c): a session resumed by ticket or cache is good this long; the
+ * ticket key lives in the SSL_CTX, new on each start and each SIGHUP reload, so a stolen key
+ * opens at most this much of the past traffic of one process. TLS 1.3 tickets per handshake. */
+#define GW_TLS_SESSION_LIFETIME_S        3600
+#define GW_TLS_TICKETS_PER_HANDSHAKE     1
 /* /readyz: answered 503 when the database has not answered by then, well below the 2 s a
  * load balancer's probe usually waits. */
 #define GW_READYZ_DEADLINE_MS            1000

@@ -33,6 +33,7 @@ extern char **environ;
 #define DEMO_PG_PORT      54329
 #define DEMO_GW_PORT      8080
 #define DEMO_SIM_PORT     8081
+#define DEMO_HTTPS_PORT   8443
 #define STOP_WAIT_MS      5000
 #define DEMO_VNPAY_TMN    "FGDEMO01"
 #define DEMO_MOMO_PARTNER "MOMOFGDEMO"
@@ -154,6 +155,7 @@ struct demo {
     char zp_key1[65];
     char zp_key2[65];
     int gw_port;
+    int https_port; /* [server] tls_listen, with the demo TLS CA's certificate (var/tls/) */
     int sim_port;
     pid_t sim_pid;
     char root[PATH_MAX];
@@ -222,6 +224,15 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
                   "[receipts]\ncert = %s/receipts/signer.pem\nkey = %s/receipts/signer.key\n"
                   "ca = %s\n",
                   d->root, d->root, ca);
+    /* HTTPS beside the plain listener (the simulator's callbacks stay plain HTTP). */
+    (void)fprintf(ini,
+                  "[server]\ntls_listen = 127.0.0.1:%d\ntls_cert_file = %s/tls/server.pem\n"
+                  "tls_key_file = %s/tls/server.key\n",
+                  d->https_port, d->root, d->root);
+    (void)snprintf(url, sizeof(url), "https://127.0.0.1:%d", d->https_port);
+    print_export_line(env, "FEEGATE_HTTPS_URL", url);
+    (void)snprintf(ca, sizeof(ca), "%s/tls/ca.pem", d->root);
+    print_export_line(env, "FEEGATE_TLS_CA", ca);
     (void)fprintf(ex,
                   "{\n  \"order_ref\": \"HS-2026-%06ld\",\n  \"agency_code\": \"STP-HN\",\n"
                   "  \"payer\": {\"name\": \"Nguyễn Văn An\", \"id_number\": \"001099012345\", "
@@ -310,6 +321,7 @@ static void demo_banner(const struct demo *d)
 {
     (void)printf("\nfeegate demo is running (Ctrl-C stops everything)\n\n"
                  "  gateway        http://127.0.0.1:%d   (/healthz /readyz /metrics)\n"
+                 "                 https://127.0.0.1:%d  (CA: %s/tls/ca.pem)\n"
                  "  bank simulator http://127.0.0.1:%d\n"
                  "  database       %s\n"
                  "  settings       %s/demo.env (portal client id and secret, DSNs)\n\n"
@@ -320,7 +332,7 @@ static void demo_banner(const struct demo *d)
                  "VNPAY, MoMo or ZaloPay (all simulated),\n"
                  "approve, and see the receipt. Check the books with:\n\n"
                  "  . var/demo.env && ./build/gateway/feegate ledger check\n\n",
-                 d->gw_port, d->sim_port, d->pg.app_dsn, d->root);
+                 d->gw_port, d->https_port, d->root, d->sim_port, d->pg.app_dsn, d->root);
     (void)fflush(stdout);
 }
 
@@ -397,6 +409,10 @@ static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
     if (err == GW_OK && stat(DEMO_DIR "/receipts/ca.pem", &st) != 0) {
         err = rcp_ca_init(DEMO_DIR "/receipts", eb);
     }
+    /* The demo TLS CA and the HTTPS listener's certificate, likewise under var/tls/. */
+    if (err == GW_OK && stat(DEMO_DIR "/tls/ca.pem", &st) != 0) {
+        err = rcp_ca_init_tls(DEMO_DIR "/tls", eb);
+    }
     if (err == GW_OK) {
         err = demo_migrate(d, eb);
     }
@@ -430,6 +446,7 @@ int gw_cli_demo(int argc, char **argv)
     struct demo *d = gw_xcalloc(1, sizeof(*d));
     d->gw_port = env_int("FEEGATE_PORT", DEMO_GW_PORT);
     d->sim_port = env_int("BANKSIM_PORT", DEMO_SIM_PORT);
+    d->https_port = env_int("FEEGATE_HTTPS_PORT", DEMO_HTTPS_PORT);
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err err = demo_prepare(d, &eb);
     struct gw_config *cfg = gw_xcalloc(1, sizeof(*cfg));

@@ -54,22 +54,27 @@ static enum gw_err parse_int(const char *v, int lo, int hi, int *out, const char
     return GW_OK;
 }
 
-static enum gw_err parse_listen(struct gw_config *cfg, const char *v, struct gw_errbuf *eb)
+/* host:port into host (256 bytes) and *port; key names the setting in the message. */
+static enum gw_err parse_listen(const char *key, char host[256], int *port, const char *v,
+                                struct gw_errbuf *eb)
 {
     const char *colon = strrchr(v, ':');
-    if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(cfg->listen_host)) {
-        return gw_fail(eb, GW_ERR_INVALID, "listen must be host:port, not \"%s\"", v);
+    if (colon == NULL || colon == v || (size_t)(colon - v) >= 256) {
+        return gw_fail(eb, GW_ERR_INVALID, "%s must be host:port, not \"%s\"", key, v);
     }
-    memcpy(cfg->listen_host, v, (size_t)(colon - v));
-    cfg->listen_host[colon - v] = '\0';
-    return parse_int(colon + 1, 0, 65535, &cfg->listen_port, "listen port", eb);
+    memcpy(host, v, (size_t)(colon - v));
+    host[colon - v] = '\0';
+    return parse_int(colon + 1, 0, 65535, port, key, eb);
 }
 
 static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *v,
                               struct gw_errbuf *eb)
 {
     if (strcmp(k, "listen") == 0) {
-        return parse_listen(cfg, v, eb);
+        return parse_listen(k, cfg->listen_host, &cfg->listen_port, v, eb);
+    }
+    if (strcmp(k, "tls_listen") == 0) {
+        return parse_listen(k, cfg->tls_listen_host, &cfg->tls_listen_port, v, eb);
     }
     if (strcmp(k, "public_url") == 0) {
         return copy_value(cfg->public_url, sizeof(cfg->public_url), v, k, eb);
@@ -79,6 +84,12 @@ static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *
     }
     if (strcmp(k, "connections_per_address_max") == 0) {
         return parse_int(v, 1, GW_HTTP_CONNECTIONS_MAX, &cfg->connections_per_addr_max, k, eb);
+    }
+    if (strcmp(k, "tls_cert_file") == 0) {
+        return copy_value(cfg->tls_cert_file, sizeof(cfg->tls_cert_file), v, k, eb);
+    }
+    if (strcmp(k, "tls_key_file") == 0) {
+        return copy_value(cfg->tls_key_file, sizeof(cfg->tls_key_file), v, k, eb);
     }
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [server]", k);
 }
@@ -151,6 +162,9 @@ static enum gw_err set_channel(struct gw_channel_config *ch, const char *k, cons
     }
     if (strcmp(k, "server_ip") == 0) {
         return copy_value(ch->server_ip, sizeof(ch->server_ip), v, k, eb);
+    }
+    if (strcmp(k, "ca_file") == 0) {
+        return copy_value(ch->ca_file, sizeof(ch->ca_file), v, k, eb);
     }
     if (strcmp(k, "maintenance") == 0) {
         enum gw_err err = copy_value(ch->maintenance, sizeof(ch->maintenance), v, k, eb);
@@ -447,9 +461,19 @@ enum gw_err gw_config_load(const char *path, struct gw_config *cfg, struct gw_er
     if ((cfg->receipt_cert[0] == '\0') != (cfg->receipt_key[0] == '\0')) {
         return gw_fail(eb, GW_ERR_INVALID, "[receipts] needs both cert and key, or neither");
     }
+    if ((cfg->tls_cert_file[0] == '\0') != (cfg->tls_key_file[0] == '\0')) {
+        return gw_fail(eb, GW_ERR_INVALID,
+                       "[server] needs both tls_cert_file and tls_key_file, or neither");
+    }
+    if (cfg->tls_listen_host[0] != '\0' && cfg->tls_cert_file[0] == '\0') {
+        return gw_fail(eb, GW_ERR_INVALID,
+                       "[server] tls_listen needs tls_cert_file and tls_key_file");
+    }
     if (cfg->public_url[0] == '\0') {
-        (void)snprintf(cfg->public_url, sizeof(cfg->public_url), "http://%s:%d", cfg->listen_host,
-                       cfg->listen_port);
+        (void)snprintf(cfg->public_url, sizeof(cfg->public_url), "%s://%s:%d",
+                       cfg->tls_cert_file[0] != '\0' && cfg->tls_listen_host[0] == '\0' ? "https"
+                                                                                        : "http",
+                       cfg->listen_host, cfg->listen_port);
     }
     if (cfg->loops == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

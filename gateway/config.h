@@ -41,6 +41,9 @@ struct gw_channel_config {
     char method[64];
     char app_user[64];
     char server_ip[64];
+    /* ca_file: the PEM CAs that verify this bank's certificate on https calls (empty: the
+     * system store); the host name is checked against the URL's either way. */
+    char ca_file[GW_CONFIG_VALUE_BYTES];
     /* Routing: maintenance windows and the breaker's bounds. */
     char maintenance[GW_CONFIG_VALUE_BYTES]; /* as written, for logs */
     int n_maint;
@@ -62,6 +65,13 @@ struct gw_config {
     /* [server] connections_per_address_max: behind a load balancer or a carrier NAT, many
      * clients share one address (default GW_HTTP_CONNECTIONS_PER_ADDR_MAX) */
     int connections_per_addr_max;
+    /* [server] tls_cert_file, tls_key_file: PEM paths; set, the listener speaks only TLS
+     * (gateway/tls.c), and both files are read again on SIGHUP. With tls_listen as well,
+     * `listen` stays plain HTTP and tls_listen is a second listener, for TLS. */
+    char tls_cert_file[GW_CONFIG_VALUE_BYTES];
+    char tls_key_file[GW_CONFIG_VALUE_BYTES];
+    char tls_listen_host[256]; /* "": none */
+    int tls_listen_port;
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

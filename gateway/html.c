@@ -169,25 +169,10 @@ void gw_page_init(struct gw_page *p, enum gw_lang lang)
     p->lang = lang;
 }
 
-static void page_headers(struct gw_ctx *ctx)
-{
-    if (ctx->cancelled) {
-        return;
-    }
-    struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
-    /* No scripts, no frames, nothing from elsewhere; the payment id in the address is a
-     * capability, so other sites get only our origin as referrer. */
-    evhttp_add_header(h, "Content-Security-Policy",
-                      "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-                      "frame-ancestors 'none'");
-    evhttp_add_header(h, "X-Frame-Options", "DENY");
-    evhttp_add_header(h, "Referrer-Policy", "strict-origin");
-}
-
 /* Sends the page and releases it. A page that did not fit is a bug or absurd data: 500. */
 void gw_page_send(struct gw_ctx *ctx, struct gw_page *p, int status)
 {
-    page_headers(ctx);
+    /* Its security headers are every answer's (request.c). */
     if (p->err != GW_OK) {
         static const char oops[] = "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\">"
                                    "<title>500</title></head><body><p>Đã có lỗi xảy ra. "

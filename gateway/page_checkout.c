@@ -221,8 +221,6 @@ static void checkout_create_done(void *arg, const struct gw_provider_answer *a)
         gw_reply(ctx, 499, "text/plain", "", 0);
         return;
     }
-    evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Referrer-Policy",
-                      "strict-origin");
     gw_reply_redirect(ctx, 303, created->pay_url);
 }
 
@@ -297,10 +295,6 @@ static void checkout_begin_done(void *arg, enum gw_err err, const PGresult *res)
         log_checkout_failure(st->ch->ops->name, st->id, cerr, eb.msg);
         gw_page_error(ctx, 502, GW_MSG_PROVIDER_ERROR, back);
         return;
-    }
-    if (!ctx->cancelled) {
-        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Referrer-Policy",
-                          "strict-origin");
     }
     gw_reply_redirect(ctx, 303, url);
 }

@@ -33,6 +33,7 @@ struct gw_receipt_worker;
 struct gw_httpc;
 struct gw_recovery;
 struct gw_refunds;
+struct gw_listener_tls;
 
 enum gw_route {
     GW_ROUTE_OTHER,
@@ -74,8 +75,10 @@ struct gw_loop {
     int index;
     struct gw_server *srv;
     struct event_base *base;
-    struct evhttp *http;
+    struct evhttp *http; /* on [server] listen */
     struct evconnlistener *listener;
+    struct evhttp *http_tls; /* on [server] tls_listen, or NULL */
+    struct evconnlistener *listener_tls;
     struct gw_db_pool *db;
     pthread_t thread;
     struct event *drain_ev;
@@ -105,6 +108,7 @@ struct gw_server {
     /* routing.c: channels and keys as last (re)loaded; the two before, freed later. */
     _Atomic(struct gw_config *) live;
     struct gw_config *live_old[2];
+    struct gw_listener_tls *tls; /* tls.c: the listener's TLS, NULL when it speaks plain HTTP */
 };
 
 /* One request. Lives in its own arena; freed by gw_reply*. */
@@ -114,6 +118,7 @@ struct gw_ctx {
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     bool cancelled; /* the client went away: never touch req again */
+    bool tls;       /* it came over TLS (the answer then carries HSTS) */
     enum gw_route route;
     int64_t start_us;
     int method;      /* enum evhttp_cmd_type */

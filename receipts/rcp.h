@@ -169,6 +169,10 @@ enum gw_err rcp_pdf_render(const struct rcp_receipt *r, const char *signed_note,
 /* Creates DIR (if needed) with ca.pem, ca.key, signer.pem and signer.key: a self-signed CA
  * and a signing certificate it issued. Refuses to overwrite an existing ca.pem. */
 enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb) GW_MUST_CHECK;
+/* The same for `feegate demo`'s HTTPS: DIR with ca.pem and ca.key (another CA, "feegate demo
+ * TLS CA") and server.pem and server.key, a TLS server certificate for 127.0.0.1 and
+ * localhost. Refuses to overwrite an existing ca.pem. */
+enum gw_err rcp_ca_init_tls(const char *dir, struct gw_errbuf *eb) GW_MUST_CHECK;
 /* Issues another signing certificate and key under DIR's CA (key rotation) into cert_path
  * and key_path; cn is its common name. */
 enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,

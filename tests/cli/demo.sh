@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The README's first payment, from a plain shell, as a newcomer runs it: `feegate demo` in a
 # fresh directory, then `feegate request POST /v1/payments var/example-payment.json`,
-# `feegate request GET /v1/payments/<id>` and `. var/demo.env && feegate ledger check`. Then
+# `feegate request GET /v1/payments/<id>` and `. var/demo.env && feegate ledger check`; the same
+# over HTTPS with the demo's CA (`curl --cacert "$FEEGATE_TLS_CA" "$FEEGATE_HTTPS_URL/healthz"`,
+# `FEEGATE_URL=$FEEGATE_HTTPS_URL feegate request GET ...`), and a client that does not know
+# that CA refused. Then
 # the demo database is given a schema version this binary does not know, and a second
 # `feegate demo` must say so, recreate it and serve again. Loopback only, free ports, bounded
 # in time; everything is stopped on any exit.
@@ -49,6 +52,7 @@ free_port() { # a random port nothing listens on (nothing but bash needed)
 
 start_demo() { # log
     FEEGATE_PORT=$GW_PORT BANKSIM_PORT=$SIM_PORT FEEGATE_DEMO_PG_PORT=$PG_PORT \
+        FEEGATE_HTTPS_PORT=$HTTPS_PORT \
         "$FEEGATE" demo >"$1" 2>&1 &
     DEMO_PID=$!
     for _ in $(seq 1 600); do
@@ -60,6 +64,7 @@ start_demo() { # log
 }
 
 GW_PORT=$(free_port)
+HTTPS_PORT=$(free_port)
 SIM_PORT=$(free_port)
 PG_PORT=$(free_port)
 cd "$WORK"
@@ -76,6 +81,24 @@ got=$("$FEEGATE" request GET "/v1/payments/$id") || fail "request GET: $got"
 grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET answered another payment: $got"
 (. var/demo.env && "$FEEGATE" ledger check >"$WORK/check.log" 2>&1) || fail "ledger check failed"
 
+# HTTPS, from a plain shell: the demo's CA verifies the gateway; HSTS comes over TLS only.
+(
+    . var/demo.env
+    [ "$FEEGATE_HTTPS_URL" = "https://127.0.0.1:$HTTPS_PORT" ] || fail "FEEGATE_HTTPS_URL is $FEEGATE_HTTPS_URL"
+    [ -f "$FEEGATE_TLS_CA" ] || fail "FEEGATE_TLS_CA ($FEEGATE_TLS_CA) is not a file"
+    curl -fsS --max-time 10 --cacert "$FEEGATE_TLS_CA" "$FEEGATE_HTTPS_URL/healthz" >/dev/null ||
+        fail "curl --cacert \$FEEGATE_TLS_CA \$FEEGATE_HTTPS_URL/healthz failed"
+    curl -fsS --max-time 10 --cacert "$FEEGATE_TLS_CA" -D - -o /dev/null "$FEEGATE_HTTPS_URL/" |
+        grep -qi '^Strict-Transport-Security: max-age=31536000' || fail "no HSTS over HTTPS"
+    ! curl -fsS --max-time 10 -D - -o /dev/null "$FEEGATE_URL/" | grep -qi '^Strict-Transport-Security' ||
+        fail "HSTS over plain HTTP"
+    ! curl -fsS --max-time 10 -o /dev/null "$FEEGATE_HTTPS_URL/healthz" 2>/dev/null ||
+        fail "curl without the demo CA was not refused"
+    got=$(FEEGATE_URL=$FEEGATE_HTTPS_URL "$FEEGATE" request GET "/v1/payments/$id") ||
+        fail "request GET over HTTPS: $got"
+    grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET over HTTPS answered: $got"
+)
+
 # A schema version this binary does not know (a migration it never embedded), written while
 # the demo's cluster runs; the next demo must notice it.
 (. var/demo.env && psql -X -q -v ON_ERROR_STOP=1 "$FEEGATE_ADMIN_DSN" -c \
@@ -91,4 +114,4 @@ created=$("$FEEGATE" request POST /v1/payments var/example-payment.json) || fail
 grep -q '"status" *: *"created"' <<<"$created" || fail "no payment after recreate: $created"
 (. var/demo.env && "$FEEGATE" ledger check >"$WORK/check2.log" 2>&1) || fail "ledger check after recreate"
 stop_demo
-say "ok: first payment created and read, ledger check passed; unknown schema version recreated"
+say "ok: first payment created and read (over HTTP and HTTPS), ledger check passed; unknown schema version recreated"

@@ -97,7 +97,7 @@ struct th_proc {
 struct th_banksim {
     struct th_proc proc;
     int port;
-    char url[64]; /* http://127.0.0.1:PORT */
+    char url[64]; /* http://127.0.0.1:PORT (https:// with --tls-cert) */
 };
 
 struct th_gateway {
@@ -107,13 +107,18 @@ struct th_gateway {
     char ini_path[160];
     /* Set before th_gateway_start: lines appended to feegate.ini (NULL: none). Borrowed. */
     const char *ini_extra;
+    /* Set before th_gateway_start: [server] tls_cert_file and tls_key_file (PEM); then url
+     * is https:// and th_tls_use_ca must name their CA. Borrowed. */
+    const char *tls_cert;
+    const char *tls_key;
 };
 
 /* Starts feegate-banksim on a free loopback port; auto_mode "approve", "decline" or NULL
  * (the simulator's interactive page). Returns when /healthz answers 200. */
 enum gw_err th_banksim_start(struct th_banksim *bs, const char *auto_mode) GW_MUST_CHECK;
 /* The same with more arguments (a NULL-terminated array, or NULL), e.g. the VNPAY, MoMo and
- * ZaloPay credentials and faults of feegate-banksim. */
+ * ZaloPay credentials and faults of feegate-banksim. With --tls-cert among them, url is
+ * https:// (th_tls_use_ca must name its CA). */
 enum gw_err th_banksim_start_args(struct th_banksim *bs,
                                   const char *const *extra_args) GW_MUST_CHECK;
 /* Writes feegate.ini (app DSN of db, sandbox channel at bs unless bs is NULL) and starts
@@ -153,6 +158,13 @@ struct th_resp {
  * response arrived, whatever its status. resp is always initialised: release it. */
 enum gw_err th_http(const char *method, const char *url, const char *const headers[],
                     const char *body, size_t body_len, struct th_resp *resp);
+/* https:// URLs (th_http, th_portal, the start of a gateway or simulator serving TLS) are
+ * verified against the CAs of this PEM file and the URL's host (an IP address against the
+ * certificate's IP addresses). Copied. NULL: https is refused. */
+void th_tls_use_ca(const char *ca_file);
+/* The name https peers must hold instead of the URL's host (as curl's --connect-to), for a
+ * server whose certificate names another host; NULL: the URL's host again. Copied. */
+void th_tls_expect_name(const char *name);
 /* The value of the first header of that name (case-insensitive), or NULL. */
 const char *th_resp_header(const struct th_resp *resp, const char *name);
 void th_resp_release(struct th_resp *resp);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "gw_assert.h"
 #include "gw_limits.h"
+#include "gw_tls.h"
 #include "th.h"
 #include "th_int.h"
 #include "th_openapi.h"
@@ -27,6 +32,8 @@
 #define TH_PORTAL_HDRS_MAX 16
 
 struct th_url {
+    bool tls; /* https:// */
+    char host[64];
     struct sockaddr_in sa;
     char host_port[80]; /* for the Host header */
     const char *target; /* path and query, into the url */
@@ -35,10 +42,11 @@ struct th_url {
 static enum gw_err th_url_parse(const char *url, struct th_url *u)
 {
     memset(u, 0, sizeof(*u));
-    if (strncmp(url, "http://", 7) != 0) {
+    u->tls = strncmp(url, "https://", 8) == 0;
+    if (strncmp(url, "http://", 7) != 0 && !u->tls) {
         return GW_ERR_INVALID;
     }
-    const char *host = url + 7;
+    const char *host = url + (u->tls ? 8 : 7);
     const char *colon = strchr(host, ':');
     const char *slash = strchr(host, '/');
     if (colon == NULL || (slash != NULL && slash < colon) || (size_t)(colon - host) >= 64) {
@@ -59,6 +67,7 @@ static enum gw_err th_url_parse(const char *url, struct th_url *u)
         return GW_ERR_INVALID;
     }
     (void)snprintf(u->host_port, sizeof(u->host_port), "%s:%ld", name, port);
+    (void)snprintf(u->host, sizeof(u->host), "%s", name);
     u->target = *end == '/' ? end : "/";
     return GW_OK;
 }
@@ -267,6 +276,90 @@ static void th_resp_init(struct th_resp *resp)
     gw_buf_init(&resp->raw, TH_RESP_BYTES_MAX);
 }
 
+/* ---- https ---- */
+
+static char th_tls_ca[512];   /* th_tls_use_ca */
+static char th_tls_name[256]; /* th_tls_expect_name */
+
+void th_tls_use_ca(const char *ca_file)
+{
+    (void)snprintf(th_tls_ca, sizeof(th_tls_ca), "%s", ca_file != NULL ? ca_file : "");
+}
+
+void th_tls_expect_name(const char *name)
+{
+    (void)snprintf(th_tls_name, sizeof(th_tls_name), "%s", name != NULL ? name : "");
+}
+
+/* Waits on ssl's socket for what its last call (which returned rc) asked for; false on
+ * another error or at the deadline. */
+static bool th_ssl_wait(int rc, SSL *ssl, int64_t deadline_ms)
+{
+    int e = SSL_get_error(ssl, rc);
+    short ev = (short)(e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0);
+    return ev != 0 && th_poll(SSL_get_fd(ssl), ev, deadline_ms) == 1;
+}
+
+static enum gw_err th_tls_io(SSL *ssl, const struct gw_buf *out, struct gw_buf *in,
+                             int64_t deadline_ms)
+{
+    int rc;
+    while ((rc = SSL_connect(ssl)) != 1) {
+        if (!th_ssl_wait(rc, ssl, deadline_ms)) {
+            return GW_ERR_UNAVAILABLE;
+        }
+    }
+    for (size_t off = 0; off < out->len;) {
+        size_t n = 0;
+        rc = SSL_write_ex(ssl, out->data + off, out->len - off, &n);
+        if (rc == 1) {
+            off += n;
+        } else if (!th_ssl_wait(rc, ssl, deadline_ms)) {
+            return GW_ERR_IO;
+        }
+    }
+    char chunk[16384];
+    for (;;) {
+        size_t n = 0;
+        rc = SSL_read_ex(ssl, chunk, sizeof(chunk), &n);
+        if (rc == 1) {
+            if (gw_buf_add(in, chunk, n) != GW_OK) {
+                return GW_ERR_LIMIT;
+            }
+        } else if (SSL_get_error(ssl, rc) == SSL_ERROR_ZERO_RETURN) {
+            return GW_OK;
+        } else if (!th_ssl_wait(rc, ssl, deadline_ms)) {
+            return GW_ERR_IO;
+        }
+    }
+}
+
+/* The request over TLS on fd, the peer verified against th_tls_ca and the URL's host. */
+static enum gw_err th_tls_exchange(int fd, const struct th_url *u, const struct gw_buf *out,
+                                   struct gw_buf *in, int64_t deadline_ms)
+{
+    SSL_CTX *ctx = NULL;
+    struct gw_errbuf eb = { .msg = "" };
+    if (th_tls_ca[0] == '\0' || gw_tls_client_ctx_new(th_tls_ca, &ctx, &eb) != GW_OK) {
+        (void)fprintf(stderr, "th: https needs th_tls_use_ca first (%s)\n", eb.msg);
+        return GW_ERR_INVALID;
+    }
+    /* OpenSSL writes with write(): a peer gone must be an error, not the end of the test. */
+    (void)signal(SIGPIPE, SIG_IGN);
+    /* A server may close without close_notify after Connection: close. */
+    (void)SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL *ssl = SSL_new(ctx);
+    enum gw_err err = GW_ERR_NOMEM;
+    if (ssl != NULL && SSL_set_fd(ssl, fd) == 1 &&
+        gw_tls_client_expect_host(ssl, th_tls_name[0] != '\0' ? th_tls_name : u->host)) {
+        err = th_tls_io(ssl, out, in, deadline_ms);
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return err;
+}
+
 /* Connects, sends the request and reads the whole response into resp->raw. */
 static enum gw_err th_exchange(const struct th_http_req *req, const struct th_url *u,
                                struct th_resp *resp, int64_t deadline_ms)
@@ -282,9 +375,13 @@ static enum gw_err th_exchange(const struct th_http_req *req, const struct th_ur
         err = GW_ERR_UNAVAILABLE;
         goto out_buf;
     }
-    err = th_send_all(fd, out.data, out.len, deadline_ms);
-    if (err == GW_OK) {
-        err = th_recv_all(fd, &resp->raw, deadline_ms);
+    if (u->tls) {
+        err = th_tls_exchange(fd, u, &out, &resp->raw, deadline_ms);
+    } else {
+        err = th_send_all(fd, out.data, out.len, deadline_ms);
+        if (err == GW_OK) {
+            err = th_recv_all(fd, &resp->raw, deadline_ms);
+        }
     }
     (void)close(fd);
 out_buf:
@@ -338,7 +435,7 @@ enum gw_err th_http_send(const struct th_http_req *req, struct th_resp *resp)
     th_resp_init(resp);
     struct th_url u;
     if (th_url_parse(req->url, &u) != GW_OK) {
-        (void)fprintf(stderr, "th: bad url %s (want http://IPV4:PORT/PATH)\n", req->url);
+        (void)fprintf(stderr, "th: bad url %s (want http[s]://IPV4:PORT/PATH)\n", req->url);
         return GW_ERR_INVALID;
     }
     int64_t deadline_ms = th_now_ms() + req->timeout_ms;

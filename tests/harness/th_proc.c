@@ -413,7 +413,11 @@ enum gw_err th_banksim_start_args(struct th_banksim *bs, const char *const *extr
         return err;
     }
     bs->port = th_free_port();
-    (void)snprintf(bs->url, sizeof(bs->url), "http://127.0.0.1:%d", bs->port);
+    bool tls = false;
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++) {
+        tls = tls || strcmp(extra_args[i], "--tls-cert") == 0;
+    }
+    (void)snprintf(bs->url, sizeof(bs->url), "%s://127.0.0.1:%d", tls ? "https" : "http", bs->port);
     struct th_argv a;
     th_argv_init(&a);
     th_argv_add(&a, BANKSIM_BIN);
@@ -447,6 +451,10 @@ static enum gw_err th_write_ini(const struct th_gateway *gw, const struct th_db 
         (void)fprintf(f, "[channel.sandbox]\nmerchant_id = %s\nsecret = %s\nendpoint_url = %s\n",
                       TH_SANDBOX_MERCHANT, TH_SANDBOX_SECRET, bs->url);
     }
+    if (gw->tls_cert != NULL) {
+        (void)fprintf(f, "[server]\ntls_cert_file = %s\ntls_key_file = %s\n", gw->tls_cert,
+                      gw->tls_key);
+    }
     if (gw->ini_extra != NULL) {
         (void)fprintf(f, "%s\n", gw->ini_extra);
     }
@@ -461,15 +469,20 @@ enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
                              const struct th_banksim *bs)
 {
     const char *ini_extra = gw->ini_extra;
+    const char *tls_cert = gw->tls_cert;
+    const char *tls_key = gw->tls_key;
     int port = gw->port; /* a test may choose it before (the simulator must know it) */
     memset(gw, 0, sizeof(*gw));
     gw->ini_extra = ini_extra;
+    gw->tls_cert = tls_cert;
+    gw->tls_key = tls_key;
     enum gw_err err = th_mkdtemp(gw->proc.dir, sizeof(gw->proc.dir), "fg-gateway");
     if (err != GW_OK) {
         return err;
     }
     gw->port = port > 0 ? port : th_free_port();
-    (void)snprintf(gw->url, sizeof(gw->url), "http://127.0.0.1:%d", gw->port);
+    (void)snprintf(gw->url, sizeof(gw->url), "%s://127.0.0.1:%d",
+                   tls_cert != NULL ? "https" : "http", gw->port);
     (void)snprintf(gw->ini_path, sizeof(gw->ini_path), "%s/feegate.ini", gw->proc.dir);
     err = th_write_ini(gw, db, bs);
     if (err != GW_OK) {

@@ -349,6 +349,17 @@ static void test_double_payment_vnpay_then_momo(void **state)
                         "'{overpayments,by_state,refunded}')::int") >= 1);
     assert_true(sql_int("SELECT (feegate.day_report(feegate.recon_today()) #>> "
                         "'{overpayments,refund_lines_vnd}')::bigint") >= 200000);
+    /* The CSV report of the finance API has the overpayments' row. */
+    th_portal_use(it.gw.url, "clerk1", CLERK_SECRET);
+    (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/report?format=csv", today);
+    assert_int_equal(th_portal("GET", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    char row[96];
+    (void)snprintf(row, sizeof(row),
+                   "%s,Asia/Ho_Chi_Minh,overpayments,\"\",\"\",1,200000,0,200000,0,0", today);
+    assert_non_null(strstr(r.body, row));
+    th_resp_release(&r);
+    th_portal_use(it.gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
     /* and the overpayment's refund is not counted as a refund of the agency's money */
     assert_int_equal(sql_int("SELECT (feegate.day_report(feegate.recon_today()) #>> "
                              "'{totals,refunds_vnd}')::bigint"),

@@ -155,8 +155,9 @@ LANGUAGE sql STABLE AS $$
                p.status IN ('succeeded', 'partially_refunded', 'refunded') AS pok,
                o.id AS oid, o.amount_vnd AS oamt, o.state AS ostate,
                (o.paid_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS oday,
-               (SELECT coalesce(sum(r.amount_vnd), 0) FROM refunds r
-                WHERE r.overpayment_id = o.id AND r.status = 'succeeded') AS orefunded
+               CASE WHEN o.id IS NOT NULL THEN
+                   (SELECT coalesce(sum(r.amount_vnd), 0) FROM refunds r
+                    WHERE r.overpayment_id = o.id AND r.status = 'succeeded') END AS orefunded
         FROM l
         LEFT JOIN payment_attempts a ON a.merchant_ref = l.merchant_ref AND a.channel = l.provider
         LEFT JOIN payments p ON p.id = a.payment_id

@@ -730,6 +730,8 @@ CREATE INDEX overpayments_payment ON overpayments (payment_id);
 
 CREATE INDEX overpayments_owed ON overpayments (created_at) WHERE state = 'owed';
 
+CREATE INDEX refunds_overpayment ON refunds (overpayment_id) WHERE overpayment_id IS NOT NULL;
+
 ALTER TABLE refunds ADD CONSTRAINT refunds_overpayment_fk FOREIGN KEY (overpayment_id)
     REFERENCES overpayments (id) ON DELETE RESTRICT ON UPDATE RESTRICT;
 

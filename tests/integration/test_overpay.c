@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,26 +144,33 @@ static long long sql_int(const char *fmt, ...)
     return th_sql_int(&it.db, sql);
 }
 
-/* POST /pay/{id} channel=ch: the provider's page, and the attempt's merchant_ref. */
-static void checkout(const char *id, const char *ch, char *location, size_t cap, char ref[48])
+/* One checkout attempt: the channel chosen, then the provider's page and the merchant_ref. */
+struct attempt {
+    const char *ch;
+    char location[2048];
+    char ref[48];
+};
+
+/* POST /pay/{id} channel=a->ch: fills a's page and merchant_ref. */
+static void checkout(struct attempt *a, const char *id)
 {
     char url[160];
     char body[64];
     (void)snprintf(url, sizeof(url), "%s/pay/%s", it.gw.url, id);
-    int n = snprintf(body, sizeof(body), "channel=%s", ch);
+    int n = snprintf(body, sizeof(body), "channel=%s", a->ch);
     static const char *const hdrs[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
     struct th_resp r;
     assert_int_equal(th_http("POST", url, hdrs, body, (size_t)n, &r), GW_OK);
     assert_int_equal(r.status, 303);
     assert_non_null(r.location);
-    (void)snprintf(location, cap, "%s", r.location);
+    (void)snprintf(a->location, sizeof(a->location), "%s", r.location);
     th_resp_release(&r);
     char sql[256];
     (void)snprintf(sql, sizeof(sql),
                    "SELECT merchant_ref FROM feegate.payment_attempts WHERE payment_id = '%s' "
                    "AND channel = '%s' ORDER BY created_at DESC LIMIT 1",
-                   id, ch);
-    assert_int_equal(th_sql_text(&it.db, sql, ref, 48), GW_OK);
+                   id, a->ch);
+    assert_int_equal(th_sql_text(&it.db, sql, a->ref, sizeof(a->ref)), GW_OK);
 }
 
 /* The payer approves on the provider's page. */
@@ -178,55 +186,72 @@ static void approve(const char *location)
     th_resp_release(&r);
 }
 
-static void wait_status(const char *id, const char *want)
+static void wait_succeeded(const char *id)
 {
     char status[32] = "";
     for (int i = 0; i < 100; i++) {
         it_status(id, status);
-        if (strcmp(status, want) == 0) {
+        if (strcmp(status, "succeeded") == 0) {
             return;
         }
         usleep(100 * 1000);
     }
-    assert_string_equal(status, want);
+    assert_string_equal(status, "succeeded");
 }
 
+enum ovp_state {
+    OVP_REFUNDED,
+    OVP_TO_TRANSFER,
+    OVP_TRANSFERRED
+};
+
+static const char *const ovp_states[] = { "refunded", "to_transfer", "transferred" };
+
 /* Waits (at most 10 s) until the attempt's overpayment is in state want. */
-static void wait_overpayment(const char *ref, const char *want)
+static void wait_overpayment(const char *ref, enum ovp_state want)
 {
     char sql[256];
     (void)snprintf(sql, sizeof(sql),
                    "SELECT count(*) FROM feegate.overpayments WHERE merchant_ref = '%s' "
                    "AND state = '%s'",
-                   ref, want);
+                   ref, ovp_states[want]);
     for (int i = 0; i < 100 && th_sql_int(&it.db, sql) == 0; i++) {
         usleep(100 * 1000);
     }
     assert_int_equal(th_sql_int(&it.db, sql), 1);
 }
 
-static long long journals(const char *id, const char *kind)
+enum jkind {
+    J_SUCCESS,
+    J_OVERPAYMENT,
+    J_OVERPAYMENT_REFUND,
+    J_OVERPAYMENT_TRANSFER
+};
+
+static const char *const jkinds[] = { "payment_success", "overpayment", "overpayment_refund",
+                                      "overpayment_transfer" };
+
+static long long journals(const char *id, enum jkind kind)
 {
     return sql_int("SELECT count(*) FROM feegate.journals WHERE payment_id = '%s' AND kind = '%s'",
-                   id, kind);
+                   id, jkinds[kind]);
 }
 
-/* A payment paid through first, then (a second attempt started before the first was paid)
- * through second; refs get the two merchant_refs. */
-static void pay_twice(const char *first, const char *second, char id[40], char refs[2][48])
+/* A payment paid through a[0], then (a second attempt started before the first was paid)
+ * through a[1]. */
+static void pay_twice(struct attempt a[2], char id[40])
 {
-    char loc[2][2048];
     it_create(id);
-    checkout(id, first, loc[0], sizeof(loc[0]), refs[0]);
-    checkout(id, second, loc[1], sizeof(loc[1]), refs[1]);
-    assert_string_not_equal(refs[0], refs[1]);
-    approve(loc[0]);
-    wait_status(id, "succeeded");
-    approve(loc[1]);
+    checkout(&a[0], id);
+    checkout(&a[1], id);
+    assert_string_not_equal(a[0].ref, a[1].ref);
+    approve(a[0].location);
+    wait_succeeded(id);
+    approve(a[1].location);
 }
 
-/* The simulator's statement of today for provider, imported. */
-static void import_statement(const char *provider, const char *ext)
+/* The simulator's statement of today for provider (vnpay or momo: CSV), imported. */
+static void import_statement(const char *provider)
 {
     char url[256];
     char path[128];
@@ -234,7 +259,7 @@ static void import_statement(const char *provider, const char *ext)
     struct th_resp r;
     assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
     assert_int_equal(r.status, 200);
-    (void)snprintf(path, sizeof(path), "/tmp/fg-overpay-%d-%s.%s", (int)getpid(), provider, ext);
+    (void)snprintf(path, sizeof(path), "/tmp/fg-overpay-%d-%s.csv", (int)getpid(), provider);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     assert_int_equal(fwrite(r.body, 1, r.body_len, f), r.body_len);
@@ -252,29 +277,22 @@ static void import_statement(const char *provider, const char *ext)
     assert_int_equal(unlink(path), 0);
 }
 
-static void recon_category(const char *ref, const char *kind, const char *category,
-                           const char *state)
+/* The attempt's payment line (or refund line) of today is explained by its overpayment. */
+static void recon_explained(const char *ref, bool refund)
 {
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_exceptions WHERE "
                              "business_day = '%s' AND merchant_ref = '%s' AND kind = '%s' AND "
-                             "category = '%s' AND state = '%s'",
-                             today, ref, kind, category, state),
+                             "category = 'overpayment' AND state = 'resolved'",
+                             today, ref, refund ? "refund" : "payment"),
                      1);
 }
 
-/* The acceptance: VNPAY then MoMo, both succeed. */
-static void test_double_payment_vnpay_then_momo(void **state)
+/* Both successes in the ledger, the second refunded through MoMo; the payment shows it. */
+static void check_booked_and_refunded(const char *id, const struct attempt a[2])
 {
-    (void)state;
-    char id[40];
-    char refs[2][48];
-    pay_twice("vnpay", "momo", id, refs);
-    wait_overpayment(refs[1], "refunded");
-    /* Both successes are in the ledger: the first pays the payment, the second is owed back
-     * and was refunded through MoMo. */
-    assert_int_equal(journals(id, "payment_success"), 1);
-    assert_int_equal(journals(id, "overpayment"), 1);
-    assert_int_equal(journals(id, "overpayment_refund"), 1);
+    assert_int_equal(journals(id, J_SUCCESS), 1);
+    assert_int_equal(journals(id, J_OVERPAYMENT), 1);
+    assert_int_equal(journals(id, J_OVERPAYMENT_REFUND), 1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.refunds WHERE payment_id = '%s' AND "
                              "channel = 'momo' AND status = 'succeeded' AND amount_vnd = 200000 "
                              "AND overpayment_id IS NOT NULL",
@@ -294,13 +312,17 @@ static void test_double_payment_vnpay_then_momo(void **state)
     json_t *ops = json_object_get(p, "overpayments");
     assert_int_equal(json_array_size(ops), 1);
     json_t *o = json_array_get(ops, 0);
-    assert_string_equal(json_string_value(json_object_get(o, "merchant_ref")), refs[1]);
+    assert_string_equal(json_string_value(json_object_get(o, "merchant_ref")), a[1].ref);
     assert_string_equal(json_string_value(json_object_get(o, "channel")), "momo");
     assert_string_equal(json_string_value(json_object_get(o, "state")), "refunded");
     assert_int_equal(json_integer_value(json_object_get(o, "amount_vnd")), 200000);
     assert_non_null(json_string_value(json_object_get(o, "refund_id")));
     json_decref(p);
-    /* The payment's events and its webhooks. */
+}
+
+/* The payment's events and its webhooks. */
+static void check_events_and_webhooks(const char *id, const struct attempt a[2])
+{
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.payment_events WHERE payment_id = '%s' "
                              "AND event IN ('overpaid', 'overpayment_refunding', "
                              "'overpayment_refunded')",
@@ -317,7 +339,7 @@ static void test_double_payment_vnpay_then_momo(void **state)
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.outbox WHERE payment_id = '%s' AND "
                              "type = 'payment.overpaid' AND body::jsonb #>> "
                              "'{overpayment,merchant_ref}' = '%s'",
-                             id, refs[1]),
+                             id, a[1].ref),
                      1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.outbox WHERE payment_id = '%s' AND "
                              "type = 'payment.overpayment_refunded' AND body::jsonb #>> "
@@ -328,30 +350,38 @@ static void test_double_payment_vnpay_then_momo(void **state)
                              "type LIKE 'refund.%%'",
                              id),
                      0);
-    it_assert_ledger_ok();
-    /* Reconciliation of the day: the simulators' statements imported and matched. The second
-     * success and its refund land in the category overpayment, explained; nothing about
-     * either attempt is left open. */
-    import_statement("vnpay", "csv");
-    import_statement("momo", "csv");
+}
+
+/* The simulators' statements of the day imported and matched: the second success and its
+ * refund land in the category overpayment, explained; nothing about either attempt is left
+ * open. The day report counts it. */
+static void check_recon_and_report(const struct attempt a[2])
+{
+    import_statement("vnpay");
+    import_statement("momo");
     assert_int_equal(th_sql_exec(&it.db, "SELECT feegate.recon_run(feegate.recon_today(), NULL)"),
                      GW_OK);
-    recon_category(refs[1], "payment", "overpayment", "resolved");
-    recon_category(refs[1], "refund", "overpayment", "resolved");
+    recon_explained(a[1].ref, false);
+    recon_explained(a[1].ref, true);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_exceptions WHERE "
                              "merchant_ref IN ('%s', '%s') AND category <> 'overpayment'",
-                             refs[0], refs[1]),
+                             a[0].ref, a[1].ref),
                      0);
-    /* The day report counts it. */
-    assert_true(sql_int("SELECT (feegate.day_report(feegate.recon_today()) #>> "
-                        "'{overpayments,count}')::int") >= 1);
-    assert_true(sql_int("SELECT (feegate.day_report(feegate.recon_today()) #>> "
-                        "'{overpayments,by_state,refunded}')::int") >= 1);
-    assert_true(sql_int("SELECT (feegate.day_report(feegate.recon_today()) #>> "
-                        "'{overpayments,refund_lines_vnd}')::bigint") >= 200000);
+    assert_int_equal(sql_int("SELECT (feegate.day_report(feegate.recon_today()) #>> "
+                             "'{overpayments,count}')::int"),
+                     1);
+    assert_int_equal(sql_int("SELECT (feegate.day_report(feegate.recon_today()) #>> "
+                             "'{overpayments,by_state,refunded}')::int"),
+                     1);
+    /* The overpayment's refund is not a refund of the agency's money. */
+    assert_int_equal(sql_int("SELECT (feegate.day_report(feegate.recon_today()) #>> "
+                             "'{totals,refunds_vnd}')::bigint"),
+                     0);
     /* The CSV report of the finance API has the overpayments' row. */
     th_portal_use(it.gw.url, "clerk1", CLERK_SECRET);
+    char path[96];
     (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/report?format=csv", today);
+    struct th_resp r;
     assert_int_equal(th_portal("GET", path, NULL, NULL, &r), GW_OK);
     assert_int_equal(r.status, 200);
     char row[96];
@@ -360,11 +390,45 @@ static void test_double_payment_vnpay_then_momo(void **state)
     assert_non_null(strstr(r.body, row));
     th_resp_release(&r);
     th_portal_use(it.gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
-    /* and the overpayment's refund is not counted as a refund of the agency's money */
-    assert_int_equal(sql_int("SELECT (feegate.day_report(feegate.recon_today()) #>> "
-                             "'{totals,refunds_vnd}')::bigint"),
-                     0);
+}
+
+/* The acceptance: VNPAY then MoMo, both succeed. */
+static void test_double_payment_vnpay_then_momo(void **state)
+{
+    (void)state;
+    char id[40];
+    struct attempt a[2] = { { .ch = "vnpay" }, { .ch = "momo" } };
+    pay_twice(a, id);
+    wait_overpayment(a[1].ref, OVP_REFUNDED);
+    check_booked_and_refunded(id, a);
+    check_events_and_webhooks(id, a);
     it_assert_ledger_ok();
+    check_recon_and_report(a);
+    it_assert_ledger_ok();
+}
+
+/* The finance staff pay the overpayment at path back by transfer; a bad reference is refused
+ * and changes nothing, and it is paid back once. */
+static void transfer_through_finance_api(const char *path)
+{
+    struct th_resp r;
+    static struct th_snap before;
+    static struct th_snap after;
+    assert_int_equal(th_db_snapshot(&it.db, &before), GW_OK);
+    assert_int_equal(th_portal("POST", path, "{\"transfer_ref\":\"no spaces\"}", NULL, &r), GW_OK);
+    assert_int_equal(r.status, 422);
+    th_resp_release(&r);
+    assert_int_equal(th_db_snapshot(&it.db, &after), GW_OK);
+    assert_true(th_db_snapshot_equal(&before, &after));
+    assert_int_equal(th_portal("POST", path, "{\"transfer_ref\":\"VCB-20261208-0001\"}", NULL, &r),
+                     GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"transferred\""));
+    th_resp_release(&r);
+    assert_int_equal(th_portal("POST", path, "{\"transfer_ref\":\"VCB-20261208-0002\"}", NULL, &r),
+                     GW_OK);
+    assert_int_equal(r.status, 409);
+    th_resp_release(&r);
 }
 
 /* ZaloPay is configured with refunds = off: its overpayment is listed for the finance staff,
@@ -373,10 +437,10 @@ static void test_cannot_refund_listed_for_transfer(void **state)
 {
     (void)state;
     char id[40];
-    char refs[2][48];
-    pay_twice("vnpay", "zalopay", id, refs);
-    wait_overpayment(refs[1], "to_transfer");
-    assert_int_equal(journals(id, "overpayment"), 1);
+    struct attempt a[2] = { { .ch = "vnpay" }, { .ch = "zalopay" } };
+    pay_twice(a, id);
+    wait_overpayment(a[1].ref, OVP_TO_TRANSFER);
+    assert_int_equal(journals(id, J_OVERPAYMENT), 1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.refunds WHERE payment_id = '%s'", id),
                      0);
     assert_int_equal(sql_int("SELECT -sum(amount_vnd) FROM feegate.postings "
@@ -394,32 +458,15 @@ static void test_cannot_refund_listed_for_transfer(void **state)
     assert_int_equal(json_integer_value(json_object_get(list, "owed_vnd")), 200000);
     json_t *o = json_array_get(json_object_get(list, "overpayments"), 0);
     assert_string_equal(json_string_value(json_object_get(o, "payment_id")), id);
-    assert_string_equal(json_string_value(json_object_get(o, "merchant_ref")), refs[1]);
+    assert_string_equal(json_string_value(json_object_get(o, "merchant_ref")), a[1].ref);
     char path[128];
     (void)snprintf(path, sizeof(path), "/v1/finance/overpayments/%s/transferred",
                    json_string_value(json_object_get(o, "overpayment_id")));
     json_decref(list);
-    /* A bad reference is refused and changes nothing. */
-    static struct th_snap before, after;
-    assert_int_equal(th_db_snapshot(&it.db, &before), GW_OK);
-    assert_int_equal(th_portal("POST", path, "{\"transfer_ref\":\"no spaces\"}", NULL, &r), GW_OK);
-    assert_int_equal(r.status, 422);
-    th_resp_release(&r);
-    assert_int_equal(th_db_snapshot(&it.db, &after), GW_OK);
-    assert_true(th_db_snapshot_equal(&before, &after));
-    assert_int_equal(th_portal("POST", path, "{\"transfer_ref\":\"VCB-20261208-0001\"}", NULL, &r),
-                     GW_OK);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "\"transferred\""));
-    th_resp_release(&r);
-    /* Once only. */
-    assert_int_equal(th_portal("POST", path, "{\"transfer_ref\":\"VCB-20261208-0002\"}", NULL, &r),
-                     GW_OK);
-    assert_int_equal(r.status, 409);
-    th_resp_release(&r);
+    transfer_through_finance_api(path);
     th_portal_use(it.gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
-    wait_overpayment(refs[1], "transferred");
-    assert_int_equal(journals(id, "overpayment_transfer"), 1);
+    wait_overpayment(a[1].ref, OVP_TRANSFERRED);
+    assert_int_equal(journals(id, J_OVERPAYMENT_TRANSFER), 1);
     assert_int_equal(sql_int("SELECT coalesce(sum(amount_vnd), 0) FROM feegate.postings "
                              "WHERE account_code = 'overpaid:zalopay'"),
                      0);
@@ -437,66 +484,64 @@ static void test_lost_second_callback_found_by_recovery(void **state)
     (void)state;
     faults("{\"reset\":true,\"momo\":{\"drop\":1}}");
     char id[40];
-    char refs[2][48];
-    pay_twice("vnpay", "momo", id, refs);
+    struct attempt a[2] = { { .ch = "vnpay" }, { .ch = "momo" } };
+    pay_twice(a, id);
     usleep(500 * 1000);
     assert_int_equal(
         sql_int("SELECT count(*) FROM feegate.overpayments WHERE payment_id = '%s'", id), 0);
     /* The attempt is not closed blindly: it is queried. */
     assert_int_equal(sql_int("SELECT final::int FROM feegate.payment_attempts "
                              "WHERE merchant_ref = '%s'",
-                             refs[1]),
+                             a[1].ref),
                      0);
     assert_int_equal(th_sql_exec(&it.db, "UPDATE feegate.payment_attempts SET next_query_at = "
                                          "now() WHERE NOT final"),
                      GW_OK);
-    wait_overpayment(refs[1], "refunded");
+    wait_overpayment(a[1].ref, OVP_REFUNDED);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.provider_messages WHERE "
                              "merchant_ref = '%s' AND source = 'query' AND verdict = 'applied'",
-                             refs[1]),
+                             a[1].ref),
                      1);
     assert_int_equal(sql_int("SELECT final::int FROM feegate.payment_attempts "
                              "WHERE merchant_ref = '%s'",
-                             refs[1]),
+                             a[1].ref),
                      1);
-    assert_int_equal(journals(id, "overpayment"), 1);
+    assert_int_equal(journals(id, J_OVERPAYMENT), 1);
     faults("{\"reset\":true}");
     it_assert_ledger_ok();
 }
 
 /* The overpaying attempt's callback comes four times: one overpayment, one journal, one
- * refund. */
+ * refund, one webhook. */
 static void test_duplicated_callback_books_once(void **state)
 {
     (void)state;
     faults("{\"reset\":true,\"momo\":{\"duplicate\":{\"p\":1,\"min\":3,\"max\":3}}}");
     char id[40];
-    char refs[2][48];
-    pay_twice("vnpay", "momo", id, refs);
-    wait_overpayment(refs[1], "refunded");
+    struct attempt a[2] = { { .ch = "vnpay" }, { .ch = "momo" } };
+    pay_twice(a, id);
+    wait_overpayment(a[1].ref, OVP_REFUNDED);
     char sql[256];
     (void)snprintf(sql, sizeof(sql),
                    "SELECT count(*) FROM feegate.provider_messages WHERE merchant_ref = '%s' "
                    "AND source = 'callback'",
-                   refs[1]);
+                   a[1].ref);
     for (int i = 0; i < 50 && th_sql_int(&it.db, sql) < 4; i++) {
         usleep(100 * 1000);
     }
     assert_int_equal(th_sql_int(&it.db, sql), 4);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.provider_messages WHERE "
                              "merchant_ref = '%s' AND verdict = 'applied'",
-                             refs[1]),
+                             a[1].ref),
                      1);
-    assert_int_equal(journals(id, "overpayment"), 1);
-    assert_int_equal(journals(id, "overpayment_refund"), 1);
+    assert_int_equal(journals(id, J_OVERPAYMENT), 1);
+    assert_int_equal(journals(id, J_OVERPAYMENT_REFUND), 1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.refunds WHERE payment_id = '%s'", id),
                      1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.outbox WHERE payment_id = '%s' AND "
                              "type = 'payment.overpaid'",
                              id),
                      1);
-    /* The first attempt's callback again (a repeat of the payer's own success) is no
-     * overpayment either. */
     assert_int_equal(
         sql_int("SELECT count(*) FROM feegate.overpayments WHERE payment_id = '%s'", id), 1);
     faults("{\"reset\":true}");

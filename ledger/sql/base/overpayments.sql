@@ -238,12 +238,12 @@ BEGIN
         PERFORM fail('FG422', 'invalid_transfer_ref',
                      'transfer_ref must be 1 to 64 of A-Z a-z 0-9 _ . : / -');
     END IF;
-    SELECT * INTO o FROM overpayments x WHERE x.id = p_id;
+    -- The overpayment, then its payment: the order of overpayment_refunds_begin.
+    SELECT * INTO o FROM overpayments x WHERE x.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM fail('FG404', 'overpayment_not_found', format('no overpayment "%s"', p_id));
     END IF;
     PERFORM 1 FROM payments p WHERE p.id = o.payment_id FOR UPDATE;
-    SELECT * INTO STRICT o FROM overpayments x WHERE x.id = p_id FOR UPDATE;
     IF o.state <> 'to_transfer' THEN
         PERFORM fail('FG409', 'overpayment_not_transferable',
                      format('overpayment "%s" is %s: only one in to_transfer is paid back by '

@@ -502,6 +502,16 @@ static void test_lost_second_callback_found_by_recovery(void **state)
                              "WHERE merchant_ref = '%s'",
                              a[1].ref),
                      0);
+    /* Meanwhile reconciliation sees MoMo's line of a success the switch has not booked: a
+     * double payment, an open exception. */
+    import_statement("momo");
+    assert_int_equal(th_sql_exec(&it.db, "SELECT feegate.recon_run(feegate.recon_today(), NULL)"),
+                     GW_OK);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_exceptions WHERE "
+                             "merchant_ref = '%s' AND category = 'status_mismatch' AND "
+                             "state = 'open' AND detail LIKE '%%double payment%%'",
+                             a[1].ref),
+                     1);
     assert_int_equal(th_sql_exec(&it.db, "UPDATE feegate.payment_attempts SET next_query_at = "
                                          "now() WHERE NOT final"),
                      GW_OK);
@@ -515,6 +525,16 @@ static void test_lost_second_callback_found_by_recovery(void **state)
                              a[1].ref),
                      1);
     assert_int_equal(journals(id, J_OVERPAYMENT), 1);
+    /* Matched again, the line is explained by the overpayment and the exception is gone. */
+    import_statement("momo");
+    assert_int_equal(th_sql_exec(&it.db, "SELECT feegate.recon_run(feegate.recon_today(), NULL)"),
+                     GW_OK);
+    recon_explained(a[1].ref, false);
+    recon_explained(a[1].ref, true);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_exceptions WHERE "
+                             "merchant_ref = '%s' AND state = 'open'",
+                             a[1].ref),
+                     0);
     faults("{\"reset\":true}");
     it_assert_ledger_ok();
 }

@@ -318,6 +318,28 @@ BEGIN
 END
 $$;
 
+-- A refund of an overpayment the provider refuses: paid back by transfer instead.
+DO $$
+DECLARE
+    v_id text := pg_temp.new_payment(NULL, pg_temp.ref('HS-OVP2'),
+                                     '[{"fee_code":"ODD","amount_vnd":4000}]', 4000);
+    v_a text := pg_temp.checkout(v_id);
+    v_b text := pg_temp.checkout(v_id);
+    s record;
+BEGIN
+    ASSERT pg_temp.callback(v_b, 'succeeded', 4000, 'T-O2B') = 'applied', 'paid through b';
+    ASSERT pg_temp.callback(v_a, 'succeeded', 4000, 'T-O2A') = 'applied', 'and through a';
+    SELECT * INTO STRICT s FROM feegate.overpayment_refunds_begin(1000, '{sandbox}') x
+        WHERE x.send ->> 'merchant_ref' = v_a;
+    ASSERT (SELECT status FROM feegate.refund_result(s.refund_id, 'rejected', NULL, '94', 'refund',
+                                                     '{}', NULL)) = 'failed', 'refused';
+    ASSERT (SELECT state FROM feegate.overpayments WHERE merchant_ref = v_a) = 'to_transfer',
+        'to_transfer after a refused refund';
+    ASSERT NOT EXISTS (SELECT 1 FROM feegate.outbox WHERE payment_id = v_id
+                         AND type LIKE 'refund.%'), 'no refund webhook for the switch''s refund';
+END
+$$;
+
 -- Failure, re-attempt, stale failure, late success after cancel ---------------------------
 
 DO $$

@@ -179,6 +179,13 @@ static enum gw_err set_channel(struct gw_channel_config *ch, const char *k, cons
     if (strcmp(k, "breaker_cooldown_s") == 0) {
         return parse_int(v, 1, 86400, &ch->breaker_cooldown_s, k, eb);
     }
+    if (strcmp(k, "refunds") == 0) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+            return gw_fail(eb, GW_ERR_INVALID, "refunds must be on or off, not \"%s\"", v);
+        }
+        ch->refunds_off = strcmp(v, "off") == 0;
+        return GW_OK;
+    }
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in a channel section", k);
 }
 

@@ -51,6 +51,9 @@ struct gw_channel_config {
     int breaker_failures;   /* consecutive failed calls that open it */
     int breaker_p90_ms;     /* p90 of the recent calls above this opens it */
     int breaker_cooldown_s; /* open this long, then one probe (half-open) */
+    /* refunds = off: the merchant contract has no refund API, whatever the adapter can do;
+     * refunds through it are refused and its overpayments are paid back by transfer. */
+    bool refunds_off;
 };
 
 struct gw_config {

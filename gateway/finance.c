@@ -321,6 +321,36 @@ static void route_exception(struct gw_ctx *ctx)
     }
 }
 
+/* GET /v1/finance/overpayments[?state=S]: payments paid twice and what is owed back;
+ * POST /v1/finance/overpayments/{id}/transferred {"transfer_ref": R}: one paid back by hand
+ * (ledger/sql/base/overpayments.sql). */
+static void route_overpayments(struct gw_ctx *ctx)
+{
+    bool bad = false;
+    ctx->params[0] = ctx->client_id;
+    if (ctx->n_seg == 3 && ctx->method == EVHTTP_REQ_GET) {
+        struct evkeyvalq q;
+        ctx->params[1] = NULL;
+        if (ctx->query != NULL && evhttp_parse_query_str(ctx->query, &q) == 0) {
+            const char *state = evhttp_find_header(&q, "state");
+            ctx->params[1] = state != NULL ? gw_arena_strdup(&ctx->arena, state) : NULL;
+            evhttp_clear_headers(&q);
+        }
+        gw_ctx_query(ctx, "SELECT feegate.fin_overpayments($1, $2)", 2, text_done);
+    } else if (ctx->n_seg == 5 && strcmp(ctx->seg[4], "transferred") == 0 &&
+               ctx->method == EVHTTP_REQ_POST) {
+        ctx->params[1] = ctx->seg[3];
+        ctx->params[2] = body_str(ctx, "transfer_ref", &bad);
+        if (bad) {
+            gw_reply_error(ctx, 400, "invalid_request", "the body is {\"transfer_ref\": \"...\"}");
+            return;
+        }
+        gw_ctx_query(ctx, "SELECT feegate.overpayment_transfer($2, $1, $3)", 3, text_done);
+    } else {
+        gw_reply_error(ctx, 404, "not_found", "no such method and path in the finance API");
+    }
+}
+
 static void route(struct gw_ctx *ctx)
 {
     if (ctx->n_seg == 3 && strcmp(ctx->seg[2], "days") == 0 && ctx->method == EVHTTP_REQ_GET) {
@@ -330,6 +360,8 @@ static void route(struct gw_ctx *ctx)
         route_day(ctx);
     } else if (ctx->n_seg == 5 && strcmp(ctx->seg[2], "exceptions") == 0) {
         route_exception(ctx);
+    } else if ((ctx->n_seg == 3 || ctx->n_seg == 5) && strcmp(ctx->seg[2], "overpayments") == 0) {
+        route_overpayments(ctx);
     } else {
         gw_reply_error(ctx, 404, "not_found", "no such resource in the finance API");
     }

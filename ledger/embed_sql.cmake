@@ -21,6 +21,7 @@ set(LDG_BASE_ORDER
     webhooks.sql      # the outbox, listing and replay
     recovery.sql      # status queries of unknown outcomes
     refunds.sql       # refunds through the providers
+    overpayments.sql  # payments paid twice: booked, refunded or paid back
     recon.sql         # statements, matching, exceptions, closing the day
     checks.sql        # ledger_check()
     grants.sql)       # what feegate_app may do

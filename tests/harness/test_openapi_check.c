@@ -27,7 +27,8 @@ static const char good_payment[] =
     "\"checkout_url\":\"http://127.0.0.1:8080/pay/" PAY_ID "\",\"return_url\":null,"
     "\"locale\":\"vi\",\"receipt\":{\"id\":\"rcp_0191a2b3c4d5e6f708192a3b4c5d6e7f\","
     "\"template\":\"01BLP0-001\",\"series\":\"AA-26E\",\"number\":\"0000042\","
-    "\"url\":\"http://127.0.0.1:8080/receipts/rcp_0191a2b3c4d5e6f708192a3b4c5d6e7f\"}}";
+    "\"url\":\"http://127.0.0.1:8080/receipts/rcp_0191a2b3c4d5e6f708192a3b4c5d6e7f\"},"
+    "\"overpayments\":[]}";
 
 static char why[TH_OPENAPI_WHY_BYTES];
 

@@ -340,7 +340,7 @@ static void test_references(void **state)
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
     PQfinish(plain);
-    assert_int_equal(lit_int(su, "SELECT count(*) FROM accounts WHERE code LIKE '%:opchan'"), 5);
+    assert_int_equal(lit_int(su, "SELECT count(*) FROM accounts WHERE code LIKE '%:opchan'"), 6);
     /* Updates that keep the key pass: the triggers look at the key only. */
     lit_exec(su, "UPDATE channels SET name = name WHERE code = 'sandbox'");
     assert_int_equal(check_violations("rows_reference_payments"), 0);

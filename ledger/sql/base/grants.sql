@@ -62,6 +62,10 @@ GRANT EXECUTE ON FUNCTION
     refund_result(text, text, text, text, text, text, int),
     refund_due(int, int),
     api_refunds(text, text),
+    -- overpayments
+    overpayment_refunds_begin(int, text[]),
+    fin_overpayments(text, text),
+    overpayment_transfer(text, text, text),
     -- receipts
     receipt_view(text),
     receipt_jobs_claim(int, int),

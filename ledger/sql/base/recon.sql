@@ -130,7 +130,12 @@ $$;
 
 -- Every difference of one business day, computed from sets (the order of the lines cannot
 -- matter): statement lines of the day grouped by (provider, kind, merchant_ref); the
--- switch's successes paid in the day; their success journals.
+-- switch's successes paid in the day; their success journals. A line of an attempt booked
+-- as an overpayment (overpayments.sql) is matched against the overpayment, and its refund
+-- line against the overpayment's refund: when they agree the line lands in the category
+-- overpayment, explained (recon_run records it resolved); a success of an attempt that is not
+-- the one that paid its payment, and not booked as an overpayment, is a double payment the
+-- switch has not booked (status_mismatch).
 CREATE FUNCTION recon_differences(p_day date)
 RETURNS TABLE (provider text, category text, kind text, merchant_ref text, payment_id text,
                statement_amount_vnd bigint, switch_amount_vnd bigint, diff_vnd bigint,
@@ -147,10 +152,16 @@ LANGUAGE sql STABLE AS $$
         SELECT l.*, p.id AS pid, p.status AS pstatus, p.amount_vnd AS pamt,
                p.refunded_vnd AS prefunded, p.merchant_ref AS pref,
                (p.paid_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS pday,
-               p.status IN ('succeeded', 'partially_refunded', 'refunded') AS pok
+               p.status IN ('succeeded', 'partially_refunded', 'refunded') AS pok,
+               o.id AS oid, o.amount_vnd AS oamt, o.state AS ostate,
+               (o.paid_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS oday,
+               CASE WHEN o.id IS NOT NULL THEN
+                   (SELECT coalesce(sum(r.amount_vnd), 0) FROM refunds r
+                    WHERE r.overpayment_id = o.id AND r.status = 'succeeded') END AS orefunded
         FROM l
         LEFT JOIN payment_attempts a ON a.merchant_ref = l.merchant_ref AND a.channel = l.provider
         LEFT JOIN payments p ON p.id = a.payment_id
+        LEFT JOIN overpayments o ON o.merchant_ref = l.merchant_ref AND o.channel = l.provider
     ), dp AS MATERIALIZED (
         SELECT p.id, p.channel, p.merchant_ref, p.amount_vnd, p.status
         FROM payments p
@@ -184,15 +195,36 @@ LANGUAGE sql STABLE AS $$
     FROM lp WHERE kind = 'payment' AND pid IS NOT NULL
               AND ((any_ok AND NOT pok) OR (NOT any_ok AND pok AND pref = merchant_ref))
     UNION ALL
+    -- a second success of a paid payment the switch has not booked as an overpayment
+    SELECT provider, 'status_mismatch', kind, merchant_ref, pid, amt_min, NULL::bigint, amt_min,
+           n, format('provider succeeded on attempt %s, the payment was paid through %s: a '
+                     'double payment not booked as an overpayment', merchant_ref, pref)
+    FROM lp WHERE kind = 'payment' AND any_ok AND pok AND oid IS NULL
+              AND pref IS DISTINCT FROM merchant_ref
+    UNION ALL
     SELECT provider, 'amount_mismatch', kind, merchant_ref, pid, amt_min, pamt,
            amt_min - pamt, n, format('statement %s VND, switch %s VND', amt_min, pamt)
-    FROM lp WHERE kind = 'payment' AND any_ok AND pok AND (amt_min <> pamt OR amt_max <> pamt)
+    FROM lp WHERE kind = 'payment' AND any_ok AND pok AND oid IS NULL
+              AND pref IS NOT DISTINCT FROM merchant_ref AND (amt_min <> pamt OR amt_max <> pamt)
+    UNION ALL
+    -- the double payment booked as an overpayment, and the refund of it
+    SELECT provider, CASE WHEN amt_min = amt_max AND amt_min = CASE WHEN kind = 'payment'
+                                                                  THEN oamt ELSE orefunded END
+                          THEN 'overpayment' ELSE 'amount_mismatch' END,
+           kind, merchant_ref, pid, amt_min,
+           CASE WHEN kind = 'payment' THEN oamt ELSE orefunded END,
+           CASE WHEN kind = 'payment' THEN amt_min - oamt ELSE orefunded - amt_min END, n,
+           format('%s of overpayment %s (%s): statement %s VND, switch %s VND',
+                  CASE WHEN kind = 'payment' THEN 'second success' ELSE 'refund' END, oid,
+                  ostate, amt_min, CASE WHEN kind = 'payment' THEN oamt ELSE orefunded END)
+    FROM lp WHERE any_ok AND oid IS NOT NULL
     UNION ALL
     -- refunds: against what the switch refunded
     SELECT provider, 'amount_mismatch', kind, merchant_ref, pid, amt_min, prefunded,
            prefunded - amt_min, n,
            format('statement refund %s VND, switch refunded %s VND', amt_min, prefunded)
-    FROM lp WHERE kind = 'refund' AND any_ok AND pid IS NOT NULL AND amt_min <> prefunded
+    FROM lp WHERE kind = 'refund' AND any_ok AND pid IS NOT NULL AND oid IS NULL
+              AND amt_min <> prefunded
     UNION ALL
     SELECT provider, 'out_of_day', kind, merchant_ref, pid, amt_min, pamt, 0::bigint, n,
            CASE WHEN b_min <> p_day OR b_max <> p_day
@@ -200,7 +232,7 @@ LANGUAGE sql STABLE AS $$
                             THEN b_min ELSE b_max END, p_day)
                 ELSE format('paid at the switch on %s, statement of %s', pday, p_day) END
     FROM lp WHERE any_ok AND (b_min <> p_day OR b_max <> p_day
-                              OR (kind = 'payment' AND pok AND pday <> p_day))
+                              OR (kind = 'payment' AND pok AND coalesce(oday, pday) <> p_day))
     UNION ALL
     -- the switch booked a success the provider's statements of the day do not show
     SELECT sw.channel, 'missing_at_provider', 'payment', sw.merchant_ref, sw.id, NULL,
@@ -208,6 +240,14 @@ LANGUAGE sql STABLE AS $$
            'succeeded at the switch, not in the statements of the day'
     FROM sw WHERE NOT EXISTS (SELECT 1 FROM l WHERE l.provider = sw.channel
                                 AND l.kind = 'payment' AND l.merchant_ref = sw.merchant_ref)
+    UNION ALL
+    SELECT o.channel, 'missing_at_provider', 'payment', o.merchant_ref, o.payment_id, NULL,
+           o.amount_vnd, -o.amount_vnd, 0,
+           format('overpayment %s booked at the switch, not in the statements of the day', o.id)
+    FROM overpayments o
+    WHERE o.paid_at >= recon_day_start(p_day) AND o.paid_at < recon_day_start(p_day + 1)
+      AND NOT EXISTS (SELECT 1 FROM l WHERE l.provider = o.channel AND l.kind = 'payment'
+                        AND l.merchant_ref = o.merchant_ref)
     UNION ALL
     -- three-way: the switch's success and its journal must agree
     SELECT sw.channel, CASE WHEN sw.booked IS NULL THEN 'status_mismatch'
@@ -219,7 +259,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Runs the matching for a day: records the run, inserts new exceptions, keeps the state of
--- known ones, and resolves (action 'rematched') open ones that no longer differ. Refused
+-- known ones, and resolves (action 'rematched') open ones that no longer differ. A line
+-- explained by an overpayment (category overpayment) is recorded resolved at once. Refused
 -- for a closed day. Returns the run's summary.
 CREATE FUNCTION recon_run(p_day date, p_staff text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
@@ -237,10 +278,11 @@ BEGIN
     CREATE TEMP TABLE recon_found ON COMMIT DROP AS SELECT * FROM recon_differences(p_day);
     INSERT INTO recon_exceptions AS e (business_day, provider, category, kind, merchant_ref,
                                        payment_id, statement_amount_vnd, switch_amount_vnd,
-                                       diff_vnd, line_count, detail, run_id)
+                                       diff_vnd, line_count, detail, run_id, state)
         SELECT p_day, f.provider, f.category, f.kind, f.merchant_ref, f.payment_id,
                f.statement_amount_vnd, f.switch_amount_vnd, f.diff_vnd, f.line_count,
-               f.detail, v_run
+               f.detail, v_run,
+               CASE WHEN f.category = 'overpayment' THEN 'resolved' ELSE 'open' END
         FROM recon_found f
         ON CONFLICT (business_day, provider, category, kind, merchant_ref) DO UPDATE
             SET statement_amount_vnd = EXCLUDED.statement_amount_vnd,
@@ -491,7 +533,9 @@ $$;
 -- The day's figures per agency, treasury account and provider: counts, gross, provider
 -- fees (from the statement lines; a treasury account bears them in proportion to its part
 -- of each payment), refunds (refund lines of the day), net = gross - fees - refunds, and
--- open exceptions.
+-- open exceptions. Overpayments are not the agencies' money: they are counted apart
+-- ("overpayments": those paid in the day, by state, and their refund lines of the day), and
+-- the refund of an overpayment is not a refund of its payment.
 CREATE FUNCTION day_report(p_day date) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
@@ -515,7 +559,11 @@ LANGUAGE sql STABLE AS $$
         SELECT a.payment_id, sum(s.amount_vnd)::bigint AS refund FROM statement_lines s
         JOIN payment_attempts a ON a.merchant_ref = s.merchant_ref AND a.channel = s.provider
         WHERE s.business_day = p_day AND s.kind = 'refund' AND s.status = 'succeeded'
+          AND NOT EXISTS (SELECT 1 FROM overpayments o WHERE o.merchant_ref = s.merchant_ref)
         GROUP BY a.payment_id
+    ), ovp AS (
+        SELECT o.* FROM overpayments o
+        WHERE o.paid_at >= recon_day_start(p_day) AND o.paid_at < recon_day_start(p_day + 1)
     ), pay AS (
         SELECT p.id, p.agency_code, p.channel, p.amount_vnd, p.items,
                coalesce(f.fee, 0) AS fee, coalesce(r.refund, 0) AS refund
@@ -591,6 +639,18 @@ LANGUAGE sql STABLE AS $$
                          'refunds_vnd', refunds, 'net_vnd', gross - fees - refunds,
                          'statement_lines', lines, 'open_exceptions', open_exc)
                          ORDER BY code), '[]') FROM pr),
+        'overpayments', jsonb_build_object(
+            'count', (SELECT count(*) FROM ovp),
+            'amount_vnd', (SELECT coalesce(sum(amount_vnd), 0)::bigint FROM ovp),
+            'by_state', (SELECT coalesce(jsonb_object_agg(state, n), '{}') FROM
+                (SELECT state, count(*) AS n FROM ovp GROUP BY 1) x),
+            'refund_lines_vnd', (SELECT coalesce(sum(s.amount_vnd), 0)::bigint
+                                 FROM statement_lines s JOIN overpayments o
+                                     ON o.merchant_ref = s.merchant_ref AND o.channel = s.provider
+                                 WHERE s.business_day = p_day AND s.kind = 'refund'
+                                   AND s.status = 'succeeded'),
+            'owed_vnd', (SELECT coalesce(sum(amount_vnd), 0)::bigint FROM ovp
+                         WHERE state IN ('owed', 'refunding', 'to_transfer'))),
         'exceptions', jsonb_build_object(
             'by_category', (SELECT coalesce(jsonb_object_agg(category, n), '{}') FROM
                 (SELECT category, count(*) AS n FROM recon_exceptions

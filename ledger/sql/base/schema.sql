@@ -287,7 +287,8 @@ CREATE TABLE payment_transitions (
     from_status text NOT NULL REFERENCES payment_statuses (status),
     event       text NOT NULL REFERENCES payment_event_kinds (event),
     to_status   text REFERENCES payment_statuses (status),
-    outcome     text NOT NULL CHECK (outcome IN ('apply', 'apply_late', 'ignore', 'reject')),
+    outcome     text NOT NULL CHECK (outcome IN ('apply', 'apply_late', 'ignore', 'reject',
+                                                 'overpay')),
     PRIMARY KEY (from_status, event),
     CHECK ((outcome IN ('apply', 'apply_late')) = (to_status IS NOT NULL))
 );
@@ -609,7 +610,7 @@ CREATE TABLE recon_exceptions (
     provider             text NOT NULL,
     category             text NOT NULL CHECK (category IN ('missing_at_provider',
                              'missing_at_switch', 'amount_mismatch', 'status_mismatch',
-                             'duplicate_line', 'out_of_day')),
+                             'duplicate_line', 'out_of_day', 'overpayment')),
     merchant_ref         text NOT NULL,
     kind                 text NOT NULL DEFAULT 'payment',
     payment_id           text REFERENCES payments (id),
@@ -688,12 +689,54 @@ CREATE TABLE refunds (
     exhausted          bool NOT NULL DEFAULT false,
     -- only the payment's latest refund can be asked about (refunds.sql)
     query_ambiguous    bool NOT NULL DEFAULT false,
+    -- a refund the switch sends on its own of an overpayment (overpayments.sql): it refunds
+    -- the overpaying attempt, not the payment; NULL for a portal's refund
+    overpayment_id     text,
     UNIQUE (client_id, idem_key)
 );
 
 CREATE INDEX refunds_payment ON refunds (payment_id, created_at);
 
 CREATE INDEX refunds_due ON refunds (next_query_at) WHERE status IN ('sending', 'pending');
+
+-- Overpayments (overpayments.sql) ---------------------------------------------------------
+
+-- A success of another attempt of a payment that was already paid: the citizen paid twice
+-- (went back from one bank's page and paid at another). The money is owed back to the
+-- citizen: owed, then refunding (a refund of that attempt through its provider) and
+-- refunded, or to_transfer (the provider cannot refund it, or refused) and transferred (the
+-- finance staff paid it back by bank transfer). One per attempt (merchant_ref).
+CREATE TABLE overpayments (
+    id              text PRIMARY KEY, -- ovp_ + 32 hex
+    payment_id      text NOT NULL REFERENCES payments (id),
+    merchant_ref    text NOT NULL UNIQUE REFERENCES payment_attempts (merchant_ref),
+    channel         text NOT NULL REFERENCES channels (code),
+    amount_vnd      bigint NOT NULL CHECK (amount_vnd > 0),
+    provider_txn_id text,
+    paid_at         timestamptz NOT NULL,
+    state           text NOT NULL DEFAULT 'owed'
+                        CHECK (state IN ('owed', 'refunding', 'refunded', 'to_transfer',
+                                         'transferred')),
+    journal_id      bigint NOT NULL REFERENCES journals (id), -- the overpayment journal
+    refund_id       text, -- refunds(id): the refund sent for it, if any
+    transfer_ref    text CHECK (length(transfer_ref) <= 64),
+    transferred_by  text REFERENCES staff (id),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    CHECK ((state = 'transferred') = (transfer_ref IS NOT NULL))
+);
+
+CREATE INDEX overpayments_payment ON overpayments (payment_id);
+
+CREATE INDEX overpayments_owed ON overpayments (created_at) WHERE state = 'owed';
+
+CREATE INDEX refunds_overpayment ON refunds (overpayment_id) WHERE overpayment_id IS NOT NULL;
+
+ALTER TABLE refunds ADD CONSTRAINT refunds_overpayment_fk FOREIGN KEY (overpayment_id)
+    REFERENCES overpayments (id) ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE overpayments ADD CONSTRAINT overpayments_refund_fk FOREIGN KEY (refund_id)
+    REFERENCES refunds (id) ON DELETE RESTRICT ON UPDATE RESTRICT;
 
 -- Every provider answer about a refund, as received (evidence, append-only).
 CREATE TABLE refund_messages (

@@ -3,6 +3,9 @@
 -- apply: change to to_status. apply_late: a success after the payment was given up
 -- (failed, expired, cancelled): the money was taken, so it is still booked, with late = true.
 -- ignore: nothing changes (a repeated or stale message). reject: the caller gets FG409.
+-- overpay: a success of a payment already paid: a repeat of the attempt that paid it (or of
+-- one already booked as an overpayment) is ignored; a success of another attempt means the
+-- citizen paid twice, and is booked as an overpayment (overpayments.sql), the status kept.
 -- ledger_check() verifies that the table covers every pair.
 
 SET LOCAL search_path = feegate, pg_temp;
@@ -27,7 +30,7 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     ('pending', 'refund_full',        NULL,        'reject'),
 
     ('succeeded', 'checkout',           NULL,                 'reject'),
-    ('succeeded', 'provider_succeeded', NULL,                 'ignore'),
+    ('succeeded', 'provider_succeeded', NULL,                 'overpay'),
     ('succeeded', 'provider_failed',    NULL,                 'ignore'),
     ('succeeded', 'cancel',             NULL,                 'reject'),
     ('succeeded', 'expire',             NULL,                 'ignore'),
@@ -60,7 +63,7 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     ('cancelled', 'refund_full',        NULL,        'reject'),
 
     ('partially_refunded', 'checkout',           NULL,                 'reject'),
-    ('partially_refunded', 'provider_succeeded', NULL,                 'ignore'),
+    ('partially_refunded', 'provider_succeeded', NULL,                 'overpay'),
     ('partially_refunded', 'provider_failed',    NULL,                 'ignore'),
     ('partially_refunded', 'cancel',             NULL,                 'reject'),
     ('partially_refunded', 'expire',             NULL,                 'ignore'),
@@ -68,7 +71,7 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     ('partially_refunded', 'refund_full',        'refunded',           'apply'),
 
     ('refunded', 'checkout',           NULL, 'reject'),
-    ('refunded', 'provider_succeeded', NULL, 'ignore'),
+    ('refunded', 'provider_succeeded', NULL, 'overpay'),
     ('refunded', 'provider_failed',    NULL, 'ignore'),
     ('refunded', 'cancel',             NULL, 'reject'),
     ('refunded', 'expire',             NULL, 'ignore'),
@@ -76,8 +79,9 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     ('refunded', 'refund_full',        NULL, 'reject');
 
 -- The state machine. Locks the payment, looks up (status, event); reject raises FG409,
--- ignore changes nothing; apply/apply_late update the payment (with the provider fields of
--- p_data for checkout and success), book the success, append the event and queue the
+-- ignore changes nothing; overpay books an overpayment or changes nothing (above);
+-- apply/apply_late update the payment (with the provider fields of p_data for checkout and
+-- success), book the success, append the event and queue the
 -- webhook if the status changed. A provider_succeeded leaves the receipt and its webhook to
 -- receipt_at_commit (receipts.sql), which numbers the receipt at commit.
 CREATE FUNCTION apply_event(p_payment_id text, p_event text, p_data jsonb,
@@ -102,6 +106,17 @@ BEGIN
                                    WHEN 'refund_full' THEN 'payment_not_refundable'
                                    ELSE 'invalid_transition' END,
             DETAIL = format('payment "%s" is %s', p_payment_id, o_from);
+    ELSIF o_outcome = 'overpay' THEN
+        o_to := o_from;
+        IF EXISTS (SELECT 1 FROM payments p WHERE p.id = p_payment_id
+                     AND p.merchant_ref IS DISTINCT FROM p_data ->> 'merchant_ref')
+           AND NOT EXISTS (SELECT 1 FROM overpayments o
+                           WHERE o.merchant_ref = p_data ->> 'merchant_ref') THEN
+            PERFORM overpayment_book(p_payment_id, p_data);
+        ELSE
+            o_outcome := 'ignore';
+        END IF;
+        RETURN;
     ELSIF o_outcome = 'ignore' THEN
         o_to := o_from;
         RETURN;

@@ -236,6 +236,110 @@ BEGIN
 END
 $$;
 
+-- Overpayment: a second attempt paid too (overpayments.sql) ------------------------------
+
+DO $$
+DECLARE
+    v_id text := pg_temp.new_payment(NULL, pg_temp.ref('HS-OVP'),
+                                     '[{"fee_code":"ODD","amount_vnd":3000}]', 3000);
+    v_a text;
+    v_b text;
+    v_c text;
+    s record;
+    o feegate.overpayments;
+    v_j json;
+BEGIN
+    v_a := pg_temp.checkout(v_id);
+    v_b := pg_temp.checkout(v_id);
+    v_c := pg_temp.checkout(v_id);
+    ASSERT pg_temp.callback(v_a, 'succeeded', 3000, 'T-OA') = 'applied', 'first success pays';
+    ASSERT pg_temp.callback(v_b, 'succeeded', 3000, 'T-OB') = 'applied', 'second is booked';
+    ASSERT pg_temp.callback(v_b, 'succeeded', 3000, 'T-OB') = 'duplicate', 'booked once';
+    ASSERT pg_temp.callback(v_a, 'succeeded', 3000, 'T-OA') = 'duplicate', 'payer''s own repeat';
+    ASSERT pg_temp.status_of(v_id) = 'succeeded', 'the status is kept';
+    SELECT * INTO STRICT o FROM feegate.overpayments WHERE merchant_ref = v_b;
+    ASSERT o.state = 'owed' AND o.amount_vnd = 3000 AND o.provider_txn_id = 'T-OB'
+           AND o.channel = 'sandbox', 'owed';
+    ASSERT (SELECT p.amount_vnd FROM feegate.postings p WHERE p.journal_id = o.journal_id
+              AND p.account_code = 'overpaid:sandbox') = -3000, 'overpaid:sandbox credited';
+    -- Recovery closes the attempt that paid and the overpaid one, and asks about the third.
+    UPDATE feegate.payment_attempts SET next_query_at = now() WHERE payment_id = v_id;
+    ASSERT (SELECT array_agg(d.merchant_ref) FROM feegate.recovery_due(1000, 60) d
+            WHERE d.payment_id = v_id) = ARRAY[v_c], 'the superseded attempt is queried';
+    ASSERT (SELECT bool_and(final) FROM feegate.payment_attempts
+            WHERE merchant_ref IN (v_a, v_b)), 'paying and overpaid attempts are final';
+    -- Refunded through the channel that took it, as a refund of that attempt.
+    SELECT * INTO STRICT s FROM feegate.overpayment_refunds_begin(1000, '{sandbox}') x
+        WHERE x.send ->> 'merchant_ref' = v_b;
+    ASSERT s.send ->> 'provider_txn_id' = 'T-OB' AND (s.send ->> 'amount_vnd')::bigint = 3000
+           AND (s.send ->> 'full')::bool, 'the refund of the overpaid attempt';
+    ASSERT (SELECT state FROM feegate.overpayments WHERE id = o.id) = 'refunding', 'refunding';
+    ASSERT (SELECT status FROM feegate.refund_result(s.refund_id, 'accepted', 'RF-OB', NULL,
+                                                     'refund', '{}', NULL)) = 'succeeded',
+        'accepted';
+    ASSERT (SELECT state FROM feegate.overpayments WHERE id = o.id) = 'refunded', 'refunded';
+    ASSERT (SELECT refunded_vnd FROM feegate.payments WHERE id = v_id) = 0,
+        'not a refund of the payment';
+    ASSERT feegate.api_refunds('smoke', v_id)::json -> 'refunds' ->> 0 IS NULL,
+        'not the portal''s refund';
+    -- The third attempt paid too (found by a query); its channel cannot refund here.
+    ASSERT feegate.recovery_result(v_c, 'succeeded', 3000, 'T-OC', now(), '{}', 300) = 'applied',
+        'found by the query';
+    PERFORM feegate.overpayment_refunds_begin(1000, '{}');
+    SELECT * INTO STRICT o FROM feegate.overpayments WHERE merchant_ref = v_c;
+    ASSERT o.state = 'to_transfer', 'to_transfer';
+    INSERT INTO feegate.staff (id, role, name, secret)
+        VALUES ('smoke-clerk', 'clerk', 'Smoke', 'smoke-clerk-secret-0001')
+        ON CONFLICT (id) DO NOTHING;
+    PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)', o.id,
+                                        'smoke-clerk', 'bad ref'), 'FG422', 'invalid_transfer_ref');
+    PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)',
+                                        'ovp_none', 'smoke-clerk', 'TR-1'), 'FG404',
+                                 'overpayment_not_found');
+    ASSERT feegate.overpayment_transfer(o.id, 'smoke-clerk', 'TR-1')::json ->> 'state'
+           = 'transferred', 'transferred';
+    PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)', o.id,
+                                        'smoke-clerk', 'TR-2'), 'FG409',
+                                 'overpayment_not_transferable');
+    v_j := feegate.api_get_payment('smoke', v_id)::json;
+    ASSERT json_array_length(v_j -> 'overpayments') = 2, 'the payment lists its overpayments';
+    ASSERT (SELECT array_agg(event ORDER BY seq) FROM feegate.payment_events
+            WHERE payment_id = v_id AND event LIKE 'overpa%')
+        = ARRAY['overpaid', 'overpayment_refunding', 'overpayment_refunded', 'overpaid',
+                'overpayment_to_transfer', 'overpayment_transferred'], 'the payment''s events';
+    ASSERT (SELECT array_agg(type ORDER BY id) FROM feegate.outbox
+            WHERE payment_id = v_id AND type LIKE 'payment.overpa%')
+        = ARRAY['payment.overpaid', 'payment.overpayment_refunded', 'payment.overpaid',
+                'payment.overpayment_refunded'], 'the webhooks';
+    ASSERT feegate.fin_overpayments(NULL, 'transferred')::json -> 'overpayments' IS NOT NULL,
+        'fin_overpayments';
+    PERFORM pg_temp.expect_error('SELECT feegate.fin_overpayments(NULL, ''bogus'')', 'FG422',
+                                 'invalid_state');
+END
+$$;
+
+-- A refund of an overpayment the provider refuses: paid back by transfer instead.
+DO $$
+DECLARE
+    v_id text := pg_temp.new_payment(NULL, pg_temp.ref('HS-OVP2'),
+                                     '[{"fee_code":"ODD","amount_vnd":4000}]', 4000);
+    v_a text := pg_temp.checkout(v_id);
+    v_b text := pg_temp.checkout(v_id);
+    s record;
+BEGIN
+    ASSERT pg_temp.callback(v_b, 'succeeded', 4000, 'T-O2B') = 'applied', 'paid through b';
+    ASSERT pg_temp.callback(v_a, 'succeeded', 4000, 'T-O2A') = 'applied', 'and through a';
+    SELECT * INTO STRICT s FROM feegate.overpayment_refunds_begin(1000, '{sandbox}') x
+        WHERE x.send ->> 'merchant_ref' = v_a;
+    ASSERT (SELECT status FROM feegate.refund_result(s.refund_id, 'rejected', NULL, '94', 'refund',
+                                                     '{}', NULL)) = 'failed', 'refused';
+    ASSERT (SELECT state FROM feegate.overpayments WHERE merchant_ref = v_a) = 'to_transfer',
+        'to_transfer after a refused refund';
+    ASSERT NOT EXISTS (SELECT 1 FROM feegate.outbox WHERE payment_id = v_id
+                         AND type LIKE 'refund.%'), 'no refund webhook for the switch''s refund';
+END
+$$;
+
 -- Failure, re-attempt, stale failure, late success after cancel ---------------------------
 
 DO $$
@@ -427,7 +531,7 @@ BEGIN
     IF bad <> '' THEN
         RAISE EXCEPTION 'ledger_check: %', bad;
     END IF;
-    ASSERT (SELECT count(*) FROM feegate.ledger_check()) = 29, 'ledger_check has its checks';
+    ASSERT (SELECT count(*) FROM feegate.ledger_check()) = 33, 'ledger_check has its checks';
 END
 $$;
 

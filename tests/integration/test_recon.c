@@ -549,6 +549,80 @@ static void test_close_day(void **state)
     assert_int_equal(th_ledger_check(&db), 0);
 }
 
+/* ZaloPay's statement names each payment by its app_trans_id, "yymmdd_" + the switch's
+ * reference (docs/providers.md#zalopay-create). Four ZaloPay payments paid two days ago, the
+ * statement in ZaloPay's JSON lines with one amount changed: the matching finds that one
+ * difference and nothing else (not a false pair of missing at the switch and at the provider
+ * for every payment). */
+static void test_zalopay_day(void **state)
+{
+    (void)state;
+    char day2[16];
+    char sql[1600];
+    char path[128];
+    char args[320];
+    assert_int_equal(th_sql_text(&db,
+                                 "SELECT ((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 2)::text",
+                                 day2, sizeof(day2)),
+                     GW_OK);
+    (void)snprintf(
+        sql, sizeof(sql),
+        "DO $$ DECLARE v_pay text; v_ref text; BEGIN FOR i IN 1..4 LOOP "
+        "SELECT (body::jsonb) ->> 'payment_id' INTO v_pay FROM "
+        "feegate.api_create_payment('" TH_CLIENT_A_ID
+        "', NULL, NULL, jsonb_build_object('order_ref', 'ZLP-' || i, 'agency_code', 'STP-HN', "
+        "'amount_vnd', 200000, 'items', jsonb_build_array(jsonb_build_object('fee_code', "
+        "'LLTP', 'amount_vnd', 200000))), 'http://127.0.0.1:9'); "
+        "v_ref := feegate.checkout_begin(v_pay, 'zalopay', 'http://127.0.0.1:9') ->> "
+        "'merchant_ref'; "
+        "PERFORM feegate.apply_provider_result('zalopay', v_ref, 'succeeded', 200000, "
+        "'2106' || i, feegate.recon_day_start('%s') + i * interval '1 hour', 'gen', ''); "
+        "END LOOP; END $$",
+        day2);
+    assert_int_equal(th_sql_exec(&db, sql), GW_OK);
+    /* The statement as ZaloPay writes it; the fourth payment's amount differs. */
+    (void)snprintf(
+        sql, sizeof(sql),
+        "SELECT string_agg(json_build_object('type', 'payment', 'app_id', 2553, "
+        "'app_trans_id', to_char(a.created_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYMMDD') || '_' "
+        "|| a.merchant_ref, 'zp_trans_id', p.provider_txn_id::bigint, 'amount', p.amount_vnd + "
+        "CASE WHEN p.order_ref = 'ZLP-4' THEN 1000 ELSE 0 END, 'fee_amount', 2000, "
+        "'server_time', (extract(epoch FROM p.paid_at) * 1000)::bigint, 'status', 1)::text, "
+        "E'\\n' ORDER BY p.order_ref) || E'\\n' FROM feegate.payments p "
+        "JOIN feegate.payment_attempts a ON a.payment_id = p.id WHERE p.channel = 'zalopay'");
+    char *jsonl = calloc(1, 8192);
+    assert_non_null(jsonl);
+    assert_int_equal(th_sql_text(&db, sql, jsonl, 8192), GW_OK);
+    assert_non_null(strstr(jsonl, "_FG"));
+    (void)snprintf(path, sizeof(path), "%s/zalopay-%s.jsonl", dir, day2);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    (void)fputs(jsonl, f);
+    assert_int_equal(fclose(f), 0);
+    free(jsonl);
+    (void)snprintf(args, sizeof(args),
+                   "statement import %s --provider zalopay --format zalopay --date %s "
+                   "--staff clerk1",
+                   path, day2);
+    assert_int_equal(run_cli(args), 0);
+    (void)snprintf(args, sizeof(args), "recon run %s --staff clerk1", day2);
+    assert_int_equal(run_cli(args), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "switch_payments")), 4);
+    assert_int_equal(json_integer_value(json_object_get(j, "differences")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "by_category"), "amount_mismatch")),
+        1);
+    json_decref(j);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_exceptions e JOIN "
+                             "feegate.payments p ON p.id = e.payment_id WHERE e.business_day = "
+                             "'%s' AND e.category = 'amount_mismatch' AND p.order_ref = 'ZLP-4' "
+                             "AND e.diff_vnd = 1000",
+                             day2),
+                     1);
+}
+
 static void test_finance_api(void **state)
 {
     (void)state;
@@ -648,7 +722,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generated_day), cmocka_unit_test(test_resolution),
         cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_close_day),
-        cmocka_unit_test(test_finance_api),
+        cmocka_unit_test(test_zalopay_day),   cmocka_unit_test(test_finance_api),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

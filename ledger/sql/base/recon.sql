@@ -749,7 +749,7 @@ $$;
 
 -- Adds or updates a member of the finance staff (owner only: `feegate staff add`).
 CREATE FUNCTION staff_upsert(p_id text, p_role text, p_name text, p_secret text) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE sql SET search_path = feegate, pg_temp AS $$
     INSERT INTO staff (id, role, name, secret) VALUES (p_id, p_role, coalesce(p_name, ''), p_secret)
     ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, name = EXCLUDED.name,
                                    secret = EXCLUDED.secret, active = true

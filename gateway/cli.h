@@ -57,7 +57,12 @@ struct gw_cli_demo_staff {
 };
 enum gw_err gw_cli_demo_member(const char *admin_dsn, const struct gw_cli_demo_staff *who,
                                struct gw_cli_member *m, struct gw_errbuf *eb) GW_MUST_CHECK;
-enum gw_err gw_cli_demo_day(const char *admin_dsn, const char *client_id,
+
+struct gw_cli_demo_day_req {
+    const char *admin_dsn;
+    const char *client_id; /* the demo portal client the payments are made for */
+};
+enum gw_err gw_cli_demo_day(const struct gw_cli_demo_day_req *req,
                             struct gw_errbuf *eb) GW_MUST_CHECK;
 
 /* Reads KEY=VALUE lines of a demo.env file into the environment (existing variables win). */

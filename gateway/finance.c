@@ -1,6 +1,6 @@
 /* /v1/finance/: the finance staff's endpoints (docs/reconciliation.md, "Finance API").
  * Every request carries a staff session token (`Authorization: Bearer <token>`, from
- * `feegate staff sign-in` or the console's sign-in); each route is one call of a recon SQL
+ * `feegate staff sign-in`); each route is one call of a recon SQL
  * function that takes the token, finds the signed-in member and checks the role, so the
  * gateway never names a staff member itself (docs/console.md#controls). Nothing here blocks
  * the loop (the report is rendered in memory). */

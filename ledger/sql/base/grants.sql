@@ -91,7 +91,6 @@ GRANT EXECUTE ON FUNCTION
     staff_login_hash(text),
     staff_sign_in(text, bool, text, text),
     staff_sign_out(text),
-    staff_whoami(text),
     fin_days(text),
     fin_imports(text, date),
     fin_exceptions(text, date),

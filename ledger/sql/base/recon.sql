@@ -210,19 +210,6 @@ BEGIN
 END
 $$;
 
--- Who the session is: {"staff", "role", "name", "expires_at"} (for the console's header).
-CREATE FUNCTION staff_whoami(p_session text) RETURNS jsonb
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
-DECLARE
-    v_id text := staff_session(p_session, ARRAY['clerk', 'approver', 'auditor', 'admin']);
-BEGIN
-    RETURN (SELECT jsonb_build_object('staff', s.id, 'role', s.role, 'name', s.name,
-                                      'expires_at', ts_text(x.expires_at))
-            FROM staff s, staff_sessions x
-            WHERE s.id = v_id AND x.id = current_setting('feegate.session_id')::bigint);
-END
-$$;
-
 -- The ledger's view of a day: closed or not (business_days, ledger.sql).
 CREATE FUNCTION recon_day_closed(p_day date) RETURNS bool
 LANGUAGE sql STABLE AS $$

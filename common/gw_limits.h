@@ -94,6 +94,15 @@
 #define GW_CALLBACK_BYTES_MAX     ((size_t)16 * 1024)
 #define GW_PROVIDER_TIMEOUT_MS    10000 /* a whole call, connect to last byte */
 
+/* Finance staff (docs/console.md#controls): sign-in, lock-out, sessions. */
+#define GW_STAFF_FAILURES_MAX       5     /* failed sign-ins in a row before the lock-out */
+#define GW_STAFF_LOCKOUT_S          900   /* the lock-out after GW_STAFF_FAILURES_MAX */
+#define GW_STAFF_SESSION_IDLE_S     900   /* a session unused this long ends */
+#define GW_STAFF_SESSION_S_MAX      28800 /* a session ends this long after sign-in, used or not */
+#define GW_STAFF_PASSWORD_BYTES_MIN 12
+#define GW_STAFF_PASSWORD_BYTES_MAX 128
+#define GW_STAFF_TOKEN_HEX_BYTES    64 /* a session token: 32 random bytes in hex */
+
 /* Outbox delivery of portal webhooks. */
 #define GW_OUTBOX_BATCH_MAX     64
 #define GW_OUTBOX_INFLIGHT_MAX  256

@@ -159,6 +159,7 @@ struct demo {
     int sim_port;
     pid_t sim_pid;
     char root[PATH_MAX];
+    struct gw_cli_member clerk, approver; /* the demo's finance staff (docs/console.md) */
 };
 
 static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
@@ -217,6 +218,12 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
     print_export_line(env, "ZALOPAY_APP_ID", DEMO_ZALOPAY_APP);
     print_export_line(env, "ZALOPAY_KEY1", d->zp_key1);
     print_export_line(env, "ZALOPAY_KEY2", d->zp_key2);
+    print_export_line(env, "FEEGATE_CLERK_USER", d->clerk.id);
+    print_export_line(env, "FEEGATE_CLERK_PASSWORD", d->clerk.password);
+    print_export_line(env, "FEEGATE_CLERK_TOTP", d->clerk.totp_b32);
+    print_export_line(env, "FEEGATE_APPROVER_USER", d->approver.id);
+    print_export_line(env, "FEEGATE_APPROVER_PASSWORD", d->approver.password);
+    print_export_line(env, "FEEGATE_APPROVER_TOTP", d->approver.totp_b32);
     char ca[PATH_MAX + 32];
     (void)snprintf(ca, sizeof(ca), "%s/receipts/ca.pem", d->root);
     print_export_line(env, "RECEIPT_CA_CERT", ca);
@@ -331,7 +338,9 @@ static void demo_banner(const struct demo *d)
                  "then open the checkout_url it prints in a browser, choose the sandbox bank,\n"
                  "VNPAY, MoMo or ZaloPay (all simulated),\n"
                  "approve, and see the receipt. Check the books with:\n\n"
-                 "  . var/demo.env && ./build/gateway/feegate ledger check\n\n",
+                 "  . var/demo.env && ./build/gateway/feegate ledger check\n\n"
+                 "Finance staff clerk1 and approver1 (passwords and TOTP secrets in demo.env)\n"
+                 "find yesterday's business day matched, exceptions waiting (docs/console.md).\n\n",
                  d->gw_port, d->https_port, d->root, d->sim_port, d->pg.app_dsn, d->root);
     (void)fflush(stdout);
 }
@@ -428,6 +437,23 @@ static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
                                             .webhook_url = getenv("FEEGATE_WEBHOOK_URL") };
     if (err == GW_OK) {
         err = ldg_seed_demo_blocking(d->pg.admin_dsn, &client, 1, eb);
+    }
+    static const struct gw_cli_demo_staff clerk_env = { "FEEGATE_CLERK_PASSWORD",
+                                                        "FEEGATE_CLERK_TOTP" };
+    static const struct gw_cli_demo_staff approver_env = { "FEEGATE_APPROVER_PASSWORD",
+                                                           "FEEGATE_APPROVER_TOTP" };
+    d->clerk = (struct gw_cli_member){ .id = "clerk1", .role = "clerk", .name = "Nguyễn Thị Lan" };
+    d->approver =
+        (struct gw_cli_member){ .id = "approver1", .role = "approver", .name = "Trần Văn Minh" };
+    if (err == GW_OK) {
+        err = gw_cli_demo_member(d->pg.admin_dsn, &clerk_env, &d->clerk, eb);
+    }
+    if (err == GW_OK) {
+        err = gw_cli_demo_member(d->pg.admin_dsn, &approver_env, &d->approver, eb);
+    }
+    if (err == GW_OK) {
+        const struct gw_cli_demo_day_req day = { d->pg.admin_dsn, DEMO_CLIENT };
+        err = gw_cli_demo_day(&day, eb);
     }
     if (err == GW_OK) {
         err = demo_files(d, eb);

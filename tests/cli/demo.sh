@@ -4,7 +4,8 @@
 # `feegate request GET /v1/payments/<id>` and `. var/demo.env && feegate ledger check`; the same
 # over HTTPS with the demo's CA (`curl --cacert "$FEEGATE_TLS_CA" "$FEEGATE_HTTPS_URL/healthz"`,
 # `FEEGATE_URL=$FEEGATE_HTTPS_URL feegate request GET ...`), and a client that does not know
-# that CA refused. Then
+# that CA refused; the demo's clerk and approver from var/demo.env sign in (codes from
+# oathtool) and find yesterday's business day matched with exceptions waiting. Then
 # the demo database is given a schema version this binary does not know, and a second
 # `feegate demo` must say so, recreate it and serve again. Loopback only, free ports, bounded
 # in time; everything is stopped on any exit.
@@ -99,6 +100,32 @@ grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET answered another pay
     grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET over HTTPS answered: $got"
 )
 
+# The demo's finance staff and yesterday's day (docs/console.md).
+(
+    . var/demo.env
+    for v in FEEGATE_CLERK_USER FEEGATE_CLERK_PASSWORD FEEGATE_CLERK_TOTP FEEGATE_APPROVER_USER \
+        FEEGATE_APPROVER_PASSWORD FEEGATE_APPROVER_TOTP; do
+        [ -n "${!v:-}" ] || fail "var/demo.env has no $v"
+    done
+    yesterday=$(psql -X -q -At "$FEEGATE_ADMIN_DSN" -c \
+        "SELECT (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 1")
+    session=$(FEEGATE_STAFF_PASSWORD=$FEEGATE_CLERK_PASSWORD \
+        FEEGATE_STAFF_TOTP=$(oathtool --totp -b "$FEEGATE_CLERK_TOTP") \
+        "$FEEGATE" staff sign-in "$FEEGATE_CLERK_USER") || fail "the demo clerk cannot sign in"
+    eval "$session"
+    "$FEEGATE" recon exceptions "$yesterday" >"$WORK/exceptions.json" ||
+        fail "recon exceptions as the demo clerk"
+    for c in missing_at_provider amount_mismatch missing_at_switch; do
+        [ "$(grep -o "\"category\": \"$c\"" "$WORK/exceptions.json" | wc -l)" = 4 ] ||
+            fail "yesterday has not 4 $c exceptions (one per provider)"
+    done
+    "$FEEGATE" staff sign-out
+    FEEGATE_STAFF_PASSWORD=$FEEGATE_APPROVER_PASSWORD \
+        FEEGATE_STAFF_TOTP=$(oathtool --totp -b "$FEEGATE_APPROVER_TOTP") \
+        "$FEEGATE" staff sign-in "$FEEGATE_APPROVER_USER" >/dev/null ||
+        fail "the demo approver cannot sign in"
+) || exit 1
+
 # A schema version this binary does not know (a migration it never embedded), written while
 # the demo's cluster runs; the next demo must notice it.
 (. var/demo.env && psql -X -q -v ON_ERROR_STOP=1 "$FEEGATE_ADMIN_DSN" -c \
@@ -114,4 +141,4 @@ created=$("$FEEGATE" request POST /v1/payments var/example-payment.json) || fail
 grep -q '"status" *: *"created"' <<<"$created" || fail "no payment after recreate: $created"
 (. var/demo.env && "$FEEGATE" ledger check >"$WORK/check2.log" 2>&1) || fail "ledger check after recreate"
 stop_demo
-say "ok: first payment created and read (over HTTP and HTTPS), ledger check passed; unknown schema version recreated"
+say "ok: first payment created and read (over HTTP and HTTPS), ledger check passed; demo staff signed in, yesterday matched; unknown schema version recreated"

@@ -197,4 +197,25 @@ enum gw_err th_portal_send(const struct th_portal_req *req, struct th_resp *resp
 enum gw_err th_portal(const char *method, const char *path, const char *body, const char *idem_key,
                       struct th_resp *resp);
 
+/* ---- finance staff (th_staff.c) ---- */
+
+/* Every member th_staff_add makes has this password. */
+#define TH_STAFF_PASSWORD "th staff password 1"
+
+struct th_staff {
+    char id[65];         /* set by the caller */
+    char role[16];       /* set by the caller: clerk, approver, auditor, admin */
+    char secret_b32[64]; /* the TOTP secret from the otpauth:// URI staff add printed */
+    char token[65];      /* the session of the last th_staff_sign_in */
+};
+
+/* `feegate staff add s->id s->role` as the owner, with TH_STAFF_PASSWORD. */
+enum gw_err th_staff_add(const struct th_db *db, struct th_staff *s) GW_MUST_CHECK;
+/* The TOTP code of the step now + steps (30 s steps), computed with liboath. */
+enum gw_err th_staff_code(const struct th_staff *s, int steps, char code[7]) GW_MUST_CHECK;
+/* `feegate staff sign-in` as the application role with TH_STAFF_PASSWORD and the code of the
+ * step now + steps (a code is accepted once: a second sign-in in the same step uses 1): the
+ * session token into s->token. */
+enum gw_err th_staff_sign_in(const struct th_db *db, struct th_staff *s, int steps) GW_MUST_CHECK;
+
 #endif

@@ -1,5 +1,7 @@
 -- grants: what feegate_app, the gateway's role, may do: read the tables (not staff, whose
--- rows hold the finance staff's secrets) and execute the functions of the contract. It
+-- rows hold the finance staff's password hashes and TOTP secrets, nor staff_sessions) and
+-- execute the functions of the contract. It cannot change audit_log (no grant, and its
+-- append-only trigger for every role). It
 -- writes nothing directly: every write goes through a SECURITY DEFINER function. Everything
 -- else is the owner's (the role that ran `feegate migrate`).
 
@@ -7,7 +9,9 @@ SET LOCAL search_path = feegate, pg_temp;
 
 GRANT USAGE ON SCHEMA feegate TO feegate_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA feegate TO feegate_app;
-REVOKE SELECT ON staff FROM feegate_app;
+REVOKE SELECT ON staff, staff_sessions FROM feegate_app;
+REVOKE ALL ON audit_log FROM feegate_app;
+GRANT SELECT ON audit_log TO feegate_app;
 -- Tables added by later migrations are readable too.
 ALTER DEFAULT PRIVILEGES IN SCHEMA feegate GRANT SELECT ON TABLES TO feegate_app;
 
@@ -88,7 +92,9 @@ GRANT EXECUTE ON FUNCTION
     recon_query_result(bigint, text, text, bigint, text, timestamptz, text, text),
     day_report(date),
     day_close(date, text, bool),
-    staff_auth(text),
+    staff_login_hash(text),
+    staff_sign_in(text, bool, text, text),
+    staff_sign_out(text),
     fin_days(text),
     fin_imports(text, date),
     fin_exceptions(text, date),

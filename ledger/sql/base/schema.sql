@@ -18,6 +18,10 @@ CREATE SCHEMA IF NOT EXISTS feegate;
 
 REVOKE ALL ON SCHEMA feegate FROM PUBLIC;
 
+-- HMAC-SHA1 for the staff's TOTP codes (recon.sql, totp_code), checked inside the database so
+-- that the secrets never reach the gateway's role. A trusted extension of PostgreSQL's own.
+CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA feegate;
+
 -- What feegate_app may use is granted in grants.sql.
 
 -- Row rules ---------------------------------------------------------------------------------
@@ -534,14 +538,53 @@ CREATE TABLE seal_gaps (
 
 -- Reconciliation (recon.sql) --------------------------------------------------------------
 
+-- Finance staff (docs/console.md). The password is an argon2id hash (libsodium's
+-- crypto_pwhash_str, made by `feegate staff add`); the TOTP secret (RFC 6238, HMAC-SHA1, 30 s,
+-- 6 digits) never leaves the database: codes are checked by staff_sign_in. Neither is readable
+-- by feegate_app (grants.sql).
 CREATE TABLE staff (
-    id         text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]+$' AND length(id) <= 64),
-    name       text NOT NULL DEFAULT '',
-    secret     text NOT NULL CHECK (length(secret) BETWEEN 16 AND 128),
-    role       text NOT NULL CHECK (role IN ('clerk', 'approver', 'auditor')),
-    active     bool NOT NULL DEFAULT true,
-    created_at timestamptz NOT NULL DEFAULT now()
+    id             text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]+$' AND length(id) <= 64),
+    name           text NOT NULL DEFAULT '',
+    role           text NOT NULL CHECK (role IN ('clerk', 'approver', 'auditor', 'admin')),
+    password_hash  text NOT NULL CHECK (password_hash LIKE '$argon2id$%'
+                                        AND length(password_hash) <= 256),
+    totp_secret    bytea NOT NULL CHECK (octet_length(totp_secret) BETWEEN 16 AND 64),
+    totp_last_step bigint NOT NULL DEFAULT 0, -- a code is accepted once (RFC 6238, 5.2)
+    failures       int NOT NULL DEFAULT 0,    -- failed sign-ins in a row
+    locked_until   timestamptz,
+    active         bool NOT NULL DEFAULT true,
+    created_at     timestamptz NOT NULL DEFAULT now()
 );
+
+-- A signed-in member: the token is 32 random bytes given once to the client; only its
+-- SHA-256 is kept. It ends at sign-out, after GW_STAFF_SESSION_IDLE_S unused, and
+-- GW_STAFF_SESSION_S_MAX after sign-in.
+CREATE TABLE staff_sessions (
+    id           bigserial PRIMARY KEY,
+    token_sha256 bytea NOT NULL UNIQUE CHECK (octet_length(token_sha256) = 32),
+    staff_id     text NOT NULL REFERENCES staff (id),
+    from_addr    text NOT NULL DEFAULT '' CHECK (length(from_addr) <= 200),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    last_seen_at timestamptz NOT NULL DEFAULT now(),
+    expires_at   timestamptz NOT NULL,
+    ended_at     timestamptz
+);
+
+-- Who did what, when, from where, with the state before and after: written by the finance
+-- functions (recon.sql), append-only for every role (integrity.sql's forbid_change).
+CREATE TABLE audit_log (
+    id         bigserial PRIMARY KEY,
+    at         timestamptz NOT NULL DEFAULT clock_timestamp(),
+    staff_id   text,    -- NULL: the database owner's tools, or an unknown name at sign-in
+    session_id bigint,
+    from_addr  text NOT NULL DEFAULT '',
+    action     text NOT NULL,
+    object     text NOT NULL DEFAULT '',
+    before     jsonb,
+    after      jsonb
+);
+
+CREATE INDEX audit_log_at ON audit_log (at);
 
 CREATE TABLE statement_files (
     id           bigserial PRIMARY KEY,

@@ -248,6 +248,7 @@ DECLARE
     s record;
     o feegate.overpayments;
     v_j json;
+    v_tok text := repeat('5a', 32);
 BEGIN
     v_a := pg_temp.checkout(v_id);
     v_b := pg_temp.checkout(v_id);
@@ -288,18 +289,25 @@ BEGIN
     PERFORM feegate.overpayment_refunds_begin(1000, '{}');
     SELECT * INTO STRICT o FROM feegate.overpayments WHERE merchant_ref = v_c;
     ASSERT o.state = 'to_transfer', 'to_transfer';
-    INSERT INTO feegate.staff (id, role, name, secret)
-        VALUES ('smoke-clerk', 'clerk', 'Smoke', 'smoke-clerk-secret-0001')
+    -- A clerk's live session (what staff_sign_in would write), its token v_tok.
+    INSERT INTO feegate.staff (id, role, name, password_hash, totp_secret)
+        VALUES ('smoke-clerk', 'clerk', 'Smoke', '$argon2id$v=19$m=65536,t=2,p=1$smoke',
+                '\x00112233445566778899aabbccddeeff')
         ON CONFLICT (id) DO NOTHING;
+    INSERT INTO feegate.staff_sessions (token_sha256, staff_id, from_addr, expires_at)
+        VALUES (sha256(convert_to(v_tok, 'UTF8')), 'smoke-clerk', 'smoke',
+                now() + interval '1 hour')
+        ON CONFLICT (token_sha256) DO UPDATE SET ended_at = NULL, last_seen_at = now(),
+                                                 expires_at = now() + interval '1 hour';
     PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)', o.id,
-                                        'smoke-clerk', 'bad ref'), 'FG422', 'invalid_transfer_ref');
+                                        v_tok, 'bad ref'), 'FG422', 'invalid_transfer_ref');
     PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)',
-                                        'ovp_none', 'smoke-clerk', 'TR-1'), 'FG404',
+                                        'ovp_none', v_tok, 'TR-1'), 'FG404',
                                  'overpayment_not_found');
-    ASSERT feegate.overpayment_transfer(o.id, 'smoke-clerk', 'TR-1')::json ->> 'state'
+    ASSERT feegate.overpayment_transfer(o.id, v_tok, 'TR-1')::json ->> 'state'
            = 'transferred', 'transferred';
     PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)', o.id,
-                                        'smoke-clerk', 'TR-2'), 'FG409',
+                                        v_tok, 'TR-2'), 'FG409',
                                  'overpayment_not_transferable');
     v_j := feegate.api_get_payment('smoke', v_id)::json;
     ASSERT json_array_length(v_j -> 'overpayments') = 2, 'the payment lists its overpayments';

@@ -26,7 +26,14 @@ struct gw_auth_req {
 };
 
 bool gw_auth_headers(struct gw_ctx *ctx, struct gw_auth_req *ar);
+/* On success also keeps the signature in ctx (ctx->signature, ctx->sig_expires_unix) for
+ * request_once (docs/api.md, "Replayed requests"). */
 bool gw_auth_signature(struct gw_ctx *ctx, const struct gw_auth_req *ar, const char *secret);
+/* For an authenticated request whose operation is not one database call that takes the
+ * signature itself (the finance API's POSTs): remembers the signature in a transaction of
+ * its own (feegate.api_request_once), then calls next; a copy already seen is answered 409
+ * request_replayed. ctx->client_id must be set. */
+void gw_auth_once(struct gw_ctx *ctx, void (*next)(struct gw_ctx *ctx));
 /* Loads the client list (blocking, start-up) and schedules its refresh on loop 0. */
 enum gw_err gw_auth_load_blocking(struct gw_server *srv, struct gw_errbuf *eb) GW_MUST_CHECK;
 void gw_auth_refresh(struct gw_loop *loop);

@@ -80,6 +80,13 @@ static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *
     if (strcmp(k, "connections_per_address_max") == 0) {
         return parse_int(v, 1, GW_HTTP_CONNECTIONS_MAX, &cfg->connections_per_addr_max, k, eb);
     }
+    if (strcmp(k, "development") == 0) {
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+            return gw_fail(eb, GW_ERR_INVALID, "development must be true or false, not \"%s\"", v);
+        }
+        cfg->development = strcmp(v, "true") == 0;
+        return GW_OK;
+    }
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [server]", k);
 }
 

@@ -62,6 +62,9 @@ struct gw_config {
     /* [server] connections_per_address_max: behind a load balancer or a carrier NAT, many
      * clients share one address (default GW_HTTP_CONNECTIONS_PER_ADDR_MAX) */
     int connections_per_addr_max;
+    /* [server] development = true: the start-up safety checks only warn (docs/operations.md,
+     * "Start-up checks"); `feegate demo` writes it. Default false. */
+    bool development;
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

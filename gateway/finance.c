@@ -348,6 +348,10 @@ static void staff_done(void *arg, enum gw_err err, const PGresult *res)
         return;
     }
     ctx->client_id = st->ar.id;
+    if (ctx->method == EVHTTP_REQ_POST) {
+        gw_auth_once(ctx, route); /* a signed action is accepted once (docs/api.md) */
+        return;
+    }
     route(ctx);
 }
 

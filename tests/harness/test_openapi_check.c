@@ -165,6 +165,31 @@ static void test_operations(void **state)
                    (const char *const[]){ "findPayments", "query parameter \"order_ref\"", NULL });
     ex.target = "/v1/payments?order_ref=HS%2D1";
     assert_true(th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why)));
+    /* A required header: a cancel without its Idempotency-Key must not be answered 200. */
+    const char *const no_key[] = { "X-Feegate-Client: portal-a", NULL };
+    const char *const key[] = { "X-Feegate-Client: portal-a", "idempotency-key: k-1", NULL };
+    const char *const bad_key[] = { "Idempotency-Key: not a key", NULL };
+    ex = (struct th_api_exchange){ .method = "POST",
+                                   .target = "/v1/payments/" PAY_ID "/cancel",
+                                   .req_headers = no_key,
+                                   .status = 200,
+                                   .resp_content_type = "application/json",
+                                   .resp_body = good_payment,
+                                   .resp_body_len = strlen(good_payment) };
+    expect_refused(th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why)),
+                   (const char *const[]){ "cancelPayment", "answered 200",
+                                          "header parameter \"Idempotency-Key\" is required",
+                                          NULL });
+    ex.req_headers = bad_key;
+    expect_refused(th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why)),
+                   (const char *const[]){ "header parameter Idempotency-Key", "pattern", NULL });
+    ex.req_headers = key;
+    assert_true(th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why)));
+    ex.req_headers = no_key;
+    ex.status = 400;
+    ex.resp_body = err;
+    ex.resp_body_len = strlen(err);
+    assert_true(th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why)));
 }
 
 /* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): a schema and an instance */

@@ -109,10 +109,20 @@ static void test_protobuf_create_and_get(void **state)
     (void)snprintf(h1, sizeof(h1), "X-Feegate-Client: %s", TH_CLIENT_A_ID);
     (void)snprintf(h2, sizeof(h2), "X-Feegate-Timestamp: %s", ts);
     (void)snprintf(h3, sizeof(h3), "X-Feegate-Signature: v1=%s", sig);
-    const char *const all[] = { "Content-Type: application/x-protobuf", h1, h2, h3, NULL };
+    char h4[96];
+    (void)snprintf(h4, sizeof(h4), "Idempotency-Key: pb-%s", ref);
     char url[128];
     (void)snprintf(url, sizeof(url), "%s/v1/payments", it.gw.url);
     struct th_resp r;
+    /* The protobuf form needs its Idempotency-Key too: without it, 400 and nothing made. */
+    const char *const nokey[] = { "Content-Type: application/x-protobuf", h1, h2, h3, NULL };
+    long long payments = th_sql_int(&it.db, "SELECT count(*) FROM feegate.payments");
+    assert_int_equal(th_http("POST", url, nokey, (const char *)buf, len, &r), GW_OK);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "\"idempotency_key_required\""));
+    th_resp_release(&r);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.payments"), payments);
+    const char *const all[] = { "Content-Type: application/x-protobuf", h1, h2, h3, h4, NULL };
     assert_int_equal(th_http("POST", url, all, (const char *)buf, len, &r), GW_OK);
     if (r.status != 201) {
         fprintf(stderr, "protobuf create: %d %s\n", r.status, r.body);

@@ -1,0 +1,192 @@
+/* `feegate serve` refuses to start unsafe (docs/operations.md, "Start-up checks"): without
+ * a receipt signer, on a database with fsync, synchronous_commit or full_page_writes off, or
+ * with a portal client whose secret is shorter than 32 bytes, it exits non-zero with one
+ * message per problem saying what to change; with everything safe it starts; in development
+ * mode it starts anyway and says so in its log. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "th.h"
+
+static struct th_db db;
+
+#define REFUSAL_TIMEOUT_MS 30000
+/* Long enough for the database's own rule (16 bytes), too short for a gateway (32). */
+#define SHORT_SECRET       "short-secret-20bytes"
+
+/* ALTER SYSTEM SET name = value (or RESET with value NULL), reloaded, and waited for until a
+ * new session sees it. */
+static void db_setting(const char *name, const char *value)
+{
+    char sql[256];
+    if (value != NULL) {
+        (void)snprintf(sql, sizeof(sql), "ALTER SYSTEM SET %s = %s", name, value);
+    } else {
+        (void)snprintf(sql, sizeof(sql), "ALTER SYSTEM RESET %s", name);
+    }
+    assert_int_equal(th_sql_exec(&db, sql), GW_OK);
+    assert_int_equal(th_sql_exec(&db, "SELECT pg_reload_conf()"), GW_OK);
+    const char *want = value != NULL ? value : "on";
+    (void)snprintf(sql, sizeof(sql), "SELECT (current_setting('%s') = '%s')::int", name, want);
+    long long seen = 0;
+    for (int i = 0; i < 500 && seen == 0; i++) { /* bounded: 10 s */
+        assert_int_equal(th_sql_int_dsn(db.pg.admin_dsn, sql, &seen), GW_OK);
+        if (seen == 0) {
+            usleep(20000);
+        }
+    }
+    assert_int_equal(seen, 1);
+}
+
+/* Starts a gateway that must refuse; its output must contain every string of want. */
+static void expect_refused(struct th_gateway *gw, const char *const *want)
+{
+    int code = 0;
+    static char out[16384];
+    assert_int_equal(th_gateway_refused(gw, &db, REFUSAL_TIMEOUT_MS, &code, out, sizeof(out)),
+                     GW_OK);
+    bool all = code != 0;
+    for (size_t i = 0; want[i] != NULL; i++) {
+        all = all && strstr(out, want[i]) != NULL;
+    }
+    if (!all) {
+        fprintf(stderr, "exit code %d, output:\n%s\n", code, out);
+    }
+    assert_int_not_equal(code, 0);
+    assert_true(all);
+}
+
+static void test_all_safe_starts(void **state)
+{
+    (void)state;
+    struct th_gateway gw = { .port = 0 };
+    assert_int_equal(th_gateway_start(&gw, &db, NULL), GW_OK);
+    assert_int_equal(th_gateway_stop(&gw), GW_OK);
+}
+
+static void test_no_receipt_signer(void **state)
+{
+    (void)state;
+    struct th_gateway gw = { .no_receipt_signer = true };
+    const char *const want[] = { "refusing to start: no receipt signer",
+                                 "set cert and key in [receipts]", "1 unsafe setting", NULL };
+    expect_refused(&gw, want);
+}
+
+static void test_database_settings(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "fsync", "synchronous_commit", "full_page_writes" };
+    for (size_t i = 0; i < 3; i++) {
+        db_setting(names[i], "off");
+        char what[128];
+        char fix[128];
+        (void)snprintf(what, sizeof(what), "refusing to start: the database runs with %s = off",
+                       names[i]);
+        (void)snprintf(fix, sizeof(fix), "set %s = on in its postgresql.conf", names[i]);
+        const char *const want[] = { what, fix, NULL };
+        struct th_gateway gw = { .port = 0 };
+        expect_refused(&gw, want);
+        db_setting(names[i], NULL);
+    }
+}
+
+static void test_short_client_secret(void **state)
+{
+    (void)state;
+    assert_int_equal(th_sql_exec(&db,
+                                 "UPDATE feegate.clients SET secret = 'only-24-bytes-long-here!' "
+                                 "WHERE id = '" TH_CLIENT_B_ID "'"),
+                     GW_OK);
+    const char *const want[] = { "refusing to start: portal client \"" TH_CLIENT_B_ID
+                                 "\" has a secret of 24 bytes",
+                                 "at least 32 bytes", NULL };
+    struct th_gateway gw = { .port = 0 };
+    expect_refused(&gw, want);
+    assert_int_equal(th_sql_exec(&db, "UPDATE feegate.clients SET secret = '" TH_CLIENT_B_SECRET
+                                      "' WHERE id = '" TH_CLIENT_B_ID "'"),
+                     GW_OK);
+}
+
+/* Everything unsafe at once: one line for each problem. Then the same in development mode:
+ * it starts, and its log says development mode and each problem. */
+static void test_all_unsafe_and_development_mode(void **state)
+{
+    (void)state;
+    db_setting("fsync", "off");
+    db_setting("synchronous_commit", "off");
+    db_setting("full_page_writes", "off");
+    assert_int_equal(th_sql_exec(&db, "UPDATE feegate.clients SET secret = '" SHORT_SECRET "' "
+                                      "WHERE id = '" TH_CLIENT_B_ID "'"),
+                     GW_OK);
+    const char *const want[] = { "no receipt signer",
+                                 "fsync = off",
+                                 "synchronous_commit = off",
+                                 "full_page_writes = off",
+                                 "portal client \"" TH_CLIENT_B_ID "\" has a secret of 20 bytes",
+                                 "5 unsafe settings",
+                                 NULL };
+    struct th_gateway gw = { .no_receipt_signer = true };
+    expect_refused(&gw, want);
+    struct th_gateway dev = { .no_receipt_signer = true,
+                              .ini_extra = "[server]\ndevelopment = true" };
+    assert_int_equal(th_gateway_start(&dev, &db, NULL), GW_OK);
+    /* The short secret is usable in development mode: the client is in the list. */
+    th_portal_use(dev.url, TH_CLIENT_B_ID, SHORT_SECRET);
+    struct th_resp r;
+    assert_int_equal(th_portal("GET", "/v1/catalog", NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    th_resp_release(&r);
+    char log_path[160];
+    (void)snprintf(log_path, sizeof(log_path), "%s", dev.proc.log_path);
+    FILE *f = fopen(log_path, "re");
+    assert_non_null(f);
+    static char log[65536];
+    size_t n = fread(log, 1, sizeof(log) - 1, f);
+    log[n] = '\0';
+    (void)fclose(f);
+    assert_non_null(strstr(log, "\"development_mode\""));
+    assert_non_null(strstr(log, "fsync = off"));
+    assert_non_null(strstr(log, "no receipt signer"));
+    assert_int_equal(th_gateway_stop(&dev), GW_OK);
+    db_setting("fsync", NULL);
+    db_setting("synchronous_commit", NULL);
+    db_setting("full_page_writes", NULL);
+    assert_int_equal(th_sql_exec(&db, "UPDATE feegate.clients SET secret = '" TH_CLIENT_B_SECRET
+                                      "' WHERE id = '" TH_CLIENT_B_ID "'"),
+                     GW_OK);
+    /* Safe again: it starts without development mode. */
+    struct th_gateway again = { .port = 0 };
+    assert_int_equal(th_gateway_start(&again, &db, NULL), GW_OK);
+    assert_int_equal(th_gateway_stop(&again), GW_OK);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return th_db_start(&db) == GW_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return th_db_stop(&db) == GW_OK ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_safe_starts),
+        cmocka_unit_test(test_no_receipt_signer),
+        cmocka_unit_test(test_database_settings),
+        cmocka_unit_test(test_short_client_secret),
+        cmocka_unit_test(test_all_unsafe_and_development_mode),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -73,7 +73,7 @@
 /* A signed request that changes something is remembered this long after its timestamp
  * (request_signatures): a copy is refused while any gateway could still accept it, with the
  * window again for gateways whose clocks differ. */
-#define GW_AUTH_REPLAY_KEEP_S      (2 * GW_AUTH_CLOCK_SKEW_S)
+#define GW_AUTH_REPLAY_KEEP_S      600
 /* Expired signatures deleted per client-list refresh (every 30 s) of each gateway. */
 #define GW_AUTH_REPLAY_PURGE_MAX   100000
 #define GW_CLIENT_ID_BYTES_MAX     64
@@ -129,6 +129,7 @@
 #define GW_RECEIPT_STATEMENT_TIMEOUT_MS 10000
 
 _Static_assert(GW_HTTP_HEADERS_BYTES_MAX < GW_HTTP_BODY_BYTES_MAX, "headers fit below body");
+_Static_assert(GW_AUTH_REPLAY_KEEP_S == 2 * GW_AUTH_CLOCK_SKEW_S, "the window, twice");
 _Static_assert(GW_HTTP_CONNECTIONS_PER_ADDR_MAX < GW_HTTP_CONNECTIONS_MAX, "one address < all");
 _Static_assert(GW_HTTP_RESPONSE_BYTES_MAX <= GW_HTTP_REPORT_BYTES_MAX, "reports are the largest");
 _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default within max");

@@ -143,11 +143,14 @@ static int send_request(const char *method, const char *path, const struct gw_bu
          * with it (IDEMPOTENCY_KEY=... feegate request ...). */
         unsigned char rnd[16];
         GW_ASSERT(gw_random_bytes(rnd, sizeof(rnd)) == GW_OK);
-        memcpy(made, "cli-", 4);
-        gw_hex_encode(rnd, sizeof(rnd), made + 4);
+        char hex[2 * sizeof(rnd) + 1];
+        gw_hex_encode(rnd, sizeof(rnd), hex);
+        (void)snprintf(made, sizeof(made), "cli-%s", hex);
         idem = made;
-        (void)fprintf(stderr, "feegate: Idempotency-Key: %s (to retry this request, run it again "
-                              "with IDEMPOTENCY_KEY=%s)\n", made, made);
+        (void)fprintf(stderr,
+                      "feegate: Idempotency-Key: %s (to retry this request, run it again "
+                      "with IDEMPOTENCY_KEY=%s)\n",
+                      made, made);
     }
     if (idem != NULL && idem[0] != '\0') {
         (void)evhttp_add_header(h, "Idempotency-Key", idem);

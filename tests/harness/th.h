@@ -126,12 +126,19 @@ enum gw_err th_banksim_start_args(struct th_banksim *bs,
  * th_portal. */
 enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
                              const struct th_banksim *bs) GW_MUST_CHECK;
-/* Writes feegate.ini as th_gateway_start does and runs `feegate serve -c` expecting it to
- * refuse to start: waits up to timeout_ms for it to exit, and gives its exit code (or -1 if
- * it was killed or had to be) and the start of its output (stdout and stderr) in out. GW_OK
+/* How a gateway that had to refuse to start ended (th_gateway_refused). */
+#define TH_REFUSAL_TIMEOUT_MS 30000
+
+struct th_refusal {
+    int code;           /* its exit code; -1 if it was killed (or had to be, after the timeout) */
+    char output[16384]; /* the start of its stdout and stderr */
+};
+
+/* Writes feegate.ini as th_gateway_start does (no channel) and runs `feegate serve -c`
+ * expecting it to refuse to start: waits up to TH_REFUSAL_TIMEOUT_MS for it to exit. GW_OK
  * when it exited by itself in time. */
-enum gw_err th_gateway_refused(struct th_gateway *gw, const struct th_db *db, int timeout_ms,
-                               int *code, char *out, size_t out_len) GW_MUST_CHECK;
+enum gw_err th_gateway_refused(struct th_gateway *gw, const struct th_db *db,
+                               struct th_refusal *out) GW_MUST_CHECK;
 /* SIGTERM, then SIGKILL after 10 s. GW_OK only if the child exited 0 and its log has no
  * sanitizer report; otherwise prints the log and keeps its directory. */
 enum gw_err th_proc_stop(struct th_proc *p);

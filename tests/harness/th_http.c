@@ -462,22 +462,26 @@ static bool th_sent_before(const char *sig)
     return false;
 }
 
-/* The timestamp and signature of req into ts and sig. */
-static void th_portal_sign(const struct th_portal_req *req, char ts[32],
-                           char sig[TH_SIGNATURE_BYTES])
+struct th_signed {
+    char ts[32];
+    char sig[TH_SIGNATURE_BYTES];
+};
+
+/* The timestamp and signature of req. */
+static void th_portal_sign(const struct th_portal_req *req, struct th_signed *out)
 {
     long long t = req->timestamp != 0 ? req->timestamp : (long long)time(NULL);
-    (void)snprintf(ts, 32, "%lld", t);
-    th_portal_signature(req->method, req->path, ts, req->body, sig);
+    (void)snprintf(out->ts, sizeof(out->ts), "%lld", t);
+    th_portal_signature(req->method, req->path, out->ts, req->body, out->sig);
     if (req->timestamp != 0 || req->signature != NULL) {
         return;
     }
     GW_ASSERT(pthread_mutex_lock(&th_sent.lock) == 0);
-    for (int back = 1; th_sent_before(sig) && back < GW_AUTH_CLOCK_SKEW_S / 2; back++) {
-        (void)snprintf(ts, 32, "%lld", t - back);
-        th_portal_signature(req->method, req->path, ts, req->body, sig);
+    for (int back = 1; th_sent_before(out->sig) && back < GW_AUTH_CLOCK_SKEW_S / 2; back++) {
+        (void)snprintf(out->ts, sizeof(out->ts), "%lld", t - back);
+        th_portal_signature(req->method, req->path, out->ts, req->body, out->sig);
     }
-    (void)snprintf(th_sent.sig[th_sent.next], TH_SIGNATURE_BYTES, "%s", sig);
+    (void)snprintf(th_sent.sig[th_sent.next], TH_SIGNATURE_BYTES, "%s", out->sig);
     th_sent.next = (th_sent.next + 1) % TH_SENT_SIGS_MAX;
     GW_ASSERT(pthread_mutex_unlock(&th_sent.lock) == 0);
 }
@@ -499,18 +503,17 @@ static const char *th_auto_idem_key(const struct th_portal_req *req, char out[64
 static void th_portal_headers(const struct th_portal_req *req, char store[][512],
                               const char *hdrs[])
 {
-    char ts[32];
-    char sig[TH_SIGNATURE_BYTES];
-    th_portal_sign(req, ts, sig);
+    struct th_signed signed_as;
+    th_portal_sign(req, &signed_as);
     char auto_key[64];
     const char *idem_key = req->idem_key != NULL ? req->idem_key : th_auto_idem_key(req, auto_key);
     const char *client = req->client_id != NULL ? req->client_id : th_portal_current.client_id;
-    const char *signature = req->signature != NULL ? req->signature : sig;
+    const char *signature = req->signature != NULL ? req->signature : signed_as.sig;
     size_t n = 0;
     if (client[0] != '\0') {
         (void)snprintf(store[n++], 512, "X-Feegate-Client: %s", client);
     }
-    (void)snprintf(store[n++], 512, "X-Feegate-Timestamp: %s", ts);
+    (void)snprintf(store[n++], 512, "X-Feegate-Timestamp: %s", signed_as.ts);
     if (signature[0] != '\0') {
         (void)snprintf(store[n++], 512, "X-Feegate-Signature: %s", signature);
     }

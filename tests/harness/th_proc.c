@@ -538,11 +538,23 @@ static enum gw_err th_gateway_prepare(struct th_gateway *gw, const struct th_db 
     return th_write_ini(gw, db, bs);
 }
 
-enum gw_err th_gateway_refused(struct th_gateway *gw, const struct th_db *db, int timeout_ms,
-                               int *code, char *out, size_t out_len)
+/* The start of the file at path into out (NUL-terminated; "" if it cannot be read). */
+static void th_read_head(const char *path, char *out, size_t out_len)
 {
-    *code = -1;
     out[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (f != NULL) {
+        size_t n = fread(out, 1, out_len - 1, f);
+        out[n] = '\0';
+        (void)fclose(f);
+    }
+}
+
+enum gw_err th_gateway_refused(struct th_gateway *gw, const struct th_db *db,
+                               struct th_refusal *out)
+{
+    out->code = -1;
+    out->output[0] = '\0';
     enum gw_err err = th_gateway_prepare(gw, db, NULL);
     if (err != GW_OK) {
         return err;
@@ -560,18 +572,13 @@ enum gw_err th_gateway_refused(struct th_gateway *gw, const struct th_db *db, in
     err = th_spawn(&gw->proc, &a, &env);
     int status = 0;
     if (err == GW_OK) {
-        err = th_wait_pid(gw->proc.pid, timeout_ms, &status); /* kills it on a timeout */
+        err = th_wait_pid(gw->proc.pid, TH_REFUSAL_TIMEOUT_MS, &status); /* kills on a timeout */
     }
     gw->proc.pid = 0;
     if (err == GW_OK && WIFEXITED(status)) {
-        *code = WEXITSTATUS(status);
+        out->code = WEXITSTATUS(status);
     }
-    FILE *f = fopen(gw->proc.log_path, "re");
-    if (f != NULL) {
-        size_t n = fread(out, 1, out_len - 1, f);
-        out[n] = '\0';
-        (void)fclose(f);
-    }
+    th_read_head(gw->proc.log_path, out->output, sizeof(out->output));
     th_rmtree(gw->proc.dir);
     return err;
 }

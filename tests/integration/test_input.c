@@ -266,15 +266,15 @@ static long long money_rows(void)
                               "(SELECT count(*) FROM feegate.request_signatures)");
 }
 
-/* POST without an Idempotency-Key (idem_key ""): 400 idempotency_key_required, nothing
- * written. */
-static void expect_key_required(const char *path, const char *body, const char *what)
+/* req (a POST sent without an Idempotency-Key: idem_key ""): 400 idempotency_key_required,
+ * nothing written. */
+static void expect_key_required(const struct th_portal_req *req)
 {
+    assert_true(req->idem_key != NULL && req->idem_key[0] == '\0');
     long long before = money_rows();
-    struct th_portal_req req = { .method = "POST", .path = path, .body = body, .idem_key = "" };
     struct th_resp r;
-    assert_int_equal(th_portal_send(&req, &r), GW_OK);
-    expect_error(&r, 400, "idempotency_key_required", what);
+    assert_int_equal(th_portal_send(req, &r), GW_OK);
+    expect_error(&r, 400, "idempotency_key_required", req->path);
     th_resp_release(&r);
     assert_int_equal(money_rows(), before);
 }
@@ -288,7 +288,8 @@ static void test_idempotency_key_required(void **state)
     char ref[48];
     (void)snprintf(ref, sizeof(ref), "NOKEY-%ld", (long)time(NULL));
     it_create_body(body, sizeof(body), ref);
-    expect_key_required("/v1/payments", body, "create without a key");
+    expect_key_required(&(struct th_portal_req){
+        .method = "POST", .path = "/v1/payments", .body = body, .idem_key = "" });
     /* A payment to cancel, and a paid one to refund. */
     char open_id[40];
     char paid_id[40];
@@ -305,11 +306,12 @@ static void test_idempotency_key_required(void **state)
     assert_string_equal(status, "succeeded");
     char path[128];
     (void)snprintf(path, sizeof(path), "/v1/payments/%s/cancel", open_id);
-    expect_key_required(path, NULL, "cancel without a key");
+    expect_key_required(&(struct th_portal_req){ .method = "POST", .path = path, .idem_key = "" });
     it_status(open_id, status);
     assert_string_equal(status, "created");
     (void)snprintf(path, sizeof(path), "/v1/payments/%s/refunds", paid_id);
-    expect_key_required(path, "{\"amount_vnd\":50000}", "refund without a key");
+    expect_key_required(&(struct th_portal_req){
+        .method = "POST", .path = path, .body = "{\"amount_vnd\":50000}", .idem_key = "" });
     it_status(paid_id, status);
     assert_string_equal(status, "succeeded");
     /* The same operations with a key (th_portal makes one) do what they say. */

@@ -16,23 +16,26 @@
 
 static struct th_db db;
 
-#define REFUSAL_TIMEOUT_MS 30000
 /* Long enough for the database's own rule (16 bytes), too short for a gateway (32). */
-#define SHORT_SECRET       "short-secret-20bytes"
+#define SHORT_SECRET "short-secret-20bytes"
 
-/* ALTER SYSTEM SET name = value (or RESET with value NULL), reloaded, and waited for until a
- * new session sees it. */
-static void db_setting(const char *name, const char *value)
+static const char short_24[] =
+    "refusing to start: portal client \"" TH_CLIENT_B_ID "\" has a secret of 24 bytes";
+static const char short_20[] = "portal client \"" TH_CLIENT_B_ID "\" has a secret of 20 bytes";
+
+/* ALTER SYSTEM SET name = off (or RESET it, back to the cluster's on), reloaded, and waited
+ * for until a new session sees it. */
+static void db_setting(const char *name, bool off)
 {
     char sql[256];
-    if (value != NULL) {
-        (void)snprintf(sql, sizeof(sql), "ALTER SYSTEM SET %s = %s", name, value);
+    if (off) {
+        (void)snprintf(sql, sizeof(sql), "ALTER SYSTEM SET %s = off", name);
     } else {
         (void)snprintf(sql, sizeof(sql), "ALTER SYSTEM RESET %s", name);
     }
     assert_int_equal(th_sql_exec(&db, sql), GW_OK);
     assert_int_equal(th_sql_exec(&db, "SELECT pg_reload_conf()"), GW_OK);
-    const char *want = value != NULL ? value : "on";
+    const char *want = off ? "off" : "on";
     (void)snprintf(sql, sizeof(sql), "SELECT (current_setting('%s') = '%s')::int", name, want);
     long long seen = 0;
     for (int i = 0; i < 500 && seen == 0; i++) { /* bounded: 10 s */
@@ -47,18 +50,16 @@ static void db_setting(const char *name, const char *value)
 /* Starts a gateway that must refuse; its output must contain every string of want. */
 static void expect_refused(struct th_gateway *gw, const char *const *want)
 {
-    int code = 0;
-    static char out[16384];
-    assert_int_equal(th_gateway_refused(gw, &db, REFUSAL_TIMEOUT_MS, &code, out, sizeof(out)),
-                     GW_OK);
-    bool all = code != 0;
+    static struct th_refusal out;
+    assert_int_equal(th_gateway_refused(gw, &db, &out), GW_OK);
+    bool all = out.code > 0;
     for (size_t i = 0; want[i] != NULL; i++) {
-        all = all && strstr(out, want[i]) != NULL;
+        all = all && strstr(out.output, want[i]) != NULL;
     }
     if (!all) {
-        fprintf(stderr, "exit code %d, output:\n%s\n", code, out);
+        fprintf(stderr, "exit code %d, output:\n%s\n", out.code, out.output);
     }
-    assert_int_not_equal(code, 0);
+    assert_true(out.code > 0);
     assert_true(all);
 }
 
@@ -84,7 +85,7 @@ static void test_database_settings(void **state)
     (void)state;
     static const char *const names[] = { "fsync", "synchronous_commit", "full_page_writes" };
     for (size_t i = 0; i < 3; i++) {
-        db_setting(names[i], "off");
+        db_setting(names[i], true);
         char what[128];
         char fix[128];
         (void)snprintf(what, sizeof(what), "refusing to start: the database runs with %s = off",
@@ -93,7 +94,7 @@ static void test_database_settings(void **state)
         const char *const want[] = { what, fix, NULL };
         struct th_gateway gw = { .port = 0 };
         expect_refused(&gw, want);
-        db_setting(names[i], NULL);
+        db_setting(names[i], false);
     }
 }
 
@@ -104,9 +105,7 @@ static void test_short_client_secret(void **state)
                                  "UPDATE feegate.clients SET secret = 'only-24-bytes-long-here!' "
                                  "WHERE id = '" TH_CLIENT_B_ID "'"),
                      GW_OK);
-    const char *const want[] = { "refusing to start: portal client \"" TH_CLIENT_B_ID
-                                 "\" has a secret of 24 bytes",
-                                 "at least 32 bytes", NULL };
+    const char *const want[] = { short_24, "at least 32 bytes", NULL };
     struct th_gateway gw = { .port = 0 };
     expect_refused(&gw, want);
     assert_int_equal(th_sql_exec(&db, "UPDATE feegate.clients SET secret = '" TH_CLIENT_B_SECRET
@@ -119,9 +118,9 @@ static void test_short_client_secret(void **state)
 static void test_all_unsafe_and_development_mode(void **state)
 {
     (void)state;
-    db_setting("fsync", "off");
-    db_setting("synchronous_commit", "off");
-    db_setting("full_page_writes", "off");
+    db_setting("fsync", true);
+    db_setting("synchronous_commit", true);
+    db_setting("full_page_writes", true);
     assert_int_equal(th_sql_exec(&db, "UPDATE feegate.clients SET secret = '" SHORT_SECRET "' "
                                       "WHERE id = '" TH_CLIENT_B_ID "'"),
                      GW_OK);
@@ -129,7 +128,7 @@ static void test_all_unsafe_and_development_mode(void **state)
                                  "fsync = off",
                                  "synchronous_commit = off",
                                  "full_page_writes = off",
-                                 "portal client \"" TH_CLIENT_B_ID "\" has a secret of 20 bytes",
+                                 short_20,
                                  "5 unsafe settings",
                                  NULL };
     struct th_gateway gw = { .no_receipt_signer = true };
@@ -155,9 +154,9 @@ static void test_all_unsafe_and_development_mode(void **state)
     assert_non_null(strstr(log, "fsync = off"));
     assert_non_null(strstr(log, "no receipt signer"));
     assert_int_equal(th_gateway_stop(&dev), GW_OK);
-    db_setting("fsync", NULL);
-    db_setting("synchronous_commit", NULL);
-    db_setting("full_page_writes", NULL);
+    db_setting("fsync", false);
+    db_setting("synchronous_commit", false);
+    db_setting("full_page_writes", false);
     assert_int_equal(th_sql_exec(&db, "UPDATE feegate.clients SET secret = '" TH_CLIENT_B_SECRET
                                       "' WHERE id = '" TH_CLIENT_B_ID "'"),
                      GW_OK);

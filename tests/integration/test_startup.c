@@ -2,8 +2,10 @@
  * a receipt signer, on a database with fsync, synchronous_commit or full_page_writes off, or
  * with a portal client whose secret is shorter than 32 bytes, it exits non-zero with one
  * message per problem saying what to change; with everything safe it starts; in development
- * mode it starts anyway and says so in its log. */
+ * mode it starts anyway and says so in its log. A client whose secret becomes too short while
+ * it runs is left out at the next refresh. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -113,6 +115,40 @@ static void test_short_client_secret(void **state)
                      GW_OK);
 }
 
+/* A secret made too short while the gateway runs: the next refresh of the client list
+ * (SIGHUP runs it at once) leaves the client out and says why. */
+static void test_short_secret_dropped_at_refresh(void **state)
+{
+    (void)state;
+    struct th_gateway gw = { .port = 0 };
+    assert_int_equal(th_gateway_start(&gw, &db, NULL), GW_OK);
+    assert_int_equal(th_sql_exec(&db, "UPDATE feegate.clients SET secret = '" SHORT_SECRET "' "
+                                      "WHERE id = '" TH_CLIENT_B_ID "'"),
+                     GW_OK);
+    assert_int_equal(kill(gw.proc.pid, SIGHUP), 0);
+    static char log[65536];
+    bool dropped = false;
+    for (int i = 0; i < 500 && !dropped; i++) { /* bounded: 10 s */
+        usleep(20000);
+        FILE *f = fopen(gw.proc.log_path, "re");
+        assert_non_null(f);
+        size_t n = fread(log, 1, sizeof(log) - 1, f);
+        log[n] = '\0';
+        (void)fclose(f);
+        dropped = strstr(log, "secret shorter than 32 bytes") != NULL;
+    }
+    assert_true(dropped);
+    th_portal_use(gw.url, TH_CLIENT_B_ID, SHORT_SECRET);
+    struct th_resp r;
+    assert_int_equal(th_portal("GET", "/v1/catalog", NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 401);
+    th_resp_release(&r);
+    assert_int_equal(th_gateway_stop(&gw), GW_OK);
+    assert_int_equal(th_sql_exec(&db, "UPDATE feegate.clients SET secret = '" TH_CLIENT_B_SECRET
+                                      "' WHERE id = '" TH_CLIENT_B_ID "'"),
+                     GW_OK);
+}
+
 /* Everything unsafe at once: one line for each problem. Then the same in development mode:
  * it starts, and its log says development mode and each problem. */
 static void test_all_unsafe_and_development_mode(void **state)
@@ -185,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_no_receipt_signer),
         cmocka_unit_test(test_database_settings),
         cmocka_unit_test(test_short_client_secret),
+        cmocka_unit_test(test_short_secret_dropped_at_refresh),
         cmocka_unit_test(test_all_unsafe_and_development_mode),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

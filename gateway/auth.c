@@ -114,11 +114,13 @@ bool gw_auth_signature(struct gw_ctx *ctx, const struct gw_auth_req *ar, const c
                        "the request signature does not match (see docs/api.md, signing)");
         return false;
     }
-    /* What request_once remembers: the timestamp is digits within the window (checked). */
-    ctx->signature = ar->sig;
+    /* What request_once remembers: the signature as computed, in lower case (the comparison
+     * above ignores the case of the hex, so a copy in upper case is the same request), and
+     * when its window ends (the timestamp is digits within the window: checked). */
+    ctx->signature = gw_arena_strdup(&ctx->arena, want);
     ctx->sig_expires_unix =
         gw_arena_printf(&ctx->arena, "%lld", strtoll(ar->ts, NULL, 10) + GW_AUTH_REPLAY_KEEP_S);
-    if (ctx->sig_expires_unix == NULL) {
+    if (ctx->signature == NULL || ctx->sig_expires_unix == NULL) {
         gw_reply_error(ctx, 503, "overloaded", "no memory for the request");
         return false;
     }

@@ -44,6 +44,30 @@ static void send_at(const char *url, const struct th_portal_req *req, struct th_
     th_portal_use(it.gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
 }
 
+/* req (sent already, with a fixed timestamp) again with its signature's hex in upper case:
+ * the check ignores the case, so this is no new request either. */
+static void replay_upper_case(const struct th_portal_req *req)
+{
+    char sig[TH_SIGNATURE_BYTES];
+    char ts_text[32];
+    (void)snprintf(ts_text, sizeof(ts_text), "%lld", req->timestamp);
+    th_portal_signature(req->method, req->path, ts_text, req->body, sig);
+    static const char hex_lower[] = "0123456789abcdef";
+    static const char hex_upper[] = "0123456789ABCDEF";
+    for (char *p = sig + 3; *p != '\0'; p++) {
+        const char *at = strchr(hex_lower, *p);
+        if (at != NULL) {
+            *p = hex_upper[at - hex_lower];
+        }
+    }
+    struct th_portal_req upper = *req;
+    upper.signature = sig;
+    struct th_resp r;
+    assert_int_equal(th_portal_send(&upper, &r), GW_OK);
+    expect_replayed(&r, "create sent twice, its signature in upper case");
+    th_resp_release(&r);
+}
+
 static void test_create_replayed_refused_retry_replayed(void **state)
 {
     (void)state;
@@ -72,6 +96,7 @@ static void test_create_replayed_refused_retry_replayed(void **state)
     assert_int_equal(th_portal_send(&req, &r), GW_OK);
     expect_replayed(&r, "create sent twice with another key");
     th_resp_release(&r);
+    replay_upper_case(&req);
     assert_int_equal(count("payments"), payments);
     assert_int_equal(count("idempotency"), keys);
     assert_int_equal(count("request_signatures"), sigs);

@@ -1,7 +1,7 @@
 /* A signed request is accepted once (docs/api.md, "Replayed requests"): a captured create,
- * cancel, refund or webhook replay sent again within its timestamp window is refused 409
- * request_replayed and changes nothing, also when the copies reach two gateway processes on
- * one database, also when they race; a portal's retry, signed anew with the same
+ * cancel, refund, webhook replay or finance action sent again within its timestamp window is
+ * refused 409 request_replayed and changes nothing, also when the copies reach two gateway
+ * processes on one database, also when they race; a portal's retry, signed anew with the same
  * Idempotency-Key, gets the original answer; GETs are not remembered; expired signatures are
  * purged by the client-list refresh. */
 #include <pthread.h>
@@ -19,6 +19,8 @@
 #include "it.h"
 
 static struct th_gateway gw2; /* a second `feegate serve` on the same database */
+
+#define STAFF_SECRET "clerk-rp-secret-3f9a1c7e5b2d"
 
 static long long count(const char *table)
 {
@@ -264,6 +266,30 @@ static void test_cancel_refund_and_webhook_replay_replayed(void **state)
     it_assert_ledger_ok();
 }
 
+/* The finance API's POSTs remember their signature before the action (gw_auth_once): even
+ * an action refused for its own reason spends it, and a copy is request_replayed. */
+static void test_finance_post_replayed(void **state)
+{
+    (void)state;
+    assert_int_equal(th_sql_exec(&it.db, "INSERT INTO feegate.staff (id, role, secret) VALUES "
+                                         "('clerk-rp', 'clerk', '" STAFF_SECRET "')"),
+                     GW_OK);
+    th_portal_use(it.gw.url, "clerk-rp", STAFF_SECRET);
+    struct th_portal_req req = { .method = "POST",
+                                 .path = "/v1/finance/exceptions/999999999/resolve",
+                                 .body = "{\"reason\":\"replay test\"}",
+                                 .timestamp = (long long)time(NULL) };
+    struct th_resp r;
+    assert_int_equal(th_portal_send(&req, &r), GW_OK);
+    assert_true(r.status >= 400 && r.status < 500 && r.status != 409);
+    th_resp_release(&r);
+    th_portal_use(gw2.url, "clerk-rp", STAFF_SECRET);
+    assert_int_equal(th_portal_send(&req, &r), GW_OK);
+    expect_replayed(&r, "finance POST replayed");
+    th_resp_release(&r);
+    th_portal_use(it.gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
+}
+
 /* Reads are not remembered: the same signed GET twice answers twice, writes no row. */
 static void test_get_not_remembered(void **state)
 {
@@ -335,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_replay_at_another_gateway),
         cmocka_unit_test(test_replays_raced_at_two_gateways),
         cmocka_unit_test(test_cancel_refund_and_webhook_replay_replayed),
+        cmocka_unit_test(test_finance_post_replayed),
         cmocka_unit_test(test_get_not_remembered),
         cmocka_unit_test(test_expired_signatures_purged),
     };

@@ -214,7 +214,11 @@ start_db() {
 
 write_config() {
     RECEIPTS_SECTION=""
+    # Unsigned receipts (BENCH_SIGN=0) are only allowed in development mode (docs/operations.md,
+    # "Start-up checks"); otherwise the gateway runs as in production.
+    DEVELOPMENT_LINE="development = true"
     if [ "$SIGN" = 1 ]; then
+        DEVELOPMENT_LINE="development = false"
         # The demo CA and signing certificate, as `feegate demo` makes them.
         timeout 60 "$FEEGATE" receipt-ca init "$WORK/receipts" >"$WORK/receipt-ca.log" 2>&1 ||
             die "receipt-ca init failed: $(tail -n 5 "$WORK/receipt-ca.log")"
@@ -235,6 +239,7 @@ ca = $WORK/receipts/ca.pem"
 listen = 127.0.0.1:$GW_PORT
 public_url = http://127.0.0.1:$GW_PORT
 loops = $LOOPS
+$DEVELOPMENT_LINE
 [database]
 dsn = $FEEGATE_DSN
 conns_per_loop = $CONNS

@@ -75,8 +75,17 @@
 
 /* Portal API. */
 #define GW_AUTH_CLOCK_SKEW_S       300
+/* A signed request that changes something is remembered this long after its timestamp
+ * (request_signatures): a copy is refused while any gateway could still accept it, with the
+ * window again for gateways whose clocks differ. */
+#define GW_AUTH_REPLAY_KEEP_S      600
+/* Expired signatures deleted per client-list refresh (every 30 s) of each gateway. */
+#define GW_AUTH_REPLAY_PURGE_MAX   100000
 #define GW_CLIENT_ID_BYTES_MAX     64
 #define GW_CLIENT_SECRET_BYTES_MAX 128
+/* Outside development mode `feegate serve` refuses a shorter client secret, and the client
+ * list leaves one out (an HMAC-SHA256 key of fewer than 32 bytes is guessable offline). */
+#define GW_CLIENT_SECRET_BYTES_MIN 32
 #define GW_CLIENTS_MAX             1024
 #define GW_IDEM_KEY_BYTES_MAX      255
 #define GW_ORDER_REF_BYTES_MAX     64
@@ -134,6 +143,7 @@
 #define GW_RECEIPT_STATEMENT_TIMEOUT_MS 10000
 
 _Static_assert(GW_HTTP_HEADERS_BYTES_MAX < GW_HTTP_BODY_BYTES_MAX, "headers fit below body");
+_Static_assert(GW_AUTH_REPLAY_KEEP_S == 2 * GW_AUTH_CLOCK_SKEW_S, "the window, twice");
 _Static_assert(GW_HTTP_CONNECTIONS_PER_ADDR_MAX < GW_HTTP_CONNECTIONS_MAX, "one address < all");
 _Static_assert(GW_HTTP_RESPONSE_BYTES_MAX <= GW_HTTP_REPORT_BYTES_MAX, "reports are the largest");
 _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default within max");

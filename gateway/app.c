@@ -16,6 +16,7 @@
 #include "recovery.h"
 #include "refund.h"
 #include "server.h"
+#include "startup.h"
 
 #include "banned.h"
 
@@ -49,6 +50,11 @@ enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
 {
     /* The adapters' tables are checked before anything listens, for `serve` and `demo` alike. */
     enum gw_err err = gw_adapter_registry_check(eb);
+    if (err != GW_OK) {
+        return err;
+    }
+    /* Then what would make it unsafe for money (docs/operations.md, "Start-up checks"). */
+    err = gw_startup_check_blocking(cfg, eb);
     if (err != GW_OK) {
         return err;
     }

@@ -91,6 +91,13 @@ static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *
     if (strcmp(k, "tls_key_file") == 0) {
         return copy_value(cfg->tls_key_file, sizeof(cfg->tls_key_file), v, k, eb);
     }
+    if (strcmp(k, "development") == 0) {
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+            return gw_fail(eb, GW_ERR_INVALID, "development must be true or false, not \"%s\"", v);
+        }
+        cfg->development = strcmp(v, "true") == 0;
+        return GW_OK;
+    }
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [server]", k);
 }
 

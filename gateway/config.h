@@ -75,6 +75,9 @@ struct gw_config {
     char tls_key_file[GW_CONFIG_VALUE_BYTES];
     char tls_listen_host[256]; /* "": none */
     int tls_listen_port;
+    /* [server] development = true: the start-up safety checks only warn (docs/operations.md,
+     * "Start-up checks"); `feegate demo` writes it. Default false. */
+    bool development;
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

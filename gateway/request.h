@@ -128,6 +128,10 @@ struct gw_ctx {
     char *body;      /* NUL-terminated copy of the body */
     size_t body_len;
     const char *client_id; /* the authenticated portal client */
+    /* The authenticated request's X-Feegate-Signature, and until when (Unix seconds, decimal)
+     * a copy of it must be refused: what request_once remembers (auth.c). */
+    const char *signature;
+    const char *sig_expires_unix;
     const char *idem_key;
     bool proto_in;      /* body is application/x-protobuf */
     bool proto_out;     /* answer in protobuf */

@@ -172,6 +172,8 @@ write_config() {
 listen = 127.0.0.1:$GW_PORT
 public_url = http://127.0.0.1:$GW_PORT
 loops = 1
+; the pages as a development machine serves them: receipts unsigned (docs/operations.md)
+development = true
 [database]
 dsn = $FEEGATE_DSN
 conns_per_loop = 2

@@ -47,9 +47,12 @@ END
 $$;
 
 -- Creates a payment: checks the client's agency, the items against the catalogue and the
--- order_ref (one live payment per order_ref); answers 201 with the payment.
+-- order_ref (one live payment per order_ref); answers 201 with the payment. signature and
+-- sig_expires_unix: the signed request, accepted once (request_once, idempotency.sql).
 CREATE FUNCTION api_create_payment(client text, idem_key text, req_sha256 text,
-                                              req jsonb, base_url text)
+                                              req jsonb, base_url text,
+                                              signature text DEFAULT NULL,
+                                              sig_expires_unix bigint DEFAULT NULL)
 RETURNS TABLE (http_status int, body text, replayed bool)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
@@ -60,6 +63,7 @@ DECLARE
     v_items jsonb;
     v_body text;
 BEGIN
+    PERFORM request_once(client, signature, sig_expires_unix);
     v_prev := idem_lock(client, idem_key, req_sha256);
     IF v_prev.o_status IS NOT NULL THEN
         RETURN QUERY SELECT v_prev.o_status, v_prev.o_body, true;
@@ -122,15 +126,18 @@ BEGIN
 END
 $$;
 
--- Cancels a payment that is not paid yet (a cancelled one is answered as it is).
+-- Cancels a payment that is not paid yet (a cancelled one is answered as it is). signature,
+-- sig_expires_unix: as api_create_payment's.
 CREATE FUNCTION api_cancel_payment(client text, payment_id text, idem_key text,
-                                              req_sha256 text)
+                                              req_sha256 text, signature text DEFAULT NULL,
+                                              sig_expires_unix bigint DEFAULT NULL)
 RETURNS TABLE (http_status int, body text, replayed bool)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
     v_prev record;
     v_body text;
 BEGIN
+    PERFORM request_once(client, signature, sig_expires_unix);
     v_prev := idem_lock(client, idem_key, req_sha256);
     IF v_prev.o_status IS NOT NULL THEN
         RETURN QUERY SELECT v_prev.o_status, v_prev.o_body, true;

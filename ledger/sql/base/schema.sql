@@ -434,6 +434,19 @@ CREATE TABLE idempotency (
 
 CREATE INDEX idempotency_created ON idempotency (created_at);
 
+-- One row per signed portal or staff request that changes something, kept until no gateway
+-- would accept a copy of it any more (request_once, idempotency.sql; docs/api.md,
+-- "Replayed requests"). expires_at is the request's timestamp plus GW_AUTH_REPLAY_KEEP_S;
+-- the client-list refresh of every gateway deletes what has expired.
+CREATE TABLE request_signatures (
+    client_id  text NOT NULL, -- the portal client who signed
+    signature  text NOT NULL, -- the X-Feegate-Signature value
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (client_id, signature)
+);
+
+CREATE INDEX request_signatures_expires ON request_signatures (expires_at);
+
 -- Receipt documents (receipts.sql) --------------------------------------------------------
 
 -- Jobs are work, not evidence: claimed with a lease, deleted when the document is stored.

@@ -506,6 +506,55 @@ END
 $$;
 RESET search_path;
 
+-- A signed request accepted once (request_once) --------------------------------------------
+
+DO $$
+DECLARE
+    v_sig text := pg_temp.ref('v1=smoke-sig');
+    v_old text := pg_temp.ref('v1=smoke-old');
+    v_until bigint := floor(extract(epoch FROM now()))::bigint + 600;
+    v_req jsonb := jsonb_build_object('order_ref', pg_temp.ref('HS-SIG'), 'agency_code', 'SMOKE',
+        'payer', '{"name":"An"}'::jsonb,
+        'items', '[{"fee_code":"FIX","amount_vnd":200000}]'::jsonb, 'amount_vnd', 200000);
+    r record;
+    v_n bigint;
+BEGIN
+    SELECT * INTO STRICT r FROM feegate.api_create_payment('smoke', pg_temp.ref('k-sig'),
+                                                           'sha-sig', v_req, 'http://gw', v_sig,
+                                                           v_until);
+    ASSERT r.http_status = 201 AND NOT r.replayed, 'a signed create is 201';
+    v_n := (SELECT count(*) FROM feegate.payments);
+    -- The same signature again, whatever the key: request_replayed, nothing made.
+    PERFORM pg_temp.expect_error(format(
+        'SELECT feegate.api_create_payment(%L, %L, %L, %L, %L, %L, %s)', 'smoke',
+        pg_temp.ref('k-sig-2'), 'sha-sig', v_req, 'http://gw', v_sig, v_until),
+        'FG409', 'request_replayed');
+    PERFORM pg_temp.expect_error(format(
+        'SELECT feegate.api_cancel_payment(%L, %L, %L, %L, %L, %s)', 'smoke',
+        r.body::json ->> 'payment_id', pg_temp.ref('k-sig-3'), 'h', v_sig, v_until),
+        'FG409', 'request_replayed');
+    ASSERT (SELECT count(*) FROM feegate.payments) = v_n, 'a replay makes nothing';
+    ASSERT pg_temp.status_of(r.body::json ->> 'payment_id') = 'created', 'a replay cancels nothing';
+    -- Per client: another client's equal signature is its own. (request_once is the
+    -- operations' own step and runs with their search_path.)
+    PERFORM set_config('search_path', 'feegate, pg_temp', true);
+    PERFORM feegate.request_once('smoke-other', v_sig, v_until);
+    PERFORM pg_temp.expect_error(format('SELECT feegate.request_once(%L, %L, %s)',
+                                        'smoke-other', v_sig, v_until),
+                                 'FG409', 'request_replayed');
+    -- No signature (the owner's tools): nothing remembered.
+    PERFORM feegate.request_once('smoke', NULL, NULL);
+    -- The purge takes what has expired and leaves the rest.
+    PERFORM feegate.request_once('smoke', v_old, 0);
+    PERFORM set_config('search_path', '"$user", public', true);
+    ASSERT feegate.request_signatures_purge(1000000) >= 1, 'purge deletes the expired';
+    ASSERT NOT EXISTS (SELECT 1 FROM feegate.request_signatures WHERE signature = v_old),
+        'expired signature purged';
+    ASSERT EXISTS (SELECT 1 FROM feegate.request_signatures WHERE signature = v_sig),
+        'live signature kept';
+END
+$$;
+
 -- The application role: execute and read, nothing else ---------------------------------------
 
 SET ROLE feegate_app;
@@ -518,6 +567,8 @@ BEGIN
                                  '42501', NULL);
     PERFORM pg_temp.expect_error('UPDATE feegate.payments SET late = true', '42501', NULL);
     PERFORM pg_temp.expect_error('DELETE FROM feegate.idempotency', '42501', NULL);
+    PERFORM pg_temp.expect_error('DELETE FROM feegate.request_signatures', '42501', NULL);
+    PERFORM pg_temp.expect_error('SELECT feegate.request_once(''a'', ''b'', 0)', '42501', NULL);
     PERFORM pg_temp.expect_error('SELECT feegate.post_journal(''x'', NULL, '''', ''[]'')',
                                  '42501', NULL);
     PERFORM pg_temp.expect_error('SELECT feegate.apply_event(''x'', ''cancel'', ''{}'')',

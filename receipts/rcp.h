@@ -123,12 +123,16 @@ enum gw_err rcp_receipt_from_xml(const char *xml, size_t len, struct gw_arena *a
 
 struct rcp_signer;
 
-/* Loads the signing certificate and its private key (PEM files). */
+/* Loads the signing certificate and its private key (PEM files). The key's type chooses the
+ * signature method (docs/receipts.md#signature): an RSA key signs RSA-SHA256, an EC key on
+ * P-256 ECDSA-SHA256; any other key or curve is refused. */
 enum gw_err rcp_signer_load(const char *cert_path, const char *key_path, struct rcp_signer **out,
                             struct gw_errbuf *eb) GW_MUST_CHECK;
 void rcp_signer_free(struct rcp_signer *s);
 /* Lower-case hex SHA-256 of the certificate's DER: 64 characters. */
 const char *rcp_signer_fingerprint(const struct rcp_signer *s);
+/* "rsa-sha256" or "ecdsa-sha256": the signature method its key calls for. */
+const char *rcp_signer_algorithm(const struct rcp_signer *s);
 
 /* The XML of r (docs/receipt.xsd) into out, signed when signer is not NULL. */
 enum gw_err rcp_xml_build(const struct rcp_receipt *r, const struct rcp_signer *signer,
@@ -169,9 +173,12 @@ enum gw_err rcp_pdf_render(const struct rcp_receipt *r, const char *signed_note,
 /* Creates DIR (if needed) with ca.pem, ca.key, signer.pem and signer.key: a self-signed CA
  * and a signing certificate it issued. Refuses to overwrite an existing ca.pem. */
 enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb) GW_MUST_CHECK;
-/* Issues another signing certificate and key under DIR's CA (key rotation) into cert_path
- * and key_path; cn is its common name. */
+/* Issues another signing certificate and an RSA 2048 key under DIR's CA (key rotation) into
+ * cert_path and key_path; cn is its common name. */
 enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
                          const char *key_path, struct gw_errbuf *eb) GW_MUST_CHECK;
+/* The same with an EC P-256 key: the signer then signs ECDSA-SHA256. */
+enum gw_err rcp_ca_issue_ec(const char *dir, const char *cn, const char *cert_path,
+                            const char *key_path, struct gw_errbuf *eb) GW_MUST_CHECK;
 
 #endif

@@ -1,5 +1,6 @@
-/* The demo CA (OpenSSL C API): a self-signed CA certificate and signing certificates it
- * issues (RSA 2048, SHA-256), written as PEM files; private keys are created mode 0600.
+/* The demo CA (OpenSSL C API): a self-signed CA certificate (RSA 2048) and signing
+ * certificates it issues (RSA 2048, or EC P-256 when asked; SHA-256), written as PEM files;
+ * private keys are created mode 0600.
  * Production uses the agency's own certificate and key instead ([receipts] in feegate.ini). */
 #include <errno.h>
 #include <fcntl.h>
@@ -124,18 +125,27 @@ static enum gw_err write_key(const char *path, EVP_PKEY *key, struct gw_errbuf *
     return GW_OK;
 }
 
-static enum gw_err issue(X509 *ca, EVP_PKEY *ca_key, const char *cn, const char *cert_path,
-                         const char *key_path, struct gw_errbuf *eb)
+/* What one signing certificate is: its name, its files, its key type. */
+struct issue_req {
+    const char *cn;
+    const char *cert_path;
+    const char *key_path;
+    bool ec; /* EC P-256 rather than RSA 2048 */
+};
+
+static enum gw_err issue(X509 *ca, EVP_PKEY *ca_key, const struct issue_req *req,
+                         struct gw_errbuf *eb)
 {
-    EVP_PKEY *key = EVP_RSA_gen(2048);
+    EVP_PKEY *key = req->ec ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
     if (key == NULL) {
-        return gw_fail(eb, GW_ERR_INTERNAL, "could not generate an RSA key");
+        return gw_fail(eb, GW_ERR_INTERNAL, "could not generate an %s key",
+                       req->ec ? "EC P-256" : "RSA");
     }
-    X509 *cert = make_cert(cn, key, ca, ca_key);
+    X509 *cert = make_cert(req->cn, key, ca, ca_key);
     enum gw_err err = cert == NULL ? gw_fail(eb, GW_ERR_INTERNAL, "could not make the certificate")
-                                   : write_key(key_path, key, eb);
+                                   : write_key(req->key_path, key, eb);
     if (err == GW_OK) {
-        err = write_cert(cert_path, cert, eb);
+        err = write_cert(req->cert_path, cert, eb);
     }
     X509_free(cert);
     EVP_PKEY_free(key);
@@ -189,15 +199,17 @@ enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
         err = write_cert(ca_pem, ca, eb);
     }
     if (err == GW_OK) {
-        err = issue(ca, key, "feegate demo agency receipt signer", s_pem, s_key, eb);
+        const struct issue_req req = { .cn = "feegate demo agency receipt signer",
+                                       .cert_path = s_pem,
+                                       .key_path = s_key };
+        err = issue(ca, key, &req, eb);
     }
     X509_free(ca);
     EVP_PKEY_free(key);
     return err;
 }
 
-enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
-                         const char *key_path, struct gw_errbuf *eb)
+static enum gw_err issue_under(const char *dir, const struct issue_req *req, struct gw_errbuf *eb)
 {
     char ca_pem[PATH_BYTES];
     char ca_key[PATH_BYTES];
@@ -221,9 +233,25 @@ enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
     if (ca == NULL || key == NULL) {
         err = gw_fail(eb, GW_ERR_IO, "could not read the CA from \"%s\" (ca.pem, ca.key)", dir);
     } else {
-        err = issue(ca, key, cn, cert_path, key_path, eb);
+        err = issue(ca, key, req, eb);
     }
     X509_free(ca);
     EVP_PKEY_free(key);
     return err;
+}
+
+enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
+                         const char *key_path, struct gw_errbuf *eb)
+{
+    const struct issue_req req = { .cn = cn, .cert_path = cert_path, .key_path = key_path };
+    return issue_under(dir, &req, eb);
+}
+
+enum gw_err rcp_ca_issue_ec(const char *dir, const char *cn, const char *cert_path,
+                            const char *key_path, struct gw_errbuf *eb)
+{
+    const struct issue_req req = {
+        .cn = cn, .cert_path = cert_path, .key_path = key_path, .ec = true
+    };
+    return issue_under(dir, &req, eb);
 }

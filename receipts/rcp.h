@@ -124,7 +124,7 @@ enum gw_err rcp_receipt_from_xml(const char *xml, size_t len, struct gw_arena *a
 struct rcp_signer;
 
 /* Loads the signing certificate and its private key (PEM files). The key's type chooses the
- * signature method (docs/receipts.md#signature): an RSA key signs RSA-SHA256, an EC key on
+ * signature method (docs/receipts.md#signing): an RSA key signs RSA-SHA256, an EC key on
  * P-256 ECDSA-SHA256; any other key or curve is refused. */
 enum gw_err rcp_signer_load(const char *cert_path, const char *key_path, struct rcp_signer **out,
                             struct gw_errbuf *eb) GW_MUST_CHECK;

@@ -79,7 +79,7 @@ enum gw_err rcp_init(struct gw_errbuf *eb)
 struct rcp_signer {
     xmlSecKeyPtr key;         /* private key with its certificate */
     xmlSecTransformId method; /* RSA-SHA256 or ECDSA-SHA256, from the key's type */
-    const char *algorithm;    /* its name, for logs and docs/receipts.md#signature */
+    const char *algorithm;    /* its name, for logs and docs/receipts.md#signing */
     char fingerprint[65];
 };
 

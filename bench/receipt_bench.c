@@ -91,9 +91,13 @@ int main(int argc, char **argv)
     (void)snprintf(ec_key, sizeof(ec_key), "%s/signer-ec.key", dir);
     struct rcp_signer *signer = NULL;
     struct rcp_signer *ec_signer = NULL;
+    const struct rcp_ca_cert ec = { .cn = "feegate bench EC signer",
+                                    .cert_path = ec_cert,
+                                    .key_path = ec_key,
+                                    .key_type = RCP_KEY_EC_P256 };
     if (rcp_init(&eb) != GW_OK || rcp_ca_init(dir, &eb) != GW_OK ||
         rcp_signer_load(cert, key, &signer, &eb) != GW_OK ||
-        rcp_ca_issue_ec(dir, "feegate bench EC signer", ec_cert, ec_key, &eb) != GW_OK ||
+        rcp_ca_issue_cert(dir, &ec, &eb) != GW_OK ||
         rcp_signer_load(ec_cert, ec_key, &ec_signer, &eb) != GW_OK) {
         die("setup", &eb);
     }

@@ -118,7 +118,10 @@ int gw_cli_receipt_ca(int argc, char **argv)
             (void)printf("%s and %s written\n", argv[5], argv[6]);
         }
     } else if (argc == 8 && strcmp(argv[2], "issue") == 0 && strcmp(argv[7], "--ecdsa-p256") == 0) {
-        err = rcp_ca_issue_ec(argv[3], argv[4], argv[5], argv[6], &eb);
+        const struct rcp_ca_cert c = {
+            .cn = argv[4], .cert_path = argv[5], .key_path = argv[6], .key_type = RCP_KEY_EC_P256
+        };
+        err = rcp_ca_issue_cert(argv[3], &c, &eb);
         if (err == GW_OK) {
             (void)printf("%s and %s written\n", argv[5], argv[6]);
         }

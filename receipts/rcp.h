@@ -177,8 +177,22 @@ enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb) GW_MUST_CHECK;
  * cert_path and key_path; cn is its common name. */
 enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
                          const char *key_path, struct gw_errbuf *eb) GW_MUST_CHECK;
-/* The same with an EC P-256 key: the signer then signs ECDSA-SHA256. */
-enum gw_err rcp_ca_issue_ec(const char *dir, const char *cn, const char *cert_path,
-                            const char *key_path, struct gw_errbuf *eb) GW_MUST_CHECK;
+
+enum rcp_key_type {
+    RCP_KEY_RSA2048, /* signs RSA-SHA256 */
+    RCP_KEY_EC_P256, /* signs ECDSA-SHA256 */
+};
+
+/* One signing certificate to issue; strings borrowed for the call. */
+struct rcp_ca_cert {
+    const char *cn; /* its common name */
+    const char *cert_path;
+    const char *key_path;
+    enum rcp_key_type key_type;
+};
+
+/* rcp_ca_issue with a choice of key type. */
+enum gw_err rcp_ca_issue_cert(const char *dir, const struct rcp_ca_cert *c,
+                              struct gw_errbuf *eb) GW_MUST_CHECK;
 
 #endif

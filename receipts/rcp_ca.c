@@ -125,21 +125,14 @@ static enum gw_err write_key(const char *path, EVP_PKEY *key, struct gw_errbuf *
     return GW_OK;
 }
 
-/* What one signing certificate is: its name, its files, its key type. */
-struct issue_req {
-    const char *cn;
-    const char *cert_path;
-    const char *key_path;
-    bool ec; /* EC P-256 rather than RSA 2048 */
-};
-
-static enum gw_err issue(X509 *ca, EVP_PKEY *ca_key, const struct issue_req *req,
+static enum gw_err issue(X509 *ca, EVP_PKEY *ca_key, const struct rcp_ca_cert *req,
                          struct gw_errbuf *eb)
 {
-    EVP_PKEY *key = req->ec ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
+    bool ec = req->key_type == RCP_KEY_EC_P256;
+    EVP_PKEY *key = ec ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
     if (key == NULL) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not generate an %s key",
-                       req->ec ? "EC P-256" : "RSA");
+                       ec ? "EC P-256" : "RSA");
     }
     X509 *cert = make_cert(req->cn, key, ca, ca_key);
     enum gw_err err = cert == NULL ? gw_fail(eb, GW_ERR_INTERNAL, "could not make the certificate")
@@ -199,9 +192,9 @@ enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
         err = write_cert(ca_pem, ca, eb);
     }
     if (err == GW_OK) {
-        const struct issue_req req = { .cn = "feegate demo agency receipt signer",
-                                       .cert_path = s_pem,
-                                       .key_path = s_key };
+        const struct rcp_ca_cert req = { .cn = "feegate demo agency receipt signer",
+                                         .cert_path = s_pem,
+                                         .key_path = s_key };
         err = issue(ca, key, &req, eb);
     }
     X509_free(ca);
@@ -209,7 +202,7 @@ enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
     return err;
 }
 
-static enum gw_err issue_under(const char *dir, const struct issue_req *req, struct gw_errbuf *eb)
+static enum gw_err issue_under(const char *dir, const struct rcp_ca_cert *req, struct gw_errbuf *eb)
 {
     char ca_pem[PATH_BYTES];
     char ca_key[PATH_BYTES];
@@ -243,15 +236,11 @@ static enum gw_err issue_under(const char *dir, const struct issue_req *req, str
 enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
                          const char *key_path, struct gw_errbuf *eb)
 {
-    const struct issue_req req = { .cn = cn, .cert_path = cert_path, .key_path = key_path };
+    const struct rcp_ca_cert req = { .cn = cn, .cert_path = cert_path, .key_path = key_path };
     return issue_under(dir, &req, eb);
 }
 
-enum gw_err rcp_ca_issue_ec(const char *dir, const char *cn, const char *cert_path,
-                            const char *key_path, struct gw_errbuf *eb)
+enum gw_err rcp_ca_issue_cert(const char *dir, const struct rcp_ca_cert *c, struct gw_errbuf *eb)
 {
-    const struct issue_req req = {
-        .cn = cn, .cert_path = cert_path, .key_path = key_path, .ec = true
-    };
-    return issue_under(dir, &req, eb);
+    return issue_under(dir, c, eb);
 }

@@ -414,6 +414,10 @@ enum gw_err th_child_start(struct th_proc *p, const char *name, const char *cons
                            const char *ready_url)
 {
     memset(p, 0, sizeof(*p));
+    if (argv[0] == NULL) {
+        (void)fprintf(stderr, "th: %s: no program to start\n", name);
+        return GW_ERR_INVALID;
+    }
     enum gw_err err = th_mkdtemp(p->dir, sizeof(p->dir), "fg-child");
     if (err != GW_OK) {
         return err;

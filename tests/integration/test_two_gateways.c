@@ -39,7 +39,7 @@
 #define TRIES_MAX        60     /* per step; a step is retried only when it failed in flight */
 #define TRY_PAUSE_MS     250    /* between tries: HAProxy marks a dead server down in ~1 s */
 #define DRAIN_MS         150000 /* leases (60 s) run out, then the survivor's jobs finish */
-#define PAYMENTS_MAX     (WORKERS * TWO_GW_PAYMENTS_EACH)
+#define PAYMENTS_MAX     ((int)(WORKERS * TWO_GW_PAYMENTS_EACH))
 #define CHECK_INTERVAL_S 2
 
 #define VN_TMN     "FGTEST01"
@@ -72,9 +72,10 @@ static struct {
 
 /* ---- the workers: a portal and a browser ---- */
 
-static bool in_flight_failure(enum gw_err err, int status)
+/* No answer, or HAProxy's (or a draining gateway's) 502, 503 or 504: worth trying again. */
+static bool in_flight_failure(enum gw_err err, const struct th_resp *r)
 {
-    return err != GW_OK || status == 502 || status == 503 || status == 504;
+    return err != GW_OK || r->status == 502 || r->status == 503 || r->status == 504;
 }
 
 /* POST /v1/payments with the payment's own key until answered 201; the id into id. */
@@ -89,7 +90,7 @@ static bool create(int k, char id[40])
     for (int t = 0; t < TRIES_MAX; t++) {
         struct th_resp r;
         enum gw_err err = th_portal("POST", "/v1/payments", body, key, &r);
-        if (!in_flight_failure(err, r.status)) {
+        if (!in_flight_failure(err, &r)) {
             json_t *j = r.status == 201 ? json_loads(r.body, 0, NULL) : NULL;
             const char *pid = json_string_value(json_object_get(j, "payment_id"));
             bool ok = pid != NULL && strlen(pid) < 40;
@@ -109,24 +110,40 @@ static bool create(int k, char id[40])
     return false;
 }
 
-/* One browser request through HAProxy, tried again only when it failed in flight; the
- * answer's status must be want. Location into next when next is not NULL. */
-static bool browse(const char *method, const char *url, const char *form, int want, char *next,
-                   size_t cap)
+/* One browser request through HAProxy and the status it must get; Location into next
+ * (next_cap bytes) when next is not NULL. */
+struct step {
+    const char *method;
+    const char *url;
+    const char *form; /* or NULL */
+    int want;
+    char *next;
+    size_t next_cap;
+};
+
+/* Whether r is the answer step wants; says why not. */
+static bool step_answered(const struct step *st, const struct th_resp *r)
+{
+    bool ok = r->status == st->want && (st->next == NULL || r->location != NULL);
+    if (ok && st->next != NULL) {
+        (void)snprintf(st->next, st->next_cap, "%s", r->location);
+    }
+    if (!ok) {
+        fprintf(stderr, "%s %s answered %d: %.300s\n", st->method, st->url, r->status, r->body);
+    }
+    return ok;
+}
+
+/* The step, tried again only when it failed in flight. */
+static bool browse(const struct step *st)
 {
     static const char *const hdrs[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
     for (int t = 0; t < TRIES_MAX; t++) {
         struct th_resp r;
-        enum gw_err err = th_http(method, url, form != NULL ? hdrs : NULL, form,
-                                  form != NULL ? strlen(form) : 0, &r);
-        if (!in_flight_failure(err, r.status)) {
-            bool ok = r.status == want && (next == NULL || r.location != NULL);
-            if (ok && next != NULL) {
-                (void)snprintf(next, cap, "%s", r.location);
-            }
-            if (!ok) {
-                fprintf(stderr, "%s %s answered %d: %.300s\n", method, url, r.status, r.body);
-            }
+        enum gw_err err = th_http(st->method, st->url, st->form != NULL ? hdrs : NULL, st->form,
+                                  st->form != NULL ? strlen(st->form) : 0, &r);
+        if (!in_flight_failure(err, &r)) {
+            bool ok = step_answered(st, &r);
             th_resp_release(&r);
             return ok;
         }
@@ -134,7 +151,7 @@ static bool browse(const char *method, const char *url, const char *form, int wa
         atomic_fetch_add(&two.retried, 1);
         (void)usleep(TRY_PAUSE_MS * 1000);
     }
-    fprintf(stderr, "%s %s: no answer after %d tries\n", method, url, TRIES_MAX);
+    fprintf(stderr, "%s %s: no answer after %d tries\n", st->method, st->url, TRIES_MAX);
     return false;
 }
 
@@ -155,16 +172,17 @@ static bool pay(int k)
     (void)snprintf(url, sizeof(url), "%s/pay/%s", two.hp_url, id);
     (void)snprintf(form, sizeof(form), "channel=%s", channels[k % 4]);
     /* The provider's page (the simulator does not fail), the approval, then back. */
-    return browse("POST", url, form, 303, page, sizeof(page)) &&
-           browse("GET", page, NULL, 200, NULL, 0) &&
-           browse("POST", page, "action=approve", 303, back, sizeof(back)) &&
-           strncmp(back, two.hp_url, strlen(two.hp_url)) == 0 &&
-           browse("GET", back, NULL, 200, NULL, 0);
+    const struct step checkout = { "POST", url, form, 303, page, sizeof(page) };
+    const struct step bank_page = { "GET", page, NULL, 200, NULL, 0 };
+    const struct step approve = { "POST", page, "action=approve", 303, back, sizeof(back) };
+    const struct step ret = { "GET", back, NULL, 200, NULL, 0 };
+    return browse(&checkout) && browse(&bank_page) && browse(&approve) &&
+           strncmp(back, two.hp_url, strlen(two.hp_url)) == 0 && browse(&ret);
 }
 
 static void *worker_main(void *arg)
 {
-    int w = (int)(intptr_t)arg;
+    int w = *(const int *)arg;
     for (int i = 0; i < TWO_GW_PAYMENTS_EACH; i++) {
         if (pay(w * 1000 + i)) {
             atomic_fetch_add(&two.completed, 1);
@@ -426,17 +444,26 @@ static int kill_one(void)
 
 /* The receipt jobs and outbox rows leased at the kill and still undone 5 s later: the dead
  * gateway's (the survivor finishes a batch well within that). */
-static void count_orphans(long long *jobs, long long *webhooks)
+struct orphans {
+    long long jobs;
+    long long webhooks;
+};
+
+static struct orphans count_orphans(void)
 {
-    (void)usleep(5000 * 1000);
-    *jobs = sql("SELECT count(*) FROM public.leased_at_kill k JOIN feegate.receipt_jobs j "
-                "ON j.receipt_id = k.receipt_id");
-    *webhooks = sql("SELECT count(*) FROM public.outbox_leased_at_kill k JOIN feegate.outbox o "
-                    "ON o.event_id = k.event_id WHERE o.delivered_at IS NULL");
+    struct orphans o;
+    for (int i = 0; i < 50; i++) {
+        (void)usleep(100 * 1000);
+    }
+    o.jobs = sql("SELECT count(*) FROM public.leased_at_kill k JOIN feegate.receipt_jobs j "
+                 "ON j.receipt_id = k.receipt_id");
+    o.webhooks = sql("SELECT count(*) FROM public.outbox_leased_at_kill k JOIN feegate.outbox o "
+                     "ON o.event_id = k.event_id WHERE o.delivered_at IS NULL");
     fprintf(stderr,
             "5 s after the kill, %lld receipt jobs and %lld webhooks wait for the dead "
             "gateway's leases to run out\n",
-            *jobs, *webhooks);
+            o.jobs, o.webhooks);
+    return o;
 }
 
 /* Waits until every acknowledged payment succeeded, every receipt is signed and every
@@ -496,12 +523,11 @@ static void assert_sink_has_every_event(void)
     assert_int_equal(missing, 0);
 }
 
-static void test_one_gateway_killed_under_load(void **state)
+/* Each signed receipt, each webhook's result and each new payment take 50 ms longer to store:
+ * the issuers and the outbox deliverers hold their leases, and the portal's creates are in
+ * flight, long enough for the kill to find some. */
+static void slow_down_stores(void)
 {
-    (void)state;
-    /* Each signed receipt, each webhook's result and each new payment take 50 ms longer to
-     * store: the issuers and the outbox deliverers hold their leases, and the portal's
-     * creates are in flight, long enough for the kill to find some. */
     assert_int_equal(
         th_sql_exec(&it.db, "CREATE FUNCTION public.slow_store() RETURNS trigger LANGUAGE plpgsql "
                             "AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$; "
@@ -512,37 +538,12 @@ static void test_one_gateway_killed_under_load(void **state)
                             "CREATE TRIGGER slow_create AFTER INSERT ON feegate.payments "
                             "FOR EACH STATEMENT EXECUTE FUNCTION public.slow_store()"),
         GW_OK);
-    int64_t t0 = gw_monotonic_us();
-    pthread_t t[WORKERS];
-    for (int w = 0; w < WORKERS; w++) {
-        assert_int_equal(pthread_create(&t[w], NULL, worker_main, (void *)(intptr_t)w), 0);
-    }
-    int victim = kill_one();
-    long long killed_at_s = (long long)time(NULL);
-    long long orphan_jobs = 0;
-    long long orphan_webhooks = 0;
-    count_orphans(&orphan_jobs, &orphan_webhooks);
-    assert_true(orphan_jobs > 0);
-    assert_true(orphan_webhooks > 0);
-    for (int w = 0; w < WORKERS; w++) {
-        assert_int_equal(pthread_join(t[w], NULL), 0);
-    }
-    const struct th_gateway *live = &two.gw[1 - victim];
-    fprintf(stderr, "%d payments completed, %d failed, %d steps retried\n",
-            atomic_load(&two.completed), atomic_load(&two.failed), atomic_load(&two.retried));
-    assert_int_equal(atomic_load(&two.failed), 0);
-    assert_int_equal(two.n_acked, PAYMENTS_MAX);
-    assert_true(atomic_load(&two.retried) > 0); /* the kill did cut requests in flight */
-    int64_t t1 = gw_monotonic_us();
-    wait_drained(PAYMENTS_MAX);
-    fprintf(stderr, "load %.1f s, then drained in %.1f s\n", (double)(t1 - t0) / 1e6,
-            (double)(gw_monotonic_us() - t1) / 1e6);
-    /* The jobs leased when the gateway died were taken over: each signed, once. */
-    assert_int_equal(sql("SELECT count(*) FROM public.leased_at_kill k WHERE (SELECT count(*) "
-                         "FROM feegate.receipt_documents d WHERE d.receipt_id = k.receipt_id "
-                         "AND d.signed_at IS NOT NULL) <> 1"),
-                     0);
-    /* Each acknowledged payment exactly once, and nothing else; each key stored once. */
+}
+
+/* Each acknowledged payment exactly once and succeeded, nothing else, each key stored once;
+ * every success booked once, numbered once, signed once, through every provider. */
+static void assert_each_once(void)
+{
     assert_int_equal(sql("SELECT count(*) FROM feegate.payments"), PAYMENTS_MAX);
     for (int i = 0; i < two.n_acked; i++) {
         assert_int_equal(sql("SELECT count(*) FROM feegate.payments WHERE id = '%s' AND status "
@@ -552,7 +553,6 @@ static void test_one_gateway_killed_under_load(void **state)
     }
     assert_int_equal(sql("SELECT count(*) FROM feegate.idempotency WHERE idem_key LIKE 'tg-%%'"),
                      PAYMENTS_MAX);
-    /* Every success booked once, numbered once, signed once. */
     assert_int_equal(sql("SELECT count(*) FROM feegate.journals WHERE kind = 'payment_success'"),
                      PAYMENTS_MAX);
     assert_int_equal(sql("SELECT count(DISTINCT payment_id) FROM feegate.journals "
@@ -564,15 +564,24 @@ static void test_one_gateway_killed_under_load(void **state)
         assert_true(sql("SELECT count(*) FROM feegate.payments WHERE channel = '%s'", channels[c]) >
                     0);
     }
-    /* Every webhook delivered, and received; those leased at the kill too. */
+    /* The jobs leased when the gateway died were taken over: each signed, once. */
+    assert_int_equal(sql("SELECT count(*) FROM public.leased_at_kill k WHERE (SELECT count(*) "
+                         "FROM feegate.receipt_documents d WHERE d.receipt_id = k.receipt_id "
+                         "AND d.signed_at IS NOT NULL) <> 1"),
+                     0);
+    /* Every webhook delivered; those leased at the kill too. */
     assert_int_equal(sql("SELECT count(*) FROM public.outbox_leased_at_kill k JOIN "
                          "feegate.outbox o ON o.event_id = k.event_id "
                          "WHERE o.delivered_at IS NULL"),
                      0);
     assert_int_equal(sql("SELECT count(*) FROM feegate.outbox WHERE delivered_at IS NULL"), 0);
-    assert_true(sql("SELECT count(*) FROM feegate.outbox") >= 2LL * PAYMENTS_MAX);
-    /* The survivor holds the ledger check now and has run it since the kill. */
-    int64_t until = gw_monotonic_us() / 1000 + 4 * CHECK_INTERVAL_S * 1000;
+    assert_true(sql("SELECT count(*) FROM feegate.outbox") >= (long long)PAYMENTS_MAX * 2);
+}
+
+/* The survivor holds the ledger check now and has run it, passing, since the kill. */
+static void assert_check_taken_over(const struct th_gateway *live, long long killed_at_s)
+{
+    int64_t until = gw_monotonic_us() / 1000 + (int64_t)CHECK_INTERVAL_S * 4000;
     while ((metric(live, "feegate_ledger_check_holder") != 1 ||
             metric(live, "feegate_ledger_check_last_run_timestamp_seconds") <= killed_at_s) &&
            gw_monotonic_us() / 1000 < until) {
@@ -581,6 +590,38 @@ static void test_one_gateway_killed_under_load(void **state)
     assert_int_equal(metric(live, "feegate_ledger_check_holder"), 1);
     assert_true(metric(live, "feegate_ledger_check_last_run_timestamp_seconds") > killed_at_s);
     assert_int_equal(metric(live, "feegate_ledger_check_ok"), 1);
+}
+
+static void test_one_gateway_killed_under_load(void **state)
+{
+    (void)state;
+    slow_down_stores();
+    int64_t t0 = gw_monotonic_us();
+    pthread_t t[WORKERS];
+    static int index[WORKERS];
+    for (int w = 0; w < WORKERS; w++) {
+        index[w] = w;
+        assert_int_equal(pthread_create(&t[w], NULL, worker_main, &index[w]), 0);
+    }
+    int victim = kill_one();
+    long long killed_at_s = (long long)time(NULL);
+    struct orphans orphans = count_orphans();
+    assert_true(orphans.jobs > 0);
+    assert_true(orphans.webhooks > 0);
+    for (int w = 0; w < WORKERS; w++) {
+        assert_int_equal(pthread_join(t[w], NULL), 0);
+    }
+    fprintf(stderr, "%d payments completed, %d failed, %d steps retried\n",
+            atomic_load(&two.completed), atomic_load(&two.failed), atomic_load(&two.retried));
+    assert_int_equal(atomic_load(&two.failed), 0);
+    assert_int_equal(two.n_acked, PAYMENTS_MAX);
+    assert_true(atomic_load(&two.retried) > 0); /* the kill did cut requests in flight */
+    int64_t t1 = gw_monotonic_us();
+    wait_drained(PAYMENTS_MAX);
+    fprintf(stderr, "load %.1f s, then drained in %.1f s\n", (double)(t1 - t0) / 1e6,
+            (double)(gw_monotonic_us() - t1) / 1e6);
+    assert_each_once();
+    assert_check_taken_over(&two.gw[1 - victim], killed_at_s);
     assert_int_equal(th_proc_stop(&two.sink), GW_OK);
     assert_sink_has_every_event();
     it_assert_ledger_ok();

@@ -56,37 +56,50 @@ struct idle_opts {
     int hold_s;
 };
 
-/* VmRSS and VmHWM of pid, KiB; -1 when unreadable. */
-static void read_rss(long pid, long *rss_kib, long *hwm_kib)
+static struct idle_opts opts;
+static int ep = -1; /* the epoll instance */
+
+struct idle_mem {
+    long rss_kib; /* -1 when unreadable */
+    long hwm_kib;
+};
+
+struct idle_counts {
+    int open;
+    int answered;
+};
+
+/* VmRSS and VmHWM of the gateway, KiB. */
+static struct idle_mem read_rss(void)
 {
     char path[64];
-    (void)snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-    *rss_kib = -1;
-    *hwm_kib = -1;
+    (void)snprintf(path, sizeof(path), "/proc/%ld/status", opts.pid);
+    struct idle_mem m = { -1, -1 };
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        return;
+        return m;
     }
     char line[256];
     while (fgets(line, sizeof(line), f) != NULL) {
         if (strncmp(line, "VmRSS:", 6) == 0) {
-            *rss_kib = strtol(line + 6, NULL, 10);
+            m.rss_kib = strtol(line + 6, NULL, 10);
         } else if (strncmp(line, "VmHWM:", 6) == 0) {
-            *hwm_kib = strtol(line + 6, NULL, 10);
+            m.hwm_kib = strtol(line + 6, NULL, 10);
         }
     }
     (void)fclose(f);
+    return m;
 }
 
-static int open_one(const struct idle_opts *o, int i, int ep)
+static int open_one(int i)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return -1;
     }
     struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = 0 };
-    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1U + (uint32_t)(i % o->sources));
-    struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port) };
+    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1U + (uint32_t)(i % opts.sources));
+    struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)opts.port) };
     dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)i };
     if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
@@ -107,7 +120,7 @@ static void close_one(struct idle_conn *c)
 }
 
 /* One readiness event: send the request once connected, read the answer's head. */
-static void on_event(struct idle_conn *c, uint32_t events, int ep)
+static void on_event(struct idle_conn *c, uint32_t events)
 {
     static const char req[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     if (c->state == IDLE_CONNECTING && (events & EPOLLOUT) != 0) {
@@ -137,42 +150,61 @@ static void on_event(struct idle_conn *c, uint32_t events, int ep)
     }
 }
 
-static void counts(const struct idle_opts *o, int *open_n, int *answered_n)
+static struct idle_counts counts(void)
 {
-    *open_n = 0;
-    *answered_n = 0;
-    for (int i = 0; i < o->n; i++) {
-        *open_n += conns[i].state != IDLE_CLOSED;
-        *answered_n += conns[i].state == IDLE_ANSWERED;
+    struct idle_counts c = { 0, 0 };
+    for (int i = 0; i < opts.n; i++) {
+        c.open += conns[i].state != IDLE_CLOSED;
+        c.answered += conns[i].state == IDLE_ANSWERED;
     }
+    return c;
 }
 
-/* Runs the event loop until deadline_us, or until nothing is pending when settle is set. */
-static void pump(const struct idle_opts *o, int ep, int64_t deadline_us, bool settle)
+static bool any_pending(void)
+{
+    for (int i = 0; i < opts.n; i++) {
+        if (conns[i].state == IDLE_CONNECTING || conns[i].state == IDLE_WAITING) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Handles the events of up to 100 ms; returns how many there were. */
+static int pump_once(void)
 {
     struct epoll_event evs[256];
-    while (gw_monotonic_us() < deadline_us) {
-        int n = epoll_wait(ep, evs, 256, 100);
-        for (int k = 0; k < n; k++) {
-            struct idle_conn *c = &conns[evs[k].data.u32];
-            if (c->state != IDLE_CLOSED) {
-                on_event(c, evs[k].events, ep);
-            }
+    int n = epoll_wait(ep, evs, 256, 100);
+    for (int k = 0; k < n; k++) {
+        struct idle_conn *c = &conns[evs[k].data.u32];
+        if (c->state != IDLE_CLOSED) {
+            on_event(c, evs[k].events);
         }
-        if (settle && n == 0) {
-            int pending = 0;
-            for (int i = 0; i < o->n; i++) {
-                pending += conns[i].state == IDLE_CONNECTING || conns[i].state == IDLE_WAITING;
-            }
-            if (pending == 0) {
-                return;
-            }
+    }
+    return n;
+}
+
+/* Runs the event loop until deadline_us. */
+static void pump_until(int64_t deadline_us)
+{
+    while (gw_monotonic_us() < deadline_us) {
+        (void)pump_once();
+    }
+}
+
+/* Runs the event loop until every connection is answered or closed, or deadline_us. */
+static void pump_settle(int64_t deadline_us)
+{
+    while (gw_monotonic_us() < deadline_us) {
+        if (pump_once() == 0 && !any_pending()) {
+            return;
         }
     }
 }
 
-static bool parse(int argc, char **argv, struct idle_opts *o)
+static bool parse(int argc, char **argv)
 {
+    struct idle_opts *o = &opts;
     *o = (struct idle_opts){ .n = 10000, .sources = 80, .hold_s = 5 };
     for (int i = 1; i + 1 < argc; i += 2) {
         long v = strtol(argv[i + 1], NULL, 10);
@@ -197,8 +229,7 @@ static bool parse(int argc, char **argv, struct idle_opts *o)
 
 int main(int argc, char **argv)
 {
-    struct idle_opts o;
-    if (!parse(argc, argv, &o)) {
+    if (!parse(argc, argv)) {
         (void)fputs("usage: feegate-idle-conns --port PORT --pid GATEWAY_PID [--connections N "
                     "(10000)] [--sources K (80)] [--hold-s S (5, at most 9)]\n",
                     stderr);
@@ -209,53 +240,46 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
-    long rss0 = 0;
-    long hwm0 = 0;
-    read_rss(o.pid, &rss0, &hwm0);
-    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct idle_mem m0 = read_rss();
+    ep = epoll_create1(EPOLL_CLOEXEC);
     int64_t deadline = gw_monotonic_us() + (int64_t)IDLE_SETUP_S_MAX * 1000000;
     int failed = 0;
-    for (int i = 0; i < o.n; i++) {
-        if (open_one(&o, i, ep) != 0) {
+    for (int i = 0; i < opts.n; i++) {
+        if (open_one(i) != 0) {
             conns[i] = (struct idle_conn){ .fd = -1, .state = IDLE_CLOSED };
             failed++;
         }
         if (i % 256 == 255) {
-            pump(&o, ep, gw_monotonic_us() + 1000, false); /* keep the accept queue moving */
+            pump_until(gw_monotonic_us() + 1000); /* keep the accept queue moving */
         }
     }
-    pump(&o, ep, deadline, true);
-    int open_n = 0;
-    int answered_n = 0;
-    counts(&o, &open_n, &answered_n);
+    pump_settle(deadline);
+    struct idle_counts c0 = counts();
     (void)fprintf(stderr,
                   "idle-conns: %d opened, %d could not be opened here, %d answered, %d "
                   "open; holding %d s\n",
-                  o.n, failed, answered_n, open_n, o.hold_s);
+                  opts.n, failed, c0.answered, c0.open, opts.hold_s);
     /* One second for the last answers to be read, then the measurement; then the hold. */
-    pump(&o, ep, gw_monotonic_us() + 1000000, false);
-    int held = 0;
-    int a = 0;
-    counts(&o, &held, &a);
-    long rss1 = 0;
-    long hwm1 = 0;
-    read_rss(o.pid, &rss1, &hwm1);
+    pump_until(gw_monotonic_us() + 1000000);
+    int held = counts().open;
+    struct idle_mem m1 = read_rss();
     int held_end = held;
-    for (int s = 1; s < o.hold_s; s++) {
-        pump(&o, ep, gw_monotonic_us() + 1000000, false);
-        counts(&o, &held_end, &a);
+    for (int s = 1; s < opts.hold_s; s++) {
+        pump_until(gw_monotonic_us() + 1000000);
+        held_end = counts().open;
     }
-    double per_kib = held > 0 ? (double)(rss1 - rss0) / held : 0;
+    double per_kib = held > 0 ? (double)(m1.rss_kib - m0.rss_kib) / held : 0;
     (void)printf("gateway VmRSS %.1f MiB idle, %.1f MiB with %d idle keep-alive connections held "
                  "(%d tried, %d answered): %.1f KiB per connection; VmHWM %.1f MiB; %d still "
                  "open %d s later\n",
-                 (double)rss0 / 1024, (double)rss1 / 1024, held, o.n, answered_n, per_kib,
-                 (double)hwm1 / 1024, held_end, o.hold_s - 1);
+                 (double)m0.rss_kib / 1024, (double)m1.rss_kib / 1024, held, opts.n, c0.answered,
+                 per_kib, (double)m1.hwm_kib / 1024, held_end, opts.hold_s - 1);
     (void)printf("{\"mode\":\"idle_connections\",\"tried\":%d,\"answered\":%d,\"held\":%d,"
                  "\"sources\":%d,\"vmrss_idle_kib\":%ld,\"vmrss_held_kib\":%ld,"
                  "\"vmhwm_kib\":%ld,\"kib_per_connection\":%.2f,\"held_at_end\":%d}\n",
-                 o.n, answered_n, held, o.sources, rss0, rss1, hwm1, per_kib, held_end);
-    for (int i = 0; i < o.n; i++) {
+                 opts.n, c0.answered, held, opts.sources, m0.rss_kib, m1.rss_kib, m1.hwm_kib,
+                 per_kib, held_end);
+    for (int i = 0; i < opts.n; i++) {
         if (conns[i].state != IDLE_CLOSED) {
             (void)close(conns[i].fd);
         }

@@ -6,8 +6,9 @@
  * retry only what failed in flight, with the same Idempotency-Key. Then, within a bound: every
  * acknowledged payment exists once and succeeded, each success is booked once, every receipt
  * is signed once, every webhook was delivered (and reached the sink), the surviving gateway
- * took over the receipt jobs, outbox rows and attempts the dead one had leased (their leases
- * ran out) and the ledger check, and `feegate ledger check` passes. */
+ * took over the receipt jobs (and outbox rows, when the kill caught one mid-delivery) the dead
+ * one had leased, once their leases ran out, and the ledger check, and `feegate ledger check`
+ * passes. */
 /* clang-format off: cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -606,8 +607,11 @@ static void test_one_gateway_killed_under_load(void **state)
     int victim = kill_one();
     long long killed_at_s = (long long)time(NULL);
     struct orphans orphans = count_orphans();
+    /* Receipt jobs are always among them: the issuer claims a batch, then signs it. A webhook
+     * is when the kill found a delivery sent but its result not yet committed; the
+     * statement already on its way may still commit after the kill (in the sanitizer build,
+     * typically), so their number is reported, not required. */
     assert_true(orphans.jobs > 0);
-    assert_true(orphans.webhooks > 0);
     for (int w = 0; w < WORKERS; w++) {
         assert_int_equal(pthread_join(t[w], NULL), 0);
     }

@@ -123,12 +123,16 @@ enum gw_err rcp_receipt_from_xml(const char *xml, size_t len, struct gw_arena *a
 
 struct rcp_signer;
 
-/* Loads the signing certificate and its private key (PEM files). */
+/* Loads the signing certificate and its private key (PEM files). The key's type chooses the
+ * signature method (docs/receipts.md#signing): an RSA key signs RSA-SHA256, an EC key on
+ * P-256 ECDSA-SHA256; any other key or curve is refused. */
 enum gw_err rcp_signer_load(const char *cert_path, const char *key_path, struct rcp_signer **out,
                             struct gw_errbuf *eb) GW_MUST_CHECK;
 void rcp_signer_free(struct rcp_signer *s);
 /* Lower-case hex SHA-256 of the certificate's DER: 64 characters. */
 const char *rcp_signer_fingerprint(const struct rcp_signer *s);
+/* "rsa-sha256" or "ecdsa-sha256": the signature method its key calls for. */
+const char *rcp_signer_algorithm(const struct rcp_signer *s);
 
 /* The XML of r (docs/receipt.xsd) into out, signed when signer is not NULL. */
 enum gw_err rcp_xml_build(const struct rcp_receipt *r, const struct rcp_signer *signer,
@@ -173,9 +177,26 @@ enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb) GW_MUST_CHECK;
  * TLS CA") and server.pem and server.key, a TLS server certificate for 127.0.0.1 and
  * localhost. Refuses to overwrite an existing ca.pem. */
 enum gw_err rcp_ca_init_tls(const char *dir, struct gw_errbuf *eb) GW_MUST_CHECK;
-/* Issues another signing certificate and key under DIR's CA (key rotation) into cert_path
- * and key_path; cn is its common name. */
+/* Issues another signing certificate and an RSA 2048 key under DIR's CA (key rotation) into
+ * cert_path and key_path; cn is its common name. */
 enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
                          const char *key_path, struct gw_errbuf *eb) GW_MUST_CHECK;
+
+enum rcp_key_type {
+    RCP_KEY_RSA2048, /* signs RSA-SHA256 */
+    RCP_KEY_EC_P256, /* signs ECDSA-SHA256 */
+};
+
+/* One signing certificate to issue; strings borrowed for the call. */
+struct rcp_ca_cert {
+    const char *cn; /* its common name */
+    const char *cert_path;
+    const char *key_path;
+    enum rcp_key_type key_type;
+};
+
+/* rcp_ca_issue with a choice of key type. */
+enum gw_err rcp_ca_issue_cert(const char *dir, const struct rcp_ca_cert *c,
+                              struct gw_errbuf *eb) GW_MUST_CHECK;
 
 #endif

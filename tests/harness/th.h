@@ -147,10 +147,20 @@ enum gw_err th_gateway_refused(struct th_gateway *gw, const struct th_db *db,
 /* SIGTERM, then SIGKILL after 10 s. GW_OK only if the child exited 0 and its log has no
  * sanitizer report; otherwise prints the log and keeps its directory. */
 enum gw_err th_proc_stop(struct th_proc *p);
+/* The same with another signal than SIGTERM (HAProxy stops cleanly on SIGUSR1). */
+enum gw_err th_proc_stop_signal(struct th_proc *p, int sig);
 enum gw_err th_banksim_stop(struct th_banksim *bs);
 enum gw_err th_gateway_stop(struct th_gateway *gw);
 /* false (and prints the log) if the child has exited. */
 bool th_proc_alive(struct th_proc *p);
+/* Starts any program as a child (argv[0] an absolute path, argv NULL-terminated) with its
+ * own temporary directory and log, like the gateway; returns when ready_url answers 200
+ * (HAProxy, the webhook sink). Stop it with th_proc_stop. */
+enum gw_err th_child_start(struct th_proc *p, const char *name, const char *const *argv,
+                           const char *ready_url) GW_MUST_CHECK;
+/* kill -9: the child dies at once, without draining; reaped, its directory removed.
+ * GW_ERR_INTERNAL if it had already exited. */
+enum gw_err th_proc_kill(struct th_proc *p) GW_MUST_CHECK;
 
 /* ---- HTTP ---- */
 

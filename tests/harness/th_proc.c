@@ -322,11 +322,16 @@ bool th_proc_alive(struct th_proc *p)
 
 enum gw_err th_proc_stop(struct th_proc *p)
 {
+    return th_proc_stop_signal(p, SIGTERM);
+}
+
+enum gw_err th_proc_stop_signal(struct th_proc *p, int sig)
+{
     if (p->pid <= 0) {
         return GW_OK;
     }
     int status = 0;
-    (void)kill(p->pid, SIGTERM);
+    (void)kill(p->pid, sig);
     bool timed_out = th_wait_pid(p->pid, TH_STOP_TIMEOUT_MS, &status) != GW_OK;
     char how[96];
     th_describe_status(status, how, sizeof(how));
@@ -339,7 +344,7 @@ enum gw_err th_proc_stop(struct th_proc *p)
         return GW_OK;
     }
     (void)fprintf(stderr, "th: %s %s%s%s\n", p->name,
-                  timed_out ? "did not stop within 10 s of SIGTERM and " : "", how,
+                  timed_out ? "did not stop within 10 s of its signal and " : "", how,
                   sanitizer ? ", with a sanitizer report" : "");
     th_print_file(p->name, p->log_path);
     (void)fprintf(stderr, "th: kept %s\n", p->dir);
@@ -359,11 +364,9 @@ static void th_proc_abandon(struct th_proc *p)
     (void)fprintf(stderr, "th: kept %s\n", p->dir);
 }
 
-/* Polls url/healthz until 200, the child's death or TH_START_TIMEOUT_MS. */
-static enum gw_err th_wait_healthy(struct th_proc *p, const char *base_url)
+/* Polls url until 200, the child's death or TH_START_TIMEOUT_MS. */
+static enum gw_err th_wait_ready(struct th_proc *p, const char *url)
 {
-    char url[128];
-    (void)snprintf(url, sizeof(url), "%s/healthz", base_url);
     struct th_http_req req = { .method = "GET", .url = url, .timeout_ms = 1000, .quiet = true };
     int64_t deadline = th_now_ms() + TH_START_TIMEOUT_MS;
     while (th_now_ms() < deadline) {
@@ -385,6 +388,14 @@ static enum gw_err th_wait_healthy(struct th_proc *p, const char *base_url)
     return GW_ERR_TIMEOUT;
 }
 
+/* Polls base_url/healthz. */
+static enum gw_err th_wait_healthy(struct th_proc *p, const char *base_url)
+{
+    char url[128];
+    (void)snprintf(url, sizeof(url), "%s/healthz", base_url);
+    return th_wait_ready(p, url);
+}
+
 /* Prepares p's directory and log, spawns argv and waits for /healthz. */
 static enum gw_err th_proc_start(struct th_proc *p, const char *name, const struct th_argv *argv,
                                  const char *base_url)
@@ -403,6 +414,59 @@ static enum gw_err th_proc_start(struct th_proc *p, const char *name, const stru
         th_proc_abandon(p);
     }
     return err;
+}
+
+enum gw_err th_child_start(struct th_proc *p, const char *name, const char *const *argv,
+                           const char *ready_url)
+{
+    memset(p, 0, sizeof(*p));
+    if (argv[0] == NULL) {
+        (void)fprintf(stderr, "th: %s: no program to start\n", name);
+        return GW_ERR_INVALID;
+    }
+    enum gw_err err = th_mkdtemp(p->dir, sizeof(p->dir), "fg-child");
+    if (err != GW_OK) {
+        return err;
+    }
+    (void)snprintf(p->name, sizeof(p->name), "%s", name);
+    (void)snprintf(p->log_path, sizeof(p->log_path), "%s/%s.log", p->dir, name);
+    struct th_argv a;
+    th_argv_init(&a);
+    for (int i = 0; argv[i] != NULL && i < TH_ARGV_MAX; i++) {
+        th_argv_add(&a, argv[i]);
+    }
+    struct th_env env;
+    th_env_init(&env, NULL);
+    err = th_spawn(p, &a, &env);
+    if (err != GW_OK) {
+        return err;
+    }
+    th_track_proc(p, true);
+    err = th_wait_ready(p, ready_url);
+    if (err != GW_OK) {
+        th_proc_abandon(p);
+    }
+    return err;
+}
+
+enum gw_err th_proc_kill(struct th_proc *p)
+{
+    if (p->pid <= 0 || !th_proc_alive(p)) {
+        return GW_ERR_INTERNAL;
+    }
+    int status = 0;
+    (void)kill(p->pid, SIGKILL);
+    (void)waitpid(p->pid, &status, 0);
+    p->pid = 0;
+    th_track_proc(p, false);
+    bool sanitizer = th_log_has_sanitizer_report(p->log_path);
+    if (sanitizer) {
+        th_print_file(p->name, p->log_path);
+        (void)fprintf(stderr, "th: kept %s\n", p->dir);
+        return GW_ERR_INTERNAL;
+    }
+    th_rmtree(p->dir);
+    return GW_OK;
 }
 
 enum gw_err th_banksim_start(struct th_banksim *bs, const char *auto_mode)

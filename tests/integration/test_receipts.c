@@ -3,7 +3,9 @@
  * receipt gets its signed XML, which matches docs/receipt.xsd, passes the stock
  * `xmlsec1 --verify` and `feegate receipt verify`, and fails both when a byte of the signed
  * content changes; the PDF's text has the number, series, total and words; the verification
- * page; cancel and adjust; and old receipts still verify after the signing key is rotated. */
+ * page; cancel and adjust; old receipts still verify after the signing key is rotated; and
+ * an EC P-256 signer (`feegate receipt-ca issue ... --ecdsa-p256`) signs ECDSA-SHA256 that
+ * both verifiers accept, and both refuse once a byte changes. */
 /* clang-format off: cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -492,6 +494,59 @@ static void test_key_rotation(void **state)
     }
 }
 
+/* ---- the ECDSA P-256 signer ---- */
+
+static void test_ecdsa_signer(void **state)
+{
+    (void)state;
+    char cmd[1024];
+    (void)snprintf(cmd, sizeof(cmd),
+                   "%s receipt-ca issue %s 'feegate test signer EC' %s/signer-ec.pem "
+                   "%s/signer-ec.key --ecdsa-p256",
+                   FEEGATE_BIN, dir, dir, dir);
+    assert_int_equal(run(cmd), 0);
+    assert_int_equal(th_gateway_stop(&it.gw), GW_OK);
+    assert_int_equal(start_gateway("signer-ec.pem", "signer-ec.key"), 0);
+    long long d0 = th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_documents");
+    assert_true(pay_one(999998));
+    wait_documents(d0 + 1);
+    char newest[40];
+    assert_int_equal(th_sql_text(&it.db,
+                                 "SELECT receipt_id FROM feegate.receipt_documents "
+                                 "ORDER BY id DESC LIMIT 1",
+                                 newest, sizeof(newest)),
+                     GW_OK);
+    struct gw_buf b;
+    gw_buf_init(&b, RCP_XML_BYTES_MAX);
+    fetch_xml(newest, &b);
+    assert_non_null(strstr(b.data, "Algorithm=\"http://www.w3.org/2001/04/"
+                                   "xmldsig-more#ecdsa-sha256\""));
+    char path[320];
+    (void)snprintf(path, sizeof(path), "%s/ecdsa.xml", dir);
+    write_file(path, b.data, b.len);
+    assert_int_equal(cli_verdict(path), 0);
+    char *total = strstr(b.data, "<TotalVnd>2");
+    assert_non_null(total);
+    total[10] = '3';
+    write_file(path, b.data, b.len);
+    assert_int_equal(cli_verdict(path), 1);
+    gw_buf_release(&b);
+    /* An EC key on another curve is refused at load, with the reason. */
+    (void)snprintf(cmd, sizeof(cmd),
+                   "openssl ecparam -name secp384r1 -genkey -noout -out %s/p384.key", dir);
+    assert_int_equal(run(cmd), 0);
+    char cert[300];
+    char key[300];
+    (void)snprintf(cert, sizeof(cert), "%s/signer-ec.pem", dir);
+    (void)snprintf(key, sizeof(key), "%s/p384.key", dir);
+    struct rcp_signer *s = NULL;
+    struct gw_errbuf eb = { .msg = "" };
+    assert_int_equal(rcp_signer_load(cert, key, &s, &eb), GW_ERR_INVALID);
+    assert_null(s);
+    assert_non_null(strstr(eb.msg, "not P-256"));
+    it_assert_ledger_ok();
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -580,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_verify_page),
         cmocka_unit_test(test_cancel_and_adjust),
         cmocka_unit_test(test_key_rotation),
+        cmocka_unit_test(test_ecdsa_signer),
         cmocka_unit_test(test_bad_document_holds_back_only_itself),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

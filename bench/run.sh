@@ -235,6 +235,9 @@ ca = $WORK/receipts/ca.pem"
 listen = 127.0.0.1:$GW_PORT
 public_url = http://127.0.0.1:$GW_PORT
 loops = $LOOPS
+; the load generator is thousands of citizens behind one address
+page_rate_burst = 100000
+page_rate_per_min = 1000000
 [database]
 dsn = $FEEGATE_DSN
 conns_per_loop = $CONNS

@@ -62,6 +62,10 @@ struct gw_config {
     /* [server] connections_per_address_max: behind a load balancer or a carrier NAT, many
      * clients share one address (default GW_HTTP_CONNECTIONS_PER_ADDR_MAX) */
     int connections_per_addr_max;
+    /* [server] page_rate_burst, page_rate_per_min: the public pages' token bucket per client
+     * address (defaults GW_PAGE_RATE_BURST, GW_PAGE_RATE_PER_MIN) */
+    int page_rate_burst;
+    int page_rate_per_min;
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

@@ -38,6 +38,8 @@ static const struct ldg_limit ldg_limits[] = {
     LDG_LIMIT(client_secret_bytes_max, "int", GW_CLIENT_SECRET_BYTES_MAX),
     LDG_LIMIT(code_bytes_max, "int", GW_CODE_BYTES_MAX),
     LDG_LIMIT(merchant_ref_bytes_max, "int", GW_MERCHANT_REF_BYTES_MAX),
+    LDG_LIMIT(checkout_attempts_shown_max, "int", GW_CHECKOUT_ATTEMPTS_SHOWN_MAX),
+    LDG_LIMIT(lookup_code_chars, "int", GW_LOOKUP_CODE_CHARS),
 };
 
 _Static_assert(GW_EXPIRES_IN_S_MAX <= INT32_MAX, "an SQL int holds expires_in_s");

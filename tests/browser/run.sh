@@ -172,6 +172,9 @@ write_config() {
 listen = 127.0.0.1:$GW_PORT
 public_url = http://127.0.0.1:$GW_PORT
 loops = 1
+; every test's browser comes from 127.0.0.1: room for the whole run's pages
+page_rate_burst = 100000
+page_rate_per_min = 1000000
 [database]
 dsn = $FEEGATE_DSN
 conns_per_loop = 2

@@ -55,7 +55,7 @@ BEGIN
         SELECT d.merchant_ref FROM payment_attempts d
         WHERE NOT d.final AND d.next_query_at <= now()
           AND (SELECT p.status FROM payments p WHERE p.id = d.payment_id)
-              IN ('succeeded', 'partially_refunded', 'refunded', 'failed')
+              IN ('succeeded', 'partially_refunded', 'refunded')
         ORDER BY d.next_query_at LIMIT 1000
         FOR UPDATE SKIP LOCKED));
     RETURN QUERY

@@ -229,6 +229,9 @@ static void page_headers(struct gw_ctx *ctx)
                       "frame-ancestors 'none'");
     evhttp_add_header(h, "X-Frame-Options", "DENY");
     evhttp_add_header(h, "Referrer-Policy", "strict-origin");
+    /* A payment's page changes under the citizen (an attempt starts, a bank declines): the
+     * Back button must fetch it again, never show a stored copy. */
+    evhttp_add_header(h, "Cache-Control", "no-store");
 }
 
 /* Sends the page and releases it. A page that did not fit is a bug or absurd data: 500. */

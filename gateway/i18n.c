@@ -24,10 +24,6 @@ static const char *const i18n_table[GW_MSG_COUNT][2] = {
                                "Citizens: start from the public service portal where you filed "
                                "your application; it sends you to the payment page of your fee "
                                "(an address like /pay/…)." },
-    [GW_MSG_INDEX_PORTAL] = { "Cổng dịch vụ công kết nối qua API v1 (JSON hoặc protobuf, có chữ "
-                              "ký HMAC). Tài liệu:",
-                              "Portals connect through API v1 (JSON or protobuf, signed with "
-                              "HMAC). Documentation:" },
     [GW_MSG_CHECKOUT_TITLE] = { "Thanh toán phí, lệ phí", "Pay a public fee" },
     [GW_MSG_AGENCY] = { "Cơ quan thu", "Collecting agency" },
     [GW_MSG_PAYMENT_ID] = { "Mã thanh toán", "Payment reference" },
@@ -58,10 +54,6 @@ static const char *const i18n_table[GW_MSG_COUNT][2] = {
                             "lòng đợi giây lát rồi tải lại trang này; không thanh toán lại.",
                             "We are waiting for the bank or wallet to confirm the result. "
                             "Please wait a moment and refresh this page; do not pay again." },
-    [GW_MSG_PROVIDER_DECLINED] = { "Ngân hàng hoặc ví điện tử báo giao dịch chưa hoàn tất.",
-                                   "The bank or wallet reports that the payment was not "
-                                   "completed." },
-    [GW_MSG_TRY_AGAIN] = { "Thử lại", "Try again" },
     [GW_MSG_REFRESH] = { "Tải lại trang", "Refresh" },
     [GW_MSG_BACK_TO_PORTAL] = { "Quay lại cổng dịch vụ công", "Back to the public service portal" },
     [GW_MSG_ERROR_TITLE] = { "Không thể thực hiện yêu cầu", "The request could not be completed" },
@@ -200,6 +192,10 @@ static const char *const i18n_table[GW_MSG_COUNT][2] = {
                                   "records." },
     [GW_MSG_V_SIGNED_BY] = { "Ký số bởi", "Signed by" },
     [GW_MSG_V_NOT_SIGNED_YET] = { "Biên lai đang được ký số.", "The receipt is being signed." },
+    [GW_MSG_V_UNSIGNED] = { "Biên lai này được phát hành không có chữ ký số (chưa cấu hình chứng "
+                            "thư số).",
+                            "This receipt was issued without a digital signature (no signing "
+                            "certificate is configured)." },
     [GW_MSG_V_TECHNICAL] = { "Thông tin kỹ thuật", "Technical details" },
     [GW_MSG_V_SUBJECT] = { "Chứng thư số (X.509)", "Certificate subject (X.509)" },
     [GW_MSG_V_CERT_SHA256] = { "SHA-256 của chứng thư số", "Certificate SHA-256" },
@@ -212,8 +208,6 @@ static const char *const i18n_table[GW_MSG_COUNT][2] = {
     [GW_MSG_V_MARK_CANCELLED] = { "Biên lai này đã bị huỷ", "This receipt was cancelled" },
     [GW_MSG_V_MARK_REPLACED] = { "Biên lai này đã được thay thế", "This receipt was replaced" },
     [GW_MSG_V_MARK_ADJUSTED] = { "Biên lai này đã được điều chỉnh", "This receipt was adjusted" },
-    [GW_MSG_V_CHECK_ANOTHER] = { "Kiểm tra biên lai khác", "Check another receipt" },
-    [GW_MSG_LOOKUP_CODE] = { "Mã tra cứu", "Lookup code" },
     [GW_MSG_LANG_NOT_OFFERED] = { "Trang này chỉ có bằng tiếng Việt (lang=vi) và tiếng Anh "
                                   "(lang=en).",
                                   "This page is offered in Vietnamese (lang=vi) and English "

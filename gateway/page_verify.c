@@ -265,7 +265,7 @@ static void pg_lookup_verdict(struct gw_page *p, const struct verify_result *vr)
             pg_signed_by(p, v->r.collector.name);
         } else {
             gw_pg_s(p, "<p>");
-            gw_pg_m(p, GW_MSG_V_NOT_SIGNED_YET);
+            gw_pg_m(p, v->issued ? GW_MSG_V_UNSIGNED : GW_MSG_V_NOT_SIGNED_YET);
             gw_pg_s(p, "</p>");
         }
         pg_receipt(p, v);

@@ -166,6 +166,10 @@ write_config() {
     MOMO_SECRET=$(secret 24)
     ZP_KEY1=$(secret 24)
     ZP_KEY2=$(secret 24)
+    # Receipts signed by a demo CA, as `feegate demo` does: the verification page checks
+    # uploaded files against it.
+    timeout 60 "$FEEGATE" receipt-ca init "$WORK/receipts" >"$WORK/receipt-ca.log" 2>&1 ||
+        die "receipt-ca init failed: $(tail -n 5 "$WORK/receipt-ca.log")"
     cat >"$WORK/feegate.ini" <<EOF
 ; written by tests/browser/run.sh
 [server]
@@ -180,6 +184,10 @@ dsn = $FEEGATE_DSN
 conns_per_loop = 2
 [log]
 level = info
+[receipts]
+cert = $WORK/receipts/signer.pem
+key = $WORK/receipts/signer.key
+ca = $WORK/receipts/ca.pem
 [channel.sandbox]
 merchant_id = FEEGATE01
 secret = $SANDBOX_SECRET

@@ -9,7 +9,6 @@
  * file that is not a receipt. */
 #include "page_verify.h"
 
-#include <ctype.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -374,29 +373,36 @@ static void verify_upload_done(evutil_socket_t fd, short what, void *arg)
  * and number ("AA-26E/0000001", with the template before them or not), or a lookup code
  * (12 characters of Crockford's base32 once dashes and spaces are dropped; O, I and L read
  * as 0, 1 and 1, and case does not matter). */
-static bool code_shape_ok(const char *code)
+static bool lookup_shape_ok(const char *code)
 {
-    size_t len = strlen(code);
-    if (len == 36 && strncmp(code, "rcp_", 4) == 0 && strspn(code + 4, "0123456789abcdef") == 32) {
-        return true;
-    }
-    if (strchr(code, '/') != NULL) {
-        const char *num = strrchr(code, '/') + 1;
-        size_t n = strlen(num);
-        return n >= 1 && n <= 7 && strspn(num, "0123456789") == n && num != code + 1;
-    }
     static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZOIL";
     size_t chars = 0;
     for (const char *c = code; *c != '\0'; c++) {
         if (*c == '-' || *c == ' ') {
             continue;
         }
-        if (strchr(alphabet, toupper((unsigned char)*c)) == NULL) {
+        int up = *c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c;
+        if (strchr(alphabet, up) == NULL) {
             return false;
         }
         chars++;
     }
     return chars == GW_LOOKUP_CODE_CHARS;
+}
+
+static bool code_shape_ok(const char *code)
+{
+    size_t len = strlen(code);
+    if (len == 36 && strncmp(code, "rcp_", 4) == 0 && strspn(code + 4, "0123456789abcdef") == 32) {
+        return true;
+    }
+    const char *slash = strrchr(code, '/');
+    if (slash != NULL) {
+        const char *num = slash + 1;
+        size_t n = strlen(num);
+        return slash != code && n >= 1 && n <= 7 && strspn(num, "0123456789") == n;
+    }
+    return lookup_shape_ok(code);
 }
 
 static void verify_get(struct gw_ctx *ctx)

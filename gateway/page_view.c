@@ -360,19 +360,24 @@ void gw_pg_attempts(struct gw_page *p, const struct gw_pay_view *vw, bool declin
 
 /* The channel code and display name of one entry of "channels": "sandbox" or
  * {"code":"sandbox","name":"...","enabled":true}. False for entries to skip. */
-static bool channel_entry(const json_t *e, const char **code, const char **name)
+struct channel_entry {
+    const char *code;
+    const char *name;
+};
+
+static bool channel_entry(const json_t *e, struct channel_entry *out)
 {
     if (json_is_string(e)) {
-        *code = json_string_value(e);
-        *name = *code;
+        out->code = json_string_value(e);
+        out->name = out->code;
         return true;
     }
     if (!json_is_object(e) || json_is_false(json_object_get(e, "enabled"))) {
         return false;
     }
-    *code = gw_json_has(e, "code") ? gw_json_str(e, "code") : gw_json_str(e, "channel");
-    *name = gw_json_has(e, "name") ? gw_json_str(e, "name") : *code;
-    return (*code)[0] != '\0';
+    out->code = gw_json_has(e, "code") ? gw_json_str(e, "code") : gw_json_str(e, "channel");
+    out->name = gw_json_has(e, "name") ? gw_json_str(e, "name") : out->code;
+    return out->code[0] != '\0';
 }
 
 /* One radio button per channel the agency offers and this gateway has configured and up
@@ -384,12 +389,11 @@ static int pg_channel_options(struct gw_page *p, const struct gw_pay_view *vw,
     int shown = 0;
     time_t now = time(NULL);
     for (size_t i = 0; i < json_array_size(channels); i++) {
-        const char *code = NULL;
-        const char *name = NULL;
+        struct channel_entry e = { .code = NULL, .name = NULL };
         const struct gw_channel_config *ch = NULL;
-        if (!channel_entry(json_array_get(channels, i), &code, &name) ||
-            (offer->skip != NULL && strcmp(code, offer->skip) == 0) ||
-            (ch = gw_live_channel(offer->loop->srv, code)) == NULL ||
+        if (!channel_entry(json_array_get(channels, i), &e) ||
+            (offer->skip != NULL && strcmp(e.code, offer->skip) == 0) ||
+            (ch = gw_live_channel(offer->loop->srv, e.code)) == NULL ||
             !gw_channel_up(offer->loop, ch, now)) {
             continue;
         }
@@ -397,9 +401,9 @@ static int pg_channel_options(struct gw_page *p, const struct gw_pay_view *vw,
                 "<label class=\"opt\"><input type=\"radio\" name=\"channel\" id=\"channel-%d\" "
                 "value=\"",
                 shown);
-        gw_pg_e(p, code);
+        gw_pg_e(p, e.code);
         gw_pg_s(p, "\"> ");
-        gw_pg_e(p, name);
+        gw_pg_e(p, e.name);
         gw_pg_s(p, "</label>");
         shown++;
     }

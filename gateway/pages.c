@@ -67,8 +67,8 @@ static bool page_rate_ok(struct gw_ctx *ctx)
     const struct gw_rate_cfg rc = { .burst = cfg->page_rate_burst,
                                     .per_min = cfg->page_rate_per_min };
     int retry_after_s = 1;
-    if (gw_rate_take(&ctx->loop->page_rate, &rc, ntohl(ia.s_addr), gw_monotonic_us() / 1000,
-                     &retry_after_s)) {
+    const struct gw_rate_hit hit = { .addr = ntohl(ia.s_addr), .now_ms = gw_monotonic_us() / 1000 };
+    if (gw_rate_take(&ctx->loop->page_rate, &rc, &hit, &retry_after_s)) {
         return true;
     }
     char v[16];

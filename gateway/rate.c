@@ -46,9 +46,11 @@ static struct gw_rate_slot *rate_slot(struct gw_rate_table *t, const struct gw_r
     return oldest;
 }
 
-bool gw_rate_take(struct gw_rate_table *t, const struct gw_rate_cfg *cfg, uint32_t addr,
-                  int64_t now_ms, int *retry_after_s)
+bool gw_rate_take(struct gw_rate_table *t, const struct gw_rate_cfg *cfg,
+                  const struct gw_rate_hit *hit, int *retry_after_s)
 {
+    uint32_t addr = hit->addr;
+    int64_t now_ms = hit->now_ms;
     GW_ASSERT(cfg->burst >= 1 && cfg->burst <= GW_PAGE_RATE_BURST_MAX);
     GW_ASSERT(cfg->per_min >= 1 && cfg->per_min <= GW_PAGE_RATE_PER_MIN_MAX);
     /* 0.0.0.0 marks a free slot; no client connects from it, but count it as 0.0.0.1. */

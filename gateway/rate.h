@@ -30,9 +30,15 @@ struct gw_rate_table {
     struct gw_rate_slot slot[GW_PAGE_RATE_ADDRS_MAX];
 };
 
-/* Takes one token of addr's bucket at now_ms. False when it has none: then *retry_after_s is
- * how long until it has one (at least 1). */
-bool gw_rate_take(struct gw_rate_table *t, const struct gw_rate_cfg *cfg, uint32_t addr,
-                  int64_t now_ms, int *retry_after_s);
+/* One request: from whom, and when (a monotonic clock's milliseconds). */
+struct gw_rate_hit {
+    uint32_t addr;
+    int64_t now_ms;
+};
+
+/* Takes one token of the hit's address's bucket. False when it has none: then
+ * *retry_after_s is how long until it has one (at least 1). */
+bool gw_rate_take(struct gw_rate_table *t, const struct gw_rate_cfg *cfg,
+                  const struct gw_rate_hit *hit, int *retry_after_s);
 
 #endif

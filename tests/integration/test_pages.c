@@ -30,25 +30,37 @@
 #define PG_BURST   5 /* the restarted gateway's page_rate_burst */
 #define PG_READ_MS 5000
 
-/* GET path; its status, and whether the body contains needle (NULL: not asked). */
-static int page(const char *path, const char *needle, bool *contains)
+/* A page to fetch and a text to look for in it. */
+struct probe {
+    const char *path;
+    const char *needle;
+};
+
+/* GET probe->path; its status, and whether the body contains probe->needle. */
+static int page(const struct probe *pr, bool *contains)
 {
     char url[300];
-    (void)snprintf(url, sizeof(url), "%s%s", it.gw.url, path);
+    (void)snprintf(url, sizeof(url), "%s%s", it.gw.url, pr->path);
     struct th_resp r;
     assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
     int status = r.status;
-    if (needle != NULL) {
-        *contains = strstr(r.body, needle) != NULL;
-    }
+    *contains = strstr(r.body, pr->needle) != NULL;
     th_resp_release(&r);
     return status;
 }
 
-static void expect_page(const char *path, int status, const char *needle)
+static bool page_has(const struct probe *pr, int *status)
 {
     bool found = false;
-    int got = page(path, needle, &found);
+    *status = page(pr, &found);
+    return found;
+}
+
+static void expect_page(const char *path, int status, const char *needle)
+{
+    int got = 0;
+    const struct probe pr = { .path = path, .needle = needle };
+    bool found = page_has(&pr, &got);
     if (got != status || !found) {
         fail_msg("%s answered %d, %s \"%s\"", path, got, found ? "with" : "without", needle);
     }
@@ -110,9 +122,10 @@ static void test_expired_and_cancelled_pages(void **state)
     expect_page(path, 200,
                 "<h1>Đã hết hạn thanh toán: hãy tạo yêu cầu mới từ cổng dịch vụ công</h1>"
                 "<p class=\"status st-bad\" role=\"status\">");
-    bool found = false;
-    assert_int_equal(page(path, "name=\"channel\"", &found), 200);
-    assert_false(found); /* nothing to pay with */
+    int st = 0;
+    const struct probe radios = { .path = path, .needle = "name=\"channel\"" };
+    assert_false(page_has(&radios, &st)); /* nothing to pay with */
+    assert_int_equal(st, 200);
     char cid[40];
     it_create(cid);
     char api[120];
@@ -136,9 +149,10 @@ static void test_choice_required(void **state)
     it_create(id);
     char url[200];
     (void)snprintf(url, sizeof(url), "%s/pay/%s", it.gw.url, id);
-    bool found = false;
-    assert_int_equal(page(url + strlen(it.gw.url), "checked", &found), 200);
-    assert_false(found); /* no channel chosen in advance */
+    int st = 0;
+    const struct probe checked = { .path = url + strlen(it.gw.url), .needle = "checked" };
+    assert_false(page_has(&checked, &st)); /* none chosen in advance */
+    assert_int_equal(st, 200);
     static const char *const form[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
     struct th_resp r;
     assert_int_equal(th_http("POST", url, form, "", 0, &r), GW_OK);
@@ -179,17 +193,27 @@ static void test_people_get_html(void **state)
     assert_true(strncmp(r.content_type, "application/json", 16) == 0);
     th_resp_release(&r);
     /* The home page cites no file. */
-    bool found = false;
-    assert_int_equal(page("/", "docs/", &found), 200);
-    assert_false(found);
+    int st = 0;
+    const struct probe home = { .path = "/", .needle = "docs/" };
+    assert_false(page_has(&home, &st));
+    assert_int_equal(st, 200);
 }
 
 /* ---- the rate limit ---- */
 
-/* GET path from src (an address of 127.0.0.0/8) over a connection of its own: the status,
- * and the Retry-After header's value in retry (or ""). -1 when no answer came. */
-static int get_from(const char *src, const char *path, char *retry, size_t cap)
+/* A request from an address of 127.0.0.0/8, and the Retry-After of its answer (or ""). */
+struct from {
+    const char *src;
+    char retry[32];
+};
+
+/* GET path from f->src over a connection of its own: the status, and the Retry-After
+ * header's value in f->retry. -1 when no answer came. */
+static int get_from(struct from *f, const char *path)
 {
+    const char *src = f->src;
+    char *retry = f->retry;
+    size_t cap = sizeof(f->retry);
     retry[0] = '\0';
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
@@ -238,21 +262,20 @@ static void test_rate_limit(void **state)
     it.gw.ini_extra =
         "[server]\nloops = 1\npage_rate_burst = " GW_STR(PG_BURST) "\npage_rate_per_min = 6\n";
     assert_int_equal(th_gateway_start(&it.gw, &it.db, &it.bs), GW_OK);
-    char retry[32];
+    struct from a = { .src = "127.0.0.2", .retry = "" };
+    struct from b = { .src = "127.0.0.3", .retry = "" };
     for (int i = 0; i < PG_BURST; i++) {
-        assert_int_equal(get_from("127.0.0.2", "/verify", retry, sizeof(retry)), 200);
+        assert_int_equal(get_from(&a, "/verify"), 200);
     }
-    assert_int_equal(get_from("127.0.0.2", "/verify?code=AA-26E/1", retry, sizeof(retry)), 429);
-    long wait_s = strtol(retry, NULL, 10);
+    assert_int_equal(get_from(&a, "/verify?code=AA-26E/1"), 429);
+    long wait_s = strtol(a.retry, NULL, 10);
     assert_true(wait_s >= 1 && wait_s <= 10); /* one token in 10 s at 6 a minute */
-    assert_int_equal(
-        get_from("127.0.0.2", "/pay/pay_00000000000000000000000000000000", retry, sizeof(retry)),
-        429);
-    /* Another address is served, and the API is not limited for the first one. */
+    assert_int_equal(get_from(&a, "/pay/pay_00000000000000000000000000000000"), 429);
+    /* Another address is served, and the health endpoints are not limited for the first. */
     for (int i = 0; i < PG_BURST; i++) {
-        assert_int_equal(get_from("127.0.0.3", "/", retry, sizeof(retry)), 200);
+        assert_int_equal(get_from(&b, "/"), 200);
     }
-    assert_int_equal(get_from("127.0.0.2", "/healthz", retry, sizeof(retry)), 200);
+    assert_int_equal(get_from(&a, "/healthz"), 200);
 }
 
 static int setup(void **state)

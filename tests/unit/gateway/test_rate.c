@@ -17,6 +17,13 @@
 
 static struct gw_rate_table table; /* 64 KiB: static, zeroed */
 
+#define HIT(a, ms) ((struct gw_rate_hit){ .addr = (a), .now_ms = (ms) })
+
+static bool take(const struct gw_rate_cfg *cfg, struct gw_rate_hit hit, int *retry_s)
+{
+    return gw_rate_take(&table, cfg, &hit, retry_s);
+}
+
 static void test_burst_then_refill(void **state)
 {
     (void)state;
@@ -26,22 +33,22 @@ static void test_burst_then_refill(void **state)
     const uint32_t b = 0x7f000003;
     int retry_s = 0;
     for (int i = 0; i < 5; i++) {
-        assert_true(gw_rate_take(&table, &cfg, a, 1000, &retry_s));
+        assert_true(take(&cfg, HIT(a, 1000), &retry_s));
     }
-    assert_false(gw_rate_take(&table, &cfg, a, 1000, &retry_s));
+    assert_false(take(&cfg, HIT(a, 1000), &retry_s));
     assert_int_equal(retry_s, 10);
-    assert_true(gw_rate_take(&table, &cfg, b, 1000, &retry_s)); /* b has its own */
-    assert_false(gw_rate_take(&table, &cfg, a, 6000, &retry_s));
+    assert_true(take(&cfg, HIT(b, 1000), &retry_s)); /* b has its own */
+    assert_false(take(&cfg, HIT(a, 6000), &retry_s));
     assert_int_equal(retry_s, 5);
-    assert_true(gw_rate_take(&table, &cfg, a, 11000, &retry_s)); /* 10 s: one token */
-    assert_false(gw_rate_take(&table, &cfg, a, 11000, &retry_s));
+    assert_true(take(&cfg, HIT(a, 11000), &retry_s)); /* 10 s: one token */
+    assert_false(take(&cfg, HIT(a, 11000), &retry_s));
     /* an hour later: a full bucket, not more */
     for (int i = 0; i < 5; i++) {
-        assert_true(gw_rate_take(&table, &cfg, a, 3600000, &retry_s));
+        assert_true(take(&cfg, HIT(a, 3600000), &retry_s));
     }
-    assert_false(gw_rate_take(&table, &cfg, a, 3600000, &retry_s));
+    assert_false(take(&cfg, HIT(a, 3600000), &retry_s));
     /* a clock that goes back refills nothing and breaks nothing */
-    assert_false(gw_rate_take(&table, &cfg, a, 1000, &retry_s));
+    assert_false(take(&cfg, HIT(a, 1000), &retry_s));
 }
 
 /* More addresses than the table holds: every one is still answered, and an address
@@ -53,11 +60,12 @@ static void test_table_full(void **state)
     const struct gw_rate_cfg cfg = { .burst = 1, .per_min = 1 };
     int retry_s = 0;
     for (uint32_t i = 1; i <= 4 * GW_PAGE_RATE_ADDRS_MAX; i++) {
-        assert_true(gw_rate_take(&table, &cfg, 0x0a000000 + i, (int64_t)i, &retry_s));
+        assert_true(take(&cfg, HIT(0x0a000000 + i, (int64_t)i), &retry_s));
     }
     /* the latest is remembered: its bucket is empty */
-    assert_false(gw_rate_take(&table, &cfg, 0x0a000000 + 4 * GW_PAGE_RATE_ADDRS_MAX,
-                              4 * GW_PAGE_RATE_ADDRS_MAX + 1, &retry_s));
+    assert_false(take(&cfg,
+                      HIT(0x0a000000 + 4 * GW_PAGE_RATE_ADDRS_MAX, 4 * GW_PAGE_RATE_ADDRS_MAX + 1),
+                      &retry_s));
     assert_int_equal(retry_s, 60);
 }
 

@@ -61,7 +61,7 @@ static void checkout_render(struct gw_ctx *ctx, const json_t *root)
     gw_pg_payment_card(&p, &vw);
     gw_pg_back_to_portal(&p, &vw);
     gw_page_end(&p);
-    gw_page_send(ctx, &p, form_error ? 422 : 200);
+    gw_page_send(ctx, &p, form_error ? 422 : st->conflict ? 409 : 200);
 }
 
 static void checkout_view_done(void *arg, enum gw_err err, const PGresult *res)
@@ -177,6 +177,15 @@ static void checkout_begin_done(void *arg, enum gw_err err, const PGresult *res)
     struct gw_ctx *ctx = arg;
     struct gw_page_state *st = gw_page_state_of(ctx);
     const char *back = gw_page_lang_href(ctx, "/pay/", st->id, st->lang);
+    const char *state =
+        err != GW_OK && res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state != NULL && strcmp(state, "FG409") == 0) {
+        /* No longer payable (it expired, was cancelled or paid meanwhile): the payment's page
+         * says what happened and what to do, answered 409. */
+        st->conflict = true;
+        gw_page_checkout_view(ctx, st->id);
+        return;
+    }
     json_t *v = gw_page_db_json(ctx, err, res, back);
     if (v == NULL) {
         return;

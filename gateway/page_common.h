@@ -33,6 +33,7 @@ struct gw_page_state {
     struct gw_provider_call call; /* checkout: the server-side create */
     bool want_pdf;
     bool missing_choice; /* checkout: the form came without a channel (its error summary) */
+    bool conflict;       /* checkout: the payment was no longer payable (FG409): page is 409 */
 };
 
 struct gw_page_state *gw_page_state_of(struct gw_ctx *ctx);

@@ -126,6 +126,15 @@ static void test_expired_and_cancelled_pages(void **state)
     const struct probe radios = { .path = path, .needle = "name=\"channel\"" };
     assert_false(page_has(&radios, &st)); /* nothing to pay with */
     assert_int_equal(st, 200);
+    /* A form sent from a page opened before the deadline: 409, and the page says why. */
+    char url[200];
+    (void)snprintf(url, sizeof(url), "%s/pay/%s", it.gw.url, id);
+    static const char *const form[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
+    struct th_resp late;
+    assert_int_equal(th_http("POST", url, form, "channel=sandbox", 15, &late), GW_OK);
+    assert_int_equal(late.status, 409);
+    assert_non_null(strstr(late.body, "<h1>Đã hết hạn thanh toán"));
+    th_resp_release(&late);
     char cid[40];
     it_create(cid);
     char api[120];

@@ -220,7 +220,8 @@ static const struct {
     const char *words[2];
 } i18n_statuses[] = {
     { "created", { "Chờ thanh toán", "Awaiting payment" } },
-    { "pending", { "Đang xử lý thanh toán", "Payment in progress" } },
+    /* checkout begun: an attempt may be in progress, or declined (the fee can still be paid) */
+    { "pending", { "Chưa hoàn tất thanh toán", "Not paid yet" } },
     { "succeeded", { "Đã thanh toán", "Paid" } },
     { "expired", { "Đã hết hạn thanh toán", "Expired" } },
     { "cancelled", { "Đã huỷ", "Cancelled" } },

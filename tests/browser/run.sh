@@ -6,7 +6,7 @@
 # ports (a temporary PostgreSQL cluster by `feegate dev-db`, migrated and seeded, the bank
 # simulator with interactive pages, `feegate serve`), runs the *.test.mjs files with node's
 # test runner against Debian's Chromium (never a downloaded browser), and stops everything on
-# any exit. Bounded in time: a watchdog ends the run after BROWSER_TIMEOUT seconds (600).
+# any exit. Bounded in time: a watchdog ends the run after BROWSER_TIMEOUT seconds (900).
 # Screenshots land in WORK_DIR/shots; the logs of a failed run stay in the work dir it prints.
 # BROWSER_TEST_PATTERN runs only the tests whose name matches (node --test-name-pattern).
 # Without node, npm or chromium the test fails: it is not optional (make deps installs them).
@@ -16,7 +16,7 @@ SRC=$1
 NODE_DIR=$2
 FEEGATE=$3
 BANKSIM=$4
-LIMIT=${BROWSER_TIMEOUT:-600}
+LIMIT=${BROWSER_TIMEOUT:-900}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 say() { printf 'browser: %s\n' "$*" >&2; }

@@ -437,7 +437,9 @@ void gw_pg_field_error(struct gw_page *p, enum gw_msg msg, const char *id)
 void gw_pg_pay_form(struct gw_page *p, const struct gw_pay_view *vw,
                     const struct gw_pay_offer *offer)
 {
-    gw_pg_f(p, "<form class=\"card%s\" method=\"post\" novalidate action=\"/pay/",
+    /* autocomplete off: the Back button must not bring back a choice made before */
+    gw_pg_f(p,
+            "<form class=\"card%s\" method=\"post\" novalidate autocomplete=\"off\" action=\"/pay/",
             offer->missing_choice ? " has-error" : "");
     gw_pg_e(p, gw_view_str(vw, "payment_id"));
     gw_pg_f(p, "?lang=%s\"><fieldset%s><legend>", gw_i18n_code(p->lang),

@@ -127,6 +127,8 @@ async function backButton(t, viewport, js) {
         assert.match(text, /Một lần thanh toán đang được xử lý tại Sandbox \(ngân hàng thử nghiệm\)/,
             `the Back button's page: ${text}`);
         assert.match(text, /Nếu bạn thanh toán lại, một lần thanh toán mới sẽ bắt đầu\. Nếu cả hai lần đều thành công, khoản tiền thứ hai sẽ được tự động hoàn lại\./);
+        assert.equal(await page.getByRole('radio', { checked: true }).count(), 0,
+            'the Back button brings back no choice');
         await checkPage(t, page, 'checkout (attempt in progress)', viewport, js,
             viewport === PHONE && js && 'attempt-in-progress');
         // Paying again is still possible: a new attempt.

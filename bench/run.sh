@@ -250,6 +250,9 @@ public_url = $PUBLIC_URL
 loops = $LOOPS
 $DEVELOPMENT_LINE
 connections_per_address_max = $PER_ADDRESS_MAX
+; the load generator is thousands of citizens behind one address
+page_rate_burst = 100000
+page_rate_per_min = 1000000
 [database]
 dsn = $FEEGATE_DSN
 conns_per_loop = $CONNS

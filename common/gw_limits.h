@@ -98,6 +98,26 @@
 #define GW_EXPIRES_IN_S_DEFAULT    900
 #define GW_AMOUNT_VND_MAX          1000000000000LL /* one trillion VND per payment */
 
+/* Citizen pages. The checkout and return pages name the latest attempts of a payment (which
+ * bank is in progress, which declined): a citizen who went back a few times, not a history. */
+#define GW_CHECKOUT_ATTEMPTS_SHOWN_MAX 5
+/* A receipt's lookup code: 12 characters of Crockford base32 from the CSPRNG (60 bits),
+ * written at numbering time (receipts.sql); what a citizen types on /verify, dashes and spaces
+ * allowed for readability. */
+#define GW_LOOKUP_CODE_CHARS           12
+#define GW_LOOKUP_CODE_INPUT_BYTES_MAX 32
+/* The public pages (/, /pay, /return, /receipts, /verify) per client address: a token bucket
+ * of GW_PAGE_RATE_BURST requests refilled at GW_PAGE_RATE_PER_MIN a minute ([server]
+ * page_rate_burst, page_rate_per_min); over it, 429 with Retry-After. A citizen reads a few
+ * pages a minute; walking receipt codes takes thousands. A carrier NAT shares an address, so
+ * the burst is generous. Each loop keeps GW_PAGE_RATE_ADDRS_MAX addresses (the least recently
+ * seen is forgotten first). */
+#define GW_PAGE_RATE_BURST             60
+#define GW_PAGE_RATE_PER_MIN           120
+#define GW_PAGE_RATE_BURST_MAX         100000
+#define GW_PAGE_RATE_PER_MIN_MAX       1000000
+#define GW_PAGE_RATE_ADDRS_MAX         4096
+
 /* Providers and callbacks. */
 #define GW_MERCHANT_REF_BYTES_MAX 40 /* fits vnp_TxnRef, MoMo orderId, ZaloPay app_trans_id */
 #define GW_CALLBACK_BYTES_MAX     ((size_t)16 * 1024)
@@ -146,6 +166,9 @@ _Static_assert(GW_HTTP_HEADERS_BYTES_MAX < GW_HTTP_BODY_BYTES_MAX, "headers fit 
 _Static_assert(GW_AUTH_REPLAY_KEEP_S == 2 * GW_AUTH_CLOCK_SKEW_S, "the window, twice");
 _Static_assert(GW_HTTP_CONNECTIONS_PER_ADDR_MAX < GW_HTTP_CONNECTIONS_MAX, "one address < all");
 _Static_assert(GW_HTTP_RESPONSE_BYTES_MAX <= GW_HTTP_REPORT_BYTES_MAX, "reports are the largest");
+_Static_assert(GW_PAGE_RATE_BURST <= GW_PAGE_RATE_BURST_MAX, "default burst within its bound");
+_Static_assert(GW_PAGE_RATE_PER_MIN <= GW_PAGE_RATE_PER_MIN_MAX, "default rate within its bound");
+_Static_assert(GW_LOOKUP_CODE_CHARS < GW_LOOKUP_CODE_INPUT_BYTES_MAX, "a code fits its input");
 _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default within max");
 _Static_assert(GW_EXPIRES_IN_S_MIN < GW_EXPIRES_IN_S_DEFAULT, "default expiry above min");
 _Static_assert(GW_EXPIRES_IN_S_DEFAULT < GW_EXPIRES_IN_S_MAX, "default expiry below max");

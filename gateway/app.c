@@ -44,6 +44,7 @@ static const struct gw_app app = {
     .n_routes = APP_COUNT(app_routes),
     .jobs = app_jobs,
     .n_jobs = APP_COUNT(app_jobs),
+    .fallback = gw_handle_page, /* people mistype addresses: an HTML 404 in their language */
 };
 
 enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)

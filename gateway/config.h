@@ -78,6 +78,10 @@ struct gw_config {
     /* [server] development = true: the start-up safety checks only warn (docs/operations.md,
      * "Start-up checks"); `feegate demo` writes it. Default false. */
     bool development;
+    /* [server] page_rate_burst, page_rate_per_min: the public pages' token bucket per client
+     * address (defaults GW_PAGE_RATE_BURST, GW_PAGE_RATE_PER_MIN) */
+    int page_rate_burst;
+    int page_rate_per_min;
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

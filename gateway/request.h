@@ -18,6 +18,7 @@
 #include "gw_arena.h"
 #include "gw_err.h"
 #include "gw_limits.h"
+#include "rate.h"
 #include "routing.h"
 
 struct event;
@@ -92,6 +93,7 @@ struct gw_loop {
     struct gw_loop_metrics m;
     struct gw_chan_health health[GW_HEALTH_SLOTS]; /* routing.c: this loop's breakers */
     struct gw_refunds *refunds;                    /* refund.c: loop 0 only, refund recovery */
+    struct gw_rate_table page_rate; /* rate.c: the public pages' buckets of this loop */
 };
 
 struct gw_server {

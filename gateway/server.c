@@ -172,6 +172,10 @@ static void dispatch(struct evhttp_request *req, void *arg)
         r->handle(ctx);
         return;
     }
+    if (ctx->loop->srv->app->fallback != NULL) {
+        ctx->loop->srv->app->fallback(ctx);
+        return;
+    }
     gw_reply_error(ctx, 404, "not_found", "no such resource");
 }
 

@@ -262,6 +262,7 @@ static enum gw_err build_doc(const struct rcp_receipt *r, xmlDocPtr *out, struct
     add_text(pay, "Id", r->payment_id, false);
     add_text(pay, "OrderRef", r->order_ref, true);
     add_text(pay, "Channel", r->channel, true);
+    add_text(pay, "ChannelName", r->channel_name, true);
     add_text(pay, "ProviderTxnId", r->provider_txn_id, true);
     add_items(root, r);
     add_amount(root, "TotalVnd", r->total_vnd);

@@ -563,6 +563,10 @@ static enum gw_err th_write_ini(const struct th_gateway *gw, const struct th_db 
     (void)fprintf(f,
                   "; written by the test harness (tests/harness/th_proc.c)\n"
                   "[server]\nlisten = 127.0.0.1:%d\npublic_url = %s\nloops = 2\n"
+                  /* the tests' browsers and banks all come from 127.0.0.1, thousands of
+                   * pages a minute: the pages' rate limit is opened wide unless a test
+                   * sets its own (ini_extra comes after and wins) */
+                  "page_rate_burst = 100000\npage_rate_per_min = 1000000\n"
                   "[database]\ndsn = %s\nconns_per_loop = 4\n"
                   "[log]\nlevel = info\n",
                   gw->port, gw->url, db->pg.app_dsn);

@@ -101,7 +101,7 @@ COMMIT;
 
 DO $$
 BEGIN
-    ASSERT (SELECT count(*) FROM feegate.payment_transitions) = 8 * 7, 'transitions: 56 rows';
+    ASSERT (SELECT count(*) FROM feegate.payment_transitions) = 7 * 7, 'transitions: 49 rows';
     PERFORM pg_temp.expect_error($q$
         INSERT INTO feegate.fee_splits VALUES ('SMOKE', 'FIX', 3, 'SMOKE-C', 1);
         SET CONSTRAINTS ALL IMMEDIATE $q$, 'FG500', 'fee_splits_incomplete');
@@ -354,18 +354,25 @@ DO $$
 DECLARE
     v_id text := pg_temp.new_payment(NULL, pg_temp.ref('HS-4'), '[{"fee_code":"ODD","amount_vnd":5000}]', 5000);
     v_id2 text := pg_temp.new_payment(NULL, pg_temp.ref('HS-5'), '[{"fee_code":"ODD","amount_vnd":5000}]', 5000);
-    v_new text;
     v_old_ref text;
     v_ref text;
     c record;
 BEGIN
     v_ref := pg_temp.checkout(v_id);
-    ASSERT pg_temp.callback(v_ref, 'failed', 5000, NULL) = 'applied', 'failed applied';
-    ASSERT pg_temp.status_of(v_id) = 'failed', 'failed';
-    PERFORM pg_temp.expect_error(format(
-        'SELECT feegate.checkout_begin(%L, ''sandbox'', ''x'')', v_id), 'FG409', 'payment_not_payable');
-    -- A failed payment frees its order_ref.
-    v_new := pg_temp.new_payment(NULL, pg_temp.ref('HS-4'), '[{"fee_code":"ODD","amount_vnd":5000}]', 5000);
+    ASSERT pg_temp.callback(v_ref, 'failed', 5000, NULL) = 'applied', 'decline applied';
+    -- A decline closes the attempt, not the payment: still payable, its order_ref still taken.
+    ASSERT pg_temp.status_of(v_id) = 'pending', 'pending after a decline';
+    ASSERT (SELECT declined_at IS NOT NULL AND final FROM feegate.payment_attempts
+            WHERE merchant_ref = v_ref), 'the declined attempt is closed';
+    ASSERT pg_temp.callback(v_ref, 'failed', 5000, NULL) = 'duplicate', 'decline repeated';
+    ASSERT feegate.checkout_view(v_id)::json -> 'attempts' -> 0 ->> 'state' = 'declined',
+        'checkout_view shows the declined attempt';
+    v_ref := pg_temp.checkout(v_id);
+    ASSERT feegate.checkout_view(v_id)::json -> 'attempts' -> 0 ->> 'state' = 'in_progress',
+        'checkout_view shows the new attempt in progress';
+    ASSERT pg_temp.callback(v_ref, 'succeeded', 5000, 'T-AGAIN') = 'applied', 'paid after a decline';
+    ASSERT pg_temp.status_of(v_id) = 'succeeded' AND NOT (SELECT late FROM feegate.payments
+                                                          WHERE id = v_id), 'paid, not late';
     -- Two attempts: the failure of the superseded one is ignored.
     v_old_ref := pg_temp.checkout(v_id2);
     v_ref := pg_temp.checkout(v_id2);

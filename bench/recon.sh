@@ -34,6 +34,8 @@ eval "$("$FEEGATE" dev-db start "$WORK/db" "$PORT" | sed -n 's/^\(FEEGATE_[A-Z_]
 "$FEEGATE" migrate >/dev/null
 "$FEEGATE" seed-demo >/dev/null
 PSQL=(psql -qAtX -v ON_ERROR_STOP=1 "$FEEGATE_ADMIN_DSN")
+# Import and matching as the database owner's tools (no staff session: docs/console.md#controls).
+export FEEGATE_DSN=$FEEGATE_ADMIN_DSN
 DAY=$("${PSQL[@]}" -c "SELECT (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 1")
 
 secs() { date +%s.%N; }

@@ -17,6 +17,7 @@
 #include "recovery.h"
 #include "refund.h"
 #include "server.h"
+#include "startup.h"
 
 #include "banned.h"
 
@@ -44,6 +45,7 @@ static const struct gw_app app = {
     .n_routes = APP_COUNT(app_routes),
     .jobs = app_jobs,
     .n_jobs = APP_COUNT(app_jobs),
+    .fallback = gw_handle_page, /* people mistype addresses: an HTML 404 in their language */
 };
 
 enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
@@ -53,6 +55,11 @@ enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
     if (err == GW_OK) {
         err = gw_fault_init(eb); /* FEEGATE_FAULT, docs/reliability.md#fault-points */
     }
+    if (err != GW_OK) {
+        return err;
+    }
+    /* Then what would make it unsafe for money (docs/operations.md, "Start-up checks"). */
+    err = gw_startup_check_blocking(cfg, eb);
     if (err != GW_OK) {
         return err;
     }

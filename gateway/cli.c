@@ -15,16 +15,21 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <libpq-fe.h>
+#include <openssl/ssl.h>
 
 #include "config.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
+#include "gw_crypto.h"
 #include "gw_pgembed.h"
 #include "gw_sign.h"
 #include "gw_time.h"
+#include "gw_tls.h"
 #include "ledger.h"
 
 #include "banned.h"
@@ -119,6 +124,29 @@ static void sign_headers(struct evkeyvalq *h, const char *method, const char *pa
     (void)evhttp_add_header(h, "X-Feegate-Signature", sig_header);
 }
 
+/* For an https:// FEEGATE_URL: a bufferevent that verifies the gateway against
+ * FEEGATE_TLS_CA (the demo's CA) or the system store, and its host name; NULL (and why on
+ * stderr) when the CA file cannot be read. *ctx is the caller's to free. */
+static struct bufferevent *tls_bev(struct event_base *base, const char *host, SSL_CTX **ctx)
+{
+    struct gw_errbuf eb = { .msg = "" };
+    if (gw_tls_client_ctx_new(getenv("FEEGATE_TLS_CA"), ctx, &eb) != GW_OK) {
+        (void)fprintf(stderr, "feegate: %s\n", eb.msg);
+        return NULL;
+    }
+    SSL *ssl = SSL_new(*ctx);
+    if (ssl == NULL || !gw_tls_client_expect_host(ssl, host)) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev == NULL) {
+        SSL_free(ssl);
+    }
+    return bev;
+}
+
 static int send_request(const char *method, const char *path, const struct gw_buf *body)
 {
     const char *url = getenv("FEEGATE_URL");
@@ -130,8 +158,19 @@ static int send_request(const char *method, const char *path, const struct gw_bu
     }
     struct event_base *base = event_base_new();
     int port = evhttp_uri_get_port(uri);
-    struct evhttp_connection *conn = evhttp_connection_base_new(
-        base, NULL, evhttp_uri_get_host(uri), (uint16_t)(port > 0 ? port : 80));
+    const char *scheme = evhttp_uri_get_scheme(uri);
+    bool https = scheme != NULL && strcmp(scheme, "https") == 0;
+    SSL_CTX *ctx = NULL;
+    struct bufferevent *bev = https ? tls_bev(base, evhttp_uri_get_host(uri), &ctx) : NULL;
+    if (https && bev == NULL) {
+        SSL_CTX_free(ctx);
+        event_base_free(base);
+        evhttp_uri_free(uri);
+        return 1;
+    }
+    struct evhttp_connection *conn =
+        evhttp_connection_base_bufferevent_new(base, NULL, bev, evhttp_uri_get_host(uri),
+                                               (uint16_t)(port > 0 ? port : (https ? 443 : 80)));
     evhttp_connection_set_timeout(conn, 30);
     struct cli_answer a = { .base = base, .status = 0 };
     gw_buf_init(&a.body, CLI_BODY_BYTES_MAX);
@@ -140,7 +179,22 @@ static int send_request(const char *method, const char *path, const struct gw_bu
     (void)evhttp_add_header(h, "Host", evhttp_uri_get_host(uri));
     (void)evhttp_add_header(h, "Content-Type", "application/json");
     const char *idem = getenv("IDEMPOTENCY_KEY");
-    if (idem != NULL) {
+    char made[40];
+    if ((idem == NULL || idem[0] == '\0') && strcmp(method, "POST") == 0) {
+        /* Create, cancel and refund need a key: a new one, said, so the request can be retried
+         * with it (IDEMPOTENCY_KEY=... feegate request ...). */
+        unsigned char rnd[16];
+        GW_ASSERT(gw_random_bytes(rnd, sizeof(rnd)) == GW_OK);
+        char hex[2 * sizeof(rnd) + 1];
+        gw_hex_encode(rnd, sizeof(rnd), hex);
+        (void)snprintf(made, sizeof(made), "cli-%s", hex);
+        idem = made;
+        (void)fprintf(stderr,
+                      "feegate: Idempotency-Key: %s (to retry this request, run it again "
+                      "with IDEMPOTENCY_KEY=%s)\n",
+                      made, made);
+    }
+    if (idem != NULL && idem[0] != '\0') {
         (void)evhttp_add_header(h, "Idempotency-Key", idem);
     }
     sign_headers(h, method, path, body);
@@ -156,6 +210,7 @@ static int send_request(const char *method, const char *path, const struct gw_bu
     }
     gw_buf_release(&a.body);
     evhttp_connection_free(conn);
+    SSL_CTX_free(ctx);
     event_base_free(base);
     evhttp_uri_free(uri);
     return a.status >= 200 && a.status < 300 ? 0 : 1;
@@ -164,7 +219,13 @@ static int send_request(const char *method, const char *path, const struct gw_bu
 int gw_cli_request(int argc, char **argv)
 {
     if (argc < 4) {
-        (void)fputs("usage: feegate request GET|POST /v1/... [BODY_FILE|-]\n", stderr);
+        (void)fputs("usage: feegate request GET|POST /v1/... [BODY_FILE|-]\n"
+                    "  signs with FEEGATE_URL, FEEGATE_CLIENT_ID, FEEGATE_CLIENT_SECRET (or "
+                    "var/demo.env);\n"
+                    "  a POST sends Idempotency-Key: $IDEMPOTENCY_KEY, or a new random key when "
+                    "it is unset\n"
+                    "  (printed on stderr: set IDEMPOTENCY_KEY to it to retry the request)\n",
+                    stderr);
         return 2;
     }
     gw_cli_load_env_file(DEMO_ENV);

@@ -33,6 +33,7 @@ extern char **environ;
 #define DEMO_PG_PORT      54329
 #define DEMO_GW_PORT      8080
 #define DEMO_SIM_PORT     8081
+#define DEMO_HTTPS_PORT   8443
 #define STOP_WAIT_MS      5000
 #define DEMO_VNPAY_TMN    "FGDEMO01"
 #define DEMO_MOMO_PARTNER "MOMOFGDEMO"
@@ -154,9 +155,11 @@ struct demo {
     char zp_key1[65];
     char zp_key2[65];
     int gw_port;
+    int https_port; /* [server] tls_listen, with the demo TLS CA's certificate (var/tls/) */
     int sim_port;
     pid_t sim_pid;
     char root[PATH_MAX];
+    struct gw_cli_member clerk, approver; /* the demo's finance staff (docs/console.md) */
 };
 
 static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
@@ -179,7 +182,9 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
     }
     (void)fprintf(ini,
                   "; written by feegate demo\n[server]\nlisten = 127.0.0.1:%d\n"
-                  "public_url = http://127.0.0.1:%d\nloops = 0\n[database]\ndsn = %s\n"
+                  "public_url = http://127.0.0.1:%d\nloops = 0\n"
+                  "; a demo on one machine: start-up safety checks only warn\n"
+                  "development = true\n[database]\ndsn = %s\n"
                   "conns_per_loop = 2\n[log]\nlevel = info\n[channel.sandbox]\n"
                   "merchant_id = %s\nsecret = %s\nendpoint_url = http://127.0.0.1:%d\n",
                   d->gw_port, d->gw_port, d->pg.app_dsn, DEMO_MERCHANT, d->sandbox_secret,
@@ -215,6 +220,12 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
     print_export_line(env, "ZALOPAY_APP_ID", DEMO_ZALOPAY_APP);
     print_export_line(env, "ZALOPAY_KEY1", d->zp_key1);
     print_export_line(env, "ZALOPAY_KEY2", d->zp_key2);
+    print_export_line(env, "FEEGATE_CLERK_USER", d->clerk.id);
+    print_export_line(env, "FEEGATE_CLERK_PASSWORD", d->clerk.password);
+    print_export_line(env, "FEEGATE_CLERK_TOTP", d->clerk.totp_b32);
+    print_export_line(env, "FEEGATE_APPROVER_USER", d->approver.id);
+    print_export_line(env, "FEEGATE_APPROVER_PASSWORD", d->approver.password);
+    print_export_line(env, "FEEGATE_APPROVER_TOTP", d->approver.totp_b32);
     char ca[PATH_MAX + 32];
     (void)snprintf(ca, sizeof(ca), "%s/receipts/ca.pem", d->root);
     print_export_line(env, "RECEIPT_CA_CERT", ca);
@@ -222,6 +233,15 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
                   "[receipts]\ncert = %s/receipts/signer.pem\nkey = %s/receipts/signer.key\n"
                   "ca = %s\n",
                   d->root, d->root, ca);
+    /* HTTPS beside the plain listener (the simulator's callbacks stay plain HTTP). */
+    (void)fprintf(ini,
+                  "[server]\ntls_listen = 127.0.0.1:%d\ntls_cert_file = %s/tls/server.pem\n"
+                  "tls_key_file = %s/tls/server.key\n",
+                  d->https_port, d->root, d->root);
+    (void)snprintf(url, sizeof(url), "https://127.0.0.1:%d", d->https_port);
+    print_export_line(env, "FEEGATE_HTTPS_URL", url);
+    (void)snprintf(ca, sizeof(ca), "%s/tls/ca.pem", d->root);
+    print_export_line(env, "FEEGATE_TLS_CA", ca);
     (void)fprintf(ex,
                   "{\n  \"order_ref\": \"HS-2026-%06ld\",\n  \"agency_code\": \"STP-HN\",\n"
                   "  \"payer\": {\"name\": \"Nguyễn Văn An\", \"id_number\": \"001099012345\", "
@@ -310,17 +330,22 @@ static void demo_banner(const struct demo *d)
 {
     (void)printf("\nfeegate demo is running (Ctrl-C stops everything)\n\n"
                  "  gateway        http://127.0.0.1:%d   (/healthz /readyz /metrics)\n"
+                 "                 https://127.0.0.1:%d  (CA: %s/tls/ca.pem)\n"
                  "  bank simulator http://127.0.0.1:%d\n"
                  "  database       %s\n"
-                 "  settings       %s/demo.env (portal client id and secret, DSNs)\n\n"
+                 "  settings       %s/demo.env (portal client id and secret, DSNs)\n"
+                 "  mode           development: start-up safety checks only warn "
+                 "(docs/operations.md)\n\n"
                  "A first payment, from another shell in this directory:\n\n"
                  "  ./build/gateway/feegate request POST /v1/payments "
                  "var/example-payment.json\n\n"
                  "then open the checkout_url it prints in a browser, choose the sandbox bank,\n"
                  "VNPAY, MoMo or ZaloPay (all simulated),\n"
                  "approve, and see the receipt. Check the books with:\n\n"
-                 "  . var/demo.env && ./build/gateway/feegate ledger check\n\n",
-                 d->gw_port, d->sim_port, d->pg.app_dsn, d->root);
+                 "  . var/demo.env && ./build/gateway/feegate ledger check\n\n"
+                 "Finance staff clerk1 and approver1 (passwords and TOTP secrets in demo.env)\n"
+                 "find yesterday's business day matched, exceptions waiting (docs/console.md).\n\n",
+                 d->gw_port, d->https_port, d->root, d->sim_port, d->pg.app_dsn, d->root);
     (void)fflush(stdout);
 }
 
@@ -397,6 +422,10 @@ static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
     if (err == GW_OK && stat(DEMO_DIR "/receipts/ca.pem", &st) != 0) {
         err = rcp_ca_init(DEMO_DIR "/receipts", eb);
     }
+    /* The demo TLS CA and the HTTPS listener's certificate, likewise under var/tls/. */
+    if (err == GW_OK && stat(DEMO_DIR "/tls/ca.pem", &st) != 0) {
+        err = rcp_ca_init_tls(DEMO_DIR "/tls", eb);
+    }
     if (err == GW_OK) {
         err = demo_migrate(d, eb);
     }
@@ -412,6 +441,23 @@ static enum gw_err demo_prepare(struct demo *d, struct gw_errbuf *eb)
                                             .webhook_url = getenv("FEEGATE_WEBHOOK_URL") };
     if (err == GW_OK) {
         err = ldg_seed_demo_blocking(d->pg.admin_dsn, &client, 1, eb);
+    }
+    static const struct gw_cli_demo_staff clerk_env = { "FEEGATE_CLERK_PASSWORD",
+                                                        "FEEGATE_CLERK_TOTP" };
+    static const struct gw_cli_demo_staff approver_env = { "FEEGATE_APPROVER_PASSWORD",
+                                                           "FEEGATE_APPROVER_TOTP" };
+    d->clerk = (struct gw_cli_member){ .id = "clerk1", .role = "clerk", .name = "Nguyễn Thị Lan" };
+    d->approver =
+        (struct gw_cli_member){ .id = "approver1", .role = "approver", .name = "Trần Văn Minh" };
+    if (err == GW_OK) {
+        err = gw_cli_demo_member(d->pg.admin_dsn, &clerk_env, &d->clerk, eb);
+    }
+    if (err == GW_OK) {
+        err = gw_cli_demo_member(d->pg.admin_dsn, &approver_env, &d->approver, eb);
+    }
+    if (err == GW_OK) {
+        const struct gw_cli_demo_day_req day = { d->pg.admin_dsn, DEMO_CLIENT };
+        err = gw_cli_demo_day(&day, eb);
     }
     if (err == GW_OK) {
         err = demo_files(d, eb);
@@ -430,6 +476,7 @@ int gw_cli_demo(int argc, char **argv)
     struct demo *d = gw_xcalloc(1, sizeof(*d));
     d->gw_port = env_int("FEEGATE_PORT", DEMO_GW_PORT);
     d->sim_port = env_int("BANKSIM_PORT", DEMO_SIM_PORT);
+    d->https_port = env_int("FEEGATE_HTTPS_PORT", DEMO_HTTPS_PORT);
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err err = demo_prepare(d, &eb);
     struct gw_config *cfg = gw_xcalloc(1, sizeof(*cfg));

@@ -1,8 +1,10 @@
 /* The finance command line (docs/reconciliation.md): statement import, recon run,
- * exceptions, resolve, approve, answer, day close and report, staff add. Each command is one
- * blocking call into ledger/ (never on an event loop), against FEEGATE_DSN or --dsn
- * (FEEGATE_ADMIN_DSN for staff add). Results are JSON on stdout; errors one line on stderr
- * with exit 1; usage errors exit 2. */
+ * exceptions, resolve, approve, answer, day close and report. Each command is one blocking
+ * call into ledger/ (never on an event loop), against FEEGATE_DSN or --dsn, in a staff
+ * session: the one FEEGATE_SESSION names (`feegate staff sign-in`), or one signed in for this
+ * command with `--staff S` (password and code, cli_staff.c) and ended after it. Without
+ * either, only the database owner's login may act (docs/console.md#controls). Results are
+ * JSON on stdout; errors one line on stderr with exit 1; usage errors exit 2. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,6 @@
 
 #include "cli.h"
 #include "gw_buf.h"
-#include "gw_crypto.h"
 #include "gw_time.h"
 #include "ldg_recon.h"
 
@@ -23,7 +24,7 @@ struct fin_args {
     const char *pos[4]; /* positional arguments after the subcommand */
     int n_pos;
     const char *dsn, *provider, *date, *format, *staff, *out, *note, *account, *out_dir;
-    const char *role, *name;
+    const char *session; /* the staff session token the SQL functions take */
     bool carry_forward;
     bool stats; /* --stats: elapsed time and peak memory on stderr */
 };
@@ -41,19 +42,20 @@ static int fin_usage(void)
         "       feegate recon answer ID ANSWER_JSON --staff S\n"
         "       feegate day close DATE --staff S [--carry-forward] [--out-dir DIR]\n"
         "       feegate day report DATE --format csv|json|html --out FILE\n"
-        "       feegate staff add ID clerk|approver|auditor [--name N]   (FEEGATE_ADMIN_DSN)\n"
-        "DATE is a business day, YYYY-MM-DD in Asia/Ho_Chi_Minh; FEEGATE_DSN or --dsn.\n",
+        "DATE is a business day, YYYY-MM-DD in Asia/Ho_Chi_Minh; FEEGATE_DSN or --dsn.\n"
+        "Actions run in the session FEEGATE_SESSION (feegate staff sign-in), or --staff S signs\n"
+        "in for one command (FEEGATE_STAFF_PASSWORD and FEEGATE_STAFF_TOTP, or the terminal).\n",
         stderr);
     return 2;
 }
 
 static bool fin_parse(int argc, char **argv, int first, struct fin_args *a)
 {
-    static const char *const opts[] = { "--dsn", "--provider", "--date",    "--format",  "--staff",
-                                        "--out", "--note",     "--account", "--out-dir", "--name" };
+    static const char *const opts[] = { "--dsn", "--provider", "--date",    "--format", "--staff",
+                                        "--out", "--note",     "--account", "--out-dir" };
     memset(a, 0, sizeof(*a));
-    const char **dst[] = { &a->dsn, &a->provider, &a->date,    &a->format,  &a->staff,
-                           &a->out, &a->note,     &a->account, &a->out_dir, &a->name };
+    const char **dst[] = { &a->dsn, &a->provider, &a->date,    &a->format, &a->staff,
+                           &a->out, &a->note,     &a->account, &a->out_dir };
     for (int i = first; i < argc; i++) {
         if (strcmp(argv[i], "--carry-forward") == 0 || strcmp(argv[i], "--stats") == 0) {
             *(argv[i][2] == 'c' ? &a->carry_forward : &a->stats) = true;
@@ -126,7 +128,7 @@ static int cmd_import(const struct fin_args *a)
     struct ldg_import_req req = { .path = a->pos[1],
                                   .provider = a->provider,
                                   .day = a->date,
-                                  .staff = a->staff,
+                                  .staff = a->session,
                                   .progress = stderr };
     req.opts.currency = "VND";
     if (a->n_pos != 2 || a->provider == NULL || a->date == NULL) {
@@ -161,23 +163,23 @@ static int cmd_recon(const struct fin_args *a)
 {
     const char *sub = a->pos[0];
     if (a->n_pos == 2 && strcmp(sub, "run") == 0 && date_ok(a->pos[1])) {
-        const char *p[2] = { a->pos[1], a->staff };
+        const char *p[2] = { a->pos[1], a->session };
         return fin_call(a, "feegate.recon_run($1::date, $2)", 2, p);
     }
     if (a->n_pos == 2 && strcmp(sub, "exceptions") == 0 && date_ok(a->pos[1])) {
-        const char *p[2] = { a->staff, a->pos[1] };
+        const char *p[2] = { a->session, a->pos[1] };
         return fin_call(a, "feegate.fin_exceptions($1, $2::date)", 2, p);
     }
-    if (a->n_pos == 3 && strcmp(sub, "resolve") == 0 && a->staff != NULL && id_ok(a->pos[1])) {
-        const char *p[5] = { a->pos[1], a->pos[2], a->staff, a->note, a->account };
+    if (a->n_pos == 3 && strcmp(sub, "resolve") == 0 && id_ok(a->pos[1])) {
+        const char *p[5] = { a->pos[1], a->pos[2], a->session, a->note, a->account };
         return fin_call(a, "feegate.recon_resolve($1::bigint, $2, $3, $4, $5)", 5, p);
     }
-    if (a->n_pos == 2 && strcmp(sub, "approve") == 0 && a->staff != NULL && id_ok(a->pos[1])) {
-        const char *p[2] = { a->pos[1], a->staff };
+    if (a->n_pos == 2 && strcmp(sub, "approve") == 0 && id_ok(a->pos[1])) {
+        const char *p[2] = { a->pos[1], a->session };
         return fin_call(a, "feegate.recon_approve($1::bigint, $2)", 2, p);
     }
-    if (a->n_pos == 3 && strcmp(sub, "answer") == 0 && a->staff != NULL && id_ok(a->pos[1])) {
-        const char *p[3] = { a->pos[1], a->staff, a->pos[2] };
+    if (a->n_pos == 3 && strcmp(sub, "answer") == 0 && id_ok(a->pos[1])) {
+        const char *p[3] = { a->pos[1], a->session, a->pos[2] };
         return fin_call(a, "feegate.recon_apply_answer($1::bigint, $2, $3::jsonb)", 3, p);
     }
     return fin_usage();
@@ -214,10 +216,10 @@ static int write_report(const char *json, enum ldg_report_format fmt, const char
 
 static int cmd_day_close(const struct fin_args *a)
 {
-    if (a->staff == NULL || a->dsn == NULL) {
+    if (a->dsn == NULL) {
         return fin_usage();
     }
-    const char *p[3] = { a->pos[1], a->staff, a->carry_forward ? "true" : "false" };
+    const char *p[3] = { a->pos[1], a->session, a->carry_forward ? "true" : "false" };
     struct gw_buf out;
     gw_buf_init(&out, FIN_OUT_BYTES_MAX);
     struct gw_errbuf eb = { .msg = "" };
@@ -237,7 +239,7 @@ static int cmd_day_close(const struct fin_args *a)
                 (void)printf("wrote %s\n", path);
             }
         }
-        (void)printf("business day %s (Asia/Ho_Chi_Minh) closed by %s\n", a->pos[1], a->staff);
+        (void)printf("business day %s (Asia/Ho_Chi_Minh) closed\n", a->pos[1]);
     }
     gw_buf_release(&out);
     return rc;
@@ -270,30 +272,6 @@ static int cmd_day(const struct fin_args *a)
     return rc;
 }
 
-static int cmd_staff(struct fin_args *a)
-{
-    if (a->n_pos != 3 || strcmp(a->pos[0], "add") != 0) {
-        return fin_usage();
-    }
-    const char *admin = getenv("FEEGATE_ADMIN_DSN");
-    if (admin != NULL && admin[0] != '\0') {
-        a->dsn = admin;
-    }
-    unsigned char raw[24];
-    char secret[49];
-    if (gw_random_bytes(raw, sizeof(raw)) != GW_OK) {
-        (void)fputs("feegate: no random bytes\n", stderr);
-        return 1;
-    }
-    gw_hex_encode(raw, sizeof(raw), secret);
-    const char *p[4] = { a->pos[1], a->pos[2], a->name, secret };
-    int rc = fin_call(a, "feegate.staff_upsert($1, $2, $3, $4)", 4, p);
-    if (rc == 0) {
-        (void)printf("staff %s (%s) secret: %s\n", a->pos[1], a->pos[2], secret);
-    }
-    return rc;
-}
-
 /* Elapsed time and peak resident memory (getrusage: VmHWM of this process). */
 static int with_stats(const struct fin_args *a, int rc, int64_t t0_us)
 {
@@ -305,6 +283,20 @@ static int with_stats(const struct fin_args *a, int rc, int64_t t0_us)
     return rc;
 }
 
+static int fin_dispatch(const char *cmd, struct fin_args *a, int64_t t0)
+{
+    if (strcmp(cmd, "statement") == 0 && strcmp(a->pos[0], "import") == 0) {
+        return with_stats(a, cmd_import(a), t0);
+    }
+    if (strcmp(cmd, "recon") == 0) {
+        return with_stats(a, cmd_recon(a), t0);
+    }
+    if (strcmp(cmd, "day") == 0) {
+        return cmd_day(a);
+    }
+    return fin_usage();
+}
+
 int gw_cli_finance(int argc, char **argv)
 {
     struct fin_args a;
@@ -312,17 +304,24 @@ int gw_cli_finance(int argc, char **argv)
     if (argc < 3 || !fin_parse(argc, argv, 2, &a) || a.n_pos < 1) {
         return fin_usage();
     }
-    if (strcmp(argv[1], "statement") == 0 && strcmp(a.pos[0], "import") == 0) {
-        return with_stats(&a, cmd_import(&a), t0);
+    a.session = getenv("FEEGATE_SESSION");
+    if (a.session != NULL && a.session[0] == '\0') {
+        a.session = NULL;
     }
-    if (strcmp(argv[1], "recon") == 0) {
-        return with_stats(&a, cmd_recon(&a), t0);
+    struct gw_cli_session s = { .dsn = a.dsn, .staff = a.staff };
+    if (a.staff != NULL) {
+        if (a.dsn == NULL) {
+            (void)fputs("feegate: set FEEGATE_DSN or pass --dsn\n", stderr);
+            return 2;
+        }
+        if (!gw_cli_staff_sign_in(&s)) {
+            return 1;
+        }
+        a.session = s.token;
     }
-    if (strcmp(argv[1], "day") == 0) {
-        return cmd_day(&a);
+    int rc = fin_dispatch(argv[1], &a, t0);
+    if (a.staff != NULL) {
+        gw_cli_staff_sign_out(&s);
     }
-    if (strcmp(argv[1], "staff") == 0) {
-        return cmd_staff(&a);
-    }
-    return fin_usage();
+    return rc;
 }

@@ -54,22 +54,27 @@ static enum gw_err parse_int(const char *v, int lo, int hi, int *out, const char
     return GW_OK;
 }
 
-static enum gw_err parse_listen(struct gw_config *cfg, const char *v, struct gw_errbuf *eb)
+/* host:port into host (256 bytes) and *port; key names the setting in the message. */
+static enum gw_err parse_listen(const char *key, char host[256], int *port, const char *v,
+                                struct gw_errbuf *eb)
 {
     const char *colon = strrchr(v, ':');
-    if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(cfg->listen_host)) {
-        return gw_fail(eb, GW_ERR_INVALID, "listen must be host:port, not \"%s\"", v);
+    if (colon == NULL || colon == v || (size_t)(colon - v) >= 256) {
+        return gw_fail(eb, GW_ERR_INVALID, "%s must be host:port, not \"%s\"", key, v);
     }
-    memcpy(cfg->listen_host, v, (size_t)(colon - v));
-    cfg->listen_host[colon - v] = '\0';
-    return parse_int(colon + 1, 0, 65535, &cfg->listen_port, "listen port", eb);
+    memcpy(host, v, (size_t)(colon - v));
+    host[colon - v] = '\0';
+    return parse_int(colon + 1, 0, 65535, port, key, eb);
 }
 
 static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *v,
                               struct gw_errbuf *eb)
 {
     if (strcmp(k, "listen") == 0) {
-        return parse_listen(cfg, v, eb);
+        return parse_listen(k, cfg->listen_host, &cfg->listen_port, v, eb);
+    }
+    if (strcmp(k, "tls_listen") == 0) {
+        return parse_listen(k, cfg->tls_listen_host, &cfg->tls_listen_port, v, eb);
     }
     if (strcmp(k, "public_url") == 0) {
         return copy_value(cfg->public_url, sizeof(cfg->public_url), v, k, eb);
@@ -79,6 +84,25 @@ static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *
     }
     if (strcmp(k, "connections_per_address_max") == 0) {
         return parse_int(v, 1, GW_HTTP_CONNECTIONS_MAX, &cfg->connections_per_addr_max, k, eb);
+    }
+    if (strcmp(k, "tls_cert_file") == 0) {
+        return copy_value(cfg->tls_cert_file, sizeof(cfg->tls_cert_file), v, k, eb);
+    }
+    if (strcmp(k, "tls_key_file") == 0) {
+        return copy_value(cfg->tls_key_file, sizeof(cfg->tls_key_file), v, k, eb);
+    }
+    if (strcmp(k, "development") == 0) {
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+            return gw_fail(eb, GW_ERR_INVALID, "development must be true or false, not \"%s\"", v);
+        }
+        cfg->development = strcmp(v, "true") == 0;
+        return GW_OK;
+    }
+    if (strcmp(k, "page_rate_burst") == 0) {
+        return parse_int(v, 1, GW_PAGE_RATE_BURST_MAX, &cfg->page_rate_burst, k, eb);
+    }
+    if (strcmp(k, "page_rate_per_min") == 0) {
+        return parse_int(v, 1, GW_PAGE_RATE_PER_MIN_MAX, &cfg->page_rate_per_min, k, eb);
     }
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [server]", k);
 }
@@ -152,6 +176,9 @@ static enum gw_err set_channel(struct gw_channel_config *ch, const char *k, cons
     if (strcmp(k, "server_ip") == 0) {
         return copy_value(ch->server_ip, sizeof(ch->server_ip), v, k, eb);
     }
+    if (strcmp(k, "ca_file") == 0) {
+        return copy_value(ch->ca_file, sizeof(ch->ca_file), v, k, eb);
+    }
     if (strcmp(k, "maintenance") == 0) {
         enum gw_err err = copy_value(ch->maintenance, sizeof(ch->maintenance), v, k, eb);
         return err != GW_OK ? err : gw_config_parse_maintenance(v, ch, eb);
@@ -164,6 +191,13 @@ static enum gw_err set_channel(struct gw_channel_config *ch, const char *k, cons
     }
     if (strcmp(k, "breaker_cooldown_s") == 0) {
         return parse_int(v, 1, 86400, &ch->breaker_cooldown_s, k, eb);
+    }
+    if (strcmp(k, "refunds") == 0) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+            return gw_fail(eb, GW_ERR_INVALID, "refunds must be on or off, not \"%s\"", v);
+        }
+        ch->refunds_off = strcmp(v, "off") == 0;
+        return GW_OK;
     }
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in a channel section", k);
 }
@@ -351,6 +385,8 @@ static void config_defaults(struct gw_config *cfg)
     cfg->db_conns_per_loop = GW_DB_CONNS_PER_LOOP_DEFAULT;
     cfg->db_query_timeout_ms = GW_DB_QUERY_TIMEOUT_MS;
     cfg->connections_per_addr_max = GW_HTTP_CONNECTIONS_PER_ADDR_MAX;
+    cfg->page_rate_burst = GW_PAGE_RATE_BURST;
+    cfg->page_rate_per_min = GW_PAGE_RATE_PER_MIN;
     cfg->ledger_check_interval_s = GW_LEDGER_CHECK_INTERVAL_S;
     memcpy(cfg->log_level, "info", sizeof("info"));
 }
@@ -447,9 +483,19 @@ enum gw_err gw_config_load(const char *path, struct gw_config *cfg, struct gw_er
     if ((cfg->receipt_cert[0] == '\0') != (cfg->receipt_key[0] == '\0')) {
         return gw_fail(eb, GW_ERR_INVALID, "[receipts] needs both cert and key, or neither");
     }
+    if ((cfg->tls_cert_file[0] == '\0') != (cfg->tls_key_file[0] == '\0')) {
+        return gw_fail(eb, GW_ERR_INVALID,
+                       "[server] needs both tls_cert_file and tls_key_file, or neither");
+    }
+    if (cfg->tls_listen_host[0] != '\0' && cfg->tls_cert_file[0] == '\0') {
+        return gw_fail(eb, GW_ERR_INVALID,
+                       "[server] tls_listen needs tls_cert_file and tls_key_file");
+    }
     if (cfg->public_url[0] == '\0') {
-        (void)snprintf(cfg->public_url, sizeof(cfg->public_url), "http://%s:%d", cfg->listen_host,
-                       cfg->listen_port);
+        (void)snprintf(cfg->public_url, sizeof(cfg->public_url), "%s://%s:%d",
+                       cfg->tls_cert_file[0] != '\0' && cfg->tls_listen_host[0] == '\0' ? "https"
+                                                                                        : "http",
+                       cfg->listen_host, cfg->listen_port);
     }
     if (cfg->loops == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -41,6 +41,9 @@ struct gw_channel_config {
     char method[64];
     char app_user[64];
     char server_ip[64];
+    /* ca_file: the PEM CAs that verify this bank's certificate on https calls (empty: the
+     * system store); the host name is checked against the URL's either way. */
+    char ca_file[GW_CONFIG_VALUE_BYTES];
     /* Routing: maintenance windows and the breaker's bounds. */
     char maintenance[GW_CONFIG_VALUE_BYTES]; /* as written, for logs */
     int n_maint;
@@ -48,6 +51,9 @@ struct gw_channel_config {
     int breaker_failures;   /* consecutive failed calls that open it */
     int breaker_p90_ms;     /* p90 of the recent calls above this opens it */
     int breaker_cooldown_s; /* open this long, then one probe (half-open) */
+    /* refunds = off: the merchant contract has no refund API, whatever the adapter can do;
+     * refunds through it are refused and its overpayments are paid back by transfer. */
+    bool refunds_off;
 };
 
 struct gw_config {
@@ -62,6 +68,20 @@ struct gw_config {
     /* [server] connections_per_address_max: behind a load balancer or a carrier NAT, many
      * clients share one address (default GW_HTTP_CONNECTIONS_PER_ADDR_MAX) */
     int connections_per_addr_max;
+    /* [server] tls_cert_file, tls_key_file: PEM paths; set, the listener speaks only TLS
+     * (gateway/tls.c), and both files are read again on SIGHUP. With tls_listen as well,
+     * `listen` stays plain HTTP and tls_listen is a second listener, for TLS. */
+    char tls_cert_file[GW_CONFIG_VALUE_BYTES];
+    char tls_key_file[GW_CONFIG_VALUE_BYTES];
+    char tls_listen_host[256]; /* "": none */
+    int tls_listen_port;
+    /* [server] development = true: the start-up safety checks only warn (docs/operations.md,
+     * "Start-up checks"); `feegate demo` writes it. Default false. */
+    bool development;
+    /* [server] page_rate_burst, page_rate_per_min: the public pages' token bucket per client
+     * address (defaults GW_PAGE_RATE_BURST, GW_PAGE_RATE_PER_MIN) */
+    int page_rate_burst;
+    int page_rate_per_min;
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

@@ -30,6 +30,7 @@
 #include "gw_log.h"
 #include "gw_time.h"
 #include "request.h"
+#include "tls.h"
 
 #include "banned.h"
 
@@ -227,18 +228,30 @@ static void register_pending(evutil_socket_t fd, short what, void *arg)
 
 /* evhttp's bufferevent hook, called for each accepted connection before evhttp sets its
  * socket: the previous connection (set by now) is registered, this one when the next comes
- * or when the loop runs the register event, before any of its bytes are read. */
-static struct bufferevent *new_bev(struct event_base *base, void *arg)
+ * or when the loop runs the register event, before any of its bytes are read. Both listeners
+ * of a loop share it: pending is the loop's last connection, whichever accepted it. */
+static struct bufferevent *new_bev_of(struct guard_loop *gl, struct event_base *base, bool tls)
 {
-    struct guard_loop *gl = arg;
     register_pending(-1, 0, gl);
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev = tls ? gw_listener_tls_bev_new(gl->loop->srv->tls, base)
+                                  : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (bev != NULL) {
         bufferevent_incref(bev);
         gl->pending = bev;
         event_active(gl->register_ev, EV_TIMEOUT, 0);
     }
     return bev;
+}
+
+static struct bufferevent *new_bev(struct event_base *base, void *arg)
+{
+    return new_bev_of(arg, base, false);
+}
+
+/* The same for a listener that speaks TLS (tls.c makes the bufferevent). */
+static struct bufferevent *new_bev_tls(struct event_base *base, void *arg)
+{
+    return new_bev_of(arg, base, true);
 }
 
 static int evcon_fd(struct evhttp_connection *evcon)
@@ -335,6 +348,9 @@ static void resume_accept(evutil_socket_t fd, short what, void *arg)
     struct guard_loop *gl = arg;
     if (!atomic_load(&gl->loop->srv->draining)) {
         (void)evconnlistener_enable(gl->loop->listener);
+        if (gl->loop->listener_tls != NULL) {
+            (void)evconnlistener_enable(gl->loop->listener_tls);
+        }
     }
 }
 
@@ -347,7 +363,8 @@ static void accept_error(struct evconnlistener *listener, void *arg)
     /* The listener's argument is the evhttp it was bound to (evhttp_bind_listener). */
     struct guard_loop *gl = NULL;
     for (int i = 0; i < GW_HTTP_LOOPS_MAX && gl == NULL; i++) {
-        gl = g_loops[i].loop != NULL && g_loops[i].loop->http == arg ? &g_loops[i] : NULL;
+        const struct gw_loop *l = g_loops[i].loop;
+        gl = l != NULL && (l->http == arg || l->http_tls == arg) ? &g_loops[i] : NULL;
     }
     GW_ASSERT(gl != NULL);
     int err = EVUTIL_SOCKET_ERROR();
@@ -376,8 +393,14 @@ void gw_conn_guard_attach(struct gw_loop *loop)
     gl->sweep_timer = evtimer_new(loop->base, sweep, gl);
     gl->resume_timer = evtimer_new(loop->base, resume_accept, gl);
     GW_ASSERT(gl->register_ev != NULL && gl->sweep_timer != NULL && gl->resume_timer != NULL);
-    evhttp_set_bevcb(loop->http, new_bev, gl);
+    /* `listen` speaks TLS when the server has it and no tls_listen of its own. */
+    bool listen_tls = loop->srv->tls != NULL && loop->http_tls == NULL;
+    evhttp_set_bevcb(loop->http, listen_tls ? new_bev_tls : new_bev, gl);
     evconnlistener_set_error_cb(loop->listener, accept_error);
+    if (loop->http_tls != NULL) {
+        evhttp_set_bevcb(loop->http_tls, new_bev_tls, gl);
+        evconnlistener_set_error_cb(loop->listener_tls, accept_error);
+    }
     sweep(-1, 0, gl);
 }
 

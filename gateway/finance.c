@@ -1,8 +1,9 @@
 /* /v1/finance/: the finance staff's endpoints (docs/reconciliation.md, "Finance API").
- * Staff sign requests like portal clients (X-Feegate-Client is the staff id), but their
- * secret and role come from the staff table, looked up with one asynchronous query before
- * the signature is checked. Each route is then one more call of a recon SQL function, which
- * checks the role; nothing here blocks the loop (the report is rendered in memory). */
+ * Every request carries a staff session token (`Authorization: Bearer <token>`, from
+ * `feegate staff sign-in`); each route is one call of a recon SQL
+ * function that takes the token, finds the signed-in member and checks the role, so the
+ * gateway never names a staff member itself (docs/console.md#controls). Nothing here blocks
+ * the loop (the report is rendered in memory). */
 #include "finance.h"
 
 #include <jansson.h>
@@ -14,9 +15,9 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "auth.h"
 #include "gw_buf.h"
 #include "gw_crypto.h"
+#include "gw_limits.h"
 #include "gw_log.h"
 #include "gw_time.h"
 #include "ldg_recon.h"
@@ -29,7 +30,6 @@
 #define FIN_REPORT_BYTES_MAX GW_HTTP_REPORT_BYTES_MAX
 
 struct fin_state {
-    struct gw_auth_req ar;
     enum ldg_report_format report_format;
     const struct gw_channel_config *ch; /* the provider queried (pinned in the arena) */
     const char *merchant_ref;
@@ -321,6 +321,36 @@ static void route_exception(struct gw_ctx *ctx)
     }
 }
 
+/* GET /v1/finance/overpayments[?state=S]: payments paid twice and what is owed back;
+ * POST /v1/finance/overpayments/{id}/transferred {"transfer_ref": R}: one paid back by hand
+ * (ledger/sql/base/overpayments.sql). */
+static void route_overpayments(struct gw_ctx *ctx)
+{
+    bool bad = false;
+    ctx->params[0] = ctx->client_id;
+    if (ctx->n_seg == 3 && ctx->method == EVHTTP_REQ_GET) {
+        struct evkeyvalq q;
+        ctx->params[1] = NULL;
+        if (ctx->query != NULL && evhttp_parse_query_str(ctx->query, &q) == 0) {
+            const char *state = evhttp_find_header(&q, "state");
+            ctx->params[1] = state != NULL ? gw_arena_strdup(&ctx->arena, state) : NULL;
+            evhttp_clear_headers(&q);
+        }
+        gw_ctx_query(ctx, "SELECT feegate.fin_overpayments($1, $2)", 2, text_done);
+    } else if (ctx->n_seg == 5 && strcmp(ctx->seg[4], "transferred") == 0 &&
+               ctx->method == EVHTTP_REQ_POST) {
+        ctx->params[1] = ctx->seg[3];
+        ctx->params[2] = body_str(ctx, "transfer_ref", &bad);
+        if (bad) {
+            gw_reply_error(ctx, 400, "invalid_request", "the body is {\"transfer_ref\": \"...\"}");
+            return;
+        }
+        gw_ctx_query(ctx, "SELECT feegate.overpayment_transfer($2, $1, $3)", 3, text_done);
+    } else {
+        gw_reply_error(ctx, 404, "not_found", "no such method and path in the finance API");
+    }
+}
+
 static void route(struct gw_ctx *ctx)
 {
     if (ctx->n_seg == 3 && strcmp(ctx->seg[2], "days") == 0 && ctx->method == EVHTTP_REQ_GET) {
@@ -330,25 +360,11 @@ static void route(struct gw_ctx *ctx)
         route_day(ctx);
     } else if (ctx->n_seg == 5 && strcmp(ctx->seg[2], "exceptions") == 0) {
         route_exception(ctx);
+    } else if ((ctx->n_seg == 3 || ctx->n_seg == 5) && strcmp(ctx->seg[2], "overpayments") == 0) {
+        route_overpayments(ctx);
     } else {
         gw_reply_error(ctx, 404, "not_found", "no such resource in the finance API");
     }
-}
-
-static void staff_done(void *arg, enum gw_err err, const PGresult *res)
-{
-    struct gw_ctx *ctx = arg;
-    struct fin_state *st = ctx->state;
-    if (err != GW_OK) {
-        gw_reply_db_error(ctx, err, res);
-        return;
-    }
-    bool found = PQntuples(res) == 1;
-    if (!gw_auth_signature(ctx, &st->ar, found ? PQgetvalue(res, 0, 0) : NULL)) {
-        return;
-    }
-    ctx->client_id = st->ar.id;
-    route(ctx);
 }
 
 void gw_handle_finance(struct gw_ctx *ctx)
@@ -360,13 +376,21 @@ void gw_handle_finance(struct gw_ctx *ctx)
     }
     memset(st, 0, sizeof(*st));
     ctx->state = st;
-    if (!gw_auth_headers(ctx, &st->ar)) {
+    const char *auth = gw_ctx_header(ctx, "Authorization");
+    static const char bearer[] = "Bearer ";
+    const char *token = auth != NULL && strncmp(auth, bearer, sizeof(bearer) - 1) == 0
+                            ? auth + sizeof(bearer) - 1
+                            : "";
+    if (strlen(token) != GW_STAFF_TOKEN_HEX_BYTES ||
+        strspn(token, "0123456789abcdef") != GW_STAFF_TOKEN_HEX_BYTES) {
+        gw_reply_error(ctx, 401, "not_signed_in",
+                       "the finance API needs Authorization: Bearer <staff session token>");
         return;
     }
-    if (strlen(st->ar.id) > 64) {
-        (void)gw_auth_signature(ctx, &st->ar, NULL);
+    ctx->client_id = gw_arena_strdup(&ctx->arena, token);
+    if (ctx->client_id == NULL) {
+        gw_reply_error(ctx, 503, "overloaded", "no memory for the request");
         return;
     }
-    ctx->params[0] = st->ar.id;
-    gw_ctx_query(ctx, "SELECT secret, role FROM feegate.staff_auth($1)", 1, staff_done);
+    route(ctx);
 }

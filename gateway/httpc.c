@@ -23,14 +23,23 @@
 #include "gw_arena.h"
 #include "gw_assert.h"
 #include "gw_log.h"
+#include "gw_tls.h"
 
 #include "banned.h"
 
 #define HTTPC_HOSTS_MAX      32
 #define HTTPC_CONNS_PER_HOST 8
+#define HTTPC_CAS_MAX        17   /* a CA file per channel (16 at most), and the system's */
+#define HTTPC_CA_PATH_BYTES  1024 /* as a configuration value */
+
+/* A client context per CA file ("" for the system store), made at its first call. */
+struct httpc_ca {
+    char path[HTTPC_CA_PATH_BYTES];
+    SSL_CTX *ctx;
+};
 
 struct httpc_host {
-    char key[300]; /* scheme://host:port */
+    char key[300 + HTTPC_CA_PATH_BYTES]; /* scheme://host:port and, for https, the CA file */
     struct evhttp_connection *conns[HTTPC_CONNS_PER_HOST];
     unsigned next;
 };
@@ -38,7 +47,8 @@ struct httpc_host {
 struct gw_httpc {
     struct event_base *base;
     struct evdns_base *dns;
-    SSL_CTX *tls;
+    struct httpc_ca cas[HTTPC_CAS_MAX];
+    int n_cas;
     size_t inflight;
     struct httpc_call *calls;
     struct httpc_host hosts[HTTPC_HOSTS_MAX];
@@ -61,11 +71,6 @@ struct gw_httpc *gw_httpc_new(struct event_base *base)
     struct gw_httpc *h = gw_xcalloc(1, sizeof(*h));
     h->base = base;
     h->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-    h->tls = SSL_CTX_new(TLS_client_method());
-    GW_ASSERT(h->tls != NULL);
-    SSL_CTX_set_verify(h->tls, SSL_VERIFY_PEER, NULL);
-    (void)SSL_CTX_set_default_verify_paths(h->tls);
-    (void)SSL_CTX_set_min_proto_version(h->tls, TLS1_2_VERSION);
     return h;
 }
 
@@ -92,7 +97,9 @@ void gw_httpc_free(struct gw_httpc *h)
     if (h->dns != NULL) {
         evdns_base_free(h->dns, 0);
     }
-    SSL_CTX_free(h->tls);
+    for (int i = 0; i < h->n_cas; i++) {
+        SSL_CTX_free(h->cas[i].ctx);
+    }
     gw_xfree(h);
 }
 
@@ -101,30 +108,68 @@ size_t gw_httpc_inflight(const struct gw_httpc *h)
     return h != NULL ? h->inflight : 0;
 }
 
-static struct bufferevent *tls_bev(struct gw_httpc *h, const char *host)
+/* The client context that verifies peers against ca_file ("" the system store); made and
+ * kept at its first use. NULL (eb says why) when the file cannot be read or the table is
+ * full. Reading a CA file blocks the loop once per file and loop, at its first call. */
+static SSL_CTX *ca_ctx(struct gw_httpc *h, const char *ca_file, struct gw_errbuf *eb)
 {
-    SSL *ssl = SSL_new(h->tls);
+    for (int i = 0; i < h->n_cas; i++) {
+        if (strcmp(h->cas[i].path, ca_file) == 0) {
+            return h->cas[i].ctx;
+        }
+    }
+    if (h->n_cas == HTTPC_CAS_MAX || strlen(ca_file) >= sizeof(h->cas[0].path)) {
+        (void)gw_fail(eb, GW_ERR_LIMIT, "too many CA files");
+        return NULL;
+    }
+    SSL_CTX *ctx = NULL;
+    if (gw_tls_client_ctx_new(ca_file, &ctx, eb) != GW_OK) {
+        return NULL;
+    }
+    struct httpc_ca *ca = &h->cas[h->n_cas++];
+    (void)snprintf(ca->path, sizeof(ca->path), "%s", ca_file);
+    ca->ctx = ctx;
+    return ctx;
+}
+
+static struct bufferevent *tls_bev(struct gw_httpc *h, SSL_CTX *ctx, const char *host)
+{
+    SSL *ssl = SSL_new(ctx);
     if (ssl == NULL) {
         return NULL;
     }
-    char sni[256]; /* the macro casts away const: give it a copy */
-    (void)snprintf(sni, sizeof(sni), "%s", host);
-    (void)SSL_set_tlsext_host_name(ssl, sni);
-    (void)X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), host, 0);
-    return bufferevent_openssl_socket_new(h->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (!gw_tls_client_expect_host(ssl, host)) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    struct bufferevent *bev =
+        bufferevent_openssl_socket_new(h->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev == NULL) {
+        SSL_free(ssl);
+    }
+    return bev;
 }
 
 static struct evhttp_connection *host_conn(struct gw_httpc *h, const struct evhttp_uri *uri,
-                                           int timeout_ms)
+                                           const struct gw_httpc_req *r, struct gw_errbuf *eb)
 {
+    int timeout_ms = r->timeout_ms;
+    const char *ca_file = r->ca_file != NULL ? r->ca_file : "";
     const char *scheme = evhttp_uri_get_scheme(uri);
     const char *host = evhttp_uri_get_host(uri);
     bool https = strcmp(scheme, "https") == 0;
     int port = evhttp_uri_get_port(uri);
     port = port > 0 ? port : (https ? 443 : 80);
-    char key[300];
-    (void)snprintf(key, sizeof(key), "%s://%s:%d", scheme, host, port);
+    SSL_CTX *ctx = https ? ca_ctx(h, ca_file, eb) : NULL;
+    if (https && ctx == NULL) {
+        return NULL;
+    }
+    char key[sizeof(h->hosts[0].key)];
+    int kn = snprintf(key, sizeof(key), "%s://%s:%d %s", scheme, host, port, https ? ca_file : "");
+    if (kn < 0 || (size_t)kn >= sizeof(key)) {
+        return NULL;
+    }
     struct httpc_host *hh = NULL;
     for (int i = 0; i < h->n_hosts && hh == NULL; i++) {
         if (strcmp(h->hosts[i].key, key) == 0) {
@@ -140,7 +185,7 @@ static struct evhttp_connection *host_conn(struct gw_httpc *h, const struct evht
     }
     unsigned slot = hh->next++ % HTTPC_CONNS_PER_HOST;
     if (hh->conns[slot] == NULL) {
-        struct bufferevent *bev = https ? tls_bev(h, host) : NULL;
+        struct bufferevent *bev = https ? tls_bev(h, ctx, host) : NULL;
         if (https && bev == NULL) {
             return NULL;
         }
@@ -297,8 +342,13 @@ enum gw_err gw_httpc_send(struct gw_httpc *h, const struct gw_httpc_req *r, gw_h
     char target[2048];
     int n = snprintf(target, sizeof(target), "%s%s%s", path != NULL && *path ? path : "/",
                      query != NULL ? "?" : "", query != NULL ? query : "");
+    eb->msg[0] = '\0';
     struct evhttp_connection *conn =
-        n > 0 && (size_t)n < sizeof(target) ? host_conn(h, uri, r->timeout_ms) : NULL;
+        n > 0 && (size_t)n < sizeof(target) ? host_conn(h, uri, r, eb) : NULL;
+    if (conn == NULL && eb->msg[0] != '\0') {
+        evhttp_uri_free(uri);
+        return GW_ERR_INVALID; /* the CA file: eb says why */
+    }
     struct httpc_call *call = gw_xcalloc(1, sizeof(*call));
     *call = (struct httpc_call){ .h = h, .done = done, .arg = arg };
     struct evhttp_request *req = conn != NULL ? evhttp_request_new(call_done, call) : NULL;

@@ -29,6 +29,9 @@ struct gw_httpc_req {
     struct gw_http_header headers[GW_HTTPC_HEADERS_MAX];
     size_t n_headers;
     int timeout_ms; /* the whole call, connect to last byte: then it fails with status 0 */
+    /* https: the PEM CAs that verify the peer (a channel's ca_file), NULL or "": the system
+     * store. The peer's certificate must name the URL's host either way. */
+    const char *ca_file;
 };
 
 /* An answer, valid only during the done callback. status 0 means no answer (connection
@@ -50,8 +53,9 @@ struct gw_httpc *gw_httpc_new(struct event_base *base);
  * no-op. */
 void gw_httpc_free(struct gw_httpc *h);
 
-/* Sends r (everything is copied before return). done runs exactly once, on the loop, never
- * before gw_httpc_send returns; on GW_ERR_* nothing was sent and done never runs. */
+/* Sends r (everything is copied before return). A CA file that cannot be read fails the
+ * call with GW_ERR_INVALID (and is tried again at the next call). done runs exactly once, on the
+ * loop, never before gw_httpc_send returns; on GW_ERR_* nothing was sent and done never runs. */
 enum gw_err gw_httpc_send(struct gw_httpc *h, const struct gw_httpc_req *r, gw_httpc_done_fn *done,
                           void *arg, struct gw_errbuf *eb) GW_MUST_CHECK;
 

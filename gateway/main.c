@@ -25,9 +25,11 @@ static int usage(void)
                 "  words N                       an amount in Vietnamese words\n"
                 "  receipt verify FILE [--ca CA] check a receipt XML offline (exit 1: not valid)\n"
                 "  receipt-ca init DIR           a demo CA and receipt signing certificate\n"
+                "  receipt-ca issue DIR CN CERT KEY [--ecdsa-p256]  another signing certificate\n"
                 "  webhooks replay --client C (--event E | --from T --to T)\n"
                 "  statement import | recon run|exceptions|resolve|approve|answer |\n"
-                "  day close|report | staff add   reconciliation (docs/reconciliation.md)\n",
+                "  day close|report | staff add|sign-in|sign-out   reconciliation "
+                "(docs/reconciliation.md)\n",
                 stderr);
     return 2;
 }
@@ -188,8 +190,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "webhooks") == 0) {
         return gw_cli_webhooks(argc, argv);
     }
-    if (strcmp(cmd, "statement") == 0 || strcmp(cmd, "recon") == 0 || strcmp(cmd, "day") == 0 ||
-        strcmp(cmd, "staff") == 0) {
+    if (strcmp(cmd, "staff") == 0) {
+        return gw_cli_staff(argc, argv);
+    }
+    if (strcmp(cmd, "statement") == 0 || strcmp(cmd, "recon") == 0 || strcmp(cmd, "day") == 0) {
         return gw_cli_finance(argc, argv);
     }
     return usage();

@@ -119,6 +119,47 @@ static enum gw_err pb_receipt(struct gw_arena *a, const json_t *j, Feegate__V1__
     return GW_OK;
 }
 
+/* The payment's overpayments (payments paid twice), in order; non-objects are skipped. */
+static enum gw_err pb_overpayments(struct gw_arena *a, const json_t *j, Feegate__V1__Payment *p)
+{
+    size_t n = json_array_size(j); /* 0 when j is not an array */
+    if (n == 0) {
+        return GW_OK;
+    }
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    Feegate__V1__Overpayment **out = gw_arena_alloc(a, n * sizeof(*out));
+    if (out == NULL) {
+        return GW_ERR_NOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *o = json_array_get(j, i);
+        if (!json_is_object(o)) {
+            continue;
+        }
+        Feegate__V1__Overpayment *m = gw_arena_alloc(a, sizeof(*m));
+        if (m == NULL) {
+            return GW_ERR_NOMEM;
+        }
+        feegate__v1__overpayment__init(m);
+        pb_set_str(&m->overpayment_id, o, "overpayment_id");
+        pb_set_str(&m->merchant_ref, o, "merchant_ref");
+        pb_set_str(&m->channel, o, "channel");
+        m->amount_vnd = pb_int(o, "amount_vnd");
+        pb_set_str(&m->provider_txn_id, o, "provider_txn_id");
+        pb_set_str(&m->paid_at, o, "paid_at");
+        pb_set_str(&m->state, o, "state");
+        pb_set_str(&m->refund_id, o, "refund_id");
+        pb_set_str(&m->transfer_ref, o, "transfer_ref");
+        pb_set_str(&m->created_at, o, "created_at");
+        pb_set_str(&m->updated_at, o, "updated_at");
+        out[k++] = m;
+    }
+    p->overpayments = out;
+    p->n_overpayments = k;
+    return GW_OK;
+}
+
 static enum gw_err pb_payment_fill(struct gw_arena *a, const json_t *j, Feegate__V1__Payment *m)
 {
     feegate__v1__payment__init(m);
@@ -144,6 +185,9 @@ static enum gw_err pb_payment_fill(struct gw_arena *a, const json_t *j, Feegate_
         return GW_ERR_NOMEM;
     }
     enum gw_err err = pb_items(a, json_object_get(j, "items"), &m->items, &m->n_items);
+    if (err == GW_OK) {
+        err = pb_overpayments(a, json_object_get(j, "overpayments"), m);
+    }
     if (err != GW_OK) {
         return err;
     }

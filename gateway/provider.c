@@ -14,11 +14,16 @@
 _Static_assert(GW_ADAPTER_HEADERS_MAX <= GW_HTTPC_HEADERS_MAX,
                "every header an adapter builds fits the client's request");
 
-/* Sends a request an adapter built on the loop's client, with the provider timeout. */
+static gw_httpc_done_fn provider_answer;
+
+/* Sends a request an adapter built on the loop's client, with the provider timeout and the
+ * channel's CA file; the answer goes to provider_answer. */
 static enum gw_err provider_send(struct gw_httpc *h, const struct gw_adapter_http *req,
-                                 gw_httpc_done_fn *done, void *arg, struct gw_errbuf *eb)
+                                 const char *ca_file, struct gw_provider_call *c,
+                                 struct gw_errbuf *eb)
 {
-    struct gw_httpc_req hr = { .method = req->method,
+    struct gw_httpc_req hr = { .ca_file = ca_file,
+                               .method = req->method,
                                .url = req->url,
                                .content_type = req->content_type,
                                .body = req->body,
@@ -27,7 +32,7 @@ static enum gw_err provider_send(struct gw_httpc *h, const struct gw_adapter_htt
     for (size_t i = 0; i < req->n_headers && i < GW_ADAPTER_HEADERS_MAX; i++, hr.n_headers++) {
         hr.headers[i] = (struct gw_http_header){ req->headers[i].name, req->headers[i].value };
     }
-    return gw_httpc_send(h, &hr, done, arg, eb);
+    return gw_httpc_send(h, &hr, provider_answer, c, eb);
 }
 
 /* The adapter's verification and parsing of an answer, by the kind of call. */
@@ -123,7 +128,7 @@ enum gw_err gw_provider_call(struct gw_provider_call *c, struct gw_errbuf *eb)
         return GW_ERR_INVALID;
     }
     c->sent_ms = gw_now_ms();
-    if (provider_send(c->loop->httpc, &req, provider_answer, c, eb) != GW_OK) {
+    if (provider_send(c->loop->httpc, &req, c->ch->ca_file, c, eb) != GW_OK) {
         return GW_ERR_IO;
     }
     return GW_OK;

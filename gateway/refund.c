@@ -7,7 +7,9 @@
  * webhooks. While the provider call is in flight the Idempotency-Key answers 409
  * idempotency_key_in_progress. An answer that is pending, unreadable or missing leaves the
  * refund pending (a timeout is never a failure): recovery asks the provider's refund status
- * API on a schedule; a channel without one lists the refund in refund_exceptions. */
+ * API on a schedule; a channel without one lists the refund in refund_exceptions. The same
+ * job sends the refunds the switch makes on its own: an overpayment (a payment paid twice)
+ * goes back through the provider that took it. */
 #include "refund.h"
 
 #include <jansson.h>
@@ -296,18 +298,22 @@ static void begin_done(void *arg, enum gw_err err, const PGresult *res)
 }
 
 /* "{a,b}": the configured channels whose adapter has every bit of caps, as a PostgreSQL
- * array literal. */
-static const char *channels_with(struct gw_ctx *ctx, uint32_t caps)
+ * array literal. A channel configured with refunds = off has no refund bit. */
+static const char *channels_with(struct gw_loop *loop, struct gw_arena *arena, uint32_t caps)
 {
-    const struct gw_config *cfg = gw_live_config(ctx->loop->srv);
+    const struct gw_config *cfg = gw_live_config(loop->srv);
     const char *out = "{";
     for (int i = 0; i < cfg->n_channels && out != NULL; i++) {
-        if ((cfg->channels[i].ops->caps & caps) == caps) {
-            out = gw_arena_printf(&ctx->arena, "%s%s%s", out, out[1] != '\0' ? "," : "",
-                                  cfg->channels[i].ops->name);
+        const struct gw_channel_config *ch = &cfg->channels[i];
+        uint32_t have = ch->ops->caps;
+        if (ch->refunds_off) {
+            have &= ~(uint32_t)GW_ADAPTER_CAP_REFUND;
+        }
+        if ((have & caps) == caps) {
+            out = gw_arena_printf(arena, "%s%s%s", out, out[1] != '\0' ? "," : "", ch->ops->name);
         }
     }
-    return out != NULL ? gw_arena_printf(&ctx->arena, "%s}", out) : NULL;
+    return out != NULL ? gw_arena_printf(arena, "%s}", out) : NULL;
 }
 
 static bool reason_ok(const char *s)
@@ -364,10 +370,12 @@ static void refund_post(struct gw_ctx *ctx, const char *payment_id)
     ctx->params[3] = sha;
     ctx->params[4] = gw_arena_printf(&ctx->arena, "%lld", (long long)json_integer_value(amount));
     ctx->params[5] = reason != NULL ? gw_arena_strdup(&ctx->arena, json_string_value(reason)) : "";
-    ctx->params[6] = channels_with(ctx, GW_ADAPTER_CAP_REFUND);
+    ctx->params[6] = channels_with(ctx->loop, &ctx->arena, GW_ADAPTER_CAP_REFUND);
     ctx->params[7] = request_id;
-    ctx->params[8] =
-        channels_with(ctx, GW_ADAPTER_CAP_REFUND | GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME);
+    ctx->params[8] = channels_with(ctx->loop, &ctx->arena,
+                                   GW_ADAPTER_CAP_REFUND | GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME);
+    ctx->params[9] = ctx->signature; /* the signed request, accepted once */
+    ctx->params[10] = ctx->sig_expires_unix;
     json_decref(j);
     if (ctx->params[6] == NULL || ctx->params[8] == NULL) {
         gw_reply_error(ctx, 503, "busy", "try again");
@@ -375,8 +383,8 @@ static void refund_post(struct gw_ctx *ctx, const char *payment_id)
     }
     gw_ctx_query(ctx,
                  "SELECT http_status, body, replayed, send FROM feegate.api_refund_begin($1, $2, "
-                 "$3, $4, $5::bigint, $6, $7::text[], $8, $9::text[])",
-                 9, begin_done);
+                 "$3, $4, $5::bigint, $6, $7::text[], $8, $9::text[], $10, $11::bigint)",
+                 11, begin_done);
 }
 
 static void list_done(void *arg, enum gw_err err, const PGresult *res)
@@ -412,6 +420,9 @@ struct gw_refunds {
     bool claiming;
     bool stopped;
     size_t inflight;
+    /* The overpayment claim's parameters, borrowed by the pool until it answers. */
+    struct gw_arena claim_arena;
+    const char *op_params[2];
 };
 
 struct rf_job {
@@ -443,7 +454,9 @@ static void job_finish(struct rf_call *c, const char *sql, int n)
     gw_db_query(j->rr->loop->db, sql, n, c->params, job_done, j);
 }
 
-static void job_row(struct gw_refunds *rr, const PGresult *res, int row)
+/* One row of refund_due (send false: ask about it) or of overpayment_refunds_begin (send
+ * true: a refund reserved by the switch itself, sent now). */
+static void job_row(struct gw_refunds *rr, const PGresult *res, int row, bool send_it)
 {
     struct gw_arena a;
     gw_arena_init(&a, 8192, (size_t)256 * 1024);
@@ -465,6 +478,21 @@ static void job_row(struct gw_refunds *rr, const PGresult *res, int row)
     json_t *send = json_loads(PQgetvalue(res, row, 1), 0, NULL);
     c->ch = gw_channel_pin(rr->loop->srv, c->arena, js_str(send, "channel"));
     c->no_query = json_is_true(json_object_get(send, "query_ambiguous"));
+    if (send_it) {
+        c->query = false;
+        if (c->ch == NULL) { /* reloaded away meanwhile: nothing is sent */
+            static const struct gw_channel_config gone = { .ops = &gw_adapter_sandbox };
+            c->ch = &gone;
+            json_decref(send);
+            rf_record(c, "rejected", NULL, "channel no longer configured");
+            return;
+        }
+        gw_log_info("overpayment_refund", "\"refund_id\":\"%s\",\"channel\":\"%s\"", c->refund_id,
+                    c->ch->ops->name);
+        rf_send(c, send);
+        json_decref(send);
+        return;
+    }
     if (c->ch == NULL || !(c->ch->ops->caps & GW_ADAPTER_CAP_REFUND_QUERY) || c->no_query) {
         /* No way to ask: the refund goes to refund_exceptions (rf_next_delay is -1). */
         static const struct gw_channel_config none = { .ops = &gw_adapter_sandbox };
@@ -486,18 +514,47 @@ static void job_row(struct gw_refunds *rr, const PGresult *res, int row)
 
 static void rr_poll_soon(struct gw_refunds *rr, int ms);
 
-static void claim_done(void *arg, enum gw_err err, const PGresult *res)
+/* The overpayments owed were reserved as refunds (or listed for transfer): send them. */
+static void overpaid_done(void *arg, enum gw_err err, const PGresult *res)
 {
     struct gw_refunds *rr = arg;
     rr->claiming = false;
+    gw_arena_release(&rr->claim_arena);
+    int n = err == GW_OK ? PQntuples(res) : 0;
+    if (err != GW_OK) {
+        gw_log_warn("overpayment_claim_failed", "\"error\":\"%s\"", gw_err_name(err));
+    }
+    for (int i = 0; i < n; i++) {
+        job_row(rr, res, i, true);
+    }
+    rr_poll_soon(rr, n == REFUND_BATCH_MAX ? 0 : REFUND_POLL_MS);
+}
+
+/* Refunds due for a status query, then the overpayments owed back to citizens
+ * (ledger/sql/base/overpayments.sql): each through the provider that took it, or, for a
+ * channel that cannot refund here, listed for the finance staff to pay back by transfer. */
+static void claim_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_refunds *rr = arg;
     int n = err == GW_OK ? PQntuples(res) : 0;
     if (err != GW_OK) {
         gw_log_warn("refund_claim_failed", "\"error\":\"%s\"", gw_err_name(err));
     }
     for (int i = 0; i < n; i++) {
-        job_row(rr, res, i);
+        job_row(rr, res, i, false);
     }
-    rr_poll_soon(rr, n == REFUND_BATCH_MAX ? 0 : REFUND_POLL_MS);
+    if (rr->stopped) {
+        rr->claiming = false;
+        return;
+    }
+    gw_arena_init(&rr->claim_arena, 1024, (size_t)64 * 1024);
+    rr->op_params[0] = GW_STR(REFUND_BATCH_MAX);
+    rr->op_params[1] = channels_with(rr->loop, &rr->claim_arena, GW_ADAPTER_CAP_REFUND);
+    GW_ASSERT(rr->op_params[1] != NULL);
+    gw_db_query(rr->loop->db,
+                "SELECT refund_id, send, queries, created_at_unix "
+                "FROM feegate.overpayment_refunds_begin($1::int, $2::text[])",
+                2, rr->op_params, overpaid_done, rr);
 }
 
 static const char *const claim_params[2] = { GW_STR(REFUND_BATCH_MAX), GW_STR(REFUND_LEASE_S) };

@@ -53,6 +53,31 @@ struct reply {
     size_t len;
 };
 
+/* The security headers of every answer, pages, API, callbacks and errors alike: the one
+ * place they are set (docs/operations.md#security-headers). A page runs no script, loads
+ * nothing from elsewhere and is never framed; other answers load nothing at all (a PDF is
+ * drawn by the browser's own viewer, which default-src 'none' can stop, so it gets only
+ * frame-ancestors). The payment id in a page's address is a capability: no other site gets
+ * it as a referrer. Over TLS, browsers are told to use nothing else for a year. */
+static void security_headers(const struct gw_ctx *ctx, struct evkeyvalq *h,
+                             const char *content_type)
+{
+    const char *csp = "default-src 'none'; frame-ancestors 'none'";
+    if (strncmp(content_type, "text/html", 9) == 0) {
+        csp = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+              "frame-ancestors 'none'";
+    } else if (strcmp(content_type, "application/pdf") == 0) {
+        csp = "frame-ancestors 'none'";
+    }
+    evhttp_add_header(h, "Content-Security-Policy", csp);
+    evhttp_add_header(h, "X-Frame-Options", "DENY");
+    evhttp_add_header(h, "Referrer-Policy", "same-origin");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    if (ctx->tls) {
+        evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+    }
+}
+
 static void reply_send(struct gw_ctx *ctx, const struct reply *r)
 {
     if (!ctx->cancelled) {
@@ -60,7 +85,7 @@ static void reply_send(struct gw_ctx *ctx, const struct reply *r)
         struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
         evhttp_add_header(h, "Content-Type", r->content_type);
         evhttp_add_header(h, "Cache-Control", "no-store");
-        evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+        security_headers(ctx, h, r->content_type);
         struct evbuffer *out = evbuffer_new();
         GW_ASSERT(out != NULL);
         GW_ASSERT(evbuffer_add(out, r->body, r->len) == 0);

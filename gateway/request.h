@@ -18,6 +18,7 @@
 #include "gw_arena.h"
 #include "gw_err.h"
 #include "gw_limits.h"
+#include "rate.h"
 #include "routing.h"
 
 struct event;
@@ -33,6 +34,7 @@ struct gw_receipt_worker;
 struct gw_httpc;
 struct gw_recovery;
 struct gw_refunds;
+struct gw_listener_tls;
 
 enum gw_route {
     GW_ROUTE_OTHER,
@@ -74,8 +76,10 @@ struct gw_loop {
     int index;
     struct gw_server *srv;
     struct event_base *base;
-    struct evhttp *http;
+    struct evhttp *http; /* on [server] listen */
     struct evconnlistener *listener;
+    struct evhttp *http_tls; /* on [server] tls_listen, or NULL */
+    struct evconnlistener *listener_tls;
     struct gw_db_pool *db;
     pthread_t thread;
     struct event *drain_ev;
@@ -89,6 +93,7 @@ struct gw_loop {
     struct gw_loop_metrics m;
     struct gw_chan_health health[GW_HEALTH_SLOTS]; /* routing.c: this loop's breakers */
     struct gw_refunds *refunds;                    /* refund.c: loop 0 only, refund recovery */
+    struct gw_rate_table page_rate; /* rate.c: the public pages' buckets of this loop */
 };
 
 struct gw_server {
@@ -105,6 +110,7 @@ struct gw_server {
     /* routing.c: channels and keys as last (re)loaded; the two before, freed later. */
     _Atomic(struct gw_config *) live;
     struct gw_config *live_old[2];
+    struct gw_listener_tls *tls; /* tls.c: the listener's TLS, NULL when it speaks plain HTTP */
 };
 
 /* One request. Lives in its own arena; freed by gw_reply*. */
@@ -114,6 +120,7 @@ struct gw_ctx {
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     bool cancelled; /* the client went away: never touch req again */
+    bool tls;       /* it came over TLS (the answer then carries HSTS) */
     enum gw_route route;
     int64_t start_us;
     int method;      /* enum evhttp_cmd_type */
@@ -123,6 +130,10 @@ struct gw_ctx {
     char *body;      /* NUL-terminated copy of the body */
     size_t body_len;
     const char *client_id; /* the authenticated portal client */
+    /* The authenticated request's X-Feegate-Signature, and until when (Unix seconds, decimal)
+     * a copy of it must be refused: what request_once remembers (auth.c). */
+    const char *signature;
+    const char *sig_expires_unix;
     const char *idem_key;
     bool proto_in;      /* body is application/x-protobuf */
     bool proto_out;     /* answer in protobuf */

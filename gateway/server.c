@@ -26,9 +26,12 @@
 #include "gw_assert.h"
 #include "gw_log.h"
 #include "gw_time.h"
+#include "gw_tls.h"
 #include "httpc.h"
 #include "receipt_worker.h"
 #include "request.h"
+#include "routing.h"
+#include "tls.h"
 
 #include "banned.h"
 
@@ -149,6 +152,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
     ctx->method = (int)evhttp_request_get_command(req);
     ctx->uri = evhttp_request_get_uri(req);
     ctx->route = GW_ROUTE_OTHER;
+    ctx->tls = gw_conn_is_tls(ctx->evcon);
     loop->inflight++;
     evhttp_connection_set_closecb(ctx->evcon, ctx_closed, ctx);
     gw_conn_guard_request_read(loop, req);
@@ -168,19 +172,22 @@ static void dispatch(struct evhttp_request *req, void *arg)
         r->handle(ctx);
         return;
     }
+    if (ctx->loop->srv->app->fallback != NULL) {
+        ctx->loop->srv->app->fallback(ctx);
+        return;
+    }
     gw_reply_error(ctx, 404, "not_found", "no such resource");
 }
 
-static struct evconnlistener *listen_reuseport(struct gw_loop *loop, struct gw_errbuf *eb)
+static struct evconnlistener *listen_reuseport(struct gw_loop *loop, const char *host, int port,
+                                               struct gw_errbuf *eb)
 {
-    const struct gw_config *cfg = &loop->srv->cfg;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)cfg->listen_port);
-    if (inet_pton(AF_INET, cfg->listen_host, &sa.sin_addr) != 1) {
-        (void)gw_fail(eb, GW_ERR_INVALID, "listen host must be an IPv4 address, not \"%s\"",
-                      cfg->listen_host);
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        (void)gw_fail(eb, GW_ERR_INVALID, "listen host must be an IPv4 address, not \"%s\"", host);
         return NULL;
     }
     unsigned flags =
@@ -188,10 +195,37 @@ static struct evconnlistener *listen_reuseport(struct gw_loop *loop, struct gw_e
     struct evconnlistener *l = evconnlistener_new_bind(
         loop->base, NULL, NULL, flags, GW_HTTP_BACKLOG, (struct sockaddr *)&sa, sizeof(sa));
     if (l == NULL) {
-        (void)gw_fail(eb, GW_ERR_IO, "could not listen on %s:%d: %s", cfg->listen_host,
-                      cfg->listen_port, GW_STRERROR(errno));
+        (void)gw_fail(eb, GW_ERR_IO, "could not listen on %s:%d: %s", host, port,
+                      GW_STRERROR(errno));
     }
     return l;
+}
+
+/* An evhttp of the loop, with the server's limits, dispatching to the route table, on a new
+ * listener of host:port. */
+static struct evhttp *http_new(struct gw_loop *loop, const char *host, int port,
+                               struct evconnlistener **listener, struct gw_errbuf *eb)
+{
+    struct evhttp *http = evhttp_new(loop->base);
+    GW_ASSERT(http != NULL);
+    /* No libevent default is trusted: its header and body sizes are unlimited
+     * (docs/architecture.md#principles, 9). */
+    evhttp_set_max_headers_size(http, GW_HTTP_HEADERS_BYTES_MAX);
+    evhttp_set_max_body_size(http, GW_HTTP_BODY_BYTES_MAX);
+    evhttp_set_timeout(http, GW_HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+    evhttp_set_default_content_type(http, "application/json");
+    evhttp_set_gencb(http, dispatch, loop);
+    *listener = listen_reuseport(loop, host, port, eb);
+    if (*listener == NULL) {
+        return http; /* freed with the loop */
+    }
+    if (evhttp_bind_listener(http, *listener) == NULL) {
+        evconnlistener_free(*listener);
+        *listener = NULL;
+        (void)gw_fail(eb, GW_ERR_IO, "could not attach the listener");
+    }
+    return http;
 }
 
 static void drain_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -223,6 +257,9 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     if (loop->listener != NULL) {
         evconnlistener_disable(loop->listener);
     }
+    if (loop->listener_tls != NULL) {
+        evconnlistener_disable(loop->listener_tls);
+    }
     if (loop->index == 0) {
         const struct gw_app *app = loop->srv->app;
         for (size_t i = 0; i < app->n_jobs; i++) {
@@ -246,22 +283,16 @@ static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
         return err;
     }
     loop->httpc = gw_httpc_new(loop->base);
-    loop->http = evhttp_new(loop->base);
-    GW_ASSERT(loop->http != NULL);
-    /* No libevent default is trusted: its header and body sizes are unlimited
-     * (docs/architecture.md#principles, 9). */
-    evhttp_set_max_headers_size(loop->http, GW_HTTP_HEADERS_BYTES_MAX);
-    evhttp_set_max_body_size(loop->http, GW_HTTP_BODY_BYTES_MAX);
-    evhttp_set_timeout(loop->http, GW_HTTP_TIMEOUT_S);
-    evhttp_set_allowed_methods(loop->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-    evhttp_set_default_content_type(loop->http, "application/json");
-    evhttp_set_gencb(loop->http, dispatch, loop);
-    loop->listener = listen_reuseport(loop, eb);
+    loop->http = http_new(loop, cfg->listen_host, cfg->listen_port, &loop->listener, eb);
     if (loop->listener == NULL) {
         return GW_ERR_IO;
     }
-    if (evhttp_bind_listener(loop->http, loop->listener) == NULL) {
-        return gw_fail(eb, GW_ERR_IO, "could not attach the listener");
+    if (cfg->tls_listen_host[0] != '\0') {
+        loop->http_tls =
+            http_new(loop, cfg->tls_listen_host, cfg->tls_listen_port, &loop->listener_tls, eb);
+        if (loop->listener_tls == NULL) {
+            return GW_ERR_IO;
+        }
     }
     gw_conn_guard_attach(loop);
     loop->drain_ev = event_new(loop->base, -1, 0, drain_cb, loop);
@@ -275,6 +306,9 @@ static void loop_release(struct gw_loop *loop)
     gw_conn_guard_detach(loop);
     if (loop->http != NULL) {
         evhttp_free(loop->http); /* also frees the bound listener */
+    }
+    if (loop->http_tls != NULL) {
+        evhttp_free(loop->http_tls);
     }
     /* In this order: outgoing calls still pending fail and record it through the pool,
      * whose callbacks still find the outbox and recovery state alive. */
@@ -332,6 +366,19 @@ static void jobs_reload(struct gw_server *srv)
     }
 }
 
+/* SIGHUP, in the signal thread: the listener's certificate and key, from the files the
+ * configuration names now; a bad pair keeps the previous one (tls.c logs why). */
+static void tls_reload(struct gw_server *srv)
+{
+    if (srv->tls != NULL) {
+        const struct gw_config *cfg = gw_live_config(srv);
+        struct gw_errbuf eb = { .msg = "" };
+        const struct gw_tls_files files = { cfg->tls_cert_file, cfg->tls_key_file };
+        enum gw_err err = gw_listener_tls_reload(srv->tls, &files, &eb);
+        (void)err; /* logged by tls.c; the previous certificate stays */
+    }
+}
+
 static void wait_for_signal(struct gw_server *srv)
 {
     sigset_t set;
@@ -347,6 +394,7 @@ static void wait_for_signal(struct gw_server *srv)
         if (sig == SIGHUP) {
             gw_log_info("reload_requested", NULL);
             gw_routing_reload(srv);
+            tls_reload(srv);
             jobs_reload(srv);
             continue;
         }
@@ -381,6 +429,39 @@ static enum gw_err server_start(struct gw_server *srv, struct gw_errbuf *eb)
     return GW_OK;
 }
 
+/* The listeners the server runs, once they accept. */
+static void log_listening(const struct gw_server *srv)
+{
+    const struct gw_config *cfg = &srv->cfg;
+    bool both = cfg->tls_listen_host[0] != '\0';
+    gw_log_info("listening",
+                "\"listen\":\"%s:%d\",\"tls\":%s,\"tls_listen\":\"%s:%d\",\"loops\":%d,"
+                "\"public_url\":\"%s\"",
+                cfg->listen_host, cfg->listen_port, srv->tls != NULL && !both ? "true" : "false",
+                both ? cfg->tls_listen_host : "", both ? cfg->tls_listen_port : 0, srv->n_loops,
+                cfg->public_url);
+}
+
+/* What the listeners need before the loops: the TLS context (its files are read here, so a
+ * bad certificate stops the start with the reason) and the connection guard. */
+static enum gw_err listeners_prepare(struct gw_server *srv, struct gw_errbuf *eb)
+{
+    const struct gw_config *cfg = &srv->cfg;
+    if (cfg->tls_cert_file[0] != '\0') {
+        const struct gw_tls_files files = { cfg->tls_cert_file, cfg->tls_key_file };
+        enum gw_err err = gw_listener_tls_new(&files, &srv->tls, eb);
+        if (err != GW_OK) {
+            return err;
+        }
+    }
+    if (gw_conn_guard_init(cfg->connections_per_addr_max, eb) != GW_OK) {
+        gw_listener_tls_free(srv->tls);
+        srv->tls = NULL;
+        return GW_ERR_IO;
+    }
+    return GW_OK;
+}
+
 enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *app,
                             struct gw_errbuf *eb)
 {
@@ -394,10 +475,11 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
     srv->started_ms = gw_now_ms();
     GW_ASSERT(pthread_mutex_init(&srv->clients_lock, NULL) == 0);
     raise_fd_limit();
-    if (gw_conn_guard_init(cfg->connections_per_addr_max, eb) != GW_OK) {
+    enum gw_err err = listeners_prepare(srv, eb);
+    if (err != GW_OK) {
         gw_routing_free(srv);
         gw_xfree(srv);
-        return GW_ERR_IO;
+        return err;
     }
     /* Signals are taken by sigwait in this thread only; loop threads inherit the mask. */
     sigset_t set;
@@ -407,7 +489,7 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
     sigaddset(&set, SIGHUP);
     GW_ASSERT(pthread_sigmask(SIG_BLOCK, &set, NULL) == 0);
     GW_ASSERT(signal(SIGPIPE, SIG_IGN) != SIG_ERR);
-    enum gw_err err = server_start(srv, eb);
+    err = server_start(srv, eb);
     int started = 0;
     for (int i = 0; i < srv->n_loops; i++) {
         started += srv->loops[i].thread != 0;
@@ -426,8 +508,7 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
         }
     }
     if (err == GW_OK) {
-        gw_log_info("listening", "\"listen\":\"%s:%d\",\"loops\":%d,\"public_url\":\"%s\"",
-                    cfg->listen_host, cfg->listen_port, srv->n_loops, cfg->public_url);
+        log_listening(srv);
         wait_for_signal(srv);
     }
     for (int i = 0; i < started; i++) {
@@ -443,6 +524,7 @@ enum gw_err gw_server_serve(const struct gw_config *cfg, const struct gw_app *ap
     gw_xfree(srv->clients_old);
     gw_routing_free(srv);
     gw_conn_guard_free();
+    gw_listener_tls_free(srv->tls);
     gw_xfree(srv);
     if (err == GW_OK) {
         gw_log_info("stopped", NULL);

@@ -1,8 +1,10 @@
 /* ZaloPay's daily statement as the simulator writes it (adapters/banksim/sim_zalopay.c):
  * one JSON object per line, {"type":"payment"|"refund", "app_trans_id", "zp_trans_id",
  * "refund_id" (refunds), "amount", "fee_amount", "server_time" (Unix ms), "status" (1:
- * succeeded)}. A refund's app_trans_id is the paid order's, so it matches its payment. One
- * line in memory at a time. */
+ * succeeded)}. A refund's app_trans_id is the paid order's, so it matches its payment. The
+ * app_trans_id is ZaloPay's "yymmdd_" + the switch's reference (docs/providers.md#zalopay-create):
+ * the line keeps the reference alone, the one the switch's attempt has. One line in memory at
+ * a time. */
 #include "ldg_jsonl.h"
 
 #include <errno.h>
@@ -13,6 +15,8 @@
 #include "ldg_stmt_line.h"
 
 #include "banned.h"
+
+#define LDG_ZALOPAY_PREFIX_BYTES 7 /* "yymmdd_" */
 
 /* A member as text: strings as they are, integers in decimal. NULL if absent. */
 static const char *member(const json_t *o, const char *k, char *tmp, size_t cap)
@@ -26,6 +30,19 @@ static const char *member(const json_t *o, const char *k, char *tmp, size_t cap)
         return tmp;
     }
     return NULL;
+}
+
+/* The switch's reference inside an app_trans_id: what follows "yymmdd_" (six digits, an
+ * underscore, then at least one byte). Another shape is kept whole, so that it is reported
+ * as missing at the switch with the provider's own text. */
+static const char *jsonl_ref_of(const char *app_trans_id)
+{
+    if (strlen(app_trans_id) > LDG_ZALOPAY_PREFIX_BYTES &&
+        strspn(app_trans_id, "0123456789") == LDG_ZALOPAY_PREFIX_BYTES - 1 &&
+        app_trans_id[LDG_ZALOPAY_PREFIX_BYTES - 1] == '_') {
+        return app_trans_id + LDG_ZALOPAY_PREFIX_BYTES;
+    }
+    return app_trans_id;
 }
 
 static enum gw_err jsonl_row(const json_t *o, long line_no, struct ldg_stmt_line *l,
@@ -54,6 +71,7 @@ static enum gw_err jsonl_row(const json_t *o, long line_no, struct ldg_stmt_line
                        "line %ld: app_trans_id, %s, amount and server_time are required", line_no,
                        l->payment ? "zp_trans_id" : "refund_id");
     }
+    ref = jsonl_ref_of(ref);
     ldg_ref_set(l, l->merchant_ref, ref, strlen(ref));
     ldg_ref_set(l, l->provider_txn_id, txn, strlen(txn));
     if (!ldg_amount_parse(amt, true, &l->amount_vnd) ||

@@ -94,6 +94,14 @@ static enum gw_err render_csv(const json_t *rep, struct gw_buf *b)
                             num(t, "count"), num(t, "gross_vnd"), num(t, "fees_vnd"),
                             num(t, "refunds_vnd"), num(t, "net_vnd"), num(t, "open_exceptions"));
     }
+    /* Payments paid twice are not the agencies' money: a row apart, after the totals (gross:
+     * paid a second time; refunds: the refund lines that returned them; net: the rest). */
+    const json_t *o = json_object_get(rep, "overpayments");
+    if (err == GW_OK && o != NULL) {
+        err = gw_buf_printf(b, "%s,%s,overpayments,\"\",\"\",%lld,%lld,0,%lld,%lld,0\n", day, tz,
+                            num(o, "count"), num(o, "amount_vnd"), num(o, "refund_lines_vnd"),
+                            num(o, "amount_vnd") - num(o, "refund_lines_vnd"));
+    }
     return err;
 }
 
@@ -258,6 +266,19 @@ static enum gw_err render_html(const json_t *rep, struct gw_buf *b)
     }
     if (err == GW_OK) {
         err = html_exceptions(rep, b);
+    }
+    const json_t *o = json_object_get(rep, "overpayments");
+    if (err == GW_OK && o != NULL) {
+        char amt[32];
+        char back[32];
+        char owed[32];
+        vnd(num(o, "amount_vnd"), amt);
+        vnd(num(o, "refund_lines_vnd"), back);
+        vnd(num(o, "owed_vnd"), owed);
+        err = gw_buf_printf(b,
+                            "<p class=\"k\">Overpayments / Thanh toán trùng: %lld, %s VND paid "
+                            "twice &middot; refund lines %s VND &middot; still owed %s VND</p>\n",
+                            num(o, "count"), amt, back, owed);
     }
     return err == GW_OK ? gw_buf_adds(b, "<p>feegate reconciliation report. Amounts in whole "
                                          "Vietnamese đồng.</p></body></html>\n")

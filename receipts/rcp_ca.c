@@ -1,6 +1,8 @@
-/* The demo CA (OpenSSL C API): a self-signed CA certificate and signing certificates it
- * issues (RSA 2048, SHA-256), written as PEM files; private keys are created mode 0600.
- * Production uses the agency's own certificate and key instead ([receipts] in feegate.ini). */
+/* The demo CA (OpenSSL C API): a self-signed CA certificate (RSA 2048) and signing
+ * certificates it issues (RSA 2048, or EC P-256 when asked; SHA-256), written as PEM files;
+ * private keys are created mode 0600.
+ * Production uses the agency's own certificate and key instead ([receipts] in feegate.ini).
+ * The same code makes `feegate demo`'s TLS CA and its server certificate for 127.0.0.1. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -66,8 +68,9 @@ static bool set_names(X509 *cert, X509 *issuer, const char *cn)
 }
 
 /* A certificate for key, issued by (issuer, issuer_key), or self-signed when issuer is NULL
- * (then it is a CA). */
-static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
+ * (then it is a CA). san (or NULL) makes it a TLS server's, for those names. */
+static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+                       const char *san)
 {
     X509 *cert = X509_new();
     bool ca = issuer == NULL;
@@ -80,6 +83,11 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
     if (ok && ca) {
         ok = add_ext(cert, iss, NID_basic_constraints, "critical,CA:TRUE") &&
              add_ext(cert, iss, NID_key_usage, "critical,keyCertSign,cRLSign");
+    } else if (ok && san != NULL) {
+        ok = add_ext(cert, iss, NID_basic_constraints, "critical,CA:FALSE") &&
+             add_ext(cert, iss, NID_key_usage, "critical,digitalSignature,keyEncipherment") &&
+             add_ext(cert, iss, NID_ext_key_usage, "serverAuth") &&
+             add_ext(cert, iss, NID_subject_alt_name, san);
     } else if (ok) {
         ok = add_ext(cert, iss, NID_basic_constraints, "critical,CA:FALSE") &&
              add_ext(cert, iss, NID_key_usage, "critical,digitalSignature,nonRepudiation");
@@ -124,14 +132,26 @@ static enum gw_err write_key(const char *path, EVP_PKEY *key, struct gw_errbuf *
     return GW_OK;
 }
 
-static enum gw_err issue(X509 *ca, EVP_PKEY *ca_key, const char *cn, const char *cert_path,
-                         const char *key_path, struct gw_errbuf *eb)
+/* What a certificate issued by the CA is for: its common name, files and (TLS) names. */
+struct leaf {
+    const char *cn;
+    const char *cert_path;
+    const char *key_path;
+    const char *san; /* NULL: a signer */
+    enum rcp_key_type key_type;
+};
+
+static enum gw_err issue(X509 *ca, EVP_PKEY *ca_key, const struct leaf *l, struct gw_errbuf *eb)
 {
-    EVP_PKEY *key = EVP_RSA_gen(2048);
+    bool ec = l->key_type == RCP_KEY_EC_P256;
+    EVP_PKEY *key = ec ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
     if (key == NULL) {
-        return gw_fail(eb, GW_ERR_INTERNAL, "could not generate an RSA key");
+        return gw_fail(eb, GW_ERR_INTERNAL, "could not generate an %s key",
+                       ec ? "EC P-256" : "RSA");
     }
-    X509 *cert = make_cert(cn, key, ca, ca_key);
+    const char *cert_path = l->cert_path;
+    const char *key_path = l->key_path;
+    X509 *cert = make_cert(l->cn, key, ca, ca_key, l->san);
     enum gw_err err = cert == NULL ? gw_fail(eb, GW_ERR_INTERNAL, "could not make the certificate")
                                    : write_key(key_path, key, eb);
     if (err == GW_OK) {
@@ -151,21 +171,37 @@ static enum gw_err dir_path(char *out, const char *dir, const char *file, struct
     return GW_OK;
 }
 
-enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
+/* A new CA: its common name, and the first certificate it issues (the files named
+ * leaf_name.pem and leaf_name.key; first's paths are not used). */
+struct ca_spec {
+    const char *ca_cn;
+    const char *leaf_name;
+    struct leaf first;
+};
+
+/* DIR with ca.pem and ca.key and the spec's first certificate. */
+static enum gw_err ca_init(const char *dir, const struct ca_spec *spec, struct gw_errbuf *eb)
 {
+    const char *ca_cn = spec->ca_cn;
+    const char *leaf_name = spec->leaf_name;
+    const struct leaf *first = &spec->first;
     char ca_pem[PATH_BYTES];
     char ca_key[PATH_BYTES];
     char s_pem[PATH_BYTES];
     char s_key[PATH_BYTES];
+    char pem_name[64];
+    char key_name[64];
+    (void)snprintf(pem_name, sizeof(pem_name), "%s.pem", leaf_name);
+    (void)snprintf(key_name, sizeof(key_name), "%s.key", leaf_name);
     enum gw_err err = dir_path(ca_pem, dir, "ca.pem", eb);
     if (err == GW_OK) {
         err = dir_path(ca_key, dir, "ca.key", eb);
     }
     if (err == GW_OK) {
-        err = dir_path(s_pem, dir, "signer.pem", eb);
+        err = dir_path(s_pem, dir, pem_name, eb);
     }
     if (err == GW_OK) {
-        err = dir_path(s_key, dir, "signer.key", eb);
+        err = dir_path(s_key, dir, key_name, eb);
     }
     if (err != GW_OK) {
         return err;
@@ -178,7 +214,7 @@ enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
         return gw_fail(eb, GW_ERR_CONFLICT, "\"%s\" exists: not overwriting a CA", ca_pem);
     }
     EVP_PKEY *key = EVP_RSA_gen(2048);
-    X509 *ca = key != NULL ? make_cert("feegate demo receipt CA", key, NULL, NULL) : NULL;
+    X509 *ca = key != NULL ? make_cert(ca_cn, key, NULL, NULL, NULL) : NULL;
     if (ca == NULL) {
         err = gw_fail(eb, GW_ERR_INTERNAL, "could not make the CA certificate");
     }
@@ -189,15 +225,33 @@ enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
         err = write_cert(ca_pem, ca, eb);
     }
     if (err == GW_OK) {
-        err = issue(ca, key, "feegate demo agency receipt signer", s_pem, s_key, eb);
+        const struct leaf l = { first->cn, s_pem, s_key, first->san, first->key_type };
+        err = issue(ca, key, &l, eb);
     }
     X509_free(ca);
     EVP_PKEY_free(key);
     return err;
 }
 
-enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
-                         const char *key_path, struct gw_errbuf *eb)
+enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb)
+{
+    const struct ca_spec spec = { .ca_cn = "feegate demo receipt CA",
+                                  .leaf_name = "signer",
+                                  .first = { .cn = "feegate demo agency receipt signer" } };
+    return ca_init(dir, &spec, eb);
+}
+
+enum gw_err rcp_ca_init_tls(const char *dir, struct gw_errbuf *eb)
+{
+    const struct ca_spec spec = {
+        .ca_cn = "feegate demo TLS CA",
+        .leaf_name = "server",
+        .first = { .cn = "127.0.0.1", .san = "IP:127.0.0.1,DNS:localhost" },
+    };
+    return ca_init(dir, &spec, eb);
+}
+
+static enum gw_err issue_under(const char *dir, const struct leaf *l, struct gw_errbuf *eb)
 {
     char ca_pem[PATH_BYTES];
     char ca_key[PATH_BYTES];
@@ -221,9 +275,24 @@ enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
     if (ca == NULL || key == NULL) {
         err = gw_fail(eb, GW_ERR_IO, "could not read the CA from \"%s\" (ca.pem, ca.key)", dir);
     } else {
-        err = issue(ca, key, cn, cert_path, key_path, eb);
+        err = issue(ca, key, l, eb);
     }
     X509_free(ca);
     EVP_PKEY_free(key);
     return err;
+}
+
+enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
+                         const char *key_path, struct gw_errbuf *eb)
+{
+    const struct leaf l = { .cn = cn, .cert_path = cert_path, .key_path = key_path };
+    return issue_under(dir, &l, eb);
+}
+
+enum gw_err rcp_ca_issue_cert(const char *dir, const struct rcp_ca_cert *c, struct gw_errbuf *eb)
+{
+    const struct leaf l = {
+        .cn = c->cn, .cert_path = c->cert_path, .key_path = c->key_path, .key_type = c->key_type
+    };
+    return issue_under(dir, &l, eb);
 }

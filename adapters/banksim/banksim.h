@@ -110,6 +110,8 @@ struct bs_options {
     int64_t callback_interval_ms; /* between two calls of one VNPAY/MoMo/ZaloPay callback */
     const char *statement_dir;    /* POST /_statements/close writes files here, or NULL */
     const char *faults_json;      /* initial faults, as POST /_faults takes them, or NULL */
+    const char *tls_cert;         /* PEM: serve only TLS with this certificate, or NULL */
+    const char *tls_key;          /* its key */
 };
 
 /* Per provider callback counters (GET /_stats). */
@@ -152,6 +154,7 @@ struct bs_sim {
     struct bs_stats stats;
     struct bs_pstats pstats[BS_PROV_N];
     struct bs_faults_state *faults;
+    struct ssl_ctx_st *tls; /* SSL_CTX of --tls-cert, or NULL */
 };
 
 /* A provider side: its routes and its line on GET /. */

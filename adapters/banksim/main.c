@@ -10,8 +10,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <openssl/ssl.h>
 
 #include "banksim.h"
 #include "gw_assert.h"
@@ -19,6 +22,7 @@
 #include "gw_limits.h"
 #include "gw_log.h"
 #include "gw_time.h"
+#include "gw_tls.h"
 
 #include "banned.h"
 
@@ -42,6 +46,7 @@ static void bs_usage(FILE *f)
                 "    [--zalopay-app-id N --zalopay-key1 K1 --zalopay-key2 K2]\n"
                 "    [--vnpay-fee-bp N] [--momo-fee-bp N] [--zalopay-fee-bp N]\n"
                 "    [--callback-interval-ms N] [--statement-dir DIR] [--faults JSON]\n"
+                "    [--tls-cert PEM --tls-key PEM]\n"
                 "Secrets may also come from FEEGATE_BANKSIM_SANDBOX_SECRET, VNPAY_TMN_CODE,\n"
                 "VNPAY_HASH_SECRET, MOMO_PARTNER_CODE, MOMO_ACCESS_KEY, MOMO_SECRET_KEY,\n"
                 "ZALOPAY_APP_ID, ZALOPAY_KEY1, ZALOPAY_KEY2. See README.md.\n",
@@ -106,6 +111,12 @@ static bool bs_provider_option(int c, const char *arg, struct bs_options *o)
         return bs_parse_int64(arg, 0, 10000, &o->fee_bp[BS_PROV_MOMO]);
     case 15:
         return bs_parse_int64(arg, 0, 10000, &o->fee_bp[BS_PROV_ZALOPAY]);
+    case 16:
+        slot = &o->tls_cert;
+        break;
+    case 17:
+        slot = &o->tls_key;
+        break;
     default:
         return false;
     }
@@ -201,6 +212,8 @@ static int bs_parse_args(int argc, char **argv, struct bs_options *o)
         { "vnpay-fee-bp", required_argument, NULL, 13 },
         { "momo-fee-bp", required_argument, NULL, 14 },
         { "zalopay-fee-bp", required_argument, NULL, 15 },
+        { "tls-cert", required_argument, NULL, 16 },
+        { "tls-key", required_argument, NULL, 17 },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -219,7 +232,7 @@ static int bs_parse_args(int argc, char **argv, struct bs_options *o)
         }
     }
     bs_options_env(o);
-    if (optind != argc || o->listen == NULL) {
+    if (optind != argc || o->listen == NULL || (o->tls_cert == NULL) != (o->tls_key == NULL)) {
         bs_usage(stderr);
         return -1;
     }
@@ -309,6 +322,24 @@ static enum gw_err bs_listen(struct bs_sim *sim, const char *listen, struct gw_e
     return GW_OK;
 }
 
+/* evhttp's bufferevent hook with --tls-cert: each connection accepts TLS (the context of
+ * common/gw_tls.c, as the gateway's listener). */
+static struct bufferevent *bs_tls_bev(struct event_base *base, void *arg)
+{
+    SSL *ssl = SSL_new(arg);
+    if (ssl == NULL) {
+        return NULL;
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 /* Sets the server's limits (no library default is trusted) and the shared routes. */
 static void bs_http_setup(struct bs_sim *sim)
 {
@@ -335,6 +366,13 @@ static enum gw_err bs_run(struct bs_sim *sim, size_t *started, struct gw_errbuf 
     enum gw_err err = GW_OK;
     if (sim->opts->faults_json != NULL) {
         err = bs_faults_set(sim, sim->opts->faults_json, strlen(sim->opts->faults_json), eb);
+    }
+    if (err == GW_OK && sim->opts->tls_cert != NULL) {
+        const struct gw_tls_files files = { sim->opts->tls_cert, sim->opts->tls_key };
+        err = gw_tls_server_ctx_new(&files, &sim->tls, eb);
+        if (err == GW_OK) {
+            evhttp_set_bevcb(sim->http, bs_tls_bev, sim->tls);
+        }
     }
     if (err == GW_OK) {
         err = bs_listen(sim, sim->opts->listen, eb);
@@ -399,6 +437,7 @@ int main(int argc, char **argv)
     bs_faults_free(&sim);
     bs_pool_free(&sim);
     evhttp_free(sim.http);
+    SSL_CTX_free(sim.tls);
     for (size_t i = 0; i < started; i++) {
         bs_providers[i]->stop();
     }

@@ -38,6 +38,12 @@ static const struct ldg_limit ldg_limits[] = {
     LDG_LIMIT(client_secret_bytes_max, "int", GW_CLIENT_SECRET_BYTES_MAX),
     LDG_LIMIT(code_bytes_max, "int", GW_CODE_BYTES_MAX),
     LDG_LIMIT(merchant_ref_bytes_max, "int", GW_MERCHANT_REF_BYTES_MAX),
+    LDG_LIMIT(staff_failures_max, "int", GW_STAFF_FAILURES_MAX),
+    LDG_LIMIT(staff_lockout_s, "int", GW_STAFF_LOCKOUT_S),
+    LDG_LIMIT(staff_session_idle_s, "int", GW_STAFF_SESSION_IDLE_S),
+    LDG_LIMIT(staff_session_s_max, "int", GW_STAFF_SESSION_S_MAX),
+    LDG_LIMIT(checkout_attempts_shown_max, "int", GW_CHECKOUT_ATTEMPTS_SHOWN_MAX),
+    LDG_LIMIT(lookup_code_chars, "int", GW_LOOKUP_CODE_CHARS),
 };
 
 _Static_assert(GW_EXPIRES_IN_S_MAX <= INT32_MAX, "an SQL int holds expires_in_s");

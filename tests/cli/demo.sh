@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The README's first payment, from a plain shell, as a newcomer runs it: `feegate demo` in a
 # fresh directory, then `feegate request POST /v1/payments var/example-payment.json`,
-# `feegate request GET /v1/payments/<id>` and `. var/demo.env && feegate ledger check`. Then
+# `feegate request GET /v1/payments/<id>` and `. var/demo.env && feegate ledger check`; the same
+# over HTTPS with the demo's CA (`curl --cacert "$FEEGATE_TLS_CA" "$FEEGATE_HTTPS_URL/healthz"`,
+# `FEEGATE_URL=$FEEGATE_HTTPS_URL feegate request GET ...`), and a client that does not know
+# that CA refused; the demo's clerk and approver from var/demo.env sign in (codes from
+# oathtool) and find yesterday's business day matched with exceptions waiting. Then
 # the demo database is given a schema version this binary does not know, and a second
 # `feegate demo` must say so, recreate it and serve again. Loopback only, free ports, bounded
 # in time; everything is stopped on any exit.
@@ -49,6 +53,7 @@ free_port() { # a random port nothing listens on (nothing but bash needed)
 
 start_demo() { # log
     FEEGATE_PORT=$GW_PORT BANKSIM_PORT=$SIM_PORT FEEGATE_DEMO_PG_PORT=$PG_PORT \
+        FEEGATE_HTTPS_PORT=$HTTPS_PORT \
         "$FEEGATE" demo >"$1" 2>&1 &
     DEMO_PID=$!
     for _ in $(seq 1 600); do
@@ -60,6 +65,7 @@ start_demo() { # log
 }
 
 GW_PORT=$(free_port)
+HTTPS_PORT=$(free_port)
 SIM_PORT=$(free_port)
 PG_PORT=$(free_port)
 cd "$WORK"
@@ -67,14 +73,68 @@ start_demo "$WORK/demo.log"
 [ -f var/demo.env ] || fail "var/demo.env was not written"
 [ -f var/example-payment.json ] || fail "var/example-payment.json was not written"
 
-created=$("$FEEGATE" request POST /v1/payments var/example-payment.json) || fail "request POST: $created"
+grep -q '"development_mode"' "$WORK/demo.log" || fail "the demo did not say it runs in development mode"
+created=$("$FEEGATE" request POST /v1/payments var/example-payment.json 2>"$WORK/request.err") ||
+    fail "request POST: $created $(cat "$WORK/request.err")"
 grep -q '"status" *: *"created"' <<<"$created" || fail "the payment is not created: $created"
 grep -q '"checkout_url"' <<<"$created" || fail "no checkout_url: $created"
 id=$(sed -n 's/.*"payment_id" *: *"\([^"]*\)".*/\1/p' <<<"$created" | head -n 1)
 [ -n "$id" ] || fail "no payment_id in: $created"
+# The POST made its own Idempotency-Key and said so; the same request again with that key (signed
+# anew a second later, as a retry is) answers the same payment and makes no other.
+key=$(sed -n 's/.*Idempotency-Key: \(cli-[0-9a-f]*\).*/\1/p' "$WORK/request.err" | head -n 1)
+[ -n "$key" ] || fail "request POST did not say its Idempotency-Key: $(cat "$WORK/request.err")"
+sleep 1
+again=$(IDEMPOTENCY_KEY=$key "$FEEGATE" request POST /v1/payments var/example-payment.json) ||
+    fail "request POST again with the key: $again"
+grep -q "\"payment_id\" *: *\"$id\"" <<<"$again" || fail "the retry made another payment: $again"
 got=$("$FEEGATE" request GET "/v1/payments/$id") || fail "request GET: $got"
 grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET answered another payment: $got"
 (. var/demo.env && "$FEEGATE" ledger check >"$WORK/check.log" 2>&1) || fail "ledger check failed"
+
+# HTTPS, from a plain shell: the demo's CA verifies the gateway; HSTS comes over TLS only.
+(
+    . var/demo.env
+    [ "$FEEGATE_HTTPS_URL" = "https://127.0.0.1:$HTTPS_PORT" ] || fail "FEEGATE_HTTPS_URL is $FEEGATE_HTTPS_URL"
+    [ -f "$FEEGATE_TLS_CA" ] || fail "FEEGATE_TLS_CA ($FEEGATE_TLS_CA) is not a file"
+    curl -fsS --max-time 10 --cacert "$FEEGATE_TLS_CA" "$FEEGATE_HTTPS_URL/healthz" >/dev/null ||
+        fail "curl --cacert \$FEEGATE_TLS_CA \$FEEGATE_HTTPS_URL/healthz failed"
+    curl -fsS --max-time 10 --cacert "$FEEGATE_TLS_CA" -D - -o /dev/null "$FEEGATE_HTTPS_URL/" |
+        grep -qi '^Strict-Transport-Security: max-age=31536000' || fail "no HSTS over HTTPS"
+    ! curl -fsS --max-time 10 -D - -o /dev/null "$FEEGATE_URL/" | grep -qi '^Strict-Transport-Security' ||
+        fail "HSTS over plain HTTP"
+    ! curl -fsS --max-time 10 -o /dev/null "$FEEGATE_HTTPS_URL/healthz" 2>/dev/null ||
+        fail "curl without the demo CA was not refused"
+    got=$(FEEGATE_URL=$FEEGATE_HTTPS_URL "$FEEGATE" request GET "/v1/payments/$id") ||
+        fail "request GET over HTTPS: $got"
+    grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET over HTTPS answered: $got"
+)
+
+# The demo's finance staff and yesterday's day (docs/console.md).
+(
+    . var/demo.env
+    for v in FEEGATE_CLERK_USER FEEGATE_CLERK_PASSWORD FEEGATE_CLERK_TOTP FEEGATE_APPROVER_USER \
+        FEEGATE_APPROVER_PASSWORD FEEGATE_APPROVER_TOTP; do
+        [ -n "${!v:-}" ] || fail "var/demo.env has no $v"
+    done
+    yesterday=$(psql -X -q -At "$FEEGATE_ADMIN_DSN" -c \
+        "SELECT (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 1")
+    session=$(FEEGATE_STAFF_PASSWORD=$FEEGATE_CLERK_PASSWORD \
+        FEEGATE_STAFF_TOTP=$(oathtool --totp -b "$FEEGATE_CLERK_TOTP") \
+        "$FEEGATE" staff sign-in "$FEEGATE_CLERK_USER") || fail "the demo clerk cannot sign in"
+    eval "$session"
+    "$FEEGATE" recon exceptions "$yesterday" >"$WORK/exceptions.json" ||
+        fail "recon exceptions as the demo clerk"
+    for c in missing_at_provider amount_mismatch missing_at_switch; do
+        [ "$(grep -o "\"category\": \"$c\"" "$WORK/exceptions.json" | wc -l)" = 4 ] ||
+            fail "yesterday has not 4 $c exceptions (one per provider)"
+    done
+    "$FEEGATE" staff sign-out
+    FEEGATE_STAFF_PASSWORD=$FEEGATE_APPROVER_PASSWORD \
+        FEEGATE_STAFF_TOTP=$(oathtool --totp -b "$FEEGATE_APPROVER_TOTP") \
+        "$FEEGATE" staff sign-in "$FEEGATE_APPROVER_USER" >/dev/null ||
+        fail "the demo approver cannot sign in"
+) || exit 1
 
 # A schema version this binary does not know (a migration it never embedded), written while
 # the demo's cluster runs; the next demo must notice it.
@@ -87,8 +147,9 @@ grep -q 'does not know; dropping it and creating it again' "$WORK/demo2.log" ||
     fail "the second demo did not say it recreates the database"
 grep -q 'database recreated at the current schema version' "$WORK/demo2.log" ||
     fail "the second demo did not say the database was recreated"
-created=$("$FEEGATE" request POST /v1/payments var/example-payment.json) || fail "request POST after recreate"
+created=$("$FEEGATE" request POST /v1/payments var/example-payment.json 2>/dev/null) ||
+    fail "request POST after recreate"
 grep -q '"status" *: *"created"' <<<"$created" || fail "no payment after recreate: $created"
 (. var/demo.env && "$FEEGATE" ledger check >"$WORK/check2.log" 2>&1) || fail "ledger check after recreate"
 stop_demo
-say "ok: first payment created and read, ledger check passed; unknown schema version recreated"
+say "ok: first payment created, retried with its key and read (over HTTP and HTTPS), ledger check passed; demo staff signed in, yesterday matched; unknown schema version recreated"

@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "gw_assert.h"
 #include "gw_limits.h"
+#include "gw_tls.h"
 #include "th.h"
 #include "th_int.h"
 #include "th_openapi.h"
@@ -25,8 +32,12 @@
 #define TH_REQ_BYTES_MAX   ((size_t)16 * 1024 * 1024)
 #define TH_CHUNKS_MAX      100000
 #define TH_PORTAL_HDRS_MAX 16
+/* Signatures th_portal_send made itself, remembered so as never to send one twice. */
+#define TH_SENT_SIGS_MAX   4096
 
 struct th_url {
+    bool tls; /* https:// */
+    char host[64];
     struct sockaddr_in sa;
     char host_port[80]; /* for the Host header */
     const char *target; /* path and query, into the url */
@@ -35,10 +46,11 @@ struct th_url {
 static enum gw_err th_url_parse(const char *url, struct th_url *u)
 {
     memset(u, 0, sizeof(*u));
-    if (strncmp(url, "http://", 7) != 0) {
+    u->tls = strncmp(url, "https://", 8) == 0;
+    if (strncmp(url, "http://", 7) != 0 && !u->tls) {
         return GW_ERR_INVALID;
     }
-    const char *host = url + 7;
+    const char *host = url + (u->tls ? 8 : 7);
     const char *colon = strchr(host, ':');
     const char *slash = strchr(host, '/');
     if (colon == NULL || (slash != NULL && slash < colon) || (size_t)(colon - host) >= 64) {
@@ -59,6 +71,7 @@ static enum gw_err th_url_parse(const char *url, struct th_url *u)
         return GW_ERR_INVALID;
     }
     (void)snprintf(u->host_port, sizeof(u->host_port), "%s:%ld", name, port);
+    (void)snprintf(u->host, sizeof(u->host), "%s", name);
     u->target = *end == '/' ? end : "/";
     return GW_OK;
 }
@@ -267,6 +280,90 @@ static void th_resp_init(struct th_resp *resp)
     gw_buf_init(&resp->raw, TH_RESP_BYTES_MAX);
 }
 
+/* ---- https ---- */
+
+static char th_tls_ca[512];   /* th_tls_use_ca */
+static char th_tls_name[256]; /* th_tls_expect_name */
+
+void th_tls_use_ca(const char *ca_file)
+{
+    (void)snprintf(th_tls_ca, sizeof(th_tls_ca), "%s", ca_file != NULL ? ca_file : "");
+}
+
+void th_tls_expect_name(const char *name)
+{
+    (void)snprintf(th_tls_name, sizeof(th_tls_name), "%s", name != NULL ? name : "");
+}
+
+/* Waits on ssl's socket for what its last call (which returned rc) asked for; false on
+ * another error or at the deadline. */
+static bool th_ssl_wait(int rc, SSL *ssl, int64_t deadline_ms)
+{
+    int e = SSL_get_error(ssl, rc);
+    short ev = (short)(e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0);
+    return ev != 0 && th_poll(SSL_get_fd(ssl), ev, deadline_ms) == 1;
+}
+
+static enum gw_err th_tls_io(SSL *ssl, const struct gw_buf *out, struct gw_buf *in,
+                             int64_t deadline_ms)
+{
+    int rc;
+    while ((rc = SSL_connect(ssl)) != 1) {
+        if (!th_ssl_wait(rc, ssl, deadline_ms)) {
+            return GW_ERR_UNAVAILABLE;
+        }
+    }
+    for (size_t off = 0; off < out->len;) {
+        size_t n = 0;
+        rc = SSL_write_ex(ssl, out->data + off, out->len - off, &n);
+        if (rc == 1) {
+            off += n;
+        } else if (!th_ssl_wait(rc, ssl, deadline_ms)) {
+            return GW_ERR_IO;
+        }
+    }
+    char chunk[16384];
+    for (;;) {
+        size_t n = 0;
+        rc = SSL_read_ex(ssl, chunk, sizeof(chunk), &n);
+        if (rc == 1) {
+            if (gw_buf_add(in, chunk, n) != GW_OK) {
+                return GW_ERR_LIMIT;
+            }
+        } else if (SSL_get_error(ssl, rc) == SSL_ERROR_ZERO_RETURN) {
+            return GW_OK;
+        } else if (!th_ssl_wait(rc, ssl, deadline_ms)) {
+            return GW_ERR_IO;
+        }
+    }
+}
+
+/* The request over TLS on fd, the peer verified against th_tls_ca and the URL's host. */
+static enum gw_err th_tls_exchange(int fd, const struct th_url *u, const struct gw_buf *out,
+                                   struct gw_buf *in, int64_t deadline_ms)
+{
+    SSL_CTX *ctx = NULL;
+    struct gw_errbuf eb = { .msg = "" };
+    if (th_tls_ca[0] == '\0' || gw_tls_client_ctx_new(th_tls_ca, &ctx, &eb) != GW_OK) {
+        (void)fprintf(stderr, "th: https needs th_tls_use_ca first (%s)\n", eb.msg);
+        return GW_ERR_INVALID;
+    }
+    /* OpenSSL writes with write(): a peer gone must be an error, not the end of the test. */
+    (void)signal(SIGPIPE, SIG_IGN);
+    /* A server may close without close_notify after Connection: close. */
+    (void)SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL *ssl = SSL_new(ctx);
+    enum gw_err err = GW_ERR_NOMEM;
+    if (ssl != NULL && SSL_set_fd(ssl, fd) == 1 &&
+        gw_tls_client_expect_host(ssl, th_tls_name[0] != '\0' ? th_tls_name : u->host)) {
+        err = th_tls_io(ssl, out, in, deadline_ms);
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return err;
+}
+
 /* Connects, sends the request and reads the whole response into resp->raw. */
 static enum gw_err th_exchange(const struct th_http_req *req, const struct th_url *u,
                                struct th_resp *resp, int64_t deadline_ms)
@@ -282,9 +379,13 @@ static enum gw_err th_exchange(const struct th_http_req *req, const struct th_ur
         err = GW_ERR_UNAVAILABLE;
         goto out_buf;
     }
-    err = th_send_all(fd, out.data, out.len, deadline_ms);
-    if (err == GW_OK) {
-        err = th_recv_all(fd, &resp->raw, deadline_ms);
+    if (u->tls) {
+        err = th_tls_exchange(fd, u, &out, &resp->raw, deadline_ms);
+    } else {
+        err = th_send_all(fd, out.data, out.len, deadline_ms);
+        if (err == GW_OK) {
+            err = th_recv_all(fd, &resp->raw, deadline_ms);
+        }
     }
     (void)close(fd);
 out_buf:
@@ -305,6 +406,8 @@ static const char *th_req_content_type(const struct th_http_req *req, char *out,
     return NULL;
 }
 
+static const char *const th_no_headers[] = { NULL };
+
 /* Every exchange with the API under /v1/ is checked against docs/openapi.json
  * (th_openapi.h; the other paths are skipped there). A violation ends the test program:
  * the document and the gateway disagree, whatever the test itself asserts. */
@@ -321,6 +424,7 @@ static void th_contract_check(const struct th_http_req *req, const char *target,
         .req_content_type = th_req_content_type(req, ct, sizeof(ct)),
         .req_body = req->body,
         .req_body_len = req->body_len,
+        .req_headers = req->headers != NULL ? req->headers : th_no_headers,
         .status = resp->status,
         .resp_content_type = resp->content_type,
         .resp_body = resp->body,
@@ -338,7 +442,7 @@ enum gw_err th_http_send(const struct th_http_req *req, struct th_resp *resp)
     th_resp_init(resp);
     struct th_url u;
     if (th_url_parse(req->url, &u) != GW_OK) {
-        (void)fprintf(stderr, "th: bad url %s (want http://IPV4:PORT/PATH)\n", req->url);
+        (void)fprintf(stderr, "th: bad url %s (want http[s]://IPV4:PORT/PATH)\n", req->url);
         return GW_ERR_INVALID;
     }
     int64_t deadline_ms = th_now_ms() + req->timeout_ms;
@@ -433,30 +537,88 @@ void th_portal_signature(const char *method, const char *path_and_query, const c
     (void)snprintf(out, TH_SIGNATURE_BYTES, "v1=%s", mac);
 }
 
+/* A portal signs every request anew, and the gateway accepts a signed request once
+ * (docs/api.md, "Replayed requests"); two requests with the same method, path and body in the
+ * same second would have the same signature. So when the test leaves the timestamp to the
+ * harness, a signature this program already sent is made again one second earlier (as a
+ * portal's retry a second later would be), and a test that means to replay a request sets
+ * timestamp or signature itself. */
+static struct {
+    pthread_mutex_t lock;
+    size_t next;
+    char sig[TH_SENT_SIGS_MAX][TH_SIGNATURE_BYTES];
+} th_sent = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static bool th_sent_before(const char *sig)
+{
+    for (size_t i = 0; i < TH_SENT_SIGS_MAX; i++) {
+        if (strcmp(th_sent.sig[i], sig) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+struct th_signed {
+    char ts[32];
+    char sig[TH_SIGNATURE_BYTES];
+};
+
+/* The timestamp and signature of req. */
+static void th_portal_sign(const struct th_portal_req *req, struct th_signed *out)
+{
+    long long t = req->timestamp != 0 ? req->timestamp : (long long)time(NULL);
+    (void)snprintf(out->ts, sizeof(out->ts), "%lld", t);
+    th_portal_signature(req->method, req->path, out->ts, req->body, out->sig);
+    if (req->timestamp != 0 || req->signature != NULL) {
+        return;
+    }
+    GW_ASSERT(pthread_mutex_lock(&th_sent.lock) == 0);
+    for (int back = 1; th_sent_before(out->sig) && back < GW_AUTH_CLOCK_SKEW_S / 2; back++) {
+        (void)snprintf(out->ts, sizeof(out->ts), "%lld", t - back);
+        th_portal_signature(req->method, req->path, out->ts, req->body, out->sig);
+    }
+    (void)snprintf(th_sent.sig[th_sent.next], TH_SIGNATURE_BYTES, "%s", out->sig);
+    th_sent.next = (th_sent.next + 1) % TH_SENT_SIGS_MAX;
+    GW_ASSERT(pthread_mutex_unlock(&th_sent.lock) == 0);
+}
+
+/* A new Idempotency-Key for an operation that needs one (create, cancel, refund) when the
+ * test gave none; NULL for every other request. */
+static const char *th_auto_idem_key(const struct th_portal_req *req, char out[64])
+{
+    static atomic_uint seq;
+    if (strcmp(req->method, "POST") != 0 || strncmp(req->path, "/v1/payments", 12) != 0) {
+        return NULL;
+    }
+    (void)snprintf(out, 64, "th-%d-%lld-%u", (int)getpid(), (long long)time(NULL),
+                   atomic_fetch_add(&seq, 1));
+    return out;
+}
+
 /* The headers of a portal request into store (one line each) and hdrs (NULL-terminated). */
 static void th_portal_headers(const struct th_portal_req *req, char store[][512],
                               const char *hdrs[])
 {
-    char ts[32];
-    long long t = req->timestamp != 0 ? req->timestamp : (long long)time(NULL);
-    (void)snprintf(ts, sizeof(ts), "%lld", t);
-    char sig[TH_SIGNATURE_BYTES];
-    th_portal_signature(req->method, req->path, ts, req->body, sig);
+    struct th_signed signed_as;
+    th_portal_sign(req, &signed_as);
+    char auto_key[64];
+    const char *idem_key = req->idem_key != NULL ? req->idem_key : th_auto_idem_key(req, auto_key);
     const char *client = req->client_id != NULL ? req->client_id : th_portal_current.client_id;
-    const char *signature = req->signature != NULL ? req->signature : sig;
+    const char *signature = req->signature != NULL ? req->signature : signed_as.sig;
     size_t n = 0;
     if (client[0] != '\0') {
         (void)snprintf(store[n++], 512, "X-Feegate-Client: %s", client);
     }
-    (void)snprintf(store[n++], 512, "X-Feegate-Timestamp: %s", ts);
+    (void)snprintf(store[n++], 512, "X-Feegate-Timestamp: %s", signed_as.ts);
     if (signature[0] != '\0') {
         (void)snprintf(store[n++], 512, "X-Feegate-Signature: %s", signature);
     }
     if (req->body != NULL) {
         (void)snprintf(store[n++], 512, "Content-Type: application/json");
     }
-    if (req->idem_key != NULL) {
-        (void)snprintf(store[n++], 512, "Idempotency-Key: %s", req->idem_key);
+    if (idem_key != NULL && idem_key[0] != '\0') {
+        (void)snprintf(store[n++], 512, "Idempotency-Key: %s", idem_key);
     }
     size_t h = 0;
     for (size_t i = 0; i < n; i++) {

@@ -198,15 +198,18 @@ static void test_creates_after_delete(void **state)
 static void test_day_close_checks(void **state)
 {
     (void)state;
-    lit_exec(su, "INSERT INTO staff (id, secret, role) VALUES ('appr9', repeat('s', 20), "
-                 "'approver'); "
+    /* An approver with a session, made by hand: its token is 64 times 'a'. */
+    lit_exec(su, "INSERT INTO staff (id, role, password_hash, totp_secret) VALUES ('appr9', "
+                 "'approver', '$argon2id$unused', '\\x000102030405060708090a0b0c0d0e0f'); "
+                 "INSERT INTO staff_sessions (token_sha256, staff_id, expires_at) VALUES "
+                 "(sha256(convert_to(repeat('a', 64), 'UTF8')), 'appr9', now() + interval '1 h'); "
                  "INSERT INTO recon_runs (business_day, finished_at) "
                  "VALUES (recon_today() - 5, now())");
     lit_exec(su, "SET session_replication_role = replica; "
                  "INSERT INTO payment_events (payment_id, seq, event, to_status) "
                  "VALUES ('pay_missing', 1, 'create', 'created'); "
                  "SET session_replication_role = origin");
-    PGresult *r = PQexec(su, "SELECT day_close(recon_today() - 5, 'appr9', false)");
+    PGresult *r = PQexec(su, "SELECT day_close(recon_today() - 5, repeat('a', 64), false)");
     assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
     assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "FG409");
     assert_string_equal(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), "ledger_check_failed");
@@ -219,7 +222,7 @@ static void test_day_close_checks(void **state)
     lit_exec(su, "SET session_replication_role = replica; "
                  "DELETE FROM payment_events WHERE payment_id = 'pay_missing'; "
                  "SET session_replication_role = origin");
-    lit_exec(su, "SELECT day_close(recon_today() - 5, 'appr9', false)");
+    lit_exec(su, "SELECT day_close(recon_today() - 5, repeat('a', 64), false)");
     assert_int_equal(lit_int(su, "SELECT count(*) FROM business_days "
                                  "WHERE day = recon_today() - 5 AND status = 'closed'"),
                      1);

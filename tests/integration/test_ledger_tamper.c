@@ -340,7 +340,7 @@ static void test_references(void **state)
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
     PQfinish(plain);
-    assert_int_equal(lit_int(su, "SELECT count(*) FROM accounts WHERE code LIKE '%:opchan'"), 5);
+    assert_int_equal(lit_int(su, "SELECT count(*) FROM accounts WHERE code LIKE '%:opchan'"), 6);
     /* Updates that keep the key pass: the triggers look at the key only. */
     lit_exec(su, "UPDATE channels SET name = name WHERE code = 'sandbox'");
     assert_int_equal(check_violations("rows_reference_payments"), 0);
@@ -501,9 +501,11 @@ static void test_row_rules(void **state)
         "'a')",
         "INSERT INTO journals (kind, business_day) VALUES ('reversal', current_date)",
         "INSERT INTO receipts (id, template, series, agency_code, number, amount_vnd, payer, "
-        "items) VALUES ('r', 't', 's', 'a', 0, 1, '{}', '[]')",
+        "items, lookup_code) VALUES ('r', 't', 's', 'a', 0, 1, '{}', '[]', '0000000000AB')",
         "INSERT INTO receipts (id, template, series, agency_code, number, amount_vnd, payer, "
-        "items) VALUES ('r', 't', 's', 'a', 1, 0, '{}', '[]')",
+        "items, lookup_code) VALUES ('r', 't', 's', 'a', 1, 0, '{}', '[]', '0000000000AB')",
+        "INSERT INTO receipts (id, template, series, agency_code, number, amount_vnd, payer, "
+        "items, lookup_code) VALUES ('r', 't', 's', 'a', 1, 1, '{}', '[]', '0000000000AI')",
         "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "
         "VALUES ('r', 'pdf', 'b', repeat('0', 64))",
         "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "

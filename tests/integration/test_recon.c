@@ -29,10 +29,9 @@
 #ifndef RECON_PAYMENTS
 #define RECON_PAYMENTS 50000
 #endif
-#define ORDERINGS    10
-#define OUT_BYTES    ((size_t)1024 * 1024)
-#define CLERK_SECRET "clerk1-secret-4b8e2f0a9c"
-#define AUD_SECRET   "aud1-secret-7d1c3e5b2a"
+#define ORDERINGS 10
+#define OUT_BYTES ((size_t)1024 * 1024)
+#define N_STAFF   4
 
 static struct th_db db;
 static char day[16], next_day[16], dir[64];
@@ -43,6 +42,10 @@ static int n_lines;
 static char **expected;
 static int n_expected;
 static long long want[6]; /* per category, in the order of cats[] */
+/* clerk1, appr1, appr2, aud1: added with `feegate staff add`, each signed in once. */
+static struct th_staff staff[N_STAFF];
+static const char *const staff_ids[N_STAFF] = { "clerk1", "appr1", "appr2", "aud1" };
+static const char *const staff_roles[N_STAFF] = { "clerk", "approver", "approver", "auditor" };
 
 static const char *const cats[] = { "amount_mismatch",   "duplicate_line", "missing_at_provider",
                                     "missing_at_switch", "out_of_day",     "status_mismatch" };
@@ -79,12 +82,31 @@ static const char gen_fn[] =
 
 /* ---- helpers ---- */
 
-static int run_cli(const char *args)
+static const char *token_of(const char *id)
 {
+    for (int i = 0; i < N_STAFF; i++) {
+        if (strcmp(staff[i].id, id) == 0) {
+            return staff[i].token;
+        }
+    }
+    fail_msg("no staff member %s", id);
+    return NULL;
+}
+
+/* Runs "ENV feegate ARGS" (line: the environment assignments, then the arguments after
+ * FEEGATE_BIN's place, marked by "--") as the application role; stdout and stderr into out. */
+static int run_cli_env(const char *line)
+{
+    const char *sep = strstr(line, "-- ");
+    assert_non_null(sep);
+    const char *args = sep + 3;
+    int env_len = (int)(sep - line);
     char *cmd = malloc(4096);
     assert_non_null(cmd);
-    (void)snprintf(cmd, 4096, "cd %s && FEEGATE_DSN='%s' FEEGATE_ADMIN_DSN= %s %s >%s/out 2>&1",
-                   dir, db.pg.app_dsn, FEEGATE_BIN, args, dir);
+    (void)snprintf(cmd, 4096,
+                   "cd %s && FEEGATE_DSN='%s' FEEGATE_ADMIN_DSN= FEEGATE_STAFF_PASSWORD= "
+                   "FEEGATE_STAFF_TOTP= %.*s %s %s </dev/null >%s/out 2>&1",
+                   dir, db.pg.app_dsn, env_len, line, FEEGATE_BIN, args, dir);
     int rc = system(cmd);
     free(cmd);
     char path[128];
@@ -95,6 +117,28 @@ static int run_cli(const char *args)
     out[n] = '\0';
     (void)fclose(f);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Runs `feegate ARGS` in a staff member's session: "--staff NAME" in args is taken out and
+ * becomes FEEGATE_SESSION (the member signed in once, in setup); without it, no session. */
+static int run_cli(const char *args)
+{
+    char a[1024];
+    char env[160] = "FEEGATE_SESSION=";
+    (void)snprintf(a, sizeof(a), "%s", args);
+    char *st = strstr(a, "--staff ");
+    if (st != NULL) {
+        char name[65];
+        size_t n = strcspn(st + 8, " ");
+        assert_true(n < sizeof(name));
+        memcpy(name, st + 8, n);
+        name[n] = '\0';
+        (void)snprintf(env, sizeof(env), "FEEGATE_SESSION=%s", token_of(name));
+        memmove(st, st + 8 + n, strlen(st + 8 + n) + 1);
+    }
+    char line[1280];
+    (void)snprintf(line, sizeof(line), "%s -- %s", env, a);
+    return run_cli_env(line);
 }
 
 static long long sql_int(const char *fmt, ...) GW_PRINTF(1, 2);
@@ -219,7 +263,7 @@ static int cmp_str(const void *a, const void *b)
 static void import_file(const char *path, struct ldg_import_result *res)
 {
     struct ldg_import_req req = {
-        .path = path, .provider = "sandbox", .day = day, .staff = "clerk1"
+        .path = path, .provider = "sandbox", .day = day, .staff = token_of("clerk1")
     };
     req.opts.currency = "VND";
     struct gw_errbuf eb = { .msg = "" };
@@ -430,11 +474,20 @@ static void test_resolution(void **state)
     (void)snprintf(args, sizeof(args),
                    "recon resolve %lld correct --staff clerk1 --account nosuch:account", am);
     refused(args, "unknown_account");
+    /* A correction with money is asked by one and posted by another (maker and checker). */
     (void)snprintf(args, sizeof(args),
                    "recon resolve %lld correct --staff clerk1 --account fees:sandbox", am);
     assert_int_equal(run_cli(args), 0);
+    assert_non_null(strstr(out, "pending_approval"));
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.journals WHERE kind = "
-                             "'recon_correction' AND maker = 'clerk1'"),
+                             "'recon_correction'"),
+                     0);
+    (void)snprintf(args, sizeof(args), "recon approve %lld --staff clerk1", am);
+    refused(args, "needs approver");
+    (void)snprintf(args, sizeof(args), "recon approve %lld --staff appr1", am);
+    assert_int_equal(run_cli(args), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.journals WHERE kind = "
+                             "'recon_correction' AND maker = 'clerk1' AND checker = 'appr1'"),
                      1);
 
     long long ms = exception_of("missing_at_switch", 0);
@@ -455,6 +508,111 @@ static void test_resolution(void **state)
     assert_non_null(strstr(out, "\"state\": \"resolved\""));
     (void)snprintf(args, sizeof(args), "recon resolve %lld bribe --staff clerk1", od + 1);
     refused(args, "invalid_action");
+}
+
+/* A statement as the application role (the gateway's login): the SQLSTATE it failed with,
+ * "" when it succeeded (a static buffer). */
+static const char *app_state(const char *sql)
+{
+    static char state[6];
+    PGconn *c = PQconnectdb(db.pg.app_dsn);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    const char *got = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    (void)snprintf(state, sizeof(state), "%s", got != NULL ? got : "");
+    if (got == NULL) {
+        print_error("%s: succeeded\n", sql);
+    }
+    PQclear(r);
+    PQfinish(c);
+    return state;
+}
+
+/* The controls of docs/console.md#controls, each tried around: nothing changes. */
+static void test_controls(void **state)
+{
+    (void)state;
+    char sql[512];
+    char args[512];
+    char a[512];
+    char b[512];
+    char line[600];
+    long long id = exception_of("amount_mismatch", 0);
+    fingerprint(a, sizeof(a));
+    /* 1. A clerk alone cannot post a correction: to a write-off or suspense account it is
+     * refused outright, to any other account it waits for a checker (test_resolution). */
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT feegate.recon_resolve(%lld, 'correct', '%s', 'x', 'writeoff:sandbox')",
+                   id, token_of("clerk1"));
+    assert_string_equal(app_state(sql), "FG422");
+    (void)snprintf(args, sizeof(args),
+                   "recon resolve %lld correct --staff clerk1 --account writeoff:sandbox", id);
+    refused(args, "account_not_allowed");
+    (void)snprintf(args, sizeof(args),
+                   "recon resolve %lld correct --staff appr1 --account suspense:sandbox", id);
+    refused(args, "account_not_allowed");
+    /* An auditor reads in its session. */
+    (void)snprintf(args, sizeof(args), "recon exceptions %s --staff aud1", day);
+    assert_int_equal(run_cli(args), 0);
+    assert_non_null(strstr(out, "\"exceptions\""));
+    /* Without any session the application role acts as no one. */
+    (void)snprintf(line, sizeof(line), "-- recon resolve %lld write_off", id);
+    assert_int_not_equal(run_cli_env(line), 0);
+    assert_non_null(strstr(out, "not_signed_in"));
+    /* 3. The application role naming an approver: a staff id is no session. */
+    (void)snprintf(sql, sizeof(sql), "SELECT feegate.recon_approve(%lld, 'appr2')", id);
+    assert_string_equal(app_state(sql), "FG401");
+    (void)snprintf(sql, sizeof(sql), "SELECT feegate.day_close('%s', 'appr2', true)", day);
+    assert_string_equal(app_state(sql), "FG401");
+    (void)snprintf(sql, sizeof(sql), "SELECT feegate.recon_approve(%lld, '%s')", id,
+                   token_of("clerk1"));
+    assert_string_equal(app_state(sql), "FG403");
+    /* Nor can it read the staff, the sessions, or write the audit log. */
+    assert_string_equal(app_state("SELECT password_hash FROM feegate.staff"), "42501");
+    assert_string_equal(app_state("SELECT token_sha256 FROM feegate.staff_sessions"), "42501");
+    fingerprint(b, sizeof(b));
+    assert_string_equal(a, b);
+}
+
+/* The controls of the command line, and the audit log. */
+static void test_controls_cli(void **state)
+{
+    (void)state;
+    char args[512];
+    long long id = exception_of("amount_mismatch", 0);
+    /* 2. --staff on the command line without a password and a code, or with a wrong one. */
+    (void)snprintf(args, sizeof(args), "recon resolve %lld write_off --staff clerk1", id);
+    char line[768];
+    (void)snprintf(line, sizeof(line), "-- %s", args);
+    assert_int_not_equal(run_cli_env(line), 0);
+    assert_non_null(strstr(out, "needs a password and a one-time code"));
+    char code[7];
+    assert_int_equal(th_staff_code(&staff[0], 1, code), GW_OK);
+    (void)snprintf(line, sizeof(line),
+                   "FEEGATE_STAFF_PASSWORD='not the password 1' FEEGATE_STAFF_TOTP=%s -- %s", code,
+                   args);
+    assert_int_not_equal(run_cli_env(line), 0);
+    assert_non_null(strstr(out, "sign-in of clerk1 refused"));
+    /* 4. The audit log: written by the functions, with who, from where, before and after;
+     * the application role cannot change it, and the owner's change is refused by its
+     * trigger. */
+    assert_true(sql_int("SELECT count(*) FROM feegate.audit_log WHERE staff_id = 'appr1' AND "
+                        "action = 'recon_approve:correct' AND before ->> 'state' = 'open' AND "
+                        "after ->> 'state' = 'resolved' AND from_addr LIKE 'cli:%%' AND "
+                        "session_id IS NOT NULL") == 1);
+    assert_true(sql_int("SELECT count(*) FROM feegate.audit_log WHERE action = 'sign_in'") >=
+                N_STAFF);
+    long long n = sql_int("SELECT count(*) FROM feegate.audit_log");
+    assert_string_equal(app_state("UPDATE feegate.audit_log SET staff_id = 'appr2'"), "42501");
+    assert_string_equal(app_state("DELETE FROM feegate.audit_log"), "42501");
+    assert_string_equal(app_state("TRUNCATE feegate.audit_log"), "42501");
+    assert_string_equal(app_state("INSERT INTO feegate.audit_log (action) VALUES ('forged')"),
+                        "42501");
+    assert_int_not_equal(th_sql_exec(&db, "UPDATE feegate.audit_log SET staff_id = 'appr2'"),
+                         GW_OK);
+    assert_int_not_equal(th_sql_exec(&db, "DELETE FROM feegate.audit_log"), GW_OK);
+    assert_int_not_equal(th_sql_exec(&db, "TRUNCATE feegate.audit_log"), GW_OK);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.audit_log"), n);
 }
 
 static void test_bad_input(void **state)
@@ -485,7 +643,7 @@ static void test_bad_input(void **state)
                    "--provider sandbox --date %s --format camt053",
                    FEEGATE_SOURCE_DIR, day);
     refused(args, "currency EUR refused");
-    refused("recon run 2099-01-01", "invalid_day");
+    refused("recon run 2099-01-01 --staff clerk1", "invalid_day");
     refused("recon run yesterday", "not a date");
     refused("recon exceptions 2026-13-01", "not a date");
 }
@@ -530,7 +688,7 @@ static void test_close_day(void **state)
 
     (void)snprintf(args, sizeof(args), "day close %s --staff appr2 --carry-forward", day);
     refused(args, "day_closed");
-    (void)snprintf(args, sizeof(args), "recon run %s", day);
+    (void)snprintf(args, sizeof(args), "recon run %s --staff clerk1", day);
     refused(args, "day_closed");
     (void)snprintf(args, sizeof(args),
                    "statement import %s/statement-3.csv --provider sandbox "
@@ -549,25 +707,128 @@ static void test_close_day(void **state)
     assert_int_equal(th_ledger_check(&db), 0);
 }
 
+/* ZaloPay's statement names each payment by its app_trans_id, "yymmdd_" + the switch's
+ * reference (docs/providers.md#zalopay-create). Four ZaloPay payments paid two days ago, the
+ * statement in ZaloPay's JSON lines with one amount changed: the matching finds that one
+ * difference and nothing else (not a false pair of missing at the switch and at the provider
+ * for every payment). */
+static void test_zalopay_day(void **state)
+{
+    (void)state;
+    char day2[16];
+    char sql[1600];
+    char path[128];
+    char args[320];
+    assert_int_equal(th_sql_text(&db,
+                                 "SELECT ((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 2)::text",
+                                 day2, sizeof(day2)),
+                     GW_OK);
+    (void)snprintf(
+        sql, sizeof(sql),
+        "DO $$ DECLARE v_pay text; v_ref text; BEGIN FOR i IN 1..4 LOOP "
+        "SELECT (body::jsonb) ->> 'payment_id' INTO v_pay FROM "
+        "feegate.api_create_payment('" TH_CLIENT_A_ID
+        "', NULL, NULL, jsonb_build_object('order_ref', 'ZLP-' || i, 'agency_code', 'STP-HN', "
+        "'amount_vnd', 200000, 'items', jsonb_build_array(jsonb_build_object('fee_code', "
+        "'LLTP', 'amount_vnd', 200000))), 'http://127.0.0.1:9'); "
+        "v_ref := feegate.checkout_begin(v_pay, 'zalopay', 'http://127.0.0.1:9') ->> "
+        "'merchant_ref'; "
+        "PERFORM feegate.apply_provider_result('zalopay', v_ref, 'succeeded', 200000, "
+        "'2106' || i, feegate.recon_day_start('%s') + i * interval '1 hour', 'gen', ''); "
+        "END LOOP; END $$",
+        day2);
+    assert_int_equal(th_sql_exec(&db, sql), GW_OK);
+    /* The statement as ZaloPay writes it; the fourth payment's amount differs. */
+    (void)snprintf(
+        sql, sizeof(sql),
+        "SELECT string_agg(json_build_object('type', 'payment', 'app_id', 2553, "
+        "'app_trans_id', to_char(a.created_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYMMDD') || '_' "
+        "|| a.merchant_ref, 'zp_trans_id', p.provider_txn_id::bigint, 'amount', p.amount_vnd + "
+        "CASE WHEN p.order_ref = 'ZLP-4' THEN 1000 ELSE 0 END, 'fee_amount', 2000, "
+        "'server_time', (extract(epoch FROM p.paid_at) * 1000)::bigint, 'status', 1)::text, "
+        "E'\\n' ORDER BY p.order_ref) || E'\\n' FROM feegate.payments p "
+        "JOIN feegate.payment_attempts a ON a.payment_id = p.id WHERE p.channel = 'zalopay'");
+    char *jsonl = calloc(1, 8192);
+    assert_non_null(jsonl);
+    assert_int_equal(th_sql_text(&db, sql, jsonl, 8192), GW_OK);
+    assert_non_null(strstr(jsonl, "_FG"));
+    (void)snprintf(path, sizeof(path), "%s/zalopay-%s.jsonl", dir, day2);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    (void)fputs(jsonl, f);
+    assert_int_equal(fclose(f), 0);
+    free(jsonl);
+    (void)snprintf(args, sizeof(args),
+                   "statement import %s --provider zalopay --format zalopay --date %s "
+                   "--staff clerk1",
+                   path, day2);
+    assert_int_equal(run_cli(args), 0);
+    (void)snprintf(args, sizeof(args), "recon run %s --staff clerk1", day2);
+    assert_int_equal(run_cli(args), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "switch_payments")), 4);
+    assert_int_equal(json_integer_value(json_object_get(j, "differences")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "by_category"), "amount_mismatch")),
+        1);
+    json_decref(j);
+    assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_exceptions e JOIN "
+                             "feegate.payments p ON p.id = e.payment_id WHERE e.business_day = "
+                             "'%s' AND e.category = 'amount_mismatch' AND p.order_ref = 'ZLP-4' "
+                             "AND e.diff_vnd = 1000",
+                             day2),
+                     1);
+}
+
+static char fin_url[128];
+static char fin_token[80];
+
+static void fin_use(const char *id)
+{
+    (void)snprintf(fin_token, sizeof(fin_token), "%s", token_of(id));
+}
+
+struct fin_req {
+    const char *method;
+    const char *path;
+    const char *body; /* or NULL */
+};
+
+/* A finance API request to fin_url with the session token (none when fin_token is empty). */
+static enum gw_err fin_send(const struct fin_req *q, struct th_resp *r)
+{
+    const char *method = q->method;
+    const char *body = q->body;
+    char url[320];
+    char auth[128];
+    (void)snprintf(url, sizeof(url), "%s%s", fin_url, q->path);
+    (void)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", fin_token);
+    const char *h[] = { auth, "Content-Type: application/json", NULL };
+    return th_http(method, url, fin_token[0] != '\0' ? h : h + 1, body,
+                   body != NULL ? strlen(body) : 0, r);
+}
+
 static void test_finance_api(void **state)
 {
     (void)state;
     struct th_gateway gw = { 0 };
     assert_int_equal(th_gateway_start(&gw, &db, NULL), GW_OK);
+    (void)snprintf(fin_url, sizeof(fin_url), "%s", gw.url);
     struct th_resp r;
     char path[160];
-    th_portal_use(gw.url, "aud1", AUD_SECRET);
-    assert_int_equal(th_portal("GET", "/v1/finance/days", NULL, NULL, &r), GW_OK);
+    fin_use("aud1");
+    assert_int_equal(fin_send(&(struct fin_req){ "GET", "/v1/finance/days", NULL }, &r), GW_OK);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, day));
     th_resp_release(&r);
     (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/exceptions", day);
-    assert_int_equal(th_portal("GET", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(fin_send(&(struct fin_req){ "GET", path, NULL }, &r), GW_OK);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "carried_forward"));
     th_resp_release(&r);
     (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/report?format=html", day);
-    assert_int_equal(th_portal("GET", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(fin_send(&(struct fin_req){ "GET", path, NULL }, &r), GW_OK);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.content_type, "text/html"));
     assert_non_null(strstr(r.body, "<svg"));
@@ -575,21 +836,28 @@ static void test_finance_api(void **state)
     long long id = sql_int("SELECT min(id) FROM feegate.recon_exceptions WHERE state = "
                            "'carried_forward'");
     (void)snprintf(path, sizeof(path), "/v1/finance/exceptions/%lld/resolve", id);
-    assert_int_equal(th_portal("POST", path, "{\"action\":\"query\"}", NULL, &r), GW_OK);
+    assert_int_equal(fin_send(&(struct fin_req){ "POST", path, "{\"action\":\"query\"}" }, &r),
+                     GW_OK);
     assert_int_equal(r.status, 403);
     th_resp_release(&r);
-    th_portal_use(gw.url, "clerk1", CLERK_SECRET);
-    assert_int_equal(th_portal("POST", path, "{\"action\":\"query\"}", NULL, &r), GW_OK);
+    fin_use("clerk1");
+    assert_int_equal(fin_send(&(struct fin_req){ "POST", path, "{\"action\":\"query\"}" }, &r),
+                     GW_OK);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "requested"));
     th_resp_release(&r);
     (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/close", day);
-    assert_int_equal(th_portal("POST", path, "{}", NULL, &r), GW_OK);
+    assert_int_equal(fin_send(&(struct fin_req){ "POST", path, "{}" }, &r), GW_OK);
     assert_int_equal(r.status, 403); /* a clerk does not close days */
     th_resp_release(&r);
-    /* A wrong secret, and a portal client: not finance staff. */
-    th_portal_use(gw.url, "clerk1", "not-the-secret-of-clerk1");
-    assert_int_equal(th_portal("GET", "/v1/finance/days", NULL, NULL, &r), GW_OK);
+    /* A token that is no session, no token, and a portal client's signature: 401. */
+    (void)snprintf(fin_token, sizeof(fin_token), "%064d", 7);
+    assert_int_equal(fin_send(&(struct fin_req){ "GET", "/v1/finance/days", NULL }, &r), GW_OK);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "not_signed_in"));
+    th_resp_release(&r);
+    fin_token[0] = '\0';
+    assert_int_equal(fin_send(&(struct fin_req){ "GET", "/v1/finance/days", NULL }, &r), GW_OK);
     assert_int_equal(r.status, 401);
     th_resp_release(&r);
     th_portal_use(gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
@@ -614,12 +882,12 @@ static int setup(void **state)
     if (th_sql_exec(&db, "SET search_path = feegate, public") != GW_OK) {
         return -1;
     }
-    if (th_sql_exec(&db, "INSERT INTO feegate.staff (id, role, secret) VALUES "
-                         "('clerk1', 'clerk', '" CLERK_SECRET "'), "
-                         "('appr1', 'approver', 'appr1-secret-0e9d8c7b6a'), "
-                         "('appr2', 'approver', 'appr2-secret-5f4e3d2c1b'), "
-                         "('aud1', 'auditor', '" AUD_SECRET "')") != GW_OK) {
-        return -1;
+    for (int i = 0; i < N_STAFF; i++) {
+        (void)snprintf(staff[i].id, sizeof(staff[i].id), "%s", staff_ids[i]);
+        (void)snprintf(staff[i].role, sizeof(staff[i].role), "%s", staff_roles[i]);
+        if (th_staff_add(&db, &staff[i]) != GW_OK || th_staff_sign_in(&db, &staff[i], 0) != GW_OK) {
+            return -1;
+        }
     }
     if (th_sql_text(&db, "SELECT ((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 1)::text", day,
                     sizeof(day)) != GW_OK ||
@@ -647,8 +915,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generated_day), cmocka_unit_test(test_resolution),
+        cmocka_unit_test(test_controls),      cmocka_unit_test(test_controls_cli),
         cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_close_day),
-        cmocka_unit_test(test_finance_api),
+        cmocka_unit_test(test_zalopay_day),   cmocka_unit_test(test_finance_api),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,8 +18,10 @@
 
 #include "it.h"
 
-#define CLERK_SECRET "clerk1-secret-4b8e2f0a9c"
-#define AUD_SECRET   "aud1-secret-7d1c3e5b2a"
+/* `feegate staff add`, signed in once each */
+static struct th_staff clerk = { .id = "clerk1", .role = "clerk" };
+static struct th_staff aud = { .id = "aud1", .role = "auditor" };
+static const char *token; /* the session the finance requests carry */
 
 static char today[16];
 static char dir[64];
@@ -53,8 +55,9 @@ static void sql_exec(const char *fmt, ...)
 static int run_cli(const char *args)
 {
     char cmd[2048];
-    (void)snprintf(cmd, sizeof(cmd), "FEEGATE_DSN='%s' FEEGATE_ADMIN_DSN= %s %s >%s/out 2>&1",
-                   it.db.pg.app_dsn, FEEGATE_BIN, args, dir);
+    (void)snprintf(cmd, sizeof(cmd),
+                   "FEEGATE_DSN='%s' FEEGATE_ADMIN_DSN= FEEGATE_SESSION=%s %s %s >%s/out 2>&1",
+                   it.db.pg.app_dsn, clerk.token, FEEGATE_BIN, args, dir);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
@@ -98,9 +101,12 @@ static long long exception_of(const char *ref)
 
 static int query(long long exc_id, struct th_resp *r)
 {
-    char path[96];
-    (void)snprintf(path, sizeof(path), "/v1/finance/exceptions/%lld/query", exc_id);
-    assert_int_equal(th_portal("POST", path, "", NULL, r), GW_OK);
+    char url[256];
+    char auth[128];
+    (void)snprintf(url, sizeof(url), "%s/v1/finance/exceptions/%lld/query", it.gw.url, exc_id);
+    (void)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    const char *const h[] = { auth, NULL };
+    assert_int_equal(th_http("POST", url, h, "", 0, r), GW_OK);
     return r->status;
 }
 
@@ -145,10 +151,10 @@ static void test_query_resolves(void **state)
     (void)state;
     long long exc = exception_of(paid_ref);
     struct th_resp r;
-    th_portal_use(it.gw.url, "aud1", AUD_SECRET);
+    token = aud.token;
     assert_int_equal(query(exc, &r), 403); /* auditors read only */
     th_resp_release(&r);
-    th_portal_use(it.gw.url, "clerk1", CLERK_SECRET);
+    token = clerk.token;
     assert_int_equal(query(exc, &r), 200);
     json_t *j = json_loads(r.body, 0, NULL);
     th_resp_release(&r);
@@ -173,7 +179,7 @@ static void test_query_resolves(void **state)
                              exc),
                      1);
     it_assert_ledger_ok();
-    th_portal_use(it.gw.url, "clerk1", CLERK_SECRET);
+    token = clerk.token;
     assert_int_equal(query(exc, &r), 409); /* resolved already: nothing more to ask */
     assert_non_null(strstr(r.body, "exception_resolved"));
     th_resp_release(&r);
@@ -184,7 +190,7 @@ static void test_not_found_stays_open(void **state)
     (void)state;
     long long exc = exception_of(unseen_ref);
     struct th_resp r;
-    th_portal_use(it.gw.url, "clerk1", CLERK_SECRET);
+    token = clerk.token;
     assert_int_equal(query(exc, &r), 200);
     json_t *j = json_loads(r.body, 0, NULL);
     th_resp_release(&r);
@@ -207,10 +213,10 @@ static void test_not_found_stays_open(void **state)
                         unseen_id) > 3000);
     /* No usable answer (what the gateway records on a timeout or a refused signature):
      * open, with the reason in the trail. */
-    assert_int_equal(sql_int("SELECT (feegate.recon_query_result(%lld, 'clerk1', 'error', NULL, "
+    assert_int_equal(sql_int("SELECT (feegate.recon_query_result(%lld, '%s', 'error', NULL, "
                              "NULL, NULL, '', 'no answer (connection failed or timed out)') "
                              "->> 'state' = 'open')::int",
-                             exc),
+                             exc, clerk.token),
                      1);
     assert_int_equal(sql_int("SELECT count(*) FROM feegate.recon_actions WHERE exception_id = "
                              "%lld AND action = 'query' AND status = 'answered' AND note LIKE "
@@ -218,7 +224,7 @@ static void test_not_found_stays_open(void **state)
                              exc),
                      1);
     /* An exception that does not exist. */
-    th_portal_use(it.gw.url, "clerk1", CLERK_SECRET);
+    token = clerk.token;
     assert_int_equal(query(exc + 1000, &r), 404);
     th_resp_release(&r);
     it_assert_ledger_ok();
@@ -236,9 +242,9 @@ static int setup(void **state)
     if (it_start(NULL, NULL) != 0) {
         return -1;
     }
-    if (th_sql_exec(&it.db, "INSERT INTO feegate.staff (id, role, secret) VALUES "
-                            "('clerk1', 'clerk', '" CLERK_SECRET "'), "
-                            "('aud1', 'auditor', '" AUD_SECRET "')") != GW_OK) {
+    if (th_staff_add(&it.db, &clerk) != GW_OK || th_staff_add(&it.db, &aud) != GW_OK ||
+        th_staff_sign_in(&it.db, &clerk, 0) != GW_OK ||
+        th_staff_sign_in(&it.db, &aud, 0) != GW_OK) {
         return -1;
     }
     return th_sql_text(&it.db, "SELECT ((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date)::text",

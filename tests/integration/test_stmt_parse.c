@@ -225,9 +225,26 @@ static void test_provider_files(void **state)
     assert_int_equal(parse(p, LDG_STMT_ZALOPAY, "VND", &g, &info, &eb), GW_ERR_INVALID);
     assert_non_null(strstr(eb.msg, "line 3: not a JSON object"));
     assert_int_equal(g.n, 2);
-    assert_string_equal(g.l[0].merchant_ref, "260301_FG03");
+    /* ZaloPay's app_trans_id is "yymmdd_" + the switch's reference: the line keeps the
+     * reference, for the payment and for the refund of it. */
+    assert_string_equal(g.l[0].merchant_ref, "FG03");
+    assert_string_equal(g.l[1].merchant_ref, "FG03");
     assert_string_equal(g.l[0].booked_at, "2026-03-01T23:59:59+07:00");
     assert_string_equal(g.l[1].provider_txn_id, "99");
+    (void)unlink(p);
+    /* A reference shaped as ZaloPay's documentation shows it (210608_1234567), one whose
+     * prefix is not a date shape (kept whole), and one with nothing after the prefix. */
+    write_tmp(p, "{\"type\":\"payment\",\"app_trans_id\":\"210608_1234567\",\"zp_trans_id\":"
+                 "210608000000107,\"amount\":50000,\"server_time\":1623146400000,\"status\":1}\n"
+                 "{\"type\":\"payment\",\"app_trans_id\":\"2106X8_FG04\",\"zp_trans_id\":2,"
+                 "\"amount\":50000,\"server_time\":1623146400000,\"status\":1}\n"
+                 "{\"type\":\"payment\",\"app_trans_id\":\"210608_\",\"zp_trans_id\":3,"
+                 "\"amount\":50000,\"server_time\":1623146400000,\"status\":1}\n");
+    assert_int_equal(parse(p, LDG_STMT_ZALOPAY, "VND", &g, &info, &eb), GW_OK);
+    assert_int_equal(g.n, 3);
+    assert_string_equal(g.l[0].merchant_ref, "1234567");
+    assert_string_equal(g.l[1].merchant_ref, "2106X8_FG04");
+    assert_string_equal(g.l[2].merchant_ref, "210608_");
     (void)unlink(p);
 }
 

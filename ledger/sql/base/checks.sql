@@ -3,6 +3,8 @@
 --   ledger_check_base   the ledger, the payments and their state machine, the receipts
 --   ledger_check_more   business days, settlements, corrections, the chart of accounts
 --   ledger_check_refs   the references the payment path's rows carry
+--   ledger_check_overpayments   payments paid twice: each booked once, and the overpaid
+--                       accounts holding exactly what is still owed back
 --
 -- The rows a payment writes carry foreign keys (schema.sql, "References"), enforced when the
 -- row is written. ledger_check_refs proves the same references again, from the rows:
@@ -140,6 +142,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
              WHERE a.type IS DISTINCT FROM (CASE split_part(a.code, ':', 1)
                  WHEN 'clearing' THEN 'asset' WHEN 'bank' THEN 'asset'
                  WHEN 'payable' THEN 'liability' WHEN 'refunds' THEN 'liability'
+                 WHEN 'overpaid' THEN 'liability'
                  WHEN 'suspense' THEN 'liability' WHEN 'fees' THEN 'expense'
                  WHEN 'fee' THEN 'expense' WHEN 'writeoff' THEN 'expense'
                  WHEN 'income' THEN 'income' WHEN 'equity' THEN 'equity' END))
@@ -250,6 +253,69 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
     FROM checks ORDER BY ord
 $$;
 
+-- Overpayments (overpayments.sql): each channel's overpaid balance is what its overpayments
+-- still owe (owed, refunding, to_transfer); each overpayment is a success of another attempt
+-- of its payment, which is paid, booked by its own journal, and its refund or transfer by
+-- theirs; no overpayment journal without its overpayment.
+CREATE FUNCTION ledger_check_overpayments()
+RETURNS TABLE (check_name text, violations bigint, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+    WITH
+    bal AS (
+        SELECT substr(p.account_code, 10) AS channel, -sum(p.amount_vnd) AS held
+        FROM postings p WHERE p.account_code LIKE 'overpaid:%' GROUP BY 1
+    ),
+    owed AS (
+        SELECT o.channel, sum(o.amount_vnd) AS owed FROM overpayments o
+        WHERE o.state IN ('owed', 'refunding', 'to_transfer') GROUP BY 1
+    ),
+    checks (ord, name, bad) AS (
+        SELECT 1, 'overpaid_balance_is_owed',
+            (SELECT array_agg(coalesce(b.channel, w.channel) || ' holds '
+                              || coalesce(b.held, 0) || ', owes ' || coalesce(w.owed, 0)
+                              ORDER BY 1)
+             FROM bal b FULL JOIN owed w ON w.channel = b.channel
+             WHERE coalesce(b.held, 0) <> coalesce(w.owed, 0))
+        UNION ALL
+        SELECT 2, 'overpayments_of_paid_payments',
+            (SELECT array_agg(o.id ORDER BY o.id) FROM overpayments o
+             LEFT JOIN payments p ON p.id = o.payment_id
+             LEFT JOIN payment_attempts a ON a.merchant_ref = o.merchant_ref
+             WHERE p.status IS NULL
+                OR p.status NOT IN ('succeeded', 'partially_refunded', 'refunded')
+                OR p.merchant_ref IS NOT DISTINCT FROM o.merchant_ref
+                OR a.payment_id IS DISTINCT FROM o.payment_id
+                OR a.channel IS DISTINCT FROM o.channel OR o.amount_vnd <> p.amount_vnd)
+        UNION ALL
+        SELECT 3, 'overpayments_booked',
+            (SELECT array_agg(o.id ORDER BY o.id) FROM overpayments o
+             WHERE NOT EXISTS (
+                     SELECT 1 FROM journals j JOIN postings p ON p.journal_id = j.id
+                     WHERE j.id = o.journal_id AND j.kind = 'overpayment'
+                       AND j.payment_id = o.payment_id
+                       AND p.account_code = 'overpaid:' || o.channel
+                       AND p.amount_vnd = -o.amount_vnd)
+                OR (o.state = 'refunded') <> EXISTS (
+                     SELECT 1 FROM refunds r JOIN journals j ON j.payment_id = o.payment_id
+                         AND j.kind = 'overpayment_refund' AND j.memo LIKE '% ' || o.id || ' %'
+                     WHERE r.id = o.refund_id AND r.overpayment_id = o.id
+                       AND r.status = 'succeeded')
+                OR (o.state = 'transferred') <> EXISTS (
+                     SELECT 1 FROM journals j WHERE j.payment_id = o.payment_id
+                       AND j.kind = 'overpayment_transfer' AND j.memo LIKE '% ' || o.id || ' %'))
+        UNION ALL
+        SELECT 4, 'overpayment_journals_explained',
+            (SELECT array_agg(j.id::text ORDER BY j.id) FROM journals j
+             WHERE j.kind = 'overpayment'
+               AND NOT EXISTS (SELECT 1 FROM overpayments o WHERE o.journal_id = j.id))
+    )
+    SELECT name, coalesce(cardinality(bad), 0)::bigint,
+           CASE WHEN bad IS NULL THEN ''
+                ELSE array_to_string(bad[1:10], ', ') ||
+                     CASE WHEN cardinality(bad) > 10 THEN ', ...' ELSE '' END END
+    FROM checks ORDER BY ord
+$$;
+
 -- Every check, one row each: violations 0 when it holds.
 CREATE FUNCTION ledger_check() RETURNS TABLE (check_name text, violations bigint,
                                                          detail text)
@@ -259,4 +325,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
     SELECT * FROM ledger_check_more()
     UNION ALL
     SELECT * FROM ledger_check_refs()
+    UNION ALL
+    SELECT * FROM ledger_check_overpayments()
 $$;

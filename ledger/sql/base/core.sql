@@ -7,7 +7,8 @@
 --   hex_id         pay_/rcp_/evt_/rf_ identifiers
 --   fail           raise an API error: SQLSTATE FGnnn (nnn = HTTP status), MESSAGE the
 --                  snake_case code, DETAIL the human sentence
---   payment_json   the payment object, built in one place (keys in the API's order)
+--   payment_json   the payment object, built in one place (keys in the API's order), with
+--                  its overpayments (overpayments.sql)
 
 SET LOCAL search_path = feegate, pg_temp;
 
@@ -89,6 +90,9 @@ BEGIN
             'template', r.template,
             'series', r.series,
             'number', lpad(r.number::text, 7, '0'),
-            'url', p.base_url || '/receipts/' || r.id) END);
+            'url', p.base_url || '/receipts/' || r.id) END,
+        -- an overpayment comes after at least a create, a success and its own event
+        'overpayments', CASE WHEN p.event_seq > 2 THEN payment_overpayments(p.id)
+                             ELSE '[]'::json END);
 END
 $$;

@@ -1,5 +1,7 @@
 -- grants: what feegate_app, the gateway's role, may do: read the tables (not staff, whose
--- rows hold the finance staff's secrets) and execute the functions of the contract. It
+-- rows hold the finance staff's password hashes and TOTP secrets, nor staff_sessions) and
+-- execute the functions of the contract. It cannot change audit_log (no grant, and its
+-- append-only trigger for every role). It
 -- writes nothing directly: every write goes through a SECURITY DEFINER function. Everything
 -- else is the owner's (the role that ran `feegate migrate`).
 
@@ -7,7 +9,9 @@ SET LOCAL search_path = feegate, pg_temp;
 
 GRANT USAGE ON SCHEMA feegate TO feegate_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA feegate TO feegate_app;
-REVOKE SELECT ON staff FROM feegate_app;
+REVOKE SELECT ON staff, staff_sessions FROM feegate_app;
+REVOKE ALL ON audit_log FROM feegate_app;
+GRANT SELECT ON audit_log TO feegate_app;
 -- Tables added by later migrations are readable too.
 ALTER DEFAULT PRIVILEGES IN SCHEMA feegate GRANT SELECT ON TABLES TO feegate_app;
 
@@ -35,10 +39,10 @@ $$;
 
 GRANT EXECUTE ON FUNCTION
     -- payments (the portal API and the checkout pages)
-    api_create_payment(text, text, text, jsonb, text),
+    api_create_payment(text, text, text, jsonb, text, text, bigint),
     api_get_payment(text, text),
     api_find_payments(text, text),
-    api_cancel_payment(text, text, text, text),
+    api_cancel_payment(text, text, text, text, text, bigint),
     api_payment_events(text, text),
     api_catalog(text),
     checkout_view(text),
@@ -47,21 +51,28 @@ GRANT EXECUTE ON FUNCTION
     provider_message_pending(text, text, text),
     expire_due(int),
     clients_list(),
+    -- signed requests accepted once (idempotency.sql)
+    request_signatures_purge(int),
     payment_json(text),
     -- webhooks
     outbox_claim(int, int),
     outbox_result(bigint, bool, int, text),
     webhook_list(text, timestamptz, int),
     webhook_get(text, text),
-    webhook_replay(text, text, timestamptz, timestamptz),
+    webhook_replay(text, text, timestamptz, timestamptz, text, bigint),
     -- recovery of unknown outcomes
     recovery_due(int, int),
     recovery_result(text, text, bigint, text, timestamptz, text, int),
     -- refunds
-    api_refund_begin(text, text, text, text, bigint, text, text[], text, text[]),
+    api_refund_begin(text, text, text, text, bigint, text, text[], text, text[], text,
+                     bigint),
     refund_result(text, text, text, text, text, text, int),
     refund_due(int, int),
     api_refunds(text, text),
+    -- overpayments
+    overpayment_refunds_begin(int, text[]),
+    fin_overpayments(text, text),
+    overpayment_transfer(text, text, text),
     -- receipts
     receipt_view(text),
     receipt_jobs_claim(int, int),
@@ -84,7 +95,9 @@ GRANT EXECUTE ON FUNCTION
     recon_query_result(bigint, text, text, bigint, text, timestamptz, text, text),
     day_report(date),
     day_close(date, text, bool),
-    staff_auth(text),
+    staff_login_hash(text),
+    staff_sign_in(text, bool, text, text),
+    staff_sign_out(text),
     fin_days(text),
     fin_imports(text, date),
     fin_exceptions(text, date),

@@ -23,7 +23,7 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['journals', 'postings', 'payment_events', 'receipts',
                              'provider_messages', 'receipt_documents', 'receipt_links',
                              'receipt_marks', 'journal_seals', 'settlement_items',
-                             'business_day_events'] LOOP
+                             'business_day_events', 'audit_log'] LOOP
         EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON feegate.%I '
                        'FOR EACH ROW EXECUTE FUNCTION feegate.forbid_change()',
                        t || '_append_only', t);

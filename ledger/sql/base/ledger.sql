@@ -1,6 +1,6 @@
 -- ledger: the double-entry ledger (docs/ledger.md, "Posting rules" and "Tamper evidence").
---   accounts        the chart: clearing, payable, fees, refunds, suspense, writeoff, bank,
---                   income, equity; created on demand by ledger_account() only, and for every
+--   accounts        the chart: clearing, payable, fees, refunds, overpaid, suspense, writeoff,
+--                   bank, income, equity; created on demand by ledger_account() only, and for every
 --                   channel and treasury account when it is inserted
 --   post_journal    the only write path into journals and postings: business day,
 --                   metadata, accounts checked
@@ -23,6 +23,7 @@ BEGIN
         WHEN 'bank' THEN RETURN 'asset';
         WHEN 'payable' THEN RETURN 'liability';
         WHEN 'refunds' THEN RETURN 'liability';
+        WHEN 'overpaid' THEN RETURN 'liability';
         WHEN 'suspense' THEN RETURN 'liability';
         WHEN 'fees' THEN RETURN 'expense';
         WHEN 'fee' THEN RETURN 'expense';
@@ -37,7 +38,7 @@ END
 $$;
 
 -- The one way an account comes into being. Channel accounts (clearing, fees, refunds,
--- suspense, writeoff) need the channel, payable accounts the treasury account; bank, income
+-- overpaid, suspense, writeoff) need the channel, payable accounts the treasury account; bank, income
 -- and equity accounts are the switch's own and take any suffix. Returns the code.
 CREATE FUNCTION ledger_account(p_code text) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -53,7 +54,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM accounts WHERE code = p_code) THEN
         RETURN p_code;
     END IF;
-    IF v_prefix IN ('clearing', 'fees', 'refunds', 'suspense', 'writeoff') THEN
+    IF v_prefix IN ('clearing', 'fees', 'refunds', 'overpaid', 'suspense', 'writeoff') THEN
         SELECT name INTO v_name FROM channels WHERE code = v_suffix;
     ELSIF v_prefix = 'payable' THEN
         SELECT name INTO v_name FROM treasury_accounts WHERE code = v_suffix;
@@ -64,8 +65,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'FG422', MESSAGE = 'unknown_account',
             DETAIL = format('account "%s" is not in the chart of accounts (no such %s)', p_code,
                             CASE WHEN v_prefix = 'payable' THEN 'treasury account'
-                                 WHEN v_prefix IN ('clearing', 'fees', 'refunds', 'suspense',
-                                                   'writeoff') THEN 'channel'
+                                 WHEN v_prefix IN ('clearing', 'fees', 'refunds', 'overpaid',
+                                                   'suspense', 'writeoff') THEN 'channel'
                                  ELSE 'prefix' END);
     END IF;
     INSERT INTO accounts (code, name, type)
@@ -86,7 +87,8 @@ DECLARE
     p text;
 BEGIN
     IF TG_TABLE_NAME = 'channels' THEN
-        FOREACH p IN ARRAY ARRAY['clearing', 'fees', 'refunds', 'suspense', 'writeoff'] LOOP
+        FOREACH p IN ARRAY ARRAY['clearing', 'fees', 'refunds', 'overpaid', 'suspense',
+                                 'writeoff'] LOOP
             PERFORM feegate.ledger_account(p || ':' || NEW.code);
         END LOOP;
     ELSE

@@ -1,7 +1,8 @@
 -- recon: statements, three-way matching, exceptions and their resolution, finance staff,
 -- closing the business day and its report (docs/reconciliation.md).
---   staff                 finance staff: clerk, approver, auditor, with the HMAC secret of
---                         the /v1/finance/ endpoints
+--   staff, staff_sessions finance staff (clerk, approver, auditor, admin): argon2id
+--                         password hash, TOTP secret, lock-out; their sessions
+--   audit_log             who did what, when, from where, before and after (append-only)
 --   statement_files       one row per imported file (provider, day, sha256)
 --   statement_lines       the lines, unique by (provider, content sha256, occurrence)
 --   recon_runs            each matching run with its counts
@@ -25,23 +26,187 @@ LANGUAGE sql STABLE AS $$
     SELECT (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date
 $$;
 
--- The staff member, active, with one of the roles; FG403 otherwise.
-CREATE FUNCTION staff_require(p_staff text, p_roles text[]) RETURNS staff
-LANGUAGE plpgsql STABLE AS $$
+-- Staff identity (docs/console.md#controls). Every finance function takes a session token,
+-- never a staff id: staff_session turns the token into the signed-in member and checks the
+-- role, so the gateway's role cannot act as anyone it has no session of. Sessions are made by
+-- staff_sign_in once the password (argon2id, checked by the caller with libsodium against
+-- staff_login_hash) and the TOTP code (checked here: the secret never leaves the database)
+-- are right. The signed-in member, session and address are kept in the transaction's
+-- settings feegate.staff, feegate.session_id and feegate.from for audit().
+
+-- RFC 6238 / RFC 4226: the 6-digit code of a 30 s step, HMAC-SHA1 with dynamic truncation.
+CREATE FUNCTION totp_code(p_secret bytea, p_step bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    WITH h AS (SELECT hmac(int8send(p_step), p_secret, 'sha1') AS m),
+    o AS (SELECT m, get_byte(m, 19) & 15 AS k FROM h)
+    SELECT lpad(((((get_byte(m, k) & 127)::bigint << 24) | (get_byte(m, k + 1) << 16)
+                  | (get_byte(m, k + 2) << 8) | get_byte(m, k + 3)) % 1000000)::text, 6, '0')
+    FROM o
+$$;
+
+-- One row of the audit log, as the member of this transaction's session (or the owner).
+CREATE FUNCTION audit(p_action text, p_object text, p_before jsonb, p_after jsonb) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO audit_log (staff_id, session_id, from_addr, action, object, before, after)
+    VALUES (nullif(current_setting('feegate.staff', true), ''),
+            nullif(current_setting('feegate.session_id', true), '')::bigint,
+            coalesce(nullif(current_setting('feegate.from', true), ''),
+                     'db:' || session_user || '@' || coalesce(host(inet_client_addr()), 'local')),
+            p_action, coalesce(p_object, ''), p_before, p_after)
+$$;
+
+-- The member signed in with this session token, active, with one of the roles: FG401 when the
+-- token is no live session (unknown, signed out, idle too long, past its limit), FG403 when
+-- the role may not act. The session's last use is now.
+CREATE FUNCTION staff_session(p_session text, p_roles text[]) RETURNS text
+LANGUAGE plpgsql AS $$
 DECLARE
+    v staff_sessions;
     s staff;
 BEGIN
-    SELECT * INTO s FROM staff WHERE id = p_staff AND active;
+    IF p_session IS NOT NULL AND p_session ~ '^[0-9a-f]{64}$' THEN
+        SELECT * INTO v FROM staff_sessions
+            WHERE token_sha256 = sha256(convert_to(p_session, 'UTF8')) FOR UPDATE;
+    END IF;
+    IF v.id IS NULL OR v.ended_at IS NOT NULL OR v.expires_at <= now()
+       OR v.last_seen_at + limits_staff_session_idle_s() * interval '1 second' <= now() THEN
+        PERFORM fail('FG401', 'not_signed_in',
+                     'no live session: sign in (the session may have ended or timed out)');
+    END IF;
+    SELECT * INTO s FROM staff WHERE id = v.staff_id AND active;
     IF NOT FOUND THEN
-        PERFORM fail('FG403', 'unknown_staff',
-                     format('"%s" is not an active member of the finance staff', p_staff));
+        PERFORM fail('FG401', 'not_signed_in', 'the session''s staff member is not active');
     END IF;
     IF NOT s.role = ANY (p_roles) THEN
         PERFORM fail('FG403', 'forbidden',
-                     format('staff "%s" is %s; this needs %s', p_staff, s.role,
+                     format('staff "%s" is %s; this needs %s', s.id, s.role,
                             array_to_string(p_roles, ' or ')));
     END IF;
-    RETURN s;
+    UPDATE staff_sessions SET last_seen_at = now() WHERE id = v.id;
+    PERFORM set_config('feegate.staff', s.id, true),
+            set_config('feegate.session_id', v.id::text, true),
+            set_config('feegate.from', v.from_addr, true);
+    RETURN s.id;
+END
+$$;
+
+-- As staff_session, but NULL is the database owner's own tools (a login that is a member of
+-- the schema's owner: `feegate statement import` and `recon run` without --staff as the
+-- owner). The gateway's role is no such member: without a session it is refused. Returns
+-- the staff id, NULL for the owner.
+CREATE FUNCTION staff_or_owner(p_session text, p_roles text[]) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_session IS NOT NULL THEN
+        RETURN staff_session(p_session, p_roles);
+    END IF;
+    IF NOT pg_has_role(session_user, (SELECT nspowner FROM pg_namespace
+                                      WHERE nspname = 'feegate'), 'MEMBER') THEN
+        PERFORM fail('FG401', 'not_signed_in',
+                     format('role %s acts only in a staff session', session_user));
+    END IF;
+    PERFORM set_config('feegate.staff', '', true), set_config('feegate.session_id', '', true),
+            set_config('feegate.from', '', true);
+    RETURN NULL;
+END
+$$;
+
+-- The argon2id hash the caller checks the password against ('' for no such active member:
+-- the caller's check then fails, and staff_sign_in counts nothing for a name that is not
+-- staff).
+CREATE FUNCTION staff_login_hash(p_id text) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+    SELECT coalesce((SELECT password_hash FROM staff WHERE id = p_id AND active), '')
+$$;
+
+-- Signs a member in: p_password_ok is the caller's check of the password against
+-- staff_login_hash, p_code the TOTP code (this step or the one before or after, never one
+-- used already). Returns {"status": "ok", "token", "staff", "role", "expires_at"} or
+-- {"status": "refused"|"locked", "message"}: it does not raise, so that a failure is counted
+-- and audited. GW_STAFF_FAILURES_MAX failures in a row lock the member out for
+-- GW_STAFF_LOCKOUT_S; a locked member is refused even with the right password and code.
+CREATE FUNCTION staff_sign_in(p_id text, p_password_ok bool, p_code text, p_from text)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    s staff;
+    v_step bigint := floor(extract(epoch FROM now()) / 30)::bigint;
+    v_match bigint;
+    v_token text;
+    v_session staff_sessions;
+BEGIN
+    PERFORM set_config('feegate.staff', coalesce(left(p_id, 64), ''), true),
+            set_config('feegate.session_id', '', true),
+            set_config('feegate.from', left(coalesce(p_from, ''), 200), true);
+    SELECT * INTO s FROM staff WHERE id = p_id AND active FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM set_config('feegate.staff', '', true);
+        PERFORM audit('sign_in_refused', 'staff ' || left(coalesce(p_id, ''), 64), NULL,
+                      jsonb_build_object('reason', 'unknown'));
+        RETURN jsonb_build_object('status', 'refused', 'message',
+                                  'wrong name, password or code');
+    END IF;
+    IF s.locked_until > now() THEN
+        PERFORM audit('sign_in_refused', 'staff ' || s.id, NULL,
+                      jsonb_build_object('reason', 'locked', 'until', ts_text(s.locked_until)));
+        RETURN jsonb_build_object('status', 'locked', 'message',
+                                  format('locked after %s failed sign-ins, until %s',
+                                         limits_staff_failures_max(), ts_text(s.locked_until)));
+    END IF;
+    IF p_code ~ '^[0-9]{6}$' THEN
+        SELECT k INTO v_match FROM generate_series(v_step - 1, v_step + 1) k
+            WHERE k > s.totp_last_step AND totp_code(s.totp_secret, k) = p_code
+            ORDER BY k DESC LIMIT 1;
+    END IF;
+    IF NOT coalesce(p_password_ok, false) OR v_match IS NULL THEN
+        UPDATE staff SET failures = failures + 1,
+                         locked_until = CASE WHEN failures + 1 >= limits_staff_failures_max()
+                             THEN now() + limits_staff_lockout_s() * interval '1 second' END
+            WHERE id = s.id RETURNING * INTO s;
+        PERFORM audit('sign_in_refused', 'staff ' || s.id, NULL,
+                      jsonb_build_object('reason', CASE WHEN NOT coalesce(p_password_ok, false)
+                                         THEN 'password' ELSE 'code' END,
+                                         'failures', s.failures,
+                                         'locked_until', ts_text(s.locked_until)));
+        RETURN jsonb_build_object('status', CASE WHEN s.locked_until IS NOT NULL
+                                                 THEN 'locked' ELSE 'refused' END,
+                                  'message', 'wrong name, password or code');
+    END IF;
+    UPDATE staff SET failures = 0, locked_until = NULL, totp_last_step = v_match
+        WHERE id = s.id;
+    v_token := encode(gen_random_bytes(32), 'hex');
+    INSERT INTO staff_sessions (token_sha256, staff_id, from_addr, expires_at)
+        VALUES (sha256(convert_to(v_token, 'UTF8')), s.id, left(coalesce(p_from, ''), 200),
+                now() + limits_staff_session_s_max() * interval '1 second')
+        RETURNING * INTO v_session;
+    PERFORM set_config('feegate.session_id', v_session.id::text, true);
+    PERFORM audit('sign_in', 'staff ' || s.id, NULL,
+                  jsonb_build_object('session_id', v_session.id,
+                                     'expires_at', ts_text(v_session.expires_at)));
+    RETURN jsonb_build_object('status', 'ok', 'token', v_token, 'staff', s.id, 'role', s.role,
+                              'name', s.name, 'expires_at', ts_text(v_session.expires_at));
+END
+$$;
+
+-- Ends a session (true if it was live).
+CREATE FUNCTION staff_sign_out(p_session text) RETURNS bool
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    UPDATE staff_sessions SET ended_at = now()
+        WHERE p_session ~ '^[0-9a-f]{64}$'
+          AND token_sha256 = sha256(convert_to(p_session, 'UTF8')) AND ended_at IS NULL
+        RETURNING id INTO v_id;
+    IF v_id IS NOT NULL THEN
+        PERFORM set_config('feegate.session_id', v_id::text, true),
+                set_config('feegate.staff', (SELECT staff_id FROM staff_sessions
+                                             WHERE id = v_id), true),
+                set_config('feegate.from', (SELECT from_addr FROM staff_sessions
+                                            WHERE id = v_id), true);
+        PERFORM audit('sign_out', 'session ' || v_id, NULL, NULL);
+    END IF;
+    RETURN v_id IS NOT NULL;
 END
 $$;
 
@@ -90,18 +255,17 @@ $$;
 -- statement_lines, in the importer's transaction. Returns (file_id, lines_read,
 -- lines_added, replayed).
 CREATE FUNCTION stmt_import(p_provider text, p_day date, p_format text, p_sha256 text,
-                            p_file_name text, p_staff text)
+                            p_file_name text, p_session text)
 RETURNS TABLE (file_id bigint, lines_read int, lines_added int, replayed bool)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
+    v_staff text;
     v_id bigint;
     v_read int;
     v_added int;
     v_msg text;
 BEGIN
-    IF p_staff IS NOT NULL THEN
-        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
-    END IF;
+    v_staff := staff_or_owner(p_session, ARRAY['clerk', 'approver']);
     v_msg := stmt_import_check(p_provider, p_day, p_sha256);
     IF v_msg IS NOT NULL THEN
         RETURN QUERY SELECT f.id, f.lines_read, 0, true FROM statement_files f
@@ -112,7 +276,7 @@ BEGIN
     INSERT INTO statement_files (provider, business_day, format, file_sha256, file_name,
                                  lines_read, lines_added, staff_id)
         VALUES (p_provider, p_day, p_format, p_sha256, left(coalesce(p_file_name, ''), 200),
-                v_read, 0, p_staff)
+                v_read, 0, v_staff)
         RETURNING id INTO v_id;
     INSERT INTO statement_lines (file_id, line_no, provider, business_day, kind, merchant_ref,
                                  provider_txn_id, amount_vnd, fee_vnd, status, booked_on,
@@ -124,13 +288,21 @@ BEGIN
         ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS v_added = ROW_COUNT;
     UPDATE statement_files SET lines_added = v_added WHERE id = v_id;
+    PERFORM audit('statement_import', 'file ' || v_id, NULL, jsonb_build_object(
+        'provider', p_provider, 'business_day', p_day, 'format', p_format, 'sha256', p_sha256,
+        'file_name', p_file_name, 'lines_read', v_read, 'lines_added', v_added));
     RETURN QUERY SELECT v_id, v_read, v_added, false;
 END
 $$;
 
 -- Every difference of one business day, computed from sets (the order of the lines cannot
 -- matter): statement lines of the day grouped by (provider, kind, merchant_ref); the
--- switch's successes paid in the day; their success journals.
+-- switch's successes paid in the day; their success journals. A line of an attempt booked
+-- as an overpayment (overpayments.sql) is matched against the overpayment, and its refund
+-- line against the overpayment's refund: when they agree the line lands in the category
+-- overpayment, explained (recon_run records it resolved); a success of an attempt that is not
+-- the one that paid its payment, and not booked as an overpayment, is a double payment the
+-- switch has not booked (status_mismatch).
 CREATE FUNCTION recon_differences(p_day date)
 RETURNS TABLE (provider text, category text, kind text, merchant_ref text, payment_id text,
                statement_amount_vnd bigint, switch_amount_vnd bigint, diff_vnd bigint,
@@ -147,10 +319,16 @@ LANGUAGE sql STABLE AS $$
         SELECT l.*, p.id AS pid, p.status AS pstatus, p.amount_vnd AS pamt,
                p.refunded_vnd AS prefunded, p.merchant_ref AS pref,
                (p.paid_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS pday,
-               p.status IN ('succeeded', 'partially_refunded', 'refunded') AS pok
+               p.status IN ('succeeded', 'partially_refunded', 'refunded') AS pok,
+               o.id AS oid, o.amount_vnd AS oamt, o.state AS ostate,
+               (o.paid_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS oday,
+               CASE WHEN o.id IS NOT NULL THEN
+                   (SELECT coalesce(sum(r.amount_vnd), 0) FROM refunds r
+                    WHERE r.overpayment_id = o.id AND r.status = 'succeeded') END AS orefunded
         FROM l
         LEFT JOIN payment_attempts a ON a.merchant_ref = l.merchant_ref AND a.channel = l.provider
         LEFT JOIN payments p ON p.id = a.payment_id
+        LEFT JOIN overpayments o ON o.merchant_ref = l.merchant_ref AND o.channel = l.provider
     ), dp AS MATERIALIZED (
         SELECT p.id, p.channel, p.merchant_ref, p.amount_vnd, p.status
         FROM payments p
@@ -184,15 +362,36 @@ LANGUAGE sql STABLE AS $$
     FROM lp WHERE kind = 'payment' AND pid IS NOT NULL
               AND ((any_ok AND NOT pok) OR (NOT any_ok AND pok AND pref = merchant_ref))
     UNION ALL
+    -- a second success of a paid payment the switch has not booked as an overpayment
+    SELECT provider, 'status_mismatch', kind, merchant_ref, pid, amt_min, NULL::bigint, amt_min,
+           n, format('provider succeeded on attempt %s, the payment was paid through %s: a '
+                     'double payment not booked as an overpayment', merchant_ref, pref)
+    FROM lp WHERE kind = 'payment' AND any_ok AND pok AND oid IS NULL
+              AND pref IS DISTINCT FROM merchant_ref
+    UNION ALL
     SELECT provider, 'amount_mismatch', kind, merchant_ref, pid, amt_min, pamt,
            amt_min - pamt, n, format('statement %s VND, switch %s VND', amt_min, pamt)
-    FROM lp WHERE kind = 'payment' AND any_ok AND pok AND (amt_min <> pamt OR amt_max <> pamt)
+    FROM lp WHERE kind = 'payment' AND any_ok AND pok AND oid IS NULL
+              AND pref IS NOT DISTINCT FROM merchant_ref AND (amt_min <> pamt OR amt_max <> pamt)
+    UNION ALL
+    -- the double payment booked as an overpayment, and the refund of it
+    SELECT provider, CASE WHEN amt_min = amt_max AND amt_min = CASE WHEN kind = 'payment'
+                                                                  THEN oamt ELSE orefunded END
+                          THEN 'overpayment' ELSE 'amount_mismatch' END,
+           kind, merchant_ref, pid, amt_min,
+           CASE WHEN kind = 'payment' THEN oamt ELSE orefunded END,
+           CASE WHEN kind = 'payment' THEN amt_min - oamt ELSE orefunded - amt_min END, n,
+           format('%s of overpayment %s (%s): statement %s VND, switch %s VND',
+                  CASE WHEN kind = 'payment' THEN 'second success' ELSE 'refund' END, oid,
+                  ostate, amt_min, CASE WHEN kind = 'payment' THEN oamt ELSE orefunded END)
+    FROM lp WHERE any_ok AND oid IS NOT NULL
     UNION ALL
     -- refunds: against what the switch refunded
     SELECT provider, 'amount_mismatch', kind, merchant_ref, pid, amt_min, prefunded,
            prefunded - amt_min, n,
            format('statement refund %s VND, switch refunded %s VND', amt_min, prefunded)
-    FROM lp WHERE kind = 'refund' AND any_ok AND pid IS NOT NULL AND amt_min <> prefunded
+    FROM lp WHERE kind = 'refund' AND any_ok AND pid IS NOT NULL AND oid IS NULL
+              AND amt_min <> prefunded
     UNION ALL
     SELECT provider, 'out_of_day', kind, merchant_ref, pid, amt_min, pamt, 0::bigint, n,
            CASE WHEN b_min <> p_day OR b_max <> p_day
@@ -200,7 +399,7 @@ LANGUAGE sql STABLE AS $$
                             THEN b_min ELSE b_max END, p_day)
                 ELSE format('paid at the switch on %s, statement of %s', pday, p_day) END
     FROM lp WHERE any_ok AND (b_min <> p_day OR b_max <> p_day
-                              OR (kind = 'payment' AND pok AND pday <> p_day))
+                              OR (kind = 'payment' AND pok AND coalesce(oday, pday) <> p_day))
     UNION ALL
     -- the switch booked a success the provider's statements of the day do not show
     SELECT sw.channel, 'missing_at_provider', 'payment', sw.merchant_ref, sw.id, NULL,
@@ -208,6 +407,14 @@ LANGUAGE sql STABLE AS $$
            'succeeded at the switch, not in the statements of the day'
     FROM sw WHERE NOT EXISTS (SELECT 1 FROM l WHERE l.provider = sw.channel
                                 AND l.kind = 'payment' AND l.merchant_ref = sw.merchant_ref)
+    UNION ALL
+    SELECT o.channel, 'missing_at_provider', 'payment', o.merchant_ref, o.payment_id, NULL,
+           o.amount_vnd, -o.amount_vnd, 0,
+           format('overpayment %s booked at the switch, not in the statements of the day', o.id)
+    FROM overpayments o
+    WHERE o.paid_at >= recon_day_start(p_day) AND o.paid_at < recon_day_start(p_day + 1)
+      AND NOT EXISTS (SELECT 1 FROM l WHERE l.provider = o.channel AND l.kind = 'payment'
+                        AND l.merchant_ref = o.merchant_ref)
     UNION ALL
     -- three-way: the switch's success and its journal must agree
     SELECT sw.channel, CASE WHEN sw.booked IS NULL THEN 'status_mismatch'
@@ -219,28 +426,29 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Runs the matching for a day: records the run, inserts new exceptions, keeps the state of
--- known ones, and resolves (action 'rematched') open ones that no longer differ. Refused
+-- known ones, and resolves (action 'rematched') open ones that no longer differ. A line
+-- explained by an overpayment (category overpayment) is recorded resolved at once. Refused
 -- for a closed day. Returns the run's summary.
-CREATE FUNCTION recon_run(p_day date, p_staff text) RETURNS jsonb
+CREATE FUNCTION recon_run(p_day date, p_session text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
+    v_staff text;
     v_run bigint;
     v_summary jsonb;
 BEGIN
-    IF p_staff IS NOT NULL THEN
-        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
-    END IF;
+    v_staff := staff_or_owner(p_session, ARRAY['clerk', 'approver']);
     PERFORM recon_require_open_day(p_day);
     -- One run per day at a time.
     PERFORM pg_advisory_xact_lock(7378415059000000000 + (p_day - date '2000-01-01'));
-    INSERT INTO recon_runs (business_day, staff_id) VALUES (p_day, p_staff) RETURNING id INTO v_run;
+    INSERT INTO recon_runs (business_day, staff_id) VALUES (p_day, v_staff) RETURNING id INTO v_run;
     CREATE TEMP TABLE recon_found ON COMMIT DROP AS SELECT * FROM recon_differences(p_day);
     INSERT INTO recon_exceptions AS e (business_day, provider, category, kind, merchant_ref,
                                        payment_id, statement_amount_vnd, switch_amount_vnd,
-                                       diff_vnd, line_count, detail, run_id)
+                                       diff_vnd, line_count, detail, run_id, state)
         SELECT p_day, f.provider, f.category, f.kind, f.merchant_ref, f.payment_id,
                f.statement_amount_vnd, f.switch_amount_vnd, f.diff_vnd, f.line_count,
-               f.detail, v_run
+               f.detail, v_run,
+               CASE WHEN f.category = 'overpayment' THEN 'resolved' ELSE 'open' END
         FROM recon_found f
         ON CONFLICT (business_day, provider, category, kind, merchant_ref) DO UPDATE
             SET statement_amount_vnd = EXCLUDED.statement_amount_vnd,
@@ -260,7 +468,7 @@ BEGIN
         RETURNING e.id
     )
     INSERT INTO recon_actions (exception_id, action, status, staff_id, note, decided_at)
-        SELECT id, 'rematched', 'done', p_staff, format('no longer differs in run %s', v_run),
+        SELECT id, 'rematched', 'done', v_staff, format('no longer differs in run %s', v_run),
                now() FROM gone;
     SELECT jsonb_build_object(
         'run_id', v_run,
@@ -280,6 +488,7 @@ BEGIN
         INTO v_summary;
     UPDATE recon_runs SET finished_at = clock_timestamp(), summary = v_summary WHERE id = v_run;
     DROP TABLE recon_found;
+    PERFORM audit('recon_run', 'day ' || p_day, NULL, v_summary);
     RETURN v_summary;
 END
 $$;
@@ -287,8 +496,10 @@ $$;
 -- The correcting journal that brings the provider's clearing account in line with the
 -- statement, against p_account: diff > 0 (the provider holds more than the ledger says)
 -- debits clearing and credits the account; diff < 0 the other way round. It refers to the
--- payment's success journal when there is one. Through the one write path.
-CREATE FUNCTION recon_post(e recon_exceptions, p_account text, p_memo text, p_maker text)
+-- payment's success journal when there is one; maker and checker are in its metadata.
+-- Through the one write path.
+CREATE FUNCTION recon_post(e recon_exceptions, p_account text, p_memo text, p_maker text,
+                           p_checker text)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -298,7 +509,7 @@ BEGIN
     RETURN post_journal('recon_correction', e.payment_id, p_memo, jsonb_build_array(
         jsonb_build_object('account', 'clearing:' || e.provider, 'amount_vnd', e.diff_vnd),
         jsonb_build_object('account', p_account, 'amount_vnd', -e.diff_vnd)),
-        NULL, jsonb_build_object('maker', p_maker));
+        NULL, jsonb_build_object('maker', p_maker, 'checker', p_checker));
 END
 $$;
 
@@ -336,30 +547,37 @@ LANGUAGE sql STABLE AS $$
     FROM recon_exceptions e WHERE e.id = p_id
 $$;
 
--- One resolving action on an exception, by a clerk or an approver:
+-- One resolving action on an exception, by a clerk or an approver (docs/console.md#controls):
 --   query      records a status query to the provider (recon_apply_answer applies the answer)
---   correct    posts the correcting journal against p_account (an existing account), or
---              for a difference without money (out of day, duplicate) records the fix
---   suspense   posts the difference to suspense:<provider> (ledger_to_suspense)
+--   correct    for a difference with money: asks for the correcting journal against
+--              p_account (an existing account, not the provider's clearing, suspense or a
+--              write-off account); an approver other than the maker posts it with
+--              recon_approve. For a difference without money (out of day, duplicate) it
+--              records the fix at once.
+--   suspense   posts the difference to suspense:<provider> (ledger_to_suspense): money stays
+--              on the books, waiting for its explanation
 --   write_off  asks for a write-off to writeoff:<provider>; an approver other than the maker
 --              posts it with recon_approve (ledger_to_suspense, then ledger_write_off)
--- Returns the exception with its trail.
-CREATE FUNCTION recon_resolve(p_id bigint, p_action text, p_staff text, p_note text,
+-- No one posts a correction or a write-off alone. Returns the exception with its trail.
+CREATE FUNCTION recon_resolve(p_id bigint, p_action text, p_session text, p_note text,
                               p_account text)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
+    v_staff text;
     e recon_exceptions;
     v_journal bigint;
     v_memo text;
+    v_before jsonb;
 BEGIN
-    PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    v_staff := staff_session(p_session, ARRAY['clerk', 'approver']);
     IF p_action IS NULL OR p_action NOT IN ('query', 'correct', 'suspense', 'write_off') THEN
         PERFORM fail('FG422', 'invalid_action',
                      format('action "%s" is not query, correct, suspense or write_off',
                             p_action));
     END IF;
     e := recon_exception_lock(p_id);
+    v_before := recon_exception_json(p_id);
     PERFORM 1 FROM recon_actions WHERE exception_id = p_id AND status = 'pending_approval';
     IF FOUND THEN
         PERFORM fail('FG409', 'action_pending',
@@ -369,77 +587,89 @@ BEGIN
                      e.merchant_ref, coalesce(p_note, ''));
     IF p_action = 'query' THEN
         INSERT INTO recon_actions (exception_id, action, status, staff_id, note, data)
-            VALUES (p_id, 'query', 'requested', p_staff, coalesce(p_note, ''),
+            VALUES (p_id, 'query', 'requested', v_staff, coalesce(p_note, ''),
                     jsonb_build_object('channel', e.provider, 'merchant_ref', e.merchant_ref));
-        RETURN recon_exception_json(p_id);
-    END IF;
-    IF p_action = 'write_off' THEN
+    ELSIF p_action = 'write_off' THEN
         INSERT INTO recon_actions (exception_id, action, status, staff_id, account_code, note)
-            VALUES (p_id, 'write_off', 'pending_approval', p_staff, 'writeoff:' || e.provider,
+            VALUES (p_id, 'write_off', 'pending_approval', v_staff, 'writeoff:' || e.provider,
                     coalesce(p_note, ''));
-        RETURN recon_exception_json(p_id);
-    END IF;
-    IF p_action = 'suspense' THEN
-        p_account := 'suspense:' || e.provider;
-        IF e.diff_vnd <> 0 THEN
-            v_journal := ledger_to_suspense(e.provider, e.diff_vnd, v_memo, p_staff,
-                                            e.payment_id);
-        END IF;
-    ELSIF e.diff_vnd <> 0 THEN
+    ELSIF p_action = 'correct' AND e.diff_vnd <> 0 THEN
         PERFORM 1 FROM accounts WHERE code = p_account;
         IF NOT FOUND OR p_account = 'clearing:' || e.provider THEN
             PERFORM fail('FG422', 'unknown_account',
                          format('account "%s" does not exist or is the provider''s clearing',
                                 coalesce(p_account, '')));
         END IF;
+        IF p_account LIKE 'writeoff:%' OR p_account LIKE 'suspense:%' THEN
+            PERFORM fail('FG422', 'account_not_allowed',
+                         format('account "%s": a write-off or suspense is its own action',
+                                p_account));
+        END IF;
+        INSERT INTO recon_actions (exception_id, action, status, staff_id, account_code, note)
+            VALUES (p_id, 'correct', 'pending_approval', v_staff, p_account,
+                    coalesce(p_note, ''));
+    ELSE
+        IF p_action = 'suspense' THEN
+            p_account := 'suspense:' || e.provider;
+            IF e.diff_vnd <> 0 THEN
+                v_journal := ledger_to_suspense(e.provider, e.diff_vnd, v_memo, v_staff,
+                                                e.payment_id);
+            END IF;
+        END IF;
+        INSERT INTO recon_actions (exception_id, action, status, staff_id, journal_id,
+                                   account_code, note, decided_at)
+            VALUES (p_id, p_action, 'done', v_staff, v_journal,
+                    CASE WHEN e.diff_vnd <> 0 THEN p_account END, coalesce(p_note, ''), now());
+        UPDATE recon_exceptions SET state = 'resolved', updated_at = now() WHERE id = p_id;
     END IF;
-    IF p_action = 'correct' THEN
-        v_journal := recon_post(e, p_account, v_memo, p_staff);
-    END IF;
-    INSERT INTO recon_actions (exception_id, action, status, staff_id, journal_id,
-                               account_code, note, decided_at)
-        VALUES (p_id, p_action, 'done', p_staff, v_journal,
-                CASE WHEN e.diff_vnd <> 0 THEN p_account END, coalesce(p_note, ''), now());
-    UPDATE recon_exceptions SET state = 'resolved', updated_at = now() WHERE id = p_id;
+    PERFORM audit('recon_resolve:' || p_action, 'exception ' || p_id, v_before,
+                  recon_exception_json(p_id));
     RETURN recon_exception_json(p_id);
 END
 $$;
 
--- The checker: an approver other than the maker posts the pending write-off.
-CREATE FUNCTION recon_approve(p_id bigint, p_staff text) RETURNS jsonb
+-- The checker: an approver other than the maker posts the pending correction or write-off.
+CREATE FUNCTION recon_approve(p_id bigint, p_session text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
+    v_staff text;
     e recon_exceptions;
     a recon_actions;
     v_journal bigint;
     v_memo text;
+    v_before jsonb;
 BEGIN
-    PERFORM staff_require(p_staff, ARRAY['approver']);
+    v_staff := staff_session(p_session, ARRAY['approver']);
     e := recon_exception_lock(p_id);
+    v_before := recon_exception_json(p_id);
     SELECT * INTO a FROM recon_actions
         WHERE exception_id = p_id AND status = 'pending_approval' FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM fail('FG409', 'nothing_to_approve',
                      format('exception %s has no action waiting for approval', p_id));
     END IF;
-    IF a.staff_id = p_staff THEN
+    IF a.staff_id = v_staff THEN
         PERFORM fail('FG409', 'same_person',
-                     format('staff "%s" made this %s and cannot also approve it', p_staff,
+                     format('staff "%s" made this %s and cannot also approve it', v_staff,
                             a.action));
     END IF;
-    -- The difference goes to suspense (by the maker), and out of it to writeoff (maker and
-    -- checker): a loss when the switch booked more than the provider holds.
-    IF e.diff_vnd <> 0 THEN
-        v_memo := format('recon %s %s %s %s: %s', e.business_day, e.category, e.provider,
-                         e.merchant_ref, a.note);
+    v_memo := format('recon %s %s %s %s: %s', e.business_day, e.category, e.provider,
+                     e.merchant_ref, a.note);
+    IF a.action = 'correct' THEN
+        v_journal := recon_post(e, a.account_code, v_memo, a.staff_id, v_staff);
+    ELSIF e.diff_vnd <> 0 THEN
+        -- The difference goes to suspense (by the maker), and out of it to writeoff (maker
+        -- and checker): a loss when the switch booked more than the provider holds.
         PERFORM ledger_to_suspense(e.provider, e.diff_vnd, v_memo, a.staff_id, e.payment_id);
-        v_journal := ledger_write_off(e.provider, -e.diff_vnd, v_memo, a.staff_id, p_staff,
+        v_journal := ledger_write_off(e.provider, -e.diff_vnd, v_memo, a.staff_id, v_staff,
                                       e.payment_id);
     END IF;
-    UPDATE recon_actions SET status = 'done', approved_by = p_staff, journal_id = v_journal,
+    UPDATE recon_actions SET status = 'done', approved_by = v_staff, journal_id = v_journal,
                              decided_at = now()
         WHERE id = a.id;
     UPDATE recon_exceptions SET state = 'resolved', updated_at = now() WHERE id = p_id;
+    PERFORM audit('recon_approve:' || a.action, 'exception ' || p_id, v_before,
+                  recon_exception_json(p_id));
     RETURN recon_exception_json(p_id);
 END
 $$;
@@ -449,15 +679,16 @@ $$;
 -- "amount_vnd", "provider_txn_id", "paid_at" (RFC 3339)}. A success for a known attempt goes
 -- through apply_provider_result, like a callback; when the switch then agrees with the
 -- statement the exception is resolved. The answer is kept in the trail either way.
-CREATE FUNCTION recon_apply_answer(p_id bigint, p_staff text, p_answer jsonb) RETURNS jsonb
+CREATE FUNCTION recon_apply_answer(p_id bigint, p_session text, p_answer jsonb) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
+    v_staff text;
     e recon_exceptions;
     v_status text := p_answer ->> 'status';
     v_verdict text := 'recorded';
     v_resolved bool := false;
 BEGIN
-    PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    v_staff := staff_session(p_session, ARRAY['clerk', 'approver']);
     e := recon_exception_lock(p_id);
     IF v_status IS NULL OR v_status NOT IN ('succeeded', 'failed', 'not_found', 'pending') THEN
         PERFORM fail('FG422', 'invalid_answer',
@@ -480,10 +711,11 @@ BEGIN
     UPDATE recon_actions SET status = 'answered', decided_at = now()
         WHERE exception_id = p_id AND action = 'query' AND status = 'requested';
     INSERT INTO recon_actions (exception_id, action, status, staff_id, note, data, decided_at)
-        VALUES (p_id, 'apply_answer', 'done', p_staff, v_verdict, p_answer, now());
+        VALUES (p_id, 'apply_answer', 'done', v_staff, v_verdict, p_answer, now());
     IF v_resolved THEN
         UPDATE recon_exceptions SET state = 'resolved', updated_at = now() WHERE id = p_id;
     END IF;
+    PERFORM audit('recon_answer', 'exception ' || p_id, p_answer, recon_exception_json(p_id));
     RETURN recon_exception_json(p_id);
 END
 $$;
@@ -491,7 +723,9 @@ $$;
 -- The day's figures per agency, treasury account and provider: counts, gross, provider
 -- fees (from the statement lines; a treasury account bears them in proportion to its part
 -- of each payment), refunds (refund lines of the day), net = gross - fees - refunds, and
--- open exceptions.
+-- open exceptions. Overpayments are not the agencies' money: they are counted apart
+-- ("overpayments": those paid in the day, by state, and their refund lines of the day), and
+-- the refund of an overpayment is not a refund of its payment.
 CREATE FUNCTION day_report(p_day date) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
@@ -515,7 +749,11 @@ LANGUAGE sql STABLE AS $$
         SELECT a.payment_id, sum(s.amount_vnd)::bigint AS refund FROM statement_lines s
         JOIN payment_attempts a ON a.merchant_ref = s.merchant_ref AND a.channel = s.provider
         WHERE s.business_day = p_day AND s.kind = 'refund' AND s.status = 'succeeded'
+          AND NOT EXISTS (SELECT 1 FROM overpayments o WHERE o.merchant_ref = s.merchant_ref)
         GROUP BY a.payment_id
+    ), ovp AS (
+        SELECT o.* FROM overpayments o
+        WHERE o.paid_at >= recon_day_start(p_day) AND o.paid_at < recon_day_start(p_day + 1)
     ), pay AS (
         SELECT p.id, p.agency_code, p.channel, p.amount_vnd, p.items,
                coalesce(f.fee, 0) AS fee, coalesce(r.refund, 0) AS refund
@@ -591,6 +829,18 @@ LANGUAGE sql STABLE AS $$
                          'refunds_vnd', refunds, 'net_vnd', gross - fees - refunds,
                          'statement_lines', lines, 'open_exceptions', open_exc)
                          ORDER BY code), '[]') FROM pr),
+        'overpayments', jsonb_build_object(
+            'count', (SELECT count(*) FROM ovp),
+            'amount_vnd', (SELECT coalesce(sum(amount_vnd), 0)::bigint FROM ovp),
+            'by_state', (SELECT coalesce(jsonb_object_agg(state, n), '{}') FROM
+                (SELECT state, count(*) AS n FROM ovp GROUP BY 1) x),
+            'refund_lines_vnd', (SELECT coalesce(sum(s.amount_vnd), 0)::bigint
+                                 FROM statement_lines s JOIN overpayments o
+                                     ON o.merchant_ref = s.merchant_ref AND o.channel = s.provider
+                                 WHERE s.business_day = p_day AND s.kind = 'refund'
+                                   AND s.status = 'succeeded'),
+            'owed_vnd', (SELECT coalesce(sum(amount_vnd), 0)::bigint FROM ovp
+                         WHERE state IN ('owed', 'refunding', 'to_transfer'))),
         'exceptions', jsonb_build_object(
             'by_category', (SELECT coalesce(jsonb_object_agg(category, n), '{}') FROM
                 (SELECT category, count(*) AS n FROM recon_exceptions
@@ -604,13 +854,14 @@ $$;
 -- then carried forward, with a trail row), refused before the day has been reconciled, for
 -- today or later, and for a closed day. Freezes the day in the ledger (no journal may be
 -- dated into it) and stores the report. Returns the report.
-CREATE FUNCTION day_close(p_day date, p_staff text, p_carry_forward bool) RETURNS jsonb
+CREATE FUNCTION day_close(p_day date, p_session text, p_carry_forward bool) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
+    v_staff text;
     v_open bigint;
     v_report jsonb;
 BEGIN
-    PERFORM staff_require(p_staff, ARRAY['approver']);
+    v_staff := staff_session(p_session, ARRAY['approver']);
     PERFORM recon_require_open_day(p_day);
     IF p_day >= recon_today() THEN
         PERFORM fail('FG422', 'day_not_over',
@@ -635,12 +886,14 @@ BEGIN
         WHERE business_day = p_day AND state = 'open' RETURNING id
     )
     INSERT INTO recon_actions (exception_id, action, status, staff_id, note, decided_at)
-        SELECT id, 'carry_forward', 'done', p_staff,
+        SELECT id, 'carry_forward', 'done', v_staff,
                format('carried forward when %s was closed', p_day), now() FROM cf;
     v_report := day_report_compute(p_day) || jsonb_build_object('closed', true,
-                    'closed_by', p_staff, 'closed_at', ts_text(now()));
-    PERFORM recon_day_freeze(p_day, p_staff);
-    INSERT INTO day_reports (business_day, closed_by, report) VALUES (p_day, p_staff, v_report);
+                    'closed_by', v_staff, 'closed_at', ts_text(now()));
+    PERFORM recon_day_freeze(p_day, v_staff);
+    INSERT INTO day_reports (business_day, closed_by, report) VALUES (p_day, v_staff, v_report);
+    PERFORM audit('day_close', 'day ' || p_day, NULL, jsonb_build_object(
+        'carry_forward', coalesce(p_carry_forward, false), 'totals', v_report -> 'totals'));
     RETURN v_report;
 END
 $$;
@@ -677,17 +930,12 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION staff_auth(p_id text) RETURNS TABLE (secret text, role text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
-    SELECT s.secret, s.role FROM staff s WHERE s.id = p_id AND s.active
-$$;
-
-CREATE FUNCTION fin_days(p_staff text) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+CREATE FUNCTION fin_days(p_session text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_staff text;
 BEGIN
-    IF p_staff IS NOT NULL THEN -- NULL: the command line, whose database login decides
-        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver', 'auditor']);
-    END IF;
+    v_staff := staff_or_owner(p_session, ARRAY['clerk', 'approver', 'auditor']);
     RETURN (SELECT jsonb_build_object('timezone', 'Asia/Ho_Chi_Minh', 'days',
         coalesce(jsonb_agg(jsonb_build_object(
             'business_day', d,
@@ -705,12 +953,12 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION fin_imports(p_staff text, p_day date) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+CREATE FUNCTION fin_imports(p_session text, p_day date) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_staff text;
 BEGIN
-    IF p_staff IS NOT NULL THEN -- NULL: the command line, whose database login decides
-        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver', 'auditor']);
-    END IF;
+    v_staff := staff_or_owner(p_session, ARRAY['clerk', 'approver', 'auditor']);
     RETURN jsonb_build_object('business_day', p_day, 'timezone', 'Asia/Ho_Chi_Minh',
         'files', coalesce((SELECT jsonb_agg(jsonb_build_object('id', f.id,
             'provider', f.provider, 'format', f.format, 'sha256', f.file_sha256,
@@ -724,12 +972,12 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION fin_exceptions(p_staff text, p_day date) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+CREATE FUNCTION fin_exceptions(p_session text, p_day date) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_staff text;
 BEGIN
-    IF p_staff IS NOT NULL THEN -- NULL: the command line, whose database login decides
-        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver', 'auditor']);
-    END IF;
+    v_staff := staff_or_owner(p_session, ARRAY['clerk', 'approver', 'auditor']);
     RETURN jsonb_build_object('business_day', p_day, 'timezone', 'Asia/Ho_Chi_Minh',
         'exceptions', coalesce((SELECT jsonb_agg(recon_exception_json(e.id)
                                 ORDER BY e.category, e.provider, e.merchant_ref, e.kind)
@@ -737,22 +985,40 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION fin_report(p_staff text, p_day date) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+CREATE FUNCTION fin_report(p_session text, p_day date) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_staff text;
 BEGIN
-    IF p_staff IS NOT NULL THEN -- NULL: the command line, whose database login decides
-        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver', 'auditor']);
-    END IF;
+    v_staff := staff_or_owner(p_session, ARRAY['clerk', 'approver', 'auditor']);
     RETURN day_report(p_day)::text;
 END
 $$;
 
--- Adds or updates a member of the finance staff (owner only: `feegate staff add`).
-CREATE FUNCTION staff_upsert(p_id text, p_role text, p_name text, p_secret text) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO staff (id, role, name, secret) VALUES (p_id, p_role, coalesce(p_name, ''), p_secret)
-    ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, name = EXCLUDED.name,
-                                   secret = EXCLUDED.secret, active = true
+-- Adds or updates a member of the finance staff (owner only: `feegate staff add`, which hashes
+-- the password with argon2id and makes the TOTP secret). Updating resets the lock-out and the
+-- last code used, and ends the member's sessions.
+CREATE FUNCTION staff_upsert(p_id text, p_role text, p_name text, p_password_hash text,
+                             p_totp_secret_hex text) RETURNS void
+LANGUAGE plpgsql SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_before jsonb;
+BEGIN
+    PERFORM staff_or_owner(NULL, NULL);
+    SELECT jsonb_build_object('role', role, 'name', name, 'active', active) INTO v_before
+        FROM staff WHERE id = p_id;
+    INSERT INTO staff (id, role, name, password_hash, totp_secret)
+        VALUES (p_id, p_role, coalesce(p_name, ''), p_password_hash,
+                decode(p_totp_secret_hex, 'hex'))
+        ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role,
+            name = CASE WHEN p_name IS NULL THEN staff.name ELSE EXCLUDED.name END,
+            password_hash = EXCLUDED.password_hash, totp_secret = EXCLUDED.totp_secret,
+            totp_last_step = 0, failures = 0, locked_until = NULL, active = true;
+    UPDATE staff_sessions SET ended_at = now() WHERE staff_id = p_id AND ended_at IS NULL;
+    PERFORM audit('staff_upsert', 'staff ' || p_id, v_before,
+                  (SELECT jsonb_build_object('role', role, 'name', name, 'active', active)
+                   FROM staff WHERE id = p_id));
+END
 $$;
 
 -- The provider's status query as a resolving action, sent by the gateway.
@@ -792,15 +1058,16 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION recon_query_target(p_id bigint, p_staff text)
+CREATE FUNCTION recon_query_target(p_id bigint, p_session text)
 RETURNS TABLE (merchant_ref text, channel text, payment_id text, amount_vnd bigint,
                created_at_unix bigint, expires_at_unix bigint, provider_txn_id text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
+    v_staff text;
     e recon_exceptions;
     a payment_attempts;
 BEGIN
-    PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    v_staff := staff_session(p_session, ARRAY['clerk', 'approver']);
     SELECT * INTO e FROM recon_exceptions x WHERE x.id = p_id;
     IF NOT FOUND THEN
         PERFORM fail('FG404', 'exception_not_found', format('no exception %s', p_id));
@@ -821,12 +1088,13 @@ $$;
 -- p_outcome: succeeded, failed, pending, not_found (a verified answer) or error (no answer,
 -- a timeout, an answer that did not verify: p_reason says which). The attempt's recovery
 -- schedule is kept (an exhausted attempt stays exhausted unless the answer settles it).
-CREATE FUNCTION recon_query_result(p_id bigint, p_staff text, p_outcome text,
+CREATE FUNCTION recon_query_result(p_id bigint, p_session text, p_outcome text,
                                    p_amount_vnd bigint, p_provider_txn_id text,
                                    p_paid_at timestamptz, p_raw text, p_reason text)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
+    v_staff text;
     e recon_exceptions;
     a payment_attempts;
     v_next int;
@@ -834,7 +1102,7 @@ DECLARE
     v_resolved bool;
     v_note text;
 BEGIN
-    PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    v_staff := staff_session(p_session, ARRAY['clerk', 'approver']);
     IF p_outcome IS NULL OR p_outcome NOT IN ('succeeded', 'failed', 'pending', 'not_found',
                                               'error') THEN
         PERFORM fail('FG422', 'invalid_outcome',
@@ -863,7 +1131,7 @@ BEGIN
     UPDATE recon_actions SET status = 'answered', decided_at = now()
         WHERE exception_id = p_id AND action = 'query' AND status = 'requested';
     INSERT INTO recon_actions (exception_id, action, status, staff_id, note, data, decided_at)
-        VALUES (p_id, 'query', CASE WHEN v_resolved THEN 'done' ELSE 'answered' END, p_staff,
+        VALUES (p_id, 'query', CASE WHEN v_resolved THEN 'done' ELSE 'answered' END, v_staff,
                 v_note, jsonb_build_object(
                     'channel', a.channel, 'merchant_ref', a.merchant_ref,
                     'outcome', p_outcome, 'verdict', v_verdict, 'amount_vnd', p_amount_vnd,
@@ -875,6 +1143,7 @@ BEGIN
     ELSE
         UPDATE recon_exceptions SET updated_at = now() WHERE id = p_id;
     END IF;
+    PERFORM audit('recon_query', 'exception ' || p_id, NULL, recon_exception_json(p_id));
     RETURN recon_exception_json(p_id);
 END
 $$;

@@ -31,10 +31,13 @@ BEGIN
 END
 $$;
 
--- Claims up to max attempts whose next query is due, for the gateway to query. Attempts of
--- payments that are settled, refunded or failed are marked final on the way instead (the
--- callback already told us). A claimed attempt is leased for lease_s seconds so that another
--- gateway does not query it at the same time.
+-- Claims up to max attempts whose next query is due, for the gateway to query. The attempt
+-- that settled its payment (the payment's merchant_ref, when it is succeeded, refunded or
+-- failed) and an attempt booked as an overpayment are marked final on the way instead (the
+-- callback already told us). The other attempts of a paid payment are not: the citizen may
+-- have paid at two banks, and a success whose callback was lost is only found by asking, and
+-- is then booked as an overpayment (overpayments.sql). A claimed attempt is leased for
+-- lease_s seconds so that another gateway does not query it at the same time.
 --
 -- The due attempts are picked from the partial index payment_attempts_due alone, the
 -- payment's status is looked up by key for each of them, and both updates address the
@@ -54,8 +57,10 @@ BEGIN
     WHERE a.merchant_ref = ANY (ARRAY(
         SELECT d.merchant_ref FROM payment_attempts d
         WHERE NOT d.final AND d.next_query_at <= now()
-          AND (SELECT p.status FROM payments p WHERE p.id = d.payment_id)
-              IN ('succeeded', 'partially_refunded', 'refunded', 'failed')
+          AND ((SELECT p.status IN ('succeeded', 'partially_refunded', 'refunded')
+                       AND p.merchant_ref = d.merchant_ref
+                FROM payments p WHERE p.id = d.payment_id)
+               OR EXISTS (SELECT 1 FROM overpayments o WHERE o.merchant_ref = d.merchant_ref))
         ORDER BY d.next_query_at LIMIT 1000
         FOR UPDATE SKIP LOCKED));
     RETURN QUERY
@@ -78,8 +83,10 @@ $$;
 -- source 'query'; the attempt is then final), pending, not_found or error (no answer,
 -- timeout, refused: the outcome stays unknown). The next query is in next_in_s seconds, or
 -- never when next_in_s is NULL (the provider's query window is over: the attempt is
--- exhausted and listed in recovery_exceptions). Returns the verdict of the application, or
--- the outcome when nothing was applied.
+-- exhausted and listed in recovery_exceptions), except an attempt superseded in a payment
+-- paid through another one that its provider still does not know (not_found): nobody paid
+-- there, and it is final. Returns the verdict of the application, or the outcome when nothing
+-- was applied.
 CREATE FUNCTION recovery_result(merchant_ref text, outcome text, amount_vnd bigint,
                                 provider_txn_id text, paid_at timestamptz, raw text,
                                 next_in_s int)
@@ -88,6 +95,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
     a payment_attempts;
     v_verdict text := outcome;
+    v_unpaid bool;
 BEGIN
     IF outcome NOT IN ('succeeded', 'failed', 'pending', 'not_found', 'error') THEN
         PERFORM fail('FG422', 'invalid_outcome', format('outcome "%s" is not known', outcome));
@@ -103,13 +111,18 @@ BEGIN
                                            recovery_result.provider_txn_id,
                                            recovery_result.paid_at, 'query', raw);
     END IF;
+    v_unpaid := next_in_s IS NULL AND outcome = 'not_found'
+                AND EXISTS (SELECT 1 FROM payments p WHERE p.id = a.payment_id
+                              AND p.status IN ('succeeded', 'partially_refunded', 'refunded')
+                              AND p.merchant_ref IS DISTINCT FROM a.merchant_ref);
     UPDATE payment_attempts x SET
         queries = x.queries + 1,
         last_query_at = now(),
         last_query_result = left(v_verdict, 40),
-        final = x.final OR (outcome IN ('succeeded', 'failed')
-                            AND v_verdict IN ('applied', 'duplicate')),
-        exhausted = next_in_s IS NULL AND outcome NOT IN ('succeeded', 'failed'),
+        final = x.final OR v_unpaid OR (outcome IN ('succeeded', 'failed')
+                                        AND v_verdict IN ('applied', 'duplicate')),
+        exhausted = next_in_s IS NULL AND outcome NOT IN ('succeeded', 'failed')
+                    AND NOT v_unpaid,
         next_query_at = now() + coalesce(next_in_s, 0) * interval '1 second'
     WHERE x.merchant_ref = a.merchant_ref;
     RETURN v_verdict;

@@ -12,6 +12,11 @@
 --                      status query (a timeout is never a failure);
 --   refund_due         hands refunds whose query is due (or whose sender died) to the
 --                      gateway's refund recovery.
+-- The switch also refunds on its own: the refund of an overpayment (overpayment_id set,
+-- overpayments.sql) refunds the attempt that overpaid; it is reserved by
+-- overpayment_refunds_begin and then goes through refund_result and refund_due like the
+-- others, but books through overpayment_refund_book, is not the portal's to list or count
+-- against the payment, and its webhooks are the overpayment's.
 --
 -- Some providers can only be asked about the latest refund of a charge (VNPAY: a refund's status comes from querydr of the paid charge,
 -- docs/adapters.md). The gateway passes those channels in one_at_a_time (adapters with
@@ -37,14 +42,38 @@ LANGUAGE sql STABLE SET search_path = feegate, pg_temp AS $$
         'updated_at', ts_text(r.updated_at))
 $$;
 
+-- What the gateway needs to send a refund or ask about it (api_refund_begin, refund_due,
+-- overpayment_refunds_begin): the charge refunded is the payment's paying attempt, or for the
+-- refund of an overpayment the attempt that overpaid (overpayments.sql).
+CREATE FUNCTION refund_send(r refunds) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = feegate, pg_temp AS $$
+    SELECT jsonb_build_object(
+        'refund_id', r.id, 'ref', r.ref, 'channel', r.channel, 'amount_vnd', r.amount_vnd,
+        'full', r.full_refund, 'reason', r.reason, 'payment_id', r.payment_id,
+        'merchant_ref', c.merchant_ref, 'provider_txn_id', c.provider_txn_id,
+        'original_created_at_unix', (SELECT floor(extract(epoch FROM a.created_at))::bigint
+                                     FROM payment_attempts a WHERE a.merchant_ref = c.merchant_ref),
+        'created_at_unix', floor(extract(epoch FROM r.created_at))::bigint,
+        'request_id', r.request_id, 'query_ambiguous', r.query_ambiguous,
+        'sending', r.status = 'sending')
+    FROM (SELECT coalesce(o.merchant_ref, p.merchant_ref) AS merchant_ref,
+                 CASE WHEN o.id IS NULL THEN p.provider_txn_id ELSE o.provider_txn_id END
+                     AS provider_txn_id
+          FROM payments p LEFT JOIN overpayments o ON o.id = r.overpayment_id
+          WHERE p.id = r.payment_id) c
+$$;
+
 -- Reserves a refund. refundable: the channels this gateway can refund through (configured,
 -- with a refund API); one_at_a_time: those whose refunds are asked about through the
 -- charge (above). Returns (http_status, body, replayed, send): send is the refund and what
 -- the provider needs, NULL when the stored answer of a finished request is replayed.
+-- signature, sig_expires_unix: the signed request, accepted once (request_once).
 CREATE FUNCTION api_refund_begin(client text, payment_id text, idem_key text,
                                  req_sha256 text, amount_vnd bigint, reason text,
                                  refundable text[], request_id text,
-                                 one_at_a_time text[] DEFAULT '{}')
+                                 one_at_a_time text[] DEFAULT '{}',
+                                 signature text DEFAULT NULL,
+                                 sig_expires_unix bigint DEFAULT NULL)
 RETURNS TABLE (http_status int, body text, replayed bool, send jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
@@ -55,6 +84,7 @@ DECLARE
     r refunds;
     v_one bool;
 BEGIN
+    PERFORM request_once(client, signature, sig_expires_unix);
     SELECT o_status, o_body INTO v_status, v_body
         FROM idem_claim(client, idem_key, req_sha256);
     IF v_status IS NOT NULL THEN
@@ -81,14 +111,14 @@ BEGIN
     v_one := p.channel = ANY (coalesce(one_at_a_time, '{}'));
     IF v_one AND EXISTS (SELECT 1 FROM refunds f
                          WHERE f.payment_id = p.id AND f.status IN ('sending', 'pending')
-                           AND NOT f.exhausted) THEN
+                           AND NOT f.exhausted AND f.overpayment_id IS NULL) THEN
         PERFORM fail('FG409', 'refund_in_progress',
                      format('payment "%s" has a refund through %s whose outcome is not known '
                             'yet; %s can only be asked about the latest refund of a payment, so '
                             'the next one waits until it is final', p.id, p.channel, p.channel));
     END IF;
     SELECT coalesce(sum(f.amount_vnd), 0) INTO v_reserved FROM refunds f
-        WHERE f.payment_id = p.id AND f.status <> 'failed';
+        WHERE f.payment_id = p.id AND f.status <> 'failed' AND f.overpayment_id IS NULL;
     IF v_reserved + amount_vnd > p.amount_vnd THEN
         PERFORM fail('FG409', 'refund_exceeds_payment',
                      format('payment "%s" of %s VND has %s VND refunded or in progress; %s more '
@@ -99,16 +129,10 @@ BEGIN
         VALUES (hex_id('rf_'), lpad(nextval('refund_ref_seq')::text, 12, '0'), p.id, client,
                 idem_key, p.channel, amount_vnd, v_reserved = 0 AND amount_vnd = p.amount_vnd,
                 left(coalesce(reason, ''), 200), request_id,
-                v_one AND EXISTS (SELECT 1 FROM refunds f WHERE f.payment_id = p.id))
+                v_one AND EXISTS (SELECT 1 FROM refunds f WHERE f.payment_id = p.id
+                                                            AND f.overpayment_id IS NULL))
         RETURNING * INTO r;
-    RETURN QUERY SELECT 202, refund_json(r)::text, false, jsonb_build_object(
-        'refund_id', r.id, 'ref', r.ref, 'channel', r.channel, 'amount_vnd', r.amount_vnd,
-        'full', r.full_refund, 'reason', r.reason, 'payment_id', p.id,
-        'merchant_ref', p.merchant_ref, 'provider_txn_id', p.provider_txn_id,
-        'original_created_at_unix', (SELECT floor(extract(epoch FROM a.created_at))::bigint
-                                     FROM payment_attempts a WHERE a.merchant_ref = p.merchant_ref),
-        'created_at_unix', floor(extract(epoch FROM r.created_at))::bigint,
-        'request_id', r.request_id, 'query_ambiguous', r.query_ambiguous);
+    RETURN QUERY SELECT 202, refund_json(r)::text, false, refund_send(r);
 END
 $$;
 
@@ -160,12 +184,17 @@ BEGIN
 END
 $$;
 
--- Books an accepted refund (once).
+-- Books an accepted refund (once). The refund of an overpayment refunds the attempt that
+-- overpaid, not the payment: overpayment_refund_book.
 CREATE FUNCTION refund_book(r refunds) RETURNS void
 LANGUAGE plpgsql SET search_path = feegate, pg_temp AS $$
 DECLARE
     p payments;
 BEGIN
+    IF r.overpayment_id IS NOT NULL THEN
+        PERFORM overpayment_refund_book(r);
+        RETURN;
+    END IF;
     SELECT * INTO p FROM payments WHERE id = r.payment_id FOR UPDATE;
     PERFORM ledger_refund(r.payment_id, r.amount_vnd, r.id);
     UPDATE payments x SET refunded_vnd = x.refunded_vnd + r.amount_vnd WHERE x.id = p.id
@@ -213,8 +242,10 @@ BEGIN
         IF r.status = 'succeeded' THEN
             PERFORM refund_book(r);
         END IF;
-        IF r.status IN ('succeeded', 'failed') THEN
+        IF r.status IN ('succeeded', 'failed') AND r.overpayment_id IS NULL THEN
             PERFORM queue_refund_webhook(r);
+        ELSIF r.status = 'failed' THEN
+            PERFORM overpayment_refund_failed(r);
         END IF;
     END IF;
     v_http := CASE r.status WHEN 'pending' THEN 202 ELSE 201 END;
@@ -244,19 +275,9 @@ BEGIN
             FOR UPDATE SKIP LOCKED
         )
         UPDATE refunds f SET next_query_at = now() + greatest(lease_s, 1) * interval '1 second'
-        FROM due, payments p
-        WHERE f.id = due.id AND p.id = f.payment_id
-        RETURNING f.id, jsonb_build_object(
-            'refund_id', f.id, 'ref', f.ref, 'channel', f.channel, 'amount_vnd', f.amount_vnd,
-            'full', f.full_refund, 'reason', f.reason, 'payment_id', p.id,
-            'merchant_ref', p.merchant_ref, 'provider_txn_id', p.provider_txn_id,
-            'original_created_at_unix', (SELECT floor(extract(epoch FROM a.created_at))::bigint
-                                         FROM payment_attempts a
-                                         WHERE a.merchant_ref = p.merchant_ref),
-            'created_at_unix', floor(extract(epoch FROM f.created_at))::bigint,
-            'request_id', f.request_id, 'query_ambiguous', f.query_ambiguous,
-            'sending', f.status = 'sending'), f.queries,
-            floor(extract(epoch FROM f.created_at))::bigint;
+        FROM due
+        WHERE f.id = due.id
+        RETURNING f.id, refund_send(f), f.queries, floor(extract(epoch FROM f.created_at))::bigint;
 END
 $$;
 
@@ -273,6 +294,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
         'payment_id', p.id, 'amount_vnd', p.amount_vnd, 'refunded_vnd', p.refunded_vnd,
         'status', p.status,
         'refunds', coalesce((SELECT json_agg(refund_json(f) ORDER BY f.created_at, f.id)
-                             FROM refunds f WHERE f.payment_id = p.id), '[]'))::text
+                             FROM refunds f WHERE f.payment_id = p.id
+                               AND f.overpayment_id IS NULL), '[]'))::text
     FROM payments p WHERE p.id = api_refunds.payment_id AND p.client_id = api_refunds.client
 $$;

@@ -18,6 +18,10 @@ CREATE SCHEMA IF NOT EXISTS feegate;
 
 REVOKE ALL ON SCHEMA feegate FROM PUBLIC;
 
+-- HMAC-SHA1 for the staff's TOTP codes (recon.sql, totp_code), checked inside the database so
+-- that the secrets never reach the gateway's role. A trusted extension of PostgreSQL's own.
+CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA feegate;
+
 -- What feegate_app may use is granted in grants.sql.
 
 -- Row rules ---------------------------------------------------------------------------------
@@ -73,7 +77,7 @@ RETURNS bool
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
     RETURN length(p_order_ref) BETWEEN 1 AND feegate.limits_order_ref_bytes_max()
-       AND p_status IN ('created', 'pending', 'succeeded', 'failed', 'expired', 'cancelled',
+       AND p_status IN ('created', 'pending', 'succeeded', 'expired', 'cancelled',
                         'partially_refunded', 'refunded')
        AND p_amount_vnd > 0 AND p_amount_vnd <= feegate.limits_amount_vnd_max()
        AND jsonb_typeof(p_items) = 'array'
@@ -222,7 +226,9 @@ CREATE TABLE client_agencies (
 
 CREATE TABLE payment_statuses (status text PRIMARY KEY);
 
-INSERT INTO payment_statuses VALUES ('created'), ('pending'), ('succeeded'), ('failed'),
+-- No 'failed': a declined attempt closes the attempt, not the payment, which stays payable
+-- (pending) until it is paid, cancelled or expires (payments_api.sql, apply_provider_result).
+INSERT INTO payment_statuses VALUES ('created'), ('pending'), ('succeeded'),
     ('expired'), ('cancelled'), ('partially_refunded'), ('refunded');
 
 CREATE TABLE payment_event_kinds (event text PRIMARY KEY);
@@ -271,6 +277,9 @@ CREATE TABLE payment_attempts (
     payment_id   text NOT NULL, -- payments(id)
     channel      text NOT NULL, -- channels(code)
     created_at   timestamptz NOT NULL DEFAULT now(),
+    -- the provider declined this attempt: it is closed, the payment stays payable
+    -- (apply_provider_result, payments_api.sql)
+    declined_at  timestamptz,
     -- recovery (recovery.sql): when to query the provider next, and what it said
     next_query_at     timestamptz NOT NULL DEFAULT now() + interval '1 minute',
     queries           int NOT NULL DEFAULT 0,
@@ -287,7 +296,8 @@ CREATE TABLE payment_transitions (
     from_status text NOT NULL REFERENCES payment_statuses (status),
     event       text NOT NULL REFERENCES payment_event_kinds (event),
     to_status   text REFERENCES payment_statuses (status),
-    outcome     text NOT NULL CHECK (outcome IN ('apply', 'apply_late', 'ignore', 'reject')),
+    outcome     text NOT NULL CHECK (outcome IN ('apply', 'apply_late', 'ignore', 'reject',
+                                                 'overpay')),
     PRIMARY KEY (from_status, event),
     CHECK ((outcome IN ('apply', 'apply_late')) = (to_status IS NOT NULL))
 );
@@ -372,6 +382,11 @@ CREATE TABLE receipts (
     amount_vnd  bigint NOT NULL,
     payer       jsonb NOT NULL,
     items       jsonb NOT NULL,
+    -- what the citizen holds: printed on the receipt and in its QR code, the key of the public
+    -- verification page (receipt_verify); random (lookup_code_new, receipts.sql), written
+    -- at numbering time
+    lookup_code text NOT NULL UNIQUE
+                CHECK (length(lookup_code) = 12 AND lookup_code ~ '^[0-9A-HJKMNP-TV-Z]+$'),
     UNIQUE (template, series, number),
     CONSTRAINT receipts_row CHECK (receipt_row_ok(number, amount_vnd))
 );
@@ -428,6 +443,19 @@ CREATE TABLE idempotency (
 );
 
 CREATE INDEX idempotency_created ON idempotency (created_at);
+
+-- One row per signed portal or staff request that changes something, kept until no gateway
+-- would accept a copy of it any more (request_once, idempotency.sql; docs/api.md,
+-- "Replayed requests"). expires_at is the request's timestamp plus GW_AUTH_REPLAY_KEEP_S;
+-- the client-list refresh of every gateway deletes what has expired.
+CREATE TABLE request_signatures (
+    client_id  text NOT NULL, -- the portal client who signed
+    signature  text NOT NULL, -- the X-Feegate-Signature value
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (client_id, signature)
+);
+
+CREATE INDEX request_signatures_expires ON request_signatures (expires_at);
 
 -- Receipt documents (receipts.sql) --------------------------------------------------------
 
@@ -533,14 +561,53 @@ CREATE TABLE seal_gaps (
 
 -- Reconciliation (recon.sql) --------------------------------------------------------------
 
+-- Finance staff (docs/console.md). The password is an argon2id hash (libsodium's
+-- crypto_pwhash_str, made by `feegate staff add`); the TOTP secret (RFC 6238, HMAC-SHA1, 30 s,
+-- 6 digits) never leaves the database: codes are checked by staff_sign_in. Neither is readable
+-- by feegate_app (grants.sql).
 CREATE TABLE staff (
-    id         text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]+$' AND length(id) <= 64),
-    name       text NOT NULL DEFAULT '',
-    secret     text NOT NULL CHECK (length(secret) BETWEEN 16 AND 128),
-    role       text NOT NULL CHECK (role IN ('clerk', 'approver', 'auditor')),
-    active     bool NOT NULL DEFAULT true,
-    created_at timestamptz NOT NULL DEFAULT now()
+    id             text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]+$' AND length(id) <= 64),
+    name           text NOT NULL DEFAULT '',
+    role           text NOT NULL CHECK (role IN ('clerk', 'approver', 'auditor', 'admin')),
+    password_hash  text NOT NULL CHECK (password_hash LIKE '$argon2id$%'
+                                        AND length(password_hash) <= 256),
+    totp_secret    bytea NOT NULL CHECK (octet_length(totp_secret) BETWEEN 16 AND 64),
+    totp_last_step bigint NOT NULL DEFAULT 0, -- a code is accepted once (RFC 6238, 5.2)
+    failures       int NOT NULL DEFAULT 0,    -- failed sign-ins in a row
+    locked_until   timestamptz,
+    active         bool NOT NULL DEFAULT true,
+    created_at     timestamptz NOT NULL DEFAULT now()
 );
+
+-- A signed-in member: the token is 32 random bytes given once to the client; only its
+-- SHA-256 is kept. It ends at sign-out, after GW_STAFF_SESSION_IDLE_S unused, and
+-- GW_STAFF_SESSION_S_MAX after sign-in.
+CREATE TABLE staff_sessions (
+    id           bigserial PRIMARY KEY,
+    token_sha256 bytea NOT NULL UNIQUE CHECK (octet_length(token_sha256) = 32),
+    staff_id     text NOT NULL REFERENCES staff (id),
+    from_addr    text NOT NULL DEFAULT '' CHECK (length(from_addr) <= 200),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    last_seen_at timestamptz NOT NULL DEFAULT now(),
+    expires_at   timestamptz NOT NULL,
+    ended_at     timestamptz
+);
+
+-- Who did what, when, from where, with the state before and after: written by the finance
+-- functions (recon.sql), append-only for every role (integrity.sql's forbid_change).
+CREATE TABLE audit_log (
+    id         bigserial PRIMARY KEY,
+    at         timestamptz NOT NULL DEFAULT clock_timestamp(),
+    staff_id   text,    -- NULL: the database owner's tools, or an unknown name at sign-in
+    session_id bigint,
+    from_addr  text NOT NULL DEFAULT '',
+    action     text NOT NULL,
+    object     text NOT NULL DEFAULT '',
+    before     jsonb,
+    after      jsonb
+);
+
+CREATE INDEX audit_log_at ON audit_log (at);
 
 CREATE TABLE statement_files (
     id           bigserial PRIMARY KEY,
@@ -609,7 +676,7 @@ CREATE TABLE recon_exceptions (
     provider             text NOT NULL,
     category             text NOT NULL CHECK (category IN ('missing_at_provider',
                              'missing_at_switch', 'amount_mismatch', 'status_mismatch',
-                             'duplicate_line', 'out_of_day')),
+                             'duplicate_line', 'out_of_day', 'overpayment')),
     merchant_ref         text NOT NULL,
     kind                 text NOT NULL DEFAULT 'payment',
     payment_id           text REFERENCES payments (id),
@@ -688,12 +755,54 @@ CREATE TABLE refunds (
     exhausted          bool NOT NULL DEFAULT false,
     -- only the payment's latest refund can be asked about (refunds.sql)
     query_ambiguous    bool NOT NULL DEFAULT false,
+    -- a refund the switch sends on its own of an overpayment (overpayments.sql): it refunds
+    -- the overpaying attempt, not the payment; NULL for a portal's refund
+    overpayment_id     text,
     UNIQUE (client_id, idem_key)
 );
 
 CREATE INDEX refunds_payment ON refunds (payment_id, created_at);
 
 CREATE INDEX refunds_due ON refunds (next_query_at) WHERE status IN ('sending', 'pending');
+
+-- Overpayments (overpayments.sql) ---------------------------------------------------------
+
+-- A success of another attempt of a payment that was already paid: the citizen paid twice
+-- (went back from one bank's page and paid at another). The money is owed back to the
+-- citizen: owed, then refunding (a refund of that attempt through its provider) and
+-- refunded, or to_transfer (the provider cannot refund it, or refused) and transferred (the
+-- finance staff paid it back by bank transfer). One per attempt (merchant_ref).
+CREATE TABLE overpayments (
+    id              text PRIMARY KEY, -- ovp_ + 32 hex
+    payment_id      text NOT NULL REFERENCES payments (id),
+    merchant_ref    text NOT NULL UNIQUE REFERENCES payment_attempts (merchant_ref),
+    channel         text NOT NULL REFERENCES channels (code),
+    amount_vnd      bigint NOT NULL CHECK (amount_vnd > 0),
+    provider_txn_id text,
+    paid_at         timestamptz NOT NULL,
+    state           text NOT NULL DEFAULT 'owed'
+                        CHECK (state IN ('owed', 'refunding', 'refunded', 'to_transfer',
+                                         'transferred')),
+    journal_id      bigint NOT NULL REFERENCES journals (id), -- the overpayment journal
+    refund_id       text, -- refunds(id): the refund sent for it, if any
+    transfer_ref    text CHECK (length(transfer_ref) <= 64),
+    transferred_by  text REFERENCES staff (id),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    CHECK ((state = 'transferred') = (transfer_ref IS NOT NULL))
+);
+
+CREATE INDEX overpayments_payment ON overpayments (payment_id);
+
+CREATE INDEX overpayments_owed ON overpayments (created_at) WHERE state = 'owed';
+
+CREATE INDEX refunds_overpayment ON refunds (overpayment_id) WHERE overpayment_id IS NOT NULL;
+
+ALTER TABLE refunds ADD CONSTRAINT refunds_overpayment_fk FOREIGN KEY (overpayment_id)
+    REFERENCES overpayments (id) ON DELETE RESTRICT ON UPDATE RESTRICT;
+
+ALTER TABLE overpayments ADD CONSTRAINT overpayments_refund_fk FOREIGN KEY (refund_id)
+    REFERENCES refunds (id) ON DELETE RESTRICT ON UPDATE RESTRICT;
 
 -- Every provider answer about a refund, as received (evidence, append-only).
 CREATE TABLE refund_messages (

@@ -1,8 +1,11 @@
 -- state_machine: the payment state machine as data, one row per (status, event), and
 -- apply_event, the only function that changes a payment's status.
 -- apply: change to to_status. apply_late: a success after the payment was given up
--- (failed, expired, cancelled): the money was taken, so it is still booked, with late = true.
+-- (expired, cancelled): the money was taken, so it is still booked, with late = true.
 -- ignore: nothing changes (a repeated or stale message). reject: the caller gets FG409.
+-- overpay: a success of a payment already paid: a repeat of the attempt that paid it (or of
+-- one already booked as an overpayment) is ignored; a success of another attempt means the
+-- citizen paid twice, and is booked as an overpayment (overpayments.sql), the status kept.
 -- ledger_check() verifies that the table covers every pair.
 
 SET LOCAL search_path = feegate, pg_temp;
@@ -20,27 +23,21 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     -- another bank); the status stays pending.
     ('pending', 'checkout',           'pending',   'apply'),
     ('pending', 'provider_succeeded', 'succeeded', 'apply'),
-    ('pending', 'provider_failed',    'failed',    'apply'),
+    -- A decline closes the attempt, not the payment: it stays pending (payable until it
+    -- expires), the event is recorded, no webhook (the status did not change).
+    ('pending', 'provider_failed',    'pending',   'apply'),
     ('pending', 'cancel',             'cancelled', 'apply'),
     ('pending', 'expire',             'expired',   'apply'),
     ('pending', 'refund_partial',     NULL,        'reject'),
     ('pending', 'refund_full',        NULL,        'reject'),
 
     ('succeeded', 'checkout',           NULL,                 'reject'),
-    ('succeeded', 'provider_succeeded', NULL,                 'ignore'),
+    ('succeeded', 'provider_succeeded', NULL,                 'overpay'),
     ('succeeded', 'provider_failed',    NULL,                 'ignore'),
     ('succeeded', 'cancel',             NULL,                 'reject'),
     ('succeeded', 'expire',             NULL,                 'ignore'),
     ('succeeded', 'refund_partial',     'partially_refunded', 'apply'),
     ('succeeded', 'refund_full',        'refunded',           'apply'),
-
-    ('failed', 'checkout',           NULL,        'reject'),
-    ('failed', 'provider_succeeded', 'succeeded', 'apply_late'),
-    ('failed', 'provider_failed',    NULL,        'ignore'),
-    ('failed', 'cancel',             NULL,        'reject'),
-    ('failed', 'expire',             NULL,        'ignore'),
-    ('failed', 'refund_partial',     NULL,        'reject'),
-    ('failed', 'refund_full',        NULL,        'reject'),
 
     ('expired', 'checkout',           NULL,        'reject'),
     ('expired', 'provider_succeeded', 'succeeded', 'apply_late'),
@@ -60,7 +57,7 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     ('cancelled', 'refund_full',        NULL,        'reject'),
 
     ('partially_refunded', 'checkout',           NULL,                 'reject'),
-    ('partially_refunded', 'provider_succeeded', NULL,                 'ignore'),
+    ('partially_refunded', 'provider_succeeded', NULL,                 'overpay'),
     ('partially_refunded', 'provider_failed',    NULL,                 'ignore'),
     ('partially_refunded', 'cancel',             NULL,                 'reject'),
     ('partially_refunded', 'expire',             NULL,                 'ignore'),
@@ -68,7 +65,7 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     ('partially_refunded', 'refund_full',        'refunded',           'apply'),
 
     ('refunded', 'checkout',           NULL, 'reject'),
-    ('refunded', 'provider_succeeded', NULL, 'ignore'),
+    ('refunded', 'provider_succeeded', NULL, 'overpay'),
     ('refunded', 'provider_failed',    NULL, 'ignore'),
     ('refunded', 'cancel',             NULL, 'reject'),
     ('refunded', 'expire',             NULL, 'ignore'),
@@ -76,8 +73,9 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     ('refunded', 'refund_full',        NULL, 'reject');
 
 -- The state machine. Locks the payment, looks up (status, event); reject raises FG409,
--- ignore changes nothing; apply/apply_late update the payment (with the provider fields of
--- p_data for checkout and success), book the success, append the event and queue the
+-- ignore changes nothing; overpay books an overpayment or changes nothing (above);
+-- apply/apply_late update the payment (with the provider fields of p_data for checkout and
+-- success), book the success, append the event and queue the
 -- webhook if the status changed. A provider_succeeded leaves the receipt and its webhook to
 -- receipt_at_commit (receipts.sql), which numbers the receipt at commit.
 CREATE FUNCTION apply_event(p_payment_id text, p_event text, p_data jsonb,
@@ -102,6 +100,17 @@ BEGIN
                                    WHEN 'refund_full' THEN 'payment_not_refundable'
                                    ELSE 'invalid_transition' END,
             DETAIL = format('payment "%s" is %s', p_payment_id, o_from);
+    ELSIF o_outcome = 'overpay' THEN
+        o_to := o_from;
+        IF EXISTS (SELECT 1 FROM payments p WHERE p.id = p_payment_id
+                     AND p.merchant_ref IS DISTINCT FROM p_data ->> 'merchant_ref')
+           AND NOT EXISTS (SELECT 1 FROM overpayments o
+                           WHERE o.merchant_ref = p_data ->> 'merchant_ref') THEN
+            PERFORM overpayment_book(p_payment_id, p_data);
+        ELSE
+            o_outcome := 'ignore';
+        END IF;
+        RETURN;
     ELSIF o_outcome = 'ignore' THEN
         o_to := o_from;
         RETURN;

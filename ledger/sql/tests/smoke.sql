@@ -101,7 +101,7 @@ COMMIT;
 
 DO $$
 BEGIN
-    ASSERT (SELECT count(*) FROM feegate.payment_transitions) = 8 * 7, 'transitions: 56 rows';
+    ASSERT (SELECT count(*) FROM feegate.payment_transitions) = 7 * 7, 'transitions: 49 rows';
     PERFORM pg_temp.expect_error($q$
         INSERT INTO feegate.fee_splits VALUES ('SMOKE', 'FIX', 3, 'SMOKE-C', 1);
         SET CONSTRAINTS ALL IMMEDIATE $q$, 'FG500', 'fee_splits_incomplete');
@@ -236,24 +236,143 @@ BEGIN
 END
 $$;
 
+-- Overpayment: a second attempt paid too (overpayments.sql) ------------------------------
+
+DO $$
+DECLARE
+    v_id text := pg_temp.new_payment(NULL, pg_temp.ref('HS-OVP'),
+                                     '[{"fee_code":"ODD","amount_vnd":3000}]', 3000);
+    v_a text;
+    v_b text;
+    v_c text;
+    s record;
+    o feegate.overpayments;
+    v_j json;
+    v_tok text := repeat('5a', 32);
+BEGIN
+    v_a := pg_temp.checkout(v_id);
+    v_b := pg_temp.checkout(v_id);
+    v_c := pg_temp.checkout(v_id);
+    ASSERT pg_temp.callback(v_a, 'succeeded', 3000, 'T-OA') = 'applied', 'first success pays';
+    ASSERT pg_temp.callback(v_b, 'succeeded', 3000, 'T-OB') = 'applied', 'second is booked';
+    ASSERT pg_temp.callback(v_b, 'succeeded', 3000, 'T-OB') = 'duplicate', 'booked once';
+    ASSERT pg_temp.callback(v_a, 'succeeded', 3000, 'T-OA') = 'duplicate', 'payer''s own repeat';
+    ASSERT pg_temp.status_of(v_id) = 'succeeded', 'the status is kept';
+    SELECT * INTO STRICT o FROM feegate.overpayments WHERE merchant_ref = v_b;
+    ASSERT o.state = 'owed' AND o.amount_vnd = 3000 AND o.provider_txn_id = 'T-OB'
+           AND o.channel = 'sandbox', 'owed';
+    ASSERT (SELECT p.amount_vnd FROM feegate.postings p WHERE p.journal_id = o.journal_id
+              AND p.account_code = 'overpaid:sandbox') = -3000, 'overpaid:sandbox credited';
+    -- Recovery closes the attempt that paid and the overpaid one, and asks about the third.
+    UPDATE feegate.payment_attempts SET next_query_at = now() WHERE payment_id = v_id;
+    ASSERT (SELECT array_agg(d.merchant_ref) FROM feegate.recovery_due(1000, 60) d
+            WHERE d.payment_id = v_id) = ARRAY[v_c], 'the superseded attempt is queried';
+    ASSERT (SELECT bool_and(final) FROM feegate.payment_attempts
+            WHERE merchant_ref IN (v_a, v_b)), 'paying and overpaid attempts are final';
+    -- Refunded through the channel that took it, as a refund of that attempt.
+    SELECT * INTO STRICT s FROM feegate.overpayment_refunds_begin(1000, '{sandbox}') x
+        WHERE x.send ->> 'merchant_ref' = v_b;
+    ASSERT s.send ->> 'provider_txn_id' = 'T-OB' AND (s.send ->> 'amount_vnd')::bigint = 3000
+           AND (s.send ->> 'full')::bool, 'the refund of the overpaid attempt';
+    ASSERT (SELECT state FROM feegate.overpayments WHERE id = o.id) = 'refunding', 'refunding';
+    ASSERT (SELECT status FROM feegate.refund_result(s.refund_id, 'accepted', 'RF-OB', NULL,
+                                                     'refund', '{}', NULL)) = 'succeeded',
+        'accepted';
+    ASSERT (SELECT state FROM feegate.overpayments WHERE id = o.id) = 'refunded', 'refunded';
+    ASSERT (SELECT refunded_vnd FROM feegate.payments WHERE id = v_id) = 0,
+        'not a refund of the payment';
+    ASSERT feegate.api_refunds('smoke', v_id)::json -> 'refunds' ->> 0 IS NULL,
+        'not the portal''s refund';
+    -- The third attempt paid too (found by a query); its channel cannot refund here.
+    ASSERT feegate.recovery_result(v_c, 'succeeded', 3000, 'T-OC', now(), '{}', 300) = 'applied',
+        'found by the query';
+    PERFORM feegate.overpayment_refunds_begin(1000, '{}');
+    SELECT * INTO STRICT o FROM feegate.overpayments WHERE merchant_ref = v_c;
+    ASSERT o.state = 'to_transfer', 'to_transfer';
+    -- A clerk's live session (what staff_sign_in would write), its token v_tok.
+    INSERT INTO feegate.staff (id, role, name, password_hash, totp_secret)
+        VALUES ('smoke-clerk', 'clerk', 'Smoke', '$argon2id$v=19$m=65536,t=2,p=1$smoke',
+                '\x00112233445566778899aabbccddeeff')
+        ON CONFLICT (id) DO NOTHING;
+    INSERT INTO feegate.staff_sessions (token_sha256, staff_id, from_addr, expires_at)
+        VALUES (sha256(convert_to(v_tok, 'UTF8')), 'smoke-clerk', 'smoke',
+                now() + interval '1 hour')
+        ON CONFLICT (token_sha256) DO UPDATE SET ended_at = NULL, last_seen_at = now(),
+                                                 expires_at = now() + interval '1 hour';
+    PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)', o.id,
+                                        v_tok, 'bad ref'), 'FG422', 'invalid_transfer_ref');
+    PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)',
+                                        'ovp_none', v_tok, 'TR-1'), 'FG404',
+                                 'overpayment_not_found');
+    ASSERT feegate.overpayment_transfer(o.id, v_tok, 'TR-1')::json ->> 'state'
+           = 'transferred', 'transferred';
+    PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)', o.id,
+                                        v_tok, 'TR-2'), 'FG409',
+                                 'overpayment_not_transferable');
+    v_j := feegate.api_get_payment('smoke', v_id)::json;
+    ASSERT json_array_length(v_j -> 'overpayments') = 2, 'the payment lists its overpayments';
+    ASSERT (SELECT array_agg(event ORDER BY seq) FROM feegate.payment_events
+            WHERE payment_id = v_id AND event LIKE 'overpa%')
+        = ARRAY['overpaid', 'overpayment_refunding', 'overpayment_refunded', 'overpaid',
+                'overpayment_to_transfer', 'overpayment_transferred'], 'the payment''s events';
+    ASSERT (SELECT array_agg(type ORDER BY id) FROM feegate.outbox
+            WHERE payment_id = v_id AND type LIKE 'payment.overpa%')
+        = ARRAY['payment.overpaid', 'payment.overpayment_refunded', 'payment.overpaid',
+                'payment.overpayment_refunded'], 'the webhooks';
+    ASSERT feegate.fin_overpayments(NULL, 'transferred')::json -> 'overpayments' IS NOT NULL,
+        'fin_overpayments';
+    PERFORM pg_temp.expect_error('SELECT feegate.fin_overpayments(NULL, ''bogus'')', 'FG422',
+                                 'invalid_state');
+END
+$$;
+
+-- A refund of an overpayment the provider refuses: paid back by transfer instead.
+DO $$
+DECLARE
+    v_id text := pg_temp.new_payment(NULL, pg_temp.ref('HS-OVP2'),
+                                     '[{"fee_code":"ODD","amount_vnd":4000}]', 4000);
+    v_a text := pg_temp.checkout(v_id);
+    v_b text := pg_temp.checkout(v_id);
+    s record;
+BEGIN
+    ASSERT pg_temp.callback(v_b, 'succeeded', 4000, 'T-O2B') = 'applied', 'paid through b';
+    ASSERT pg_temp.callback(v_a, 'succeeded', 4000, 'T-O2A') = 'applied', 'and through a';
+    SELECT * INTO STRICT s FROM feegate.overpayment_refunds_begin(1000, '{sandbox}') x
+        WHERE x.send ->> 'merchant_ref' = v_a;
+    ASSERT (SELECT status FROM feegate.refund_result(s.refund_id, 'rejected', NULL, '94', 'refund',
+                                                     '{}', NULL)) = 'failed', 'refused';
+    ASSERT (SELECT state FROM feegate.overpayments WHERE merchant_ref = v_a) = 'to_transfer',
+        'to_transfer after a refused refund';
+    ASSERT NOT EXISTS (SELECT 1 FROM feegate.outbox WHERE payment_id = v_id
+                         AND type LIKE 'refund.%'), 'no refund webhook for the switch''s refund';
+END
+$$;
+
 -- Failure, re-attempt, stale failure, late success after cancel ---------------------------
 
 DO $$
 DECLARE
     v_id text := pg_temp.new_payment(NULL, pg_temp.ref('HS-4'), '[{"fee_code":"ODD","amount_vnd":5000}]', 5000);
     v_id2 text := pg_temp.new_payment(NULL, pg_temp.ref('HS-5'), '[{"fee_code":"ODD","amount_vnd":5000}]', 5000);
-    v_new text;
     v_old_ref text;
     v_ref text;
     c record;
 BEGIN
     v_ref := pg_temp.checkout(v_id);
-    ASSERT pg_temp.callback(v_ref, 'failed', 5000, NULL) = 'applied', 'failed applied';
-    ASSERT pg_temp.status_of(v_id) = 'failed', 'failed';
-    PERFORM pg_temp.expect_error(format(
-        'SELECT feegate.checkout_begin(%L, ''sandbox'', ''x'')', v_id), 'FG409', 'payment_not_payable');
-    -- A failed payment frees its order_ref.
-    v_new := pg_temp.new_payment(NULL, pg_temp.ref('HS-4'), '[{"fee_code":"ODD","amount_vnd":5000}]', 5000);
+    ASSERT pg_temp.callback(v_ref, 'failed', 5000, NULL) = 'applied', 'decline applied';
+    -- A decline closes the attempt, not the payment: still payable, its order_ref still taken.
+    ASSERT pg_temp.status_of(v_id) = 'pending', 'pending after a decline';
+    ASSERT (SELECT declined_at IS NOT NULL AND final FROM feegate.payment_attempts
+            WHERE merchant_ref = v_ref), 'the declined attempt is closed';
+    ASSERT pg_temp.callback(v_ref, 'failed', 5000, NULL) = 'duplicate', 'decline repeated';
+    ASSERT feegate.checkout_view(v_id)::json -> 'attempts' -> 0 ->> 'state' = 'declined',
+        'checkout_view shows the declined attempt';
+    v_ref := pg_temp.checkout(v_id);
+    ASSERT feegate.checkout_view(v_id)::json -> 'attempts' -> 0 ->> 'state' = 'in_progress',
+        'checkout_view shows the new attempt in progress';
+    ASSERT pg_temp.callback(v_ref, 'succeeded', 5000, 'T-AGAIN') = 'applied', 'paid after a decline';
+    ASSERT pg_temp.status_of(v_id) = 'succeeded' AND NOT (SELECT late FROM feegate.payments
+                                                          WHERE id = v_id), 'paid, not late';
     -- Two attempts: the failure of the superseded one is ignored.
     v_old_ref := pg_temp.checkout(v_id2);
     v_ref := pg_temp.checkout(v_id2);
@@ -394,6 +513,55 @@ END
 $$;
 RESET search_path;
 
+-- A signed request accepted once (request_once) --------------------------------------------
+
+DO $$
+DECLARE
+    v_sig text := pg_temp.ref('v1=smoke-sig');
+    v_old text := pg_temp.ref('v1=smoke-old');
+    v_until bigint := floor(extract(epoch FROM now()))::bigint + 600;
+    v_req jsonb := jsonb_build_object('order_ref', pg_temp.ref('HS-SIG'), 'agency_code', 'SMOKE',
+        'payer', '{"name":"An"}'::jsonb,
+        'items', '[{"fee_code":"FIX","amount_vnd":200000}]'::jsonb, 'amount_vnd', 200000);
+    r record;
+    v_n bigint;
+BEGIN
+    SELECT * INTO STRICT r FROM feegate.api_create_payment('smoke', pg_temp.ref('k-sig'),
+                                                           'sha-sig', v_req, 'http://gw', v_sig,
+                                                           v_until);
+    ASSERT r.http_status = 201 AND NOT r.replayed, 'a signed create is 201';
+    v_n := (SELECT count(*) FROM feegate.payments);
+    -- The same signature again, whatever the key: request_replayed, nothing made.
+    PERFORM pg_temp.expect_error(format(
+        'SELECT feegate.api_create_payment(%L, %L, %L, %L, %L, %L, %s)', 'smoke',
+        pg_temp.ref('k-sig-2'), 'sha-sig', v_req, 'http://gw', v_sig, v_until),
+        'FG409', 'request_replayed');
+    PERFORM pg_temp.expect_error(format(
+        'SELECT feegate.api_cancel_payment(%L, %L, %L, %L, %L, %s)', 'smoke',
+        r.body::json ->> 'payment_id', pg_temp.ref('k-sig-3'), 'h', v_sig, v_until),
+        'FG409', 'request_replayed');
+    ASSERT (SELECT count(*) FROM feegate.payments) = v_n, 'a replay makes nothing';
+    ASSERT pg_temp.status_of(r.body::json ->> 'payment_id') = 'created', 'a replay cancels nothing';
+    -- Per client: another client's equal signature is its own. (request_once is the
+    -- operations' own step and runs with their search_path.)
+    PERFORM set_config('search_path', 'feegate, pg_temp', true);
+    PERFORM feegate.request_once('smoke-other', v_sig, v_until);
+    PERFORM pg_temp.expect_error(format('SELECT feegate.request_once(%L, %L, %s)',
+                                        'smoke-other', v_sig, v_until),
+                                 'FG409', 'request_replayed');
+    -- No signature (the owner's tools): nothing remembered.
+    PERFORM feegate.request_once('smoke', NULL, NULL);
+    -- The purge takes what has expired and leaves the rest.
+    PERFORM feegate.request_once('smoke', v_old, 0);
+    PERFORM set_config('search_path', '"$user", public', true);
+    ASSERT feegate.request_signatures_purge(1000000) >= 1, 'purge deletes the expired';
+    ASSERT NOT EXISTS (SELECT 1 FROM feegate.request_signatures WHERE signature = v_old),
+        'expired signature purged';
+    ASSERT EXISTS (SELECT 1 FROM feegate.request_signatures WHERE signature = v_sig),
+        'live signature kept';
+END
+$$;
+
 -- The application role: execute and read, nothing else ---------------------------------------
 
 SET ROLE feegate_app;
@@ -406,6 +574,8 @@ BEGIN
                                  '42501', NULL);
     PERFORM pg_temp.expect_error('UPDATE feegate.payments SET late = true', '42501', NULL);
     PERFORM pg_temp.expect_error('DELETE FROM feegate.idempotency', '42501', NULL);
+    PERFORM pg_temp.expect_error('DELETE FROM feegate.request_signatures', '42501', NULL);
+    PERFORM pg_temp.expect_error('SELECT feegate.request_once(''a'', ''b'', 0)', '42501', NULL);
     PERFORM pg_temp.expect_error('SELECT feegate.post_journal(''x'', NULL, '''', ''[]'')',
                                  '42501', NULL);
     PERFORM pg_temp.expect_error('SELECT feegate.apply_event(''x'', ''cancel'', ''{}'')',
@@ -427,7 +597,7 @@ BEGIN
     IF bad <> '' THEN
         RAISE EXCEPTION 'ledger_check: %', bad;
     END IF;
-    ASSERT (SELECT count(*) FROM feegate.ledger_check()) = 29, 'ledger_check has its checks';
+    ASSERT (SELECT count(*) FROM feegate.ledger_check()) = 33, 'ledger_check has its checks';
 END
 $$;
 

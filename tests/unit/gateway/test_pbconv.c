@@ -262,7 +262,13 @@ static const char pt_payment[] =
     "pay_0123456789abcdef0123456789abcdef\",\"return_url\":null,\"locale\":\"vi\","
     "\"receipt\":{\"id\":\"rcp_0123456789abcdef0123456789abcdef\",\"template\":\"01BLP0-001\","
     "\"series\":\"AA-26E\",\"number\":\"0000042\",\"url\":\"http://127.0.0.1:8080/receipts/"
-    "rcp_0123456789abcdef0123456789abcdef\"}}";
+    "rcp_0123456789abcdef0123456789abcdef\"},"
+    "\"overpayments\":[{\"overpayment_id\":\"ovp_0123456789abcdef0123456789abcdef\","
+    "\"merchant_ref\":\"FG00000000000000000002\",\"channel\":\"momo\",\"amount_vnd\":200000,"
+    "\"provider_txn_id\":\"4088000002\",\"paid_at\":\"2026-03-01T09:32:00+07:00\","
+    "\"state\":\"refunded\",\"refund_id\":\"rf_0123456789abcdef0123456789abcdef\","
+    "\"transfer_ref\":null,\"created_at\":\"2026-03-01T09:32:01+07:00\","
+    "\"updated_at\":\"2026-03-01T09:32:05+07:00\"}]}";
 
 static void pt_check_payment(const Feegate__V1__Payment *p)
 {
@@ -295,6 +301,12 @@ static void pt_check_payment(const Feegate__V1__Payment *p)
     assert_string_equal(p->receipt->template_, "01BLP0-001");
     assert_string_equal(p->receipt->series, "AA-26E");
     assert_string_equal(p->receipt->number, "0000042");
+    assert_int_equal(p->n_overpayments, 1);
+    assert_string_equal(p->overpayments[0]->overpayment_id, "ovp_0123456789abcdef0123456789abcdef");
+    assert_string_equal(p->overpayments[0]->channel, "momo");
+    assert_int_equal(p->overpayments[0]->amount_vnd, 200000);
+    assert_string_equal(p->overpayments[0]->state, "refunded");
+    assert_string_equal(p->overpayments[0]->transfer_ref, ""); /* JSON null: unset */
 }
 
 static void test_payment_round_trip(void **state)

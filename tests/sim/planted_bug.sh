@@ -8,7 +8,8 @@
 #      changed).
 #   2. The printed replay command, run as printed, fails at the same step with the same
 #      difference (ids masked: the database makes them at random).
-#   3. The same seed without the mutation passes: the failure is the planted bug's.
+#   3. The same seed without the mutation passes (run with --verbose, which prints every
+#      step): the failure is the planted bug's.
 # Usage: planted_bug.sh BUILD_DIR SEEDS
 set -uo pipefail
 build=$1
@@ -55,11 +56,16 @@ if ! diff <(report "$out/first.txt") <(report "$out/replay.out"); then
 fi
 echo "planted_bug: replayed the same way: $replay"
 
-bash "$root/tests/sim/run.sh" --seed "$seed" >"$out/clean.out" 2>&1
+bash "$root/tests/sim/run.sh" --seed "$seed" --verbose >"$out/clean.out" 2>&1
 rc=$?
 if [ "$rc" -ne 0 ]; then
     cat "$out/clean.out"
     echo "planted_bug: seed $seed fails without the planted bug too" >&2
+    exit 1
+fi
+if ! grep -q "^seed $seed .* end of seed: full comparison and ledger_check()" "$out/clean.out"; then
+    cat "$out/clean.out"
+    echo "planted_bug: --verbose did not print the seed's steps" >&2
     exit 1
 fi
 echo "planted_bug: seed $seed passes without the planted bug"

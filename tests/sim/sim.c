@@ -30,20 +30,22 @@
 
 #include "banned.h"
 
-#define SIM_JOBS_MAX      16
-#define SIM_VACUUM_EVERY  25 /* seeds between two VACUUMs of a worker's database */
+#define SIM_JOBS_MAX     16
+#define SIM_VACUUM_EVERY 25 /* seeds between two VACUUMs of a worker's database */
 
 const char *const ss_kind_name[SS_KINDS] = {
-    "create",      "create_retry", "checkout",      "provider", "deliver",
-    "forge",       "recovery",     "expire",        "tick",     "cancel",
-    "refund",      "refund_retry", "refund_query",  "refund_decide",
-    "settle",      "refund_paid",  "topup",         "day_close", "read"};
+    "create",      "create_retry", "checkout",     "provider",      "deliver",
+    "forge",       "recovery",     "expire",       "tick",          "cancel",
+    "refund",      "refund_retry", "refund_query", "refund_decide", "settle",
+    "refund_paid", "topup",        "day_close",    "read"
+};
 
 static int (*const sim_step_fn[SS_KINDS])(struct ss_ctx *) = {
-    ss_create,  ss_create_retry, ss_checkout,     ss_provider,      ss_deliver,
-    ss_forge,   ss_recovery,     ss_expire,       ss_tick,          ss_cancel,
-    ss_refund,  ss_refund_retry, ss_refund_query, ss_refund_decide, ss_settle,
-    ss_refund_paid, ss_topup,    ss_day_close,    ss_read};
+    ss_create,      ss_create_retry, ss_checkout,     ss_provider,      ss_deliver,
+    ss_forge,       ss_recovery,     ss_expire,       ss_tick,          ss_cancel,
+    ss_refund,      ss_refund_retry, ss_refund_query, ss_refund_decide, ss_settle,
+    ss_refund_paid, ss_topup,        ss_day_close,    ss_read
+};
 
 struct sim_opts {
     uint64_t first;
@@ -66,25 +68,28 @@ struct sim_mutation {
 };
 
 static const struct sim_mutation sim_mutations[] = {
-    {"refund-remainder", "feegate.ledger_refund(text,bigint,text,text)", "WHEN rn = 1",
-     "WHEN rn = 0",
-     "a partial refund loses the remainder of its split (no account takes it): balanced, "
-     "the wrong amount"},
-    {"refund-account", "feegate.ledger_refund(text,bigint,text,text)",
-     "THEN 'refunds:' ELSE 'clearing:' END", "THEN 'clearing:' ELSE 'clearing:' END",
-     "a refund after settlement is credited to clearing instead of refunds"},
+    { "refund-remainder", "feegate.ledger_refund(text,bigint,text,text)", "WHEN rn = 1",
+      "WHEN rn = 0",
+      "a partial refund loses the remainder of its split (no account takes it): balanced, "
+      "the wrong amount" },
+    { "refund-account", "feegate.ledger_refund(text,bigint,text,text)",
+      "THEN 'refunds:' ELSE 'clearing:' END", "THEN 'clearing:' ELSE 'clearing:' END",
+      "a refund after settlement is credited to clearing instead of refunds" },
 };
 
 static void ss_swarm_draw(struct ss_swarm *s, uint64_t seed)
 {
     struct sm_rng r;
     sm_rng_seed(&r, seed ^ 0x5157a12d0c0ffeeULL); /* a stream of its own */
-    static const int lost[] = {0, 5, 20, 50}, dup[] = {0, 10, 30}, err[] = {0, 10, 40},
-                     over[] = {0, 5, 25}, rf_lost[] = {0, 10, 30}, crash[] = {0, 5, 15},
-                     bad[] = {0, 5, 15};
+    static const int lost[] = { 0, 5, 20, 50 }, dup[] = { 0, 10, 30 }, err[] = { 0, 10, 40 },
+                     over[] = { 0, 5, 25 }, rf_lost[] = { 0, 10, 30 }, crash[] = { 0, 5, 15 },
+                     bad[] = { 0, 5, 15 };
+    /* The base weights keep a payment's own path (checkout, the provider, its callbacks)
+     * busy enough that most payments reach an outcome within 200 steps. */
+    static const int base[SS_KINDS] = { 3, 1, 4, 6, 5, 1, 2, 2, 3, 1, 3, 1, 2, 1, 3, 2, 1, 1, 1 };
     for (int k = 0; k < SS_KINDS; k++)
-        s->weight[k] = sm_rng_pct(&r, 12) ? 0 : (int)sm_rng_range(&r, 1, 10);
-    s->weight[SS_CREATE] = (int)sm_rng_range(&r, 3, 10); /* nothing happens without payments */
+        s->weight[k] = sm_rng_pct(&r, 12) ? 0 : base[k] * (int)sm_rng_range(&r, 1, 10);
+    s->weight[SS_CREATE] = base[SS_CREATE] * (int)sm_rng_range(&r, 3, 10); /* always on */
     s->p_lost = lost[sm_rng_below(&r, 4)];
     s->p_dup = dup[sm_rng_below(&r, 3)];
     s->p_query_error = err[sm_rng_below(&r, 3)];
@@ -122,12 +127,13 @@ static enum ss_kind sim_draw_kind(struct ss_ctx *x)
 static void sim_report(const struct ss_ctx *x, const struct sim_opts *o, int steps)
 {
     const struct ss_swarm *s = &x->swarm;
-    fprintf(stderr, "\nFAIL seed %llu at step %d of %d: %s\n",
-            (unsigned long long)x->w.seed, x->step, steps, x->why);
-    fprintf(stderr, "swarm: lost %d%% dup %d%% query_error %d%% window_over %d%% rf_lost %d%% "
-                    "rf_crash %d%% bad %d%%; weights",
-            s->p_lost, s->p_dup, s->p_query_error, s->p_window_over, s->p_rf_lost,
-            s->p_rf_crash, s->p_bad);
+    fprintf(stderr, "\nFAIL seed %llu at step %d of %d: %s\n", (unsigned long long)x->w.seed,
+            x->step, steps, x->why);
+    fprintf(stderr,
+            "swarm: lost %d%% dup %d%% query_error %d%% window_over %d%% rf_lost %d%% "
+            "rf_crash %d%% bad %d%%; weights",
+            s->p_lost, s->p_dup, s->p_query_error, s->p_window_over, s->p_rf_lost, s->p_rf_crash,
+            s->p_bad);
     for (int k = 0; k < SS_KINDS; k++)
         fprintf(stderr, " %s=%d", ss_kind_name[k], s->weight[k]);
     fprintf(stderr, "\nsteps so far:\n");
@@ -180,8 +186,8 @@ static int sim_run_seed(PGconn *c, uint64_t seed, const struct sim_opts *o)
 
 static PGconn *sim_connect(const char *dsn, const char *dbname)
 {
-    const char *const keys[] = {"dbname", "dbname", NULL};
-    const char *const vals[] = {dsn, dbname, NULL};
+    const char *const keys[] = { "dbname", "dbname", NULL };
+    const char *const vals[] = { dsn, dbname, NULL };
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(c) != CONNECTION_OK) {
         fprintf(stderr, "fg_sim: could not connect to %s: %s", dbname, PQerrorMessage(c));
@@ -189,6 +195,24 @@ static PGconn *sim_connect(const char *dsn, const char *dbname)
         return NULL;
     }
     return c;
+}
+
+/* The CPU seconds the session's backend has used (/proc, Linux), or -1. */
+static double sim_backend_cpu_s(PGconn *c)
+{
+    char path[64], buf[1024];
+    (void)snprintf(path, sizeof(path), "/proc/%d/stat", PQbackendPID(c));
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    (void)fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* fields after the command name */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* The worker's seeds: first + k, first + k + jobs, ... */
@@ -208,6 +232,9 @@ static int sim_worker(const char *dsn, int k, const struct sim_opts *o)
             rc = 2;
         }
     }
+    if (rc == 0)
+        printf("fg_sim: worker %d: %ld seeds, its database session used %.1f s of CPU\n", k, n,
+               sim_backend_cpu_s(c));
     PQfinish(c);
     return rc;
 }
@@ -246,8 +273,8 @@ static bool sim_catalogue(PGconn *c)
         o += (size_t)snprintf(sql + o, sizeof(sql) - o,
                               "INSERT INTO fees VALUES ('%s', '%s', 'fee %s', %lld, %lld, %s, "
                               "%s); ",
-                              sm_agency_code[f->agency], f->code, f->code,
-                              (long long)f->min_vnd, (long long)f->max_vnd, list, step);
+                              sm_agency_code[f->agency], f->code, f->code, (long long)f->min_vnd,
+                              (long long)f->max_vnd, list, step);
         for (int s = 0; s < f->n_splits; s++)
             o += (size_t)snprintf(sql + o, sizeof(sql) - o,
                                   "INSERT INTO fee_splits VALUES ('%s', '%s', %d, '%s', %d); ",
@@ -286,7 +313,8 @@ static bool sim_mutate(PGconn *c, const char *name)
     }
     char sql[1024], err[512];
     (void)snprintf(sql, sizeof(sql),
-                   "SET search_path = feegate, pg_temp; DO $mut$ DECLARE d text := pg_get_functiondef('%s'::regprocedure); BEGIN "
+                   "SET search_path = feegate, pg_temp; DO $mut$ DECLARE d text := "
+                   "pg_get_functiondef('%s'::regprocedure); BEGIN "
                    "IF position($f$%s$f$ IN d) = 0 THEN RAISE EXCEPTION 'mutation site not "
                    "found: the function changed'; END IF; "
                    "EXECUTE replace(d, $f$%s$f$, $f$%s$f$); END $mut$; RESET search_path",
@@ -315,10 +343,12 @@ static bool sim_clone(const char *dsn, int jobs)
             ok = sp_exec(c, sql, err, sizeof(err));
         if (!ok) {
             fprintf(stderr, "fg_sim: %s: %s", sql, err);
-            PGresult *res = sp_query(c, "SELECT string_agg(pid || ' ' || coalesce(usename, '') "
-                                        "|| ' ' || backend_type || ' ' || coalesce(query, ''), "
-                                        "'; ') FROM pg_stat_activity WHERE datname = '"
-                                        GW_PGEMBED_DB "'", err, sizeof(err));
+            PGresult *res =
+                sp_query(c,
+                         "SELECT string_agg(pid || ' ' || coalesce(usename, '') "
+                         "|| ' ' || backend_type || ' ' || coalesce(query, ''), "
+                         "'; ') FROM pg_stat_activity WHERE datname = '" GW_PGEMBED_DB "'",
+                         err, sizeof(err));
             if (res) {
                 fprintf(stderr, "fg_sim: sessions: %s\n", PQgetvalue(res, 0, 0));
                 PQclear(res);
@@ -331,7 +361,7 @@ static bool sim_clone(const char *dsn, int jobs)
 
 static bool sim_args(int argc, char **argv, struct sim_opts *o)
 {
-    *o = (struct sim_opts){.first = 1, .seeds = 100, .steps = 200, .jobs = 2};
+    *o = (struct sim_opts){ .first = 1, .seeds = 100, .steps = 200, .jobs = 2 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -424,7 +454,7 @@ int main(int argc, char **argv)
         return 2;
     struct timespec t0, t1;
     (void)clock_gettime(CLOCK_MONOTONIC, &t0);
-    struct th_db db = {0};
+    struct th_db db = { 0 };
     if (th_db_start(&db) != GW_OK)
         return 2;
     int rc = 2;
@@ -445,7 +475,10 @@ int main(int argc, char **argv)
         printf("fg_sim: %ld seed%s (from %llu) of %d steps, %d worker%s: %s in %.1f s "
                "(set-up %.1f s)\n",
                o.seeds, o.seeds == 1 ? "" : "s", (unsigned long long)o.first, o.steps, o.jobs,
-               o.jobs == 1 ? "" : "s", rc == 0 ? "all passed" : rc == 1 ? "FAILED" : "ERROR",
+               o.jobs == 1 ? "" : "s",
+               rc == 0   ? "all passed"
+               : rc == 1 ? "FAILED"
+                         : "ERROR",
                run_s, setup_s);
     }
     if (th_db_stop(&db) != GW_OK && rc == 0)

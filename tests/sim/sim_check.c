@@ -2,12 +2,12 @@
  * as lines of text ("a clearing:vnpay 200000", "p pay_... succeeded 0 false momo"), sorted
  * bytewise (the database's side with COLLATE "C"), and merged: a line only the database has
  * is printed "+", one only the model has "-". */
-#include "sim_int.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "sim_int.h"
 
 #include "banned.h"
 
@@ -55,8 +55,7 @@ struct ss_lines {
 static char ss_model_buf[SS_LINES_MAX][SS_LINE_BYTES];
 static char ss_db_buf[SS_LINES_MAX][SS_LINE_BYTES];
 
-__attribute__((format(printf, 2, 3))) static void ss_add(struct ss_lines *ls, const char *fmt,
-                                                         ...)
+__attribute__((format(printf, 2, 3))) static void ss_add(struct ss_lines *ls, const char *fmt, ...)
 {
     if (ls->n >= SS_LINES_MAX)
         return;
@@ -102,6 +101,13 @@ static void ss_model_full(const struct sm_world *w, struct ss_lines *ls)
 }
 
 /* The database's lines: the same shapes, one query. */
+static const char ss_accounts_sql[] =
+    "SELECT 'a ' || account_code || ' ' || sum(amount_vnd) AS x FROM feegate.postings";
+static const char ss_accounts_group[] = "GROUP BY account_code HAVING sum(amount_vnd) <> 0";
+static const char ss_payments_sql[] =
+    "SELECT 'p ' || id || ' ' || status || ' ' || refunded_vnd || ' ' || late || ' ' || "
+    "coalesce(channel, '-') FROM feegate.payments";
+
 static bool ss_db_lines(struct ss_ctx *x, bool full, struct ss_lines *ls)
 {
     static const char full_extra[] =
@@ -112,38 +118,56 @@ static bool ss_db_lines(struct ss_ctx *x, bool full, struct ss_lines *ls)
         "WHERE client_id = '" SS_CLIENT "' "
         "UNION ALL SELECT 's ' || count(*) FROM feegate.settlement_items "
         "UNION ALL SELECT 'z ' || count(*) FROM feegate.business_days WHERE status = 'closed'";
-    char sql[8192], where[4096] = "false", accs[1024] = "true";
-    if (full || x->touch_all) {
-        (void)snprintf(where, sizeof(where), "true");
-    } else if (x->n_touch) {
-        size_t o = (size_t)snprintf(where, sizeof(where), "id IN (");
-        for (int i = 0; i < x->n_touch; i++)
-            o += (size_t)snprintf(where + o, sizeof(where) - o, "%s'%s'", i ? "," : "",
-                                  x->w.pay[x->touch[i]].id);
-        (void)snprintf(where + o, sizeof(where) - o, ")");
-    }
-    if (!full) {
-        size_t o = (size_t)snprintf(accs, sizeof(accs), "account_code IN ('-'");
+    char err[512];
+    PGresult *res;
+    if (full) {
+        char sql[4096];
+        (void)snprintf(sql, sizeof(sql),
+                       "SELECT x FROM (%s %s UNION ALL %s%s) q ORDER BY x "
+                       "COLLATE \"C\"",
+                       ss_accounts_sql, ss_accounts_group, ss_payments_sql, full_extra);
+        res = sp_query(x->c, sql, err, sizeof(err));
+    } else {
+        /* Prepared once per connection: a step's comparison is planned once, not per step. */
+        static bool prepared; /* one connection per process */
+        if (!prepared) {
+            char sql[4096];
+            (void)snprintf(sql, sizeof(sql),
+                           "SELECT x FROM (%s WHERE account_code = ANY ($1::text[]) %s UNION "
+                           "ALL %s WHERE id = ANY ($2::text[]) OR $3) q ORDER BY x COLLATE \"C\"",
+                           ss_accounts_sql, ss_accounts_group, ss_payments_sql);
+            PGresult *p = PQprepare(x->c, "sim_compare", sql, 3, NULL);
+            if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+                ss_fail(x, "could not prepare the comparison: %s", PQresultErrorMessage(p));
+                PQclear(p);
+                return false;
+            }
+            PQclear(p);
+            prepared = true;
+        }
+        char accs[1024], ids[4096];
+        size_t o = (size_t)snprintf(accs, sizeof(accs), "{");
         for (int acc = 0; acc < SM_ACCOUNTS; acc++) {
             if (x->w.bal[acc] == x->bal_before[acc])
                 continue;
             char code[64];
             sm_account_code(acc, code, sizeof(code));
-            o += (size_t)snprintf(accs + o, sizeof(accs) - o, ", '%s'", code);
+            o += (size_t)snprintf(accs + o, sizeof(accs) - o, "%s%s", o > 1 ? "," : "", code);
         }
-        (void)snprintf(accs + o, sizeof(accs) - o, ")");
+        (void)snprintf(accs + o, sizeof(accs) - o, "}");
+        o = (size_t)snprintf(ids, sizeof(ids), "{");
+        for (int i = 0; i < x->n_touch; i++)
+            o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s%s", i ? "," : "",
+                                  x->w.pay[x->touch[i]].id);
+        (void)snprintf(ids + o, sizeof(ids) - o, "}");
+        const char *params[3] = { accs, ids, x->touch_all ? "true" : "false" };
+        res = PQexecPrepared(x->c, "sim_compare", 3, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            (void)snprintf(err, sizeof(err), "%s", PQresultErrorMessage(res));
+            PQclear(res);
+            res = NULL;
+        }
     }
-    (void)snprintf(sql, sizeof(sql),
-                   "SELECT x FROM ("
-                   "SELECT 'a ' || account_code || ' ' || sum(amount_vnd) AS x "
-                   "FROM feegate.postings WHERE %s GROUP BY account_code "
-                   "HAVING sum(amount_vnd) <> 0 "
-                   "UNION ALL SELECT 'p ' || id || ' ' || status || ' ' || refunded_vnd || ' ' "
-                   "|| late || ' ' || coalesce(channel, '-') FROM feegate.payments WHERE %s%s"
-                   ") q ORDER BY x COLLATE \"C\"",
-                   accs, where, full ? full_extra : "");
-    char err[512];
-    PGresult *res = sp_query(x->c, sql, err, sizeof(err));
     if (!res) {
         ss_fail(x, "comparison query failed: %s", err);
         return false;
@@ -156,7 +180,7 @@ static bool ss_db_lines(struct ss_ctx *x, bool full, struct ss_lines *ls)
 
 bool ss_compare(struct ss_ctx *x, bool full)
 {
-    struct ss_lines m = {0, ss_model_buf}, d = {0, ss_db_buf};
+    struct ss_lines m = { 0, ss_model_buf }, d = { 0, ss_db_buf };
     bool dirty = full || x->touch_all || x->n_touch > 0;
     for (int acc = 0; acc < SM_ACCOUNTS && !dirty; acc++)
         dirty = x->w.bal[acc] != x->bal_before[acc];
@@ -197,8 +221,9 @@ bool ss_compare(struct ss_ctx *x, bool full)
                                   c < 0 ? "model   " : "database", line);
     }
     if (bad) {
-        ss_fail(x, "the ledger differs from the model after the step (%s comparison, %d "
-                   "lines):\n%s",
+        ss_fail(x,
+                "the ledger differs from the model after the step (%s comparison, %d "
+                "lines):\n%s",
                 full ? "full" : "step", bad, diff);
         return false;
     }
@@ -277,8 +302,7 @@ bool ss_refundable(const struct sm_world *w, int i)
     return w->pay[i].status == SM_SUCCEEDED || w->pay[i].status == SM_PARTIALLY_REFUNDED;
 }
 
-int ss_pick_payment(struct ss_ctx *x, bool (*prefer)(const struct sm_world *, int),
-                           int pct)
+int ss_pick_payment(struct ss_ctx *x, bool (*prefer)(const struct sm_world *, int), int pct)
 {
     int p = ss_pct(x, pct) ? ss_pick(x, x->w.n_payments, prefer) : -1;
     return p >= 0 ? p : ss_pick(x, x->w.n_payments, ss_any);
@@ -295,12 +319,11 @@ bool ss_sql(struct ss_ctx *x, enum sp_role role, const char *sql, struct sp_res 
 }
 
 /* The answer must be the error code (expect != NULL) or a success (expect NULL). */
-bool ss_expect(struct ss_ctx *x, const struct sp_res *r, const char *expect,
-                      const char *sql)
+bool ss_expect(struct ss_ctx *x, const struct sp_res *r, const char *expect, const char *sql)
 {
     if (expect == NULL && !r->ok) {
-        ss_fail(x, "expected success, got %s %s (%s)\n  sql: %s", r->sqlstate, r->code,
-                r->detail, sql);
+        ss_fail(x, "expected success, got %s %s (%s)\n  sql: %s", r->sqlstate, r->code, r->detail,
+                sql);
         return false;
     }
     if (expect != NULL && r->ok) {
@@ -308,8 +331,8 @@ bool ss_expect(struct ss_ctx *x, const struct sp_res *r, const char *expect,
         return false;
     }
     if (expect != NULL && strcmp(r->code, expect) != 0) {
-        ss_fail(x, "expected error %s, got %s %s (%s)\n  sql: %s", expect, r->sqlstate,
-                r->code, r->detail, sql);
+        ss_fail(x, "expected error %s, got %s %s (%s)\n  sql: %s", expect, r->sqlstate, r->code,
+                r->detail, sql);
         return false;
     }
     return true;
@@ -344,8 +367,8 @@ int ss_refund_of(const struct sm_world *w, const char *id)
 }
 
 /* The claimed set of a recovery or refund query run against the model's due[]. */
-bool ss_same_set(struct ss_ctx *x, const char *what, const struct sp_res *r,
-                        const bool *due, int n, int (*find)(const struct sm_world *, const char *))
+bool ss_same_set(struct ss_ctx *x, const char *what, const struct sp_res *r, const bool *due, int n,
+                 int (*find)(const struct sm_world *, const char *))
 {
     static bool got[SM_ATTEMPTS_MAX];
     memset(got, 0, sizeof(got));

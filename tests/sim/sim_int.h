@@ -13,19 +13,19 @@
 #include "sim_model.h"
 #include "sim_pg.h"
 
-#define SS_CLIENT      "sim-portal"
-#define SS_STAFF       "sim-approver"
-#define SS_BASE_URL    "http://127.0.0.1:1"
-#define SS_LEASE_S     30
-#define SS_FLIGHT_MAX  1024
-#define SS_STEPS_MAX   100000
-#define SS_LOG_LINE    192
-#define SS_TOUCH_MAX   16
-#define SS_LINES_MAX   2048
-#define SS_LINE_BYTES  160
-#define SS_SQL_BYTES   4096
+#define SS_CLIENT     "sim-portal"
+#define SS_STAFF      "sim-approver"
+#define SS_BASE_URL   "http://127.0.0.1:1"
+#define SS_LEASE_S    30
+#define SS_FLIGHT_MAX 1024
+#define SS_STEPS_MAX  100000
+#define SS_LOG_LINE   192
+#define SS_TOUCH_MAX  16
+#define SS_LINES_MAX  2048
+#define SS_LINE_BYTES 160
+#define SS_SQL_BYTES  4096
 /* A business day d days before today (Vietnam time), as SQL. */
-#define SS_DAY_SQL     "((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - %d)"
+#define SS_DAY_SQL    "((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - %d)"
 
 /* The step kinds. Adding one: its name in ss_kind_name, a weight in the swarm, its function
  * in sim_steps.c. */
@@ -87,7 +87,7 @@ struct ss_ctx {
     /* what the running step touched, for the comparison after it */
     int n_touch;
     int touch[SS_TOUCH_MAX];
-    bool touch_all; /* more than SS_TOUCH_MAX: compare every payment */
+    bool touch_all;                  /* more than SS_TOUCH_MAX: compare every payment */
     int64_t bal_before[SM_ACCOUNTS]; /* the model's balances before the step */
     /* the failure, when there is one */
     bool failed;
@@ -103,15 +103,16 @@ void ss_touch(struct ss_ctx *x, int p);
 
 /* The comparison of the database with the model (sim_check.c): the accounts whose balance
  * the model says the step changed and the touched payments, or with full every account,
- * payment, attempt, refund, key, settlement item and closed day. false (and the seed failed with the diff) when they differ. */
+ * payment, attempt, refund, key, settlement item and closed day. false (and the seed failed with
+ * the diff) when they differ. */
 bool ss_compare(struct ss_ctx *x, bool full);
 /* ledger_check() as the gateway's role: false (and the seed failed) on any violation. */
 bool ss_ledger_check(struct ss_ctx *x);
 
 /* ---- what every step uses (sim_check.c) ---- */
 
-int64_t ss_r(struct ss_ctx *x, int64_t lo, int64_t hi);  /* uniform in [lo, hi] */
-bool ss_pct(struct ss_ctx *x, int pct);                  /* true pct times in 100 */
+int64_t ss_r(struct ss_ctx *x, int64_t lo, int64_t hi); /* uniform in [lo, hi] */
+bool ss_pct(struct ss_ctx *x, int pct);                 /* true pct times in 100 */
 /* A random index in [0, n) that satisfies ok (drawn among those), or -1. */
 int ss_pick(struct ss_ctx *x, int n, bool (*ok)(const struct sm_world *, int));
 bool ss_any(const struct sm_world *w, int i);
@@ -129,8 +130,8 @@ const char *ss_val(const struct sp_res *r, int col);
 int ss_new_key(struct ss_ctx *x, enum sm_key_kind kind, int target, int http);
 int ss_refund_of(const struct sm_world *w, const char *id);
 /* The rows (first column: ids) a due-list function claimed against the model's due[n]. */
-bool ss_same_set(struct ss_ctx *x, const char *what, const struct sp_res *r, const bool *due,
-                 int n, int (*find)(const struct sm_world *, const char *));
+bool ss_same_set(struct ss_ctx *x, const char *what, const struct sp_res *r, const bool *due, int n,
+                 int (*find)(const struct sm_world *, const char *));
 
 /* ---- the steps: 1 to compare after, 0 nothing to compare, -1 the seed failed ---- */
 

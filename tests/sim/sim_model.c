@@ -67,22 +67,22 @@ bool sm_rng_pct(struct sm_rng *r, int pct)
 
 /* ---- catalogue ---- */
 
-const char *const sm_channel_code[SM_CHANNELS] = {"sandbox", "vnpay", "momo", "zalopay"};
-const char *const sm_treasury_code[SM_TREASURIES] = {"SIM-A-1", "SIM-A-2", "SIM-A-3", "SIM-B-1",
-                                                     "SIM-B-2"};
-const char *const sm_agency_code[SM_AGENCIES] = {"SIM-A", "SIM-B"};
+const char *const sm_channel_code[SM_CHANNELS] = { "sandbox", "vnpay", "momo", "zalopay" };
+const char *const sm_treasury_code[SM_TREASURIES] = { "SIM-A-1", "SIM-A-2", "SIM-A-3", "SIM-B-1",
+                                                      "SIM-B-2" };
+const char *const sm_agency_code[SM_AGENCIES] = { "SIM-A", "SIM-B" };
 
-static const int64_t sm_fix_amounts[] = {200000, 0};
-static const int64_t sm_list_amounts[] = {50000, 200000, 0};
+static const int64_t sm_fix_amounts[] = { 200000, 0 };
+static const int64_t sm_list_amounts[] = { 50000, 200000, 0 };
 
 /* The splits are uneven on purpose: 3333/3333/3334 and 70/30 leave remainders that go to the
  * last ordinal, and G-ANY's last ordinal is not the last account by code. */
 const struct sm_fee sm_fees[SM_FEES] = {
-    {0, "F-FIX", 200000, 200000, 0, sm_fix_amounts, 2, {0, 1, 0}, {7000, 3000, 0}},
-    {0, "F-STEP", 1000, 500000, 1000, NULL, 3, {0, 1, 2}, {3333, 3333, 3334}},
-    {0, "F-ANY", 8000, 400000, 8000, NULL, 1, {2, 0, 0}, {10000, 0, 0}},
-    {1, "G-LIST", 50000, 200000, 0, sm_list_amounts, 2, {3, 4, 0}, {2500, 7500, 0}},
-    {1, "G-ANY", 10000, 1000000, 0, NULL, 2, {4, 3, 0}, {5000, 5000, 0}},
+    { 0, "F-FIX", 200000, 200000, 0, sm_fix_amounts, 2, { 0, 1, 0 }, { 7000, 3000, 0 } },
+    { 0, "F-STEP", 1000, 500000, 1000, NULL, 3, { 0, 1, 2 }, { 3333, 3333, 3334 } },
+    { 0, "F-ANY", 8000, 400000, 8000, NULL, 1, { 2, 0, 0 }, { 10000, 0, 0 } },
+    { 1, "G-LIST", 50000, 200000, 0, sm_list_amounts, 2, { 3, 4, 0 }, { 2500, 7500, 0 } },
+    { 1, "G-ANY", 10000, 1000000, 0, NULL, 2, { 4, 3, 0 }, { 5000, 5000, 0 } },
 };
 
 bool sm_agency_channel(int agency, int channel)
@@ -90,10 +90,9 @@ bool sm_agency_channel(int agency, int channel)
     return agency == 0 || channel == 0 || channel == 2; /* SIM-B: sandbox and momo */
 }
 
-const char *const sm_status_name[] = {"created", "pending",   "succeeded", "failed",
-                                      "expired", "cancelled", "partially_refunded",
-                                      "refunded"};
-const char *const sm_refund_status_name[] = {"sending", "pending", "succeeded", "failed"};
+const char *const sm_status_name[] = { "created", "pending",   "succeeded",          "failed",
+                                       "expired", "cancelled", "partially_refunded", "refunded" };
+const char *const sm_refund_status_name[] = { "sending", "pending", "succeeded", "failed" };
 
 void sm_account_code(int acc, char *out, size_t out_len)
 {
@@ -149,11 +148,11 @@ void sm_book_success(struct sm_world *w, int p)
 int64_t sm_book_refund(struct sm_world *w, int p, int64_t amount_vnd)
 {
     struct sm_payment *pay = &w->pay[p];
-    int64_t part[SM_TREASURIES] = {0}, others = 0, after = 0;
+    int64_t part[SM_TREASURIES] = { 0 }, others = 0, after = 0;
     int last = -1; /* the credited account with the greatest code takes the remainder */
     for (int t = 0; t < SM_TREASURIES; t++)
-        if (pay->credit[t] > 0 && (last < 0 || strcmp(sm_treasury_code[t],
-                                                      sm_treasury_code[last]) > 0))
+        if (pay->credit[t] > 0 &&
+            (last < 0 || strcmp(sm_treasury_code[t], sm_treasury_code[last]) > 0))
             last = t;
     for (int t = 0; t < SM_TREASURIES; t++) {
         if (pay->credit[t] <= 0 || t == last)

@@ -58,11 +58,11 @@ bool sm_agency_channel(int agency, int channel);
 /* ---- accounts ---- */
 
 enum {
-    SM_ACC_CLEARING = 0,                                /* + channel */
-    SM_ACC_FEES = SM_CHANNELS,                          /* + channel */
-    SM_ACC_REFUNDS = 2 * SM_CHANNELS,                   /* + channel */
-    SM_ACC_PAYABLE = 3 * SM_CHANNELS,                   /* + treasury */
-    SM_ACC_BANK = 3 * SM_CHANNELS + SM_TREASURIES,      /* bank:operating */
+    SM_ACC_CLEARING = 0,                           /* + channel */
+    SM_ACC_FEES = SM_CHANNELS,                     /* + channel */
+    SM_ACC_REFUNDS = 2 * SM_CHANNELS,              /* + channel */
+    SM_ACC_PAYABLE = 3 * SM_CHANNELS,              /* + treasury */
+    SM_ACC_BANK = 3 * SM_CHANNELS + SM_TREASURIES, /* bank:operating */
     SM_ACCOUNTS
 };
 
@@ -92,7 +92,12 @@ enum sm_status {
 extern const char *const sm_status_name[];
 
 /* What the provider knows of an attempt. */
-enum sm_prov { SM_PROV_NEW, SM_PROV_OPEN, SM_PROV_PAID, SM_PROV_DECLINED };
+enum sm_prov {
+    SM_PROV_NEW,
+    SM_PROV_OPEN,
+    SM_PROV_PAID,
+    SM_PROV_DECLINED
+};
 
 struct sm_item {
     int fee; /* index into sm_fees */
@@ -112,12 +117,12 @@ struct sm_payment {
     int cur_attempt; /* the attempt payments.merchant_ref names, -1: none */
     int64_t deadline_s;
     int64_t refunded_vnd;
-    bool booked;                      /* its success journal exists */
-    bool prov_paid;                   /* one of its attempts is paid at the provider */
-    int64_t credit[SM_TREASURIES];    /* what its success credited each payable account */
-    int64_t owed[SM_TREASURIES];      /* payment_payables: credit minus refunded parts */
-    bool settled[SM_TREASURIES];      /* settlement_items */
-    int create_key;                   /* the key that created it, -1: none */
+    bool booked;                   /* its success journal exists */
+    bool prov_paid;                /* one of its attempts is paid at the provider */
+    int64_t credit[SM_TREASURIES]; /* what its success credited each payable account */
+    int64_t owed[SM_TREASURIES];   /* payment_payables: credit minus refunded parts */
+    bool settled[SM_TREASURIES];   /* settlement_items */
+    int create_key;                /* the key that created it, -1: none */
 };
 
 struct sm_attempt {
@@ -129,11 +134,21 @@ struct sm_attempt {
     bool final, exhausted;
 };
 
-enum sm_refund_status { SM_RF_SENDING, SM_RF_PENDING, SM_RF_SUCCEEDED, SM_RF_FAILED };
+enum sm_refund_status {
+    SM_RF_SENDING,
+    SM_RF_PENDING,
+    SM_RF_SUCCEEDED,
+    SM_RF_FAILED
+};
+
 extern const char *const sm_refund_status_name[];
 
 /* What the provider will answer about a refund. */
-enum sm_rf_prov { SM_RFP_UNDECIDED, SM_RFP_ACCEPT, SM_RFP_REJECT };
+enum sm_rf_prov {
+    SM_RFP_UNDECIDED,
+    SM_RFP_ACCEPT,
+    SM_RFP_REJECT
+};
 
 struct sm_refund {
     char id[SM_ID_BYTES];
@@ -148,15 +163,19 @@ struct sm_refund {
     bool paid_out;
 };
 
-enum sm_key_kind { SM_KEY_CREATE, SM_KEY_CANCEL, SM_KEY_REFUND };
+enum sm_key_kind {
+    SM_KEY_CREATE,
+    SM_KEY_CANCEL,
+    SM_KEY_REFUND
+};
 
 struct sm_key {
     char key[40];
     char sha[24];
     enum sm_key_kind kind;
-    int target;        /* payment (create, cancel) or refund (refund) */
-    int http_status;   /* 0: claimed, in progress (refunds) */
-    char req[640];     /* create: the request's JSON, sent again by a retry */
+    int target;      /* payment (create, cancel) or refund (refund) */
+    int http_status; /* 0: claimed, in progress (refunds) */
+    char req[640];   /* create: the request's JSON, sent again by a retry */
 };
 
 struct sm_world {

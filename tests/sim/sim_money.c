@@ -2,11 +2,11 @@
  * their recovery, settlements, fee top-ups and refunds paid out (the owner's posting rules of
  * ledger.sql, run as the owner), the close of a business day, and the API's read of a
  * payment. */
-#include "sim_int.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "sim_int.h"
 
 #include "banned.h"
 
@@ -50,8 +50,8 @@ static int ss_refund_result(struct ss_ctx *x, int i, const char *outcome, const 
         if (rf->status == SM_RF_SUCCEEDED) {
             rf->after_settlement_vnd = sm_book_refund(w, rf->payment, rf->amount_vnd);
             pay->refunded_vnd += rf->amount_vnd;
-            pay->status = pay->refunded_vnd >= pay->amount_vnd ? SM_REFUNDED
-                                                                : SM_PARTIALLY_REFUNDED;
+            pay->status =
+                pay->refunded_vnd >= pay->amount_vnd ? SM_REFUNDED : SM_PARTIALLY_REFUNDED;
         }
     }
     int http = rf->status == SM_RF_PENDING ? 202 : 201;
@@ -86,7 +86,7 @@ static const char *ss_refund_answer(struct ss_ctx *x, int i)
 {
     if (ss_pct(x, x->swarm.p_query_error))
         return "error";
-    static const char *const answer[] = {"pending", "accepted", "rejected"};
+    static const char *const answer[] = { "pending", "accepted", "rejected" };
     return answer[x->w.rf[i].prov];
 }
 
@@ -133,8 +133,8 @@ int ss_refund(struct ss_ctx *x)
                    "%lld, %s)",
                    pay->id, w->keys[k].key, w->keys[k].sha, (long long)amount, ss_refund_args);
     ss_log(x, "refund p%d (%s, %lld of %lld VND refunded) %lld VND -> %s", p,
-           sm_status_name[pay->status], (long long)pay->refunded_vnd,
-           (long long)pay->amount_vnd, (long long)amount, expect ? expect : "sending");
+           sm_status_name[pay->status], (long long)pay->refunded_vnd, (long long)pay->amount_vnd,
+           (long long)amount, expect ? expect : "sending");
     struct sp_res r;
     if (!ss_sql(x, SP_APP, sql, &r))
         return -1;
@@ -160,8 +160,7 @@ int ss_refund(struct ss_ctx *x)
     rf->prov = ss_pct(x, 70) ? SM_RFP_ACCEPT : ss_pct(x, 50) ? SM_RFP_REJECT : SM_RFP_UNDECIDED;
     if (strcmp(ss_val(&r, 0), "202") != 0 ||
         strcmp(ss_val(&r, 2), rf->ambiguous ? "true" : "false") != 0) {
-        ss_fail(x, "api_refund_begin answered %s query_ambiguous=%s", ss_val(&r, 0),
-                ss_val(&r, 2));
+        ss_fail(x, "api_refund_begin answered %s query_ambiguous=%s", ss_val(&r, 0), ss_val(&r, 2));
         sp_res_clear(&r);
         return -1;
     }
@@ -222,8 +221,8 @@ int ss_refund_query(struct ss_ctx *x)
     int n_due = 0;
     for (int i = 0; i < w->n_refunds; i++) {
         struct sm_refund *rf = &w->rf[i];
-        due[i] = (rf->status == SM_RF_SENDING || rf->status == SM_RF_PENDING) &&
-                 !rf->exhausted && rf->next_query_s <= w->now_s &&
+        due[i] = (rf->status == SM_RF_SENDING || rf->status == SM_RF_PENDING) && !rf->exhausted &&
+                 rf->next_query_s <= w->now_s &&
                  (rf->status == SM_RF_PENDING || rf->updated_s + SS_LEASE_S < w->now_s);
         if (due[i]) {
             rf->next_query_s = w->now_s + SS_LEASE_S;
@@ -298,12 +297,26 @@ static const char *ss_settle_bad(struct ss_ctx *x, int ch, int t, int *list, int
 int ss_settle(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
-    int ch = (int)sm_rng_below(&x->rng, SM_CHANNELS);
+    /* One settleable (payment, treasury account) drawn first gives the channel and the
+     * account; a random pair would mostly find nothing to settle. */
+    int pairs = 0, ch = (int)sm_rng_below(&x->rng, SM_CHANNELS);
     int t = (int)sm_rng_below(&x->rng, SM_TREASURIES);
+    for (int p = 0; p < w->n_payments; p++)
+        for (int u = 0; u < SM_TREASURIES; u++)
+            pairs += ss_settleable(&w->pay[p], w->pay[p].channel, u);
+    if (pairs > 0) {
+        int k = (int)sm_rng_below(&x->rng, (uint64_t)pairs);
+        for (int p = 0; p < w->n_payments; p++)
+            for (int u = 0; u < SM_TREASURIES; u++)
+                if (ss_settleable(&w->pay[p], w->pay[p].channel, u) && k-- == 0) {
+                    ch = w->pay[p].channel;
+                    t = u;
+                }
+    }
     int list[8], n = 0, want = (int)ss_r(x, 1, 5);
     int64_t gross = 0;
     for (int p = 0; p < w->n_payments && n < want; p++)
-        if (ss_settleable(&w->pay[p], ch, t) && ss_pct(x, 60)) {
+        if (ss_settleable(&w->pay[p], ch, t) && (n == 0 || ss_pct(x, 60))) {
             list[n++] = p;
             gross += w->pay[p].owed[t];
         }
@@ -323,13 +336,12 @@ int ss_settle(struct ss_ctx *x)
     char sql[SS_SQL_BYTES], ids[1024] = "", day_sql[96];
     size_t o = 0;
     for (int i = 0; i < n; i++)
-        o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s'%s'", i ? ", " : "",
-                              w->pay[list[i]].id);
+        o +=
+            (size_t)snprintf(ids + o, sizeof(ids) - o, "%s'%s'", i ? ", " : "", w->pay[list[i]].id);
     (void)snprintf(day_sql, sizeof(day_sql), SS_DAY_SQL, day);
-    (void)snprintf(sql, sizeof(sql),
-                   "SELECT feegate.ledger_settle('%s', '%s', ARRAY[%s], %lld, 'st-%d', %s)",
-                   sm_channel_code[ch], sm_treasury_code[t], ids, (long long)fee, ++w->n_serial,
-                   day_sql);
+    (void)snprintf(
+        sql, sizeof(sql), "SELECT feegate.ledger_settle('%s', '%s', ARRAY[%s], %lld, 'st-%d', %s)",
+        sm_channel_code[ch], sm_treasury_code[t], ids, (long long)fee, ++w->n_serial, day_sql);
     ss_log(x, "settle %d payments via %s to %s, gross %lld fee %lld, day today-%d -> %s", n,
            sm_channel_code[ch], sm_treasury_code[t], (long long)gross, (long long)fee, day,
            expect ? expect : "settled");
@@ -367,8 +379,7 @@ int ss_refund_paid(struct ss_ctx *x)
     bool bad = ss_pct(x, x->swarm.p_bad);
     int64_t amt = bad ? 0 : rf->after_settlement_vnd;
     char sql[SS_SQL_BYTES];
-    (void)snprintf(sql, sizeof(sql),
-                   "SELECT feegate.ledger_refund_paid('%s', %lld, 'rp-%d', '%s')",
+    (void)snprintf(sql, sizeof(sql), "SELECT feegate.ledger_refund_paid('%s', %lld, 'rp-%d', '%s')",
                    sm_channel_code[ch], (long long)amt, ++w->n_serial, w->pay[rf->payment].id);
     ss_log(x, "refund_paid f%d: %lld VND paid out by %s -> %s", i, (long long)amt,
            sm_channel_code[ch], bad ? "invalid_amount" : "booked");
@@ -429,8 +440,7 @@ int ss_day_close(struct ss_ctx *x)
     sp_res_clear(&r);
     if (!ok || expect)
         return ok ? 0 : -1;
-    (void)snprintf(sql, sizeof(sql), "SELECT feegate.day_close(%s, '" SS_STAFF "', true)",
-                   day_sql);
+    (void)snprintf(sql, sizeof(sql), "SELECT feegate.day_close(%s, '" SS_STAFF "', true)", day_sql);
     if (!ss_sql(x, SP_APP, sql, &r))
         return -1;
     ok = ss_expect(x, &r, NULL, sql);
@@ -459,8 +469,8 @@ int ss_read(struct ss_ctx *x)
     if (ok && (strcmp(ss_val(&r, 0), sm_status_name[pay->status]) != 0 ||
                strtoll(ss_val(&r, 1), NULL, 10) != pay->refunded_vnd ||
                strtoll(ss_val(&r, 2), NULL, 10) != pay->amount_vnd)) {
-        ss_fail(x, "api_get_payment shows %s, refunded %s of %s VND", ss_val(&r, 0),
-                ss_val(&r, 1), ss_val(&r, 2));
+        ss_fail(x, "api_get_payment shows %s, refunded %s of %s VND", ss_val(&r, 0), ss_val(&r, 1),
+                ss_val(&r, 2));
         ok = false;
     }
     sp_res_clear(&r);

@@ -79,7 +79,7 @@ bool sp_step(PGconn *c, enum sp_role role, const char *sql, struct sp_res *r)
         return false;
     if (r->ok)
         return true;
-    struct sp_res undo = {0};
+    struct sp_res undo = { 0 };
     if (!sp_send(c, "ROLLBACK TO SAVEPOINT sim_step; RELEASE SAVEPOINT sim_step", -1, &undo) ||
         !undo.ok) {
         (void)snprintf(r->detail, sizeof(r->detail), "could not roll back a step: %.60s %.400s",

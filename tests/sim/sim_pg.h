@@ -9,7 +9,10 @@
 
 #include <libpq-fe.h>
 
-enum sp_role { SP_APP, SP_OWNER };
+enum sp_role {
+    SP_APP,
+    SP_OWNER
+};
 
 struct sp_res {
     bool ok;
@@ -22,9 +25,9 @@ struct sp_res {
 void sp_res_clear(struct sp_res *r);
 
 /* Runs sql (one statement) in a savepoint as role (the owner with the search_path the
- * SECURITY DEFINER functions that call the owner's posting rules set), then SET CONSTRAINTS ALL IMMEDIATE so that
- * the deferred triggers (journal balance, receipt numbering) run as at a commit; an error
- * rolls back to the savepoint. One round trip when it succeeds. false only when the
+ * SECURITY DEFINER functions that call the owner's posting rules set), then SET CONSTRAINTS ALL
+ * IMMEDIATE so that the deferred triggers (journal balance, receipt numbering) run as at a commit;
+ * an error rolls back to the savepoint. One round trip when it succeeds. false only when the
  * connection itself failed (r->detail says why); an SQL error is r->ok false. */
 bool sp_step(PGconn *c, enum sp_role role, const char *sql, struct sp_res *r);
 

@@ -2,15 +2,13 @@
  * works out from the model what the switch must answer, calls the real SQL function as the
  * gateway (or, for the owner's posting rules, as the owner) would, and compares the answer;
  * the ledger itself is compared after the step by ss_compare. */
-#include "sim_int.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim_int.h"
+
 #include "banned.h"
-
-
 
 /* ---- payments ---- */
 
@@ -65,16 +63,16 @@ static const char *ss_draw_payment(struct ss_ctx *x, struct sm_payment *p, char 
         if (bad == 2 && i == 0)
             amt = sm_fees[p->items[i].fee].min_vnd - 1;
         o += (size_t)snprintf(items + o, sizeof(items) - o,
-                              "%s{\"fee_code\": \"%s\", \"amount_vnd\": %lld}", i ? ", " : "",
-                              code, (long long)amt);
+                              "%s{\"fee_code\": \"%s\", \"amount_vnd\": %lld}", i ? ", " : "", code,
+                              (long long)amt);
     }
     (void)snprintf(req, req_len,
                    "{\"agency_code\": \"%s\", \"order_ref\": \"%s\", \"amount_vnd\": %lld, "
                    "\"items\": [%s], \"expires_in_s\": %d}",
                    sm_agency_code[p->agency], p->order_ref,
                    (long long)(p->amount_vnd + (bad == 3 ? 1 : 0)), items, *expires_s);
-    static const char *const codes[] = {NULL, "unknown_fee", "amount_not_allowed",
-                                        "amount_mismatch", "invalid_expires_in"};
+    static const char *const codes[] = { NULL, "unknown_fee", "amount_not_allowed",
+                                         "amount_mismatch", "invalid_expires_in" };
     return codes[bad];
 }
 
@@ -97,12 +95,12 @@ int ss_create(struct ss_ctx *x)
     (void)snprintf(w->keys[k].req, sizeof(w->keys[k].req), "%s", req);
     (void)snprintf(sql, sizeof(sql),
                    "SELECT http_status, body::json ->> 'payment_id', replayed FROM "
-                   "feegate.api_create_payment('" SS_CLIENT "', %s, '%s', '%s'::jsonb, '" SS_BASE_URL
-                   "')",
+                   "feegate.api_create_payment('" SS_CLIENT
+                   "', %s, '%s', '%s'::jsonb, '" SS_BASE_URL "')",
                    key_sql, w->keys[k].sha, req);
     ss_log(x, "create p%d %s %s %lld VND in %d items, expires in %d s%s -> %s", w->n_payments,
-           sm_agency_code[np.agency], np.order_ref, (long long)np.amount_vnd, np.n_items,
-           expires_s, keyed ? "" : " (no key)", expect ? expect : "201");
+           sm_agency_code[np.agency], np.order_ref, (long long)np.amount_vnd, np.n_items, expires_s,
+           keyed ? "" : " (no key)", expect ? expect : "201");
     struct sp_res r;
     if (!ss_sql(x, SP_APP, sql, &r))
         return -1;
@@ -135,13 +133,13 @@ int ss_create_retry(struct ss_ctx *x)
     struct sm_key *k = &w->keys[sm_rng_below(&x->rng, (uint64_t)w->n_keys)];
     bool same = k->kind == SM_KEY_CREATE && ss_pct(x, 60);
     const char *expect = k->http_status == 0 ? "idempotency_key_in_progress"
-                         : same             ? NULL
-                                            : "idempotency_key_reused";
+                         : same              ? NULL
+                                             : "idempotency_key_reused";
     char sql[SS_SQL_BYTES];
     (void)snprintf(sql, sizeof(sql),
                    "SELECT http_status, body::json ->> 'payment_id', replayed FROM "
-                   "feegate.api_create_payment('" SS_CLIENT "', '%s', '%s%s', '%s'::jsonb, '" SS_BASE_URL
-                   "')",
+                   "feegate.api_create_payment('" SS_CLIENT
+                   "', '%s', '%s%s', '%s'::jsonb, '" SS_BASE_URL "')",
                    k->key, k->sha, same ? "" : "-other",
                    k->kind == SM_KEY_CREATE ? k->req
                                             : "{\"agency_code\": \"SIM-A\", \"order_ref\": "
@@ -224,7 +222,7 @@ static void ss_send(struct ss_ctx *x, int a, int what)
         return;
     for (int copies = ss_pct(x, x->swarm.p_dup) ? 2 : 1; copies > 0; copies--)
         if (x->n_flight < SS_FLIGHT_MAX)
-            x->flight[x->n_flight++] = (struct ss_msg){a, what};
+            x->flight[x->n_flight++] = (struct ss_msg){ a, what };
 }
 
 int ss_provider(struct ss_ctx *x)
@@ -241,7 +239,8 @@ int ss_provider(struct ss_ctx *x)
             ss_send(x, a, 2);
         ss_log(x, "provider a%d (p%d): the citizen is on the %s page%s", a, at->payment,
                sm_channel_code[at->channel], note ? ", a pending notification sent" : "");
-        return 0;
+        if (ss_pct(x, 50)) /* and does not decide at once */
+            return 0;
     }
     /* At most one attempt of a payment is paid: double payment is not simulated yet. */
     bool pay_it = !pay->prov_paid && ss_pct(x, 65);
@@ -258,7 +257,7 @@ static int ss_callback(struct ss_ctx *x, int a, int channel, const char *ref, in
                        int64_t amount_vnd)
 {
     struct sm_world *w = &x->w;
-    char sql[SS_SQL_BYTES];
+    char sql[SS_SQL_BYTES], was[48] = "";
     const char *expect;
     if (what == 2) {
         expect = a >= 0 ? "pending" : "not_found";
@@ -268,6 +267,9 @@ static int ss_callback(struct ss_ctx *x, int a, int channel, const char *ref, in
                        "SELECT feegate.provider_message_pending('%s', '%s', 'sim')",
                        sm_channel_code[channel], ref);
     } else {
+        if (a >= 0)
+            (void)snprintf(was, sizeof(was), " (p%d %s)", w->att[a].payment,
+                           sm_status_name[w->pay[w->att[a].payment].status]);
         expect = sm_apply_result(w, a, what == 1, amount_vnd);
         (void)snprintf(sql, sizeof(sql),
                        "SELECT feegate.apply_provider_result('%s', '%s', '%s', %lld, 'T%d', "
@@ -278,8 +280,10 @@ static int ss_callback(struct ss_ctx *x, int a, int channel, const char *ref, in
     if (a >= 0)
         ss_touch(x, w->att[a].payment);
     ss_log(x, "  callback %s %s %s %lld -> %s", sm_channel_code[channel], ref,
-           what == 2 ? "pending" : what == 1 ? "succeeded" : "failed", (long long)amount_vnd,
-           expect);
+           what == 2   ? "pending"
+           : what == 1 ? "succeeded"
+                       : "failed",
+           (long long)amount_vnd, expect);
     struct sp_res r;
     if (!ss_sql(x, SP_APP, sql, &r))
         return -1;
@@ -377,13 +381,13 @@ int ss_recovery(struct ss_ctx *x)
             continue;
         struct sm_attempt *at = &w->att[a];
         struct sm_payment *pay = &w->pay[at->payment];
-        static const char *const answer[] = {"not_found", "pending", "succeeded", "failed"};
+        static const char *const answer[] = { "not_found", "pending", "succeeded", "failed" };
         const char *outcome = ss_pct(x, x->swarm.p_query_error) ? "error" : answer[at->prov];
         bool settles = at->prov >= SM_PROV_PAID && strcmp(outcome, "error") != 0;
         int next_in = ss_pct(x, x->swarm.p_window_over) ? -1 : (int)ss_r(x, 60, 900);
-        const char *expect = settles ? sm_apply_result(w, a, at->prov == SM_PROV_PAID,
-                                                       pay->amount_vnd)
-                                     : outcome;
+        enum sm_status was = pay->status;
+        const char *expect =
+            settles ? sm_apply_result(w, a, at->prov == SM_PROV_PAID, pay->amount_vnd) : outcome;
         char sql2[SS_SQL_BYTES], next[16] = "NULL", amt[24] = "NULL";
         if (next_in >= 0)
             (void)snprintf(next, sizeof(next), "%d", next_in);
@@ -392,13 +396,13 @@ int ss_recovery(struct ss_ctx *x)
         (void)snprintf(sql2, sizeof(sql2),
                        "SELECT feegate.recovery_result('%s', '%s', %s, %s, NULL, 'sim', %s)",
                        at->ref, outcome, amt, settles ? "'Tq'" : "NULL", next);
-        at->final |= settles && (strcmp(expect, "applied") == 0 ||
-                                 strcmp(expect, "duplicate") == 0);
+        at->final |=
+            settles && (strcmp(expect, "applied") == 0 || strcmp(expect, "duplicate") == 0);
         at->exhausted = next_in < 0 && !settles;
         at->next_query_s = w->now_s + (next_in < 0 ? 0 : next_in);
         ss_touch(x, at->payment);
-        ss_log(x, "  query a%d (p%d) answered %s, next in %s -> %s", a, at->payment, outcome,
-               next, expect);
+        ss_log(x, "  query a%d (p%d %s) answered %s, next in %s -> %s%s", a, at->payment,
+               sm_status_name[was], outcome, next, expect, pay->late ? " (late)" : "");
         if (!ss_sql(x, SP_APP, sql2, &r))
             return -1;
         ok = ss_expect(x, &r, NULL, sql2);
@@ -440,7 +444,7 @@ int ss_expire(struct ss_ctx *x)
  * deadline <= now(), so only the difference matters). */
 int ss_tick(struct ss_ctx *x)
 {
-    int dt = ss_pct(x, 70) ? (int)ss_r(x, 1, 90)
+    int dt = ss_pct(x, 70)   ? (int)ss_r(x, 1, 90)
              : ss_pct(x, 80) ? (int)ss_r(x, 300, 1200)
                              : (int)ss_r(x, 3600, 7200);
     x->w.now_s += dt;
@@ -478,8 +482,7 @@ int ss_cancel(struct ss_ctx *x)
     if (retry >= 0)
         expect = same ? NULL : "idempotency_key_reused";
     else
-        expect = ss_payable(w, p) || pay->status == SM_CANCELLED ? NULL
-                                                                 : "payment_not_cancellable";
+        expect = ss_payable(w, p) || pay->status == SM_CANCELLED ? NULL : "payment_not_cancellable";
     bool keyed = retry >= 0 || ss_pct(x, 80);
     int k = retry >= 0 ? retry : ss_new_key(x, SM_KEY_CANCEL, p, 200);
     char sql[SS_SQL_BYTES], key_sql[64] = "NULL";

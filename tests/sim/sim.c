@@ -81,14 +81,19 @@ static void ss_swarm_draw(struct ss_swarm *s, uint64_t seed)
 {
     struct sm_rng r;
     sm_rng_seed(&r, seed ^ 0x5157a12d0c0ffeeULL); /* a stream of its own */
-    static const int lost[] = { 0, 5, 20, 50 }, dup[] = { 0, 10, 30 }, err[] = { 0, 10, 40 },
-                     over[] = { 0, 5, 25 }, rf_lost[] = { 0, 10, 30 }, crash[] = { 0, 5, 15 },
-                     bad[] = { 0, 5, 15 };
+    static const int lost[] = { 0, 5, 20, 50 };
+    static const int dup[] = { 0, 10, 30 };
+    static const int err[] = { 0, 10, 40 };
+    static const int over[] = { 0, 5, 25 };
+    static const int rf_lost[] = { 0, 10, 30 };
+    static const int crash[] = { 0, 5, 15 };
+    static const int bad[] = { 0, 5, 15 };
     /* The base weights keep a payment's own path (checkout, the provider, its callbacks)
      * busy enough that most payments reach an outcome within 200 steps. */
     static const int base[SS_KINDS] = { 3, 1, 4, 6, 5, 1, 2, 2, 3, 1, 3, 1, 2, 1, 3, 2, 1, 1, 1 };
-    for (int k = 0; k < SS_KINDS; k++)
+    for (int k = 0; k < SS_KINDS; k++) {
         s->weight[k] = sm_rng_pct(&r, 12) ? 0 : base[k] * (int)sm_rng_range(&r, 1, 10);
+    }
     s->weight[SS_CREATE] = base[SS_CREATE] * (int)sm_rng_range(&r, 3, 10); /* always on */
     s->p_lost = lost[sm_rng_below(&r, 4)];
     s->p_dup = dup[sm_rng_below(&r, 3)];
@@ -105,20 +110,23 @@ static bool ss_run_step(struct ss_ctx *x, enum ss_kind k)
     x->touch_all = false;
     memcpy(x->bal_before, x->w.bal, sizeof(x->bal_before));
     int rc = sim_step_fn[k](x);
-    if (rc < 0 || x->failed)
+    if (rc < 0 || x->failed) {
         return false;
+    }
     return rc == 0 || ss_compare(x, false);
 }
 
 static enum ss_kind sim_draw_kind(struct ss_ctx *x)
 {
     int total = 0;
-    for (int k = 0; k < SS_KINDS; k++)
+    for (int k = 0; k < SS_KINDS; k++) {
         total += x->swarm.weight[k];
+    }
     int v = (int)sm_rng_below(&x->rng, (uint64_t)total);
     for (int k = 0; k < SS_KINDS; k++) {
-        if (v < x->swarm.weight[k])
+        if (v < x->swarm.weight[k]) {
             return (enum ss_kind)k;
+        }
         v -= x->swarm.weight[k];
     }
     return SS_CREATE;
@@ -134,11 +142,13 @@ static void sim_report(const struct ss_ctx *x, const struct sim_opts *o, int ste
             "rf_crash %d%% bad %d%%; weights",
             s->p_lost, s->p_dup, s->p_query_error, s->p_window_over, s->p_rf_lost, s->p_rf_crash,
             s->p_bad);
-    for (int k = 0; k < SS_KINDS; k++)
+    for (int k = 0; k < SS_KINDS; k++) {
         fprintf(stderr, " %s=%d", ss_kind_name[k], s->weight[k]);
+    }
     fprintf(stderr, "\nsteps so far:\n");
-    for (int i = 0; i < x->n_log; i++)
+    for (int i = 0; i < x->n_log; i++) {
         fprintf(stderr, "  %s\n", x->log[i]);
+    }
     fprintf(stderr, "replay: tests/sim/run.sh --seed %llu --steps %d%s%s\n\n",
             (unsigned long long)x->w.seed, steps, o->mutate ? " --mutate " : "",
             o->mutate ? o->mutate : "");
@@ -164,8 +174,9 @@ static int sim_run_seed(PGconn *c, uint64_t seed, const struct sim_opts *o)
         return 2;
     }
     bool ok = true;
-    for (x->step = 1; ok && x->step <= o->steps; x->step++)
+    for (x->step = 1; ok && x->step <= o->steps; x->step++) {
         ok = ss_run_step(x, sim_draw_kind(x));
+    }
     if (ok) {
         x->step = o->steps;
         ss_log(x, "end of seed: full comparison and ledger_check()");
@@ -184,8 +195,12 @@ static int sim_run_seed(PGconn *c, uint64_t seed, const struct sim_opts *o)
     return 0;
 }
 
-static PGconn *sim_connect(const char *dsn, const char *dbname)
+/* The superuser's DSN of the cluster (the harness's), set once by main. */
+static const char *sim_admin_dsn;
+
+static PGconn *sim_connect(const char *dbname)
 {
+    const char *dsn = sim_admin_dsn;
     const char *const keys[] = { "dbname", "dbname", NULL };
     const char *const vals[] = { dsn, dbname, NULL };
     PGconn *c = PQconnectdbParams(keys, vals, 1);
@@ -200,29 +215,46 @@ static PGconn *sim_connect(const char *dsn, const char *dbname)
 /* The CPU seconds the session's backend has used (/proc, Linux), or -1. */
 static double sim_backend_cpu_s(PGconn *c)
 {
-    char path[64], buf[1024];
+    char path[64];
+    char buf[1024];
     (void)snprintf(path, sizeof(path), "/proc/%d/stat", PQbackendPID(c));
     FILE *f = fopen(path, "r");
-    if (!f)
+    if (!f) {
         return -1;
+    }
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     (void)fclose(f);
     buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* fields after the command name */
-    unsigned long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    const char *p = strrchr(buf, ')'); /* the fields after the command name */
+    if (!p) {
         return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    /* utime and stime are the 12th and 13th fields after it (proc(5)) */
+    unsigned long long ticks = 0;
+    for (int field = 1; field <= 13 && *p; field++) {
+        while (*p && *p != ' ') {
+            p++;
+        }
+        while (*p == ' ') {
+            p++;
+        }
+        if (field >= 12) {
+            ticks += strtoull(p, NULL, 10);
+        }
+    }
+    return (double)ticks / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* The worker's seeds: first + k, first + k + jobs, ... */
-static int sim_worker(const char *dsn, int k, const struct sim_opts *o)
+static int sim_worker(int k, const struct sim_opts *o)
 {
-    char dbname[32], err[512];
+    char dbname[32];
+    char err[512];
     (void)snprintf(dbname, sizeof(dbname), "sim_w%d", k);
-    PGconn *c = sim_connect(dsn, dbname);
-    if (!c)
+    PGconn *c = sim_connect(dbname);
+    if (!c) {
         return 2;
+    }
     int rc = 0;
     long n = 0;
     for (long i = k; i < o->seeds && rc == 0; i += o->jobs) {
@@ -232,9 +264,10 @@ static int sim_worker(const char *dsn, int k, const struct sim_opts *o)
             rc = 2;
         }
     }
-    if (rc == 0)
+    if (rc == 0) {
         printf("fg_sim: worker %d: %ld seeds, its database session used %.1f s of CPU\n", k, n,
                sim_backend_cpu_s(c));
+    }
     PQfinish(c);
     return rc;
 }
@@ -243,7 +276,8 @@ static int sim_worker(const char *dsn, int k, const struct sim_opts *o)
  * always describe the same fees, splits and channels. */
 static bool sim_catalogue(PGconn *c)
 {
-    char sql[8192], err[512];
+    char sql[8192];
+    char err[512];
     size_t o = (size_t)snprintf(
         sql, sizeof(sql),
         "SET search_path = feegate; BEGIN; "
@@ -252,41 +286,49 @@ static bool sim_catalogue(PGconn *c)
         "INSERT INTO agencies (code, name, tax_code, receipt_template, receipt_series) VALUES "
         "('SIM-A', 'Simulated agency A', '0100000001', '01BLP0-001', 'SM-26E'), "
         "('SIM-B', 'Simulated agency B', '0100000002', '01BLP0-001', 'SN-26E'); ");
-    for (int t = 0; t < SM_TREASURIES; t++)
+    for (int t = 0; t < SM_TREASURIES; t++) {
         o += (size_t)snprintf(sql + o, sizeof(sql) - o,
                               "INSERT INTO treasury_accounts VALUES ('%s', '%s', 'account %s', "
                               "'KBNN', '%d'); ",
                               sm_treasury_code[t], sm_agency_code[t < 3 ? 0 : 1],
                               sm_treasury_code[t], t);
+    }
     for (int i = 0; i < SM_FEES; i++) {
         const struct sm_fee *f = &sm_fees[i];
-        char list[64] = "NULL", step[24] = "NULL";
+        char list[64] = "NULL";
+        char step[24] = "NULL";
         if (f->amounts_vnd) {
             size_t l = (size_t)snprintf(list, sizeof(list), "'{");
-            for (int j = 0; f->amounts_vnd[j]; j++)
+            for (int j = 0; f->amounts_vnd[j]; j++) {
                 l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%lld", j ? "," : "",
                                       (long long)f->amounts_vnd[j]);
+            }
             (void)snprintf(list + l, sizeof(list) - l, "}'");
         }
-        if (f->step_vnd)
+        if (f->step_vnd) {
             (void)snprintf(step, sizeof(step), "%lld", (long long)f->step_vnd);
+        }
         o += (size_t)snprintf(sql + o, sizeof(sql) - o,
                               "INSERT INTO fees VALUES ('%s', '%s', 'fee %s', %lld, %lld, %s, "
                               "%s); ",
                               sm_agency_code[f->agency], f->code, f->code, (long long)f->min_vnd,
                               (long long)f->max_vnd, list, step);
-        for (int s = 0; s < f->n_splits; s++)
+        for (int s = 0; s < f->n_splits; s++) {
             o += (size_t)snprintf(sql + o, sizeof(sql) - o,
                                   "INSERT INTO fee_splits VALUES ('%s', '%s', %d, '%s', %d); ",
                                   sm_agency_code[f->agency], f->code, s + 1,
                                   sm_treasury_code[f->treasury[s]], f->share_bp[s]);
+        }
     }
-    for (int a = 0; a < SM_AGENCIES; a++)
-        for (int ch = 0; ch < SM_CHANNELS; ch++)
-            if (sm_agency_channel(a, ch))
+    for (int a = 0; a < SM_AGENCIES; a++) {
+        for (int ch = 0; ch < SM_CHANNELS; ch++) {
+            if (sm_agency_channel(a, ch)) {
                 o += (size_t)snprintf(sql + o, sizeof(sql) - o,
                                       "INSERT INTO agency_channels VALUES ('%s', '%s'); ",
                                       sm_agency_code[a], sm_channel_code[ch]);
+            }
+        }
+    }
     (void)snprintf(sql + o, sizeof(sql) - o,
                    "INSERT INTO clients (id, secret, name) VALUES ('" SS_CLIENT "', "
                    "'sim-secret-0123456789abcdef', 'simulation'); "
@@ -304,14 +346,17 @@ static bool sim_catalogue(PGconn *c)
 static bool sim_mutate(PGconn *c, const char *name)
 {
     const struct sim_mutation *m = NULL;
-    for (size_t i = 0; i < sizeof(sim_mutations) / sizeof(sim_mutations[0]); i++)
-        if (strcmp(sim_mutations[i].name, name) == 0)
+    for (size_t i = 0; i < sizeof(sim_mutations) / sizeof(sim_mutations[0]); i++) {
+        if (strcmp(sim_mutations[i].name, name) == 0) {
             m = &sim_mutations[i];
+        }
+    }
     if (!m) {
         fprintf(stderr, "fg_sim: no mutation \"%s\"\n", name);
         return false;
     }
-    char sql[1024], err[512];
+    char sql[1024];
+    char err[512];
     (void)snprintf(sql, sizeof(sql),
                    "SET search_path = feegate, pg_temp; DO $mut$ DECLARE d text := "
                    "pg_get_functiondef('%s'::regprocedure); BEGIN "
@@ -328,19 +373,22 @@ static bool sim_mutate(PGconn *c, const char *name)
 }
 
 /* One database per worker, copied from the migrated one (which must have no session). */
-static bool sim_clone(const char *dsn, int jobs)
+static bool sim_clone(int jobs)
 {
-    PGconn *c = sim_connect(dsn, "postgres");
-    if (!c)
+    PGconn *c = sim_connect("postgres");
+    if (!c) {
         return false;
+    }
     bool ok = true;
     for (int k = 0; k < jobs && ok; k++) {
-        char sql[128], err[512] = "";
+        char sql[128];
+        char err[512] = "";
         (void)snprintf(sql, sizeof(sql),
                        "CREATE DATABASE sim_w%d TEMPLATE " GW_PGEMBED_DB " STRATEGY FILE_COPY", k);
         ok = false;
-        for (int tries = 0; tries < 3 && !ok; tries++) /* each waits 5 s for other sessions */
+        for (int tries = 0; tries < 3 && !ok; tries++) { /* each waits 5 s for other sessions */
             ok = sp_exec(c, sql, err, sizeof(err));
+        }
         if (!ok) {
             fprintf(stderr, "fg_sim: %s: %s", sql, err);
             PGresult *res =
@@ -363,22 +411,25 @@ static bool sim_args(int argc, char **argv, struct sim_opts *o)
 {
     *o = (struct sim_opts){ .first = 1, .seeds = 100, .steps = 200, .jobs = 2 };
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         if (strcmp(a, "--verbose") == 0) {
             o->verbose = true;
             continue;
         }
-        if (!v)
+        if (!v) {
             goto usage;
+        }
         i++;
         if (strcmp(a, "--mutate") == 0) {
             o->mutate = v;
             continue;
         }
         unsigned long long n = strtoull(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || *v == '-')
+        if (*v == '\0' || *end != '\0' || *v == '-') {
             goto usage;
+        }
         if (strcmp(a, "--seed") == 0) {
             o->first = n;
             o->seeds = 1;
@@ -395,10 +446,12 @@ static bool sim_args(int argc, char **argv, struct sim_opts *o)
             goto usage;
         }
     }
-    if (o->single)
+    if (o->single) {
         o->jobs = 1;
-    if (o->jobs > o->seeds)
+    }
+    if (o->jobs > o->seeds) {
         o->jobs = (int)o->seeds;
+    }
     return true;
 usage:
     fprintf(stderr, "usage: fg_sim [--seeds N] [--first S] [--steps N] [--jobs N] "
@@ -408,7 +461,17 @@ usage:
 }
 
 /* Forks the workers and waits for them; the first failure stops the others. */
-static int sim_run_workers(const char *dsn, const struct sim_opts *o)
+/* SIGTERM to the workers still running (pids[k] > 0): another one has failed. */
+static void sim_stop_others(const pid_t *pids, int jobs)
+{
+    for (int k = 0; k < jobs; k++) {
+        if (pids[k] > 0) {
+            (void)kill(pids[k], SIGTERM);
+        }
+    }
+}
+
+static int sim_run_workers(const struct sim_opts *o)
 {
     pid_t pids[SIM_JOBS_MAX];
     (void)fflush(NULL);
@@ -419,7 +482,7 @@ static int sim_run_workers(const char *dsn, const struct sim_opts *o)
             return 2;
         }
         if (pids[k] == 0) {
-            int rc = sim_worker(dsn, k, o);
+            int rc = sim_worker(k, o);
             (void)fflush(NULL);
             _exit(rc); /* not exit: the harness's atexit handler would stop the cluster */
         }
@@ -430,18 +493,20 @@ static int sim_run_workers(const char *dsn, const struct sim_opts *o)
         int st;
         pid_t pid = wait(&st);
         int rc = pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 2;
-        if (stopped && pid > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM)
+        if (stopped && pid > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM) {
             rc = 0;
-        if (rc > worst)
+        }
+        if (rc > worst) {
             worst = rc;
-        for (int k = 0; k < o->jobs; k++)
-            if (pids[k] == pid)
+        }
+        for (int k = 0; k < o->jobs; k++) {
+            if (pids[k] == pid) {
                 pids[k] = 0;
+            }
+        }
         if (rc != 0 && !stopped) {
             stopped = true;
-            for (int k = 0; k < o->jobs; k++)
-                if (pids[k] > 0)
-                    (void)kill(pids[k], SIGTERM);
+            sim_stop_others(pids, o->jobs);
         }
     }
     return worst;
@@ -450,26 +515,31 @@ static int sim_run_workers(const char *dsn, const struct sim_opts *o)
 int main(int argc, char **argv)
 {
     struct sim_opts o;
-    if (!sim_args(argc, argv, &o))
+    if (!sim_args(argc, argv, &o)) {
         return 2;
-    struct timespec t0, t1;
+    }
+    struct timespec t0;
+    struct timespec t1;
     (void)clock_gettime(CLOCK_MONOTONIC, &t0);
     struct th_db db = { 0 };
-    if (th_db_start(&db) != GW_OK)
+    if (th_db_start(&db) != GW_OK) {
         return 2;
+    }
     int rc = 2;
+    sim_admin_dsn = db.pg.admin_dsn;
     if (db.admin != NULL) { /* the harness's session: CREATE DATABASE needs the template idle */
         PQfinish(db.admin);
         db.admin = NULL;
     }
-    PGconn *c = sim_connect(db.pg.admin_dsn, GW_PGEMBED_DB);
+    PGconn *c = sim_connect(GW_PGEMBED_DB);
     bool ready = c && sim_catalogue(c) && (!o.mutate || sim_mutate(c, o.mutate));
-    if (c)
+    if (c) {
         PQfinish(c);
-    if (ready && sim_clone(db.pg.admin_dsn, o.jobs)) {
+    }
+    if (ready && sim_clone(o.jobs)) {
         (void)clock_gettime(CLOCK_MONOTONIC, &t1);
         double setup_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-        rc = sim_run_workers(db.pg.admin_dsn, &o);
+        rc = sim_run_workers(&o);
         (void)clock_gettime(CLOCK_MONOTONIC, &t0);
         double run_s = (double)(t0.tv_sec - t1.tv_sec) + (double)(t0.tv_nsec - t1.tv_nsec) / 1e9;
         printf("fg_sim: %ld seed%s (from %llu) of %d steps, %d worker%s: %s in %.1f s "
@@ -481,7 +551,8 @@ int main(int argc, char **argv)
                          : "ERROR",
                run_s, setup_s);
     }
-    if (th_db_stop(&db) != GW_OK && rc == 0)
+    if (th_db_stop(&db) != GW_OK && rc == 0) {
         rc = 2;
+    }
     return rc;
 }

@@ -123,15 +123,15 @@ int ss_pick_payment(struct ss_ctx *x, bool (*prefer)(const struct sm_world *, in
 /* Runs sql as role; false when the connection failed (the seed has failed). */
 bool ss_sql(struct ss_ctx *x, enum sp_role role, const char *sql, struct sp_res *r);
 /* The answer must be the error code expect, or a success when expect is NULL. */
-bool ss_expect(struct ss_ctx *x, const struct sp_res *r, const char *expect, const char *sql);
+bool ss_expect(struct ss_ctx *x, const char *sql, const struct sp_res *r, const char *expect);
 /* Column col of the first row, "" when there is none. */
 const char *ss_val(const struct sp_res *r, int col);
-/* Fills the next key slot (the caller counts it, n_keys++, once the call succeeded). */
-int ss_new_key(struct ss_ctx *x, enum sm_key_kind kind, int target, int http);
-int ss_refund_of(const struct sm_world *w, const char *id);
-/* The rows (first column: ids) a due-list function claimed against the model's due[n]. */
-bool ss_same_set(struct ss_ctx *x, const char *what, const struct sp_res *r, const bool *due, int n,
-                 int (*find)(const struct sm_world *, const char *));
+/* Fills the next key slot of that kind and returns it; the caller sets its target, and counts
+ * it (n_keys++) once the call succeeded. */
+int ss_new_key(struct ss_ctx *x, enum sm_key_kind kind);
+/* The rows a due-list function claimed (first column: merchant references, or with refunds
+ * refund ids) against the model's due[]: the same set, or the seed fails. */
+bool ss_same_set(struct ss_ctx *x, const struct sp_res *r, const bool *due, bool refunds);
 
 /* ---- the steps: 1 to compare after, 0 nothing to compare, -1 the seed failed ---- */
 

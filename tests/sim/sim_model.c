@@ -21,26 +21,24 @@ static uint64_t sm_splitmix64(uint64_t *x)
 void sm_rng_seed(struct sm_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++) {
         r->s[i] = sm_splitmix64(&x);
+    }
 }
 
-static uint64_t sm_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
+#define SM_ROTL(x, k) (((x) << (k)) | ((x) >> (64 - (k))))
 
 uint64_t sm_rng_next(struct sm_rng *r)
 {
     uint64_t *s = r->s;
-    uint64_t result = sm_rotl(s[1] * 5, 7) * 9;
+    uint64_t result = SM_ROTL(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
     s[3] ^= s[1];
     s[1] ^= s[2];
     s[0] ^= s[3];
     s[2] ^= t;
-    s[3] = sm_rotl(s[3], 45);
+    s[3] = SM_ROTL(s[3], 45);
     return result;
 }
 
@@ -50,11 +48,13 @@ uint64_t sm_rng_below(struct sm_rng *r, uint64_t n)
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     for (;;) {
         uint64_t v = sm_rng_next(r);
-        if (v < limit)
+        if (v < limit) {
             return v % n;
+        }
     }
 }
 
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): a range's two ends, in order */
 int64_t sm_rng_range(struct sm_rng *r, int64_t lo, int64_t hi)
 {
     return lo + (int64_t)sm_rng_below(r, (uint64_t)(hi - lo) + 1);
@@ -85,6 +85,8 @@ const struct sm_fee sm_fees[SM_FEES] = {
     { 1, "G-ANY", 10000, 1000000, 0, NULL, 2, { 4, 3, 0 }, { 5000, 5000, 0 } },
 };
 
+/* Two catalogue indexes: swapped, the catalogue and the model would disagree at once. */
+/* NOLINTNEXTLINE(bugprone-easily-swappable-parameters) */
 bool sm_agency_channel(int agency, int channel)
 {
     return agency == 0 || channel == 0 || channel == 2; /* SIM-B: sandbox and momo */
@@ -96,16 +98,17 @@ const char *const sm_refund_status_name[] = { "sending", "pending", "succeeded",
 
 void sm_account_code(int acc, char *out, size_t out_len)
 {
-    if (acc < SM_ACC_FEES)
+    if (acc < SM_ACC_FEES) {
         (void)snprintf(out, out_len, "clearing:%s", sm_channel_code[acc]);
-    else if (acc < SM_ACC_REFUNDS)
+    } else if (acc < SM_ACC_REFUNDS) {
         (void)snprintf(out, out_len, "fees:%s", sm_channel_code[acc - SM_ACC_FEES]);
-    else if (acc < SM_ACC_PAYABLE)
+    } else if (acc < SM_ACC_PAYABLE) {
         (void)snprintf(out, out_len, "refunds:%s", sm_channel_code[acc - SM_ACC_REFUNDS]);
-    else if (acc < SM_ACC_BANK)
+    } else if (acc < SM_ACC_BANK) {
         (void)snprintf(out, out_len, "payable:%s", sm_treasury_code[acc - SM_ACC_PAYABLE]);
-    else
+    } else {
         (void)snprintf(out, out_len, "bank:operating");
+    }
 }
 
 void sm_world_init(struct sm_world *w, uint64_t seed)
@@ -121,13 +124,16 @@ void sm_split(const struct sm_item *items, int n_items, int64_t credit[SM_TREASU
     memset(credit, 0, sizeof(int64_t) * SM_TREASURIES);
     for (int i = 0; i < n_items; i++) {
         const struct sm_fee *f = &sm_fees[items[i].fee];
-        int64_t amt = items[i].amount_vnd, all = 0;
-        for (int s = 0; s < f->n_splits; s++)
+        int64_t amt = items[i].amount_vnd;
+        int64_t all = 0;
+        for (int s = 0; s < f->n_splits; s++) {
             all += amt * f->share_bp[s] / 10000;
+        }
         for (int s = 0; s < f->n_splits; s++) {
             int64_t part = amt * f->share_bp[s] / 10000;
-            if (s == f->n_splits - 1)
+            if (s == f->n_splits - 1) {
                 part += amt - all;
+            }
             credit[f->treasury[s]] += part;
         }
     }
@@ -145,25 +151,32 @@ void sm_book_success(struct sm_world *w, int p)
     pay->booked = true;
 }
 
-int64_t sm_book_refund(struct sm_world *w, int p, int64_t amount_vnd)
+int64_t sm_book_refund(struct sm_world *w, const struct sm_refund *rf)
 {
-    struct sm_payment *pay = &w->pay[p];
-    int64_t part[SM_TREASURIES] = { 0 }, others = 0, after = 0;
+    struct sm_payment *pay = &w->pay[rf->payment];
+    int64_t amount_vnd = rf->amount_vnd;
+    int64_t part[SM_TREASURIES] = { 0 };
+    int64_t others = 0;
+    int64_t after = 0;
     int last = -1; /* the credited account with the greatest code takes the remainder */
-    for (int t = 0; t < SM_TREASURIES; t++)
-        if (pay->credit[t] > 0 &&
-            (last < 0 || strcmp(sm_treasury_code[t], sm_treasury_code[last]) > 0))
-            last = t;
     for (int t = 0; t < SM_TREASURIES; t++) {
-        if (pay->credit[t] <= 0 || t == last)
+        if (pay->credit[t] > 0 &&
+            (last < 0 || strcmp(sm_treasury_code[t], sm_treasury_code[last]) > 0)) {
+            last = t;
+        }
+    }
+    for (int t = 0; t < SM_TREASURIES; t++) {
+        if (pay->credit[t] <= 0 || t == last) {
             continue;
+        }
         part[t] = amount_vnd * pay->credit[t] / pay->amount_vnd;
         others += part[t];
     }
     part[last] = amount_vnd - others;
     for (int t = 0; t < SM_TREASURIES; t++) {
-        if (part[t] <= 0)
+        if (part[t] <= 0) {
             continue;
+        }
         w->bal[SM_ACC_PAYABLE + t] += part[t];
         pay->owed[t] -= part[t];
         if (pay->settled[t]) {
@@ -205,25 +218,30 @@ static int sm_transition(enum sm_status from, bool succeeded, enum sm_status *to
 
 const char *sm_apply_result(struct sm_world *w, int a, bool succeeded, int64_t amount_vnd)
 {
-    if (a < 0)
+    if (a < 0) {
         return "not_found";
+    }
     struct sm_attempt *at = &w->att[a];
     struct sm_payment *p = &w->pay[at->payment];
-    if (amount_vnd != p->amount_vnd)
+    if (amount_vnd != p->amount_vnd) {
         return "amount_mismatch";
-    if (!succeeded && p->cur_attempt != a)
+    }
+    if (!succeeded && p->cur_attempt != a) {
         return "duplicate";
+    }
     /* A success on a second attempt of a payment already paid (double payment) is not
      * generated yet: its booking is being changed. Adding it is one step kind (the provider
      * pays a second attempt) and its expected effect here, where the 'ignore' of a
      * succeeded payment is. */
     enum sm_status to;
     int how = sm_transition(p->status, succeeded, &to);
-    if (how == 0)
+    if (how == 0) {
         return "duplicate";
+    }
     p->status = to;
-    if (how == 2)
+    if (how == 2) {
         p->late = true;
+    }
     if (succeeded) {
         p->channel = at->channel;
         p->cur_attempt = a;

@@ -200,10 +200,10 @@ void sm_split(const struct sm_item *items, int n_items, int64_t credit[SM_TREASU
 /* Books a payment's success: clearing:<channel> debited, payable:<treasury> credited. */
 void sm_book_success(struct sm_world *w, int p);
 
-/* ledger_refund: the parts of a refund of amount for each treasury account (in proportion to
+/* ledger_refund: the parts of an accepted refund for each treasury account (in proportion to
  * the success credits, floor, the remainder to the last account by code), booked before or
  * after settlement; returns the amount booked to refunds:<channel> (after settlement). */
-int64_t sm_book_refund(struct sm_world *w, int p, int64_t amount_vnd);
+int64_t sm_book_refund(struct sm_world *w, const struct sm_refund *rf);
 
 /* What apply_provider_result answers for attempt a (or -1: no such attempt on that channel)
  * with this outcome and amount, and its effects on the model. */

@@ -16,26 +16,39 @@ static const char ss_refund_args[] =
 static int64_t ss_reserved(const struct sm_world *w, int p)
 {
     int64_t sum = 0;
-    for (int i = 0; i < w->n_refunds; i++)
-        if (w->rf[i].payment == p && w->rf[i].status != SM_RF_FAILED)
+    for (int i = 0; i < w->n_refunds; i++) {
+        if (w->rf[i].payment == p && w->rf[i].status != SM_RF_FAILED) {
             sum += w->rf[i].amount_vnd;
+        }
+    }
     return sum;
 }
 
 static bool ss_refund_active(const struct sm_world *w, int p)
 {
-    for (int i = 0; i < w->n_refunds; i++)
+    for (int i = 0; i < w->n_refunds; i++) {
         if (w->rf[i].payment == p && !w->rf[i].exhausted &&
-            (w->rf[i].status == SM_RF_SENDING || w->rf[i].status == SM_RF_PENDING))
+            (w->rf[i].status == SM_RF_SENDING || w->rf[i].status == SM_RF_PENDING)) {
             return true;
+        }
+    }
     return false;
 }
 
-/* refund_result: the provider's answer about refund i (outcome accepted, rejected, pending or
- * error), next_in < 0 for "never ask again". */
-static int ss_refund_result(struct ss_ctx *x, int i, const char *outcome, const char *source,
-                            int next_in)
+/* A provider's answer about a refund: outcome accepted, rejected, pending or error; source
+ * refund (the answer to the refund) or refund_query; next_in_s < 0 for "never ask again". */
+struct ss_rf_answer {
+    const char *outcome;
+    const char *source;
+    int next_in_s;
+};
+
+/* refund_result: the answer a about refund i. */
+static int ss_refund_result(struct ss_ctx *x, int i, const struct ss_rf_answer *a)
 {
+    const char *outcome = a->outcome;
+    const char *source = a->source;
+    int next_in = a->next_in_s;
     struct sm_world *w = &x->w;
     struct sm_refund *rf = &w->rf[i];
     struct sm_payment *pay = &w->pay[rf->payment];
@@ -48,7 +61,7 @@ static int ss_refund_result(struct ss_ctx *x, int i, const char *outcome, const 
         rf->next_query_s = w->now_s + (next_in < 0 ? 0 : next_in);
         rf->updated_s = w->now_s;
         if (rf->status == SM_RF_SUCCEEDED) {
-            rf->after_settlement_vnd = sm_book_refund(w, rf->payment, rf->amount_vnd);
+            rf->after_settlement_vnd = sm_book_refund(w, rf);
             pay->refunded_vnd += rf->amount_vnd;
             pay->status =
                 pay->refunded_vnd >= pay->amount_vnd ? SM_REFUNDED : SM_PARTIALLY_REFUNDED;
@@ -57,9 +70,11 @@ static int ss_refund_result(struct ss_ctx *x, int i, const char *outcome, const 
     int http = rf->status == SM_RF_PENDING ? 202 : 201;
     w->keys[rf->key].http_status = http;
     ss_touch(x, rf->payment);
-    char sql[SS_SQL_BYTES], next[16] = "NULL";
-    if (next_in >= 0)
+    char sql[SS_SQL_BYTES];
+    char next[16] = "NULL";
+    if (next_in >= 0) {
         (void)snprintf(next, sizeof(next), "%d", next_in);
+    }
     (void)snprintf(sql, sizeof(sql),
                    "SELECT status, http_status FROM feegate.refund_result('%s', '%s', %s, NULL, "
                    "'%s', 'sim', %s)",
@@ -68,9 +83,10 @@ static int ss_refund_result(struct ss_ctx *x, int i, const char *outcome, const 
     ss_log(x, "  refund f%d (p%d, %lld VND) %s answered %s, next in %s -> %s", i, rf->payment,
            (long long)rf->amount_vnd, source, outcome, next, sm_refund_status_name[rf->status]);
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, NULL, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, NULL);
     if (ok && (strcmp(ss_val(&r, 0), sm_refund_status_name[rf->status]) != 0 ||
                strtol(ss_val(&r, 1), NULL, 10) != http)) {
         ss_fail(x, "refund_result answered %s %s, expected %s %d", ss_val(&r, 0), ss_val(&r, 1),
@@ -84,8 +100,9 @@ static int ss_refund_result(struct ss_ctx *x, int i, const char *outcome, const 
 /* What the provider answers about refund i when asked now. */
 static const char *ss_refund_answer(struct ss_ctx *x, int i)
 {
-    if (ss_pct(x, x->swarm.p_query_error))
+    if (ss_pct(x, x->swarm.p_query_error)) {
         return "error";
+    }
     static const char *const answer[] = { "pending", "accepted", "rejected" };
     return answer[x->w.rf[i].prov];
 }
@@ -97,33 +114,40 @@ static const char *ss_refund_amount(struct ss_ctx *x, int p, int64_t *amount)
     const struct sm_payment *pay = &w->pay[p];
     int64_t left = pay->amount_vnd - ss_reserved(w, p);
     bool bad = ss_pct(x, x->swarm.p_bad);
-    if (bad && ss_pct(x, 30))
+    if (bad && ss_pct(x, 30)) {
         *amount = 0;
-    else if (bad || left <= 0)
+    } else if (bad || left <= 0) {
         *amount = (left > 0 ? left : 0) + ss_r(x, 1, 1000);
-    else
+    } else {
         *amount = ss_pct(x, 40) ? left : ss_r(x, 1, left);
-    if (!ss_refundable(w, p))
+    }
+    if (!ss_refundable(w, p)) {
         return "payment_not_refundable";
-    if (*amount <= 0)
+    }
+    if (*amount <= 0) {
         return "invalid_amount";
-    if (pay->channel == SM_CHANNEL_VNPAY && ss_refund_active(w, p))
+    }
+    if (pay->channel == SM_CHANNEL_VNPAY && ss_refund_active(w, p)) {
         return "refund_in_progress";
-    if (left < *amount)
+    }
+    if (left < *amount) {
         return "refund_exceeds_payment";
+    }
     return NULL;
 }
 
 int ss_refund(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
-    if (w->n_payments == 0 || w->n_refunds >= SM_REFUNDS_MAX || w->n_keys >= SM_KEYS_MAX)
+    if (w->n_payments == 0 || w->n_refunds >= SM_REFUNDS_MAX || w->n_keys >= SM_KEYS_MAX) {
         return 0;
+    }
     int p = ss_pick_payment(x, ss_refundable, 85);
     struct sm_payment *pay = &w->pay[p];
     int64_t amount;
     const char *expect = ss_refund_amount(x, p, &amount);
-    int k = ss_new_key(x, SM_KEY_REFUND, w->n_refunds, 0);
+    int k = ss_new_key(x, SM_KEY_REFUND);
+    w->keys[k].target = w->n_refunds;
     w->keys[k].req[0] = '\0';
     (void)snprintf(w->keys[k].req, sizeof(w->keys[k].req), "%lld", (long long)amount);
     char sql[SS_SQL_BYTES];
@@ -136,9 +160,10 @@ int ss_refund(struct ss_ctx *x)
            sm_status_name[pay->status], (long long)pay->refunded_vnd, (long long)pay->amount_vnd,
            (long long)amount, expect ? expect : "sending");
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, expect, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, expect);
     if (!ok || expect) {
         sp_res_clear(&r);
         return ok ? 0 : -1;
@@ -155,8 +180,9 @@ int ss_refund(struct ss_ctx *x)
     rf->next_query_s = w->now_s + 60;
     rf->updated_s = w->now_s;
     rf->ambiguous = false;
-    for (int j = 0; j < i; j++)
+    for (int j = 0; j < i; j++) {
         rf->ambiguous |= pay->channel == SM_CHANNEL_VNPAY && w->rf[j].payment == p;
+    }
     rf->prov = ss_pct(x, 70) ? SM_RFP_ACCEPT : ss_pct(x, 50) ? SM_RFP_REJECT : SM_RFP_UNDECIDED;
     if (strcmp(ss_val(&r, 0), "202") != 0 ||
         strcmp(ss_val(&r, 2), rf->ambiguous ? "true" : "false") != 0) {
@@ -173,18 +199,22 @@ int ss_refund(struct ss_ctx *x)
     const char *outcome = ss_pct(x, x->swarm.p_rf_lost) ? "error" : ss_refund_answer(x, i);
     bool unknown = strcmp(outcome, "pending") == 0 || strcmp(outcome, "error") == 0;
     int next_in = unknown && !ss_pct(x, x->swarm.p_window_over) ? (int)ss_r(x, 30, 600) : -1;
-    return ss_refund_result(x, i, outcome, "refund", next_in);
+    struct ss_rf_answer ans = { outcome, "refund", next_in };
+    return ss_refund_result(x, i, &ans);
 }
 
 int ss_refund_retry(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
     int k = -1;
-    for (int i = 0; i < w->n_keys; i++)
-        if (w->keys[i].kind == SM_KEY_REFUND && (k < 0 || ss_pct(x, 30)))
+    for (int i = 0; i < w->n_keys; i++) {
+        if (w->keys[i].kind == SM_KEY_REFUND && (k < 0 || ss_pct(x, 30))) {
             k = i;
-    if (k < 0)
+        }
+    }
+    if (k < 0) {
         return 0;
+    }
     struct sm_key *key = &w->keys[k];
     const struct sm_refund *rf = &w->rf[key->target];
     bool same = ss_pct(x, 60);
@@ -201,11 +231,12 @@ int ss_refund_retry(struct ss_ctx *x)
            sm_refund_status_name[rf->status], same ? "same body" : "another body",
            expect ? expect : "replayed");
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, expect, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, expect);
     if (ok && !expect &&
-        (strtol(ss_val(&r, 0), NULL, 10) != key->http_status || strcmp(ss_val(&r, 1), "t"))) {
+        (strtol(ss_val(&r, 0), NULL, 10) != key->http_status || strcmp(ss_val(&r, 1), "t") != 0)) {
         ss_fail(x, "refund replay answered %s replayed=%s, expected %d", ss_val(&r, 0),
                 ss_val(&r, 1), key->http_status);
         ok = false;
@@ -232,14 +263,15 @@ int ss_refund_query(struct ss_ctx *x)
     ss_log(x, "refund_query: %d refunds due", n_due);
     const char *sql = "SELECT refund_id FROM feegate.refund_due(1000, 30)";
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, NULL, sql) &&
-              ss_same_set(x, "refund_due", &r, due, w->n_refunds, ss_refund_of);
+    }
+    bool ok = ss_expect(x, sql, &r, NULL) && ss_same_set(x, &r, due, true);
     sp_res_clear(&r);
     for (int i = 0; ok && i < w->n_refunds; i++) {
-        if (!due[i])
+        if (!due[i]) {
             continue;
+        }
         /* A refund the provider cannot tell from the payment's earlier ones is not asked:
          * it goes to refund_exceptions (gateway/refund.c). */
         const char *outcome = w->rf[i].ambiguous ? "error" : ss_refund_answer(x, i);
@@ -247,7 +279,8 @@ int ss_refund_query(struct ss_ctx *x)
         int next_in = unknown && !w->rf[i].ambiguous && !ss_pct(x, x->swarm.p_window_over)
                           ? (int)ss_r(x, 60, 900)
                           : -1;
-        ok = ss_refund_result(x, i, outcome, "refund_query", next_in) > 0;
+        struct ss_rf_answer ans = { outcome, "refund_query", next_in };
+        ok = ss_refund_result(x, i, &ans) > 0;
     }
     return ok ? 1 : -1;
 }
@@ -260,105 +293,137 @@ static bool ss_rf_undecided(const struct sm_world *w, int i)
 int ss_refund_decide(struct ss_ctx *x)
 {
     int i = ss_pick(x, x->w.n_refunds, ss_rf_undecided);
-    if (i < 0)
+    if (i < 0) {
         return 0;
+    }
     x->w.rf[i].prov = ss_pct(x, 70) ? SM_RFP_ACCEPT : SM_RFP_REJECT;
     ss_log(x, "refund_decide f%d: the provider %s it", i,
            x->w.rf[i].prov == SM_RFP_ACCEPT ? "accepts" : "rejects");
     return 0;
 }
 
-/* The payments a settlement of treasury t through channel ch may list. */
-static bool ss_settleable(const struct sm_payment *p, int ch, int t)
+/* A settlement: one channel, one treasury account, the payments it lists. */
+struct ss_batch {
+    int channel, treasury;
+    int n;
+    int p[8];
+    int64_t gross_vnd;
+};
+
+/* Whether the settlement b may list payment p. */
+static bool ss_settleable(const struct sm_payment *p, const struct ss_batch *b)
 {
-    return p->booked && p->channel == ch && !p->settled[t] && p->owed[t] > 0;
+    int t = b->treasury;
+    return p->booked && p->channel == b->channel && !p->settled[t] && p->owed[t] > 0;
 }
 
-/* One payment ledger_settle must refuse, of the kind drawn, appended to list: returns its
- * error code, or NULL when the seed has no such payment. */
-static const char *ss_settle_bad(struct ss_ctx *x, int ch, int t, int *list, int *n)
+/* One payment ledger_settle must refuse, of the kind drawn, added to b: returns its error
+ * code, or NULL when the seed has no such payment. */
+static const char *ss_settle_bad(struct ss_ctx *x, struct ss_batch *b)
 {
     const struct sm_world *w = &x->w;
     int kind = (int)sm_rng_below(&x->rng, 3);
+    int ch = b->channel;
+    int t = b->treasury;
     for (int p = 0; p < w->n_payments; p++) {
         const struct sm_payment *pay = &w->pay[p];
-        bool fits = kind == 0   ? !pay->booked || pay->channel != ch
-                    : kind == 1 ? pay->booked && pay->channel == ch && pay->settled[t]
-                                : pay->booked && pay->channel == ch && !pay->settled[t] &&
-                                      pay->owed[t] <= 0;
-        if (!fits)
-            continue;
-        list[(*n)++] = p;
-        return kind == 1 ? "payment_already_settled" : "payment_not_settleable";
+        bool mine = pay->booked && pay->channel == ch;
+        bool fits = kind == 0   ? !mine
+                    : kind == 1 ? mine && pay->settled[t]
+                                : mine && !pay->settled[t] && pay->owed[t] <= 0;
+        if (fits) {
+            b->p[b->n++] = p;
+            return kind == 1 ? "payment_already_settled" : "payment_not_settleable";
+        }
     }
     return NULL;
+}
+
+/* The channel and treasury account of a settlement: those of one settleable (payment,
+ * account) pair drawn among all (a random pair would mostly find nothing to settle), or
+ * random ones when there is none. */
+static void ss_settle_draw(struct ss_ctx *x, struct ss_batch *b)
+{
+    const struct sm_world *w = &x->w;
+    struct ss_batch any = { 0 };
+    int pairs = 0;
+    b->channel = (int)sm_rng_below(&x->rng, SM_CHANNELS);
+    b->treasury = (int)sm_rng_below(&x->rng, SM_TREASURIES);
+    for (int p = 0; p < w->n_payments; p++) {
+        any.channel = w->pay[p].channel;
+        for (any.treasury = 0; any.treasury < SM_TREASURIES; any.treasury++) {
+            pairs += ss_settleable(&w->pay[p], &any);
+        }
+    }
+    int k = pairs > 0 ? (int)sm_rng_below(&x->rng, (uint64_t)pairs) : -1;
+    for (int p = 0; p < w->n_payments && k >= 0; p++) {
+        any.channel = w->pay[p].channel;
+        for (any.treasury = 0; any.treasury < SM_TREASURIES; any.treasury++) {
+            if (ss_settleable(&w->pay[p], &any) && k-- == 0) {
+                b->channel = any.channel;
+                b->treasury = any.treasury;
+            }
+        }
+    }
+    int want = (int)ss_r(x, 1, 5);
+    for (int p = 0; p < w->n_payments && b->n < want; p++) {
+        if (ss_settleable(&w->pay[p], b) && (b->n == 0 || ss_pct(x, 60))) {
+            b->p[b->n++] = p;
+            b->gross_vnd += w->pay[p].owed[b->treasury];
+        }
+    }
 }
 
 int ss_settle(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
-    /* One settleable (payment, treasury account) drawn first gives the channel and the
-     * account; a random pair would mostly find nothing to settle. */
-    int pairs = 0, ch = (int)sm_rng_below(&x->rng, SM_CHANNELS);
-    int t = (int)sm_rng_below(&x->rng, SM_TREASURIES);
-    for (int p = 0; p < w->n_payments; p++)
-        for (int u = 0; u < SM_TREASURIES; u++)
-            pairs += ss_settleable(&w->pay[p], w->pay[p].channel, u);
-    if (pairs > 0) {
-        int k = (int)sm_rng_below(&x->rng, (uint64_t)pairs);
-        for (int p = 0; p < w->n_payments; p++)
-            for (int u = 0; u < SM_TREASURIES; u++)
-                if (ss_settleable(&w->pay[p], w->pay[p].channel, u) && k-- == 0) {
-                    ch = w->pay[p].channel;
-                    t = u;
-                }
-    }
-    int list[8], n = 0, want = (int)ss_r(x, 1, 5);
-    int64_t gross = 0;
-    for (int p = 0; p < w->n_payments && n < want; p++)
-        if (ss_settleable(&w->pay[p], ch, t) && (n == 0 || ss_pct(x, 60))) {
-            list[n++] = p;
-            gross += w->pay[p].owed[t];
-        }
-    const char *expect = NULL;
-    if (ss_pct(x, x->swarm.p_bad))
-        expect = ss_settle_bad(x, ch, t, list, &n);
-    if (n == 0)
+    struct ss_batch b = { 0 };
+    ss_settle_draw(x, &b);
+    const char *expect = ss_pct(x, x->swarm.p_bad) ? ss_settle_bad(x, &b) : NULL;
+    if (b.n == 0) {
         return 0;
+    }
+    int ch = b.channel;
+    int t = b.treasury;
+    int64_t gross = b.gross_vnd;
     int64_t fee = ss_pct(x, 30) ? 0 : ss_r(x, 0, gross / 20);
     if (!expect && ss_pct(x, x->swarm.p_bad)) {
         fee = gross + 1;
         expect = "invalid_amount";
     }
     int day = ss_pct(x, 70) ? 0 : (int)ss_r(x, 1, SM_DAYS_BACK);
-    if (!expect && w->closed[day])
+    if (!expect && w->closed[day]) {
         expect = "business_day_closed";
-    char sql[SS_SQL_BYTES], ids[1024] = "", day_sql[96];
+    }
+    char sql[SS_SQL_BYTES];
+    char ids[1024] = "";
+    char day_sql[96];
     size_t o = 0;
-    for (int i = 0; i < n; i++)
-        o +=
-            (size_t)snprintf(ids + o, sizeof(ids) - o, "%s'%s'", i ? ", " : "", w->pay[list[i]].id);
+    for (int i = 0; i < b.n; i++) {
+        o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s'%s'", i ? ", " : "", w->pay[b.p[i]].id);
+    }
     (void)snprintf(day_sql, sizeof(day_sql), SS_DAY_SQL, day);
     (void)snprintf(
         sql, sizeof(sql), "SELECT feegate.ledger_settle('%s', '%s', ARRAY[%s], %lld, 'st-%d', %s)",
         sm_channel_code[ch], sm_treasury_code[t], ids, (long long)fee, ++w->n_serial, day_sql);
-    ss_log(x, "settle %d payments via %s to %s, gross %lld fee %lld, day today-%d -> %s", n,
+    ss_log(x, "settle %d payments via %s to %s, gross %lld fee %lld, day today-%d -> %s", b.n,
            sm_channel_code[ch], sm_treasury_code[t], (long long)gross, (long long)fee, day,
            expect ? expect : "settled");
     struct sp_res r;
-    if (!ss_sql(x, SP_OWNER, sql, &r))
+    if (!ss_sql(x, SP_OWNER, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, expect, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, expect);
     sp_res_clear(&r);
-    if (!ok)
-        return -1;
-    if (expect)
-        return 0;
+    if (!ok || expect) {
+        return ok ? 0 : -1;
+    }
     w->bal[SM_ACC_PAYABLE + t] += gross - fee;
     w->bal[SM_ACC_FEES + ch] += fee;
     w->bal[SM_ACC_CLEARING + ch] -= gross;
-    for (int i = 0; i < n; i++)
-        w->pay[list[i]].settled[t] = true;
+    for (int i = 0; i < b.n; i++) {
+        w->pay[b.p[i]].settled[t] = true;
+    }
     return 1;
 }
 
@@ -372,8 +437,9 @@ int ss_refund_paid(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
     int i = ss_pick(x, w->n_refunds, ss_to_pay_out);
-    if (i < 0)
+    if (i < 0) {
         return 0;
+    }
     struct sm_refund *rf = &w->rf[i];
     int ch = w->pay[rf->payment].channel;
     bool bad = ss_pct(x, x->swarm.p_bad);
@@ -384,14 +450,17 @@ int ss_refund_paid(struct ss_ctx *x)
     ss_log(x, "refund_paid f%d: %lld VND paid out by %s -> %s", i, (long long)amt,
            sm_channel_code[ch], bad ? "invalid_amount" : "booked");
     struct sp_res r;
-    if (!ss_sql(x, SP_OWNER, sql, &r))
+    if (!ss_sql(x, SP_OWNER, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, bad ? "invalid_amount" : NULL, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, bad ? "invalid_amount" : NULL);
     sp_res_clear(&r);
-    if (!ok)
+    if (!ok) {
         return -1;
-    if (bad)
+    }
+    if (bad) {
         return 0;
+    }
     w->bal[SM_ACC_REFUNDS + ch] += amt;
     w->bal[SM_ACC_CLEARING + ch] -= amt;
     rf->paid_out = true;
@@ -410,14 +479,17 @@ int ss_topup(struct ss_ctx *x)
     ss_log(x, "topup %s %lld VND -> %s", sm_treasury_code[t], (long long)amt,
            bad ? "invalid_amount" : "booked");
     struct sp_res r;
-    if (!ss_sql(x, SP_OWNER, sql, &r))
+    if (!ss_sql(x, SP_OWNER, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, bad ? "invalid_amount" : NULL, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, bad ? "invalid_amount" : NULL);
     sp_res_clear(&r);
-    if (!ok)
+    if (!ok) {
         return -1;
-    if (bad)
+    }
+    if (bad) {
         return 0;
+    }
     w->bal[SM_ACC_PAYABLE + t] += amt;
     w->bal[SM_ACC_BANK] -= amt;
     return 1;
@@ -429,21 +501,25 @@ int ss_day_close(struct ss_ctx *x)
     struct sm_world *w = &x->w;
     int d = (int)ss_r(x, 1, SM_DAYS_BACK);
     const char *expect = w->closed[d] ? "day_closed" : NULL;
-    char sql[SS_SQL_BYTES], day_sql[96];
+    char sql[SS_SQL_BYTES];
+    char day_sql[96];
     (void)snprintf(day_sql, sizeof(day_sql), SS_DAY_SQL, d);
     ss_log(x, "day_close today-%d -> %s", d, expect ? expect : "closed");
     (void)snprintf(sql, sizeof(sql), "SELECT feegate.recon_run(%s, '" SS_STAFF "')", day_sql);
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, expect, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, expect);
     sp_res_clear(&r);
-    if (!ok || expect)
+    if (!ok || expect) {
         return ok ? 0 : -1;
+    }
     (void)snprintf(sql, sizeof(sql), "SELECT feegate.day_close(%s, '" SS_STAFF "', true)", day_sql);
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    ok = ss_expect(x, &r, NULL, sql);
+    }
+    ok = ss_expect(x, sql, &r, NULL);
     sp_res_clear(&r);
     w->closed[d] = true;
     return ok ? 1 : -1;
@@ -452,8 +528,9 @@ int ss_day_close(struct ss_ctx *x)
 int ss_read(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
-    if (w->n_payments == 0)
+    if (w->n_payments == 0) {
         return 0;
+    }
     int p = (int)sm_rng_below(&x->rng, (uint64_t)w->n_payments);
     const struct sm_payment *pay = &w->pay[p];
     char sql[SS_SQL_BYTES];
@@ -463,9 +540,10 @@ int ss_read(struct ss_ctx *x)
                    pay->id);
     ss_log(x, "read p%d -> %s", p, sm_status_name[pay->status]);
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, NULL, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, NULL);
     if (ok && (strcmp(ss_val(&r, 0), sm_status_name[pay->status]) != 0 ||
                strtoll(ss_val(&r, 1), NULL, 10) != pay->refunded_vnd ||
                strtoll(ss_val(&r, 2), NULL, 10) != pay->amount_vnd)) {

@@ -11,8 +11,9 @@
 
 void sp_res_clear(struct sp_res *r)
 {
-    if (r->rows)
+    if (r->rows) {
         PQclear(r->rows);
+    }
     memset(r, 0, sizeof(*r));
 }
 
@@ -49,8 +50,9 @@ static bool sp_send(PGconn *c, const char *text, int call_no, struct sp_res *r)
             r->rows = res;
             res = NULL;
         }
-        if (res)
+        if (res) {
             PQclear(res);
+        }
         n++;
     }
     if (PQstatus(c) != CONNECTION_OK) {
@@ -75,10 +77,12 @@ bool sp_step(PGconn *c, enum sp_role role, const char *sql, struct sp_res *r)
         sp_copy(r->detail, sizeof(r->detail), "step text too long");
         return false;
     }
-    if (!sp_send(c, text, role == SP_APP ? 2 : 1, r))
+    if (!sp_send(c, text, role == SP_APP ? 2 : 1, r)) {
         return false;
-    if (r->ok)
+    }
+    if (r->ok) {
         return true;
+    }
     struct sp_res undo = { 0 };
     if (!sp_send(c, "ROLLBACK TO SAVEPOINT sim_step; RELEASE SAVEPOINT sim_step", -1, &undo) ||
         !undo.ok) {
@@ -96,8 +100,9 @@ bool sp_exec(PGconn *c, const char *sql, char *err, size_t err_len)
     PGresult *res = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(res);
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!ok)
+    if (!ok) {
         (void)snprintf(err, err_len, "%s", PQresultErrorMessage(res));
+    }
     PQclear(res);
     return ok;
 }

@@ -16,21 +16,26 @@ static int64_t ss_fee_amount(struct ss_ctx *x, const struct sm_fee *f)
 {
     if (f->amounts_vnd) {
         int n = 0;
-        while (f->amounts_vnd[n])
+        while (f->amounts_vnd[n]) {
             n++;
+        }
         return f->amounts_vnd[sm_rng_below(&x->rng, (uint64_t)n)];
     }
-    if (f->step_vnd)
+    if (f->step_vnd) {
         return f->step_vnd * ss_r(x, f->min_vnd / f->step_vnd, f->max_vnd / f->step_vnd);
+    }
     return ss_r(x, f->min_vnd, f->max_vnd);
 }
 
 static int ss_agency_fee(struct ss_ctx *x, int agency)
 {
-    int fees[SM_FEES], n = 0;
-    for (int i = 0; i < SM_FEES; i++)
-        if (sm_fees[i].agency == agency)
+    int fees[SM_FEES];
+    int n = 0;
+    for (int i = 0; i < SM_FEES; i++) {
+        if (sm_fees[i].agency == agency) {
             fees[n++] = i;
+        }
+    }
     return fees[sm_rng_below(&x->rng, (uint64_t)n)];
 }
 
@@ -49,19 +54,21 @@ static const char *ss_draw_payment(struct ss_ctx *x, struct sm_payment *p, char 
         p->items[i].amount_vnd = ss_fee_amount(x, &sm_fees[p->items[i].fee]);
         p->amount_vnd += p->items[i].amount_vnd;
     }
-    if (w->n_payments > 0 && ss_pct(x, 15))
+    if (w->n_payments > 0 && ss_pct(x, 15)) {
         (void)snprintf(p->order_ref, sizeof(p->order_ref), "%s",
                        w->pay[sm_rng_below(&x->rng, (uint64_t)w->n_payments)].order_ref);
-    else
+    } else {
         (void)snprintf(p->order_ref, sizeof(p->order_ref), "o-%d", ++w->n_serial);
+    }
     *expires_s = bad == 4 ? 30 : (int)ss_r(x, 60, 3600);
     char items[400];
     size_t o = 0;
     for (int i = 0; i < p->n_items; i++) {
         const char *code = bad == 1 && i == 0 ? "NO-FEE" : sm_fees[p->items[i].fee].code;
         int64_t amt = p->items[i].amount_vnd;
-        if (bad == 2 && i == 0)
+        if (bad == 2 && i == 0) {
             amt = sm_fees[p->items[i].fee].min_vnd - 1;
+        }
         o += (size_t)snprintf(items + o, sizeof(items) - o,
                               "%s{\"fee_code\": \"%s\", \"amount_vnd\": %lld}", i ? ", " : "", code,
                               (long long)amt);
@@ -79,19 +86,26 @@ static const char *ss_draw_payment(struct ss_ctx *x, struct sm_payment *p, char 
 int ss_create(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
-    if (w->n_payments >= SM_PAYMENTS_MAX || w->n_keys >= SM_KEYS_MAX)
+    if (w->n_payments >= SM_PAYMENTS_MAX || w->n_keys >= SM_KEYS_MAX) {
         return 0;
+    }
     struct sm_payment np;
-    char req[640], sql[SS_SQL_BYTES], key_sql[64] = "NULL";
+    char req[640];
+    char sql[SS_SQL_BYTES];
+    char key_sql[64] = "NULL";
     int expires_s;
     const char *expect = ss_draw_payment(x, &np, req, sizeof(req), &expires_s);
-    for (int i = 0; expect == NULL && i < w->n_payments; i++)
-        if (sm_payment_live(&w->pay[i]) && strcmp(w->pay[i].order_ref, np.order_ref) == 0)
+    for (int i = 0; expect == NULL && i < w->n_payments; i++) {
+        if (sm_payment_live(&w->pay[i]) && strcmp(w->pay[i].order_ref, np.order_ref) == 0) {
             expect = "order_ref_in_use";
+        }
+    }
     bool keyed = ss_pct(x, 85);
-    int k = ss_new_key(x, SM_KEY_CREATE, w->n_payments, 201);
-    if (keyed)
+    int k = ss_new_key(x, SM_KEY_CREATE);
+    w->keys[k].target = w->n_payments;
+    if (keyed) {
         (void)snprintf(key_sql, sizeof(key_sql), "'%s'", w->keys[k].key);
+    }
     (void)snprintf(w->keys[k].req, sizeof(w->keys[k].req), "%s", req);
     (void)snprintf(sql, sizeof(sql),
                    "SELECT http_status, body::json ->> 'payment_id', replayed FROM "
@@ -102,9 +116,10 @@ int ss_create(struct ss_ctx *x)
            sm_agency_code[np.agency], np.order_ref, (long long)np.amount_vnd, np.n_items, expires_s,
            keyed ? "" : " (no key)", expect ? expect : "201");
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, expect, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, expect);
     if (ok && !expect) {
         if (strcmp(ss_val(&r, 0), "201") != 0 || strcmp(ss_val(&r, 2), "f") != 0) {
             ss_fail(x, "create answered %s replayed=%s", ss_val(&r, 0), ss_val(&r, 2));
@@ -118,8 +133,9 @@ int ss_create(struct ss_ctx *x)
         (void)snprintf(np.id, sizeof(np.id), "%s", ss_val(&r, 1));
         w->pay[w->n_payments] = np;
         ss_touch(x, w->n_payments++);
-        if (keyed)
+        if (keyed) {
             w->n_keys++;
+        }
     }
     sp_res_clear(&r);
     return ok ? 1 : -1;
@@ -128,8 +144,9 @@ int ss_create(struct ss_ctx *x)
 int ss_create_retry(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
-    if (w->n_keys == 0)
+    if (w->n_keys == 0) {
         return 0;
+    }
     struct sm_key *k = &w->keys[sm_rng_below(&x->rng, (uint64_t)w->n_keys)];
     bool same = k->kind == SM_KEY_CREATE && ss_pct(x, 60);
     const char *expect = k->http_status == 0 ? "idempotency_key_in_progress"
@@ -149,9 +166,10 @@ int ss_create_retry(struct ss_ctx *x)
     ss_log(x, "create_retry key %s %s -> %s", k->key, same ? "same body" : "another body",
            expect ? expect : "replayed");
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, expect, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, expect);
     if (ok && !expect &&
         (strcmp(ss_val(&r, 0), "201") != 0 || strcmp(ss_val(&r, 2), "t") != 0 ||
          strcmp(ss_val(&r, 1), w->pay[k->target].id) != 0)) {
@@ -166,8 +184,9 @@ int ss_create_retry(struct ss_ctx *x)
 int ss_checkout(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
-    if (w->n_payments == 0 || w->n_attempts >= SM_ATTEMPTS_MAX)
+    if (w->n_payments == 0 || w->n_attempts >= SM_ATTEMPTS_MAX) {
         return 0;
+    }
     int p = ss_pick_payment(x, ss_payable, 75);
     struct sm_payment *pay = &w->pay[p];
     int ch = (int)sm_rng_below(&x->rng, SM_CHANNELS);
@@ -184,9 +203,10 @@ int ss_checkout(struct ss_ctx *x)
     ss_log(x, "checkout p%d (%s) %s -> %s", p, sm_status_name[pay->status], sm_channel_code[ch],
            expect ? expect : "new attempt");
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, expect, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, expect);
     if (ok && !expect) {
         struct sm_attempt *a = &w->att[w->n_attempts];
         memset(a, 0, sizeof(*a));
@@ -216,60 +236,82 @@ static bool ss_undecided(const struct sm_world *w, int i)
     return w->att[i].prov == SM_PROV_NEW || w->att[i].prov == SM_PROV_OPEN;
 }
 
-static void ss_send(struct ss_ctx *x, int a, int what)
+static void ss_send(struct ss_ctx *x, struct ss_msg m)
 {
-    if (ss_pct(x, x->swarm.p_lost))
+    if (ss_pct(x, x->swarm.p_lost)) {
         return;
-    for (int copies = ss_pct(x, x->swarm.p_dup) ? 2 : 1; copies > 0; copies--)
-        if (x->n_flight < SS_FLIGHT_MAX)
-            x->flight[x->n_flight++] = (struct ss_msg){ a, what };
+    }
+    for (int copies = ss_pct(x, x->swarm.p_dup) ? 2 : 1; copies > 0; copies--) {
+        if (x->n_flight < SS_FLIGHT_MAX) {
+            x->flight[x->n_flight++] = m;
+        }
+    }
 }
 
 int ss_provider(struct ss_ctx *x)
 {
     int a = ss_pick(x, x->w.n_attempts, ss_undecided);
-    if (a < 0)
+    if (a < 0) {
         return 0;
+    }
     struct sm_attempt *at = &x->w.att[a];
     struct sm_payment *pay = &x->w.pay[at->payment];
     if (at->prov == SM_PROV_NEW) {
         at->prov = SM_PROV_OPEN;
         bool note = ss_pct(x, 30);
-        if (note)
-            ss_send(x, a, 2);
+        if (note) {
+            ss_send(x, (struct ss_msg){ a, 2 });
+        }
         ss_log(x, "provider a%d (p%d): the citizen is on the %s page%s", a, at->payment,
                sm_channel_code[at->channel], note ? ", a pending notification sent" : "");
-        if (ss_pct(x, 50)) /* and does not decide at once */
+        if (ss_pct(x, 50)) { /* and does not decide at once */
             return 0;
+        }
     }
     /* At most one attempt of a payment is paid: double payment is not simulated yet. */
     bool pay_it = !pay->prov_paid && ss_pct(x, 65);
     at->prov = pay_it ? SM_PROV_PAID : SM_PROV_DECLINED;
     pay->prov_paid |= pay_it;
-    ss_send(x, a, pay_it ? 1 : 0);
+    ss_send(x, (struct ss_msg){ a, pay_it ? 1 : 0 });
     ss_log(x, "provider a%d (p%d): %s at %s, callback sent", a, at->payment,
            pay_it ? "paid" : "declined", sm_channel_code[at->channel]);
     return 0;
 }
 
+/* A verified provider message: about attempt (-1: none of ours), through channel. */
+struct ss_cb {
+    int attempt;
+    int channel;
+    const char *ref;
+    int what; /* 0 failed, 1 succeeded, 2 pending */
+    int64_t amount_vnd;
+};
+
 /* One verified callback to the switch: apply_provider_result or provider_message_pending. */
-static int ss_callback(struct ss_ctx *x, int a, int channel, const char *ref, int what,
-                       int64_t amount_vnd)
+static int ss_callback(struct ss_ctx *x, const struct ss_cb *cb)
 {
+    int a = cb->attempt;
+    int channel = cb->channel;
+    int what = cb->what;
+    const char *ref = cb->ref;
+    int64_t amount_vnd = cb->amount_vnd;
     struct sm_world *w = &x->w;
-    char sql[SS_SQL_BYTES], was[48] = "";
+    char sql[SS_SQL_BYTES];
+    char was[48] = "";
     const char *expect;
     if (what == 2) {
         expect = a >= 0 ? "pending" : "not_found";
-        if (a >= 0 && !w->att[a].final && w->att[a].next_query_s > w->now_s + 60)
+        if (a >= 0 && !w->att[a].final && w->att[a].next_query_s > w->now_s + 60) {
             w->att[a].next_query_s = w->now_s + 60;
+        }
         (void)snprintf(sql, sizeof(sql),
                        "SELECT feegate.provider_message_pending('%s', '%s', 'sim')",
                        sm_channel_code[channel], ref);
     } else {
-        if (a >= 0)
+        if (a >= 0) {
             (void)snprintf(was, sizeof(was), " (p%d %s)", w->att[a].payment,
                            sm_status_name[w->pay[w->att[a].payment].status]);
+        }
         expect = sm_apply_result(w, a, what == 1, amount_vnd);
         (void)snprintf(sql, sizeof(sql),
                        "SELECT feegate.apply_provider_result('%s', '%s', '%s', %lld, 'T%d', "
@@ -277,17 +319,19 @@ static int ss_callback(struct ss_ctx *x, int a, int channel, const char *ref, in
                        sm_channel_code[channel], ref, what == 1 ? "succeeded" : "failed",
                        (long long)amount_vnd, a);
     }
-    if (a >= 0)
+    if (a >= 0) {
         ss_touch(x, w->att[a].payment);
+    }
     ss_log(x, "  callback %s %s %s %lld -> %s", sm_channel_code[channel], ref,
            what == 2   ? "pending"
            : what == 1 ? "succeeded"
                        : "failed",
            (long long)amount_vnd, expect);
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, NULL, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, NULL);
     if (ok && strcmp(ss_val(&r, 0), expect) != 0) {
         ss_fail(x, "callback verdict %s, expected %s", ss_val(&r, 0), expect);
         ok = false;
@@ -298,52 +342,94 @@ static int ss_callback(struct ss_ctx *x, int a, int channel, const char *ref, in
 
 int ss_deliver(struct ss_ctx *x)
 {
-    if (x->n_flight == 0)
+    if (x->n_flight == 0) {
         return 0;
+    }
     int i = (int)sm_rng_below(&x->rng, (uint64_t)x->n_flight);
     struct ss_msg m = x->flight[i];
     x->flight[i] = x->flight[--x->n_flight];
     struct sm_attempt *at = &x->w.att[m.attempt];
     ss_log(x, "deliver a%d (p%d), %d more in flight", m.attempt, at->payment, x->n_flight);
-    return ss_callback(x, m.attempt, at->channel, at->ref, m.what,
-                       x->w.pay[at->payment].amount_vnd);
+    struct ss_cb cb = { m.attempt, at->channel, at->ref, m.what, x->w.pay[at->payment].amount_vnd };
+    return ss_callback(x, &cb);
 }
 
 int ss_forge(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
     int v = (int)sm_rng_below(&x->rng, 4);
-    if (w->n_attempts == 0)
+    if (w->n_attempts == 0) {
         v = 1;
+    }
     int a = w->n_attempts ? (int)sm_rng_below(&x->rng, (uint64_t)w->n_attempts) : 0;
     int what = (int)sm_rng_below(&x->rng, 2);
     if (v == 0) {
         struct sm_attempt *at = &w->att[a];
         int64_t amt = w->pay[at->payment].amount_vnd + (ss_pct(x, 50) ? -1 : 1000);
         ss_log(x, "forge a%d: amount %lld", a, (long long)amt);
-        return ss_callback(x, a, at->channel, at->ref, what, amt);
+        struct ss_cb cb = { a, at->channel, at->ref, what, amt };
+        return ss_callback(x, &cb);
     }
     if (v == 2) {
         struct sm_attempt *at = &w->att[a];
         int ch = (at->channel + 1 + (int)sm_rng_below(&x->rng, SM_CHANNELS - 1)) % SM_CHANNELS;
         ss_log(x, "forge a%d: its reference on channel %s", a, sm_channel_code[ch]);
-        return ss_callback(x, -1, ch, at->ref, what, w->pay[at->payment].amount_vnd);
+        struct ss_cb cb = { -1, ch, at->ref, what, w->pay[at->payment].amount_vnd };
+        return ss_callback(x, &cb);
     }
     char ref[32];
     (void)snprintf(ref, sizeof(ref), "FG%020llX",
                    (unsigned long long)(sm_rng_next(&x->rng) & 0xffffffffffffULL));
     ss_log(x, "forge: unknown reference %s", ref);
-    return ss_callback(x, -1, (int)sm_rng_below(&x->rng, SM_CHANNELS), ref, v == 3 ? 2 : what,
-                       ss_r(x, 1000, 500000));
+    /* One draw per statement: the order of a call's arguments is unspecified in C. */
+    int ch = (int)sm_rng_below(&x->rng, SM_CHANNELS);
+    int64_t amt = ss_r(x, 1000, 500000);
+    struct ss_cb cb = { -1, ch, ref, v == 3 ? 2 : what, amt };
+    return ss_callback(x, &cb);
 }
 
-/* The attempt of a merchant_ref, or -1. */
-static int ss_attempt_of(const struct sm_world *w, const char *ref)
+/* The provider's answer to the status query of attempt a, recorded by recovery_result. */
+static bool ss_query_answer(struct ss_ctx *x, int a)
 {
-    for (int a = 0; a < w->n_attempts; a++)
-        if (strcmp(w->att[a].ref, ref) == 0)
-            return a;
-    return -1;
+    struct sm_world *w = &x->w;
+    struct sm_attempt *at = &w->att[a];
+    struct sm_payment *pay = &w->pay[at->payment];
+    static const char *const answer[] = { "not_found", "pending", "succeeded", "failed" };
+    const char *outcome = ss_pct(x, x->swarm.p_query_error) ? "error" : answer[at->prov];
+    bool settles = at->prov >= SM_PROV_PAID && strcmp(outcome, "error") != 0;
+    int next_in = ss_pct(x, x->swarm.p_window_over) ? -1 : (int)ss_r(x, 60, 900);
+    enum sm_status was = pay->status;
+    const char *expect =
+        settles ? sm_apply_result(w, a, at->prov == SM_PROV_PAID, pay->amount_vnd) : outcome;
+    char sql[SS_SQL_BYTES];
+    char next[16] = "NULL";
+    char amt[24] = "NULL";
+    if (next_in >= 0) {
+        (void)snprintf(next, sizeof(next), "%d", next_in);
+    }
+    if (settles) {
+        (void)snprintf(amt, sizeof(amt), "%lld", (long long)pay->amount_vnd);
+    }
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT feegate.recovery_result('%s', '%s', %s, %s, NULL, 'sim', %s)", at->ref,
+                   outcome, amt, settles ? "'Tq'" : "NULL", next);
+    at->final |= settles && (strcmp(expect, "applied") == 0 || strcmp(expect, "duplicate") == 0);
+    at->exhausted = next_in < 0 && !settles;
+    at->next_query_s = w->now_s + (next_in < 0 ? 0 : next_in);
+    ss_touch(x, at->payment);
+    ss_log(x, "  query a%d (p%d %s) answered %s, next in %s -> %s%s", a, at->payment,
+           sm_status_name[was], outcome, next, expect, pay->late ? " (late)" : "");
+    struct sp_res r;
+    if (!ss_sql(x, SP_APP, sql, &r)) {
+        return false;
+    }
+    bool ok = ss_expect(x, sql, &r, NULL);
+    if (ok && strcmp(ss_val(&r, 0), expect) != 0) {
+        ss_fail(x, "recovery_result said %s, expected %s", ss_val(&r, 0), expect);
+        ok = false;
+    }
+    sp_res_clear(&r);
+    return ok;
 }
 
 int ss_recovery(struct ss_ctx *x)
@@ -355,8 +441,9 @@ int ss_recovery(struct ss_ctx *x)
         struct sm_attempt *at = &w->att[a];
         enum sm_status st = w->pay[at->payment].status;
         due[a] = false;
-        if (at->final || at->next_query_s > w->now_s)
+        if (at->final || at->next_query_s > w->now_s) {
             continue;
+        }
         if (st == SM_SUCCEEDED || st == SM_PARTIALLY_REFUNDED || st == SM_REFUNDED ||
             st == SM_FAILED) {
             at->final = true; /* the callback told us already */
@@ -371,46 +458,13 @@ int ss_recovery(struct ss_ctx *x)
     ss_log(x, "recovery: %d attempts due", n_due);
     const char *sql = "SELECT merchant_ref FROM feegate.recovery_due(1000, 30)";
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, NULL, sql) &&
-              ss_same_set(x, "recovery_due", &r, due, w->n_attempts, ss_attempt_of);
+    }
+    bool ok = ss_expect(x, sql, &r, NULL) && ss_same_set(x, &r, due, false);
     sp_res_clear(&r);
     for (int a = 0; ok && a < w->n_attempts; a++) {
-        if (!due[a])
-            continue;
-        struct sm_attempt *at = &w->att[a];
-        struct sm_payment *pay = &w->pay[at->payment];
-        static const char *const answer[] = { "not_found", "pending", "succeeded", "failed" };
-        const char *outcome = ss_pct(x, x->swarm.p_query_error) ? "error" : answer[at->prov];
-        bool settles = at->prov >= SM_PROV_PAID && strcmp(outcome, "error") != 0;
-        int next_in = ss_pct(x, x->swarm.p_window_over) ? -1 : (int)ss_r(x, 60, 900);
-        enum sm_status was = pay->status;
-        const char *expect =
-            settles ? sm_apply_result(w, a, at->prov == SM_PROV_PAID, pay->amount_vnd) : outcome;
-        char sql2[SS_SQL_BYTES], next[16] = "NULL", amt[24] = "NULL";
-        if (next_in >= 0)
-            (void)snprintf(next, sizeof(next), "%d", next_in);
-        if (settles)
-            (void)snprintf(amt, sizeof(amt), "%lld", (long long)pay->amount_vnd);
-        (void)snprintf(sql2, sizeof(sql2),
-                       "SELECT feegate.recovery_result('%s', '%s', %s, %s, NULL, 'sim', %s)",
-                       at->ref, outcome, amt, settles ? "'Tq'" : "NULL", next);
-        at->final |=
-            settles && (strcmp(expect, "applied") == 0 || strcmp(expect, "duplicate") == 0);
-        at->exhausted = next_in < 0 && !settles;
-        at->next_query_s = w->now_s + (next_in < 0 ? 0 : next_in);
-        ss_touch(x, at->payment);
-        ss_log(x, "  query a%d (p%d %s) answered %s, next in %s -> %s%s", a, at->payment,
-               sm_status_name[was], outcome, next, expect, pay->late ? " (late)" : "");
-        if (!ss_sql(x, SP_APP, sql2, &r))
-            return -1;
-        ok = ss_expect(x, &r, NULL, sql2);
-        if (ok && strcmp(ss_val(&r, 0), expect) != 0) {
-            ss_fail(x, "recovery_result said %s, expected %s", ss_val(&r, 0), expect);
-            ok = false;
-        }
-        sp_res_clear(&r);
+        ok = !due[a] || ss_query_answer(x, a);
     }
     return ok ? 1 : -1;
 }
@@ -419,18 +473,20 @@ int ss_expire(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
     int n = 0;
-    for (int p = 0; p < w->n_payments; p++)
+    for (int p = 0; p < w->n_payments; p++) {
         if (ss_payable(w, p) && w->pay[p].deadline_s <= w->now_s) {
             w->pay[p].status = SM_EXPIRED;
             ss_touch(x, p);
             n++;
         }
+    }
     ss_log(x, "expire -> %d", n);
     const char *sql = "SELECT feegate.expire_due(1000)";
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, NULL, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, NULL);
     if (ok && strtol(ss_val(&r, 0), NULL, 10) != n) {
         ss_fail(x, "expire_due expired %s payments, expected %d", ss_val(&r, 0), n);
         ok = false;
@@ -459,9 +515,10 @@ int ss_tick(struct ss_ctx *x)
                    dt, dt, dt, dt, dt, dt);
     ss_log(x, "tick %d s -> t = %lld s", dt, (long long)x->w.now_s);
     struct sp_res r;
-    if (!ss_sql(x, SP_OWNER, sql, &r))
+    if (!ss_sql(x, SP_OWNER, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, NULL, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, NULL);
     sp_res_clear(&r);
     return ok ? 0 : -1;
 }
@@ -469,25 +526,32 @@ int ss_tick(struct ss_ctx *x)
 int ss_cancel(struct ss_ctx *x)
 {
     struct sm_world *w = &x->w;
-    if (w->n_payments == 0 || w->n_keys >= SM_KEYS_MAX)
+    if (w->n_payments == 0 || w->n_keys >= SM_KEYS_MAX) {
         return 0;
+    }
     int retry = -1;
-    for (int k = 0; k < w->n_keys && ss_pct(x, 20); k++)
-        if (w->keys[k].kind == SM_KEY_CANCEL)
+    for (int k = 0; k < w->n_keys && ss_pct(x, 20); k++) {
+        if (w->keys[k].kind == SM_KEY_CANCEL) {
             retry = k;
+        }
+    }
     bool same = retry >= 0 && ss_pct(x, 70);
     int p = retry >= 0 ? w->keys[retry].target : ss_pick_payment(x, ss_payable, 60);
     struct sm_payment *pay = &w->pay[p];
     const char *expect;
-    if (retry >= 0)
+    if (retry >= 0) {
         expect = same ? NULL : "idempotency_key_reused";
-    else
+    } else {
         expect = ss_payable(w, p) || pay->status == SM_CANCELLED ? NULL : "payment_not_cancellable";
+    }
     bool keyed = retry >= 0 || ss_pct(x, 80);
-    int k = retry >= 0 ? retry : ss_new_key(x, SM_KEY_CANCEL, p, 200);
-    char sql[SS_SQL_BYTES], key_sql[64] = "NULL";
-    if (keyed)
+    int k = retry >= 0 ? retry : ss_new_key(x, SM_KEY_CANCEL);
+    w->keys[k].target = p;
+    char sql[SS_SQL_BYTES];
+    char key_sql[64] = "NULL";
+    if (keyed) {
         (void)snprintf(key_sql, sizeof(key_sql), "'%s'", w->keys[k].key);
+    }
     (void)snprintf(sql, sizeof(sql),
                    "SELECT http_status, body::json ->> 'status', replayed FROM "
                    "feegate.api_cancel_payment('" SS_CLIENT "', '%s', %s, '%s%s')",
@@ -496,9 +560,10 @@ int ss_cancel(struct ss_ctx *x)
            retry >= 0 ? (same ? " retried key" : " retried key, another body") : "",
            expect ? expect : "cancelled");
     struct sp_res r;
-    if (!ss_sql(x, SP_APP, sql, &r))
+    if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
-    bool ok = ss_expect(x, &r, expect, sql);
+    }
+    bool ok = ss_expect(x, sql, &r, expect);
     if (ok && !expect) {
         if (strcmp(ss_val(&r, 0), "200") != 0 || strcmp(ss_val(&r, 1), "cancelled") != 0 ||
             strcmp(ss_val(&r, 2), retry >= 0 ? "t" : "f") != 0) {
@@ -508,8 +573,9 @@ int ss_cancel(struct ss_ctx *x)
         }
         if (retry < 0) {
             pay->status = SM_CANCELLED;
-            if (keyed)
+            if (keyed) {
                 w->n_keys++;
+            }
         }
         ss_touch(x, p);
     }

@@ -14,6 +14,7 @@
  * Exit 0 when every seed passed, 1 when one failed (the seed, its step, the steps so far,
  * the difference and the command that replays it are printed), 2 when the simulation could
  * not run. */
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -461,6 +462,16 @@ usage:
 }
 
 /* Forks the workers and waits for them; the first failure stops the others. */
+/* SIGTERM or SIGINT to fg_sim itself (ctest's timeout, Ctrl-C): the workers are stopped and
+ * the cluster removed on the normal way out, not left behind. */
+static volatile sig_atomic_t sim_interrupted;
+
+static void sim_on_signal(int sig)
+{
+    (void)sig;
+    sim_interrupted = 1;
+}
+
 /* SIGTERM to the workers still running (pids[k] > 0): another one has failed. */
 static void sim_stop_others(const pid_t *pids, int jobs)
 {
@@ -482,6 +493,8 @@ static int sim_run_workers(const struct sim_opts *o)
             return 2;
         }
         if (pids[k] == 0) {
+            (void)signal(SIGTERM, SIG_DFL);
+            (void)signal(SIGINT, SIG_DFL);
             int rc = sim_worker(k, o);
             (void)fflush(NULL);
             _exit(rc); /* not exit: the harness's atexit handler would stop the cluster */
@@ -491,7 +504,16 @@ static int sim_run_workers(const struct sim_opts *o)
     bool stopped = false; /* the others were stopped after a failure: their status is ours */
     for (int done = 0; done < o->jobs; done++) {
         int st;
-        pid_t pid = wait(&st);
+        pid_t pid = sim_interrupted && !stopped ? -1 : wait(&st);
+        if (pid < 0 && (errno == EINTR || sim_interrupted)) {
+            if (!stopped) {
+                stopped = true;
+                worst = 2;
+                sim_stop_others(pids, o->jobs);
+            }
+            done--;
+            continue;
+        }
         int rc = pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 2;
         if (stopped && pid > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM) {
             rc = 0;
@@ -521,6 +543,10 @@ int main(int argc, char **argv)
     struct timespec t0;
     struct timespec t1;
     (void)clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct sigaction sa = { .sa_handler = sim_on_signal }; /* no SA_RESTART: wait() returns */
+    (void)sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    (void)sigaction(SIGINT, &sa, NULL);
     struct th_db db = { 0 };
     if (th_db_start(&db) != GW_OK) {
         return 2;
@@ -536,7 +562,7 @@ int main(int argc, char **argv)
     if (c) {
         PQfinish(c);
     }
-    if (ready && sim_clone(o.jobs)) {
+    if (ready && !sim_interrupted && sim_clone(o.jobs)) {
         (void)clock_gettime(CLOCK_MONOTONIC, &t1);
         double setup_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         rc = sim_run_workers(&o);

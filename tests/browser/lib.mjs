@@ -92,6 +92,10 @@ export async function portal(method, pathAndQuery, bodyObj) {
     if (body !== '') {
         headers['Content-Type'] = 'application/json';
     }
+    if (method === 'POST') {
+        // Every call that moves money carries a key (docs/api.md, "Idempotency").
+        headers['Idempotency-Key'] = `browser-${crypto.randomUUID()}`;
+    }
     const r = await fetch(`${GATEWAY}${pathAndQuery}`, {
         method, body: body === '' ? undefined : body, headers, signal: AbortSignal.timeout(15000),
     });

@@ -208,6 +208,33 @@ static void test_people_get_html(void **state)
     assert_int_equal(st, 200);
 }
 
+/* A failure the citizen can do nothing about is a page in their language, 500, with no
+ * detail of the database in it. Here the application role loses its right to the checkout's
+ * function for a moment (an operator's mistake), then gets it back. */
+static void test_people_get_500(void **state)
+{
+    (void)state;
+    char id[40];
+    it_create(id);
+    char path[96];
+    (void)snprintf(path, sizeof(path), "/pay/%s", id);
+    assert_int_equal(th_sql_exec(&it.db, "REVOKE EXECUTE ON FUNCTION feegate.checkout_view(text) "
+                                         "FROM feegate_app"),
+                     GW_OK);
+    expect_page(path, 500, "Đã có lỗi xảy ra. Vui lòng thử lại sau.");
+    int st = 0;
+    const struct probe leak = { .path = path, .needle = "permission" };
+    assert_false(page_has(&leak, &st));
+    assert_int_equal(st, 500);
+    char en[120];
+    (void)snprintf(en, sizeof(en), "%s?lang=en", path);
+    expect_page(en, 500, "Something went wrong. Please try again later.");
+    assert_int_equal(th_sql_exec(&it.db, "GRANT EXECUTE ON FUNCTION feegate.checkout_view(text) "
+                                         "TO feegate_app"),
+                     GW_OK);
+    expect_page(path, 200, "<h1>");
+}
+
 /* ---- the rate limit ---- */
 
 /* A request from an address of 127.0.0.0/8, and the Retry-After of its answer (or ""). */
@@ -306,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_expired_and_cancelled_pages),
         cmocka_unit_test(test_choice_required),
         cmocka_unit_test(test_people_get_html),
+        cmocka_unit_test(test_people_get_500),
         cmocka_unit_test(test_rate_limit), /* last: it restarts the gateway with a small burst */
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -120,9 +120,10 @@ static int teardown(void **state)
     return it_stop();
 }
 
-/* A request of the finance API in the clerk's session (Authorization: Bearer). */
-static enum gw_err finance(const char *method, const char *path, const char *body,
-                           struct th_resp *r)
+/* A request of the finance API in the clerk's session (Authorization: Bearer). The method,
+ * path and body are in th_http's order. */
+static enum gw_err finance(const char *method, /* NOLINT(bugprone-easily-swappable-parameters) */
+                           const char *path, const char *body, struct th_resp *r)
 {
     char url[256];
     char auth[128];

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "auth.h"
 #include "check_job.h"
+#include "console_web.h"
 #include "ipn.h"
 #include "jobs.h"
 #include "ops.h"
@@ -29,6 +30,17 @@ static const struct gw_route_def app_routes[] = {
     { "receipts", GW_ROUTE_PAGE, gw_handle_page }, { "verify", GW_ROUTE_PAGE, gw_handle_page },
 };
 
+/* The console listener's ([console] listen): one handler for the staff's pages. */
+static const struct gw_route_def app_console_routes[] = {
+    { "", GW_ROUTE_PAGE, gw_handle_console },
+    { "signin", GW_ROUTE_PAGE, gw_handle_console },
+    { "signout", GW_ROUTE_PAGE, gw_handle_console },
+    { "days", GW_ROUTE_PAGE, gw_handle_console },
+    { "exceptions", GW_ROUTE_PAGE, gw_handle_console },
+    { "approvals", GW_ROUTE_PAGE, gw_handle_console },
+    { "audit", GW_ROUTE_PAGE, gw_handle_console },
+};
+
 /* Started, and stopped at the drain, in this order. SIGHUP refreshes the client list. */
 static const struct gw_job_def app_jobs[] = {
     { gw_jobs_start, gw_jobs_stop, gw_jobs_free, gw_auth_refresh },
@@ -41,6 +53,8 @@ static const struct gw_job_def app_jobs[] = {
 static const struct gw_app app = {
     .routes = app_routes,
     .n_routes = APP_COUNT(app_routes),
+    .console_routes = app_console_routes,
+    .n_console_routes = APP_COUNT(app_console_routes),
     .jobs = app_jobs,
     .n_jobs = APP_COUNT(app_jobs),
 };

@@ -75,6 +75,10 @@ struct gw_config {
     char tls_key_file[GW_CONFIG_VALUE_BYTES];
     char tls_listen_host[256]; /* "": none */
     int tls_listen_port;
+    /* [console] listen: the finance staff's web console (gateway/console.c), a listener of
+     * its own; "": none. */
+    char console_host[256];
+    int console_port;
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

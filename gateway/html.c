@@ -126,6 +126,14 @@ static const char page_css[] =
     ".rc-head{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap}"
     ".rc-title{text-align:center;font-size:1.35rem;margin:1.25rem 0 0.25rem}"
     ".center{text-align:center}"
+    ".scroll{overflow-x:auto;max-width:100%}.err{border:4px solid #b42318;background:#fff;"
+    "padding:1rem;margin:0 0 1rem}.err h2{margin:0 0 0.5rem;font-size:1.2rem}"
+    ".form label{display:block;font-weight:700;margin:0.75rem 0 0.25rem}"
+    ".form input,.form select,.form textarea{font:inherit;width:100%;max-width:24rem;"
+    "padding:0.5rem;border:2px solid #1b1b1b;border-radius:0}.form button{margin-top:1rem}"
+    "nav ul{list-style:none;padding:0;margin:0.5rem 0;display:flex;flex-wrap:wrap;gap:0.5rem 1rem}"
+    ".inline{display:inline;margin:0}.linkbtn{background:none;color:#0b3a6e;padding:0;"
+    "font-weight:400;text-decoration:underline}"
     "@media print{header,footer,.noprint{display:none}body{background:#fff}"
     ".receipt{border:0}}";
 

@@ -805,10 +805,25 @@ static void acted_done(void *arg, enum gw_err err, const PGresult *res)
         db_error(ctx, err, res);
         return;
     }
-    gw_reply_redirect(ctx, 303, gw_arena_printf(&ctx->arena, "/exceptions/%s", st->id));
+    const char *to = gw_arena_printf(&ctx->arena, "/exceptions/%s", st->id);
+    gw_reply_redirect(ctx, 303, to != NULL ? to : "/days");
 }
 
 /* ---- routing ---- */
+
+/* A POST's Origin, when the browser sends one, must be this console (Host): a form of
+ * another site, the sign-in's included, is refused before anything else. */
+static bool same_origin(struct gw_ctx *ctx)
+{
+    const char *origin = gw_ctx_header(ctx, "Origin");
+    const char *host = gw_ctx_header(ctx, "Host");
+    if (origin == NULL) {
+        return true;
+    }
+    const char *scheme = ctx->tls ? "https://" : "http://";
+    size_t n = strlen(scheme);
+    return host != NULL && strncmp(origin, scheme, n) == 0 && strcmp(origin + n, host) == 0;
+}
 
 static void route_post(struct gw_ctx *ctx)
 {
@@ -911,6 +926,12 @@ void gw_handle_console(struct gw_ctx *ctx)
         gw_hmac_sha256_hex(st->token, GW_STAFF_TOKEN_HEX_BYTES, "csrf", 4, st->csrf);
     }
     bool post = ctx->method == EVHTTP_REQ_POST;
+    if (post && !same_origin(ctx)) {
+        error_page(ctx, 403,
+                   con_tr(st->lang, "Biểu mẫu không gửi từ bảng điều khiển này.",
+                          "The form was not sent from this console."));
+        return;
+    }
     if (ctx->n_seg == 1 && strcmp(ctx->seg[0], "signin") == 0) {
         if (post) {
             signin_post(ctx);

@@ -150,6 +150,10 @@ grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET answered another pay
     [ "$(cat "$WORK/s0")" = 401 ] || fail "console: a wrong password answered $(cat "$WORK/s0")"
     grep -q 'class="err"' "$WORK/p0" || fail "console: no error summary for a wrong password"
     ! grep -qi '^Set-Cookie: fgc_session' "$WORK/h0" || fail "console: a cookie for a wrong password"
+    # A form from another site (its Origin) is refused, the sign-in's included.
+    [ "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H 'Origin: http://evil.example' \
+        "$C/signin" --data 'user=x&password=y&code=000000')" = 403 ] ||
+        fail "console: a sign-in from another origin was not refused"
     signin() { # user password secret jar
         curl -sS --max-time 10 -c "$4" -D "$4.h" -o /dev/null -w '%{http_code}' "$C/signin" \
             --data-urlencode "user=$1" --data-urlencode "password=$2" \

@@ -48,6 +48,7 @@ static const struct gw_job_def app_jobs[] = {
     { gw_recovery_start, gw_recovery_stop, gw_recovery_free, NULL },
     { gw_refunds_start, gw_refunds_stop, gw_refunds_free, NULL },
     { gw_check_job_start, gw_check_job_stop, gw_check_job_free, NULL },
+    { gw_console_start, gw_console_stop, gw_console_release, NULL },
 };
 
 static const struct gw_app app = {

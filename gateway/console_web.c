@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -952,5 +953,27 @@ void gw_handle_console(struct gw_ctx *ctx)
         route_post(ctx);
     } else {
         route_get(ctx);
+    }
+}
+
+void gw_console_start(struct gw_loop *loop)
+{
+    (void)loop;
+}
+
+void gw_console_stop(struct gw_loop *loop)
+{
+    (void)loop;
+}
+
+/* A verifying thread activates its loop's event when done: the event base must outlive it.
+ * The drain has waited for the requests (a check takes well under a second); this waits for
+ * any thread still running, bounded. */
+void gw_console_release(struct gw_loop *loop)
+{
+    (void)loop;
+    for (int i = 0; i < GW_CONSOLE_VERIFY_WAIT_MS && atomic_load(&con_verifying) > 0; i++) {
+        struct timespec ms = { .tv_sec = 0, .tv_nsec = 1000000L };
+        (void)nanosleep(&ms, NULL);
     }
 }

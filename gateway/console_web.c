@@ -20,6 +20,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "gw_buf.h"
 #include "gw_crypto.h"
 #include "gw_limits.h"
 #include "gw_log.h"
@@ -598,6 +599,20 @@ static void queue_done(void *arg, enum gw_err err, const PGresult *res)
     }
     gw_pg_s(&p, "</tbody></table></div>");
     json_decref(j);
+    gw_pg_f(&p, "<p><a href=\"/days/%s/report\">", st->day);
+    gw_pg_e(&p, con_tr(l, "Báo cáo của ngày", "The day's report"));
+    gw_pg_f(&p, "</a></p><form class=\"form card\" method=\"post\" action=\"/days/%s/close\">",
+            st->day);
+    csrf_field(&p, st);
+    gw_pg_s(&p, "<h2>");
+    gw_pg_e(&p, con_tr(l, "Khóa sổ ngày (người phê duyệt)", "Close the day (approvers)"));
+    gw_pg_s(&p, "</h2><p><input type=\"checkbox\" id=\"carry_forward\" name=\"carry_forward\" "
+                "value=\"yes\"> <label for=\"carry_forward\">");
+    gw_pg_e(&p, con_tr(l, "Chuyển các ngoại lệ chưa xử lý sang ngày sau",
+                       "Carry the open exceptions forward"));
+    gw_pg_s(&p, "</label></p><button type=\"submit\">");
+    gw_pg_e(&p, con_tr(l, "Khóa sổ", "Close the day"));
+    gw_pg_s(&p, "</button></form>");
     gw_page_end(&p);
     no_store(ctx);
     gw_page_send(ctx, &p, 200);
@@ -810,6 +825,44 @@ static void acted_done(void *arg, enum gw_err err, const PGresult *res)
     gw_reply_redirect(ctx, 303, to != NULL ? to : "/days");
 }
 
+/* The day's report (ledger/ldg_report.c's HTML page, self-contained), as the finance API
+ * gives it with ?format=html. */
+static void report_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    if (err != GW_OK) {
+        db_error(ctx, err, res);
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        error_page(ctx, 404,
+                   con_tr(((struct con_state *)ctx->state)->lang, "Không tìm thấy.", "Not found."));
+        return;
+    }
+    struct gw_buf b;
+    gw_buf_init(&b, GW_HTTP_REPORT_BYTES_MAX);
+    struct gw_errbuf eb = { .msg = "" };
+    if (ldg_report_render(PQgetvalue(res, 0, 0), LDG_REPORT_HTML, &b, &eb) != GW_OK) {
+        gw_buf_release(&b);
+        gw_log_error("console_report", "\"why\":\"%s\"", eb.msg);
+        error_page(ctx, 500, "report");
+        return;
+    }
+    no_store(ctx);
+    gw_reply_report(ctx, 200, "text/html; charset=utf-8", b.data, b.len);
+    gw_buf_release(&b);
+}
+
+static void closed_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    struct gw_ctx *ctx = arg;
+    if (err != GW_OK) {
+        db_error(ctx, err, res);
+        return;
+    }
+    gw_reply_redirect(ctx, 303, "/days");
+}
+
 /* ---- routing ---- */
 
 /* A POST's Origin, when the browser sends one, must be this console (Host): a form of
@@ -843,6 +896,14 @@ static void route_post(struct gw_ctx *ctx)
     ctx->params[0] = st->token;
     if (ctx->n_seg == 1 && strcmp(ctx->seg[0], "signout") == 0) {
         gw_ctx_query(ctx, "SELECT feegate.staff_sign_out($1)", 1, signout_done);
+        return;
+    }
+    if (ctx->n_seg == 3 && strcmp(ctx->seg[0], "days") == 0 && ldg_day_valid(ctx->seg[1]) &&
+        strcmp(ctx->seg[2], "close") == 0) {
+        const char *cf = form_field(ctx, "carry_forward", false);
+        ctx->params[1] = ctx->seg[1];
+        ctx->params[2] = cf != NULL && strcmp(cf, "yes") == 0 ? "true" : "false";
+        gw_ctx_query(ctx, "SELECT feegate.day_close($2::date, $1, $3::bool)::text", 3, closed_done);
         return;
     }
     if (ctx->n_seg == 3 && strcmp(ctx->seg[0], "exceptions") == 0 && is_id(ctx->seg[1])) {
@@ -888,6 +949,10 @@ static void route_get(struct gw_ctx *ctx)
         st->filter_prov = form_field(ctx, "provider", true);
         ctx->params[1] = st->day;
         gw_ctx_query(ctx, "SELECT feegate.fin_exceptions($1, $2::date)", 2, queue_done);
+    } else if (ctx->n_seg == 3 && strcmp(s0, "days") == 0 && ldg_day_valid(ctx->seg[1]) &&
+               strcmp(ctx->seg[2], "report") == 0) {
+        ctx->params[1] = ctx->seg[1];
+        gw_ctx_query(ctx, "SELECT feegate.fin_report($1, $2::date)", 2, report_done);
     } else if (ctx->n_seg == 2 && strcmp(s0, "exceptions") == 0 && is_id(ctx->seg[1])) {
         st->id = ctx->seg[1];
         ctx->params[1] = st->id;

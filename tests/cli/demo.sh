@@ -214,6 +214,18 @@ grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET answered another pay
     grep -q 'chính mình' "$WORK/page" || fail "console: the same-person refusal is not in words"
     [ "$(get "$WORK/appr" /audit)" = 200 ] && grep -q 'sign_in' "$WORK/page" ||
         fail "console: the audit log page"
+    # The day's report; the day closed by the approver (a clerk may not; open exceptions need
+    # carrying forward).
+    [ "$(get "$WORK/appr" "/days/$yesterday/report")" = 200 ] && grep -q '<!DOCTYPE html>' "$WORK/page" ||
+        fail "console: the day's report"
+    [ "$(post "$WORK/clerk" "/days/$yesterday/close" --data "csrf=$csrf")" = 403 ] ||
+        fail "console: a clerk closed the day"
+    [ "$(post "$WORK/appr" "/days/$yesterday/close" --data "csrf=$acsrf")" = 409 ] &&
+        grep -q 'open exceptions' "$WORK/page" || fail "console: closed with open exceptions"
+    [ "$(post "$WORK/appr" "/days/$yesterday/close" --data "csrf=$acsrf&carry_forward=yes")" = 303 ] ||
+        fail "console: the approver cannot close the day"
+    [ "$(get "$WORK/appr" /days)" = 200 ] && grep -q 'Đã khóa sổ' "$WORK/page" ||
+        fail "console: the closed day is not shown closed"
     # Sign-out ends the session in the database, not only the cookie.
     token=$(awk '$6 == "fgc_session" {print $7}' "$WORK/clerk")
     [ "$(post "$WORK/clerk" /signout --data "csrf=$csrf")" = 303 ] || fail "console: sign-out"

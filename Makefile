@@ -14,7 +14,8 @@ SHELL := /bin/bash
 DEBIAN_PACKAGES := build-essential cmake pkg-config clang clang-tidy clang-format libevent-dev \
 	libssl-dev libpq-dev postgresql-15 libprotobuf-c-dev protobuf-c-compiler libjansson-dev \
 	libcmocka-dev libxml2-dev libxmlsec1-dev xmlsec1 libcairo2-dev libpango1.0-dev \
-	libqrencode-dev libsodium-dev liboath-dev oathtool fonts-dejavu-core poppler-utils curl nodejs npm libclang-rt-14-dev chromium
+	libqrencode-dev libsodium-dev liboath-dev oathtool fonts-dejavu-core poppler-utils curl nodejs npm libclang-rt-14-dev chromium \
+	haproxy
 
 BUILD_DIR := build
 ASAN_DIR := build-asan

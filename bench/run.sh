@@ -29,6 +29,10 @@
 #   rate; 0: no open-loop run)  BENCH_BASELINES (1; 0: no pgbench runs)
 #   BENCH_PGBENCH_CLIENTS (8)  BENCH_TPCB_SCALE (8)  BENCH_SINK_SECRET (the client's; another
 #   value makes the sink refuse every webhook: a check that backlog_bounded turns false)
+#   BENCH_GATEWAYS (1; 2: the two-gateway mode: HAProxy on 127.0.0.1 in front of one gateway,
+#   then of two on the same database, the /healthz rate and the full path (the first
+#   BENCH_CHANNELS entry, closed loop) through it in each, printed side by side; no open loop,
+#   no baselines; needs haproxy; docs/benchmarks.md#two-gateways-behind-haproxy)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -62,6 +66,7 @@ BASELINES=${BENCH_BASELINES:-1}
 PGB_CLIENTS=${BENCH_PGBENCH_CLIENTS:-8}
 TPCB_SCALE=${BENCH_TPCB_SCALE:-8}
 SINK=$BUILD/bench/feegate-sink
+GATEWAYS=${BENCH_GATEWAYS:-1}
 N_MODES=$(($(tr -cd ',' <<<"$MODES" | wc -c) + 1))
 # Each mode: its duration, then at most timeout (15 s) + grace to drain; each full run (the
 # closed-loop entries and the open-loop one) also its drain; two pgbench runs and their
@@ -73,6 +78,8 @@ die() { say "$*"; exit 1; }
 
 WORK=""
 GW_PID=""
+GW2_PID=""
+HP_PID=""
 SIM_PID=""
 LG_PID=""
 SINK_PID=""
@@ -102,7 +109,9 @@ cleanup() {
     stop_pid "$LG_PID" loadgen
     stop_pid "$PGB_PID" pgbench
     stop_pid "$SAMPLER_PID" sampler
+    stop_pid "$HP_PID" haproxy
     stop_pid "$GW_PID" gateway
+    stop_pid "$GW2_PID" gateway2
     stop_pid "$SINK_PID" sink
     stop_pid "$SIM_PID" simulator
     if [ "$DB_STARTED" = 1 ]; then
@@ -214,7 +223,11 @@ start_db() {
 
 write_config() {
     RECEIPTS_SECTION=""
+    # Unsigned receipts (BENCH_SIGN=0) are only allowed in development mode (docs/operations.md,
+    # "Start-up checks"); otherwise the gateway runs as in production.
+    DEVELOPMENT_LINE="development = true"
     if [ "$SIGN" = 1 ]; then
+        DEVELOPMENT_LINE="development = false"
         # The demo CA and signing certificate, as `feegate demo` makes them.
         timeout 60 "$FEEGATE" receipt-ca init "$WORK/receipts" >"$WORK/receipt-ca.log" 2>&1 ||
             die "receipt-ca init failed: $(tail -n 5 "$WORK/receipt-ca.log")"
@@ -233,8 +246,13 @@ ca = $WORK/receipts/ca.pem"
 ; written by bench/run.sh
 [server]
 listen = 127.0.0.1:$GW_PORT
-public_url = http://127.0.0.1:$GW_PORT
+public_url = $PUBLIC_URL
 loops = $LOOPS
+$DEVELOPMENT_LINE
+connections_per_address_max = $PER_ADDRESS_MAX
+; the load generator is thousands of citizens behind one address
+page_rate_burst = 100000
+page_rate_per_min = 1000000
 [database]
 dsn = $FEEGATE_DSN
 conns_per_loop = $CONNS
@@ -281,7 +299,7 @@ start_servers() {
     "$sim" --listen "127.0.0.1:$SIM_PORT" --sandbox-merchant FEEGATE01 \
         --sandbox-secret "$SANDBOX_SECRET" --auto approve \
         --vnpay-tmn FGBENCH1 --vnpay-secret "$VNP_SECRET" \
-        --vnpay-ipn-url "http://127.0.0.1:$GW_PORT/ipn/vnpay" \
+        --vnpay-ipn-url "$PUBLIC_URL/ipn/vnpay" \
         --momo-partner MOMOBENCH --momo-access-key "$MOMO_ACCESS" --momo-secret-key "$MOMO_SECRET" \
         --zalopay-app-id 2553 --zalopay-key1 "$ZP_KEY1" --zalopay-key2 "$ZP_KEY2" \
         --callback-interval-ms 1000 >"$WORK/banksim.log" 2>&1 &
@@ -324,9 +342,9 @@ children_ticks() {
         printf "%d\n", ((u[1] * 60 + u[2]) + (s[1] * 60 + s[2])) * hz }' "$WORK/times.txt"
 }
 busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-all_ticks() { # into a file: children_ticks must not run in a subshell
+all_ticks() { # into a file: children_ticks must not run in a subshell (gateway: both, if two)
     children_ticks >"$WORK/children.txt"
-    echo "$(db_ticks) $(ticks_of "$GW_PID") $(ticks_of "$SIM_PID") $(cat "$WORK/children.txt") $(busy_ticks) $(date +%s%N)" >"$1"
+    echo "$(db_ticks) $(($(ticks_of "$GW_PID") + $(ticks_of "${GW2_PID:-0}"))) $(ticks_of "$SIM_PID") $(cat "$WORK/children.txt") $(busy_ticks) $(date +%s%N)" >"$1"
 }
 
 # One JSON line per full run: CPU milliseconds per completed payment, per process, and how
@@ -349,7 +367,7 @@ cpu_line() { # channel before-ticks after-ticks
 }
 
 run_loadgen() { # modes channel [rate]
-    local args=(--url "http://127.0.0.1:$GW_PORT" --client "$CLIENT" --secret "$SECRET"
+    local args=(--url "$LG_URL" --client "$CLIENT" --secret "$SECRET"
         --agency "$AGENCY" --fee "$FEE" --amount "$AMOUNT" --concurrency "$CONC"
         --duration "$DUR" --mode "$1" --channel "$2" --gateway-pid "$GW_PID" --json)
     [ "$VERIFY" = 1 ] && args+=(--verify)
@@ -674,6 +692,10 @@ report() {
     cat "$WORK/summary.jsonl"
 }
 
+# The two-gateway mode (BENCH_GATEWAYS=2): main_two and its helpers.
+# shellcheck source=bench/two_gateways.sh
+. "$ROOT/bench/two_gateways.sh"
+
 main() {
     start_watchdog
     build_if_needed
@@ -684,6 +706,13 @@ main() {
     GW_PORT=$(pick_port "$PORT_BASE")
     SIM_PORT=$(pick_port $((PORT_BASE + 100)))
     SINK_PORT=$(pick_port $((PORT_BASE + 300)))
+    PUBLIC_URL="http://127.0.0.1:$GW_PORT"
+    LG_URL=$PUBLIC_URL
+    PER_ADDRESS_MAX=128
+    if [ "$GATEWAYS" = 2 ]; then
+        main_two
+        return $?
+    fi
     say "work dir $WORK, gateway :$GW_PORT, simulator :$SIM_PORT, sink :$SINK_PORT, limit ${LIMIT}s"
     start_db
     write_config

@@ -75,8 +75,17 @@
 
 /* Portal API. */
 #define GW_AUTH_CLOCK_SKEW_S       300
+/* A signed request that changes something is remembered this long after its timestamp
+ * (request_signatures): a copy is refused while any gateway could still accept it, with the
+ * window again for gateways whose clocks differ. */
+#define GW_AUTH_REPLAY_KEEP_S      600
+/* Expired signatures deleted per client-list refresh (every 30 s) of each gateway. */
+#define GW_AUTH_REPLAY_PURGE_MAX   100000
 #define GW_CLIENT_ID_BYTES_MAX     64
 #define GW_CLIENT_SECRET_BYTES_MAX 128
+/* Outside development mode `feegate serve` refuses a shorter client secret, and the client
+ * list leaves one out (an HMAC-SHA256 key of fewer than 32 bytes is guessable offline). */
+#define GW_CLIENT_SECRET_BYTES_MIN 32
 #define GW_CLIENTS_MAX             1024
 #define GW_IDEM_KEY_BYTES_MAX      255
 #define GW_ORDER_REF_BYTES_MAX     64
@@ -88,6 +97,26 @@
 #define GW_EXPIRES_IN_S_MAX        ((int64_t)7 * 24 * 3600)
 #define GW_EXPIRES_IN_S_DEFAULT    900
 #define GW_AMOUNT_VND_MAX          1000000000000LL /* one trillion VND per payment */
+
+/* Citizen pages. The checkout and return pages name the latest attempts of a payment (which
+ * bank is in progress, which declined): a citizen who went back a few times, not a history. */
+#define GW_CHECKOUT_ATTEMPTS_SHOWN_MAX 5
+/* A receipt's lookup code: 12 characters of Crockford base32 from the CSPRNG (60 bits),
+ * written at numbering time (receipts.sql); what a citizen types on /verify, dashes and spaces
+ * allowed for readability. */
+#define GW_LOOKUP_CODE_CHARS           12
+#define GW_LOOKUP_CODE_INPUT_BYTES_MAX 32
+/* The public pages (/, /pay, /return, /receipts, /verify) per client address: a token bucket
+ * of GW_PAGE_RATE_BURST requests refilled at GW_PAGE_RATE_PER_MIN a minute ([server]
+ * page_rate_burst, page_rate_per_min); over it, 429 with Retry-After. A citizen reads a few
+ * pages a minute; walking receipt codes takes thousands. A carrier NAT shares an address, so
+ * the burst is generous. Each loop keeps GW_PAGE_RATE_ADDRS_MAX addresses (the least recently
+ * seen is forgotten first). */
+#define GW_PAGE_RATE_BURST             60
+#define GW_PAGE_RATE_PER_MIN           120
+#define GW_PAGE_RATE_BURST_MAX         100000
+#define GW_PAGE_RATE_PER_MIN_MAX       1000000
+#define GW_PAGE_RATE_ADDRS_MAX         4096
 
 /* Providers and callbacks. */
 #define GW_MERCHANT_REF_BYTES_MAX 40 /* fits vnp_TxnRef, MoMo orderId, ZaloPay app_trans_id */
@@ -137,8 +166,12 @@
 #define GW_RECEIPT_STATEMENT_TIMEOUT_MS 10000
 
 _Static_assert(GW_HTTP_HEADERS_BYTES_MAX < GW_HTTP_BODY_BYTES_MAX, "headers fit below body");
+_Static_assert(GW_AUTH_REPLAY_KEEP_S == 2 * GW_AUTH_CLOCK_SKEW_S, "the window, twice");
 _Static_assert(GW_HTTP_CONNECTIONS_PER_ADDR_MAX < GW_HTTP_CONNECTIONS_MAX, "one address < all");
 _Static_assert(GW_HTTP_RESPONSE_BYTES_MAX <= GW_HTTP_REPORT_BYTES_MAX, "reports are the largest");
+_Static_assert(GW_PAGE_RATE_BURST <= GW_PAGE_RATE_BURST_MAX, "default burst within its bound");
+_Static_assert(GW_PAGE_RATE_PER_MIN <= GW_PAGE_RATE_PER_MIN_MAX, "default rate within its bound");
+_Static_assert(GW_LOOKUP_CODE_CHARS < GW_LOOKUP_CODE_INPUT_BYTES_MAX, "a code fits its input");
 _Static_assert(GW_ARENA_BYTES_DEFAULT <= GW_ARENA_BYTES_MAX, "arena default within max");
 _Static_assert(GW_EXPIRES_IN_S_MIN < GW_EXPIRES_IN_S_DEFAULT, "default expiry above min");
 _Static_assert(GW_EXPIRES_IN_S_DEFAULT < GW_EXPIRES_IN_S_MAX, "default expiry below max");

@@ -146,11 +146,13 @@ static void create_payment(struct gw_ctx *ctx)
     ctx->params[2] = body_sha256(ctx);
     ctx->params[3] = gw_arena_strdup(&ctx->arena, dump);
     ctx->params[4] = ctx->loop->srv->cfg.public_url;
+    ctx->params[5] = ctx->signature;
+    ctx->params[6] = ctx->sig_expires_unix;
     gw_libc_free(dump);
     gw_ctx_query_batchable(ctx,
                            "SELECT http_status, body, replayed FROM "
-                           "feegate.api_create_payment($1, $2, $3, $4::jsonb, $5)",
-                           5, idem_done);
+                           "feegate.api_create_payment($1, $2, $3, $4::jsonb, $5, $6, $7::bigint)",
+                           7, idem_done);
 }
 
 static void get_payment(struct gw_ctx *ctx, const char *id)
@@ -185,10 +187,12 @@ static void cancel_payment(struct gw_ctx *ctx, const char *id)
     ctx->params[1] = id;
     ctx->params[2] = ctx->idem_key;
     ctx->params[3] = body_sha256(ctx);
+    ctx->params[4] = ctx->signature;
+    ctx->params[5] = ctx->sig_expires_unix;
     gw_ctx_query(ctx,
                  "SELECT http_status, body, replayed FROM "
-                 "feegate.api_cancel_payment($1, $2, $3, $4)",
-                 4, idem_done);
+                 "feegate.api_cancel_payment($1, $2, $3, $4, $5, $6::bigint)",
+                 6, idem_done);
 }
 
 static void simple_call(struct gw_ctx *ctx, const char *sql, const char *id)
@@ -219,6 +223,20 @@ static bool negotiate(struct gw_ctx *ctx)
     return true;
 }
 
+/* Create, cancel and refund move money or may: each must carry its Idempotency-Key, so that
+ * a retry after a lost answer can never do it twice (docs/api.md, "Idempotency"). Checked
+ * before the body, so the answer names what is missing; nothing is written. */
+static bool idem_key_given(struct gw_ctx *ctx)
+{
+    if (ctx->idem_key != NULL) {
+        return true;
+    }
+    gw_reply_error(ctx, 400, "idempotency_key_required",
+                   "Idempotency-Key is required: send a new random key (1-255 of "
+                   "[A-Za-z0-9_-]) with each operation, and the same key when you retry it");
+    return false;
+}
+
 static bool payment_id_ok(struct gw_ctx *ctx, const char *id)
 {
     if (gw_valid_payment_id(id)) {
@@ -233,7 +251,9 @@ static void route_payments(struct gw_ctx *ctx)
     bool get = ctx->method == EVHTTP_REQ_GET;
     bool post = ctx->method == EVHTTP_REQ_POST;
     if (ctx->n_seg == 2 && post) {
-        create_payment(ctx);
+        if (idem_key_given(ctx)) {
+            create_payment(ctx);
+        }
     } else if (ctx->n_seg == 2 && get) {
         find_payments(ctx);
     } else if (ctx->n_seg == 3 && get) {
@@ -241,11 +261,11 @@ static void route_payments(struct gw_ctx *ctx)
             get_payment(ctx, ctx->seg[2]);
         }
     } else if (ctx->n_seg == 4 && post && strcmp(ctx->seg[3], "cancel") == 0) {
-        if (payment_id_ok(ctx, ctx->seg[2])) {
+        if (payment_id_ok(ctx, ctx->seg[2]) && idem_key_given(ctx)) {
             cancel_payment(ctx, ctx->seg[2]);
         }
     } else if (ctx->n_seg == 4 && (get || post) && strcmp(ctx->seg[3], "refunds") == 0) {
-        if (payment_id_ok(ctx, ctx->seg[2])) {
+        if (payment_id_ok(ctx, ctx->seg[2]) && (!post || idem_key_given(ctx))) {
             gw_handle_refunds(ctx, ctx->seg[2], post);
         }
     } else if (ctx->n_seg == 4 && get && strcmp(ctx->seg[3], "events") == 0) {
@@ -301,6 +321,10 @@ static void list_webhooks(struct gw_ctx *ctx)
                  json_only_done);
 }
 
+/* A replay of webhooks, with the signed request it answers (accepted once). */
+static const char webhook_replay_sql[] =
+    "SELECT feegate.webhook_replay($1, $2, $3::timestamptz, $4::timestamptz, $5, $6::bigint)";
+
 /* POST /v1/webhooks/replay {"from": RFC 3339, "to": RFC 3339}. */
 static void replay_range(struct gw_ctx *ctx)
 {
@@ -322,8 +346,9 @@ static void replay_range(struct gw_ctx *ctx)
     }
     ctx->params[0] = ctx->client_id;
     ctx->params[1] = NULL;
-    gw_ctx_query(ctx, "SELECT feegate.webhook_replay($1, $2, $3::timestamptz, $4::timestamptz)", 4,
-                 count_done);
+    ctx->params[4] = ctx->signature;
+    ctx->params[5] = ctx->sig_expires_unix;
+    gw_ctx_query(ctx, webhook_replay_sql, 6, count_done);
 }
 
 static void route_webhooks(struct gw_ctx *ctx)
@@ -343,8 +368,9 @@ static void route_webhooks(struct gw_ctx *ctx)
         ctx->params[1] = ctx->seg[2];
         ctx->params[2] = NULL;
         ctx->params[3] = NULL;
-        gw_ctx_query(ctx, "SELECT feegate.webhook_replay($1, $2, $3::timestamptz, $4::timestamptz)",
-                     4, count_done);
+        ctx->params[4] = ctx->signature;
+        ctx->params[5] = ctx->sig_expires_unix;
+        gw_ctx_query(ctx, webhook_replay_sql, 6, count_done);
     } else {
         gw_reply_error(ctx, 404, "not_found", "no such method and path in API v1");
     }

@@ -17,6 +17,7 @@
 #include "recovery.h"
 #include "refund.h"
 #include "server.h"
+#include "startup.h"
 
 #include "banned.h"
 
@@ -58,12 +59,18 @@ static const struct gw_app app = {
     .n_console_routes = APP_COUNT(app_console_routes),
     .jobs = app_jobs,
     .n_jobs = APP_COUNT(app_jobs),
+    .fallback = gw_handle_page, /* people mistype addresses: an HTML 404 in their language */
 };
 
 enum gw_err gw_server_run(const struct gw_config *cfg, struct gw_errbuf *eb)
 {
     /* The adapters' tables are checked before anything listens, for `serve` and `demo` alike. */
     enum gw_err err = gw_adapter_registry_check(eb);
+    if (err != GW_OK) {
+        return err;
+    }
+    /* Then what would make it unsafe for money (docs/operations.md, "Start-up checks"). */
+    err = gw_startup_check_blocking(cfg, eb);
     if (err != GW_OK) {
         return err;
     }

@@ -1,6 +1,9 @@
 /* Portal request authentication: X-Feegate-Client, X-Feegate-Timestamp and
  * X-Feegate-Signature = "v1=" hex HMAC-SHA256(secret, METHOD \n PATH_AND_QUERY \n TIMESTAMP \n
- * hex SHA-256(body)), over the exact bytes received, compared in constant time. */
+ * hex SHA-256(body)), over the exact bytes received, compared in constant time. A signed
+ * request that changes something is accepted once: its signature is remembered in the
+ * database (request_once, ledger/sql/base/idempotency.sql) until no gateway would accept a copy,
+ * and the client-list refresh purges what has expired. */
 #include "auth.h"
 
 #include <errno.h>
@@ -109,8 +112,19 @@ bool gw_auth_signature(struct gw_ctx *ctx, const struct gw_auth_req *ar, const c
     if (!ok) {
         gw_reply_error(ctx, 401, "bad_signature",
                        "the request signature does not match (see docs/api.md, signing)");
+        return false;
     }
-    return ok;
+    /* What request_once remembers: the signature as computed, in lower case (the comparison
+     * above ignores the case of the hex, so a copy in upper case is the same request), and
+     * when its window ends (the timestamp is digits within the window: checked). */
+    ctx->signature = gw_arena_strdup(&ctx->arena, want);
+    ctx->sig_expires_unix =
+        gw_arena_printf(&ctx->arena, "%lld", strtoll(ar->ts, NULL, 10) + GW_AUTH_REPLAY_KEEP_S);
+    if (ctx->signature == NULL || ctx->sig_expires_unix == NULL) {
+        gw_reply_error(ctx, 503, "overloaded", "no memory for the request");
+        return false;
+    }
+    return true;
 }
 
 bool gw_auth_check(struct gw_ctx *ctx)
@@ -143,9 +157,12 @@ static void client_dropped(const PGresult *res, int row, const char *why)
                  gw_log_esc(esc, sizeof(esc), cut), why);
 }
 
-/* Builds a snapshot from "SELECT id, secret FROM feegate.clients_list()". */
-static struct gw_clients *clients_from_result(const PGresult *res)
+/* Builds a snapshot from "SELECT id, secret FROM feegate.clients_list()". Outside development
+ * mode a secret shorter than GW_CLIENT_SECRET_BYTES_MIN is left out: `feegate serve` refused
+ * to start with one, and one added since is refused the same way. */
+static struct gw_clients *clients_from_result(const struct gw_server *srv, const PGresult *res)
 {
+    size_t secret_min = srv->cfg.development ? 0 : GW_CLIENT_SECRET_BYTES_MIN;
     int rows = PQntuples(res);
     int n = rows > GW_CLIENTS_MAX ? GW_CLIENTS_MAX : rows;
     struct gw_clients *cs = gw_xcalloc(1, sizeof(*cs) + (size_t)n * sizeof(struct gw_client));
@@ -159,6 +176,9 @@ static struct gw_clients *clients_from_result(const PGresult *res)
         } else if (strlen(secret) > GW_CLIENT_SECRET_BYTES_MAX) {
             client_dropped(res, i,
                            "secret longer than " GW_STR(GW_CLIENT_SECRET_BYTES_MAX) " bytes");
+        } else if (strlen(secret) < secret_min) {
+            client_dropped(res, i,
+                           "secret shorter than " GW_STR(GW_CLIENT_SECRET_BYTES_MIN) " bytes");
         } else {
             struct gw_client *c = &cs->items[cs->n++];
             (void)snprintf(c->id, sizeof(c->id), "%s", id);
@@ -200,7 +220,7 @@ enum gw_err gw_auth_load_blocking(struct gw_server *srv, struct gw_errbuf *eb)
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         err = gw_fail(eb, GW_ERR_DB, "could not load portal clients: %s", PQerrorMessage(conn));
     } else {
-        clients_swap(srv, clients_from_result(res));
+        clients_swap(srv, clients_from_result(srv, res));
     }
     PQclear(res);
     PQfinish(conn);
@@ -214,9 +234,22 @@ static void refresh_done(void *arg, enum gw_err err, const PGresult *res)
         gw_log_warn("clients_refresh_failed", "\"error\":\"%s\"", gw_err_name(err));
         return;
     }
-    clients_swap(loop->srv, clients_from_result(res));
+    clients_swap(loop->srv, clients_from_result(loop->srv, res));
 }
 
+static void purge_done(void *arg, enum gw_err err, const PGresult *res)
+{
+    (void)arg;
+    (void)res;
+    if (err != GW_OK) {
+        gw_log_warn("request_signatures_purge_failed", "\"error\":\"%s\"", gw_err_name(err));
+    }
+}
+
+static const char *const purge_params[1] = { GW_STR(GW_AUTH_REPLAY_PURGE_MAX) };
+
+/* Every CLIENTS_REFRESH_S (and on SIGHUP): the client list, and the signatures of signed
+ * requests whose window is over (request_signatures, docs/api.md "Replayed requests"). */
 static void refresh_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -224,6 +257,8 @@ static void refresh_cb(evutil_socket_t fd, short what, void *arg)
     struct gw_loop *loop = arg;
     if (!atomic_load(&loop->srv->draining)) {
         gw_db_query(loop->db, clients_sql, 0, NULL, refresh_done, loop);
+        gw_db_query(loop->db, "SELECT feegate.request_signatures_purge($1::int)", 1, purge_params,
+                    purge_done, loop);
     }
 }
 

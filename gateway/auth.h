@@ -26,6 +26,8 @@ struct gw_auth_req {
 };
 
 bool gw_auth_headers(struct gw_ctx *ctx, struct gw_auth_req *ar);
+/* On success also keeps the signature in ctx (ctx->signature, ctx->sig_expires_unix) for
+ * request_once (docs/api.md, "Replayed requests"). */
 bool gw_auth_signature(struct gw_ctx *ctx, const struct gw_auth_req *ar, const char *secret);
 /* Loads the client list (blocking, start-up) and schedules its refresh on loop 0. */
 enum gw_err gw_auth_load_blocking(struct gw_server *srv, struct gw_errbuf *eb) GW_MUST_CHECK;

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "gw_assert.h"
 #include "gw_buf.h"
+#include "gw_crypto.h"
 #include "gw_pgembed.h"
 #include "gw_sign.h"
 #include "gw_time.h"
@@ -174,7 +175,22 @@ static int send_request(const char *method, const char *path, const struct gw_bu
     (void)evhttp_add_header(h, "Host", evhttp_uri_get_host(uri));
     (void)evhttp_add_header(h, "Content-Type", "application/json");
     const char *idem = getenv("IDEMPOTENCY_KEY");
-    if (idem != NULL) {
+    char made[40];
+    if ((idem == NULL || idem[0] == '\0') && strcmp(method, "POST") == 0) {
+        /* Create, cancel and refund need a key: a new one, said, so the request can be retried
+         * with it (IDEMPOTENCY_KEY=... feegate request ...). */
+        unsigned char rnd[16];
+        GW_ASSERT(gw_random_bytes(rnd, sizeof(rnd)) == GW_OK);
+        char hex[2 * sizeof(rnd) + 1];
+        gw_hex_encode(rnd, sizeof(rnd), hex);
+        (void)snprintf(made, sizeof(made), "cli-%s", hex);
+        idem = made;
+        (void)fprintf(stderr,
+                      "feegate: Idempotency-Key: %s (to retry this request, run it again "
+                      "with IDEMPOTENCY_KEY=%s)\n",
+                      made, made);
+    }
+    if (idem != NULL && idem[0] != '\0') {
         (void)evhttp_add_header(h, "Idempotency-Key", idem);
     }
     sign_headers(h, method, path, body);
@@ -199,7 +215,13 @@ static int send_request(const char *method, const char *path, const struct gw_bu
 int gw_cli_request(int argc, char **argv)
 {
     if (argc < 4) {
-        (void)fputs("usage: feegate request GET|POST /v1/... [BODY_FILE|-]\n", stderr);
+        (void)fputs("usage: feegate request GET|POST /v1/... [BODY_FILE|-]\n"
+                    "  signs with FEEGATE_URL, FEEGATE_CLIENT_ID, FEEGATE_CLIENT_SECRET (or "
+                    "var/demo.env);\n"
+                    "  a POST sends Idempotency-Key: $IDEMPOTENCY_KEY, or a new random key when "
+                    "it is unset\n"
+                    "  (printed on stderr: set IDEMPOTENCY_KEY to it to retry the request)\n",
+                    stderr);
         return 2;
     }
     gw_cli_load_env_file(DEMO_ENV);

@@ -184,7 +184,9 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
     }
     (void)fprintf(ini,
                   "; written by feegate demo\n[server]\nlisten = 127.0.0.1:%d\n"
-                  "public_url = http://127.0.0.1:%d\nloops = 0\n[database]\ndsn = %s\n"
+                  "public_url = http://127.0.0.1:%d\nloops = 0\n"
+                  "; a demo on one machine: start-up safety checks only warn\n"
+                  "development = true\n[database]\ndsn = %s\n"
                   "conns_per_loop = 2\n[log]\nlevel = info\n[channel.sandbox]\n"
                   "merchant_id = %s\nsecret = %s\nendpoint_url = http://127.0.0.1:%d\n",
                   d->gw_port, d->gw_port, d->pg.app_dsn, DEMO_MERCHANT, d->sandbox_secret,
@@ -336,7 +338,9 @@ static void demo_banner(const struct demo *d)
                  "                 https://127.0.0.1:%d  (CA: %s/tls/ca.pem)\n"
                  "  bank simulator http://127.0.0.1:%d\n"
                  "  database       %s\n"
-                 "  settings       %s/demo.env (portal client id and secret, DSNs)\n\n"
+                 "  settings       %s/demo.env (portal client id and secret, DSNs)\n"
+                 "  mode           development: start-up safety checks only warn "
+                 "(docs/operations.md)\n\n"
                  "A first payment, from another shell in this directory:\n\n"
                  "  ./build/gateway/feegate request POST /v1/payments "
                  "var/example-payment.json\n\n"

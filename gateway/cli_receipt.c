@@ -1,5 +1,6 @@
 /* `feegate words N`, `feegate receipt verify FILE [--ca CA]` and `feegate receipt-ca init DIR`
- * / `feegate receipt-ca issue DIR CN CERT KEY` (docs/receipts.md). Blocking, offline. */
+ * / `feegate receipt-ca issue DIR CN CERT KEY [--ecdsa-p256]` (docs/receipts.md). Blocking,
+ * offline. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,9 +117,18 @@ int gw_cli_receipt_ca(int argc, char **argv)
         if (err == GW_OK) {
             (void)printf("%s and %s written\n", argv[5], argv[6]);
         }
+    } else if (argc == 8 && strcmp(argv[2], "issue") == 0 && strcmp(argv[7], "--ecdsa-p256") == 0) {
+        const struct rcp_ca_cert c = {
+            .cn = argv[4], .cert_path = argv[5], .key_path = argv[6], .key_type = RCP_KEY_EC_P256
+        };
+        err = rcp_ca_issue_cert(argv[3], &c, &eb);
+        if (err == GW_OK) {
+            (void)printf("%s and %s written\n", argv[5], argv[6]);
+        }
     } else {
         (void)fputs("usage: feegate receipt-ca init DIR\n"
-                    "       feegate receipt-ca issue DIR COMMON_NAME CERT_PEM KEY_PEM\n",
+                    "       feegate receipt-ca issue DIR COMMON_NAME CERT_PEM KEY_PEM "
+                    "[--ecdsa-p256]\n",
                     stderr);
         return 2;
     }

@@ -91,6 +91,19 @@ static enum gw_err set_server(struct gw_config *cfg, const char *k, const char *
     if (strcmp(k, "tls_key_file") == 0) {
         return copy_value(cfg->tls_key_file, sizeof(cfg->tls_key_file), v, k, eb);
     }
+    if (strcmp(k, "development") == 0) {
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+            return gw_fail(eb, GW_ERR_INVALID, "development must be true or false, not \"%s\"", v);
+        }
+        cfg->development = strcmp(v, "true") == 0;
+        return GW_OK;
+    }
+    if (strcmp(k, "page_rate_burst") == 0) {
+        return parse_int(v, 1, GW_PAGE_RATE_BURST_MAX, &cfg->page_rate_burst, k, eb);
+    }
+    if (strcmp(k, "page_rate_per_min") == 0) {
+        return parse_int(v, 1, GW_PAGE_RATE_PER_MIN_MAX, &cfg->page_rate_per_min, k, eb);
+    }
     return gw_fail(eb, GW_ERR_INVALID, "unknown key \"%s\" in [server]", k);
 }
 
@@ -372,6 +385,8 @@ static void config_defaults(struct gw_config *cfg)
     cfg->db_conns_per_loop = GW_DB_CONNS_PER_LOOP_DEFAULT;
     cfg->db_query_timeout_ms = GW_DB_QUERY_TIMEOUT_MS;
     cfg->connections_per_addr_max = GW_HTTP_CONNECTIONS_PER_ADDR_MAX;
+    cfg->page_rate_burst = GW_PAGE_RATE_BURST;
+    cfg->page_rate_per_min = GW_PAGE_RATE_PER_MIN;
     cfg->ledger_check_interval_s = GW_LEDGER_CHECK_INTERVAL_S;
     memcpy(cfg->log_level, "info", sizeof("info"));
 }

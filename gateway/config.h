@@ -75,6 +75,13 @@ struct gw_config {
     char tls_key_file[GW_CONFIG_VALUE_BYTES];
     char tls_listen_host[256]; /* "": none */
     int tls_listen_port;
+    /* [server] development = true: the start-up safety checks only warn (docs/operations.md,
+     * "Start-up checks"); `feegate demo` writes it. Default false. */
+    bool development;
+    /* [server] page_rate_burst, page_rate_per_min: the public pages' token bucket per client
+     * address (defaults GW_PAGE_RATE_BURST, GW_PAGE_RATE_PER_MIN) */
+    int page_rate_burst;
+    int page_rate_per_min;
     /* [console] listen: the finance staff's web console (gateway/console.c), a listener of
      * its own; "": none. */
     char console_host[256];

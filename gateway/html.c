@@ -82,6 +82,40 @@ bool gw_page_query_lang(const char *q, enum gw_lang *out)
     return false;
 }
 
+/* A "lang=" pair whose value is neither vi nor en. */
+bool gw_page_query_lang_unknown(const char *q)
+{
+    for (const char *p = q; p != NULL && *p != '\0';) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp != NULL ? (size_t)(amp - p) : strlen(p);
+        if (n >= 5 && strncmp(p, "lang=", 5) == 0 &&
+            !(n == 7 && (strncmp(p, "lang=vi", 7) == 0 || strncmp(p, "lang=en", 7) == 0))) {
+            return true;
+        }
+        p = amp != NULL ? amp + 1 : NULL;
+    }
+    return false;
+}
+
+/* The first language of Accept-Language we offer ("en-GB,en;q=0.8" is English); Vietnamese
+ * when none is, or no header. Quality values are not weighed: browsers list by preference. */
+enum gw_lang gw_page_accept_lang(const char *h)
+{
+    for (const char *p = h; p != NULL && *p != '\0';) {
+        p += strspn(p, " \t,");
+        if ((p[0] == 'v' || p[0] == 'V') && (p[1] == 'i' || p[1] == 'I') &&
+            (p[2] == '\0' || p[2] == '-' || p[2] == ';' || p[2] == ',' || p[2] == ' ')) {
+            return GW_LANG_VI;
+        }
+        if ((p[0] == 'e' || p[0] == 'E') && (p[1] == 'n' || p[1] == 'N') &&
+            (p[2] == '\0' || p[2] == '-' || p[2] == ';' || p[2] == ',' || p[2] == ' ')) {
+            return GW_LANG_EN;
+        }
+        p = strchr(p, ',');
+    }
+    return GW_LANG_VI;
+}
+
 /* The return page's query is the provider's, signed byte for byte; our language switch is
  * a "lang=xx&" prefix that is taken off before the adapter sees the rest. */
 const char *gw_page_strip_lang(const char *q)
@@ -126,6 +160,19 @@ static const char page_css[] =
     ".rc-head{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap}"
     ".rc-title{text-align:center;font-size:1.35rem;margin:1.25rem 0 0.25rem}"
     ".center{text-align:center}"
+    ".status{font-size:1.1rem;margin:0 0 1rem;padding:0.5rem 0.75rem;background:#fff;"
+    "border-left:6px solid #0b3a6e}.st-ok{border-color:#0a7d32}.st-bad{border-color:#b42318}"
+    ".error-summary{border:4px solid #b42318;background:#fff;padding:1rem;margin:1rem 0}"
+    ".error-summary h2{font-size:1.2rem;margin:0 0 0.5rem}.error-summary a{color:#b42318;"
+    "font-weight:700}.field-error{color:#b42318;font-weight:700;margin:0.25rem 0}"
+    ".has-error fieldset,.has-error .field{border-left:4px solid #b42318;padding-left:0.75rem}"
+    ".vh{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0)}"
+    "input[type=text],input[type=file]{font:inherit;max-width:100%;width:100%;padding:0.5rem;"
+    "border:2px solid #1b1b1b;border-radius:0}.hint{color:#4a4a4a;margin:0.25rem 0}"
+    "details{margin:0.75rem 0}summary{cursor:pointer;color:#0b3a6e;text-decoration:underline}"
+    ".hash{font-family:monospace;word-break:break-all}"
+    "@media (max-width:34rem){dl{grid-template-columns:1fr;gap:0}dd{margin-bottom:0.5rem}"
+    "header .in{flex-wrap:wrap}}"
     ".scroll{overflow-x:auto;max-width:100%}.err{border:4px solid #b42318;background:#fff;"
     "padding:1rem;margin:0 0 1rem}.err h2{margin:0 0 0.5rem;font-size:1.2rem}"
     ".form label{display:block;font-weight:700;margin:0.75rem 0 0.25rem}"

@@ -57,6 +57,10 @@ const char *gw_page_safe_url(const char *u);
 
 /* ?lang=vi or ?lang=en anywhere in the query q (NULL: none); false when absent. */
 bool gw_page_query_lang(const char *q, enum gw_lang *out);
+/* A lang= pair in q whose value we do not offer (lang=fr): the page answers 400. */
+bool gw_page_query_lang_unknown(const char *q);
+/* The first offered language of an Accept-Language header (NULL: none); else Vietnamese. */
+enum gw_lang gw_page_accept_lang(const char *h);
 /* The query without a leading "lang=xx&" (the return page's switch), never NULL. */
 const char *gw_page_strip_lang(const char *q);
 enum gw_lang gw_page_other_lang(enum gw_lang l);

@@ -24,10 +24,6 @@ static const char *const i18n_table[GW_MSG_COUNT][2] = {
                                "Citizens: start from the public service portal where you filed "
                                "your application; it sends you to the payment page of your fee "
                                "(an address like /pay/…)." },
-    [GW_MSG_INDEX_PORTAL] = { "Cổng dịch vụ công kết nối qua API v1 (JSON hoặc protobuf, có chữ "
-                              "ký HMAC). Tài liệu:",
-                              "Portals connect through API v1 (JSON or protobuf, signed with "
-                              "HMAC). Documentation:" },
     [GW_MSG_CHECKOUT_TITLE] = { "Thanh toán phí, lệ phí", "Pay a public fee" },
     [GW_MSG_AGENCY] = { "Cơ quan thu", "Collecting agency" },
     [GW_MSG_PAYMENT_ID] = { "Mã thanh toán", "Payment reference" },
@@ -58,10 +54,6 @@ static const char *const i18n_table[GW_MSG_COUNT][2] = {
                             "lòng đợi giây lát rồi tải lại trang này; không thanh toán lại.",
                             "We are waiting for the bank or wallet to confirm the result. "
                             "Please wait a moment and refresh this page; do not pay again." },
-    [GW_MSG_PROVIDER_DECLINED] = { "Ngân hàng hoặc ví điện tử báo giao dịch chưa hoàn tất.",
-                                   "The bank or wallet reports that the payment was not "
-                                   "completed." },
-    [GW_MSG_TRY_AGAIN] = { "Thử lại", "Try again" },
     [GW_MSG_REFRESH] = { "Tải lại trang", "Refresh" },
     [GW_MSG_BACK_TO_PORTAL] = { "Quay lại cổng dịch vụ công", "Back to the public service portal" },
     [GW_MSG_ERROR_TITLE] = { "Không thể thực hiện yêu cầu", "The request could not be completed" },
@@ -94,6 +86,133 @@ static const char *const i18n_table[GW_MSG_COUNT][2] = {
                                       "PDF and XML receipts are not available yet. Please use "
                                       "the web page of the receipt." },
     [GW_MSG_BACK_TO_PAYMENT] = { "Quay lại trang thanh toán", "Back to the payment page" },
+    [GW_MSG_H_EXPIRED] = { "Đã hết hạn thanh toán: hãy tạo yêu cầu mới từ cổng dịch vụ công",
+                           "This payment has expired: start a new one from the public service "
+                           "portal" },
+    [GW_MSG_H_CANCELLED] = { "Yêu cầu thanh toán đã bị huỷ: hãy quay lại cổng dịch vụ công",
+                             "This payment was cancelled: go back to the public service "
+                             "portal" },
+    [GW_MSG_H_DECLINED] = { "Thanh toán chưa thành công: hãy thử lại hoặc chọn ngân hàng khác",
+                            "The payment did not go through: try again or choose another "
+                            "bank" },
+    [GW_MSG_H_PAID] = { "Đã thanh toán", "Paid" },
+    [GW_MSG_H_IN_PROGRESS] = { "Đang chờ ngân hàng xác nhận", "Waiting for the bank to confirm" },
+    [GW_MSG_CANCELLED_NOTE] = { "Cơ quan hoặc cổng dịch vụ công đã huỷ yêu cầu thanh toán này. "
+                                "Nếu vẫn cần nộp phí, hãy quay lại cổng dịch vụ công để nhận yêu "
+                                "cầu thanh toán mới.",
+                                "The agency or the public service portal cancelled this payment "
+                                "request. If you still need to pay, go back to the portal for a "
+                                "new payment request." },
+    [GW_MSG_ATTEMPT_AT] = { "Một lần thanh toán đang được xử lý tại", "A payment attempt is in "
+                                                                      "progress at" },
+    [GW_MSG_ATTEMPT_AGAIN] = { "Nếu bạn thanh toán lại, một lần thanh toán mới sẽ bắt đầu. Nếu "
+                               "cả hai lần đều thành công, khoản tiền thứ hai sẽ được tự động "
+                               "hoàn lại.",
+                               "If you pay again, a new attempt starts. If both succeed, the "
+                               "second payment is refunded automatically." },
+    [GW_MSG_ATTEMPT_WAIT] = { "Nếu bạn đã thanh toán xong, hãy đợi giây lát rồi tải lại trang "
+                              "này.",
+                              "If you have already paid, wait a moment and refresh this page." },
+    [GW_MSG_DECLINED_AT] = { "Thanh toán không thành công tại", "The payment was declined at" },
+    [GW_MSG_DECLINED_WHAT] = { "Khoản phí vẫn có thể thanh toán: hãy thử lại hoặc chọn ngân hàng, "
+                               "ví khác bên dưới.",
+                               "The fee can still be paid: try again or choose another bank or "
+                               "wallet below." },
+    [GW_MSG_STARTED] = { "bắt đầu lúc", "started" },
+    [GW_MSG_ERROR_SUMMARY] = { "Có lỗi cần sửa", "There is a problem" },
+    [GW_MSG_ERROR_PREFIX] = { "Lỗi:", "Error:" },
+    [GW_MSG_ERR_CHOOSE_CHANNEL] = { "Hãy chọn một phương thức thanh toán", "Choose how to pay" },
+    [GW_MSG_VIETNAM_TIME] = { "giờ Việt Nam", "Vietnam time" },
+    [GW_MSG_NOT_FOUND_PAGE] = { "Không tìm thấy trang", "Page not found" },
+    [GW_MSG_NOT_FOUND_HINT] = { "Nếu bạn gõ địa chỉ, hãy kiểm tra lại. Nếu bạn đến từ cổng dịch "
+                                "vụ công, hãy quay lại đó và bấm lại đường dẫn thanh toán.",
+                                "If you typed the address, check it is correct. If you came from "
+                                "a public service portal, go back there and follow its payment "
+                                "link again." },
+    [GW_MSG_TOO_MANY_TITLE] = { "Quá nhiều yêu cầu", "Too many requests" },
+    [GW_MSG_TOO_MANY] = { "Có quá nhiều yêu cầu từ địa chỉ mạng của bạn. Vui lòng đợi một phút "
+                          "rồi thử lại.",
+                          "There have been too many requests from your network address. Please "
+                          "wait a minute and try again." },
+    [GW_MSG_GO_HOME] = { "Về trang chủ", "Go to the home page" },
+    [GW_MSG_INDEX_VERIFY] = { "Xác minh một biên lai", "Verify a receipt" },
+    [GW_MSG_V_TITLE] = { "Xác minh biên lai", "Verify a receipt" },
+    [GW_MSG_V_INTRO] = { "Nhập mã tra cứu in trên biên lai, hoặc tải lên tệp XML của biên lai, "
+                         "để kiểm tra biên lai do cổng này phát hành.",
+                         "Enter the lookup code printed on the receipt, or upload the receipt's "
+                         "XML file, to check a receipt issued by this service." },
+    [GW_MSG_V_CODE_LABEL] = { "Mã tra cứu", "Lookup code" },
+    [GW_MSG_V_CODE_HINT] = { "12 chữ và số, in trên biên lai và trong mã QR, ví dụ "
+                             "7KQ2-M9XD-4HBT",
+                             "12 letters and digits, printed on the receipt and in its QR code, "
+                             "such as 7KQ2-M9XD-4HBT" },
+    [GW_MSG_V_LOOKUP] = { "Tra cứu", "Look up" },
+    [GW_MSG_V_FILE_LABEL] = { "Tệp XML của biên lai", "The receipt's XML file" },
+    [GW_MSG_V_FILE_HINT] = { "Tệp .xml tải về từ trang biên lai", "The .xml file downloaded "
+                                                                  "from the receipt's page" },
+    [GW_MSG_V_CHECK_FILE] = { "Kiểm tra tệp", "Check the file" },
+    [GW_MSG_V_ERR_CODE_EMPTY] = { "Hãy nhập mã tra cứu in trên biên lai",
+                                  "Enter the lookup code printed on the receipt" },
+    [GW_MSG_V_ERR_CODE_SHAPE] = { "Mã tra cứu gồm 12 chữ và số, như in trên biên lai, ví dụ "
+                                  "7KQ2-M9XD-4HBT",
+                                  "Enter the lookup code as printed on the receipt: 12 letters "
+                                  "and digits, such as 7KQ2-M9XD-4HBT" },
+    [GW_MSG_V_ERR_FILE_EMPTY] = { "Hãy chọn tệp XML của biên lai", "Choose the receipt's XML "
+                                                                   "file" },
+    [GW_MSG_V_ERR_NOT_RECEIPT] = { "Tệp đã chọn không phải là tệp XML của biên lai",
+                                   "The file you chose is not a receipt's XML file" },
+    [GW_MSG_V_NOT_FOUND] = { "Không tìm thấy biên lai có mã này", "No receipt has this code" },
+    [GW_MSG_V_NOT_FOUND_HINT] = { "Hãy kiểm tra lại mã tra cứu in trên biên lai.",
+                                  "Check the lookup code printed on the receipt." },
+    [GW_MSG_V_FOUND] = { "Biên lai có trong hệ thống", "This receipt is in our records" },
+    [GW_MSG_V_NUMBER_EXISTS] = { "Có biên lai mang ký hiệu và số này", "A receipt with this "
+                                                                       "series and number "
+                                                                       "exists" },
+    [GW_MSG_V_NUMBER_HINT] = { "Số biên lai chỉ cho biết biên lai có tồn tại. Để xem nội dung, "
+                               "hãy nhập mã tra cứu in trên biên lai hoặc tải lên tệp XML của "
+                               "biên lai.",
+                               "A receipt number only shows that the receipt exists. To see what "
+                               "it says, enter the lookup code printed on it or upload its XML "
+                               "file." },
+    [GW_MSG_V_VALID] = { "Biên lai hợp lệ: chữ ký số và nội dung khớp",
+                         "Valid receipt: the digital signature and the content match" },
+    [GW_MSG_V_INVALID] = { "Biên lai không hợp lệ", "This receipt is not valid" },
+    [GW_MSG_V_WHY_NOT_SIGNED] = { "Tệp không có chữ ký số của cơ quan thu.",
+                                  "The file does not carry the collecting agency's digital "
+                                  "signature." },
+    [GW_MSG_V_WHY_UNTRUSTED] = { "Chữ ký số không do cơ quan được cổng này tin cậy tạo ra.",
+                                 "The digital signature was not made by an agency this service "
+                                 "trusts." },
+    [GW_MSG_V_WHY_ALTERED] = { "Nội dung tệp đã bị thay đổi sau khi được ký số.",
+                               "The file was changed after it was signed." },
+    [GW_MSG_V_WHY_INCONSISTENT] = { "Số tiền trên biên lai không khớp với các khoản phí.",
+                                    "The amounts on the receipt do not add up." },
+    [GW_MSG_V_NOT_IN_RECORDS] = { "Chữ ký hợp lệ nhưng biên lai này không có trong hệ thống.",
+                                  "The signature is valid, but this receipt is not in our "
+                                  "records." },
+    [GW_MSG_V_SIGNED_BY] = { "Ký số bởi", "Signed by" },
+    [GW_MSG_V_NOT_SIGNED_YET] = { "Biên lai đang được ký số.", "The receipt is being signed." },
+    [GW_MSG_V_UNSIGNED] = { "Biên lai này được phát hành không có chữ ký số (chưa cấu hình chứng "
+                            "thư số).",
+                            "This receipt was issued without a digital signature (no signing "
+                            "certificate is configured)." },
+    [GW_MSG_V_TECHNICAL] = { "Thông tin kỹ thuật", "Technical details" },
+    [GW_MSG_V_SUBJECT] = { "Chứng thư số (X.509)", "Certificate subject (X.509)" },
+    [GW_MSG_V_CERT_SHA256] = { "SHA-256 của chứng thư số", "Certificate SHA-256" },
+    [GW_MSG_V_DOC_SHA256] = { "SHA-256 của tệp XML đã phát hành", "SHA-256 of the issued XML" },
+    [GW_MSG_V_COLLECTOR] = { "Đơn vị thu", "Collected by" },
+    [GW_MSG_V_SERIES_NUMBER] = { "Ký hiệu, số", "Series and number" },
+    [GW_MSG_V_ISSUED] = { "Ngày lập", "Issued on" },
+    [GW_MSG_V_PAYER_ID] = { "Số giấy tờ tùy thân", "ID number" },
+    [GW_MSG_V_PAID_THROUGH] = { "Hình thức thanh toán", "Paid through" },
+    [GW_MSG_V_MARK_CANCELLED] = { "Biên lai này đã bị huỷ", "This receipt was cancelled" },
+    [GW_MSG_V_MARK_REPLACED] = { "Biên lai này đã được thay thế", "This receipt was replaced" },
+    [GW_MSG_V_MARK_ADJUSTED] = { "Biên lai này đã được điều chỉnh", "This receipt was adjusted" },
+    [GW_MSG_LANG_NOT_OFFERED] = { "Trang này chỉ có bằng tiếng Việt (lang=vi) và tiếng Anh "
+                                  "(lang=en).",
+                                  "This page is offered in Vietnamese (lang=vi) and English "
+                                  "(lang=en) only." },
+    [GW_MSG_SERVER_ERROR_TITLE] = { "Đã có lỗi xảy ra", "Something went wrong" },
 };
 
 static const struct {
@@ -101,9 +220,9 @@ static const struct {
     const char *words[2];
 } i18n_statuses[] = {
     { "created", { "Chờ thanh toán", "Awaiting payment" } },
-    { "pending", { "Đang xử lý thanh toán", "Payment in progress" } },
+    /* checkout begun: an attempt may be in progress, or declined (the fee can still be paid) */
+    { "pending", { "Chưa hoàn tất thanh toán", "Not paid yet" } },
     { "succeeded", { "Đã thanh toán", "Paid" } },
-    { "failed", { "Thanh toán không thành công", "Payment failed" } },
     { "expired", { "Đã hết hạn thanh toán", "Expired" } },
     { "cancelled", { "Đã huỷ", "Cancelled" } },
     { "partially_refunded", { "Đã thanh toán, hoàn tiền một phần", "Paid, partially refunded" } },
@@ -309,4 +428,45 @@ bool gw_fmt_time_vn(const char *s, char out[GW_FMT_TIME_BYTES])
 bool gw_fmt_date_vn(const char *s, char out[GW_FMT_TIME_BYTES])
 {
     return i18n_fmt_vn(s, out, false);
+}
+
+static const char *const i18n_months_en[12] = { "January",   "February", "March",    "April",
+                                                "May",       "June",     "July",     "August",
+                                                "September", "October",  "November", "December" };
+
+/* "16:33 ngày 25/11/2026" or "4:33pm on 25 November 2026" (the GOV.UK way: 12-hour clock,
+ * "12pm" is midday, "12am" midnight); dates alone: "25/11/2026", "25 November 2026". */
+bool gw_fmt_when(enum gw_lang lang, const char *s, bool with_time, char out[GW_FMT_WHEN_BYTES])
+{
+    char vn[GW_FMT_TIME_BYTES];
+    out[0] = '\0';
+    if (!gw_fmt_time_vn(s, vn)) {
+        return false;
+    }
+    /* vn is "dd/mm/yyyy HH:MM" */
+    int d = 0;
+    int m = 0;
+    int y = 0;
+    int h = 0;
+    int mi = 0;
+    if (!i18n_digits(vn, 2, &d) || !i18n_digits(vn + 3, 2, &m) || !i18n_digits(vn + 6, 4, &y) ||
+        !i18n_digits(vn + 11, 2, &h) || !i18n_digits(vn + 14, 2, &mi) || m < 1 || m > 12) {
+        return false;
+    }
+    if (lang == GW_LANG_VI) {
+        if (with_time) {
+            (void)snprintf(out, GW_FMT_WHEN_BYTES, "%02d:%02d ngày %02d/%02d/%04d", h, mi, d, m, y);
+        } else {
+            (void)snprintf(out, GW_FMT_WHEN_BYTES, "%02d/%02d/%04d", d, m, y);
+        }
+        return true;
+    }
+    if (!with_time) {
+        (void)snprintf(out, GW_FMT_WHEN_BYTES, "%d %s %04d", d, i18n_months_en[m - 1], y);
+        return true;
+    }
+    int h12 = h % 12 == 0 ? 12 : h % 12;
+    (void)snprintf(out, GW_FMT_WHEN_BYTES, "%d:%02d%s on %d %s %04d", h12, mi, h < 12 ? "am" : "pm",
+                   d, i18n_months_en[m - 1], y);
+    return true;
 }

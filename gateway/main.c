@@ -25,6 +25,7 @@ static int usage(void)
                 "  words N                       an amount in Vietnamese words\n"
                 "  receipt verify FILE [--ca CA] check a receipt XML offline (exit 1: not valid)\n"
                 "  receipt-ca init DIR           a demo CA and receipt signing certificate\n"
+                "  receipt-ca issue DIR CN CERT KEY [--ecdsa-p256]  another signing certificate\n"
                 "  webhooks replay --client C (--event E | --from T --to T)\n"
                 "  statement import | recon run|exceptions|resolve|approve|answer |\n"
                 "  day close|report | staff add|sign-in|sign-out   reconciliation "

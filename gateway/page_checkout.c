@@ -24,103 +24,6 @@
 
 /* ---- GET /pay/{id} ---- */
 
-/* The channel code and display name of one entry of "channels": "sandbox" or
- * {"code":"sandbox","name":"...","enabled":true}. False for entries to skip. */
-static bool channel_entry(const json_t *e, const char **code, const char **name)
-{
-    if (json_is_string(e)) {
-        *code = json_string_value(e);
-        *name = *code;
-        return true;
-    }
-    if (!json_is_object(e) || json_is_false(json_object_get(e, "enabled"))) {
-        return false;
-    }
-    *code = gw_json_has(e, "code") ? gw_json_str(e, "code") : gw_json_str(e, "channel");
-    *name = gw_json_has(e, "name") ? gw_json_str(e, "name") : *code;
-    return (*code)[0] != '\0';
-}
-
-/* Which channels the pay form may offer: those up on this loop, but the one that failed. */
-struct pg_offer {
-    struct gw_loop *loop;
-    const char *skip;
-};
-
-/* One radio button per channel the agency offers and this gateway has configured and up
- * (not in maintenance, breaker not open: routing.c). */
-static int pg_channel_options(struct gw_page *p, const struct gw_pay_view *vw,
-                              const struct pg_offer *cfg)
-{
-    const json_t *channels = gw_view_get(vw, "channels");
-    int shown = 0;
-    time_t now = time(NULL);
-    for (size_t i = 0; i < json_array_size(channels); i++) {
-        const char *code = NULL;
-        const char *name = NULL;
-        const struct gw_channel_config *ch = NULL;
-        if (!channel_entry(json_array_get(channels, i), &code, &name) ||
-            (cfg->skip != NULL && strcmp(code, cfg->skip) == 0) ||
-            (ch = gw_live_channel(cfg->loop->srv, code)) == NULL ||
-            !gw_channel_up(cfg->loop, ch, now)) {
-            continue;
-        }
-        gw_pg_s(p, "<label class=\"opt\"><input type=\"radio\" name=\"channel\" required value=\"");
-        gw_pg_e(p, code);
-        gw_pg_s(p, shown == 0 ? "\" checked> " : "\"> ");
-        gw_pg_e(p, name);
-        gw_pg_s(p, "</label>");
-        shown++;
-    }
-    return shown;
-}
-
-static void pg_pay_form(struct gw_page *p, const struct gw_pay_view *vw, const struct pg_offer *cfg,
-                        const char *id)
-{
-    gw_pg_f(p, "<form class=\"card\" method=\"post\" action=\"/pay/%s?lang=%s\"><fieldset><legend>",
-            id, gw_i18n_code(p->lang));
-    gw_pg_m(p, GW_MSG_CHOOSE_CHANNEL);
-    gw_pg_s(p, "</legend>");
-    if (pg_channel_options(p, vw, cfg) > 0) {
-        gw_pg_s(p, "</fieldset><p><button type=\"submit\">");
-        gw_pg_m(p, GW_MSG_PAY_BUTTON);
-        gw_pg_s(p, " ");
-        gw_pg_vnd(p, gw_json_int(vw->pay, "amount_vnd"));
-        gw_pg_s(p, "</button></p></form>");
-        return;
-    }
-    gw_pg_s(p, "</fieldset><p>");
-    gw_pg_m(p, GW_MSG_NO_CHANNEL);
-    gw_pg_s(p, "</p></form>");
-}
-
-/* What can be done now: pay, see the receipt, or read why not. */
-static void pg_checkout_action(struct gw_page *p, const struct gw_pay_view *vw,
-                               const struct pg_offer *cfg, const char *id)
-{
-    const char *status = gw_view_status(vw);
-    if (gw_view_payable(vw)) {
-        pg_pay_form(p, vw, cfg, id);
-        return;
-    }
-    if (gw_status_paid(status)) {
-        gw_pg_paid(p, vw);
-        return;
-    }
-    gw_pg_s(p, "<section class=\"card bad\"><p><strong>");
-    gw_pg_m(p, GW_MSG_NOT_PAYABLE);
-    gw_pg_s(p, "</strong> ");
-    gw_pg_e(p, gw_i18n_status(p->lang, status));
-    gw_pg_s(p, ".</p>");
-    if (strcmp(status, "expired") == 0) {
-        gw_pg_s(p, "<p>");
-        gw_pg_m(p, GW_MSG_EXPIRED_NOTE);
-        gw_pg_s(p, "</p>");
-    }
-    gw_pg_s(p, "</section>");
-}
-
 static void checkout_render(struct gw_ctx *ctx, const json_t *root)
 {
     struct gw_page_state *st = gw_page_state_of(ctx);
@@ -129,22 +32,36 @@ static void checkout_render(struct gw_ctx *ctx, const json_t *root)
     gw_page_lang_from(st, gw_view_str(&vw, "locale"));
     struct gw_page p;
     gw_page_init(&p, st->lang);
-    gw_page_begin(&p, gw_i18n(p.lang, GW_MSG_CHECKOUT_TITLE),
+    enum gw_msg heading = gw_view_heading(&vw, false);
+    bool payable = gw_view_payable(&vw);
+    bool form_error = st->missing_choice && payable;
+    gw_page_begin(&p, gw_page_title(ctx, p.lang, heading, form_error),
                   gw_page_lang_href(ctx, "/pay/", st->id, gw_page_other_lang(p.lang)));
-    gw_pg_s(&p, "<h1>");
-    gw_pg_m(&p, GW_MSG_CHECKOUT_TITLE);
-    gw_pg_s(&p, "</h1>");
-    gw_pg_payment_card(&p, &vw);
+    if (form_error) {
+        gw_pg_error_summary(&p, GW_MSG_ERR_CHOOSE_CHANNEL, "channel-0");
+    }
+    gw_pg_heading(&p, heading);
+    gw_pg_status_line(&p, &vw);
     if (st->skip_channel != NULL) {
         gw_pg_s(&p, "<section class=\"card bad\"><p>");
         gw_pg_m(&p, GW_MSG_PROVIDER_ERROR);
         gw_pg_s(&p, "</p></section>");
     }
-    const struct pg_offer offer = { .loop = ctx->loop, .skip = st->skip_channel };
-    pg_checkout_action(&p, &vw, &offer, st->id);
+    if (payable) {
+        gw_pg_attempts(&p, &vw, false);
+        const struct gw_pay_offer offer = { .loop = ctx->loop,
+                                            .skip = st->skip_channel,
+                                            .missing_choice = form_error };
+        gw_pg_pay_form(&p, &vw, &offer);
+    } else if (gw_status_paid(gw_view_status(&vw))) {
+        gw_pg_paid(&p, &vw);
+    } else {
+        gw_pg_closed(&p, &vw);
+    }
+    gw_pg_payment_card(&p, &vw);
     gw_pg_back_to_portal(&p, &vw);
     gw_page_end(&p);
-    gw_page_send(ctx, &p, 200);
+    gw_page_send(ctx, &p, form_error ? 422 : st->conflict ? 409 : 200);
 }
 
 static void checkout_view_done(void *arg, enum gw_err err, const PGresult *res)
@@ -258,6 +175,15 @@ static void checkout_begin_done(void *arg, enum gw_err err, const PGresult *res)
     struct gw_ctx *ctx = arg;
     struct gw_page_state *st = gw_page_state_of(ctx);
     const char *back = gw_page_lang_href(ctx, "/pay/", st->id, st->lang);
+    const char *state =
+        err != GW_OK && res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state != NULL && strcmp(state, "FG409") == 0) {
+        /* No longer payable (it expired, was cancelled or paid meanwhile): the payment's page
+         * says what happened and what to do, answered 409. */
+        st->conflict = true;
+        gw_page_checkout_view(ctx, st->id);
+        return;
+    }
     json_t *v = gw_page_db_json(ctx, err, res, back);
     if (v == NULL) {
         return;
@@ -312,8 +238,14 @@ void gw_page_checkout_begin(struct gw_ctx *ctx, const char *id)
         return;
     }
     const char *channel = gw_kv_get(kv, n, "channel");
+    if (channel == NULL || channel[0] == '\0') {
+        /* The form sent without a choice: the page again, with its error summary (422). */
+        st->missing_choice = true;
+        gw_page_checkout_view(ctx, id);
+        return;
+    }
     /* A copy: the configuration may be reloaded while the provider is called. */
-    st->ch = channel != NULL ? gw_channel_pin(ctx->loop->srv, &ctx->arena, channel) : NULL;
+    st->ch = gw_channel_pin(ctx->loop->srv, &ctx->arena, channel);
     if (st->ch == NULL) {
         gw_page_error(ctx, 422, GW_MSG_CHANNEL_NOT_ALLOWED, back);
         return;

@@ -27,15 +27,41 @@ const char *gw_page_lang_href(struct gw_ctx *ctx, const char *prefix, const char
     return gw_arena_printf(&ctx->arena, "%s%s?lang=%s", prefix, id, gw_i18n_code(lang));
 }
 
-/* An error page: status, a sentence, and optionally a link (href NULL: none). */
+const char *gw_page_title(struct gw_ctx *ctx, enum gw_lang lang, enum gw_msg heading, bool error)
+{
+    const char *h = gw_i18n(lang, heading);
+    if (!error) {
+        return h;
+    }
+    const char *t = gw_arena_printf(&ctx->arena, "%s %s", gw_i18n(lang, GW_MSG_ERROR_PREFIX), h);
+    return t != NULL ? t : h;
+}
+
+/* The heading of an error page: what happened, by status. */
+static enum gw_msg error_heading(int status)
+{
+    if (status == 404) {
+        return GW_MSG_NOT_FOUND_PAGE;
+    }
+    if (status == 429) {
+        return GW_MSG_TOO_MANY_TITLE;
+    }
+    if (status >= 500) {
+        return GW_MSG_SERVER_ERROR_TITLE;
+    }
+    return GW_MSG_ERROR_TITLE;
+}
+
+/* An error page: status, a sentence, and optionally a link (href NULL: none); a link home. */
 void gw_page_error_link(struct gw_ctx *ctx, int status, enum gw_msg msg, const char *href,
                         enum gw_msg label)
 {
     struct gw_page p;
     gw_page_init(&p, gw_page_state_of(ctx)->lang);
-    gw_page_begin(&p, gw_i18n(p.lang, GW_MSG_ERROR_TITLE), NULL);
+    enum gw_msg heading = error_heading(status);
+    gw_page_begin(&p, gw_i18n(p.lang, heading), NULL);
     gw_pg_s(&p, "<h1>");
-    gw_pg_m(&p, GW_MSG_ERROR_TITLE);
+    gw_pg_m(&p, heading);
     gw_pg_s(&p, "</h1><div class=\"card bad\"><p>");
     gw_pg_m(&p, msg);
     gw_pg_f(&p, "</p><p class=\"muted\">HTTP %d</p>", status);
@@ -46,6 +72,7 @@ void gw_page_error_link(struct gw_ctx *ctx, int status, enum gw_msg msg, const c
         gw_pg_m(&p, label);
         gw_pg_s(&p, "</a></p>");
     }
+    gw_pg_link_p(&p, p.lang == GW_LANG_EN ? "/?lang=en" : "/", GW_MSG_GO_HOME);
     gw_pg_s(&p, "</div>");
     gw_page_end(&p);
     gw_page_send(ctx, &p, status);

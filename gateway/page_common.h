@@ -32,6 +32,8 @@ struct gw_page_state {
     const char *skip_channel;     /* checkout: the channel that just failed, not offered again */
     struct gw_provider_call call; /* checkout: the server-side create */
     bool want_pdf;
+    bool missing_choice; /* checkout: the form came without a channel (its error summary) */
+    bool conflict;       /* checkout: the payment was no longer payable (FG409): page is 409 */
 };
 
 struct gw_page_state *gw_page_state_of(struct gw_ctx *ctx);
@@ -41,6 +43,10 @@ void gw_page_lang_from(struct gw_page_state *st, const char *locale);
 /* An arena path "prefix id?lang=xx", or NULL when out of memory (then no link is drawn). */
 const char *gw_page_lang_href(struct gw_ctx *ctx, const char *prefix, const char *id,
                               enum gw_lang lang);
+
+/* A page's <title>: the heading's words, "Error: " before them when the page shows an error
+ * summary (arena; the heading alone when out of memory). */
+const char *gw_page_title(struct gw_ctx *ctx, enum gw_lang lang, enum gw_msg heading, bool error);
 
 /* An error page: status, a sentence, and optionally a link (href NULL: none). */
 void gw_page_error_link(struct gw_ctx *ctx, int status, enum gw_msg msg, const char *href,

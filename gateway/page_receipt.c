@@ -32,6 +32,9 @@ static void pg_rc_head(struct gw_page *p, const struct rcp_receipt *r)
     gw_pg_gloss_row(p, "Mẫu số", "Template", r->tmpl);
     gw_pg_gloss_row(p, "Ký hiệu", "Series", r->series);
     gw_pg_gloss_row(p, "Số", "No.", r->number);
+    char code[RCP_LOOKUP_SHOWN_BYTES];
+    rcp_lookup_code_show(r->lookup_code, code);
+    gw_pg_gloss_row(p, "Mã tra cứu", "Lookup code", code);
     gw_pg_s(p, "</dl></div><h1 class=\"rc-title\">BIÊN LAI THU PHÍ, LỆ PHÍ</h1>");
     if (p->lang == GW_LANG_EN) {
         gw_pg_s(p, "<p class=\"center muted\" lang=\"en\">Receipt for fees and charges</p>");
@@ -53,7 +56,8 @@ static void pg_rc_payer(struct gw_page *p, const struct rcp_receipt *r)
     gw_pg_gloss_row(p, "Địa chỉ", "Address", r->payer.address);
     gw_pg_gloss_row(p, "Mã hồ sơ", "Application reference", r->order_ref);
     gw_pg_gloss_row(p, "Mã thanh toán", "Payment reference", r->payment_id);
-    gw_pg_gloss_row(p, "Hình thức thanh toán", "Paid through", r->channel);
+    gw_pg_gloss_row(p, "Hình thức thanh toán", "Paid through",
+                    r->channel_name[0] != '\0' ? r->channel_name : r->channel);
     gw_pg_s(p, "</dl>");
 }
 
@@ -153,7 +157,9 @@ static void pg_rc_foot(struct gw_page *p, const struct rcp_receipt_view *v)
                     "<a class=\"btn\" href=\"/receipts/%s.xml\">XML</a> ",
                     id, id);
         }
-        gw_pg_f(p, "<a href=\"/verify?code=%s\">", id);
+        gw_pg_s(p, "<a href=\"/verify?code=");
+        gw_pg_e(p, v->r.lookup_code[0] != '\0' ? v->r.lookup_code : id);
+        gw_pg_f(p, "&amp;lang=%s\">", gw_i18n_code(p->lang));
         gw_pg_gloss(p, "Xác minh biên lai", "Verify this receipt");
         gw_pg_s(p, "</a></p>");
     }

@@ -24,23 +24,10 @@ static const char *return_href(struct gw_ctx *ctx, enum gw_lang lang)
                            gw_i18n_code(lang), st->ret_query);
 }
 
-/* Not final yet. The provider may say it failed (then the citizen may try again while the
- * payment is payable), but success is never announced from the browser's word. */
-static void pg_return_open(struct gw_ctx *ctx, struct gw_page *p, const struct gw_pay_view *vw)
+/* Still open and confirmed by nobody yet: wait, and refresh (never pay again blindly). */
+static void pg_return_waiting(struct gw_ctx *ctx, struct gw_page *p)
 {
-    struct gw_page_state *st = gw_page_state_of(ctx);
-    if (st->ret.outcome == GW_PAY_FAILED) {
-        gw_pg_s(p, "<section class=\"card bad\"><p>");
-        gw_pg_m(p, GW_MSG_PROVIDER_DECLINED);
-        gw_pg_s(p, "</p>");
-        if (gw_view_payable(vw)) {
-            gw_pg_link_p(p, gw_page_lang_href(ctx, "/pay/", gw_view_str(vw, "payment_id"), p->lang),
-                         GW_MSG_TRY_AGAIN);
-        }
-        gw_pg_s(p, "</section>");
-        return;
-    }
-    gw_pg_s(p, "<section class=\"card warn\" role=\"status\"><p>");
+    gw_pg_s(p, "<section class=\"card warn\"><p>");
     gw_pg_m(p, GW_MSG_CONFIRMING);
     gw_pg_s(p, "</p>");
     const char *self = return_href(ctx, p->lang);
@@ -54,20 +41,14 @@ static void pg_return_open(struct gw_ctx *ctx, struct gw_page *p, const struct g
     gw_pg_s(p, "</section>");
 }
 
-static void pg_return_state(struct gw_ctx *ctx, struct gw_page *p, const struct gw_pay_view *vw)
+/* Declined (the provider's signed return says so, or the database already knows): the fee
+ * can still be paid, so the checkout's choice of channels is right here. */
+static void pg_return_declined(struct gw_ctx *ctx, struct gw_page *p, const struct gw_pay_view *vw,
+                               bool declined)
 {
-    const char *status = gw_view_status(vw);
-    if (gw_status_paid(status)) {
-        gw_pg_paid(p, vw);
-    } else if (gw_status_open(status)) {
-        pg_return_open(ctx, p, vw);
-    } else {
-        gw_pg_s(p, "<section class=\"card bad\"><p><strong>");
-        gw_pg_e(p, gw_i18n_status(p->lang, status));
-        gw_pg_s(p, "</strong></p><p>");
-        gw_pg_m(p, GW_MSG_NOT_PAYABLE);
-        gw_pg_s(p, "</p></section>");
-    }
+    gw_pg_attempts(p, vw, declined);
+    const struct gw_pay_offer offer = { .loop = ctx->loop, .skip = NULL, .missing_choice = false };
+    gw_pg_pay_form(p, vw, &offer);
 }
 
 static void return_render(struct gw_ctx *ctx, const json_t *root)
@@ -76,14 +57,26 @@ static void return_render(struct gw_ctx *ctx, const json_t *root)
     struct gw_pay_view vw;
     gw_view_init(&vw, root);
     gw_page_lang_from(st, gw_view_str(&vw, "locale"));
+    bool declined = st->ret.outcome == GW_PAY_FAILED;
+    const char *status = gw_view_status(&vw);
+    enum gw_msg heading = gw_view_heading(&vw, declined);
+    if (heading == GW_MSG_CHECKOUT_TITLE) {
+        heading = gw_status_open(status) ? GW_MSG_H_IN_PROGRESS : GW_MSG_RETURN_TITLE;
+    }
     struct gw_page p;
     gw_page_init(&p, st->lang);
-    gw_page_begin(&p, gw_i18n(p.lang, GW_MSG_RETURN_TITLE),
-                  return_href(ctx, gw_page_other_lang(p.lang)));
-    gw_pg_s(&p, "<h1>");
-    gw_pg_m(&p, GW_MSG_RETURN_TITLE);
-    gw_pg_s(&p, "</h1>");
-    pg_return_state(ctx, &p, &vw);
+    gw_page_begin(&p, gw_i18n(p.lang, heading), return_href(ctx, gw_page_other_lang(p.lang)));
+    gw_pg_heading(&p, heading);
+    gw_pg_status_line(&p, &vw);
+    if (gw_status_paid(status)) {
+        gw_pg_paid(&p, &vw);
+    } else if (heading == GW_MSG_H_DECLINED) {
+        pg_return_declined(ctx, &p, &vw, declined);
+    } else if (gw_status_open(status)) {
+        pg_return_waiting(ctx, &p);
+    } else {
+        gw_pg_closed(&p, &vw);
+    }
     gw_pg_payment_card(&p, &vw);
     gw_pg_back_to_portal(&p, &vw);
     gw_page_end(&p);

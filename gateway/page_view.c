@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "gw_time.h"
+#include "request.h"
+#include "routing.h"
 #include "validate.h"
 
 #include "banned.h"
@@ -96,16 +98,17 @@ static const char *fee_name(const json_t *fees, const json_t *item)
     return code;
 }
 
-/* The deadline in Vietnam time; a value that does not parse is shown as given. */
+/* The deadline as people write it, in Vietnam time; a value that does not parse is shown as
+ * given. */
 static void pg_dl_deadline(struct gw_page *p, const char *expires_at)
 {
-    char when[GW_FMT_TIME_BYTES];
-    if (!gw_fmt_time_vn(expires_at, when)) {
+    char when[GW_FMT_WHEN_BYTES];
+    if (!gw_fmt_when(p->lang, expires_at, true, when)) {
         gw_pg_dl_row(p, GW_MSG_DEADLINE, expires_at);
         return;
     }
-    char s[GW_FMT_TIME_BYTES + 16];
-    (void)snprintf(s, sizeof(s), "%s (GMT+7)", when);
+    char s[GW_FMT_WHEN_BYTES + 32];
+    (void)snprintf(s, sizeof(s), "%s (%s)", when, gw_i18n(p->lang, GW_MSG_VIETNAM_TIME));
     gw_pg_dl_row(p, GW_MSG_DEADLINE, s);
 }
 
@@ -186,17 +189,15 @@ bool gw_view_payable(const struct gw_pay_view *vw)
     return !view_expired(vw, time(NULL));
 }
 
-/* The summary card of a payment: agency, reference, payer, deadline, status, fee lines. */
+/* The summary card of a payment: agency, reference, payer, deadline, fee lines. */
 void gw_pg_payment_card(struct gw_page *p, const struct gw_pay_view *vw)
 {
-    const char *status = gw_view_status(vw);
     gw_pg_s(p, "<section class=\"card\"><dl>");
     gw_pg_dl_row(p, GW_MSG_AGENCY, view_agency_name(vw));
     gw_pg_dl_row(p, GW_MSG_ORDER_REF, gw_view_str(vw, "order_ref"));
     gw_pg_dl_row(p, GW_MSG_PAYMENT_ID, gw_view_str(vw, "payment_id"));
     gw_pg_dl_row(p, GW_MSG_PAYER, gw_json_str(gw_view_get(vw, "payer"), "name"));
     pg_dl_deadline(p, gw_view_str(vw, "expires_at"));
-    gw_pg_dl_row(p, GW_MSG_STATUS, gw_i18n_status(p->lang, status));
     gw_pg_s(p, "</dl>");
     const json_t *fees = json_object_get(vw->root, "fees");
     pg_items(p, view_items(vw), fees != NULL ? fees : json_object_get(vw->root, "items"),
@@ -232,4 +233,246 @@ void gw_pg_back_to_portal(struct gw_page *p, const struct gw_pay_view *vw)
     gw_pg_s(p, "\">");
     gw_pg_m(p, GW_MSG_BACK_TO_PORTAL);
     gw_pg_s(p, "</a></p>");
+}
+
+/* ---- the state of a payment: heading, status line, attempts ---- */
+
+/* The latest attempt (checkout_view's "attempts", newest first), or NULL. */
+static const json_t *view_attempt(const struct gw_pay_view *vw, size_t i)
+{
+    const json_t *a = json_array_get(gw_view_get(vw, "attempts"), i);
+    return json_is_object(a) ? a : NULL;
+}
+
+static const char *attempt_bank(const json_t *a)
+{
+    return gw_json_has(a, "name") ? gw_json_str(a, "name") : gw_json_str(a, "channel");
+}
+
+bool gw_view_declined(const struct gw_pay_view *vw)
+{
+    const json_t *a = view_attempt(vw, 0);
+    return a != NULL && strcmp(gw_json_str(a, "state"), "declined") == 0;
+}
+
+/* The newest attempt still in progress, or NULL. */
+static const json_t *view_in_progress(const struct gw_pay_view *vw)
+{
+    for (size_t i = 0; i < json_array_size(gw_view_get(vw, "attempts")); i++) {
+        const json_t *a = view_attempt(vw, i);
+        if (a != NULL && strcmp(gw_json_str(a, "state"), "in_progress") == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+bool gw_view_in_progress(const struct gw_pay_view *vw)
+{
+    return view_in_progress(vw) != NULL;
+}
+
+enum gw_msg gw_view_heading(const struct gw_pay_view *vw, bool declined)
+{
+    const char *status = gw_view_status(vw);
+    if (gw_status_paid(status)) {
+        return GW_MSG_H_PAID;
+    }
+    if (strcmp(status, "expired") == 0) {
+        return GW_MSG_H_EXPIRED;
+    }
+    if (strcmp(status, "cancelled") == 0) {
+        return GW_MSG_H_CANCELLED;
+    }
+    if (gw_view_payable(vw) && (declined || gw_view_declined(vw))) {
+        return GW_MSG_H_DECLINED;
+    }
+    if (gw_view_payable(vw) && gw_view_in_progress(vw)) {
+        return GW_MSG_H_IN_PROGRESS;
+    }
+    return GW_MSG_CHECKOUT_TITLE;
+}
+
+void gw_pg_heading(struct gw_page *p, enum gw_msg heading)
+{
+    gw_pg_s(p, "<h1>");
+    gw_pg_m(p, heading);
+    gw_pg_s(p, "</h1>");
+}
+
+void gw_pg_status_line(struct gw_page *p, const struct gw_pay_view *vw)
+{
+    const char *status = gw_view_status(vw);
+    gw_pg_f(p, "<p class=\"status %s\" role=\"status\">",
+            gw_status_paid(status)   ? "st-ok"
+            : gw_status_open(status) ? "st-open"
+                                     : "st-bad");
+    gw_pg_m(p, GW_MSG_STATUS);
+    gw_pg_s(p, ": <strong>");
+    gw_pg_e(p, gw_i18n_status(p->lang, status));
+    gw_pg_s(p, "</strong></p>");
+}
+
+/* "<sentence> <strong>bank</strong> (started 16:33 on ...)." */
+static void pg_attempt_sentence(struct gw_page *p, enum gw_msg lead, const json_t *a)
+{
+    gw_pg_m(p, lead);
+    gw_pg_s(p, " <strong>");
+    gw_pg_e(p, attempt_bank(a));
+    gw_pg_s(p, "</strong>");
+    char when[GW_FMT_WHEN_BYTES];
+    if (gw_fmt_when(p->lang, gw_json_str(a, "started_at"), true, when)) {
+        gw_pg_s(p, " (");
+        gw_pg_m(p, GW_MSG_STARTED);
+        gw_pg_s(p, " ");
+        gw_pg_e(p, when);
+        gw_pg_s(p, ")");
+    }
+    gw_pg_s(p, ".");
+}
+
+void gw_pg_attempts(struct gw_page *p, const struct gw_pay_view *vw, bool declined_by_return)
+{
+    if (!gw_view_payable(vw)) {
+        return;
+    }
+    const json_t *latest = view_attempt(vw, 0);
+    if (latest != NULL && (declined_by_return || gw_view_declined(vw))) {
+        gw_pg_s(p, "<section class=\"card bad\"><p>");
+        pg_attempt_sentence(p, GW_MSG_DECLINED_AT, latest);
+        gw_pg_s(p, "</p><p>");
+        gw_pg_m(p, GW_MSG_DECLINED_WHAT);
+        gw_pg_s(p, "</p></section>");
+    }
+    const json_t *open = view_in_progress(vw);
+    if (open != NULL && !(declined_by_return && open == latest)) {
+        gw_pg_s(p, "<section class=\"card warn\"><p><strong>");
+        pg_attempt_sentence(p, GW_MSG_ATTEMPT_AT, open);
+        gw_pg_s(p, "</strong></p><p>");
+        gw_pg_m(p, GW_MSG_ATTEMPT_WAIT);
+        gw_pg_s(p, "</p><p>");
+        gw_pg_m(p, GW_MSG_ATTEMPT_AGAIN);
+        gw_pg_s(p, "</p></section>");
+    }
+}
+
+/* ---- the pay form ---- */
+
+/* The channel code and display name of one entry of "channels": "sandbox" or
+ * {"code":"sandbox","name":"...","enabled":true}. False for entries to skip. */
+struct channel_entry {
+    const char *code;
+    const char *name;
+};
+
+static bool channel_entry(const json_t *e, struct channel_entry *out)
+{
+    if (json_is_string(e)) {
+        out->code = json_string_value(e);
+        out->name = out->code;
+        return true;
+    }
+    if (!json_is_object(e) || json_is_false(json_object_get(e, "enabled"))) {
+        return false;
+    }
+    out->code = gw_json_has(e, "code") ? gw_json_str(e, "code") : gw_json_str(e, "channel");
+    out->name = gw_json_has(e, "name") ? gw_json_str(e, "name") : out->code;
+    return out->code[0] != '\0';
+}
+
+/* One radio button per channel the agency offers and this gateway has configured and up
+ * (not in maintenance, breaker not open: routing.c); none chosen in advance. */
+static int pg_channel_options(struct gw_page *p, const struct gw_pay_view *vw,
+                              const struct gw_pay_offer *offer)
+{
+    const json_t *channels = gw_view_get(vw, "channels");
+    int shown = 0;
+    time_t now = time(NULL);
+    for (size_t i = 0; i < json_array_size(channels); i++) {
+        struct channel_entry e = { .code = NULL, .name = NULL };
+        const struct gw_channel_config *ch = NULL;
+        if (!channel_entry(json_array_get(channels, i), &e) ||
+            (offer->skip != NULL && strcmp(e.code, offer->skip) == 0) ||
+            (ch = gw_live_channel(offer->loop->srv, e.code)) == NULL ||
+            !gw_channel_up(offer->loop, ch, now)) {
+            continue;
+        }
+        gw_pg_f(p,
+                "<label class=\"opt\"><input type=\"radio\" name=\"channel\" id=\"channel-%d\" "
+                "value=\"",
+                shown);
+        gw_pg_e(p, e.code);
+        gw_pg_s(p, "\"> ");
+        gw_pg_e(p, e.name);
+        gw_pg_s(p, "</label>");
+        shown++;
+    }
+    return shown;
+}
+
+void gw_pg_error_summary(struct gw_page *p, enum gw_msg msg, const char *field_id)
+{
+    gw_pg_s(p,
+            "<div class=\"error-summary\" role=\"alert\" aria-labelledby=\"error-summary-title\" "
+            "tabindex=\"-1\"><h2 id=\"error-summary-title\">");
+    gw_pg_m(p, GW_MSG_ERROR_SUMMARY);
+    gw_pg_s(p, "</h2><ul><li><a href=\"#");
+    gw_pg_e(p, field_id);
+    gw_pg_s(p, "\">");
+    gw_pg_m(p, msg);
+    gw_pg_s(p, "</a></li></ul></div>");
+}
+
+void gw_pg_field_error(struct gw_page *p, enum gw_msg msg, const char *id)
+{
+    gw_pg_s(p, "<p class=\"field-error\" id=\"");
+    gw_pg_e(p, id);
+    gw_pg_s(p, "\"><span class=\"vh\">");
+    gw_pg_m(p, GW_MSG_ERROR_PREFIX);
+    gw_pg_s(p, " </span>");
+    gw_pg_m(p, msg);
+    gw_pg_s(p, "</p>");
+}
+
+void gw_pg_pay_form(struct gw_page *p, const struct gw_pay_view *vw,
+                    const struct gw_pay_offer *offer)
+{
+    /* autocomplete off: the Back button must not bring back a choice made before */
+    gw_pg_f(p,
+            "<form class=\"card%s\" method=\"post\" novalidate autocomplete=\"off\" action=\"/pay/",
+            offer->missing_choice ? " has-error" : "");
+    gw_pg_e(p, gw_view_str(vw, "payment_id"));
+    gw_pg_f(p, "?lang=%s\"><fieldset%s><legend>", gw_i18n_code(p->lang),
+            offer->missing_choice ? " aria-describedby=\"channel-error\"" : "");
+    gw_pg_m(p, GW_MSG_CHOOSE_CHANNEL);
+    gw_pg_s(p, "</legend>");
+    if (offer->missing_choice) {
+        gw_pg_field_error(p, GW_MSG_ERR_CHOOSE_CHANNEL, "channel-error");
+    }
+    if (pg_channel_options(p, vw, offer) > 0) {
+        gw_pg_s(p, "</fieldset><p><button type=\"submit\">");
+        gw_pg_m(p, GW_MSG_PAY_BUTTON);
+        gw_pg_s(p, " ");
+        gw_pg_vnd(p, gw_json_int(vw->pay, "amount_vnd"));
+        gw_pg_s(p, "</button></p></form>");
+        return;
+    }
+    gw_pg_s(p, "</fieldset><p>");
+    gw_pg_m(p, GW_MSG_NO_CHANNEL);
+    gw_pg_s(p, "</p></form>");
+}
+
+/* What a payment that cannot be paid any more says, under its heading. */
+void gw_pg_closed(struct gw_page *p, const struct gw_pay_view *vw)
+{
+    const char *status = gw_view_status(vw);
+    gw_pg_s(p, "<section class=\"card bad\"><p>");
+    if (strcmp(status, "expired") == 0) {
+        gw_pg_m(p, GW_MSG_EXPIRED_NOTE);
+    } else if (strcmp(status, "cancelled") == 0) {
+        gw_pg_m(p, GW_MSG_CANCELLED_NOTE);
+    } else {
+        gw_pg_m(p, GW_MSG_NOT_PAYABLE);
+    }
+    gw_pg_s(p, "</p></section>");
 }

@@ -408,7 +408,8 @@ static enum gw_err worker_config(struct gw_receipt_worker *w, const struct gw_co
         err = rcp_signer_load(cfg->receipt_cert, cfg->receipt_key, &w->signer, eb);
     }
     if (err == GW_OK && w->signer != NULL) {
-        gw_log_info("receipt_signer", "\"cert_sha256\":\"%s\"", rcp_signer_fingerprint(w->signer));
+        gw_log_info("receipt_signer", "\"cert_sha256\":\"%s\",\"algorithm\":\"%s\"",
+                    rcp_signer_fingerprint(w->signer), rcp_signer_algorithm(w->signer));
     } else if (err == GW_OK) {
         gw_log_warn("receipt_signer_missing", "\"note\":\"[receipts] has no cert: receipts are "
                                               "issued unsigned\"");

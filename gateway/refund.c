@@ -343,6 +343,8 @@ static void refund_post(struct gw_ctx *ctx, const char *payment_id)
     ctx->params[7] = request_id;
     ctx->params[8] = channels_with(ctx->loop, &ctx->arena,
                                    GW_ADAPTER_CAP_REFUND | GW_ADAPTER_CAP_REFUND_ONE_AT_A_TIME);
+    ctx->params[9] = ctx->signature; /* the signed request, accepted once */
+    ctx->params[10] = ctx->sig_expires_unix;
     json_decref(j);
     if (ctx->params[6] == NULL || ctx->params[8] == NULL) {
         gw_reply_error(ctx, 503, "busy", "try again");
@@ -350,8 +352,8 @@ static void refund_post(struct gw_ctx *ctx, const char *payment_id)
     }
     gw_ctx_query(ctx,
                  "SELECT http_status, body, replayed, send FROM feegate.api_refund_begin($1, $2, "
-                 "$3, $4, $5::bigint, $6, $7::text[], $8, $9::text[])",
-                 9, begin_done);
+                 "$3, $4, $5::bigint, $6, $7::text[], $8, $9::text[], $10, $11::bigint)",
+                 11, begin_done);
 }
 
 static void list_done(void *arg, enum gw_err err, const PGresult *res)

@@ -18,6 +18,7 @@
 #include "gw_arena.h"
 #include "gw_err.h"
 #include "gw_limits.h"
+#include "rate.h"
 #include "routing.h"
 
 struct event;
@@ -94,6 +95,7 @@ struct gw_loop {
     struct gw_loop_metrics m;
     struct gw_chan_health health[GW_HEALTH_SLOTS]; /* routing.c: this loop's breakers */
     struct gw_refunds *refunds;                    /* refund.c: loop 0 only, refund recovery */
+    struct gw_rate_table page_rate; /* rate.c: the public pages' buckets of this loop */
 };
 
 struct gw_server {
@@ -130,6 +132,10 @@ struct gw_ctx {
     char *body;      /* NUL-terminated copy of the body */
     size_t body_len;
     const char *client_id; /* the authenticated portal client */
+    /* The authenticated request's X-Feegate-Signature, and until when (Unix seconds, decimal)
+     * a copy of it must be refused: what request_once remembers (auth.c). */
+    const char *signature;
+    const char *sig_expires_unix;
     const char *idem_key;
     bool proto_in;      /* body is application/x-protobuf */
     bool proto_out;     /* answer in protobuf */

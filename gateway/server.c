@@ -173,6 +173,10 @@ static void dispatch_on(struct evhttp_request *req, struct gw_loop *loop, bool c
         r->handle(ctx);
         return;
     }
+    if (ctx->loop->srv->app->fallback != NULL) {
+        ctx->loop->srv->app->fallback(ctx);
+        return;
+    }
     gw_reply_error(ctx, 404, "not_found", "no such resource");
 }
 

@@ -15,7 +15,7 @@
 typedef void gw_handler_fn(struct gw_ctx *ctx);
 
 /* Requests whose first path segment is seg ("" for the root) go to handle, counted under
- * route in /metrics. Any other request is 404. */
+ * route in /metrics. Any other request goes to the fallback (struct gw_app), else 404. */
 struct gw_route_def {
     const char *seg;
     enum gw_route route;
@@ -43,6 +43,9 @@ struct gw_app {
     size_t n_console_routes;
     const struct gw_job_def *jobs;
     size_t n_jobs;
+    /* The handler of a path no route names (the people's 404 page), counted under
+     * GW_ROUTE_OTHER; NULL: the API's JSON 404. */
+    gw_handler_fn *fallback;
 };
 
 /* Starts the loops and blocks until SIGTERM/SIGINT has drained them. */

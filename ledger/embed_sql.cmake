@@ -15,7 +15,7 @@ set(LDG_BASE_ORDER
     core.sql          # ts_text, hex_id, fail, payment_json
     state_machine.sql # the transitions and apply_event
     ledger.sql        # accounts, post_journal, the posting rules, the hash chain
-    idempotency.sql   # Idempotency-Key: idem_lock, idem_put, idem_claim, idem_store
+    idempotency.sql   # Idempotency-Key: idem_lock, idem_put, idem_claim, idem_store; request_once
     payments_api.sql  # the portal API and the checkout pages
     receipts.sql      # numbering at commit, documents, corrections
     webhooks.sql      # the outbox, listing and replay

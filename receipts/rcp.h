@@ -71,7 +71,8 @@ struct rcp_receipt {
     struct rcp_party payer;
     const char *payment_id;
     const char *order_ref;
-    const char *channel;
+    const char *channel;      /* its code, "sandbox" */
+    const char *channel_name; /* as people read it, "Ví MoMo"; "" when unknown */
     const char *provider_txn_id;
     int64_t total_vnd;
     size_t n_items;
@@ -81,10 +82,17 @@ struct rcp_receipt {
         const char *tmpl, *series, *number, *issued_at, *reason; /* "" when not a correction */
     } original;
 
-    const char *verify_url; /* the public page the QR code opens */
+    const char *lookup_code; /* 12 characters of base32 (receipts.sql); "" when unknown */
+    const char *verify_url;  /* the public page the QR code opens: .../verify?code=LOOKUP */
 };
 
-/* From receipt_view's JSON; verify_base is the public URL prefix (".../verify?code="). */
+#define RCP_LOOKUP_SHOWN_BYTES 24
+/* A lookup code as people read it, in groups of four ("7KQ2-M9XD-4HBT"); other strings are
+ * copied as they are (cut to fit). */
+void rcp_lookup_code_show(const char *code, char out[RCP_LOOKUP_SHOWN_BYTES]);
+
+/* From receipt_view's JSON; verify_base is the public URL prefix (".../verify?code="), which
+ * the lookup code follows (the receipt id when the view has no lookup code). */
 enum gw_err rcp_receipt_from_json(const char *json, const char *verify_base, struct gw_arena *a,
                                   struct rcp_receipt *r, struct gw_errbuf *eb) GW_MUST_CHECK;
 
@@ -123,22 +131,37 @@ enum gw_err rcp_receipt_from_xml(const char *xml, size_t len, struct gw_arena *a
 
 struct rcp_signer;
 
-/* Loads the signing certificate and its private key (PEM files). */
+/* Loads the signing certificate and its private key (PEM files). The key's type chooses the
+ * signature method (docs/receipts.md#signing): an RSA key signs RSA-SHA256, an EC key on
+ * P-256 ECDSA-SHA256; any other key or curve is refused. */
 enum gw_err rcp_signer_load(const char *cert_path, const char *key_path, struct rcp_signer **out,
                             struct gw_errbuf *eb) GW_MUST_CHECK;
 void rcp_signer_free(struct rcp_signer *s);
 /* Lower-case hex SHA-256 of the certificate's DER: 64 characters. */
 const char *rcp_signer_fingerprint(const struct rcp_signer *s);
+/* "rsa-sha256" or "ecdsa-sha256": the signature method its key calls for. */
+const char *rcp_signer_algorithm(const struct rcp_signer *s);
 
 /* The XML of r (docs/receipt.xsd) into out, signed when signer is not NULL. */
 enum gw_err rcp_xml_build(const struct rcp_receipt *r, const struct rcp_signer *signer,
                           struct gw_buf *out, struct gw_errbuf *eb) GW_MUST_CHECK;
 
+/* Why a document is not valid, for a reader's words (reason has the details). */
+enum rcp_verdict {
+    RCP_VERDICT_VALID,
+    RCP_VERDICT_NOT_RECEIPT,  /* not XML, or not the receipt structure */
+    RCP_VERDICT_NOT_SIGNED,   /* no signature, or no signing certificate in it */
+    RCP_VERDICT_UNTRUSTED,    /* the certificate does not chain to the CA */
+    RCP_VERDICT_ALTERED,      /* the content or the signature changed after signing */
+    RCP_VERDICT_INCONSISTENT, /* signed, but its total or words do not add up */
+};
+
 struct rcp_verify_result {
     bool valid;
-    char reason[512];     /* what does not match (empty when valid) */
-    char signer[256];     /* subject of the signing certificate, when one was found */
-    char fingerprint[65]; /* its SHA-256, hex */
+    enum rcp_verdict verdict; /* RCP_VERDICT_VALID when valid */
+    char reason[512];         /* what does not match (empty when valid) */
+    char signer[256];         /* subject of the signing certificate, when one was found */
+    char fingerprint[65];     /* its SHA-256, hex */
     char id[40];
     char tmpl[16];
     char series[16];
@@ -173,9 +196,26 @@ enum gw_err rcp_ca_init(const char *dir, struct gw_errbuf *eb) GW_MUST_CHECK;
  * TLS CA") and server.pem and server.key, a TLS server certificate for 127.0.0.1 and
  * localhost. Refuses to overwrite an existing ca.pem. */
 enum gw_err rcp_ca_init_tls(const char *dir, struct gw_errbuf *eb) GW_MUST_CHECK;
-/* Issues another signing certificate and key under DIR's CA (key rotation) into cert_path
- * and key_path; cn is its common name. */
+/* Issues another signing certificate and an RSA 2048 key under DIR's CA (key rotation) into
+ * cert_path and key_path; cn is its common name. */
 enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
                          const char *key_path, struct gw_errbuf *eb) GW_MUST_CHECK;
+
+enum rcp_key_type {
+    RCP_KEY_RSA2048, /* signs RSA-SHA256 */
+    RCP_KEY_EC_P256, /* signs ECDSA-SHA256 */
+};
+
+/* One signing certificate to issue; strings borrowed for the call. */
+struct rcp_ca_cert {
+    const char *cn; /* its common name */
+    const char *cert_path;
+    const char *key_path;
+    enum rcp_key_type key_type;
+};
+
+/* rcp_ca_issue with a choice of key type. */
+enum gw_err rcp_ca_issue_cert(const char *dir, const struct rcp_ca_cert *c,
+                              struct gw_errbuf *eb) GW_MUST_CHECK;
 
 #endif

@@ -1,5 +1,6 @@
-/* The demo CA (OpenSSL C API): a self-signed CA certificate and signing certificates it
- * issues (RSA 2048, SHA-256), written as PEM files; private keys are created mode 0600.
+/* The demo CA (OpenSSL C API): a self-signed CA certificate (RSA 2048) and signing
+ * certificates it issues (RSA 2048, or EC P-256 when asked; SHA-256), written as PEM files;
+ * private keys are created mode 0600.
  * Production uses the agency's own certificate and key instead ([receipts] in feegate.ini).
  * The same code makes `feegate demo`'s TLS CA and its server certificate for 127.0.0.1. */
 #include <errno.h>
@@ -137,13 +138,16 @@ struct leaf {
     const char *cert_path;
     const char *key_path;
     const char *san; /* NULL: a signer */
+    enum rcp_key_type key_type;
 };
 
 static enum gw_err issue(X509 *ca, EVP_PKEY *ca_key, const struct leaf *l, struct gw_errbuf *eb)
 {
-    EVP_PKEY *key = EVP_RSA_gen(2048);
+    bool ec = l->key_type == RCP_KEY_EC_P256;
+    EVP_PKEY *key = ec ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
     if (key == NULL) {
-        return gw_fail(eb, GW_ERR_INTERNAL, "could not generate an RSA key");
+        return gw_fail(eb, GW_ERR_INTERNAL, "could not generate an %s key",
+                       ec ? "EC P-256" : "RSA");
     }
     const char *cert_path = l->cert_path;
     const char *key_path = l->key_path;
@@ -221,7 +225,7 @@ static enum gw_err ca_init(const char *dir, const struct ca_spec *spec, struct g
         err = write_cert(ca_pem, ca, eb);
     }
     if (err == GW_OK) {
-        const struct leaf l = { first->cn, s_pem, s_key, first->san };
+        const struct leaf l = { first->cn, s_pem, s_key, first->san, first->key_type };
         err = issue(ca, key, &l, eb);
     }
     X509_free(ca);
@@ -247,8 +251,7 @@ enum gw_err rcp_ca_init_tls(const char *dir, struct gw_errbuf *eb)
     return ca_init(dir, &spec, eb);
 }
 
-enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
-                         const char *key_path, struct gw_errbuf *eb)
+static enum gw_err issue_under(const char *dir, const struct leaf *l, struct gw_errbuf *eb)
 {
     char ca_pem[PATH_BYTES];
     char ca_key[PATH_BYTES];
@@ -272,10 +275,24 @@ enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
     if (ca == NULL || key == NULL) {
         err = gw_fail(eb, GW_ERR_IO, "could not read the CA from \"%s\" (ca.pem, ca.key)", dir);
     } else {
-        const struct leaf l = { cn, cert_path, key_path, NULL };
-        err = issue(ca, key, &l, eb);
+        err = issue(ca, key, l, eb);
     }
     X509_free(ca);
     EVP_PKEY_free(key);
     return err;
+}
+
+enum gw_err rcp_ca_issue(const char *dir, const char *cn, const char *cert_path,
+                         const char *key_path, struct gw_errbuf *eb)
+{
+    const struct leaf l = { .cn = cn, .cert_path = cert_path, .key_path = key_path };
+    return issue_under(dir, &l, eb);
+}
+
+enum gw_err rcp_ca_issue_cert(const char *dir, const struct rcp_ca_cert *c, struct gw_errbuf *eb)
+{
+    const struct leaf l = {
+        .cn = c->cn, .cert_path = c->cert_path, .key_path = c->key_path, .key_type = c->key_type
+    };
+    return issue_under(dir, &l, eb);
 }

@@ -189,7 +189,15 @@ static void draw_foot(struct pdf *p, const struct rcp_receipt *r, const char *si
     p->y += 36;
     draw_qr(p, r->verify_url, MARGIN, p->y);
     char line[1024];
-    (void)snprintf(line, sizeof(line), "Tra cứu, xác minh biên lai:\n%s", r->verify_url);
+    char code[RCP_LOOKUP_SHOWN_BYTES];
+    rcp_lookup_code_show(r->lookup_code, code);
+    if (code[0] != '\0') {
+        (void)snprintf(line, sizeof(line),
+                       "Mã tra cứu (lookup code): %s\nTra cứu, xác minh biên lai:\n%s", code,
+                       r->verify_url);
+    } else {
+        (void)snprintf(line, sizeof(line), "Tra cứu, xác minh biên lai:\n%s", r->verify_url);
+    }
     (void)text_at(p, MARGIN, p->y + QR_SIZE + 2, TEXT_W * 0.5, line, FONT " 7", PANGO_ALIGN_LEFT);
     double x = MARGIN + TEXT_W * 0.5;
     double w = TEXT_W * 0.5;
@@ -214,7 +222,8 @@ static void draw_receipt(struct pdf *p, const struct rcp_receipt *r, const char 
     row(p, "Địa chỉ", r->payer.address);
     row(p, "Mã hồ sơ", r->order_ref);
     row(p, "Mã thanh toán", r->payment_id);
-    row(p, "Hình thức thanh toán", r->channel);
+    row(p, "Hình thức thanh toán",
+        r->channel_name != NULL && r->channel_name[0] != '\0' ? r->channel_name : r->channel);
     row(p, "Mã giao dịch", r->provider_txn_id);
     p->y += 10;
     draw_items(p, r);

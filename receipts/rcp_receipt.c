@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <jansson.h>
 #include <libxml/parser.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw_arena.h"
+#include "gw_limits.h"
 #include "gw_money.h"
 #include "rcp.h"
 #include "rcp_int.h"
@@ -85,7 +87,9 @@ static void head_from_json(const json_t *v, struct gw_arena *a, struct rcp_recei
     r->payment_id = jdup(a, v, "payment_id");
     r->order_ref = jdup(a, v, "order_ref");
     r->channel = jdup(a, v, "channel");
+    r->channel_name = jdup(a, v, "channel_name");
     r->provider_txn_id = jdup(a, v, "provider_txn_id");
+    r->lookup_code = jdup(a, v, "lookup_code");
     parties_from_json(v, a, r);
 }
 
@@ -103,7 +107,9 @@ static enum gw_err receipt_from_obj(const json_t *v, const char *verify_base, st
     if (err != GW_OK) {
         return err;
     }
-    r->verify_url = gw_arena_printf(a, "%s%s", verify_base != NULL ? verify_base : "", r->id);
+    r->verify_url = gw_arena_printf(
+        a, "%s%s", verify_base != NULL ? verify_base : "",
+        r->lookup_code != NULL && r->lookup_code[0] != '\0' ? r->lookup_code : r->id);
     if (r->verify_url == NULL || r->collector.address == NULL || r->original.reason == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "out of memory reading the receipt");
     }
@@ -332,6 +338,40 @@ static enum gw_err items_from_xml(xmlNodePtr items, struct gw_arena *a, struct r
     return GW_OK;
 }
 
+/* The lookup code a receipt XML carries: the end of its VerifyUrl after "code=", when it
+ * is 12 characters of base32 (an older document's receipt id is not one); else "". */
+static const char *lookup_code_of_url(const char *url)
+{
+    const char *c = url != NULL ? strstr(url, "code=") : NULL;
+    if (c == NULL) {
+        return "";
+    }
+    c += 5;
+    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    size_t n = strlen(c);
+    if (n != GW_LOOKUP_CODE_CHARS || strspn(c, alphabet) != n) {
+        return "";
+    }
+    return c;
+}
+
+void rcp_lookup_code_show(const char *code, char out[RCP_LOOKUP_SHOWN_BYTES])
+{
+    size_t n = code != NULL ? strlen(code) : 0;
+    size_t k = 0;
+    if (n != GW_LOOKUP_CODE_CHARS) {
+        (void)snprintf(out, RCP_LOOKUP_SHOWN_BYTES, "%s", code != NULL ? code : "");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && i % 4 == 0) {
+            out[k++] = '-';
+        }
+        out[k++] = code[i];
+    }
+    out[k] = '\0';
+}
+
 enum gw_err rcp_receipt_from_doc(xmlDocPtr doc, struct gw_arena *a, struct rcp_receipt *r,
                                  struct gw_errbuf *eb)
 {
@@ -351,6 +391,7 @@ enum gw_err rcp_receipt_from_doc(xmlDocPtr doc, struct gw_arena *a, struct rcp_r
     r->payment_id = rcp_xml_text(pay, "Id", a);
     r->order_ref = rcp_xml_text(pay, "OrderRef", a);
     r->channel = rcp_xml_text(pay, "Channel", a);
+    r->channel_name = rcp_xml_text(pay, "ChannelName", a);
     r->provider_txn_id = rcp_xml_text(pay, "ProviderTxnId", a);
     xmlNodePtr o = rcp_xml_child(root, "Original");
     r->original.tmpl = rcp_xml_text(o, "Template", a);
@@ -359,6 +400,7 @@ enum gw_err rcp_receipt_from_doc(xmlDocPtr doc, struct gw_arena *a, struct rcp_r
     r->original.issued_at = rcp_xml_text(o, "IssuedAt", a);
     r->original.reason = rcp_xml_text(o, "Reason", a);
     r->verify_url = rcp_xml_text(root, "VerifyUrl", a);
+    r->lookup_code = lookup_code_of_url(r->verify_url);
     if (r->verify_url == NULL || r->id == NULL) {
         return gw_fail(eb, GW_ERR_NOMEM, "out of memory reading the receipt");
     }

@@ -28,11 +28,14 @@
 
 #define CERT_B64_BYTES_MAX 16384
 
-static void set_reason(struct rcp_verify_result *out, const char *fmt, ...) GW_PRINTF(2, 3);
+static void set_reason(struct rcp_verify_result *out, enum rcp_verdict verdict, const char *fmt,
+                       ...) GW_PRINTF(3, 4);
 
-static void set_reason(struct rcp_verify_result *out, const char *fmt, ...)
+static void set_reason(struct rcp_verify_result *out, enum rcp_verdict verdict, const char *fmt,
+                       ...)
 {
     out->valid = false;
+    out->verdict = verdict;
     va_list ap;
     va_start(ap, fmt);
     (void)vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
@@ -109,7 +112,8 @@ static enum gw_err check_chain(X509 *x, const char *ca_path, struct rcp_verify_r
         char msg[256];
         (void)snprintf(msg, sizeof(msg), "%s (%.180s)",
                        X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)), out->signer);
-        set_reason(out, "the signing certificate does not chain to the CA: %s", msg);
+        set_reason(out, RCP_VERDICT_UNTRUSTED,
+                   "the signing certificate does not chain to the CA: %s", msg);
     }
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(store);
@@ -123,13 +127,15 @@ static void signature_failure(xmlSecDSigCtxPtr ctx, struct rcp_verify_result *ou
     for (xmlSecSize i = 0; i < n; i++) {
         xmlSecDSigReferenceCtxPtr ref = xmlSecPtrListGetItem(&ctx->signedInfoReferences, i);
         if (ref != NULL && ref->status == xmlSecDSigStatusInvalid) {
-            set_reason(out, "the digest of the signed content does not match: the receipt was "
-                            "changed after it was signed");
+            set_reason(out, RCP_VERDICT_ALTERED,
+                       "the digest of the signed content does not match: the receipt was "
+                       "changed after it was signed");
             return;
         }
     }
-    set_reason(out, "the signature value does not match the signed digest: the signature or "
-                    "its SignedInfo was changed, or another key made it");
+    set_reason(out, RCP_VERDICT_ALTERED,
+               "the signature value does not match the signed digest: the signature or "
+               "its SignedInfo was changed, or another key made it");
 }
 
 static enum gw_err check_signature(xmlNodePtr sig, const char *ca_path,
@@ -151,8 +157,9 @@ static enum gw_err check_signature(xmlNodePtr sig, const char *ca_path,
         err = gw_fail(eb, GW_ERR_NOMEM, "could not create a signature context");
     } else if (xmlSecDSigCtxVerify(ctx, sig) < 0) {
         /* No key could be taken from KeyInfo, or the signature's markup is broken. */
-        set_reason(out, "the signature could not be processed: its markup, algorithms or key "
-                        "information were changed");
+        set_reason(out, RCP_VERDICT_ALTERED,
+                   "the signature could not be processed: its markup, algorithms or key "
+                   "information were changed");
     } else if (ctx->status != xmlSecDSigStatusSucceeded) {
         signature_failure(ctx, out);
     }
@@ -172,7 +179,8 @@ static void check_content(xmlDocPtr doc, struct rcp_verify_result *out)
     struct gw_errbuf eb = { .msg = "" };
     if (rcp_receipt_from_doc(doc, &a, &r, &eb) != GW_OK) {
         if (judge) {
-            set_reason(out, "the receipt's content is incomplete: %s", eb.msg);
+            set_reason(out, RCP_VERDICT_NOT_RECEIPT, "the receipt's content is incomplete: %s",
+                       eb.msg);
         }
         gw_arena_release(&a);
         return;
@@ -194,10 +202,11 @@ static void check_content(xmlDocPtr doc, struct rcp_verify_result *out)
     char words[RCP_WORDS_BYTES];
     const char *given = rcp_xml_text(xmlDocGetRootElement(doc), "TotalInWords", &a);
     if (!ok || sum != r.total_vnd) {
-        set_reason(out, "the total does not equal the sum of the lines");
+        set_reason(out, RCP_VERDICT_INCONSISTENT, "the total does not equal the sum of the lines");
     } else if (rcp_words_vnd(r.total_vnd, 0, words, sizeof(words), &eb) != GW_OK || given == NULL ||
                strcmp(words, given) != 0) {
-        set_reason(out, "the amount in words does not match the total: expected \"%.400s\"", words);
+        set_reason(out, RCP_VERDICT_INCONSISTENT,
+                   "the amount in words does not match the total: expected \"%.400s\"", words);
     }
     gw_arena_release(&a);
 }
@@ -213,16 +222,18 @@ enum gw_err rcp_xml_verify(const char *xml, size_t len, const char *ca_path,
     xmlDocPtr doc = NULL;
     struct gw_errbuf peb = { .msg = "" };
     if (rcp_xml_parse(xml, len, &doc, &peb) != GW_OK) {
-        set_reason(out, "%s", peb.msg);
+        set_reason(out, RCP_VERDICT_NOT_RECEIPT, "%s", peb.msg);
         return GW_OK;
     }
     out->valid = true;
     xmlNodePtr sig = find_signature(doc);
     X509 *cert = sig != NULL ? signing_cert(sig) : NULL;
     if (sig == NULL) {
-        set_reason(out, "the receipt is not signed (no enveloped ds:Signature)");
+        set_reason(out, RCP_VERDICT_NOT_SIGNED,
+                   "the receipt is not signed (no enveloped ds:Signature)");
     } else if (cert == NULL) {
-        set_reason(out, "the signature carries no readable X.509 signing certificate");
+        set_reason(out, RCP_VERDICT_NOT_SIGNED,
+                   "the signature carries no readable X.509 signing certificate");
     } else {
         cert_identity(cert, out);
         err = check_chain(cert, ca_path, out, eb);

@@ -1,7 +1,8 @@
 /* The receipt XML (docs/receipt.xsd): built with libxml2's tree API (it escapes), signed
- * with an enveloped XML-DSig (xmlsec, OpenSSL backend: RSA-SHA256 over the whole document
- * minus the signature, exclusive C14N, the signing certificate in KeyInfo), so that the
- * stock `xmlsec1 --verify --trusted-pem CA` accepts it. */
+ * with an enveloped XML-DSig (xmlsec, OpenSSL backend: RSA-SHA256 or ECDSA-SHA256 on P-256,
+ * as the signing key is, over the whole document minus the signature, exclusive C14N, the
+ * signing certificate in KeyInfo), so that the stock `xmlsec1 --verify --trusted-pem CA`
+ * accepts it. */
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <pthread.h>
@@ -76,9 +77,47 @@ enum gw_err rcp_init(struct gw_errbuf *eb)
 /* ---- the signer ---- */
 
 struct rcp_signer {
-    xmlSecKeyPtr key; /* private key with its certificate */
+    xmlSecKeyPtr key;         /* private key with its certificate */
+    xmlSecTransformId method; /* RSA-SHA256 or ECDSA-SHA256, from the key's type */
+    const char *algorithm;    /* its name, for logs and docs/receipts.md#signing */
     char fingerprint[65];
 };
+
+/* An EC signing key must be on P-256 (prime256v1): the one curve docs/receipts.md promises
+ * verifiers, and the one ECDSA-SHA256 is paired with. xmlsec does not say the curve, so the
+ * PEM is read again with OpenSSL. */
+static enum gw_err check_ec_curve(const char *key_path, struct gw_errbuf *eb)
+{
+    FILE *f = fopen(key_path, "r");
+    if (f == NULL) {
+        return gw_fail(eb, GW_ERR_IO, "could not open \"%s\"", key_path);
+    }
+    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    (void)fclose(f);
+    char group[64] = "";
+    size_t n = 0;
+    bool ok = k != NULL && EVP_PKEY_get_group_name(k, group, sizeof(group), &n) == 1 &&
+              strcmp(group, "prime256v1") == 0;
+    EVP_PKEY_free(k);
+    if (!ok) {
+        return gw_fail(eb, GW_ERR_INVALID, "\"%s\" is an EC key on %s, not P-256 (prime256v1)",
+                       key_path, group[0] != '\0' ? group : "an unknown curve");
+    }
+    return GW_OK;
+}
+
+/* The signature method the key's type calls for; NULL (and eb set) for any other key. */
+static xmlSecTransformId key_method(xmlSecKeyPtr key, const char *key_path, struct gw_errbuf *eb)
+{
+    if (xmlSecKeyCheckId(key, xmlSecKeyDataRsaId)) {
+        return xmlSecTransformRsaSha256Id;
+    }
+    if (xmlSecKeyCheckId(key, xmlSecKeyDataEcdsaId)) {
+        return check_ec_curve(key_path, eb) == GW_OK ? xmlSecTransformEcdsaSha256Id : NULL;
+    }
+    (void)gw_fail(eb, GW_ERR_INVALID, "\"%s\" is neither an RSA key nor an EC P-256 key", key_path);
+    return NULL;
+}
 
 static enum gw_err cert_fingerprint(const char *cert_path, char out[65], struct gw_errbuf *eb)
 {
@@ -114,9 +153,10 @@ enum gw_err rcp_signer_load(const char *cert_path, const char *key_path, struct 
     if (key == NULL) {
         return gw_fail(eb, GW_ERR_INVALID, "could not load the private key \"%s\"", key_path);
     }
-    if (!xmlSecKeyCheckId(key, xmlSecKeyDataRsaId)) {
+    xmlSecTransformId method = key_method(key, key_path, eb);
+    if (method == NULL) {
         xmlSecKeyDestroy(key);
-        return gw_fail(eb, GW_ERR_INVALID, "\"%s\" is not an RSA key", key_path);
+        return GW_ERR_INVALID;
     }
     if (xmlSecCryptoAppKeyCertLoad(key, cert_path, xmlSecKeyDataFormatPem) < 0) {
         xmlSecKeyDestroy(key);
@@ -124,6 +164,8 @@ enum gw_err rcp_signer_load(const char *cert_path, const char *key_path, struct 
     }
     struct rcp_signer *s = gw_xcalloc(1, sizeof(*s));
     s->key = key;
+    s->method = method;
+    s->algorithm = method == xmlSecTransformEcdsaSha256Id ? "ecdsa-sha256" : "rsa-sha256";
     err = cert_fingerprint(cert_path, s->fingerprint, eb);
     if (err != GW_OK) {
         rcp_signer_free(s);
@@ -145,6 +187,11 @@ void rcp_signer_free(struct rcp_signer *s)
 const char *rcp_signer_fingerprint(const struct rcp_signer *s)
 {
     return s->fingerprint;
+}
+
+const char *rcp_signer_algorithm(const struct rcp_signer *s)
+{
+    return s->algorithm;
 }
 
 /* ---- building ---- */
@@ -215,6 +262,7 @@ static enum gw_err build_doc(const struct rcp_receipt *r, xmlDocPtr *out, struct
     add_text(pay, "Id", r->payment_id, false);
     add_text(pay, "OrderRef", r->order_ref, true);
     add_text(pay, "Channel", r->channel, true);
+    add_text(pay, "ChannelName", r->channel_name, true);
     add_text(pay, "ProviderTxnId", r->provider_txn_id, true);
     add_items(root, r);
     add_amount(root, "TotalVnd", r->total_vnd);
@@ -235,7 +283,7 @@ static enum gw_err build_doc(const struct rcp_receipt *r, xmlDocPtr *out, struct
 static enum gw_err sign_doc(xmlDocPtr doc, const struct rcp_signer *signer, struct gw_errbuf *eb)
 {
     xmlNodePtr sig =
-        xmlSecTmplSignatureCreate(doc, xmlSecTransformExclC14NId, xmlSecTransformRsaSha256Id, NULL);
+        xmlSecTmplSignatureCreate(doc, xmlSecTransformExclC14NId, signer->method, NULL);
     if (sig == NULL) {
         return gw_fail(eb, GW_ERR_INTERNAL, "could not create the signature template");
     }

@@ -42,6 +42,8 @@ static const struct ldg_limit ldg_limits[] = {
     LDG_LIMIT(staff_lockout_s, "int", GW_STAFF_LOCKOUT_S),
     LDG_LIMIT(staff_session_idle_s, "int", GW_STAFF_SESSION_IDLE_S),
     LDG_LIMIT(staff_session_s_max, "int", GW_STAFF_SESSION_S_MAX),
+    LDG_LIMIT(checkout_attempts_shown_max, "int", GW_CHECKOUT_ATTEMPTS_SHOWN_MAX),
+    LDG_LIMIT(lookup_code_chars, "int", GW_LOOKUP_CODE_CHARS),
 };
 
 _Static_assert(GW_EXPIRES_IN_S_MAX <= INT32_MAX, "an SQL int holds expires_in_s");

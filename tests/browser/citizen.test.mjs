@@ -90,12 +90,13 @@ async function declineAndSeeState(t, viewport, js, provider) {
         const text = await mainText(page);
         assert.doesNotMatch(text, /đã được thanh toán/);
         assert.equal(await page.getByRole('link', { name: 'Xem biên lai' }).count(), 0);
-        // Final ("failed") where the provider's callback reports the decline (sandbox, VNPAY, MoMo);
-        // ZaloPay calls back on success only: the return page relays its signed redirect and the
-        // payment stays in processing until the gateway's query settles it.
-        assert.match(text,
-            /Thanh toán không thành công|Ngân hàng hoặc ví điện tử báo giao dịch chưa hoàn tất/,
+        // A decline closes the attempt, not the payment: the page says so in its heading, names
+        // the bank, and offers the channels again (ZaloPay calls back on success only: its
+        // signed redirect says declined, and the page believes that much).
+        assert.match(text, /Thanh toán chưa thành công: hãy thử lại hoặc chọn ngân hàng khác/,
             `declined state: ${text}`);
+        assert.match(text, new RegExp(`Thanh toán không thành công tại ${provider.label.replace(/[()]/g, '.')}`));
+        assert.ok(await page.getByLabel(PROVIDERS[0].label, { exact: true }).count() > 0);
         await checkPage(t, page, 'return (declined)', viewport, js,
             viewport === PHONE && js && `declined-${provider.code}`);
     } finally {
@@ -113,9 +114,8 @@ for (const viewport of [DESKTOP, PHONE]) {
                     test(`${provider.code}: decline`, { timeout: TEST_MS }, (t) =>
                         declineAndSeeState(t, viewport, js, provider));
                 }
-                // Today: a mistyped payment id under /pay/ gives the gateway's HTML 404 page
-                // ("Không tìm thấy trang hoặc khoản thanh toán này."); a mistyped path anywhere
-                // else gives the portal API's JSON 404 ({"error":"not_found",...}).
+                // A mistyped payment id, or a mistyped path: the people's HTML 404, in their
+                // language (the portal API keeps its JSON under /v1/).
                 test('a mistyped payment URL gives the 404 page', { timeout: TEST_MS }, async (t) => {
                     const ctx = await newContext(browser, viewport, js);
                     try {
@@ -130,16 +130,20 @@ for (const viewport of [DESKTOP, PHONE]) {
                         await ctx.close();
                     }
                 });
-                test('a mistyped path gives the API\'s JSON 404', { timeout: TEST_MS }, async (t) => {
+                test('a mistyped path gives the 404 page', { timeout: TEST_MS }, async (t) => {
                     const ctx = await newContext(browser, viewport, js);
                     try {
                         const page = await ctx.newPage();
                         const r = await page.goto(`${GATEWAY}/thanh-toan`);
                         assert.equal(r.status(), 404);
-                        assert.match(r.headers()['content-type'], /^application\/json/);
-                        assert.match(await page.locator('body').innerText(), /not_found/);
+                        assert.match(r.headers()['content-type'], /^text\/html/);
+                        assert.equal(await page.locator('h1').innerText(), 'Không tìm thấy trang');
                         await checkPage(t, page, 'mistyped path', viewport, js,
                             viewport === PHONE && js && 'mistyped-path');
+                        await page.getByRole('link', { name: 'Về trang chủ' }).click();
+                        await page.waitForURL(`${GATEWAY}/`);
+                        assert.doesNotMatch(await mainText(page), /docs\//);
+                        await checkPage(t, page, 'home', viewport, js, viewport === PHONE && js && 'home');
                     } finally {
                         await ctx.close();
                     }

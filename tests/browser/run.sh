@@ -6,7 +6,7 @@
 # ports (a temporary PostgreSQL cluster by `feegate dev-db`, migrated and seeded, the bank
 # simulator with interactive pages, `feegate serve`), runs the *.test.mjs files with node's
 # test runner against Debian's Chromium (never a downloaded browser), and stops everything on
-# any exit. Bounded in time: a watchdog ends the run after BROWSER_TIMEOUT seconds (600).
+# any exit. Bounded in time: a watchdog ends the run after BROWSER_TIMEOUT seconds (900).
 # Screenshots land in WORK_DIR/shots; the logs of a failed run stay in the work dir it prints.
 # BROWSER_TEST_PATTERN runs only the tests whose name matches (node --test-name-pattern).
 # Without node, npm or chromium the test fails: it is not optional (make deps installs them).
@@ -16,7 +16,7 @@ SRC=$1
 NODE_DIR=$2
 FEEGATE=$3
 BANKSIM=$4
-LIMIT=${BROWSER_TIMEOUT:-600}
+LIMIT=${BROWSER_TIMEOUT:-900}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 say() { printf 'browser: %s\n' "$*" >&2; }
@@ -166,17 +166,30 @@ write_config() {
     MOMO_SECRET=$(secret 24)
     ZP_KEY1=$(secret 24)
     ZP_KEY2=$(secret 24)
+    # Receipts signed by a demo CA, as `feegate demo` does: the verification page checks
+    # uploaded files against it.
+    timeout 60 "$FEEGATE" receipt-ca init "$WORK/receipts" >"$WORK/receipt-ca.log" 2>&1 ||
+        die "receipt-ca init failed: $(tail -n 5 "$WORK/receipt-ca.log")"
     cat >"$WORK/feegate.ini" <<EOF
 ; written by tests/browser/run.sh
 [server]
 listen = 127.0.0.1:$GW_PORT
 public_url = http://127.0.0.1:$GW_PORT
 loops = 1
+; the pages as a development machine serves them: receipts unsigned (docs/operations.md)
+development = true
+; every test's browser comes from 127.0.0.1: room for the whole run's pages
+page_rate_burst = 100000
+page_rate_per_min = 1000000
 [database]
 dsn = $FEEGATE_DSN
 conns_per_loop = 2
 [log]
 level = info
+[receipts]
+cert = $WORK/receipts/signer.pem
+key = $WORK/receipts/signer.key
+ca = $WORK/receipts/ca.pem
 [channel.sandbox]
 merchant_id = FEEGATE01
 secret = $SANDBOX_SECRET

@@ -74,11 +74,21 @@ start_demo "$WORK/demo.log"
 [ -f var/demo.env ] || fail "var/demo.env was not written"
 [ -f var/example-payment.json ] || fail "var/example-payment.json was not written"
 
-created=$("$FEEGATE" request POST /v1/payments var/example-payment.json) || fail "request POST: $created"
+grep -q '"development_mode"' "$WORK/demo.log" || fail "the demo did not say it runs in development mode"
+created=$("$FEEGATE" request POST /v1/payments var/example-payment.json 2>"$WORK/request.err") ||
+    fail "request POST: $created $(cat "$WORK/request.err")"
 grep -q '"status" *: *"created"' <<<"$created" || fail "the payment is not created: $created"
 grep -q '"checkout_url"' <<<"$created" || fail "no checkout_url: $created"
 id=$(sed -n 's/.*"payment_id" *: *"\([^"]*\)".*/\1/p' <<<"$created" | head -n 1)
 [ -n "$id" ] || fail "no payment_id in: $created"
+# The POST made its own Idempotency-Key and said so; the same request again with that key (signed
+# anew a second later, as a retry is) answers the same payment and makes no other.
+key=$(sed -n 's/.*Idempotency-Key: \(cli-[0-9a-f]*\).*/\1/p' "$WORK/request.err" | head -n 1)
+[ -n "$key" ] || fail "request POST did not say its Idempotency-Key: $(cat "$WORK/request.err")"
+sleep 1
+again=$(IDEMPOTENCY_KEY=$key "$FEEGATE" request POST /v1/payments var/example-payment.json) ||
+    fail "request POST again with the key: $again"
+grep -q "\"payment_id\" *: *\"$id\"" <<<"$again" || fail "the retry made another payment: $again"
 got=$("$FEEGATE" request GET "/v1/payments/$id") || fail "request GET: $got"
 grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET answered another payment: $got"
 (. var/demo.env && "$FEEGATE" ledger check >"$WORK/check.log" 2>&1) || fail "ledger check failed"
@@ -245,8 +255,9 @@ grep -q 'does not know; dropping it and creating it again' "$WORK/demo2.log" ||
     fail "the second demo did not say it recreates the database"
 grep -q 'database recreated at the current schema version' "$WORK/demo2.log" ||
     fail "the second demo did not say the database was recreated"
-created=$("$FEEGATE" request POST /v1/payments var/example-payment.json) || fail "request POST after recreate"
+created=$("$FEEGATE" request POST /v1/payments var/example-payment.json 2>/dev/null) ||
+    fail "request POST after recreate"
 grep -q '"status" *: *"created"' <<<"$created" || fail "no payment after recreate: $created"
 (. var/demo.env && "$FEEGATE" ledger check >"$WORK/check2.log" 2>&1) || fail "ledger check after recreate"
 stop_demo
-say "ok: first payment created and read (over HTTP and HTTPS), ledger check passed; demo staff signed in, yesterday matched; unknown schema version recreated"
+say "ok: first payment created, retried with its key and read (over HTTP and HTTPS), ledger check passed; demo staff signed in, yesterday matched; unknown schema version recreated"

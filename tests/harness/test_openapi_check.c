@@ -168,6 +168,37 @@ static void test_operations(void **state)
     assert_true(th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why)));
 }
 
+/* A required header: a cancel without its Idempotency-Key must not be answered 200. */
+static void test_header_parameters(void **state)
+{
+    (void)state;
+    const char *err = "{\"error\":{\"code\":\"idempotency_key_required\",\"message\":\"x\"}}";
+    const char *const no_key[] = { "X-Feegate-Client: portal-a", NULL };
+    const char *const key[] = { "X-Feegate-Client: portal-a", "idempotency-key: k-1", NULL };
+    const char *const bad_key[] = { "Idempotency-Key: not a key", NULL };
+    struct th_api_exchange ex = { .method = "POST",
+                                  .target = "/v1/payments/" PAY_ID "/cancel",
+                                  .req_headers = no_key,
+                                  .status = 200,
+                                  .resp_content_type = "application/json",
+                                  .resp_body = good_payment,
+                                  .resp_body_len = strlen(good_payment) };
+    expect_refused(th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why)),
+                   (const char *const[]){ "cancelPayment", "answered 200",
+                                          "header parameter \"Idempotency-Key\" is required",
+                                          NULL });
+    ex.req_headers = bad_key;
+    expect_refused(th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why)),
+                   (const char *const[]){ "header parameter Idempotency-Key", "pattern", NULL });
+    ex.req_headers = key;
+    assert_true(th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why)));
+    ex.req_headers = no_key;
+    ex.status = 400;
+    ex.resp_body = err;
+    ex.resp_body_len = strlen(err);
+    assert_true(th_openapi_check(th_openapi_doc(), &ex, why, sizeof(why)));
+}
+
 /* NOLINTNEXTLINE(bugprone-easily-swappable-parameters): a schema and an instance */
 static bool valid(const char *schema, const char *instance)
 {
@@ -213,9 +244,8 @@ static void test_keywords(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_answers_pass),
-        cmocka_unit_test(test_wrong_answers_refused),
-        cmocka_unit_test(test_operations),
+        cmocka_unit_test(test_good_answers_pass), cmocka_unit_test(test_wrong_answers_refused),
+        cmocka_unit_test(test_operations),        cmocka_unit_test(test_header_parameters),
         cmocka_unit_test(test_keywords),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,11 +21,12 @@
 #include "gw_err.h"
 #include "gw_pgembed.h"
 
-/* The portal clients th_db_start seeds; th_gateway_start makes client A current. */
+/* The portal clients th_db_start seeds; th_gateway_start makes client A current. Their
+ * secrets are long enough for a gateway outside development mode (GW_CLIENT_SECRET_BYTES_MIN). */
 #define TH_CLIENT_A_ID      "portal-a"
-#define TH_CLIENT_A_SECRET  "th-secret-a-5b1f0c9e7d2a4c88"
+#define TH_CLIENT_A_SECRET  "th-secret-a-5b1f0c9e7d2a4c88e41d07b3"
 #define TH_CLIENT_B_ID      "portal-b"
-#define TH_CLIENT_B_SECRET  "th-secret-b-93e4d1a07f6b2c51"
+#define TH_CLIENT_B_SECRET  "th-secret-b-93e4d1a07f6b2c51a9c3e6f0"
 #define TH_WEBHOOK_URL      "http://127.0.0.1:9/webhook" /* discard port: nothing answers */
 /* The sandbox channel as configured in the gateway and the simulator. */
 #define TH_SANDBOX_MERCHANT "FEEGATE01"
@@ -111,6 +112,10 @@ struct th_gateway {
      * is https:// and th_tls_use_ca must name their CA. Borrowed. */
     const char *tls_cert;
     const char *tls_key;
+    /* Set before th_gateway_start: leave out the [receipts] section the harness writes (its
+     * signer, made once per test program with `feegate receipt-ca init`). An ini_extra with a
+     * [receipts] section of its own replaces it too. */
+    bool no_receipt_signer;
 };
 
 /* Starts feegate-banksim on a free loopback port; auto_mode "approve", "decline" or NULL
@@ -126,13 +131,36 @@ enum gw_err th_banksim_start_args(struct th_banksim *bs,
  * th_portal. */
 enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
                              const struct th_banksim *bs) GW_MUST_CHECK;
+/* How a gateway that had to refuse to start ended (th_gateway_refused). */
+#define TH_REFUSAL_TIMEOUT_MS 30000
+
+struct th_refusal {
+    int code;           /* its exit code; -1 if it was killed (or had to be, after the timeout) */
+    char output[16384]; /* the start of its stdout and stderr */
+};
+
+/* Writes feegate.ini as th_gateway_start does (no channel) and runs `feegate serve -c`
+ * expecting it to refuse to start: waits up to TH_REFUSAL_TIMEOUT_MS for it to exit. GW_OK
+ * when it exited by itself in time. */
+enum gw_err th_gateway_refused(struct th_gateway *gw, const struct th_db *db,
+                               struct th_refusal *out) GW_MUST_CHECK;
 /* SIGTERM, then SIGKILL after 10 s. GW_OK only if the child exited 0 and its log has no
  * sanitizer report; otherwise prints the log and keeps its directory. */
 enum gw_err th_proc_stop(struct th_proc *p);
+/* The same with another signal than SIGTERM (HAProxy stops cleanly on SIGUSR1). */
+enum gw_err th_proc_stop_signal(struct th_proc *p, int sig);
 enum gw_err th_banksim_stop(struct th_banksim *bs);
 enum gw_err th_gateway_stop(struct th_gateway *gw);
 /* false (and prints the log) if the child has exited. */
 bool th_proc_alive(struct th_proc *p);
+/* Starts any program as a child (argv[0] an absolute path, argv NULL-terminated) with its
+ * own temporary directory and log, like the gateway; returns when ready_url answers 200
+ * (HAProxy, the webhook sink). Stop it with th_proc_stop. */
+enum gw_err th_child_start(struct th_proc *p, const char *name, const char *const *argv,
+                           const char *ready_url) GW_MUST_CHECK;
+/* kill -9: the child dies at once, without draining; reaped, its directory removed.
+ * GW_ERR_INTERNAL if it had already exited. */
+enum gw_err th_proc_kill(struct th_proc *p) GW_MUST_CHECK;
 
 /* ---- HTTP ---- */
 
@@ -183,17 +211,22 @@ void th_portal_signature(const char *method, const char *path_and_query, const c
 /* A signed request with everything overridable, for the authentication tests. */
 struct th_portal_req {
     const char *method;
-    const char *path;                 /* path and query, as signed */
-    const char *body;                 /* JSON or NULL */
-    const char *idem_key;             /* Idempotency-Key or NULL */
-    long long timestamp;              /* 0: now */
+    const char *path; /* path and query, as signed */
+    const char *body; /* JSON or NULL */
+    /* Idempotency-Key; NULL: a new one for a POST under /v1/payments (create, cancel,
+     * refund), which need one, none otherwise; "": header left out. */
+    const char *idem_key;
+    /* 0: now, or a second earlier for each time this program already sent the same signed
+     * request (the gateway accepts a signed request once); anything else is used as it is. */
+    long long timestamp;
     const char *signature;            /* NULL: computed; "": header left out */
     const char *client_id;            /* NULL: the current client; "": header left out */
     const char *const *extra_headers; /* NULL-terminated "Name: value", or NULL */
 };
 
 enum gw_err th_portal_send(const struct th_portal_req *req, struct th_resp *resp);
-/* The usual signed request as the current client (Content-Type: application/json). */
+/* The usual signed request as the current client (Content-Type: application/json); idem_key
+ * as in struct th_portal_req. */
 enum gw_err th_portal(const char *method, const char *path, const char *body, const char *idem_key,
                       struct th_resp *resp);
 

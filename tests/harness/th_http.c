@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,8 @@
 #define TH_REQ_BYTES_MAX   ((size_t)16 * 1024 * 1024)
 #define TH_CHUNKS_MAX      100000
 #define TH_PORTAL_HDRS_MAX 16
+/* Signatures th_portal_send made itself, remembered so as never to send one twice. */
+#define TH_SENT_SIGS_MAX   4096
 
 struct th_url {
     bool tls; /* https:// */
@@ -402,6 +406,8 @@ static const char *th_req_content_type(const struct th_http_req *req, char *out,
     return NULL;
 }
 
+static const char *const th_no_headers[] = { NULL };
+
 /* Every exchange with the API under /v1/ is checked against docs/openapi.json
  * (th_openapi.h; the other paths are skipped there). A violation ends the test program:
  * the document and the gateway disagree, whatever the test itself asserts. */
@@ -418,6 +424,7 @@ static void th_contract_check(const struct th_http_req *req, const char *target,
         .req_content_type = th_req_content_type(req, ct, sizeof(ct)),
         .req_body = req->body,
         .req_body_len = req->body_len,
+        .req_headers = req->headers != NULL ? req->headers : th_no_headers,
         .status = resp->status,
         .resp_content_type = resp->content_type,
         .resp_body = resp->body,
@@ -530,30 +537,88 @@ void th_portal_signature(const char *method, const char *path_and_query, const c
     (void)snprintf(out, TH_SIGNATURE_BYTES, "v1=%s", mac);
 }
 
+/* A portal signs every request anew, and the gateway accepts a signed request once
+ * (docs/api.md, "Replayed requests"); two requests with the same method, path and body in the
+ * same second would have the same signature. So when the test leaves the timestamp to the
+ * harness, a signature this program already sent is made again one second earlier (as a
+ * portal's retry a second later would be), and a test that means to replay a request sets
+ * timestamp or signature itself. */
+static struct {
+    pthread_mutex_t lock;
+    size_t next;
+    char sig[TH_SENT_SIGS_MAX][TH_SIGNATURE_BYTES];
+} th_sent = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static bool th_sent_before(const char *sig)
+{
+    for (size_t i = 0; i < TH_SENT_SIGS_MAX; i++) {
+        if (strcmp(th_sent.sig[i], sig) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+struct th_signed {
+    char ts[32];
+    char sig[TH_SIGNATURE_BYTES];
+};
+
+/* The timestamp and signature of req. */
+static void th_portal_sign(const struct th_portal_req *req, struct th_signed *out)
+{
+    long long t = req->timestamp != 0 ? req->timestamp : (long long)time(NULL);
+    (void)snprintf(out->ts, sizeof(out->ts), "%lld", t);
+    th_portal_signature(req->method, req->path, out->ts, req->body, out->sig);
+    if (req->timestamp != 0 || req->signature != NULL) {
+        return;
+    }
+    GW_ASSERT(pthread_mutex_lock(&th_sent.lock) == 0);
+    for (int back = 1; th_sent_before(out->sig) && back < GW_AUTH_CLOCK_SKEW_S / 2; back++) {
+        (void)snprintf(out->ts, sizeof(out->ts), "%lld", t - back);
+        th_portal_signature(req->method, req->path, out->ts, req->body, out->sig);
+    }
+    (void)snprintf(th_sent.sig[th_sent.next], TH_SIGNATURE_BYTES, "%s", out->sig);
+    th_sent.next = (th_sent.next + 1) % TH_SENT_SIGS_MAX;
+    GW_ASSERT(pthread_mutex_unlock(&th_sent.lock) == 0);
+}
+
+/* A new Idempotency-Key for an operation that needs one (create, cancel, refund) when the
+ * test gave none; NULL for every other request. */
+static const char *th_auto_idem_key(const struct th_portal_req *req, char out[64])
+{
+    static atomic_uint seq;
+    if (strcmp(req->method, "POST") != 0 || strncmp(req->path, "/v1/payments", 12) != 0) {
+        return NULL;
+    }
+    (void)snprintf(out, 64, "th-%d-%lld-%u", (int)getpid(), (long long)time(NULL),
+                   atomic_fetch_add(&seq, 1));
+    return out;
+}
+
 /* The headers of a portal request into store (one line each) and hdrs (NULL-terminated). */
 static void th_portal_headers(const struct th_portal_req *req, char store[][512],
                               const char *hdrs[])
 {
-    char ts[32];
-    long long t = req->timestamp != 0 ? req->timestamp : (long long)time(NULL);
-    (void)snprintf(ts, sizeof(ts), "%lld", t);
-    char sig[TH_SIGNATURE_BYTES];
-    th_portal_signature(req->method, req->path, ts, req->body, sig);
+    struct th_signed signed_as;
+    th_portal_sign(req, &signed_as);
+    char auto_key[64];
+    const char *idem_key = req->idem_key != NULL ? req->idem_key : th_auto_idem_key(req, auto_key);
     const char *client = req->client_id != NULL ? req->client_id : th_portal_current.client_id;
-    const char *signature = req->signature != NULL ? req->signature : sig;
+    const char *signature = req->signature != NULL ? req->signature : signed_as.sig;
     size_t n = 0;
     if (client[0] != '\0') {
         (void)snprintf(store[n++], 512, "X-Feegate-Client: %s", client);
     }
-    (void)snprintf(store[n++], 512, "X-Feegate-Timestamp: %s", ts);
+    (void)snprintf(store[n++], 512, "X-Feegate-Timestamp: %s", signed_as.ts);
     if (signature[0] != '\0') {
         (void)snprintf(store[n++], 512, "X-Feegate-Signature: %s", signature);
     }
     if (req->body != NULL) {
         (void)snprintf(store[n++], 512, "Content-Type: application/json");
     }
-    if (req->idem_key != NULL) {
-        (void)snprintf(store[n++], 512, "Idempotency-Key: %s", req->idem_key);
+    if (idem_key != NULL && idem_key[0] != '\0') {
+        (void)snprintf(store[n++], 512, "Idempotency-Key: %s", idem_key);
     }
     size_t h = 0;
     for (size_t i = 0; i < n; i++) {

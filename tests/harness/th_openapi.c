@@ -238,12 +238,25 @@ static bool oa_query_value(const struct oa *o, const char *name, char *out, size
     return false;
 }
 
-/* One path or query parameter (header parameters are the gateway's to check). */
+/* The value of the request header name (case-insensitive), or NULL. */
+static const char *oa_header_value(const struct oa *o, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; o->ex->req_headers[i] != NULL; i++) {
+        const char *h = o->ex->req_headers[i];
+        if (strncasecmp(h, name, nlen) == 0 && h[nlen] == ':') {
+            return h + nlen + 1 + strspn(h + nlen + 1, " \t");
+        }
+    }
+    return NULL;
+}
+
+/* One path, query or header parameter (headers only when the exchange has them). */
 static void oa_param(struct oa *o, json_t *param)
 {
     const char *in = json_string_value(json_object_get(param, "in"));
     const char *name = json_string_value(json_object_get(param, "name"));
-    if (in == NULL || name == NULL || strcmp(in, "header") == 0) {
+    if (in == NULL || name == NULL || (strcmp(in, "header") == 0 && o->ex->req_headers == NULL)) {
         return;
     }
     char value[1024];
@@ -252,6 +265,8 @@ static void oa_param(struct oa *o, json_t *param)
         v = oa_path_value(o, name);
     } else if (strcmp(in, "query") == 0 && oa_query_value(o, name, value, sizeof(value))) {
         v = value;
+    } else if (strcmp(in, "header") == 0) {
+        v = oa_header_value(o, name);
     }
     if (v == NULL) {
         if (json_is_true(json_object_get(param, "required"))) {

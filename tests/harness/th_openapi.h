@@ -1,8 +1,9 @@
 /* The API contract check of the harness (prefix th_openapi_): every exchange a test has with
  * the portal and finance API (paths under /v1/) is checked against docs/openapi.json.
  *
- * The operation is found by method and path template; the path and query parameters, the
- * request's content type and its JSON body are checked against the operation, the status
+ * The operation is found by method and path template; the path, query and header parameters
+ * (a required header such as Idempotency-Key must be there), the request's content type and
+ * its JSON body are checked against the operation, the status
  * must be one the operation documents, the response's content type one of that status, and
  * a JSON response body is validated against its schema. A request the document refuses may
  * only be answered with a 4xx (the tests send bad requests on purpose); a 2xx to it means
@@ -33,6 +34,9 @@ struct th_api_exchange {
     const char *req_content_type; /* or NULL */
     const char *req_body;         /* or NULL */
     size_t req_body_len;
+    /* The request's headers, "Name: value", NULL-terminated; NULL: header parameters are not
+     * checked (exchanges built by hand). */
+    const char *const *req_headers;
     int status;
     const char *resp_content_type; /* or NULL */
     const char *resp_body;

@@ -172,6 +172,9 @@ static void *th_live_dbs[TH_LIVE_MAX];   /* struct th_db * */
 static void *th_live_procs[TH_LIVE_MAX]; /* struct th_proc * */
 static bool th_atexit_set;
 
+/* The receipt signer of the harness's gateways (th_signer): made once per test program. */
+static char th_signer_dir[64];
+
 static void th_cleanup(void)
 {
     for (size_t i = 0; i < TH_LIVE_MAX; i++) {
@@ -185,6 +188,9 @@ static void th_cleanup(void)
         if (th_live_dbs[i] != NULL) {
             (void)th_db_stop(th_live_dbs[i]);
         }
+    }
+    if (th_signer_dir[0] != '\0') {
+        th_rmtree(th_signer_dir);
     }
 }
 
@@ -316,11 +322,16 @@ bool th_proc_alive(struct th_proc *p)
 
 enum gw_err th_proc_stop(struct th_proc *p)
 {
+    return th_proc_stop_signal(p, SIGTERM);
+}
+
+enum gw_err th_proc_stop_signal(struct th_proc *p, int sig)
+{
     if (p->pid <= 0) {
         return GW_OK;
     }
     int status = 0;
-    (void)kill(p->pid, SIGTERM);
+    (void)kill(p->pid, sig);
     bool timed_out = th_wait_pid(p->pid, TH_STOP_TIMEOUT_MS, &status) != GW_OK;
     char how[96];
     th_describe_status(status, how, sizeof(how));
@@ -333,7 +344,7 @@ enum gw_err th_proc_stop(struct th_proc *p)
         return GW_OK;
     }
     (void)fprintf(stderr, "th: %s %s%s%s\n", p->name,
-                  timed_out ? "did not stop within 10 s of SIGTERM and " : "", how,
+                  timed_out ? "did not stop within 10 s of its signal and " : "", how,
                   sanitizer ? ", with a sanitizer report" : "");
     th_print_file(p->name, p->log_path);
     (void)fprintf(stderr, "th: kept %s\n", p->dir);
@@ -353,11 +364,9 @@ static void th_proc_abandon(struct th_proc *p)
     (void)fprintf(stderr, "th: kept %s\n", p->dir);
 }
 
-/* Polls url/healthz until 200, the child's death or TH_START_TIMEOUT_MS. */
-static enum gw_err th_wait_healthy(struct th_proc *p, const char *base_url)
+/* Polls url until 200, the child's death or TH_START_TIMEOUT_MS. */
+static enum gw_err th_wait_ready(struct th_proc *p, const char *url)
 {
-    char url[128];
-    (void)snprintf(url, sizeof(url), "%s/healthz", base_url);
     struct th_http_req req = { .method = "GET", .url = url, .timeout_ms = 1000, .quiet = true };
     int64_t deadline = th_now_ms() + TH_START_TIMEOUT_MS;
     while (th_now_ms() < deadline) {
@@ -379,6 +388,14 @@ static enum gw_err th_wait_healthy(struct th_proc *p, const char *base_url)
     return GW_ERR_TIMEOUT;
 }
 
+/* Polls base_url/healthz. */
+static enum gw_err th_wait_healthy(struct th_proc *p, const char *base_url)
+{
+    char url[128];
+    (void)snprintf(url, sizeof(url), "%s/healthz", base_url);
+    return th_wait_ready(p, url);
+}
+
 /* Prepares p's directory and log, spawns argv and waits for /healthz. */
 static enum gw_err th_proc_start(struct th_proc *p, const char *name, const struct th_argv *argv,
                                  const char *base_url)
@@ -397,6 +414,59 @@ static enum gw_err th_proc_start(struct th_proc *p, const char *name, const stru
         th_proc_abandon(p);
     }
     return err;
+}
+
+enum gw_err th_child_start(struct th_proc *p, const char *name, const char *const *argv,
+                           const char *ready_url)
+{
+    memset(p, 0, sizeof(*p));
+    if (argv[0] == NULL) {
+        (void)fprintf(stderr, "th: %s: no program to start\n", name);
+        return GW_ERR_INVALID;
+    }
+    enum gw_err err = th_mkdtemp(p->dir, sizeof(p->dir), "fg-child");
+    if (err != GW_OK) {
+        return err;
+    }
+    (void)snprintf(p->name, sizeof(p->name), "%s", name);
+    (void)snprintf(p->log_path, sizeof(p->log_path), "%s/%s.log", p->dir, name);
+    struct th_argv a;
+    th_argv_init(&a);
+    for (int i = 0; argv[i] != NULL && i < TH_ARGV_MAX; i++) {
+        th_argv_add(&a, argv[i]);
+    }
+    struct th_env env;
+    th_env_init(&env, NULL);
+    err = th_spawn(p, &a, &env);
+    if (err != GW_OK) {
+        return err;
+    }
+    th_track_proc(p, true);
+    err = th_wait_ready(p, ready_url);
+    if (err != GW_OK) {
+        th_proc_abandon(p);
+    }
+    return err;
+}
+
+enum gw_err th_proc_kill(struct th_proc *p)
+{
+    if (p->pid <= 0 || !th_proc_alive(p)) {
+        return GW_ERR_INTERNAL;
+    }
+    int status = 0;
+    (void)kill(p->pid, SIGKILL);
+    (void)waitpid(p->pid, &status, 0);
+    p->pid = 0;
+    th_track_proc(p, false);
+    bool sanitizer = th_log_has_sanitizer_report(p->log_path);
+    if (sanitizer) {
+        th_print_file(p->name, p->log_path);
+        (void)fprintf(stderr, "th: kept %s\n", p->dir);
+        return GW_ERR_INTERNAL;
+    }
+    th_rmtree(p->dir);
+    return GW_OK;
 }
 
 enum gw_err th_banksim_start(struct th_banksim *bs, const char *auto_mode)
@@ -433,9 +503,58 @@ enum gw_err th_banksim_start_args(struct th_banksim *bs, const char *const *extr
     return th_proc_start(&bs->proc, "banksim", &a, bs->url);
 }
 
+/* A receipt CA and signer under th_signer_dir, made by `feegate receipt-ca init` the first
+ * time a gateway needs it (two RSA keys: once per test program, not per gateway). A gateway
+ * outside development mode refuses to start without one (docs/operations.md). */
+static enum gw_err th_signer(void)
+{
+    if (th_signer_dir[0] != '\0') {
+        return GW_OK;
+    }
+    struct th_proc p;
+    memset(&p, 0, sizeof(p));
+    (void)snprintf(p.name, sizeof(p.name), "receipt-ca init");
+    enum gw_err err = th_mkdtemp(p.dir, sizeof(p.dir), "fg-signer");
+    if (err != GW_OK) {
+        return err;
+    }
+    (void)snprintf(p.log_path, sizeof(p.log_path), "%s/ca-init.log", p.dir);
+    struct th_argv a;
+    th_argv_init(&a);
+    th_argv_add(&a, FEEGATE_BIN);
+    th_argv_add(&a, "receipt-ca");
+    th_argv_add(&a, "init");
+    th_argv_addf(&a, "%s/ca", p.dir);
+    struct th_env env;
+    th_env_init(&env, NULL);
+    err = th_spawn(&p, &a, &env);
+    int status = 0;
+    if (err == GW_OK) {
+        err = th_wait_pid(p.pid, 60000, &status);
+    }
+    if (err != GW_OK || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        (void)fprintf(stderr, "th: feegate receipt-ca init failed\n");
+        th_print_file("receipt-ca init", p.log_path);
+        th_rmtree(p.dir);
+        return err != GW_OK ? err : GW_ERR_IO;
+    }
+    if (!th_atexit_set) { /* the atexit handler removes the directory */
+        th_atexit_set = atexit(th_cleanup) == 0;
+    }
+    (void)snprintf(th_signer_dir, sizeof(th_signer_dir), "%s", p.dir);
+    return GW_OK;
+}
+
 static enum gw_err th_write_ini(const struct th_gateway *gw, const struct th_db *db,
                                 const struct th_banksim *bs)
 {
+    bool own_receipts = gw->ini_extra != NULL && strstr(gw->ini_extra, "[receipts]") != NULL;
+    if (!gw->no_receipt_signer && !own_receipts) {
+        enum gw_err err = th_signer();
+        if (err != GW_OK) {
+            return err;
+        }
+    }
     FILE *f = fopen(gw->ini_path, "we");
     if (f == NULL) {
         (void)fprintf(stderr, "th: could not write %s: %s\n", gw->ini_path, TH_STRERROR(errno));
@@ -444,6 +563,10 @@ static enum gw_err th_write_ini(const struct th_gateway *gw, const struct th_db 
     (void)fprintf(f,
                   "; written by the test harness (tests/harness/th_proc.c)\n"
                   "[server]\nlisten = 127.0.0.1:%d\npublic_url = %s\nloops = 2\n"
+                  /* the tests' browsers and banks all come from 127.0.0.1, thousands of
+                   * pages a minute: the pages' rate limit is opened wide unless a test
+                   * sets its own (ini_extra comes after and wins) */
+                  "page_rate_burst = 100000\npage_rate_per_min = 1000000\n"
                   "[database]\ndsn = %s\nconns_per_loop = 4\n"
                   "[log]\nlevel = info\n",
                   gw->port, gw->url, db->pg.app_dsn);
@@ -455,6 +578,12 @@ static enum gw_err th_write_ini(const struct th_gateway *gw, const struct th_db 
         (void)fprintf(f, "[server]\ntls_cert_file = %s\ntls_key_file = %s\n", gw->tls_cert,
                       gw->tls_key);
     }
+    if (!gw->no_receipt_signer && !own_receipts) {
+        (void)fprintf(f,
+                      "[receipts]\ncert = %s/ca/signer.pem\nkey = %s/ca/signer.key\n"
+                      "ca = %s/ca/ca.pem\n",
+                      th_signer_dir, th_signer_dir, th_signer_dir);
+    }
     if (gw->ini_extra != NULL) {
         (void)fprintf(f, "%s\n", gw->ini_extra);
     }
@@ -465,17 +594,20 @@ static enum gw_err th_write_ini(const struct th_gateway *gw, const struct th_db 
     return GW_OK;
 }
 
-enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
-                             const struct th_banksim *bs)
+/* The directory, port and feegate.ini of a gateway about to start. */
+static enum gw_err th_gateway_prepare(struct th_gateway *gw, const struct th_db *db,
+                                      const struct th_banksim *bs)
 {
     const char *ini_extra = gw->ini_extra;
     const char *tls_cert = gw->tls_cert;
     const char *tls_key = gw->tls_key;
+    bool no_signer = gw->no_receipt_signer;
     int port = gw->port; /* a test may choose it before (the simulator must know it) */
     memset(gw, 0, sizeof(*gw));
     gw->ini_extra = ini_extra;
     gw->tls_cert = tls_cert;
     gw->tls_key = tls_key;
+    gw->no_receipt_signer = no_signer;
     enum gw_err err = th_mkdtemp(gw->proc.dir, sizeof(gw->proc.dir), "fg-gateway");
     if (err != GW_OK) {
         return err;
@@ -484,7 +616,58 @@ enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
     (void)snprintf(gw->url, sizeof(gw->url), "%s://127.0.0.1:%d",
                    tls_cert != NULL ? "https" : "http", gw->port);
     (void)snprintf(gw->ini_path, sizeof(gw->ini_path), "%s/feegate.ini", gw->proc.dir);
-    err = th_write_ini(gw, db, bs);
+    return th_write_ini(gw, db, bs);
+}
+
+/* The start of the file at path into out (NUL-terminated; "" if it cannot be read). */
+static void th_read_head(const char *path, char *out, size_t out_len)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (f != NULL) {
+        size_t n = fread(out, 1, out_len - 1, f);
+        out[n] = '\0';
+        (void)fclose(f);
+    }
+}
+
+enum gw_err th_gateway_refused(struct th_gateway *gw, const struct th_db *db,
+                               struct th_refusal *out)
+{
+    out->code = -1;
+    out->output[0] = '\0';
+    enum gw_err err = th_gateway_prepare(gw, db, NULL);
+    if (err != GW_OK) {
+        return err;
+    }
+    (void)snprintf(gw->proc.name, sizeof(gw->proc.name), "gateway");
+    (void)snprintf(gw->proc.log_path, sizeof(gw->proc.log_path), "%s/gateway.log", gw->proc.dir);
+    struct th_argv a;
+    th_argv_init(&a);
+    th_argv_add(&a, FEEGATE_BIN);
+    th_argv_add(&a, "serve");
+    th_argv_add(&a, "-c");
+    th_argv_add(&a, gw->ini_path);
+    struct th_env env;
+    th_env_init(&env, NULL);
+    err = th_spawn(&gw->proc, &a, &env);
+    int status = 0;
+    if (err == GW_OK) {
+        err = th_wait_pid(gw->proc.pid, TH_REFUSAL_TIMEOUT_MS, &status); /* kills on a timeout */
+    }
+    gw->proc.pid = 0;
+    if (err == GW_OK && WIFEXITED(status)) {
+        out->code = WEXITSTATUS(status);
+    }
+    th_read_head(gw->proc.log_path, out->output, sizeof(out->output));
+    th_rmtree(gw->proc.dir);
+    return err;
+}
+
+enum gw_err th_gateway_start(struct th_gateway *gw, const struct th_db *db,
+                             const struct th_banksim *bs)
+{
+    enum gw_err err = th_gateway_prepare(gw, db, bs);
     if (err != GW_OK) {
         return err;
     }

@@ -190,7 +190,10 @@ static void test_wrong_amount_and_unknown_ref(void **state)
     it_assert_ledger_ok();
 }
 
-static void test_declined_then_late_success(void **state)
+/* A decline closes the attempt, not the payment: it stays pending and payable, the citizen
+ * starts another attempt, and a success is booked (not late: the payment was never given
+ * up). */
+static void test_declined_then_success(void **state)
 {
     (void)state;
     char id[40];
@@ -201,14 +204,17 @@ static void test_declined_then_late_success(void **state)
     assert_int_equal(it_callback(ref, 200000, "failed", "SBXD", TH_SANDBOX_SECRET, NULL, 0), 200);
     char status[32];
     it_status(id, status);
-    assert_string_equal(status, "failed");
+    assert_string_equal(status, "pending");
     assert_int_equal(count_for("journals", id), 0);
-    /* The bank took the money after all: booked, never dropped. */
+    char ref2[48];
+    it_checkout(id, location, sizeof(location), ref2); /* paying again is allowed */
+    assert_string_not_equal(ref, ref2);
+    /* The bank took the money of the declined attempt after all: booked, never dropped. */
     assert_int_equal(it_callback(ref, 200000, "succeeded", "SBXD", TH_SANDBOX_SECRET, NULL, 0),
                      200);
     json_t *p = it_get(id);
     assert_string_equal(json_string_value(json_object_get(p, "status")), "succeeded");
-    assert_true(json_is_true(json_object_get(p, "late")));
+    assert_false(json_is_true(json_object_get(p, "late")));
     json_decref(p);
     assert_int_equal(count_for("journals", id), 1);
     it_assert_ledger_ok();
@@ -325,7 +331,7 @@ int main(void)
         cmocka_unit_test(test_same_callback_five_times),
         cmocka_unit_test(test_forged_callbacks_change_nothing),
         cmocka_unit_test(test_wrong_amount_and_unknown_ref),
-        cmocka_unit_test(test_declined_then_late_success),
+        cmocka_unit_test(test_declined_then_success),
         cmocka_unit_test(test_expired_then_late_success),
         cmocka_unit_test(test_cancel_events_find),
         cmocka_unit_test(test_operator_endpoints),

@@ -71,6 +71,36 @@ static void test_twenty_concurrent_creates_one_key(void **state)
     it_assert_ledger_ok();
 }
 
+/* The three signature headers of a protobuf create: th_portal_send signs a NUL-terminated
+ * body, so the binary body is signed by hand. */
+static void pb_sign(const uint8_t *buf, size_t len, char h[3][128])
+{
+    char ts[24];
+    (void)snprintf(ts, sizeof(ts), "%ld", (long)time(NULL));
+    char body_hash[GW_SHA256_HEX_BYTES];
+    gw_sha256_hex(buf, len, body_hash);
+    char msg[256];
+    int n = snprintf(msg, sizeof(msg), "POST\n/v1/payments\n%s\n%s", ts, body_hash);
+    char sig[GW_SHA256_HEX_BYTES];
+    gw_hmac_sha256_hex(TH_CLIENT_A_SECRET, strlen(TH_CLIENT_A_SECRET), msg, (size_t)n, sig);
+    (void)snprintf(h[0], 128, "X-Feegate-Client: %s", TH_CLIENT_A_ID);
+    (void)snprintf(h[1], 128, "X-Feegate-Timestamp: %s", ts);
+    (void)snprintf(h[2], 128, "X-Feegate-Signature: v1=%s", sig);
+}
+
+/* The protobuf form needs its Idempotency-Key too: without it, 400 and nothing made. */
+static void pb_create_without_key(const char *url, const char *const *headers, const uint8_t *body,
+                                  size_t len)
+{
+    long long payments = th_sql_int(&it.db, "SELECT count(*) FROM feegate.payments");
+    struct th_resp r;
+    assert_int_equal(th_http("POST", url, headers, (const char *)body, len, &r), GW_OK);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "\"idempotency_key_required\""));
+    th_resp_release(&r);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(*) FROM feegate.payments"), payments);
+}
+
 static void test_protobuf_create_and_get(void **state)
 {
     (void)state;
@@ -94,25 +124,18 @@ static void test_protobuf_create_and_get(void **state)
     req.amount_vnd = 200000;
     uint8_t buf[1024];
     size_t len = feegate__v1__create_payment_request__pack(&req, buf);
-    /* th_portal_send signs a NUL-terminated body; the binary body is signed by hand. */
-    char ts[24];
-    (void)snprintf(ts, sizeof(ts), "%ld", (long)time(NULL));
-    char body_hash[GW_SHA256_HEX_BYTES];
-    gw_sha256_hex(buf, len, body_hash);
-    char msg[256];
-    int n = snprintf(msg, sizeof(msg), "POST\n/v1/payments\n%s\n%s", ts, body_hash);
-    char sig[GW_SHA256_HEX_BYTES];
-    gw_hmac_sha256_hex(TH_CLIENT_A_SECRET, strlen(TH_CLIENT_A_SECRET), msg, (size_t)n, sig);
-    char h1[96];
-    char h2[64];
-    char h3[128];
-    (void)snprintf(h1, sizeof(h1), "X-Feegate-Client: %s", TH_CLIENT_A_ID);
-    (void)snprintf(h2, sizeof(h2), "X-Feegate-Timestamp: %s", ts);
-    (void)snprintf(h3, sizeof(h3), "X-Feegate-Signature: v1=%s", sig);
-    const char *const all[] = { "Content-Type: application/x-protobuf", h1, h2, h3, NULL };
+    char h[3][128];
+    pb_sign(buf, len, h);
+    char h4[96];
+    (void)snprintf(h4, sizeof(h4), "Idempotency-Key: pb-%s", ref);
     char url[128];
     (void)snprintf(url, sizeof(url), "%s/v1/payments", it.gw.url);
+    const char *const nokey[] = { "Content-Type: application/x-protobuf", h[0], h[1], h[2], NULL };
+    pb_create_without_key(url, nokey, buf, len);
     struct th_resp r;
+    const char *const all[] = {
+        "Content-Type: application/x-protobuf", h[0], h[1], h[2], h4, NULL
+    };
     assert_int_equal(th_http("POST", url, all, (const char *)buf, len, &r), GW_OK);
     if (r.status != 201) {
         fprintf(stderr, "protobuf create: %d %s\n", r.status, r.body);
@@ -133,10 +156,7 @@ static void test_protobuf_create_and_get(void **state)
     /* Garbage protobuf is a 400 and writes nothing. */
     long long before = th_sql_int(&it.db, "SELECT count(*) FROM feegate.payments");
     const uint8_t junk[] = { 0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f };
-    gw_sha256_hex(junk, sizeof(junk), body_hash);
-    n = snprintf(msg, sizeof(msg), "POST\n/v1/payments\n%s\n%s", ts, body_hash);
-    gw_hmac_sha256_hex(TH_CLIENT_A_SECRET, strlen(TH_CLIENT_A_SECRET), msg, (size_t)n, sig);
-    (void)snprintf(h3, sizeof(h3), "X-Feegate-Signature: v1=%s", sig);
+    pb_sign(junk, sizeof(junk), h); /* all[] points at h */
     assert_int_equal(th_http("POST", url, all, (const char *)junk, sizeof(junk), &r), GW_OK);
     assert_int_equal(r.status, 400);
     th_resp_release(&r);

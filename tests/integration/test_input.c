@@ -253,6 +253,80 @@ static void test_authentication(void **state)
     th_resp_release(&r);
 }
 
+/* Rows a refused money operation must leave as they were: payments and their events,
+ * refunds, stored keys, outbox, journals, remembered signatures. */
+static long long money_rows(void)
+{
+    return th_sql_int(&it.db, "SELECT (SELECT count(*) FROM feegate.payments) + "
+                              "(SELECT count(*) FROM feegate.payment_events) + "
+                              "(SELECT count(*) FROM feegate.refunds) + "
+                              "(SELECT count(*) FROM feegate.idempotency) + "
+                              "(SELECT count(*) FROM feegate.outbox) + "
+                              "(SELECT count(*) FROM feegate.journals) + "
+                              "(SELECT count(*) FROM feegate.request_signatures)");
+}
+
+/* req (a POST sent without an Idempotency-Key: idem_key ""): 400 idempotency_key_required,
+ * nothing written. */
+static void expect_key_required(const struct th_portal_req *req)
+{
+    assert_true(req->idem_key != NULL && req->idem_key[0] == '\0');
+    long long before = money_rows();
+    struct th_resp r;
+    assert_int_equal(th_portal_send(req, &r), GW_OK);
+    expect_error(&r, 400, "idempotency_key_required", req->path);
+    th_resp_release(&r);
+    assert_int_equal(money_rows(), before);
+}
+
+/* Create, cancel and refund move money or may: each without its key is refused and changes
+ * nothing, while the same request with a key goes through. */
+static void test_idempotency_key_required(void **state)
+{
+    (void)state;
+    char body[1024];
+    char ref[48];
+    (void)snprintf(ref, sizeof(ref), "NOKEY-%ld", (long)time(NULL));
+    it_create_body(body, sizeof(body), ref);
+    expect_key_required(&(struct th_portal_req){
+        .method = "POST", .path = "/v1/payments", .body = body, .idem_key = "" });
+    /* A payment to cancel, and a paid one to refund. */
+    char open_id[40];
+    char paid_id[40];
+    it_create(open_id);
+    it_create(paid_id);
+    char location[1024];
+    char merchant_ref[48];
+    it_checkout(paid_id, location, sizeof(location), merchant_ref);
+    char answer[256];
+    (void)it_callback(merchant_ref, 200000, "succeeded", "SBX-NOKEY", TH_SANDBOX_SECRET, answer,
+                      sizeof(answer));
+    char status[32];
+    it_status(paid_id, status);
+    assert_string_equal(status, "succeeded");
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/v1/payments/%s/cancel", open_id);
+    expect_key_required(&(struct th_portal_req){ .method = "POST", .path = path, .idem_key = "" });
+    it_status(open_id, status);
+    assert_string_equal(status, "created");
+    (void)snprintf(path, sizeof(path), "/v1/payments/%s/refunds", paid_id);
+    expect_key_required(&(struct th_portal_req){
+        .method = "POST", .path = path, .body = "{\"amount_vnd\":50000}", .idem_key = "" });
+    it_status(paid_id, status);
+    assert_string_equal(status, "succeeded");
+    /* The same operations with a key (th_portal makes one) do what they say. */
+    struct th_resp r;
+    (void)snprintf(path, sizeof(path), "/v1/payments/%s/cancel", open_id);
+    assert_int_equal(th_portal("POST", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    th_resp_release(&r);
+    (void)snprintf(path, sizeof(path), "/v1/payments/%s/refunds", paid_id);
+    assert_int_equal(th_portal("POST", path, "{\"amount_vnd\":50000}", NULL, &r), GW_OK);
+    assert_int_equal(r.status, 201);
+    th_resp_release(&r);
+    it_assert_ledger_ok();
+}
+
 static void test_still_serving(void **state)
 {
     (void)state;
@@ -277,8 +351,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_bodies),       cmocka_unit_test(test_duplicate_live_order_ref),
-        cmocka_unit_test(test_transport_limits), cmocka_unit_test(test_authentication),
+        cmocka_unit_test(test_bad_bodies),
+        cmocka_unit_test(test_duplicate_live_order_ref),
+        cmocka_unit_test(test_transport_limits),
+        cmocka_unit_test(test_authentication),
+        cmocka_unit_test(test_idempotency_key_required),
         cmocka_unit_test(test_still_serving),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -501,9 +501,11 @@ static void test_row_rules(void **state)
         "'a')",
         "INSERT INTO journals (kind, business_day) VALUES ('reversal', current_date)",
         "INSERT INTO receipts (id, template, series, agency_code, number, amount_vnd, payer, "
-        "items) VALUES ('r', 't', 's', 'a', 0, 1, '{}', '[]')",
+        "items, lookup_code) VALUES ('r', 't', 's', 'a', 0, 1, '{}', '[]', '0000000000AB')",
         "INSERT INTO receipts (id, template, series, agency_code, number, amount_vnd, payer, "
-        "items) VALUES ('r', 't', 's', 'a', 1, 0, '{}', '[]')",
+        "items, lookup_code) VALUES ('r', 't', 's', 'a', 1, 0, '{}', '[]', '0000000000AB')",
+        "INSERT INTO receipts (id, template, series, agency_code, number, amount_vnd, payer, "
+        "items, lookup_code) VALUES ('r', 't', 's', 'a', 1, 1, '{}', '[]', '0000000000AI')",
         "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "
         "VALUES ('r', 'pdf', 'b', repeat('0', 64))",
         "INSERT INTO receipt_documents (receipt_id, kind, body, sha256) "

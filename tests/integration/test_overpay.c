@@ -24,18 +24,18 @@
 #include "it.h"
 #include "ldg_recon.h"
 
-#define VN_TMN       "FGTEST01"
-#define VN_SECRET    "vnp-test-secret-6b1d9a"
-#define MM_PARTNER   "MOMOFG01"
-#define MM_ACCESS    "mm-access-3c7a"
-#define MM_SECRET    "mm-secret-key-0e4f51"
-#define ZP_APP       "2553"
-#define ZP_KEY1      "zp-key1-9d2c7b"
-#define ZP_KEY2      "zp-key2-41e8a0"
-#define CLERK_SECRET "clerk1-secret-5c0d9e7a1b"
+#define VN_TMN     "FGTEST01"
+#define VN_SECRET  "vnp-test-secret-6b1d9a"
+#define MM_PARTNER "MOMOFG01"
+#define MM_ACCESS  "mm-access-3c7a"
+#define MM_SECRET  "mm-secret-key-0e4f51"
+#define ZP_APP     "2553"
+#define ZP_KEY1    "zp-key1-9d2c7b"
+#define ZP_KEY2    "zp-key2-41e8a0"
 
 static char ini[2048];
 static char today[16];
+static struct th_staff clerk = { .id = "clerk1", .role = "clerk" };
 
 static int free_port(void)
 {
@@ -108,8 +108,7 @@ static int setup(void **state)
         return -1;
     }
     if (th_sql_text(&it.db, "SELECT feegate.recon_today()::text", today, sizeof(today)) != GW_OK ||
-        th_sql_exec(&it.db, "SET search_path = feegate; SELECT feegate.staff_upsert('clerk1', "
-                            "'clerk', 'Clerk', '" CLERK_SECRET "')") != GW_OK) {
+        th_staff_add(&it.db, &clerk) != GW_OK || th_staff_sign_in(&it.db, &clerk, 0) != GW_OK) {
         return -1;
     }
     return 0;
@@ -119,6 +118,18 @@ static int teardown(void **state)
 {
     (void)state;
     return it_stop();
+}
+
+/* A request of the finance API in the clerk's session (Authorization: Bearer). */
+static enum gw_err finance(const char *method, const char *path, const char *body,
+                           struct th_resp *r)
+{
+    char url[256];
+    char auth[128];
+    (void)snprintf(url, sizeof(url), "%s%s", it.gw.url, path);
+    (void)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", clerk.token);
+    const char *const h[] = { auth, "Content-Type: application/json", NULL };
+    return th_http(method, url, h, body, body != NULL ? strlen(body) : 0, r);
 }
 
 static void faults(const char *json)
@@ -265,7 +276,9 @@ static void import_statement(const char *provider)
     assert_int_equal(fwrite(r.body, 1, r.body_len, f), r.body_len);
     assert_int_equal(fclose(f), 0);
     th_resp_release(&r);
-    struct ldg_import_req req = { .path = path, .provider = provider, .day = today };
+    struct ldg_import_req req = {
+        .path = path, .provider = provider, .day = today, .staff = clerk.token
+    };
     req.opts.currency = "VND";
     assert_true(ldg_stmt_format_parse(provider, &req.opts.format));
     struct ldg_import_result res;
@@ -359,16 +372,15 @@ static void check_recon_and_report(const struct attempt a[2])
 {
     import_statement("vnpay");
     import_statement("momo");
-    th_portal_use(it.gw.url, "clerk1", CLERK_SECRET);
     char path[96];
     struct th_resp r;
     (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/reconcile", today);
-    assert_int_equal(th_portal("POST", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(finance("POST", path, NULL, &r), GW_OK);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"overpayment\": 2"));
     th_resp_release(&r);
     (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/exceptions", today);
-    assert_int_equal(th_portal("GET", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(finance("GET", path, NULL, &r), GW_OK);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, a[1].ref));
     th_resp_release(&r);
@@ -390,14 +402,13 @@ static void check_recon_and_report(const struct attempt a[2])
                      0);
     /* The CSV report of the finance API has the overpayments' row. */
     (void)snprintf(path, sizeof(path), "/v1/finance/days/%s/report?format=csv", today);
-    assert_int_equal(th_portal("GET", path, NULL, NULL, &r), GW_OK);
+    assert_int_equal(finance("GET", path, NULL, &r), GW_OK);
     assert_int_equal(r.status, 200);
     char row[96];
     (void)snprintf(row, sizeof(row),
                    "%s,Asia/Ho_Chi_Minh,overpayments,\"\",\"\",1,200000,0,200000,0,0", today);
     assert_non_null(strstr(r.body, row));
     th_resp_release(&r);
-    th_portal_use(it.gw.url, TH_CLIENT_A_ID, TH_CLIENT_A_SECRET);
 }
 
 /* The acceptance: VNPAY then MoMo, both succeed. */
@@ -423,18 +434,16 @@ static void transfer_through_finance_api(const char *path)
     static struct th_snap before;
     static struct th_snap after;
     assert_int_equal(th_db_snapshot(&it.db, &before), GW_OK);
-    assert_int_equal(th_portal("POST", path, "{\"transfer_ref\":\"no spaces\"}", NULL, &r), GW_OK);
+    assert_int_equal(finance("POST", path, "{\"transfer_ref\":\"no spaces\"}", &r), GW_OK);
     assert_int_equal(r.status, 422);
     th_resp_release(&r);
     assert_int_equal(th_db_snapshot(&it.db, &after), GW_OK);
     assert_true(th_db_snapshot_equal(&before, &after));
-    assert_int_equal(th_portal("POST", path, "{\"transfer_ref\":\"VCB-20261208-0001\"}", NULL, &r),
-                     GW_OK);
+    assert_int_equal(finance("POST", path, "{\"transfer_ref\":\"VCB-20261208-0001\"}", &r), GW_OK);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"transferred\""));
     th_resp_release(&r);
-    assert_int_equal(th_portal("POST", path, "{\"transfer_ref\":\"VCB-20261208-0002\"}", NULL, &r),
-                     GW_OK);
+    assert_int_equal(finance("POST", path, "{\"transfer_ref\":\"VCB-20261208-0002\"}", &r), GW_OK);
     assert_int_equal(r.status, 409);
     th_resp_release(&r);
 }
@@ -456,9 +465,7 @@ static void test_cannot_refund_listed_for_transfer(void **state)
                      200000);
     it_assert_ledger_ok();
     struct th_resp r;
-    th_portal_use(it.gw.url, "clerk1", CLERK_SECRET);
-    assert_int_equal(th_portal("GET", "/v1/finance/overpayments?state=to_transfer", NULL, NULL, &r),
-                     GW_OK);
+    assert_int_equal(finance("GET", "/v1/finance/overpayments?state=to_transfer", NULL, &r), GW_OK);
     assert_int_equal(r.status, 200);
     json_t *list = json_loads(r.body, 0, NULL);
     th_resp_release(&r);

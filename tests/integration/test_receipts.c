@@ -3,7 +3,9 @@
  * receipt gets its signed XML, which matches docs/receipt.xsd, passes the stock
  * `xmlsec1 --verify` and `feegate receipt verify`, and fails both when a byte of the signed
  * content changes; the PDF's text has the number, series, total and words; the verification
- * page; cancel and adjust; and old receipts still verify after the signing key is rotated. */
+ * page; cancel and adjust; old receipts still verify after the signing key is rotated; and
+ * an EC P-256 signer (`feegate receipt-ca issue ... --ecdsa-p256`) signs ECDSA-SHA256 that
+ * both verifiers accept, and both refuse once a byte changes. */
 /* clang-format off: cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 
 #include "gw_buf.h"
 #include "gw_crypto.h"
+#include "gw_limits.h"
 #include "gw_time.h"
 #include "it.h"
 #include "rcp.h"
@@ -294,21 +297,139 @@ static void test_pdf_text(void **state)
 
 /* ---- the verification page ---- */
 
+/* A page to fetch and a text to look for in it. */
+struct probe {
+    const char *url;
+    const char *needle;
+};
+
+/* GET pr->url; its status and whether its body contains pr->needle. */
+static int get_contains(const struct probe *pr, bool *contains)
+{
+    struct th_resp r;
+    assert_int_equal(th_http("GET", pr->url, NULL, NULL, 0, &r), GW_OK);
+    int status = r.status;
+    *contains = strstr(r.body, pr->needle) != NULL;
+    th_resp_release(&r);
+    return status;
+}
+
+/* Expects status and needle at url. */
+static void expect_at(const char *url, int status, const char *needle)
+{
+    const struct probe pr = { .url = url, .needle = needle };
+    bool found = false;
+    assert_int_equal(get_contains(&pr, &found), status);
+    assert_true(found);
+}
+
+/* The verification page of one series and number: existence, and nothing personal. */
+static void expect_number_only(const char *code)
+{
+    static const char *const personal[] = { "Nguyễn Văn An", "001099012345", "2345",
+                                            "rcp_",          "pay_",         "200.000" };
+    char url[200];
+    (void)snprintf(url, sizeof(url), "%s/verify?code=%s", it.gw.url, code);
+    struct th_resp r;
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "Có biên lai mang ký hiệu và số này"));
+    for (size_t k = 0; k < sizeof(personal) / sizeof(personal[0]); k++) {
+        if (strstr(r.body, personal[k]) != NULL) {
+            fail_msg("%s shows \"%s\"", url, personal[k]);
+        }
+    }
+    th_resp_release(&r);
+}
+
+/* Walking the receipt numbers 1 to 50 on the public pages: a number proves that its receipt
+ * exists and no more; no name, no ID number, nothing that opens the receipt. */
+static void test_walk_numbers(void **state)
+{
+    (void)state;
+    for (int n = 1; n <= 50; n++) {
+        char code[64];
+        (void)snprintf(code, sizeof(code), "AA-26E/%d", n);
+        expect_number_only(code);
+        (void)snprintf(code, sizeof(code), "AA-26E/%07d", n);
+        expect_number_only(code);
+        (void)snprintf(code, sizeof(code), "01BLP0-001/AA-26E/%d", n);
+        expect_number_only(code);
+        char url[200];
+        (void)snprintf(url, sizeof(url), "%s/receipts/%d", it.gw.url, n);
+        const struct probe pr = { .url = url, .needle = "Nguyễn Văn An" };
+        bool found = false;
+        assert_int_equal(get_contains(&pr, &found), 404);
+        assert_false(found);
+    }
+}
+
+/* The lookup code printed on the receipt (and in its QR code) finds it, however it is typed;
+ * the page shows the payer's name and the last four digits of the ID number only. */
+static void test_lookup_code(void **state)
+{
+    (void)state;
+    char code[32];
+    char sql[160];
+    (void)snprintf(sql, sizeof(sql), "SELECT lookup_code FROM feegate.receipts WHERE id = '%s'",
+                   first_id);
+    assert_int_equal(th_sql_text(&it.db, sql, code, sizeof(code)), GW_OK);
+    assert_int_equal(strlen(code), GW_LOOKUP_CODE_CHARS);
+    assert_int_equal(th_sql_int(&it.db, "SELECT count(DISTINCT lookup_code) - count(*) FROM "
+                                        "feegate.receipts"),
+                     0);
+    /* as printed, in groups of four, in lower case */
+    char typed[40];
+    (void)snprintf(typed, sizeof(typed), "%.4s-%.4s-%.4s", code, code + 4, code + 8);
+    for (char *c = typed; *c != '\0'; c++) {
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    }
+    char url[200];
+    (void)snprintf(url, sizeof(url), "%s/verify?code=%s", it.gw.url, typed);
+    struct th_resp r;
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "Biên lai có trong hệ thống"));
+    assert_non_null(strstr(r.body, "Nguyễn Văn An"));
+    assert_non_null(strstr(r.body, "••••••••2345"));
+    assert_null(strstr(r.body, "001099012345"));
+    assert_null(strstr(r.body, "rcp_"));
+    assert_null(strstr(r.body, "pay_"));
+    assert_non_null(strstr(r.body, "Ký số bởi"));
+    assert_non_null(strstr(r.body, "<details>"));
+    th_resp_release(&r);
+    /* in English, the same receipt in English words */
+    (void)snprintf(url, sizeof(url), "%s/verify?code=%s&lang=en", it.gw.url, code);
+    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "This receipt is in our records"));
+    assert_non_null(strstr(r.body, "Signed by"));
+    th_resp_release(&r);
+    /* the receipt's own page carries the code */
+    (void)snprintf(url, sizeof(url), "%s/receipts/%s", it.gw.url, first_id);
+    char shown[RCP_LOOKUP_SHOWN_BYTES];
+    rcp_lookup_code_show(code, shown);
+    expect_at(url, 200, shown);
+    /* a code of the right shape that is no receipt's: 404, said in words */
+    (void)snprintf(url, sizeof(url), "%s/verify?code=%s", it.gw.url,
+                   strcmp(code, "ZZZZZZZZZZZZ") == 0 ? "YYYYYYYYYYYY" : "ZZZZZZZZZZZZ");
+    expect_at(url, 404, "Không tìm thấy biên lai có mã này");
+    /* of the wrong shape: 400 with the error summary, in the page's language */
+    (void)snprintf(url, sizeof(url), "%s/verify?code=abc", it.gw.url);
+    expect_at(url, 400, "Có lỗi cần sửa");
+    (void)snprintf(url, sizeof(url), "%s/verify?code=abc&lang=en", it.gw.url);
+    expect_at(url, 400, "There is a problem");
+    (void)snprintf(url, sizeof(url), "%s/verify?code=", it.gw.url);
+    expect_at(url, 400, "Hãy nhập mã tra cứu");
+}
+
 static void test_verify_page(void **state)
 {
     (void)state;
     char url[200];
     struct th_resp r;
-    (void)snprintf(url, sizeof(url), "%s/verify?code=AA-26E/0000001", it.gw.url);
-    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "Biên lai có trong hệ thống"));
-    assert_non_null(strstr(r.body, first_id));
-    th_resp_release(&r);
     (void)snprintf(url, sizeof(url), "%s/verify?code=AA-26E/9999999", it.gw.url);
-    assert_int_equal(th_http("GET", url, NULL, NULL, 0, &r), GW_OK);
-    assert_non_null(strstr(r.body, "Không tìm thấy biên lai"));
-    th_resp_release(&r);
+    expect_at(url, 404, "Không tìm thấy biên lai");
 
     struct gw_buf xml;
     struct gw_buf body;
@@ -319,7 +440,9 @@ static void test_verify_page(void **state)
     static const char *const raw[] = { "Content-Type: application/xml", NULL };
     assert_int_equal(th_http("POST", url, raw, xml.data, xml.len, &r), GW_OK);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "HỢP LỆ: chữ ký số và nội dung khớp"));
+    assert_non_null(strstr(r.body, "Biên lai hợp lệ: chữ ký số và nội dung khớp"));
+    assert_non_null(strstr(r.body, "••••••••2345"));
+    assert_null(strstr(r.body, "001099012345"));
     th_resp_release(&r);
     /* The same document changed by one digit, uploaded as a browser form does. */
     char *total = strstr(xml.data, "<TotalVnd>2");
@@ -333,8 +456,23 @@ static void test_verify_page(void **state)
     static const char *const mp[] = { "Content-Type: multipart/form-data; boundary=XyZ", NULL };
     assert_int_equal(th_http("POST", url, mp, body.data, body.len, &r), GW_OK);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "KHÔNG HỢP LỆ"));
+    assert_non_null(strstr(r.body, "Biên lai không hợp lệ"));
+    assert_non_null(strstr(r.body, "Nội dung tệp đã bị thay đổi sau khi được ký số."));
     assert_non_null(strstr(r.body, "digest of the signed content does not match"));
+    th_resp_release(&r);
+    /* not a receipt at all: 422, said in words, linked to the file field */
+    assert_int_equal(th_http("POST", url, raw, "hello", 5, &r), GW_OK);
+    assert_int_equal(r.status, 422);
+    assert_non_null(strstr(r.body, "Tệp đã chọn không phải là tệp XML của biên lai"));
+    assert_non_null(strstr(r.body, "href=\"#xml\""));
+    th_resp_release(&r);
+    /* an empty upload: 400 */
+    static const char empty[] = "--XyZ\r\nContent-Disposition: form-data; name=\"xml\"; "
+                                "filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                                "\r\n--XyZ--\r\n";
+    assert_int_equal(th_http("POST", url, mp, empty, sizeof(empty) - 1, &r), GW_OK);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "Hãy chọn tệp XML của biên lai"));
     th_resp_release(&r);
     gw_buf_release(&xml);
     gw_buf_release(&body);
@@ -492,6 +630,59 @@ static void test_key_rotation(void **state)
     }
 }
 
+/* ---- the ECDSA P-256 signer ---- */
+
+static void test_ecdsa_signer(void **state)
+{
+    (void)state;
+    char cmd[1024];
+    (void)snprintf(cmd, sizeof(cmd),
+                   "%s receipt-ca issue %s 'feegate test signer EC' %s/signer-ec.pem "
+                   "%s/signer-ec.key --ecdsa-p256",
+                   FEEGATE_BIN, dir, dir, dir);
+    assert_int_equal(run(cmd), 0);
+    assert_int_equal(th_gateway_stop(&it.gw), GW_OK);
+    assert_int_equal(start_gateway("signer-ec.pem", "signer-ec.key"), 0);
+    long long d0 = th_sql_int(&it.db, "SELECT count(*) FROM feegate.receipt_documents");
+    assert_true(pay_one(999998));
+    wait_documents(d0 + 1);
+    char newest[40];
+    assert_int_equal(th_sql_text(&it.db,
+                                 "SELECT receipt_id FROM feegate.receipt_documents "
+                                 "ORDER BY id DESC LIMIT 1",
+                                 newest, sizeof(newest)),
+                     GW_OK);
+    struct gw_buf b;
+    gw_buf_init(&b, RCP_XML_BYTES_MAX);
+    fetch_xml(newest, &b);
+    assert_non_null(strstr(b.data, "Algorithm=\"http://www.w3.org/2001/04/"
+                                   "xmldsig-more#ecdsa-sha256\""));
+    char path[320];
+    (void)snprintf(path, sizeof(path), "%s/ecdsa.xml", dir);
+    write_file(path, b.data, b.len);
+    assert_int_equal(cli_verdict(path), 0);
+    char *total = strstr(b.data, "<TotalVnd>2");
+    assert_non_null(total);
+    total[10] = '3';
+    write_file(path, b.data, b.len);
+    assert_int_equal(cli_verdict(path), 1);
+    gw_buf_release(&b);
+    /* An EC key on another curve is refused at load, with the reason. */
+    (void)snprintf(cmd, sizeof(cmd),
+                   "openssl ecparam -name secp384r1 -genkey -noout -out %s/p384.key", dir);
+    assert_int_equal(run(cmd), 0);
+    char cert[300];
+    char key[300];
+    (void)snprintf(cert, sizeof(cert), "%s/signer-ec.pem", dir);
+    (void)snprintf(key, sizeof(key), "%s/p384.key", dir);
+    struct rcp_signer *s = NULL;
+    struct gw_errbuf eb = { .msg = "" };
+    assert_int_equal(rcp_signer_load(cert, key, &s, &eb), GW_ERR_INVALID);
+    assert_null(s);
+    assert_non_null(strstr(eb.msg, "not P-256"));
+    it_assert_ledger_ok();
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -578,8 +769,11 @@ int main(void)
         cmocka_unit_test(test_xml_signed_and_tamper_evident),
         cmocka_unit_test(test_pdf_text),
         cmocka_unit_test(test_verify_page),
+        cmocka_unit_test(test_walk_numbers),
+        cmocka_unit_test(test_lookup_code),
         cmocka_unit_test(test_cancel_and_adjust),
         cmocka_unit_test(test_key_rotation),
+        cmocka_unit_test(test_ecdsa_signer),
         cmocka_unit_test(test_bad_document_holds_back_only_itself),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

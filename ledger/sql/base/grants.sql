@@ -39,10 +39,10 @@ $$;
 
 GRANT EXECUTE ON FUNCTION
     -- payments (the portal API and the checkout pages)
-    api_create_payment(text, text, text, jsonb, text),
+    api_create_payment(text, text, text, jsonb, text, text, bigint),
     api_get_payment(text, text),
     api_find_payments(text, text),
-    api_cancel_payment(text, text, text, text),
+    api_cancel_payment(text, text, text, text, text, bigint),
     api_payment_events(text, text),
     api_catalog(text),
     checkout_view(text),
@@ -51,18 +51,21 @@ GRANT EXECUTE ON FUNCTION
     provider_message_pending(text, text, text),
     expire_due(int),
     clients_list(),
+    -- signed requests accepted once (idempotency.sql)
+    request_signatures_purge(int),
     payment_json(text),
     -- webhooks
     outbox_claim(int, int),
     outbox_result(bigint, bool, int, text),
     webhook_list(text, timestamptz, int),
     webhook_get(text, text),
-    webhook_replay(text, text, timestamptz, timestamptz),
+    webhook_replay(text, text, timestamptz, timestamptz, text, bigint),
     -- recovery of unknown outcomes
     recovery_due(int, int),
     recovery_result(text, text, bigint, text, timestamptz, text, int),
     -- refunds
-    api_refund_begin(text, text, text, text, bigint, text, text[], text, text[]),
+    api_refund_begin(text, text, text, text, bigint, text, text[], text, text[], text,
+                     bigint),
     refund_result(text, text, text, text, text, text, int),
     refund_due(int, int),
     api_refunds(text, text),

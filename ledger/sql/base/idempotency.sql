@@ -94,3 +94,41 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Remembers a signed request once; FG409 request_replayed if (client, signature) is already
+-- there. p_sig NULL: not a signed request (the owner's tools and the SQL tests): nothing to
+-- remember. p_expires_unix: when no gateway would accept a copy any more.
+CREATE FUNCTION request_once(p_client text, p_sig text, p_expires_unix bigint)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_sig IS NULL THEN
+        RETURN;
+    END IF;
+    INSERT INTO request_signatures (client_id, signature, expires_at)
+        VALUES (p_client, p_sig, to_timestamp(p_expires_unix))
+        ON CONFLICT (client_id, signature) DO NOTHING;
+    IF NOT FOUND THEN
+        PERFORM fail('FG409', 'request_replayed',
+                     'this signed request was already received: sign a new request (a new '
+                     'X-Feegate-Timestamp); to retry an operation, keep its Idempotency-Key');
+    END IF;
+END
+$$;
+
+-- Deletes up to max signatures whose time is over; rows another gateway is deleting are
+-- skipped. Returns how many it deleted.
+CREATE FUNCTION request_signatures_purge(max int) RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    n int;
+BEGIN
+    DELETE FROM request_signatures s
+    WHERE s.ctid = ANY (ARRAY(SELECT x.ctid FROM request_signatures x
+                              WHERE x.expires_at < now() ORDER BY x.expires_at
+                              LIMIT greatest(request_signatures_purge.max, 0)
+                              FOR UPDATE SKIP LOCKED));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;

@@ -196,12 +196,11 @@ $$;
 
 -- The finance staff's list: every overpayment in p_state (NULL: every state), oldest first,
 -- with the payment's agency, order and payer (whom to pay back).
-CREATE FUNCTION fin_overpayments(p_staff text, p_state text) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+CREATE FUNCTION fin_overpayments(p_session text, p_state text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 BEGIN
-    IF p_staff IS NOT NULL THEN -- NULL: the command line, whose database login decides
-        PERFORM staff_require(p_staff, ARRAY['clerk', 'approver', 'auditor']);
-    END IF;
+    -- A staff session (NULL: the database owner's own tools).
+    PERFORM staff_or_owner(p_session, ARRAY['clerk', 'approver', 'auditor']);
     IF p_state IS NOT NULL AND p_state NOT IN ('owed', 'refunding', 'refunded', 'to_transfer',
                                                'transferred') THEN
         PERFORM fail('FG422', 'invalid_state',
@@ -228,12 +227,14 @@ $$;
 -- journal overpayment_transfer (debit overpaid:<channel>, credit bank:operating), state
 -- transferred, the payment's event and the webhook payment.overpayment_refunded. Only an
 -- overpayment in to_transfer; once.
-CREATE FUNCTION overpayment_transfer(p_id text, p_staff text, p_ref text) RETURNS text
+CREATE FUNCTION overpayment_transfer(p_id text, p_session text, p_ref text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
     o overpayments;
+    v_before jsonb;
+    v_staff text;
 BEGIN
-    PERFORM staff_require(p_staff, ARRAY['clerk', 'approver']);
+    v_staff := staff_session(p_session, ARRAY['clerk', 'approver']);
     IF p_ref IS NULL OR length(p_ref) NOT BETWEEN 1 AND 64 OR p_ref !~ '^[A-Za-z0-9_.:/-]+$' THEN
         PERFORM fail('FG422', 'invalid_transfer_ref',
                      'transfer_ref must be 1 to 64 of A-Z a-z 0-9 _ . : / -');
@@ -249,17 +250,19 @@ BEGIN
                      format('overpayment "%s" is %s: only one in to_transfer is paid back by '
                             'transfer', p_id, o.state));
     END IF;
+    v_before := overpayment_json(o)::jsonb;
     PERFORM post_journal('overpayment_transfer', o.payment_id,
         format('overpayment %s paid back by transfer %s', o.id, p_ref),
         jsonb_build_array(
             jsonb_build_object('account', 'overpaid:' || o.channel, 'amount_vnd', o.amount_vnd),
             jsonb_build_object('account', 'bank:operating', 'amount_vnd', -o.amount_vnd)),
-        NULL, jsonb_build_object('maker', p_staff));
+        NULL, jsonb_build_object('maker', v_staff));
     UPDATE overpayments x SET state = 'transferred', transfer_ref = p_ref,
-                              transferred_by = p_staff, updated_at = now()
+                              transferred_by = v_staff, updated_at = now()
         WHERE x.id = o.id RETURNING * INTO o;
     PERFORM overpayment_event(o.payment_id, 'overpayment_transferred', o);
     PERFORM queue_overpayment_webhook(o, 'payment.overpayment_refunded');
+    PERFORM audit('overpayment_transfer', o.id, v_before, overpayment_json(o)::jsonb);
     RETURN (overpayment_json(o)::jsonb || jsonb_build_object('payment_id', o.payment_id))::text;
 END
 $$;

@@ -47,9 +47,12 @@ END
 $$;
 
 -- Creates a payment: checks the client's agency, the items against the catalogue and the
--- order_ref (one live payment per order_ref); answers 201 with the payment.
+-- order_ref (one live payment per order_ref); answers 201 with the payment. signature and
+-- sig_expires_unix: the signed request, accepted once (request_once, idempotency.sql).
 CREATE FUNCTION api_create_payment(client text, idem_key text, req_sha256 text,
-                                              req jsonb, base_url text)
+                                              req jsonb, base_url text,
+                                              signature text DEFAULT NULL,
+                                              sig_expires_unix bigint DEFAULT NULL)
 RETURNS TABLE (http_status int, body text, replayed bool)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
@@ -60,6 +63,7 @@ DECLARE
     v_items jsonb;
     v_body text;
 BEGIN
+    PERFORM request_once(client, signature, sig_expires_unix);
     v_prev := idem_lock(client, idem_key, req_sha256);
     IF v_prev.o_status IS NOT NULL THEN
         RETURN QUERY SELECT v_prev.o_status, v_prev.o_body, true;
@@ -122,15 +126,18 @@ BEGIN
 END
 $$;
 
--- Cancels a payment that is not paid yet (a cancelled one is answered as it is).
+-- Cancels a payment that is not paid yet (a cancelled one is answered as it is). signature,
+-- sig_expires_unix: as api_create_payment's.
 CREATE FUNCTION api_cancel_payment(client text, payment_id text, idem_key text,
-                                              req_sha256 text)
+                                              req_sha256 text, signature text DEFAULT NULL,
+                                              sig_expires_unix bigint DEFAULT NULL)
 RETURNS TABLE (http_status int, body text, replayed bool)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
     v_prev record;
     v_body text;
 BEGIN
+    PERFORM request_once(client, signature, sig_expires_unix);
     v_prev := idem_lock(client, idem_key, req_sha256);
     IF v_prev.o_status IS NOT NULL THEN
         RETURN QUERY SELECT v_prev.o_status, v_prev.o_body, true;
@@ -207,7 +214,21 @@ BEGIN
             'channels', (SELECT coalesce(json_agg(json_build_object('code', c.code, 'name', c.name)
                                                   ORDER BY c.code), '[]')
                          FROM agency_channels ac JOIN channels c ON c.code = ac.channel
-                         WHERE ac.agency_code = p.agency_code AND c.enabled))::text
+                         WHERE ac.agency_code = p.agency_code AND c.enabled),
+            -- the latest attempts, newest first: the checkout and return pages say which
+            -- one is in progress and which was declined, at which bank
+            'attempts', (SELECT coalesce(json_agg(json_build_object(
+                             'channel', x.channel, 'name', x.name,
+                             'state', CASE WHEN x.declined_at IS NOT NULL THEN 'declined'
+                                           ELSE 'in_progress' END,
+                             'started_at', ts_text(x.created_at)) ORDER BY x.created_at DESC,
+                                                                        x.merchant_ref), '[]')
+                         FROM (SELECT t.channel, c.name, t.declined_at, t.created_at,
+                                      t.merchant_ref
+                               FROM payment_attempts t JOIN channels c ON c.code = t.channel
+                               WHERE t.payment_id = p.id
+                               ORDER BY t.created_at DESC, t.merchant_ref
+                               LIMIT limits_checkout_attempts_shown_max()) x))::text
         FROM payments p JOIN agencies a ON a.code = p.agency_code
         WHERE p.id = checkout_view.payment_id);
 END
@@ -241,8 +262,9 @@ BEGIN
     END IF;
     PERFORM apply_event(p.id, 'checkout', jsonb_build_object('channel', checkout_begin.channel,
                                                              'merchant_ref', v_ref));
-    INSERT INTO payment_attempts (merchant_ref, payment_id, channel)
-        VALUES (v_ref, p.id, checkout_begin.channel);
+    -- the attempt's own time, not its transaction's: the pages order attempts by it
+    INSERT INTO payment_attempts (merchant_ref, payment_id, channel, created_at)
+        VALUES (v_ref, p.id, checkout_begin.channel, clock_timestamp());
     RETURN jsonb_build_object(
         'merchant_ref', v_ref,
         'amount_vnd', p.amount_vnd,
@@ -254,10 +276,34 @@ BEGIN
 END
 $$;
 
+-- A verified decline of one attempt of the locked payment p: the attempt is closed
+-- (declined_at, and final: recovery has nothing more to ask), the payment is not. While the
+-- payment is open, the current attempt's decline is recorded as its provider_failed event
+-- (pending stays pending, no webhook) and the citizen may pay again, with the same or another
+-- channel, until the payment expires. Verdicts: applied (the current attempt of an open
+-- payment closed), duplicate (the attempt was already closed, was superseded by a newer one,
+-- or the payment is no longer open: nothing about the payment changed).
+CREATE FUNCTION decline_attempt(p payments, p_merchant_ref text, p_source text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p.status NOT IN ('created', 'pending') THEN
+        RETURN 'duplicate';
+    END IF;
+    UPDATE payment_attempts a SET declined_at = now(), final = true
+        WHERE a.merchant_ref = p_merchant_ref AND a.declined_at IS NULL;
+    IF NOT FOUND OR p.merchant_ref IS DISTINCT FROM p_merchant_ref THEN
+        RETURN 'duplicate';
+    END IF;
+    PERFORM apply_event(p.id, 'provider_failed', jsonb_build_object(
+        'channel', p.channel, 'merchant_ref', p_merchant_ref, 'source', p_source));
+    RETURN 'applied';
+END
+$$;
+
 -- Applies a verified provider result. Verdicts: applied (state changed), duplicate
 -- (nothing to do: an earlier message already settled it, or a failure for a payment that is
--- final or whose attempt was superseded), not_found, amount_mismatch. The raw message is
--- always stored, with its verdict.
+-- final or whose attempt was superseded or already declined: decline_attempt),
+-- not_found, amount_mismatch. The raw message is always stored, with its verdict.
 CREATE FUNCTION apply_provider_result(channel text, merchant_ref text, outcome text,
                                       amount_vnd bigint, provider_txn_id text,
                                       paid_at timestamptz, source text, raw text)
@@ -281,9 +327,9 @@ BEGIN
     ELSE
         IF p.amount_vnd IS DISTINCT FROM apply_provider_result.amount_vnd THEN
             v_verdict := 'amount_mismatch';
-        ELSIF outcome = 'failed' AND p.merchant_ref IS DISTINCT FROM
-                                     apply_provider_result.merchant_ref THEN
-            v_verdict := 'duplicate';
+        ELSIF outcome = 'failed' THEN
+            v_verdict := decline_attempt(p, apply_provider_result.merchant_ref,
+                                         apply_provider_result.source);
         ELSE
             v_res := apply_event(p.id, 'provider_' || outcome, jsonb_build_object(
                 'channel', apply_provider_result.channel,

@@ -16,6 +16,34 @@
 
 SET LOCAL search_path = feegate, pg_temp;
 
+-- A receipt's lookup code: 12 characters of Crockford's base32 (digits and capitals without
+-- I, L, O, U), 60 bits from the CSPRNG behind gen_random_uuid (15 of a version 4 UUID's
+-- random hex digits; the 13th is its version). Not derived from anything: knowing receipts,
+-- their numbers or ids tells nothing about another's code. GW_LOOKUP_CODE_CHARS.
+CREATE FUNCTION lookup_code_new() RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_hex text := replace(gen_random_uuid()::text, '-', '');
+    v_bits bigint := ('x' || substr(v_hex, 1, 12) || substr(v_hex, 14, 3))::bit(60)::bigint;
+    v_out text := '';
+BEGIN
+    FOR i IN 1 .. limits_lookup_code_chars() LOOP
+        v_out := substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', (v_bits & 31)::int + 1, 1) || v_out;
+        v_bits := v_bits >> 5;
+    END LOOP;
+    RETURN v_out;
+END
+$$;
+
+-- An ID number as shown to someone who holds only a receipt's code: its last four characters
+-- (a short one not at all).
+CREATE FUNCTION mask_id_number(p_id text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_id IS NULL OR p_id = '' THEN p_id
+                WHEN length(p_id) <= 4 THEN repeat('•', length(p_id))
+                ELSE repeat('•', length(p_id) - 4) || right(p_id, 4) END
+$$;
+
 -- Takes the next number of the agency's (template, series) under the counter's row lock,
 -- held to commit: numbers are gapless and never reused. Returns the receipt id.
 CREATE FUNCTION issue_receipt(p payments) RETURNS text
@@ -32,11 +60,11 @@ BEGIN
           AND s.series = a.receipt_series
         RETURNING s.template, s.series, s.next_number - 1 INTO STRICT v_template, v_series, v_number;
     INSERT INTO receipts (id, payment_id, agency_code, template, series, number, amount_vnd,
-                          payer, items)
+                          payer, items, lookup_code)
         SELECT v_id, p.id, p.agency_code, v_template, v_series, v_number, p.amount_vnd, p.payer,
                jsonb_agg(jsonb_build_object('fee_code', f.fee_code, 'name', f.name,
                                             'amount_vnd', (it.e ->> 'amount_vnd')::bigint)
-                         ORDER BY it.ord)
+                         ORDER BY it.ord), lookup_code_new()
         FROM jsonb_array_elements(p.items) WITH ORDINALITY AS it(e, ord)
         JOIN fees f ON f.agency_code = p.agency_code AND f.fee_code = it.e ->> 'fee_code';
     RETURN v_id;
@@ -101,6 +129,7 @@ BEGIN
             'template', r.template,
             'series', r.series,
             'number', lpad(r.number::text, 7, '0'),
+            'lookup_code', r.lookup_code,
             'issued_at', ts_text(r.issued_at),
             'amount_vnd', r.amount_vnd,
             'payer', r.payer,
@@ -108,6 +137,7 @@ BEGIN
             'agency', json_build_object('code', a.code, 'name', a.name, 'tax_code', a.tax_code,
                                         'address', a.address),
             'channel', p.channel,
+            'channel_name', (SELECT c.name FROM channels c WHERE c.code = p.channel),
             'provider_txn_id', p.provider_txn_id,
             'paid_at', ts_text(p.paid_at),
             'late', p.late,
@@ -149,6 +179,7 @@ BEGIN
             'template', r.template,
             'series', r.series,
             'number', lpad(r.number::text, 7, '0'),
+            'lookup_code', r.lookup_code,
             'issued_at', ts_text(r.issued_at),
             'amount_vnd', r.amount_vnd,
             'payer', r.payer,
@@ -156,6 +187,7 @@ BEGIN
             'agency', json_build_object('code', a.code, 'name', a.name, 'tax_code', a.tax_code,
                                         'address', a.address),
             'channel', p.channel,
+            'channel_name', (SELECT c.name FROM channels c WHERE c.code = p.channel),
             'provider_txn_id', p.provider_txn_id,
             'paid_at', ts_text(p.paid_at),
             'late', p.late,
@@ -245,31 +277,60 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
     WHERE d.receipt_id = receipt_xml.receipt_id AND d.kind = 'xml'
 $$;
 
--- The receipt_view of a code: a receipt id, or "SERIES/NUMBER" or "TEMPLATE/SERIES/NUMBER"
--- (the number with or without its zeros), for the public verification page. NULL when
--- nothing matches; FG409 when a series and number match receipts of several templates.
+-- The public verification page's answer (/verify), from what its visitor holds.
+--   * A lookup code (as printed: case, dashes and spaces do not matter, O reads as 0, I and L
+--     as 1), or a receipt id (the rcp_ id of an uploaded XML whose signature checked): the
+--     receipt for someone who holds only its code, "match": "code". The payer's name, the ID
+--     number masked to its last four characters (mask_id_number), no address; nothing that
+--     opens another page (no receipt or payment id, no URL, no replacing receipt's id).
+--   * "SERIES/NUMBER" or "TEMPLATE/SERIES/NUMBER" (the number with or without its zeros):
+--     numbers are consecutive, so anyone can walk them; the answer proves existence and no
+--     more, "match": "number": the symbols and the collecting agency, nothing of the payer,
+--     the amount or the payment. FG409 when several templates have the series and number.
+-- NULL when nothing matches (or the code has no known shape).
 -- Patterns without bounded repetition (see the cheap patterns in schema.sql).
 CREATE FUNCTION receipt_verify(code text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
     v_parts text[] := string_to_array(upper(btrim(code)), '/');
     v_n int := cardinality(v_parts);
+    v_lookup text := translate(upper(btrim(code)), 'OIL- ', '011');
+    v_id text;
     v_ids text[];
+    v jsonb;
 BEGIN
     IF length(code) = 36 AND code ~ '^rcp_[0-9a-f]+$' THEN
-        RETURN receipt_view(code);
+        v_id := code;
+    ELSIF v_n = 1 AND length(v_lookup) = limits_lookup_code_chars()
+          AND v_lookup ~ '^[0-9A-HJKMNP-TV-Z]+$' THEN
+        SELECT r.id INTO v_id FROM receipts r WHERE r.lookup_code = v_lookup;
+    ELSIF v_n IN (2, 3) AND length(v_parts[v_n]) <= 7 AND v_parts[v_n] ~ '^[0-9]+$' THEN
+        SELECT array_agg(r.id) INTO v_ids FROM receipts r
+            WHERE r.series = v_parts[v_n - 1] AND r.number = v_parts[v_n]::int
+              AND (v_n = 2 OR r.template = v_parts[1]);
+        IF cardinality(v_ids) > 1 THEN
+            PERFORM fail('FG409', 'receipt_code_ambiguous',
+                         'several templates have this series and number: give the template too');
+        END IF;
+        RETURN (SELECT json_build_object(
+                    'match', 'number', 'template', r.template, 'series', r.series,
+                    'number', lpad(r.number::text, 7, '0'),
+                    'agency', json_build_object('name', a.name))::text
+                FROM receipts r JOIN agencies a ON a.code = r.agency_code
+                WHERE r.id = v_ids[1]);
     END IF;
-    IF v_n NOT IN (2, 3) OR length(v_parts[v_n]) > 7 OR v_parts[v_n] !~ '^[0-9]+$' THEN
+    v := receipt_view(v_id)::jsonb;
+    IF v IS NULL THEN
         RETURN NULL;
     END IF;
-    SELECT array_agg(r.id) INTO v_ids FROM receipts r
-        WHERE r.series = v_parts[v_n - 1] AND r.number = v_parts[v_n]::int
-          AND (v_n = 2 OR r.template = v_parts[1]);
-    IF cardinality(v_ids) > 1 THEN
-        PERFORM fail('FG409', 'receipt_code_ambiguous',
-                     'several templates have this series and number: give the template too');
-    END IF;
-    RETURN receipt_view(v_ids[1]);
+    RETURN (v - 'id' - 'payment_id' - 'url' - 'provider_txn_id'
+            || jsonb_build_object(
+                'match', 'code',
+                'payer', jsonb_build_object(
+                    'name', v -> 'payer' ->> 'name',
+                    'id_number', mask_id_number(v -> 'payer' ->> 'id_number')),
+                'marks', (SELECT coalesce(jsonb_agg(m - 'by_receipt_id'), '[]')
+                          FROM jsonb_array_elements(v -> 'marks') m)))::text;
 END
 $$;
 
@@ -367,9 +428,9 @@ BEGIN
         WHERE s.template = o.template AND s.series = o.series
         RETURNING s.next_number - 1 INTO STRICT v_number;
     INSERT INTO receipts (id, payment_id, agency_code, template, series, number, amount_vnd,
-                          payer, items)
+                          payer, items, lookup_code)
         VALUES (v_id, NULL, o.agency_code, o.template, o.series, v_number, p_amount_vnd,
-                o.payer, v_items);
+                o.payer, v_items, lookup_code_new());
     INSERT INTO receipt_links (receipt_id, original_id, kind, payment_id, delta_vnd, reason)
         VALUES (v_id, o.id, p_kind, v_payment, p_amount_vnd - o.amount_vnd, p_reason);
     INSERT INTO receipt_marks (receipt_id, mark, by_receipt_id, reason)

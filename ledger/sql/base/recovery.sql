@@ -57,7 +57,7 @@ BEGIN
     WHERE a.merchant_ref = ANY (ARRAY(
         SELECT d.merchant_ref FROM payment_attempts d
         WHERE NOT d.final AND d.next_query_at <= now()
-          AND ((SELECT p.status IN ('succeeded', 'partially_refunded', 'refunded', 'failed')
+          AND ((SELECT p.status IN ('succeeded', 'partially_refunded', 'refunded')
                        AND p.merchant_ref = d.merchant_ref
                 FROM payments p WHERE p.id = d.payment_id)
                OR EXISTS (SELECT 1 FROM overpayments o WHERE o.merchant_ref = d.merchant_ref))

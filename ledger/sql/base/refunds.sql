@@ -66,10 +66,13 @@ $$;
 -- with a refund API); one_at_a_time: those whose refunds are asked about through the
 -- charge (above). Returns (http_status, body, replayed, send): send is the refund and what
 -- the provider needs, NULL when the stored answer of a finished request is replayed.
+-- signature, sig_expires_unix: the signed request, accepted once (request_once).
 CREATE FUNCTION api_refund_begin(client text, payment_id text, idem_key text,
                                  req_sha256 text, amount_vnd bigint, reason text,
                                  refundable text[], request_id text,
-                                 one_at_a_time text[] DEFAULT '{}')
+                                 one_at_a_time text[] DEFAULT '{}',
+                                 signature text DEFAULT NULL,
+                                 sig_expires_unix bigint DEFAULT NULL)
 RETURNS TABLE (http_status int, body text, replayed bool, send jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
@@ -80,6 +83,7 @@ DECLARE
     r refunds;
     v_one bool;
 BEGIN
+    PERFORM request_once(client, signature, sig_expires_unix);
     SELECT o_status, o_body INTO v_status, v_body
         FROM idem_claim(client, idem_key, req_sha256);
     IF v_status IS NOT NULL THEN

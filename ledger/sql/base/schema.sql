@@ -77,7 +77,7 @@ RETURNS bool
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
     RETURN length(p_order_ref) BETWEEN 1 AND feegate.limits_order_ref_bytes_max()
-       AND p_status IN ('created', 'pending', 'succeeded', 'failed', 'expired', 'cancelled',
+       AND p_status IN ('created', 'pending', 'succeeded', 'expired', 'cancelled',
                         'partially_refunded', 'refunded')
        AND p_amount_vnd > 0 AND p_amount_vnd <= feegate.limits_amount_vnd_max()
        AND jsonb_typeof(p_items) = 'array'
@@ -226,7 +226,9 @@ CREATE TABLE client_agencies (
 
 CREATE TABLE payment_statuses (status text PRIMARY KEY);
 
-INSERT INTO payment_statuses VALUES ('created'), ('pending'), ('succeeded'), ('failed'),
+-- No 'failed': a declined attempt closes the attempt, not the payment, which stays payable
+-- (pending) until it is paid, cancelled or expires (payments_api.sql, apply_provider_result).
+INSERT INTO payment_statuses VALUES ('created'), ('pending'), ('succeeded'),
     ('expired'), ('cancelled'), ('partially_refunded'), ('refunded');
 
 CREATE TABLE payment_event_kinds (event text PRIMARY KEY);
@@ -275,6 +277,9 @@ CREATE TABLE payment_attempts (
     payment_id   text NOT NULL, -- payments(id)
     channel      text NOT NULL, -- channels(code)
     created_at   timestamptz NOT NULL DEFAULT now(),
+    -- the provider declined this attempt: it is closed, the payment stays payable
+    -- (apply_provider_result, payments_api.sql)
+    declined_at  timestamptz,
     -- recovery (recovery.sql): when to query the provider next, and what it said
     next_query_at     timestamptz NOT NULL DEFAULT now() + interval '1 minute',
     queries           int NOT NULL DEFAULT 0,
@@ -377,6 +382,11 @@ CREATE TABLE receipts (
     amount_vnd  bigint NOT NULL,
     payer       jsonb NOT NULL,
     items       jsonb NOT NULL,
+    -- what the citizen holds: printed on the receipt and in its QR code, the key of the public
+    -- verification page (receipt_verify); random (lookup_code_new, receipts.sql), written
+    -- at numbering time
+    lookup_code text NOT NULL UNIQUE
+                CHECK (length(lookup_code) = 12 AND lookup_code ~ '^[0-9A-HJKMNP-TV-Z]+$'),
     UNIQUE (template, series, number),
     CONSTRAINT receipts_row CHECK (receipt_row_ok(number, amount_vnd))
 );
@@ -433,6 +443,19 @@ CREATE TABLE idempotency (
 );
 
 CREATE INDEX idempotency_created ON idempotency (created_at);
+
+-- One row per signed portal or staff request that changes something, kept until no gateway
+-- would accept a copy of it any more (request_once, idempotency.sql; docs/api.md,
+-- "Replayed requests"). expires_at is the request's timestamp plus GW_AUTH_REPLAY_KEEP_S;
+-- the client-list refresh of every gateway deletes what has expired.
+CREATE TABLE request_signatures (
+    client_id  text NOT NULL, -- the portal client who signed
+    signature  text NOT NULL, -- the X-Feegate-Signature value
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (client_id, signature)
+);
+
+CREATE INDEX request_signatures_expires ON request_signatures (expires_at);
 
 -- Receipt documents (receipts.sql) --------------------------------------------------------
 

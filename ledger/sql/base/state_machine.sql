@@ -1,7 +1,7 @@
 -- state_machine: the payment state machine as data, one row per (status, event), and
 -- apply_event, the only function that changes a payment's status.
 -- apply: change to to_status. apply_late: a success after the payment was given up
--- (failed, expired, cancelled): the money was taken, so it is still booked, with late = true.
+-- (expired, cancelled): the money was taken, so it is still booked, with late = true.
 -- ignore: nothing changes (a repeated or stale message). reject: the caller gets FG409.
 -- overpay: a success of a payment already paid: a repeat of the attempt that paid it (or of
 -- one already booked as an overpayment) is ignored; a success of another attempt means the
@@ -23,7 +23,9 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     -- another bank); the status stays pending.
     ('pending', 'checkout',           'pending',   'apply'),
     ('pending', 'provider_succeeded', 'succeeded', 'apply'),
-    ('pending', 'provider_failed',    'failed',    'apply'),
+    -- A decline closes the attempt, not the payment: it stays pending (payable until it
+    -- expires), the event is recorded, no webhook (the status did not change).
+    ('pending', 'provider_failed',    'pending',   'apply'),
     ('pending', 'cancel',             'cancelled', 'apply'),
     ('pending', 'expire',             'expired',   'apply'),
     ('pending', 'refund_partial',     NULL,        'reject'),
@@ -36,14 +38,6 @@ INSERT INTO payment_transitions (from_status, event, to_status, outcome) VALUES
     ('succeeded', 'expire',             NULL,                 'ignore'),
     ('succeeded', 'refund_partial',     'partially_refunded', 'apply'),
     ('succeeded', 'refund_full',        'refunded',           'apply'),
-
-    ('failed', 'checkout',           NULL,        'reject'),
-    ('failed', 'provider_succeeded', 'succeeded', 'apply_late'),
-    ('failed', 'provider_failed',    NULL,        'ignore'),
-    ('failed', 'cancel',             NULL,        'reject'),
-    ('failed', 'expire',             NULL,        'ignore'),
-    ('failed', 'refund_partial',     NULL,        'reject'),
-    ('failed', 'refund_full',        NULL,        'reject'),
 
     ('expired', 'checkout',           NULL,        'reject'),
     ('expired', 'provider_succeeded', 'succeeded', 'apply_late'),

@@ -118,12 +118,15 @@ $$;
 -- the client created in [from_ts, to_ts). Returns how many were scheduled. Events of a
 -- client without a webhook URL stay unscheduled.
 CREATE FUNCTION webhook_replay(client text, event_id text, from_ts timestamptz,
-                               to_ts timestamptz)
+                               to_ts timestamptz, signature text DEFAULT NULL,
+                               sig_expires_unix bigint DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE
     n int;
 BEGIN
+    -- The signed request is accepted once (request_once, idempotency.sql).
+    PERFORM request_once(client, signature, sig_expires_unix);
     IF event_id IS NULL AND (from_ts IS NULL OR to_ts IS NULL OR to_ts <= from_ts) THEN
         PERFORM fail('FG422', 'invalid_range', 'give an event_id, or from and to with from < to');
     END IF;

@@ -101,7 +101,7 @@ COMMIT;
 
 DO $$
 BEGIN
-    ASSERT (SELECT count(*) FROM feegate.payment_transitions) = 8 * 7, 'transitions: 56 rows';
+    ASSERT (SELECT count(*) FROM feegate.payment_transitions) = 7 * 7, 'transitions: 49 rows';
     PERFORM pg_temp.expect_error($q$
         INSERT INTO feegate.fee_splits VALUES ('SMOKE', 'FIX', 3, 'SMOKE-C', 1);
         SET CONSTRAINTS ALL IMMEDIATE $q$, 'FG500', 'fee_splits_incomplete');
@@ -248,6 +248,7 @@ DECLARE
     s record;
     o feegate.overpayments;
     v_j json;
+    v_tok text := repeat('5a', 32);
 BEGIN
     v_a := pg_temp.checkout(v_id);
     v_b := pg_temp.checkout(v_id);
@@ -288,18 +289,25 @@ BEGIN
     PERFORM feegate.overpayment_refunds_begin(1000, '{}');
     SELECT * INTO STRICT o FROM feegate.overpayments WHERE merchant_ref = v_c;
     ASSERT o.state = 'to_transfer', 'to_transfer';
-    INSERT INTO feegate.staff (id, role, name, secret)
-        VALUES ('smoke-clerk', 'clerk', 'Smoke', 'smoke-clerk-secret-0001')
+    -- A clerk's live session (what staff_sign_in would write), its token v_tok.
+    INSERT INTO feegate.staff (id, role, name, password_hash, totp_secret)
+        VALUES ('smoke-clerk', 'clerk', 'Smoke', '$argon2id$v=19$m=65536,t=2,p=1$smoke',
+                '\x00112233445566778899aabbccddeeff')
         ON CONFLICT (id) DO NOTHING;
+    INSERT INTO feegate.staff_sessions (token_sha256, staff_id, from_addr, expires_at)
+        VALUES (sha256(convert_to(v_tok, 'UTF8')), 'smoke-clerk', 'smoke',
+                now() + interval '1 hour')
+        ON CONFLICT (token_sha256) DO UPDATE SET ended_at = NULL, last_seen_at = now(),
+                                                 expires_at = now() + interval '1 hour';
     PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)', o.id,
-                                        'smoke-clerk', 'bad ref'), 'FG422', 'invalid_transfer_ref');
+                                        v_tok, 'bad ref'), 'FG422', 'invalid_transfer_ref');
     PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)',
-                                        'ovp_none', 'smoke-clerk', 'TR-1'), 'FG404',
+                                        'ovp_none', v_tok, 'TR-1'), 'FG404',
                                  'overpayment_not_found');
-    ASSERT feegate.overpayment_transfer(o.id, 'smoke-clerk', 'TR-1')::json ->> 'state'
+    ASSERT feegate.overpayment_transfer(o.id, v_tok, 'TR-1')::json ->> 'state'
            = 'transferred', 'transferred';
     PERFORM pg_temp.expect_error(format('SELECT feegate.overpayment_transfer(%L, %L, %L)', o.id,
-                                        'smoke-clerk', 'TR-2'), 'FG409',
+                                        v_tok, 'TR-2'), 'FG409',
                                  'overpayment_not_transferable');
     v_j := feegate.api_get_payment('smoke', v_id)::json;
     ASSERT json_array_length(v_j -> 'overpayments') = 2, 'the payment lists its overpayments';
@@ -346,18 +354,25 @@ DO $$
 DECLARE
     v_id text := pg_temp.new_payment(NULL, pg_temp.ref('HS-4'), '[{"fee_code":"ODD","amount_vnd":5000}]', 5000);
     v_id2 text := pg_temp.new_payment(NULL, pg_temp.ref('HS-5'), '[{"fee_code":"ODD","amount_vnd":5000}]', 5000);
-    v_new text;
     v_old_ref text;
     v_ref text;
     c record;
 BEGIN
     v_ref := pg_temp.checkout(v_id);
-    ASSERT pg_temp.callback(v_ref, 'failed', 5000, NULL) = 'applied', 'failed applied';
-    ASSERT pg_temp.status_of(v_id) = 'failed', 'failed';
-    PERFORM pg_temp.expect_error(format(
-        'SELECT feegate.checkout_begin(%L, ''sandbox'', ''x'')', v_id), 'FG409', 'payment_not_payable');
-    -- A failed payment frees its order_ref.
-    v_new := pg_temp.new_payment(NULL, pg_temp.ref('HS-4'), '[{"fee_code":"ODD","amount_vnd":5000}]', 5000);
+    ASSERT pg_temp.callback(v_ref, 'failed', 5000, NULL) = 'applied', 'decline applied';
+    -- A decline closes the attempt, not the payment: still payable, its order_ref still taken.
+    ASSERT pg_temp.status_of(v_id) = 'pending', 'pending after a decline';
+    ASSERT (SELECT declined_at IS NOT NULL AND final FROM feegate.payment_attempts
+            WHERE merchant_ref = v_ref), 'the declined attempt is closed';
+    ASSERT pg_temp.callback(v_ref, 'failed', 5000, NULL) = 'duplicate', 'decline repeated';
+    ASSERT feegate.checkout_view(v_id)::json -> 'attempts' -> 0 ->> 'state' = 'declined',
+        'checkout_view shows the declined attempt';
+    v_ref := pg_temp.checkout(v_id);
+    ASSERT feegate.checkout_view(v_id)::json -> 'attempts' -> 0 ->> 'state' = 'in_progress',
+        'checkout_view shows the new attempt in progress';
+    ASSERT pg_temp.callback(v_ref, 'succeeded', 5000, 'T-AGAIN') = 'applied', 'paid after a decline';
+    ASSERT pg_temp.status_of(v_id) = 'succeeded' AND NOT (SELECT late FROM feegate.payments
+                                                          WHERE id = v_id), 'paid, not late';
     -- Two attempts: the failure of the superseded one is ignored.
     v_old_ref := pg_temp.checkout(v_id2);
     v_ref := pg_temp.checkout(v_id2);
@@ -498,6 +513,55 @@ END
 $$;
 RESET search_path;
 
+-- A signed request accepted once (request_once) --------------------------------------------
+
+DO $$
+DECLARE
+    v_sig text := pg_temp.ref('v1=smoke-sig');
+    v_old text := pg_temp.ref('v1=smoke-old');
+    v_until bigint := floor(extract(epoch FROM now()))::bigint + 600;
+    v_req jsonb := jsonb_build_object('order_ref', pg_temp.ref('HS-SIG'), 'agency_code', 'SMOKE',
+        'payer', '{"name":"An"}'::jsonb,
+        'items', '[{"fee_code":"FIX","amount_vnd":200000}]'::jsonb, 'amount_vnd', 200000);
+    r record;
+    v_n bigint;
+BEGIN
+    SELECT * INTO STRICT r FROM feegate.api_create_payment('smoke', pg_temp.ref('k-sig'),
+                                                           'sha-sig', v_req, 'http://gw', v_sig,
+                                                           v_until);
+    ASSERT r.http_status = 201 AND NOT r.replayed, 'a signed create is 201';
+    v_n := (SELECT count(*) FROM feegate.payments);
+    -- The same signature again, whatever the key: request_replayed, nothing made.
+    PERFORM pg_temp.expect_error(format(
+        'SELECT feegate.api_create_payment(%L, %L, %L, %L, %L, %L, %s)', 'smoke',
+        pg_temp.ref('k-sig-2'), 'sha-sig', v_req, 'http://gw', v_sig, v_until),
+        'FG409', 'request_replayed');
+    PERFORM pg_temp.expect_error(format(
+        'SELECT feegate.api_cancel_payment(%L, %L, %L, %L, %L, %s)', 'smoke',
+        r.body::json ->> 'payment_id', pg_temp.ref('k-sig-3'), 'h', v_sig, v_until),
+        'FG409', 'request_replayed');
+    ASSERT (SELECT count(*) FROM feegate.payments) = v_n, 'a replay makes nothing';
+    ASSERT pg_temp.status_of(r.body::json ->> 'payment_id') = 'created', 'a replay cancels nothing';
+    -- Per client: another client's equal signature is its own. (request_once is the
+    -- operations' own step and runs with their search_path.)
+    PERFORM set_config('search_path', 'feegate, pg_temp', true);
+    PERFORM feegate.request_once('smoke-other', v_sig, v_until);
+    PERFORM pg_temp.expect_error(format('SELECT feegate.request_once(%L, %L, %s)',
+                                        'smoke-other', v_sig, v_until),
+                                 'FG409', 'request_replayed');
+    -- No signature (the owner's tools): nothing remembered.
+    PERFORM feegate.request_once('smoke', NULL, NULL);
+    -- The purge takes what has expired and leaves the rest.
+    PERFORM feegate.request_once('smoke', v_old, 0);
+    PERFORM set_config('search_path', '"$user", public', true);
+    ASSERT feegate.request_signatures_purge(1000000) >= 1, 'purge deletes the expired';
+    ASSERT NOT EXISTS (SELECT 1 FROM feegate.request_signatures WHERE signature = v_old),
+        'expired signature purged';
+    ASSERT EXISTS (SELECT 1 FROM feegate.request_signatures WHERE signature = v_sig),
+        'live signature kept';
+END
+$$;
+
 -- The application role: execute and read, nothing else ---------------------------------------
 
 SET ROLE feegate_app;
@@ -510,6 +574,8 @@ BEGIN
                                  '42501', NULL);
     PERFORM pg_temp.expect_error('UPDATE feegate.payments SET late = true', '42501', NULL);
     PERFORM pg_temp.expect_error('DELETE FROM feegate.idempotency', '42501', NULL);
+    PERFORM pg_temp.expect_error('DELETE FROM feegate.request_signatures', '42501', NULL);
+    PERFORM pg_temp.expect_error('SELECT feegate.request_once(''a'', ''b'', 0)', '42501', NULL);
     PERFORM pg_temp.expect_error('SELECT feegate.post_journal(''x'', NULL, '''', ''[]'')',
                                  '42501', NULL);
     PERFORM pg_temp.expect_error('SELECT feegate.apply_event(''x'', ''cancel'', ''{}'')',

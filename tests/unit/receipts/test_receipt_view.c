@@ -98,10 +98,33 @@ static void test_view_lenient(void **state)
     gw_arena_release(&a);
 }
 
+/* With a lookup code, the QR code's URL carries it instead of the receipt id; it is shown in
+ * groups of four. */
+static void test_lookup_code(void **state)
+{
+    (void)state;
+    struct gw_arena a;
+    gw_arena_init(&a, 4096, (size_t)1024 * 1024);
+    char json[sizeof(view_json) + 64];
+    (void)snprintf(json, sizeof(json), "{\"lookup_code\":\"7KQ2M9XD4HBT\",%s", view_json + 1);
+    struct rcp_receipt r;
+    struct gw_errbuf eb = { .msg = "" };
+    assert_int_equal(rcp_receipt_from_json(json, "https://x/verify?code=", &a, &r, &eb), GW_OK);
+    assert_string_equal(r.lookup_code, "7KQ2M9XD4HBT");
+    assert_string_equal(r.verify_url, "https://x/verify?code=7KQ2M9XD4HBT");
+    char shown[RCP_LOOKUP_SHOWN_BYTES];
+    rcp_lookup_code_show(r.lookup_code, shown);
+    assert_string_equal(shown, "7KQ2-M9XD-4HBT");
+    rcp_lookup_code_show("", shown);
+    assert_string_equal(shown, "");
+    gw_arena_release(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_view),
+        cmocka_unit_test(test_lookup_code),
         cmocka_unit_test(test_view_lenient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

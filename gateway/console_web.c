@@ -196,7 +196,9 @@ static void page_open(struct gw_ctx *ctx, struct gw_page *p, const char *title,
 
 static void error_summary(struct gw_page *p, const char *msg, const char *field)
 {
-    gw_pg_s(p, "<div class=\"err\" role=\"alert\" tabindex=\"-1\"><h2>");
+    gw_pg_s(p,
+            "<div class=\"error-summary\" role=\"alert\" aria-labelledby=\"error-summary-title\" "
+            "tabindex=\"-1\"><h2 id=\"error-summary-title\">");
     gw_pg_e(p, con_tr(p->lang, "Có lỗi", "There is a problem"));
     gw_pg_s(p, "</h2><ul><li>");
     if (field != NULL) {

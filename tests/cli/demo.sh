@@ -158,7 +158,7 @@ grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET answered another pay
         --data-urlencode "user=$FEEGATE_CLERK_USER" --data-urlencode "password=wrong-password-1" \
         --data-urlencode "code=$(code "$FEEGATE_CLERK_TOTP")" >"$WORK/s0"
     [ "$(cat "$WORK/s0")" = 401 ] || fail "console: a wrong password answered $(cat "$WORK/s0")"
-    grep -q 'class="err"' "$WORK/p0" || fail "console: no error summary for a wrong password"
+    grep -q 'class="error-summary"' "$WORK/p0" || fail "console: no error summary for a wrong password"
     ! grep -qi '^Set-Cookie: fgc_session' "$WORK/h0" || fail "console: a cookie for a wrong password"
     # A form from another site (its Origin) is refused, the sign-in's included.
     [ "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H 'Origin: http://evil.example' \

@@ -130,7 +130,10 @@
 #define GW_STAFF_SESSION_S_MAX      28800 /* a session ends this long after sign-in, used or not */
 #define GW_STAFF_PASSWORD_BYTES_MIN 12
 #define GW_STAFF_PASSWORD_BYTES_MAX 128
-#define GW_STAFF_TOKEN_HEX_BYTES    64 /* a session token: 32 random bytes in hex */
+#define GW_STAFF_TOKEN_HEX_BYTES    64   /* a session token: 32 random bytes in hex */
+#define GW_CONSOLE_SIGNINS_MAX      4    /* argon2id checks running at once for the web console */
+#define GW_CONSOLE_AUDIT_ROWS       200  /* rows on the console's audit log page */
+#define GW_CONSOLE_VERIFY_WAIT_MS   5000 /* shutdown: longest wait for a password check */
 
 /* Outbox delivery of portal webhooks. */
 #define GW_OUTBOX_BATCH_MAX     64

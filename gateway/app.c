@@ -8,6 +8,7 @@
 #include "api.h"
 #include "auth.h"
 #include "check_job.h"
+#include "console_web.h"
 #include "fault.h"
 #include "ipn.h"
 #include "jobs.h"
@@ -31,6 +32,17 @@ static const struct gw_route_def app_routes[] = {
     { "receipts", GW_ROUTE_PAGE, gw_handle_page }, { "verify", GW_ROUTE_PAGE, gw_handle_page },
 };
 
+/* The console listener's ([console] listen): one handler for the staff's pages. */
+static const struct gw_route_def app_console_routes[] = {
+    { "", GW_ROUTE_PAGE, gw_handle_console },
+    { "signin", GW_ROUTE_PAGE, gw_handle_console },
+    { "signout", GW_ROUTE_PAGE, gw_handle_console },
+    { "days", GW_ROUTE_PAGE, gw_handle_console },
+    { "exceptions", GW_ROUTE_PAGE, gw_handle_console },
+    { "approvals", GW_ROUTE_PAGE, gw_handle_console },
+    { "audit", GW_ROUTE_PAGE, gw_handle_console },
+};
+
 /* Started, and stopped at the drain, in this order. SIGHUP refreshes the client list. */
 static const struct gw_job_def app_jobs[] = {
     { gw_jobs_start, gw_jobs_stop, gw_jobs_free, gw_auth_refresh },
@@ -38,11 +50,14 @@ static const struct gw_job_def app_jobs[] = {
     { gw_recovery_start, gw_recovery_stop, gw_recovery_free, NULL },
     { gw_refunds_start, gw_refunds_stop, gw_refunds_free, NULL },
     { gw_check_job_start, gw_check_job_stop, gw_check_job_free, NULL },
+    { gw_console_start, gw_console_stop, gw_console_release, NULL },
 };
 
 static const struct gw_app app = {
     .routes = app_routes,
     .n_routes = APP_COUNT(app_routes),
+    .console_routes = app_console_routes,
+    .n_console_routes = APP_COUNT(app_console_routes),
     .jobs = app_jobs,
     .n_jobs = APP_COUNT(app_jobs),
     .fallback = gw_handle_page, /* people mistype addresses: an HTML 404 in their language */

@@ -34,6 +34,7 @@ extern char **environ;
 #define DEMO_GW_PORT      8080
 #define DEMO_SIM_PORT     8081
 #define DEMO_HTTPS_PORT   8443
+#define DEMO_CONSOLE_PORT 8081
 #define STOP_WAIT_MS      5000
 #define DEMO_VNPAY_TMN    "FGDEMO01"
 #define DEMO_MOMO_PARTNER "MOMOFGDEMO"
@@ -155,7 +156,8 @@ struct demo {
     char zp_key1[65];
     char zp_key2[65];
     int gw_port;
-    int https_port; /* [server] tls_listen, with the demo TLS CA's certificate (var/tls/) */
+    int https_port;   /* [server] tls_listen, with the demo TLS CA's certificate (var/tls/) */
+    int console_port; /* [console] listen: the finance staff's web console */
     int sim_port;
     pid_t sim_pid;
     char root[PATH_MAX];
@@ -240,6 +242,9 @@ static enum gw_err demo_files(const struct demo *d, struct gw_errbuf *eb)
                   d->https_port, d->root, d->root);
     (void)snprintf(url, sizeof(url), "https://127.0.0.1:%d", d->https_port);
     print_export_line(env, "FEEGATE_HTTPS_URL", url);
+    (void)fprintf(ini, "[console]\nlisten = 127.0.0.1:%d\n", d->console_port);
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%d", d->console_port);
+    print_export_line(env, "FEEGATE_CONSOLE_URL", url);
     (void)snprintf(ca, sizeof(ca), "%s/tls/ca.pem", d->root);
     print_export_line(env, "FEEGATE_TLS_CA", ca);
     (void)fprintf(ex,
@@ -477,6 +482,7 @@ int gw_cli_demo(int argc, char **argv)
     d->gw_port = env_int("FEEGATE_PORT", DEMO_GW_PORT);
     d->sim_port = env_int("BANKSIM_PORT", DEMO_SIM_PORT);
     d->https_port = env_int("FEEGATE_HTTPS_PORT", DEMO_HTTPS_PORT);
+    d->console_port = env_int("FEEGATE_CONSOLE_PORT", DEMO_CONSOLE_PORT);
     struct gw_errbuf eb = { .msg = "" };
     enum gw_err err = demo_prepare(d, &eb);
     struct gw_config *cfg = gw_xcalloc(1, sizeof(*cfg));

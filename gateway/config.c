@@ -435,6 +435,9 @@ static enum gw_err config_line(struct gw_config *cfg, struct ini_state *st, char
     if (strcmp(st->section, "jobs") == 0) {
         return set_jobs(cfg, k, v, eb);
     }
+    if (strcmp(st->section, "console") == 0 && strcmp(k, "listen") == 0) {
+        return parse_listen("console listen", cfg->console_host, &cfg->console_port, v, eb);
+    }
     if (strcmp(st->section, "log") == 0 && strcmp(k, "level") == 0) {
         return copy_value(cfg->log_level, sizeof(cfg->log_level), v, k, eb);
     }

@@ -82,6 +82,10 @@ struct gw_config {
      * address (defaults GW_PAGE_RATE_BURST, GW_PAGE_RATE_PER_MIN) */
     int page_rate_burst;
     int page_rate_per_min;
+    /* [console] listen: the finance staff's web console (gateway/console.c), a listener of
+     * its own; "": none. */
+    char console_host[256];
+    int console_port;
     char log_level[16];
     int n_channels;
     struct gw_channel_config channels[GW_CONFIG_CHANNELS_MAX];

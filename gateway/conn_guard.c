@@ -401,6 +401,10 @@ void gw_conn_guard_attach(struct gw_loop *loop)
         evhttp_set_bevcb(loop->http_tls, new_bev_tls, gl);
         evconnlistener_set_error_cb(loop->listener_tls, accept_error);
     }
+    if (loop->http_console != NULL) { /* plain HTTP: the console listens on loopback */
+        evhttp_set_bevcb(loop->http_console, new_bev, gl);
+        evconnlistener_set_error_cb(loop->listener_console, accept_error);
+    }
     sweep(-1, 0, gl);
 }
 

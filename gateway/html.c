@@ -173,6 +173,14 @@ static const char page_css[] =
     ".hash{font-family:monospace;word-break:break-all}"
     "@media (max-width:34rem){dl{grid-template-columns:1fr;gap:0}dd{margin-bottom:0.5rem}"
     "header .in{flex-wrap:wrap}}"
+    ".scroll{overflow-x:auto;max-width:100%}"
+    ".form label{display:block;font-weight:700;margin:0.75rem 0 0.25rem}"
+    ".form input,.form select,.form textarea{font:inherit;width:100%;max-width:24rem;"
+    "padding:0.5rem;border:2px solid #1b1b1b;border-radius:0}"
+    ".form input[type=checkbox]{width:auto;margin:0 0.5rem}.form button{margin-top:1rem}"
+    "nav ul{list-style:none;padding:0;margin:0.5rem 0;display:flex;flex-wrap:wrap;gap:0.5rem 1rem}"
+    ".inline{display:inline;margin:0}.linkbtn{background:none;color:#0b3a6e;padding:0;"
+    "font-weight:400;text-decoration:underline}"
     "@media print{header,footer,.noprint{display:none}body{background:#fff}"
     ".receipt{border:0}}";
 

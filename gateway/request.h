@@ -80,6 +80,8 @@ struct gw_loop {
     struct evconnlistener *listener;
     struct evhttp *http_tls; /* on [server] tls_listen, or NULL */
     struct evconnlistener *listener_tls;
+    struct evhttp *http_console; /* on [console] listen, or NULL */
+    struct evconnlistener *listener_console;
     struct gw_db_pool *db;
     pthread_t thread;
     struct event *drain_ev;

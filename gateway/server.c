@@ -125,21 +125,22 @@ static bool ctx_read_request(struct gw_ctx *ctx)
 }
 
 /* The route of the request's first path segment ("" for the root), or NULL. */
-static const struct gw_route_def *route_find(const struct gw_ctx *ctx)
+static const struct gw_route_def *route_find(const struct gw_ctx *ctx, bool console)
 {
     const struct gw_app *app = ctx->loop->srv->app;
+    const struct gw_route_def *routes = console ? app->console_routes : app->routes;
+    size_t n = console ? app->n_console_routes : app->n_routes;
     const char *s = ctx->n_seg == 0 ? "" : ctx->seg[0];
-    for (size_t i = 0; i < app->n_routes; i++) {
-        if (strcmp(s, app->routes[i].seg) == 0) {
-            return &app->routes[i];
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s, routes[i].seg) == 0) {
+            return &routes[i];
         }
     }
     return NULL;
 }
 
-static void dispatch(struct evhttp_request *req, void *arg)
+static void dispatch_on(struct evhttp_request *req, struct gw_loop *loop, bool console)
 {
-    struct gw_loop *loop = arg;
     struct gw_arena a;
     gw_arena_init(&a, GW_ARENA_BYTES_DEFAULT, GW_ARENA_BYTES_MAX);
     struct gw_ctx *ctx = gw_arena_alloc(&a, sizeof(*ctx));
@@ -166,7 +167,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
         gw_reply_error(ctx, 414, "uri_too_long", "the request path has too many segments");
         return;
     }
-    const struct gw_route_def *r = route_find(ctx);
+    const struct gw_route_def *r = route_find(ctx, console);
     if (r != NULL) {
         ctx->route = r->route;
         r->handle(ctx);
@@ -177,6 +178,16 @@ static void dispatch(struct evhttp_request *req, void *arg)
         return;
     }
     gw_reply_error(ctx, 404, "not_found", "no such resource");
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+    dispatch_on(req, arg, false);
+}
+
+static void dispatch_console(struct evhttp_request *req, void *arg)
+{
+    dispatch_on(req, arg, true);
 }
 
 static struct evconnlistener *listen_reuseport(struct gw_loop *loop, const char *host, int port,
@@ -204,7 +215,7 @@ static struct evconnlistener *listen_reuseport(struct gw_loop *loop, const char 
 /* An evhttp of the loop, with the server's limits, dispatching to the route table, on a new
  * listener of host:port. */
 static struct evhttp *http_new(struct gw_loop *loop, const char *host, int port,
-                               struct evconnlistener **listener, struct gw_errbuf *eb)
+                               struct evconnlistener **listener, bool console, struct gw_errbuf *eb)
 {
     struct evhttp *http = evhttp_new(loop->base);
     GW_ASSERT(http != NULL);
@@ -215,7 +226,7 @@ static struct evhttp *http_new(struct gw_loop *loop, const char *host, int port,
     evhttp_set_timeout(http, GW_HTTP_TIMEOUT_S);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
     evhttp_set_default_content_type(http, "application/json");
-    evhttp_set_gencb(http, dispatch, loop);
+    evhttp_set_gencb(http, console ? dispatch_console : dispatch, loop);
     *listener = listen_reuseport(loop, host, port, eb);
     if (*listener == NULL) {
         return http; /* freed with the loop */
@@ -260,6 +271,9 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     if (loop->listener_tls != NULL) {
         evconnlistener_disable(loop->listener_tls);
     }
+    if (loop->listener_console != NULL) {
+        evconnlistener_disable(loop->listener_console);
+    }
     if (loop->index == 0) {
         const struct gw_app *app = loop->srv->app;
         for (size_t i = 0; i < app->n_jobs; i++) {
@@ -283,14 +297,21 @@ static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
         return err;
     }
     loop->httpc = gw_httpc_new(loop->base);
-    loop->http = http_new(loop, cfg->listen_host, cfg->listen_port, &loop->listener, eb);
+    loop->http = http_new(loop, cfg->listen_host, cfg->listen_port, &loop->listener, false, eb);
     if (loop->listener == NULL) {
         return GW_ERR_IO;
     }
     if (cfg->tls_listen_host[0] != '\0') {
-        loop->http_tls =
-            http_new(loop, cfg->tls_listen_host, cfg->tls_listen_port, &loop->listener_tls, eb);
+        loop->http_tls = http_new(loop, cfg->tls_listen_host, cfg->tls_listen_port,
+                                  &loop->listener_tls, false, eb);
         if (loop->listener_tls == NULL) {
+            return GW_ERR_IO;
+        }
+    }
+    if (cfg->console_host[0] != '\0') {
+        loop->http_console =
+            http_new(loop, cfg->console_host, cfg->console_port, &loop->listener_console, true, eb);
+        if (loop->listener_console == NULL) {
             return GW_ERR_IO;
         }
     }
@@ -309,6 +330,9 @@ static void loop_release(struct gw_loop *loop)
     }
     if (loop->http_tls != NULL) {
         evhttp_free(loop->http_tls);
+    }
+    if (loop->http_console != NULL) {
+        evhttp_free(loop->http_console);
     }
     /* In this order: outgoing calls still pending fail and record it through the pool,
      * whose callbacks still find the outbox and recovery state alive. */

@@ -38,6 +38,9 @@ struct gw_job_def {
 struct gw_app {
     const struct gw_route_def *routes;
     size_t n_routes;
+    /* The console listener's routes ([console] listen), looked up the same way. */
+    const struct gw_route_def *console_routes;
+    size_t n_console_routes;
     const struct gw_job_def *jobs;
     size_t n_jobs;
     /* The handler of a path no route names (the people's 404 page), counted under

@@ -53,7 +53,7 @@ free_port() { # a random port nothing listens on (nothing but bash needed)
 
 start_demo() { # log
     FEEGATE_PORT=$GW_PORT BANKSIM_PORT=$SIM_PORT FEEGATE_DEMO_PG_PORT=$PG_PORT \
-        FEEGATE_HTTPS_PORT=$HTTPS_PORT \
+        FEEGATE_HTTPS_PORT=$HTTPS_PORT FEEGATE_CONSOLE_PORT=$CONSOLE_PORT \
         "$FEEGATE" demo >"$1" 2>&1 &
     DEMO_PID=$!
     for _ in $(seq 1 600); do
@@ -66,6 +66,7 @@ start_demo() { # log
 
 GW_PORT=$(free_port)
 HTTPS_PORT=$(free_port)
+CONSOLE_PORT=$(free_port)
 SIM_PORT=$(free_port)
 PG_PORT=$(free_port)
 cd "$WORK"
@@ -134,6 +135,113 @@ grep -q "\"payment_id\" *: *\"$id\"" <<<"$got" || fail "GET answered another pay
         FEEGATE_STAFF_TOTP=$(oathtool --totp -b "$FEEGATE_APPROVER_TOTP") \
         "$FEEGATE" staff sign-in "$FEEGATE_APPROVER_USER" >/dev/null ||
         fail "the demo approver cannot sign in"
+) || exit 1
+
+# The web console over real HTTP (docs/console.md#the-web-console): sign-in with the
+# second factor, the cookie's flags, CSRF, maker and checker, sign-out.
+(
+    . var/demo.env
+    C=$FEEGATE_CONSOLE_URL
+    [ "$C" = "http://127.0.0.1:$CONSOLE_PORT" ] || fail "FEEGATE_CONSOLE_URL is $C"
+    yesterday=$(psql -X -q -At "$FEEGATE_ADMIN_DSN" -c \
+        "SELECT (now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date - 1")
+    # The step after this one: the step of this moment may be used already (a code counts once).
+    code() { oathtool --totp -b --now "$(date -u -d '+30 seconds' '+%Y-%m-%d %H:%M:%S UTC')" "$1"; }
+    page=$(curl -fsS --max-time 10 "$C/signin") || fail "console: GET /signin"
+    for a in 'autocomplete="username"' 'autocomplete="current-password"' 'autocomplete="one-time-code"'; do
+        grep -qF "$a" <<<"$page" || fail "console: the sign-in page has no $a"
+    done
+    [ "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code} %{redirect_url}' "$C/days")" = "303 $C/signin" ] ||
+        fail "console: /days without a session is not sent to sign in"
+    # A wrong password: 401, the error summary, no cookie.
+    curl -sS --max-time 10 -D "$WORK/h0" -o "$WORK/p0" -w '%{http_code}' "$C/signin" \
+        --data-urlencode "user=$FEEGATE_CLERK_USER" --data-urlencode "password=wrong-password-1" \
+        --data-urlencode "code=$(code "$FEEGATE_CLERK_TOTP")" >"$WORK/s0"
+    [ "$(cat "$WORK/s0")" = 401 ] || fail "console: a wrong password answered $(cat "$WORK/s0")"
+    grep -q 'class="error-summary"' "$WORK/p0" || fail "console: no error summary for a wrong password"
+    ! grep -qi '^Set-Cookie: fgc_session' "$WORK/h0" || fail "console: a cookie for a wrong password"
+    # A form from another site (its Origin) is refused, the sign-in's included.
+    [ "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H 'Origin: http://evil.example' \
+        "$C/signin" --data 'user=x&password=y&code=000000')" = 403 ] ||
+        fail "console: a sign-in from another origin was not refused"
+    signin() { # user password secret jar
+        curl -sS --max-time 10 -c "$4" -D "$4.h" -o /dev/null -w '%{http_code}' "$C/signin" \
+            --data-urlencode "user=$1" --data-urlencode "password=$2" \
+            --data-urlencode "code=$(code "$3")"
+    }
+    [ "$(signin "$FEEGATE_CLERK_USER" "$FEEGATE_CLERK_PASSWORD" "$FEEGATE_CLERK_TOTP" "$WORK/clerk")" = 303 ] ||
+        fail "console: the clerk cannot sign in"
+    grep -i '^Set-Cookie: fgc_session=' "$WORK/clerk.h" | grep -i 'HttpOnly' | grep -i 'SameSite=Strict' |
+        grep -qi 'Path=/' || fail "console: the session cookie lacks HttpOnly, SameSite=Strict or Path=/"
+    ! grep -i '^Set-Cookie: fgc_session=' "$WORK/clerk.h" | grep -qi 'Secure' ||
+        fail "console: Secure on a plain HTTP cookie"
+    get() { curl -sS --max-time 10 -b "$1" -o "$WORK/page" -w '%{http_code}' "$C$2"; }
+    [ "$(get "$WORK/clerk" /days)" = 200 ] && grep -q "href=\"/days/$yesterday\"" "$WORK/page" ||
+        fail "console: the days list has no $yesterday"
+    [ "$(get "$WORK/clerk" "/days/$yesterday")" = 200 ] || fail "console: the day's queue"
+    grep -q 'Thiếu ở nhà cung cấp' "$WORK/page" || fail "console: no category in Vietnamese words"
+    ! grep -q 'missing_at_provider</td>' "$WORK/page" || fail "console: a raw category code on screen"
+    # Two differences of 5,000 VND: written off, each needs an approver.
+    ids=$(grep -o 'href="/exceptions/[0-9]*">[0-9]*</a></td><td>Lệch số tiền' "$WORK/page" |
+        grep -o '/[0-9]*"' | grep -o '[0-9]*' | sort -un)
+    id1=$(sed -n 1p <<<"$ids") id2=$(sed -n 2p <<<"$ids")
+    [ -n "$id1" ] && [ -n "$id2" ] || fail "console: fewer than two amount differences in the queue"
+    [ "$(get "$WORK/clerk" "/days/$yesterday?lang=en")" = 200 ] &&
+        grep -q 'Missing at the provider' "$WORK/page" || fail "console: no English words"
+    [ "$(get "$WORK/clerk" "/exceptions/$id1?lang=vi")" = 200 ] || fail "console: the exception page"
+    csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$WORK/page" | head -n 1 | grep -o '[0-9a-f]\{64\}')
+    [ -n "$csrf" ] || fail "console: no CSRF token on the exception page"
+    post() { curl -sS --max-time 10 -b "$1" -o "$WORK/page" -w '%{http_code}' "$C$2" "${@:3}"; }
+    # Without the CSRF token, or with a wrong one: 403, nothing asked.
+    [ "$(post "$WORK/clerk" "/exceptions/$id1/resolve" --data 'action=write_off&note=x')" = 403 ] ||
+        fail "console: a POST without the CSRF token was not refused"
+    [ "$(post "$WORK/clerk" "/exceptions/$id1/resolve" --data "action=write_off&note=x&csrf=${csrf//?/0}")" = 403 ] ||
+        fail "console: a POST with a wrong CSRF token was not refused"
+    [ "$(get "$WORK/clerk" "/exceptions/$id1")" = 200 ] && ! grep -q '<td>Chờ phê duyệt</td>' "$WORK/page" ||
+        fail "console: a refused POST changed the exception"
+    # The clerk asks for a write-off; a clerk cannot approve it.
+    [ "$(post "$WORK/clerk" "/exceptions/$id1/resolve" --data "csrf=$csrf&action=write_off" \
+        --data-urlencode 'note=lost in transit, ticket 4411')" = 303 ] || fail "console: the write-off request"
+    [ "$(get "$WORK/clerk" "/exceptions/$id1")" = 200 ] && grep -q '<td>Chờ phê duyệt</td>' "$WORK/page" ||
+        fail "console: the write-off is not waiting for approval"
+    [ "$(post "$WORK/clerk" "/exceptions/$id1/approve" --data "csrf=$csrf")" = 403 ] ||
+        fail "console: a clerk's approval was not refused"
+    grep -q 'Vai trò của bạn không được phép' "$WORK/page" || fail "console: the refusal is not in words"
+    # The approver approves it; their own request they cannot.
+    [ "$(signin "$FEEGATE_APPROVER_USER" "$FEEGATE_APPROVER_PASSWORD" "$FEEGATE_APPROVER_TOTP" "$WORK/appr")" = 303 ] ||
+        fail "console: the approver cannot sign in"
+    [ "$(get "$WORK/appr" /approvals)" = 200 ] && grep -q "href=\"/exceptions/$id1\"" "$WORK/page" ||
+        fail "console: the approvals queue lacks $id1"
+    acsrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$WORK/page" | head -n 1 | grep -o '[0-9a-f]\{64\}')
+    [ "$(post "$WORK/appr" "/exceptions/$id1/approve" --data "csrf=$acsrf")" = 303 ] ||
+        fail "console: the approver's approval"
+    [ "$(get "$WORK/appr" "/exceptions/$id1")" = 200 ] && grep -q '<dd>Đã xử lý</dd>' "$WORK/page" ||
+        fail "console: the approved exception is not resolved"
+    [ "$(post "$WORK/appr" "/exceptions/$id2/resolve" --data "csrf=$acsrf&action=write_off&note=own")" = 303 ] ||
+        fail "console: the approver's own write-off request"
+    [ "$(post "$WORK/appr" "/exceptions/$id2/approve" --data "csrf=$acsrf")" = 409 ] ||
+        fail "console: approving one's own request was not refused"
+    grep -q 'chính mình' "$WORK/page" || fail "console: the same-person refusal is not in words"
+    [ "$(get "$WORK/appr" /audit)" = 200 ] && grep -q 'sign_in' "$WORK/page" ||
+        fail "console: the audit log page"
+    # The day's report; the day closed by the approver (a clerk may not; open exceptions need
+    # carrying forward).
+    [ "$(get "$WORK/appr" "/days/$yesterday/report")" = 200 ] && grep -q '<!DOCTYPE html>' "$WORK/page" ||
+        fail "console: the day's report"
+    [ "$(post "$WORK/clerk" "/days/$yesterday/close" --data "csrf=$csrf")" = 403 ] ||
+        fail "console: a clerk closed the day"
+    [ "$(post "$WORK/appr" "/days/$yesterday/close" --data "csrf=$acsrf")" = 409 ] &&
+        grep -q 'open exceptions' "$WORK/page" || fail "console: closed with open exceptions"
+    [ "$(post "$WORK/appr" "/days/$yesterday/close" --data "csrf=$acsrf&carry_forward=yes")" = 303 ] ||
+        fail "console: the approver cannot close the day"
+    [ "$(get "$WORK/appr" /days)" = 200 ] && grep -q 'Đã khóa sổ' "$WORK/page" ||
+        fail "console: the closed day is not shown closed"
+    # Sign-out ends the session in the database, not only the cookie.
+    token=$(awk '$6 == "fgc_session" {print $7}' "$WORK/clerk")
+    [ "$(post "$WORK/clerk" /signout --data "csrf=$csrf")" = 303 ] || fail "console: sign-out"
+    [ "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code} %{redirect_url}' \
+        -H "Cookie: fgc_session=$token" "$C/days")" = "303 $C/signin" ] ||
+        fail "console: the session still works after sign-out"
 ) || exit 1
 
 # A schema version this binary does not know (a migration it never embedded), written while

@@ -101,5 +101,8 @@ GRANT EXECUTE ON FUNCTION
     fin_days(text),
     fin_imports(text, date),
     fin_exceptions(text, date),
-    fin_report(text, date)
+    fin_report(text, date),
+    fin_exception(text, bigint),
+    fin_pending(text),
+    fin_audit(text, int)
 TO feegate_app;

@@ -985,6 +985,47 @@ BEGIN
 END
 $$;
 
+-- One exception with its trail (the console's exception page).
+CREATE FUNCTION fin_exception(p_session text, p_id bigint) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_staff text;
+BEGIN
+    v_staff := staff_or_owner(p_session, ARRAY['clerk', 'approver', 'auditor']);
+    RETURN recon_exception_json(p_id)::text;
+END
+$$;
+
+-- The exceptions with an action waiting for an approver (the console's approvals queue),
+-- oldest first.
+CREATE FUNCTION fin_pending(p_session text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_staff text;
+BEGIN
+    v_staff := staff_or_owner(p_session, ARRAY['approver', 'auditor']);
+    RETURN jsonb_build_object('exceptions', coalesce((SELECT jsonb_agg(
+        recon_exception_json(e.id) ORDER BY e.id) FROM recon_exceptions e
+        WHERE EXISTS (SELECT 1 FROM recon_actions a WHERE a.exception_id = e.id
+                      AND a.status = 'pending_approval')), '[]'))::text;
+END
+$$;
+
+-- The newest p_limit rows of the audit log (at most 500), newest first.
+CREATE FUNCTION fin_audit(p_session text, p_limit int) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
+DECLARE
+    v_staff text;
+BEGIN
+    v_staff := staff_or_owner(p_session, ARRAY['clerk', 'approver', 'auditor']);
+    RETURN jsonb_build_object('rows', coalesce((SELECT jsonb_agg(jsonb_build_object(
+        'id', a.id, 'at', ts_text(a.at), 'staff', a.staff_id, 'from', a.from_addr,
+        'action', a.action, 'object', a.object) ORDER BY a.id DESC)
+        FROM (SELECT * FROM audit_log ORDER BY id DESC
+              LIMIT least(greatest(coalesce(p_limit, 100), 1), 500)) a), '[]'))::text;
+END
+$$;
+
 CREATE FUNCTION fin_report(p_session text, p_day date) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = feegate, pg_temp AS $$
 DECLARE

@@ -347,20 +347,33 @@ static bool sim_catalogue(PGconn *c)
             }
         }
     }
-    (void)snprintf(
-        sql + o, sizeof(sql) - o,
-        "INSERT INTO clients (id, secret, name) VALUES ('" SS_CLIENT "', "
-        "'sim-secret-0123456789abcdef', 'simulation'); "
-        "INSERT INTO client_agencies VALUES ('" SS_CLIENT "', 'SIM-A'), "
-        "('" SS_CLIENT "', 'SIM-B'); "
-        "INSERT INTO staff (id, role, name, password_hash, totp_secret) VALUES ('" SS_STAFF
-        "', 'approver', 'simulation', '$argon2id$v=19$m=65536,t=2,p=1$sim', "
-        "'\\x00112233445566778899aabbccddeeff'); "
-        "INSERT INTO staff_sessions (token_sha256, staff_id, from_addr, expires_at) "
-        "VALUES (sha256(convert_to('" SS_SESSION "', 'UTF8')), '" SS_STAFF "', "
-        "'simulation', now() + interval '1 day'); COMMIT; RESET search_path");
+    (void)snprintf(sql + o, sizeof(sql) - o,
+                   "INSERT INTO clients (id, secret, name) VALUES ('" SS_CLIENT "', "
+                   "'sim-secret-0123456789abcdef', 'simulation'); "
+                   "INSERT INTO client_agencies VALUES ('" SS_CLIENT "', 'SIM-A'), "
+                   "('" SS_CLIENT "', 'SIM-B'); COMMIT; RESET search_path");
     if (!sp_exec(c, sql, err, sizeof(err))) {
         fprintf(stderr, "fg_sim: the catalogue: %s", err);
+        return false;
+    }
+    return true;
+}
+
+/* The approver and its live session, as staff_sign_in writes them (sim_run_seed moves its
+ * last use to each seed's now()). */
+static bool sim_staff(PGconn *c)
+{
+    char err[512];
+    if (!sp_exec(c,
+                 "SET search_path = feegate; BEGIN; "
+                 "INSERT INTO staff (id, role, name, password_hash, totp_secret) VALUES ('" SS_STAFF
+                 "', 'approver', 'simulation', '$argon2id$v=19$m=65536,t=2,p=1$sim', "
+                 "'\\x00112233445566778899aabbccddeeff'); "
+                 "INSERT INTO staff_sessions (token_sha256, staff_id, from_addr, expires_at) "
+                 "VALUES (sha256(convert_to('" SS_SESSION "', 'UTF8')), '" SS_STAFF "', "
+                 "'simulation', now() + interval '1 day'); COMMIT; RESET search_path",
+                 err, sizeof(err))) {
+        fprintf(stderr, "fg_sim: the approver: %s", err);
         return false;
     }
     return true;
@@ -580,7 +593,7 @@ int main(int argc, char **argv)
         db.admin = NULL;
     }
     PGconn *c = sim_connect(GW_PGEMBED_DB);
-    bool ready = c && sim_catalogue(c) && (!o.mutate || sim_mutate(c, o.mutate));
+    bool ready = c && sim_catalogue(c) && sim_staff(c) && (!o.mutate || sim_mutate(c, o.mutate));
     if (c) {
         PQfinish(c);
     }

@@ -588,6 +588,93 @@ static bool ss_overpayment_of(struct ss_ctx *x, const char *where, int *a, char 
     return ok;
 }
 
+/* The provider's answer to the refund rid of an overpayment sent by overpayment_refunds_begin:
+ * accepted (refunded: out of overpaid:<channel>) or refused (to transfer). */
+static bool ss_overpay_answer(struct ss_ctx *x, const char *rid, const bool *refundable)
+{
+    struct sm_world *w = &x->w;
+    int a = -1;
+    char where[96];
+    char oid[SM_ID_BYTES];
+    (void)snprintf(where, sizeof(where), "refund_id = '%s'", rid);
+    if (!ss_overpayment_of(x, where, &a, oid, sizeof(oid))) {
+        return false;
+    }
+    struct sm_attempt *at = &w->att[a];
+    if (at->ovp != SM_OVP_OWED || !refundable[at->channel]) {
+        ss_fail(x, "overpayment of a%d sent for refund, the model has it %s", a,
+                sm_ovp_name[at->ovp]);
+        return false;
+    }
+    bool accept = ss_pct(x, 70);
+    int64_t amt = w->pay[at->payment].amount_vnd;
+    if (accept) {
+        at->ovp = SM_OVP_REFUNDED;
+        w->bal[SM_ACC_OVERPAID + at->channel] += amt;
+        w->bal[SM_ACC_CLEARING + at->channel] -= amt;
+    } else {
+        at->ovp = SM_OVP_TO_TRANSFER;
+    }
+    ss_log(x, "  overpayment of a%d (p%d, %lld VND) refund %s -> %s", a, at->payment,
+           (long long)amt, accept ? "accepted" : "rejected", sm_ovp_name[at->ovp]);
+    char sql[SS_SQL_BYTES];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT status FROM feegate.refund_result('%s', '%s', %s, NULL, "
+                   "'refund', 'sim', NULL)",
+                   rid, accept ? "accepted" : "rejected", accept ? "'PO'" : "NULL");
+    struct sp_res r;
+    if (!ss_sql(x, SP_APP, sql, &r)) {
+        return false;
+    }
+    bool ok = ss_expect(x, sql, &r, NULL);
+    const char *want = accept ? "succeeded" : "failed";
+    if (ok && strcmp(ss_val(&r, 0), want) != 0) {
+        ss_fail(x, "refund_result of an overpayment's refund: %s, expected %s", ss_val(&r, 0),
+                want);
+        ok = false;
+    }
+    sp_res_clear(&r);
+    return ok;
+}
+
+/* The approver pays some overpayments to transfer back by hand (overpayment_transfer). */
+static bool ss_overpay_transfers(struct ss_ctx *x)
+{
+    struct sm_world *w = &x->w;
+    bool ok = true;
+    for (int a = 0; ok && a < w->n_attempts; a++) {
+        struct sm_attempt *at = &w->att[a];
+        if (at->ovp != SM_OVP_TO_TRANSFER || !ss_pct(x, 50)) {
+            continue;
+        }
+        int got = -1;
+        char where[96];
+        char oid[SM_ID_BYTES];
+        (void)snprintf(where, sizeof(where), "merchant_ref = '%s'", at->ref);
+        if (!ss_overpayment_of(x, where, &got, oid, sizeof(oid))) {
+            return false;
+        }
+        int64_t amt = w->pay[at->payment].amount_vnd;
+        at->ovp = SM_OVP_TRANSFERRED;
+        w->bal[SM_ACC_OVERPAID + at->channel] += amt;
+        w->bal[SM_ACC_BANK] -= amt;
+        ss_touch(x, at->payment);
+        ss_log(x, "  overpayment of a%d (p%d, %lld VND) paid back by transfer", a, at->payment,
+               (long long)amt);
+        char sql[SS_SQL_BYTES];
+        (void)snprintf(sql, sizeof(sql),
+                       "SELECT feegate.overpayment_transfer('%s', '" SS_SESSION "', 'TR-%d')", oid,
+                       a);
+        struct sp_res r;
+        if (!ss_sql(x, SP_APP, sql, &r)) {
+            return false;
+        }
+        ok = ss_expect(x, sql, &r, NULL);
+        sp_res_clear(&r);
+    }
+    return ok;
+}
+
 /* The gateway's overpayment job (overpayment_refunds_begin) with the channels it may refund
  * through, the provider's answer to each refund (accepted, or refused: to transfer), then
  * the finance clerk pays some of those to transfer back by hand (overpayment_transfer). */
@@ -635,79 +722,12 @@ int ss_overpay(struct ss_ctx *x)
     char *save = NULL;
     for (char *rid = strtok_r(ids, " ", &save); ok && rid; rid = strtok_r(NULL, " ", &save)) {
         n_sent++;
-        int a = -1;
-        char where[96];
-        char oid[SM_ID_BYTES];
-        (void)snprintf(where, sizeof(where), "refund_id = '%s'", rid);
-        ok = ss_overpayment_of(x, where, &a, oid, sizeof(oid));
-        if (!ok) {
-            break;
-        }
-        struct sm_attempt *at = &w->att[a];
-        if (at->ovp != SM_OVP_OWED || !refundable[at->channel]) {
-            ss_fail(x, "overpayment of a%d sent for refund, the model has it %s", a,
-                    sm_ovp_name[at->ovp]);
-            return -1;
-        }
-        bool accept = ss_pct(x, 70);
-        int64_t amt = w->pay[at->payment].amount_vnd;
-        if (accept) {
-            at->ovp = SM_OVP_REFUNDED;
-            w->bal[SM_ACC_OVERPAID + at->channel] += amt;
-            w->bal[SM_ACC_CLEARING + at->channel] -= amt;
-        } else {
-            at->ovp = SM_OVP_TO_TRANSFER;
-        }
-        ss_log(x, "  overpayment of a%d (p%d, %lld VND) refund %s -> %s", a, at->payment,
-               (long long)amt, accept ? "accepted" : "rejected", sm_ovp_name[at->ovp]);
-        (void)snprintf(sql, sizeof(sql),
-                       "SELECT status FROM feegate.refund_result('%s', '%s', %s, NULL, "
-                       "'refund', 'sim', NULL)",
-                       rid, accept ? "accepted" : "rejected", accept ? "'PO'" : "NULL");
-        if (!ss_sql(x, SP_APP, sql, &r)) {
-            return -1;
-        }
-        ok = ss_expect(x, sql, &r, NULL);
-        const char *want = accept ? "succeeded" : "failed";
-        if (ok && strcmp(ss_val(&r, 0), want) != 0) {
-            ss_fail(x, "refund_result of an overpayment's refund: %s, expected %s", ss_val(&r, 0),
-                    want);
-            ok = false;
-        }
-        sp_res_clear(&r);
+        ok = ss_overpay_answer(x, rid, refundable);
     }
     if (ok && n_sent != n_send) {
         ss_fail(x, "overpayment_refunds_begin sent %d refunds, expected %d", n_sent, n_send);
         ok = false;
     }
-    for (int a = 0; ok && a < w->n_attempts; a++) {
-        struct sm_attempt *at = &w->att[a];
-        if (at->ovp != SM_OVP_TO_TRANSFER || !ss_pct(x, 50)) {
-            continue;
-        }
-        int got = -1;
-        char where[96];
-        char oid[SM_ID_BYTES];
-        (void)snprintf(where, sizeof(where), "merchant_ref = '%s'", at->ref);
-        ok = ss_overpayment_of(x, where, &got, oid, sizeof(oid));
-        if (!ok) {
-            break;
-        }
-        int64_t amt = w->pay[at->payment].amount_vnd;
-        at->ovp = SM_OVP_TRANSFERRED;
-        w->bal[SM_ACC_OVERPAID + at->channel] += amt;
-        w->bal[SM_ACC_BANK] -= amt;
-        ss_touch(x, at->payment);
-        ss_log(x, "  overpayment of a%d (p%d, %lld VND) paid back by transfer", a, at->payment,
-               (long long)amt);
-        (void)snprintf(sql, sizeof(sql),
-                       "SELECT feegate.overpayment_transfer('%s', '" SS_SESSION "', 'TR-%d')", oid,
-                       a);
-        if (!ss_sql(x, SP_APP, sql, &r)) {
-            return -1;
-        }
-        ok = ss_expect(x, sql, &r, NULL);
-        sp_res_clear(&r);
-    }
+    ok = ok && ss_overpay_transfers(x);
     return ok ? 1 : -1;
 }

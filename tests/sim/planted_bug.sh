@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ctest sim_planted_bug: the simulation catches a planted bug within the CI budget, names the
 # seed, and the command it prints replays the failure exactly.
-#   1. tests/sim/run.sh --seeds N --mutate refund-remainder must fail (exit 1) and print
+#   1. tests/sim/run.sh --seeds N --mutate MUTATION (refund-remainder) must fail (exit 1) and print
 #      "FAIL seed S at step T" and "replay: tests/sim/run.sh --seed S ...". The mutation
 #      replaces ledger_refund in the run's throwaway database with a copy whose partial
 #      refunds lose the remainder of their split (fg_sim --mutate; ledger/sql/base is not
@@ -10,10 +10,13 @@
 #      difference (ids masked: the database makes them at random).
 #   3. The same seed without the mutation passes (run with --verbose, which prints every
 #      step): the failure is the planted bug's.
-# Usage: planted_bug.sh BUILD_DIR SEEDS
+#   ctest sim_planted_overpayment runs the same with --mutate overpayment: a second success
+#   of a paid payment is answered applied but its overpayment is not booked.
+# Usage: planted_bug.sh BUILD_DIR SEEDS [MUTATION]
 set -uo pipefail
 build=$1
 seeds=${2:-1000}
+mutation=${3:-refund-remainder}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export FEEGATE_BUILD=$build
@@ -23,7 +26,7 @@ trap 'rm -rf "$out"' EXIT
 mask() { sed -E 's/(pay_|rf_|FG)[0-9A-Fa-f]+/\1ID/g'; }
 report() { grep -E '^FAIL seed|^  (model|database) ' "$1" | mask; }
 
-bash "$root/tests/sim/run.sh" --seeds "$seeds" --mutate refund-remainder >"$out/run.out" 2>&1
+bash "$root/tests/sim/run.sh" --seeds "$seeds" --mutate "$mutation" >"$out/run.out" 2>&1
 rc=$?
 if [ "$rc" -ne 1 ]; then
     cat "$out/run.out"

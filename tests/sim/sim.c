@@ -38,14 +38,14 @@ const char *const ss_kind_name[SS_KINDS] = {
     "create",      "create_retry", "checkout",     "provider",      "deliver",
     "forge",       "recovery",     "expire",       "tick",          "cancel",
     "refund",      "refund_retry", "refund_query", "refund_decide", "settle",
-    "refund_paid", "topup",        "day_close",    "read"
+    "refund_paid", "topup",        "day_close",    "read",          "overpay"
 };
 
 static int (*const sim_step_fn[SS_KINDS])(struct ss_ctx *) = {
     ss_create,      ss_create_retry, ss_checkout,     ss_provider,      ss_deliver,
     ss_forge,       ss_recovery,     ss_expire,       ss_tick,          ss_cancel,
     ss_refund,      ss_refund_retry, ss_refund_query, ss_refund_decide, ss_settle,
-    ss_refund_paid, ss_topup,        ss_day_close,    ss_read
+    ss_refund_paid, ss_topup,        ss_day_close,    ss_read,          ss_overpay
 };
 
 struct sim_opts {
@@ -76,6 +76,11 @@ static const struct sim_mutation sim_mutations[] = {
     { "refund-account", "feegate.ledger_refund(text,bigint,text,text)",
       "THEN 'refunds:' ELSE 'clearing:' END", "THEN 'clearing:' ELSE 'clearing:' END",
       "a refund after settlement is credited to clearing instead of refunds" },
+    { "overpayment", "feegate.apply_event(text,text,jsonb)",
+      "PERFORM overpayment_book(p_payment_id, p_data);",
+      "NULL; -- PERFORM overpayment_book(p_payment_id, p_data);",
+      "a second success of a paid payment is answered applied but not booked (no overpayment "
+      "journal, nothing owed back)" },
 };
 
 static void ss_swarm_draw(struct ss_swarm *s, uint64_t seed)
@@ -89,9 +94,12 @@ static void ss_swarm_draw(struct ss_swarm *s, uint64_t seed)
     static const int rf_lost[] = { 0, 10, 30 };
     static const int crash[] = { 0, 5, 15 };
     static const int bad[] = { 0, 5, 15 };
+    static const int double_pay[] = { 0, 30, 70 };
     /* The base weights keep a payment's own path (checkout, the provider, its callbacks)
      * busy enough that most payments reach an outcome within 200 steps. */
-    static const int base[SS_KINDS] = { 3, 1, 4, 6, 5, 1, 2, 2, 3, 1, 3, 1, 2, 1, 3, 2, 1, 1, 1 };
+    static const int base[SS_KINDS] = {
+        3, 1, 4, 6, 5, 1, 2, 2, 3, 1, 3, 1, 2, 1, 3, 2, 1, 1, 1, 2
+    };
     for (int k = 0; k < SS_KINDS; k++) {
         s->weight[k] = sm_rng_pct(&r, 12) ? 0 : base[k] * (int)sm_rng_range(&r, 1, 10);
     }
@@ -103,6 +111,7 @@ static void ss_swarm_draw(struct ss_swarm *s, uint64_t seed)
     s->p_rf_lost = rf_lost[sm_rng_below(&r, 3)];
     s->p_rf_crash = crash[sm_rng_below(&r, 3)];
     s->p_bad = bad[sm_rng_below(&r, 3)];
+    s->p_double_pay = double_pay[sm_rng_below(&r, 3)];
 }
 
 static bool ss_run_step(struct ss_ctx *x, enum ss_kind k)
@@ -140,9 +149,9 @@ static void sim_report(const struct ss_ctx *x, const struct sim_opts *o, int ste
             x->step, steps, x->why);
     fprintf(stderr,
             "swarm: lost %d%% dup %d%% query_error %d%% window_over %d%% rf_lost %d%% "
-            "rf_crash %d%% bad %d%%; weights",
+            "rf_crash %d%% bad %d%% double_pay %d%%; weights",
             s->p_lost, s->p_dup, s->p_query_error, s->p_window_over, s->p_rf_lost, s->p_rf_crash,
-            s->p_bad);
+            s->p_bad, s->p_double_pay);
     for (int k = 0; k < SS_KINDS; k++) {
         fprintf(stderr, " %s=%d", ss_kind_name[k], s->weight[k]);
     }
@@ -172,6 +181,14 @@ static int sim_run_seed(PGconn *c, uint64_t seed, const struct sim_opts *o)
     char err[512];
     if (!sp_exec(c, "BEGIN", err, sizeof(err))) {
         fprintf(stderr, "fg_sim: BEGIN: %s", err);
+        return 2;
+    }
+    /* The approver's session is live at the seed's now(), whenever the seed runs. */
+    if (!sp_exec(c,
+                 "UPDATE feegate.staff_sessions SET last_seen_at = now(), "
+                 "expires_at = now() + interval '1 day'",
+                 err, sizeof(err))) {
+        fprintf(stderr, "fg_sim: the approver's session: %s", err);
         return 2;
     }
     bool ok = true;
@@ -334,11 +351,29 @@ static bool sim_catalogue(PGconn *c)
                    "INSERT INTO clients (id, secret, name) VALUES ('" SS_CLIENT "', "
                    "'sim-secret-0123456789abcdef', 'simulation'); "
                    "INSERT INTO client_agencies VALUES ('" SS_CLIENT "', 'SIM-A'), "
-                   "('" SS_CLIENT "', 'SIM-B'); "
-                   "SELECT staff_upsert('" SS_STAFF "', 'approver', 'simulation', "
-                   "'sim-staff-secret-0123456789'); COMMIT; RESET search_path");
+                   "('" SS_CLIENT "', 'SIM-B'); COMMIT; RESET search_path");
     if (!sp_exec(c, sql, err, sizeof(err))) {
         fprintf(stderr, "fg_sim: the catalogue: %s", err);
+        return false;
+    }
+    return true;
+}
+
+/* The approver and its live session, as staff_sign_in writes them (sim_run_seed moves its
+ * last use to each seed's now()). */
+static bool sim_staff(PGconn *c)
+{
+    char err[512];
+    if (!sp_exec(c,
+                 "SET search_path = feegate; BEGIN; "
+                 "INSERT INTO staff (id, role, name, password_hash, totp_secret) VALUES ('" SS_STAFF
+                 "', 'approver', 'simulation', '$argon2id$v=19$m=65536,t=2,p=1$sim', "
+                 "'\\x00112233445566778899aabbccddeeff'); "
+                 "INSERT INTO staff_sessions (token_sha256, staff_id, from_addr, expires_at) "
+                 "VALUES (sha256(convert_to('" SS_SESSION "', 'UTF8')), '" SS_STAFF "', "
+                 "'simulation', now() + interval '1 day'); COMMIT; RESET search_path",
+                 err, sizeof(err))) {
+        fprintf(stderr, "fg_sim: the approver: %s", err);
         return false;
     }
     return true;
@@ -558,7 +593,7 @@ int main(int argc, char **argv)
         db.admin = NULL;
     }
     PGconn *c = sim_connect(GW_PGEMBED_DB);
-    bool ready = c && sim_catalogue(c) && (!o.mutate || sim_mutate(c, o.mutate));
+    bool ready = c && sim_catalogue(c) && sim_staff(c) && (!o.mutate || sim_mutate(c, o.mutate));
     if (c) {
         PQfinish(c);
     }

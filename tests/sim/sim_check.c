@@ -100,6 +100,11 @@ static void ss_model_full(const struct sm_world *w, struct ss_lines *ls)
         ss_add(ls, "t %s %s %s", w->att[a].ref, w->att[a].final ? "true" : "false",
                w->att[a].exhausted ? "true" : "false");
     }
+    for (int a = 0; a < w->n_attempts; a++) {
+        if (w->att[a].ovp != SM_OVP_NONE) {
+            ss_add(ls, "o %s %s", w->att[a].ref, sm_ovp_name[w->att[a].ovp]);
+        }
+    }
     for (int r = 0; r < w->n_refunds; r++) {
         ss_add(ls, "r %s %s %s", w->rf[r].id, sm_refund_status_name[w->rf[r].status],
                w->rf[r].exhausted ? "true" : "false");
@@ -150,7 +155,9 @@ static bool ss_db_lines(struct ss_ctx *x, bool full, struct ss_lines *ls)
     static const char full_extra[] =
         " UNION ALL SELECT 't ' || merchant_ref || ' ' || final || ' ' || exhausted "
         "FROM feegate.payment_attempts "
+        "UNION ALL SELECT 'o ' || merchant_ref || ' ' || state FROM feegate.overpayments "
         "UNION ALL SELECT 'r ' || id || ' ' || status || ' ' || exhausted FROM feegate.refunds "
+        "WHERE overpayment_id IS NULL "
         "UNION ALL SELECT 'k ' || idem_key || ' ' || http_status FROM feegate.idempotency "
         "WHERE client_id = '" SS_CLIENT "' "
         "UNION ALL SELECT 's ' || count(*) FROM feegate.settlement_items "

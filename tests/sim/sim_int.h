@@ -15,6 +15,8 @@
 
 #define SS_CLIENT     "sim-portal"
 #define SS_STAFF      "sim-approver"
+/* The approver's session token (its sha256 is in staff_sessions, as staff_sign_in writes it). */
+#define SS_SESSION    "5151515151515151515151515151515151515151515151515151515151515151"
 #define SS_BASE_URL   "http://127.0.0.1:1"
 #define SS_LEASE_S    30
 #define SS_FLIGHT_MAX 1024
@@ -49,6 +51,7 @@ enum ss_kind {
     SS_TOPUP,         /* ledger_fee_topup (owner) */
     SS_DAY_CLOSE,     /* recon_run and day_close of a past day */
     SS_READ,          /* api_get_payment */
+    SS_OVERPAY,       /* overpayments refunded through the provider, or paid back by transfer */
     SS_KINDS
 };
 
@@ -65,6 +68,7 @@ struct ss_swarm {
     int p_rf_lost;     /* a refund's answer is lost (outcome unknown) */
     int p_rf_crash;    /* the sender dies before recording anything */
     int p_bad;         /* a request the switch must refuse */
+    int p_double_pay;  /* another attempt of a payment paid already is paid too */
 };
 
 /* A provider message on its way to the switch. */
@@ -155,6 +159,7 @@ int ss_settle(struct ss_ctx *x);
 int ss_refund_paid(struct ss_ctx *x);
 int ss_topup(struct ss_ctx *x);
 int ss_day_close(struct ss_ctx *x);
+int ss_overpay(struct ss_ctx *x);
 int ss_read(struct ss_ctx *x);
 
 #endif

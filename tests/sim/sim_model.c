@@ -92,8 +92,10 @@ bool sm_agency_channel(int agency, int channel)
     return agency == 0 || channel == 0 || channel == 2; /* SIM-B: sandbox and momo */
 }
 
-const char *const sm_status_name[] = { "created", "pending",   "succeeded",          "failed",
-                                       "expired", "cancelled", "partially_refunded", "refunded" };
+const char *const sm_status_name[] = { "created", "pending",   "succeeded",
+                                       "expired", "cancelled", "partially_refunded",
+                                       "refunded" };
+const char *const sm_ovp_name[] = { "-", "owed", "refunded", "to_transfer", "transferred" };
 const char *const sm_refund_status_name[] = { "sending", "pending", "succeeded", "failed" };
 
 void sm_account_code(int acc, char *out, size_t out_len)
@@ -106,8 +108,10 @@ void sm_account_code(int acc, char *out, size_t out_len)
         (void)snprintf(out, out_len, "refunds:%s", sm_channel_code[acc - SM_ACC_REFUNDS]);
     } else if (acc < SM_ACC_BANK) {
         (void)snprintf(out, out_len, "payable:%s", sm_treasury_code[acc - SM_ACC_PAYABLE]);
-    } else {
+    } else if (acc == SM_ACC_BANK) {
         (void)snprintf(out, out_len, "bank:operating");
+    } else {
+        (void)snprintf(out, out_len, "overpaid:%s", sm_channel_code[acc - SM_ACC_OVERPAID]);
     }
 }
 
@@ -195,22 +199,21 @@ bool sm_payment_live(const struct sm_payment *p)
                         p->status == SM_SUCCEEDED || p->status == SM_PARTIALLY_REFUNDED);
 }
 
-/* The provider_succeeded / provider_failed rows of payment_transitions (state_machine.sql):
- * 0 ignore, 1 apply, 2 apply_late. */
-static int sm_transition(enum sm_status from, bool succeeded, enum sm_status *to)
+/* The provider_succeeded rows of payment_transitions (state_machine.sql): 0 ignore, 1 apply,
+ * 2 apply_late, 3 overpay. */
+static int sm_transition(enum sm_status from)
 {
     switch (from) {
     case SM_CREATED:
-        *to = SM_SUCCEEDED;
-        return succeeded ? 1 : 0;
     case SM_PENDING:
-        *to = succeeded ? SM_SUCCEEDED : SM_FAILED;
         return 1;
-    case SM_FAILED:
     case SM_EXPIRED:
     case SM_CANCELLED:
-        *to = SM_SUCCEEDED;
-        return succeeded ? 2 : 0;
+        return 2;
+    case SM_SUCCEEDED:
+    case SM_PARTIALLY_REFUNDED:
+    case SM_REFUNDED:
+        return 3;
     default:
         return 0;
     }
@@ -226,26 +229,40 @@ const char *sm_apply_result(struct sm_world *w, int a, bool succeeded, int64_t a
     if (amount_vnd != p->amount_vnd) {
         return "amount_mismatch";
     }
-    if (!succeeded && p->cur_attempt != a) {
-        return "duplicate";
+    if (!succeeded) {
+        /* decline_attempt: the attempt is closed, the payment stays pending (payable). */
+        if (p->status != SM_CREATED && p->status != SM_PENDING) {
+            return "duplicate";
+        }
+        if (at->declined) {
+            return "duplicate";
+        }
+        at->declined = true;
+        at->final = true;
+        return p->cur_attempt == a ? "applied" : "duplicate";
     }
-    /* A success on a second attempt of a payment already paid (double payment) is not
-     * generated yet: its booking is being changed. Adding it is one step kind (the provider
-     * pays a second attempt) and its expected effect here, where the 'ignore' of a
-     * succeeded payment is. */
-    enum sm_status to;
-    int how = sm_transition(p->status, succeeded, &to);
+    int how = sm_transition(p->status);
     if (how == 0) {
         return "duplicate";
     }
-    p->status = to;
+    if (how == 3) {
+        /* A double payment: another attempt of a paid payment succeeded. Booked once as an
+         * overpayment (docs/ledger.md, "Overpayments"): debit clearing, credit overpaid. */
+        if (p->cur_attempt == a || at->ovp != SM_OVP_NONE) {
+            return "duplicate";
+        }
+        at->ovp = SM_OVP_OWED;
+        at->final = true;
+        w->bal[SM_ACC_CLEARING + at->channel] += p->amount_vnd;
+        w->bal[SM_ACC_OVERPAID + at->channel] -= p->amount_vnd;
+        return "applied";
+    }
+    p->status = SM_SUCCEEDED;
     if (how == 2) {
         p->late = true;
     }
-    if (succeeded) {
-        p->channel = at->channel;
-        p->cur_attempt = a;
-        sm_book_success(w, at->payment);
-    }
+    p->channel = at->channel;
+    p->cur_attempt = a;
+    sm_book_success(w, at->payment);
     return "applied";
 }

@@ -63,7 +63,8 @@ enum {
     SM_ACC_REFUNDS = 2 * SM_CHANNELS,              /* + channel */
     SM_ACC_PAYABLE = 3 * SM_CHANNELS,              /* + treasury */
     SM_ACC_BANK = 3 * SM_CHANNELS + SM_TREASURIES, /* bank:operating */
-    SM_ACCOUNTS
+    SM_ACC_OVERPAID,                               /* + channel */
+    SM_ACCOUNTS = SM_ACC_OVERPAID + SM_CHANNELS
 };
 
 /* The account's code in the chart ("clearing:vnpay"), into out. */
@@ -82,7 +83,6 @@ enum sm_status {
     SM_CREATED,
     SM_PENDING,
     SM_SUCCEEDED,
-    SM_FAILED,
     SM_EXPIRED,
     SM_CANCELLED,
     SM_PARTIALLY_REFUNDED,
@@ -125,6 +125,17 @@ struct sm_payment {
     int create_key;                /* the key that created it, -1: none */
 };
 
+/* overpayments.state of an attempt's overpayment (refunding lasts within one step). */
+enum sm_ovp {
+    SM_OVP_NONE,
+    SM_OVP_OWED,
+    SM_OVP_REFUNDED,
+    SM_OVP_TO_TRANSFER,
+    SM_OVP_TRANSFERRED
+};
+
+extern const char *const sm_ovp_name[];
+
 struct sm_attempt {
     char ref[SM_ID_BYTES];
     int payment;
@@ -132,6 +143,8 @@ struct sm_attempt {
     enum sm_prov prov;
     int64_t next_query_s;
     bool final, exhausted;
+    bool declined;   /* payment_attempts.declined_at: its decline was applied */
+    enum sm_ovp ovp; /* a success of a paid payment booked as its overpayment */
 };
 
 enum sm_refund_status {

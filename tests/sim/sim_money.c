@@ -505,7 +505,7 @@ int ss_day_close(struct ss_ctx *x)
     char day_sql[96];
     (void)snprintf(day_sql, sizeof(day_sql), SS_DAY_SQL, d);
     ss_log(x, "day_close today-%d -> %s", d, expect ? expect : "closed");
-    (void)snprintf(sql, sizeof(sql), "SELECT feegate.recon_run(%s, '" SS_STAFF "')", day_sql);
+    (void)snprintf(sql, sizeof(sql), "SELECT feegate.recon_run(%s, '" SS_SESSION "')", day_sql);
     struct sp_res r;
     if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
@@ -515,7 +515,8 @@ int ss_day_close(struct ss_ctx *x)
     if (!ok || expect) {
         return ok ? 0 : -1;
     }
-    (void)snprintf(sql, sizeof(sql), "SELECT feegate.day_close(%s, '" SS_STAFF "', true)", day_sql);
+    (void)snprintf(sql, sizeof(sql), "SELECT feegate.day_close(%s, '" SS_SESSION "', true)",
+                   day_sql);
     if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
     }
@@ -553,4 +554,180 @@ int ss_read(struct ss_ctx *x)
     }
     sp_res_clear(&r);
     return ok ? 0 : -1;
+}
+
+/* The attempt whose merchant_ref is ref, -1: none. */
+static int ss_attempt_by_ref(const struct sm_world *w, const char *ref)
+{
+    for (int a = 0; a < w->n_attempts; a++) {
+        if (strcmp(w->att[a].ref, ref) == 0) {
+            return a;
+        }
+    }
+    return -1;
+}
+
+/* One overpayment's attempt by its id (the owner reads it: the gateway's role reads no table). */
+static bool ss_overpayment_of(struct ss_ctx *x, const char *where, int *a, char *id, size_t id_len)
+{
+    char sql[SS_SQL_BYTES];
+    (void)snprintf(sql, sizeof(sql), "SELECT merchant_ref, id FROM feegate.overpayments WHERE %s",
+                   where);
+    struct sp_res r;
+    if (!ss_sql(x, SP_OWNER, sql, &r)) {
+        return false;
+    }
+    bool ok = ss_expect(x, sql, &r, NULL);
+    *a = ok ? ss_attempt_by_ref(&x->w, ss_val(&r, 0)) : -1;
+    (void)snprintf(id, id_len, "%s", ss_val(&r, 1));
+    sp_res_clear(&r);
+    if (ok && *a < 0) {
+        ss_fail(x, "no overpayment where %s", where);
+        ok = false;
+    }
+    return ok;
+}
+
+/* The provider's answer to the refund rid of an overpayment sent by overpayment_refunds_begin:
+ * accepted (refunded: out of overpaid:<channel>) or refused (to transfer). */
+static bool ss_overpay_answer(struct ss_ctx *x, const char *rid, const bool *refundable)
+{
+    struct sm_world *w = &x->w;
+    int a = -1;
+    char where[96];
+    char oid[SM_ID_BYTES];
+    (void)snprintf(where, sizeof(where), "refund_id = '%s'", rid);
+    if (!ss_overpayment_of(x, where, &a, oid, sizeof(oid))) {
+        return false;
+    }
+    struct sm_attempt *at = &w->att[a];
+    if (at->ovp != SM_OVP_OWED || !refundable[at->channel]) {
+        ss_fail(x, "overpayment of a%d sent for refund, the model has it %s", a,
+                sm_ovp_name[at->ovp]);
+        return false;
+    }
+    bool accept = ss_pct(x, 70);
+    int64_t amt = w->pay[at->payment].amount_vnd;
+    if (accept) {
+        at->ovp = SM_OVP_REFUNDED;
+        w->bal[SM_ACC_OVERPAID + at->channel] += amt;
+        w->bal[SM_ACC_CLEARING + at->channel] -= amt;
+    } else {
+        at->ovp = SM_OVP_TO_TRANSFER;
+    }
+    ss_log(x, "  overpayment of a%d (p%d, %lld VND) refund %s -> %s", a, at->payment,
+           (long long)amt, accept ? "accepted" : "rejected", sm_ovp_name[at->ovp]);
+    char sql[SS_SQL_BYTES];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT status FROM feegate.refund_result('%s', '%s', %s, NULL, "
+                   "'refund', 'sim', NULL)",
+                   rid, accept ? "accepted" : "rejected", accept ? "'PO'" : "NULL");
+    struct sp_res r;
+    if (!ss_sql(x, SP_APP, sql, &r)) {
+        return false;
+    }
+    bool ok = ss_expect(x, sql, &r, NULL);
+    const char *want = accept ? "succeeded" : "failed";
+    if (ok && strcmp(ss_val(&r, 0), want) != 0) {
+        ss_fail(x, "refund_result of an overpayment's refund: %s, expected %s", ss_val(&r, 0),
+                want);
+        ok = false;
+    }
+    sp_res_clear(&r);
+    return ok;
+}
+
+/* The approver pays some overpayments to transfer back by hand (overpayment_transfer). */
+static bool ss_overpay_transfers(struct ss_ctx *x)
+{
+    struct sm_world *w = &x->w;
+    bool ok = true;
+    for (int a = 0; ok && a < w->n_attempts; a++) {
+        struct sm_attempt *at = &w->att[a];
+        if (at->ovp != SM_OVP_TO_TRANSFER || !ss_pct(x, 50)) {
+            continue;
+        }
+        int got = -1;
+        char where[96];
+        char oid[SM_ID_BYTES];
+        (void)snprintf(where, sizeof(where), "merchant_ref = '%s'", at->ref);
+        if (!ss_overpayment_of(x, where, &got, oid, sizeof(oid))) {
+            return false;
+        }
+        int64_t amt = w->pay[at->payment].amount_vnd;
+        at->ovp = SM_OVP_TRANSFERRED;
+        w->bal[SM_ACC_OVERPAID + at->channel] += amt;
+        w->bal[SM_ACC_BANK] -= amt;
+        ss_touch(x, at->payment);
+        ss_log(x, "  overpayment of a%d (p%d, %lld VND) paid back by transfer", a, at->payment,
+               (long long)amt);
+        char sql[SS_SQL_BYTES];
+        (void)snprintf(sql, sizeof(sql),
+                       "SELECT feegate.overpayment_transfer('%s', '" SS_SESSION "', 'TR-%d')", oid,
+                       a);
+        struct sp_res r;
+        if (!ss_sql(x, SP_APP, sql, &r)) {
+            return false;
+        }
+        ok = ss_expect(x, sql, &r, NULL);
+        sp_res_clear(&r);
+    }
+    return ok;
+}
+
+/* The gateway's overpayment job (overpayment_refunds_begin) with the channels it may refund
+ * through, the provider's answer to each refund (accepted, or refused: to transfer), then
+ * the finance clerk pays some of those to transfer back by hand (overpayment_transfer). */
+int ss_overpay(struct ss_ctx *x)
+{
+    struct sm_world *w = &x->w;
+    bool refundable[SM_CHANNELS];
+    char list[96] = "{";
+    size_t l = 1;
+    for (int ch = 0; ch < SM_CHANNELS; ch++) {
+        refundable[ch] = ss_pct(x, 60);
+        if (refundable[ch]) {
+            l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%s", l > 1 ? "," : "",
+                                  sm_channel_code[ch]);
+        }
+    }
+    (void)snprintf(list + l, sizeof(list) - l, "}");
+    int n_send = 0;
+    for (int a = 0; a < w->n_attempts; a++) {
+        struct sm_attempt *at = &w->att[a];
+        if (at->ovp == SM_OVP_OWED) {
+            ss_touch(x, at->payment);
+            if (refundable[at->channel]) {
+                n_send++;
+            } else {
+                at->ovp = SM_OVP_TO_TRANSFER;
+            }
+        }
+    }
+    ss_log(x, "overpayment refunds through %s -> %d to send", list, n_send);
+    char sql[SS_SQL_BYTES];
+    (void)snprintf(sql, sizeof(sql),
+                   "SELECT string_agg(refund_id, ' ') FROM "
+                   "feegate.overpayment_refunds_begin(1000, '%s')",
+                   list);
+    struct sp_res r;
+    if (!ss_sql(x, SP_APP, sql, &r)) {
+        return -1;
+    }
+    bool ok = ss_expect(x, sql, &r, NULL);
+    char ids[SS_SQL_BYTES] = "";
+    (void)snprintf(ids, sizeof(ids), "%s", ss_val(&r, 0));
+    sp_res_clear(&r);
+    int n_sent = 0;
+    char *save = NULL;
+    for (char *rid = strtok_r(ids, " ", &save); ok && rid; rid = strtok_r(NULL, " ", &save)) {
+        n_sent++;
+        ok = ss_overpay_answer(x, rid, refundable);
+    }
+    if (ok && n_sent != n_send) {
+        ss_fail(x, "overpayment_refunds_begin sent %d refunds, expected %d", n_sent, n_send);
+        ok = false;
+    }
+    ok = ok && ss_overpay_transfers(x);
+    return ok ? 1 : -1;
 }

@@ -77,7 +77,7 @@ bool sp_step(PGconn *c, enum sp_role role, const char *sql, struct sp_res *r)
         sp_copy(r->detail, sizeof(r->detail), "step text too long");
         return false;
     }
-    if (!sp_send(c, text, role == SP_APP ? 2 : 1, r)) {
+    if (!sp_send(c, text, 2, r)) { /* SAVEPOINT, SET, then the call */
         return false;
     }
     if (r->ok) {

@@ -268,8 +268,9 @@ int ss_provider(struct ss_ctx *x)
             return 0;
         }
     }
-    /* At most one attempt of a payment is paid: double payment is not simulated yet. */
-    bool pay_it = !pay->prov_paid && ss_pct(x, 65);
+    /* A second attempt of a payment is paid now and then: a double payment (an overpayment
+     * once the payment has succeeded through another attempt). */
+    bool pay_it = ss_pct(x, pay->prov_paid ? x->swarm.p_double_pay : 65);
     at->prov = pay_it ? SM_PROV_PAID : SM_PROV_DECLINED;
     pay->prov_paid |= pay_it;
     ss_send(x, (struct ss_msg){ a, pay_it ? 1 : 0 });
@@ -312,7 +313,12 @@ static int ss_callback(struct ss_ctx *x, const struct ss_cb *cb)
             (void)snprintf(was, sizeof(was), " (p%d %s)", w->att[a].payment,
                            sm_status_name[w->pay[w->att[a].payment].status]);
         }
+        bool owed = a >= 0 && w->att[a].ovp != SM_OVP_NONE;
         expect = sm_apply_result(w, a, what == 1, amount_vnd);
+        if (a >= 0 && !owed && w->att[a].ovp != SM_OVP_NONE) {
+            (void)snprintf(was, sizeof(was), " (p%d paid already: an overpayment)",
+                           w->att[a].payment);
+        }
         (void)snprintf(sql, sizeof(sql),
                        "SELECT feegate.apply_provider_result('%s', '%s', '%s', %lld, 'T%d', "
                        "NULL, 'callback', 'sim')",
@@ -322,11 +328,11 @@ static int ss_callback(struct ss_ctx *x, const struct ss_cb *cb)
     if (a >= 0) {
         ss_touch(x, w->att[a].payment);
     }
-    ss_log(x, "  callback %s %s %s %lld -> %s", sm_channel_code[channel], ref,
+    ss_log(x, "  callback %s %s %s %lld%s -> %s", sm_channel_code[channel], ref,
            what == 2   ? "pending"
            : what == 1 ? "succeeded"
                        : "failed",
-           (long long)amount_vnd, expect);
+           (long long)amount_vnd, was, expect);
     struct sp_res r;
     if (!ss_sql(x, SP_APP, sql, &r)) {
         return -1;
@@ -399,8 +405,10 @@ static bool ss_query_answer(struct ss_ctx *x, int a)
     bool settles = at->prov >= SM_PROV_PAID && strcmp(outcome, "error") != 0;
     int next_in = ss_pct(x, x->swarm.p_window_over) ? -1 : (int)ss_r(x, 60, 900);
     enum sm_status was = pay->status;
+    bool owed = at->ovp != SM_OVP_NONE;
     const char *expect =
         settles ? sm_apply_result(w, a, at->prov == SM_PROV_PAID, pay->amount_vnd) : outcome;
+    owed = !owed && at->ovp != SM_OVP_NONE;
     char sql[SS_SQL_BYTES];
     char next[16] = "NULL";
     char amt[24] = "NULL";
@@ -413,12 +421,22 @@ static bool ss_query_answer(struct ss_ctx *x, int a)
     (void)snprintf(sql, sizeof(sql),
                    "SELECT feegate.recovery_result('%s', '%s', %s, %s, NULL, 'sim', %s)", at->ref,
                    outcome, amt, settles ? "'Tq'" : "NULL", next);
-    at->final |= settles && (strcmp(expect, "applied") == 0 || strcmp(expect, "duplicate") == 0);
-    at->exhausted = next_in < 0 && !settles;
+    /* Not found at the provider after the window, in a payment paid through another attempt:
+     * nobody paid there, the attempt is final (recovery_result's v_unpaid). */
+    bool unpaid = next_in < 0 && strcmp(outcome, "not_found") == 0 &&
+                  (pay->status == SM_SUCCEEDED || pay->status == SM_PARTIALLY_REFUNDED ||
+                   pay->status == SM_REFUNDED) &&
+                  pay->cur_attempt != a;
+    at->final |=
+        unpaid || (settles && (strcmp(expect, "applied") == 0 || strcmp(expect, "duplicate") == 0));
+    at->exhausted = next_in < 0 && !settles && !unpaid;
     at->next_query_s = w->now_s + (next_in < 0 ? 0 : next_in);
     ss_touch(x, at->payment);
     ss_log(x, "  query a%d (p%d %s) answered %s, next in %s -> %s%s", a, at->payment,
-           sm_status_name[was], outcome, next, expect, pay->late ? " (late)" : "");
+           sm_status_name[was], outcome, next, expect,
+           owed        ? " (an overpayment)"
+           : pay->late ? " (late)"
+                       : "");
     struct sp_res r;
     if (!ss_sql(x, SP_APP, sql, &r)) {
         return false;
@@ -444,9 +462,10 @@ int ss_recovery(struct ss_ctx *x)
         if (at->final || at->next_query_s > w->now_s) {
             continue;
         }
-        if (st == SM_SUCCEEDED || st == SM_PARTIALLY_REFUNDED || st == SM_REFUNDED ||
-            st == SM_FAILED) {
-            at->final = true; /* the callback told us already */
+        if (((st == SM_SUCCEEDED || st == SM_PARTIALLY_REFUNDED || st == SM_REFUNDED) &&
+             w->pay[at->payment].cur_attempt == a) ||
+            at->ovp != SM_OVP_NONE) {
+            at->final = true; /* the callback told us already: only the paying attempt */
             continue;
         }
         if (!at->exhausted) {

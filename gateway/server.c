@@ -212,11 +212,21 @@ static struct evconnlistener *listen_reuseport(struct gw_loop *loop, const char 
     return l;
 }
 
+/* Where a listener listens, and which route table it serves. */
+struct listen_at {
+    const char *host;
+    int port;
+    bool console; /* the console's routes, not the portal's and the citizens' */
+};
+
 /* An evhttp of the loop, with the server's limits, dispatching to the route table, on a new
- * listener of host:port. */
-static struct evhttp *http_new(struct gw_loop *loop, const char *host, int port,
-                               struct evconnlistener **listener, bool console, struct gw_errbuf *eb)
+ * listener of at->host:at->port. */
+static struct evhttp *http_new(struct gw_loop *loop, const struct listen_at *at,
+                               struct evconnlistener **listener, struct gw_errbuf *eb)
 {
+    const char *host = at->host;
+    int port = at->port;
+    bool console = at->console;
     struct evhttp *http = evhttp_new(loop->base);
     GW_ASSERT(http != NULL);
     /* No libevent default is trusted: its header and body sizes are unlimited
@@ -297,20 +307,21 @@ static enum gw_err loop_init(struct gw_loop *loop, struct gw_errbuf *eb)
         return err;
     }
     loop->httpc = gw_httpc_new(loop->base);
-    loop->http = http_new(loop, cfg->listen_host, cfg->listen_port, &loop->listener, false, eb);
+    const struct listen_at main_at = { cfg->listen_host, cfg->listen_port, false };
+    loop->http = http_new(loop, &main_at, &loop->listener, eb);
     if (loop->listener == NULL) {
         return GW_ERR_IO;
     }
     if (cfg->tls_listen_host[0] != '\0') {
-        loop->http_tls = http_new(loop, cfg->tls_listen_host, cfg->tls_listen_port,
-                                  &loop->listener_tls, false, eb);
+        const struct listen_at tls_at = { cfg->tls_listen_host, cfg->tls_listen_port, false };
+        loop->http_tls = http_new(loop, &tls_at, &loop->listener_tls, eb);
         if (loop->listener_tls == NULL) {
             return GW_ERR_IO;
         }
     }
     if (cfg->console_host[0] != '\0') {
-        loop->http_console =
-            http_new(loop, cfg->console_host, cfg->console_port, &loop->listener_console, true, eb);
+        const struct listen_at console_at = { cfg->console_host, cfg->console_port, true };
+        loop->http_console = http_new(loop, &console_at, &loop->listener_console, eb);
         if (loop->listener_console == NULL) {
             return GW_ERR_IO;
         }

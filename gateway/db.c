@@ -1,15 +1,13 @@
 /* Asynchronous libpq pool in pipeline mode, driven by a libevent loop.
  *
- * Time limits: every connection is opened with statement_timeout (the server cancels a
- * statement that runs too long, lock waits included, and rolls its transaction back) and
- * client_connection_check_interval (a backend whose client has gone stops its work). Each
- * unit in flight also has a client-side deadline on the loop: when no sync point has come
- * back by then, the connection is dropped (never PQcancel: it blocks) and the unit's calls
- * fail with GW_ERR_UNAVAILABLE; the connection is opened again afterwards. A call that
- * waited in the queue past the query timeout fails without being sent. A reconnection has
- * the same deadline timer, GW_DB_CONNECT_TIMEOUT_S: libpq's connect_timeout is not applied
- * to PQconnectPoll, so a server that accepts and never answers would otherwise hold the
- * connection in "connecting" for ever (docs/reliability.md). */
+ * Time limits: connections are opened with statement_timeout (the server cancels a statement
+ * that runs too long, lock waits included, and rolls its transaction back) and
+ * client_connection_check_interval (a backend whose client has gone stops). A unit in flight
+ * has a deadline on the loop: without its sync point by then, the connection is dropped (never
+ * PQcancel: it blocks), the unit's calls fail with GW_ERR_UNAVAILABLE, and the connection is
+ * opened again. A call that waited in the queue past the query timeout fails unsent. A
+ * reconnection has a deadline too, GW_DB_CONNECT_TIMEOUT_S: libpq's connect_timeout does not
+ * apply to PQconnectPoll (docs/reliability.md). */
 #include "db.h"
 
 #include <stdatomic.h>
@@ -39,9 +37,9 @@ struct db_call {
     bool batchable;   /* may share a transaction with other batchable calls */
 };
 
-/* Every SQL text the gateway sends is a string literal at its call site: the first
- * DB_STMTS_MAX distinct texts are prepared once per connection (parse and plan once), the
- * rest are sent as they are. */
+/* Every SQL text the gateway sends is a literal at its call site: the first DB_STMTS_MAX
+ * distinct texts are prepared once per connection (parsed and planned once), the rest sent as is.
+ */
 #define DB_STMTS_MAX 64
 
 /* A connection runs one unit at a time: one call alone, or up to GW_DB_BATCH_MAX batchable
@@ -173,8 +171,7 @@ static bool result_ok(const PGresult *res)
     return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 }
 
-/* True when res is a statement the server cancelled: statement_timeout (lock waits
- * included), or an operator's pg_cancel_backend. */
+/* res was cancelled by the server: statement_timeout (lock waits too) or pg_cancel_backend. */
 static bool result_cancelled(const PGresult *res)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -182,9 +179,8 @@ static bool result_cancelled(const PGresult *res)
 }
 
 /* A batch rolled back because one of its statements was cancelled is not run again call by
- * call: the same wait would begin again for each, and the callers have used up their time.
- * Every call of the batch (all rolled back) gets the cancellation, and answers 503; no
- * other unit is touched. Returns false when the batch failed for another reason. */
+ * call (the same wait would begin for each, and the callers' time is up): every call of it gets
+ * the cancellation and answers 503. Returns false when the batch failed for another reason. */
 static bool unit_fail_if_cancelled(struct db_call *calls, int n)
 {
     const PGresult *cancelled = NULL;
@@ -602,9 +598,8 @@ static enum gw_err conn_open_blocking(struct db_conn *c, struct gw_errbuf *eb)
     return GW_OK;
 }
 
-/* The server's statement_timeout: the same share of the query timeout as the defaults
- * have, so that the server gives up first and its error (a rollback, 57014) is what the
- * caller sees, not a dropped connection. */
+/* The server's statement_timeout: the defaults' share of the query timeout, so that the
+ * server gives up first and the caller sees its error (57014), not a dropped connection. */
 static int pool_statement_timeout_ms(int query_timeout_ms)
 {
     return (int)((int64_t)query_timeout_ms * GW_DB_STATEMENT_TIMEOUT_MS / GW_DB_QUERY_TIMEOUT_MS);

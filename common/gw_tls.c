@@ -59,11 +59,14 @@ static enum gw_err ctx_fail(const char *what, SSL_CTX *ctx, const char *file, st
 
 static bool ctx_profile(SSL_CTX *ctx)
 {
+    /* SSL_CTX_set1_groups_list casts its argument to char *: hand it a mutable copy rather
+     * than a string literal, so that no const is cast away. */
+    char groups[] = GW_TLS_GROUPS;
     bool ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
               SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1 &&
               SSL_CTX_set_cipher_list(ctx, GW_TLS_CIPHERS_12) == 1 &&
               SSL_CTX_set_ciphersuites(ctx, GW_TLS_CIPHERS_13) == 1 &&
-              SSL_CTX_set1_groups_list(ctx, GW_TLS_GROUPS) == 1;
+              SSL_CTX_set1_groups_list(ctx, groups) == 1;
     (void)SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     return ok;
 }
